@@ -1,0 +1,1079 @@
+//! `analyze(task, policy) -> Analysis`: detection, factor points, bands, floors and
+//! approval routing (SPEC §3, §4, §6.1). Pure and total: every input yields an analysis.
+
+use std::fmt::Write as _;
+
+use crate::analysis::{
+    Analysis, ApprovalRequirements, Block, CertificationDecision, Factor, FactorName, FloorApplied,
+    FloorRule, ResourceLimits, RiskAssessment, SafetyChecks, Signals, WorkerType,
+};
+use crate::model::{
+    ComplianceFramework, CustomerImpact, DataSensitivity, Environment, Evidence, ImpactScope,
+    Level, OperationKind, PermitType, Reversibility, RiskLevel, Role, SensitiveKind,
+};
+use crate::policy::{Policy, Tag};
+use crate::task::Task;
+use crate::vocab::{lowercase, tokenize};
+
+/// Analyses one task under one policy. Never panics and never fails: input validation
+/// happened when the `Task` was parsed, and a validated `Policy` covers every total.
+pub fn analyze(task: &Task, policy: &Policy) -> Analysis {
+    let scan = Scan::run(task, policy);
+    let environment = decide_environment(task, &scan);
+    let read_only = decide_read_only(task, &scan);
+    let mut warnings = Vec::new();
+
+    let (reversibility, reversibility_evidence) =
+        decide_reversibility(task, &scan, environment.value, read_only.value);
+    let (data, data_evidence) = decide_data(task, &scan);
+    let (scope, scope_evidence) = decide_scope(task, &scan, policy);
+    let (customers, customer_evidence) = decide_customers(task, policy);
+    for (factor, declared, detected) in [
+        (
+            "reversibility",
+            task.reversibility.map(Reversibility::as_str),
+            reversibility.detected.map(Reversibility::as_str),
+        ),
+        (
+            "data_sensitivity",
+            task.data_sensitivity.map(DataSensitivity::as_str),
+            data.detected.map(DataSensitivity::as_str),
+        ),
+        (
+            "impact_scope",
+            task.impact_scope.map(ImpactScope::as_str),
+            scope.detected.map(ImpactScope::as_str),
+        ),
+        (
+            "customer_impact",
+            task.customer_impact.map(CustomerImpact::as_str),
+            customers.detected.map(CustomerImpact::as_str),
+        ),
+    ] {
+        if let (Some(declared), Some(detected)) = (declared, detected) {
+            if declared != detected && declared_is_lower(factor, declared, detected) {
+                warnings.push(Block {
+                    rule: "declared_category_raised".into(),
+                    message: format!(
+                        "declared {factor} `{declared}` is lower than detected `{detected}`; the detected value is used"
+                    ),
+                });
+            }
+        }
+    }
+
+    let points = &policy.factor_points;
+    let env_points = points.environment[environment.value as usize];
+    let rev_points = points.reversibility[reversibility.value as usize];
+    let data_points = points.data_sensitivity[data.value as usize];
+    let scope_points = points.impact_scope[scope.value as usize];
+    let customer_points = points.customer_impact[customers.value as usize];
+    let total = env_points + rev_points + data_points + scope_points + customer_points;
+
+    let factors = vec![
+        factor(
+            FactorName::Environment,
+            environment.value.as_str(),
+            env_points,
+            environment.evidence.clone(),
+        ),
+        factor(
+            FactorName::Reversibility,
+            reversibility.value.as_str(),
+            rev_points,
+            reversibility_evidence,
+        ),
+        factor(
+            FactorName::DataSensitivity,
+            data.value.as_str(),
+            data_points,
+            data_evidence,
+        ),
+        factor(
+            FactorName::ImpactScope,
+            scope.value.as_str(),
+            scope_points,
+            scope_evidence,
+        ),
+        factor(
+            FactorName::CustomerImpact,
+            customers.value.as_str(),
+            customer_points,
+            customer_evidence,
+        ),
+    ];
+
+    let (band_level, risk_level) = band(policy, total);
+    let env = environment.value;
+    let base_level = match env {
+        Environment::Local | Environment::Development | Environment::Test => Level::NON_UNION,
+        Environment::Staging => Level::BASIC,
+        Environment::Production | Environment::Unknown => {
+            if read_only.value {
+                band_level.min(Level::BASIC)
+            } else {
+                band_level
+            }
+        }
+    };
+
+    let sensitive = data.value == DataSensitivity::Sensitive;
+    let customer_facing = task.customer_facing == Some(true) || !scan.customer_facing.is_empty();
+    let service_count = distinct_count(&task.services_affected);
+    let region_count = distinct_count(&task.regions);
+    let floors = applicable_floors(&FloorInput {
+        policy,
+        task,
+        scan: &scan,
+        env,
+        read_only: read_only.value,
+        sensitive,
+        customer_facing,
+        scope: scope.value,
+        service_count,
+        region_count,
+    });
+    let level = floors.iter().map(|f| f.level).fold(base_level, Level::max);
+    let floors_applied: Vec<FloorApplied> = floors
+        .into_iter()
+        .filter(|f| f.level > base_level)
+        .collect();
+
+    if env == Environment::Unknown {
+        warnings.push(Block {
+            rule: "environment_unknown".into(),
+            message: "no environment signal found: the task is levelled like production; declare `environment` to be precise".into(),
+        });
+    }
+    warnings.extend(read_only.warnings);
+
+    let permit_required =
+        level >= Level::STANDARD || (level == Level::BASIC && env.is_production_like());
+    let destructive = !scan.destructive.is_empty();
+    let permit_type = permit_required.then(|| {
+        if destructive && env.is_production_like() {
+            PermitType::Destructive
+        } else {
+            match level.value() {
+                0 | 1 => PermitType::ReadOnly,
+                2 => PermitType::StandardProduction,
+                3 => PermitType::AdvancedProduction,
+                _ => PermitType::MasterProduction,
+            }
+        }
+    });
+    let approval_requirements = approvals(policy, task, &scan, level, permit_type, sensitive);
+
+    let level_spec = policy.level(level);
+    let resource_limits = ResourceLimits {
+        token_allocation: level_spec.token_allocation,
+        token_allocation_extended: level_spec.token_allocation_extended,
+        max_concurrent_tasks: level_spec.max_concurrent_tasks,
+        audit_retention_days: level_spec.audit_retention_days,
+    };
+    if let Some(tokens) = task.estimated_tokens {
+        match resource_limits.token_allocation_extended {
+            _ if tokens <= resource_limits.token_allocation => {}
+            Some(extended) if tokens <= extended => warnings.push(Block {
+                rule: "extended_tokens_need_justification".into(),
+                message: format!(
+                    "estimated_tokens {tokens} exceeds the level-{level} allocation of {}; the extended allocation (up to {extended}) needs a justification",
+                    resource_limits.token_allocation
+                ),
+            }),
+            _ => warnings.push(Block {
+                rule: "tokens_exceed_allocation".into(),
+                message: format!(
+                    "estimated_tokens {tokens} exceeds the most level {level} may be given ({}); split the task",
+                    resource_limits
+                        .token_allocation_extended
+                        .unwrap_or(resource_limits.token_allocation)
+                ),
+            }),
+        }
+    }
+
+    let worker_type = if level.is_union() {
+        WorkerType::Union
+    } else {
+        WorkerType::NonUnion
+    };
+    let reasoning = reasoning(
+        env,
+        total,
+        risk_level,
+        base_level,
+        read_only.value,
+        level,
+        &floors_applied,
+        permit_type,
+    );
+
+    let mut sensitive_kinds: Vec<SensitiveKind> = scan.sensitive.iter().map(|(k, _)| *k).collect();
+    sensitive_kinds.sort();
+    sensitive_kinds.dedup();
+    let mut risky_operations: Vec<OperationKind> = scan.ops.iter().map(|(k, _)| *k).collect();
+    risky_operations.sort();
+    risky_operations.dedup();
+
+    Analysis {
+        task_id: task.id.clone(),
+        policy_version: policy.version().to_owned(),
+        environment_detected: env,
+        risk_assessment: RiskAssessment {
+            environment_risk: env_points,
+            reversibility_risk: rev_points,
+            data_sensitivity_risk: data_points,
+            impact_scope_risk: scope_points,
+            customer_impact_risk: customer_points,
+            total_risk_score: total,
+            risk_level,
+            factors,
+        },
+        certification_decision: CertificationDecision {
+            worker_type,
+            certification_level_required: level,
+            permit_required,
+            base_level,
+            floors_applied,
+            reasoning,
+        },
+        approval_requirements,
+        resource_limits,
+        safety_checks: SafetyChecks {
+            hard_blocks: Vec::new(),
+            warnings,
+        },
+        signals: Signals {
+            read_only: read_only.value,
+            destructive,
+            customer_facing,
+            sensitive_data: sensitive_kinds,
+            data_sensitivity: data.value,
+            risky_operations,
+            services: service_count,
+            regions: region_count,
+        },
+    }
+}
+
+fn factor(name: FactorName, category: &str, points: u8, evidence: Vec<String>) -> Factor {
+    Factor {
+        factor: name,
+        category: category.to_owned(),
+        points,
+        evidence,
+    }
+}
+
+fn declared_is_lower(factor: &str, declared: &str, detected: &str) -> bool {
+    fn rank<T: std::str::FromStr + Ord + Copy>(all: &[T], s: &str) -> usize {
+        all.iter()
+            .position(|v| s.parse::<T>().ok().is_some_and(|p| p == *v))
+            .unwrap_or(0)
+    }
+    let (d, t) = match factor {
+        "reversibility" => (
+            rank(Reversibility::ALL, declared),
+            rank(Reversibility::ALL, detected),
+        ),
+        "data_sensitivity" => (
+            rank(DataSensitivity::ALL, declared),
+            rank(DataSensitivity::ALL, detected),
+        ),
+        "impact_scope" => (
+            rank(ImpactScope::ALL, declared),
+            rank(ImpactScope::ALL, detected),
+        ),
+        _ => (
+            rank(CustomerImpact::ALL, declared),
+            rank(CustomerImpact::ALL, detected),
+        ),
+    };
+    d < t
+}
+
+fn band(policy: &Policy, total: u8) -> (Level, RiskLevel) {
+    policy
+        .bands
+        .iter()
+        .find(|b| b.min <= i64::from(total) && i64::from(total) <= b.max)
+        .and_then(|b| Level::new(b.level).map(|l| (l, b.risk_level)))
+        // Fail closed: a validated policy covers 0..=50, so this is never reached.
+        .unwrap_or((Level::MASTER, RiskLevel::VeryHigh))
+}
+
+fn distinct_count(items: &[String]) -> u32 {
+    let mut seen: Vec<String> = items
+        .iter()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    u32::try_from(seen.len()).unwrap_or(u32::MAX)
+}
+
+/// Everything the text fields said, with where they said it.
+#[derive(Default)]
+struct Scan {
+    strong_env: Vec<(Environment, String)>,
+    weak_env: [u32; 6],
+    weak_evidence: Vec<(Environment, String)>,
+    sensitive: Vec<(SensitiveKind, String)>,
+    data: Vec<(DataSensitivity, String)>,
+    ops: Vec<(OperationKind, String)>,
+    destructive: Vec<String>,
+    schema: Vec<String>,
+    system_wide: Vec<String>,
+    customer_facing: Vec<String>,
+    /// Operations that are not reads, by index.
+    non_read_ops: Vec<usize>,
+}
+
+impl Scan {
+    fn run(task: &Task, policy: &Policy) -> Scan {
+        let mut scan = Scan::default();
+        let mut tokens = Vec::with_capacity(32);
+        let lex = &policy.lexicon;
+        let weights = policy.env_detection();
+
+        if let Some(env) = task.environment.filter(|e| *e != Environment::Unknown) {
+            scan.strong_env.push((env, format!("environment={env}")));
+        }
+        for (key, value) in &task.environment_variables {
+            let lower = lowercase(value);
+            tokenize(&lower, &mut tokens);
+            lex.scan_tokens(&lower, &tokens, |tag, _| {
+                if let Tag::Env(env) = tag {
+                    scan.strong_env
+                        .push((env, format!("environment_variables.{key}={value}")));
+                }
+            });
+        }
+        for (field, value) in [
+            ("hostname", &task.hostname),
+            ("kubernetes_namespace", &task.kubernetes_namespace),
+        ] {
+            if let Some(value) = value {
+                let lower = lowercase(value);
+                tokenize(&lower, &mut tokens);
+                lex.scan_tokens(&lower, &tokens, |tag, _| {
+                    if let Tag::Env(env) = tag {
+                        scan.strong_env.push((env, format!("{field}={value}")));
+                    }
+                });
+            }
+        }
+        if task.production == Some(true) {
+            scan.strong_env
+                .push((Environment::Production, "production=true".into()));
+        }
+        if task.critical == Some(true) {
+            scan.strong_env
+                .push((Environment::Production, "critical=true".into()));
+        }
+
+        if let Some(branch) = &task.git_branch {
+            let lower = lowercase(branch.trim());
+            let matches = |patterns: &[String]| {
+                patterns.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => lower.starts_with(prefix),
+                    None => lower == *p,
+                })
+            };
+            let evidence = format!("git_branch={branch}");
+            if matches(&policy.production_branches) {
+                scan.weak_vote(Environment::Production, weights.branch_weight, evidence);
+            } else if matches(&policy.development_branches) {
+                scan.weak_vote(Environment::Development, weights.branch_weight, evidence);
+            } else {
+                tokenize(&lower, &mut tokens);
+                let mut named = Vec::new();
+                lex.scan_tokens(&lower, &tokens, |tag, _| {
+                    if let Tag::Env(env) = tag {
+                        named.push(env);
+                    }
+                });
+                scan.weak_votes(named, weights.branch_weight, &evidence);
+            }
+        }
+        if !task.paths.is_empty() {
+            let mut named = Vec::new();
+            for path in &task.paths {
+                let lower = lowercase(path);
+                tokenize(&lower, &mut tokens);
+                lex.scan_tokens(&lower, &tokens, |tag, _| {
+                    if let Tag::Env(env) = tag {
+                        named.push((env, path.as_str()));
+                    }
+                });
+            }
+            named.sort();
+            named.dedup_by_key(|(env, _)| *env);
+            for (env, path) in named {
+                scan.weak_vote(env, weights.path_weight, format!("paths: {path}"));
+            }
+        }
+
+        if let Some(description) = &task.description {
+            let lower = lowercase(description);
+            tokenize(&lower, &mut tokens);
+            let mut named = Vec::new();
+            lex.scan_tokens(&lower, &tokens, |tag, phrase| match tag {
+                Tag::Env(env) => named.push((env, phrase.to_owned())),
+                _ => scan.content(tag, phrase, "description", &lower),
+            });
+            named.sort();
+            named.dedup_by_key(|(env, _)| *env);
+            for (env, phrase) in named {
+                scan.weak_vote(
+                    env,
+                    weights.description_weight,
+                    format!("description: `{phrase}`"),
+                );
+            }
+        }
+        for (i, op) in task.operations().iter().enumerate() {
+            let lower = lowercase(op);
+            tokenize(&lower, &mut tokens);
+            let place = format!("operations[{i}]");
+            lex.scan_tokens(&lower, &tokens, |tag, phrase| {
+                if !matches!(tag, Tag::Env(_) | Tag::Read) {
+                    scan.content(tag, phrase, &place, &lower);
+                }
+            });
+            if !is_read(policy, &lower, &tokens) {
+                scan.non_read_ops.push(i);
+            }
+        }
+        for (i, data_type) in task.data_types.iter().enumerate() {
+            let lower = lowercase(data_type);
+            tokenize(&lower, &mut tokens);
+            let place = format!("data_types[{i}]");
+            lex.scan_tokens(&lower, &tokens, |tag, phrase| {
+                if matches!(tag, Tag::Sensitive(_) | Tag::Data(_)) {
+                    scan.content(tag, phrase, &place, &lower);
+                }
+            });
+        }
+        for (i, service) in task.services_affected.iter().enumerate() {
+            let lower = lowercase(service);
+            tokenize(&lower, &mut tokens);
+            lex.scan_tokens(&lower, &tokens, |tag, phrase| match tag {
+                Tag::SystemWide => scan
+                    .system_wide
+                    .push(format!("services_affected[{i}]: `{phrase}`")),
+                Tag::CustomerFacing => scan
+                    .customer_facing
+                    .push(format!("services_affected[{i}]: `{phrase}`")),
+                _ => {}
+            });
+        }
+        scan
+    }
+
+    fn weak_vote(&mut self, env: Environment, weight: u32, evidence: String) {
+        self.weak_env[env as usize] += weight;
+        self.weak_evidence.push((env, evidence));
+    }
+
+    fn weak_votes(&mut self, mut named: Vec<Environment>, weight: u32, evidence: &str) {
+        named.sort();
+        named.dedup();
+        for env in named {
+            self.weak_vote(env, weight, evidence.to_owned());
+        }
+    }
+
+    /// Records a data or operation signal found in `place`, whose lower-cased text is `text`.
+    fn content(&mut self, tag: Tag, phrase: &str, place: &str, text: &str) {
+        let evidence = || format!("{place}: `{phrase}`");
+        match tag {
+            Tag::Sensitive(kind) => self.sensitive.push((kind, evidence())),
+            Tag::Data(category) => self.data.push((category, evidence())),
+            Tag::Op(kind) => {
+                if kind == OperationKind::SchemaMigration {
+                    self.schema.push(evidence());
+                }
+                self.ops.push((kind, evidence()));
+            }
+            Tag::Destructive => {
+                if !(phrase.eq_ignore_ascii_case("delete from") && has_narrow_key(text)) {
+                    self.destructive.push(evidence());
+                }
+            }
+            Tag::SystemWide => self.system_wide.push(evidence()),
+            Tag::Env(_) | Tag::Read | Tag::CustomerFacing => {}
+        }
+    }
+}
+
+/// True when a `DELETE … WHERE` names one row by key (`WHERE id = 42`, `WHERE user_id = $1`),
+/// which is not a mass deletion. Anything looser (ranges, `OR`, `IN`, `LIKE`) is not narrow.
+fn has_narrow_key(lower: &str) -> bool {
+    let Some(at) = lower.find(" where ") else {
+        return false;
+    };
+    let clause = &lower[at + 7..];
+    if [
+        " or ",
+        " in ",
+        " in(",
+        " like ",
+        "<",
+        ">",
+        "!=",
+        " between ",
+        " not ",
+    ]
+    .iter()
+    .any(|bad| clause.contains(bad))
+    {
+        return false;
+    }
+    let ident_end = clause
+        .find(|c: char| !(c.is_alphanumeric() || "_.\"`".contains(c)))
+        .unwrap_or(clause.len());
+    let ident = clause[..ident_end].trim_matches(|c| c == '"' || c == '`');
+    let ident = ident.rsplit('.').next().unwrap_or(ident);
+    let narrow_name = ident == "id"
+        || ident == "uuid"
+        || ident == "pk"
+        || ident == "key"
+        || ident.ends_with("_id")
+        || ident.ends_with("_uuid");
+    narrow_name && clause[ident_end..].trim_start().starts_with('=')
+}
+
+fn is_read(policy: &Policy, lower: &str, tokens: &[(usize, usize)]) -> bool {
+    let Some(&(s0, e0)) = tokens.first() else {
+        return false;
+    };
+    let first = &lower[s0..e0];
+    let mut read = false;
+    // Only the leading words decide: a read verb later in the text ("deploy and list") does
+    // not make the operation a read.
+    let lead_end = tokens.get(1).map_or(e0, |&(_, e)| e);
+    policy
+        .lexicon
+        .scan_tokens(lower, &tokens[..tokens.len().min(2)], |tag, phrase| {
+            if tag == Tag::Read {
+                let n = phrase.split_whitespace().count();
+                if n == 1 && phrase.eq_ignore_ascii_case(first) || n == 2 && lead_end > e0 {
+                    read = true;
+                }
+            }
+        });
+    read
+}
+
+struct Decided<T> {
+    value: T,
+    detected: Option<T>,
+}
+
+struct EnvDecision {
+    value: Environment,
+    evidence: Vec<String>,
+}
+
+fn decide_environment(task: &Task, scan: &Scan) -> EnvDecision {
+    let _ = task;
+    let pick = |envs: &mut dyn Iterator<Item = Environment>| {
+        envs.max_by_key(|e| (e.risk_rank(), *e == Environment::Development))
+    };
+    if let Some(env) = pick(&mut scan.strong_env.iter().map(|(e, _)| *e)) {
+        let evidence = scan
+            .strong_env
+            .iter()
+            .filter(|(e, _)| *e == env)
+            .map(|(_, ev)| ev.clone())
+            .collect();
+        return EnvDecision {
+            value: env,
+            evidence,
+        };
+    }
+    let best = Environment::ALL
+        .iter()
+        .copied()
+        .filter(|e| scan.weak_env[*e as usize] > 0)
+        .max_by_key(|e| {
+            (
+                scan.weak_env[*e as usize],
+                e.risk_rank(),
+                *e == Environment::Development,
+            )
+        });
+    match best {
+        Some(env) => EnvDecision {
+            value: env,
+            evidence: scan
+                .weak_evidence
+                .iter()
+                .filter(|(e, _)| *e == env)
+                .map(|(_, ev)| ev.clone())
+                .collect(),
+        },
+        None => EnvDecision {
+            value: Environment::Unknown,
+            evidence: vec!["no environment signal".into()],
+        },
+    }
+}
+
+struct ReadOnlyDecision {
+    value: bool,
+    warnings: Vec<Block>,
+}
+
+fn decide_read_only(task: &Task, scan: &Scan) -> ReadOnlyDecision {
+    let ops = task.operations();
+    let writes_found = !scan.ops.is_empty() || !scan.destructive.is_empty();
+    match task.read_only {
+        Some(false) => ReadOnlyDecision {
+            value: false,
+            warnings: Vec::new(),
+        },
+        Some(true) => {
+            let mut warnings = Vec::new();
+            if let Some(&i) = scan.non_read_ops.first() {
+                warnings.push(Block {
+                    rule: "read_only_contradicted".into(),
+                    message: format!(
+                        "the task is flagged `read_only` but operation `{}` is not a read; it is treated as writing",
+                        ops[i]
+                    ),
+                });
+            } else if writes_found {
+                let what = scan
+                    .ops
+                    .first()
+                    .map(|(_, e)| e.clone())
+                    .or_else(|| scan.destructive.first().cloned())
+                    .unwrap_or_default();
+                warnings.push(Block {
+                    rule: "read_only_contradicted".into(),
+                    message: format!(
+                        "the task is flagged `read_only` but names a writing operation ({what}); it is treated as writing"
+                    ),
+                });
+            }
+            ReadOnlyDecision {
+                value: warnings.is_empty(),
+                warnings,
+            }
+        }
+        None => ReadOnlyDecision {
+            value: !ops.is_empty() && scan.non_read_ops.is_empty() && !writes_found,
+            warnings: Vec::new(),
+        },
+    }
+}
+
+fn decide_reversibility(
+    task: &Task,
+    scan: &Scan,
+    env: Environment,
+    read_only: bool,
+) -> (Decided<Reversibility>, Vec<String>) {
+    let (detected, evidence): (Reversibility, Vec<String>) = if !scan.destructive.is_empty() {
+        (Reversibility::Irreversible, scan.destructive.clone())
+    } else if !scan.schema.is_empty() {
+        (Reversibility::ComplexRollback, scan.schema.clone())
+    } else if read_only {
+        (
+            Reversibility::FullyReversible,
+            vec!["read-only task".into()],
+        )
+    } else if matches!(env, Environment::Staging | Environment::Production) {
+        (
+            Reversibility::AutomatedRollback,
+            vec![format!("default for writes in {env}")],
+        )
+    } else {
+        (
+            Reversibility::FullyReversible,
+            vec![format!("default for work in {env}")],
+        )
+    };
+    declared_or_detected(task.reversibility, detected, evidence, "reversibility")
+}
+
+fn declared_or_detected<T: Copy + Ord + std::fmt::Display>(
+    declared: Option<T>,
+    detected: T,
+    mut evidence: Vec<String>,
+    field: &str,
+) -> (Decided<T>, Vec<String>) {
+    match declared {
+        Some(d) if d >= detected => (
+            Decided {
+                value: d,
+                detected: Some(detected),
+            },
+            vec![format!("{field}={d} (declared)")],
+        ),
+        Some(d) => {
+            evidence.push(format!("{field}={d} (declared, lower than detected)"));
+            (
+                Decided {
+                    value: detected,
+                    detected: Some(detected),
+                },
+                evidence,
+            )
+        }
+        None => (
+            Decided {
+                value: detected,
+                detected: None,
+            },
+            evidence,
+        ),
+    }
+}
+
+fn decide_data(task: &Task, scan: &Scan) -> (Decided<DataSensitivity>, Vec<String>) {
+    let (detected, evidence) = if !scan.sensitive.is_empty() {
+        (
+            DataSensitivity::Sensitive,
+            scan.sensitive
+                .iter()
+                .map(|(kind, e)| format!("{kind}: {e}"))
+                .collect(),
+        )
+    } else if let Some(max) = scan.data.iter().map(|(c, _)| *c).max() {
+        (
+            max,
+            scan.data
+                .iter()
+                .filter(|(c, _)| *c == max)
+                .map(|(_, e)| e.clone())
+                .collect(),
+        )
+    } else {
+        (DataSensitivity::Public, vec!["no data signal".into()])
+    };
+    declared_or_detected(
+        task.data_sensitivity,
+        detected,
+        evidence,
+        "data_sensitivity",
+    )
+}
+
+fn decide_scope(task: &Task, scan: &Scan, policy: &Policy) -> (Decided<ImpactScope>, Vec<String>) {
+    let regions = distinct_count(&task.regions);
+    let services = distinct_count(&task.services_affected);
+    let min_regions = policy.floors().multi_region_min_regions.max(2);
+    let (detected, evidence) = if regions >= min_regions {
+        (
+            ImpactScope::MultiRegion,
+            vec![format!("regions: {}", task.regions.join(", "))],
+        )
+    } else if !scan.system_wide.is_empty() {
+        (ImpactScope::SystemWide, scan.system_wide.clone())
+    } else if services >= 2 {
+        (
+            ImpactScope::MultiService,
+            vec![format!("services_affected: {services} services")],
+        )
+    } else if services == 1 {
+        (
+            ImpactScope::SingleService,
+            vec![format!("services_affected: {}", task.services_affected[0])],
+        )
+    } else {
+        (
+            ImpactScope::SingleComponent,
+            vec!["no services named".into()],
+        )
+    };
+    declared_or_detected(task.impact_scope, detected, evidence, "impact_scope")
+}
+
+fn decide_customers(task: &Task, policy: &Policy) -> (Decided<CustomerImpact>, Vec<String>) {
+    let impact = policy.impact();
+    let count = task.customers_affected.unwrap_or(0);
+    let detected = if count > impact.customers_all_above {
+        CustomerImpact::All
+    } else if count > impact.customers_segment_above {
+        CustomerImpact::Segment
+    } else if count > 0 {
+        CustomerImpact::Internal
+    } else {
+        CustomerImpact::None
+    };
+    let evidence = match task.customers_affected {
+        Some(n) => vec![format!("customers_affected={n}")],
+        None => vec!["no customers named".into()],
+    };
+    declared_or_detected(task.customer_impact, detected, evidence, "customer_impact")
+}
+
+struct FloorInput<'a> {
+    policy: &'a Policy,
+    task: &'a Task,
+    scan: &'a Scan,
+    env: Environment,
+    read_only: bool,
+    sensitive: bool,
+    customer_facing: bool,
+    scope: ImpactScope,
+    service_count: u32,
+    region_count: u32,
+}
+
+/// Every floor of SPEC §3.4 that applies to the task, whether or not it raises the level.
+fn applicable_floors(i: &FloorInput<'_>) -> Vec<FloorApplied> {
+    let f = i.policy.floors();
+    let mut out = Vec::new();
+    let mut add = |rule, level: u8, reason: String| {
+        if let Some(level) = Level::new(level) {
+            out.push(FloorApplied {
+                rule,
+                level,
+                reason,
+            });
+        }
+    };
+    let production = i.env == Environment::Production;
+    if production && !i.read_only {
+        add(
+            FloorRule::ProductionWrite,
+            f.production_write,
+            "writing in production needs a certified worker".into(),
+        );
+    }
+    if production && i.read_only && !i.sensitive {
+        add(
+            FloorRule::ProductionReadOnly,
+            f.production_read_only,
+            "read-only production access needs a basic certification".into(),
+        );
+    }
+    if i.sensitive {
+        let kinds: Vec<&str> = {
+            let mut k: Vec<SensitiveKind> = i.scan.sensitive.iter().map(|(k, _)| *k).collect();
+            k.sort();
+            k.dedup();
+            k.into_iter().map(SensitiveKind::as_str).collect()
+        };
+        let what = if kinds.is_empty() {
+            "declared sensitive".to_owned()
+        } else {
+            kinds.join(", ")
+        };
+        add(
+            FloorRule::SensitiveData,
+            f.sensitive_data,
+            format!("sensitive data ({what}) needs advanced certification in any environment"),
+        );
+    }
+    if !i.scan.ops.is_empty() || !i.scan.destructive.is_empty() {
+        let mut kinds: Vec<&str> = i.scan.ops.iter().map(|(k, _)| k.as_str()).collect();
+        if !i.scan.destructive.is_empty() {
+            kinds.push("destructive");
+        }
+        kinds.sort();
+        kinds.dedup();
+        let what = kinds.join(", ");
+        if i.env.is_production_like() {
+            add(
+                FloorRule::RiskyOperationProduction,
+                f.risky_operation_production,
+                format!("risky operation ({what}) in {}", i.env),
+            );
+        } else if i.env == Environment::Staging {
+            add(
+                FloorRule::RiskyOperationStaging,
+                f.risky_operation_staging,
+                format!("risky operation ({what}) in staging"),
+            );
+        }
+    }
+    if production && i.customer_facing {
+        add(
+            FloorRule::CustomerFacingProduction,
+            f.customer_facing_production,
+            "customer-facing service in production".into(),
+        );
+    }
+    if production && i.service_count >= f.multi_service_min_services {
+        add(
+            FloorRule::MultiServiceProduction,
+            f.multi_service_production,
+            format!("{} services in production", i.service_count),
+        );
+    }
+    if production && (i.scope == ImpactScope::SystemWide || !i.scan.system_wide.is_empty()) {
+        add(
+            FloorRule::SystemWideProduction,
+            f.system_wide_production,
+            "system-wide component in production".into(),
+        );
+    }
+    if production
+        && (i.region_count >= f.multi_region_min_regions || i.scope == ImpactScope::MultiRegion)
+    {
+        add(
+            FloorRule::MultiRegionProduction,
+            f.multi_region_production,
+            format!("{} regions in production", i.region_count.max(2)),
+        );
+    }
+    let mut frameworks = i.task.compliance_frameworks.clone();
+    frameworks.sort();
+    frameworks.dedup();
+    for framework in frameworks {
+        if let Some(level) = i.policy.compliance_floors.get(&framework) {
+            add(
+                FloorRule::Compliance,
+                level.value(),
+                format!("{framework} compliance scope"),
+            );
+        }
+    }
+    out
+}
+
+fn approvals(
+    policy: &Policy,
+    task: &Task,
+    scan: &Scan,
+    level: Level,
+    permit_type: Option<PermitType>,
+    sensitive: bool,
+) -> ApprovalRequirements {
+    let Some(kind) = permit_type else {
+        return ApprovalRequirements {
+            approvers_required: 0,
+            approver_roles: Vec::new(),
+            required_roles: Vec::new(),
+            max_approval_time_hours: 0.0,
+            change_advisory_board_required: false,
+            permit_type: None,
+            auto_approve: true,
+            evidence_required: Vec::new(),
+        };
+    };
+    let spec = policy.permit_type(kind);
+    let level_spec = policy.level(level);
+    if kind == PermitType::ReadOnly && !sensitive {
+        return ApprovalRequirements {
+            approvers_required: 0,
+            approver_roles: Vec::new(),
+            required_roles: Vec::new(),
+            max_approval_time_hours: spec.approval_sla_hours,
+            change_advisory_board_required: false,
+            permit_type: Some(kind),
+            auto_approve: true,
+            evidence_required: level_spec.evidence.clone(),
+        };
+    }
+    let mut approvers_required = spec.approvers_required;
+    let mut approver_roles = spec.approver_roles.clone();
+    let mut required_roles = spec.required_roles.clone();
+    let mut evidence: Vec<Evidence> = if kind == PermitType::Destructive {
+        // A destructive permit carries at least its own level's evidence, and the required
+        // level's if that is higher.
+        let own = &policy.level(spec.level).evidence;
+        if level_spec.evidence.len() > own.len() {
+            level_spec.evidence.clone()
+        } else {
+            own.clone()
+        }
+    } else {
+        level_spec.evidence.clone()
+    };
+    let mut add_overlay = |roles: &[Role], extra: &[Evidence]| {
+        for role in roles {
+            if !required_roles.contains(role) {
+                required_roles.push(*role);
+                if !approver_roles.contains(role) {
+                    approver_roles.push(*role);
+                }
+                approvers_required += 1;
+            }
+        }
+        for e in extra {
+            if !evidence.contains(e) {
+                evidence.push(*e);
+            }
+        }
+    };
+    let mut frameworks: Vec<ComplianceFramework> = task.compliance_frameworks.clone();
+    frameworks.sort();
+    frameworks.dedup();
+    for framework in frameworks {
+        if let Some(overlay) = policy.compliance_overlays.get(&framework) {
+            add_overlay(&overlay.roles, &overlay.evidence);
+        }
+    }
+    if scan.ops.iter().any(|(k, _)| *k == OperationKind::Security) {
+        add_overlay(
+            &policy.security_overlay.roles,
+            &policy.security_overlay.evidence,
+        );
+    }
+    ApprovalRequirements {
+        approvers_required,
+        approver_roles,
+        required_roles,
+        max_approval_time_hours: spec.approval_sla_hours,
+        change_advisory_board_required: level_spec.change_advisory_board
+            && kind == PermitType::MasterProduction,
+        permit_type: Some(kind),
+        auto_approve: false,
+        evidence_required: evidence,
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a one-off formatter over the decision's parts"
+)]
+fn reasoning(
+    env: Environment,
+    total: u8,
+    risk_level: RiskLevel,
+    base: Level,
+    read_only: bool,
+    level: Level,
+    floors: &[FloorApplied],
+    permit_type: Option<PermitType>,
+) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "total {total} ({risk_level}) in {env}: ");
+    let _ = match env {
+        Environment::Local | Environment::Development | Environment::Test => {
+            write!(s, "base level 0 (non-union fast path)")
+        }
+        Environment::Staging => write!(s, "base level 1 (staging needs a certified worker)"),
+        Environment::Unknown | Environment::Production if read_only => {
+            write!(s, "base level {base} (band capped at 1 for read-only work)")
+        }
+        Environment::Unknown => write!(
+            s,
+            "base level {base} from the band (unknown is levelled like production)"
+        ),
+        Environment::Production => write!(s, "base level {base} from the band"),
+    };
+    for floor in floors {
+        let _ = write!(s, "; floor {} ({})", floor.level, floor.reason);
+    }
+    let _ = write!(s, "; required level {level}");
+    match permit_type {
+        Some(kind) => {
+            let _ = write!(s, ", permit `{kind}`");
+        }
+        None if level.is_union() => s.push_str(", no permit"),
+        None => s.push_str(", non-union, auto-approved"),
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

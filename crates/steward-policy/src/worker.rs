@@ -1,0 +1,88 @@
+//! Hard blocks that depend on who would run a task (SPEC §4): the worker's level and
+//! certification status against an analysis.
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{Analysis, Block};
+use crate::model::{Environment, Level, string_enum};
+
+string_enum! {
+    /// A worker certification's status (SPEC §5).
+    CertificationStatus, "certification status" {
+        Active = "active",
+        Probationary = "probationary",
+        Suspended = "suspended",
+        Expired = "expired",
+        Revoked = "revoked",
+    }
+}
+
+/// What the hard blocks need to know about a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStanding {
+    pub level: Level,
+    pub status: CertificationStatus,
+}
+
+/// Adds to `analysis.safety_checks` every hard block and warning that `worker` triggers.
+pub fn hard_blocks_for_worker(analysis: &mut Analysis, worker: WorkerStanding) {
+    let checks = &mut analysis.safety_checks;
+    let mut block = |rule: &str, message: String| {
+        checks.hard_blocks.push(Block {
+            rule: rule.to_owned(),
+            message,
+        });
+    };
+    match worker.status {
+        CertificationStatus::Suspended
+        | CertificationStatus::Expired
+        | CertificationStatus::Revoked => {
+            block(
+                &format!("certification_{}", worker.status),
+                format!("the worker's certification is {}", worker.status),
+            );
+        }
+        CertificationStatus::Active | CertificationStatus::Probationary => {}
+    }
+    let env = analysis.environment_detected;
+    if worker.level == Level::NON_UNION
+        && matches!(
+            env,
+            Environment::Staging | Environment::Production | Environment::Unknown
+        )
+    {
+        block(
+            "non_union_outside_development",
+            format!("a level-0 worker may not work in {env}"),
+        );
+    }
+    if !analysis.signals.sensitive_data.is_empty()
+        || analysis.signals.data_sensitivity == crate::model::DataSensitivity::Sensitive
+    {
+        if worker.level < Level::ADVANCED {
+            block(
+                "sensitive_data_requires_level_3",
+                format!(
+                    "sensitive data needs level 3; the worker holds level {}",
+                    worker.level
+                ),
+            );
+        }
+    }
+    let required = analysis.certification_decision.certification_level_required;
+    if worker.level < required {
+        block(
+            "insufficient_certification",
+            format!(
+                "the task needs level {required}; the worker holds level {}",
+                worker.level
+            ),
+        );
+    }
+    if worker.status == CertificationStatus::Probationary && required.is_union() {
+        checks.warnings.push(Block {
+            rule: "oversight_recommended".into(),
+            message: "the worker is on probation: oversight is recommended".into(),
+        });
+    }
+}

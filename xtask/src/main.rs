@@ -1,0 +1,2 @@
+//! Project chores. `cargo xtask` lists them.
+fn main() {}
