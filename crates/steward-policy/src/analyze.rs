@@ -1077,3 +1077,6 @@ fn reasoning(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

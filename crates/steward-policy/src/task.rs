@@ -94,11 +94,38 @@ impl Task {
         Task::from_json_str(text)
     }
 
-    /// Parses one task from JSON text.
+    /// Parses one task from JSON text. Deserializes directly (no intermediate tree), which
+    /// matters for `--jsonl` backlogs.
     pub fn from_json_str(text: &str) -> Result<Task, TaskError> {
-        let value: serde_json::Value = serde_json::from_str(text)
+        // serde would accept a JSON array for a struct; a task must be an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(value) => TaskError::whole(format!(
+                    "a task must be a JSON object, got {}",
+                    json_kind(&value)
+                )),
+                Err(e) => TaskError::whole(format!("malformed JSON: {e}")),
+            });
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let task: Task = match serde_path_to_error::deserialize(&mut de) {
+            Ok(task) => task,
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if inner.is_syntax() || inner.is_eof() {
+                    return Err(TaskError::whole(format!("malformed JSON: {inner}")));
+                }
+                return Err(TaskError {
+                    path: if path == "." { String::new() } else { path },
+                    message: inner.to_string(),
+                });
+            }
+        };
+        de.end()
             .map_err(|e| TaskError::whole(format!("malformed JSON: {e}")))?;
-        Task::from_value(value)
+        task.validate()?;
+        Ok(task)
     }
 
     /// Parses one task from an already-parsed JSON value (an element of an array, say).

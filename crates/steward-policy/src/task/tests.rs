@@ -13,7 +13,7 @@ fn unknown_field_is_named() {
     check_err(
         br#"{"id":"t","enviroment":"production"}"#,
         expect![
-            "`enviroment`: unknown field `enviroment`, expected one of `id`, `description`, `environment`, `environment_variables`, `hostname`, `kubernetes_namespace`, `git_branch`, `paths`, `production`, `critical`, `customer_facing`, `read_only`, `operations`, `data_types`, `services_affected`, `regions`, `customers_affected`, `customer_impact`, `impact_scope`, `reversibility`, `data_sensitivity`, `compliance_frameworks`, `estimated_tokens`, `estimated_minutes`"
+            "`enviroment`: unknown field `enviroment`, expected one of `id`, `description`, `environment`, `environment_variables`, `hostname`, `kubernetes_namespace`, `git_branch`, `paths`, `production`, `critical`, `customer_facing`, `read_only`, `operations`, `data_types`, `services_affected`, `regions`, `customers_affected`, `customer_impact`, `impact_scope`, `reversibility`, `data_sensitivity`, `compliance_frameworks`, `estimated_tokens`, `estimated_minutes` at line 1 column 22"
         ],
     );
 }
@@ -22,12 +22,14 @@ fn unknown_field_is_named() {
 fn wrong_type_names_the_path() {
     check_err(
         br#"{"id":"t","operations":["deploy", 3]}"#,
-        expect!["`operations[1]`: invalid type: integer `3`, expected a string"],
+        expect![
+            "`operations[1]`: invalid type: integer `3`, expected a string at line 1 column 35"
+        ],
     );
     check_err(
         br#"{"id":"t","environment_variables":{"NODE_ENV":true}}"#,
         expect![
-            "`environment_variables.NODE_ENV`: invalid type: boolean `true`, expected a string"
+            "`environment_variables.NODE_ENV`: invalid type: boolean `true`, expected a string at line 1 column 50"
         ],
     );
 }
@@ -37,13 +39,13 @@ fn unknown_enum_value_is_named() {
     check_err(
         br#"{"id":"t","environment":"prodution"}"#,
         expect![
-            "`environment`: unknown variant `prodution`, expected one of `local`, `development`, `test`, `unknown`, `staging`, `production`"
+            "`environment`: unknown variant `prodution`, expected one of `local`, `development`, `test`, `unknown`, `staging`, `production` at line 1 column 35"
         ],
     );
     check_err(
         br#"{"id":"t","compliance_frameworks":["SOC2","HIPPA"]}"#,
         expect![
-            "`compliance_frameworks[1]`: unknown variant `HIPPA`, expected one of `SOC2`, `HIPAA`, `PCI_DSS`, `GDPR`, `SOX`"
+            "`compliance_frameworks[1]`: unknown variant `HIPPA`, expected one of `SOC2`, `HIPAA`, `PCI_DSS`, `GDPR`, `SOX` at line 1 column 49"
         ],
     );
 }
@@ -52,7 +54,9 @@ fn unknown_enum_value_is_named() {
 fn negative_count_is_refused() {
     check_err(
         br#"{"id":"t","customers_affected":-5}"#,
-        expect!["`customers_affected`: invalid value: integer `-5`, expected u64"],
+        expect![
+            "`customers_affected`: invalid value: integer `-5`, expected u64 at line 1 column 33"
+        ],
     );
 }
 

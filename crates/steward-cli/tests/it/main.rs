@@ -1,0 +1,5 @@
+//! Integration tests that run the real `steward` binary.
+
+mod check;
+mod policy;
+mod support;
