@@ -1,3 +1,5 @@
+//! Policy validation: every problem is found and explained at once.
+
 use super::*;
 
 fn with_edit(find: &str, replace: &str) -> Result<Policy, PolicyError> {

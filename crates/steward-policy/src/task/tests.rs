@@ -1,3 +1,5 @@
+//! Task parsing: every refusal names the JSON path of the bad value.
+
 use expect_test::{Expect, expect};
 
 use super::*;
