@@ -1,0 +1,5 @@
+//! Integration tests for steward-audit: golden vectors, canonical JSON, chain checks.
+
+mod canonical;
+mod chain;
+mod golden;
