@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Analysis, Block};
-use crate::model::{Environment, Level, string_enum};
+use crate::model::{DataSensitivity, Environment, Level, string_enum};
 
 string_enum! {
     /// A worker certification's status (SPEC §5).
@@ -56,18 +56,16 @@ pub fn hard_blocks_for_worker(analysis: &mut Analysis, worker: WorkerStanding) {
             format!("a level-0 worker may not work in {env}"),
         );
     }
-    if !analysis.signals.sensitive_data.is_empty()
-        || analysis.signals.data_sensitivity == crate::model::DataSensitivity::Sensitive
-    {
-        if worker.level < Level::ADVANCED {
-            block(
-                "sensitive_data_requires_level_3",
-                format!(
-                    "sensitive data needs level 3; the worker holds level {}",
-                    worker.level
-                ),
-            );
-        }
+    let sensitive = !analysis.signals.sensitive_data.is_empty()
+        || analysis.signals.data_sensitivity == DataSensitivity::Sensitive;
+    if sensitive && worker.level < Level::ADVANCED {
+        block(
+            "sensitive_data_requires_level_3",
+            format!(
+                "sensitive data needs level 3; the worker holds level {}",
+                worker.level
+            ),
+        );
     }
     let required = analysis.certification_decision.certification_level_required;
     if worker.level < required {
