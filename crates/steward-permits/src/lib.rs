@@ -1,0 +1,48 @@
+//! Steward's permit and certification rules: the permit state machine (SPEC §6.2), approval
+//! and quorum rules (§6.3), evidence, validity windows and renewal (§6.1), and the worker
+//! certification lifecycle (§5).
+//!
+//! # Invariants
+//!
+//! - Pure: no IO, no async, no clock, no randomness. Time comes in as a [`Timestamp`]
+//!   value and every other input is a value too; the shell (store, server) decides when
+//!   "now" is and persists what these functions return.
+//! - One transition function per lifecycle: [`apply`] for permits and
+//!   [`apply_cert_action`] for certification statuses. Each is one `match` that spells out
+//!   every legal pair; every other pair is a typed error, never a panic and never ignored.
+//! - Terminal permit states (`rejected`, `expired`, `revoked`, `closed`) have exactly one
+//!   exit, `archive`, and nothing leaves `archived`. Revocation is idempotent.
+//! - Each human counts once towards a quorum whatever roles they hold, and nobody may
+//!   approve a permit they requested, one for a worker they own, or one they will execute.
+//! - Adding an approval never makes a met quorum unmet; adding a success never makes an
+//!   eligible worker ineligible.
+//!
+//! # Strings
+//!
+//! Every closed enum here has exactly one snake_case string form, used by `as_str`,
+//! `FromStr`, `Display` and serde alike: that is the form at the wire and in the database.
+
+mod approval;
+mod certification;
+mod evidence;
+mod names;
+mod state;
+mod time;
+mod window;
+
+pub use approval::{
+    ApprovalRefusal, Candidate, Channel, Decision, Parties, QuorumStatus, RecordedApproval,
+    check_approver, quorum,
+};
+pub use certification::{
+    AutoSuspension, CertAction, CertTransitionError, Eligibility, OperationOutcome,
+    OperationResult, OperationStats, PromotionError, PromotionQuorum, Recertification,
+    WorkerRecord, apply_cert_action, check_promotion, eligibility, probation_days, promote,
+    promotion_approvals, recertification, recertification_due, record_outcome,
+};
+pub use evidence::missing_evidence;
+pub use state::{
+    Outcome, PermitEvent, PermitEventKind, PermitState, RevocationReason, TransitionError, apply,
+};
+pub use time::Timestamp;
+pub use window::{RenewalApproval, WindowError, check_renewal, validity};
