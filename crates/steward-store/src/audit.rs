@@ -1,0 +1,365 @@
+//! The audit trail in the database: `append_event`, which every use case calls inside its
+//! own transaction, reading events back, and verifying the stored chain.
+
+use serde_json::Value;
+use steward_audit::{Actor, ActorKind, AuditEntry, EntryBody, Hash, Subject, verify_chain};
+use steward_policy::Level;
+
+use crate::error::StoreError;
+use crate::store::{Pool, Store, Tx, TxConn, now_ms};
+
+/// An audit event to append. The store assigns `seq` and the hashes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Unix milliseconds; the use case passes the same instant it wrote into its rows.
+    pub ts_ms: i64,
+    /// Dotted event type, such as `permit.approved`.
+    pub event_type: String,
+    pub actor: Actor,
+    pub subject: Subject,
+    pub level: Option<Level>,
+    pub data: Value,
+}
+
+/// The last entry of the trail, as the store's `audit_head` row records it. `seq` 0 and
+/// [`Hash::ZERO`] for an empty trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditHead {
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+/// Appends `event` to the trail inside `tx` and returns the sealed entry.
+///
+/// The entry becomes visible, and the head advances, only when `tx` commits; if `tx`
+/// rolls back, so does the append, and the next append reuses the `seq`. That is how
+/// `seq` stays gap-free.
+pub async fn append_event(tx: &mut Tx<'_>, event: NewEvent) -> Result<AuditEntry, StoreError> {
+    // INVARIANT: between reading the head and committing, no other transaction can
+    // append. SQLite: the transaction began with BEGIN IMMEDIATE (Store::begin is the
+    // only way to get a Tx), so it holds the database write lock. PostgreSQL: FOR UPDATE
+    // locks the head row until commit; a waiting appender then re-reads the new head.
+    let (head_seq, head_hash): (i64, Vec<u8>) = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&mut **tx)
+                .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut **tx)
+                .await?
+        }
+    };
+    let head = decode_head(head_seq, &head_hash)?;
+    let seq = head.seq + 1;
+    let level = event.level.map(u8::from);
+    let data_text = steward_audit::canonical_json(&event.data);
+    let roles_text = roles_json(&event.actor.roles);
+    let body = EntryBody {
+        seq,
+        ts_ms: event.ts_ms,
+        event_type: &event.event_type,
+        actor: &event.actor,
+        subject: &event.subject,
+        level,
+        data: &event.data,
+    };
+    let hash = body.hash_after(&head.hash);
+    let seq_i64 = i64::try_from(seq).map_err(|_| {
+        StoreError::corrupt(
+            "audit head",
+            seq,
+            "seq does not fit a 64-bit signed integer",
+        )
+    })?;
+
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query(
+                "INSERT INTO audit_events (seq, ts, type, actor_kind, actor_id, actor_roles, \
+                 task_id, worker_id, permit_id, level, data, prev_hash, hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(seq_i64)
+            .bind(event.ts_ms)
+            .bind(&event.event_type)
+            .bind(event.actor.kind.as_str())
+            .bind(&event.actor.id)
+            .bind(&roles_text)
+            .bind(&event.subject.task_id)
+            .bind(&event.subject.worker_id)
+            .bind(&event.subject.permit_id)
+            .bind(level.map(i64::from))
+            .bind(&data_text)
+            .bind(head.hash.as_bytes().as_slice())
+            .bind(hash.as_bytes().as_slice())
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
+                .bind(seq_i64)
+                .bind(hash.as_bytes().as_slice())
+                .execute(&mut **tx)
+                .await?;
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query(
+                "INSERT INTO audit_events (seq, ts, type, actor_kind, actor_id, actor_roles, \
+                 task_id, worker_id, permit_id, level, data, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11::json, $12, $13)",
+            )
+            .bind(seq_i64)
+            .bind(event.ts_ms)
+            .bind(&event.event_type)
+            .bind(event.actor.kind.as_str())
+            .bind(&event.actor.id)
+            .bind(&roles_text)
+            .bind(&event.subject.task_id)
+            .bind(&event.subject.worker_id)
+            .bind(&event.subject.permit_id)
+            .bind(level.map(i64::from))
+            .bind(&data_text)
+            .bind(head.hash.as_bytes().as_slice())
+            .bind(hash.as_bytes().as_slice())
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(seq_i64)
+                .bind(hash.as_bytes().as_slice())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+
+    Ok(AuditEntry {
+        seq,
+        ts_ms: event.ts_ms,
+        event_type: event.event_type,
+        actor: event.actor,
+        subject: event.subject,
+        level,
+        data: event.data,
+        prev_hash: head.hash,
+        hash,
+    })
+}
+
+/// Rows read per query when scanning the trail.
+const PAGE: u32 = 1000;
+
+impl Store {
+    /// Appends one event in a transaction of its own, for acts that change nothing else
+    /// (an authorize decision, a telemetry breach report).
+    pub async fn record_event(&self, event: NewEvent) -> Result<AuditEntry, StoreError> {
+        let mut tx = self.begin().await?;
+        let entry = append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// The head of the trail: the last committed entry's `seq` and `hash`.
+    pub async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        let (seq, hash): (i64, Vec<u8>) = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        decode_head(seq, &hash)
+    }
+
+    /// Up to `limit` entries with `seq >= from_seq`, in `seq` order.
+    pub async fn events(&self, from_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let after = from_seq.saturating_sub(1);
+        self.events_in(after, u64::MAX, limit).await
+    }
+
+    /// Reads the whole trail in pages and checks it: every hash, every link, `seq` gap-free
+    /// from 1, and the last entry equal to the head. Entries appended while it runs are
+    /// not checked (it verifies up to the head it read first).
+    ///
+    /// Returns the verified head, or [`StoreError::AuditChain`] naming the first bad
+    /// `seq`, or [`StoreError::AuditHeadMismatch`] when entries are missing from the end.
+    pub async fn verify_audit_chain(&self) -> Result<AuditHead, StoreError> {
+        let head = self.audit_head().await?;
+        // The last entry of the previous page is carried into the next one, so links and
+        // seq continuity across page boundaries are checked by verify_chain itself.
+        let mut carried: Option<AuditEntry> = None;
+        let mut checked_before = 0usize;
+        loop {
+            let after = carried.as_ref().map_or(0, |entry| entry.seq);
+            let page = self.events_in(after, head.seq, PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            let mut window = Vec::with_capacity(page.len() + 1);
+            let first_prev = match carried.take() {
+                Some(entry) => {
+                    let prev = entry.prev_hash;
+                    window.push(entry);
+                    prev
+                }
+                None => Hash::ZERO,
+            };
+            let offset = window.len();
+            window.extend(page);
+            verify_chain(&window, first_prev).map_err(|mut error| {
+                error.index = checked_before + error.index.saturating_sub(offset);
+                error
+            })?;
+            checked_before += window.len() - offset;
+            carried = window.pop();
+        }
+        let (last_seq, last_hash) =
+            carried.map_or((0, Hash::ZERO), |entry| (entry.seq, entry.hash));
+        if last_seq != head.seq || last_hash != head.hash {
+            return Err(StoreError::AuditHeadMismatch {
+                head_seq: head.seq,
+                last_seq,
+            });
+        }
+        Ok(head)
+    }
+
+    /// Entries with `after < seq <= up_to`, at most `limit`, in `seq` order.
+    async fn events_in(
+        &self,
+        after: u64,
+        up_to: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let Ok(after) = i64::try_from(after) else {
+            return Ok(Vec::new());
+        };
+        let up_to = i64::try_from(up_to).unwrap_or(i64::MAX);
+        let rows: Vec<EventRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT seq, ts, type, actor_kind, actor_id, actor_roles, task_id, \
+                     worker_id, permit_id, level, data, prev_hash, hash \
+                     FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                )
+                .bind(after)
+                .bind(up_to)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT seq, ts, type, actor_kind, actor_id, actor_roles::text, task_id, \
+                     worker_id, permit_id, level, data::text, prev_hash, hash \
+                     FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(after)
+                .bind(up_to)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(decode_event).collect()
+    }
+}
+
+impl NewEvent {
+    /// An event stamped now, with no subject, level or data; fill the rest with struct
+    /// update syntax or the fields.
+    pub fn now(event_type: impl Into<String>, actor: Actor) -> NewEvent {
+        NewEvent {
+            ts_ms: now_ms(),
+            event_type: event_type.into(),
+            actor,
+            subject: Subject::default(),
+            level: None,
+            data: Value::Object(serde_json::Map::new()),
+        }
+    }
+}
+
+/// One `audit_events` row, in the column order of the SELECTs above.
+type EventRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
+    let (
+        seq,
+        ts_ms,
+        event_type,
+        kind,
+        actor_id,
+        roles,
+        task_id,
+        worker_id,
+        permit_id,
+        level,
+        data,
+        prev_hash,
+        hash,
+    ) = row;
+    let bad = |problem: String| StoreError::corrupt("audit event", seq, problem);
+    let seq_u64 = u64::try_from(seq).map_err(|_| bad("negative seq".to_owned()))?;
+    let kind = kind.parse::<ActorKind>().map_err(|e| bad(e.to_string()))?;
+    let roles: Vec<String> = serde_json::from_str(&roles)
+        .map_err(|e| bad(format!("actor_roles is not a JSON array of strings: {e}")))?;
+    let level = level
+        .map(u8::try_from)
+        .transpose()
+        .map_err(|_| bad("level out of range".to_owned()))?;
+    let data: Value =
+        serde_json::from_str(&data).map_err(|e| bad(format!("data is not JSON: {e}")))?;
+    let prev_hash =
+        Hash::from_slice(&prev_hash).ok_or_else(|| bad("prev_hash is not 32 bytes".to_owned()))?;
+    let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes".to_owned()))?;
+    Ok(AuditEntry {
+        seq: seq_u64,
+        ts_ms,
+        event_type,
+        actor: Actor {
+            kind,
+            id: actor_id,
+            roles,
+        },
+        subject: Subject {
+            task_id,
+            worker_id,
+            permit_id,
+        },
+        level,
+        data,
+        prev_hash,
+        hash,
+    })
+}
+
+fn decode_head(seq: i64, hash: &[u8]) -> Result<AuditHead, StoreError> {
+    let seq =
+        u64::try_from(seq).map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
+    let hash = Hash::from_slice(hash)
+        .ok_or_else(|| StoreError::corrupt("audit head", seq, "hash is not 32 bytes"))?;
+    Ok(AuditHead { seq, hash })
+}
+
+/// The JSON array text of `roles`.
+pub(crate) fn roles_json<S: AsRef<str>>(roles: &[S]) -> String {
+    Value::from(roles.iter().map(|role| role.as_ref()).collect::<Vec<_>>()).to_string()
+}

@@ -1,0 +1,63 @@
+//! `StoreError`: what a store operation can fail with.
+
+use steward_audit::ChainError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The use case names a row that does not exist.
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+    /// A uniqueness rule or an optimistic lock refused the change; nothing was written.
+    #[error("conflict: {message}")]
+    Conflict { message: String },
+    /// The URL names no backend this store speaks. Only the scheme is kept, so that a
+    /// password in the URL never reaches a log.
+    #[error("unsupported database URL scheme `{scheme}`: expected `sqlite:` or `postgres:`")]
+    UnsupportedUrl { scheme: String },
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored row cannot be read back into its type: the database was edited outside
+    /// Steward or holds a value this version does not know.
+    #[error("corrupt {what} `{id}`: {problem}")]
+    Corrupt {
+        what: &'static str,
+        id: String,
+        problem: String,
+    },
+    /// The audit trail's hash chain is broken; names the first bad `seq`.
+    #[error(transparent)]
+    AuditChain(#[from] ChainError),
+    /// The trail ends before, or disagrees with, the head the store advanced: entries
+    /// were removed from its end.
+    #[error("audit trail ends at seq {last_seq}, which does not match the head at seq {head_seq}")]
+    AuditHeadMismatch { head_seq: u64, last_seq: u64 },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+                message: db.message().to_owned(),
+            },
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: &'static str, id: impl ToString, problem: impl ToString) -> Self {
+        StoreError::Corrupt {
+            what,
+            id: id.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    /// Whether this is a unique-constraint violation, so a use case can replace the
+    /// database's message with one that names the field.
+    pub(crate) fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}

@@ -1,0 +1,52 @@
+//! Steward's storage: one [`Store`] handle over SQLite (the default, a file) or
+//! PostgreSQL (by URL, for several Steward instances). The only crate that knows SQL.
+//!
+//! # Layout
+//!
+//! - `store`: [`Store`], the backend `match`, connecting, migrations, [`Tx`].
+//! - `audit`: [`append_event`], the audit primitive every use case calls inside its own
+//!   transaction, plus reading and verifying the trail.
+//! - `principal`, `token`: principals and their API tokens.
+//! - `testing` (feature `test-support`): fresh databases for tests, here and in the
+//!   crates above.
+//!
+//! # Invariants
+//!
+//! - The public API is use-case shaped: one method, one transaction. A use case that
+//!   changes state appends its audit event in the same transaction (SPEC §9: no change
+//!   without its event), so both commit or neither does.
+//! - Audit `seq` is gap-free and the chain unbroken under any concurrency: every append
+//!   reads and advances the single `audit_head` row while holding the database's write
+//!   lock (SQLite: every write transaction is `BEGIN IMMEDIATE`) or that row's lock
+//!   (PostgreSQL: `SELECT … FOR UPDATE`). The only way to get a [`Tx`] is
+//!   [`Store::begin`], which guarantees this.
+//! - Both dialects have the same tables and columns and the same CHECK lists; the SQL of
+//!   each statement sits side by side in one `match` on the backend. Tests run one body
+//!   against both (`store_test!`).
+//! - API token secrets are never stored: only their SHA-256.
+//!
+//! # Durability
+//!
+//! SQLite runs in WAL mode with `synchronous = FULL`: a committed transaction, and so its
+//! audit event, survives power loss, at the cost of one WAL fsync per commit. (`NORMAL`
+//! would survive an application crash but could lose the last commits on power loss,
+//! leaving the chain intact but shorter than a checkpoint may already have signed.)
+//! Writers wait up to 5 s for the write lock (`busy_timeout`); foreign keys are enforced.
+//! PostgreSQL uses the server's settings (`synchronous_commit = on` by default).
+
+mod audit;
+mod error;
+mod principal;
+mod store;
+pub mod token;
+
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use audit::{AuditHead, NewEvent, append_event};
+pub use error::StoreError;
+pub use principal::{NewPrincipal, Principal, PrincipalKind};
+pub use store::{Backend, Store, Tx};
+pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};
+
+pub use steward_audit::{Actor, ActorKind, AuditEntry, Hash, Subject};

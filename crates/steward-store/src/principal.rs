@@ -1,0 +1,304 @@
+//! Principals: the humans and agents that call Steward, with their roles.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::json;
+use steward_audit::{Actor, ActorKind, Subject};
+use steward_policy::{Role, UnknownValueError};
+
+use crate::audit::{NewEvent, append_event, roles_json};
+use crate::error::StoreError;
+use crate::store::{Pool, Store, TxConn, new_id, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    Human,
+    Agent,
+}
+
+/// A principal to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPrincipal {
+    pub kind: PrincipalKind,
+    /// Unique and non-empty.
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: String,
+    pub kind: PrincipalKind,
+    pub name: String,
+    pub roles: Vec<Role>,
+    /// Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Unix milliseconds; a disabled principal's tokens no longer authenticate.
+    pub disabled_at_ms: Option<i64>,
+}
+
+impl Store {
+    /// Creates a principal and records `principal.created`, acted by `by`.
+    ///
+    /// A taken name is a [`StoreError::Conflict`].
+    pub async fn create_principal(
+        &self,
+        by: &Actor,
+        new: NewPrincipal,
+    ) -> Result<Principal, StoreError> {
+        let now = now_ms();
+        let principal = Principal {
+            id: new_id(),
+            kind: new.kind,
+            name: new.name,
+            roles: new.roles,
+            created_at_ms: now,
+            disabled_at_ms: None,
+        };
+        let roles = roles_json(&role_names(&principal.roles));
+        let mut tx = self.begin().await?;
+        let inserted = match &mut tx.conn {
+            TxConn::Sqlite(tx) => sqlx::query(
+                "INSERT INTO principals (id, kind, name, roles, created_at) \
+                     VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&principal.id)
+            .bind(principal.kind.as_str())
+            .bind(&principal.name)
+            .bind(&roles)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map(|done| done.rows_affected()),
+            TxConn::Postgres(tx) => sqlx::query(
+                "INSERT INTO principals (id, kind, name, roles, created_at) \
+                     VALUES ($1, $2, $3, $4::jsonb, $5)",
+            )
+            .bind(&principal.id)
+            .bind(principal.kind.as_str())
+            .bind(&principal.name)
+            .bind(&roles)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map(|done| done.rows_affected()),
+        };
+        match inserted.map_err(StoreError::from) {
+            Err(error) if error.is_conflict() => {
+                return Err(StoreError::Conflict {
+                    message: format!("a principal named `{}` already exists", principal.name),
+                });
+            }
+            other => other?,
+        };
+        append_event(
+            &mut tx,
+            NewEvent {
+                ts_ms: now,
+                event_type: "principal.created".to_owned(),
+                actor: by.clone(),
+                subject: Subject::default(),
+                level: None,
+                data: json!({
+                    "principal_id": principal.id,
+                    "kind": principal.kind.as_str(),
+                    "name": principal.name,
+                    "roles": role_names(&principal.roles),
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(principal)
+    }
+
+    /// Disables a principal, so none of its tokens authenticate any more, and records
+    /// `principal.disabled`. Disabling a disabled principal changes nothing and records
+    /// nothing.
+    pub async fn disable_principal(&self, by: &Actor, id: &str) -> Result<Principal, StoreError> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let changed = match &mut tx.conn {
+            TxConn::Sqlite(tx) => sqlx::query(
+                "UPDATE principals SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+            TxConn::Postgres(tx) => sqlx::query(
+                "UPDATE principals SET disabled_at = $1 \
+                     WHERE id = $2 AND disabled_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+        };
+        if changed == 1 {
+            append_event(
+                &mut tx,
+                NewEvent {
+                    ts_ms: now,
+                    event_type: "principal.disabled".to_owned(),
+                    actor: by.clone(),
+                    subject: Subject::default(),
+                    level: None,
+                    data: json!({ "principal_id": id }),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        self.principal_by_id(id).await
+    }
+
+    pub async fn principal_by_id(&self, id: &str) -> Result<Principal, StoreError> {
+        self.principal_where("id", id).await
+    }
+
+    pub async fn principal_by_name(&self, name: &str) -> Result<Principal, StoreError> {
+        self.principal_where("name", name).await
+    }
+
+    /// Every principal, disabled ones included, ordered by name.
+    pub async fn list_principals(&self) -> Result<Vec<Principal>, StoreError> {
+        let rows: Vec<PrincipalRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT id, kind, name, roles, created_at, disabled_at \
+                     FROM principals ORDER BY name",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT id, kind, name, roles::text, created_at, disabled_at \
+                     FROM principals ORDER BY name",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(decode_principal).collect()
+    }
+
+    /// `column` is one of two literals chosen above, never input.
+    async fn principal_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Principal, StoreError> {
+        let row: Option<PrincipalRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT id, kind, name, roles, created_at, disabled_at \
+                     FROM principals WHERE {column} = ?"
+                ))
+                .bind(value)
+                .fetch_optional(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT id, kind, name, roles::text, created_at, disabled_at \
+                     FROM principals WHERE {column} = $1"
+                ))
+                .bind(value)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        match row {
+            Some(row) => decode_principal(row),
+            None => Err(StoreError::NotFound {
+                what: "principal",
+                id: value.to_owned(),
+            }),
+        }
+    }
+}
+
+impl Principal {
+    /// This principal as the actor of an audit event.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            kind: match self.kind {
+                PrincipalKind::Human => ActorKind::Human,
+                PrincipalKind::Agent => ActorKind::Agent,
+            },
+            id: self.id.clone(),
+            roles: role_names(&self.roles)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+impl PrincipalKind {
+    pub const ALL: [PrincipalKind; 2] = [PrincipalKind::Human, PrincipalKind::Agent];
+
+    /// The name used in the database and on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::Human => "human",
+            PrincipalKind::Agent => "agent",
+        }
+    }
+}
+
+impl fmt::Display for PrincipalKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PrincipalKind {
+    type Err = UnknownValueError;
+
+    fn from_str(s: &str) -> Result<PrincipalKind, UnknownValueError> {
+        PrincipalKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| UnknownValueError {
+                what: "principal kind",
+                value: s.to_owned(),
+                expected: &["human", "agent"],
+            })
+    }
+}
+
+/// One `principals` row: id, kind, name, roles (JSON text), created_at, disabled_at.
+pub(crate) type PrincipalRow = (String, String, String, String, i64, Option<i64>);
+
+pub(crate) fn decode_principal(row: PrincipalRow) -> Result<Principal, StoreError> {
+    let (id, kind, name, roles, created_at_ms, disabled_at_ms) = row;
+    let bad = |problem: String| StoreError::corrupt("principal", &id, problem);
+    let kind = kind
+        .parse::<PrincipalKind>()
+        .map_err(|e| bad(e.to_string()))?;
+    let roles: Vec<Role> = serde_json::from_str(&roles).map_err(|e| bad(format!("roles: {e}")))?;
+    Ok(Principal {
+        id,
+        kind,
+        name,
+        roles,
+        created_at_ms,
+        disabled_at_ms,
+    })
+}
+
+fn role_names(roles: &[Role]) -> Vec<&'static str> {
+    roles.iter().map(|role| role.as_str()).collect()
+}

@@ -1,0 +1,234 @@
+//! `Store`: the cheap-clone handle over one SQLite or PostgreSQL pool. Connecting, the
+//! embedded migrations, and write transactions (`Tx`).
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::error::StoreError;
+
+/// A handle to Steward's database. Cloning is shallow: every clone shares one pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A write transaction, from [`Store::begin`]. Dropping it without [`Tx::commit`] rolls
+/// it back.
+///
+/// The backend's transaction is private so that `Store::begin` is the only way to make
+/// one: on SQLite that guarantees `BEGIN IMMEDIATE`, which `append_event` relies on.
+#[derive(Debug)]
+pub struct Tx<'c> {
+    pub(crate) conn: TxConn<'c>,
+}
+
+#[derive(Debug)]
+pub(crate) enum TxConn<'c> {
+    Sqlite(Transaction<'c, Sqlite>),
+    Postgres(Transaction<'c, Postgres>),
+}
+
+/// How long a SQLite writer waits for the write lock before failing with "database is
+/// locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Store {
+    /// Opens the database at `url` and brings its schema up to date.
+    ///
+    /// - `sqlite://path/to/steward.db` (or `sqlite:path`): created if missing; WAL,
+    ///   `synchronous = FULL`, a 5 s busy timeout, foreign keys on (see the crate docs on
+    ///   durability). `sqlite::memory:` gives a private in-memory database on a single
+    ///   connection, for experiments.
+    /// - `postgres://…` or `postgresql://…`: the database must exist.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => {
+                let options = SqliteConnectOptions::from_str(url)?;
+                Store::connect_sqlite(options, is_sqlite_memory(url)).await
+            }
+            "postgres" | "postgresql" => {
+                Store::connect_postgres(PgConnectOptions::from_str(url)?).await
+            }
+            _ => Err(StoreError::UnsupportedUrl {
+                scheme: scheme.to_owned(),
+            }),
+        }
+    }
+
+    pub(crate) async fn connect_sqlite(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+    ) -> Result<Store, StoreError> {
+        let options = options
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = if in_memory {
+            // Every connection to `:memory:` is its own database, so keep exactly one,
+            // forever.
+            SqlitePoolOptions::new()
+                .min_connections(1)
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?
+        } else {
+            SqlitePoolOptions::new()
+                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
+                .await?
+        };
+        let store = Store {
+            pool: Pool::Sqlite(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub(crate) async fn connect_postgres(options: PgConnectOptions) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new().connect_with(options).await?;
+        let store = Store {
+            pool: Pool::Postgres(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Starts a write transaction.
+    ///
+    /// SQLite: `BEGIN IMMEDIATE`, which takes the database's write lock now rather than
+    /// at the first write. That serializes writers from the start (waiting up to the busy
+    /// timeout), so the audit head read by `append_event` cannot change before the
+    /// transaction commits, and a reader never fails to upgrade to a writer halfway.
+    /// PostgreSQL: `BEGIN` (read committed); `append_event` locks the head row itself.
+    pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
+        let conn = match &self.pool {
+            Pool::Sqlite(pool) => TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { conn })
+    }
+
+    /// Waits for checked-out connections to come back and closes the pool. Other clones
+    /// of this store stop working too.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Migrator::new(SQLITE_MIGRATIONS).await?.run(pool).await?,
+            Pool::Postgres(pool) => Migrator::new(POSTGRES_MIGRATIONS).await?.run(pool).await?,
+        }
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.conn {
+            TxConn::Sqlite(tx) => tx.commit().await?,
+            TxConn::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self.conn {
+            TxConn::Sqlite(tx) => tx.rollback().await?,
+            TxConn::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The current time in unix milliseconds. The store is a shell: it reads the clock once
+/// per use case and uses that value for every row and the audit event it writes.
+pub(crate) fn now_ms() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
+/// A new row id: a UUIDv7, so ids sort by creation time and index inserts stay local.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn is_sqlite_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Migrations compiled into the binary: `(version, description, sql)`. A migration, once
+/// released, never changes (sqlx checks each one's checksum); changes are new versions.
+#[derive(Debug)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[(
+    1,
+    "initial",
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+)]);
+
+const POSTGRES_MIGRATIONS: Embedded = Embedded(&[(
+    1,
+    "initial",
+    include_str!("../migrations/postgres/0001_initial.sql"),
+)]);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        let migrations = self
+            .0
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(migrations)))
+    }
+}

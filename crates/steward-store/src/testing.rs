@@ -1,0 +1,241 @@
+//! Throw-away databases for tests (feature `test-support`), for this crate's tests and
+//! the crates above it: a fresh SQLite file per test, and a fresh PostgreSQL database
+//! per test when a server is reachable.
+//!
+//! PostgreSQL is found at `STEWARD_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`), an admin connection that may create
+//! databases. When it cannot be reached, the PostgreSQL half of a test is skipped with one
+//! line on stderr, unless `CI` is set or `STEWARD_REQUIRE_POSTGRES=1`: then the test fails.
+//!
+//! The usual shape, one body for both backends:
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn it_works() {
+//!     let db = testing::sqlite_store().await;
+//!     body(db.store().clone()).await;
+//!     if let Some(db) = testing::postgres_store().await {
+//!         body(db.store().clone()).await;
+//!     }
+//! }
+//! ```
+
+use std::env;
+use std::io::Write;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Once;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, PgConnection, Row};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::store::{Pool, Store};
+
+/// The variable naming the admin URL of the test PostgreSQL server.
+pub const POSTGRES_URL_VAR: &str = "STEWARD_TEST_POSTGRES_URL";
+/// Set to `1` to make an unreachable PostgreSQL a test failure (as `CI` does).
+pub const REQUIRE_POSTGRES_VAR: &str = "STEWARD_REQUIRE_POSTGRES";
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A store on a database made for one test. Dropping it deletes the database (best
+/// effort), also when the test panicked.
+#[derive(Debug)]
+pub struct TestDb {
+    store: Store,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    SqliteFile(PathBuf),
+    PostgresDatabase {
+        admin: Box<PgConnectOptions>,
+        name: String,
+    },
+}
+
+/// A migrated store on a new SQLite file in the system's temp directory.
+pub async fn sqlite_store() -> TestDb {
+    let path = env::temp_dir().join(format!("steward-test-{}.db", Uuid::new_v4().simple()));
+    let options = SqliteConnectOptions::new().filename(&path);
+    let store = match Store::connect_sqlite(options, false).await {
+        Ok(store) => store,
+        Err(error) => panic!("cannot open test database `{}`: {error}", path.display()),
+    };
+    TestDb {
+        store,
+        cleanup: Cleanup::SqliteFile(path),
+    }
+}
+
+/// A migrated store on a new PostgreSQL database, or `None` when PostgreSQL is not
+/// reachable and not required (see the module docs).
+pub async fn postgres_store() -> Option<TestDb> {
+    let url = postgres_admin_url();
+    let admin = match PgConnectOptions::from_str(&url) {
+        Ok(admin) => admin,
+        Err(error) => panic!("{POSTGRES_URL_VAR} `{url}` is not a PostgreSQL URL: {error}"),
+    };
+    let mut conn = match PgConnection::connect_with(&admin).await {
+        Ok(conn) => conn,
+        Err(error) => {
+            postgres_unreachable(&url, &error);
+            return None;
+        }
+    };
+    let name = format!("steward_t_{}", Uuid::new_v4().simple());
+    if let Err(error) = sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+    {
+        panic!("cannot create test database `{name}` at `{url}`: {error}");
+    }
+    // Closing politely is a courtesy; the database exists either way.
+    let _ = conn.close().await;
+    let store = match Store::connect_postgres(admin.clone().database(&name)).await {
+        Ok(store) => store,
+        Err(error) => panic!("cannot open test database `{name}` at `{url}`: {error}"),
+    };
+    Some(TestDb {
+        store,
+        cleanup: Cleanup::PostgresDatabase {
+            admin: Box::new(admin),
+            name,
+        },
+    })
+}
+
+/// The admin URL of the test PostgreSQL server.
+pub fn postgres_admin_url() -> String {
+    env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// Whether a missing PostgreSQL fails the test rather than skipping its PostgreSQL half.
+pub fn postgres_required() -> bool {
+    env::var_os("CI").is_some() || env::var(REQUIRE_POSTGRES_VAR).is_ok_and(|v| v == "1")
+}
+
+/// Runs `sql` (one or more statements) directly, bypassing the store's use cases: for
+/// tests that tamper with rows or set up states no use case makes. Returns rows affected.
+pub async fn execute(store: &Store, sql: &str) -> Result<u64, StoreError> {
+    let done = match &store.pool {
+        Pool::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await?.rows_affected(),
+        Pool::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await?.rows_affected(),
+    };
+    Ok(done)
+}
+
+/// Runs one query and returns every cell as text. Each selected column must be TEXT or
+/// NULL: cast the others in the query (`CAST(x AS TEXT)`, `lower(hex(b))` on SQLite,
+/// `encode(b, 'hex')` on PostgreSQL).
+pub async fn fetch_text(store: &Store, sql: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+    fn cells<R: Row>(row: &R) -> Result<Vec<Option<String>>, sqlx::Error>
+    where
+        usize: sqlx::ColumnIndex<R>,
+        for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        (0..row.len()).map(|i| row.try_get(i)).collect()
+    }
+    let rows = match &store.pool {
+        Pool::Sqlite(pool) => sqlx::query(sql)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(cells)
+            .collect::<Result<_, _>>()?,
+        Pool::Postgres(pool) => sqlx::query(sql)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(cells)
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(rows)
+}
+
+impl TestDb {
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Deref for TestDb {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    // Best effort: a leftover file in the temp directory harms nothing.
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Cleanup::PostgresDatabase { admin, name } => {
+                // Drop cannot await, and the test's runtime cannot be blocked on from
+                // inside itself, so the DROP runs on a thread with a runtime of its own.
+                let admin = (**admin).clone();
+                let name = name.clone();
+                let dropped = std::thread::spawn(move || drop_database(&admin, &name)).join();
+                if let Ok(Err(error)) = dropped {
+                    warn(&format!("could not drop test database: {error}"));
+                }
+            }
+        }
+    }
+}
+
+fn drop_database(admin: &PgConnectOptions, name: &str) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let mut conn = PgConnection::connect_with(admin)
+            .await
+            .map_err(|e| e.to_string())?;
+        // FORCE ends the connections the test's pool still holds (PostgreSQL 13+).
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| format!("`{name}`: {e}"))?;
+        let _ = conn.close().await;
+        Ok(())
+    })
+}
+
+fn postgres_unreachable(url: &str, error: &sqlx::Error) {
+    if postgres_required() {
+        panic!(
+            "PostgreSQL not reachable at {url} ({error}); CI or {REQUIRE_POSTGRES_VAR}=1 \
+             requires the PostgreSQL suite: start PostgreSQL or set {POSTGRES_URL_VAR}"
+        );
+    }
+    static SKIP_NOTICE: Once = Once::new();
+    SKIP_NOTICE.call_once(|| {
+        warn(&format!(
+            "PostgreSQL not reachable at {url}; set {POSTGRES_URL_VAR} or start PostgreSQL \
+             to run the PostgreSQL suite"
+        ));
+    });
+}
+
+/// Writes to the process's stderr directly: the test harness captures `eprintln!`, and
+/// would hide a skip notice that the person running the tests needs to see.
+fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}

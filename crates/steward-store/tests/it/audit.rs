@@ -1,0 +1,247 @@
+//! The audit trail in the database: gap-free seq under concurrency, rollback leaves no
+//! gap, and verification names the first tampered seq.
+
+use serde_json::json;
+use steward_audit::{ChainError, ChainErrorKind};
+use steward_policy::Level;
+use steward_store::{
+    Actor, ActorKind, Backend, Hash, NewEvent, Store, StoreError, Subject, append_event,
+};
+
+use crate::support::{execute, store_test};
+
+fn event(actor: &str, n: u64) -> NewEvent {
+    NewEvent {
+        ts_ms: 1_767_225_600_000 + i64::try_from(n).expect("small n"),
+        event_type: "test.appended".to_owned(),
+        actor: Actor {
+            kind: ActorKind::Agent,
+            id: actor.to_owned(),
+            roles: vec!["master".to_owned()],
+        },
+        subject: Subject {
+            task_id: Some(format!("task-{n}")),
+            worker_id: None,
+            permit_id: None,
+        },
+        level: Level::new(2),
+        data: json!({ "n": n, "ratio": 0.1 + n as f64 / 3.0, "nested": { "b": [1, "x"], "a": null } }),
+    }
+}
+
+/// Appends `count` events in one transaction (one commit, so one fsync).
+async fn append_many(store: &Store, count: u64) {
+    let mut tx = store.begin().await.expect("begin");
+    for n in 0..count {
+        append_event(&mut tx, event("bulk", n))
+            .await
+            .expect("append");
+    }
+    tx.commit().await.expect("commit");
+}
+
+fn no_update_sql(store: &Store, seq: u64) -> String {
+    let drop = match store.backend() {
+        Backend::Sqlite => "DROP TRIGGER audit_events_no_update;",
+        Backend::Postgres => "DROP TRIGGER audit_events_no_update ON audit_events;",
+    };
+    format!("{drop} UPDATE audit_events SET data = '{{\"n\":999}}' WHERE seq = {seq};")
+}
+
+fn delete_sql(store: &Store, seq: u64) -> String {
+    let drop = match store.backend() {
+        Backend::Sqlite => "DROP TRIGGER audit_events_no_delete;",
+        Backend::Postgres => "DROP TRIGGER audit_events_no_delete ON audit_events;",
+    };
+    format!("{drop} DELETE FROM audit_events WHERE seq = {seq};")
+}
+
+store_test!(empty_trail_verifies, |store: Store| async move {
+    let head = store.verify_audit_chain().await.unwrap();
+    assert_eq!(head.seq, 0);
+    assert_eq!(head.hash, Hash::ZERO);
+});
+
+store_test!(
+    appended_entries_read_back_identical,
+    |store: Store| async move {
+        let first = store.record_event(event("a", 1)).await.unwrap();
+        let second = store.record_event(event("a", 2)).await.unwrap();
+        assert_eq!((first.seq, second.seq), (1, 2));
+        assert_eq!(first.prev_hash, Hash::ZERO);
+        assert_eq!(second.prev_hash, first.hash);
+        assert_eq!(first.computed_hash(), first.hash);
+
+        let stored = store.events(1, 10).await.unwrap();
+        assert_eq!(stored, [first.clone(), second.clone()]);
+        assert_eq!(
+            store.events(2, 10).await.unwrap(),
+            std::slice::from_ref(&second)
+        );
+        assert_eq!(store.events(1, 1).await.unwrap(), [first]);
+        assert_eq!(store.events(3, 10).await.unwrap(), []);
+
+        let head = store.verify_audit_chain().await.unwrap();
+        assert_eq!((head.seq, head.hash), (2, second.hash));
+    }
+);
+
+store_test!(
+    rolled_back_append_leaves_no_gap,
+    |store: Store| async move {
+        let mut tx = store.begin().await.unwrap();
+        let ghost = append_event(&mut tx, event("ghost", 0)).await.unwrap();
+        assert_eq!(ghost.seq, 1);
+        tx.rollback().await.unwrap();
+
+        // Dropping a transaction without commit rolls back too.
+        {
+            let mut tx = store.begin().await.unwrap();
+            append_event(&mut tx, event("ghost", 1)).await.unwrap();
+        }
+
+        let real = store.record_event(event("real", 2)).await.unwrap();
+        assert_eq!(real.seq, 1);
+        assert_eq!(real.prev_hash, Hash::ZERO);
+        assert_eq!(store.verify_audit_chain().await.unwrap().seq, 1);
+    }
+);
+
+store_test!(
+    concurrent_appends_are_gap_free_and_chained,
+    |store: Store| async move {
+        const TASKS: u64 = 8;
+        const EACH: u64 = 50;
+        let mut handles = Vec::new();
+        for task in 0..TASKS {
+            let store = store.clone();
+            handles.push(tokio::spawn(async move {
+                for n in 0..EACH {
+                    store
+                        .record_event(event(&format!("task-{task}"), n))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for handle in handles {
+            handle.await.unwrap();
+        }
+
+        let entries = store.events(1, 1000).await.unwrap();
+        let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=TASKS * EACH).collect::<Vec<_>>());
+        for task in 0..TASKS {
+            let id = format!("task-{task}");
+            assert_eq!(
+                entries.iter().filter(|e| e.actor.id == id).count() as u64,
+                EACH
+            );
+        }
+        let head = store.verify_audit_chain().await.unwrap();
+        assert_eq!(head.seq, TASKS * EACH);
+        assert_eq!(head.hash, entries[entries.len() - 1].hash);
+    }
+);
+
+store_test!(audit_events_are_append_only, |store: Store| async move {
+    store.record_event(event("a", 1)).await.unwrap();
+    let update = execute(&store, "UPDATE audit_events SET data = '{}' WHERE seq = 1").await;
+    assert!(
+        update
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("append-only")),
+        "{update:?}"
+    );
+    let delete = execute(&store, "DELETE FROM audit_events WHERE seq = 1").await;
+    assert!(
+        delete
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("append-only")),
+        "{delete:?}"
+    );
+    store.verify_audit_chain().await.unwrap();
+});
+
+store_test!(verify_names_the_tampered_seq, |store: Store| async move {
+    for n in 1..=5 {
+        store.record_event(event("a", n)).await.unwrap();
+    }
+    execute(&store, &no_update_sql(&store, 3)).await.unwrap();
+
+    let error = store.verify_audit_chain().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::AuditChain(ChainError {
+                index: 2,
+                seq: 3,
+                kind: ChainErrorKind::HashMismatch
+            })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "audit chain broken at seq 3: hash mismatch (entry altered)"
+    );
+});
+
+store_test!(
+    verify_detects_deletion_in_the_middle_and_at_the_end,
+    |store: Store| async move {
+        for n in 1..=5 {
+            store.record_event(event("a", n)).await.unwrap();
+        }
+        execute(&store, &delete_sql(&store, 5)).await.unwrap();
+        let error = store.verify_audit_chain().await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::AuditHeadMismatch {
+                    head_seq: 5,
+                    last_seq: 4
+                }
+            ),
+            "{error:?}"
+        );
+
+        execute(&store, "DELETE FROM audit_events WHERE seq = 2")
+            .await
+            .unwrap();
+        let error = store.verify_audit_chain().await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::AuditChain(ChainError {
+                    seq: 3,
+                    kind: ChainErrorKind::SeqGap,
+                    ..
+                })
+            ),
+            "{error:?}"
+        );
+    }
+);
+
+store_test!(verify_spans_pages, |store: Store| async move {
+    // More than one page (1000 rows) so the link across the page boundary is checked.
+    append_many(&store, 2_050).await;
+    assert_eq!(store.verify_audit_chain().await.unwrap().seq, 2_050);
+
+    execute(&store, &no_update_sql(&store, 1_001))
+        .await
+        .unwrap();
+    let error = store.verify_audit_chain().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::AuditChain(ChainError {
+                index: 1_000,
+                seq: 1_001,
+                kind: ChainErrorKind::HashMismatch
+            })
+        ),
+        "{error:?}"
+    );
+});

@@ -1,0 +1,8 @@
+//! Integration tests for steward-store, each run against SQLite and PostgreSQL.
+
+mod support;
+
+mod audit;
+mod connect;
+mod principals;
+mod tokens;

@@ -1,0 +1,35 @@
+//! Test harness: `store_test!` runs one body against a fresh SQLite store and, when
+//! PostgreSQL is reachable (or required: `CI`, `STEWARD_REQUIRE_POSTGRES=1`), a fresh
+//! PostgreSQL store. The databases come from `steward_store::testing`, which the crates
+//! above reuse through the `test-support` feature.
+
+pub use steward_store::testing::{execute, fetch_text, postgres_store, sqlite_store};
+use steward_store::{Actor, ActorKind};
+
+/// `store_test!(name, |store: Store| async move { ... });` defines the test `name`, which
+/// runs the body on SQLite, then on PostgreSQL. Each run gets its own database, deleted
+/// afterwards.
+macro_rules! store_test {
+    ($name:ident, $body:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            {
+                let db = $crate::support::sqlite_store().await;
+                ($body)(db.store().clone()).await;
+            }
+            if let Some(db) = $crate::support::postgres_store().await {
+                ($body)(db.store().clone()).await;
+            }
+        }
+    };
+}
+pub(crate) use store_test;
+
+/// An admin acting through the API, for use cases that record who acted.
+pub fn admin() -> Actor {
+    Actor {
+        kind: ActorKind::Human,
+        id: "admin-1".to_owned(),
+        roles: vec!["admin".to_owned()],
+    }
+}

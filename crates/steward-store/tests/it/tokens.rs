@@ -1,0 +1,228 @@
+//! API tokens: generate, store the hash only, authenticate, expire, revoke.
+
+use sha2::{Digest, Sha256};
+use steward_policy::Role;
+use steward_store::token::{self, SECRET_PREFIX};
+use steward_store::{Backend, NewPrincipal, NewToken, Principal, PrincipalKind, Store, StoreError};
+
+use crate::support::{admin, fetch_text, store_test};
+
+async fn agent(store: &Store, name: &str) -> Principal {
+    store
+        .create_principal(
+            &admin(),
+            NewPrincipal {
+                kind: PrincipalKind::Agent,
+                name: name.to_owned(),
+                roles: vec![Role::Master],
+            },
+        )
+        .await
+        .expect("create principal")
+}
+
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    i64::try_from(since.as_millis()).expect("milliseconds fit i64")
+}
+
+#[test]
+fn generated_secrets_are_prefixed_long_and_distinct() {
+    let (a, hash_a) = token::generate();
+    let (b, hash_b) = token::generate();
+    assert!(a.starts_with(SECRET_PREFIX));
+    // 32 random bytes in unpadded base64url.
+    assert_eq!(a.len(), SECRET_PREFIX.len() + 43);
+    assert!(
+        a[SECRET_PREFIX.len()..]
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    );
+    assert_ne!(a, b);
+    assert_ne!(hash_a, hash_b);
+    assert_eq!(hash_a, <[u8; 32]>::from(Sha256::digest(a.as_bytes())));
+    assert_eq!(token::hash(&a), hash_a);
+}
+
+store_test!(token_round_trip, |store: Store| async move {
+    let bot = agent(&store, "bot").await;
+    let (secret, secret_hash) = token::generate();
+    let created = store
+        .create_token(
+            &admin(),
+            NewToken {
+                principal_id: bot.id.clone(),
+                label: "ci".to_owned(),
+                expires_at_ms: None,
+                secret_hash,
+            },
+        )
+        .await
+        .unwrap();
+
+    let authed = store
+        .authenticate(&secret)
+        .await
+        .unwrap()
+        .expect("valid secret");
+    assert_eq!(authed.token_id, created.id);
+    assert_eq!(authed.principal, bot);
+    assert_eq!(store.authenticate("stw_wrong").await.unwrap(), None);
+    assert_eq!(store.authenticate("").await.unwrap(), None);
+
+    // First use is recorded.
+    let listed = store.list_tokens(&bot.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].last_used_at_ms.is_some());
+    assert_eq!(listed[0].label, "ci");
+
+    let types: Vec<String> = store
+        .events(1, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(types, ["principal.created", "token.created"]);
+});
+
+store_test!(only_the_hash_is_stored, |store: Store| async move {
+    let bot = agent(&store, "bot").await;
+    let (secret, secret_hash) = token::generate();
+    store
+        .create_token(
+            &admin(),
+            NewToken {
+                principal_id: bot.id.clone(),
+                label: "ci".to_owned(),
+                expires_at_ms: Some(now_ms() + 60_000),
+                secret_hash,
+            },
+        )
+        .await
+        .unwrap();
+
+    let sql = match store.backend() {
+        Backend::Sqlite => {
+            "SELECT id, principal_id, lower(hex(token_hash)), label, CAST(created_at AS TEXT), \
+             CAST(expires_at AS TEXT), CAST(revoked_at AS TEXT), CAST(last_used_at AS TEXT) \
+             FROM tokens"
+        }
+        Backend::Postgres => {
+            "SELECT id, principal_id, encode(token_hash, 'hex'), label, CAST(created_at AS TEXT), \
+             CAST(expires_at AS TEXT), CAST(revoked_at AS TEXT), CAST(last_used_at AS TEXT) \
+             FROM tokens"
+        }
+    };
+    let rows = fetch_text(&store, sql).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(
+        row[2].as_deref(),
+        Some(hex(&Sha256::digest(secret.as_bytes())).as_str())
+    );
+    let random_part = &secret[SECRET_PREFIX.len()..];
+    for cell in row.iter().flatten() {
+        assert!(!cell.contains(random_part), "secret leaked into `{cell}`");
+    }
+    // Nor does the audit trail hold the secret or its hash.
+    for entry in store.events(1, 10).await.unwrap() {
+        let text = entry.data.to_string();
+        assert!(!text.contains(random_part));
+        assert!(!text.contains(&hex(&secret_hash)));
+    }
+});
+
+store_test!(
+    expired_revoked_and_disabled_do_not_authenticate,
+    |store: Store| async move {
+        let bot = agent(&store, "bot").await;
+        let make = |label: &str, expires_at_ms: Option<i64>| {
+            let (secret, secret_hash) = token::generate();
+            let new = NewToken {
+                principal_id: bot.id.clone(),
+                label: label.to_owned(),
+                expires_at_ms,
+                secret_hash,
+            };
+            (secret, new)
+        };
+
+        let (expired, new) = make("expired", Some(now_ms() - 1_000));
+        store.create_token(&admin(), new).await.unwrap();
+        assert_eq!(store.authenticate(&expired).await.unwrap(), None);
+
+        let (live, new) = make("live", Some(now_ms() + 3_600_000));
+        let live_token = store.create_token(&admin(), new).await.unwrap();
+        assert!(store.authenticate(&live).await.unwrap().is_some());
+
+        let revoked = store.revoke_token(&admin(), &live_token.id).await.unwrap();
+        let revoked_at = revoked.revoked_at_ms.expect("revoked");
+        assert_eq!(store.authenticate(&live).await.unwrap(), None);
+        // Revoking again is a no-op that reports the first revocation.
+        let again = store.revoke_token(&admin(), &live_token.id).await.unwrap();
+        assert_eq!(again.revoked_at_ms, Some(revoked_at));
+
+        let (forever, new) = make("forever", None);
+        store.create_token(&admin(), new).await.unwrap();
+        assert!(store.authenticate(&forever).await.unwrap().is_some());
+        store.disable_principal(&admin(), &bot.id).await.unwrap();
+        assert_eq!(store.authenticate(&forever).await.unwrap(), None);
+
+        let labels: Vec<String> = store
+            .list_tokens(&bot.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.label)
+            .collect();
+        assert_eq!(labels, ["expired", "live", "forever"]);
+        let revocations = store
+            .events(1, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == "token.revoked")
+            .count();
+        assert_eq!(revocations, 1);
+    }
+);
+
+store_test!(token_errors, |store: Store| async move {
+    let (_, secret_hash) = token::generate();
+    let new = NewToken {
+        principal_id: "nobody".to_owned(),
+        label: "x".to_owned(),
+        expires_at_ms: None,
+        secret_hash,
+    };
+    let error = store.create_token(&admin(), new.clone()).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::NotFound {
+                what: "principal",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+
+    let bot = agent(&store, "bot").await;
+    let new = NewToken {
+        principal_id: bot.id,
+        ..new
+    };
+    store.create_token(&admin(), new.clone()).await.unwrap();
+    let error = store.create_token(&admin(), new).await.unwrap_err();
+    assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+
+    let error = store.revoke_token(&admin(), "t-404").await.unwrap_err();
+    assert_eq!(error.to_string(), "token `t-404` not found");
+});
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
