@@ -1,0 +1,75 @@
+//! Steward's HTTP API: axum routes under `/v1`, bearer-token authentication, role checks,
+//! RFC 9457 problem+json errors, the OpenAPI 3.1 document at `/openapi.json`, `/healthz`.
+//!
+//! # Invariants
+//!
+//! - Every `/v1` handler takes a [`auth::Caller`]: no unauthenticated request reaches one.
+//! - Handlers check roles, parse at the edge, and call one `Store` use case; the rules live
+//!   in the pure crates and the SQL in `steward-store`.
+//! - Errors are [`error::ApiError`]; a 5xx never shows its cause to the client, the logging
+//!   middleware records it.
+//! - Request bodies are limited to [`json::BODY_LIMIT`] bytes.
+
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod json;
+mod openapi;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+pub use clock::Clock;
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Builds the router over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/openapi.json", get(openapi::document))
+        .route("/v1/analyze", post(routes::analyze::analyze_task))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
+        .layer(middleware::from_fn(log_internal_errors))
+        .with_state(state)
+}
+
+/// Serves `router` on an already-bound listener until `shutdown` resolves, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::NotFound(format!(
+        "no route for `{} {}`",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+/// Records the cause of every 5xx (attached by `ApiError::into_response`), never the body
+/// or headers of the request: they may carry tokens.
+async fn log_internal_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if let Some(cause) = response.extensions().get::<error::InternalCause>() {
+        tracing::error!(%method, %path, error = %cause.0, "internal error");
+    }
+    response
+}

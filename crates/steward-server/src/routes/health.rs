@@ -1,0 +1,29 @@
+//! `GET /healthz`: liveness and database reachability, unauthenticated.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the database answers.
+    pub status: &'static str,
+    pub database: &'static str,
+    pub policy_version: String,
+}
+
+/// Liveness: answers when the server runs and its database is reachable.
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses((status = 200, description = "healthy", body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.store.ping().await.map_err(ApiError::internal)?;
+    Ok(Json(Health {
+        status: "ok",
+        database: state.store.backend().as_str(),
+        policy_version: state.policy.version().to_owned(),
+    }))
+}

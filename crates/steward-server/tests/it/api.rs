@@ -1,0 +1,154 @@
+//! The API's edges: health, OpenAPI, authentication, problem+json, bad bodies.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use steward_policy::Role;
+
+use crate::support::server_test;
+
+server_test!(healthz_and_openapi_answer_without_a_token, |s| {
+    let (status, body) = s.request(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    let (status, doc) = s.request(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    assert!(doc["paths"]["/v1/analyze"]["post"].is_object());
+});
+
+server_test!(auth_failures_are_401_problems, |s| {
+    let task = json!({"id": "t", "environment": "development", "description": "x"});
+    // none
+    let (status, body) = s
+        .request(Method::POST, "/v1/analyze", None, Some(&task))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["type"], "urn:steward:problem:unauthorized");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing `Authorization")
+    );
+    // malformed
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/analyze", s.url))
+        .header("authorization", "Basic abc")
+        .json(&task)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer realm=\"steward\""
+    );
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    // unknown
+    let (status, _) = s
+        .post("/v1/analyze", "stw_not-a-real-token", task.clone())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // valid
+    let (status, body) = s.post("/v1/analyze", &s.admin, task).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["certification_decision"]["worker_type"], "non-union");
+});
+
+server_test!(expired_and_revoked_tokens_are_refused, |s| {
+    let (id, secret) = s.human("eve", &[Role::Auditor]).await;
+    let (status, _) = s.post("/v1/analyze", &secret, json!({"id": "t"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let tokens = s.store().list_tokens(&id).await.unwrap();
+    s.store()
+        .revoke_token(&crate::support::seeder(), &tokens[0].id)
+        .await
+        .unwrap();
+    let (status, body) = s.post("/v1/analyze", &secret, json!({"id": "t"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    let (pid, _) = s.human("old", &[Role::Auditor]).await;
+    let (secret, secret_hash) = steward_store::token::generate();
+    s.store()
+        .create_token(
+            &crate::support::seeder(),
+            steward_store::NewToken {
+                principal_id: pid,
+                label: "expired".into(),
+                expires_at_ms: Some(1),
+                secret_hash,
+            },
+        )
+        .await
+        .unwrap();
+    let (status, _) = s.post("/v1/analyze", &secret, json!({"id": "t"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+});
+
+server_test!(bad_bodies_are_4xx_problems_naming_the_field, |s| {
+    let (status, body) = s
+        .post("/v1/analyze", &s.admin, json!({"id": "t", "regions": "eu"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "regions");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("`regions`: invalid type"),
+        "{body}"
+    );
+
+    let (status, body, ctype) = s
+        .post_raw(
+            "/v1/analyze",
+            &s.admin,
+            "application/json",
+            b"{\"id\": ".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(ctype.as_deref(), Some("application/problem+json"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed JSON")
+    );
+
+    let (status, body, _) = s
+        .post_raw(
+            "/v1/analyze",
+            &s.admin,
+            "application/json",
+            b"{\"id\":\"\xff\"}".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["detail"].as_str().unwrap().contains("not valid UTF-8"));
+
+    let (status, _, _) = s
+        .post_raw("/v1/analyze", &s.admin, "text/plain", b"{}".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let big = format!(
+        "{{\"id\":\"t\",\"description\":\"{}\"}}",
+        "a".repeat(300 * 1024)
+    );
+    let before = s.audit_len().await;
+    let (status, body, _) = s
+        .post_raw(
+            "/v1/analyze",
+            &s.admin,
+            "application/json",
+            big.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(s.audit_len().await, before, "nothing written");
+
+    let (status, body) = s.get("/v1/nope", &s.admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["detail"], "no route for `GET /v1/nope`");
+});
