@@ -10,6 +10,9 @@
 //!   every entry's `prev_hash` is the `hash` of the entry before it ([`Hash::ZERO`] for the
 //!   first entry ever written).
 //! - [`verify_chain`] names the first entry that breaks the rule and never panics.
+//! - The Merkle and signature verifiers ([`verify_inclusion`], [`verify_consistency`],
+//!   [`verify_checkpoint`], [`verify_manifest`]) return an error for any input, however
+//!   hostile (sizes near 2^64 included), and never panic.
 //!
 //! # Canonical encoding (version 1)
 //!
@@ -48,19 +51,55 @@
 //! use (the Merkle tree's leaf and node hashes in particular) and names the encoding
 //! version: a new encoding gets a new domain string.
 //!
-//! # Merkle tree (not built yet)
+//! # Merkle tree
 //!
-//! SPEC §9 adds an RFC 6962 Merkle tree over the chain. Its leaf input for an entry is
-//! that entry's 32-byte `hash`, so the leaf hash is `SHA-256(0x00 || entry.hash)`, and node
-//! hashes are `SHA-256(0x01 || left || right)`. The tree will live in a `merkle` module
-//! of this crate, next to the chain.
+//! SPEC §9 adds an RFC 6962 Merkle tree over the chain, with the hashing and the
+//! inclusion and consistency proofs of RFC 9162 §2.1. Leaf `i` is the entry with
+//! `seq == i + 1`; its leaf input is that entry's 32-byte `hash`, so the leaf hash is
+//! `SHA-256(0x00 || entry.hash)` ([`leaf_hash`]), and node hashes are
+//! `SHA-256(0x01 || left || right)` ([`node_hash`]). The empty tree's root is SHA-256 of
+//! the empty string ([`EMPTY_ROOT`]). The 0x00 / 0x01 prefixes keep leaves, nodes and entry
+//! hashes (which start with [`ENTRY_DOMAIN`]) from ever being confused.
+//!
+//! A store persists *perfect nodes*: [`NodeId`] `{ level, index }` is the complete subtree
+//! over leaves `[index · 2^level, (index + 1) · 2^level)`, immutable once complete.
+//! [`append_nodes`] returns the nodes each new leaf completes (one, plus one per pair it
+//! closes). Every root and proof, for any tree size up to the current one, is computed
+//! from O(log n) of them, hashing ragged right edges on the fly: [`root_nodes`],
+//! [`inclusion_proof_nodes`] and [`consistency_proof_nodes`] name the nodes to fetch, and
+//! [`root_from_nodes`], [`inclusion_proof`] and [`consistency_proof`] take them from any
+//! [`NodeSource`] (a map of fetched rows, or a [`MemoryTree`]). [`verify_inclusion`] and
+//! [`verify_consistency`] are the RFC 9162 verification algorithms and need no nodes.
+//!
+//! # Checkpoints and range manifests
+//!
+//! A [`Checkpoint`] `{ tree_size, root_hash, ts_ms }` is signed with Ed25519 over a
+//! fixed, domain-separated message ([`CHECKPOINT_DOMAIN`]; layout in
+//! [`Checkpoint::signed_message`]). A [`RangeManifest`] is the permanent, signed record of
+//! an entry range removed by pruning ([`MANIFEST_DOMAIN`]). Keys arrive as 32 raw bytes;
+//! the crate never generates one, and Ed25519 signing is deterministic, so signing stays
+//! pure. A public key's text form is `ed25519:<64 hex digits>`, and signed statements name
+//! their key by [`key_id`], the first 16 hex digits of SHA-256 of the public key.
 
 mod canonical;
 mod chain;
+mod checkpoint;
 mod entry;
 mod hash;
+mod merkle;
 
 pub use canonical::{ENTRY_DOMAIN, canonical_body, canonical_json, entry_hash};
 pub use chain::{ChainError, ChainErrorKind, verify_chain};
+pub use checkpoint::{
+    CHECKPOINT_DOMAIN, Checkpoint, CheckpointError, MANIFEST_DOMAIN, PUBLIC_KEY_PREFIX,
+    PublicKeyParseError, RangeManifest, SignedCheckpoint, SignedManifest, format_public_key,
+    key_id, parse_public_key, public_key, sign_checkpoint, sign_manifest, verify_checkpoint,
+    verify_manifest,
+};
 pub use entry::{Actor, ActorKind, AuditEntry, EntryBody, Subject, UnknownActorKindError};
 pub use hash::{Hash, HashParseError};
+pub use merkle::{
+    EMPTY_ROOT, MemoryTree, MissingNodeError, NodeId, NodeSource, ProofError, append_nodes,
+    consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash,
+    merkle_root, node_hash, root_from_nodes, root_nodes, verify_consistency, verify_inclusion,
+};
