@@ -37,6 +37,15 @@ pub enum ApiError {
         message: String,
         extra: Map<String, Value>,
     },
+    /// Refused by a named rule with a given status (403 segregation of duties, 409 an
+    /// illegal transition, …); `extra` members join the problem document.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        rule: &'static str,
+        message: String,
+        extra: Map<String, Value>,
+    },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -65,6 +74,15 @@ impl ApiError {
         }
     }
 
+    pub fn refused(status: StatusCode, rule: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Refused {
+            status,
+            rule,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+
     pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> ApiError {
         ApiError::Internal(Arc::new(err))
     }
@@ -72,7 +90,9 @@ impl ApiError {
     /// Adds a member to the problem document (`missing`, `current_state`, …).
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
         match &mut self {
-            ApiError::Unprocessable { extra, .. } | ApiError::Conflict { extra, .. } => {
+            ApiError::Unprocessable { extra, .. }
+            | ApiError::Conflict { extra, .. }
+            | ApiError::Refused { extra, .. } => {
                 extra.insert(key.to_owned(), value.into());
             }
             _ => {}
@@ -88,6 +108,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Refused { status, .. } => *status,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -102,6 +123,11 @@ impl ApiError {
             ApiError::BadRequest { .. } => "invalid-request",
             ApiError::Unprocessable { .. } => "rule-violation",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::Refused { status, .. } => match status.as_u16() {
+                403 => "forbidden",
+                409 => "conflict",
+                _ => "rule-violation",
+            },
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Internal(_) => "internal",
@@ -135,6 +161,10 @@ impl IntoResponse for ApiError {
                 body.extend(extra);
             }
             ApiError::Conflict { extra, .. } => body.extend(extra),
+            ApiError::Refused { rule, extra, .. } => {
+                body.insert("rule".into(), json!(rule));
+                body.extend(extra);
+            }
             ApiError::Internal(err) => cause = Some(InternalCause(err)),
             _ => {}
         }

@@ -37,6 +37,23 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/openapi.json", get(openapi::document))
         .route("/v1/analyze", post(routes::analyze::analyze_task))
+        .route(
+            "/v1/permits",
+            post(routes::permits::request).get(routes::permits::list),
+        )
+        .route("/v1/permits/{id}", get(routes::permits::show))
+        .route("/v1/permits/{id}/approvals", post(routes::permits::decide))
+        .route(
+            "/v1/permits/{id}/cab-signoff",
+            post(routes::permits::cab_signoff),
+        )
+        .route("/v1/permits/{id}/resubmit", post(routes::permits::resubmit))
+        .route("/v1/permits/{id}/start", post(routes::permits::start))
+        .route("/v1/permits/{id}/complete", post(routes::permits::complete))
+        .route("/v1/permits/{id}/close", post(routes::permits::close))
+        .route("/v1/permits/{id}/revoke", post(routes::permits::revoke))
+        .route("/v1/permits/{id}/renew", post(routes::permits::renew))
+        .route("/v1/permits/{id}/archive", post(routes::permits::archive))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
         .layer(middleware::from_fn(log_internal_errors))

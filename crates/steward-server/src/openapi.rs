@@ -9,8 +9,32 @@ use crate::routes;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Steward API", description = "The safety layer for fleets of AI agents."),
-    paths(routes::health::healthz, routes::analyze::analyze_task),
-    components(schemas(routes::health::Health)),
+    paths(
+        routes::health::healthz,
+        routes::analyze::analyze_task,
+        routes::permits::request,
+        routes::permits::list,
+        routes::permits::show,
+        routes::permits::decide,
+        routes::permits::cab_signoff,
+        routes::permits::resubmit,
+        routes::permits::start,
+        routes::permits::complete,
+        routes::permits::close,
+        routes::permits::revoke,
+        routes::permits::renew,
+        routes::permits::archive,
+    ),
+    components(schemas(
+        routes::health::Health,
+        routes::permits::PermitRequest,
+        routes::permits::DecisionRequest,
+        routes::permits::ResubmitRequest,
+        routes::permits::CompleteRequest,
+        routes::permits::CloseRequest,
+        routes::permits::RevokeRequest,
+        routes::permits::RenewRequest,
+    )),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -36,6 +36,7 @@
 
 mod audit;
 mod error;
+mod permit;
 mod principal;
 mod store;
 pub mod token;
@@ -45,6 +46,10 @@ pub mod testing;
 
 pub use audit::{AuditHead, NewEvent, append_event};
 pub use error::StoreError;
+pub use permit::{
+    ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
+    RenewalApprovalRecord,
+};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use store::{Backend, Store, Tx};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};

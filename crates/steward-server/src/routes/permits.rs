@@ -1,0 +1,499 @@
+//! `/v1/permits`: request, decide, sign off, resubmit, start, complete, close, revoke,
+//! renew, archive, read and list permits (SPEC §6).
+//!
+//! The server analyses the task itself: a requester sends the task, never a score. Every
+//! rule lives in `steward-permits` and every write in one `steward-store` use case; the
+//! handlers check coarse roles, parse, and map refusals to problems.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use steward_permits::{ApprovalRefusal, Channel, Decision, Outcome, PermitState, RevocationReason};
+use steward_policy::{Analysis, Evidence, Role, Task, analyze};
+use steward_store::{NewDecision, NewPermit, Permit, PermitError, PermitFilter, StoreError};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::routes::analyze::parse_task;
+use crate::state::AppState;
+
+/// A permit request. `evidence` maps evidence kinds (`rollback_plan`, `test_results`,
+/// `code_review`, …) to their content: a link, a document, a rollback plan object.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PermitRequest {
+    /// The task (SPEC §2); Steward analyses it.
+    #[schema(value_type = Object)]
+    pub task: Value,
+    pub worker_id: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub evidence: BTreeMap<Evidence, Value>,
+    /// Validity in hours; the permit type's default when absent.
+    #[serde(default)]
+    pub hours: Option<f64>,
+    /// A later window start (unix ms); issued at once when absent.
+    #[serde(default)]
+    pub window_start_ms: Option<i64>,
+    /// Methods the permit allows; every method when absent.
+    #[serde(default)]
+    pub allowed_methods: Option<Vec<String>>,
+    /// Methods the permit forbids (forbidden wins over allowed).
+    #[serde(default)]
+    pub forbidden_methods: Vec<String>,
+    #[serde(default)]
+    pub max_error_rate: Option<f64>,
+    #[serde(default)]
+    pub max_latency_p99_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    /// `approve`, `reject` or `request_changes`.
+    #[schema(value_type = String)]
+    pub decision: Decision,
+    /// The role the approver decides under; they must hold it.
+    #[schema(value_type = String)]
+    pub role: Role,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Conditions attached to an approval.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub conditions: Option<Value>,
+    /// `api` (default), `cli` or `web`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub channel: Option<Channel>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResubmitRequest {
+    #[schema(value_type = Object)]
+    pub evidence: BTreeMap<Evidence, Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// `success`, `rolled_back`, `rollback_failed` or `partial`.
+    #[schema(value_type = String)]
+    pub outcome: Outcome,
+    /// The completed-operation report.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub report: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub notes: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// One of `safety_violation, constraint_breach, scope_expansion, time_expiration,
+    /// certification_revoked, incident_resolved, approver_request, security_incident, manual`.
+    #[schema(value_type = String)]
+    pub reason: RevocationReason,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    pub hours: f64,
+    /// For renewals that need approval: the role the caller approves under.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    pub worker_id: Option<String>,
+    pub requester_id: Option<String>,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<u32>,
+}
+
+fn now(state: &AppState) -> i64 {
+    state.clock.now().millis()
+}
+
+/// Requests a permit for a task and a worker (masters and admins).
+#[utoipa::path(post, path = "/v1/permits", tag = "permits", request_body = PermitRequest,
+    responses(
+        (status = 201, description = "requested (and, for auto-approved read-only work, issued)", body = Object),
+        (status = 400, description = "invalid body; the problem names the field"),
+        (status = 403, description = "the caller is not a master or admin"),
+        (status = 404, description = "unknown worker"),
+        (status = 422, description = "missing evidence, hard block, no permit needed, bad window"),
+    ), security(("bearer" = [])))]
+pub async fn request(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PermitRequest>,
+) -> Result<(StatusCode, Json<Permit>), ApiError> {
+    caller.require_any(&[Role::Master, Role::Admin], "requesting a permit")?;
+    let task = parse_task(body.task.clone(), "task.")?;
+    let analysis = analyze(&task, &state.policy);
+    let constraints = constraints(&task, &analysis, &body);
+    let new = NewPermit {
+        task: body.task,
+        analysis,
+        worker_id: body.worker_id,
+        evidence: body.evidence,
+        requested_hours: body.hours,
+        window_start_ms: body.window_start_ms,
+        constraints,
+    };
+    let permit = state
+        .store
+        .request_permit(caller.principal(), new, &state.policy, now(&state))
+        .await
+        .map_err(permit_error)?;
+    Ok((StatusCode::CREATED, Json(permit)))
+}
+
+/// The constraints a permit carries (SPEC §6.4), from the task and the request.
+fn constraints(task: &Task, analysis: &Analysis, body: &PermitRequest) -> Value {
+    let level = analysis.certification_decision.certification_level_required;
+    let budget = task
+        .estimated_tokens
+        .unwrap_or(analysis.resource_limits.token_allocation)
+        .min(
+            analysis
+                .resource_limits
+                .token_allocation_extended
+                .unwrap_or(analysis.resource_limits.token_allocation),
+        );
+    json!({
+        "worker_id": body.worker_id,
+        "environment": analysis.environment_detected,
+        "allowed_operations": task.operations(),
+        "allowed_services": task.services_affected,
+        "allowed_regions": task.regions,
+        "allowed_methods": body.allowed_methods,
+        "forbidden_methods": body.forbidden_methods,
+        "max_error_rate": body.max_error_rate.unwrap_or(0.01),
+        "max_latency_p99_ms": body.max_latency_p99_ms.unwrap_or(500),
+        "health_check_failure_limit": 3,
+        "auto_rollback": level.value() >= 2,
+        "token_budget": budget,
+    })
+}
+
+/// Approves, rejects or requests changes (humans holding an eligible role; never the
+/// requester, the worker's owner or the worker).
+#[utoipa::path(post, path = "/v1/permits/{id}/approvals", tag = "permits", request_body = DecisionRequest,
+    params(("id" = String, Path, description = "permit id")),
+    responses(
+        (status = 200, description = "recorded; the permit as it now is", body = Object),
+        (status = 403, description = "role not eligible, or segregation of duties"),
+        (status = 409, description = "the permit is not under review, or this person already decided"),
+    ), security(("bearer" = [])))]
+pub async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionRequest>,
+) -> Result<Json<Permit>, ApiError> {
+    let decision = NewDecision {
+        decision: body.decision,
+        role: body.role,
+        channel: body.channel.unwrap_or(Channel::Api),
+        comment: body.comment,
+        conditions: body.conditions.unwrap_or_else(|| json!({})),
+    };
+    state
+        .store
+        .decide_permit(caller.principal(), &id, decision, now(&state))
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// Records the change-advisory-board sign-off of a level-4 permit.
+#[utoipa::path(post, path = "/v1/permits/{id}/cab-signoff", tag = "permits",
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "signed off", body = Object)), security(("bearer" = [])))]
+pub async fn cab_signoff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .cab_sign_off(caller.principal(), &id, now(&state))
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// Resubmits a permit whose changes were requested; every approval resets.
+#[utoipa::path(post, path = "/v1/permits/{id}/resubmit", tag = "permits", request_body = ResubmitRequest,
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "back under review", body = Object)), security(("bearer" = [])))]
+pub async fn resubmit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResubmitRequest>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .resubmit_permit(caller.principal(), &id, body.evidence, now(&state))
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// Starts executing an active permit (its worker, or its requester).
+#[utoipa::path(post, path = "/v1/permits/{id}/start", tag = "permits",
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "executing", body = Object)), security(("bearer" = [])))]
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .start_permit(caller.principal(), &id, now(&state))
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// Completes an executing permit with its outcome.
+#[utoipa::path(post, path = "/v1/permits/{id}/complete", tag = "permits", request_body = CompleteRequest,
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "completed", body = Object)), security(("bearer" = [])))]
+pub async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CompleteRequest>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .complete_permit(
+            caller.principal(),
+            &id,
+            body.outcome,
+            body.report.unwrap_or_else(|| json!({})),
+            now(&state),
+        )
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// Closes a completed permit; the response carries its audit summary.
+#[utoipa::path(post, path = "/v1/permits/{id}/close", tag = "permits", request_body = CloseRequest,
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "closed", body = Object)), security(("bearer" = [])))]
+pub async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CloseRequest>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .close_permit(
+            caller.principal(),
+            &id,
+            body.notes.unwrap_or(Value::Null),
+            now(&state),
+        )
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// Revokes a live permit with a reason from the closed set (idempotent).
+#[utoipa::path(post, path = "/v1/permits/{id}/revoke", tag = "permits", request_body = RevokeRequest,
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "revoked", body = Object)), security(("bearer" = [])))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RevokeRequest>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .revoke_permit(
+            caller.principal(),
+            &id,
+            body.reason,
+            body.comment,
+            now(&state),
+        )
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// Renews an active permit as its type allows.
+#[utoipa::path(post, path = "/v1/permits/{id}/renew", tag = "permits", request_body = RenewRequest,
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "renewed, or the renewal approval recorded", body = Object)),
+    security(("bearer" = [])))]
+pub async fn renew(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RenewRequest>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .renew_permit(
+            caller.principal(),
+            &id,
+            body.hours,
+            body.role,
+            &state.policy,
+            now(&state),
+        )
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// Archives a permit in a terminal state.
+#[utoipa::path(post, path = "/v1/permits/{id}/archive", tag = "permits",
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "archived", body = Object)), security(("bearer" = [])))]
+pub async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .archive_permit(caller.principal(), &id, now(&state))
+        .await
+        .map(Json)
+        .map_err(permit_error)
+}
+
+/// One permit with the approvals of its current round.
+#[utoipa::path(get, path = "/v1/permits/{id}", tag = "permits",
+    params(("id" = String, Path, description = "permit id")),
+    responses((status = 200, description = "the permit", body = Object), (status = 404, description = "unknown")),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Permit>, ApiError> {
+    state
+        .store
+        .permit(&id)
+        .await
+        .map(Json)
+        .map_err(|e| permit_error(PermitError::Store(e)))
+}
+
+/// Lists permits, oldest first, `limit` at a time; pass `next` as `after` for the next page.
+#[utoipa::path(get, path = "/v1/permits", tag = "permits", params(ListQuery),
+    responses((status = 200, description = "`{items, next}`", body = Object)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = PermitFilter {
+        state: q
+            .state
+            .as_deref()
+            .map(str::parse::<PermitState>)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("`state`: {e}"), "state"))?,
+        worker_id: q.worker_id,
+        requester_id: q.requester_id,
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request(
+            format!("`limit` must be 1 to 200, got {limit}"),
+            "limit",
+        ));
+    }
+    let items = state
+        .store
+        .list_permits(&filter, q.after.as_deref(), limit)
+        .await
+        .map_err(|e| permit_error(PermitError::Store(e)))?;
+    let next = (items.len() == limit as usize)
+        .then(|| items.last().map(|p| p.id.clone()))
+        .flatten();
+    Ok(Json(json!({"items": items, "next": next})))
+}
+
+/// Maps a permit refusal to its problem: the status and `rule` say which rule refused.
+pub fn permit_error(err: PermitError) -> ApiError {
+    let message = err.to_string();
+    match err {
+        PermitError::Store(StoreError::NotFound { .. }) => ApiError::NotFound(message),
+        PermitError::Store(StoreError::Conflict { .. }) => {
+            ApiError::refused(StatusCode::CONFLICT, "concurrent_update", message)
+        }
+        PermitError::Store(other) => ApiError::internal(other),
+        PermitError::Transition(t) => {
+            ApiError::refused(StatusCode::CONFLICT, "illegal_transition", message)
+                .with("current_state", t.from.as_str())
+                .with("attempted_action", t.event.as_str())
+        }
+        PermitError::Approval(refusal) => match refusal {
+            ApprovalRefusal::Requester { .. }
+            | ApprovalRefusal::WorkerOwner { .. }
+            | ApprovalRefusal::Executor { .. } => {
+                ApiError::refused(StatusCode::FORBIDDEN, "segregation_of_duties", message)
+            }
+            ApprovalRefusal::AlreadyApproved { .. } => {
+                ApiError::refused(StatusCode::CONFLICT, "one_vote_per_person", message)
+            }
+            ApprovalRefusal::NotHuman { .. }
+            | ApprovalRefusal::RoleNotHeld { .. }
+            | ApprovalRefusal::RoleNotEligible { .. } => {
+                ApiError::refused(StatusCode::FORBIDDEN, "role_not_eligible", message)
+            }
+        },
+        PermitError::MissingEvidence { missing, .. } => {
+            let names: Vec<&str> = missing.iter().map(|e| e.as_str()).collect();
+            ApiError::unprocessable("missing_evidence", message).with("missing", json!(names))
+        }
+        PermitError::HardBlocks(blocks) => {
+            ApiError::unprocessable("hard_block", message).with("hard_blocks", json!(blocks))
+        }
+        PermitError::NotRequired { .. } => ApiError::unprocessable("no_permit_needed", message),
+        PermitError::Window(_) => ApiError::unprocessable("permit_window", message),
+        PermitError::NotAllowed { rule, .. } => {
+            ApiError::refused(StatusCode::FORBIDDEN, rule, message)
+        }
+        PermitError::OutsideWindow { .. } => {
+            ApiError::refused(StatusCode::CONFLICT, "outside_window", message)
+        }
+    }
+}

@@ -1,0 +1,902 @@
+//! The permit workflow over HTTP (SPEC §6): every permit type's lifecycle, segregation of
+//! duties, missing evidence, illegal transitions, and racing approvals.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use steward_policy::Role;
+use steward_store::PrincipalKind;
+use steward_store::testing::execute;
+
+use crate::support::{TestServer, server_test};
+
+/// The cast of a permit story: a master who requests, a worker (agent) with its owner.
+struct Cast {
+    master: String,
+    master_id: String,
+    worker_token: String,
+    owner_token: String,
+    worker_id: String,
+}
+
+async fn cast(s: &TestServer, level: u8) -> Cast {
+    let (master_id, master) = s
+        .principal("master-1", PrincipalKind::Agent, &[Role::Master])
+        .await;
+    // The owner also holds approver roles, so segregation of duties is what refuses them.
+    let (owner_id, owner_token) = s
+        .human(
+            "owner-1",
+            &[Role::EngineeringManager, Role::EngineeringDirector],
+        )
+        .await;
+    let (agent_id, worker_token) = s
+        .principal("worker-agent-1", PrincipalKind::Agent, &[Role::Worker])
+        .await;
+    let worker_id = format!("wk-{level}");
+    insert_worker(s, &worker_id, &owner_id, Some(&agent_id), level, "active").await;
+    Cast {
+        master,
+        master_id,
+        worker_token,
+        owner_token,
+        worker_id,
+    }
+}
+
+/// Worker rows come from the worker registry; these tests only need one to exist.
+async fn insert_worker(
+    s: &TestServer,
+    id: &str,
+    owner: &str,
+    principal: Option<&str>,
+    level: u8,
+    status: &str,
+) {
+    let principal = principal.map_or("NULL".to_owned(), |p| format!("'{p}'"));
+    execute(
+        s.store(),
+        &format!(
+            "INSERT INTO workers (id, display_name, owner_id, principal_id, level, status, domains, \
+             level_granted_at, stats, version, created_at, updated_at) VALUES ('{id}', '{id}', '{owner}', \
+             {principal}, {level}, '{status}', '[]', 0, '{{}}', 1, 0, 0)"
+        ),
+    )
+    .await
+    .expect("insert worker");
+}
+
+fn all_evidence() -> Value {
+    json!({
+        "rollback_plan": {"steps": ["kubectl rollout undo deploy/api"], "estimated_minutes": 5},
+        "test_results": "https://ci.example.com/runs/42",
+        "code_review": "https://git.example.com/pr/7",
+        "rollback_tested": "2026-11-20",
+        "security_review": "SEC-12",
+        "impact_analysis": "docs/impact.md",
+        "rollback_rehearsed": "2026-11-21",
+        "architecture_review": "ARCH-3",
+        "risk_assessment": "RISK-9",
+        "business_justification": "quarterly launch",
+        "customer_communication_plan": "status page + email",
+        "data_protection_impact_assessment": "DPIA-1",
+    })
+}
+
+fn standard_task() -> Value {
+    json!({"id": "deploy-api", "description": "deploy api", "environment": "production",
+           "operations": ["deploy"], "services_affected": ["api"]})
+}
+
+async fn request(s: &TestServer, c: &Cast, task: Value) -> Value {
+    let (status, body) = s
+        .post(
+            "/v1/permits",
+            &c.master,
+            json!({"task": task, "worker_id": c.worker_id, "evidence": all_evidence()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
+async fn approve(s: &TestServer, token: &str, id: &str, role: &str) -> (StatusCode, Value) {
+    s.post(
+        &format!("/v1/permits/{id}/approvals"),
+        token,
+        json!({"decision": "approve", "role": role}),
+    )
+    .await
+}
+
+/// start → complete → close → archive, asserting each state.
+async fn execute_and_close(s: &TestServer, c: &Cast, id: &str) {
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/start"),
+            &c.worker_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("executing")),
+        "{body}"
+    );
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/complete"),
+            &c.worker_token,
+            json!({"outcome": "success"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("completed")),
+        "{body}"
+    );
+    assert_eq!(body["outcome"], "success");
+    let (status, body) = s
+        .post(&format!("/v1/permits/{id}/close"), &c.master, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("closed")),
+        "{body}"
+    );
+    assert_eq!(body["audit_summary"]["approvals_verified"], true);
+    assert_eq!(body["audit_summary"]["constraints_met"], true);
+    let (status, body) = s
+        .post(&format!("/v1/permits/{id}/archive"), &c.master, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("archived")),
+        "{body}"
+    );
+}
+
+/// The permit's audit trail, as event types in order.
+async fn trail(s: &TestServer, permit_id: &str) -> Vec<String> {
+    s.store()
+        .events(1, 10_000)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.subject.permit_id.as_deref() == Some(permit_id))
+        .map(|e| e.event_type)
+        .collect()
+}
+
+server_test!(read_only_permit_is_auto_approved_and_issued, |s| {
+    let c = cast(s, 1).await;
+    let p = request(s, &c, json!({"id": "logs", "description": "read production logs", "read_only": true, "environment": "production"})).await;
+    assert_eq!(p["permit_type"], "read_only");
+    assert_eq!(p["state"], "active", "{p}");
+    assert!(p["expires_at_ms"].as_i64().unwrap() > p["valid_from_ms"].as_i64().unwrap());
+    let id = p["id"].as_str().unwrap();
+    execute_and_close(s, &c, id).await;
+    assert_eq!(
+        trail(s, id).await,
+        [
+            "permit.requested",
+            "permit.review_started",
+            "permit.approved",
+            "permit.issued",
+            "permit.started",
+            "permit.completed",
+            "permit.closed",
+            "permit.archived"
+        ]
+    );
+    s.store()
+        .verify_audit_chain()
+        .await
+        .expect("chain verifies");
+});
+
+server_test!(standard_production_lifecycle, |s| {
+    let c = cast(s, 2).await;
+    let p = request(s, &c, standard_task()).await;
+    assert_eq!(
+        (p["permit_type"].as_str(), p["state"].as_str()),
+        (Some("standard_production"), Some("under_review"))
+    );
+    assert_eq!(p["constraints"]["max_error_rate"], 0.01);
+    assert_eq!(p["constraints"]["auto_rollback"], true);
+    let id = p["id"].as_str().unwrap();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    let (status, body) = approve(s, &tl, id, "tech_lead").await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("active")),
+        "{body}"
+    );
+    assert_eq!(body["approvals"][0]["role"], "tech_lead");
+    assert_eq!(body["approvals"][0]["channel"], "api");
+    execute_and_close(s, &c, id).await;
+});
+
+server_test!(advanced_production_needs_a_director_among_two, |s| {
+    let c = cast(s, 3).await;
+    let p = request(s, &c, json!({"id": "alter", "environment": "production",
+        "operations": ["ALTER TABLE orders ADD COLUMN note text"], "services_affected": ["orders"]})).await;
+    assert_eq!(p["permit_type"], "advanced_production");
+    let id = p["id"].as_str().unwrap();
+    let (_, arch) = s.human("arch", &[Role::ArchitectureLead]).await;
+    let (_, sec) = s.human("sec", &[Role::SecurityLead]).await;
+    let (_, dir) = s.human("dir", &[Role::EngineeringDirector]).await;
+    assert_eq!(
+        approve(s, &arch, id, "architecture_lead").await.1["state"],
+        "under_review"
+    );
+    // Two approvers, but the required director is missing: still under review.
+    assert_eq!(
+        approve(s, &sec, id, "security_lead").await.1["state"],
+        "under_review"
+    );
+    let (status, body) = approve(s, &dir, id, "engineering_director").await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("active")),
+        "{body}"
+    );
+    execute_and_close(s, &c, id).await;
+});
+
+server_test!(master_production_needs_three_executives_and_the_cab, |s| {
+    let c = cast(s, 4).await;
+    let p = request(
+        s,
+        &c,
+        json!({"id": "regions", "environment": "production", "operations": ["deploy"],
+        "regions": ["us-east-1", "eu-west-1"], "services_affected": ["api"]}),
+    )
+    .await;
+    assert_eq!(p["permit_type"], "master_production");
+    assert_eq!(p["requirements"]["change_advisory_board_required"], true);
+    let id = p["id"].as_str().unwrap();
+    for (name, role) in [
+        ("vp", Role::VpEngineering),
+        ("cto", Role::Cto),
+        ("ciso", Role::Ciso),
+    ] {
+        let (_, token) = s.human(name, &[role]).await;
+        let (status, body) = approve(s, &token, id, role.as_str()).await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (StatusCode::OK, Some("under_review")),
+            "{body}"
+        );
+    }
+    let (_, coo) = s.human("coo", &[Role::Coo]).await;
+    let (status, body) = s
+        .post(&format!("/v1/permits/{id}/cab-signoff"), &coo, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("active")),
+        "{body}"
+    );
+    assert_eq!(body["cab_signed_off"], true);
+    execute_and_close(s, &c, id).await;
+});
+
+server_test!(destructive_work_needs_all_three_roles, |s| {
+    let c = cast(s, 3).await;
+    let p = request(s, &c, json!({"id": "wipe", "environment": "production", "operations": ["TRUNCATE TABLE sessions"]})).await;
+    assert_eq!(p["permit_type"], "destructive");
+    let id = p["id"].as_str().unwrap();
+    for (name, role) in [("data", Role::DataLead), ("sec", Role::SecurityLead)] {
+        let (_, token) = s.human(name, &[role]).await;
+        assert_eq!(
+            approve(s, &token, id, role.as_str()).await.1["state"],
+            "under_review"
+        );
+    }
+    let (_, dir) = s.human("dir", &[Role::EngineeringDirector]).await;
+    assert_eq!(
+        approve(s, &dir, id, "engineering_director").await.1["state"],
+        "active"
+    );
+    // Destructive permits are single use: no renewal.
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/renew"),
+            &c.master,
+            json!({"hours": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["rule"], "permit_window");
+    execute_and_close(s, &c, id).await;
+});
+
+server_test!(segregation_of_duties_is_enforced_on_the_server, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The worker's owner holds engineering_manager, but owns the worker.
+    let (status, body) = approve(s, &c.owner_token, &id, "engineering_manager").await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::FORBIDDEN, Some("segregation_of_duties")),
+        "{body}"
+    );
+    // The requester cannot approve its own request, whatever it holds.
+    let (self_id, self_token) = s
+        .human("self-approver", &[Role::Master, Role::TechLead])
+        .await;
+    let (status, body) = s
+        .post(
+            "/v1/permits",
+            &self_token,
+            json!({"task": standard_task(), "worker_id": c.worker_id, "evidence": all_evidence()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let own = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["requester_id"], self_id);
+    let (status, body) = approve(s, &self_token, &own, "tech_lead").await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::FORBIDDEN, Some("segregation_of_duties")),
+        "{body}"
+    );
+    // The worker itself (the executor) cannot approve.
+    let (status, body) = approve(s, &c.worker_token, &id, "tech_lead").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // A role the approver does not hold, and a role that may not approve this permit.
+    let (_, dev) = s.human("dev", &[Role::SeniorEngineer]).await;
+    let (status, body) = approve(s, &dev, &id, "tech_lead").await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role_not_eligible")),
+        "{body}"
+    );
+    let (_, cto) = s.human("cto", &[Role::Cto]).await;
+    let (status, body) = approve(s, &cto, &id, "cto").await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role_not_eligible")),
+        "{body}"
+    );
+    // Refusals wrote nothing on the permit: no approval recorded, still under review.
+    assert_eq!(
+        trail(s, &id).await,
+        ["permit.requested", "permit.review_started"]
+    );
+    let (_, shown) = s.get(&format!("/v1/permits/{id}"), &c.master).await;
+    assert_eq!(
+        (
+            shown["state"].as_str(),
+            shown["approvals"].as_array().map(Vec::len)
+        ),
+        (Some("under_review"), Some(0))
+    );
+
+    // The same person twice under two roles counts once: on a level-3 permit needing two.
+    let c3 = Cast {
+        worker_id: "wk-3b".into(),
+        ..c
+    };
+    let (owner3, _) = s.human("owner-3", &[]).await;
+    insert_worker(s, "wk-3b", &owner3, None, 3, "active").await;
+    let p = request(s, &c3, json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]})).await;
+    let id3 = p["id"].as_str().unwrap();
+    let (_, both) = s
+        .human("both", &[Role::EngineeringDirector, Role::SecurityLead])
+        .await;
+    assert_eq!(
+        approve(s, &both, id3, "engineering_director").await.0,
+        StatusCode::OK
+    );
+    let (status, body) = approve(s, &both, id3, "security_lead").await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::CONFLICT, Some("one_vote_per_person")),
+        "{body}"
+    );
+    let (_, shown) = s.get(&format!("/v1/permits/{id3}"), &c3.master).await;
+    assert_eq!(shown["state"], "under_review");
+    assert_eq!(shown["approvals"].as_array().unwrap().len(), 1);
+    let _ = c3.master_id;
+});
+
+server_test!(missing_evidence_is_listed_and_nothing_is_written, |s| {
+    let c = cast(s, 3).await;
+    let before = s.audit_len().await;
+    let (status, body) = s
+        .post(
+            "/v1/permits",
+            &c.master,
+            json!({"task": {"id": "alter", "environment": "production",
+            "operations": ["ALTER TABLE t ADD COLUMN c int"]}, "worker_id": c.worker_id,
+            "evidence": {"rollback_plan": {"steps": ["down migration"]}, "test_results": ""}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["rule"], "missing_evidence");
+    assert_eq!(
+        body["missing"],
+        json!([
+            "test_results",
+            "code_review",
+            "rollback_tested",
+            "security_review",
+            "impact_analysis"
+        ])
+    );
+    assert_eq!(s.audit_len().await, before);
+    let (_, list) = s.get("/v1/permits", &c.master).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+});
+
+server_test!(requests_that_cannot_be_permitted_are_refused, |s| {
+    let c = cast(s, 1).await;
+    // The worker's level is too low for the task: a hard block.
+    let (status, body) = s
+        .post(
+            "/v1/permits",
+            &c.master,
+            json!({"task": standard_task(), "worker_id": c.worker_id, "evidence": all_evidence()}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("hard_block")),
+        "{body}"
+    );
+    assert_eq!(body["hard_blocks"][0]["rule"], "insufficient_certification");
+    // Development work needs no permit.
+    let (status, body) = s
+        .post("/v1/permits", &c.master, json!({"task": {"id": "dev", "environment": "development", "description": "x"}, "worker_id": c.worker_id}))
+        .await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("no_permit_needed"))
+    );
+    // Bad input names the field; an unknown worker is 404; a non-master is 403.
+    let (status, body) = s
+        .post(
+            "/v1/permits",
+            &c.master,
+            json!({"task": {"id": "t", "enviroment": "production"}, "worker_id": c.worker_id}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("task.enviroment")),
+        "{body}"
+    );
+    let (status, body) = s
+        .post("/v1/permits", &c.master, json!({"task": standard_task(), "worker_id": c.worker_id, "evidence": {"rollback_plna": "x"}}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["field"].as_str().unwrap().starts_with("evidence"),
+        "{body}"
+    );
+    let (status, _) = s
+        .post(
+            "/v1/permits",
+            &c.master,
+            json!({"task": standard_task(), "worker_id": "nope", "evidence": all_evidence()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, auditor) = s.human("auditor", &[Role::Auditor]).await;
+    let (status, _) = s
+        .post(
+            "/v1/permits",
+            &auditor,
+            json!({"task": standard_task(), "worker_id": c.worker_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = s
+        .post("/v1/permits", &c.master, json!({"task": standard_task(), "worker_id": c.worker_id, "evidence": all_evidence(), "hours": 500}))
+        .await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("permit_window")),
+        "{body}"
+    );
+});
+
+server_test!(illegal_transitions_are_409_naming_state_and_action, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = s.audit_len().await;
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/start"),
+            &c.worker_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["rule"], "illegal_transition");
+    assert_eq!(body["current_state"], "under_review");
+    assert_eq!(body["attempted_action"], "start");
+    assert_eq!(
+        body["detail"],
+        "cannot start a permit in state `under_review`"
+    );
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/complete"),
+            &c.worker_token,
+            json!({"outcome": "success"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["attempted_action"].as_str()),
+        (StatusCode::CONFLICT, Some("complete"))
+    );
+    assert_eq!(s.audit_len().await, before);
+
+    // Reject is final.
+    let (_, em) = s.human("em", &[Role::EngineeringManager]).await;
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/approvals"),
+            &em,
+            json!({"decision": "reject", "role": "engineering_manager", "comment": "no"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("rejected"))
+    );
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    let (status, body) = approve(s, &tl, &id, "tech_lead").await;
+    assert_eq!(
+        (status, body["current_state"].as_str()),
+        (StatusCode::CONFLICT, Some("rejected"))
+    );
+    let (status, body) = s
+        .post(&format!("/v1/permits/{id}/archive"), &c.master, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("archived"))
+    );
+    let (status, _) = s
+        .post(
+            &format!("/v1/permits/{id}/revoke"),
+            &c.master,
+            json!({"reason": "manual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+});
+
+server_test!(request_changes_then_resubmit_resets_approvals, |s| {
+    let c = cast(s, 3).await;
+    let id = request(s, &c, json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]}))
+        .await["id"].as_str().unwrap().to_owned();
+    let (_, dir) = s.human("dir", &[Role::EngineeringDirector]).await;
+    let (_, sec) = s.human("sec", &[Role::SecurityLead]).await;
+    assert_eq!(
+        approve(s, &dir, &id, "engineering_director").await.0,
+        StatusCode::OK
+    );
+    let (status, body) = s
+        .post(&format!("/v1/permits/{id}/approvals"), &sec, json!({"decision": "request_changes", "role": "security_lead", "comment": "add a dry run"}))
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("changes_requested")),
+        "{body}"
+    );
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/resubmit"),
+            &c.master,
+            json!({"evidence": all_evidence()}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("under_review")),
+        "{body}"
+    );
+    assert_eq!(body["round"], 2);
+    assert_eq!(body["approvals"], json!([]));
+    // The director's earlier approval no longer counts: one more is not enough.
+    assert_eq!(
+        approve(s, &sec, &id, "security_lead").await.1["state"],
+        "under_review"
+    );
+    let (status, body) = approve(s, &dir, &id, "engineering_director").await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("active")),
+        "{body}"
+    );
+});
+
+server_test!(revoke_is_terminal_and_idempotent, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    approve(s, &tl, &id, "tech_lead").await;
+    let (status, _) = s
+        .post(
+            &format!("/v1/permits/{id}/start"),
+            &c.worker_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/revoke"),
+            &c.master,
+            json!({"reason": "because"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("reason")),
+        "{body}"
+    );
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/revoke"),
+            &c.master,
+            json!({"reason": "constraint_breach", "comment": "error rate"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (StatusCode::OK, Some("revoked")),
+        "{body}"
+    );
+    let events = s.audit_len().await;
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/revoke"),
+            &c.master,
+            json!({"reason": "manual"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["revocation_reason"].as_str()),
+        (StatusCode::OK, Some("constraint_breach"))
+    );
+    assert_eq!(
+        s.audit_len().await,
+        events,
+        "a second revoke records nothing"
+    );
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/start"),
+            &c.worker_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["current_state"].as_str()),
+        (StatusCode::CONFLICT, Some("revoked"))
+    );
+});
+
+server_test!(renewal_follows_the_permit_type, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    let p = approve(s, &tl, &id, "tech_lead").await.1;
+    let expires = p["expires_at_ms"].as_i64().unwrap();
+    // standard_production renews with one approval: the master alone cannot.
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/renew"),
+            &c.master,
+            json!({"hours": 4}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role_required")),
+        "{body}"
+    );
+    let (_, em) = s.human("em", &[Role::EngineeringManager]).await;
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/renew"),
+            &em,
+            json!({"hours": 4, "role": "engineering_manager"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["renewals"], 1);
+    assert_eq!(
+        body["expires_at_ms"].as_i64().unwrap(),
+        expires + 4 * 3_600_000
+    );
+});
+
+server_test!(starting_outside_the_window_is_refused, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    approve(s, &tl, &id, "tech_lead").await;
+    s.clock.advance_minutes(25 * 60);
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/start"),
+            &c.worker_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::CONFLICT, Some("outside_window")),
+        "{body}"
+    );
+});
+
+server_test!(later_window_issues_when_due, |s| {
+    let c = cast(s, 2).await;
+    let start = s.clock.now().millis() + 3_600_000;
+    let (status, p) = s
+        .post(
+            "/v1/permits",
+            &c.master,
+            json!({"task": standard_task(), "worker_id": c.worker_id,
+            "evidence": all_evidence(), "window_start_ms": start}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = p["id"].as_str().unwrap();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    assert_eq!(
+        approve(s, &tl, id, "tech_lead").await.1["state"],
+        "approved"
+    );
+    assert!(
+        s.store()
+            .issue_due_permits(s.clock.now().millis())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.clock.advance_minutes(61);
+    let issued = s
+        .store()
+        .issue_due_permits(s.clock.now().millis())
+        .await
+        .unwrap();
+    assert_eq!(issued, [id.to_owned()]);
+    let (_, p) = s.get(&format!("/v1/permits/{id}"), &c.master).await;
+    assert_eq!(p["state"], "active");
+    // Issued late (the clock jumped past the start): the window runs from the issue.
+    assert_eq!(p["valid_from_ms"].as_i64().unwrap(), start + 60_000);
+});
+
+server_test!(fifty_concurrent_approvals_issue_exactly_once, |s| {
+    let c = cast(s, 3).await;
+    let id = request(s, &c, json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]}))
+        .await["id"].as_str().unwrap().to_owned();
+    let mut approvers = Vec::new();
+    for i in 0..50 {
+        let role = if i % 2 == 0 {
+            Role::EngineeringDirector
+        } else {
+            Role::ArchitectureLead
+        };
+        let (_, token) = s.human(&format!("approver-{i}"), &[role]).await;
+        approvers.push((token, role));
+    }
+    let mut tasks = Vec::new();
+    for (token, role) in approvers {
+        let url = format!("{}/v1/permits/{id}/approvals", s.url);
+        tasks.push(tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"decision": "approve", "role": role.as_str()}))
+                .send()
+                .await
+                .expect("sent");
+            let status = resp.status();
+            let body: Value = resp.json().await.expect("json");
+            (status, body)
+        }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        let (status, body) = task.await.expect("joined");
+        match status {
+            StatusCode::OK => accepted += 1,
+            StatusCode::CONFLICT => assert!(
+                matches!(
+                    body["rule"].as_str(),
+                    Some("illegal_transition" | "concurrent_update")
+                ),
+                "{body}"
+            ),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let (_, p) = s.get(&format!("/v1/permits/{id}"), &c.master).await;
+    assert_eq!(p["state"], "active");
+    let trail = trail(s, &id).await;
+    assert_eq!(
+        trail.iter().filter(|t| *t == "permit.issued").count(),
+        1,
+        "{trail:?}"
+    );
+    assert_eq!(trail.iter().filter(|t| *t == "permit.approved").count(), 1);
+    let recorded = trail
+        .iter()
+        .filter(|t| *t == "permit.approval_recorded")
+        .count();
+    assert_eq!(
+        recorded, accepted,
+        "every accepted approval is recorded, no other"
+    );
+    assert_eq!(p["approvals"].as_array().unwrap().len(), accepted);
+    assert!(accepted >= 2);
+    s.store()
+        .verify_audit_chain()
+        .await
+        .expect("chain verifies");
+});
+
+server_test!(racing_starts_never_both_win, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    approve(s, &tl, &id, "tech_lead").await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let url = format!("{}/v1/permits/{id}/start", s.url);
+        let token = c.worker_token.clone();
+        tasks.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("sent")
+                .status()
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        if task.await.expect("joined") == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(
+        trail(s, &id)
+            .await
+            .iter()
+            .filter(|t| *t == "permit.started")
+            .count(),
+        1
+    );
+});

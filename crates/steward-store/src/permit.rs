@@ -1,0 +1,1163 @@
+//! Permits (SPEC §6): request → review → approvals → issue → start → complete → close,
+//! plus changes requested, rejection, renewal, revocation and archiving.
+//!
+//! Each public method is one use case and one transaction. It loads the permit under a
+//! lock (PostgreSQL `SELECT … FOR UPDATE`; on SQLite every write transaction already holds
+//! the database write lock), asks the pure crates what may happen (`steward_permits::apply`
+//! for every state change, `check_approver` and `quorum` for decisions), writes the new
+//! row with an optimistic version check, and appends its audit events in the same
+//! transaction. A refusal writes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use steward_audit::{Actor, ActorKind, Subject};
+use steward_permits::{
+    ApprovalRefusal, Candidate, Channel, Decision, Outcome, Parties, PermitEvent, PermitState,
+    RecordedApproval, RenewalApproval, RevocationReason, TransitionError, WindowError, apply,
+    check_approver, check_renewal, missing_evidence, quorum, validity,
+};
+use steward_policy::{
+    Analysis, ApprovalRequirements, Block, CertificationStatus, Evidence, Level, PermitType,
+    Policy, Role, WorkerStanding, hard_blocks_for_worker,
+};
+
+use crate::audit::{NewEvent, append_event};
+use crate::error::StoreError;
+use crate::principal::{Principal, PrincipalKind};
+use crate::store::{Pool, Store, Tx, TxConn, new_id};
+
+mod row;
+
+use row::WorkerParties;
+
+/// A permit request as the server hands it over: the task, Steward's own analysis of it
+/// (never the requester's), the worker, and the evidence.
+#[derive(Debug, Clone)]
+pub struct NewPermit {
+    pub task: Value,
+    pub analysis: Analysis,
+    pub worker_id: String,
+    pub evidence: BTreeMap<Evidence, Value>,
+    /// Validity in hours; the permit type's default when `None`.
+    pub requested_hours: Option<f64>,
+    /// A later start for the window; the permit is issued at once when `None` or past.
+    pub window_start_ms: Option<i64>,
+    /// The constraints the permit carries (SPEC §6.4), as built by the server.
+    pub constraints: Value,
+}
+
+/// One approver's decision.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub decision: Decision,
+    pub role: Role,
+    pub channel: Channel,
+    pub comment: Option<String>,
+    pub conditions: Value,
+}
+
+/// A permit as stored, with the approvals of its current round.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Permit {
+    pub id: String,
+    pub task_id: String,
+    pub permit_type: PermitType,
+    pub level: Level,
+    pub worker_id: String,
+    pub requester_id: String,
+    pub state: PermitState,
+    pub policy_version: String,
+    pub requirements: ApprovalRequirements,
+    pub evidence: Value,
+    pub constraints: Value,
+    pub requested_window_start_ms: Option<i64>,
+    pub valid_from_ms: Option<i64>,
+    pub expires_at_ms: Option<i64>,
+    pub renewals: u32,
+    pub total_hours: f64,
+    pub outcome: Option<Outcome>,
+    pub revocation_reason: Option<RevocationReason>,
+    pub audit_summary: Option<Value>,
+    pub cab_signed_off: bool,
+    pub round: u32,
+    pub pending_renewal: Option<PendingRenewal>,
+    pub approvals: Vec<ApprovalRecord>,
+    pub task: Value,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    #[serde(skip)]
+    pub(crate) version: i64,
+}
+
+/// A renewal collecting its approvals (types renewed "with one approval" or "with the
+/// same quorum").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRenewal {
+    pub hours: f64,
+    pub approvals: Vec<RenewalApprovalRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalApprovalRecord {
+    pub principal_id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub principal_id: String,
+    pub role: Role,
+    pub decision: Decision,
+    pub channel: Channel,
+    pub comment: Option<String>,
+    pub conditions: Value,
+    pub round: u32,
+    pub created_at_ms: i64,
+}
+
+/// Filters for listing permits; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct PermitFilter {
+    pub state: Option<PermitState>,
+    pub worker_id: Option<String>,
+    pub requester_id: Option<String>,
+}
+
+/// Why a permit use case refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum PermitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The permit's state does not allow the action.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The approver may not decide on this permit (roles, segregation of duties).
+    #[error(transparent)]
+    Approval(#[from] ApprovalRefusal),
+    #[error("missing evidence for a level-{level} permit: {}", names(.missing))]
+    MissingEvidence {
+        level: Level,
+        missing: Vec<Evidence>,
+    },
+    #[error("the worker may not run this task: {}", .0.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join("; "))]
+    HardBlocks(Vec<Block>),
+    #[error("this task needs no permit: it requires level {level} in {environment}")]
+    NotRequired { level: Level, environment: String },
+    #[error(transparent)]
+    Window(#[from] WindowError),
+    /// The caller is authenticated but plays no part that allows this action here.
+    #[error("{message}")]
+    NotAllowed { rule: &'static str, message: String },
+    #[error("{message}")]
+    OutsideWindow { message: String },
+}
+
+fn names(list: &[Evidence]) -> String {
+    list.iter()
+        .map(|e| e.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl PermitError {
+    fn not_allowed(rule: &'static str, message: impl Into<String>) -> PermitError {
+        PermitError::NotAllowed {
+            rule,
+            message: message.into(),
+        }
+    }
+}
+
+/// Steward itself, for automatic steps (auto-approval, issue at window start).
+fn system_actor() -> Actor {
+    Actor {
+        kind: ActorKind::System,
+        id: "steward".into(),
+        roles: Vec::new(),
+    }
+}
+
+const HOUR_MS: f64 = 3_600_000.0;
+
+impl Store {
+    /// Requests a permit: refuses hard blocks, tasks that need none, and missing evidence;
+    /// otherwise creates it and starts its review. A level-1 read-only permit for a worker
+    /// holding level ≥ 1 is approved and issued at once (SPEC §3.4).
+    pub async fn request_permit(
+        &self,
+        by: &Principal,
+        new: NewPermit,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let analysis = &new.analysis;
+        let decision = &analysis.certification_decision;
+        let Some(permit_type) = analysis.approval_requirements.permit_type else {
+            return Err(PermitError::NotRequired {
+                level: decision.certification_level_required,
+                environment: analysis.environment_detected.to_string(),
+            });
+        };
+        let spec = policy.permit_type(permit_type);
+        let hours = validity(spec, new.requested_hours)?;
+        let required = &analysis.approval_requirements.evidence_required;
+        let provided: BTreeSet<Evidence> = new
+            .evidence
+            .iter()
+            .filter(|(_, v)| !is_empty_evidence(v))
+            .map(|(k, _)| *k)
+            .collect();
+        let missing = missing_evidence(required, &provided);
+        if !missing.is_empty() {
+            return Err(PermitError::MissingEvidence {
+                level: decision.certification_level_required,
+                missing,
+            });
+        }
+
+        let mut tx = self.begin().await?;
+        let worker = row::worker_parties(&mut tx, &new.worker_id).await?;
+        let mut checked = analysis.clone();
+        hard_blocks_for_worker(
+            &mut checked,
+            WorkerStanding {
+                level: worker.level,
+                status: worker.status,
+            },
+        );
+        if !checked.safety_checks.hard_blocks.is_empty() {
+            return Err(PermitError::HardBlocks(checked.safety_checks.hard_blocks));
+        }
+
+        let task_id = analysis
+            .task_id
+            .clone()
+            .unwrap_or_else(|| format!("task-{}", new_id()));
+        let mut permit = Permit {
+            id: new_id(),
+            task_id,
+            permit_type,
+            level: decision.certification_level_required.max(spec.level),
+            worker_id: new.worker_id.clone(),
+            requester_id: by.id.clone(),
+            state: PermitState::Requested,
+            policy_version: analysis.policy_version.clone(),
+            requirements: analysis.approval_requirements.clone(),
+            evidence: serde_json::to_value(&new.evidence).unwrap_or(Value::Null),
+            constraints: new.constraints.clone(),
+            requested_window_start_ms: new.window_start_ms,
+            valid_from_ms: None,
+            expires_at_ms: None,
+            renewals: 0,
+            total_hours: hours,
+            outcome: None,
+            revocation_reason: None,
+            audit_summary: None,
+            cab_signed_off: false,
+            round: 1,
+            pending_renewal: None,
+            approvals: Vec::new(),
+            task: new.task.clone(),
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            version: 1,
+        };
+        row::insert_permit(&mut tx, &permit, &new.analysis).await?;
+        let actor = by.actor();
+        event(
+            &mut tx,
+            &actor,
+            "permit.requested",
+            &permit,
+            json!({
+                "permit_type": permit_type,
+                "level": permit.level,
+                "total_risk_score": analysis.risk_assessment.total_risk_score,
+                "policy_version": analysis.policy_version,
+                "evidence": provided.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+                "hours": hours,
+                "window_start_ms": new.window_start_ms,
+            }),
+            now_ms,
+        )
+        .await?;
+        transition(
+            &mut tx,
+            &mut permit,
+            &actor,
+            &PermitEvent::StartReview,
+            json!({}),
+            now_ms,
+        )
+        .await?;
+
+        let auto = permit.requirements.auto_approve && worker.level >= Level::BASIC;
+        if auto {
+            let system = system_actor();
+            transition(
+                &mut tx,
+                &mut permit,
+                &system,
+                &PermitEvent::QuorumMet,
+                json!({"auto_approved": true, "reason": "read-only access, no sensitive data, worker holds level 1 or more"}),
+                now_ms,
+            )
+            .await?;
+            issue_if_due(&mut tx, &mut permit, &system, now_ms).await?;
+        }
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Records an approver's decision. Approve counts towards the quorum and, when it is
+    /// met, approves and (at its window start) issues the permit; reject is final;
+    /// request changes sends it back to the requester.
+    pub async fn decide_permit(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        decision: NewDecision,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        let action = match decision.decision {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::RequestChanges => "request_changes",
+        };
+        if permit.state != PermitState::UnderReview {
+            return Err(PermitError::Transition(TransitionError {
+                from: permit.state,
+                event: match decision.decision {
+                    Decision::Approve => steward_permits::PermitEventKind::QuorumMet,
+                    Decision::Reject => steward_permits::PermitEventKind::Reject,
+                    Decision::RequestChanges => steward_permits::PermitEventKind::RequestChanges,
+                },
+            }));
+        }
+        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        let existing = recorded(&permit);
+        check_approver(
+            &permit.requirements,
+            &parties(&permit, &worker),
+            &candidate(by),
+            decision.role,
+            &existing,
+        )?;
+        let record = ApprovalRecord {
+            id: new_id(),
+            principal_id: by.id.clone(),
+            role: decision.role,
+            decision: decision.decision,
+            channel: decision.channel,
+            comment: decision.comment.clone(),
+            conditions: decision.conditions.clone(),
+            round: permit.round,
+            created_at_ms: now_ms,
+        };
+        row::insert_approval(&mut tx, &permit.id, &record).await?;
+        permit.approvals.push(record);
+        let actor = by.actor();
+        let data = json!({
+            "decision": action,
+            "role": decision.role,
+            "channel": decision.channel,
+            "comment": decision.comment,
+            "conditions": decision.conditions,
+            "round": permit.round,
+        });
+        match decision.decision {
+            Decision::Approve => {
+                event(
+                    &mut tx,
+                    &actor,
+                    "permit.approval_recorded",
+                    &permit,
+                    data,
+                    now_ms,
+                )
+                .await?;
+                approve_if_quorum(&mut tx, &mut permit, &actor, now_ms).await?;
+            }
+            Decision::Reject => {
+                transition(
+                    &mut tx,
+                    &mut permit,
+                    &actor,
+                    &PermitEvent::Reject,
+                    data,
+                    now_ms,
+                )
+                .await?;
+            }
+            Decision::RequestChanges => {
+                transition(
+                    &mut tx,
+                    &mut permit,
+                    &actor,
+                    &PermitEvent::RequestChanges,
+                    data,
+                    now_ms,
+                )
+                .await?;
+            }
+        }
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Records the change-advisory-board sign-off a level-4 permit needs, then issues the
+    /// permit if that completes its quorum.
+    pub async fn cab_sign_off(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        const CAB_ROLES: [Role; 5] = [
+            Role::Admin,
+            Role::VpEngineering,
+            Role::Cto,
+            Role::Ciso,
+            Role::Coo,
+        ];
+        if by.kind != PrincipalKind::Human || !CAB_ROLES.iter().any(|r| by.has_role(*r)) {
+            return Err(PermitError::not_allowed(
+                "role_not_eligible",
+                "a change-advisory-board sign-off is recorded by a human admin, vp_engineering, cto, ciso or coo",
+            ));
+        }
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        if !permit.requirements.change_advisory_board_required {
+            return Err(PermitError::not_allowed(
+                "cab_not_required",
+                format!(
+                    "permit `{}` needs no change-advisory-board sign-off",
+                    permit.id
+                ),
+            ));
+        }
+        if permit.state != PermitState::UnderReview {
+            return Err(PermitError::Transition(TransitionError {
+                from: permit.state,
+                event: steward_permits::PermitEventKind::QuorumMet,
+            }));
+        }
+        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        segregation(by, &permit, &worker)?;
+        if !permit.cab_signed_off {
+            permit.cab_signed_off = true;
+            let actor = by.actor();
+            event(
+                &mut tx,
+                &actor,
+                "permit.cab_signed_off",
+                &permit,
+                json!({}),
+                now_ms,
+            )
+            .await?;
+            approve_if_quorum(&mut tx, &mut permit, &actor, now_ms).await?;
+            row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Resubmits a permit whose changes were requested: new evidence, a new round, and
+    /// every approval (and the CAB sign-off) reset.
+    pub async fn resubmit_permit(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        evidence: BTreeMap<Evidence, Value>,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        if by.id != permit.requester_id && !by.has_role(Role::Admin) {
+            return Err(PermitError::not_allowed(
+                "not_requester",
+                format!(
+                    "only the requester of permit `{}` (or an admin) may resubmit it",
+                    permit.id
+                ),
+            ));
+        }
+        let next = apply(permit.state, &PermitEvent::Resubmit)?;
+        let provided: BTreeSet<Evidence> = evidence
+            .iter()
+            .filter(|(_, v)| !is_empty_evidence(v))
+            .map(|(k, _)| *k)
+            .collect();
+        let missing = missing_evidence(&permit.requirements.evidence_required, &provided);
+        if !missing.is_empty() {
+            return Err(PermitError::MissingEvidence {
+                level: permit.level,
+                missing,
+            });
+        }
+        permit.evidence = serde_json::to_value(&evidence).unwrap_or(Value::Null);
+        permit.round += 1;
+        permit.cab_signed_off = false;
+        permit.approvals.clear();
+        let from = permit.state;
+        permit.state = next;
+        event(
+            &mut tx,
+            &by.actor(),
+            "permit.resubmitted",
+            &permit,
+            json!({"from": from, "to": next, "round": permit.round,
+                   "evidence": provided.iter().map(|e| e.as_str()).collect::<Vec<_>>()}),
+            now_ms,
+        )
+        .await?;
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// The worker (or its requester) starts executing an active permit inside its window.
+    pub async fn start_permit(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        executor_or_requester(by, &permit, &worker, "start")?;
+        let next = apply(permit.state, &PermitEvent::Start)?;
+        if matches!(
+            worker.status,
+            CertificationStatus::Suspended
+                | CertificationStatus::Expired
+                | CertificationStatus::Revoked
+        ) {
+            return Err(PermitError::HardBlocks(vec![Block {
+                rule: format!("certification_{}", worker.status),
+                message: format!("the worker's certification is {}", worker.status),
+            }]));
+        }
+        match (permit.valid_from_ms, permit.expires_at_ms) {
+            (Some(from), _) if now_ms < from => {
+                return Err(PermitError::OutsideWindow {
+                    message: format!(
+                        "permit `{}` is valid from {from} (unix ms); it is {now_ms}",
+                        permit.id
+                    ),
+                });
+            }
+            (_, Some(until)) if now_ms >= until => {
+                return Err(PermitError::OutsideWindow {
+                    message: format!(
+                        "permit `{}` expired at {until} (unix ms); it is {now_ms}",
+                        permit.id
+                    ),
+                });
+            }
+            _ => {}
+        }
+        let from = permit.state;
+        permit.state = next;
+        event(
+            &mut tx,
+            &by.actor(),
+            "permit.started",
+            &permit,
+            json!({"from": from}),
+            now_ms,
+        )
+        .await?;
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Records how the execution ended.
+    pub async fn complete_permit(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        outcome: Outcome,
+        report: Value,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        executor_or_requester(by, &permit, &worker, "complete")?;
+        permit.outcome = Some(outcome);
+        transition(
+            &mut tx,
+            &mut permit,
+            &by.actor(),
+            &PermitEvent::Complete { outcome },
+            json!({"outcome": outcome, "report": report}),
+            now_ms,
+        )
+        .await?;
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Closes a completed permit with its audit summary: what was performed, whether the
+    /// constraints held, and the approvals verified against the quorum.
+    pub async fn close_permit(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        notes: Value,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        requester_or_admin(by, &permit, "close")?;
+        let approvals: Vec<Value> = permit
+            .approvals
+            .iter()
+            .filter(|a| a.decision == Decision::Approve)
+            .map(|a| json!({"principal_id": a.principal_id, "role": a.role, "at_ms": a.created_at_ms}))
+            .collect();
+        let status = quorum(
+            &permit.requirements,
+            &recorded(&permit),
+            permit.cab_signed_off,
+        );
+        let summary = json!({
+            "operations_performed": permit.task.get("operations").cloned().unwrap_or(json!([])),
+            "outcome": permit.outcome,
+            "constraints_met": permit.revocation_reason.is_none(),
+            "approvals_verified": status.met,
+            "approvals": approvals,
+            "cab_signed_off": permit.cab_signed_off,
+            "notes": notes,
+        });
+        permit.audit_summary = Some(summary.clone());
+        transition(
+            &mut tx,
+            &mut permit,
+            &by.actor(),
+            &PermitEvent::Close,
+            json!({"audit_summary": summary}),
+            now_ms,
+        )
+        .await?;
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Revokes a live permit (terminal, idempotent: revoking a revoked permit changes
+    /// nothing and records nothing).
+    pub async fn revoke_permit(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        reason: RevocationReason,
+        comment: Option<String>,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        let may = by.id == permit.requester_id
+            || [Role::Admin, Role::SecurityLead, Role::IncidentCommander]
+                .iter()
+                .any(|r| by.has_role(*r))
+            || permit.approvals.iter().any(|a| a.principal_id == by.id);
+        if !may {
+            return Err(PermitError::not_allowed(
+                "not_a_party",
+                format!(
+                    "only the requester, an approver of permit `{}`, an admin, a security_lead or an incident_commander may revoke it",
+                    permit.id
+                ),
+            ));
+        }
+        if permit.state == PermitState::Revoked {
+            return Ok(permit);
+        }
+        permit.revocation_reason = Some(reason);
+        transition(
+            &mut tx,
+            &mut permit,
+            &by.actor(),
+            &PermitEvent::Revoke { reason },
+            json!({"reason": reason, "comment": comment}),
+            now_ms,
+        )
+        .await?;
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Renews an active or executing permit by `hours`, as its type allows: `read_only` at
+    /// once; `standard_production` when one eligible approver renews; `advanced_production`
+    /// once the original quorum has approved the renewal; others never.
+    pub async fn renew_permit(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        hours: f64,
+        role: Option<Role>,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        if !matches!(permit.state, PermitState::Active | PermitState::Executing) {
+            return Err(PermitError::not_allowed(
+                "not_live",
+                format!(
+                    "cannot renew a permit in state `{}`: only active or executing permits are renewed",
+                    permit.state
+                ),
+            ));
+        }
+        let spec = policy.permit_type(permit.permit_type);
+        let needs = check_renewal(spec, permit.renewals, permit.total_hours, hours)?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        let actor = by.actor();
+        let ready = match needs {
+            RenewalApproval::Automatic => {
+                executor_or_requester(by, &permit, &worker, "renew")?;
+                true
+            }
+            RenewalApproval::OneApproval
+            | RenewalApproval::SameQuorum
+            | RenewalApproval::IncidentCommander => {
+                let role = role.ok_or_else(|| {
+                    PermitError::not_allowed(
+                        "role_required",
+                        "renewing this permit is an approval: name the `role` you approve under",
+                    )
+                })?;
+                let mut pending = match permit.pending_renewal.take() {
+                    Some(p) if (p.hours - hours).abs() < f64::EPSILON => p,
+                    _ => PendingRenewal {
+                        hours,
+                        approvals: Vec::new(),
+                    },
+                };
+                let existing: Vec<RecordedApproval> = pending
+                    .approvals
+                    .iter()
+                    .map(|a| RecordedApproval {
+                        principal_id: a.principal_id.clone(),
+                        role: a.role,
+                    })
+                    .collect();
+                let mut req = permit.requirements.clone();
+                if needs == RenewalApproval::OneApproval {
+                    req.approvers_required = 1;
+                    req.required_roles.clear();
+                }
+                check_approver(
+                    &req,
+                    &parties(&permit, &worker),
+                    &candidate(by),
+                    role,
+                    &existing,
+                )?;
+                pending.approvals.push(RenewalApprovalRecord {
+                    principal_id: by.id.clone(),
+                    role,
+                });
+                let all: Vec<RecordedApproval> = existing
+                    .into_iter()
+                    .chain(std::iter::once(RecordedApproval {
+                        principal_id: by.id.clone(),
+                        role,
+                    }))
+                    .collect();
+                let met = quorum(&req, &all, true).met;
+                event(
+                    &mut tx,
+                    &actor,
+                    "permit.renewal_approval_recorded",
+                    &permit,
+                    json!({"role": role, "hours": hours, "quorum_met": met}),
+                    now_ms,
+                )
+                .await?;
+                if !met {
+                    permit.pending_renewal = Some(pending);
+                }
+                met
+            }
+        };
+        if ready {
+            let until = permit.expires_at_ms.unwrap_or(now_ms).max(now_ms);
+            permit.expires_at_ms = Some(until + (hours * HOUR_MS) as i64);
+            permit.renewals += 1;
+            permit.total_hours += hours;
+            permit.pending_renewal = None;
+            event(
+                &mut tx,
+                &actor,
+                "permit.renewed",
+                &permit,
+                json!({"hours": hours, "renewals": permit.renewals, "total_hours": permit.total_hours, "expires_at_ms": permit.expires_at_ms}),
+                now_ms,
+            )
+            .await?;
+        }
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Archives a permit in a terminal state.
+    pub async fn archive_permit(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        requester_or_admin(by, &permit, "archive")?;
+        transition(
+            &mut tx,
+            &mut permit,
+            &by.actor(),
+            &PermitEvent::Archive,
+            json!({}),
+            now_ms,
+        )
+        .await?;
+        row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
+    }
+
+    /// Issues every approved permit whose requested window has begun. Returns their ids.
+    /// Called periodically by the server; safe to run on several instances at once (each
+    /// permit is issued under its row lock, and an issued permit is no longer approved).
+    pub async fn issue_due_permits(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        let due = row::approved_due(self, now_ms).await?;
+        let mut issued = Vec::new();
+        for id in due {
+            let mut tx = self.begin().await?;
+            let mut permit = match row::load_permit(&mut tx, &id, true).await {
+                Ok(p) => p,
+                Err(PermitError::Store(e)) => return Err(e),
+                Err(_) => continue,
+            };
+            if permit.state != PermitState::Approved {
+                continue;
+            }
+            match issue_if_due(&mut tx, &mut permit, &system_actor(), now_ms).await {
+                Ok(true) => {
+                    row::update_permit(&mut tx, &mut permit, now_ms)
+                        .await
+                        .map_err(|e| match e {
+                            PermitError::Store(e) => e,
+                            other => StoreError::Conflict {
+                                message: other.to_string(),
+                            },
+                        })?;
+                    tx.commit().await?;
+                    issued.push(id);
+                }
+                Ok(false) => {}
+                Err(PermitError::Store(e)) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(issued)
+    }
+
+    /// One permit with the approvals of its current round.
+    pub async fn permit(&self, permit_id: &str) -> Result<Permit, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let permit = row::load_permit(&mut tx, permit_id, false)
+            .await
+            .map_err(|e| match e {
+                PermitError::Store(e) => e,
+                other => StoreError::Conflict {
+                    message: other.to_string(),
+                },
+            })?;
+        tx.rollback().await?;
+        Ok(permit)
+    }
+
+    /// Permits matching `filter`, ordered by id (creation time), after `after_id`.
+    pub async fn list_permits(
+        &self,
+        filter: &PermitFilter,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Permit>, StoreError> {
+        row::list_permits(self, filter, after_id, limit.clamp(1, 200)).await
+    }
+}
+
+fn is_empty_evidence(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(_) => false,
+    }
+}
+
+fn recorded(permit: &Permit) -> Vec<RecordedApproval> {
+    permit
+        .approvals
+        .iter()
+        .filter(|a| a.round == permit.round)
+        .map(|a| RecordedApproval {
+            principal_id: a.principal_id.clone(),
+            role: a.role,
+        })
+        .collect()
+}
+
+fn approved_only(permit: &Permit) -> Vec<RecordedApproval> {
+    permit
+        .approvals
+        .iter()
+        .filter(|a| a.round == permit.round && a.decision == Decision::Approve)
+        .map(|a| RecordedApproval {
+            principal_id: a.principal_id.clone(),
+            role: a.role,
+        })
+        .collect()
+}
+
+fn parties(permit: &Permit, worker: &WorkerParties) -> Parties {
+    Parties {
+        requester: permit.requester_id.clone(),
+        worker_id: worker
+            .principal_id
+            .clone()
+            .unwrap_or_else(|| worker.id.clone()),
+        worker_owner: worker.owner_id.clone(),
+    }
+}
+
+fn candidate(by: &Principal) -> Candidate {
+    Candidate {
+        principal_id: by.id.clone(),
+        human: by.kind == PrincipalKind::Human,
+        roles: by.roles.clone(),
+    }
+}
+
+/// Segregation of duties for acts other than decisions (the CAB sign-off).
+fn segregation(by: &Principal, permit: &Permit, worker: &WorkerParties) -> Result<(), PermitError> {
+    let p = parties(permit, worker);
+    let principal = by.id.clone();
+    if by.id == p.requester {
+        return Err(ApprovalRefusal::Requester { principal }.into());
+    }
+    if by.id == p.worker_owner {
+        return Err(ApprovalRefusal::WorkerOwner { principal }.into());
+    }
+    if by.id == p.worker_id {
+        return Err(ApprovalRefusal::Executor { principal }.into());
+    }
+    Ok(())
+}
+
+fn executor_or_requester(
+    by: &Principal,
+    permit: &Permit,
+    worker: &WorkerParties,
+    action: &str,
+) -> Result<(), PermitError> {
+    let executor = worker.principal_id.as_deref() == Some(by.id.as_str());
+    if executor || by.id == permit.requester_id {
+        Ok(())
+    } else {
+        Err(PermitError::not_allowed(
+            "not_executor",
+            format!(
+                "only the worker holding permit `{}` or its requester may {action} it",
+                permit.id
+            ),
+        ))
+    }
+}
+
+fn requester_or_admin(by: &Principal, permit: &Permit, action: &str) -> Result<(), PermitError> {
+    if by.id == permit.requester_id || by.has_role(Role::Admin) {
+        Ok(())
+    } else {
+        Err(PermitError::not_allowed(
+            "not_requester",
+            format!(
+                "only the requester of permit `{}` (or an admin) may {action} it",
+                permit.id
+            ),
+        ))
+    }
+}
+
+/// Approves when the quorum of the current round is met, then issues if the window began.
+async fn approve_if_quorum(
+    tx: &mut Tx<'_>,
+    permit: &mut Permit,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<(), PermitError> {
+    let status = quorum(
+        &permit.requirements,
+        &approved_only(permit),
+        permit.cab_signed_off,
+    );
+    if !status.met {
+        return Ok(());
+    }
+    let approvers: Vec<Value> = approved_only(permit)
+        .iter()
+        .map(|a| json!({"principal_id": a.principal_id, "role": a.role}))
+        .collect();
+    transition(
+        tx,
+        permit,
+        actor,
+        &PermitEvent::QuorumMet,
+        json!({"approvers": approvers, "cab_signed_off": permit.cab_signed_off}),
+        now_ms,
+    )
+    .await?;
+    issue_if_due(tx, permit, &system_actor(), now_ms).await?;
+    Ok(())
+}
+
+/// Issues an approved permit when its window has begun. Returns whether it issued.
+async fn issue_if_due(
+    tx: &mut Tx<'_>,
+    permit: &mut Permit,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<bool, PermitError> {
+    if permit
+        .requested_window_start_ms
+        .is_some_and(|start| start > now_ms)
+    {
+        return Ok(false);
+    }
+    let from = permit
+        .requested_window_start_ms
+        .unwrap_or(now_ms)
+        .max(now_ms);
+    let until = from + (permit.total_hours * HOUR_MS) as i64;
+    permit.valid_from_ms = Some(from);
+    permit.expires_at_ms = Some(until);
+    transition(
+        tx,
+        permit,
+        actor,
+        &PermitEvent::Issue,
+        json!({"valid_from_ms": from, "expires_at_ms": until, "hours": permit.total_hours, "constraints": permit.constraints}),
+        now_ms,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Applies one state change through the one transition function and records it.
+async fn transition(
+    tx: &mut Tx<'_>,
+    permit: &mut Permit,
+    actor: &Actor,
+    change: &PermitEvent,
+    mut data: Value,
+    now_ms: i64,
+) -> Result<(), PermitError> {
+    let from = permit.state;
+    let to = apply(from, change)?;
+    permit.state = to;
+    if let Value::Object(map) = &mut data {
+        map.insert("from".into(), json!(from));
+        map.insert("to".into(), json!(to));
+    }
+    let event_type = match change {
+        PermitEvent::StartReview => "permit.review_started",
+        PermitEvent::QuorumMet => "permit.approved",
+        PermitEvent::Reject => "permit.rejected",
+        PermitEvent::RequestChanges => "permit.changes_requested",
+        PermitEvent::Resubmit => "permit.resubmitted",
+        PermitEvent::Issue => "permit.issued",
+        PermitEvent::Start => "permit.started",
+        PermitEvent::Complete { .. } => "permit.completed",
+        PermitEvent::Close => "permit.closed",
+        PermitEvent::Revoke { .. } => "permit.revoked",
+        PermitEvent::Expire => "permit.expired",
+        PermitEvent::Archive => "permit.archived",
+    };
+    event(tx, actor, event_type, permit, data, now_ms).await?;
+    Ok(())
+}
+
+async fn event(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    event_type: &str,
+    permit: &Permit,
+    data: Value,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: now_ms,
+            event_type: event_type.to_owned(),
+            actor: actor.clone(),
+            subject: Subject {
+                task_id: Some(permit.task_id.clone()),
+                worker_id: Some(permit.worker_id.clone()),
+                permit_id: Some(permit.id.clone()),
+            },
+            level: Some(permit.level),
+            data,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// A read transaction (plain `BEGIN` on both backends): consistent reads without
+    /// taking SQLite's write lock.
+    pub(crate) async fn begin_read(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(Tx {
+            conn: match &self.pool {
+                Pool::Sqlite(pool) => TxConn::Sqlite(pool.begin().await?),
+                Pool::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_evidence_does_not_count() {
+        assert!(is_empty_evidence(&json!(null)));
+        assert!(is_empty_evidence(&json!("  ")));
+        assert!(is_empty_evidence(&json!({})));
+        assert!(is_empty_evidence(&json!(false)));
+        assert!(!is_empty_evidence(&json!("https://ci.example.com/run/42")));
+        assert!(!is_empty_evidence(&json!({"steps": ["revert"]})));
+    }
+}
