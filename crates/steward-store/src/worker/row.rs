@@ -1,0 +1,369 @@
+//! The `workers` row: reading it (locked, inside a transaction, or plain), inserting it,
+//! saving a changed certification under the optimistic lock, and the JSON of `stats`.
+
+use serde_json::{Value, json};
+use steward_permits::{OperationStats, Timestamp, WorkerRecord};
+use steward_policy::{CertificationStatus, Level};
+
+use super::Worker;
+use crate::error::StoreError;
+use crate::principal::{Principal, PrincipalRow, decode_principal};
+use crate::store::{Pool, Store, Tx, TxConn};
+
+/// One `workers` row, in the order of `sqlite_worker_columns!`: id, display_name,
+/// owner_id, principal_id, level, status, domains (JSON), level_granted_at, recertify_by,
+/// probation_until, stats (JSON), version, created_at, updated_at.
+pub(super) type WorkerRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+    i64,
+    i64,
+);
+
+/// The worker `id`, read inside `tx` and locked until it ends (PostgreSQL `FOR UPDATE`;
+/// SQLite's write transaction already excludes other writers), or `NotFound`.
+pub(super) async fn lock(tx: &mut Tx<'_>, id: &str) -> Result<Worker, StoreError> {
+    let row: Option<WorkerRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                sqlite_worker_columns!(),
+                " FROM workers WHERE id = ?"
+            ))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                postgres_worker_columns!(),
+                " FROM workers WHERE id = $1 FOR UPDATE"
+            ))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+    };
+    match row {
+        Some(row) => decode(row),
+        None => Err(StoreError::NotFound {
+            what: "worker",
+            id: id.to_owned(),
+        }),
+    }
+}
+
+/// Every worker whose recertification date (or, without one, grant date) is at or before
+/// `due_ms` and whose status can expire, locked like [`lock`].
+pub(super) async fn lock_overdue(tx: &mut Tx<'_>, due_ms: i64) -> Result<Vec<Worker>, StoreError> {
+    let rows: Vec<WorkerRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                sqlite_worker_columns!(),
+                " FROM workers WHERE level > 0 AND status IN ('active', 'probationary') \
+                 AND coalesce(recertify_by, level_granted_at) <= ? ORDER BY id"
+            ))
+            .bind(due_ms)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                postgres_worker_columns!(),
+                " FROM workers WHERE level > 0 AND status IN ('active', 'probationary') \
+                 AND coalesce(recertify_by, level_granted_at) <= $1 ORDER BY id FOR UPDATE"
+            ))
+            .bind(due_ms)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    rows.into_iter().map(decode).collect()
+}
+
+/// The worker whose `column` equals `value`. `column` is one of two literals chosen by
+/// the callers, never input.
+pub(super) async fn fetch_where(
+    store: &Store,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<Worker>, StoreError> {
+    let row: Option<WorkerRow> = match &store.pool {
+        Pool::Sqlite(pool) => {
+            sqlx::query_as(&format!(
+                "SELECT {} FROM workers WHERE {column} = ?",
+                sqlite_worker_columns!()
+            ))
+            .bind(value)
+            .fetch_optional(pool)
+            .await?
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query_as(&format!(
+                "SELECT {} FROM workers WHERE {column} = $1",
+                postgres_worker_columns!()
+            ))
+            .bind(value)
+            .fetch_optional(pool)
+            .await?
+        }
+    };
+    row.map(decode).transpose()
+}
+
+pub(super) async fn insert(tx: &mut Tx<'_>, worker: &Worker) -> Result<(), StoreError> {
+    let domains = Value::from(worker.domains.clone()).to_string();
+    let stats = encode_stats(&worker.stats).to_string();
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query(
+                "INSERT INTO workers (id, display_name, owner_id, principal_id, level, status, \
+                 domains, level_granted_at, recertify_by, probation_until, stats, version, \
+                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&worker.id)
+            .bind(&worker.display_name)
+            .bind(&worker.owner_id)
+            .bind(&worker.principal_id)
+            .bind(i64::from(worker.level.value()))
+            .bind(worker.status.as_str())
+            .bind(&domains)
+            .bind(worker.level_granted_at_ms)
+            .bind(worker.recertify_by_ms)
+            .bind(worker.probation_until_ms)
+            .bind(&stats)
+            .bind(worker.version)
+            .bind(worker.created_at_ms)
+            .bind(worker.updated_at_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query(
+                "INSERT INTO workers (id, display_name, owner_id, principal_id, level, status, \
+                 domains, level_granted_at, recertify_by, probation_until, stats, version, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11::jsonb, $12, $13, $14)",
+            )
+            .bind(&worker.id)
+            .bind(&worker.display_name)
+            .bind(&worker.owner_id)
+            .bind(&worker.principal_id)
+            .bind(i64::from(worker.level.value()))
+            .bind(worker.status.as_str())
+            .bind(&domains)
+            .bind(worker.level_granted_at_ms)
+            .bind(worker.recertify_by_ms)
+            .bind(worker.probation_until_ms)
+            .bind(&stats)
+            .bind(worker.version)
+            .bind(worker.created_at_ms)
+            .bind(worker.updated_at_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves `record` as `before`'s certification, if the row still has `before.version`,
+/// and returns the saved worker. A changed version is a [`StoreError::Conflict`].
+///
+/// INVARIANT: every change to a worker's certification goes through here, so every
+/// change increments `version` and a stale writer fails instead of overwriting.
+pub(super) async fn save(
+    tx: &mut Tx<'_>,
+    before: &Worker,
+    record: &WorkerRecord,
+    now_ms: i64,
+) -> Result<Worker, StoreError> {
+    let after = Worker {
+        version: before.version + 1,
+        updated_at_ms: now_ms,
+        ..before.with_record(record)
+    };
+    let stats = encode_stats(&after.stats).to_string();
+    let changed = match &mut tx.conn {
+        TxConn::Sqlite(tx) => sqlx::query(
+            "UPDATE workers SET level = ?, status = ?, level_granted_at = ?, recertify_by = ?, \
+             probation_until = ?, stats = ?, version = version + 1, updated_at = ? \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(i64::from(after.level.value()))
+        .bind(after.status.as_str())
+        .bind(after.level_granted_at_ms)
+        .bind(after.recertify_by_ms)
+        .bind(after.probation_until_ms)
+        .bind(&stats)
+        .bind(now_ms)
+        .bind(&before.id)
+        .bind(before.version)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        TxConn::Postgres(tx) => sqlx::query(
+            "UPDATE workers SET level = $1, status = $2, level_granted_at = $3, \
+             recertify_by = $4, probation_until = $5, stats = $6::jsonb, \
+             version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9",
+        )
+        .bind(i64::from(after.level.value()))
+        .bind(after.status.as_str())
+        .bind(after.level_granted_at_ms)
+        .bind(after.recertify_by_ms)
+        .bind(after.probation_until_ms)
+        .bind(&stats)
+        .bind(now_ms)
+        .bind(&before.id)
+        .bind(before.version)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+    };
+    if changed != 1 {
+        return Err(StoreError::Conflict {
+            message: format!(
+                "worker `{}` changed while this request was handled (version {} is stale); retry",
+                before.id, before.version
+            ),
+        });
+    }
+    Ok(after)
+}
+
+/// The principal `id` read inside `tx`, if it exists.
+pub(super) async fn principal(tx: &mut Tx<'_>, id: &str) -> Result<Option<Principal>, StoreError> {
+    let row: Option<PrincipalRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(
+                "SELECT id, kind, name, roles, created_at, disabled_at \
+                 FROM principals WHERE id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT id, kind, name, roles::text, created_at, disabled_at \
+                 FROM principals WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+    };
+    row.map(decode_principal).transpose()
+}
+
+pub(super) fn decode(row: WorkerRow) -> Result<Worker, StoreError> {
+    let (
+        id,
+        display_name,
+        owner_id,
+        principal_id,
+        level,
+        status,
+        domains,
+        level_granted_at_ms,
+        recertify_by_ms,
+        probation_until_ms,
+        stats,
+        version,
+        created_at_ms,
+        updated_at_ms,
+    ) = row;
+    let bad = |problem: String| StoreError::corrupt("worker", &id, problem);
+    let level = u8::try_from(level)
+        .ok()
+        .and_then(Level::new)
+        .ok_or_else(|| bad(format!("level {level} is not 0 to 4")))?;
+    let status = status
+        .parse::<CertificationStatus>()
+        .map_err(|e| bad(e.to_string()))?;
+    let domains: Vec<String> =
+        serde_json::from_str(&domains).map_err(|e| bad(format!("domains: {e}")))?;
+    let stats = serde_json::from_str(&stats)
+        .map_err(|e| e.to_string())
+        .and_then(|value| decode_stats(&value))
+        .map_err(|e| bad(format!("stats: {e}")))?;
+    Ok(Worker {
+        id,
+        display_name,
+        owner_id,
+        principal_id,
+        level,
+        status,
+        domains,
+        level_granted_at_ms,
+        recertify_by_ms,
+        probation_until_ms,
+        stats,
+        version,
+        created_at_ms,
+        updated_at_ms,
+    })
+}
+
+/// The stored JSON of `stats`. Written out by hand, with the field names of
+/// [`OperationStats`], so that the stored shape changes only on purpose.
+pub(super) fn encode_stats(stats: &OperationStats) -> Value {
+    json!({
+        "successes_at_level": stats.successes_at_level,
+        "failures_at_level": stats.failures_at_level,
+        "successes_by_level": stats.successes_by_level,
+        "last_incident_at": stats.last_incident_at.map(Timestamp::millis),
+        "safety_violations": stats.safety_violations,
+        "consecutive_union_failures": stats.consecutive_union_failures,
+    })
+}
+
+fn decode_stats(value: &Value) -> Result<OperationStats, String> {
+    let count = |name: &str| -> Result<u32, String> {
+        value
+            .get(name)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("`{name}` is not a count"))
+    };
+    let by_level: Vec<u32> = value
+        .get("successes_by_level")
+        .and_then(Value::as_array)
+        .map(|counts| {
+            counts
+                .iter()
+                .map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
+                .collect::<Option<Vec<u32>>>()
+        })
+        .and_then(|counts| counts)
+        .ok_or("`successes_by_level` is not an array of counts")?;
+    let successes_by_level: [u32; 5] = by_level
+        .try_into()
+        .map_err(|_| "`successes_by_level` does not have 5 entries")?;
+    let last_incident_at = match value.get("last_incident_at") {
+        None | Some(Value::Null) => None,
+        Some(at) => Some(Timestamp(
+            at.as_i64().ok_or("`last_incident_at` is not unix ms")?,
+        )),
+    };
+    Ok(OperationStats {
+        successes_at_level: count("successes_at_level")?,
+        failures_at_level: count("failures_at_level")?,
+        successes_by_level,
+        last_incident_at,
+        safety_violations: count("safety_violations")?,
+        consecutive_union_failures: count("consecutive_union_failures")?,
+    })
+}

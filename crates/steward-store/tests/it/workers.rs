@@ -1,0 +1,1169 @@
+//! Workers and the certification lifecycle: registration, reads and pages, promotion by
+//! distinct human approvals, automatic suspension, revocation's permit cascade, expiry
+//! and recertification, and refusals that change nothing.
+
+use steward_permits::{
+    ApprovalRefusal, AutoSuspension, CertAction, OperationOutcome, OperationResult, Recertification,
+};
+use steward_policy::{CertificationStatus, Level, Role};
+use steward_store::{
+    Actor, ActorKind, NewPrincipal, NewWorker, Principal, PrincipalKind, Store, StoreError, Worker,
+    WorkerError, WorkerFilter, WorkerPage,
+};
+
+use crate::support::{admin, execute, fetch_text, store_test};
+
+/// A fixed start, so no test depends on the wall clock.
+const T0: i64 = 1_800_000_000_000;
+const DAY: i64 = 86_400_000;
+
+async fn principal(store: &Store, name: &str, kind: PrincipalKind, roles: &[Role]) -> Principal {
+    store
+        .create_principal(
+            &admin(),
+            NewPrincipal {
+                kind,
+                name: name.to_owned(),
+                roles: roles.to_vec(),
+            },
+        )
+        .await
+        .expect("create principal")
+}
+
+async fn human(store: &Store, name: &str, roles: &[Role]) -> Principal {
+    principal(store, name, PrincipalKind::Human, roles).await
+}
+
+/// The people of a promotion story: an owner (who is also an engineering manager, to
+/// show that owning beats the role), a manager, a director, a security lead.
+struct Cast {
+    owner: Principal,
+    manager: Principal,
+    director: Principal,
+    security: Principal,
+    identity: Principal,
+}
+
+async fn cast(store: &Store) -> Cast {
+    Cast {
+        owner: human(store, "olga", &[Role::EngineeringManager]).await,
+        manager: human(store, "mia", &[Role::EngineeringManager]).await,
+        director: human(store, "dan", &[Role::EngineeringDirector, Role::TechLead]).await,
+        security: human(store, "sue", &[Role::SecurityLead]).await,
+        identity: principal(store, "bot-1", PrincipalKind::Agent, &[Role::Worker]).await,
+    }
+}
+
+async fn register(store: &Store, cast: &Cast, now: i64) -> Worker {
+    store
+        .register_worker(
+            &admin(),
+            NewWorker {
+                display_name: "  Deploy bot ".to_owned(),
+                owner_id: cast.owner.id.clone(),
+                principal_id: Some(cast.identity.id.clone()),
+                domains: vec!["payments".to_owned(), "infra".to_owned()],
+            },
+            now,
+        )
+        .await
+        .expect("register worker")
+}
+
+fn master() -> Actor {
+    Actor {
+        kind: ActorKind::Agent,
+        id: "master-1".to_owned(),
+        roles: vec!["master".to_owned()],
+    }
+}
+
+async fn outcomes(store: &Store, id: &str, result: OperationResult, level: u8, n: u32, at: i64) {
+    let outcome = OperationOutcome {
+        result,
+        level: Level::new(level).expect("level 0 to 4"),
+    };
+    for _ in 0..n {
+        store
+            .record_outcome(&master(), id, outcome, at)
+            .await
+            .expect("record outcome");
+    }
+}
+
+async fn event_types(store: &Store, from_seq: u64) -> Vec<String> {
+    store
+        .events(from_seq, 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
+}
+
+/// Promotes a fresh worker to level 2 the shortest legal way: 20 successes, 30 days, one
+/// engineering manager who is not the owner.
+async fn level_two(store: &Store, cast: &Cast) -> (Worker, i64) {
+    let worker = register(store, cast, T0).await;
+    outcomes(store, &worker.id, OperationResult::Success, 0, 20, T0 + DAY).await;
+    let now = T0 + 30 * DAY;
+    let state = store
+        .approve_promotion(
+            &cast.manager.actor(),
+            &cast.manager,
+            &worker.id,
+            Level::STANDARD,
+            Role::EngineeringManager,
+            None,
+            now,
+        )
+        .await
+        .expect("promote to level 2");
+    assert!(state.promoted);
+    (state.worker, now)
+}
+
+store_test!(
+    registration_reads_back_and_records_its_event,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        assert_eq!(worker.display_name, "Deploy bot");
+        assert_eq!(worker.level, Level::NON_UNION);
+        assert_eq!(worker.status, CertificationStatus::Active);
+        assert_eq!(worker.level_granted_at_ms, T0);
+        assert_eq!(worker.recertify_by_ms, None);
+        assert_eq!(worker.version, 1);
+        assert_eq!(
+            worker.recertification(T0 + 1000 * DAY),
+            Recertification::NotRequired
+        );
+
+        assert_eq!(store.worker(&worker.id).await.unwrap(), worker);
+        assert_eq!(
+            store.worker_by_principal(&cast.identity.id).await.unwrap(),
+            Some(worker.clone())
+        );
+        assert_eq!(
+            store.worker_by_principal(&cast.owner.id).await.unwrap(),
+            None
+        );
+        let missing = store.worker("w-404").await.unwrap_err();
+        assert_eq!(missing.to_string(), "worker `w-404` not found");
+
+        let events = store.events(1, 100).await.unwrap();
+        let registered = events.last().unwrap();
+        assert_eq!(registered.event_type, "worker.registered");
+        assert_eq!(registered.actor, admin());
+        assert_eq!(registered.ts_ms, T0);
+        assert_eq!(
+            registered.subject.worker_id.as_deref(),
+            Some(worker.id.as_str())
+        );
+        assert_eq!(registered.level, Some(0));
+        assert_eq!(registered.data["owner_id"], cast.owner.id.as_str());
+        assert_eq!(
+            registered.data["domains"],
+            serde_json::json!(["payments", "infra"])
+        );
+    }
+);
+
+store_test!(
+    registration_refuses_bad_references_and_writes_nothing,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let ghost_owner = NewWorker {
+            display_name: "w".to_owned(),
+            owner_id: "nobody".to_owned(),
+            principal_id: None,
+            domains: vec![],
+        };
+        let head = store.audit_head().await.unwrap();
+        let error = store
+            .register_worker(&admin(), ghost_owner.clone(), T0)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                WorkerError::BadReference {
+                    field: "owner_id",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(error.to_string(), "`owner_id`: no principal `nobody`");
+
+        // An owner that is an agent without `master`.
+        let error = store
+            .register_worker(
+                &admin(),
+                NewWorker {
+                    owner_id: cast.identity.id.clone(),
+                    ..ghost_owner.clone()
+                },
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                WorkerError::BadReference {
+                    field: "owner_id",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+
+        // An identity that is a human, or an agent without `worker`.
+        let master = principal(&store, "m", PrincipalKind::Agent, &[Role::Master]).await;
+        for identity in [&cast.manager.id, &master.id] {
+            let error = store
+                .register_worker(
+                    &admin(),
+                    NewWorker {
+                        owner_id: cast.owner.id.clone(),
+                        principal_id: Some(identity.clone()),
+                        ..ghost_owner.clone()
+                    },
+                    T0,
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    &error,
+                    WorkerError::BadReference {
+                        field: "principal_id",
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+        }
+        let error = store
+            .register_worker(
+                &admin(),
+                NewWorker {
+                    display_name: " ".to_owned(),
+                    owner_id: cast.owner.id.clone(),
+                    ..ghost_owner.clone()
+                },
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.to_string(), "`display_name`: must not be empty");
+        let head_after_refusals = store.audit_head().await.unwrap();
+        // Only the `m` principal was created in between.
+        assert_eq!(head_after_refusals.seq, head.seq + 1);
+
+        // One worker per identity.
+        register(&store, &cast, T0).await;
+        let head = store.audit_head().await.unwrap();
+        let error = store
+            .register_worker(
+                &admin(),
+                NewWorker {
+                    owner_id: master.id.clone(),
+                    principal_id: Some(cast.identity.id.clone()),
+                    ..ghost_owner
+                },
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, WorkerError::Store(StoreError::Conflict { message })
+                if message.contains("already the identity of a worker")),
+            "{error:?}"
+        );
+        assert_eq!(store.audit_head().await.unwrap(), head);
+        assert_eq!(
+            store
+                .list_workers(&WorkerFilter::default(), &WorkerPage::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);
+
+store_test!(list_filters_and_pages_by_id, |store: Store| async move {
+    let cast = cast(&store).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let owner = if n % 2 == 0 {
+            &cast.owner
+        } else {
+            &cast.manager
+        };
+        let worker = store
+            .register_worker(
+                &admin(),
+                NewWorker {
+                    display_name: format!("w{n}"),
+                    owner_id: owner.id.clone(),
+                    principal_id: None,
+                    domains: vec![],
+                },
+                T0 + n,
+            )
+            .await
+            .unwrap();
+        ids.push(worker.id);
+    }
+    store
+        .suspend(&admin(), &ids[3], "testing", T0 + 10)
+        .await
+        .unwrap();
+
+    let page = |after: Option<&String>, limit| WorkerPage {
+        after_id: after.cloned(),
+        limit,
+    };
+    let all = WorkerFilter::default();
+    let first = store.list_workers(&all, &page(None, 2)).await.unwrap();
+    let second = store
+        .list_workers(&all, &page(Some(&first[1].id), 2))
+        .await
+        .unwrap();
+    let third = store
+        .list_workers(&all, &page(Some(&second[1].id), 2))
+        .await
+        .unwrap();
+    let paged: Vec<&String> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(|w| &w.id)
+        .collect();
+    assert_eq!(paged, ids.iter().collect::<Vec<_>>());
+
+    let owned = WorkerFilter {
+        owner_id: Some(cast.owner.id.clone()),
+        ..WorkerFilter::default()
+    };
+    let names: Vec<String> = store
+        .list_workers(&owned, &page(None, 0))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.display_name)
+        .collect();
+    assert_eq!(names, ["w0", "w2", "w4"]);
+
+    let suspended = WorkerFilter {
+        status: Some(CertificationStatus::Suspended),
+        level: Some(Level::NON_UNION),
+        ..WorkerFilter::default()
+    };
+    let found = store
+        .list_workers(&suspended, &page(None, 0))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, ids[3]);
+    let none = WorkerFilter {
+        level: Some(Level::STANDARD),
+        ..WorkerFilter::default()
+    };
+    assert!(
+        store
+            .list_workers(&none, &page(None, 0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+});
+
+store_test!(
+    promotion_needs_eligibility_and_distinct_human_approvals,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        let approve = |who: &Principal, role: Role, target: Level, now: i64| {
+            let store = store.clone();
+            let who = who.clone();
+            let id = worker.id.clone();
+            async move {
+                store
+                    .approve_promotion(
+                        &who.actor(),
+                        &who,
+                        &id,
+                        target,
+                        role,
+                        Some("ok".into()),
+                        now,
+                    )
+                    .await
+            }
+        };
+
+        // Not eligible: no approval is recorded, nothing is written.
+        let head = store.audit_head().await.unwrap();
+        let error = approve(&cast.manager, Role::EngineeringManager, Level::STANDARD, T0)
+            .await
+            .unwrap_err();
+        let WorkerError::NotEligible { eligibility, .. } = &error else {
+            panic!("{error:?}");
+        };
+        let unmet: Vec<&str> = eligibility.unmet().collect();
+        assert_eq!(
+            unmet,
+            [
+                "30+ days at a lower level (has 0 days at level 0)",
+                "20+ successful operations (has 0)",
+            ]
+        );
+        assert_eq!(store.audit_head().await.unwrap(), head);
+        assert!(
+            store
+                .promotion_approvals(&worker.id, Level::STANDARD)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        outcomes(
+            &store,
+            &worker.id,
+            OperationResult::Success,
+            0,
+            20,
+            T0 + DAY,
+        )
+        .await;
+        let now = T0 + 30 * DAY;
+        let eligibility = store
+            .eligibility(&worker.id, Level::STANDARD, now)
+            .await
+            .unwrap();
+        assert!(eligibility.eligible, "{eligibility:?}");
+
+        // Refusals by the rules of who may approve; each writes nothing.
+        let head = store.audit_head().await.unwrap();
+        let refused = |error: WorkerError| match error {
+            WorkerError::ApproverRefused { refusal, .. } => refusal,
+            other => panic!("{other:?}"),
+        };
+        let owner = refused(
+            approve(&cast.owner, Role::EngineeringManager, Level::STANDARD, now)
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(owner, ApprovalRefusal::WorkerOwner { .. }),
+            "{owner:?}"
+        );
+        let wrong_role = refused(
+            approve(&cast.security, Role::SecurityLead, Level::STANDARD, now)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            wrong_role,
+            ApprovalRefusal::RoleNotEligible {
+                role: Role::SecurityLead
+            }
+        );
+        let not_held = refused(
+            approve(
+                &cast.security,
+                Role::EngineeringManager,
+                Level::STANDARD,
+                now,
+            )
+            .await
+            .unwrap_err(),
+        );
+        assert!(matches!(not_held, ApprovalRefusal::RoleNotHeld { .. }));
+        let agent = refused(
+            approve(&cast.identity, Role::Worker, Level::STANDARD, now)
+                .await
+                .unwrap_err(),
+        );
+        assert!(matches!(agent, ApprovalRefusal::NotHuman { .. }));
+        assert_eq!(store.audit_head().await.unwrap(), head);
+
+        // One engineering manager promotes to 2, with 30 days of probation.
+        let state = approve(
+            &cast.manager,
+            Role::EngineeringManager,
+            Level::STANDARD,
+            now,
+        )
+        .await
+        .unwrap();
+        assert!(state.promoted);
+        assert!(state.quorum.met);
+        let promoted = state.worker;
+        assert_eq!(promoted.level, Level::STANDARD);
+        assert_eq!(promoted.status, CertificationStatus::Probationary);
+        assert_eq!(promoted.level_granted_at_ms, now);
+        assert_eq!(promoted.probation_until_ms, Some(now + 30 * DAY));
+        assert_eq!(promoted.recertify_by_ms, Some(now + 365 * DAY));
+        assert_eq!(promoted.stats.successes_at_level, 0);
+        assert_eq!(promoted.stats.successes_by_level[0], 20);
+        assert_eq!(promoted.version, worker.version + 21);
+        assert_eq!(
+            event_types(&store, head.seq + 1).await,
+            ["worker.promotion_approved", "worker.promoted"]
+        );
+        let promoted_event = store.events(head.seq + 2, 1).await.unwrap().remove(0);
+        assert_eq!(promoted_event.data["from_level"], 0);
+        assert_eq!(promoted_event.data["to_level"], 2);
+        assert_eq!(
+            promoted_event.data["approvals"][0]["principal_id"],
+            cast.manager.id.as_str()
+        );
+        // Used approvals are closed.
+        assert!(
+            store
+                .promotion_approvals(&worker.id, Level::STANDARD)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Level 3: probation over, 90 days and 25 level-2 successes later.
+        let error = approve(
+            &cast.director,
+            Role::EngineeringDirector,
+            Level::ADVANCED,
+            now,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, WorkerError::NotEligible { .. }));
+        let end = store
+            .end_probation(&admin(), &worker.id, now + 10 * DAY)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(end, WorkerError::ProbationNotOver { until_ms, .. } if until_ms == now + 30 * DAY)
+        );
+        let active = store
+            .end_probation(&admin(), &worker.id, now + 30 * DAY)
+            .await
+            .unwrap();
+        assert_eq!(active.status, CertificationStatus::Active);
+        outcomes(
+            &store,
+            &worker.id,
+            OperationResult::Success,
+            2,
+            25,
+            now + 31 * DAY,
+        )
+        .await;
+        let later = now + 90 * DAY;
+
+        let first = approve(
+            &cast.director,
+            Role::EngineeringDirector,
+            Level::ADVANCED,
+            later,
+        )
+        .await
+        .unwrap();
+        assert!(!first.promoted);
+        assert_eq!(first.worker.level, Level::STANDARD);
+        assert_eq!(first.quorum.roles_missing, [Role::SecurityLead]);
+        assert_eq!(first.approvals.len(), 1);
+        assert_eq!(first.approvals[0].comment.as_deref(), Some("ok"));
+        // Another role the director holds is not eligible for level 3, and the same
+        // person may not approve twice.
+        let head = store.audit_head().await.unwrap();
+        let twice = refused(
+            approve(&cast.director, Role::TechLead, Level::ADVANCED, later)
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(twice, ApprovalRefusal::RoleNotEligible { .. }),
+            "tech_lead may not approve level 3: {twice:?}"
+        );
+        let twice = refused(
+            approve(
+                &cast.director,
+                Role::EngineeringDirector,
+                Level::ADVANCED,
+                later,
+            )
+            .await
+            .unwrap_err(),
+        );
+        assert!(
+            matches!(twice, ApprovalRefusal::AlreadyApproved { .. }),
+            "{twice:?}"
+        );
+        assert_eq!(store.audit_head().await.unwrap(), head);
+
+        let second = approve(&cast.security, Role::SecurityLead, Level::ADVANCED, later)
+            .await
+            .unwrap();
+        assert!(second.promoted);
+        assert_eq!(second.approvals.len(), 2);
+        assert_eq!(second.worker.level, Level::ADVANCED);
+        assert_eq!(second.worker.status, CertificationStatus::Probationary);
+        assert_eq!(second.worker.probation_until_ms, Some(later + 60 * DAY));
+        assert_eq!(second.worker.recertify_by_ms, Some(later + 90 * DAY));
+        assert!(
+            store
+                .promotion_approvals(&worker.id, Level::ADVANCED)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.verify_audit_chain().await.unwrap();
+    }
+);
+
+store_test!(
+    suspension_voids_pending_promotion_approvals,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let (worker, now) = level_two(&store, &cast).await;
+        store
+            .end_probation(&admin(), &worker.id, now + 30 * DAY)
+            .await
+            .unwrap();
+        outcomes(
+            &store,
+            &worker.id,
+            OperationResult::Success,
+            2,
+            25,
+            now + 31 * DAY,
+        )
+        .await;
+        let later = now + 90 * DAY;
+        store
+            .approve_promotion(
+                &cast.director.actor(),
+                &cast.director,
+                &worker.id,
+                Level::ADVANCED,
+                Role::EngineeringDirector,
+                None,
+                later,
+            )
+            .await
+            .unwrap();
+        store
+            .suspend(&admin(), &worker.id, "investigation", later)
+            .await
+            .unwrap();
+        store
+            .reinstate(&admin(), &worker.id, "cleared", later)
+            .await
+            .unwrap();
+        // The director's approval was voided; the security lead alone is not a quorum.
+        let state = store
+            .approve_promotion(
+                &cast.security.actor(),
+                &cast.security,
+                &worker.id,
+                Level::ADVANCED,
+                Role::SecurityLead,
+                None,
+                later,
+            )
+            .await
+            .unwrap();
+        assert!(!state.promoted);
+        assert_eq!(state.quorum.roles_missing, [Role::EngineeringDirector]);
+        assert_eq!(state.approvals.len(), 1);
+    }
+);
+
+store_test!(
+    a_safety_violation_suspends_automatically,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        let head = store.audit_head().await.unwrap();
+        let (after, suspension) = store
+            .record_outcome(
+                &master(),
+                &worker.id,
+                OperationOutcome {
+                    result: OperationResult::SafetyViolation,
+                    level: Level::NON_UNION,
+                },
+                T0 + 5,
+            )
+            .await
+            .unwrap();
+        assert_eq!(suspension, Some(AutoSuspension::SafetyViolation));
+        assert_eq!(after.status, CertificationStatus::Suspended);
+        assert_eq!(after.stats.safety_violations, 1);
+        assert_eq!(store.worker(&worker.id).await.unwrap(), after);
+
+        let events = store.events(head.seq + 1, 10).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].event_type, "worker.outcome_recorded");
+        assert_eq!(events[0].actor, master());
+        assert_eq!(events[0].data["result"], "safety_violation");
+        assert_eq!(events[1].event_type, "worker.suspended");
+        assert_eq!(events[1].actor.kind, ActorKind::System);
+        assert_eq!(events[1].data["automatic"], true);
+        assert_eq!(events[1].data["cause"], "safety_violation");
+        assert_eq!(events[1].data["reported_by"], "master-1");
+
+        // A further outcome is still recorded, and suspends nothing again.
+        let (_, again) = store
+            .record_outcome(
+                &master(),
+                &worker.id,
+                OperationOutcome {
+                    result: OperationResult::SafetyViolation,
+                    level: Level::NON_UNION,
+                },
+                T0 + 6,
+            )
+            .await
+            .unwrap();
+        assert_eq!(again, None);
+        assert_eq!(
+            event_types(&store, head.seq + 3).await,
+            ["worker.outcome_recorded"]
+        );
+    }
+);
+
+store_test!(
+    three_consecutive_failed_union_operations_suspend,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        // To level 1: one engineering manager, no probation.
+        let state = store
+            .approve_promotion(
+                &cast.manager.actor(),
+                &cast.manager,
+                &worker.id,
+                Level::BASIC,
+                Role::EngineeringManager,
+                None,
+                T0,
+            )
+            .await
+            .unwrap();
+        assert!(state.promoted);
+        assert_eq!(state.worker.status, CertificationStatus::Active);
+        assert_eq!(state.worker.probation_until_ms, None);
+
+        let fail = |level: u8| OperationOutcome {
+            result: OperationResult::Failure,
+            level: Level::new(level).unwrap(),
+        };
+        let record = |outcome| {
+            let store = store.clone();
+            let id = worker.id.clone();
+            async move {
+                store
+                    .record_outcome(&master(), &id, outcome, T0 + 1)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(record(fail(1)).await.1, None);
+        assert_eq!(record(fail(1)).await.1, None);
+        // A non-union failure neither extends nor breaks the streak.
+        assert_eq!(record(fail(0)).await.1, None);
+        let (after, suspension) = record(fail(1)).await;
+        assert_eq!(
+            suspension,
+            Some(AutoSuspension::ConsecutiveUnionFailures { count: 3 })
+        );
+        assert_eq!(after.status, CertificationStatus::Suspended);
+        assert_eq!(after.stats.failures_at_level, 4);
+        let last = store.events(1, 1000).await.unwrap().pop().unwrap();
+        assert_eq!(last.event_type, "worker.suspended");
+        assert_eq!(last.data["cause"], "consecutive_union_failures");
+        assert_eq!(last.data["count"], 3);
+    }
+);
+
+/// Inserts a permit row for `worker_id` in `state` directly: the permit use cases are
+/// not what this test is about.
+async fn insert_permit(store: &Store, id: &str, worker_id: &str, requester: &str, state: &str) {
+    execute(
+        store,
+        &format!(
+            "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, worker_id, \
+             requester_id, state, evidence, constraints, created_at, updated_at) VALUES \
+             ('{id}', 'task-{id}', '{{}}', '{{}}', 'standard_production', 2, '{worker_id}', \
+             '{requester}', '{state}', '{{}}', '{{}}', {T0}, {T0})"
+        ),
+    )
+    .await
+    .expect("insert permit");
+}
+
+store_test!(
+    revoking_a_certification_revokes_its_live_permits,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        let other = store
+            .register_worker(
+                &admin(),
+                NewWorker {
+                    display_name: "other".to_owned(),
+                    owner_id: cast.owner.id.clone(),
+                    principal_id: None,
+                    domains: vec![],
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        let r = &cast.owner.id;
+        for (id, state) in [
+            ("p-approved", "approved"),
+            ("p-active", "active"),
+            ("p-executing", "executing"),
+            ("p-requested", "requested"),
+            ("p-closed", "closed"),
+        ] {
+            insert_permit(&store, id, &worker.id, r, state).await;
+        }
+        insert_permit(&store, "p-other", &other.id, r, "active").await;
+        let head = store.audit_head().await.unwrap();
+
+        let now = T0 + DAY;
+        let revocation = store
+            .revoke(&admin(), &worker.id, "leaked credentials", now)
+            .await
+            .unwrap();
+        assert_eq!(revocation.worker.status, CertificationStatus::Revoked);
+        assert_eq!(
+            revocation.revoked_permits,
+            ["p-active", "p-approved", "p-executing"]
+        );
+        let rows = fetch_text(
+            &store,
+            "SELECT id, state, revocation_reason, CAST(version AS TEXT), CAST(updated_at AS TEXT) \
+             FROM permits ORDER BY id",
+        )
+        .await
+        .unwrap();
+        let now_text = now.to_string();
+        let t0_text = T0.to_string();
+        let expect = |id: &str, state: &str, reason: Option<&str>, version: &str, at: &str| {
+            vec![
+                Some(id.to_owned()),
+                Some(state.to_owned()),
+                reason.map(str::to_owned),
+                Some(version.to_owned()),
+                Some(at.to_owned()),
+            ]
+        };
+        let cr = Some("certification_revoked");
+        assert_eq!(
+            rows,
+            [
+                expect("p-active", "revoked", cr, "2", &now_text),
+                expect("p-approved", "revoked", cr, "2", &now_text),
+                expect("p-closed", "closed", None, "1", &t0_text),
+                expect("p-executing", "revoked", cr, "2", &now_text),
+                expect("p-other", "active", None, "1", &t0_text),
+                expect("p-requested", "requested", None, "1", &t0_text),
+            ]
+        );
+
+        let events = store.events(head.seq + 1, 10).await.unwrap();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "worker.revoked",
+                "permit.revoked",
+                "permit.revoked",
+                "permit.revoked"
+            ]
+        );
+        assert_eq!(events[0].data["reason"], "leaked credentials");
+        assert_eq!(
+            events[0].data["revoked_permits"],
+            serde_json::json!(["p-active", "p-approved", "p-executing"])
+        );
+        assert_eq!(events[1].subject.permit_id.as_deref(), Some("p-active"));
+        assert_eq!(
+            events[1].subject.worker_id.as_deref(),
+            Some(worker.id.as_str())
+        );
+        assert_eq!(events[1].level, Some(2));
+        assert_eq!(events[1].data["reason"], "certification_revoked");
+        assert_eq!(events[1].data["from_state"], "active");
+        assert_eq!(events[3].data["from_state"], "executing");
+
+        // Idempotent: a second revocation changes and records nothing.
+        let head = store.audit_head().await.unwrap();
+        let again = store
+            .revoke(&admin(), &worker.id, "again", now + 1)
+            .await
+            .unwrap();
+        assert_eq!(again.worker, revocation.worker);
+        assert!(again.revoked_permits.is_empty());
+        assert_eq!(store.audit_head().await.unwrap(), head);
+        store.verify_audit_chain().await.unwrap();
+    }
+);
+
+store_test!(
+    illegal_status_moves_are_typed_and_change_nothing,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        let head = store.audit_head().await.unwrap();
+
+        let error = store
+            .reinstate(&admin(), &worker.id, "why not", T0)
+            .await
+            .unwrap_err();
+        let WorkerError::IllegalTransition { error: inner, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(inner.from, CertificationStatus::Active);
+        assert_eq!(inner.action, CertAction::Reinstate);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot reinstate worker `{}`: its certification is `active`",
+                worker.id
+            )
+        );
+
+        let error = store
+            .recertify(&admin(), &worker.id, "yearly", T0)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            WorkerError::RecertificationNotRequired { .. }
+        ));
+        let error = store
+            .recertify(&master(), &worker.id, "yearly", T0)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            WorkerError::HumanOnly {
+                action: CertAction::Recertify
+            }
+        ));
+        let error = store
+            .suspend(&admin(), &worker.id, "  ", T0)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            WorkerError::Invalid {
+                field: "reason",
+                ..
+            }
+        ));
+        let error = store
+            .end_probation(&admin(), &worker.id, T0)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, WorkerError::IllegalTransition { .. }));
+        let error = store.suspend(&admin(), "w-404", "x", T0).await.unwrap_err();
+        assert!(matches!(
+            error,
+            WorkerError::Store(StoreError::NotFound { what: "worker", .. })
+        ));
+        assert_eq!(store.worker(&worker.id).await.unwrap(), worker);
+        assert_eq!(store.audit_head().await.unwrap(), head);
+
+        // Revoked is terminal.
+        store
+            .revoke(&admin(), &worker.id, "done", T0)
+            .await
+            .unwrap();
+        let revoked = store.worker(&worker.id).await.unwrap();
+        let head = store.audit_head().await.unwrap();
+        for action in [CertAction::Suspend, CertAction::Reinstate] {
+            let result = match action {
+                CertAction::Suspend => store.suspend(&admin(), &worker.id, "x", T0).await,
+                _ => store.reinstate(&admin(), &worker.id, "x", T0).await,
+            };
+            let error = result.unwrap_err();
+            assert!(
+                matches!(&error, WorkerError::IllegalTransition { error, .. }
+                    if error.from == CertificationStatus::Revoked && error.action == action),
+                "{error:?}"
+            );
+        }
+        assert_eq!(store.worker(&worker.id).await.unwrap(), revoked);
+        assert_eq!(store.audit_head().await.unwrap(), head);
+    }
+);
+
+store_test!(
+    past_grace_expires_and_a_human_recertifies,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        let level_one = store
+            .approve_promotion(
+                &cast.manager.actor(),
+                &cast.manager,
+                &worker.id,
+                Level::BASIC,
+                Role::EngineeringManager,
+                None,
+                T0,
+            )
+            .await
+            .unwrap()
+            .worker;
+        assert_eq!(level_one.recertify_by_ms, Some(T0 + 365 * DAY));
+        assert_eq!(
+            level_one.recertification(T0 + 370 * DAY),
+            Recertification::InGrace { grace_left_days: 9 }
+        );
+
+        // Inside grace nothing expires.
+        let system = Actor {
+            kind: ActorKind::System,
+            id: "timer".to_owned(),
+            roles: vec![],
+        };
+        let expired = store
+            .expire_overdue_certifications(&system, T0 + 370 * DAY)
+            .await
+            .unwrap();
+        assert!(expired.is_empty());
+        let past_grace = T0 + 379 * DAY;
+        let expired = store
+            .expire_overdue_certifications(&system, past_grace)
+            .await
+            .unwrap();
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].status, CertificationStatus::Expired);
+        let last = store.events(1, 1000).await.unwrap().pop().unwrap();
+        assert_eq!(last.event_type, "worker.expired");
+        assert_eq!(last.actor, system);
+
+        // An expired certification cannot be promoted, and recertification renews it.
+        let eligibility = store
+            .eligibility(&worker.id, Level::STANDARD, past_grace)
+            .await
+            .unwrap();
+        assert!(!eligibility.eligible);
+        let renewed = store
+            .recertify(&cast.manager.actor(), &worker.id, "reviewed", past_grace)
+            .await
+            .unwrap();
+        assert_eq!(renewed.status, CertificationStatus::Active);
+        assert_eq!(renewed.recertify_by_ms, Some(past_grace + 365 * DAY));
+        let last = store.events(1, 1000).await.unwrap().pop().unwrap();
+        assert_eq!(last.event_type, "worker.recertified");
+        assert_eq!(last.data["from_status"], "expired");
+        assert_eq!(last.data["to_status"], "active");
+    }
+);
+
+store_test!(
+    every_change_increments_the_version_it_read,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        // Another writer's change.
+        execute(
+            &store,
+            &format!(
+                "UPDATE workers SET version = version + 1 WHERE id = '{}'",
+                worker.id
+            ),
+        )
+        .await
+        .unwrap();
+        // Each use case reads the version under its lock, so it still succeeds and
+        // increments from the version it read.
+        let suspended = store.suspend(&admin(), &worker.id, "x", T0).await.unwrap();
+        assert_eq!(suspended.version, worker.version + 2);
+    }
+);
+
+store_test!(
+    racing_approvals_promote_exactly_once,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let (worker, now) = level_two(&store, &cast).await;
+        store
+            .end_probation(&admin(), &worker.id, now + 30 * DAY)
+            .await
+            .unwrap();
+        outcomes(
+            &store,
+            &worker.id,
+            OperationResult::Success,
+            2,
+            25,
+            now + 31 * DAY,
+        )
+        .await;
+        let later = now + 90 * DAY;
+        let approve = |who: Principal, role: Role| {
+            let store = store.clone();
+            let id = worker.id.clone();
+            async move {
+                store
+                    .approve_promotion(&who.actor(), &who, &id, Level::ADVANCED, role, None, later)
+                    .await
+            }
+        };
+
+        // The same person twice at once: exactly one vote counts.
+        let director = cast.director.clone();
+        let (a, b) = tokio::join!(
+            tokio::spawn(approve(director.clone(), Role::EngineeringDirector)),
+            tokio::spawn(approve(director, Role::EngineeringDirector)),
+        );
+        let results = [a.unwrap(), b.unwrap()];
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        let refused = results.into_iter().find_map(Result::err).unwrap();
+        assert!(
+            matches!(
+                refused,
+                WorkerError::ApproverRefused {
+                    refusal: ApprovalRefusal::AlreadyApproved { .. },
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+
+        // The last approval and a duplicate of it at once: one promotion, one event.
+        let head = store.audit_head().await.unwrap();
+        let security = cast.security.clone();
+        let (a, b) = tokio::join!(
+            tokio::spawn(approve(security.clone(), Role::SecurityLead)),
+            tokio::spawn(approve(security, Role::SecurityLead)),
+        );
+        let results = [a.unwrap(), b.unwrap()];
+        let promoted: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(promoted.len(), 1, "{results:?}");
+        assert!(promoted[0].promoted);
+        assert_eq!(
+            event_types(&store, head.seq + 1).await,
+            ["worker.promotion_approved", "worker.promoted"]
+        );
+        let after = store.worker(&worker.id).await.unwrap();
+        assert_eq!(after.level, Level::ADVANCED);
+        store.verify_audit_chain().await.unwrap();
+    }
+);
