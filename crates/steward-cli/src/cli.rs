@@ -1,8 +1,17 @@
-//! Command-line arguments (clap). Parsing only; behaviour lives in `command`.
+//! Command-line arguments (clap): the top-level command list. Each command's own
+//! arguments live with its behaviour in `command::*`.
 
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::command::audit::AuditArgs;
+use crate::command::check::CheckArgs;
+use crate::command::init::InitArgs;
+use crate::command::permit::PermitArgs;
+use crate::command::policy::PolicyCommand;
+use crate::command::principal::PrincipalArgs;
+use crate::command::serve::ServeArgs;
+use crate::command::token::TokenArgs;
+use crate::command::worker::WorkerArgs;
 
 /// Steward: the safety layer for fleets of AI agents. It scores a task's risk, decides
 /// which certification level of worker may run it, and runs the permit workflow.
@@ -24,79 +33,19 @@ pub enum Command {
     /// Show, validate and compare policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Machine-readable JSON (the default).
-    Json,
-    /// A short human summary.
-    Text,
-}
-
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Task file (JSON object or array); `-` or nothing reads standard input.
-    #[arg(value_name = "FILE", default_value = "-")]
-    pub file: PathBuf,
-    /// Policy file to use instead of the built-in one (see `steward policy show`).
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    pub format: Format,
-    /// Same as `--format json` (the default).
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-    /// One task per line in, one analysis per line out (for large backlogs).
-    #[arg(long)]
-    pub jsonl: bool,
-    /// With `--jsonl`: report a bad line on stderr and go on; exit 2 at the end.
-    #[arg(long, requires = "jsonl")]
-    pub keep_going: bool,
-    /// Also check a worker of this certification level against the task (hard blocks).
-    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=4))]
-    pub worker_level: Option<u8>,
-    /// The worker's certification status, with `--worker-level`.
-    #[arg(
-        long,
-        value_name = "STATUS",
-        default_value = "active",
-        requires = "worker_level"
-    )]
-    pub worker_status: String,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
-    /// Print a policy file: the built-in one (equal to the specification) by default.
-    Show {
-        /// Show this policy file instead (after validating it).
-        #[arg(long, value_name = "FILE")]
-        policy: Option<PathBuf>,
-    },
-    /// Check a policy file and explain every problem (exit 2 when there is any).
-    Validate {
-        /// The policy file (TOML).
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
-    },
-    /// Replay a task backlog under two policies and report what changes.
-    ///
-    /// OLD and NEW are policy files, or `builtin` for the built-in policy.
-    Diff {
-        #[arg(value_name = "OLD")]
-        old: PathBuf,
-        #[arg(value_name = "NEW")]
-        new: PathBuf,
-        /// Task backlog, one JSON task per line.
-        #[arg(long, value_name = "FILE.jsonl")]
-        tasks: PathBuf,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Same as `--format json`.
-        #[arg(long, conflicts_with = "format")]
-        json: bool,
-    },
+    /// Create the data directory, database, first admin (token printed once) and audit
+    /// signing key. Refuses to run twice.
+    Init(InitArgs),
+    /// Run the HTTP API (initialises on first run). Stops cleanly on SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Create, list and revoke API tokens (on a server).
+    Token(TokenArgs),
+    /// Create, list and disable principals (on a server).
+    Principal(PrincipalArgs),
+    /// Register workers and run their certification lifecycle (on a server).
+    Worker(WorkerArgs),
+    /// Request, decide and run permits (on a server).
+    Permit(PermitArgs),
+    /// Read and verify the audit trail (on a server).
+    Audit(AuditArgs),
 }

@@ -1,7 +1,15 @@
-//! One module per command; `run` dispatches.
+//! One module per command (group), each with its own clap arguments; `run` dispatches.
+//! Only the commands that need async (the server and its clients) build a runtime.
 
-mod check;
-mod policy;
+pub mod audit;
+pub mod check;
+pub mod init;
+pub mod permit;
+pub mod policy;
+pub mod principal;
+pub mod serve;
+pub mod token;
+pub mod worker;
 
 use std::process::ExitCode;
 
@@ -11,13 +19,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Policy(cmd) => policy::run(cmd),
-    }
-}
-
-/// Treats a closed pipe on stdout (`steward check … | head`) as a normal end, not an error.
-fn finish_output(result: std::io::Result<()>) -> anyhow::Result<()> {
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+        Command::Init(args) => init::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(args) => token::run(args),
+        Command::Principal(args) => principal::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::Permit(args) => permit::run(args),
+        Command::Audit(args) => audit::run(args),
     }
 }

@@ -1,5 +1,5 @@
-//! How failures become exit codes: invalid input (a bad task, policy or argument) is 2,
-//! anything else is 1.
+//! How failures become exit codes: invalid input (a bad task, policy or argument, or a
+//! request the server refused with a 4xx) is 2, anything else is 1.
 
 use std::fmt;
 use std::process::ExitCode;

@@ -1,10 +1,13 @@
 //! The `steward` command: thin `main` that parses arguments, runs one command and maps the
-//! outcome to an exit code (0 success, 1 internal failure, 2 invalid input).
+//! outcome to an exit code (0 success, 1 internal failure or server unreachable, 2 invalid
+//! input or a 4xx refusal from the server, 3 `audit verify` found the trail broken).
 
 mod cli;
+mod client;
 mod command;
 mod failure;
 mod input;
+mod output;
 
 use std::io::Write as _;
 use std::process::ExitCode;

@@ -2,19 +2,52 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufWriter, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use clap::Args;
 use steward_policy::{
     Analysis, CertificationStatus, Level, Policy, Task, WorkerStanding, analyze,
     hard_blocks_for_worker,
 };
 
-use crate::cli::{CheckArgs, Format};
-use crate::command::finish_output;
 use crate::failure::invalid;
 use crate::input::{load_policy, read_bytes};
+use crate::output::{Format, finish_output};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Task file (JSON object or array); `-` or nothing reads standard input.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub file: PathBuf,
+    /// Policy file to use instead of the built-in one (see `steward policy show`).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Same as `--format json` (the default).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// One task per line in, one analysis per line out (for large backlogs).
+    #[arg(long)]
+    pub jsonl: bool,
+    /// With `--jsonl`: report a bad line on stderr and go on; exit 2 at the end.
+    #[arg(long, requires = "jsonl")]
+    pub keep_going: bool,
+    /// Also check a worker of this certification level against the task (hard blocks).
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub worker_level: Option<u8>,
+    /// The worker's certification status, with `--worker-level`.
+    #[arg(
+        long,
+        value_name = "STATUS",
+        default_value = "active",
+        requires = "worker_level"
+    )]
+    pub worker_status: String,
+}
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let policy = load_policy(args.policy.as_deref())?;

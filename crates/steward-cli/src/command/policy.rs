@@ -3,16 +3,50 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Subcommand;
 use serde::Serialize;
 use steward_policy::{DEFAULT_POLICY_TOML, Policy, PolicyError, Task, analyze};
 
-use crate::cli::{Format, PolicyCommand};
-use crate::command::finish_output;
 use crate::failure::invalid;
 use crate::input::{load_policy, read_bytes};
+use crate::output::{Format, finish_output};
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print a policy file: the built-in one (equal to the specification) by default.
+    Show {
+        /// Show this policy file instead (after validating it).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+    /// Check a policy file and explain every problem (exit 2 when there is any).
+    Validate {
+        /// The policy file (TOML).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replay a task backlog under two policies and report what changes.
+    ///
+    /// OLD and NEW are policy files, or `builtin` for the built-in policy.
+    Diff {
+        #[arg(value_name = "OLD")]
+        old: PathBuf,
+        #[arg(value_name = "NEW")]
+        new: PathBuf,
+        /// Task backlog, one JSON task per line.
+        #[arg(long, value_name = "FILE.jsonl")]
+        tasks: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+    },
+}
 
 pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     match cmd {

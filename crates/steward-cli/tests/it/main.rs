@@ -1,5 +1,7 @@
 //! Integration tests that run the real `steward` binary.
 
 mod check;
+mod init;
 mod policy;
+mod service;
 mod support;

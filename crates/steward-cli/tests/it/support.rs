@@ -37,8 +37,28 @@ impl Run {
     }
 }
 
+/// The environment variables the `steward` command reads; tests start without them.
+pub const STEWARD_ENV: &[&str] = &[
+    "STEWARD_SERVER",
+    "STEWARD_TOKEN",
+    "STEWARD_DATA_DIR",
+    "STEWARD_DATABASE_URL",
+    "STEWARD_LISTEN",
+    "STEWARD_POLICY",
+];
+
 pub fn steward(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_steward"))
+    steward_env(args, &[], stdin)
+}
+
+/// Runs `steward` with exactly the `STEWARD_*` variables in `env`.
+pub fn steward_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
+    for var in STEWARD_ENV {
+        command.env_remove(var);
+    }
+    let mut child = command
+        .envs(env.iter().copied())
         .args(args)
         .current_dir(repo_root())
         .stdin(Stdio::piped())
@@ -62,6 +82,13 @@ pub fn steward(args: &[&str], stdin: &[u8]) -> Run {
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh, empty scratch directory unique to this test process.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 /// A scratch file path unique to this test process.

@@ -1,0 +1,503 @@
+//! `steward permit …`: the permit workflow (SPEC §6) through the server: request, list,
+//! show, approve / reject / request changes, CAB sign-off, resubmit, start, complete,
+//! close, revoke, renew, archive.
+//!
+//! Values from closed sets (roles, evidence kinds, outcomes, revocation reasons) are
+//! checked here, so a typo is a usage error naming the accepted values before any
+//! request is sent. The rules themselves (segregation of duties, quorum, windows) are the
+//! server's; its refusals come back as one line with the HTTP status.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+use steward_permits::{Outcome, RevocationReason};
+use steward_policy::{Evidence, Role};
+
+use crate::client::{Client, ClientArgs, encode};
+use crate::command::token::str_of;
+use crate::failure::invalid;
+use crate::input::read_bytes;
+use crate::output::{print, print_json, time};
+
+#[derive(Debug, Args)]
+pub struct PermitArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: PermitCommand,
+}
+
+/// Evidence for a request or a resubmission.
+#[derive(Debug, Clone, Args)]
+pub struct EvidenceArgs {
+    /// One piece of evidence, `KIND=VALUE` (`code_review=https://…`); `KIND=@FILE` reads
+    /// the value from a file (JSON when it parses, text otherwise). Repeatable.
+    #[arg(long = "evidence", value_name = "KIND=VALUE", value_parser = parse_evidence)]
+    pub evidence: Vec<(Evidence, String)>,
+    /// A JSON object of evidence kinds to values; `--evidence` entries override it.
+    #[arg(long, value_name = "FILE")]
+    pub evidence_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PermitCommand {
+    /// Request a permit for a task (the server analyses the task itself).
+    Request {
+        /// The task (a JSON object, SPEC §2); `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        task: PathBuf,
+        /// The worker that will run it.
+        #[arg(long, value_name = "ID")]
+        worker: String,
+        #[command(flatten)]
+        evidence: EvidenceArgs,
+        /// Validity in hours [default: the permit type's].
+        #[arg(long, value_name = "N")]
+        hours: Option<f64>,
+    },
+    /// List permits, oldest first.
+    List {
+        /// Only permits in this state (`under_review`, `active`, …).
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        #[arg(long, value_name = "ID")]
+        worker: Option<String>,
+        #[arg(long, value_name = "ID")]
+        requester: Option<String>,
+        /// Continue after this permit id (the `next` of the previous page).
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
+        /// 1 to 200.
+        #[arg(long, default_value_t = 50, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: u32,
+    },
+    /// Show one permit with its approvals.
+    Show {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Approve under one of your roles.
+    Approve {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+        role: Role,
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+    },
+    /// Reject under one of your roles, saying why.
+    Reject {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+        role: Role,
+        #[arg(long, value_name = "TEXT")]
+        comment: String,
+    },
+    /// Send the request back for changes, saying which.
+    RequestChanges {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+        role: Role,
+        #[arg(long, value_name = "TEXT")]
+        comment: String,
+    },
+    /// Resubmit after changes were requested (approvals start over).
+    Resubmit {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        evidence: EvidenceArgs,
+    },
+    /// Start executing an active permit.
+    Start {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Record how the execution ended.
+    Complete {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// `success`, `rolled_back`, `rollback_failed` or `partial`.
+        #[arg(long, value_name = "OUTCOME", value_parser = parse_outcome)]
+        outcome: Outcome,
+        /// The completed-operation report (JSON, or text).
+        #[arg(long, value_name = "FILE")]
+        report_file: Option<PathBuf>,
+    },
+    /// Close a completed permit; prints its audit summary.
+    Close {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Closing notes (JSON, or text).
+        #[arg(long, value_name = "FILE")]
+        summary_file: Option<PathBuf>,
+    },
+    /// Revoke a live permit.
+    Revoke {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Why (`manual`, `safety_violation`, `security_incident`, …).
+        #[arg(long, value_name = "REASON", value_parser = parse_reason)]
+        reason: RevocationReason,
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+    },
+    /// Renew an active permit by some hours, as its type allows.
+    Renew {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "N")]
+        hours: f64,
+        /// For renewals that need approval: the role you approve under.
+        #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+        role: Option<Role>,
+    },
+    /// Archive a permit in a terminal state.
+    Archive {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Record the change-advisory-board sign-off of a level-4 permit.
+    CabSignoff {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+pub fn run(args: PermitArgs) -> anyhow::Result<ExitCode> {
+    use PermitCommand as C;
+
+    // Read every file before talking to the server.
+    let (path, body) = match args.command {
+        C::Request {
+            task,
+            worker,
+            evidence,
+            hours,
+        } => {
+            let task = read_json_file(&task, "--task")?;
+            if !task.is_object() {
+                return Err(invalid("`--task` must hold one JSON object (a task)"));
+            }
+            let mut body = json!({
+                "task": task,
+                "worker_id": worker,
+                "evidence": evidence.collect()?,
+            });
+            if let Some(hours) = hours {
+                body["hours"] = json!(hours);
+            }
+            ("/v1/permits".to_owned(), Some(body))
+        }
+        C::List {
+            state,
+            worker,
+            requester,
+            after,
+            limit,
+        } => {
+            let mut query = format!("limit={limit}");
+            for (key, value) in [
+                ("state", state),
+                ("worker_id", worker),
+                ("requester_id", requester),
+                ("after", after),
+            ] {
+                if let Some(value) = value {
+                    let _ = write!(query, "&{key}={}", encode(&value));
+                }
+            }
+            let client = Client::new(&args.client)?;
+            let page = client.get(&format!("/v1/permits?{query}"))?;
+            if args.client.json {
+                print_json(&page)?;
+            } else {
+                print(&list_text(&page))?;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        C::Show { id } => {
+            let client = Client::new(&args.client)?;
+            let permit = client.get(&permit_path(&id, ""))?;
+            return show(&permit, args.client.json);
+        }
+        C::Approve { id, role, comment } => decision(&id, "approve", role, comment),
+        C::Reject { id, role, comment } => decision(&id, "reject", role, Some(comment)),
+        C::RequestChanges { id, role, comment } => {
+            decision(&id, "request_changes", role, Some(comment))
+        }
+        C::Resubmit { id, evidence } => (
+            permit_path(&id, "/resubmit"),
+            Some(json!({"evidence": evidence.collect()?})),
+        ),
+        C::Start { id } => (permit_path(&id, "/start"), None),
+        C::Complete {
+            id,
+            outcome,
+            report_file,
+        } => {
+            let mut body = json!({"outcome": outcome.as_str()});
+            if let Some(file) = report_file {
+                body["report"] = read_json_or_text(&file)?;
+            }
+            (permit_path(&id, "/complete"), Some(body))
+        }
+        C::Close { id, summary_file } => {
+            let mut body = json!({});
+            if let Some(file) = summary_file {
+                body["notes"] = read_json_or_text(&file)?;
+            }
+            (permit_path(&id, "/close"), Some(body))
+        }
+        C::Revoke {
+            id,
+            reason,
+            comment,
+        } => {
+            let mut body = json!({"reason": reason.as_str()});
+            if let Some(comment) = comment {
+                body["comment"] = json!(comment);
+            }
+            (permit_path(&id, "/revoke"), Some(body))
+        }
+        C::Renew { id, hours, role } => {
+            let mut body = json!({"hours": hours});
+            if let Some(role) = role {
+                body["role"] = json!(role.as_str());
+            }
+            (permit_path(&id, "/renew"), Some(body))
+        }
+        C::Archive { id } => (permit_path(&id, "/archive"), None),
+        C::CabSignoff { id } => (permit_path(&id, "/cab-signoff"), None),
+    };
+    let client = Client::new(&args.client)?;
+    let permit = client.post(&path, body.as_ref())?;
+    show(&permit, args.client.json)
+}
+
+impl EvidenceArgs {
+    /// The evidence object: the file's entries, then each `--evidence` over them.
+    fn collect(&self) -> anyhow::Result<Value> {
+        let mut map = Map::new();
+        if let Some(file) = &self.evidence_file {
+            match read_json_file(file, "--evidence-file")? {
+                Value::Object(entries) => {
+                    for (kind, value) in entries {
+                        kind.parse::<Evidence>()
+                            .map_err(|e| invalid(format!("`{}`: `{kind}`: {e}", file.display())))?;
+                        map.insert(kind, value);
+                    }
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "`{}` must hold a JSON object of evidence kinds to values",
+                        file.display()
+                    )));
+                }
+            }
+        }
+        for (kind, value) in &self.evidence {
+            let value = match value.strip_prefix('@') {
+                Some(file) => read_json_or_text(Path::new(file))?,
+                None => Value::String(value.clone()),
+            };
+            map.insert(kind.as_str().to_owned(), value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+fn decision(
+    id: &str,
+    decision: &str,
+    role: Role,
+    comment: Option<String>,
+) -> (String, Option<Value>) {
+    let mut body = json!({"decision": decision, "role": role.as_str(), "channel": "cli"});
+    if let Some(comment) = comment {
+        body["comment"] = json!(comment);
+    }
+    (permit_path(id, "/approvals"), Some(body))
+}
+
+fn permit_path(id: &str, action: &str) -> String {
+    format!("/v1/permits/{}{action}", encode(id))
+}
+
+fn show(permit: &Value, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(permit)?;
+    } else {
+        print(&permit_text(permit))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per permit.
+fn list_text(page: &Value) -> String {
+    let items = page["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let mut s = String::new();
+    if items.is_empty() {
+        s.push_str("no permits\n");
+    }
+    for p in items {
+        let _ = writeln!(
+            s,
+            "{}  {:<17}  level {}  {:<19}  task {}  worker {}  expires {}",
+            str_of(p, "id"),
+            str_of(p, "state"),
+            p["level"],
+            str_of(p, "permit_type"),
+            str_of(p, "task_id"),
+            str_of(p, "worker_id"),
+            time(p["expires_at_ms"].as_i64()),
+        );
+    }
+    if let Some(next) = page["next"].as_str() {
+        let _ = writeln!(s, "more: --after {next}");
+    }
+    s
+}
+
+/// A permit for humans: state, level, window, approvals, evidence, outcome.
+fn permit_text(p: &Value) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "permit {}: {} (level {}, {})",
+        str_of(p, "id"),
+        str_of(p, "state"),
+        p["level"],
+        str_of(p, "permit_type"),
+    );
+    let _ = writeln!(
+        s,
+        "  task {}, worker {}, requested by {} at {}",
+        str_of(p, "task_id"),
+        str_of(p, "worker_id"),
+        str_of(p, "requester_id"),
+        time(p["created_at_ms"].as_i64()),
+    );
+    if p["valid_from_ms"].is_i64() || p["expires_at_ms"].is_i64() {
+        let _ = writeln!(
+            s,
+            "  valid {} to {} ({} renewals)",
+            time(p["valid_from_ms"].as_i64()),
+            time(p["expires_at_ms"].as_i64()),
+            p["renewals"],
+        );
+    }
+    let req = &p["requirements"];
+    let roles = |key: &str| -> String {
+        req[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    if req["approvers_required"].as_u64().unwrap_or(0) == 0 {
+        s.push_str("  no approvals needed");
+    } else {
+        let _ = write!(
+            s,
+            "  needs {} approval(s) from {}",
+            req["approvers_required"],
+            roles("approver_roles")
+        );
+    }
+    let required = roles("required_roles");
+    if !required.is_empty() {
+        let _ = write!(s, " (must include {required})");
+    }
+    if req["change_advisory_board_required"] == json!(true) {
+        let signed = if p["cab_signed_off"] == json!(true) {
+            "signed off"
+        } else {
+            "not yet signed off"
+        };
+        let _ = write!(s, "; change advisory board {signed}");
+    }
+    s.push('\n');
+    let approvals = p["approvals"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    for a in approvals {
+        let _ = write!(
+            s,
+            "  {} by {} as {} (round {}, {})",
+            str_of(a, "decision"),
+            str_of(a, "principal_id"),
+            str_of(a, "role"),
+            a["round"],
+            time(a["created_at_ms"].as_i64()),
+        );
+        if let Some(comment) = a["comment"].as_str() {
+            let _ = write!(s, ": {comment}");
+        }
+        s.push('\n');
+    }
+    if let Some(evidence) = p["evidence"].as_object() {
+        let kinds: Vec<&str> = evidence.keys().map(String::as_str).collect();
+        if !kinds.is_empty() {
+            let _ = writeln!(s, "  evidence: {}", kinds.join(", "));
+        }
+    }
+    if let Some(outcome) = p["outcome"].as_str() {
+        let _ = writeln!(s, "  outcome: {outcome}");
+    }
+    if let Some(reason) = p["revocation_reason"].as_str() {
+        let _ = writeln!(s, "  revoked: {reason}");
+    }
+    s
+}
+
+fn read_json_file(path: &Path, what: &str) -> anyhow::Result<Value> {
+    let bytes = read_bytes(path)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| invalid(format!("`{what} {}`: not valid JSON: {e}", path.display())))
+}
+
+/// A file's content as JSON when it parses, as a string otherwise.
+fn read_json_or_text(path: &Path) -> anyhow::Result<Value> {
+    let bytes = read_bytes(path)?;
+    if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
+        return Ok(value);
+    }
+    String::from_utf8(bytes).map(Value::String).map_err(|_| {
+        invalid(format!(
+            "`{}` is neither JSON nor UTF-8 text",
+            path.display()
+        ))
+    })
+}
+
+fn parse_evidence(text: &str) -> Result<(Evidence, String), String> {
+    let (kind, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected `KIND=VALUE`, got `{text}`"))?;
+    let kind = kind.trim().parse::<Evidence>().map_err(|e| e.to_string())?;
+    Ok((kind, value.to_owned()))
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse()
+        .map_err(|e: steward_policy::UnknownValueError| e.to_string())
+}
+
+fn parse_outcome(text: &str) -> Result<Outcome, String> {
+    text.parse()
+        .map_err(|e: steward_policy::UnknownValueError| e.to_string())
+}
+
+fn parse_reason(text: &str) -> Result<RevocationReason, String> {
+    text.parse()
+        .map_err(|e: steward_policy::UnknownValueError| e.to_string())
+}

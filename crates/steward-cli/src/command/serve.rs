@@ -1,0 +1,220 @@
+//! `steward serve`: the HTTP API. Initialises the data directory on first run, binds
+//! loopback unless told otherwise, logs through `tracing` (never tokens or bodies), and
+//! on SIGINT or SIGTERM stops accepting, drains in-flight requests and exits 0.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use clap::Args;
+use steward_server::{AppState, Clock, router, serve};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::command::init::{
+    StoreArgs, already_initialised, initialise, open_store, redact, report,
+};
+use crate::failure::invalid;
+use crate::input::load_policy;
+use crate::output::print;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The log filter when `RUST_LOG` is not set. sqlx is kept to warnings: its statement
+/// logs are noise at info.
+const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default; anything else is reachable from other
+    /// machines and gets a warning. Port 0 picks a free port (printed at start).
+    #[arg(
+        long,
+        env = "STEWARD_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Policy file to use instead of the built-in one (see `steward policy show`).
+    #[arg(long, env = "STEWARD_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Parse everything that can be wrong before starting anything.
+    let policy = load_policy(args.policy.as_deref())?;
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_server(args, policy))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::Result<()> {
+    // Install the handlers first, so a signal that arrives during start-up is a clean
+    // shutdown rather than the default "terminate now".
+    let signals = Signals::install()?;
+    let store = open_store(&args.store).await?;
+    let first_run = match already_initialised(&args.store, &store).await? {
+        Some(_) => None,
+        None => Some(initialise(&args.store, &store, "admin").await?),
+    };
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| invalid(format!("cannot listen on `{}`: {e}", args.listen)))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+
+    let database = redact(&args.store.database_url());
+    let policy_version = policy.version().to_owned();
+    let state = AppState {
+        store: store.clone(),
+        policy: Arc::new(policy),
+        clock: Clock::System,
+    };
+    let app = router(state).layer(middleware::from_fn(log_request));
+
+    let mut text = String::new();
+    if let Some(done) = &first_run {
+        text.push_str("First run: ");
+        text.push_str(&report(&args.store, done));
+    }
+    let _ = writeln!(
+        text,
+        "Steward listening on http://{addr} (database: {database}, policy {policy_version})"
+    );
+    if first_run.is_none() {
+        let _ = writeln!(
+            text,
+            "Use the admin token printed when the data directory was initialised, or ask an \
+             admin for one (`steward token create`); then `export STEWARD_TOKEN=…` and try \
+             `steward principal list --server http://{addr}`."
+        );
+    }
+    warn_if_exposed(addr);
+    print(&text)?;
+    tracing::info!(%addr, database, policy_version, "listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(serve(listener, app, async move {
+        let _ = stop_rx.await;
+    }));
+    let outcome = tokio::select! {
+        result = &mut server => Some(result),
+        signal = signals.recv() => {
+            tracing::info!(signal, "shutting down: no new connections, draining in-flight requests");
+            None
+        }
+    };
+    let result = match outcome {
+        Some(result) => result,
+        None => {
+            let _ = stop_tx.send(());
+            match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(
+                        "requests still in flight after {} s; stopping anyway",
+                        DRAIN_TIMEOUT.as_secs()
+                    );
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+    };
+    store.close().await;
+    result
+        .context("the server task failed")?
+        .context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Logs one line per request: method, path, status and duration. Never the query string,
+/// headers or body: they may carry tokens or task contents.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(%method, path, status, ms = format!("{ms:.1}"), "request");
+    response
+}
+
+fn init_logging() {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    // A second subscriber (only possible in tests) is not an error worth stopping for.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn warn_if_exposed(addr: SocketAddr) {
+    use std::io::Write as _;
+
+    if !addr.ip().is_loopback() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "steward: warning: listening on {addr}, which other machines can reach; requests \
+             carry bearer tokens in plain HTTP, so put a TLS-terminating proxy in front"
+        );
+    }
+}
+
+/// SIGINT and SIGTERM (Ctrl-C only, off Unix), registered at once.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())
+                    .context("installing the SIGINT handler")?,
+                terminate: signal(SignalKind::terminate())
+                    .context("installing the SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Waits for the first signal and names it.
+    async fn recv(mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}

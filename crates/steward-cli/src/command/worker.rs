@@ -1,0 +1,396 @@
+//! `steward worker …`: workers and their certification lifecycle (SPEC §5) through the
+//! server: register, list, show, eligibility, promote (one approval), suspend, reinstate,
+//! revoke, recertify, end-probation, and operation outcomes.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use steward_permits::OperationResult;
+use steward_policy::Role;
+
+use crate::client::{Client, ClientArgs, encode};
+use crate::command::token::str_of;
+use crate::output::{print, print_json, time};
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: WorkerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkerCommand {
+    /// Register a worker at level 0 (admin or master).
+    Register {
+        /// Display name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// The responsible principal [default: you].
+        #[arg(long, value_name = "ID")]
+        owner: Option<String>,
+        /// The agent identity (role `worker`) that authenticates as this worker.
+        #[arg(long, value_name = "ID")]
+        principal: Option<String>,
+        /// A domain the worker works in; repeatable.
+        #[arg(long = "domain", value_name = "DOMAIN")]
+        domains: Vec<String>,
+    },
+    /// List workers in registration order.
+    List {
+        /// `active`, `probationary`, `suspended`, `expired` or `revoked`.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
+        level: Option<u8>,
+        /// Owner principal id.
+        #[arg(long, value_name = "ID")]
+        owner: Option<String>,
+        /// Continue after this worker id (the `next` of the previous page).
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
+        #[arg(long, default_value_t = 50, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=200))]
+        limit: u32,
+    },
+    /// Show one worker.
+    Show {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Whether the worker may be promoted to a level now, criterion by criterion.
+    Eligibility {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+        level: u8,
+    },
+    /// Approve promoting the worker to a level under one of your roles; it is promoted
+    /// once the approvals meet the quorum.
+    Promote {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+        level: u8,
+        #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+        role: Role,
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+    },
+    /// Suspend the certification.
+    Suspend {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Reinstate a suspended certification.
+    Reinstate {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Revoke the certification for good, and every live permit of the worker with it.
+    Revoke {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Recertify: the next recertification falls one period from now.
+    Recertify {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// End a probation whose period is over.
+    EndProbation {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Record how one operation ended (master, or the worker itself).
+    Outcome {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// `success`, `failure`, `incident` or `safety_violation`.
+        #[arg(long, value_name = "RESULT", value_parser = parse_result)]
+        result: OperationResult,
+        /// The level the operation required (0 to 4).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
+        level: u8,
+    },
+}
+
+pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    use WorkerCommand as C;
+
+    let client = Client::new(&args.client)?;
+    let (response, render): (Value, Render) = match args.command {
+        C::Register {
+            name,
+            owner,
+            principal,
+            domains,
+        } => {
+            let mut body = json!({"display_name": name, "domains": domains});
+            if let Some(owner) = owner {
+                body["owner_id"] = json!(owner);
+            }
+            if let Some(principal) = principal {
+                body["principal_id"] = json!(principal);
+            }
+            (client.post("/v1/workers", Some(&body))?, worker_text)
+        }
+        C::List {
+            status,
+            level,
+            owner,
+            after,
+            limit,
+        } => {
+            let mut query = format!("limit={limit}");
+            if let Some(level) = level {
+                let _ = write!(query, "&level={level}");
+            }
+            for (key, value) in [("status", status), ("owner", owner), ("after", after)] {
+                if let Some(value) = value {
+                    let _ = write!(query, "&{key}={}", encode(&value));
+                }
+            }
+            (client.get(&format!("/v1/workers?{query}"))?, list_text)
+        }
+        C::Show { id } => (client.get(&worker_path(&id, ""))?, worker_text),
+        C::Eligibility { id, level } => (
+            client.get(&format!(
+                "{}?level={level}",
+                worker_path(&id, "/eligibility")
+            ))?,
+            eligibility_text,
+        ),
+        C::Promote {
+            id,
+            level,
+            role,
+            comment,
+        } => {
+            let mut body = json!({"level": level, "role": role.as_str()});
+            if let Some(comment) = comment {
+                body["comment"] = json!(comment);
+            }
+            (
+                client.post(&worker_path(&id, "/promotions"), Some(&body))?,
+                promotion_text,
+            )
+        }
+        C::Suspend { id, reason } => status_change(&client, &id, "/suspend", &reason)?,
+        C::Reinstate { id, reason } => status_change(&client, &id, "/reinstate", &reason)?,
+        C::Recertify { id, reason } => status_change(&client, &id, "/recertify", &reason)?,
+        C::Revoke { id, reason } => {
+            let body = json!({"reason": reason});
+            (
+                client.post(&worker_path(&id, "/revoke"), Some(&body))?,
+                revocation_text,
+            )
+        }
+        C::EndProbation { id } => (
+            client.post(&worker_path(&id, "/end-probation"), None)?,
+            worker_text,
+        ),
+        C::Outcome { id, result, level } => {
+            let body = json!({"result": result.as_str(), "level": level});
+            (
+                client.post(&worker_path(&id, "/outcomes"), Some(&body))?,
+                outcome_text,
+            )
+        }
+    };
+    if args.client.json {
+        print_json(&response)?;
+    } else {
+        print(&render(&response))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Turns a response into the text a human reads.
+type Render = fn(&Value) -> String;
+
+fn status_change(
+    client: &Client,
+    id: &str,
+    action: &str,
+    reason: &str,
+) -> anyhow::Result<(Value, Render)> {
+    let body = json!({"reason": reason});
+    Ok((
+        client.post(&worker_path(id, action), Some(&body))?,
+        worker_text,
+    ))
+}
+
+fn worker_path(id: &str, action: &str) -> String {
+    format!("/v1/workers/{}{action}", encode(id))
+}
+
+/// A worker for humans: level and status, owner, recertification and record.
+fn worker_text(w: &Value) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "worker {} `{}`: level {}, {}{}",
+        str_of(w, "id"),
+        str_of(w, "display_name"),
+        w["level"],
+        str_of(w, "status"),
+        if w["oversight_recommended"] == json!(true) {
+            " (oversight recommended)"
+        } else {
+            ""
+        },
+    );
+    let _ = write!(s, "  owner {}", str_of(w, "owner_id"));
+    if let Some(identity) = w["principal_id"].as_str() {
+        let _ = write!(s, ", identity {identity}");
+    }
+    if let Some(domains) = w["domains"].as_array().filter(|d| !d.is_empty()) {
+        let names: Vec<&str> = domains.iter().filter_map(Value::as_str).collect();
+        let _ = write!(s, ", domains {}", names.join(", "));
+    }
+    s.push('\n');
+    let recert = &w["recertification"];
+    let _ = write!(s, "  recertification {}", str_of(recert, "state"));
+    if let Some(days) = recert["due_in_days"].as_i64() {
+        let _ = write!(s, ", due in {days} days");
+    }
+    if let Some(days) = recert["grace_left_days"].as_i64() {
+        let _ = write!(s, ", {days} grace days left");
+    }
+    if let Some(until) = w["probation_until_ms"].as_i64() {
+        let _ = write!(s, "; probation until {}", time(Some(until)));
+    }
+    s.push('\n');
+    let stats = &w["stats"];
+    let _ = writeln!(
+        s,
+        "  at this level: {} successes, {} failures; safety violations {}; consecutive \
+         failed union operations {}",
+        stats["successes_at_level"],
+        stats["failures_at_level"],
+        stats["safety_violations"],
+        stats["consecutive_union_failures"],
+    );
+    s
+}
+
+fn list_text(page: &Value) -> String {
+    let items = page["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let mut s = String::new();
+    if items.is_empty() {
+        s.push_str("no workers\n");
+    }
+    for w in items {
+        let _ = writeln!(
+            s,
+            "{}  level {}  {:<12}  {}  owner {}",
+            str_of(w, "id"),
+            w["level"],
+            str_of(w, "status"),
+            str_of(w, "display_name"),
+            str_of(w, "owner_id"),
+        );
+    }
+    if let Some(next) = page["next"].as_str() {
+        let _ = writeln!(s, "more: --after {next}");
+    }
+    s
+}
+
+fn eligibility_text(e: &Value) -> String {
+    let mut s = String::new();
+    let eligible = e["eligible"] == json!(true);
+    let _ = writeln!(
+        s,
+        "worker {} → level {}: {}",
+        str_of(e, "worker_id"),
+        e["target_level"],
+        if eligible { "eligible" } else { "not eligible" },
+    );
+    for reason in e["reasons"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let _ = writeln!(s, "  {}", reason.as_str().unwrap_or("?"));
+    }
+    let rules = &e["approvals"];
+    let _ = writeln!(
+        s,
+        "  promotion needs {} approval(s) from {}",
+        rules["approvers_required"],
+        names(&rules["approver_roles"]),
+    );
+    s
+}
+
+fn promotion_text(p: &Value) -> String {
+    let mut s = String::new();
+    if p["promoted"] == json!(true) {
+        let _ = writeln!(
+            s,
+            "Approval recorded; promoted to level {}.",
+            p["target_level"]
+        );
+    } else {
+        let missing = &p["missing"];
+        let _ = write!(
+            s,
+            "Approval recorded for level {}; {} more approval(s) needed",
+            p["target_level"], missing["approvals"],
+        );
+        let roles = names(&missing["roles"]);
+        if !roles.is_empty() {
+            let _ = write!(s, " (must include {roles})");
+        }
+        s.push_str(".\n");
+    }
+    s.push_str(&worker_text(&p["worker"]));
+    s
+}
+
+fn revocation_text(r: &Value) -> String {
+    let mut s = worker_text(r);
+    let permits = names(&r["revoked_permits"]);
+    if !permits.is_empty() {
+        let _ = writeln!(s, "  permits revoked with it: {permits}");
+    }
+    s
+}
+
+fn outcome_text(o: &Value) -> String {
+    let mut s = String::new();
+    if let Some(message) = o["suspended"]["message"].as_str() {
+        let _ = writeln!(s, "SUSPENDED: {message}");
+    }
+    s.push_str(&worker_text(&o["worker"]));
+    s
+}
+
+fn names(list: &Value) -> String {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse::<Role>().map_err(|e| e.to_string())
+}
+
+fn parse_result(text: &str) -> Result<OperationResult, String> {
+    text.parse::<OperationResult>().map_err(|e| e.to_string())
+}

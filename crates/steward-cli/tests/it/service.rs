@@ -1,0 +1,449 @@
+//! `steward serve` as a child process on a free loopback port, driven by the client
+//! commands, and stopped with SIGTERM; and the client's failures when the server refuses
+//! or is not there.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_env};
+
+/// A running `steward serve`. Dropping it kills the process if a test failed midway.
+struct Served {
+    child: Child,
+    url: String,
+    /// The admin token, when this start initialised the data directory.
+    token: Option<String>,
+    stdout: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Served {
+    /// Starts `steward serve` on `127.0.0.1:0` (the OS picks a free port, which the
+    /// server prints) and waits until `/healthz` answers.
+    fn start(data_dir: &Path) -> Served {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
+        for var in STEWARD_ENV {
+            command.env_remove(var);
+        }
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("steward serve starts");
+        // Drain stderr (the logs) so the pipe never fills and blocks the server.
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("stderr buffer")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        let out_pipe = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out_pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut served = Served {
+            child,
+            url: String::new(),
+            token: None,
+            stdout: String::new(),
+            stderr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while served.url.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "no `listening` line within 30 s; stdout: {}\nstderr: {}",
+                    served.stdout,
+                    served.stderr.lock().expect("stderr buffer")
+                )
+            });
+            served.stdout.push_str(&line);
+            served.stdout.push('\n');
+            if let Some(token) = line.trim().strip_prefix("export STEWARD_TOKEN=") {
+                served.token = Some(token.to_owned());
+            }
+            if let Some(rest) = line.strip_prefix("Steward listening on ") {
+                served.url = rest.split_whitespace().next().expect("url").to_owned();
+            }
+        }
+        let addr = served.url.trim_start_matches("http://").to_owned();
+        while !healthy(&addr) {
+            assert!(Instant::now() < deadline, "/healthz never answered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        served
+    }
+
+    /// Runs a client command against this server with `token`.
+    fn run(&self, args: &[&str], token: &str) -> Run {
+        steward_env(
+            args,
+            &[("STEWARD_SERVER", &self.url), ("STEWARD_TOKEN", token)],
+            b"",
+        )
+    }
+
+    /// Sends SIGTERM and waits up to 10 s for the process to end.
+    fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let kill = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(kill.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 10 s after SIGTERM; stderr: {}",
+                self.stderr.lock().expect("stderr buffer")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `GET /healthz` over a bare TCP connection: true on a 200.
+fn healthy(addr: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
+
+/// A loopback port nothing listens on: bound, then released.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn serve_initialises_serves_clients_and_stops_on_sigterm() {
+    let dir = scratch_dir("serve");
+    let served = Served::start(&dir);
+    let admin = served
+        .token
+        .clone()
+        .unwrap_or_else(|| panic!("first run prints the admin token: {}", served.stdout));
+    assert!(served.stdout.contains("First run: Initialised Steward"));
+    assert!(
+        served.stdout.contains("(database: sqlite://") && served.stdout.contains(", policy spec-"),
+        "{}",
+        served.stdout
+    );
+    assert!(dir.join("audit-signing.key").is_file());
+
+    // principal create → token create for it → the new token works.
+    let run = served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "agent",
+            "--name",
+            "orchestrator",
+            "--role",
+            "master",
+            "--json",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let agent = run.json()["id"].as_str().unwrap().to_owned();
+    let run = served.run(
+        &[
+            "token",
+            "create",
+            "--principal",
+            &agent,
+            "--label",
+            "ci",
+            "--json",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let created = run.json();
+    let agent_token = created["token"].as_str().unwrap().to_owned();
+    let run = served.run(&["token", "list"], &agent_token);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(created["id"].as_str().unwrap()),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("active"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains(&agent_token),
+        "secrets are never listed"
+    );
+
+    let run = served.run(&["principal", "list"], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("orchestrator  roles: master"),
+        "{}",
+        run.stdout
+    );
+
+    // The agent is not an admin: a 403 becomes one line and exit 2.
+    let run = served.run(&["principal", "list"], &agent_token);
+    run.assert_invalid("(HTTP 403)");
+    assert!(run.stderr.contains("admin, auditor"), "{}", run.stderr);
+    // An unknown permit: 404, exit 2.
+    served
+        .run(&["permit", "show", "no-such-permit"], &admin)
+        .assert_invalid("(HTTP 404)");
+
+    // The audit trail: events in order, and the chain verifies.
+    let run = served.run(&["audit", "events"], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let types: Vec<&str> = run
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().nth(3).unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "principal.created",
+            "token.created",
+            "principal.created",
+            "token.created"
+        ]
+    );
+    let run = served.run(&["audit", "verify"], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("audit trail intact: 4 events"),
+        "{}",
+        run.stdout
+    );
+
+    // Revoke: the token stops working.
+    let id = created["id"].as_str().unwrap();
+    let run = served.run(&["token", "revoke", id], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    served
+        .run(&["token", "list"], &agent_token)
+        .assert_invalid("(HTTP 401)");
+
+    let status = served.terminate();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+
+    // A second start finds the data directory initialised: no new token, same admin.
+    let again = Served::start(&dir);
+    assert_eq!(again.token, None, "{}", again.stdout);
+    let run = again.run(&["audit", "verify", "--json"], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["ok"], true);
+    assert!(again.terminate().success());
+}
+
+#[test]
+fn client_failures_are_one_line_with_the_right_exit_code() {
+    let dir = scratch_dir("client-failures");
+    let served = Served::start(&dir);
+
+    let run = served.run(&["token", "list"], "stw_wrong");
+    run.assert_invalid("the token is unknown, expired or revoked (HTTP 401)");
+
+    let run = steward_env(
+        &["principal", "list"],
+        &[("STEWARD_SERVER", &served.url)],
+        b"",
+    );
+    run.assert_invalid("no API token: set `STEWARD_TOKEN`");
+    assert!(served.terminate().success());
+
+    // Nothing listening: exit 1 and the hint.
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let run = steward_env(
+        &["audit", "verify", "--server", &url, "--token", "stw_x"],
+        &[],
+        b"",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("is `steward serve` running at {url}?")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn worker_and_permit_commands_drive_the_workflow() {
+    let dir = scratch_dir("workflow");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    let id_of = |run: Run| -> String {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()["id"].as_str().expect("id").to_owned()
+    };
+    let token_for = |principal: &str| -> String {
+        let run = served.run(
+            &["token", "create", "--principal", principal, "--json"],
+            &admin,
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()["token"].as_str().expect("token").to_owned()
+    };
+    let master = id_of(served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "agent",
+            "--name",
+            "m",
+            "--role",
+            "master",
+            "--json",
+        ],
+        &admin,
+    ));
+    let master_token = token_for(&master);
+    let manager = id_of(served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "human",
+            "--name",
+            "em",
+            "--role",
+            "engineering_manager",
+            "--json",
+        ],
+        &admin,
+    ));
+    let manager_token = token_for(&manager);
+
+    let worker = id_of(served.run(
+        &[
+            "worker", "register", "--name", "bot", "--domain", "metrics", "--json",
+        ],
+        &master_token,
+    ));
+    let run = served.run(&["worker", "eligibility", &worker, "--level", "1"], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("→ level 1: eligible"), "{}", run.stdout);
+    let run = served.run(
+        &[
+            "worker",
+            "promote",
+            &worker,
+            "--level",
+            "1",
+            "--role",
+            "engineering_manager",
+        ],
+        &manager_token,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("Approval recorded; promoted to level 1."),
+        "{}",
+        run.stdout
+    );
+
+    // A read-only production task is auto-approved for a level-1 worker.
+    let task = scratch("workflow-task.json");
+    std::fs::write(
+        &task,
+        r#"{"id":"t-ro","description":"read metrics","environment":"production","operations":["read"],"read_only":true}"#,
+    )
+    .unwrap();
+    let permit = id_of(served.run(
+        &[
+            "permit",
+            "request",
+            "--task",
+            task.to_str().unwrap(),
+            "--worker",
+            &worker,
+            "--json",
+        ],
+        &master_token,
+    ));
+    for (args, state) in [
+        (vec!["permit", "show", &permit], "active"),
+        (vec!["permit", "start", &permit], "executing"),
+        (
+            vec!["permit", "complete", &permit, "--outcome", "success"],
+            "completed",
+        ),
+        (vec!["permit", "close", &permit], "closed"),
+    ] {
+        let run = served.run(&args, &master_token);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stdout
+                .starts_with(&format!("permit {permit}: {state} ")),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+    let run = served.run(&["permit", "list", "--json"], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["items"][0]["state"], "closed");
+
+    // Refusals from the workflow are one line with the status.
+    served
+        .run(&["permit", "start", &permit], &master_token)
+        .assert_invalid("(HTTP 409)");
+    let run = served.run(
+        &["worker", "revoke", &worker, "--reason", "retired"],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("level 1, revoked"), "{}", run.stdout);
+    assert!(served.terminate().success());
+}

@@ -1,0 +1,178 @@
+//! `/v1/audit`: reading the audit trail in `seq` order and verifying its hash chain
+//! (admin, auditor). Reading changes nothing, so it records no event.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use serde::Serialize;
+use steward_policy::Role;
+use steward_store::{AuditEntry, StoreError};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::principals::store_error;
+use crate::state::AppState;
+
+/// Events per page when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The most events one page holds.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// One page of the trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    /// Entries in `seq` order, in the JSON Lines export form (SPEC §9): `seq`, `ts_ms`,
+    /// `type`, `actor`, `subject`, `level`, `data`, `prev_hash`, `hash`.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<AuditEntry>,
+    /// Where the next page starts: pass it as `from_seq`. A page shorter than `limit`
+    /// ends the trail for now; polling from here later returns what was appended since.
+    pub next_from_seq: u64,
+}
+
+/// The result of checking the stored hash chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    /// Every entry hashes to its `hash`, links to the one before, `seq` is gap-free from
+    /// 1, and the last entry is the head.
+    pub ok: bool,
+    /// The `seq` of the head the check ran up to (the number of events).
+    pub head_seq: u64,
+    /// The head's hash (hex), when `ok`.
+    pub head_hash: Option<String>,
+    /// The first `seq` that fails, when not `ok`.
+    pub first_bad_seq: Option<u64>,
+    /// What is wrong there, when not `ok`.
+    pub problem: Option<String>,
+}
+
+/// Reads events with `seq >= from_seq`, at most `limit` (1 to 1000, default 100).
+#[utoipa::path(get, path = "/v1/audit/events", tag = "audit",
+    params(
+        ("from_seq" = Option<u64>, Query, description = "first seq to return (default 1)"),
+        ("limit" = Option<u32>, Query, description = "events per page, 1 to 1000 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "a page of events in seq order", body = EventPage),
+        (status = 400, description = "bad query parameter: the problem names it"),
+        (status = 401, description = "missing or invalid token"),
+        (status = 403, description = "the caller is neither admin nor auditor"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<EventPage>, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Auditor], "reading the audit trail")?;
+    let mut from_seq: u64 = 1;
+    let mut limit = DEFAULT_LIMIT;
+    for (key, value) in query_pairs(query)? {
+        match key.as_str() {
+            "from_seq" => from_seq = parse_number(&key, &value)?,
+            "limit" => {
+                limit = parse_number(&key, &value)?;
+                if !(1..=MAX_LIMIT).contains(&limit) {
+                    return Err(ApiError::bad_request(
+                        format!("`limit` must be 1 to {MAX_LIMIT}, got {limit}"),
+                        "limit",
+                    ));
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    format!("unknown query parameter `{other}`; expected `from_seq` or `limit`"),
+                    other,
+                ));
+            }
+        }
+    }
+    let items = state
+        .store
+        .events(from_seq, limit)
+        .await
+        .map_err(store_error)?;
+    let next_from_seq = items
+        .last()
+        .map_or(from_seq.max(1), |e| e.seq.saturating_add(1));
+    Ok(Json(EventPage {
+        items,
+        next_from_seq,
+    }))
+}
+
+/// Verifies the whole stored chain and names the first bad `seq`. A broken chain is a
+/// result (`ok: false`), not an error: the request itself succeeded.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
+    responses(
+        (status = 200, description = "the verification result", body = Verification),
+        (status = 401, description = "missing or invalid token"),
+        (status = 403, description = "the caller is neither admin nor auditor"),
+    ),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Verification>, ApiError> {
+    caller.require_any(&[Role::Admin, Role::Auditor], "verifying the audit trail")?;
+    let failed = |head_seq: u64, first_bad_seq: Option<u64>, problem: String| Verification {
+        ok: false,
+        head_seq,
+        head_hash: None,
+        first_bad_seq,
+        problem: Some(problem),
+    };
+    let result = match state.store.verify_audit_chain().await {
+        Ok(head) => Verification {
+            ok: true,
+            head_seq: head.seq,
+            head_hash: Some(head.hash.to_string()),
+            first_bad_seq: None,
+            problem: None,
+        },
+        Err(StoreError::AuditChain(e)) => {
+            let head = state.store.audit_head().await.map_err(store_error)?;
+            failed(head.seq, Some(e.seq), e.kind.to_string())
+        }
+        Err(e @ StoreError::AuditHeadMismatch { head_seq, last_seq }) => {
+            failed(head_seq, Some(last_seq.saturating_add(1)), e.to_string())
+        }
+        // A stored row that cannot even be decoded is tampering too.
+        Err(StoreError::Corrupt {
+            what: "audit event",
+            id,
+            problem,
+        }) => {
+            let head = state.store.audit_head().await.map_err(store_error)?;
+            failed(
+                head.seq,
+                id.parse().ok(),
+                format!("corrupt audit event `{id}`: {problem}"),
+            )
+        }
+        Err(other) => return Err(store_error(other)),
+    };
+    Ok(Json(result))
+}
+
+/// The query string's `key=value` pairs, or a 400 problem (never axum's plain-text one).
+pub fn query_pairs(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    query
+        .map(|Query(pairs)| pairs)
+        .map_err(|rejection| ApiError::BadRequest {
+            message: format!("malformed query string: {}", rejection.body_text()),
+            field: None,
+        })
+}
+
+fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ApiError> {
+    value.parse().map_err(|_| {
+        ApiError::bad_request(
+            format!("`{key}` must be a non-negative integer, got `{value}`"),
+            key,
+        )
+    })
+}
