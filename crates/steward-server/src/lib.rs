@@ -54,6 +54,52 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/permits/{id}/revoke", post(routes::permits::revoke))
         .route("/v1/permits/{id}/renew", post(routes::permits::renew))
         .route("/v1/permits/{id}/archive", post(routes::permits::archive))
+        .route(
+            "/v1/principals",
+            post(routes::principals::create_principal).get(routes::principals::list_principals),
+        )
+        .route(
+            "/v1/principals/{id}/disable",
+            post(routes::principals::disable_principal),
+        )
+        .route(
+            "/v1/tokens",
+            post(routes::tokens::create_token).get(routes::tokens::list_tokens),
+        )
+        .route("/v1/tokens/{id}/revoke", post(routes::tokens::revoke_token))
+        .route("/v1/audit/events", get(routes::audit::list_events))
+        .route("/v1/audit/verify", get(routes::audit::verify))
+        .route(
+            "/v1/workers",
+            post(routes::workers::register).get(routes::workers::list),
+        )
+        .route("/v1/workers/{id}", get(routes::workers::show))
+        .route(
+            "/v1/workers/{id}/eligibility",
+            get(routes::workers::eligibility),
+        )
+        .route(
+            "/v1/workers/{id}/promotions",
+            post(routes::workers::approve_promotion),
+        )
+        .route("/v1/workers/{id}/suspend", post(routes::workers::suspend))
+        .route(
+            "/v1/workers/{id}/reinstate",
+            post(routes::workers::reinstate),
+        )
+        .route("/v1/workers/{id}/revoke", post(routes::workers::revoke))
+        .route(
+            "/v1/workers/{id}/recertify",
+            post(routes::workers::recertify),
+        )
+        .route(
+            "/v1/workers/{id}/end-probation",
+            post(routes::workers::end_probation),
+        )
+        .route(
+            "/v1/workers/{id}/outcomes",
+            post(routes::workers::record_outcome),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
         .layer(middleware::from_fn(log_internal_errors))

@@ -1,5 +1,9 @@
 //! The HTTP routes, one module per resource.
 
 pub mod analyze;
+pub mod audit;
 pub mod health;
 pub mod permits;
+pub mod principals;
+pub mod tokens;
+pub mod workers;

@@ -14,6 +14,10 @@ pub enum StoreError {
     /// password in the URL never reaches a log.
     #[error("unsupported database URL scheme `{scheme}`: expected `sqlite:` or `postgres:`")]
     UnsupportedUrl { scheme: String },
+    /// The database URL is malformed; the message names the part at fault (never the
+    /// password).
+    #[error("invalid database URL: {message}")]
+    InvalidUrl { message: String },
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]

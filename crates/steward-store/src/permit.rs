@@ -1143,6 +1143,7 @@ impl Store {
                 Pool::Sqlite(pool) => TxConn::Sqlite(pool.begin().await?),
                 Pool::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
             },
+            _writer: None,
         })
     }
 }

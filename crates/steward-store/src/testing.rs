@@ -62,7 +62,13 @@ enum Cleanup {
 pub async fn sqlite_store() -> TestDb {
     let path = env::temp_dir().join(format!("steward-test-{}.db", Uuid::new_v4().simple()));
     let options = SqliteConnectOptions::new().filename(&path);
-    let store = match Store::connect_sqlite(options, false).await {
+    let store = match Store::connect_sqlite(
+        options,
+        false,
+        crate::store::SqliteDurability::default(),
+    )
+    .await
+    {
         Ok(store) => store,
         Err(error) => panic!("cannot open test database `{}`: {error}", path.display()),
     };

@@ -1,5 +1,7 @@
 //! HTTP tests against a real server on a loopback port, on SQLite and on PostgreSQL.
 
+mod admin;
 mod api;
 mod permits;
 mod support;
+mod workers;

@@ -6,3 +6,4 @@ mod audit;
 mod connect;
 mod principals;
 mod tokens;
+mod workers;
