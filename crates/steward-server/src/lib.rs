@@ -117,6 +117,25 @@ pub async fn serve(
         .await
 }
 
+/// Work that happens without a request, once a second until dropped: issuing approved
+/// permits whose requested window has begun. Safe on several instances at once (each
+/// permit is issued under its row lock). Timers of later issues join this loop.
+pub async fn run_maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = state.clock.now().millis();
+        match state.store.issue_due_permits(now).await {
+            Ok(issued) if !issued.is_empty() => {
+                tracing::info!(count = issued.len(), "issued permits whose window began");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "issuing due permits failed; retrying"),
+        }
+    }
+}
+
 async fn not_found(request: Request) -> ApiError {
     ApiError::NotFound(format!(
         "no route for `{} {}`",

@@ -83,6 +83,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         policy: Arc::new(policy),
         clock: Clock::System,
     };
+    let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     let app = router(state).layer(middleware::from_fn(log_request));
 
     let mut text = String::new();
@@ -134,6 +135,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
             }
         }
     };
+    maintenance.abort();
     store.close().await;
     result
         .context("the server task failed")?

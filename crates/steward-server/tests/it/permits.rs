@@ -900,3 +900,45 @@ server_test!(racing_starts_never_both_win, |s| {
         1
     );
 });
+
+server_test!(maintenance_loop_issues_due_permits, |s| {
+    let c = cast(s, 2).await;
+    let start = s.clock.now().millis() + 3_600_000;
+    let (_, p) = s
+        .post(
+            "/v1/permits",
+            &c.master,
+            json!({"task": standard_task(), "worker_id": c.worker_id,
+            "evidence": all_evidence(), "window_start_ms": start}),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    assert_eq!(
+        approve(s, &tl, &id, "tech_lead").await.1["state"],
+        "approved"
+    );
+    let loop_task = tokio::spawn(steward_server::run_maintenance(steward_server::AppState {
+        store: s.store().clone(),
+        policy: std::sync::Arc::new(steward_policy::Policy::builtin()),
+        clock: s.clock.clone(),
+    }));
+    s.clock.advance_minutes(60);
+    let mut state = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        state = s.get(&format!("/v1/permits/{id}"), &c.master).await.1["state"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if state == "active" {
+            break;
+        }
+    }
+    loop_task.abort();
+    assert_eq!(state, "active");
+    assert_eq!(
+        trail(s, &id).await.last().map(String::as_str),
+        Some("permit.issued")
+    );
+});
