@@ -37,6 +37,19 @@ pub enum StoreError {
     /// were removed from its end.
     #[error("audit trail ends at seq {last_seq}, which does not match the head at seq {head_seq}")]
     AuditHeadMismatch { head_seq: u64, last_seq: u64 },
+    /// A root or proof was asked for a tree larger than the Merkle tree built so far
+    /// ([`Store::extend_merkle`](crate::Store::extend_merkle) has not reached it, or the
+    /// trail is not that long).
+    #[error(
+        "tree size {tree_size} is beyond the merkle tree, which covers {merkle_size} events so far"
+    )]
+    BeyondMerkleTree { tree_size: u64, merkle_size: u64 },
+    /// An inclusion proof was asked for an event outside the tree.
+    #[error("seq {seq} is not in the tree of size {tree_size}")]
+    SeqNotInTree { seq: u64, tree_size: u64 },
+    /// The sizes of a proof request do not fit together (old size above new size).
+    #[error("cannot make the proof: {0}")]
+    Proof(#[source] steward_audit::ProofError),
 }
 
 impl From<sqlx::Error> for StoreError {

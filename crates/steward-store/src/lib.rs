@@ -6,6 +6,9 @@
 //! - `store`: [`Store`], the backend `match`, connecting, migrations, [`Tx`].
 //! - `audit`: [`append_event`], the audit primitive every use case calls inside its own
 //!   transaction, plus reading and verifying the trail.
+//! - `merkle`: the RFC 6962 Merkle tree over the trail, caught up outside the appending
+//!   transactions ([`Store::extend_merkle`]), signed checkpoints, inclusion and
+//!   consistency proofs.
 //! - `principal`, `token`: principals and their API tokens.
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
 //! - `testing` (feature `test-support`): fresh databases for tests, here and in the
@@ -43,6 +46,7 @@
 
 mod audit;
 mod error;
+mod merkle;
 mod permit;
 mod principal;
 mod store;
@@ -54,6 +58,7 @@ pub mod testing;
 
 pub use audit::{AuditHead, NewEvent, append_event};
 pub use error::StoreError;
+pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
     RenewalApprovalRecord,
@@ -66,4 +71,4 @@ pub use worker::{
     WorkerFilter, WorkerPage,
 };
 
-pub use steward_audit::{Actor, ActorKind, AuditEntry, Hash, Subject};
+pub use steward_audit::{Actor, ActorKind, AuditEntry, Hash, SignedCheckpoint, Subject};

@@ -306,6 +306,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "permits",
         include_str!("../migrations/sqlite/0003_permits.sql"),
     ),
+    (
+        4,
+        "merkle",
+        include_str!("../migrations/sqlite/0004_merkle.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -323,6 +328,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         3,
         "permits",
         include_str!("../migrations/postgres/0003_permits.sql"),
+    ),
+    (
+        4,
+        "merkle",
+        include_str!("../migrations/postgres/0004_merkle.sql"),
     ),
 ]);
 

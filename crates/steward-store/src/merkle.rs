@@ -1,0 +1,782 @@
+//! The RFC 6962 Merkle tree over the audit trail, persisted as perfect nodes, and its
+//! signed checkpoints and proofs (SPEC §9). The hashing and proof algorithms are
+//! `steward_audit`'s; this module only stores nodes and reads back the few a root or a
+//! proof needs.
+//!
+//! # Catching up instead of appending in place
+//!
+//! The tree is *not* extended inside [`append_event`]: that would add node writes to the
+//! transaction of every use case. Instead the `audit_merkle_head` row records how many
+//! leaves (events from `seq` 1) have their nodes stored, and [`Store::extend_merkle`]
+//! catches it up in pages, one transaction per page. The server's maintenance loop calls
+//! it every second, and [`Store::create_checkpoint`] calls it before signing, so the tree
+//! trails the chain by at most a tick. Leaf `i` is the event with `seq == i + 1`, and its
+//! leaf hash is `steward_audit::leaf_hash(&entry.hash)`.
+//!
+//! # Invariants
+//!
+//! - Nodes are written only together with the head that covers them, in one transaction,
+//!   by a writer holding the head (PostgreSQL: `SELECT … FOR UPDATE` on the head row;
+//!   SQLite: the database write lock every [`Tx`] holds). So the nodes of every tree size up
+//!   to the head are stored, each exactly once, however many instances extend at once.
+//! - A stored node never changes. Rewriting an event row after its leaf was stored does not
+//!   change the tree: an inclusion proof, whose leaf hash is computed from the event row as
+//!   it is now, then fails to verify against a checkpoint's root.
+//! - Lock order, where both are taken: the Merkle head, then the audit head (only
+//!   [`Store::create_checkpoint`] takes both). Appenders take only the audit head.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use steward_audit::{
+    Actor, Checkpoint, Hash, NodeId, ProofError, SignedCheckpoint, Subject, append_nodes,
+    consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash,
+    root_from_nodes, root_nodes, sign_checkpoint,
+};
+
+use crate::audit::{NewEvent, append_event};
+use crate::error::StoreError;
+use crate::store::{Backend, Pool, Store, Tx, TxConn};
+
+/// The type of the audit event [`Store::create_checkpoint`] appends.
+pub const CHECKPOINT_EVENT: &str = "audit.checkpoint_created";
+
+/// The most checkpoints one [`Store::list_checkpoints`] call returns.
+pub const MAX_CHECKPOINT_PAGE: u32 = 1000;
+
+/// Leaves added per transaction by [`Store::extend_merkle`]. A page of 1 000 leaves
+/// writes about 2 000 nodes in a handful of statements and holds the lock for
+/// milliseconds.
+const LEAVES_PER_PAGE: u64 = 1000;
+
+/// Rows per multi-row `INSERT` of nodes: 3 parameters each, well below SQLite's and
+/// PostgreSQL's parameter limits.
+const NODES_PER_INSERT: usize = 500;
+
+/// The proof that the event `seq` is leaf `leaf_index` of the tree of `tree_size` leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    pub seq: u64,
+    /// `seq - 1`.
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    /// The event's `hash` as stored now.
+    pub entry_hash: Hash,
+    /// `leaf_hash(&entry_hash)`: what `steward_audit::verify_inclusion` checks.
+    pub leaf_hash: Hash,
+    /// The audit path, lowest level first (RFC 9162 §2.1.3.1).
+    pub proof: Vec<Hash>,
+}
+
+/// The proof that the tree of `old_size` leaves is a prefix of the tree of `new_size`
+/// leaves (RFC 9162 §2.1.4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    pub proof: Vec<Hash>,
+}
+
+impl Store {
+    /// How many leaves the stored Merkle tree covers (events `1..=size`).
+    pub async fn merkle_size(&self) -> Result<u64, StoreError> {
+        let size: i64 = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        decode_size(size)
+    }
+
+    /// Stores the Merkle nodes of the events after the Merkle head, up to `up_to_seq` (or
+    /// the audit head when `None`, or when `up_to_seq` is beyond it), and returns the new
+    /// tree size.
+    ///
+    /// Works in pages of 1 000 events, one transaction each; an interrupted call leaves a
+    /// consistent, shorter tree that the next call continues. Returns at once, without
+    /// taking the write lock, when there is nothing to add. Safe to call from several
+    /// instances at once.
+    pub async fn extend_merkle(&self, up_to_seq: Option<u64>) -> Result<u64, StoreError> {
+        let head = self.audit_head().await?.seq;
+        let target = up_to_seq.map_or(head, |seq| seq.min(head));
+        let mut size = self.merkle_size().await?;
+        while size < target {
+            let mut tx = self.begin().await?;
+            size = extend_page(&mut tx, target).await?;
+            tx.commit().await?;
+        }
+        Ok(size)
+    }
+
+    /// Extends the tree to the audit head, signs a checkpoint of it with `signing_key`
+    /// (an Ed25519 seed), stores it and records an `audit.checkpoint_created` event by
+    /// `by`, stamped `now_ms`, whose data holds `tree_size`, `root_hash` and `key_id`.
+    ///
+    /// That event comes after the checkpoint's last leaf, so it is never covered by the
+    /// checkpoint it records (the root cannot cover an event that contains it); the next
+    /// checkpoint covers it.
+    ///
+    /// Idempotent: when no event other than `audit.checkpoint_created` was appended since
+    /// the latest checkpoint, that checkpoint is returned and nothing is written (even if
+    /// `signing_key` is not the key that signed it).
+    pub async fn create_checkpoint(
+        &self,
+        by: &Actor,
+        signing_key: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<SignedCheckpoint, StoreError> {
+        self.extend_merkle(None).await?;
+        let mut tx = self.begin().await?;
+        // Holding the Merkle head serialises checkpoint makers, so two instances never sign
+        // the same size twice, and the tree cannot move while the root is computed.
+        let size = lock_merkle_head(&mut tx).await?;
+        let latest = read_latest_checkpoint(&mut tx).await?;
+        if let Some(latest) = latest {
+            if !has_events_besides_checkpoints(&mut tx, latest.checkpoint.tree_size, size).await? {
+                tx.rollback().await?;
+                return Ok(latest);
+            }
+        }
+        let nodes = tx_nodes(&mut tx, &root_nodes(size)).await?;
+        let root_hash = root_from_nodes(size, &nodes).map_err(missing_node)?;
+        let signed = sign_checkpoint(
+            Checkpoint {
+                tree_size: size,
+                root_hash,
+                ts_ms: now_ms,
+            },
+            signing_key,
+        );
+        insert_checkpoint(&mut tx, &signed).await?;
+        append_event(
+            &mut tx,
+            NewEvent {
+                ts_ms: now_ms,
+                event_type: CHECKPOINT_EVENT.to_owned(),
+                actor: by.clone(),
+                subject: Subject::default(),
+                level: None,
+                data: json!({
+                    "tree_size": size,
+                    "root_hash": root_hash.to_string(),
+                    "key_id": signed.key_id,
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(signed)
+    }
+
+    /// The checkpoint with the largest tree size, if any.
+    pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let row: Option<CheckpointRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(SELECT_LATEST_CHECKPOINT)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(SELECT_LATEST_CHECKPOINT)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        row.map(decode_checkpoint).transpose()
+    }
+
+    /// The checkpoint of the tree of `tree_size` leaves, or [`StoreError::NotFound`].
+    pub async fn checkpoint(&self, tree_size: u64) -> Result<SignedCheckpoint, StoreError> {
+        let not_found = || StoreError::NotFound {
+            what: "checkpoint of tree size",
+            id: tree_size.to_string(),
+        };
+        let Ok(size) = i64::try_from(tree_size) else {
+            return Err(not_found());
+        };
+        let row: Option<CheckpointRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT tree_size, root_hash, ts, key_id, signature \
+                     FROM audit_checkpoints WHERE tree_size = ?",
+                )
+                .bind(size)
+                .fetch_optional(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT tree_size, root_hash, ts, key_id, signature \
+                     FROM audit_checkpoints WHERE tree_size = $1",
+                )
+                .bind(size)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        row.map(decode_checkpoint)
+            .transpose()?
+            .ok_or_else(not_found)
+    }
+
+    /// Up to `limit` checkpoints (at most [`MAX_CHECKPOINT_PAGE`]) with a tree size above
+    /// `after`, smallest first. To page, pass the last one's tree size as `after`.
+    pub async fn list_checkpoints(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        let Ok(after) = i64::try_from(after) else {
+            return Ok(Vec::new());
+        };
+        let limit = i64::from(limit.min(MAX_CHECKPOINT_PAGE));
+        let rows: Vec<CheckpointRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoints \
+                     WHERE tree_size > ? ORDER BY tree_size LIMIT ?",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoints \
+                     WHERE tree_size > $1 ORDER BY tree_size LIMIT $2",
+                )
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(decode_checkpoint).collect()
+    }
+
+    /// The proof that event `seq` is in the tree of `tree_size` leaves, which must not be
+    /// beyond the stored tree ([`StoreError::BeyondMerkleTree`]). Reads the event's hash
+    /// as it is stored now and only the O(log n) nodes the proof needs.
+    pub async fn inclusion_proof(
+        &self,
+        seq: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, StoreError> {
+        if seq == 0 || seq > tree_size {
+            return Err(StoreError::SeqNotInTree { seq, tree_size });
+        }
+        self.check_within_tree(tree_size).await?;
+        let leaf_index = seq - 1;
+        let entry_hash = self.event_hash(seq).await?;
+        let ids = inclusion_proof_nodes(leaf_index, tree_size).map_err(proof_error)?;
+        let nodes = self.pool_nodes(&ids).await?;
+        let proof = inclusion_proof(leaf_index, tree_size, &nodes).map_err(proof_error)?;
+        Ok(InclusionProof {
+            seq,
+            leaf_index,
+            tree_size,
+            entry_hash,
+            leaf_hash: leaf_hash(&entry_hash),
+            proof,
+        })
+    }
+
+    /// The proof that the tree of `old_size` leaves is a prefix of the tree of `new_size`
+    /// leaves; `old_size <= new_size`, and `new_size` not beyond the stored tree.
+    pub async fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, StoreError> {
+        let ids = consistency_proof_nodes(old_size, new_size).map_err(proof_error)?;
+        self.check_within_tree(new_size).await?;
+        let nodes = self.pool_nodes(&ids).await?;
+        let proof = consistency_proof(old_size, new_size, &nodes).map_err(proof_error)?;
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            proof,
+        })
+    }
+
+    async fn check_within_tree(&self, tree_size: u64) -> Result<(), StoreError> {
+        let merkle_size = self.merkle_size().await?;
+        if tree_size > merkle_size {
+            return Err(StoreError::BeyondMerkleTree {
+                tree_size,
+                merkle_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// The stored `hash` of event `seq`.
+    async fn event_hash(&self, seq: u64) -> Result<Hash, StoreError> {
+        let not_found = || StoreError::NotFound {
+            what: "audit event",
+            id: seq.to_string(),
+        };
+        let seq_i64 = i64::try_from(seq).map_err(|_| not_found())?;
+        let hash: Option<Vec<u8>> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = ?")
+                    .bind(seq_i64)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = $1")
+                    .bind(seq_i64)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        let hash = hash.ok_or_else(not_found)?;
+        Hash::from_slice(&hash)
+            .ok_or_else(|| StoreError::corrupt("audit event", seq, "hash is not 32 bytes"))
+    }
+
+    /// The stored nodes among `ids`, in one query outside any transaction. Nodes up to the
+    /// Merkle head never change, so no transaction is needed to read a consistent set.
+    async fn pool_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys = node_keys(ids)?;
+        let rows: Vec<NodeRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                bind_keys(
+                    sqlx::query_as(&select_nodes_sql(Backend::Sqlite, keys.len())),
+                    &keys,
+                )
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                bind_keys(
+                    sqlx::query_as(&select_nodes_sql(Backend::Postgres, keys.len())),
+                    &keys,
+                )
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        decode_nodes(rows)
+    }
+}
+
+/// Adds up to one page of leaves, from the Merkle head towards `target`, inside `tx`.
+/// Returns the new tree size (unchanged when another writer got there first).
+async fn extend_page(tx: &mut Tx<'_>, target: u64) -> Result<u64, StoreError> {
+    let size = lock_merkle_head(tx).await?;
+    if size >= target {
+        return Ok(size);
+    }
+    let end = target.min(size.saturating_add(LEAVES_PER_PAGE));
+    let events = event_hashes(tx, size, end).await?;
+    let mut nodes = tx_nodes(tx, &root_nodes(size)).await?;
+    let mut created = Vec::new();
+    let mut leaves = size;
+    for (seq, hash) in events {
+        if seq != leaves + 1 {
+            return Err(StoreError::corrupt(
+                "audit event",
+                leaves + 1,
+                "missing from the trail while building the merkle tree",
+            ));
+        }
+        for (id, node) in append_nodes(&nodes, leaves, leaf_hash(&hash)).map_err(missing_node)? {
+            nodes.insert(id, node);
+            created.push((id, node));
+        }
+        leaves += 1;
+    }
+    if leaves != end {
+        return Err(StoreError::corrupt(
+            "audit event",
+            leaves + 1,
+            "missing from the trail while building the merkle tree",
+        ));
+    }
+    insert_nodes(tx, &created).await?;
+    set_merkle_head(tx, end).await?;
+    Ok(end)
+}
+
+/// Reads the Merkle head inside `tx`, locking it on PostgreSQL (SQLite's `Tx` already
+/// holds the database write lock).
+async fn lock_merkle_head(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
+    let size: i64 = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1")
+                .fetch_one(&mut **tx)
+                .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut **tx)
+                .await?
+        }
+    };
+    decode_size(size)
+}
+
+async fn set_merkle_head(tx: &mut Tx<'_>, size: u64) -> Result<(), StoreError> {
+    let size = size_i64(size)?;
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query("UPDATE audit_merkle_head SET tree_size = ? WHERE id = 1")
+                .bind(size)
+                .execute(&mut **tx)
+                .await?;
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query("UPDATE audit_merkle_head SET tree_size = $1 WHERE id = 1")
+                .bind(size)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// `(seq, hash)` of the events with `after < seq <= up_to`, in order.
+async fn event_hashes(
+    tx: &mut Tx<'_>,
+    after: u64,
+    up_to: u64,
+) -> Result<Vec<(u64, Hash)>, StoreError> {
+    let (after, up_to) = (size_i64(after)?, size_i64(up_to)?);
+    let rows: Vec<(i64, Vec<u8>)> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(
+                "SELECT seq, hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq",
+            )
+            .bind(after)
+            .bind(up_to)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT seq, hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+            )
+            .bind(after)
+            .bind(up_to)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    rows.into_iter()
+        .map(|(seq, hash)| {
+            let bad = |problem| StoreError::corrupt("audit event", seq, problem);
+            let seq = u64::try_from(seq).map_err(|_| bad("negative seq"))?;
+            let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes"))?;
+            Ok((seq, hash))
+        })
+        .collect()
+}
+
+/// The stored nodes among `ids`, read inside `tx`, in one query.
+async fn tx_nodes(tx: &mut Tx<'_>, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys = node_keys(ids)?;
+    let rows: Vec<NodeRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            bind_keys(
+                sqlx::query_as(&select_nodes_sql(Backend::Sqlite, keys.len())),
+                &keys,
+            )
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            bind_keys(
+                sqlx::query_as(&select_nodes_sql(Backend::Postgres, keys.len())),
+                &keys,
+            )
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    decode_nodes(rows)
+}
+
+/// Inserts `nodes` with multi-row `INSERT`s of up to [`NODES_PER_INSERT`] rows.
+async fn insert_nodes(tx: &mut Tx<'_>, nodes: &[(NodeId, Hash)]) -> Result<(), StoreError> {
+    for chunk in nodes.chunks(NODES_PER_INSERT) {
+        let rows = chunk
+            .iter()
+            .map(|(id, hash)| Ok((i64::from(id.level), index_i64(id.index)?, hash)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        match &mut tx.conn {
+            TxConn::Sqlite(tx) => {
+                let sql = insert_nodes_sql(Backend::Sqlite, rows.len());
+                let mut query = sqlx::query(&sql);
+                for (level, index, hash) in &rows {
+                    query = query
+                        .bind(*level)
+                        .bind(*index)
+                        .bind(hash.as_bytes().as_slice());
+                }
+                query.execute(&mut **tx).await?;
+            }
+            TxConn::Postgres(tx) => {
+                let sql = insert_nodes_sql(Backend::Postgres, rows.len());
+                let mut query = sqlx::query(&sql);
+                for (level, index, hash) in &rows {
+                    query = query
+                        .bind(*level)
+                        .bind(*index)
+                        .bind(hash.as_bytes().as_slice());
+                }
+                query.execute(&mut **tx).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn read_latest_checkpoint(tx: &mut Tx<'_>) -> Result<Option<SignedCheckpoint>, StoreError> {
+    let row: Option<CheckpointRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(SELECT_LATEST_CHECKPOINT)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(SELECT_LATEST_CHECKPOINT)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    row.map(decode_checkpoint).transpose()
+}
+
+/// Whether any event with `after < seq <= up_to` is something other than a checkpoint's
+/// own `audit.checkpoint_created` event.
+async fn has_events_besides_checkpoints(
+    tx: &mut Tx<'_>,
+    after: u64,
+    up_to: u64,
+) -> Result<bool, StoreError> {
+    let (after, up_to) = (size_i64(after)?, size_i64(up_to)?);
+    let found: Option<i64> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_scalar(
+                "SELECT seq FROM audit_events WHERE seq > ? AND seq <= ? AND type <> ? LIMIT 1",
+            )
+            .bind(after)
+            .bind(up_to)
+            .bind(CHECKPOINT_EVENT)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_scalar(
+                "SELECT seq FROM audit_events WHERE seq > $1 AND seq <= $2 AND type <> $3 \
+                 LIMIT 1",
+            )
+            .bind(after)
+            .bind(up_to)
+            .bind(CHECKPOINT_EVENT)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+    };
+    Ok(found.is_some())
+}
+
+async fn insert_checkpoint(tx: &mut Tx<'_>, signed: &SignedCheckpoint) -> Result<(), StoreError> {
+    let checkpoint = &signed.checkpoint;
+    let size = size_i64(checkpoint.tree_size)?;
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(size)
+            .bind(checkpoint.root_hash.as_bytes().as_slice())
+            .bind(checkpoint.ts_ms)
+            .bind(&signed.key_id)
+            .bind(signed.signature.as_slice())
+            .execute(&mut **tx)
+            .await?;
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(size)
+            .bind(checkpoint.root_hash.as_bytes().as_slice())
+            .bind(checkpoint.ts_ms)
+            .bind(&signed.key_id)
+            .bind(signed.signature.as_slice())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+const SELECT_LATEST_CHECKPOINT: &str = "SELECT tree_size, root_hash, ts, key_id, signature \
+     FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1";
+
+/// One `audit_checkpoints` row: tree_size, root_hash, ts, key_id, signature.
+type CheckpointRow = (i64, Vec<u8>, i64, String, Vec<u8>);
+
+/// One `audit_merkle_nodes` row: level, idx, hash.
+type NodeRow = (i64, i64, Vec<u8>);
+
+fn decode_checkpoint(row: CheckpointRow) -> Result<SignedCheckpoint, StoreError> {
+    let (size, root_hash, ts_ms, key_id, signature) = row;
+    let bad = |problem| StoreError::corrupt("audit checkpoint", size, problem);
+    let tree_size = u64::try_from(size).map_err(|_| bad("negative tree_size"))?;
+    let root_hash = Hash::from_slice(&root_hash).ok_or_else(|| bad("root_hash is not 32 bytes"))?;
+    let signature =
+        <[u8; 64]>::try_from(signature.as_slice()).map_err(|_| bad("signature is not 64 bytes"))?;
+    Ok(SignedCheckpoint {
+        checkpoint: Checkpoint {
+            tree_size,
+            root_hash,
+            ts_ms,
+        },
+        key_id,
+        signature,
+    })
+}
+
+fn decode_nodes(rows: Vec<NodeRow>) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    rows.into_iter()
+        .map(|(level, index, hash)| {
+            let bad = |problem| {
+                StoreError::corrupt("audit merkle node", format!("{level}/{index}"), problem)
+            };
+            let level = u8::try_from(level).map_err(|_| bad("level out of range"))?;
+            let index = u64::try_from(index).map_err(|_| bad("negative index"))?;
+            let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes"))?;
+            Ok((NodeId::new(level, index), hash))
+        })
+        .collect()
+}
+
+/// `(level, idx)` of each node as the database stores them.
+fn node_keys(ids: &[NodeId]) -> Result<Vec<(i64, i64)>, StoreError> {
+    ids.iter()
+        .map(|id| Ok((i64::from(id.level), index_i64(id.index)?)))
+        .collect()
+}
+
+fn bind_keys<'q, DB, O>(
+    mut query: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>,
+    keys: &'q [(i64, i64)],
+) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for (level, index) in keys {
+        query = query.bind(*level).bind(*index);
+    }
+    query
+}
+
+/// `SELECT … WHERE (level, idx) IN (VALUES (?, ?), …)` for `count` nodes: a row-value
+/// `IN`, which both SQLite (≥ 3.15, with a `VALUES` list) and PostgreSQL answer from the
+/// primary key.
+fn select_nodes_sql(backend: Backend, count: usize) -> String {
+    format!(
+        "SELECT level, idx, hash FROM audit_merkle_nodes WHERE (level, idx) IN (VALUES {})",
+        placeholders(backend, count, 2)
+    )
+}
+
+fn insert_nodes_sql(backend: Backend, count: usize) -> String {
+    format!(
+        "INSERT INTO audit_merkle_nodes (level, idx, hash) VALUES {}",
+        placeholders(backend, count, 3)
+    )
+}
+
+/// `(?, ?), (?, ?)` on SQLite or `($1, $2), ($3, $4)` on PostgreSQL: `rows` tuples of
+/// `columns` parameters.
+fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            n += 1;
+            match backend {
+                Backend::Sqlite => out.push('?'),
+                Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn decode_size(size: i64) -> Result<u64, StoreError> {
+    u64::try_from(size)
+        .map_err(|_| StoreError::corrupt("audit merkle head", size, "negative tree_size"))
+}
+
+fn size_i64(size: u64) -> Result<i64, StoreError> {
+    i64::try_from(size).map_err(|_| {
+        StoreError::corrupt(
+            "audit merkle head",
+            size,
+            "tree size does not fit a 64-bit signed integer",
+        )
+    })
+}
+
+fn index_i64(index: u64) -> Result<i64, StoreError> {
+    i64::try_from(index).map_err(|_| {
+        StoreError::corrupt(
+            "audit merkle node",
+            index,
+            "index does not fit a 64-bit signed integer",
+        )
+    })
+}
+
+/// A node the tree needed is not stored although the head covers it: the table was
+/// edited outside Steward.
+fn missing_node(error: steward_audit::MissingNodeError) -> StoreError {
+    let id = error.0;
+    StoreError::corrupt(
+        "audit merkle node",
+        format!("{}/{}", id.level, id.index),
+        "not stored, though the merkle head covers it",
+    )
+}
+
+fn proof_error(error: ProofError) -> StoreError {
+    match error {
+        ProofError::MissingNode(missing) => missing_node(missing),
+        other => StoreError::Proof(other),
+    }
+}
