@@ -13,7 +13,7 @@ mod rego_peer;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use steward_policy::{Analysis, Policy, analyze};
+use steward_policy::{Analysis, Facts, Policy, analyze, score};
 
 fn analyze_benches(c: &mut Criterion) {
     let policy = Policy::builtin();
@@ -47,6 +47,19 @@ fn analyze_benches(c: &mut Criterion) {
         );
     }
 
+    // Like for like with the Rego side: Steward's own scoring stage (`score`, which
+    // `analyze` calls) on the same facts, built in setup from the same analyses.
+    let facts: Vec<Facts> = analyses.iter().map(facts_of).collect();
+    for (a, f) in analyses.iter().zip(&facts) {
+        let s = score(f, &policy);
+        assert_eq!(
+            (s.total, s.level),
+            (a.risk_assessment.total_risk_score, a.level()),
+            "score disagrees with analyze for task {:?}",
+            a.task_id
+        );
+    }
+
     let one = corpus::representative();
     let one_analysis = analyze(&one, &policy);
     let one_input = rego_peer::input(&one, &one_analysis);
@@ -59,6 +72,13 @@ fn analyze_benches(c: &mut Criterion) {
         b.iter(|| {
             for task in &tasks {
                 black_box(analyze(black_box(task), &policy));
+            }
+        });
+    });
+    group.bench_function("steward/score", |b| {
+        b.iter(|| {
+            for f in &facts {
+                black_box(score(black_box(f), &policy));
             }
         });
     });
@@ -85,6 +105,26 @@ fn analyze_benches(c: &mut Criterion) {
         b.iter(|| rego_peer::eval(&mut vm, black_box(&one_input)));
     });
     group.finish();
+}
+
+/// The facts `analyze` scored, read back from its output (the same source the Rego inputs
+/// are built from).
+fn facts_of(a: &Analysis) -> Facts {
+    let category = |i: usize| a.risk_assessment.factors[i].category.as_str();
+    Facts {
+        environment: a.environment_detected,
+        reversibility: category(1).parse().expect("reversibility category"),
+        data_sensitivity: category(2).parse().expect("data category"),
+        impact_scope: category(3).parse().expect("scope category"),
+        customer_impact: category(4).parse().expect("customer category"),
+        read_only: a.signals.read_only,
+        customer_facing: a.signals.customer_facing,
+        risky_operation: !a.signals.risky_operations.is_empty() || a.signals.destructive,
+        system_wide_component: a.signals.system_wide_component,
+        services: a.signals.services,
+        regions: a.signals.regions,
+        compliance: a.signals.compliance_frameworks.iter().copied().collect(),
+    }
 }
 
 criterion_group!(benches, analyze_benches);

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    DataSensitivity, Environment, Evidence, Level, OperationKind, PermitType, RiskLevel, Role,
-    SensitiveKind,
+    ComplianceFramework, DataSensitivity, Environment, Evidence, Level, OperationKind, PermitType,
+    RiskLevel, Role, SensitiveKind,
 };
 
 /// Steward's verdict on one task.
@@ -96,6 +96,22 @@ pub enum FloorRule {
     Compliance,
 }
 
+impl FloorRule {
+    /// Every rule, in the order floors are reported.
+    pub const ALL: &'static [FloorRule] = &[
+        FloorRule::ProductionWrite,
+        FloorRule::ProductionReadOnly,
+        FloorRule::SensitiveData,
+        FloorRule::RiskyOperationProduction,
+        FloorRule::RiskyOperationStaging,
+        FloorRule::CustomerFacingProduction,
+        FloorRule::MultiServiceProduction,
+        FloorRule::SystemWideProduction,
+        FloorRule::MultiRegionProduction,
+        FloorRule::Compliance,
+    ];
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalRequirements {
     pub approvers_required: u32,
@@ -145,6 +161,9 @@ pub struct Signals {
     pub risky_operations: Vec<OperationKind>,
     pub services: u32,
     pub regions: u32,
+    /// A system-wide component (load balancer, CDN, primary database, …) was named.
+    pub system_wide_component: bool,
+    pub compliance_frameworks: Vec<ComplianceFramework>,
 }
 
 impl Analysis {

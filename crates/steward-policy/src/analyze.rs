@@ -12,6 +12,7 @@ use crate::model::{
     Level, OperationKind, PermitType, Reversibility, RiskLevel, Role, SensitiveKind,
 };
 use crate::policy::{Policy, Tag};
+use crate::score::{Facts, Score, score};
 use crate::task::Task;
 use crate::vocab::{lowercase, tokenize};
 
@@ -26,7 +27,11 @@ pub fn analyze(task: &Task, policy: &Policy) -> Analysis {
     let (reversibility, reversibility_evidence) =
         decide_reversibility(task, &scan, environment.value, read_only.value);
     let (data, data_evidence) = decide_data(task, &scan);
-    let (scope, scope_evidence) = decide_scope(task, &scan, policy);
+    let counts = Counts {
+        services: distinct_count(&task.services_affected),
+        regions: distinct_count(&task.regions),
+    };
+    let (scope, scope_evidence) = decide_scope(task, &scan, policy, &counts);
     let (customers, customer_evidence) = decide_customers(task, policy);
     for (factor, declared, detected) in [
         (
@@ -62,20 +67,45 @@ pub fn analyze(task: &Task, policy: &Policy) -> Analysis {
         }
     }
 
-    let points = &policy.factor_points;
-    let env_points = points.environment[environment.value as usize];
-    let rev_points = points.reversibility[reversibility.value as usize];
-    let data_points = points.data_sensitivity[data.value as usize];
-    let scope_points = points.impact_scope[scope.value as usize];
-    let customer_points = points.customer_impact[customers.value as usize];
-    let total = env_points + rev_points + data_points + scope_points + customer_points;
+    let customer_facing = task.customer_facing == Some(true) || !scan.customer_facing.is_empty();
+    let destructive = !scan.destructive.is_empty();
+    let facts = Facts {
+        environment: environment.value,
+        reversibility: reversibility.value,
+        data_sensitivity: data.value,
+        impact_scope: scope.value,
+        customer_impact: customers.value,
+        read_only: read_only.value,
+        customer_facing,
+        risky_operation: !scan.ops.is_empty() || destructive,
+        system_wide_component: !scan.system_wide.is_empty(),
+        services: counts.services,
+        regions: counts.regions,
+        compliance: task.compliance_frameworks.iter().copied().collect(),
+    };
+    let scored = score(&facts, policy);
+    let [
+        env_points,
+        rev_points,
+        data_points,
+        scope_points,
+        customer_points,
+    ] = scored.points;
+    let (total, risk_level, base_level, level) = (
+        scored.total,
+        scored.risk_level,
+        scored.base_level,
+        scored.level,
+    );
+    let env = environment.value;
+    let sensitive = data.value == DataSensitivity::Sensitive;
 
     let factors = vec![
         factor(
             FactorName::Environment,
-            environment.value.as_str(),
+            env.as_str(),
             env_points,
-            environment.evidence.clone(),
+            environment.evidence,
         ),
         factor(
             FactorName::Reversibility,
@@ -102,42 +132,7 @@ pub fn analyze(task: &Task, policy: &Policy) -> Analysis {
             customer_evidence,
         ),
     ];
-
-    let (band_level, risk_level) = band(policy, total);
-    let env = environment.value;
-    let base_level = match env {
-        Environment::Local | Environment::Development | Environment::Test => Level::NON_UNION,
-        Environment::Staging => Level::BASIC,
-        Environment::Production | Environment::Unknown => {
-            if read_only.value {
-                band_level.min(Level::BASIC)
-            } else {
-                band_level
-            }
-        }
-    };
-
-    let sensitive = data.value == DataSensitivity::Sensitive;
-    let customer_facing = task.customer_facing == Some(true) || !scan.customer_facing.is_empty();
-    let service_count = distinct_count(&task.services_affected);
-    let region_count = distinct_count(&task.regions);
-    let floors = applicable_floors(&FloorInput {
-        policy,
-        task,
-        scan: &scan,
-        env,
-        read_only: read_only.value,
-        sensitive,
-        customer_facing,
-        scope: scope.value,
-        service_count,
-        region_count,
-    });
-    let level = floors.iter().map(|f| f.level).fold(base_level, Level::max);
-    let floors_applied: Vec<FloorApplied> = floors
-        .into_iter()
-        .filter(|f| f.level > base_level)
-        .collect();
+    let floors_applied = explain_floors(&scored, &facts, &scan, policy);
 
     if env == Environment::Unknown {
         warnings.push(Block {
@@ -149,7 +144,6 @@ pub fn analyze(task: &Task, policy: &Policy) -> Analysis {
 
     let permit_required =
         level >= Level::STANDARD || (level == Level::BASIC && env.is_production_like());
-    let destructive = !scan.destructive.is_empty();
     let permit_type = permit_required.then(|| {
         if destructive && env.is_production_like() {
             PermitType::Destructive
@@ -251,8 +245,10 @@ pub fn analyze(task: &Task, policy: &Policy) -> Analysis {
             sensitive_data: sensitive_kinds,
             data_sensitivity: data.value,
             risky_operations,
-            services: service_count,
-            regions: region_count,
+            services: counts.services,
+            regions: counts.regions,
+            system_wide_component: facts.system_wide_component,
+            compliance_frameworks: facts.compliance.iter().collect(),
         },
     }
 }
@@ -293,16 +289,6 @@ fn declared_is_lower(factor: &str, declared: &str, detected: &str) -> bool {
     d < t
 }
 
-fn band(policy: &Policy, total: u8) -> (Level, RiskLevel) {
-    policy
-        .bands
-        .iter()
-        .find(|b| b.min <= i64::from(total) && i64::from(total) <= b.max)
-        .and_then(|b| Level::new(b.level).map(|l| (l, b.risk_level)))
-        // Fail closed: a validated policy covers 0..=50, so this is never reached.
-        .unwrap_or((Level::MASTER, RiskLevel::VeryHigh))
-}
-
 fn distinct_count(items: &[String]) -> u32 {
     let mut seen: Vec<String> = items
         .iter()
@@ -312,6 +298,13 @@ fn distinct_count(items: &[String]) -> u32 {
     seen.sort();
     seen.dedup();
     u32::try_from(seen.len()).unwrap_or(u32::MAX)
+}
+
+/// Where in the task a signal was found.
+#[derive(Clone, Copy)]
+enum Place {
+    Field(&'static str),
+    Indexed(&'static str, usize),
 }
 
 /// Everything the text fields said, with where they said it.
@@ -422,7 +415,7 @@ impl Scan {
             let mut named = Vec::new();
             lex.scan_tokens(&lower, &tokens, |tag, phrase| match tag {
                 Tag::Env(env) => named.push((env, phrase.to_owned())),
-                _ => scan.content(tag, phrase, "description", &lower),
+                _ => scan.content(tag, phrase, Place::Field("description"), &lower),
             });
             named.sort();
             named.dedup_by_key(|(env, _)| *env);
@@ -437,10 +430,10 @@ impl Scan {
         for (i, op) in task.operations().iter().enumerate() {
             let lower = lowercase(op);
             tokenize(&lower, &mut tokens);
-            let place = format!("operations[{i}]");
+            let place = Place::Indexed("operations", i);
             lex.scan_tokens(&lower, &tokens, |tag, phrase| {
                 if !matches!(tag, Tag::Env(_) | Tag::Read) {
-                    scan.content(tag, phrase, &place, &lower);
+                    scan.content(tag, phrase, place, &lower);
                 }
             });
             if !is_read(policy, &lower, &tokens) {
@@ -450,10 +443,10 @@ impl Scan {
         for (i, data_type) in task.data_types.iter().enumerate() {
             let lower = lowercase(data_type);
             tokenize(&lower, &mut tokens);
-            let place = format!("data_types[{i}]");
+            let place = Place::Indexed("data_types", i);
             lex.scan_tokens(&lower, &tokens, |tag, phrase| {
                 if matches!(tag, Tag::Sensitive(_) | Tag::Data(_)) {
-                    scan.content(tag, phrase, &place, &lower);
+                    scan.content(tag, phrase, place, &lower);
                 }
             });
         }
@@ -487,8 +480,12 @@ impl Scan {
     }
 
     /// Records a data or operation signal found in `place`, whose lower-cased text is `text`.
-    fn content(&mut self, tag: Tag, phrase: &str, place: &str, text: &str) {
-        let evidence = || format!("{place}: `{phrase}`");
+    fn content(&mut self, tag: Tag, phrase: &str, place: Place, text: &str) {
+        // Evidence text is built only for what matched.
+        let evidence = || match place {
+            Place::Field(field) => format!("{field}: `{phrase}`"),
+            Place::Indexed(field, i) => format!("{field}[{i}]: `{phrase}`"),
+        };
         match tag {
             Tag::Sensitive(kind) => self.sensitive.push((kind, evidence())),
             Tag::Data(category) => self.data.push((category, evidence())),
@@ -764,9 +761,13 @@ fn decide_data(task: &Task, scan: &Scan) -> (Decided<DataSensitivity>, Vec<Strin
     )
 }
 
-fn decide_scope(task: &Task, scan: &Scan, policy: &Policy) -> (Decided<ImpactScope>, Vec<String>) {
-    let regions = distinct_count(&task.regions);
-    let services = distinct_count(&task.services_affected);
+fn decide_scope(
+    task: &Task,
+    scan: &Scan,
+    policy: &Policy,
+    counts: &Counts,
+) -> (Decided<ImpactScope>, Vec<String>) {
+    let (regions, services) = (counts.regions, counts.services);
     let min_regions = policy.floors().multi_region_min_regions.max(2);
     let (detected, evidence) = if regions >= min_regions {
         (
@@ -813,128 +814,96 @@ fn decide_customers(task: &Task, policy: &Policy) -> (Decided<CustomerImpact>, V
     declared_or_detected(task.customer_impact, detected, evidence, "customer_impact")
 }
 
-struct FloorInput<'a> {
-    policy: &'a Policy,
-    task: &'a Task,
-    scan: &'a Scan,
-    env: Environment,
-    read_only: bool,
-    sensitive: bool,
-    customer_facing: bool,
-    scope: ImpactScope,
-    service_count: u32,
-    region_count: u32,
+/// Distinct services and regions, counted once per analysis.
+struct Counts {
+    services: u32,
+    regions: u32,
 }
 
-/// Every floor of SPEC §3.4 that applies to the task, whether or not it raises the level.
-fn applicable_floors(i: &FloorInput<'_>) -> Vec<FloorApplied> {
-    let f = i.policy.floors();
+/// The floors that raised the level above the base, each with its reason in words.
+fn explain_floors(
+    scored: &Score,
+    facts: &Facts,
+    scan: &Scan,
+    policy: &Policy,
+) -> Vec<FloorApplied> {
     let mut out = Vec::new();
-    let mut add = |rule, level: u8, reason: String| {
-        if let Some(level) = Level::new(level) {
-            out.push(FloorApplied {
-                rule,
-                level,
-                reason,
-            });
-        }
-    };
-    let production = i.env == Environment::Production;
-    if production && !i.read_only {
-        add(
-            FloorRule::ProductionWrite,
-            f.production_write,
-            "writing in production needs a certified worker".into(),
-        );
-    }
-    if production && i.read_only && !i.sensitive {
-        add(
-            FloorRule::ProductionReadOnly,
-            f.production_read_only,
-            "read-only production access needs a basic certification".into(),
-        );
-    }
-    if i.sensitive {
-        let kinds: Vec<&str> = {
-            let mut k: Vec<SensitiveKind> = i.scan.sensitive.iter().map(|(k, _)| *k).collect();
-            k.sort();
-            k.dedup();
-            k.into_iter().map(SensitiveKind::as_str).collect()
+    for rule in FloorRule::ALL {
+        let Some(level) = scored.floor(*rule) else {
+            continue;
         };
-        let what = if kinds.is_empty() {
-            "declared sensitive".to_owned()
-        } else {
-            kinds.join(", ")
+        if level <= scored.base_level {
+            continue;
+        }
+        if *rule == FloorRule::Compliance {
+            // One entry per framework whose own floor raises the level.
+            for framework in facts.compliance.iter() {
+                if let Some(l) = policy
+                    .compliance_floor(framework)
+                    .filter(|l| *l > scored.base_level)
+                {
+                    out.push(FloorApplied {
+                        rule: *rule,
+                        level: l,
+                        reason: format!("{framework} compliance scope"),
+                    });
+                }
+            }
+            continue;
+        }
+        let reason = match rule {
+            FloorRule::ProductionWrite => {
+                "writing in production needs a certified worker".to_owned()
+            }
+            FloorRule::ProductionReadOnly => {
+                "read-only production access needs a basic certification".to_owned()
+            }
+            FloorRule::SensitiveData => {
+                let mut kinds: Vec<SensitiveKind> =
+                    scan.sensitive.iter().map(|(k, _)| *k).collect();
+                kinds.sort();
+                kinds.dedup();
+                let what = if kinds.is_empty() {
+                    "declared sensitive".to_owned()
+                } else {
+                    kinds
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!("sensitive data ({what}) needs advanced certification in any environment")
+            }
+            FloorRule::RiskyOperationProduction | FloorRule::RiskyOperationStaging => {
+                let mut kinds: Vec<&str> = scan.ops.iter().map(|(k, _)| k.as_str()).collect();
+                if !scan.destructive.is_empty() {
+                    kinds.push("destructive");
+                }
+                kinds.sort();
+                kinds.dedup();
+                format!(
+                    "risky operation ({}) in {}",
+                    kinds.join(", "),
+                    facts.environment
+                )
+            }
+            FloorRule::CustomerFacingProduction => {
+                "customer-facing service in production".to_owned()
+            }
+            FloorRule::MultiServiceProduction => {
+                format!("{} services in production", facts.services)
+            }
+            FloorRule::SystemWideProduction => "system-wide component in production".to_owned(),
+            FloorRule::MultiRegionProduction => {
+                format!("{} regions in production", facts.regions.max(2))
+            }
+            FloorRule::Compliance => continue,
         };
-        add(
-            FloorRule::SensitiveData,
-            f.sensitive_data,
-            format!("sensitive data ({what}) needs advanced certification in any environment"),
-        );
-    }
-    if !i.scan.ops.is_empty() || !i.scan.destructive.is_empty() {
-        let mut kinds: Vec<&str> = i.scan.ops.iter().map(|(k, _)| k.as_str()).collect();
-        if !i.scan.destructive.is_empty() {
-            kinds.push("destructive");
-        }
-        kinds.sort();
-        kinds.dedup();
-        let what = kinds.join(", ");
-        if i.env.is_production_like() {
-            add(
-                FloorRule::RiskyOperationProduction,
-                f.risky_operation_production,
-                format!("risky operation ({what}) in {}", i.env),
-            );
-        } else if i.env == Environment::Staging {
-            add(
-                FloorRule::RiskyOperationStaging,
-                f.risky_operation_staging,
-                format!("risky operation ({what}) in staging"),
-            );
-        }
-    }
-    if production && i.customer_facing {
-        add(
-            FloorRule::CustomerFacingProduction,
-            f.customer_facing_production,
-            "customer-facing service in production".into(),
-        );
-    }
-    if production && i.service_count >= f.multi_service_min_services {
-        add(
-            FloorRule::MultiServiceProduction,
-            f.multi_service_production,
-            format!("{} services in production", i.service_count),
-        );
-    }
-    if production && (i.scope == ImpactScope::SystemWide || !i.scan.system_wide.is_empty()) {
-        add(
-            FloorRule::SystemWideProduction,
-            f.system_wide_production,
-            "system-wide component in production".into(),
-        );
-    }
-    if production
-        && (i.region_count >= f.multi_region_min_regions || i.scope == ImpactScope::MultiRegion)
-    {
-        add(
-            FloorRule::MultiRegionProduction,
-            f.multi_region_production,
-            format!("{} regions in production", i.region_count.max(2)),
-        );
-    }
-    let mut frameworks = i.task.compliance_frameworks.clone();
-    frameworks.sort();
-    frameworks.dedup();
-    for framework in frameworks {
-        if let Some(level) = i.policy.compliance_floors.get(&framework) {
-            add(
-                FloorRule::Compliance,
-                level.value(),
-                format!("{framework} compliance scope"),
-            );
-        }
+        out.push(FloorApplied {
+            rule: *rule,
+            level,
+            reason,
+        });
     }
     out
 }

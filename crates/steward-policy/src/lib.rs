@@ -14,6 +14,7 @@ mod analysis;
 mod analyze;
 mod model;
 mod policy;
+mod score;
 mod task;
 mod vocab;
 mod worker;
@@ -32,5 +33,6 @@ pub use policy::{
     Band, DEFAULT_POLICY_TOML, LevelSpec, OverlaySpec, PermitTypeSpec, Policy, PolicyDocument,
     PolicyError, PolicyProblem, Renewal,
 };
+pub use score::{ComplianceSet, Facts, Score, score};
 pub use task::{Task, TaskError, json_kind};
 pub use worker::{CertificationStatus, WorkerStanding, hard_blocks_for_worker};

@@ -364,6 +364,22 @@ impl Policy {
         &self.document.detection.impact
     }
 
+    /// The band a total falls in: its level and `risk_level`. A validated policy covers
+    /// 0–50; anything else fails closed to the highest level.
+    pub(crate) fn band(&self, total: u8) -> (Level, RiskLevel) {
+        let total = i64::from(total);
+        self.bands
+            .iter()
+            .find(|b| b.min <= total && total <= b.max)
+            .and_then(|b| Level::new(b.level).map(|l| (l, b.risk_level)))
+            .unwrap_or((Level::MASTER, RiskLevel::VeryHigh))
+    }
+
+    /// The floor a compliance framework sets, if the policy gives it one.
+    pub(crate) fn compliance_floor(&self, framework: ComplianceFramework) -> Option<Level> {
+        self.compliance_floors.get(&framework).copied()
+    }
+
     pub(crate) fn env_detection(&self) -> &EnvironmentDetection {
         &self.document.detection.environment
     }

@@ -30,6 +30,8 @@ const OPERATIONS: &[&str] = &[
     "list buckets",
     "scale up",
 ];
+/// The operations of `OPERATIONS` that are reads.
+const READS: &[&str] = &["kubectl get pods", "SELECT * FROM orders", "list buckets"];
 const DATA: &[&str] = &[
     "pii",
     "email",
@@ -171,11 +173,12 @@ proptest! {
             if t.services_affected.len() >= 3 {
                 floor = floor.max(3);
             }
-            if t.read_only != Some(true) {
-                floor = floor.max(2);
-            } else {
-                floor = floor.max(1);
-            }
+            // Writing: declared so, any operation that is not a read, or no operation at
+            // all without the read-only flag (a read-only task needs evidence of it).
+            let writing = t.read_only == Some(false)
+                || ops.iter().any(|o| !READS.contains(&o.as_str()))
+                || (ops.is_empty() && t.read_only != Some(true));
+            floor = floor.max(if writing { 2 } else { 1 });
         }
         prop_assert!(level >= floor, "level {level} below floor {floor}: {:#?}", a.certification_decision);
     }
