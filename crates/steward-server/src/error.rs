@@ -83,6 +83,26 @@ impl ApiError {
         }
     }
 
+    /// The problem for an approver the rules refused: 403 for roles and segregation of
+    /// duties, 409 for a second vote by the same person. Shared by permits and promotions.
+    pub fn approval_refused(
+        refusal: &steward_permits::ApprovalRefusal,
+        message: String,
+    ) -> ApiError {
+        use steward_permits::ApprovalRefusal as R;
+        match refusal {
+            R::Requester { .. } | R::WorkerOwner { .. } | R::Executor { .. } => {
+                ApiError::refused(StatusCode::FORBIDDEN, "segregation_of_duties", message)
+            }
+            R::AlreadyApproved { .. } => {
+                ApiError::refused(StatusCode::CONFLICT, "one_vote_per_person", message)
+            }
+            R::NotHuman { .. } | R::RoleNotHeld { .. } | R::RoleNotEligible { .. } => {
+                ApiError::refused(StatusCode::FORBIDDEN, "role_not_eligible", message)
+            }
+        }
+    }
+
     pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> ApiError {
         ApiError::Internal(Arc::new(err))
     }

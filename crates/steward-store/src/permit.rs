@@ -308,9 +308,7 @@ impl Store {
             .await?;
             issue_if_due(&mut tx, &mut permit, &system, now_ms).await?;
         }
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// Records an approver's decision. Approve counts towards the quorum and, when it is
@@ -407,9 +405,7 @@ impl Store {
                 .await?;
             }
         }
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// Records the change-advisory-board sign-off a level-4 permit needs, then issues the
@@ -520,9 +516,7 @@ impl Store {
             now_ms,
         )
         .await?;
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// The worker (or its requester) starts executing an active permit inside its window.
@@ -578,9 +572,7 @@ impl Store {
             now_ms,
         )
         .await?;
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// Records how the execution ended.
@@ -606,9 +598,7 @@ impl Store {
             now_ms,
         )
         .await?;
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// Closes a completed permit with its audit summary: what was performed, whether the
@@ -653,9 +643,7 @@ impl Store {
             now_ms,
         )
         .await?;
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// Revokes a live permit (terminal, idempotent: revoking a revoked permit changes
@@ -697,9 +685,7 @@ impl Store {
             now_ms,
         )
         .await?;
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// Renews an active or executing permit by `hours`, as its type allows: `read_only` at
@@ -813,9 +799,7 @@ impl Store {
             )
             .await?;
         }
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// Archives a permit in a terminal state.
@@ -837,9 +821,7 @@ impl Store {
             now_ms,
         )
         .await?;
-        row::update_permit(&mut tx, &mut permit, now_ms).await?;
-        tx.commit().await?;
-        Ok(permit)
+        save(tx, permit, now_ms).await
     }
 
     /// Issues every approved permit whose requested window has begun. Returns their ids.
@@ -903,6 +885,13 @@ impl Store {
     ) -> Result<Vec<Permit>, StoreError> {
         row::list_permits(self, filter, after_id, limit.clamp(1, 200)).await
     }
+}
+
+/// Writes the permit's new state (version-checked) and commits the use case.
+async fn save(mut tx: Tx<'_>, mut permit: Permit, now_ms: i64) -> Result<Permit, PermitError> {
+    row::update_permit(&mut tx, &mut permit, now_ms).await?;
+    tx.commit().await?;
+    Ok(permit)
 }
 
 fn is_empty_evidence(value: &Value) -> bool {

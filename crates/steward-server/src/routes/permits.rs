@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use steward_permits::{ApprovalRefusal, Channel, Decision, Outcome, PermitState, RevocationReason};
+use steward_permits::{Channel, Decision, Outcome, PermitState, RevocationReason};
 use steward_policy::{Analysis, Evidence, Role, Task, analyze};
 use steward_store::{NewDecision, NewPermit, Permit, PermitError, PermitFilter, StoreError};
 use utoipa::{IntoParams, ToSchema};
@@ -465,21 +465,7 @@ pub fn permit_error(err: PermitError) -> ApiError {
                 .with("current_state", t.from.as_str())
                 .with("attempted_action", t.event.as_str())
         }
-        PermitError::Approval(refusal) => match refusal {
-            ApprovalRefusal::Requester { .. }
-            | ApprovalRefusal::WorkerOwner { .. }
-            | ApprovalRefusal::Executor { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "segregation_of_duties", message)
-            }
-            ApprovalRefusal::AlreadyApproved { .. } => {
-                ApiError::refused(StatusCode::CONFLICT, "one_vote_per_person", message)
-            }
-            ApprovalRefusal::NotHuman { .. }
-            | ApprovalRefusal::RoleNotHeld { .. }
-            | ApprovalRefusal::RoleNotEligible { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "role_not_eligible", message)
-            }
-        },
+        PermitError::Approval(refusal) => ApiError::approval_refused(&refusal, message),
         PermitError::MissingEvidence { missing, .. } => {
             let names: Vec<&str> = missing.iter().map(|e| e.as_str()).collect();
             ApiError::unprocessable("missing_evidence", message).with("missing", json!(names))

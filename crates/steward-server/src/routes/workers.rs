@@ -15,8 +15,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_permits::{
-    ApprovalRefusal, AutoSuspension, OperationOutcome, OperationResult, Recertification,
-    promotion_approvals,
+    AutoSuspension, OperationOutcome, OperationResult, Recertification, promotion_approvals,
 };
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
@@ -864,21 +863,9 @@ fn worker_error(error: WorkerError) -> ApiError {
             .with("target_level", target.value())
             .with("unmet", json!(eligibility.unmet().collect::<Vec<_>>()))
             .with("reasons", json!(eligibility.reasons)),
-        WorkerError::ApproverRefused { refusal, .. } => match refusal {
-            ApprovalRefusal::Requester { .. }
-            | ApprovalRefusal::WorkerOwner { .. }
-            | ApprovalRefusal::Executor { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "segregation_of_duties", message)
-            }
-            ApprovalRefusal::AlreadyApproved { .. } => {
-                ApiError::refused(StatusCode::CONFLICT, "one_vote_per_person", message)
-            }
-            ApprovalRefusal::NotHuman { .. }
-            | ApprovalRefusal::RoleNotHeld { .. }
-            | ApprovalRefusal::RoleNotEligible { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "role_not_eligible", message)
-            }
-        },
+        WorkerError::ApproverRefused { refusal, .. } => {
+            ApiError::approval_refused(&refusal, message)
+        }
         WorkerError::IllegalTransition { error, .. } => {
             ApiError::refused(StatusCode::CONFLICT, "illegal_transition", message)
                 .with("current_status", error.from.as_str())
