@@ -1,6 +1,7 @@
 //! The `steward` command: thin `main` that parses arguments, runs one command and maps the
 //! outcome to an exit code (0 success, 1 internal failure or server unreachable, 2 invalid
-//! input or a 4xx refusal from the server, 3 `audit verify` found the trail broken).
+//! input or a 4xx refusal from the server, 3 `audit verify` found the trail broken or
+//! `audit prove` could not verify a proof or signature).
 
 mod cli;
 mod client;

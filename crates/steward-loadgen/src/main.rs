@@ -243,6 +243,7 @@ async fn start(store: Store) -> anyhow::Result<Fixture> {
         store,
         policy: Arc::new(Policy::builtin()),
         clock: Clock::System,
+        audit_key: None,
     };
     tokio::spawn(serve(listener, router(state), std::future::pending()));
     Ok(Fixture {

@@ -19,6 +19,7 @@ pub mod routes;
 pub mod state;
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -29,7 +30,7 @@ use tokio::net::TcpListener;
 
 pub use clock::Clock;
 pub use error::ApiError;
-pub use state::AppState;
+pub use state::{AppState, AuditKey};
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
@@ -69,6 +70,31 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens/{id}/revoke", post(routes::tokens::revoke_token))
         .route("/v1/audit/events", get(routes::audit::list_events))
         .route("/v1/audit/verify", get(routes::audit::verify))
+        .route(
+            "/v1/audit/checkpoints",
+            post(routes::audit::checkpoints::create_checkpoint)
+                .get(routes::audit::checkpoints::list_checkpoints),
+        )
+        .route(
+            "/v1/audit/checkpoints/latest",
+            get(routes::audit::checkpoints::latest_checkpoint),
+        )
+        .route(
+            "/v1/audit/checkpoints/{tree_size}",
+            get(routes::audit::checkpoints::show_checkpoint),
+        )
+        .route(
+            "/v1/audit/public-key",
+            get(routes::audit::checkpoints::public_key),
+        )
+        .route(
+            "/v1/audit/proofs/inclusion",
+            get(routes::audit::proofs::inclusion),
+        )
+        .route(
+            "/v1/audit/proofs/consistency",
+            get(routes::audit::proofs::consistency),
+        )
         .route(
             "/v1/workers",
             post(routes::workers::register).get(routes::workers::list),
@@ -117,12 +143,25 @@ pub async fn serve(
         .await
 }
 
-/// Work that happens without a request, once a second until dropped: issuing approved
-/// permits whose requested window has begun. Safe on several instances at once (each
-/// permit is issued under its row lock). Timers of later issues join this loop.
+/// How often the maintenance loop signs an audit checkpoint, when the instance has a
+/// signing key and events other than checkpoints were appended since the last one. The
+/// first is signed one interval after start, not at start, so a short-lived process adds
+/// no event of its own. A minute bounds how long an event stays outside every signed root.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often the maintenance loop runs.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Work that happens without a request, once a [`TICK`] until dropped: issuing approved
+/// permits whose requested window has begun, catching the audit Merkle tree up with the
+/// trail (`Store::extend_merkle`), and every [`CHECKPOINT_INTERVAL`] signing a checkpoint.
+/// Safe on several instances at once: each permit is issued under its row lock, and the
+/// Merkle head row serialises tree extension and checkpoints (an instance that finds
+/// nothing new signs nothing). Timers of later issues join this loop.
 pub async fn run_maintenance(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_checkpoint = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         let now = state.clock.now().millis();
@@ -133,6 +172,45 @@ pub async fn run_maintenance(state: AppState) {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "issuing due permits failed; retrying"),
         }
+        if let Err(error) = state.store.extend_merkle(None).await {
+            tracing::warn!(%error, "extending the audit merkle tree failed; retrying");
+        }
+        if let Some(key) = &state.audit_key {
+            if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
+                last_checkpoint = tokio::time::Instant::now();
+                sign_checkpoint(&state, key, now).await;
+            }
+        }
+    }
+}
+
+/// Signs a checkpoint for the maintenance loop, logging the outcome.
+async fn sign_checkpoint(state: &AppState, key: &AuditKey, now_ms: i64) {
+    let actor = steward_store::Actor {
+        kind: steward_store::ActorKind::System,
+        id: "steward".to_owned(),
+        roles: Vec::new(),
+    };
+    let before = match state.store.latest_checkpoint().await {
+        Ok(latest) => latest,
+        Err(error) => {
+            tracing::warn!(%error, "reading the latest audit checkpoint failed; retrying");
+            return;
+        }
+    };
+    match state
+        .store
+        .create_checkpoint(&actor, key.secret(), now_ms)
+        .await
+    {
+        Ok(signed) if before.as_ref() != Some(&signed) => tracing::info!(
+            tree_size = signed.checkpoint.tree_size,
+            root_hash = %signed.checkpoint.root_hash,
+            key_id = signed.key_id,
+            "signed an audit checkpoint"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "signing an audit checkpoint failed; retrying"),
     }
 }
 

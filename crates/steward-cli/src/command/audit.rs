@@ -1,4 +1,6 @@
-//! `steward audit events|verify`: reading and verifying the audit trail on a server.
+//! `steward audit events|verify|checkpoint|checkpoints|public-key|prove`: reading and
+//! verifying the audit trail on a server, signing checkpoints of its Merkle tree, and
+//! proving (with local verification, in `prove`) that events are in signed trees.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -11,7 +13,12 @@ use crate::client::{Client, ClientArgs};
 use crate::command::token::str_of;
 use crate::output::{print, print_json, time};
 
-/// The exit code of `steward audit verify` when the trail fails verification.
+mod prove;
+
+pub use prove::ProveArgs;
+
+/// The exit code of `steward audit verify` when the trail fails verification, and of
+/// `steward audit prove` when a proof or signature does not verify.
 pub const EXIT_VERIFY_FAILED: u8 = 3;
 
 #[derive(Debug, Args)]
@@ -37,6 +44,25 @@ pub enum AuditCommand {
     /// Verify the stored hash chain on the server and name the first bad seq (admin,
     /// auditor). Exit 0 when intact, 3 when broken.
     Verify,
+    /// Sign a checkpoint of the audit Merkle tree as it stands (admin, auditor). Returns
+    /// the latest one when nothing was appended since.
+    Checkpoint,
+    /// List signed checkpoints, smallest tree first (admin, auditor).
+    Checkpoints {
+        /// Only checkpoints of trees larger than this.
+        #[arg(long, default_value_t = 0, value_name = "SIZE")]
+        after: u64,
+        /// How many at most (1 to 1000).
+        #[arg(long, default_value_t = 100, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
+    /// Print the public key that verifies checkpoints (`ed25519:…`).
+    PublicKey,
+    /// Prove that an event is in a signed tree (`--seq`), or that one signed tree extends
+    /// another (`--consistency`), verifying proof and signatures here, not on the server
+    /// (admin, auditor). Exit 0 when verified, 3 when not.
+    Prove(ProveArgs),
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
@@ -91,6 +117,58 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::from(EXIT_VERIFY_FAILED)
             })
         }
+        AuditCommand::Checkpoint => {
+            let view = client.post("/v1/audit/checkpoints", None)?;
+            if json {
+                return print_json(&view).map(|()| ExitCode::SUCCESS);
+            }
+            print(&format!(
+                "checkpoint of tree size {}: root {}, signed by key {} at {}\n",
+                view["tree_size"],
+                str_of(&view, "root_hash"),
+                str_of(&view, "key_id"),
+                time(view["ts_ms"].as_i64()),
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Checkpoints { after, limit } => {
+            let page = client.get(&format!(
+                "/v1/audit/checkpoints?after={after}&limit={limit}"
+            ))?;
+            if json {
+                return print_json(&page).map(|()| ExitCode::SUCCESS);
+            }
+            let items = page["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            let mut s = String::new();
+            for c in items {
+                let _ = writeln!(
+                    s,
+                    "{:>8}  {}  root {}  key {}",
+                    c["tree_size"].as_u64().unwrap_or_default(),
+                    time(c["ts_ms"].as_i64()),
+                    str_of(c, "root_hash"),
+                    str_of(c, "key_id"),
+                );
+            }
+            print(&s)?;
+            if items.len() == usize::try_from(limit).unwrap_or(usize::MAX) {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "steward: more checkpoints may follow: --after {}",
+                    page["next_after"]
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::PublicKey => {
+            let key = client.get("/v1/audit/public-key")?;
+            if json {
+                return print_json(&key).map(|()| ExitCode::SUCCESS);
+            }
+            print(&format!("{}\n", str_of(&key, "key")))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Prove(prove) => prove::run(&client, &prove, json),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Args;
-use steward_server::{AppState, Clock, router, serve};
+use steward_server::{AppState, AuditKey, Clock, router, serve};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -71,6 +71,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         Some(_) => None,
         None => Some(initialise(&args.store, &store, "admin").await?),
     };
+    let audit_key = load_audit_key(&args.store.key_path())?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .map_err(|e| invalid(format!("cannot listen on `{}`: {e}", args.listen)))?;
@@ -82,6 +83,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         store: store.clone(),
         policy: Arc::new(policy),
         clock: Clock::System,
+        audit_key,
     };
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     let app = router(state).layer(middleware::from_fn(log_request));
@@ -142,6 +144,40 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         .context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reads the audit signing key (`audit-signing.key`: the 32-byte Ed25519 seed that
+/// `steward init` wrote). A missing file is allowed (an instance sharing a PostgreSQL
+/// database with the one that holds the key): the server then signs no checkpoints, and
+/// says so. A file that exists but cannot be read, or is not 32 bytes, stops the start:
+/// signing with a wrong key, or silently not signing, would be worse.
+fn load_audit_key(path: &Path) -> anyhow::Result<Option<AuditKey>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(
+                path = %path.display(),
+                "no audit signing key; this instance will not sign audit checkpoints"
+            );
+            return Ok(None);
+        }
+        Err(error) => {
+            return Err(invalid(format!(
+                "cannot read the audit signing key `{}`: {error}",
+                path.display()
+            )));
+        }
+    };
+    let secret = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        invalid(format!(
+            "`{}` is not an audit signing key: expected 32 bytes, found {}",
+            path.display(),
+            bytes.len()
+        ))
+    })?;
+    let key = AuditKey::new(secret);
+    tracing::info!(key_id = key.key_id(), "audit signing key loaded");
+    Ok(Some(key))
 }
 
 /// Logs one line per request: method, path, status and duration. Never the query string,

@@ -447,3 +447,168 @@ fn worker_and_permit_commands_drive_the_workflow() {
     assert!(run.stdout.contains("level 1, revoked"), "{}", run.stdout);
     assert!(served.terminate().success());
 }
+
+#[test]
+fn audit_checkpoint_and_prove_verify_locally() {
+    let dir = scratch_dir("prove");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    let ok = |run: Run| -> Run {
+        assert_eq!(
+            run.code, 0,
+            "stdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        run
+    };
+
+    // init wrote the admin and its token (2 events); one more principal makes 3.
+    ok(served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "agent",
+            "--name",
+            "a1",
+            "--role",
+            "worker",
+        ],
+        &admin,
+    ));
+    let first = ok(served.run(&["audit", "checkpoint", "--json"], &admin)).json();
+    assert_eq!(first["tree_size"], 3);
+    let key_id = first["key_id"].as_str().expect("key_id").to_owned();
+
+    let run = ok(served.run(&["audit", "prove", "--seq", "1"], &admin));
+    assert!(
+        run.stdout.starts_with(&format!(
+            "event 1 is included in the signed tree of size 3 (root {}, key {key_id})",
+            first["root_hash"].as_str().expect("root")
+        )),
+        "{}",
+        run.stdout
+    );
+
+    // The public key the server reports is the one init wrote next to the private key.
+    let pub_file = dir.join("audit-signing.pub");
+    let run = ok(served.run(&["audit", "public-key"], &admin));
+    assert_eq!(
+        run.stdout,
+        std::fs::read_to_string(&pub_file).expect("pub file")
+    );
+    let pub_path = pub_file.to_str().expect("utf-8 path");
+    ok(served.run(
+        &[
+            "audit",
+            "prove",
+            "--seq",
+            "3",
+            "--tree-size",
+            "3",
+            "--public-key",
+            pub_path,
+        ],
+        &admin,
+    ));
+
+    // Pinning another key: the checkpoint's signature does not verify, exit 3.
+    let other = ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+        .verifying_key()
+        .to_bytes();
+    let other: String = other.iter().map(|b| format!("{b:02x}")).collect();
+    let run = served.run(
+        &[
+            "audit",
+            "prove",
+            "--seq",
+            "1",
+            "--public-key",
+            &format!("ed25519:{other}"),
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(
+            "steward: NOT VERIFIED: the checkpoint of tree size 3 is not validly signed"
+        ),
+        "{}",
+        run.stderr
+    );
+    // An event after the signed tree is not proven by it.
+    let run = served.run(&["audit", "prove", "--seq", "4"], &admin);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("after the signed tree of size 3"),
+        "{}",
+        run.stderr
+    );
+
+    // A second checkpoint (covering the first one's event, and a new principal), listed,
+    // and consistent with the first.
+    ok(served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "agent",
+            "--name",
+            "a2",
+            "--role",
+            "worker",
+        ],
+        &admin,
+    ));
+    let second = ok(served.run(&["audit", "checkpoint", "--json"], &admin)).json();
+    assert_eq!(second["tree_size"], 5);
+    let run = ok(served.run(&["audit", "checkpoints"], &admin));
+    let sizes: Vec<&str> = run
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().next().expect("size"))
+        .collect();
+    assert_eq!(sizes, ["3", "5"], "{}", run.stdout);
+    let run = ok(served.run(&["audit", "prove", "--consistency", "3", "5"], &admin));
+    assert!(
+        run.stdout.starts_with("the signed tree of size 3 (root "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("is a prefix of the signed tree of size 5"),
+        "{}",
+        run.stdout
+    );
+    let run = ok(served.run(&["audit", "prove", "--seq", "4", "--json"], &admin));
+    assert_eq!(run.json()["verified"], true);
+    assert_eq!(run.json()["tree_size"], 5);
+
+    // No checkpoint of that size: the server's 404, exit 2.
+    served
+        .run(&["audit", "prove", "--consistency", "3", "4"], &admin)
+        .assert_invalid("checkpoint of tree size `4` not found (HTTP 404)");
+    assert!(served.terminate().success());
+}
+
+#[test]
+fn serve_refuses_a_malformed_signing_key() {
+    let dir = scratch_dir("bad-key");
+    std::fs::create_dir_all(&dir).expect("data dir");
+    std::fs::write(dir.join("audit-signing.key"), b"short").expect("key file");
+    let data_dir = dir.to_str().expect("utf-8 path");
+    let run = steward_env(
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        &[],
+        b"",
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("audit-signing.key` is not an audit signing key: expected 32 bytes, found 5"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}

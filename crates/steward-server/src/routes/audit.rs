@@ -1,5 +1,6 @@
 //! `/v1/audit`: reading the audit trail in `seq` order and verifying its hash chain
-//! (admin, auditor). Reading changes nothing, so it records no event.
+//! (admin, auditor). Reading changes nothing, so it records no event. Signed checkpoints
+//! and the signing key are in `checkpoints`, Merkle proofs in `proofs`.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -13,6 +14,9 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::principals::store_error;
 use crate::state::AppState;
+
+pub mod checkpoints;
+pub mod proofs;
 
 /// Events per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -168,7 +172,36 @@ pub fn query_pairs(
         })
 }
 
-fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ApiError> {
+/// The query string's parameters as `(name, value)`, refusing a name not in `allowed`
+/// (naming it, and the ones allowed) and a name given twice.
+pub fn known_params(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs = query_pairs(query)?;
+    for (index, (key, _)) in pairs.iter().enumerate() {
+        if !allowed.contains(&key.as_str()) {
+            let names: Vec<String> = allowed.iter().map(|name| format!("`{name}`")).collect();
+            return Err(ApiError::bad_request(
+                format!(
+                    "unknown query parameter `{key}`; expected {}",
+                    names.join(" or ")
+                ),
+                key.as_str(),
+            ));
+        }
+        if pairs[..index].iter().any(|(earlier, _)| earlier == key) {
+            return Err(ApiError::bad_request(
+                format!("query parameter `{key}` is given more than once"),
+                key.as_str(),
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
+/// `value` as a non-negative integer, or a 400 naming `key`.
+pub fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ApiError> {
     value.parse().map_err(|_| {
         ApiError::bad_request(
             format!("`{key}` must be a non-negative integer, got `{value}`"),

@@ -922,6 +922,7 @@ server_test!(maintenance_loop_issues_due_permits, |s| {
         store: s.store().clone(),
         policy: std::sync::Arc::new(steward_policy::Policy::builtin()),
         clock: s.clock.clone(),
+        audit_key: None,
     }));
     s.clock.advance_minutes(60);
     let mut state = String::new();
@@ -940,5 +941,34 @@ server_test!(maintenance_loop_issues_due_permits, |s| {
     assert_eq!(
         trail(s, &id).await.last().map(String::as_str),
         Some("permit.issued")
+    );
+});
+
+server_test!(a_suspended_worker_cannot_have_its_permit_approved, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    execute(
+        s.store(),
+        &format!(
+            "UPDATE workers SET status = 'suspended' WHERE id = '{}'",
+            c.worker_id
+        ),
+    )
+    .await
+    .unwrap();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    let (status, body) = approve(s, &tl, &id, "tech_lead").await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("hard_block")),
+        "{body}"
+    );
+    assert_eq!(body["hard_blocks"][0]["rule"], "certification_suspended");
+    assert_eq!(
+        trail(s, &id).await,
+        ["permit.requested", "permit.review_started"]
     );
 });

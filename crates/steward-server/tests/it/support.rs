@@ -7,10 +7,13 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use steward_permits::Timestamp;
 use steward_policy::{Policy, Role};
-use steward_server::{AppState, Clock, router, serve};
+use steward_server::{AppState, AuditKey, Clock, router, serve};
 use steward_store::testing::{self, TestDb};
 use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
 use tokio::sync::oneshot;
+
+/// The audit signing key (Ed25519 seed) of every test server.
+pub const TEST_AUDIT_KEY: [u8; 32] = [42; 32];
 
 /// Runs `$body` (an async block using `$s: &TestServer`) on every available backend.
 macro_rules! server_test {
@@ -64,6 +67,7 @@ impl TestServer {
             store: db.store().clone(),
             policy: Arc::new(Policy::builtin()),
             clock: clock.clone(),
+            audit_key: Some(AuditKey::new(TEST_AUDIT_KEY)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
