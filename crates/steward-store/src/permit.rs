@@ -219,7 +219,7 @@ impl Store {
         }
 
         let mut tx = self.begin().await?;
-        let worker = row::worker_parties(&mut tx, &new.worker_id).await?;
+        let worker = row::worker_parties(&mut tx, &new.worker_id, true).await?;
         let mut checked = analysis.clone();
         hard_blocks_for_worker(
             &mut checked,
@@ -338,7 +338,11 @@ impl Store {
                 },
             }));
         }
-        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        if decision.decision == Decision::Approve {
+            // A certification suspended, expired or revoked after the request blocks it.
+            certification_in_force(&worker)?;
+        }
         let existing = recorded(&permit);
         check_approver(
             &permit.requirements,
@@ -446,7 +450,7 @@ impl Store {
                 event: steward_permits::PermitEventKind::QuorumMet,
             }));
         }
-        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
         segregation(by, &permit, &worker)?;
         if !permit.cab_signed_off {
             permit.cab_signed_off = true;
@@ -528,20 +532,10 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
         executor_or_requester(by, &permit, &worker, "start")?;
         let next = apply(permit.state, &PermitEvent::Start)?;
-        if matches!(
-            worker.status,
-            CertificationStatus::Suspended
-                | CertificationStatus::Expired
-                | CertificationStatus::Revoked
-        ) {
-            return Err(PermitError::HardBlocks(vec![Block {
-                rule: format!("certification_{}", worker.status),
-                message: format!("the worker's certification is {}", worker.status),
-            }]));
-        }
+        certification_in_force(&worker)?;
         match (permit.valid_from_ms, permit.expires_at_ms) {
             (Some(from), _) if now_ms < from => {
                 return Err(PermitError::OutsideWindow {
@@ -586,7 +580,7 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
         executor_or_requester(by, &permit, &worker, "complete")?;
         permit.outcome = Some(outcome);
         transition(
@@ -713,7 +707,7 @@ impl Store {
         }
         let spec = policy.permit_type(permit.permit_type);
         let needs = check_renewal(spec, permit.renewals, permit.total_hours, hours)?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id).await?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
         let actor = by.actor();
         let ready = match needs {
             RenewalApproval::Automatic => {
@@ -892,6 +886,20 @@ async fn save(mut tx: Tx<'_>, mut permit: Permit, now_ms: i64) -> Result<Permit,
     row::update_permit(&mut tx, &mut permit, now_ms).await?;
     tx.commit().await?;
     Ok(permit)
+}
+
+/// Refuses when the worker's certification is suspended, expired or revoked (SPEC §4 hard
+/// block).
+fn certification_in_force(worker: &WorkerParties) -> Result<(), PermitError> {
+    match worker.status {
+        CertificationStatus::Suspended
+        | CertificationStatus::Expired
+        | CertificationStatus::Revoked => Err(PermitError::HardBlocks(vec![Block {
+            rule: format!("certification_{}", worker.status),
+            message: format!("the worker's certification is {}", worker.status),
+        }])),
+        CertificationStatus::Active | CertificationStatus::Probationary => Ok(()),
+    }
 }
 
 fn is_empty_evidence(value: &Value) -> bool {

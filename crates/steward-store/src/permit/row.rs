@@ -209,9 +209,14 @@ async fn load_approvals(
     Ok(out)
 }
 
+/// The permit's worker. `share_lock` takes `FOR SHARE` on PostgreSQL, so that a request
+/// and a certification revocation (which locks the worker `FOR UPDATE` and then revokes its
+/// live permits) never interleave: either the revocation sees the new permit, or the
+/// request sees the revoked certification. SQLite serialises all writers anyway.
 pub(super) async fn worker_parties(
     tx: &mut Tx<'_>,
     worker_id: &str,
+    share_lock: bool,
 ) -> Result<WorkerParties, StoreError> {
     let row: Option<(String, String, Option<String>, i64, String)> = match &mut tx.conn {
         TxConn::Sqlite(conn) => {
@@ -223,9 +228,10 @@ pub(super) async fn worker_parties(
             .await?
         }
         TxConn::Postgres(conn) => {
-            sqlx::query_as(
-                "SELECT id, owner_id, principal_id, level, status FROM workers WHERE id = $1",
-            )
+            let lock = if share_lock { " FOR SHARE" } else { "" };
+            sqlx::query_as(&format!(
+                "SELECT id, owner_id, principal_id, level, status FROM workers WHERE id = $1{lock}"
+            ))
             .bind(worker_id)
             .fetch_optional(&mut **conn)
             .await?
