@@ -972,3 +972,88 @@ server_test!(a_suspended_worker_cannot_have_its_permit_approved, |s| {
         ["permit.requested", "permit.review_started"]
     );
 });
+
+server_test!(
+    an_approval_racing_a_revoke_never_both_win_inconsistently,
+    |s| {
+        let c = cast(s, 3).await;
+        let (_, dir) = s.human("dir", &[Role::EngineeringDirector]).await;
+        let (_, sec) = s.human("sec", &[Role::SecurityLead]).await;
+        for round in 0..8 {
+            let task = json!({"id": format!("race-{round}"), "environment": "production",
+            "operations": ["ALTER TABLE t ADD COLUMN c int"]});
+            let id = request(s, &c, task).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(
+                approve(s, &dir, &id, "engineering_director").await.0,
+                StatusCode::OK
+            );
+            // The second approval issues the permit; the requester revokes at the same moment.
+            let approval = {
+                let (url, token) = (format!("{}/v1/permits/{id}/approvals", s.url), sec.clone());
+                tokio::spawn(async move {
+                    reqwest::Client::new()
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&json!({"decision": "approve", "role": "security_lead"}))
+                        .send()
+                        .await
+                        .expect("sent")
+                        .status()
+                })
+            };
+            let revoke = {
+                let (url, token) = (
+                    format!("{}/v1/permits/{id}/revoke", s.url),
+                    c.master.clone(),
+                );
+                tokio::spawn(async move {
+                    reqwest::Client::new()
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&json!({"reason": "approver_request"}))
+                        .send()
+                        .await
+                        .expect("sent")
+                        .status()
+                })
+            };
+            let (approved, revoked) = (approval.await.unwrap(), revoke.await.unwrap());
+            assert_eq!(
+                approved,
+                StatusCode::OK,
+                "the approval never loses: nothing to revoke before it"
+            );
+            let (_, p) = s.get(&format!("/v1/permits/{id}"), &c.master).await;
+            let trail = trail(s, &id).await;
+            match revoked {
+                // The revoke came after the issue: the permit is revoked, after being issued.
+                StatusCode::OK => {
+                    assert_eq!(p["state"], "revoked");
+                    let issued = trail
+                        .iter()
+                        .position(|t| t == "permit.issued")
+                        .expect("issued");
+                    let gone = trail
+                        .iter()
+                        .position(|t| t == "permit.revoked")
+                        .expect("revoked");
+                    assert!(issued < gone, "{trail:?}");
+                }
+                // The revoke came first, while the permit was under review: refused, no trace.
+                StatusCode::CONFLICT => {
+                    assert_eq!(p["state"], "active");
+                    assert!(!trail.iter().any(|t| t == "permit.revoked"), "{trail:?}");
+                }
+                other => panic!("unexpected revoke status {other}"),
+            }
+            assert_eq!(trail.iter().filter(|t| *t == "permit.issued").count(), 1);
+        }
+        s.store()
+            .verify_audit_chain()
+            .await
+            .expect("chain verifies");
+    }
+);
