@@ -12,7 +12,7 @@ use steward_audit::{
 use steward_policy::Role;
 use steward_store::{CHECKPOINT_EVENT, PrincipalKind};
 
-use crate::support::{TEST_AUDIT_KEY, TestServer, server_test};
+use crate::support::{TEST_AUDIT_KEY, TestServer, databases, server_test};
 
 /// Creates `count` principals (without tokens) through the API: one `principal.created`
 /// event each.
@@ -403,3 +403,36 @@ server_test!(bad_proof_queries_are_400_naming_the_parameter, |s| {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["detail"], "checkpoint of tree size `999` not found");
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_signing_key_no_checkpoint_is_signed() {
+    for db in databases().await {
+        let s = TestServer::start_with_key(db, None).await;
+        create_principals(&s, "p", 2).await;
+        let before = s.audit_len().await;
+        let (status, body) = s
+            .request(Method::POST, "/v1/audit/checkpoints", Some(&s.admin), None)
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["rule"], "no_signing_key", "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("no audit signing key"),
+            "{body}"
+        );
+        let (status, body) = s.get("/v1/audit/public-key", &s.admin).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(s.audit_len().await, before, "nothing recorded");
+        // Proofs need no key: they are served against any size the trail has reached.
+        let (status, body) = s
+            .get(
+                &format!("/v1/audit/proofs/inclusion?seq=1&tree_size={before}"),
+                &s.admin,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        s.stop().await;
+    }
+}

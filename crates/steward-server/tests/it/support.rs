@@ -60,14 +60,19 @@ pub fn seeder() -> Actor {
 }
 
 impl TestServer {
+    /// A server that signs checkpoints with [`TEST_AUDIT_KEY`].
     pub async fn start(db: TestDb) -> TestServer {
+        TestServer::start_with_key(db, Some(AuditKey::new(TEST_AUDIT_KEY))).await
+    }
+
+    pub async fn start_with_key(db: TestDb, audit_key: Option<AuditKey>) -> TestServer {
         // A fixed start keeps tests independent of the wall clock.
         let clock = Clock::manual(Timestamp(1_800_000_000_000));
         let state = AppState {
             store: db.store().clone(),
             policy: Arc::new(Policy::builtin()),
             clock: clock.clone(),
-            audit_key: Some(AuditKey::new(TEST_AUDIT_KEY)),
+            audit_key,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

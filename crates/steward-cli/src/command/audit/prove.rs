@@ -71,11 +71,12 @@ pub fn run(client: &Client, args: &ProveArgs, json: bool) -> anyhow::Result<Exit
         .as_deref()
         .map(read_public_key)
         .transpose()?;
-    let outcome = match (&args.consistency, args.seq) {
-        (Some(sizes), _) => prove_consistency(client, sizes[0], sizes[1], pinned),
+    let outcome = match (args.consistency.as_deref(), args.seq) {
+        (Some(&[old_size, new_size]), _) => prove_consistency(client, old_size, new_size, pinned),
         (None, Some(seq)) => prove_inclusion(client, seq, args.tree_size, pinned),
-        // clap's required group makes this unreachable; refuse plainly all the same.
-        (None, None) => {
+        // clap's required group and `num_args = 2` make this unreachable; refuse plainly
+        // all the same.
+        _ => {
             return Err(crate::failure::invalid(
                 "`steward audit prove` needs `--seq N` or `--consistency OLD NEW`",
             ));

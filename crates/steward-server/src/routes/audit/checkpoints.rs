@@ -93,7 +93,7 @@ pub async fn create_checkpoint(
     let Some(key) = &state.audit_key else {
         return Err(ApiError::refused(
             StatusCode::CONFLICT,
-            "no-signing-key",
+            "no_signing_key",
             "this server has no audit signing key (`audit-signing.key` in its data \
              directory), so it cannot sign checkpoints",
         ));
