@@ -232,7 +232,7 @@ async fn start(store: Store) -> anyhow::Result<Fixture> {
         &format!(
             "INSERT INTO workers (id, display_name, owner_id, principal_id, level, status, domains, \
              level_granted_at, stats, version, created_at, updated_at) VALUES ('{worker_id}', 'loadgen', \
-             '{}', '{}', 2, 'active', '[]', 0, '{{}}', 1, 0, 0)",
+             '{}', '{}', 2, 'active', '[]', 0, '{{\"successes_at_level\":0,\"failures_at_level\":0,\"successes_by_level\":[0,0,0,0,0],\"last_incident_at\":null,\"safety_violations\":0,\"consecutive_union_failures\":0}}', 1, 0, 0)",
             ids[3], ids[2]
         ),
     )

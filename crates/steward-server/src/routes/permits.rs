@@ -404,15 +404,38 @@ pub async fn archive(
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Permit>, ApiError> {
-    state
+    let permit = state
         .store
         .permit(&id)
         .await
-        .map(Json)
-        .map_err(|e| permit_error(PermitError::Store(e)))
+        .map_err(|e| permit_error(PermitError::Store(e)))?;
+    if let Some(own) = own_worker_only(&state, &caller).await? {
+        if permit.worker_id != own {
+            // Not 403: a worker learns nothing about other workers' permits, not even that
+            // they exist.
+            return Err(ApiError::NotFound(format!("permit `{id}` not found")));
+        }
+    }
+    Ok(Json(permit))
+}
+
+/// A principal whose only role is `worker` sees the permits of its own worker and no
+/// others; everyone else with a token reads all permits. `Some(worker id)` when limited
+/// (an agent with no worker record gets an id that matches nothing).
+async fn own_worker_only(state: &AppState, caller: &Caller) -> Result<Option<String>, ApiError> {
+    let roles = &caller.principal().roles;
+    if roles.iter().any(|r| *r != Role::Worker) {
+        return Ok(None);
+    }
+    let worker = state
+        .store
+        .worker_by_principal(caller.id())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Some(worker.map_or_else(String::new, |w| w.id)))
 }
 
 /// Lists permits, oldest first, `limit` at a time; pass `next` as `after` for the next page.
@@ -420,9 +443,19 @@ pub async fn show(
     responses((status = 200, description = "`{items, next}`", body = Object)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let own = own_worker_only(&state, &caller).await?;
+    if let (Some(own), Some(asked)) = (&own, &q.worker_id) {
+        if own != asked {
+            return Err(ApiError::refused(
+                StatusCode::FORBIDDEN,
+                "own_worker_only",
+                "a worker may list only its own permits",
+            ));
+        }
+    }
     let filter = PermitFilter {
         state: q
             .state
@@ -430,7 +463,7 @@ pub async fn list(
             .map(str::parse::<PermitState>)
             .transpose()
             .map_err(|e| ApiError::bad_request(format!("`state`: {e}"), "state"))?,
-        worker_id: q.worker_id,
+        worker_id: own.or(q.worker_id),
         requester_id: q.requester_id,
     };
     let limit = q.limit.unwrap_or(50);

@@ -58,7 +58,7 @@ async fn insert_worker(
         &format!(
             "INSERT INTO workers (id, display_name, owner_id, principal_id, level, status, domains, \
              level_granted_at, stats, version, created_at, updated_at) VALUES ('{id}', '{id}', '{owner}', \
-             {principal}, {level}, '{status}', '[]', 0, '{{}}', 1, 0, 0)"
+             {principal}, {level}, '{status}', '[]', 0, '{{\"successes_at_level\":0,\"failures_at_level\":0,\"successes_by_level\":[0,0,0,0,0],\"last_incident_at\":null,\"safety_violations\":0,\"consecutive_union_failures\":0}}', 1, 0, 0)"
         ),
     )
     .await
@@ -1057,3 +1057,41 @@ server_test!(
             .expect("chain verifies");
     }
 );
+
+server_test!(a_worker_reads_only_its_own_permits, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, own) = s.get(&format!("/v1/permits/{id}"), &c.worker_token).await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own["id"], id.as_str());
+    let (_, list) = s.get("/v1/permits", &c.worker_token).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    // Another agent with the worker role, not this permit's worker, sees nothing of it.
+    let (_, other) = s
+        .principal("worker-agent-2", PrincipalKind::Agent, &[Role::Worker])
+        .await;
+    let (status, _) = s.get(&format!("/v1/permits/{id}"), &other).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, list) = s.get("/v1/permits", &other).await;
+    assert_eq!(
+        (status, list["items"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+    let (status, body) = s
+        .get(&format!("/v1/permits?worker_id={}", c.worker_id), &other)
+        .await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::FORBIDDEN, Some("own_worker_only"))
+    );
+    // An auditor reads everything.
+    let (_, auditor) = s.human("auditor", &[Role::Auditor]).await;
+    assert_eq!(
+        s.get(&format!("/v1/permits/{id}"), &auditor).await.0,
+        StatusCode::OK
+    );
+});
