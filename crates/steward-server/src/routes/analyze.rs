@@ -2,7 +2,9 @@
 
 use axum::Json;
 use axum::extract::State;
+use serde_json::json;
 use steward_policy::{Analysis, Task, analyze};
+use steward_store::{NewEvent, Subject};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -20,11 +22,39 @@ use crate::state::AppState;
     security(("bearer" = [])))]
 pub async fn analyze_task(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiJson(value): ApiJson<serde_json::Value>,
 ) -> Result<Json<Analysis>, ApiError> {
     let task = parse_task(value, "")?;
-    Ok(Json(analyze(&task, &state.policy)))
+    let analysis = analyze(&task, &state.policy);
+    // SPEC §9: every analysis served is an audit event; the decision is answered only
+    // once it is recorded.
+    let decision = &analysis.certification_decision;
+    state
+        .store
+        .record_event(NewEvent {
+            ts_ms: state.clock.now().millis(),
+            event_type: "task.analyzed".into(),
+            actor: caller.actor(),
+            subject: Subject {
+                task_id: analysis.task_id.clone(),
+                worker_id: None,
+                permit_id: None,
+            },
+            level: Some(decision.certification_level_required),
+            data: json!({
+                "policy_version": analysis.policy_version,
+                "environment": analysis.environment_detected,
+                "total_risk_score": analysis.risk_assessment.total_risk_score,
+                "risk_level": analysis.risk_assessment.risk_level,
+                "worker_type": decision.worker_type,
+                "permit_type": analysis.approval_requirements.permit_type,
+                "floors_applied": decision.floors_applied.iter().map(|f| f.rule).collect::<Vec<_>>(),
+            }),
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(analysis))
 }
 
 /// Parses a task with the policy crate's strict rules; errors name the field, under

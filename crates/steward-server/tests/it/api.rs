@@ -152,3 +152,25 @@ server_test!(bad_bodies_are_4xx_problems_naming_the_field, |s| {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["detail"], "no route for `GET /v1/nope`");
 });
+
+server_test!(every_analysis_served_is_audited, |s| {
+    let before = s.audit_len().await;
+    let task = json!({"id": "audited", "environment": "production", "operations": ["deploy"]});
+    let (status, body) = s.post("/v1/analyze", &s.admin, task).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(s.audit_len().await, before + 1);
+    let events = s.store().events(before + 1, 1).await.unwrap();
+    assert_eq!(events[0].event_type, "task.analyzed");
+    assert_eq!(events[0].subject.task_id.as_deref(), Some("audited"));
+    assert_eq!(events[0].level, Some(2));
+    assert_eq!(
+        events[0].data["total_risk_score"],
+        body["risk_assessment"]["total_risk_score"]
+    );
+    // A refused task writes nothing.
+    let (status, _) = s
+        .post("/v1/analyze", &s.admin, json!({"id": "x", "regions": 1}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(s.audit_len().await, before + 1);
+});
