@@ -24,30 +24,41 @@ use crate::hash::Hash;
 pub fn verify_chain(entries: &[AuditEntry], expected_first_prev: Hash) -> Result<(), ChainError> {
     let mut previous: Option<&AuditEntry> = None;
     for (index, entry) in entries.iter().enumerate() {
-        let fail = |kind| ChainError {
+        check_link(previous, expected_first_prev, entry).map_err(|kind| ChainError {
             index,
             seq: entry.seq,
             kind,
-        };
-        if entry.computed_hash() != entry.hash {
-            return Err(fail(ChainErrorKind::HashMismatch));
-        }
-        let expected_prev = match previous {
-            None => expected_first_prev,
-            Some(previous) => {
-                if entry.seq <= previous.seq {
-                    return Err(fail(ChainErrorKind::SeqNotIncreasing));
-                }
-                if entry.seq != previous.seq + 1 {
-                    return Err(fail(ChainErrorKind::SeqGap));
-                }
-                previous.hash
-            }
-        };
-        if entry.prev_hash != expected_prev {
-            return Err(fail(ChainErrorKind::BrokenLink));
-        }
+        })?;
         previous = Some(entry);
+    }
+    Ok(())
+}
+
+/// The chain rule for one entry, in the order [`verify_chain`] documents: `entry` follows
+/// `previous`, or is the first entry and links to `expected_first_prev`. Shared with the
+/// export verifier, which checks a stream one entry at a time.
+pub(crate) fn check_link(
+    previous: Option<&AuditEntry>,
+    expected_first_prev: Hash,
+    entry: &AuditEntry,
+) -> Result<(), ChainErrorKind> {
+    if entry.computed_hash() != entry.hash {
+        return Err(ChainErrorKind::HashMismatch);
+    }
+    let expected_prev = match previous {
+        None => expected_first_prev,
+        Some(previous) => {
+            if entry.seq <= previous.seq {
+                return Err(ChainErrorKind::SeqNotIncreasing);
+            }
+            if entry.seq != previous.seq + 1 {
+                return Err(ChainErrorKind::SeqGap);
+            }
+            previous.hash
+        }
+    };
+    if entry.prev_hash != expected_prev {
+        return Err(ChainErrorKind::BrokenLink);
     }
     Ok(())
 }

@@ -80,11 +80,33 @@
 //! the crate never generates one, and Ed25519 signing is deterministic, so signing stays
 //! pure. A public key's text form is `ed25519:<64 hex digits>`, and signed statements name
 //! their key by [`key_id`], the first 16 hex digits of SHA-256 of the public key.
+//!
+//! # Audit export and verification
+//!
+//! An export is JSON Lines ([`ExportLine`]), one JSON object per line, in this order:
+//!
+//! 1. `{"export": {"from_seq", "public_key", "key_id", "prev_hash", "latest_checkpoint"}}`
+//!    ([`ExportHeader`]): the first `seq` exported, the signing key's text form and id
+//!    (`null` when the server has none), the hash of event `from_seq - 1` (zeros from
+//!    `seq` 1), and the latest signed checkpoint when the export began (or `null`).
+//! 2. Every event from `from_seq` in `seq` order, each an [`AuditEntry`] in its serde form.
+//! 3. Right after the event whose `seq` equals a stored checkpoint's `tree_size`, the line
+//!    `{"checkpoint": <SignedCheckpoint>}`.
+//!
+//! An export resumes with `from_seq` = the last exported `seq` + 1; appended to the export
+//! it continues (header included), the two verify as one. [`verify_export`] checks a
+//! stream of lines with only the public key: every line parses, the chain is unbroken
+//! from the header's `prev_hash`, each checkpoint's signature, each checkpoint's root
+//! against the events (only when the export starts at `seq` 1: a resumed export proves
+//! its links and signatures, not the roots), and that the export reaches the header's
+//! latest checkpoint. Errors ([`VerifyError`]) name the first bad `seq`: the position
+//! where the export stops matching the trail, or the first missing `seq` when cut short.
 
 mod canonical;
 mod chain;
 mod checkpoint;
 mod entry;
+mod export;
 mod hash;
 mod merkle;
 
@@ -97,6 +119,9 @@ pub use checkpoint::{
     verify_manifest,
 };
 pub use entry::{Actor, ActorKind, AuditEntry, EntryBody, Subject, UnknownActorKindError};
+pub use export::{
+    ExportHeader, ExportLine, VerifyError, VerifyErrorKind, VerifyReport, verify_export,
+};
 pub use hash::{Hash, HashParseError};
 pub use merkle::{
     EMPTY_ROOT, MemoryTree, MissingNodeError, NodeId, NodeSource, ProofError, append_nodes,

@@ -2,4 +2,5 @@
 
 mod canonical;
 mod chain;
+mod export;
 mod golden;

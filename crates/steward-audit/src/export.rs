@@ -1,0 +1,406 @@
+//! The JSON Lines export of the audit trail (SPEC §9) and its offline verification:
+//! [`ExportLine`] is one line, [`verify_export`] checks a whole export (chain, checkpoint
+//! signatures, Merkle roots, truncation) with only the public key, and names the first
+//! bad `seq`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::chain::{ChainErrorKind, check_link};
+use crate::checkpoint::{
+    CheckpointError, SignedCheckpoint, format_public_key, key_id, verify_checkpoint,
+};
+use crate::entry::AuditEntry;
+use crate::hash::Hash;
+use crate::merkle::{MemoryTree, leaf_hash};
+
+/// The first line of an export: where it starts and what it must be checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportHeader {
+    /// The `seq` of the first event in the export.
+    pub from_seq: u64,
+    /// The key that signed the checkpoints, in text form (`ed25519:…`), when the server
+    /// has one. A hint: the verifier checks against the key it is given.
+    pub public_key: Option<String>,
+    pub key_id: Option<String>,
+    /// The hash of event `from_seq - 1`, or [`Hash::ZERO`] when the export starts the trail.
+    pub prev_hash: Hash,
+    /// The latest checkpoint when the export began. Every export holds at least the events
+    /// it covers, so an export that ends before it was cut short.
+    pub latest_checkpoint: Option<SignedCheckpoint>,
+}
+
+/// One line of an export.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportLine {
+    /// `{"export": {…}}`: the first line; a later one continues the export (concatenated
+    /// resumed exports).
+    Header(ExportHeader),
+    /// An [`AuditEntry`] in its serde form.
+    Event(AuditEntry),
+    /// `{"checkpoint": {…}}`, right after the event whose `seq` is its tree size.
+    Checkpoint(SignedCheckpoint),
+}
+
+/// What an intact export proved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub events: u64,
+    /// Checkpoint lines whose signature (and, with [`VerifyReport::roots_checked`], root)
+    /// was checked.
+    pub checkpoints: u64,
+    /// The `seq` of the first event, or `None` for an export with no events.
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The hash of the last event (the header's `prev_hash` when there is none).
+    pub head_hash: Hash,
+    /// Whether each checkpoint's root was recomputed from the events. Only an export that
+    /// starts at `seq` 1 holds every leaf; a resumed export proves its chain links to the
+    /// header's `prev_hash` and that the checkpoints are signed, but not their roots.
+    pub roots_checked: bool,
+}
+
+/// The first thing wrong with an export.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", match .seq {
+    Some(seq) => format!("audit export damaged at seq {seq}: {kind}"),
+    None => format!("audit export damaged: {kind}"),
+})]
+pub struct VerifyError {
+    /// The first `seq` that is not as it should be: the position in the trail where the
+    /// export stops being the trail (for a missing event, the missing `seq`).
+    pub seq: Option<u64>,
+    pub kind: VerifyErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyErrorKind {
+    /// A line is not JSON of any line form, or the first line is not a header.
+    #[error("line {line} is malformed: {message}")]
+    Malformed { line: u64, message: String },
+    /// The hash chain breaks (an event edited, removed, inserted or moved).
+    #[error("{0}")]
+    Chain(ChainErrorKind),
+    /// A checkpoint's signature does not verify with the key given.
+    #[error("checkpoint of tree size {tree_size} does not verify: {error}")]
+    Checkpoint {
+        tree_size: u64,
+        error: CheckpointError,
+    },
+    /// A checkpoint signs a root other than the one the events make.
+    #[error("checkpoint of tree size {tree_size} signs root {signed}, the events make {computed}")]
+    RootMismatch {
+        tree_size: u64,
+        signed: Hash,
+        computed: Hash,
+    },
+    /// A checkpoint line is not right after the event whose `seq` is its tree size.
+    #[error("checkpoint of tree size {tree_size} is out of place")]
+    CheckpointOutOfPlace { tree_size: u64 },
+    /// A header names a key other than the one given.
+    #[error("the export names key `{named}`, but the key given is `{given}`")]
+    KeyMismatch { named: String, given: String },
+    /// A continuation header does not continue the export before it.
+    #[error("header on line {line} does not continue the export before it")]
+    BadContinuation { line: u64 },
+    /// The export ends before the latest checkpoint its header names, or before the
+    /// server's head (online verification).
+    #[error("the export ends at seq {last_seq}, but the trail reaches seq {expected_last}")]
+    Truncated { last_seq: u64, expected_last: u64 },
+}
+
+impl ExportLine {
+    /// Parses one line (without its newline).
+    pub fn parse(line: &[u8]) -> Result<ExportLine, serde_json::Error> {
+        let value: Value = serde_json::from_slice(line)?;
+        if let Value::Object(map) = &value {
+            if map.len() == 1 {
+                if let Some(header) = map.get("export") {
+                    return ExportHeader::deserialize(header).map(ExportLine::Header);
+                }
+                if let Some(checkpoint) = map.get("checkpoint") {
+                    return SignedCheckpoint::deserialize(checkpoint).map(ExportLine::Checkpoint);
+                }
+            }
+        }
+        AuditEntry::deserialize(value).map(ExportLine::Event)
+    }
+
+    /// The line's JSON text, without a newline.
+    pub fn to_json(&self) -> String {
+        let value = match self {
+            ExportLine::Header(header) => serde_json::json!({ "export": header }),
+            ExportLine::Event(entry) => serde_json::json!(entry),
+            ExportLine::Checkpoint(checkpoint) => serde_json::json!({ "checkpoint": checkpoint }),
+        };
+        value.to_string()
+    }
+}
+
+impl ExportHeader {
+    /// The header of an export from `from_seq`, signed checkpoints verifying with
+    /// `public_key` when there is one.
+    pub fn new(
+        from_seq: u64,
+        prev_hash: Hash,
+        public_key: Option<&[u8; 32]>,
+        latest_checkpoint: Option<SignedCheckpoint>,
+    ) -> ExportHeader {
+        ExportHeader {
+            from_seq,
+            public_key: public_key.map(format_public_key),
+            key_id: public_key.map(key_id),
+            prev_hash,
+            latest_checkpoint,
+        }
+    }
+}
+
+/// Verifies an export, one line at a time, with only the public key.
+///
+/// Checks, naming the first bad `seq` (the position where the export stops matching the
+/// trail, whatever the damaged line claims):
+/// - every line parses, and the first is a header ([`VerifyErrorKind::Malformed`]);
+/// - the events form the chain from the header's `prev_hash` and `from_seq`, with the
+///   rules of [`crate::verify_chain`] ([`VerifyErrorKind::Chain`]);
+/// - every checkpoint line follows the event at its tree size, is signed by
+///   `public_key`, and — when the export starts at `seq` 1 — signs the Merkle root of the
+///   events up to its tree size ([`VerifyErrorKind::RootMismatch`]);
+/// - the export reaches the tree size of the latest checkpoint named by any header
+///   ([`VerifyErrorKind::Truncated`], naming the first missing `seq`).
+///
+/// A later header continues the export when its `from_seq` and `prev_hash` are the next
+/// `seq` and the last hash, so a resumed export appended to the one it resumes verifies.
+/// Events after the latest checkpoint are protected by the chain only: cutting them off
+/// is not detectable offline (online verification compares with the server's head).
+pub fn verify_export<I>(lines: I, public_key: &[u8; 32]) -> Result<VerifyReport, VerifyError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
+    let mut state: Option<Verifier> = None;
+    for (number, line) in (1u64..).zip(lines) {
+        let parsed = ExportLine::parse(line.as_ref()).map_err(|error| VerifyError {
+            seq: state.as_ref().map(Verifier::next_seq),
+            kind: VerifyErrorKind::Malformed {
+                line: number,
+                message: error.to_string(),
+            },
+        })?;
+        match (&mut state, parsed) {
+            (None, ExportLine::Header(header)) => {
+                state = Some(Verifier::start(header, public_key)?);
+            }
+            (None, _) => {
+                return Err(VerifyError {
+                    seq: None,
+                    kind: VerifyErrorKind::Malformed {
+                        line: number,
+                        message: "the first line is not an `export` header".to_owned(),
+                    },
+                });
+            }
+            (Some(verifier), ExportLine::Header(header)) => {
+                verifier.continue_with(header, number, public_key)?;
+            }
+            (Some(verifier), ExportLine::Event(entry)) => verifier.event(entry)?,
+            (Some(verifier), ExportLine::Checkpoint(checkpoint)) => {
+                verifier.checkpoint(&checkpoint, public_key)?;
+            }
+        }
+    }
+    match state {
+        Some(verifier) => verifier.finish(),
+        None => Err(VerifyError {
+            seq: None,
+            kind: VerifyErrorKind::Malformed {
+                line: 1,
+                message: "the export is empty".to_owned(),
+            },
+        }),
+    }
+}
+
+/// The running state of [`verify_export`].
+struct Verifier {
+    from_seq: u64,
+    first_prev: Hash,
+    /// The last event, once there is one.
+    previous: Option<AuditEntry>,
+    /// All leaves so far, when the export starts at `seq` 1.
+    tree: Option<MemoryTree>,
+    events: u64,
+    checkpoints: u64,
+    /// The largest tree size a header's latest checkpoint names.
+    must_reach: u64,
+}
+
+impl Verifier {
+    fn start(header: ExportHeader, public_key: &[u8; 32]) -> Result<Verifier, VerifyError> {
+        let mut verifier = Verifier {
+            from_seq: header.from_seq,
+            first_prev: header.prev_hash,
+            previous: None,
+            tree: (header.from_seq <= 1).then(MemoryTree::default),
+            events: 0,
+            checkpoints: 0,
+            must_reach: 0,
+        };
+        verifier.header_checks(&header, public_key)?;
+        Ok(verifier)
+    }
+
+    /// The `seq` the next event must have.
+    fn next_seq(&self) -> u64 {
+        self.previous
+            .as_ref()
+            .map_or(self.from_seq.max(1), |entry| entry.seq.saturating_add(1))
+    }
+
+    fn last_hash(&self) -> Hash {
+        self.previous
+            .as_ref()
+            .map_or(self.first_prev, |entry| entry.hash)
+    }
+
+    fn header_checks(
+        &mut self,
+        header: &ExportHeader,
+        public_key: &[u8; 32],
+    ) -> Result<(), VerifyError> {
+        let given = format_public_key(public_key);
+        if let Some(named) = header.public_key.as_ref().filter(|named| **named != given) {
+            return Err(VerifyError {
+                seq: None,
+                kind: VerifyErrorKind::KeyMismatch {
+                    named: named.clone(),
+                    given,
+                },
+            });
+        }
+        if let Some(latest) = &header.latest_checkpoint {
+            verify_checkpoint(latest, public_key).map_err(|error| VerifyError {
+                seq: Some(latest.checkpoint.tree_size),
+                kind: VerifyErrorKind::Checkpoint {
+                    tree_size: latest.checkpoint.tree_size,
+                    error,
+                },
+            })?;
+            self.must_reach = self.must_reach.max(latest.checkpoint.tree_size);
+        }
+        Ok(())
+    }
+
+    fn continue_with(
+        &mut self,
+        header: ExportHeader,
+        line: u64,
+        public_key: &[u8; 32],
+    ) -> Result<(), VerifyError> {
+        if header.from_seq != self.next_seq() || header.prev_hash != self.last_hash() {
+            return Err(VerifyError {
+                seq: Some(self.next_seq()),
+                kind: VerifyErrorKind::BadContinuation { line },
+            });
+        }
+        self.header_checks(&header, public_key)
+    }
+
+    fn event(&mut self, entry: AuditEntry) -> Result<(), VerifyError> {
+        let position = self.next_seq();
+        let fail = |kind| VerifyError {
+            seq: Some(position),
+            kind: VerifyErrorKind::Chain(kind),
+        };
+        check_link(self.previous.as_ref(), self.first_prev, &entry).map_err(fail)?;
+        if self.previous.is_none() && entry.seq != position {
+            let kind = if entry.seq < position {
+                ChainErrorKind::SeqNotIncreasing
+            } else {
+                ChainErrorKind::SeqGap
+            };
+            return Err(fail(kind));
+        }
+        if let Some(tree) = &mut self.tree {
+            tree.push(leaf_hash(&entry.hash));
+        }
+        self.events += 1;
+        self.previous = Some(entry);
+        Ok(())
+    }
+
+    fn checkpoint(
+        &mut self,
+        signed: &SignedCheckpoint,
+        public_key: &[u8; 32],
+    ) -> Result<(), VerifyError> {
+        let tree_size = signed.checkpoint.tree_size;
+        let fail = |kind| VerifyError {
+            seq: Some(tree_size),
+            kind,
+        };
+        verify_checkpoint(signed, public_key)
+            .map_err(|error| fail(VerifyErrorKind::Checkpoint { tree_size, error }))?;
+        let last_seq = self.previous.as_ref().map(|entry| entry.seq);
+        if last_seq != Some(tree_size) {
+            return Err(fail(VerifyErrorKind::CheckpointOutOfPlace { tree_size }));
+        }
+        if let Some(tree) = &self.tree {
+            let computed = tree.root();
+            if computed != signed.checkpoint.root_hash {
+                return Err(fail(VerifyErrorKind::RootMismatch {
+                    tree_size,
+                    signed: signed.checkpoint.root_hash,
+                    computed,
+                }));
+            }
+        }
+        self.checkpoints += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<VerifyReport, VerifyError> {
+        let last_seq = self.previous.as_ref().map(|entry| entry.seq);
+        let reached = last_seq.unwrap_or(self.from_seq.saturating_sub(1));
+        if reached < self.must_reach {
+            return Err(VerifyError {
+                seq: Some(reached + 1),
+                kind: VerifyErrorKind::Truncated {
+                    last_seq: reached,
+                    expected_last: self.must_reach,
+                },
+            });
+        }
+        Ok(VerifyReport {
+            events: self.events,
+            checkpoints: self.checkpoints,
+            first_seq: (self.events > 0).then_some(self.from_seq),
+            last_seq,
+            head_hash: self.last_hash(),
+            roots_checked: self.tree.is_some(),
+        })
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.first_seq, self.last_seq) {
+            (Some(first), Some(last)) => write!(f, "events {first} to {last}")?,
+            _ => f.write_str("no events")?,
+        }
+        write!(
+            f,
+            ", {} checkpoints, head {}, merkle roots {}",
+            self.checkpoints,
+            self.head_hash,
+            if self.roots_checked {
+                "checked"
+            } else {
+                "not checked (export does not start at seq 1)"
+            }
+        )
+    }
+}
