@@ -6,7 +6,7 @@ use steward_audit::{Actor, ActorKind, AuditEntry, EntryBody, Hash, Subject, veri
 use steward_policy::Level;
 
 use crate::error::StoreError;
-use crate::store::{Pool, Store, Tx, TxConn, now_ms};
+use crate::store::{Backend, Pool, Store, Tx, TxConn, now_ms};
 
 /// An audit event to append. The store assigns `seq` and the hashes.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,31 @@ pub struct NewEvent {
     pub subject: Subject,
     pub level: Option<Level>,
     pub data: Value,
+}
+
+/// Which events [`Store::query_events`] returns. Every filter given must hold; `None`
+/// filters nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub event_type: Option<TypeFilter>,
+    pub worker_id: Option<String>,
+    pub permit_id: Option<String>,
+    pub task_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub level: Option<Level>,
+    /// Events stamped at or after this instant (Unix milliseconds).
+    pub from_ts_ms: Option<i64>,
+    /// Events stamped before this instant (Unix milliseconds, exclusive).
+    pub to_ts_ms: Option<i64>,
+}
+
+/// An event type filter: one type, or every type under a dotted prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeFilter {
+    /// `permit.approved`.
+    Exact(String),
+    /// `permit.*`: the string holds the prefix with its dot, `permit.`.
+    Prefix(String),
 }
 
 /// The last entry of the trail, as the store's `audit_head` row records it. `seq` 0 and
@@ -180,6 +205,124 @@ impl Store {
         self.events_in(after, u64::MAX, limit).await
     }
 
+    /// Up to `limit` entries with `seq >= from_seq` that match `query`, in `seq` order.
+    ///
+    /// Each filter becomes one condition; the type, worker, permit and time filters can
+    /// use their indexes (`audit_events_type`, `_worker`, `_permit`, `_ts`). The SQL is
+    /// the same for both backends but for placeholders and the type prefix: SQLite
+    /// compares TEXT bytewise, so a prefix is a range on the index; PostgreSQL's collation
+    /// need not be bytewise, so it uses `starts_with`.
+    pub async fn query_events(
+        &self,
+        query: &EventQuery,
+        from_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let Ok(from_seq) = i64::try_from(from_seq) else {
+            return Ok(Vec::new());
+        };
+        let backend = self.backend();
+        let mut conditions = vec!["seq >= {}".to_owned()];
+        let mut binds = vec![Bind::Int(from_seq)];
+        let mut text = |column: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                conditions.push(format!("{column} = {{}}"));
+                binds.push(Bind::Text(value.clone()));
+            }
+        };
+        text("worker_id", &query.worker_id);
+        text("permit_id", &query.permit_id);
+        text("task_id", &query.task_id);
+        text("actor_id", &query.actor_id);
+        match (&query.event_type, backend) {
+            (None, _) => {}
+            (Some(TypeFilter::Exact(name)), _) => {
+                conditions.push("type = {}".to_owned());
+                binds.push(Bind::Text(name.clone()));
+            }
+            (Some(TypeFilter::Prefix(prefix)), Backend::Sqlite) => {
+                // Every type with the prefix sorts between the prefix and the prefix with
+                // its last byte (a dot) raised by one (a slash).
+                conditions.push("type >= {} AND type < {}".to_owned());
+                binds.push(Bind::Text(prefix.clone()));
+                binds.push(Bind::Text(prefix_upper_bound(prefix)));
+            }
+            (Some(TypeFilter::Prefix(prefix)), Backend::Postgres) => {
+                conditions.push("starts_with(type, {})".to_owned());
+                binds.push(Bind::Text(prefix.clone()));
+            }
+        }
+        if let Some(level) = query.level {
+            conditions.push("level = {}".to_owned());
+            binds.push(Bind::Int(i64::from(u8::from(level))));
+        }
+        if let Some(from) = query.from_ts_ms {
+            conditions.push("ts >= {}".to_owned());
+            binds.push(Bind::Int(from));
+        }
+        if let Some(to) = query.to_ts_ms {
+            conditions.push("ts < {}".to_owned());
+            binds.push(Bind::Int(to));
+        }
+        binds.push(Bind::Int(i64::from(limit)));
+        let mut number = 0;
+        let mut placeholder = || {
+            number += 1;
+            match backend {
+                Backend::Sqlite => "?".to_owned(),
+                Backend::Postgres => format!("${number}"),
+            }
+        };
+        let mut filter = String::new();
+        for condition in &conditions {
+            if !filter.is_empty() {
+                filter.push_str(" AND ");
+            }
+            let mut parts = condition.split("{}");
+            if let Some(first) = parts.next() {
+                filter.push_str(first);
+            }
+            for part in parts {
+                filter.push_str(&placeholder());
+                filter.push_str(part);
+            }
+        }
+        let limit_placeholder = placeholder();
+        let rows: Vec<EventRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let sql = format!(
+                    "SELECT seq, ts, type, actor_kind, actor_id, actor_roles, task_id, \
+                     worker_id, permit_id, level, data, prev_hash, hash \
+                     FROM audit_events WHERE {filter} ORDER BY seq LIMIT {limit_placeholder}"
+                );
+                let mut query = sqlx::query_as(&sql);
+                for bind in binds {
+                    query = match bind {
+                        Bind::Int(value) => query.bind(value),
+                        Bind::Text(value) => query.bind(value),
+                    };
+                }
+                query.fetch_all(pool).await?
+            }
+            Pool::Postgres(pool) => {
+                let sql = format!(
+                    "SELECT seq, ts, type, actor_kind, actor_id, actor_roles::text, task_id, \
+                     worker_id, permit_id, level, data::text, prev_hash, hash \
+                     FROM audit_events WHERE {filter} ORDER BY seq LIMIT {limit_placeholder}"
+                );
+                let mut query = sqlx::query_as(&sql);
+                for bind in binds {
+                    query = match bind {
+                        Bind::Int(value) => query.bind(value),
+                        Bind::Text(value) => query.bind(value),
+                    };
+                }
+                query.fetch_all(pool).await?
+            }
+        };
+        rows.into_iter().map(decode_event).collect()
+    }
+
     /// Reads the whole trail in pages and checks it: every hash, every link, `seq` gap-free
     /// from 1, and the last entry equal to the head. Entries appended while it runs are
     /// not checked (it verifies up to the head it read first).
@@ -280,6 +423,32 @@ impl NewEvent {
             level: None,
             data: Value::Object(serde_json::Map::new()),
         }
+    }
+}
+
+/// A value bound to a placeholder of [`Store::query_events`].
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// The smallest string above every string that starts with `prefix`, when `prefix` ends
+/// in an ASCII byte below 0x7f (a dot, for type prefixes): that byte raised by one.
+fn prefix_upper_bound(prefix: &str) -> String {
+    let mut bound = prefix.to_owned();
+    match bound.pop() {
+        Some(last) if last.is_ascii() && last != '\x7f' => {
+            bound.push(char::from(last as u8 + 1));
+            bound
+        }
+        // No tighter bound is needed for correctness: the caller validates prefixes, and
+        // the highest code point keeps every string with the prefix below it.
+        Some(last) => {
+            bound.push(last);
+            bound.push(char::MAX);
+            bound
+        }
+        None => char::MAX.to_string(),
     }
 }
 

@@ -56,7 +56,7 @@ mod worker;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use audit::{AuditHead, NewEvent, append_event};
+pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
 pub use error::StoreError;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
 pub use permit::{

@@ -5,7 +5,8 @@ use serde_json::json;
 use steward_audit::{ChainError, ChainErrorKind};
 use steward_policy::Level;
 use steward_store::{
-    Actor, ActorKind, Backend, Hash, NewEvent, Store, StoreError, Subject, append_event,
+    Actor, ActorKind, Backend, EventQuery, Hash, NewEvent, Store, StoreError, Subject, TypeFilter,
+    append_event,
 };
 
 use crate::support::{execute, store_test};
@@ -245,3 +246,91 @@ store_test!(verify_spans_pages, |store: Store| async move {
         "{error:?}"
     );
 });
+
+fn typed(event_type: &str, worker: Option<&str>, level: u8, ts_ms: i64) -> NewEvent {
+    NewEvent {
+        ts_ms,
+        event_type: event_type.to_owned(),
+        actor: Actor {
+            kind: ActorKind::Human,
+            id: format!("actor-{level}"),
+            roles: vec!["admin".to_owned()],
+        },
+        subject: Subject {
+            task_id: Some(format!("task-{ts_ms}")),
+            worker_id: worker.map(str::to_owned),
+            permit_id: (level == 3).then(|| "permit-3".to_owned()),
+        },
+        level: Level::new(level),
+        data: json!({}),
+    }
+}
+
+store_test!(
+    query_events_applies_every_filter,
+    |store: Store| async move {
+        for (event_type, worker, level, ts) in [
+            ("permit.approved", Some("w-1"), 3, 1_000),
+            ("permit.requested", Some("w-2"), 2, 2_000),
+            ("permits.other", Some("w-1"), 1, 3_000),
+            ("worker.registered", Some("w-1"), 0, 4_000),
+            ("permit.approved", None, 4, 5_000),
+        ] {
+            store
+                .record_event(typed(event_type, worker, level, ts))
+                .await
+                .expect("record");
+        }
+        let seqs = |query: EventQuery, from_seq: u64, limit: u32| {
+            let store = store.clone();
+            async move {
+                store
+                    .query_events(&query, from_seq, limit)
+                    .await
+                    .expect("query")
+                    .iter()
+                    .map(|e| e.seq)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(seqs(EventQuery::default(), 1, 100).await, [1, 2, 3, 4, 5]);
+        let prefix = EventQuery {
+            event_type: Some(TypeFilter::Prefix("permit.".to_owned())),
+            ..EventQuery::default()
+        };
+        assert_eq!(
+            seqs(prefix.clone(), 1, 100).await,
+            [1, 2, 5],
+            "not `permits.`"
+        );
+        assert_eq!(seqs(prefix, 2, 1).await, [2], "keyset pages");
+        let exact = EventQuery {
+            event_type: Some(TypeFilter::Exact("permit.approved".to_owned())),
+            worker_id: Some("w-1".to_owned()),
+            ..EventQuery::default()
+        };
+        assert_eq!(seqs(exact, 1, 100).await, [1]);
+        let by_permit = EventQuery {
+            permit_id: Some("permit-3".to_owned()),
+            task_id: Some("task-1000".to_owned()),
+            actor_id: Some("actor-3".to_owned()),
+            ..EventQuery::default()
+        };
+        assert_eq!(seqs(by_permit, 1, 100).await, [1]);
+        let by_level = EventQuery {
+            level: Level::new(4),
+            ..EventQuery::default()
+        };
+        assert_eq!(seqs(by_level, 1, 100).await, [5]);
+        let window = EventQuery {
+            from_ts_ms: Some(2_000),
+            to_ts_ms: Some(4_000),
+            ..EventQuery::default()
+        };
+        assert_eq!(
+            seqs(window, 1, 100).await,
+            [2, 3],
+            "from inclusive, to exclusive"
+        );
+    }
+);
