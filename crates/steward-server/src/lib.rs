@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/audit/checkpoints/{tree_size}",
             get(routes::audit::checkpoints::show_checkpoint),
         )
+        .route("/v1/audit/export", get(routes::audit::export::export))
         .route(
             "/v1/audit/public-key",
             get(routes::audit::checkpoints::public_key),

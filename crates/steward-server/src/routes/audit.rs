@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::Serialize;
-use steward_policy::Role;
-use steward_store::{AuditEntry, StoreError};
+use steward_policy::{Level, Role};
+use steward_store::{AuditEntry, EventQuery, StoreError, TypeFilter};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -16,6 +16,7 @@ use crate::routes::principals::store_error;
 use crate::state::AppState;
 
 pub mod checkpoints;
+pub mod export;
 pub mod proofs;
 
 /// Events per page when `limit` is not given.
@@ -51,11 +52,34 @@ pub struct Verification {
     pub problem: Option<String>,
 }
 
-/// Reads events with `seq >= from_seq`, at most `limit` (1 to 1000, default 100).
+/// The query parameters of `GET /v1/audit/events`.
+const EVENT_PARAMS: [&str; 10] = [
+    "from_seq",
+    "limit",
+    "type",
+    "worker_id",
+    "permit_id",
+    "task_id",
+    "actor_id",
+    "level",
+    "from_ts_ms",
+    "to_ts_ms",
+];
+
+/// Reads events with `seq >= from_seq` that match every filter given, at most `limit`
+/// (1 to 1000, default 100).
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit",
     params(
         ("from_seq" = Option<u64>, Query, description = "first seq to return (default 1)"),
         ("limit" = Option<u32>, Query, description = "events per page, 1 to 1000 (default 100)"),
+        ("type" = Option<String>, Query, description = "an event type (`permit.approved`) or a prefix (`permit.*`)"),
+        ("worker_id" = Option<String>, Query, description = "events about this worker"),
+        ("permit_id" = Option<String>, Query, description = "events about this permit"),
+        ("task_id" = Option<String>, Query, description = "events about this task"),
+        ("actor_id" = Option<String>, Query, description = "events caused by this principal"),
+        ("level" = Option<u8>, Query, description = "events at this level, 0 to 4"),
+        ("from_ts_ms" = Option<i64>, Query, description = "events stamped at or after this Unix millisecond"),
+        ("to_ts_ms" = Option<i64>, Query, description = "events stamped before this Unix millisecond"),
     ),
     responses(
         (status = 200, description = "a page of events in seq order", body = EventPage),
@@ -72,7 +96,8 @@ pub async fn list_events(
     caller.require_any(&[Role::Admin, Role::Auditor], "reading the audit trail")?;
     let mut from_seq: u64 = 1;
     let mut limit = DEFAULT_LIMIT;
-    for (key, value) in query_pairs(query)? {
+    let mut filter = EventQuery::default();
+    for (key, value) in known_params(query, &EVENT_PARAMS)? {
         match key.as_str() {
             "from_seq" => from_seq = parse_number(&key, &value)?,
             "limit" => {
@@ -84,17 +109,32 @@ pub async fn list_events(
                     ));
                 }
             }
-            other => {
-                return Err(ApiError::bad_request(
-                    format!("unknown query parameter `{other}`; expected `from_seq` or `limit`"),
-                    other,
-                ));
+            "type" => filter.event_type = Some(parse_type_filter(&value)?),
+            "worker_id" => filter.worker_id = Some(parse_id(&key, value)?),
+            "permit_id" => filter.permit_id = Some(parse_id(&key, value)?),
+            "task_id" => filter.task_id = Some(parse_id(&key, value)?),
+            "actor_id" => filter.actor_id = Some(parse_id(&key, value)?),
+            "level" => {
+                let level: u8 = parse_number(&key, &value)?;
+                filter.level = Some(Level::new(level).ok_or_else(|| {
+                    ApiError::bad_request(format!("`level` must be 0 to 4, got {level}"), "level")
+                })?);
             }
+            "from_ts_ms" => filter.from_ts_ms = Some(parse_millis(&key, &value)?),
+            _ => filter.to_ts_ms = Some(parse_millis(&key, &value)?),
+        }
+    }
+    if let (Some(from), Some(to)) = (filter.from_ts_ms, filter.to_ts_ms) {
+        if to < from {
+            return Err(ApiError::bad_request(
+                format!("`to_ts_ms` ({to}) is before `from_ts_ms` ({from})"),
+                "to_ts_ms",
+            ));
         }
     }
     let items = state
         .store
-        .events(from_seq, limit)
+        .query_events(&filter, from_seq, limit)
         .await
         .map_err(store_error)?;
     let next_from_seq = items
@@ -104,6 +144,56 @@ pub async fn list_events(
         items,
         next_from_seq,
     }))
+}
+
+/// `permit.approved` (one type) or `permit.*` (every type under `permit.`): lowercase
+/// ASCII letters, digits, `_` and `-` in dot-separated parts.
+fn parse_type_filter(value: &str) -> Result<TypeFilter, ApiError> {
+    let (name, prefix) = match value.strip_suffix(".*") {
+        Some(name) => (name, true),
+        None => (value, false),
+    };
+    let part_ok = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    if name.len() > 200 || !name.split('.').all(part_ok) {
+        return Err(ApiError::bad_request(
+            format!(
+                "`type` must be an event type such as `permit.approved` or a prefix such as \
+                 `permit.*`, got `{value}`"
+            ),
+            "type",
+        ));
+    }
+    Ok(if prefix {
+        TypeFilter::Prefix(format!("{name}."))
+    } else {
+        TypeFilter::Exact(name.to_owned())
+    })
+}
+
+/// A non-empty id, or a 400 naming `key`.
+fn parse_id(key: &str, value: String) -> Result<String, ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::bad_request(
+            format!("`{key}` must not be empty"),
+            key,
+        ));
+    }
+    Ok(value)
+}
+
+/// Unix milliseconds (possibly negative), or a 400 naming `key`.
+fn parse_millis(key: &str, value: &str) -> Result<i64, ApiError> {
+    value.parse().map_err(|_| {
+        ApiError::bad_request(
+            format!("`{key}` must be Unix milliseconds (an integer), got `{value}`"),
+            key,
+        )
+    })
 }
 
 /// Verifies the whole stored chain and names the first bad `seq`. A broken chain is a

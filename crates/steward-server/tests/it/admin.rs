@@ -422,7 +422,7 @@ server_test!(audit_events_read_in_order_and_verify, |s| {
         ("limit=1001", "limit"),
         ("from_seq=abc", "from_seq"),
         ("from_seq=-1", "from_seq"),
-        ("type=x", "type"),
+        ("kind=x", "kind"),
     ] {
         let (status, body) = s.get(&format!("/v1/audit/events?{query}"), &auditor).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");

@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod audit_export;
 mod audit_proofs;
 mod permits;
 mod support;

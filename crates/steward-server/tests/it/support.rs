@@ -177,6 +177,25 @@ impl TestServer {
             .await
     }
 
+    /// A GET whose body is returned as bytes, with the content type.
+    pub async fn get_raw(&self, path: &str, token: &str) -> (StatusCode, Option<String>, Vec<u8>) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = resp.bytes().await.expect("body");
+        (status, ctype, bytes.to_vec())
+    }
+
     /// Sends raw bytes with a content type, for malformed-body tests.
     pub async fn post_raw(
         &self,
