@@ -19,6 +19,9 @@ use crate::failure::invalid;
 /// How long one request may take before the command gives up.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a download ([`Client::download`]) may take.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Options shared by every command that talks to a server. They are global, so they may
 /// come before or after the subcommand (`steward token --json list`, `… list --json`).
 #[derive(Debug, Clone, Args)]
@@ -97,6 +100,41 @@ impl Client {
     /// POSTs `body` as JSON, or nothing for action routes such as `…/revoke`.
     pub fn post(&self, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
         self.send(Method::POST, path, body)
+    }
+
+    /// GETs `path` and hands its body to `sink` chunk by chunk, as it arrives (for the
+    /// audit export, which may be larger than memory should hold). A refusal is an error,
+    /// as with [`Client::get`]. The whole download may take up to an hour.
+    pub fn download(
+        &self,
+        path: &str,
+        mut sink: impl FnMut(&[u8]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let url = format!("{}{path}", self.server);
+        let request = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .timeout(DOWNLOAD_TIMEOUT);
+        self.runtime.block_on(async {
+            let mut response = request.send().await.map_err(|e| self.transport_error(&e))?;
+            let status = response.status();
+            if !status.is_success() {
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| self.transport_error(&e))?;
+                return Err(refusal(status, &bytes));
+            }
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| self.transport_error(&e))?
+            {
+                sink(&chunk)?;
+            }
+            Ok(())
+        })
     }
 
     fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {

@@ -1,6 +1,7 @@
-//! `steward audit events|verify|checkpoint|checkpoints|public-key|prove`: reading and
-//! verifying the audit trail on a server, signing checkpoints of its Merkle tree, and
-//! proving (with local verification, in `prove`) that events are in signed trees.
+//! `steward audit events|export|verify|checkpoint|checkpoints|public-key|prove`: reading,
+//! exporting and verifying the audit trail (on a server, or offline from an export, in
+//! `export`), signing checkpoints of its Merkle tree, and proving (with local
+//! verification, in `prove`) that events are in signed trees.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -9,12 +10,14 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::client::{Client, ClientArgs};
+use crate::client::{Client, ClientArgs, encode};
 use crate::command::token::str_of;
 use crate::output::{print, print_json, time};
 
+mod export;
 mod prove;
 
+pub use export::{ExportArgs, VerifyArgs};
 pub use prove::ProveArgs;
 
 /// The exit code of `steward audit verify` when the trail fails verification, and of
@@ -40,10 +43,17 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 100, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
+        #[command(flatten)]
+        filter: EventFilter,
     },
-    /// Verify the stored hash chain on the server and name the first bad seq (admin,
-    /// auditor). Exit 0 when intact, 3 when broken.
-    Verify,
+    /// Download the trail from a seq on as JSON Lines, with its signed checkpoints in
+    /// place (admin, auditor). Prints how many events were exported.
+    Export(ExportArgs),
+    /// Verify the audit trail and name the first bad seq: download the export and check
+    /// it here (chain, checkpoint signatures, Merkle roots), plus the server's own check of
+    /// its stored chain; or, with `--offline FILE --public-key KEY`, check an export file
+    /// without a server. Exit 0 intact, 3 damaged, 2 unusable file or key.
+    Verify(VerifyArgs),
     /// Sign a checkpoint of the audit Merkle tree as it stands (admin, auditor). Returns
     /// the latest one when nothing was appended since.
     Checkpoint,
@@ -65,13 +75,74 @@ pub enum AuditCommand {
     Prove(ProveArgs),
 }
 
+/// Filters of `steward audit events`; each one given must hold.
+#[derive(Debug, Args)]
+pub struct EventFilter {
+    /// An event type (`permit.approved`) or every type under a prefix (`permit.*`).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub event_type: Option<String>,
+    #[arg(long, value_name = "ID")]
+    pub worker_id: Option<String>,
+    #[arg(long, value_name = "ID")]
+    pub permit_id: Option<String>,
+    #[arg(long, value_name = "ID")]
+    pub task_id: Option<String>,
+    /// Events caused by this principal.
+    #[arg(long, value_name = "ID")]
+    pub actor_id: Option<String>,
+    /// Events at this certification level (0 to 4).
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub level: Option<u8>,
+    /// Events stamped at or after this Unix millisecond.
+    #[arg(long, value_name = "MS", allow_hyphen_values = true)]
+    pub from_ts_ms: Option<i64>,
+    /// Events stamped before this Unix millisecond.
+    #[arg(long, value_name = "MS", allow_hyphen_values = true)]
+    pub to_ts_ms: Option<i64>,
+}
+
+impl EventFilter {
+    /// The filters as `&name=value` query parameters, values percent-encoded.
+    fn query(&self) -> String {
+        let mut query = String::new();
+        let texts = [
+            ("type", &self.event_type),
+            ("worker_id", &self.worker_id),
+            ("permit_id", &self.permit_id),
+            ("task_id", &self.task_id),
+            ("actor_id", &self.actor_id),
+        ];
+        for (name, value) in texts {
+            if let Some(value) = value {
+                let _ = write!(query, "&{name}={}", encode(value));
+            }
+        }
+        if let Some(level) = self.level {
+            let _ = write!(query, "&level={level}");
+        }
+        if let Some(from) = self.from_ts_ms {
+            let _ = write!(query, "&from_ts_ms={from}");
+        }
+        if let Some(to) = self.to_ts_ms {
+            let _ = write!(query, "&to_ts_ms={to}");
+        }
+        query
+    }
+}
+
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.client)?;
+    // `verify --offline` needs no server, so each command connects for itself.
+    let connect = || Client::new(&args.client);
     let json = args.client.json;
     match args.command {
-        AuditCommand::Events { from_seq, limit } => {
-            let page = client.get(&format!(
-                "/v1/audit/events?from_seq={from_seq}&limit={limit}"
+        AuditCommand::Events {
+            from_seq,
+            limit,
+            filter,
+        } => {
+            let page = connect()?.get(&format!(
+                "/v1/audit/events?from_seq={from_seq}&limit={limit}{}",
+                filter.query()
             ))?;
             if json {
                 return print_json(&page).map(|()| ExitCode::SUCCESS);
@@ -92,33 +163,10 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify => {
-            let result = client.get("/v1/audit/verify")?;
-            let ok = result["ok"].as_bool() == Some(true);
-            if json {
-                print_json(&result)?;
-            } else if ok {
-                print(&format!(
-                    "audit trail intact: {} events, head {}\n",
-                    result["head_seq"],
-                    str_of(&result, "head_hash"),
-                ))?;
-            } else {
-                print(&format!(
-                    "audit trail BROKEN at seq {}: {} (head at seq {})\n",
-                    result["first_bad_seq"],
-                    str_of(&result, "problem"),
-                    result["head_seq"],
-                ))?;
-            }
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_VERIFY_FAILED)
-            })
-        }
+        AuditCommand::Export(export) => export::export(&args.client, &export),
+        AuditCommand::Verify(verify) => export::verify(&args.client, &verify),
         AuditCommand::Checkpoint => {
-            let view = client.post("/v1/audit/checkpoints", None)?;
+            let view = connect()?.post("/v1/audit/checkpoints", None)?;
             if json {
                 return print_json(&view).map(|()| ExitCode::SUCCESS);
             }
@@ -132,7 +180,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Checkpoints { after, limit } => {
-            let page = client.get(&format!(
+            let page = connect()?.get(&format!(
                 "/v1/audit/checkpoints?after={after}&limit={limit}"
             ))?;
             if json {
@@ -161,14 +209,14 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::PublicKey => {
-            let key = client.get("/v1/audit/public-key")?;
+            let key = connect()?.get("/v1/audit/public-key")?;
             if json {
                 return print_json(&key).map(|()| ExitCode::SUCCESS);
             }
             print(&format!("{}\n", str_of(&key, "key")))?;
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Prove(prove) => prove::run(&client, &prove, json),
+        AuditCommand::Prove(prove) => prove::run(&connect()?, &prove, json),
     }
 }
 

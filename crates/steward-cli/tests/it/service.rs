@@ -259,7 +259,10 @@ fn serve_initialises_serves_clients_and_stops_on_sigterm() {
     let run = served.run(&["audit", "verify"], &admin);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.starts_with("audit trail intact: 4 events"),
+        run.stdout.starts_with("audit export intact: events 1 to 4")
+            && run
+                .stdout
+                .contains("server's stored chain intact: 4 events"),
         "{}",
         run.stdout
     );
@@ -611,4 +614,198 @@ fn serve_refuses_a_malformed_signing_key() {
         run.stderr
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[test]
+fn audit_export_verifies_offline_and_names_the_damaged_seq() {
+    let dir = scratch_dir("export");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    let ok = |run: Run| -> Run {
+        assert_eq!(
+            run.code, 0,
+            "stdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        run
+    };
+    let principal = |name: &str| {
+        ok(served.run(
+            &[
+                "principal",
+                "create",
+                "--kind",
+                "agent",
+                "--name",
+                name,
+                "--role",
+                "worker",
+            ],
+            &admin,
+        ));
+    };
+    // init: 2 events; then principals and checkpoints (each checkpoint adds an event).
+    principal("a1");
+    principal("a2");
+    ok(served.run(&["audit", "checkpoint"], &admin));
+    principal("a3");
+    ok(served.run(&["audit", "checkpoint"], &admin));
+    principal("a4");
+    let pub_file = dir.join("audit-signing.pub");
+    let pub_path = pub_file.to_str().expect("utf-8 path");
+
+    // A whole export: written through FILE.partial, then verified without a server.
+    let file = dir.join("trail.jsonl");
+    let file_path = file.to_str().expect("utf-8 path");
+    let run = ok(served.run(&["audit", "export", "--output", file_path], &admin));
+    assert!(
+        run.stdout
+            .starts_with("exported 8 events (seq 1 to 8) and 2 checkpoints"),
+        "{}",
+        run.stdout
+    );
+    assert!(!dir.join("trail.jsonl.partial").exists());
+    let offline = |path: &str| {
+        steward_env(
+            &[
+                "audit",
+                "verify",
+                "--offline",
+                path,
+                "--public-key",
+                pub_path,
+            ],
+            &[],
+            b"",
+        )
+    };
+    let run = ok(offline(file_path));
+    assert!(
+        run.stdout
+            .starts_with("audit export intact: events 1 to 8, 2 checkpoints"),
+        "{}",
+        run.stdout
+    );
+
+    // One byte changed in event 3's hash: exit 3, naming seq 3.
+    let text = std::fs::read_to_string(&file).expect("export file");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[3].contains("\"seq\":3,"), "{}", lines[3]);
+    let at = lines[3].find("\"hash\":\"").expect("hash field") + 8;
+    let mut damaged_line = lines[3].as_bytes().to_vec();
+    damaged_line[at] = if damaged_line[at] == b'0' { b'1' } else { b'0' };
+    let mut damaged = lines.clone();
+    let damaged_text = String::from_utf8(damaged_line).expect("utf-8");
+    damaged[3] = &damaged_text;
+    let damaged_file = dir.join("damaged.jsonl");
+    std::fs::write(&damaged_file, damaged.join("\n") + "\n").expect("write");
+    let run = offline(damaged_file.to_str().expect("utf-8 path"));
+    assert_eq!(
+        run.code, 3,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout
+            .starts_with("audit export DAMAGED at seq 3: hash mismatch"),
+        "{}",
+        run.stdout
+    );
+
+    // Not an export at all, or no such file: exit 2.
+    let garbage = dir.join("garbage.jsonl");
+    std::fs::write(&garbage, b"hello\nworld\n").expect("write");
+    offline(garbage.to_str().expect("utf-8 path")).assert_invalid("is not an audit export");
+    offline("/nonexistent/trail.jsonl").assert_invalid("cannot read");
+    steward_env(
+        &[
+            "audit",
+            "verify",
+            "--offline",
+            file_path,
+            "--public-key",
+            "ed25519:zz",
+        ],
+        &[],
+        b"",
+    )
+    .assert_invalid("--public-key");
+
+    // Resumed from seq 5: verifies on its own, and appended to the first four events and
+    // the checkpoint of tree size 4 that follows them.
+    let resumed = dir.join("resumed.jsonl");
+    let resumed_path = resumed.to_str().expect("utf-8 path");
+    let run = ok(served.run(
+        &[
+            "audit",
+            "export",
+            "--from-seq",
+            "5",
+            "--output",
+            resumed_path,
+        ],
+        &admin,
+    ));
+    assert!(
+        run.stdout.starts_with("exported 4 events (seq 5 to 8)"),
+        "{}",
+        run.stdout
+    );
+    let run = ok(offline(resumed_path));
+    assert!(
+        run.stdout.contains("merkle roots not checked"),
+        "{}",
+        run.stdout
+    );
+    let upto4 = lines
+        .iter()
+        .position(|l| l.contains("\"seq\":4,"))
+        .expect("event 4")
+        + 1;
+    assert!(
+        lines[upto4].starts_with("{\"checkpoint\":"),
+        "{}",
+        lines[upto4]
+    );
+    let resumed_text = std::fs::read_to_string(&resumed).expect("resumed file");
+    let joined = dir.join("joined.jsonl");
+    std::fs::write(&joined, lines[..=upto4].join("\n") + "\n" + &resumed_text).expect("write");
+    let run = ok(offline(joined.to_str().expect("utf-8 path")));
+    assert!(
+        run.stdout
+            .starts_with("audit export intact: events 1 to 8, 2 checkpoints"),
+        "{}",
+        run.stdout
+    );
+
+    // Online: the export is checked here, and the server's own check is reported too.
+    let run = ok(served.run(&["audit", "verify", "--public-key", pub_path], &admin));
+    assert!(
+        run.stdout.contains("server's stored chain intact"),
+        "{}",
+        run.stdout
+    );
+
+    // Filters: only principal events, only audit events.
+    let run = ok(served.run(
+        &["audit", "events", "--type", "principal.*", "--json"],
+        &admin,
+    ));
+    let types: Vec<String> = run.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_owned())
+        .collect();
+    assert_eq!(types, ["principal.created"; 5]);
+    let run = ok(served.run(
+        &["audit", "events", "--type", "audit.checkpoint_created"],
+        &admin,
+    ));
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    served
+        .run(&["audit", "events", "--type", "Bad Type"], &admin)
+        .assert_invalid("`type` must be an event type");
+
+    assert!(served.terminate().success());
 }
