@@ -22,6 +22,9 @@ use crate::merkle::{MemoryTree, leaf_hash};
 pub struct ExportHeader {
     /// The `seq` of the first event in the export.
     pub from_seq: u64,
+    /// The `seq` of the last event the export holds (the head when it began), or
+    /// `from_seq - 1` when it holds none. An export that ends before it was cut short.
+    pub to_seq: u64,
     /// The key that signed the checkpoints, in text form (`ed25519:…`), when the server
     /// has one. A hint: the verifier checks against the key it is given.
     pub public_key: Option<String>,
@@ -106,10 +109,12 @@ pub enum VerifyErrorKind {
     /// A continuation header does not continue the export before it.
     #[error("header on line {line} does not continue the export before it")]
     BadContinuation { line: u64 },
-    /// The export ends before the latest checkpoint its header names, or before the
-    /// server's head (online verification).
-    #[error("the export ends at seq {last_seq}, but the trail reaches seq {expected_last}")]
+    /// The export ends before the `to_seq` or the latest checkpoint a header names.
+    #[error("the export ends at seq {last_seq}, but it should reach seq {expected_last}")]
     Truncated { last_seq: u64, expected_last: u64 },
+    /// An event lies beyond the `to_seq` of every header so far.
+    #[error("event beyond the end of the export, which its header puts at seq {to_seq}")]
+    BeyondEnd { to_seq: u64 },
 }
 
 impl ExportLine {
@@ -145,12 +150,14 @@ impl ExportHeader {
     /// `public_key` when there is one.
     pub fn new(
         from_seq: u64,
+        to_seq: u64,
         prev_hash: Hash,
         public_key: Option<&[u8; 32]>,
         latest_checkpoint: Option<SignedCheckpoint>,
     ) -> ExportHeader {
         ExportHeader {
             from_seq,
+            to_seq,
             public_key: public_key.map(format_public_key),
             key_id: public_key.map(key_id),
             prev_hash,
@@ -169,13 +176,16 @@ impl ExportHeader {
 /// - every checkpoint line follows the event at its tree size, is signed by
 ///   `public_key`, and — when the export starts at `seq` 1 — signs the Merkle root of the
 ///   events up to its tree size ([`VerifyErrorKind::RootMismatch`]);
-/// - the export reaches the tree size of the latest checkpoint named by any header
-///   ([`VerifyErrorKind::Truncated`], naming the first missing `seq`).
+/// - the export holds exactly the events up to its header's `to_seq`
+///   ([`VerifyErrorKind::Truncated`], naming the first missing `seq`;
+///   [`VerifyErrorKind::BeyondEnd`]), and reaches the tree size of the latest checkpoint
+///   a header names.
 ///
 /// A later header continues the export when its `from_seq` and `prev_hash` are the next
 /// `seq` and the last hash, so a resumed export appended to the one it resumes verifies.
-/// Events after the latest checkpoint are protected by the chain only: cutting them off
-/// is not detectable offline (online verification compares with the server's head).
+/// The header is not signed: `to_seq` catches an interrupted download, but someone who
+/// edits the header and cuts the events after the latest checkpoint goes unnoticed
+/// offline. The signed latest checkpoint bounds what can be cut that way.
 pub fn verify_export<I>(lines: I, public_key: &[u8; 32]) -> Result<VerifyReport, VerifyError>
 where
     I: IntoIterator,
@@ -234,8 +244,10 @@ struct Verifier {
     tree: Option<MemoryTree>,
     events: u64,
     checkpoints: u64,
-    /// The largest tree size a header's latest checkpoint names.
+    /// The largest tree size a header's latest checkpoint names, or `to_seq`.
     must_reach: u64,
+    /// The largest `to_seq` a header names.
+    to_seq: u64,
 }
 
 impl Verifier {
@@ -248,6 +260,7 @@ impl Verifier {
             events: 0,
             checkpoints: 0,
             must_reach: 0,
+            to_seq: 0,
         };
         verifier.header_checks(&header, public_key)?;
         Ok(verifier)
@@ -271,6 +284,8 @@ impl Verifier {
         header: &ExportHeader,
         public_key: &[u8; 32],
     ) -> Result<(), VerifyError> {
+        self.to_seq = self.to_seq.max(header.to_seq);
+        self.must_reach = self.must_reach.max(header.to_seq);
         let given = format_public_key(public_key);
         if let Some(named) = header.public_key.as_ref().filter(|named| **named != given) {
             return Err(VerifyError {
@@ -316,6 +331,14 @@ impl Verifier {
             kind: VerifyErrorKind::Chain(kind),
         };
         check_link(self.previous.as_ref(), self.first_prev, &entry).map_err(fail)?;
+        if position > self.to_seq {
+            return Err(VerifyError {
+                seq: Some(position),
+                kind: VerifyErrorKind::BeyondEnd {
+                    to_seq: self.to_seq,
+                },
+            });
+        }
         if self.previous.is_none() && entry.seq != position {
             let kind = if entry.seq < position {
                 ChainErrorKind::SeqNotIncreasing

@@ -85,10 +85,11 @@
 //!
 //! An export is JSON Lines ([`ExportLine`]), one JSON object per line, in this order:
 //!
-//! 1. `{"export": {"from_seq", "public_key", "key_id", "prev_hash", "latest_checkpoint"}}`
-//!    ([`ExportHeader`]): the first `seq` exported, the signing key's text form and id
-//!    (`null` when the server has none), the hash of event `from_seq - 1` (zeros from
-//!    `seq` 1), and the latest signed checkpoint when the export began (or `null`).
+//! 1. `{"export": {"from_seq", "to_seq", "public_key", "key_id", "prev_hash",
+//!    "latest_checkpoint"}}` ([`ExportHeader`]): the first and last `seq` exported (the
+//!    last is the head when the export began), the signing key's text form and id (`null`
+//!    when the server has none), the hash of event `from_seq - 1` (zeros from `seq` 1),
+//!    and the latest signed checkpoint when the export began (or `null`).
 //! 2. Every event from `from_seq` in `seq` order, each an [`AuditEntry`] in its serde form.
 //! 3. Right after the event whose `seq` equals a stored checkpoint's `tree_size`, the line
 //!    `{"checkpoint": <SignedCheckpoint>}`.
@@ -98,8 +99,8 @@
 //! stream of lines with only the public key: every line parses, the chain is unbroken
 //! from the header's `prev_hash`, each checkpoint's signature, each checkpoint's root
 //! against the events (only when the export starts at `seq` 1: a resumed export proves
-//! its links and signatures, not the roots), and that the export reaches the header's
-//! latest checkpoint. Errors ([`VerifyError`]) name the first bad `seq`: the position
+//! its links and signatures, not the roots), and that the export reaches its `to_seq` and
+//! its header's latest checkpoint. Errors ([`VerifyError`]) name the first bad `seq`: the position
 //! where the export stops matching the trail, or the first missing `seq` when cut short.
 
 mod canonical;

@@ -80,6 +80,7 @@ fn export(trail: &Trail, from_seq: u64) -> Vec<ExportLine> {
     let key = public_key(&SECRET);
     let mut lines = vec![ExportLine::Header(ExportHeader::new(
         from_seq,
+        EVENTS,
         prev_hash,
         Some(&key),
         trail.checkpoints.last().cloned(),
@@ -137,14 +138,15 @@ enum Tamper {
         first: u64,
         second: u64,
     },
-    /// Cut everything after event `keep` (which is below the latest checkpoint).
+    /// Cut everything after event `keep` (below the header's `to_seq`).
     Truncate {
         keep: u64,
     },
+    /// A correctly sealed forgery appended after the last event.
+    Append,
 }
 
 fn arb_tamper() -> impl Strategy<Value = Tamper> {
-    let last_cp = CHECKPOINTS[CHECKPOINTS.len() - 1];
     prop_oneof![
         (1..=EVENTS, any::<usize>(), 1..=255u8).prop_map(|(seq, at, mask)| Tamper::FlipByte {
             seq,
@@ -152,7 +154,7 @@ fn arb_tamper() -> impl Strategy<Value = Tamper> {
             mask
         }),
         (1..=EVENTS, 0..6u8).prop_map(|(seq, field)| Tamper::Edit { seq, field }),
-        (1..=last_cp).prop_map(|seq| Tamper::Delete { seq }),
+        (1..=EVENTS).prop_map(|seq| Tamper::Delete { seq }),
         (1..=EVENTS).prop_map(|seq| Tamper::Insert { seq }),
         (1..EVENTS, 1..EVENTS).prop_map(|(a, b)| {
             let (first, second) = if a < b {
@@ -162,7 +164,8 @@ fn arb_tamper() -> impl Strategy<Value = Tamper> {
             };
             Tamper::Swap { first, second }
         }),
-        (0..last_cp).prop_map(|keep| Tamper::Truncate { keep }),
+        (0..EVENTS).prop_map(|keep| Tamper::Truncate { keep }),
+        Just(Tamper::Append),
     ]
 }
 
@@ -216,6 +219,18 @@ fn apply(trail: &Trail, tamper: &Tamper) -> (Vec<Vec<u8>>, Option<(u64, u64)>) {
         Tamper::Swap { first, second } => {
             out.swap(line_of(&lines, first), line_of(&lines, second));
             (out, Some((first, first)))
+        }
+        Tamper::Append => {
+            let last = &trail.entries[(EVENTS - 1) as usize];
+            let data = json!({ "forged": true });
+            let body = EntryBody {
+                seq: EVENTS + 1,
+                data: &data,
+                ..last.body()
+            };
+            let forged = AuditEntry::seal(body, last.hash);
+            out.push(ExportLine::Event(forged).to_json().into_bytes());
+            (out, Some((EVENTS + 1, EVENTS + 1)))
         }
         Tamper::Truncate { keep } => {
             let cut = if keep == 0 {

@@ -30,14 +30,15 @@ const PAGE: u32 = 500;
 /// Streams every event from `from_seq` (default 1) up to the head as it stood when the
 /// request began, in `seq` order, as JSON Lines:
 ///
-/// 1. `{"export": {"from_seq", "public_key", "key_id", "prev_hash", "latest_checkpoint"}}`;
+/// 1. `{"export": {"from_seq", "to_seq", "public_key", "key_id", "prev_hash",
+///    "latest_checkpoint"}}`, `to_seq` being the head when the export began;
 /// 2. each event in its `AuditEntry` serde form;
 /// 3. `{"checkpoint": {…}}` right after the event whose `seq` is that checkpoint's
 ///    `tree_size`.
 ///
 /// To resume, pass the last exported `seq` + 1 as `from_seq`. A failure while streaming
 /// ends the body early, which verification reports (an incomplete last line is malformed,
-/// and an export ending before its header's latest checkpoint is truncated).
+/// and an export ending before its header's `to_seq` is truncated).
 #[utoipa::path(get, path = "/v1/audit/export", tag = "audit",
     params(("from_seq" = Option<u64>, Query, description = "first seq to export (default 1)")),
     responses(
@@ -79,6 +80,7 @@ pub async fn export(
     };
     let header = ExportHeader::new(
         from_seq,
+        head.seq,
         prev_hash,
         state.audit_key.as_ref().map(|key| key.public_key()),
         latest,
