@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use steward_audit::{ChainErrorKind, VerifyErrorKind, public_key, verify_export};
 use steward_policy::Role;
 
-use crate::support::{TEST_AUDIT_KEY, TestServer, server_test};
+use steward_store::{NewEvent, append_event};
+
+use crate::support::{TEST_AUDIT_KEY, TestServer, seeder, server_test};
 
 async fn create_principals(s: &TestServer, prefix: &str, count: usize) {
     for n in 0..count {
@@ -167,3 +169,48 @@ server_test!(event_filters_return_only_matching_events, |s| {
         assert_eq!(body["field"], field, "{query}: {body}");
     }
 });
+
+/// Appends `count` events in one transaction, straight into the store.
+async fn append_many(s: &TestServer, count: usize) {
+    let mut tx = s.store().begin().await.expect("begin");
+    for n in 0..count {
+        let event = NewEvent {
+            data: json!({ "n": n }),
+            ..NewEvent::now("test.bulk", seeder())
+        };
+        append_event(&mut tx, event).await.expect("append");
+    }
+    tx.commit().await.expect("commit");
+}
+
+server_test!(
+    an_export_longer_than_a_page_keeps_checkpoints_in_place,
+    |s| {
+        // The server reads 500 events per page: checkpoints on both sides of page ends.
+        append_many(s, 480).await;
+        let first = checkpoint(s).await;
+        append_many(s, 560).await;
+        let second = checkpoint(s).await;
+        append_many(s, 10).await;
+        let head = s.audit_len().await;
+        assert!(head > 1000, "three pages at least");
+
+        let lines = export(s, "").await;
+        let report = verify_export(&lines, &public_key(&TEST_AUDIT_KEY)).expect("intact");
+        assert_eq!((report.events, report.checkpoints), (head, 2));
+        assert!(report.roots_checked);
+        for tree_size in [first, second] {
+            let after = lines
+                .iter()
+                .position(|l| {
+                    serde_json::from_slice::<Value>(l).is_ok_and(|v| v["seq"] == tree_size)
+                })
+                .expect("the checkpointed event");
+            let next: Value = serde_json::from_slice(&lines[after + 1]).expect("json");
+            assert_eq!(next["checkpoint"]["checkpoint"]["tree_size"], tree_size);
+        }
+        let resumed = export(s, "?from_seq=501").await;
+        let alone = verify_export(&resumed, &public_key(&TEST_AUDIT_KEY)).expect("resumed");
+        assert_eq!(alone.checkpoints, 1);
+    }
+);
