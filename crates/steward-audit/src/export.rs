@@ -191,50 +191,84 @@ where
     I: IntoIterator,
     I::Item: AsRef<[u8]>,
 {
-    let mut state: Option<Verifier> = None;
-    for (number, line) in (1u64..).zip(lines) {
-        let parsed = ExportLine::parse(line.as_ref()).map_err(|error| VerifyError {
-            seq: state.as_ref().map(Verifier::next_seq),
+    let mut verifier = ExportVerifier::new(public_key);
+    for line in lines {
+        verifier.push_line(line.as_ref())?;
+    }
+    verifier.finish()
+}
+
+/// [`verify_export`] fed one line at a time, for a caller that receives the export in
+/// chunks (a download) and should not hold it all. Stop at the first error: after one,
+/// the verifier's state is unspecified.
+#[derive(Debug)]
+pub struct ExportVerifier {
+    public_key: [u8; 32],
+    /// The number of lines pushed so far.
+    line: u64,
+    state: Option<Verifier>,
+}
+
+impl ExportVerifier {
+    pub fn new(public_key: &[u8; 32]) -> ExportVerifier {
+        ExportVerifier {
+            public_key: *public_key,
+            line: 0,
+            state: None,
+        }
+    }
+
+    /// Checks the next line (without its newline).
+    pub fn push_line(&mut self, line: &[u8]) -> Result<(), VerifyError> {
+        self.line += 1;
+        let number = self.line;
+        let public_key = &self.public_key;
+        let parsed = ExportLine::parse(line).map_err(|error| VerifyError {
+            seq: self.state.as_ref().map(Verifier::next_seq),
             kind: VerifyErrorKind::Malformed {
                 line: number,
                 message: error.to_string(),
             },
         })?;
-        match (&mut state, parsed) {
+        match (&mut self.state, parsed) {
             (None, ExportLine::Header(header)) => {
-                state = Some(Verifier::start(header, public_key)?);
+                self.state = Some(Verifier::start(header, public_key)?);
+                Ok(())
             }
-            (None, _) => {
-                return Err(VerifyError {
-                    seq: None,
-                    kind: VerifyErrorKind::Malformed {
-                        line: number,
-                        message: "the first line is not an `export` header".to_owned(),
-                    },
-                });
-            }
+            (None, _) => Err(VerifyError {
+                seq: None,
+                kind: VerifyErrorKind::Malformed {
+                    line: number,
+                    message: "the first line is not an `export` header".to_owned(),
+                },
+            }),
             (Some(verifier), ExportLine::Header(header)) => {
-                verifier.continue_with(header, number, public_key)?;
+                verifier.continue_with(header, number, public_key)
             }
-            (Some(verifier), ExportLine::Event(entry)) => verifier.event(entry)?,
+            (Some(verifier), ExportLine::Event(entry)) => verifier.event(entry),
             (Some(verifier), ExportLine::Checkpoint(checkpoint)) => {
-                verifier.checkpoint(&checkpoint, public_key)?;
+                verifier.checkpoint(&checkpoint, public_key)
             }
         }
     }
-    match state {
-        Some(verifier) => verifier.finish(),
-        None => Err(VerifyError {
-            seq: None,
-            kind: VerifyErrorKind::Malformed {
-                line: 1,
-                message: "the export is empty".to_owned(),
-            },
-        }),
+
+    /// The checks that need the whole export (truncation), and the report.
+    pub fn finish(self) -> Result<VerifyReport, VerifyError> {
+        match self.state {
+            Some(verifier) => verifier.finish(),
+            None => Err(VerifyError {
+                seq: None,
+                kind: VerifyErrorKind::Malformed {
+                    line: 1,
+                    message: "the export is empty".to_owned(),
+                },
+            }),
+        }
     }
 }
 
-/// The running state of [`verify_export`].
+/// The running state of [`verify_export`], once the header is read.
+#[derive(Debug)]
 struct Verifier {
     from_seq: u64,
     first_prev: Hash,

@@ -121,7 +121,8 @@ pub use checkpoint::{
 };
 pub use entry::{Actor, ActorKind, AuditEntry, EntryBody, Subject, UnknownActorKindError};
 pub use export::{
-    ExportHeader, ExportLine, VerifyError, VerifyErrorKind, VerifyReport, verify_export,
+    ExportHeader, ExportLine, ExportVerifier, VerifyError, VerifyErrorKind, VerifyReport,
+    verify_export,
 };
 pub use hash::{Hash, HashParseError};
 pub use merkle::{

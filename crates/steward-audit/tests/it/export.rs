@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use serde_json::json;
 use steward_audit::{
     Actor, ActorKind, AuditEntry, ChainErrorKind, Checkpoint, EntryBody, ExportHeader, ExportLine,
-    Hash, MemoryTree, Subject, VerifyErrorKind, leaf_hash, public_key, sign_checkpoint,
-    verify_export,
+    ExportVerifier, Hash, MemoryTree, Subject, VerifyErrorKind, leaf_hash, public_key,
+    sign_checkpoint, verify_export,
 };
 
 const SECRET: [u8; 32] = [7; 32];
@@ -389,5 +389,22 @@ fn deleting_the_first_event_is_a_broken_link_at_seq_1() {
     assert_eq!(
         error.kind,
         VerifyErrorKind::Chain(ChainErrorKind::BrokenLink)
+    );
+}
+
+#[test]
+fn the_push_verifier_agrees_with_verify_export() {
+    let lines = text(&export(&trail(), 1));
+    let mut verifier = ExportVerifier::new(&public_key(&SECRET));
+    for line in &lines {
+        verifier.push_line(line).expect("intact line");
+    }
+    assert_eq!(verifier.finish(), verify(&lines));
+    let mut verifier = ExportVerifier::new(&public_key(&SECRET));
+    verifier.push_line(&lines[0]).expect("header");
+    assert_eq!(
+        verifier.finish().expect_err("nothing after the header").seq,
+        Some(1),
+        "the first missing seq"
     );
 }

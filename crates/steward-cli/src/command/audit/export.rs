@@ -8,14 +8,14 @@
 //! export at all), 1 the server could not be reached.
 
 use std::fs::File;
-use std::io::{BufWriter, Write as _};
+use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value, json};
-use steward_audit::{VerifyError, VerifyErrorKind, VerifyReport, parse_public_key, verify_export};
+use steward_audit::{ExportVerifier, VerifyError, VerifyErrorKind, VerifyReport, parse_public_key};
 
 use crate::client::{Client, ClientArgs};
 use crate::command::audit::EXIT_VERIFY_FAILED;
@@ -116,9 +116,27 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
     let json = client_args.json;
     if let Some(file) = &args.offline {
         let key = pinned.ok_or_else(|| invalid("`--offline` needs `--public-key`"))?;
-        let bytes = std::fs::read(file)
-            .map_err(|e| invalid(format!("cannot read `{}`: {e}", file.display())))?;
-        let result = verify_export(lines(&bytes), &key);
+        let unreadable =
+            |e: std::io::Error| invalid(format!("cannot read `{}`: {e}", file.display()));
+        let mut reader = BufReader::new(File::open(file).map_err(unreadable)?);
+        let mut verifier = ExportVerifier::new(&key);
+        let mut line = Vec::new();
+        let mut failed = None;
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).map_err(unreadable)? == 0 {
+                break;
+            }
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            if let Err(error) = verifier.push_line(text) {
+                failed = Some(error);
+                break;
+            }
+        }
+        let result = match failed {
+            Some(error) => Err(error),
+            None => verifier.finish(),
+        };
         if let Err(error) = &result {
             if unusable(error) {
                 return Err(invalid(format!(
@@ -139,12 +157,34 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
                 .map_err(|e| anyhow::anyhow!("the server's public key is unusable: {e}"))?
         }
     };
-    let mut bytes = Vec::new();
+    // Verified line by line as it arrives: only the Merkle leaves are kept in memory.
+    let mut verifier = ExportVerifier::new(&key);
+    let mut pending = Vec::new();
+    let mut failed = None;
     client.download("/v1/audit/export", |chunk| {
-        bytes.extend_from_slice(chunk);
+        if failed.is_some() {
+            return Ok(());
+        }
+        pending.extend_from_slice(chunk);
+        let Some(end) = pending.iter().rposition(|b| *b == b'\n') else {
+            return Ok(());
+        };
+        for line in pending[..end].split(|b| *b == b'\n') {
+            if let Err(error) = verifier.push_line(line) {
+                failed = Some(error);
+                break;
+            }
+        }
+        pending.drain(..=end);
         Ok(())
     })?;
-    let result = verify_export(lines(&bytes), &key);
+    let result = match failed {
+        Some(error) => Err(error),
+        None if !pending.is_empty() => verifier
+            .push_line(&pending)
+            .and_then(|()| verifier.finish()),
+        None => verifier.finish(),
+    };
     // The server's own check of the stored chain, reported alongside.
     let stored = client.get("/v1/audit/verify")?;
     report(&result, Some(&stored), json)
@@ -215,12 +255,6 @@ fn report(
 /// its first line is not a header.
 fn unusable(error: &VerifyError) -> bool {
     matches!(error.kind, VerifyErrorKind::Malformed { line: 1, .. })
-}
-
-/// The lines of an export, without the newline that ends the last one.
-fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    bytes.split(|b| *b == b'\n')
 }
 
 /// Counts the events and checkpoints of complete lines, carrying a partial line over to
