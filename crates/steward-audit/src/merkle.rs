@@ -108,8 +108,8 @@ impl NodeId {
 
 /// Where perfect-node hashes come from when computing roots and proofs.
 ///
-/// Implemented by [`MemoryTree`] and by maps from [`NodeId`] to [`Hash`]: a store that
-/// cannot answer synchronously (a database) asks [`root_nodes`],
+/// Implemented by [`MemoryTree`] and by maps from [`NodeId`] to [`Hash`](struct@Hash): a
+/// store that cannot answer synchronously (a database) asks [`root_nodes`],
 /// [`inclusion_proof_nodes`] or [`consistency_proof_nodes`] which nodes it needs, fetches
 /// them in one query into a map, and passes the map.
 pub trait NodeSource {

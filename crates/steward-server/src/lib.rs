@@ -153,7 +153,7 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// How often the maintenance loop runs.
 const TICK: Duration = Duration::from_secs(1);
 
-/// Work that happens without a request, once a [`TICK`] until dropped: issuing approved
+/// Work that happens without a request, once a `TICK` until dropped: issuing approved
 /// permits whose requested window has begun, catching the audit Merkle tree up with the
 /// trail (`Store::extend_merkle`), and every [`CHECKPOINT_INTERVAL`] signing a checkpoint.
 /// Safe on several instances at once: each permit is issued under its row lock, and the
