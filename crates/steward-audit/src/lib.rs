@@ -1,5 +1,6 @@
 //! Steward's audit trail core: the audit entry, its canonical encoding, the hash chain
-//! and chain verification.
+//! and chain verification, the Merkle tree and signed checkpoints, and the JSON Lines
+//! export with its offline verification.
 //!
 //! # Invariants
 //!
@@ -100,8 +101,16 @@
 //! from the header's `prev_hash`, each checkpoint's signature, each checkpoint's root
 //! against the events (only when the export starts at `seq` 1: a resumed export proves
 //! its links and signatures, not the roots), and that the export reaches its `to_seq` and
-//! its header's latest checkpoint. Errors ([`VerifyError`]) name the first bad `seq`: the position
+//! its header's latest checkpoint. [`ExportVerifier`] does the same one pushed line at a
+//! time (for a download). Errors ([`VerifyError`]) name the first bad `seq`: the position
 //! where the export stops matching the trail, or the first missing `seq` when cut short.
+//!
+//! What a resumed export proves on its own: its events chain unbroken from the header's
+//! `prev_hash` and its checkpoints carry valid signatures. It does not prove that
+//! `prev_hash` is the hash of the real event `from_seq - 1` (appending it to the earlier
+//! export does), nor the checkpoints' roots (that needs every leaf from `seq` 1). The
+//! header is not signed: its `to_seq` catches a cut-short download, while deliberate
+//! removal of the tail is bounded by the signed latest checkpoint.
 
 mod canonical;
 mod chain;

@@ -1,6 +1,7 @@
 //! `/v1/audit`: reading the audit trail in `seq` order and verifying its hash chain
 //! (admin, auditor). Reading changes nothing, so it records no event. Signed checkpoints
-//! and the signing key are in `checkpoints`, Merkle proofs in `proofs`.
+//! and the signing key are in `checkpoints`, Merkle proofs in `proofs`, the JSON Lines
+//! export in `export`.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
