@@ -23,6 +23,7 @@
 //! `FromStr`, `Display` and serde alike: that is the form at the wire and in the database.
 
 mod approval;
+mod authorize;
 mod certification;
 mod evidence;
 mod names;
@@ -34,6 +35,7 @@ pub use approval::{
     ApprovalRefusal, Candidate, Channel, Decision, Parties, QuorumStatus, RecordedApproval,
     check_approver, quorum,
 };
+pub use authorize::{Operation, PermitView, Rule, Verdict, WorkerView, authorize};
 pub use certification::{
     AutoSuspension, CertAction, CertTransitionError, Eligibility, OperationOutcome,
     OperationResult, OperationStats, PromotionError, PromotionQuorum, Recertification,
