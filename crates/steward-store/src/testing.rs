@@ -46,6 +46,8 @@ pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test"
 #[derive(Debug)]
 pub struct TestDb {
     store: Store,
+    /// The URL a separate process (`steward serve` in the CLI tests) opens it with.
+    url: String,
     cleanup: Cleanup,
 }
 
@@ -74,6 +76,7 @@ pub async fn sqlite_store() -> TestDb {
     };
     TestDb {
         store,
+        url: format!("sqlite://{}", path.display()),
         cleanup: Cleanup::SqliteFile(path),
     }
 }
@@ -108,6 +111,7 @@ pub async fn postgres_store() -> Option<TestDb> {
     };
     Some(TestDb {
         store,
+        url: database_url(&url, &name),
         cleanup: Cleanup::PostgresDatabase {
             admin: Box::new(admin),
             name,
@@ -169,6 +173,29 @@ pub async fn fetch_text(store: &Store, sql: &str) -> Result<Vec<Vec<Option<Strin
 impl TestDb {
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The database's URL, with the admin URL's credentials and options.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// `admin_url` with its database name replaced by `name`.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin_url, None),
+    };
+    // The path starts after the authority (`scheme://authority/path`).
+    let authority_start = base.find("://").map_or(0, |at| at + 3);
+    let root = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{root}/{name}?{query}"),
+        None => format!("{root}/{name}"),
     }
 }
 

@@ -26,9 +26,18 @@ impl Served {
     /// Starts `steward serve` on `127.0.0.1:0` (the OS picks a free port, which the
     /// server prints) and waits until `/healthz` answers.
     fn start(data_dir: &Path) -> Served {
+        Served::start_on(data_dir, None)
+    }
+
+    /// [`Served::start`] on the database at `database` (`STEWARD_DATABASE_URL`), when
+    /// given.
+    fn start_on(data_dir: &Path, database: Option<&str>) -> Served {
         let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
         for var in STEWARD_ENV {
             command.env_remove(var);
+        }
+        if let Some(url) = database {
+            command.env("STEWARD_DATABASE_URL", url);
         }
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -617,9 +626,35 @@ fn serve_refuses_a_malformed_signing_key() {
 }
 
 #[test]
-fn audit_export_verifies_offline_and_names_the_damaged_seq() {
-    let dir = scratch_dir("export");
-    let served = Served::start(&dir);
+fn audit_export_verifies_offline_and_names_the_damaged_seq_on_sqlite() {
+    audit_export_scenario("export-sqlite", None);
+}
+
+#[test]
+fn audit_export_verifies_offline_and_names_the_damaged_seq_on_postgres() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // `None` when PostgreSQL is unreachable and not required (see steward_store::testing).
+    let Some(db) = runtime.block_on(steward_store::testing::postgres_store()) else {
+        return;
+    };
+    audit_export_scenario("export-postgres", Some(db.url()));
+    drop(db);
+}
+
+/// Export, offline verification (intact, damaged, garbage), resuming, online
+/// verification and event filters, against `steward serve` on `database` (default: the
+/// SQLite file in the data directory).
+fn audit_export_scenario(name: &str, database: Option<&str>) {
+    let dir = scratch_dir(name);
+    let served = Served::start_on(&dir, database);
+    assert_eq!(
+        dir.join("steward.db").exists(),
+        database.is_none(),
+        "the server runs on the database given"
+    );
     let admin = served.token.clone().expect("admin token");
     let ok = |run: Run| -> Run {
         assert_eq!(
