@@ -844,3 +844,55 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
 
     assert!(served.terminate().success());
 }
+
+/// SPEC §9 / the audit issue: an event acknowledged to a client survives `kill -9` of the
+/// server (SQLite in WAL mode: the commit is in the WAL before the answer is sent).
+#[test]
+fn acknowledged_changes_and_their_events_survive_kill_9() {
+    let dir = scratch_dir("kill9");
+    let mut served = Served::start(&dir);
+    let admin = served
+        .token
+        .clone()
+        .expect("first run prints the admin token");
+    let names: Vec<String> = (0..12).map(|i| format!("survivor-{i}")).collect();
+    for name in &names {
+        let run = served.run(
+            &[
+                "principal",
+                "create",
+                "--kind",
+                "agent",
+                "--name",
+                name,
+                "--role",
+                "worker",
+            ],
+            &admin,
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let before = served.run(&["audit", "events", "--limit", "1000", "--json"], &admin);
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    let acknowledged = before.json()["items"].as_array().expect("items").len();
+
+    // SIGKILL: no shutdown path runs, nothing is flushed by Steward.
+    served.child.kill().expect("kill -9");
+    served.child.wait().expect("reaped");
+
+    let restarted = Served::start(&dir);
+    assert!(restarted.token.is_none(), "a restart initialises nothing");
+    let list = restarted.run(&["principal", "list", "--json"], &admin);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    for name in &names {
+        assert!(
+            list.stdout.contains(name.as_str()),
+            "`{name}` lost: {}",
+            list.stdout
+        );
+    }
+    let after = restarted.run(&["audit", "events", "--limit", "1000", "--json"], &admin);
+    assert!(after.json()["items"].as_array().expect("items").len() >= acknowledged);
+    let verify = restarted.run(&["audit", "verify"], &admin);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
