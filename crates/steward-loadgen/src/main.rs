@@ -321,7 +321,10 @@ async fn one_lifecycle(
         http,
         format!("{base}/complete"),
         &f.worker,
-        json!({"outcome": "success"}),
+        json!({"outcome": "success", "report": {
+            "operation_type": "deploy", "resources_accessed": ["api"], "duration_seconds": 1,
+            "input_parameters": {}, "output_results": {}, "resources_modified": ["api"],
+            "error_conditions": []}}),
         latencies,
     )
     .await?;

@@ -27,6 +27,7 @@ mod authorize;
 mod certification;
 mod evidence;
 mod names;
+mod report;
 mod state;
 mod time;
 mod window;
@@ -43,6 +44,10 @@ pub use certification::{
     promotion_approvals, recertification, recertification_due, record_outcome,
 };
 pub use evidence::missing_evidence;
+pub use report::{
+    LEVEL_1_FIELDS, LEVEL_2_FIELDS, LEVEL_3_FIELDS, LEVEL_4_FIELDS, ROLLBACK_FIELDS,
+    missing_report_fields,
+};
 pub use state::{
     Outcome, PermitEvent, PermitEventKind, PermitState, RevocationReason, TransitionError, apply,
 };

@@ -16,7 +16,7 @@ use steward_audit::{Actor, ActorKind, Subject};
 use steward_permits::{
     ApprovalRefusal, Candidate, Channel, Decision, Outcome, Parties, PermitEvent, PermitState,
     RecordedApproval, RenewalApproval, RevocationReason, TransitionError, WindowError, apply,
-    check_approver, check_renewal, missing_evidence, quorum, validity,
+    check_approver, check_renewal, missing_evidence, missing_report_fields, quorum, validity,
 };
 use steward_policy::{
     Analysis, ApprovalRequirements, Block, CertificationStatus, Evidence, Level, PermitType,
@@ -153,6 +153,9 @@ pub enum PermitError {
     NotAllowed { rule: &'static str, message: String },
     #[error("{message}")]
     OutsideWindow { message: String },
+    /// A completed-operation report lacks fields its level requires.
+    #[error("the completed-operation report of a level-{level} permit lacks: {}", .missing.join(", "))]
+    IncompleteReport { level: Level, missing: Vec<String> },
 }
 
 fn names(list: &[Evidence]) -> String {
@@ -582,13 +585,38 @@ impl Store {
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
         executor_or_requester(by, &permit, &worker, "complete")?;
+        // Reject before any write: a completed operation without its level's report
+        // would leave a gap in the audit trail.
+        let missing = missing_report_fields(permit.level, outcome, &report);
+        if !missing.is_empty() && permit.state == PermitState::Executing {
+            return Err(PermitError::IncompleteReport {
+                level: permit.level,
+                missing,
+            });
+        }
         permit.outcome = Some(outcome);
+        // Steward adds what it knows itself to the worker's report.
+        let approvers: Vec<Value> = permit
+            .approvals
+            .iter()
+            .filter(|a| a.decision == Decision::Approve)
+            .map(|a| json!({"approver_id": a.principal_id, "role": a.role, "approval_timestamp_ms": a.created_at_ms}))
+            .collect();
+        let data = json!({
+            "outcome": outcome,
+            "report": report,
+            "worker_id": permit.worker_id,
+            "certification_level": permit.level,
+            "approvals": approvers,
+            "started_at_ms": permit.updated_at_ms,
+            "completed_at_ms": now_ms,
+        });
         transition(
             &mut tx,
             &mut permit,
             &by.actor(),
             &PermitEvent::Complete { outcome },
-            json!({"outcome": outcome, "report": report}),
+            data,
             now_ms,
         )
         .await?;

@@ -407,6 +407,12 @@ fn worker_and_permit_commands_drive_the_workflow() {
     );
 
     // A read-only production task is auto-approved for a level-1 worker.
+    let report = scratch("workflow-report.json");
+    std::fs::write(
+        &report,
+        r#"{"operation_type":"read","resources_accessed":["metrics"],"duration_seconds":3}"#,
+    )
+    .unwrap();
     let task = scratch("workflow-task.json");
     std::fs::write(
         &task,
@@ -429,7 +435,15 @@ fn worker_and_permit_commands_drive_the_workflow() {
         (vec!["permit", "show", &permit], "active"),
         (vec!["permit", "start", &permit], "executing"),
         (
-            vec!["permit", "complete", &permit, "--outcome", "success"],
+            vec![
+                "permit",
+                "complete",
+                &permit,
+                "--outcome",
+                "success",
+                "--report-file",
+                report.to_str().unwrap(),
+            ],
             "completed",
         ),
         (vec!["permit", "close", &permit], "closed"),

@@ -511,6 +511,9 @@ pub fn permit_error(err: PermitError) -> ApiError {
         PermitError::NotAllowed { rule, .. } => {
             ApiError::refused(StatusCode::FORBIDDEN, rule, message)
         }
+        PermitError::IncompleteReport { missing, .. } => {
+            ApiError::unprocessable("incomplete_report", message).with("missing", json!(missing))
+        }
         PermitError::OutsideWindow { .. } => {
             ApiError::refused(StatusCode::CONFLICT, "outside_window", message)
         }

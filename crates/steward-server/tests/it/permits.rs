@@ -82,6 +82,22 @@ fn all_evidence() -> Value {
     })
 }
 
+/// A completed-operation report with every field any level asks for.
+fn full_report() -> Value {
+    let mut report = serde_json::Map::new();
+    for field in steward_permits::LEVEL_1_FIELDS
+        .iter()
+        .chain(steward_permits::LEVEL_2_FIELDS)
+        .chain(steward_permits::LEVEL_3_FIELDS)
+        .chain(steward_permits::LEVEL_4_FIELDS)
+    {
+        report.insert((*field).to_owned(), json!([]));
+    }
+    report.insert("operation_type".into(), json!("deploy"));
+    report.insert("duration_seconds".into(), json!(42));
+    Value::Object(report)
+}
+
 fn standard_task() -> Value {
     json!({"id": "deploy-api", "description": "deploy api", "environment": "production",
            "operations": ["deploy"], "services_affected": ["api"]})
@@ -126,7 +142,7 @@ async fn execute_and_close(s: &TestServer, c: &Cast, id: &str) {
         .post(
             &format!("/v1/permits/{id}/complete"),
             &c.worker_token,
-            json!({"outcome": "success"}),
+            json!({"outcome": "success", "report": full_report()}),
         )
         .await;
     assert_eq!(
@@ -1094,4 +1110,68 @@ server_test!(a_worker_reads_only_its_own_permits, |s| {
         s.get(&format!("/v1/permits/{id}"), &auditor).await.0,
         StatusCode::OK
     );
+});
+
+server_test!(a_completed_operation_without_its_report_is_refused, |s| {
+    let c = cast(s, 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    approve(s, &tl, &id, "tech_lead").await;
+    s.post(
+        &format!("/v1/permits/{id}/start"),
+        &c.worker_token,
+        json!({}),
+    )
+    .await;
+    let before = s.audit_len().await;
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/complete"),
+            &c.worker_token,
+            json!({"outcome": "success", "report": {"operation_type": "deploy", "resources_accessed": ["api"]}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("incomplete_report")),
+        "{body}"
+    );
+    assert_eq!(
+        body["missing"],
+        json!([
+            "duration_seconds",
+            "input_parameters",
+            "output_results",
+            "resources_modified",
+            "error_conditions"
+        ])
+    );
+    assert_eq!(s.audit_len().await, before, "nothing written");
+    // A rollback at level 2 also reports its rollback record.
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/complete"),
+            &c.worker_token,
+            json!({"outcome": "rolled_back", "report": full_report()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["missing"][0], "rollback.trigger_reason");
+    // With the report, the completion is recorded with what Steward knows added.
+    let (status, _) = s
+        .post(
+            &format!("/v1/permits/{id}/complete"),
+            &c.worker_token,
+            json!({"outcome": "success", "report": full_report()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let event = s.store().events(before + 1, 1).await.unwrap().remove(0);
+    assert_eq!(event.event_type, "permit.completed");
+    assert_eq!(event.data["certification_level"], 2);
+    assert_eq!(event.data["approvals"][0]["role"], "tech_lead");
+    assert_eq!(event.data["report"]["duration_seconds"], 42);
 });
