@@ -21,6 +21,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a download ([`Client::download`]) may take.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How long `audit tail` follows the trail before giving up on one connection.
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Options shared by every command that talks to a server. They are global, so they may
 /// come before or after the subcommand (`steward token --json list`, `… list --json`).
@@ -108,6 +110,25 @@ impl Client {
     pub fn download(
         &self,
         path: &str,
+        sink: impl FnMut(&[u8]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.stream(path, DOWNLOAD_TIMEOUT, sink)
+    }
+
+    /// Like [`Client::download`], for a stream that does not end by itself (server-sent
+    /// events): it runs until the server closes it, `sink` fails, or the process stops.
+    pub fn follow(
+        &self,
+        path: &str,
+        sink: impl FnMut(&[u8]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.stream(path, FOLLOW_TIMEOUT, sink)
+    }
+
+    fn stream(
+        &self,
+        path: &str,
+        timeout: Duration,
         mut sink: impl FnMut(&[u8]) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let url = format!("{}{path}", self.server);
@@ -115,7 +136,7 @@ impl Client {
             .http
             .get(&url)
             .bearer_auth(&self.token)
-            .timeout(DOWNLOAD_TIMEOUT);
+            .timeout(timeout);
         self.runtime.block_on(async {
             let mut response = request.send().await.map_err(|e| self.transport_error(&e))?;
             let status = response.status();

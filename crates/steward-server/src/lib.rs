@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
             get(routes::audit::checkpoints::show_checkpoint),
         )
         .route("/v1/audit/export", get(routes::audit::export::export))
+        .route("/v1/audit/tail", get(routes::audit::tail::tail))
         .route(
             "/v1/audit/public-key",
             get(routes::audit::checkpoints::public_key),

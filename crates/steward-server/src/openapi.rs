@@ -32,6 +32,7 @@ use crate::routes;
         routes::tokens::revoke_token,
         routes::audit::list_events,
         routes::audit::verify,
+        routes::audit::tail::tail,
         routes::audit::export::export,
         routes::audit::checkpoints::create_checkpoint,
         routes::audit::checkpoints::latest_checkpoint,

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
@@ -45,6 +46,16 @@ pub enum AuditCommand {
         limit: u32,
         #[command(flatten)]
         filter: EventFilter,
+    },
+    /// Follow the trail: print each event as it is appended, until interrupted (admin,
+    /// auditor). Starts with the next event, or at `--from-seq` to replay history first.
+    /// `--follow` is accepted for familiarity; tail always follows.
+    Tail {
+        /// First seq to print; default: the next event appended.
+        #[arg(long, value_name = "N")]
+        from_seq: Option<u64>,
+        #[arg(long, hide = true)]
+        follow: bool,
     },
     /// Download the trail from a seq on as JSON Lines, with its signed checkpoints in
     /// place (admin, auditor). Prints how many events were exported.
@@ -161,6 +172,33 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                     page["next_from_seq"]
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Tail { from_seq, .. } => {
+            let path = match from_seq {
+                Some(seq) => format!("/v1/audit/tail?from_seq={seq}"),
+                None => "/v1/audit/tail".to_owned(),
+            };
+            let mut pending = String::new();
+            connect()?.follow(&path, |chunk| {
+                pending.push_str(&String::from_utf8_lossy(chunk));
+                while let Some(end) = pending.find("\n\n") {
+                    let message: String = pending.drain(..end + 2).collect();
+                    // One SSE message per event; its data is the event's JSON.
+                    let Some(data) = message.lines().find_map(|l| l.strip_prefix("data:")) else {
+                        continue;
+                    };
+                    let event: Value = serde_json::from_str(data.trim())
+                        .context("the server sent an event that is not JSON")?;
+                    let line = if json {
+                        event.to_string()
+                    } else {
+                        event_line(&event)
+                    };
+                    print(&format!("{line}\n"))?;
+                }
+                Ok(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export(export) => export::export(&args.client, &export),

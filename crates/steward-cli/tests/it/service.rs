@@ -910,3 +910,68 @@ fn acknowledged_changes_and_their_events_survive_kill_9() {
     let verify = restarted.run(&["audit", "verify"], &admin);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
+
+#[test]
+fn audit_tail_prints_events_as_they_are_appended() {
+    let dir = scratch_dir("tail");
+    let served = Served::start(&dir);
+    let admin = served
+        .token
+        .clone()
+        .expect("first run prints the admin token");
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(["audit", "tail", "--follow", "--from-seq", "1", "--json"])
+        .env("STEWARD_SERVER", &served.url)
+        .env("STEWARD_TOKEN", &admin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("steward audit tail starts");
+    let (tx, rx) = mpsc::channel();
+    let out = tail.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The tail replays from seq 1, so it finds the event whenever it connects.
+    let run = served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "human",
+            "--name",
+            "tailed",
+            "--role",
+            "auditor",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line)
+                if serde_json::from_str::<serde_json::Value>(&line).is_ok_and(|e| {
+                    e["type"] == "principal.created" && e["data"]["name"] == "tailed"
+                }) =>
+            {
+                break true;
+            }
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert!(
+        found,
+        "tail printed no `principal.created` for `tailed`; saw {seen:?}"
+    );
+}

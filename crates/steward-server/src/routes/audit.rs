@@ -19,6 +19,7 @@ use crate::state::AppState;
 pub mod checkpoints;
 pub mod export;
 pub mod proofs;
+pub mod tail;
 
 /// Events per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
