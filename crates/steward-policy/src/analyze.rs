@@ -33,40 +33,17 @@ pub fn analyze(task: &Task, policy: &Policy) -> Analysis {
     };
     let (scope, scope_evidence) = decide_scope(task, &scan, policy, &counts);
     let (customers, customer_evidence) = decide_customers(task, policy);
-    for (factor, declared, detected) in [
-        (
-            "reversibility",
-            task.reversibility.map(Reversibility::as_str),
-            reversibility.detected.map(Reversibility::as_str),
-        ),
-        (
-            "data_sensitivity",
-            task.data_sensitivity.map(DataSensitivity::as_str),
-            data.detected.map(DataSensitivity::as_str),
-        ),
-        (
-            "impact_scope",
-            task.impact_scope.map(ImpactScope::as_str),
-            scope.detected.map(ImpactScope::as_str),
-        ),
-        (
-            "customer_impact",
-            task.customer_impact.map(CustomerImpact::as_str),
-            customers.detected.map(CustomerImpact::as_str),
-        ),
-    ] {
-        if let (Some(declared), Some(detected)) = (declared, detected) {
-            if declared != detected && declared_is_lower(factor, declared, detected) {
-                warnings.push(Block {
-                    rule: "declared_category_raised".into(),
-                    message: format!(
-                        "declared {factor} `{declared}` is lower than detected `{detected}`; the detected value is used"
-                    ),
-                });
-            }
-        }
-    }
-
+    warnings.extend(
+        [
+            &reversibility.raised,
+            &data.raised,
+            &scope.raised,
+            &customers.raised,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned(),
+    );
     let customer_facing = task.customer_facing == Some(true) || !scan.customer_facing.is_empty();
     let destructive = !scan.destructive.is_empty();
     let facts = Facts {
@@ -260,33 +237,6 @@ fn factor(name: FactorName, category: &str, points: u8, evidence: Vec<String>) -
         points,
         evidence,
     }
-}
-
-fn declared_is_lower(factor: &str, declared: &str, detected: &str) -> bool {
-    fn rank<T: std::str::FromStr + Ord + Copy>(all: &[T], s: &str) -> usize {
-        all.iter()
-            .position(|v| s.parse::<T>().ok().is_some_and(|p| p == *v))
-            .unwrap_or(0)
-    }
-    let (d, t) = match factor {
-        "reversibility" => (
-            rank(Reversibility::ALL, declared),
-            rank(Reversibility::ALL, detected),
-        ),
-        "data_sensitivity" => (
-            rank(DataSensitivity::ALL, declared),
-            rank(DataSensitivity::ALL, detected),
-        ),
-        "impact_scope" => (
-            rank(ImpactScope::ALL, declared),
-            rank(ImpactScope::ALL, detected),
-        ),
-        _ => (
-            rank(CustomerImpact::ALL, declared),
-            rank(CustomerImpact::ALL, detected),
-        ),
-    };
-    d < t
 }
 
 fn distinct_count(items: &[String]) -> u32 {
@@ -567,7 +517,8 @@ fn is_read(policy: &Policy, lower: &str, tokens: &[(usize, usize)]) -> bool {
 
 struct Decided<T> {
     value: T,
-    detected: Option<T>,
+    /// The warning when a declared category was lower than the detected one.
+    raised: Option<Block>,
 }
 
 struct EnvDecision {
@@ -698,6 +649,8 @@ fn decide_reversibility(
     declared_or_detected(task.reversibility, detected, evidence, "reversibility")
 }
 
+/// The riskier of the declared and the detected category (a master cannot talk a task
+/// down), with the evidence that decided and a warning when the declaration was lower.
 fn declared_or_detected<T: Copy + Ord + std::fmt::Display>(
     declared: Option<T>,
     detected: T,
@@ -708,16 +661,22 @@ fn declared_or_detected<T: Copy + Ord + std::fmt::Display>(
         Some(d) if d >= detected => (
             Decided {
                 value: d,
-                detected: Some(detected),
+                raised: None,
             },
             vec![format!("{field}={d} (declared)")],
         ),
         Some(d) => {
             evidence.push(format!("{field}={d} (declared, lower than detected)"));
+            let raised = Block {
+                rule: "declared_category_raised".into(),
+                message: format!(
+                    "declared {field} `{d}` is lower than detected `{detected}`; the detected value is used"
+                ),
+            };
             (
                 Decided {
                     value: detected,
-                    detected: Some(detected),
+                    raised: Some(raised),
                 },
                 evidence,
             )
@@ -725,7 +684,7 @@ fn declared_or_detected<T: Copy + Ord + std::fmt::Display>(
         None => (
             Decided {
                 value: detected,
-                detected: None,
+                raised: None,
             },
             evidence,
         ),
