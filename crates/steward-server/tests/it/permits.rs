@@ -115,6 +115,12 @@ async fn request(s: &TestServer, c: &Cast, task: Value) -> Value {
     body
 }
 
+/// Requests a permit and returns its id.
+async fn request_id(s: &TestServer, c: &Cast, task: Value) -> String {
+    let permit = request(s, c, task).await;
+    permit["id"].as_str().expect("permit id").to_owned()
+}
+
 async fn approve(s: &TestServer, token: &str, id: &str, role: &str) -> (StatusCode, Value) {
     s.post(
         &format!("/v1/permits/{id}/approvals"),
@@ -329,10 +335,7 @@ server_test!(destructive_work_needs_all_three_roles, |s| {
 
 server_test!(segregation_of_duties_is_enforced_on_the_server, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
 
     // The worker's owner holds engineering_manager, but owns the worker.
     let (status, body) = approve(s, &c.owner_token, &id, "engineering_manager").await;
@@ -524,10 +527,7 @@ server_test!(requests_that_cannot_be_permitted_are_refused, |s| {
 
 server_test!(illegal_transitions_are_409_naming_state_and_action, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
     let before = s.audit_len().await;
     let (status, body) = s
         .post(
@@ -595,8 +595,12 @@ server_test!(illegal_transitions_are_409_naming_state_and_action, |s| {
 
 server_test!(request_changes_then_resubmit_resets_approvals, |s| {
     let c = cast(s, 3).await;
-    let id = request(s, &c, json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]}))
-        .await["id"].as_str().unwrap().to_owned();
+    let id = request_id(
+        s,
+        &c,
+        json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]}),
+    )
+    .await;
     let (_, dir) = s.human("dir", &[Role::EngineeringDirector]).await;
     let (_, sec) = s.human("sec", &[Role::SecurityLead]).await;
     assert_eq!(
@@ -640,10 +644,7 @@ server_test!(request_changes_then_resubmit_resets_approvals, |s| {
 
 server_test!(revoke_is_terminal_and_idempotent, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
     let (_, tl) = s.human("tl", &[Role::TechLead]).await;
     approve(s, &tl, &id, "tech_lead").await;
     let (status, _) = s
@@ -710,10 +711,7 @@ server_test!(revoke_is_terminal_and_idempotent, |s| {
 
 server_test!(renewal_follows_the_permit_type, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
     let (_, tl) = s.human("tl", &[Role::TechLead]).await;
     let p = approve(s, &tl, &id, "tech_lead").await.1;
     let expires = p["expires_at_ms"].as_i64().unwrap();
@@ -748,10 +746,7 @@ server_test!(renewal_follows_the_permit_type, |s| {
 
 server_test!(starting_outside_the_window_is_refused, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
     let (_, tl) = s.human("tl", &[Role::TechLead]).await;
     approve(s, &tl, &id, "tech_lead").await;
     s.clock.advance_minutes(25 * 60);
@@ -809,8 +804,12 @@ server_test!(later_window_issues_when_due, |s| {
 
 server_test!(fifty_concurrent_approvals_issue_exactly_once, |s| {
     let c = cast(s, 3).await;
-    let id = request(s, &c, json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]}))
-        .await["id"].as_str().unwrap().to_owned();
+    let id = request_id(
+        s,
+        &c,
+        json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]}),
+    )
+    .await;
     let mut approvers = Vec::new();
     for i in 0..50 {
         let role = if i % 2 == 0 {
@@ -879,10 +878,7 @@ server_test!(fifty_concurrent_approvals_issue_exactly_once, |s| {
 
 server_test!(racing_starts_never_both_win, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
     let (_, tl) = s.human("tl", &[Role::TechLead]).await;
     approve(s, &tl, &id, "tech_lead").await;
     let mut tasks = Vec::new();
@@ -962,10 +958,7 @@ server_test!(maintenance_loop_issues_due_permits, |s| {
 
 server_test!(a_suspended_worker_cannot_have_its_permit_approved, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
     execute(
         s.store(),
         &format!(
@@ -998,10 +991,7 @@ server_test!(
         for round in 0..8 {
             let task = json!({"id": format!("race-{round}"), "environment": "production",
             "operations": ["ALTER TABLE t ADD COLUMN c int"]});
-            let id = request(s, &c, task).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let id = request_id(s, &c, task).await;
             assert_eq!(
                 approve(s, &dir, &id, "engineering_director").await.0,
                 StatusCode::OK
@@ -1076,10 +1066,7 @@ server_test!(
 
 server_test!(a_worker_reads_only_its_own_permits, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
     let (status, own) = s.get(&format!("/v1/permits/{id}"), &c.worker_token).await;
     assert_eq!(status, StatusCode::OK, "{own}");
     assert_eq!(own["id"], id.as_str());
@@ -1114,10 +1101,7 @@ server_test!(a_worker_reads_only_its_own_permits, |s| {
 
 server_test!(a_completed_operation_without_its_report_is_refused, |s| {
     let c = cast(s, 2).await;
-    let id = request(s, &c, standard_task()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = request_id(s, &c, standard_task()).await;
     let (_, tl) = s.human("tl", &[Role::TechLead]).await;
     approve(s, &tl, &id, "tech_lead").await;
     s.post(

@@ -139,9 +139,11 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
         };
         if let Err(error) = &result {
             if unusable(error) {
+                // Unusable input, not damage: name the problem without calling it damage.
                 return Err(invalid(format!(
-                    "`{}` is not an audit export: {error}",
-                    file.display()
+                    "`{}` is not an audit export: {}",
+                    file.display(),
+                    error.kind
                 )));
             }
         }
