@@ -311,6 +311,36 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "merkle",
         include_str!("../migrations/sqlite/0004_merkle.sql"),
     ),
+    (
+        5,
+        "retention",
+        include_str!("../migrations/sqlite/0005_retention.sql"),
+    ),
+    (
+        6,
+        "erasure",
+        include_str!("../migrations/sqlite/0006_erasure.sql"),
+    ),
+    (
+        7,
+        "authorize",
+        include_str!("../migrations/sqlite/0007_authorize.sql"),
+    ),
+    (
+        8,
+        "monitoring",
+        include_str!("../migrations/sqlite/0008_monitoring.sql"),
+    ),
+    (
+        9,
+        "emergency_timers",
+        include_str!("../migrations/sqlite/0009_emergency_timers.sql"),
+    ),
+    (
+        10,
+        "notifications",
+        include_str!("../migrations/sqlite/0010_notifications.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -333,6 +363,36 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         4,
         "merkle",
         include_str!("../migrations/postgres/0004_merkle.sql"),
+    ),
+    (
+        5,
+        "retention",
+        include_str!("../migrations/postgres/0005_retention.sql"),
+    ),
+    (
+        6,
+        "erasure",
+        include_str!("../migrations/postgres/0006_erasure.sql"),
+    ),
+    (
+        7,
+        "authorize",
+        include_str!("../migrations/postgres/0007_authorize.sql"),
+    ),
+    (
+        8,
+        "monitoring",
+        include_str!("../migrations/postgres/0008_monitoring.sql"),
+    ),
+    (
+        9,
+        "emergency_timers",
+        include_str!("../migrations/postgres/0009_emergency_timers.sql"),
+    ),
+    (
+        10,
+        "notifications",
+        include_str!("../migrations/postgres/0010_notifications.sql"),
     ),
 ]);
 

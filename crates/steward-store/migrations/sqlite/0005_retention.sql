@@ -1,0 +1,2 @@
+-- retention: tables of the retention change (empty until it lands).
+SELECT 1;

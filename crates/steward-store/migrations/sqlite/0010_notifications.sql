@@ -1,0 +1,2 @@
+-- notifications: tables of the notifications change (empty until it lands).
+SELECT 1;
