@@ -174,8 +174,9 @@ impl PermitError {
     }
 }
 
-/// Steward itself, for automatic steps (auto-approval, issue at window start).
-fn system_actor() -> Actor {
+/// Steward itself, for automatic steps (auto-approval, issue at window start, system
+/// revocations).
+pub(crate) fn system_actor() -> Actor {
     Actor {
         kind: ActorKind::System,
         id: "steward".into(),
@@ -704,6 +705,44 @@ impl Store {
             &by.actor(),
             &PermitEvent::Revoke { reason },
             json!({"reason": reason, "comment": comment}),
+            now_ms,
+        )
+        .await?;
+        save(tx, permit, now_ms).await
+    }
+
+    /// Revokes a live permit on Steward's own authority: an authorize that found a scope
+    /// violation (`scope_expansion`), a monitoring trigger (`constraint_breach`), an
+    /// emergency permit's expiry or its incident's resolution (`time_expiration`). The
+    /// event's actor is the system principal `steward`; `data` (an object) adds the
+    /// evidence to the `permit.revoked` event. Idempotent like [`Store::revoke_permit`]:
+    /// a permit already revoked is returned unchanged and nothing is recorded; a permit
+    /// in any other terminal state is a transition error.
+    pub async fn revoke_permit_by_system(
+        &self,
+        permit_id: &str,
+        reason: RevocationReason,
+        data: Value,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        if permit.state == PermitState::Revoked {
+            return Ok(permit);
+        }
+        let mut event = json!({"reason": reason});
+        if let (Value::Object(event), Value::Object(extra)) = (&mut event, data) {
+            for (key, value) in extra {
+                event.entry(key).or_insert(value);
+            }
+        }
+        permit.revocation_reason = Some(reason);
+        transition(
+            &mut tx,
+            &mut permit,
+            &system_actor(),
+            &PermitEvent::Revoke { reason },
+            event,
             now_ms,
         )
         .await?;
