@@ -333,13 +333,18 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     ),
     (
         9,
-        "emergency_timers",
-        include_str!("../migrations/sqlite/0009_emergency_timers.sql"),
+        "emergency",
+        include_str!("../migrations/sqlite/0009_emergency.sql"),
     ),
     (
         10,
         "notifications",
         include_str!("../migrations/sqlite/0010_notifications.sql"),
+    ),
+    (
+        11,
+        "timers",
+        include_str!("../migrations/sqlite/0011_timers.sql"),
     ),
 ]);
 
@@ -386,13 +391,18 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     ),
     (
         9,
-        "emergency_timers",
-        include_str!("../migrations/postgres/0009_emergency_timers.sql"),
+        "emergency",
+        include_str!("../migrations/postgres/0009_emergency.sql"),
     ),
     (
         10,
         "notifications",
         include_str!("../migrations/postgres/0010_notifications.sql"),
+    ),
+    (
+        11,
+        "timers",
+        include_str!("../migrations/postgres/0011_timers.sql"),
     ),
 ]);
 

@@ -1,0 +1,2 @@
+-- emergency: tables of the emergency change (empty until it lands).
+SELECT 1;

@@ -1,0 +1,2 @@
+-- timers: tables of the timers change (empty until it lands).
+SELECT 1;
