@@ -333,7 +333,7 @@ pub fn recertification(record: &WorkerRecord, now: Timestamp) -> Recertification
 }
 
 /// `(period, grace)` in days for recertification at `level`; `None` for level 0.
-fn recert_rules(level: Level) -> Option<(i64, i64)> {
+pub(crate) fn recert_rules(level: Level) -> Option<(i64, i64)> {
     match level.value() {
         0 => None,
         1 | 2 => Some((365, 14)),

@@ -1,6 +1,6 @@
 //! Steward's permit and certification rules: the permit state machine (SPEC §6.2), approval
 //! and quorum rules (§6.3), evidence, validity windows and renewal (§6.1), and the worker
-//! certification lifecycle (§5).
+//! certification lifecycle (§5), with the timers they set off (`timers`).
 //!
 //! # Invariants
 //!
@@ -30,6 +30,7 @@ mod names;
 mod report;
 mod state;
 mod time;
+mod timers;
 mod window;
 
 pub use approval::{
@@ -52,4 +53,9 @@ pub use state::{
     Outcome, PermitEvent, PermitEventKind, PermitState, RevocationReason, TransitionError, apply,
 };
 pub use time::Timestamp;
+pub use timers::{
+    DueTimer, EXPIRY_WARNING_MINUTES, ExpiryPhase, IN_FLIGHT_GRACE_MINUTES, PermitTimes, TimerKind,
+    approval_due, approval_overdue, certification_timers, escalation_roles, expiry_phase,
+    grace_end, permit_timers, request_expiry_due,
+};
 pub use window::{RenewalApproval, WindowError, check_renewal, validity};
