@@ -251,6 +251,12 @@ pub fn permit_timers(p: &PermitTimes, now: Timestamp) -> Vec<DueTimer> {
     due
 }
 
+/// The end of the recertification grace of a certification at `level` due at
+/// `recertify_by`: 14 days later for levels 1–2, 7 for 3–4; `None` for level 0.
+pub fn certification_grace_end(level: Level, recertify_by: Timestamp) -> Option<Timestamp> {
+    recert_rules(level).map(|(_, grace)| recertify_by.plus_days(grace))
+}
+
 /// The certification timers due at `now`, in the order to fire them.
 ///
 /// - Probationary past `probation_until`: [`TimerKind::ProbationEnd`].
@@ -274,7 +280,7 @@ pub fn certification_timers(record: &WorkerRecord, now: Timestamp) -> Vec<DueTim
             });
         }
     }
-    let Some((period, grace)) = recert_rules(record.level) else {
+    let Some((period, _)) = recert_rules(record.level) else {
         return due;
     };
     let recertify_by = record
@@ -287,7 +293,7 @@ pub fn certification_timers(record: &WorkerRecord, now: Timestamp) -> Vec<DueTim
         }),
         Recertification::Expired => due.push(DueTimer {
             kind: TimerKind::CertificationExpiry,
-            due_at: recertify_by.plus_days(grace),
+            due_at: certification_grace_end(record.level, recertify_by).unwrap_or(recertify_by),
         }),
         Recertification::NotRequired | Recertification::Current { .. } => {}
     }

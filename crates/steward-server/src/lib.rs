@@ -174,6 +174,19 @@ pub async fn run_maintenance(state: AppState) {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "issuing due permits failed; retrying"),
         }
+        // Approval SLAs, permit expiry and in-flight grace, certification timers: each is
+        // claimed in the database, so it fires once across instances.
+        match state.store.run_timers(now).await {
+            Ok(report) if !report.fired.is_empty() || !report.failed.is_empty() => {
+                tracing::info!(
+                    fired = report.fired.len(),
+                    failed = report.failed.len(),
+                    "ran due timers"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "running due timers failed; retrying"),
+        }
         if let Err(error) = state.store.extend_merkle(None).await {
             tracing::warn!(%error, "extending the audit merkle tree failed; retrying");
         }

@@ -11,6 +11,8 @@
 //!   consistency proofs.
 //! - `principal`, `token`: principals and their API tokens.
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
+//! - `timers`: [`Store::run_timers`], the approval SLA, permit expiry and certification
+//!   timers, each fired once across instances through the `timer_firings` ledger.
 //! - `testing` (feature `test-support`): fresh databases for tests, here and in the
 //!   crates above.
 //!
@@ -50,6 +52,7 @@ mod merkle;
 mod permit;
 mod principal;
 mod store;
+mod timers;
 pub mod token;
 mod worker;
 
@@ -65,6 +68,7 @@ pub use permit::{
 };
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use store::{Backend, SqliteDurability, Store, Tx};
+pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};
 pub use worker::{
     MAX_WORKER_PAGE, NewWorker, PromotionApproval, PromotionState, Revocation, Worker, WorkerError,

@@ -29,6 +29,7 @@ use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id};
 
 mod row;
+mod timers;
 
 use row::WorkerParties;
 

@@ -33,6 +33,7 @@ mod outcome;
 mod promotion;
 mod row;
 mod status;
+mod timers;
 
 use serde_json::json;
 use steward_audit::{Actor, Subject};

@@ -7,4 +7,5 @@ mod audit_proofs;
 mod audit_tail;
 mod permits;
 mod support;
+mod timers;
 mod workers;

@@ -1,0 +1,264 @@
+//! The permit half of [`Store::run_timers`]: approval SLA (overdue and escalation, expiry
+//! at 2 × SLA), expiry warnings, expiry and the in-flight grace (SPEC §6.2, §6.3).
+//!
+//! Effects and their audit events (actor: the system principal `steward`):
+//!
+//! | timer | effect | event(s) |
+//! |---|---|---|
+//! | `approval_overdue` | none (the ledger row is the overdue flag) | `permit.approval_overdue`, `permit.escalated` {roles} |
+//! | `request_expiry` | `expire` → `expired` | `permit.expired` |
+//! | `expiry_warning_{30,15,5}` | none | `permit.expiry_warning` {minutes} |
+//! | `permit_expiry` (active) | `revoke` (`time_expiration`) → `revoked` | `permit.revoked` |
+//! | `grace_start` (executing) | none: the in-flight operation may complete, `authorize` already refuses new ones past `expires_at` | `permit.expiry_grace_started` {grace_until_ms} |
+//! | `grace_end` (still executing) | `revoke` (`time_expiration`) → `revoked` | `permit.revoked` {in_flight_grace_ended} |
+
+use serde_json::json;
+use steward_permits::{
+    DueTimer, PermitEvent, PermitState, PermitTimes, RevocationReason, TimerKind, Timestamp,
+    escalation_roles, grace_end, permit_timers,
+};
+use steward_policy::PermitType;
+
+use super::{Permit, PermitError, event, row, system_actor, transition};
+use crate::error::StoreError;
+use crate::store::{Pool, Store};
+use crate::timers::{FiredTimer, TimerReport, TimerSubject, already_fired, claim, has_unfired};
+
+/// The earliest expiry warning, in minutes before `expires_at`.
+const FIRST_WARNING_MINUTES: i64 = 30;
+
+/// A permit as the timers see it, from the candidate scan.
+type Candidate = (String, String, i64, Option<i64>, Option<f64>);
+
+impl Store {
+    pub(crate) async fn run_permit_timers(
+        &self,
+        now_ms: i64,
+        report: &mut TimerReport,
+    ) -> Result<(), StoreError> {
+        let now = Timestamp(now_ms);
+        let mut due = Vec::new();
+        for (id, state, created_at, expires_at, sla_hours) in candidates(self, now_ms).await? {
+            let Ok(state) = state.parse::<PermitState>() else {
+                report.failed.push((TimerSubject::Permit, id));
+                continue;
+            };
+            let times = PermitTimes {
+                state,
+                requested_at: Timestamp(created_at),
+                approval_sla_hours: sla_hours.unwrap_or(0.0),
+                expires_at: expires_at.map(Timestamp),
+            };
+            let timers = permit_timers(&times, now);
+            if !timers.is_empty() {
+                due.push((id, timers));
+            }
+        }
+        let ids: Vec<&str> = due.iter().map(|(id, _)| id.as_str()).collect();
+        let fired = already_fired(self, TimerSubject::Permit, &ids).await?;
+        for (id, timers) in &due {
+            if !has_unfired(&fired, id, timers) {
+                continue;
+            }
+            match self.fire_permit_timers(id, now_ms).await {
+                Ok(done) => report.fired.extend(done),
+                Err(error) => {
+                    tracing::warn!(permit = %id, %error, "permit timer failed; retrying next run");
+                    report.failed.push((TimerSubject::Permit, id.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires the timers of one permit that are due at `now_ms` and not yet fired, in one
+    /// transaction under the permit's lock.
+    async fn fire_permit_timers(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<FiredTimer>, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut permit = row::load_permit(&mut tx, id, true).await?;
+        if permit.permit_type == PermitType::Emergency {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let times = PermitTimes {
+            state: permit.state,
+            requested_at: Timestamp(permit.created_at_ms),
+            approval_sla_hours: permit.requirements.max_approval_time_hours,
+            expires_at: permit.expires_at_ms.map(Timestamp),
+        };
+        let mut fired = Vec::new();
+        let before = permit.state;
+        for timer in permit_timers(&times, Timestamp(now_ms)) {
+            if !claim(&mut tx, TimerSubject::Permit, id, timer, now_ms).await? {
+                continue;
+            }
+            apply_timer(&mut tx, &mut permit, timer, now_ms).await?;
+            fired.push(FiredTimer {
+                subject: TimerSubject::Permit,
+                subject_id: id.to_owned(),
+                timer: timer.kind,
+                due_at_ms: timer.due_at.millis(),
+            });
+        }
+        if permit.state != before {
+            row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(fired)
+    }
+}
+
+/// Applies one claimed timer to `permit` and appends its audit events.
+async fn apply_timer(
+    tx: &mut crate::store::Tx<'_>,
+    permit: &mut Permit,
+    timer: DueTimer,
+    now_ms: i64,
+) -> Result<(), PermitError> {
+    let system = system_actor();
+    let due_at_ms = timer.due_at.millis();
+    let sla_hours = permit.requirements.max_approval_time_hours;
+    match timer.kind {
+        TimerKind::ApprovalOverdue => {
+            event(
+                tx,
+                &system,
+                "permit.approval_overdue",
+                permit,
+                json!({
+                    "state": permit.state,
+                    "sla_hours": sla_hours,
+                    "requested_at_ms": permit.created_at_ms,
+                    "due_at_ms": due_at_ms,
+                    "expires_at_ms": steward_permits::request_expiry_due(
+                        Timestamp(permit.created_at_ms), sla_hours).map(Timestamp::millis),
+                }),
+                now_ms,
+            )
+            .await?;
+            event(
+                tx,
+                &system,
+                "permit.escalated",
+                permit,
+                json!({
+                    "reason": "approval_sla",
+                    "roles": escalation_roles(permit.level),
+                    "approver_roles": permit.requirements.approver_roles,
+                    "due_at_ms": due_at_ms,
+                }),
+                now_ms,
+            )
+            .await?;
+        }
+        TimerKind::RequestExpiry => {
+            transition(
+                tx,
+                permit,
+                &system,
+                &PermitEvent::Expire,
+                json!({
+                    "reason": "no_quorum_within_twice_the_sla",
+                    "sla_hours": sla_hours,
+                    "due_at_ms": due_at_ms,
+                }),
+                now_ms,
+            )
+            .await?;
+        }
+        TimerKind::ExpiryWarning30 | TimerKind::ExpiryWarning15 | TimerKind::ExpiryWarning5 => {
+            event(
+                tx,
+                &system,
+                "permit.expiry_warning",
+                permit,
+                json!({
+                    "minutes": timer.kind.warning_minutes(),
+                    "expires_at_ms": permit.expires_at_ms,
+                    "state": permit.state,
+                }),
+                now_ms,
+            )
+            .await?;
+        }
+        TimerKind::GraceStart => {
+            event(
+                tx,
+                &system,
+                "permit.expiry_grace_started",
+                permit,
+                json!({
+                    "expires_at_ms": permit.expires_at_ms,
+                    "grace_until_ms": grace_end(timer.due_at).millis(),
+                }),
+                now_ms,
+            )
+            .await?;
+        }
+        TimerKind::PermitExpiry | TimerKind::GraceEnd => {
+            let reason = RevocationReason::TimeExpiration;
+            permit.revocation_reason = Some(reason);
+            let mut data = json!({"reason": reason, "expires_at_ms": permit.expires_at_ms});
+            if timer.kind == TimerKind::GraceEnd {
+                data["in_flight_grace_ended"] = json!(true);
+                data["grace_until_ms"] = json!(due_at_ms);
+            }
+            transition(
+                tx,
+                permit,
+                &system,
+                &PermitEvent::Revoke { reason },
+                data,
+                now_ms,
+            )
+            .await?;
+        }
+        TimerKind::CertificationGrace
+        | TimerKind::CertificationExpiry
+        | TimerKind::ProbationEnd => {
+            return Err(StoreError::Conflict {
+                message: format!("`{}` is not a permit timer", timer.kind),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Permits that may have a timer due at `now_ms`: every request waiting for approval (its
+/// SLA is in the analysis), and live permits within the first warning of their expiry or
+/// past it. Emergency permits are the emergency path's.
+async fn candidates(store: &Store, now_ms: i64) -> Result<Vec<Candidate>, StoreError> {
+    let horizon = now_ms.saturating_add(FIRST_WARNING_MINUTES * 60_000);
+    let rows = match &store.pool {
+        Pool::Sqlite(pool) => {
+            sqlx::query_as(
+                "SELECT id, state, created_at, expires_at, CAST(json_extract(analysis, \
+                 '$.approval_requirements.max_approval_time_hours') AS REAL) FROM permits \
+                 WHERE permit_type <> 'emergency' AND (state IN ('requested', 'under_review', \
+                 'changes_requested') OR (state IN ('active', 'executing') AND expires_at <= ?)) \
+                 ORDER BY id",
+            )
+            .bind(horizon)
+            .fetch_all(pool)
+            .await?
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query_as(
+                "SELECT id, state, created_at, expires_at, (analysis #>> \
+                 '{approval_requirements,max_approval_time_hours}')::double precision \
+                 FROM permits WHERE permit_type <> 'emergency' AND (state IN ('requested', \
+                 'under_review', 'changes_requested') OR (state IN ('active', 'executing') \
+                 AND expires_at <= $1)) ORDER BY id",
+            )
+            .bind(horizon)
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    Ok(rows)
+}
