@@ -166,6 +166,60 @@ fn an_executing_permit_gets_fifteen_minutes_of_grace_then_expires() {
     );
 }
 
+/// The grace lets the operation in flight finish; it starts nothing: `authorize` refuses a
+/// new operation on an executing permit from `expires_at` on, grace or not.
+#[test]
+fn no_new_operation_starts_during_the_in_flight_grace() {
+    use crate::authorize::{Operation, PermitView, Rule, WorkerView, authorize};
+    use steward_policy::Environment;
+
+    let expires_at = at(HOUR);
+    let permit = PermitView {
+        worker_id: "w1",
+        state: PermitState::Executing,
+        revocation_reason: None,
+        valid_from: T0,
+        expires_at,
+        environment: Environment::Production,
+        allowed_operations: &[],
+        allowed_services: &[],
+        allowed_regions: &[],
+        allowed_methods: None,
+        forbidden_methods: &[],
+        breached: false,
+        token_budget: 1_000,
+        tokens_used: 0,
+    };
+    let op = Operation {
+        environment: Environment::Production,
+        action: "deploy",
+        service: None,
+        region: None,
+        method: "POST",
+        read_only: false,
+        critical: false,
+        sensitive_data: false,
+        tokens: 1,
+    };
+    let worker = WorkerView {
+        level: Level::STANDARD,
+        status: CertificationStatus::Active,
+    };
+    let before = at(HOUR - 1);
+    assert_eq!(
+        expiry_phase(PermitState::Executing, expires_at, before),
+        ExpiryPhase::Valid
+    );
+    assert!(authorize(worker, &op, Some(&permit), "w1", before).allow);
+    let in_grace = at(HOUR + 5 * MINUTE);
+    assert!(matches!(
+        expiry_phase(PermitState::Executing, expires_at, in_grace),
+        ExpiryPhase::InFlightGrace { .. }
+    ));
+    let verdict = authorize(worker, &op, Some(&permit), "w1", in_grace);
+    assert_eq!((verdict.allow, verdict.rule), (false, Rule::OutsideWindow));
+}
+
 #[test]
 fn finished_and_approved_permits_have_no_timers() {
     for state in [

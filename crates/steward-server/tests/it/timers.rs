@@ -4,11 +4,13 @@
 //! passing `now_ms` to `Store::run_timers`, as the maintenance loop does with its clock.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use steward_permits::TimerKind;
-use steward_policy::Role;
+use steward_permits::{TimerKind, Timestamp};
+use steward_policy::{Policy, Role};
+use steward_server::{AppState, Clock, run_maintenance};
 use steward_store::testing::execute;
 use steward_store::{PrincipalKind, Store, TimerSubject};
 
@@ -580,3 +582,30 @@ server_test!(
             .expect("chain verifies");
     }
 );
+
+server_test!(the_maintenance_loop_fires_due_timers_with_its_clock, |s| {
+    let c = cast(s, "loop", 2).await;
+    let id = request(s, &c, standard_task()).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // An instance whose clock reads 2 × SLA later: its first tick expires the request.
+    let state = AppState {
+        store: s.store().clone(),
+        policy: Arc::new(Policy::builtin()),
+        clock: Clock::manual(Timestamp(s.clock.now().millis() + 48 * HOUR)),
+        audit_key: None,
+    };
+    let maintenance = tokio::spawn(run_maintenance(state));
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        state = state_of(s, &id).await["state"].clone();
+        if state == "expired" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    maintenance.abort();
+    assert_eq!(state, "expired");
+    assert_eq!(events_of(s.store(), "permit.expired", &id).await.len(), 1);
+});
