@@ -609,3 +609,68 @@ server_test!(the_maintenance_loop_fires_due_timers_with_its_clock, |s| {
     assert_eq!(state, "expired");
     assert_eq!(events_of(s.store(), "permit.expired", &id).await.len(), 1);
 });
+
+server_test!(
+    a_renewal_inside_the_grace_ends_it_and_sets_new_warnings,
+    |s| {
+        let c = cast(s, "renew", 1).await;
+        let p = request(s, &c, read_only_task()).await;
+        let id = p["id"].as_str().expect("id");
+        let expires = p["expires_at_ms"].as_i64().expect("expires_at_ms");
+        let (status, body) = s
+            .post(
+                &format!("/v1/permits/{id}/start"),
+                &c.worker_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let store = s.store();
+        store
+            .run_timers(expires - 5 * MINUTE)
+            .await
+            .expect("timers");
+        store.run_timers(expires).await.expect("timers");
+        assert_eq!(
+            events_of(store, "permit.expiry_grace_started", id)
+                .await
+                .len(),
+            1
+        );
+
+        // Five minutes into the grace the requester renews the read-only permit for a day.
+        s.clock
+            .advance_minutes((expires + 5 * MINUTE - s.clock.now().millis()) / MINUTE);
+        let (status, body) = s
+            .post(
+                &format!("/v1/permits/{id}/renew"),
+                &c.master,
+                json!({"hours": 24}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let renewed = body["expires_at_ms"].as_i64().expect("expires_at_ms");
+        assert_eq!(renewed, expires + 5 * MINUTE + DAY);
+
+        // The old grace's end revokes nothing; the new expiry has its own warnings.
+        store
+            .run_timers(expires + 15 * MINUTE)
+            .await
+            .expect("timers");
+        assert_eq!(state_of(s, id).await["state"], "executing");
+        assert!(events_of(store, "permit.revoked", id).await.is_empty());
+        store
+            .run_timers(renewed - 30 * MINUTE)
+            .await
+            .expect("timers");
+        let warnings: Vec<(Value, Value)> = events_of(store, "permit.expiry_warning", id)
+            .await
+            .into_iter()
+            .map(|d| (d["minutes"].clone(), d["expires_at_ms"].clone()))
+            .collect();
+        assert_eq!(
+            warnings,
+            [(json!(5), json!(expires)), (json!(30), json!(renewed))]
+        );
+    }
+);
