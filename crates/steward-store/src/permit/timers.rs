@@ -14,8 +14,8 @@
 
 use serde_json::json;
 use steward_permits::{
-    DueTimer, PermitEvent, PermitState, PermitTimes, RevocationReason, TimerKind, Timestamp,
-    escalation_roles, grace_end, permit_timers,
+    DueTimer, EXPIRY_WARNING_MINUTES, PermitEvent, PermitState, PermitTimes, RevocationReason,
+    TimerKind, Timestamp, escalation_roles, grace_end, permit_timers,
 };
 use steward_policy::PermitType;
 
@@ -23,9 +23,6 @@ use super::{Permit, PermitError, event, row, system_actor, transition};
 use crate::error::StoreError;
 use crate::store::{Pool, Store};
 use crate::timers::{FiredTimer, TimerReport, TimerSubject, already_fired, claim, has_unfired};
-
-/// The earliest expiry warning, in minutes before `expires_at`.
-const FIRST_WARNING_MINUTES: i64 = 30;
 
 /// A permit as the timers see it, from the candidate scan.
 type Candidate = (String, String, i64, Option<i64>, Option<f64>);
@@ -233,7 +230,8 @@ async fn apply_timer(
 /// SLA is in the analysis), and live permits within the first warning of their expiry or
 /// past it. Emergency permits are the emergency path's.
 async fn candidates(store: &Store, now_ms: i64) -> Result<Vec<Candidate>, StoreError> {
-    let horizon = now_ms.saturating_add(FIRST_WARNING_MINUTES * 60_000);
+    let first_warning = EXPIRY_WARNING_MINUTES.iter().max().copied().unwrap_or(0);
+    let horizon = now_ms.saturating_add(first_warning * 60_000);
     let rows = match &store.pool {
         Pool::Sqlite(pool) => {
             sqlx::query_as(
