@@ -9,6 +9,7 @@
 //! - `merkle`: the RFC 6962 Merkle tree over the trail, caught up outside the appending
 //!   transactions ([`Store::extend_merkle`]), signed checkpoints, inclusion and
 //!   consistency proofs.
+//! - `authorize`: the version read and the guarded token spend of the authorize hot path.
 //! - `principal`, `token`: principals and their API tokens.
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
 //! - `testing` (feature `test-support`): fresh databases for tests, here and in the
@@ -45,6 +46,7 @@
 //! (`synchronous_commit = on` by default).
 
 mod audit;
+mod authorize;
 mod error;
 mod merkle;
 mod permit;
@@ -57,6 +59,7 @@ mod worker;
 pub mod testing;
 
 pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
+pub use authorize::{AuthzVersions, PermitVersion};
 pub use error::StoreError;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
 pub use permit::{
