@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::command::audit::AuditArgs;
+use crate::command::authorize::AuthorizeArgs;
 use crate::command::check::CheckArgs;
 use crate::command::init::InitArgs;
 use crate::command::permit::PermitArgs;
@@ -48,4 +49,7 @@ pub enum Command {
     Permit(PermitArgs),
     /// Read and verify the audit trail (on a server).
     Audit(AuditArgs),
+    /// Ask whether a worker may perform an operation now (on a server). Prints the
+    /// verdict and the rule that decided. Exit codes: 0 allowed, 1 denied, 2 invalid input.
+    Authorize(AuthorizeArgs),
 }

@@ -2,6 +2,7 @@
 //! Only the commands that need async (the server and its clients) build a runtime.
 
 pub mod audit;
+pub mod authorize;
 pub mod check;
 pub mod init;
 pub mod permit;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args),
         Command::Permit(args) => permit::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Authorize(args) => authorize::run(args),
     }
 }

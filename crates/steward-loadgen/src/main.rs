@@ -244,6 +244,7 @@ async fn start(store: Store) -> anyhow::Result<Fixture> {
         policy: Arc::new(Policy::builtin()),
         clock: Clock::System,
         audit_key: None,
+        authz: Default::default(),
     };
     tokio::spawn(serve(listener, router(state), std::future::pending()));
     Ok(Fixture {

@@ -11,6 +11,7 @@
 //! - Request bodies are limited to [`json::BODY_LIMIT`] bytes.
 
 pub mod auth;
+pub mod authz;
 pub mod clock;
 pub mod error;
 pub mod json;
@@ -28,6 +29,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+pub use authz::AuthzCache;
 pub use clock::Clock;
 pub use error::ApiError;
 pub use state::{AppState, AuditKey};
@@ -38,6 +40,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/openapi.json", get(openapi::document))
         .route("/v1/analyze", post(routes::analyze::analyze_task))
+        .route(
+            "/v1/authorize",
+            post(routes::authorize::authorize_operation),
+        )
         .route(
             "/v1/permits",
             post(routes::permits::request).get(routes::permits::list),

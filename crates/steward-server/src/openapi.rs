@@ -12,6 +12,7 @@ use crate::routes;
     paths(
         routes::health::healthz,
         routes::analyze::analyze_task,
+        routes::authorize::authorize_operation,
         routes::permits::request,
         routes::permits::list,
         routes::permits::show,
@@ -55,6 +56,8 @@ use crate::routes;
     ),
     components(schemas(
         routes::health::Health,
+        routes::authorize::AuthorizeRequest,
+        routes::authorize::AuthorizeResponse,
         routes::permits::PermitRequest,
         routes::permits::DecisionRequest,
         routes::permits::ResubmitRequest,

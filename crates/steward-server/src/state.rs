@@ -6,6 +6,7 @@ use std::sync::Arc;
 use steward_policy::Policy;
 use steward_store::Store;
 
+use crate::authz::AuthzCache;
 use crate::clock::Clock;
 
 #[derive(Debug, Clone)]
@@ -16,6 +17,9 @@ pub struct AppState {
     /// The key that signs audit checkpoints (SPEC §9), or `None` when this instance has
     /// none: then it serves proofs and existing checkpoints but makes no new ones.
     pub audit_key: Option<AuditKey>,
+    /// Workers' standings and permits' constraints for `POST /v1/authorize`, checked
+    /// against the database's row versions on every use (see `authz`). Per instance.
+    pub authz: AuthzCache,
 }
 
 /// The Ed25519 secret key (its 32-byte seed) that signs audit checkpoints. Cheap to

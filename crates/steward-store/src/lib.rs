@@ -9,6 +9,7 @@
 //! - `merkle`: the RFC 6962 Merkle tree over the trail, caught up outside the appending
 //!   transactions ([`Store::extend_merkle`]), signed checkpoints, inclusion and
 //!   consistency proofs.
+//! - `authorize`: the version read and the guarded token spend of the authorize hot path.
 //! - `principal`, `token`: principals and their API tokens.
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
 //! - `timers`: [`Store::run_timers`], the approval SLA, permit expiry and certification
@@ -47,6 +48,7 @@
 //! (`synchronous_commit = on` by default).
 
 mod audit;
+mod authorize;
 mod error;
 mod merkle;
 mod permit;
@@ -60,6 +62,7 @@ mod worker;
 pub mod testing;
 
 pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
+pub use authorize::{AuthzVersions, PermitVersion};
 pub use error::StoreError;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
 pub use permit::{

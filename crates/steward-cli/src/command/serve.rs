@@ -84,6 +84,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         policy: Arc::new(policy),
         clock: Clock::System,
         audit_key,
+        authz: Default::default(),
     };
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     let app = router(state).layer(middleware::from_fn(log_request));

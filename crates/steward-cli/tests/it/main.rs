@@ -1,5 +1,6 @@
 //! Integration tests that run the real `steward` binary.
 
+mod authorize;
 mod check;
 mod init;
 mod policy;

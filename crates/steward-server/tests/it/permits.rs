@@ -935,6 +935,7 @@ server_test!(maintenance_loop_issues_due_permits, |s| {
         policy: std::sync::Arc::new(steward_policy::Policy::builtin()),
         clock: s.clock.clone(),
         audit_key: None,
+        authz: Default::default(),
     }));
     s.clock.advance_minutes(60);
     let mut state = String::new();

@@ -73,6 +73,7 @@ impl TestServer {
             policy: Arc::new(Policy::builtin()),
             clock: clock.clone(),
             audit_key,
+            authz: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,0 +1,322 @@
+//! `POST /v1/authorize`: the run-time check a worker makes before each operation (SPEC §7).
+//!
+//! The worker's standing and the permit come from the [`AuthzCache`](crate::authz), checked
+//! against the database's current versions by every call; the decision is the pure
+//! `steward_permits::authorize`. A scope violation revokes the permit (`scope_expansion`).
+//! Every deny, every allow at worker level ≥ 2, every allow that spends a permit's tokens
+//! and every decision under an emergency permit is audited, and the answer is sent only
+//! once its event is committed (no audit, no operation).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use steward_permits::{Operation, RevocationReason, Rule, Verdict, authorize};
+use steward_policy::{DataSensitivity, Environment, PermitType, Role, Task, analyze};
+use steward_store::{NewEvent, Subject};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::authz::{CachedPermit, CachedWorker, LookupError};
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+/// An operation a worker is about to perform.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    pub worker_id: String,
+    /// `local`, `development`, `test`, `staging`, `production` or `unknown`.
+    #[schema(value_type = String)]
+    pub environment: Environment,
+    /// The operation's name (`deploy`, `restart`, `SELECT`, …).
+    pub action: String,
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// An HTTP-like method (`GET`, `POST`, `DELETE`, …).
+    pub method: String,
+    #[serde(default)]
+    pub read_only: bool,
+    /// The target is a critical production system (needs level 3).
+    #[serde(default)]
+    pub critical: bool,
+    /// Data types the operation touches (`pii`, `email`, `test_data`, …), classified by
+    /// the policy's vocabulary.
+    #[serde(default)]
+    pub data_touched: Vec<String>,
+    /// The operation touches sensitive data, whatever `data_touched` says.
+    #[serde(default)]
+    pub sensitive_data: bool,
+    /// Tokens the operation will spend from the permit's budget.
+    #[serde(default)]
+    pub tokens: u64,
+    #[serde(default)]
+    pub permit_id: Option<String>,
+}
+
+/// The decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuthorizeResponse {
+    pub allow: bool,
+    /// The rule that decided (`allowed`, `certification_not_in_force`, `scope_violation`, …).
+    pub rule: String,
+    /// The worker's certification level.
+    pub level: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permit_id: Option<String>,
+    /// The permit was revoked by this decision (a scope violation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<bool>,
+    /// The `seq` of the decision's audit event, when it was audited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_seq: Option<u64>,
+    /// Tokens spent under the permit after this decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_used: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_budget: Option<u64>,
+}
+
+/// Decides whether a worker may perform an operation now (the worker's own agent, its
+/// owner, or an admin).
+#[utoipa::path(post, path = "/v1/authorize", tag = "authorize", request_body = AuthorizeRequest,
+    responses(
+        (status = 200, description = "the decision: allow or deny with the rule that decided", body = AuthorizeResponse),
+        (status = 400, description = "invalid body; the problem names the field"),
+        (status = 403, description = "the caller is not the worker, its owner, or an admin"),
+        (status = 404, description = "unknown worker or permit"),
+    ), security(("bearer" = [])))]
+pub async fn authorize_operation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<AuthorizeRequest>,
+) -> Result<Json<AuthorizeResponse>, ApiError> {
+    let now = state.clock.now();
+    let current = state
+        .authz
+        .current(&state.store, &body.worker_id, body.permit_id.as_deref())
+        .await
+        .map_err(lookup_error)?;
+    let worker = &current.worker;
+    may_ask(&caller, worker)?;
+
+    let sensitive = body.sensitive_data || touches_sensitive(&body.data_touched, &state);
+    let op = Operation {
+        environment: body.environment,
+        action: &body.action,
+        service: body.service.as_deref(),
+        region: body.region.as_deref(),
+        method: &body.method,
+        read_only: body.read_only,
+        critical: body.critical,
+        sensitive_data: sensitive,
+        tokens: body.tokens,
+    };
+    let permit = current.permit.as_ref();
+    let verdict = authorize(
+        worker.view(),
+        &op,
+        permit.map(|(p, used)| p.view(*used)).as_ref(),
+        &worker.id,
+        now,
+    );
+    let mut response = AuthorizeResponse {
+        allow: verdict.allow,
+        rule: verdict.rule.as_str().to_owned(),
+        level: worker.level.value(),
+        permit_id: body.permit_id.clone(),
+        revoked: None,
+        audit_seq: None,
+        tokens_used: permit.map(|(_, used)| *used),
+        token_budget: permit.map(|(p, _)| p.token_budget),
+    };
+    let record = Record {
+        state: &state,
+        caller: &caller,
+        body: &body,
+        worker,
+        permit: permit.map(|(p, _)| p.as_ref()),
+        sensitive,
+    };
+
+    if let (Some(reason), Some((p, _))) = (verdict.revoke, permit) {
+        response.revoked = Some(revoke(&record, p, reason, now.millis()).await?);
+    }
+
+    // An allowed operation that spends a permit's tokens: the spend and its event commit
+    // together, guarded against overdrawing by racing decisions on any instance.
+    if verdict.allow && body.tokens > 0 {
+        if let Some((p, _)) = permit {
+            let event = record.event(&verdict, now.millis());
+            match state
+                .store
+                .spend_tokens(&p.id, body.tokens, p.token_budget, event)
+                .await
+                .map_err(ApiError::internal)?
+            {
+                Some((used, entry)) => {
+                    response.tokens_used = Some(used);
+                    response.audit_seq = Some(entry.seq);
+                    return Ok(Json(response));
+                }
+                None => {
+                    // The budget ran out (or the permit ended) since the version read.
+                    let denied = Verdict {
+                        allow: false,
+                        rule: Rule::TokenBudget,
+                        revoke: None,
+                        audit: true,
+                    };
+                    response.allow = false;
+                    response.rule = denied.rule.as_str().to_owned();
+                    response.audit_seq = Some(record.write(&denied, now.millis()).await?);
+                    return Ok(Json(response));
+                }
+            }
+        }
+    }
+
+    let emergency = permit.is_some_and(|(p, _)| p.permit_type == PermitType::Emergency);
+    if verdict.audit || emergency {
+        response.audit_seq = Some(record.write(&verdict, now.millis()).await?);
+    }
+    Ok(Json(response))
+}
+
+/// The worker's own agent, the worker's owner (its master), or an admin.
+fn may_ask(caller: &Caller, worker: &CachedWorker) -> Result<(), ApiError> {
+    if caller.has(Role::Admin)
+        || caller.id() == worker.owner_id
+        || worker.principal_id.as_deref() == Some(caller.id())
+    {
+        return Ok(());
+    }
+    Err(ApiError::refused(
+        StatusCode::FORBIDDEN,
+        "not_a_party",
+        format!(
+            "only worker `{}`'s own agent, its owner or an admin may authorize its operations",
+            worker.id
+        ),
+    ))
+}
+
+/// Whether the data types name sensitive data (PII, PHI, financial, credentials) under the
+/// policy's vocabulary. Only runs when data types were named.
+fn touches_sensitive(data: &[String], state: &AppState) -> bool {
+    if data.is_empty() {
+        return false;
+    }
+    let task = Task {
+        data_types: data.to_vec(),
+        ..Task::default()
+    };
+    analyze(&task, &state.policy).signals.data_sensitivity == DataSensitivity::Sensitive
+}
+
+fn lookup_error(e: LookupError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        LookupError::UnknownWorker(_) | LookupError::UnknownPermit(_) => {
+            ApiError::NotFound(message)
+        }
+        LookupError::UnreadablePermit(_) => {
+            ApiError::unprocessable("unreadable_constraints", message)
+        }
+        LookupError::Store(e) => ApiError::internal(e),
+    }
+}
+
+/// Revokes the permit for a scope violation. Returns whether this decision revoked it (a
+/// permit that ended meanwhile is left as it is; the decision denies either way).
+async fn revoke(
+    record: &Record<'_>,
+    permit: &CachedPermit,
+    reason: RevocationReason,
+    now_ms: i64,
+) -> Result<bool, ApiError> {
+    let result = record
+        .state
+        .store
+        .revoke_permit_by_system(
+            &permit.id,
+            reason,
+            json!({"rule": Rule::ScopeViolation.as_str(), "operation": record.operation()}),
+            now_ms,
+        )
+        .await;
+    record.state.authz.forget_permit(&permit.id);
+    match result {
+        Ok(p) => Ok(p.revocation_reason == Some(reason)),
+        Err(steward_store::PermitError::Transition(_)) => Ok(false),
+        Err(e) => Err(crate::routes::permits::permit_error(e)),
+    }
+}
+
+/// What an audited decision records.
+struct Record<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    body: &'a AuthorizeRequest,
+    worker: &'a CachedWorker,
+    permit: Option<&'a CachedPermit>,
+    sensitive: bool,
+}
+
+impl Record<'_> {
+    fn operation(&self) -> Value {
+        let b = self.body;
+        json!({
+            "environment": b.environment,
+            "action": b.action,
+            "service": b.service,
+            "region": b.region,
+            "method": b.method,
+            "read_only": b.read_only,
+            "critical": b.critical,
+            "data_touched": b.data_touched,
+            "sensitive_data": self.sensitive,
+            "tokens": b.tokens,
+        })
+    }
+
+    fn event(&self, verdict: &Verdict, now_ms: i64) -> NewEvent {
+        NewEvent {
+            ts_ms: now_ms,
+            event_type: if verdict.allow {
+                "authorize.allowed"
+            } else {
+                "authorize.denied"
+            }
+            .into(),
+            actor: self.caller.actor(),
+            subject: Subject {
+                task_id: self.permit.map(|p| p.task_id.clone()),
+                worker_id: Some(self.worker.id.clone()),
+                permit_id: self.body.permit_id.clone(),
+            },
+            level: Some(self.permit.map_or(self.worker.level, |p| p.level)),
+            data: json!({
+                "allow": verdict.allow,
+                "rule": verdict.rule.as_str(),
+                "worker_level": self.worker.level,
+                "permit_id": self.body.permit_id,
+                "operation": self.operation(),
+            }),
+        }
+    }
+
+    /// Appends the decision's event and returns its `seq`.
+    async fn write(&self, verdict: &Verdict, now_ms: i64) -> Result<u64, ApiError> {
+        self.state
+            .store
+            .record_event(self.event(verdict, now_ms))
+            .await
+            .map(|e| e.seq)
+            .map_err(ApiError::internal)
+    }
+}

@@ -1,0 +1,138 @@
+//! The storage side of the authorize hot path (SPEC §7): the one cheap read that tells an
+//! in-memory cache whether its copies of a worker and a permit are still current, and the
+//! guarded token spend that records an allowed decision.
+//!
+//! # Freshness
+//!
+//! Every change to a permit row bumps `permits.version` (`permit::row::update_permit`, the
+//! certification cascade) and every change to a worker's certification bumps
+//! `workers.version` (`worker::row::save`), in the transaction that makes the change.
+//! [`Store::authz_versions`] reads both in one indexed query, so a cache that compares them
+//! with the versions it loaded sees any change committed before the read began, on this
+//! instance or any other sharing the database.
+
+use sqlx::Row as _;
+
+use crate::audit::{NewEvent, append_event};
+use crate::error::StoreError;
+use crate::permit::Permit;
+use crate::store::{Pool, Store, TxConn};
+
+/// The current versions of a worker and, when one was named, a permit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthzVersions {
+    pub worker: i64,
+    /// `None` when no permit was named or it does not exist.
+    pub permit: Option<PermitVersion>,
+}
+
+/// A permit's row version and the tokens spent under it so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PermitVersion {
+    pub version: i64,
+    pub tokens_used: u64,
+}
+
+impl Permit {
+    /// The optimistic-lock version of the row this permit was read from: it moves on with
+    /// every change, so a copy with an older version is stale.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl Store {
+    /// The versions of worker `worker_id` and permit `permit_id` (one indexed query), or
+    /// `None` when the worker does not exist.
+    pub async fn authz_versions(
+        &self,
+        worker_id: &str,
+        permit_id: Option<&str>,
+    ) -> Result<Option<AuthzVersions>, StoreError> {
+        let row: Option<(i64, Option<i64>, Option<i64>)> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT w.version, p.version, p.tokens_used FROM workers w \
+                     LEFT JOIN permits p ON p.id = ? WHERE w.id = ?",
+                )
+                .bind(permit_id)
+                .bind(worker_id)
+                .fetch_optional(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT w.version, p.version, p.tokens_used FROM workers w \
+                     LEFT JOIN permits p ON p.id = $1 WHERE w.id = $2",
+                )
+                .bind(permit_id)
+                .bind(worker_id)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        Ok(row.map(|(worker, version, tokens)| AuthzVersions {
+            worker,
+            permit: version.map(|version| PermitVersion {
+                version,
+                tokens_used: tokens.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+            }),
+        }))
+    }
+
+    /// Spends `tokens` of permit `permit_id`'s `budget` and appends `event` (an
+    /// `authorize.allowed`), in one transaction. The increment is guarded: it happens only
+    /// while the permit is active or executing and the total stays within `budget`, so
+    /// racing spends on any number of instances never overdraw. Returns the new total and
+    /// the sealed event, or `None` (nothing written) when the guard refused.
+    pub async fn spend_tokens(
+        &self,
+        permit_id: &str,
+        tokens: u64,
+        budget: u64,
+        mut event: NewEvent,
+    ) -> Result<Option<(u64, steward_audit::AuditEntry)>, StoreError> {
+        let (Ok(tokens), Ok(budget)) = (i64::try_from(tokens), i64::try_from(budget)) else {
+            return Ok(None);
+        };
+        let mut tx = self.begin().await?;
+        let spent: Option<i64> = match &mut tx.conn {
+            TxConn::Sqlite(conn) => sqlx::query(
+                "UPDATE permits SET tokens_used = tokens_used + ? WHERE id = ? \
+                 AND tokens_used + ? <= ? AND state IN ('active', 'executing') \
+                 RETURNING tokens_used",
+            )
+            .bind(tokens)
+            .bind(permit_id)
+            .bind(tokens)
+            .bind(budget)
+            .fetch_optional(&mut **conn)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?,
+            TxConn::Postgres(conn) => sqlx::query(
+                "UPDATE permits SET tokens_used = tokens_used + $1 WHERE id = $2 \
+                 AND tokens_used + $1 <= $3 AND state IN ('active', 'executing') \
+                 RETURNING tokens_used",
+            )
+            .bind(tokens)
+            .bind(permit_id)
+            .bind(budget)
+            .fetch_optional(&mut **conn)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?,
+        };
+        let Some(spent) = spent else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let spent = u64::try_from(spent).unwrap_or(0);
+        if let serde_json::Value::Object(data) = &mut event.data {
+            data.insert("tokens_used".into(), spent.into());
+        }
+        let entry = append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(Some((spent, entry)))
+    }
+}
