@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod audit;
+pub mod emergencies;
 pub mod health;
 pub mod permits;
 pub mod principals;

@@ -28,7 +28,13 @@ use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id};
 
+mod emergency;
 mod row;
+
+pub use emergency::{
+    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
+    NewEmergency,
+};
 
 use row::WorkerParties;
 
