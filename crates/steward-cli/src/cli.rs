@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::command::audit::AuditArgs;
 use crate::command::check::CheckArgs;
+use crate::command::emergency::EmergencyArgs;
 use crate::command::init::InitArgs;
 use crate::command::permit::PermitArgs;
 use crate::command::policy::PolicyCommand;
@@ -48,4 +49,7 @@ pub enum Command {
     Permit(PermitArgs),
     /// Read and verify the audit trail (on a server).
     Audit(AuditArgs),
+    /// Declare, approve, renew and resolve emergencies, and file their post-incident
+    /// reviews (on a server).
+    Emergency(EmergencyArgs),
 }

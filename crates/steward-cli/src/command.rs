@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod emergency;
 pub mod init;
 pub mod permit;
 pub mod policy;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args),
         Command::Permit(args) => permit::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Emergency(args) => emergency::run(args),
     }
 }
