@@ -333,6 +333,7 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        emergency::not_through_the_permit_path(&permit, "decided")?;
         let action = match decision.decision {
             Decision::Approve => "approve",
             Decision::Reject => "reject",
@@ -769,6 +770,7 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        emergency::not_through_the_permit_path(&permit, "renewed")?;
         if !matches!(permit.state, PermitState::Active | PermitState::Executing) {
             return Err(PermitError::not_allowed(
                 "not_live",

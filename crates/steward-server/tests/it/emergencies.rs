@@ -475,6 +475,32 @@ server_test!(emergency_resolution_revokes_the_permit, |s| {
     let c = cast(s).await;
     let approved = active(s, &c, 60).await;
     let id = approved["id"].as_str().expect("id");
+    // The general permit workflow may not decide or renew an emergency permit: that
+    // would bypass the approval window and the incident-commander rule.
+    let permit_id = approved["permit_id"].as_str().expect("permit id");
+    let pending = declare(s, &c, 10).await;
+    let pending_permit = pending["permit_id"].as_str().expect("permit id");
+    let before = s.audit_len().await;
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{pending_permit}/approvals"),
+            &c.ic,
+            json!({"decision": "approve", "role": "incident_commander"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["rule"], "emergency_path");
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{permit_id}/renew"),
+            &c.lead,
+            json!({"hours": 1, "role": "on_call_lead"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["rule"], "emergency_path");
+    assert_eq!(s.audit_len().await, before);
+
     // Only an incident commander or on-call lead resolves.
     let (status, body) = s
         .post(

@@ -914,6 +914,30 @@ impl Store {
     }
 }
 
+/// Refuses to decide or renew an emergency permit through the general permit workflow:
+/// its approval window, approver record and renewal rules live on the emergency path
+/// (`/v1/emergencies/{id}/approve`, `/renew`), which the general path would bypass.
+pub(super) fn not_through_the_permit_path(
+    permit: &Permit,
+    action: &str,
+) -> Result<(), PermitError> {
+    if permit.permit_type != PermitType::Emergency {
+        return Ok(());
+    }
+    let emergency = permit
+        .constraints
+        .get("emergency_id")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    Err(PermitError::not_allowed(
+        "emergency_path",
+        format!(
+            "permit `{}` is an emergency permit: it is {action} through emergency `{emergency}` (`/v1/emergencies/{emergency}`), not the permit workflow",
+            permit.id
+        ),
+    ))
+}
+
 /// A sweep skips an emergency another request or instance changed under it (the next run
 /// sees the result) and stops on a database failure.
 fn skip_or_fail(e: PermitError) -> Result<(), StoreError> {
