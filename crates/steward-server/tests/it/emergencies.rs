@@ -617,3 +617,36 @@ server_test!(
         assert_eq!(s.audit_len().await, before);
     }
 );
+
+server_test!(emergency_sweeps_racing_on_two_instances_revoke_once, |s| {
+    let c = cast(s).await;
+    let approved = active(s, &c, 10).await;
+    let permit_id = approved["permit_id"]
+        .as_str()
+        .expect("permit id")
+        .to_owned();
+    s.clock.advance_minutes(11);
+    // A second instance: its own connection pool on the same database.
+    let other = Store::connect(s.db.url()).await.expect("connect");
+    let at = now(s);
+    let (a, b) = tokio::join!(s.store().sweep_emergencies(at), other.sweep_emergencies(at));
+    a.expect("first sweep");
+    b.expect("second sweep");
+    let events = events_of(s.store(), &permit_id).await;
+    let count = |ty: &str| events.iter().filter(|(t, _, _)| t == ty).count();
+    assert_eq!(count("permit.revoked"), 1, "{events:?}");
+    assert_eq!(count("emergency.ended"), 1, "{events:?}");
+    assert!(s.store().verify_audit_chain().await.is_ok());
+    other.close().await;
+    let (_, doc) = s
+        .request(reqwest::Method::GET, "/openapi.json", None, None)
+        .await;
+    for path in [
+        "/v1/emergencies",
+        "/v1/emergencies/{id}/approve",
+        "/v1/emergencies/{id}/renew",
+        "/v1/emergencies/{id}/review",
+    ] {
+        assert!(doc["paths"][path]["post"].is_object(), "{path}");
+    }
+});
