@@ -231,6 +231,16 @@ server_test!(
             let want = if t.starts_with("emergency.") { 4 } else { 3 };
             assert_eq!(*level, Some(want), "{t}");
         }
+        assert_eq!(
+            events[0].2["emergency_justification"],
+            "checkout is down; restart the pods"
+        );
+        assert_eq!(events[0].2["incident_id"], "INC-4711");
+        assert!(events[6].2["authorized_by"].is_string(), "{:?}", events[6]);
+        assert_eq!(
+            events[11].2["post_incident_review_id"],
+            filed["review"]["id"]
+        );
         let revoked = &events[10].2;
         assert_eq!(revoked["reason"], "incident_resolved");
         assert_eq!(revoked["emergency_id"], id.as_str());

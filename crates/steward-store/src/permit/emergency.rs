@@ -309,6 +309,7 @@ impl Store {
                 "emergency_id": emergency_id,
                 "incident_id": new.incident_id,
                 "reason": new.reason,
+                "emergency_justification": new.reason,
                 "minutes": new.minutes,
                 "approval_deadline_ms": deadline,
                 "scope_required_level": scope_level,
@@ -443,6 +444,7 @@ impl Store {
             "emergency.approved",
             &permit,
             json!({"emergency_id": e.id, "incident_id": e.incident_id, "role": role,
+                   "authorized_by": by.id, "approval_timestamp_ms": now_ms,
                    "channel": channel, "comment": comment, "expires_at_ms": until}),
             now_ms,
         )
@@ -658,6 +660,13 @@ impl Store {
             ));
         };
         let permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
+        // The review gets its own id, which the audit catalog's emergency items name
+        // (`post_incident_review_id`).
+        let review_id = new_id();
+        let mut review = review;
+        if let Value::Object(map) = &mut review {
+            map.insert("id".into(), json!(review_id));
+        }
         e.review_filed_by = Some(by.id.clone());
         e.review_filed_at_ms = Some(now_ms);
         e.review = Some(review.clone());
@@ -666,7 +675,8 @@ impl Store {
             &by.actor(),
             "emergency.review_filed",
             &permit,
-            json!({"emergency_id": e.id, "incident_id": e.incident_id, "review": review,
+            json!({"emergency_id": e.id, "incident_id": e.incident_id,
+                   "post_incident_review_id": review_id, "review": review,
                    "review_due_at_ms": due, "late": now_ms >= due}),
             now_ms,
         )
