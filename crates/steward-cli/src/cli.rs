@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::command::audit::AuditArgs;
 use crate::command::authorize::AuthorizeArgs;
 use crate::command::check::CheckArgs;
+use crate::command::emergency::EmergencyArgs;
 use crate::command::init::InitArgs;
 use crate::command::permit::PermitArgs;
 use crate::command::policy::PolicyCommand;
@@ -52,4 +53,7 @@ pub enum Command {
     /// Ask whether a worker may perform an operation now (on a server). Prints the
     /// verdict and the rule that decided. Exit codes: 0 allowed, 1 denied, 2 invalid input.
     Authorize(AuthorizeArgs),
+    /// Declare, approve, renew and resolve emergencies, and file their post-incident
+    /// reviews (on a server).
+    Emergency(EmergencyArgs),
 }

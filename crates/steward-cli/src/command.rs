@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod authorize;
 pub mod check;
+pub mod emergency;
 pub mod init;
 pub mod permit;
 pub mod policy;
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Permit(args) => permit::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Authorize(args) => authorize::run(args),
+        Command::Emergency(args) => emergency::run(args),
     }
 }

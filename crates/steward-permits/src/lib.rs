@@ -25,6 +25,7 @@
 mod approval;
 mod authorize;
 mod certification;
+mod emergency;
 mod evidence;
 mod names;
 mod report;
@@ -43,6 +44,12 @@ pub use certification::{
     OperationResult, OperationStats, PromotionError, PromotionQuorum, Recertification,
     WorkerRecord, apply_cert_action, check_promotion, eligibility, probation_days, promote,
     promotion_approvals, recertification, recertification_due, record_outcome,
+};
+pub use emergency::{
+    EMERGENCY_APPROVER_ROLES, EmergencyError, EmergencyStatus, MAX_DECLARED_MINUTES,
+    REVIEW_DUE_HOURS, ReviewStatus, SweepAction, SweepView, approval_deadline,
+    check_approval_window, check_declared_minutes, check_emergency_renewal, emergency_status,
+    review_due, review_status, sweep_action,
 };
 pub use evidence::missing_evidence;
 pub use report::{

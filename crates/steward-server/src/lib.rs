@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/permits/{id}/revoke", post(routes::permits::revoke))
         .route("/v1/permits/{id}/renew", post(routes::permits::renew))
         .route("/v1/permits/{id}/archive", post(routes::permits::archive))
+        .merge(routes_emergencies())
         .route(
             "/v1/principals",
             post(routes::principals::create_principal).get(routes::principals::list_principals),
@@ -140,6 +141,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The emergency routes (SPEC §8), see [`routes::emergencies`].
+fn routes_emergencies() -> Router<AppState> {
+    use routes::emergencies as e;
+    Router::new()
+        .route("/v1/emergencies", post(e::declare).get(e::list))
+        .route("/v1/emergencies/{id}", get(e::show))
+        .route("/v1/emergencies/{id}/approve", post(e::approve))
+        .route("/v1/emergencies/{id}/resolve", post(e::resolve))
+        .route("/v1/emergencies/{id}/renew", post(e::renew))
+        .route("/v1/emergencies/{id}/review", post(e::review))
+}
+
 /// Serves `router` on an already-bound listener until `shutdown` resolves, then drains.
 pub async fn serve(
     listener: TcpListener,
@@ -161,7 +174,8 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 const TICK: Duration = Duration::from_secs(1);
 
 /// Work that happens without a request, once a `TICK` until dropped: issuing approved
-/// permits whose requested window has begun, catching the audit Merkle tree up with the
+/// permits whose requested window has begun, ending due emergencies
+/// (`Store::sweep_emergencies`: expiry, resolution, unapproved requests), catching the audit Merkle tree up with the
 /// trail (`Store::extend_merkle`), and every [`CHECKPOINT_INTERVAL`] signing a checkpoint.
 /// Safe on several instances at once: each permit is issued under its row lock, and the
 /// Merkle head row serialises tree extension and checkpoints (an instance that finds
@@ -193,6 +207,7 @@ pub async fn run_maintenance(state: AppState) {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "running due timers failed; retrying"),
         }
+        sweep_emergencies(&state, now).await;
         if let Err(error) = state.store.extend_merkle(None).await {
             tracing::warn!(%error, "extending the audit merkle tree failed; retrying");
         }
@@ -202,6 +217,22 @@ pub async fn run_maintenance(state: AppState) {
                 sign_checkpoint(&state, key, now).await;
             }
         }
+    }
+}
+
+/// Ends emergencies that are due (expiry, resolution, approval window), for the
+/// maintenance loop; its first tick at startup catches up after a restart.
+async fn sweep_emergencies(state: &AppState, now_ms: i64) {
+    match state.store.sweep_emergencies(now_ms).await {
+        Ok(done) if !done.is_empty() => tracing::info!(
+            expired = done.expired.len(),
+            resolved = done.resolved.len(),
+            lapsed = done.lapsed.len(),
+            ended = done.ended.len(),
+            "ended due emergencies"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "sweeping emergencies failed; retrying"),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod audit;
 pub mod authorize;
+pub mod emergencies;
 pub mod health;
 pub mod permits;
 pub mod principals;

@@ -69,6 +69,10 @@ pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
     RenewalApprovalRecord,
 };
+pub use permit::{
+    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
+    NewEmergency,
+};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};

@@ -28,8 +28,14 @@ use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id};
 
+mod emergency;
 mod row;
 mod timers;
+
+pub use emergency::{
+    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
+    NewEmergency,
+};
 
 use row::WorkerParties;
 
@@ -328,6 +334,7 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        emergency::not_through_the_permit_path(&permit, "decided")?;
         let action = match decision.decision {
             Decision::Approve => "approve",
             Decision::Reject => "reject",
@@ -764,6 +771,7 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
+        emergency::not_through_the_permit_path(&permit, "renewed")?;
         if !matches!(permit.state, PermitState::Active | PermitState::Executing) {
             return Err(PermitError::not_allowed(
                 "not_live",

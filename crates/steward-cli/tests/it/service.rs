@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_env};
 
+mod emergency;
+
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.
 pub(crate) struct Served {
     child: Child,

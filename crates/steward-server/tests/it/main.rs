@@ -6,6 +6,7 @@ mod audit_export;
 mod audit_proofs;
 mod audit_tail;
 mod authorize;
+mod emergencies;
 mod permits;
 mod support;
 mod timers;

@@ -1,0 +1,1300 @@
+//! Emergencies (SPEC §8): break-glass permits for an incident.
+//!
+//! An emergency is an ordinary permit of type `emergency` at level 3 (so every permit rule,
+//! the state machine and authorize see it as a permit) plus one `emergencies` row holding
+//! what only an emergency has: the incident id, the reason, the declared minutes, the
+//! approval deadline, who approved, the resolution, the end and the post-incident review.
+//! The permit's constraints carry `"enhanced_audit": true` (with `emergency_id` and
+//! `incident_id`): authorize audits every operation under such a permit, allow or deny.
+//!
+//! Lifecycle: declare (permit `under_review`) → approve within the approval window (the
+//! permit is approved and issued at once, for the declared minutes) → renewals by an
+//! incident commander → the end: resolution (`incident_resolved`) or expiry
+//! (`time_expiration`), both applied by [`Store::revoke_permit_by_system`] → a review due
+//! 24 h after the end, overdue until filed. [`Store::sweep_emergencies`] applies every
+//! due end from what is stored, so a restarted Steward catches up on its first run.
+//!
+//! Each use case is one transaction that appends its events (`emergency.*` at level 4, for
+//! retention, plus the permit's own). Lock order: the emergency row, then its permit.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row as _;
+use steward_audit::Subject;
+use steward_permits::{
+    ApprovalRefusal, Channel, Decision, EmergencyError, EmergencyStatus, PermitEvent,
+    PermitEventKind, PermitState, ReviewStatus, RevocationReason, SweepAction, SweepView,
+    Timestamp, TransitionError, approval_deadline, check_approval_window, check_approver,
+    check_declared_minutes, check_emergency_renewal, emergency_status, review_due, review_status,
+    sweep_action,
+};
+use steward_policy::{Analysis, ApprovalRequirements, Level, PermitType, Policy, Role};
+
+use super::{
+    ApprovalRecord, Permit, PermitError, candidate, certification_in_force, event, parties, row,
+    save, system_actor, transition,
+};
+use crate::audit::{NewEvent, append_event};
+use crate::error::StoreError;
+use crate::principal::{Principal, PrincipalKind};
+use crate::store::{Pool, Store, Tx, TxConn, new_id};
+
+/// An emergency as the server hands it over. `scope` is a task (SPEC §2) naming what the
+/// worker may do; `analysis` is Steward's own analysis of it; `constraints` are the
+/// permit's constraints built from the scope (the store adds the emergency's own).
+#[derive(Debug, Clone)]
+pub struct NewEmergency {
+    pub incident_id: String,
+    pub worker_id: String,
+    pub reason: String,
+    pub minutes: i64,
+    pub scope: Value,
+    pub analysis: Analysis,
+    pub constraints: Value,
+}
+
+/// An emergency with its permit, and its status and review status as of the read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Emergency {
+    pub id: String,
+    pub incident_id: String,
+    pub worker_id: String,
+    pub permit_id: String,
+    pub declared_by: String,
+    pub reason: String,
+    pub minutes: i64,
+    pub declared_at_ms: i64,
+    pub approval_deadline_ms: i64,
+    pub approved_by: Option<String>,
+    pub approved_role: Option<Role>,
+    pub approved_at_ms: Option<i64>,
+    pub resolved_by: Option<String>,
+    pub resolved_at_ms: Option<i64>,
+    pub resolution: Option<String>,
+    /// When the emergency stopped authorizing work, and why.
+    pub ended_at_ms: Option<i64>,
+    pub end_reason: Option<String>,
+    pub review_due_at_ms: Option<i64>,
+    pub review_filed_by: Option<String>,
+    pub review_filed_at_ms: Option<i64>,
+    pub review: Option<Value>,
+    pub status: EmergencyStatus,
+    pub review_status: ReviewStatus,
+    /// `review_status == overdue`, for filters and dashboards.
+    pub review_overdue: bool,
+    pub permit: Permit,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// An `emergencies` row, as the use cases read and change it.
+#[derive(Debug, Clone)]
+struct Record {
+    id: String,
+    incident_id: String,
+    worker_id: String,
+    permit_id: String,
+    declared_by: String,
+    reason: String,
+    minutes: i64,
+    declared_at_ms: i64,
+    approval_deadline_ms: i64,
+    approved_by: Option<String>,
+    approved_role: Option<Role>,
+    approved_at_ms: Option<i64>,
+    resolved_by: Option<String>,
+    resolved_at_ms: Option<i64>,
+    resolution: Option<String>,
+    ended_at_ms: Option<i64>,
+    end_reason: Option<String>,
+    review_due_at_ms: Option<i64>,
+    review_filed_by: Option<String>,
+    review_filed_at_ms: Option<i64>,
+    review: Option<Value>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+    version: i64,
+}
+
+/// An approver's decision on an emergency.
+#[derive(Debug, Clone)]
+pub struct EmergencyApproval {
+    /// `incident_commander` or `on_call_lead`; the approver must hold it.
+    pub role: Role,
+    pub comment: Option<String>,
+    pub channel: Channel,
+}
+
+/// Filters for listing emergencies; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct EmergencyFilter {
+    /// `Some(true)`: only emergencies whose review is overdue; `Some(false)`: only others.
+    pub overdue: Option<bool>,
+    pub worker_id: Option<String>,
+    pub incident_id: Option<String>,
+}
+
+/// What one [`Store::sweep_emergencies`] run did: permit ids by action.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmergencySweep {
+    /// Permits revoked with `time_expiration`.
+    pub expired: Vec<String>,
+    /// Permits revoked with `incident_resolved`.
+    pub resolved: Vec<String>,
+    /// Permit requests expired unapproved.
+    pub lapsed: Vec<String>,
+    /// Emergencies whose end (and review deadline) was recorded.
+    pub ended: Vec<String>,
+}
+
+impl EmergencySweep {
+    pub fn is_empty(&self) -> bool {
+        self.expired.is_empty()
+            && self.resolved.is_empty()
+            && self.lapsed.is_empty()
+            && self.ended.is_empty()
+    }
+}
+
+/// Why an emergency use case refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum EmergencyActionError {
+    /// A permit rule refused (roles, segregation of duties, state, store failures).
+    #[error(transparent)]
+    Permit(#[from] PermitError),
+    /// An emergency rule refused (duration, approval window, renewal limits).
+    #[error(transparent)]
+    Rule(#[from] EmergencyError),
+    /// The emergency is not in a state that allows the action (already resolved, review
+    /// not due or already filed); `rule` names which.
+    #[error("{message}")]
+    State { rule: &'static str, message: String },
+}
+
+impl From<StoreError> for EmergencyActionError {
+    fn from(e: StoreError) -> Self {
+        EmergencyActionError::Permit(PermitError::Store(e))
+    }
+}
+
+impl From<TransitionError> for EmergencyActionError {
+    fn from(e: TransitionError) -> Self {
+        EmergencyActionError::Permit(PermitError::Transition(e))
+    }
+}
+
+impl From<ApprovalRefusal> for EmergencyActionError {
+    fn from(e: ApprovalRefusal) -> Self {
+        EmergencyActionError::Permit(PermitError::Approval(e))
+    }
+}
+
+fn state_error(rule: &'static str, message: impl Into<String>) -> EmergencyActionError {
+    EmergencyActionError::State {
+        rule,
+        message: message.into(),
+    }
+}
+
+fn not_allowed(rule: &'static str, message: impl Into<String>) -> EmergencyActionError {
+    EmergencyActionError::Permit(PermitError::not_allowed(rule, message))
+}
+
+const MINUTE_MS: i64 = 60_000;
+
+/// The roles that may declare an emergency besides the worker's owner.
+const DECLARER_ROLES: [Role; 4] = [
+    Role::Master,
+    Role::IncidentCommander,
+    Role::OnCallLead,
+    Role::Admin,
+];
+
+impl Store {
+    /// Declares an emergency: creates its level-3 `emergency` permit (under review, waiting
+    /// for an incident commander or on-call lead) and its record. The worker's owner, a
+    /// master, an incident commander, an on-call lead or an admin may declare; the worker's
+    /// certification must be in force (suspended, expired and revoked workers get none).
+    pub async fn declare_emergency(
+        &self,
+        by: &Principal,
+        new: NewEmergency,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        check_declared_minutes(new.minutes)?;
+        let spec = policy.permit_type(PermitType::Emergency);
+        let mut tx = self.begin().await?;
+        let worker = row::worker_parties(&mut tx, &new.worker_id, true).await?;
+        let may = by.id == worker.owner_id || DECLARER_ROLES.iter().any(|r| by.has_role(*r));
+        if !may {
+            return Err(not_allowed(
+                "not_a_declarer",
+                "an emergency is declared by the worker's owner, a master, an incident_commander, an on_call_lead or an admin",
+            ));
+        }
+        certification_in_force(&worker)?;
+
+        let mut analysis = new.analysis.clone();
+        let scope_level = analysis.certification_decision.certification_level_required;
+        analysis.approval_requirements = ApprovalRequirements {
+            approvers_required: spec.approvers_required,
+            approver_roles: spec.approver_roles.clone(),
+            required_roles: spec.required_roles.clone(),
+            max_approval_time_hours: spec.approval_sla_hours,
+            change_advisory_board_required: false,
+            permit_type: Some(PermitType::Emergency),
+            auto_approve: false,
+            evidence_required: Vec::new(),
+        };
+        let emergency_id = new_id();
+        let mut constraints = match &new.constraints {
+            Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        constraints.insert("enhanced_audit".into(), json!(true));
+        constraints.insert("emergency_id".into(), json!(emergency_id));
+        constraints.insert("incident_id".into(), json!(new.incident_id));
+        let deadline = approval_deadline(spec, Timestamp(now_ms)).millis();
+        let mut permit = Permit {
+            id: new_id(),
+            task_id: analysis
+                .task_id
+                .clone()
+                .unwrap_or_else(|| format!("incident-{}", new.incident_id)),
+            permit_type: PermitType::Emergency,
+            level: spec.level,
+            worker_id: new.worker_id.clone(),
+            requester_id: by.id.clone(),
+            state: PermitState::Requested,
+            policy_version: analysis.policy_version.clone(),
+            requirements: analysis.approval_requirements.clone(),
+            evidence: json!({}),
+            constraints: Value::Object(constraints),
+            requested_window_start_ms: None,
+            valid_from_ms: None,
+            expires_at_ms: None,
+            renewals: 0,
+            total_hours: new.minutes as f64 / 60.0,
+            outcome: None,
+            revocation_reason: None,
+            audit_summary: None,
+            cab_signed_off: false,
+            round: 1,
+            pending_renewal: None,
+            approvals: Vec::new(),
+            task: new.scope.clone(),
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            version: 1,
+        };
+        row::insert_permit(&mut tx, &permit, &analysis).await?;
+        insert_emergency(
+            &mut tx,
+            &emergency_id,
+            &new,
+            &permit.id,
+            &by.id,
+            deadline,
+            now_ms,
+        )
+        .await?;
+        let actor = by.actor();
+        emergency_event(
+            &mut tx,
+            &by.actor(),
+            "emergency.declared",
+            &permit,
+            json!({
+                "emergency_id": emergency_id,
+                "incident_id": new.incident_id,
+                "reason": new.reason,
+                "emergency_justification": new.reason,
+                "minutes": new.minutes,
+                "approval_deadline_ms": deadline,
+                "scope_required_level": scope_level,
+                "enhanced_audit": true,
+            }),
+            now_ms,
+        )
+        .await?;
+        event(
+            &mut tx,
+            &actor,
+            "permit.requested",
+            &permit,
+            json!({
+                "permit_type": PermitType::Emergency,
+                "level": permit.level,
+                "total_risk_score": analysis.risk_assessment.total_risk_score,
+                "policy_version": analysis.policy_version,
+                "hours": permit.total_hours,
+                "emergency_id": emergency_id,
+            }),
+            now_ms,
+        )
+        .await?;
+        transition(
+            &mut tx,
+            &mut permit,
+            &actor,
+            &PermitEvent::StartReview,
+            json!({}),
+            now_ms,
+        )
+        .await?;
+        save(tx, permit, now_ms).await?;
+        Ok(self.emergency(&emergency_id, now_ms).await?)
+    }
+
+    /// Approves an emergency: a human incident commander or on-call lead, acting under
+    /// that role, who is not its declarer, the worker's owner or the worker, inside the
+    /// approval window. The permit is approved and issued at once for the declared minutes.
+    pub async fn approve_emergency(
+        &self,
+        by: &Principal,
+        emergency_id: &str,
+        approval: EmergencyApproval,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        let EmergencyApproval {
+            role,
+            comment,
+            channel,
+        } = approval;
+        let spec = policy.permit_type(PermitType::Emergency);
+        let mut tx = self.begin().await?;
+        let mut e = load_emergency(&mut tx, emergency_id, true).await?;
+        let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
+        if e.resolved_at_ms.is_some() {
+            return Err(state_error(
+                "emergency_resolved",
+                format!("emergency `{}` is resolved: nothing to approve", e.id),
+            ));
+        }
+        if permit.state != PermitState::UnderReview {
+            return Err(TransitionError {
+                from: permit.state,
+                event: PermitEventKind::QuorumMet,
+            }
+            .into());
+        }
+        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        check_approver(
+            &permit.requirements,
+            &parties(&permit, &worker),
+            &candidate(by),
+            role,
+            &[],
+        )?;
+        check_approval_window(spec, Timestamp(e.declared_at_ms), Timestamp(now_ms))?;
+        certification_in_force(&worker)?;
+
+        let record = ApprovalRecord {
+            id: new_id(),
+            principal_id: by.id.clone(),
+            role,
+            decision: Decision::Approve,
+            channel,
+            comment: comment.clone(),
+            conditions: json!({}),
+            round: permit.round,
+            created_at_ms: now_ms,
+        };
+        row::insert_approval(&mut tx, &permit.id, &record).await?;
+        permit.approvals.push(record);
+        let actor = by.actor();
+        event(
+            &mut tx,
+            &actor,
+            "permit.approval_recorded",
+            &permit,
+            json!({"decision": "approve", "role": role, "channel": channel, "comment": comment,
+                   "conditions": {}, "round": permit.round}),
+            now_ms,
+        )
+        .await?;
+        transition(
+            &mut tx,
+            &mut permit,
+            &actor,
+            &PermitEvent::QuorumMet,
+            json!({"approvers": [{"principal_id": by.id, "role": role}], "emergency": true}),
+            now_ms,
+        )
+        .await?;
+        let until = now_ms + e.minutes * MINUTE_MS;
+        permit.valid_from_ms = Some(now_ms);
+        permit.expires_at_ms = Some(until);
+        let issued = json!({"valid_from_ms": now_ms, "expires_at_ms": until,
+                            "hours": permit.total_hours, "constraints": permit.constraints});
+        transition(
+            &mut tx,
+            &mut permit,
+            &system_actor(),
+            &PermitEvent::Issue,
+            issued,
+            now_ms,
+        )
+        .await?;
+        emergency_event(
+            &mut tx,
+            &actor,
+            "emergency.approved",
+            &permit,
+            json!({"emergency_id": e.id, "incident_id": e.incident_id, "role": role,
+                   "authorized_by": by.id, "approval_timestamp_ms": now_ms,
+                   "channel": channel, "comment": comment, "expires_at_ms": until}),
+            now_ms,
+        )
+        .await?;
+        e.approved_by = Some(by.id.clone());
+        e.approved_role = Some(role);
+        e.approved_at_ms = Some(now_ms);
+        update_emergency(&mut tx, &mut e, now_ms).await?;
+        save(tx, permit, now_ms).await?;
+        Ok(self.emergency(emergency_id, now_ms).await?)
+    }
+
+    /// Marks the incident resolved (a human incident commander or on-call lead). The
+    /// emergency ends now (unless it already had), its review falls due 24 h later if its
+    /// permit was granted, an unapproved request expires, and a live permit is revoked with
+    /// `incident_resolved` right after the commit; should that revocation not happen (a
+    /// crash, a racing write), the next sweep does it.
+    pub async fn resolve_emergency(
+        &self,
+        by: &Principal,
+        emergency_id: &str,
+        resolution: Option<String>,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        require_incident_role(by, "resolve an emergency")?;
+        let mut tx = self.begin().await?;
+        let mut e = load_emergency(&mut tx, emergency_id, true).await?;
+        if e.resolved_at_ms.is_some() {
+            return Err(state_error(
+                "emergency_resolved",
+                format!("emergency `{}` is already resolved", e.id),
+            ));
+        }
+        let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
+        let actor = by.actor();
+        let awaiting = matches!(
+            permit.state,
+            PermitState::Requested | PermitState::UnderReview | PermitState::ChangesRequested
+        );
+        if awaiting {
+            transition(
+                &mut tx,
+                &mut permit,
+                &actor,
+                &PermitEvent::Expire,
+                json!({"reason": "incident_resolved", "emergency_id": e.id}),
+                now_ms,
+            )
+            .await?;
+        }
+        e.resolved_by = Some(by.id.clone());
+        e.resolved_at_ms = Some(now_ms);
+        e.resolution = resolution.clone();
+        if e.ended_at_ms.is_none() {
+            e.ended_at_ms = Some(now_ms);
+            e.end_reason = Some("incident_resolved".to_owned());
+            e.review_due_at_ms =
+                review_due(Timestamp(now_ms), e.approved_at_ms.is_some()).map(Timestamp::millis);
+        }
+        emergency_event(
+            &mut tx,
+            &actor,
+            "emergency.resolved",
+            &permit,
+            json!({"emergency_id": e.id, "incident_id": e.incident_id, "resolution": resolution,
+                   "review_due_at_ms": e.review_due_at_ms}),
+            now_ms,
+        )
+        .await?;
+        update_emergency(&mut tx, &mut e, now_ms).await?;
+        let live = permit.state.is_live();
+        if awaiting {
+            save(tx, permit, now_ms).await?;
+        } else {
+            tx.commit().await?;
+        }
+        if live {
+            // The resolution is committed; the revocation follows on Steward's authority.
+            // A failure here is retried by the sweep, which revokes every live permit of a
+            // resolved emergency, so it is not the caller's error.
+            let _revoked = self
+                .revoke_permit_by_system(
+                    &e.permit_id,
+                    RevocationReason::IncidentResolved,
+                    json!({"emergency_id": e.id, "incident_id": e.incident_id}),
+                    now_ms,
+                )
+                .await;
+        }
+        Ok(self.emergency(emergency_id, now_ms).await?)
+    }
+
+    /// Renews a live emergency permit by `minutes`: a human incident commander (not its
+    /// declarer, the worker's owner or the worker), at most `max_renewals` times and never
+    /// beyond `max_total_hours` in total (3 and 4 h in the built-in policy).
+    pub async fn renew_emergency(
+        &self,
+        by: &Principal,
+        emergency_id: &str,
+        minutes: i64,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        let spec = policy.permit_type(PermitType::Emergency);
+        let mut tx = self.begin().await?;
+        let mut e = load_emergency(&mut tx, emergency_id, true).await?;
+        let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
+        if e.resolved_at_ms.is_some() {
+            return Err(state_error(
+                "emergency_resolved",
+                format!("emergency `{}` is resolved: it cannot be renewed", e.id),
+            ));
+        }
+        let expired = permit.expires_at_ms.is_some_and(|until| now_ms >= until);
+        if !matches!(permit.state, PermitState::Active | PermitState::Executing) || expired {
+            return Err(state_error(
+                "not_live",
+                format!(
+                    "emergency `{}` has no live permit to renew (permit `{}` is {}{})",
+                    e.id,
+                    permit.id,
+                    permit.state,
+                    if expired { ", past its expiry" } else { "" }
+                ),
+            ));
+        }
+        let total_minutes = (permit.total_hours * 60.0).round() as i64;
+        check_emergency_renewal(
+            spec,
+            &by.id,
+            &by.roles,
+            permit.renewals,
+            total_minutes,
+            minutes,
+        )?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        check_approver(
+            &permit.requirements,
+            &parties(&permit, &worker),
+            &candidate(by),
+            Role::IncidentCommander,
+            &[],
+        )?;
+        let until = permit.expires_at_ms.unwrap_or(now_ms) + minutes * MINUTE_MS;
+        permit.expires_at_ms = Some(until);
+        permit.renewals += 1;
+        permit.total_hours = (total_minutes + minutes) as f64 / 60.0;
+        let actor = by.actor();
+        event(
+            &mut tx,
+            &actor,
+            "permit.renewed",
+            &permit,
+            json!({"hours": minutes as f64 / 60.0, "renewals": permit.renewals,
+                   "total_hours": permit.total_hours, "expires_at_ms": until}),
+            now_ms,
+        )
+        .await?;
+        emergency_event(
+            &mut tx,
+            &actor,
+            "emergency.renewed",
+            &permit,
+            json!({"emergency_id": e.id, "incident_id": e.incident_id, "minutes": minutes,
+                   "renewals": permit.renewals, "total_minutes": total_minutes + minutes,
+                   "expires_at_ms": until}),
+            now_ms,
+        )
+        .await?;
+        update_emergency(&mut tx, &mut e, now_ms).await?;
+        save(tx, permit, now_ms).await?;
+        Ok(self.emergency(emergency_id, now_ms).await?)
+    }
+
+    /// Files the post-incident review of an emergency that has ended (once). Its declarer,
+    /// its approver, an incident commander, an on-call lead or an admin may file it.
+    pub async fn file_emergency_review(
+        &self,
+        by: &Principal,
+        emergency_id: &str,
+        review: Value,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        let mut tx = self.begin().await?;
+        let mut e = load_emergency(&mut tx, emergency_id, true).await?;
+        let may = by.id == e.declared_by
+            || e.approved_by.as_deref() == Some(by.id.as_str())
+            || [Role::IncidentCommander, Role::OnCallLead, Role::Admin]
+                .iter()
+                .any(|r| by.has_role(*r));
+        if !may {
+            return Err(not_allowed(
+                "not_a_party",
+                format!(
+                    "the review of emergency `{}` is filed by its declarer, its approver, an incident_commander, an on_call_lead or an admin",
+                    e.id
+                ),
+            ));
+        }
+        if e.review_filed_at_ms.is_some() {
+            return Err(state_error(
+                "review_already_filed",
+                format!("the review of emergency `{}` is already filed", e.id),
+            ));
+        }
+        let Some(due) = e.review_due_at_ms else {
+            return Err(state_error(
+                "review_not_due",
+                format!(
+                    "emergency `{}` needs no review yet: it is still running, or its permit was never granted",
+                    e.id
+                ),
+            ));
+        };
+        let permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
+        // The review gets its own id, which the audit catalog's emergency items name
+        // (`post_incident_review_id`).
+        let review_id = new_id();
+        let mut review = review;
+        if let Value::Object(map) = &mut review {
+            map.insert("id".into(), json!(review_id));
+        }
+        e.review_filed_by = Some(by.id.clone());
+        e.review_filed_at_ms = Some(now_ms);
+        e.review = Some(review.clone());
+        emergency_event(
+            &mut tx,
+            &by.actor(),
+            "emergency.review_filed",
+            &permit,
+            json!({"emergency_id": e.id, "incident_id": e.incident_id,
+                   "post_incident_review_id": review_id, "review": review,
+                   "review_due_at_ms": due, "late": now_ms >= due}),
+            now_ms,
+        )
+        .await?;
+        update_emergency(&mut tx, &mut e, now_ms).await?;
+        tx.commit().await?;
+        Ok(self.emergency(emergency_id, now_ms).await?)
+    }
+
+    /// Applies every emergency end that is due at `now_ms`: revokes live permits past
+    /// their expiry (`time_expiration`) or of resolved incidents (`incident_resolved`)
+    /// through [`Store::revoke_permit_by_system`], expires requests not approved in time,
+    /// and records each end with its review deadline. Called by the server's maintenance
+    /// loop, whose first run is at startup: state, not timers in memory, drives it, so a
+    /// restart catches up. Safe on several instances at once (row locks and version
+    /// checks; a lost race is skipped and the next run sees the result).
+    pub async fn sweep_emergencies(&self, now_ms: i64) -> Result<EmergencySweep, StoreError> {
+        let mut out = EmergencySweep::default();
+        let now = Timestamp(now_ms);
+        for c in sweep_candidates(self).await? {
+            let action = sweep_action(&c.view, now);
+            let result = match action {
+                SweepAction::Nothing => continue,
+                SweepAction::ExpireRequest => {
+                    let lapsed = self.expire_emergency_request(&c.emergency_id, now_ms).await;
+                    match lapsed {
+                        Ok(true) => {
+                            out.lapsed.push(c.permit_id.clone());
+                            out.ended.push(c.emergency_id.clone());
+                        }
+                        Ok(false) => {}
+                        Err(e) => skip_or_fail(e)?,
+                    }
+                    continue;
+                }
+                SweepAction::Revoke(reason) => {
+                    let revoked = self
+                        .revoke_permit_by_system(
+                            &c.permit_id,
+                            reason,
+                            json!({"emergency_id": c.emergency_id, "incident_id": c.incident_id}),
+                            now_ms,
+                        )
+                        .await;
+                    match revoked {
+                        Ok(_) if reason == RevocationReason::IncidentResolved => {
+                            out.resolved.push(c.permit_id.clone());
+                        }
+                        Ok(_) => out.expired.push(c.permit_id.clone()),
+                        Err(e) => {
+                            skip_or_fail(e)?;
+                            continue;
+                        }
+                    }
+                    self.record_emergency_end(&c.emergency_id, now_ms).await
+                }
+                SweepAction::RecordEnd => self.record_emergency_end(&c.emergency_id, now_ms).await,
+            };
+            match result {
+                Ok(true) => out.ended.push(c.emergency_id),
+                Ok(false) => {}
+                Err(e) => skip_or_fail(e)?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// One emergency with its permit, its status and review status as of `now_ms`.
+    pub async fn emergency(
+        &self,
+        emergency_id: &str,
+        now_ms: i64,
+    ) -> Result<Emergency, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let record = load_emergency(&mut tx, emergency_id, false).await?;
+        let e = present(&mut tx, record, now_ms).await?;
+        tx.rollback().await?;
+        Ok(e)
+    }
+
+    /// Emergencies matching `filter` (overdue as of `now_ms`), ordered by id (declaration
+    /// time), after `after_id`, at most `limit` (1 to 200).
+    pub async fn list_emergencies(
+        &self,
+        filter: &EmergencyFilter,
+        after_id: Option<&str>,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Vec<Emergency>, StoreError> {
+        let limit = i64::from(limit.clamp(1, 200));
+        // 0 = any, 1 = overdue only, 2 = not overdue.
+        let overdue: i64 = match filter.overdue {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        };
+        const OVERDUE: &str =
+            "(review_filed_at IS NULL AND review_due_at IS NOT NULL AND review_due_at <= {now})";
+        let mut tx = self.begin_read().await?;
+        let mut list = Vec::new();
+        match &mut tx.conn {
+            TxConn::Sqlite(conn) => {
+                let cond = OVERDUE.replace("{now}", "?1");
+                let rows = sqlx::query(&format!(
+                    "{SELECT_SQLITE} WHERE (?2 = 0 OR (?2 = 1 AND {cond}) OR (?2 = 2 AND NOT {cond})) \
+                     AND (?3 IS NULL OR worker_id = ?3) AND (?4 IS NULL OR incident_id = ?4) \
+                     AND (?5 IS NULL OR id > ?5) ORDER BY id LIMIT ?6"
+                ))
+                .bind(now_ms)
+                .bind(overdue)
+                .bind(&filter.worker_id)
+                .bind(&filter.incident_id)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&mut **conn)
+                .await?;
+                for r in &rows {
+                    list.push(decode_sqlite(r)?);
+                }
+            }
+            TxConn::Postgres(conn) => {
+                let cond = OVERDUE.replace("{now}", "$1");
+                let rows = sqlx::query(&format!(
+                    "{SELECT_POSTGRES} WHERE ($2 = 0 OR ($2 = 1 AND {cond}) OR ($2 = 2 AND NOT {cond})) \
+                     AND ($3::text IS NULL OR worker_id = $3) AND ($4::text IS NULL OR incident_id = $4) \
+                     AND ($5::text IS NULL OR id > $5) ORDER BY id LIMIT $6"
+                ))
+                .bind(now_ms)
+                .bind(overdue)
+                .bind(&filter.worker_id)
+                .bind(&filter.incident_id)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&mut **conn)
+                .await?;
+                for r in &rows {
+                    list.push(decode_postgres(r)?);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(list.len());
+        for record in list {
+            out.push(present(&mut tx, record, now_ms).await?);
+        }
+        tx.rollback().await?;
+        Ok(out)
+    }
+
+    /// Expires an emergency's permit request that was not approved in time (or whose
+    /// incident was resolved first) and records the end. `Ok(false)` when a racing
+    /// request got there first.
+    async fn expire_emergency_request(
+        &self,
+        emergency_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut e = load_emergency(&mut tx, emergency_id, true).await?;
+        let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
+        let view = view_of(&e, &permit);
+        if sweep_action(&view, Timestamp(now_ms)) != SweepAction::ExpireRequest {
+            return Ok(false);
+        }
+        let system = system_actor();
+        let reason = if e.resolved_at_ms.is_some() {
+            "incident_resolved"
+        } else {
+            "approval_window_closed"
+        };
+        transition(
+            &mut tx,
+            &mut permit,
+            &system,
+            &PermitEvent::Expire,
+            json!({"reason": reason, "emergency_id": e.id,
+                   "approval_deadline_ms": e.approval_deadline_ms}),
+            now_ms,
+        )
+        .await?;
+        let newly_ended = e.ended_at_ms.is_none();
+        if newly_ended {
+            e.ended_at_ms = Some(now_ms);
+            e.end_reason = Some(reason.to_owned());
+            emergency_event(
+                &mut tx,
+                &system,
+                "emergency.ended",
+                &permit,
+                json!({"emergency_id": e.id, "incident_id": e.incident_id, "reason": reason,
+                       "review_due_at_ms": null}),
+                now_ms,
+            )
+            .await?;
+            update_emergency(&mut tx, &mut e, now_ms).await?;
+        }
+        save(tx, permit, now_ms).await?;
+        Ok(true)
+    }
+
+    /// Records the end of an emergency whose permit no longer authorizes work, with its
+    /// review deadline. An expiry ends at the permit's `expires_at` (not when the sweep
+    /// noticed), so a restart does not move the review deadline. `Ok(false)` when the end
+    /// was already recorded.
+    async fn record_emergency_end(
+        &self,
+        emergency_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, PermitError> {
+        let mut tx = self.begin().await?;
+        let mut e = load_emergency(&mut tx, emergency_id, true).await?;
+        if e.ended_at_ms.is_some() {
+            return Ok(false);
+        }
+        let permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
+        if permit.state.is_live() {
+            return Ok(false);
+        }
+        let (ended_at, reason) = match permit.revocation_reason {
+            Some(RevocationReason::TimeExpiration) => (
+                permit
+                    .expires_at_ms
+                    .map_or(now_ms, |until| until.min(now_ms)),
+                "time_expiration".to_owned(),
+            ),
+            Some(other) => (now_ms, other.as_str().to_owned()),
+            None => (now_ms, permit.state.as_str().to_owned()),
+        };
+        e.ended_at_ms = Some(ended_at);
+        e.end_reason = Some(reason.clone());
+        e.review_due_at_ms =
+            review_due(Timestamp(ended_at), e.approved_at_ms.is_some()).map(Timestamp::millis);
+        emergency_event(
+            &mut tx,
+            &system_actor(),
+            "emergency.ended",
+            &permit,
+            json!({"emergency_id": e.id, "incident_id": e.incident_id, "reason": reason,
+                   "ended_at_ms": ended_at, "review_due_at_ms": e.review_due_at_ms}),
+            now_ms,
+        )
+        .await?;
+        update_emergency(&mut tx, &mut e, now_ms).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Refuses to decide or renew an emergency permit through the general permit workflow:
+/// its approval window, approver record and renewal rules live on the emergency path
+/// (`/v1/emergencies/{id}/approve`, `/renew`), which the general path would bypass.
+pub(super) fn not_through_the_permit_path(
+    permit: &Permit,
+    action: &str,
+) -> Result<(), PermitError> {
+    if permit.permit_type != PermitType::Emergency {
+        return Ok(());
+    }
+    let emergency = permit
+        .constraints
+        .get("emergency_id")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    Err(PermitError::not_allowed(
+        "emergency_path",
+        format!(
+            "permit `{}` is an emergency permit: it is {action} through emergency `{emergency}` (`/v1/emergencies/{emergency}`), not the permit workflow",
+            permit.id
+        ),
+    ))
+}
+
+/// A sweep skips an emergency another request or instance changed under it (the next run
+/// sees the result) and stops on a database failure.
+fn skip_or_fail(e: PermitError) -> Result<(), StoreError> {
+    match e {
+        PermitError::Store(StoreError::Conflict { .. }) => Ok(()),
+        PermitError::Store(other) => Err(other),
+        _ => Ok(()),
+    }
+}
+
+fn require_incident_role(by: &Principal, action: &str) -> Result<(), EmergencyActionError> {
+    let holds = [Role::IncidentCommander, Role::OnCallLead]
+        .iter()
+        .any(|r| by.has_role(*r));
+    if by.kind == PrincipalKind::Human && holds {
+        Ok(())
+    } else {
+        Err(not_allowed(
+            "role_not_eligible",
+            format!("only a human incident_commander or on_call_lead may {action}"),
+        ))
+    }
+}
+
+/// Appends an `emergency.*` event: level 4, so it is kept as long as the longest
+/// retention (SPEC §9), with the permit's subject.
+async fn emergency_event(
+    tx: &mut Tx<'_>,
+    actor: &steward_audit::Actor,
+    event_type: &str,
+    permit: &Permit,
+    data: Value,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: now_ms,
+            event_type: event_type.to_owned(),
+            actor: actor.clone(),
+            subject: Subject {
+                task_id: Some(permit.task_id.clone()),
+                worker_id: Some(permit.worker_id.clone()),
+                permit_id: Some(permit.id.clone()),
+            },
+            level: Some(Level::MASTER),
+            data,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn view_of(e: &Record, permit: &Permit) -> SweepView {
+    SweepView {
+        permit_state: permit.state,
+        expires_at: permit.expires_at_ms.map(Timestamp),
+        approval_deadline: Timestamp(e.approval_deadline_ms),
+        resolved: e.resolved_at_ms.is_some(),
+        ended: e.ended_at_ms.is_some(),
+    }
+}
+
+/// The emergency as the API shows it: the record, its permit, and its statuses at `now_ms`.
+async fn present(tx: &mut Tx<'_>, r: Record, now_ms: i64) -> Result<Emergency, StoreError> {
+    let permit = row::load_permit(tx, &r.permit_id, false)
+        .await
+        .map_err(|err| match err {
+            PermitError::Store(s) => s,
+            other => StoreError::corrupt("emergency", &r.id, other),
+        })?;
+    let review = review_status(
+        r.review_due_at_ms.map(Timestamp),
+        r.review_filed_at_ms.is_some(),
+        Timestamp(now_ms),
+    );
+    Ok(Emergency {
+        status: emergency_status(permit.state, r.resolved_at_ms.is_some()),
+        review_status: review,
+        review_overdue: review == ReviewStatus::Overdue,
+        permit,
+        id: r.id,
+        incident_id: r.incident_id,
+        worker_id: r.worker_id,
+        permit_id: r.permit_id,
+        declared_by: r.declared_by,
+        reason: r.reason,
+        minutes: r.minutes,
+        declared_at_ms: r.declared_at_ms,
+        approval_deadline_ms: r.approval_deadline_ms,
+        approved_by: r.approved_by,
+        approved_role: r.approved_role,
+        approved_at_ms: r.approved_at_ms,
+        resolved_by: r.resolved_by,
+        resolved_at_ms: r.resolved_at_ms,
+        resolution: r.resolution,
+        ended_at_ms: r.ended_at_ms,
+        end_reason: r.end_reason,
+        review_due_at_ms: r.review_due_at_ms,
+        review_filed_by: r.review_filed_by,
+        review_filed_at_ms: r.review_filed_at_ms,
+        review: r.review,
+        created_at_ms: r.created_at_ms,
+        updated_at_ms: r.updated_at_ms,
+    })
+}
+
+const SELECT_SQLITE: &str = "SELECT id, incident_id, permit_id, worker_id, declared_by, reason, \
+     minutes, declared_at, approval_deadline, approved_by, approved_role, approved_at, \
+     resolved_by, resolved_at, resolution, ended_at, end_reason, review_due_at, review_filed_by, \
+     review_filed_at, review, version, created_at, updated_at FROM emergencies";
+
+const SELECT_POSTGRES: &str = "SELECT id, incident_id, permit_id, worker_id, declared_by, \
+     reason, minutes, declared_at, approval_deadline, approved_by, approved_role, approved_at, \
+     resolved_by, resolved_at, resolution, ended_at, end_reason, review_due_at, review_filed_by, \
+     review_filed_at, review::text AS review, version, created_at, updated_at FROM emergencies";
+
+/// Decodes one `emergencies` row from either backend's row type.
+macro_rules! decode {
+    ($row:expr) => {{
+        let row = $row;
+        let id: String = row.try_get("id")?;
+        let role: Option<String> = row.try_get("approved_role")?;
+        let review: Option<String> = row.try_get("review")?;
+        Record {
+            incident_id: row.try_get("incident_id")?,
+            permit_id: row.try_get("permit_id")?,
+            worker_id: row.try_get("worker_id")?,
+            declared_by: row.try_get("declared_by")?,
+            reason: row.try_get("reason")?,
+            minutes: row.try_get("minutes")?,
+            declared_at_ms: row.try_get("declared_at")?,
+            approval_deadline_ms: row.try_get("approval_deadline")?,
+            approved_by: row.try_get("approved_by")?,
+            approved_role: role
+                .map(|r| {
+                    r.parse::<Role>()
+                        .map_err(|err| StoreError::corrupt("emergency", &id, err))
+                })
+                .transpose()?,
+            approved_at_ms: row.try_get("approved_at")?,
+            resolved_by: row.try_get("resolved_by")?,
+            resolved_at_ms: row.try_get("resolved_at")?,
+            resolution: row.try_get("resolution")?,
+            ended_at_ms: row.try_get("ended_at")?,
+            end_reason: row.try_get("end_reason")?,
+            review_due_at_ms: row.try_get("review_due_at")?,
+            review_filed_by: row.try_get("review_filed_by")?,
+            review_filed_at_ms: row.try_get("review_filed_at")?,
+            review: review
+                .map(|t| {
+                    serde_json::from_str::<Value>(&t)
+                        .map_err(|err| StoreError::corrupt("emergency", &id, err))
+                })
+                .transpose()?,
+            created_at_ms: row.try_get("created_at")?,
+            updated_at_ms: row.try_get("updated_at")?,
+            version: row.try_get("version")?,
+            id,
+        }
+    }};
+}
+
+fn decode_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<Record, StoreError> {
+    Ok(decode!(row))
+}
+
+fn decode_postgres(row: &sqlx::postgres::PgRow) -> Result<Record, StoreError> {
+    Ok(decode!(row))
+}
+
+/// Loads an emergency row; `lock` takes its row lock on PostgreSQL for the rest of the
+/// transaction (SQLite writers hold the database lock anyway).
+async fn load_emergency(tx: &mut Tx<'_>, id: &str, lock: bool) -> Result<Record, StoreError> {
+    let not_found = || StoreError::NotFound {
+        what: "emergency",
+        id: id.to_owned(),
+    };
+    match &mut tx.conn {
+        TxConn::Sqlite(conn) => {
+            let row = sqlx::query(&format!("{SELECT_SQLITE} WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&mut **conn)
+                .await?
+                .ok_or_else(not_found)?;
+            decode_sqlite(&row)
+        }
+        TxConn::Postgres(conn) => {
+            let lock = if lock { " FOR UPDATE" } else { "" };
+            let row = sqlx::query(&format!("{SELECT_POSTGRES} WHERE id = $1{lock}"))
+                .bind(id)
+                .fetch_optional(&mut **conn)
+                .await?
+                .ok_or_else(not_found)?;
+            decode_postgres(&row)
+        }
+    }
+}
+
+async fn insert_emergency(
+    tx: &mut Tx<'_>,
+    id: &str,
+    new: &NewEmergency,
+    permit_id: &str,
+    declared_by: &str,
+    deadline_ms: i64,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let sql_sqlite = "INSERT INTO emergencies (id, incident_id, permit_id, worker_id, declared_by, \
+         reason, minutes, declared_at, approval_deadline, version, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)";
+    let sql_postgres = "INSERT INTO emergencies (id, incident_id, permit_id, worker_id, \
+         declared_by, reason, minutes, declared_at, approval_deadline, version, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)";
+    macro_rules! bind_all {
+        ($q:expr) => {
+            $q.bind(id)
+                .bind(&new.incident_id)
+                .bind(permit_id)
+                .bind(&new.worker_id)
+                .bind(declared_by)
+                .bind(&new.reason)
+                .bind(new.minutes)
+                .bind(now_ms)
+                .bind(deadline_ms)
+                .bind(now_ms)
+                .bind(now_ms)
+        };
+    }
+    match &mut tx.conn {
+        TxConn::Sqlite(conn) => {
+            bind_all!(sqlx::query(sql_sqlite))
+                .execute(&mut **conn)
+                .await?;
+        }
+        TxConn::Postgres(conn) => {
+            bind_all!(sqlx::query(sql_postgres))
+                .execute(&mut **conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes every mutable column of an emergency, guarded by the version read with it.
+///
+/// INVARIANT: an emergency row changes only here, and only when its version is the one
+/// this transaction read; the version then moves on by one.
+async fn update_emergency(tx: &mut Tx<'_>, r: &mut Record, now_ms: i64) -> Result<(), StoreError> {
+    let role = r.approved_role.map(|role| role.as_str());
+    let review = r.review.as_ref().map(Value::to_string);
+    let sql_sqlite = "UPDATE emergencies SET approved_by = ?, approved_role = ?, approved_at = ?, \
+         resolved_by = ?, resolved_at = ?, resolution = ?, ended_at = ?, end_reason = ?, \
+         review_due_at = ?, review_filed_by = ?, review_filed_at = ?, review = ?, \
+         updated_at = ?, version = version + 1 WHERE id = ? AND version = ?";
+    let sql_postgres = "UPDATE emergencies SET approved_by = $1, approved_role = $2, \
+         approved_at = $3, resolved_by = $4, resolved_at = $5, resolution = $6, ended_at = $7, \
+         end_reason = $8, review_due_at = $9, review_filed_by = $10, review_filed_at = $11, \
+         review = $12::jsonb, updated_at = $13, version = version + 1 WHERE id = $14 AND version = $15";
+    macro_rules! bind_all {
+        ($q:expr) => {
+            $q.bind(&r.approved_by)
+                .bind(role)
+                .bind(r.approved_at_ms)
+                .bind(&r.resolved_by)
+                .bind(r.resolved_at_ms)
+                .bind(&r.resolution)
+                .bind(r.ended_at_ms)
+                .bind(&r.end_reason)
+                .bind(r.review_due_at_ms)
+                .bind(&r.review_filed_by)
+                .bind(r.review_filed_at_ms)
+                .bind(review)
+                .bind(now_ms)
+                .bind(&r.id)
+                .bind(r.version)
+        };
+    }
+    let affected = match &mut tx.conn {
+        TxConn::Sqlite(conn) => bind_all!(sqlx::query(sql_sqlite))
+            .execute(&mut **conn)
+            .await?
+            .rows_affected(),
+        TxConn::Postgres(conn) => bind_all!(sqlx::query(sql_postgres))
+            .execute(&mut **conn)
+            .await?
+            .rows_affected(),
+    };
+    if affected != 1 {
+        return Err(StoreError::Conflict {
+            message: format!("emergency `{}` was changed by another request; retry", r.id),
+        });
+    }
+    r.version += 1;
+    r.updated_at_ms = now_ms;
+    Ok(())
+}
+
+/// One emergency the sweep looks at.
+struct Candidate {
+    emergency_id: String,
+    incident_id: String,
+    permit_id: String,
+    view: SweepView,
+}
+
+/// Emergencies that may need the sweep: not yet ended, or ended with a live permit (a
+/// resolution whose revocation has not happened). At most 500 per run.
+async fn sweep_candidates(store: &Store) -> Result<Vec<Candidate>, StoreError> {
+    const SQL: &str = "SELECT e.id, e.incident_id, e.permit_id, p.state, p.expires_at, \
+         e.approval_deadline, e.resolved_at, e.ended_at FROM emergencies e \
+         JOIN permits p ON p.id = e.permit_id \
+         WHERE e.ended_at IS NULL OR p.state IN ('approved', 'active', 'executing') \
+         ORDER BY e.id LIMIT 500";
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+        i64,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = match &store.pool {
+        Pool::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
+        Pool::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
+    };
+    rows.into_iter()
+        .map(
+            |(id, incident_id, permit_id, state, expires_at, deadline, resolved_at, ended_at)| {
+                let permit_state = state
+                    .parse::<PermitState>()
+                    .map_err(|err| StoreError::corrupt("permit", &permit_id, err))?;
+                Ok(Candidate {
+                    view: SweepView {
+                        permit_state,
+                        expires_at: expires_at.map(Timestamp),
+                        approval_deadline: Timestamp(deadline),
+                        resolved: resolved_at.is_some(),
+                        ended: ended_at.is_some(),
+                    },
+                    emergency_id: id,
+                    incident_id,
+                    permit_id,
+                })
+            },
+        )
+        .collect()
+}
