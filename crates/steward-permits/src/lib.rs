@@ -26,8 +26,10 @@ mod approval;
 mod authorize;
 mod certification;
 mod evidence;
+mod monitor;
 mod names;
 mod report;
+mod rollback_plan;
 mod state;
 mod time;
 mod window;
@@ -44,10 +46,16 @@ pub use certification::{
     promotion_approvals, recertification, recertification_due, record_outcome,
 };
 pub use evidence::missing_evidence;
+pub use monitor::{
+    Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,
+    TriggerKind, evaluate, observe, rollback_escalation_roles, rollback_sla_minutes,
+    rollback_within_sla,
+};
 pub use report::{
     LEVEL_1_FIELDS, LEVEL_2_FIELDS, LEVEL_3_FIELDS, LEVEL_4_FIELDS, ROLLBACK_FIELDS,
     missing_report_fields,
 };
+pub use rollback_plan::{PlanProblem, validate_rollback_plan};
 pub use state::{
     Outcome, PermitEvent, PermitEventKind, PermitState, RevocationReason, TransitionError, apply,
 };
