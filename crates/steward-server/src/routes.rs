@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod audit;
 pub mod health;
+pub mod monitoring;
 pub mod permits;
 pub mod principals;
 pub mod tokens;

@@ -47,6 +47,7 @@
 mod audit;
 mod error;
 mod merkle;
+mod monitoring;
 mod permit;
 mod principal;
 mod store;
@@ -59,6 +60,9 @@ pub mod testing;
 pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
 pub use error::StoreError;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
+pub use monitoring::{
+    MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput, TelemetryOutcome,
+};
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
     RenewalApprovalRecord,
