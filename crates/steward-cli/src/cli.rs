@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::command::audit::AuditArgs;
 use crate::command::check::CheckArgs;
 use crate::command::init::InitArgs;
+use crate::command::monitoring::RollbackArgs;
 use crate::command::permit::PermitArgs;
 use crate::command::policy::PolicyCommand;
 use crate::command::principal::PrincipalArgs;
@@ -48,4 +49,6 @@ pub enum Command {
     Permit(PermitArgs),
     /// Read and verify the audit trail (on a server).
     Audit(AuditArgs),
+    /// List rollbacks opened by monitoring triggers, and their SLA (on a server).
+    Rollback(RollbackArgs),
 }

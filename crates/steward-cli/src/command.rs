@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod check;
 pub mod init;
+pub mod monitoring;
 pub mod permit;
 pub mod policy;
 pub mod principal;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args),
         Command::Permit(args) => permit::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Rollback(args) => monitoring::run(args),
     }
 }
