@@ -642,3 +642,39 @@ server_test!(the_upstream_example_plans_are_accepted, |s| {
         "{p}"
     );
 });
+
+server_test!(
+    the_sweep_revokes_a_permit_whose_rollback_opened_without_it,
+    |s| {
+        // As if Steward stopped between opening the rollback and revoking the permit.
+        let c = cast(s, 2).await;
+        let id = executing(s, &c, json!({})).await;
+        let now = s.clock.now().millis();
+        execute(
+            s.store(),
+            &format!(
+                "INSERT INTO rollbacks (id, permit_id, worker_id, level, trigger_kind, breach, \
+             sla_minutes, opened_at, due_at, status) VALUES ('rb-1', '{id}', '{}', 2, \
+             'error_rate', '{{\"observed\": 0.5, \"limit\": 0.01, \"window_seconds\": 120}}', 30, \
+             {now}, {}, 'open')",
+                c.worker_id,
+                now + 30 * 60_000
+            ),
+        )
+        .await
+        .expect("insert rollback");
+        assert_eq!(
+            s.store().sweep_rollbacks(now).await.unwrap(),
+            Vec::<String>::new()
+        );
+        let (_, shown) = s.get(&format!("/v1/permits/{id}"), &c.master).await;
+        assert_eq!(shown["state"], "revoked");
+        assert_eq!(shown["revocation_reason"], "constraint_breach");
+        let trail = events(s, &id).await;
+        assert_eq!(of(&trail, "permit.revoked")["rollback_id"], "rb-1");
+        // Idempotent: a second sweep changes nothing.
+        let before = s.audit_len().await;
+        s.store().sweep_rollbacks(now).await.unwrap();
+        assert_eq!(s.audit_len().await, before);
+    }
+);
