@@ -581,6 +581,38 @@ server_test!(invalid_rollback_plans_are_refused_naming_fields, |s| {
     assert_eq!(s.audit_len().await, before, "nothing written");
     let (_, list) = s.get("/v1/permits", &s.admin).await;
     assert_eq!(list["items"], json!([]));
+
+    // A resubmission is held to the same rules.
+    let (status, p) = s
+        .post("/v1/permits", &c.master, request_body(&c, json!({})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_str().unwrap();
+    let (status, body) = s
+        .post(
+            &format!("/v1/permits/{id}/approvals"),
+            &c.approver,
+            json!({"decision": "request_changes", "role": "tech_lead", "comment": "verify the rollout"}),
+        )
+        .await;
+    assert_eq!(body["state"], "changes_requested", "{status} {body}");
+    let mut evidence = request_body(&c, json!({}))["evidence"].clone();
+    evidence["rollback_plan"] =
+        json!({"steps": ["kubectl rollout undo deploy/api"], "estimated_minutes": 5});
+    let (status, problem) = s
+        .post(
+            &format!("/v1/permits/{id}/resubmit"),
+            &c.master,
+            json!({"evidence": evidence}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(
+        problem["problems"][0]["path"],
+        "evidence.rollback_plan.verification"
+    );
+    let (_, shown) = s.get(&format!("/v1/permits/{id}"), &c.master).await;
+    assert_eq!(shown["state"], "changes_requested");
 });
 
 server_test!(the_upstream_example_plans_are_accepted, |s| {
