@@ -480,8 +480,10 @@ impl Store {
         };
         tx.commit().await?;
 
+        // A live permit with an open rollback is revoked now: just opened, or left live
+        // by an interrupted report (the sweep would get there too).
         let mut permit_state = permit.state;
-        if let (true, Some(r)) = (opened, &rollback) {
+        if let Some(r) = rollback.as_ref().filter(|r| r.status == "open") {
             permit_state = self.revoke_for_breach(r, now_ms).await?;
         }
         Ok(TelemetryOutcome {
