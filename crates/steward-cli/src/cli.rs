@@ -8,6 +8,7 @@ use crate::command::authorize::AuthorizeArgs;
 use crate::command::check::CheckArgs;
 use crate::command::emergency::EmergencyArgs;
 use crate::command::init::InitArgs;
+use crate::command::monitoring::RollbackArgs;
 use crate::command::permit::PermitArgs;
 use crate::command::policy::PolicyCommand;
 use crate::command::principal::PrincipalArgs;
@@ -56,4 +57,6 @@ pub enum Command {
     /// Declare, approve, renew and resolve emergencies, and file their post-incident
     /// reviews (on a server).
     Emergency(EmergencyArgs),
+    /// List rollbacks opened by monitoring triggers, and their SLA (on a server).
+    Rollback(RollbackArgs),
 }

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod check;
 pub mod emergency;
 pub mod init;
+pub mod monitoring;
 pub mod permit;
 pub mod policy;
 pub mod principal;
@@ -30,5 +31,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args),
         Command::Authorize(args) => authorize::run(args),
         Command::Emergency(args) => emergency::run(args),
+        Command::Rollback(args) => monitoring::run(args),
     }
 }

@@ -292,7 +292,8 @@ async fn one_lifecycle(
             "task": {"id": "lg", "description": "deploy api", "environment": "production",
                      "operations": ["deploy"], "services_affected": ["api"]},
             "worker_id": f.worker_id,
-            "evidence": {"rollback_plan": "kubectl rollout undo", "test_results": "ci#1", "code_review": "pr#1"},
+            "evidence": {"rollback_plan": {"steps": ["kubectl rollout undo deploy/api"], "verification": ["kubectl rollout status deploy/api"], "estimated_minutes": 5},
+                         "test_results": "ci#1", "code_review": "pr#1"},
         }),
         latencies,
     )

@@ -27,8 +27,10 @@ mod authorize;
 mod certification;
 mod emergency;
 mod evidence;
+mod monitor;
 mod names;
 mod report;
+mod rollback_plan;
 mod state;
 mod time;
 mod timers;
@@ -52,10 +54,16 @@ pub use emergency::{
     review_due, review_status, sweep_action,
 };
 pub use evidence::missing_evidence;
+pub use monitor::{
+    Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,
+    TriggerKind, evaluate, observe, rollback_escalation_roles, rollback_sla_minutes,
+    rollback_within_sla,
+};
 pub use report::{
     LEVEL_1_FIELDS, LEVEL_2_FIELDS, LEVEL_3_FIELDS, LEVEL_4_FIELDS, ROLLBACK_FIELDS,
     missing_report_fields,
 };
+pub use rollback_plan::{PlanProblem, validate_rollback_plan};
 pub use state::{
     Outcome, PermitEvent, PermitEventKind, PermitState, RevocationReason, TransitionError, apply,
 };

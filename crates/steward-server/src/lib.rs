@@ -63,6 +63,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/permits/{id}/archive", post(routes::permits::archive))
         .merge(routes_emergencies())
         .route(
+            "/v1/permits/{id}/telemetry",
+            post(routes::monitoring::telemetry),
+        )
+        .route(
+            "/v1/permits/{id}/rollback",
+            post(routes::monitoring::report_rollback).get(routes::monitoring::show_rollback),
+        )
+        .route("/v1/rollbacks", get(routes::monitoring::list_rollbacks))
+        .route(
             "/v1/principals",
             post(routes::principals::create_principal).get(routes::principals::list_principals),
         )
@@ -174,8 +183,11 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 const TICK: Duration = Duration::from_secs(1);
 
 /// Work that happens without a request, once a `TICK` until dropped: issuing approved
-/// permits whose requested window has begun, ending due emergencies
-/// (`Store::sweep_emergencies`: expiry, resolution, unapproved requests), catching the audit Merkle tree up with the
+/// permits whose requested window has begun, firing due timers (`Store::run_timers`:
+/// approval SLAs, permit expiry and in-flight grace, certification), ending due emergencies
+/// (`Store::sweep_emergencies`: expiry, resolution, unapproved requests), escalating
+/// rollbacks past their SLA (`Store::sweep_rollbacks`, once per rollback), catching the
+/// audit Merkle tree up with the
 /// trail (`Store::extend_merkle`), and every [`CHECKPOINT_INTERVAL`] signing a checkpoint.
 /// Safe on several instances at once: each permit is issued under its row lock, and the
 /// Merkle head row serialises tree extension and checkpoints (an instance that finds
@@ -208,6 +220,16 @@ pub async fn run_maintenance(state: AppState) {
             Err(error) => tracing::warn!(%error, "running due timers failed; retrying"),
         }
         sweep_emergencies(&state, now).await;
+        match state.store.sweep_rollbacks(now).await {
+            Ok(escalated) if !escalated.is_empty() => {
+                tracing::warn!(
+                    count = escalated.len(),
+                    "escalated rollbacks past their SLA"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "sweeping rollbacks failed; retrying"),
+        }
         if let Err(error) = state.store.extend_merkle(None).await {
             tracing::warn!(%error, "extending the audit merkle tree failed; retrying");
         }

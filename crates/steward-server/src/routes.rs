@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authorize;
 pub mod emergencies;
 pub mod health;
+pub mod monitoring;
 pub mod permits;
 pub mod principals;
 pub mod tokens;

@@ -51,6 +51,7 @@ mod audit;
 mod authorize;
 mod error;
 mod merkle;
+mod monitoring;
 mod permit;
 mod principal;
 mod store;
@@ -65,6 +66,9 @@ pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
 pub use authorize::{AuthzVersions, PermitVersion};
 pub use error::StoreError;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
+pub use monitoring::{
+    MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput, TelemetryOutcome,
+};
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
     RenewalApprovalRecord,

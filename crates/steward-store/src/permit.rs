@@ -18,6 +18,7 @@ use steward_permits::{
     RecordedApproval, RenewalApproval, RevocationReason, TransitionError, WindowError, apply,
     check_approver, check_renewal, missing_evidence, missing_report_fields, quorum, validity,
 };
+use steward_permits::{PlanProblem, Timestamp, validate_rollback_plan};
 use steward_policy::{
     Analysis, ApprovalRequirements, Block, CertificationStatus, Evidence, Level, PermitType,
     Policy, Role, WorkerStanding, hard_blocks_for_worker,
@@ -160,6 +161,13 @@ pub enum PermitError {
     NotAllowed { rule: &'static str, message: String },
     #[error("{message}")]
     OutsideWindow { message: String },
+    /// The rollback plan (or its tested / rehearsed dates) does not meet the level's rules
+    /// (SPEC §7); every problem names its JSON path.
+    #[error("the rollback plan does not meet level {level}: {}", .problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>().join("; "))]
+    InvalidRollbackPlan {
+        level: Level,
+        problems: Vec<PlanProblem>,
+    },
     /// A completed-operation report lacks fields its level requires.
     #[error("the completed-operation report of a level-{level} permit lacks: {}", .missing.join(", "))]
     IncompleteReport { level: Level, missing: Vec<String> },
@@ -228,6 +236,8 @@ impl Store {
                 missing,
             });
         }
+        let level = decision.certification_level_required.max(spec.level);
+        check_rollback_plan(level, &new.evidence, now_ms)?;
 
         let mut tx = self.begin().await?;
         let worker = row::worker_parties(&mut tx, &new.worker_id, true).await?;
@@ -251,7 +261,7 @@ impl Store {
             id: new_id(),
             task_id,
             permit_type,
-            level: decision.certification_level_required.max(spec.level),
+            level,
             worker_id: new.worker_id.clone(),
             requester_id: by.id.clone(),
             state: PermitState::Requested,
@@ -516,6 +526,7 @@ impl Store {
                 missing,
             });
         }
+        check_rollback_plan(permit.level, &evidence, now_ms)?;
         permit.evidence = serde_json::to_value(&evidence).unwrap_or(Value::Null);
         permit.round += 1;
         permit.cab_signed_off = false;
@@ -975,6 +986,20 @@ fn certification_in_force(worker: &WorkerParties) -> Result<(), PermitError> {
             message: format!("the worker's certification is {}", worker.status),
         }])),
         CertificationStatus::Active | CertificationStatus::Probationary => Ok(()),
+    }
+}
+
+/// Refuses a request whose rollback plan does not meet its level (`validate_rollback_plan`).
+fn check_rollback_plan(
+    level: Level,
+    evidence: &BTreeMap<Evidence, Value>,
+    now_ms: i64,
+) -> Result<(), PermitError> {
+    let problems = validate_rollback_plan(level, evidence, Timestamp(now_ms));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(PermitError::InvalidRollbackPlan { level, problems })
     }
 }
 

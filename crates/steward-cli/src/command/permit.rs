@@ -168,6 +168,12 @@ pub enum PermitCommand {
         #[arg(value_name = "ID")]
         id: String,
     },
+    /// Post a telemetry sample for a live permit (its worker, owner or requester). A
+    /// breach sustained over its window (error rate 120 s, p99 300 s, 3 failed health
+    /// checks) revokes the permit and opens a rollback.
+    Telemetry(crate::command::monitoring::TelemetryArgs),
+    /// Report how the rollback of a fired trigger ended (`succeeded` or `failed`).
+    Rollback(crate::command::monitoring::RollbackReportArgs),
 }
 
 pub fn run(args: PermitArgs) -> anyhow::Result<ExitCode> {
@@ -275,6 +281,8 @@ pub fn run(args: PermitArgs) -> anyhow::Result<ExitCode> {
         }
         C::Archive { id } => (permit_path(&id, "/archive"), None),
         C::CabSignoff { id } => (permit_path(&id, "/cab-signoff"), None),
+        C::Telemetry(t) => return crate::command::monitoring::telemetry(&args.client, t),
+        C::Rollback(r) => return crate::command::monitoring::report(&args.client, r),
     };
     let client = Client::new(&args.client)?;
     let permit = client.post(&path, body.as_ref())?;

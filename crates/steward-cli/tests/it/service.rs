@@ -977,3 +977,164 @@ fn audit_tail_prints_events_as_they_are_appended() {
         "tail printed no `principal.created` for `tailed`; saw {seen:?}"
     );
 }
+
+#[test]
+fn telemetry_fires_a_rollback_and_the_outcome_is_reported() {
+    let dir = scratch_dir("monitoring");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    let ok = |run: Run| -> Run {
+        assert_eq!(
+            run.code, 0,
+            "stdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        run
+    };
+    let id_of = |run: Run| -> String { ok(run).json()["id"].as_str().expect("id").to_owned() };
+    let token_for = |principal: &str| -> String {
+        let run = ok(served.run(
+            &["token", "create", "--principal", principal, "--json"],
+            &admin,
+        ));
+        run.json()["token"].as_str().expect("token").to_owned()
+    };
+    let principal = |kind: &str, name: &str, role: &str| -> String {
+        id_of(served.run(
+            &[
+                "principal",
+                "create",
+                "--kind",
+                kind,
+                "--name",
+                name,
+                "--role",
+                role,
+                "--json",
+            ],
+            &admin,
+        ))
+    };
+    let master = token_for(&principal("agent", "m", "master"));
+    let manager = token_for(&principal("human", "em", "engineering_manager"));
+    let worker = id_of(served.run(
+        &[
+            "worker", "register", "--name", "bot", "--domain", "metrics", "--json",
+        ],
+        &master,
+    ));
+    ok(served.run(
+        &[
+            "worker",
+            "promote",
+            &worker,
+            "--level",
+            "1",
+            "--role",
+            "engineering_manager",
+        ],
+        &manager,
+    ));
+    let task = scratch("monitoring-task.json");
+    std::fs::write(
+        &task,
+        r#"{"id":"t-mon","description":"read metrics","environment":"production","operations":["read"],"read_only":true}"#,
+    )
+    .unwrap();
+    let permit = id_of(served.run(
+        &[
+            "permit",
+            "request",
+            "--task",
+            task.to_str().unwrap(),
+            "--worker",
+            &worker,
+            "--json",
+        ],
+        &master,
+    ));
+    ok(served.run(&["permit", "start", &permit], &master));
+
+    // Bad input never reaches the server: exit 2.
+    served
+        .run(&["permit", "telemetry", &permit], &master)
+        .assert_invalid("at least one of");
+    served
+        .run(
+            &["permit", "telemetry", &permit, "--error-rate", "2"],
+            &master,
+        )
+        .assert_invalid("--error-rate");
+    let run = served.run(
+        &["permit", "telemetry", &permit, "--health", "maybe"],
+        &master,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    for _ in 0..2 {
+        let run = ok(served.run(
+            &["permit", "telemetry", &permit, "--health", "fail"],
+            &master,
+        ));
+        assert!(run.stdout.contains("no trigger fired"), "{}", run.stdout);
+    }
+    let run = ok(served.run(
+        &[
+            "permit",
+            "telemetry",
+            &permit,
+            "--health",
+            "fail",
+            "--error-rate",
+            "0.001",
+        ],
+        &master,
+    ));
+    assert!(
+        run.stdout
+            .contains("TRIGGER FIRED (health_checks: observed 3.0 over limit 3.0); permit revoked"),
+        "{}",
+        run.stdout
+    );
+    let shown = ok(served.run(&["permit", "show", &permit, "--json"], &master)).json();
+    assert_eq!(shown["revocation_reason"], "constraint_breach");
+    // The permit is revoked: more telemetry is refused (HTTP 409, exit 2).
+    served
+        .run(&["permit", "telemetry", &permit, "--health", "ok"], &master)
+        .assert_invalid("(HTTP 409)");
+
+    let open = ok(served.run(&["rollback", "list", "--status", "open", "--json"], &admin)).json();
+    assert_eq!(open["items"][0]["permit_id"], permit.as_str());
+    let run = served.run(
+        &["permit", "rollback", &permit, "--outcome", "maybe"],
+        &master,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("expected one of: succeeded, failed"),
+        "{}",
+        run.stderr
+    );
+    let run = ok(served.run(
+        &[
+            "permit",
+            "rollback",
+            &permit,
+            "--outcome",
+            "succeeded",
+            "--notes",
+            "restarted",
+        ],
+        &master,
+    ));
+    assert!(
+        run.stdout.contains("succeeded") && run.stdout.contains("within SLA"),
+        "{}",
+        run.stdout
+    );
+    let run = ok(served.run(&["rollback", "show", &permit], &admin));
+    assert!(run.stdout.starts_with("rollback "), "{}", run.stdout);
+    let open = ok(served.run(&["rollback", "list", "--status", "open", "--json"], &admin)).json();
+    assert_eq!(open["items"], serde_json::json!([]));
+    assert!(served.terminate().success());
+}

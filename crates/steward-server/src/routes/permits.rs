@@ -51,6 +51,15 @@ pub struct PermitRequest {
     pub max_error_rate: Option<f64>,
     #[serde(default)]
     pub max_latency_p99_ms: Option<u64>,
+    /// Consecutive failed health checks that fire a rollback (default 3).
+    #[serde(default)]
+    pub health_check_failure_limit: Option<u32>,
+    /// How long the error rate must stay above its limit to fire (default 120 s).
+    #[serde(default)]
+    pub error_rate_window_seconds: Option<u32>,
+    /// How long the p99 latency must stay above its limit to fire (default 300 s).
+    #[serde(default)]
+    pub latency_window_seconds: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -155,7 +164,8 @@ pub async fn request(
     caller.require_any(&[Role::Master, Role::Admin], "requesting a permit")?;
     let task = parse_task(body.task.clone(), "task.")?;
     let analysis = analyze(&task, &state.policy);
-    let constraints = constraints(&task, &analysis, &body);
+    let triggers = crate::routes::monitoring::triggers(&body)?;
+    let constraints = constraints(&task, &analysis, &body, &triggers);
     let new = NewPermit {
         task: body.task,
         analysis,
@@ -174,7 +184,12 @@ pub async fn request(
 }
 
 /// The constraints a permit carries (SPEC §6.4), from the task and the request.
-fn constraints(task: &Task, analysis: &Analysis, body: &PermitRequest) -> Value {
+fn constraints(
+    task: &Task,
+    analysis: &Analysis,
+    body: &PermitRequest,
+    triggers: &steward_permits::TriggerConfig,
+) -> Value {
     let level = analysis.certification_decision.certification_level_required;
     let budget = task
         .estimated_tokens
@@ -193,9 +208,11 @@ fn constraints(task: &Task, analysis: &Analysis, body: &PermitRequest) -> Value 
         "allowed_regions": task.regions,
         "allowed_methods": body.allowed_methods,
         "forbidden_methods": body.forbidden_methods,
-        "max_error_rate": body.max_error_rate.unwrap_or(0.01),
+        "max_error_rate": triggers.max_error_rate,
         "max_latency_p99_ms": body.max_latency_p99_ms.unwrap_or(500),
-        "health_check_failure_limit": 3,
+        "health_check_failure_limit": triggers.health_check_failure_limit,
+        "error_rate_window_seconds": triggers.error_rate_window_seconds,
+        "latency_window_seconds": triggers.latency_window_seconds,
         "auto_rollback": level.value() >= 2,
         "token_budget": budget,
     })
@@ -510,6 +527,10 @@ pub fn permit_error(err: PermitError) -> ApiError {
         PermitError::Window(_) => ApiError::unprocessable("permit_window", message),
         PermitError::NotAllowed { rule, .. } => {
             ApiError::refused(StatusCode::FORBIDDEN, rule, message)
+        }
+        PermitError::InvalidRollbackPlan { problems, .. } => {
+            ApiError::unprocessable("invalid_rollback_plan", message)
+                .with("problems", json!(problems))
         }
         PermitError::IncompleteReport { missing, .. } => {
             ApiError::unprocessable("incomplete_report", message).with("missing", json!(missing))

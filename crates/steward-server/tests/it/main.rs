@@ -7,6 +7,7 @@ mod audit_proofs;
 mod audit_tail;
 mod authorize;
 mod emergencies;
+mod monitoring;
 mod permits;
 mod support;
 mod timers;

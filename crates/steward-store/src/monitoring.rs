@@ -1,0 +1,836 @@
+//! Monitoring of live permits (SPEC §7): telemetry samples, the trigger state of each
+//! permit, and the rollbacks a fired trigger opens, tracked against their level's SLA.
+//!
+//! The rules are `steward_permits::{observe, rollback_sla_minutes, …}`; this module keeps
+//! their state and writes the audit trail:
+//!
+//! - [`Store::record_telemetry`]: one transaction stores the sample (the latest
+//!   [`SAMPLES_KEPT`] per permit), advances the permit's monitor and appends
+//!   `telemetry.recorded`; when a trigger fires it also appends `telemetry.breach`, opens
+//!   the permit's rollback and appends `rollback.opened`. Then the permit is revoked with
+//!   `constraint_breach` ([`Store::revoke_permit_by_system`], its own transaction). Should
+//!   Steward stop between the two, [`Store::sweep_rollbacks`] finishes the revocation: an
+//!   open rollback always ends with its permit revoked.
+//! - [`Store::complete_rollback`]: the worker reports the outcome → `rollback.completed`
+//!   with the duration and whether it met the SLA (a late report also escalates, once).
+//! - [`Store::sweep_rollbacks`]: open rollbacks past their SLA are marked escalated and get
+//!   `rollback.escalated` exactly once each (the claim is an `UPDATE … WHERE escalated_at IS
+//!   NULL` in the event's transaction).
+//!
+//! Every telemetry sample is audited (`telemetry.recorded`): the trail then shows the
+//! evidence that led to a revocation, not only the verdict.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row as _;
+use steward_audit::Subject;
+use steward_permits::{
+    Breach, MonitorState, PermitState, RevocationReason, RollbackOutcome, Sample, SampleError,
+    Timestamp, TriggerConfig, TriggerKind, observe, rollback_escalation_roles,
+    rollback_sla_minutes, rollback_within_sla,
+};
+use steward_policy::{Level, Role};
+
+use crate::audit::{NewEvent, append_event};
+use crate::error::StoreError;
+use crate::permit::system_actor;
+use crate::principal::Principal;
+use crate::store::{Store, Tx, TxConn, new_id};
+
+/// Samples kept per permit; older ones are pruned (the audit trail keeps every one).
+pub const SAMPLES_KEPT: i64 = 200;
+
+/// One telemetry report from a worker (or its master). Steward stamps the time.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TelemetryInput {
+    pub error_rate: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub health_ok: Option<bool>,
+}
+
+/// What a telemetry report led to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TelemetryOutcome {
+    pub permit_id: String,
+    /// Whether a trigger fired on this sample (the permit is then revoked).
+    pub fired: bool,
+    pub breaches: Vec<Breach>,
+    pub monitor: MonitorState,
+    pub triggers: TriggerConfig,
+    /// The permit's state after the report.
+    pub permit_state: PermitState,
+    pub rollback: Option<Rollback>,
+}
+
+/// A rollback opened by a fired trigger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollback {
+    pub id: String,
+    pub permit_id: String,
+    pub worker_id: String,
+    pub level: Level,
+    pub trigger: TriggerKind,
+    /// The breach that fired: observed value, limit, window.
+    pub breach: Value,
+    pub sla_minutes: u32,
+    pub opened_at_ms: i64,
+    pub due_at_ms: i64,
+    /// `open`, `succeeded` or `failed`.
+    pub status: String,
+    pub completed_at_ms: Option<i64>,
+    pub completed_by: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub within_sla: Option<bool>,
+    pub notes: Option<String>,
+    pub escalated_at_ms: Option<i64>,
+    /// Whom the missed SLA was escalated to: `{"roles": [...], "principals": [...]}`.
+    pub escalated_to: Option<Value>,
+}
+
+/// Which rollbacks to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RollbackFilter {
+    #[default]
+    All,
+    /// Not yet reported.
+    Open,
+    /// Still open past the SLA.
+    Overdue,
+}
+
+/// Why a monitoring use case refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitoringError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+    /// The caller plays no part that allows this here.
+    #[error("{message}")]
+    NotAllowed { rule: &'static str, message: String },
+    /// Telemetry is taken only for an active or executing permit.
+    #[error(
+        "permit `{permit_id}` is {state}: telemetry is taken only while it is active or executing"
+    )]
+    NotLive {
+        permit_id: String,
+        state: PermitState,
+    },
+    #[error("permit `{permit_id}` has no rollback: no trigger fired")]
+    NoRollback { permit_id: String },
+    #[error("the rollback of permit `{permit_id}` was already reported as {status}")]
+    RollbackClosed { permit_id: String, status: String },
+}
+
+/// The permit columns monitoring needs, with its worker's parties.
+struct PermitFacts {
+    id: String,
+    task_id: String,
+    worker_id: String,
+    requester_id: String,
+    level: Level,
+    state: PermitState,
+    constraints: Value,
+    worker_principal: Option<String>,
+    worker_owner: String,
+}
+
+impl PermitFacts {
+    fn subject(&self) -> Subject {
+        Subject {
+            task_id: Some(self.task_id.clone()),
+            worker_id: Some(self.worker_id.clone()),
+            permit_id: Some(self.id.clone()),
+        }
+    }
+
+    /// The worker's own principal, its owner, or the permit's requester (a master).
+    fn is_worker_side(&self, by: &Principal) -> bool {
+        self.worker_principal.as_deref() == Some(by.id.as_str())
+            || by.id == self.worker_owner
+            || by.id == self.requester_id
+    }
+}
+
+/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL and drops the `::jsonb` /
+/// `::text` casts for SQLite, so each statement is written once.
+fn dialect(sql: &str, postgres: bool) -> String {
+    if !postgres {
+        return sql.replace("::jsonb", "").replace("::text", "");
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs a statement on the transaction's backend; evaluates to the rows affected.
+macro_rules! exec {
+    ($tx:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match &mut $tx.conn {
+            TxConn::Sqlite(c) => sqlx::query(&dialect($sql, false))$(.bind($arg))*
+                .execute(&mut **c).await.map_err(StoreError::from)?.rows_affected(),
+            TxConn::Postgres(c) => sqlx::query(&dialect($sql, true))$(.bind($arg))*
+                .execute(&mut **c).await.map_err(StoreError::from)?.rows_affected(),
+        }
+    };
+}
+
+/// Fetches rows and decodes each with `$decode` (a macro-free closure body over `row`).
+macro_rules! fetch {
+    ($tx:expr, |$row:ident| $decode:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let mut out = Vec::new();
+        match &mut $tx.conn {
+            TxConn::Sqlite(c) => {
+                for $row in &sqlx::query(&dialect($sql, false))$(.bind($arg))*.fetch_all(&mut **c).await.map_err(StoreError::from)? {
+                    out.push($decode);
+                }
+            }
+            TxConn::Postgres(c) => {
+                for $row in &sqlx::query(&dialect($sql, true))$(.bind($arg))*.fetch_all(&mut **c).await.map_err(StoreError::from)? {
+                    out.push($decode);
+                }
+            }
+        }
+        out
+    }};
+}
+
+const ROLLBACK_COLUMNS: &str = "id, permit_id, worker_id, level, trigger_kind, breach::text AS breach, \
+     sla_minutes, opened_at, due_at, status, completed_at, completed_by, duration_ms, within_sla, \
+     notes, escalated_at, escalated_to::text AS escalated_to";
+
+macro_rules! decode_rollback {
+    ($row:expr) => {{
+        let row = $row;
+        let id: String = row.try_get("id")?;
+        let level: i64 = row.try_get("level")?;
+        let trigger: String = row.try_get("trigger_kind")?;
+        let breach: String = row.try_get("breach")?;
+        let sla: i64 = row.try_get("sla_minutes")?;
+        let within: Option<i64> = row.try_get("within_sla")?;
+        let escalated_to: Option<String> = row.try_get("escalated_to")?;
+        let corrupt = |p: String| StoreError::corrupt("rollback", &id, p);
+        Rollback {
+            permit_id: row.try_get("permit_id")?,
+            worker_id: row.try_get("worker_id")?,
+            level: u8::try_from(level)
+                .ok()
+                .and_then(Level::new)
+                .ok_or_else(|| corrupt(format!("level {level}")))?,
+            trigger: trigger
+                .parse::<TriggerKind>()
+                .map_err(|e| corrupt(e.to_string()))?,
+            breach: serde_json::from_str(&breach).map_err(|e| corrupt(e.to_string()))?,
+            sla_minutes: u32::try_from(sla).map_err(|e| corrupt(e.to_string()))?,
+            opened_at_ms: row.try_get("opened_at")?,
+            due_at_ms: row.try_get("due_at")?,
+            status: row.try_get("status")?,
+            completed_at_ms: row.try_get("completed_at")?,
+            completed_by: row.try_get("completed_by")?,
+            duration_ms: row.try_get("duration_ms")?,
+            within_sla: within.map(|w| w != 0),
+            notes: row.try_get("notes")?,
+            escalated_at_ms: row.try_get("escalated_at")?,
+            escalated_to: escalated_to
+                .map(|t| serde_json::from_str(&t).map_err(|e| corrupt(e.to_string())))
+                .transpose()?,
+            id,
+        }
+    }};
+}
+
+fn ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.map(Timestamp)
+}
+
+fn ms(t: Option<Timestamp>) -> Option<i64> {
+    t.map(Timestamp::millis)
+}
+
+async fn event(
+    tx: &mut Tx<'_>,
+    actor: steward_audit::Actor,
+    event_type: &str,
+    permit: &PermitFacts,
+    data: Value,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: now_ms,
+            event_type: event_type.to_owned(),
+            actor,
+            subject: permit.subject(),
+            level: Some(permit.level),
+            data,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Loads the permit facts, locking the permit row on PostgreSQL (SQLite's write
+/// transaction already holds the database lock).
+async fn load_permit(tx: &mut Tx<'_>, permit_id: &str) -> Result<PermitFacts, StoreError> {
+    let lock = matches!(tx.conn, TxConn::Postgres(_));
+    let sql = format!(
+        "SELECT p.id, p.task_id, p.worker_id, p.requester_id, p.level, p.state, \
+         p.constraints::text AS constraints, w.principal_id, w.owner_id \
+         FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = ?{}",
+        if lock { " FOR UPDATE OF p" } else { "" }
+    );
+    let rows = fetch!(
+        tx,
+        |row| {
+            let id: String = row.try_get("id")?;
+            let level: i64 = row.try_get("level")?;
+            let state: String = row.try_get("state")?;
+            let constraints: String = row.try_get("constraints")?;
+            let corrupt = |p: String| StoreError::corrupt("permit", &id, p);
+            PermitFacts {
+                task_id: row.try_get("task_id")?,
+                worker_id: row.try_get("worker_id")?,
+                requester_id: row.try_get("requester_id")?,
+                level: u8::try_from(level)
+                    .ok()
+                    .and_then(Level::new)
+                    .ok_or_else(|| corrupt(format!("level {level}")))?,
+                state: state
+                    .parse::<PermitState>()
+                    .map_err(|e| corrupt(e.to_string()))?,
+                constraints: serde_json::from_str(&constraints)
+                    .map_err(|e| corrupt(e.to_string()))?,
+                worker_principal: row.try_get("principal_id")?,
+                worker_owner: row.try_get("owner_id")?,
+                id,
+            }
+        },
+        &sql,
+        permit_id
+    );
+    rows.into_iter().next().ok_or_else(|| StoreError::NotFound {
+        what: "permit",
+        id: permit_id.to_owned(),
+    })
+}
+
+async fn load_monitor(
+    tx: &mut Tx<'_>,
+    permit_id: &str,
+) -> Result<Option<(MonitorState, i64)>, StoreError> {
+    let rows = fetch!(
+        tx,
+        |row| {
+            let failed: i64 = row.try_get("failed_health_checks")?;
+            let samples: i64 = row.try_get("samples")?;
+            (
+                MonitorState {
+                    error_breach_since: ts(row.try_get("error_breach_since")?),
+                    latency_breach_since: ts(row.try_get("latency_breach_since")?),
+                    failed_health_checks: u32::try_from(failed).unwrap_or(u32::MAX),
+                    last_sample_at: ts(row.try_get("last_sample_at")?),
+                },
+                samples,
+            )
+        },
+        "SELECT error_breach_since, latency_breach_since, failed_health_checks, last_sample_at, \
+         samples FROM permit_monitors WHERE permit_id = ?",
+        permit_id
+    );
+    Ok(rows.into_iter().next())
+}
+
+async fn load_rollback(tx: &mut Tx<'_>, permit_id: &str) -> Result<Option<Rollback>, StoreError> {
+    let sql = format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE permit_id = ?");
+    let rows = fetch!(tx, |row| decode_rollback!(row), &sql, permit_id);
+    Ok(rows.into_iter().next())
+}
+
+/// Whom a missed SLA escalates to: the level's roles, and the permit's requester, the
+/// worker's owner and the approvers of the permit by principal id.
+async fn escalation_targets(tx: &mut Tx<'_>, permit: &PermitFacts) -> Result<Value, StoreError> {
+    let approvers: Vec<String> = fetch!(
+        tx,
+        |row| row.try_get::<String, _>("principal_id")?,
+        "SELECT DISTINCT principal_id FROM approvals WHERE permit_id = ? AND decision = 'approve' \
+         ORDER BY principal_id",
+        &permit.id
+    );
+    let roles: Vec<&str> = rollback_escalation_roles(permit.level)
+        .iter()
+        .map(|r: &Role| r.as_str())
+        .collect();
+    Ok(json!({
+        "roles": roles,
+        "requester_id": permit.requester_id,
+        "worker_owner_id": permit.worker_owner,
+        "approver_ids": approvers,
+    }))
+}
+
+impl Store {
+    /// Records one telemetry sample for a live permit and evaluates its triggers. On the
+    /// first firing: `telemetry.breach`, a rollback (SLA by level) with `rollback.opened`,
+    /// then the permit revoked with `constraint_breach`. Allowed to the worker's own
+    /// principal, its owner, the permit's requester, and admins.
+    pub async fn record_telemetry(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        input: TelemetryInput,
+        now_ms: i64,
+    ) -> Result<TelemetryOutcome, MonitoringError> {
+        let sample = Sample {
+            at: Timestamp(now_ms),
+            error_rate: input.error_rate,
+            latency_p99_ms: input.latency_p99_ms,
+            health_ok: input.health_ok,
+        };
+        sample.validate()?;
+        let mut tx = self.begin().await?;
+        let permit = load_permit(&mut tx, permit_id).await?;
+        if !permit.is_worker_side(by) && !by.has_role(Role::Admin) {
+            return Err(MonitoringError::NotAllowed {
+                rule: "not_executor",
+                message: format!(
+                    "only the worker of permit `{permit_id}`, its owner, the permit's requester or an admin may post its telemetry"
+                ),
+            });
+        }
+        if !matches!(permit.state, PermitState::Active | PermitState::Executing) {
+            return Err(MonitoringError::NotLive {
+                permit_id: permit_id.to_owned(),
+                state: permit.state,
+            });
+        }
+        let triggers = TriggerConfig::from_constraints(&permit.constraints);
+        let (mut monitor, count) = load_monitor(&mut tx, permit_id).await?.unwrap_or_default();
+        let breaches = observe(&triggers, &mut monitor, &sample);
+        let seq = count + 1;
+        exec!(
+            tx,
+            "INSERT INTO permit_monitors (permit_id, error_breach_since, latency_breach_since, \
+             failed_health_checks, last_sample_at, samples, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (permit_id) DO UPDATE SET error_breach_since = excluded.error_breach_since, \
+             latency_breach_since = excluded.latency_breach_since, \
+             failed_health_checks = excluded.failed_health_checks, \
+             last_sample_at = excluded.last_sample_at, samples = excluded.samples, \
+             updated_at = excluded.updated_at",
+            permit_id,
+            ms(monitor.error_breach_since),
+            ms(monitor.latency_breach_since),
+            i64::from(monitor.failed_health_checks),
+            ms(monitor.last_sample_at),
+            seq,
+            now_ms,
+        );
+        exec!(
+            tx,
+            "INSERT INTO telemetry_samples (permit_id, seq, ts, error_rate, latency_p99_ms, \
+             health_ok, reported_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            permit_id,
+            seq,
+            now_ms,
+            input.error_rate,
+            input.latency_p99_ms,
+            input.health_ok.map(i64::from),
+            &by.id,
+        );
+        exec!(
+            tx,
+            "DELETE FROM telemetry_samples WHERE permit_id = ? AND seq <= ?",
+            permit_id,
+            seq - SAMPLES_KEPT,
+        );
+        event(
+            &mut tx,
+            by.actor(),
+            "telemetry.recorded",
+            &permit,
+            json!({
+                "error_rate": input.error_rate,
+                "p99_ms": input.latency_p99_ms,
+                "health": input.health_ok.map(|ok| if ok { "ok" } else { "fail" }),
+                "seq": seq,
+                "fired": breaches.iter().map(|b| b.trigger).collect::<Vec<_>>(),
+            }),
+            now_ms,
+        )
+        .await?;
+
+        let mut rollback = load_rollback(&mut tx, permit_id).await?;
+        let first = breaches.first().copied();
+        let opened = match (first, &rollback) {
+            (Some(breach), None) => {
+                let opened = open_rollback(&mut tx, by, &permit, &breach, now_ms).await?;
+                rollback = Some(opened);
+                true
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+
+        // A live permit with an open rollback is revoked now: just opened, or left live
+        // by an interrupted report (the sweep would get there too).
+        let mut permit_state = permit.state;
+        if let Some(r) = rollback.as_ref().filter(|r| r.status == "open") {
+            permit_state = self.revoke_for_breach(r, now_ms).await?;
+        }
+        Ok(TelemetryOutcome {
+            permit_id: permit_id.to_owned(),
+            fired: opened,
+            breaches,
+            monitor,
+            triggers,
+            permit_state,
+            rollback,
+        })
+    }
+
+    /// Revokes the permit of an open rollback with `constraint_breach` (idempotent).
+    async fn revoke_for_breach(
+        &self,
+        rollback: &Rollback,
+        now_ms: i64,
+    ) -> Result<PermitState, StoreError> {
+        let data = json!({
+            "trigger": rollback.trigger,
+            "observed": rollback.breach.get("observed"),
+            "limit": rollback.breach.get("limit"),
+            "window_seconds": rollback.breach.get("window_seconds"),
+            "rollback_id": rollback.id,
+        });
+        match self
+            .revoke_permit_by_system(
+                &rollback.permit_id,
+                RevocationReason::ConstraintBreach,
+                data,
+                now_ms,
+            )
+            .await
+        {
+            Ok(p) => Ok(p.state),
+            Err(crate::PermitError::Store(e)) => Err(e),
+            // The permit ended otherwise in between (completed, say): nothing to revoke.
+            Err(other) => {
+                tracing::warn!(permit_id = %rollback.permit_id, error = %other, "could not revoke the permit of a fired trigger");
+                Ok(self.permit(&rollback.permit_id).await?.state)
+            }
+        }
+    }
+
+    /// The worker (its principal, owner or the permit's requester) reports how the
+    /// rollback ended: `rollback.completed` with its duration and whether it met the SLA.
+    /// A report past the SLA escalates too, unless the sweep already did.
+    pub async fn complete_rollback(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        outcome: RollbackOutcome,
+        notes: Option<String>,
+        now_ms: i64,
+    ) -> Result<Rollback, MonitoringError> {
+        let mut tx = self.begin().await?;
+        let permit = load_permit(&mut tx, permit_id).await?;
+        if !permit.is_worker_side(by) {
+            return Err(MonitoringError::NotAllowed {
+                rule: "not_executor",
+                message: format!(
+                    "only the worker of permit `{permit_id}`, its owner or the permit's requester may report its rollback"
+                ),
+            });
+        }
+        let Some(rollback) = load_rollback(&mut tx, permit_id).await? else {
+            return Err(MonitoringError::NoRollback {
+                permit_id: permit_id.to_owned(),
+            });
+        };
+        if rollback.status != "open" {
+            return Err(MonitoringError::RollbackClosed {
+                permit_id: permit_id.to_owned(),
+                status: rollback.status,
+            });
+        }
+        let duration_ms = (now_ms - rollback.opened_at_ms).max(0);
+        let within = rollback_within_sla(rollback.level, duration_ms);
+        exec!(
+            tx,
+            "UPDATE rollbacks SET status = ?, completed_at = ?, completed_by = ?, duration_ms = ?, \
+             within_sla = ?, notes = ? WHERE id = ? AND status = 'open'",
+            outcome.as_str(),
+            now_ms,
+            &by.id,
+            duration_ms,
+            i64::from(within),
+            notes.as_deref(),
+            &rollback.id,
+        );
+        event(
+            &mut tx,
+            by.actor(),
+            "rollback.completed",
+            &permit,
+            json!({
+                "rollback_id": rollback.id,
+                "outcome": outcome,
+                "notes": notes,
+                "opened_at_ms": rollback.opened_at_ms,
+                "completed_at_ms": now_ms,
+                "duration_seconds": duration_ms as f64 / 1000.0,
+                "sla_minutes": rollback.sla_minutes,
+                "within_sla": within,
+                "sla_buffer_seconds": (rollback.due_at_ms - now_ms) as f64 / 1000.0,
+            }),
+            now_ms,
+        )
+        .await?;
+        if !within {
+            escalate(&mut tx, &permit, &rollback, outcome.as_str(), now_ms).await?;
+        }
+        let done =
+            load_rollback(&mut tx, permit_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "rollback",
+                    id: rollback.id.clone(),
+                })?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Escalates every open rollback past its SLA, once each (`rollback.escalated`, naming
+    /// the roles and people escalated to), and revokes any permit whose rollback is open
+    /// but which is still live (a telemetry report interrupted between its two steps).
+    /// Returns the ids of the rollbacks escalated now. Safe on several instances at once.
+    pub async fn sweep_rollbacks(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        let mut read = self.begin_read().await?;
+        let due: Vec<String> = fetch!(
+            read,
+            |row| row.try_get::<String, _>("permit_id")?,
+            "SELECT permit_id FROM rollbacks WHERE status = 'open' AND due_at < ? \
+             AND escalated_at IS NULL ORDER BY due_at, id",
+            now_ms
+        );
+        let sql = format!(
+            "SELECT {} FROM rollbacks r JOIN permits p ON p.id = r.permit_id \
+             WHERE r.status = 'open' AND p.state IN ('active', 'executing')",
+            ROLLBACK_COLUMNS
+                .split(", ")
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let unrevoked: Vec<Rollback> = fetch!(read, |row| decode_rollback!(row), &sql);
+        read.rollback().await?;
+
+        for r in &unrevoked {
+            self.revoke_for_breach(r, now_ms).await?;
+        }
+        let mut escalated = Vec::new();
+        for permit_id in due {
+            let mut tx = self.begin().await?;
+            let permit = load_permit(&mut tx, &permit_id).await?;
+            let Some(rollback) = load_rollback(&mut tx, &permit_id).await? else {
+                continue;
+            };
+            if rollback.status == "open"
+                && escalate(&mut tx, &permit, &rollback, "open", now_ms).await?
+            {
+                tx.commit().await?;
+                escalated.push(rollback.id);
+            }
+        }
+        Ok(escalated)
+    }
+
+    /// Rollbacks, newest first, `limit` (1–200) at a time, after the rollback `after_id`
+    /// of the previous page. `overdue` compares with `now_ms`.
+    pub async fn list_rollbacks(
+        &self,
+        filter: RollbackFilter,
+        after_id: Option<&str>,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<Vec<Rollback>, StoreError> {
+        let condition = match filter {
+            RollbackFilter::All => "1 = 1",
+            RollbackFilter::Open => "status = 'open'",
+            RollbackFilter::Overdue => "status = 'open' AND due_at < ?",
+        };
+        let sql = format!(
+            "SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE ({condition}) AND (? = '' OR id < ?) \
+             ORDER BY id DESC LIMIT ?"
+        );
+        let after = after_id.unwrap_or("");
+        let limit = i64::from(limit.clamp(1, 200));
+        let mut read = self.begin_read().await?;
+        let rows = if filter == RollbackFilter::Overdue {
+            fetch!(
+                read,
+                |row| decode_rollback!(row),
+                &sql,
+                now_ms,
+                after,
+                after,
+                limit
+            )
+        } else {
+            fetch!(read, |row| decode_rollback!(row), &sql, after, after, limit)
+        };
+        read.rollback().await?;
+        Ok(rows)
+    }
+
+    /// The rollback of a permit, if a trigger fired.
+    pub async fn rollback_of(&self, permit_id: &str) -> Result<Option<Rollback>, StoreError> {
+        let mut read = self.begin_read().await?;
+        let r = load_rollback(&mut read, permit_id).await?;
+        read.rollback().await?;
+        Ok(r)
+    }
+}
+
+/// Opens the permit's rollback for `breach`: `telemetry.breach`, the row, `rollback.opened`
+/// (which names the parties to notify).
+async fn open_rollback(
+    tx: &mut Tx<'_>,
+    by: &Principal,
+    permit: &PermitFacts,
+    breach: &Breach,
+    now_ms: i64,
+) -> Result<Rollback, StoreError> {
+    let sla_minutes = rollback_sla_minutes(permit.level);
+    let breach_json = json!({
+        "trigger": breach.trigger,
+        "observed": breach.observed,
+        "limit": breach.limit,
+        "window_seconds": breach.window_seconds,
+        "since_ms": breach.since.millis(),
+        "sustained_seconds": breach.sustained_ms as f64 / 1000.0,
+    });
+    let rollback = Rollback {
+        id: new_id(),
+        permit_id: permit.id.clone(),
+        worker_id: permit.worker_id.clone(),
+        level: permit.level,
+        trigger: breach.trigger,
+        breach: breach_json.clone(),
+        sla_minutes,
+        opened_at_ms: now_ms,
+        due_at_ms: now_ms + i64::from(sla_minutes) * 60_000,
+        status: "open".to_owned(),
+        completed_at_ms: None,
+        completed_by: None,
+        duration_ms: None,
+        within_sla: None,
+        notes: None,
+        escalated_at_ms: None,
+        escalated_to: None,
+    };
+    let mut data = breach_json.clone();
+    if let Value::Object(map) = &mut data {
+        map.insert("reported_by".into(), json!(by.id));
+    }
+    event(tx, system_actor(), "telemetry.breach", permit, data, now_ms).await?;
+    exec!(
+        tx,
+        "INSERT INTO rollbacks (id, permit_id, worker_id, level, trigger_kind, breach, sla_minutes, \
+         opened_at, due_at, status) VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, 'open')",
+        &rollback.id,
+        &rollback.permit_id,
+        &rollback.worker_id,
+        i64::from(rollback.level.value()),
+        rollback.trigger.as_str(),
+        breach_json.to_string(),
+        i64::from(sla_minutes),
+        now_ms,
+        rollback.due_at_ms,
+    );
+    let approvers = escalation_targets(tx, permit).await?;
+    event(
+        tx,
+        system_actor(),
+        "rollback.opened",
+        permit,
+        json!({
+            "rollback_id": rollback.id,
+            "trigger": rollback.trigger,
+            "breach": breach_json,
+            "sla_minutes": sla_minutes,
+            "due_at_ms": rollback.due_at_ms,
+            "notify": {
+                "requester_id": permit.requester_id,
+                "worker_owner_id": permit.worker_owner,
+                "approver_ids": approvers["approver_ids"],
+            },
+        }),
+        now_ms,
+    )
+    .await?;
+    Ok(rollback)
+}
+
+/// Claims the escalation of a rollback past its SLA and appends `rollback.escalated`;
+/// `false` when another run already claimed it (then nothing is written).
+async fn escalate(
+    tx: &mut Tx<'_>,
+    permit: &PermitFacts,
+    rollback: &Rollback,
+    status: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let targets = escalation_targets(tx, permit).await?;
+    let claimed = exec!(
+        tx,
+        "UPDATE rollbacks SET escalated_at = ?, escalated_to = ?::jsonb \
+         WHERE id = ? AND escalated_at IS NULL",
+        now_ms,
+        targets.to_string(),
+        &rollback.id,
+    );
+    if claimed != 1 {
+        return Ok(false);
+    }
+    event(
+        tx,
+        system_actor(),
+        "rollback.escalated",
+        permit,
+        json!({
+            "rollback_id": rollback.id,
+            "sla_minutes": rollback.sla_minutes,
+            "due_at_ms": rollback.due_at_ms,
+            "overdue_seconds": (now_ms - rollback.due_at_ms) as f64 / 1000.0,
+            "status": status,
+            "escalated_to": targets,
+        }),
+        now_ms,
+    )
+    .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dialect;
+
+    #[test]
+    fn one_statement_serves_both_dialects() {
+        let sql = "UPDATE t SET a = ?::jsonb, b = ? WHERE c = ?";
+        assert_eq!(dialect(sql, false), "UPDATE t SET a = ?, b = ? WHERE c = ?");
+        assert_eq!(
+            dialect(sql, true),
+            "UPDATE t SET a = $1::jsonb, b = $2 WHERE c = $3"
+        );
+    }
+}
