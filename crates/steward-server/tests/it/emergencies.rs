@@ -437,6 +437,7 @@ server_test!(emergency_auto_revoke_and_restart, |s| {
         policy: Arc::new(Policy::builtin()),
         clock: Clock::manual(Timestamp(now(s))),
         audit_key: None,
+        authz: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
