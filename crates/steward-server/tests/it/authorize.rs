@@ -71,7 +71,7 @@ async fn active_permit(s: &TestServer, c: &Cast) -> String {
                          "operations": ["deploy"], "services_affected": ["api"], "estimated_tokens": 1000},
                 "worker_id": c.worker_id,
                 "forbidden_methods": ["DELETE"],
-                "evidence": {"rollback_plan": {"steps": ["rollback"]}, "test_results": "ci/42", "code_review": "pr/7"},
+                "evidence": {"rollback_plan": {"steps": ["rollback"], "verification": ["status"], "estimated_minutes": 5}, "test_results": "ci/42", "code_review": "pr/7"},
             }),
         )
         .await;

@@ -97,7 +97,8 @@ async fn insert_worker(
 
 fn evidence() -> Value {
     json!({
-        "rollback_plan": {"steps": ["kubectl rollout undo deploy/api"], "estimated_minutes": 5},
+        "rollback_plan": {"steps": ["kubectl rollout undo deploy/api"],
+                          "verification": ["kubectl rollout status deploy/api"], "estimated_minutes": 5},
         "test_results": "https://ci.example.com/runs/42",
         "code_review": "https://git.example.com/pr/7",
     })
