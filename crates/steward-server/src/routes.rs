@@ -3,7 +3,9 @@
 pub mod analyze;
 pub mod audit;
 pub mod health;
+pub mod metrics;
 pub mod permits;
 pub mod principals;
 pub mod tokens;
+pub mod webhooks;
 pub mod workers;

@@ -10,6 +10,8 @@
 //!   transactions ([`Store::extend_merkle`]), signed checkpoints, inclusion and
 //!   consistency proofs.
 //! - `principal`, `token`: principals and their API tokens.
+//! - `webhook`: outbound webhook subscriptions and their delivery log.
+//! - `metrics`: the aggregates behind `/metrics`, computed at scrape time.
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
 //! - `testing` (feature `test-support`): fresh databases for tests, here and in the
 //!   crates above.
@@ -47,10 +49,12 @@
 mod audit;
 mod error;
 mod merkle;
+mod metrics;
 mod permit;
 mod principal;
 mod store;
 pub mod token;
+pub mod webhook;
 mod worker;
 
 #[cfg(feature = "test-support")]
@@ -59,6 +63,7 @@ pub mod testing;
 pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
 pub use error::StoreError;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
+pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
     RenewalApprovalRecord,
