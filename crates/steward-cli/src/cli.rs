@@ -11,6 +11,7 @@ use crate::command::policy::PolicyCommand;
 use crate::command::principal::PrincipalArgs;
 use crate::command::serve::ServeArgs;
 use crate::command::token::TokenArgs;
+use crate::command::webhook::WebhookArgs;
 use crate::command::worker::WorkerArgs;
 
 /// Steward: the safety layer for fleets of AI agents. It scores a task's risk, decides
@@ -48,4 +49,7 @@ pub enum Command {
     Permit(PermitArgs),
     /// Read and verify the audit trail (on a server).
     Audit(AuditArgs),
+    /// Subscribe URLs to audit events as signed, retried webhooks; read the delivery log
+    /// (on a server).
+    Webhook(WebhookArgs),
 }

@@ -9,6 +9,7 @@ pub mod policy;
 pub mod principal;
 pub mod serve;
 pub mod token;
+pub mod webhook;
 pub mod worker;
 
 use std::process::ExitCode;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args),
         Command::Permit(args) => permit::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Webhook(args) => webhook::run(args),
     }
 }

@@ -5,3 +5,4 @@ mod init;
 mod policy;
 mod service;
 mod support;
+mod webhook;

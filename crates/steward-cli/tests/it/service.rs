@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_env};
 
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     /// The admin token, when this start initialised the data directory.
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     stdout: String,
     stderr: Arc<Mutex<String>>,
 }
@@ -25,7 +25,7 @@ struct Served {
 impl Served {
     /// Starts `steward serve` on `127.0.0.1:0` (the OS picks a free port, which the
     /// server prints) and waits until `/healthz` answers.
-    fn start(data_dir: &Path) -> Served {
+    pub(crate) fn start(data_dir: &Path) -> Served {
         Served::start_on(data_dir, None)
     }
 
@@ -109,7 +109,7 @@ impl Served {
     }
 
     /// Runs a client command against this server with `token`.
-    fn run(&self, args: &[&str], token: &str) -> Run {
+    pub(crate) fn run(&self, args: &[&str], token: &str) -> Run {
         steward_env(
             args,
             &[("STEWARD_SERVER", &self.url), ("STEWARD_TOKEN", token)],
@@ -446,7 +446,10 @@ fn worker_and_permit_commands_drive_the_workflow() {
             ],
             "completed",
         ),
-        (vec!["permit", "close", &permit], "closed"),
+        (
+            vec!["permit", "close", &permit, "--actual-level", "1"],
+            "closed",
+        ),
     ] {
         let run = served.run(&args, &master_token);
         assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
