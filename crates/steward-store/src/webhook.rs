@@ -552,6 +552,17 @@ impl Store {
     /// deliveries it created. On PostgreSQL a subscription another instance is fanning
     /// out is skipped (`SKIP LOCKED`).
     pub async fn fan_out_webhooks(&self, now_ms: i64) -> Result<u64, StoreError> {
+        // Most ticks find nothing to do: decide that with one read, without taking
+        // SQLite's write lock.
+        let sql = "SELECT COUNT(*) FROM webhooks WHERE deleted_at IS NULL \
+                   AND cursor_seq < (SELECT seq FROM audit_head WHERE id = 1)";
+        let (behind,): (i64,) = match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+            Pool::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+        };
+        if behind == 0 {
+            return Ok(0);
+        }
         let mut tx = self.begin().await?;
         let hooks: Vec<(String, String, i64)> = match &mut tx.conn {
             TxConn::Sqlite(conn) => {
@@ -661,6 +672,30 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let lease = now_ms.saturating_add(CLAIM_LEASE_MS);
+        // As in fan-out: an idle tick costs one indexed read, no write lock.
+        let due: Option<(i64,)> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT seq FROM webhook_deliveries \
+                     WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
+                )
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT seq FROM webhook_deliveries \
+                     WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1",
+                )
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin().await?;
         let due: Vec<(String, i64, String, String, String)> = match &mut tx.conn {
             TxConn::Sqlite(conn) => {
