@@ -34,7 +34,7 @@ pub const DECISION_TYPES: &[&str] = &[
 ];
 
 /// Event types counted by type and level only: SLA breaches, expiries, rollbacks,
-/// telemetry breaches (every `emergency.*` type is counted too).
+/// telemetry breaches.
 pub const COUNTED_TYPES: &[&str] = &[
     "permit.escalated",
     "permit.expired",
@@ -76,11 +76,11 @@ pub struct MetricsSnapshot {
     pub outcomes: Vec<Count>,
     /// `permit.closed` carrying `actual_level` (label), by required level.
     pub feedback: Vec<Count>,
-    /// [`COUNTED_TYPES`] and `emergency.*` by type and level.
+    /// [`COUNTED_TYPES`] by type and level.
     pub events: Vec<Count>,
-    /// Hard blocks: `task.analyzed` events whose analysis had any (label empty), permit
-    /// requests refused by one (`permit.hard_blocked`, by its first rule) and
-    /// `authorize.denied` events by the rule that refused (label).
+    /// Hard blocks: permit requests refused by one (`permit.hard_blocked`, by its first
+    /// rule) and `authorize.denied` events by the rule that refused (label). (An analysis
+    /// without a named worker never has hard blocks, so `task.analyzed` is not scanned.)
     pub hard_blocks: Vec<Count>,
     /// Emergency permits (`permit_type = 'emergency'`) by level and state (label).
     pub emergency_permits: Vec<Count>,
@@ -162,32 +162,18 @@ impl Store {
              WHERE type = 'permit.closed' AND {actual} IS NOT NULL \
              GROUP BY type, level, {actual_text} ORDER BY 2, 3"
         );
-        let emergency_prefix = match backend {
-            Backend::Sqlite => "(type >= 'emergency.' AND type < 'emergency/')",
-            Backend::Postgres => "starts_with(type, 'emergency.')",
-        };
         let events = format!(
             "SELECT type, level, '', COUNT(*) FROM audit_events \
-             WHERE type IN ({}) OR {emergency_prefix} GROUP BY type, level ORDER BY 1, 2",
+             WHERE type IN ({}) GROUP BY type, level ORDER BY 1, 2",
             quoted_list(COUNTED_TYPES)
         );
-        let hard_block_list = match backend {
-            Backend::Sqlite => "json_array_length(json_extract(data, '$.hard_blocks'))",
-            Backend::Postgres => {
-                "CASE WHEN json_typeof(data->'hard_blocks') = 'array' \
-                 THEN json_array_length(data->'hard_blocks') ELSE 0 END"
-            }
-        };
         let rule = format!(
             "COALESCE({}, {}, 'unknown')",
             json_text(backend, "data", &["rule"]),
             json_text(backend, "data", &["reason"]),
         );
         let hard_blocks = format!(
-            "SELECT type, level, '', COUNT(*) FROM audit_events \
-             WHERE type = 'task.analyzed' AND {hard_block_list} > 0 GROUP BY type, level \
-             UNION ALL \
-             SELECT type, level, {rule}, COUNT(*) FROM audit_events \
+            "SELECT type, level, {rule}, COUNT(*) FROM audit_events \
              WHERE type IN ('authorize.denied', 'permit.hard_blocked') \
              GROUP BY type, level, {rule} ORDER BY 1, 2, 3"
         );

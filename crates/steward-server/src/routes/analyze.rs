@@ -50,7 +50,6 @@ pub async fn analyze_task(
                 "worker_type": decision.worker_type,
                 "permit_type": analysis.approval_requirements.permit_type,
                 "floors_applied": decision.floors_applied.iter().map(|f| f.rule).collect::<Vec<_>>(),
-                "hard_blocks": analysis.safety_checks.hard_blocks.iter().map(|b| &b.rule).collect::<Vec<_>>(),
             }),
         })
         .await

@@ -114,12 +114,11 @@ pub fn render(s: &MetricsSnapshot) -> String {
 
     out.family(
         "steward_hard_blocks_total",
-        "Hard blocks by source (analysis, permit_request, authorize), level and rule; none is ever executed.",
+        "Hard blocks by source (permit_request, authorize), level and rule; none is ever executed.",
         "counter",
     );
     for c in &s.hard_blocks {
         let source = match c.event_type.as_str() {
-            "task.analyzed" => "analysis",
             "permit.hard_blocked" => "permit_request",
             _ => "authorize",
         };
@@ -146,24 +145,6 @@ pub fn render(s: &MetricsSnapshot) -> String {
     }
 
     let by_type = |name: &'static str| s.events.iter().filter(move |c| c.event_type == name);
-    out.family(
-        "steward_emergency_events_total",
-        "Events of the emergency path (emergency.*) by type and level.",
-        "counter",
-    );
-    for c in s
-        .events
-        .iter()
-        .filter(|c| c.event_type.starts_with("emergency."))
-    {
-        let level = level(c.level);
-        out.sample(
-            "steward_emergency_events_total",
-            &[("type", &c.event_type), ("level", &level)],
-            c.count as f64,
-        );
-    }
-
     out.family(
         "steward_sla_breaches_total",
         "Missed SLAs: approvals escalated (kind approval) and rollbacks escalated (kind rollback), by level.",

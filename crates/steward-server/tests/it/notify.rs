@@ -964,7 +964,19 @@ server_test!(metrics_report_a_known_workload, |s| {
         json!({"worker_type": "union"}),
     )
     .await;
-    record(s, "emergency.declared", 4, &a, t0, json!({})).await;
+    // An emergency permit, as the emergency path would create it.
+    execute(
+        s.store(),
+        &format!(
+            "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, worker_id, \
+             requester_id, state, evidence, constraints, created_at, updated_at) VALUES \
+             ('em-1', 'incident-7', '{{}}', '{{}}', 'emergency', 4, 'wk-2', '{}', 'active', \
+             '{{}}', '{{}}', {t0}, {t0})",
+            c.master_id
+        ),
+    )
+    .await
+    .expect("insert emergency permit");
 
     let (status, _) = s.get("/metrics", "not-a-token").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -999,7 +1011,7 @@ server_test!(metrics_report_a_known_workload, |s| {
         (r#"steward_permit_success_ratio{level="1"}"#.into(), 0.0),
         (r#"steward_hard_blocks_total{source="permit_request",level="2",rule="non_union_outside_development"}"#.into(), 1.0),
         (r#"steward_hard_blocks_total{source="authorize",level="2",rule="scope_violation"}"#.into(), 1.0),
-        (r#"steward_emergency_events_total{type="emergency.declared",level="4"}"#.into(), 1.0),
+        (r#"steward_emergency_permits{level="4",state="active"}"#.into(), 1.0),
         (r#"steward_sla_breaches_total{kind="approval",level="3"}"#.into(), 1.0),
         (r#"steward_sla_breaches_total{kind="rollback",level="2"}"#.into(), 1.0),
         (r#"steward_rollbacks_total{status="opened",level="2"}"#.into(), 1.0),
@@ -1055,7 +1067,6 @@ server_test!(metrics_report_a_known_workload, |s| {
         "steward_permit_success_ratio",
         "steward_hard_blocks_total",
         "steward_emergency_permits",
-        "steward_emergency_events_total",
         "steward_sla_breaches_total",
         "steward_rollbacks_total",
         "steward_rollback_duration_seconds",
