@@ -7,4 +7,5 @@ mod connect;
 mod merkle;
 mod principals;
 mod tokens;
+mod webhooks;
 mod workers;
