@@ -1,12 +1,15 @@
 //! The webhook dispatcher: turns new audit events into signed HTTP deliveries, off every
 //! request path.
 //!
-//! Each tick ([`Dispatcher::run_once`]) fans new audit events out into the delivery log
+//! Each tick fans new audit events out into the delivery log
 //! (`Store::fan_out_webhooks`), claims due deliveries (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL, so several instances share the work and send each attempt once), POSTs
 //! them concurrently with a timeout, and records each result. A workflow transaction
 //! never waits for any of this, so a slow or dead receiver cannot slow or lose a
-//! workflow step: its deliveries wait, and go out when it answers again.
+//! workflow step: its deliveries wait, and go out when it answers again. In `steward
+//! serve` ([`run_webhooks`]) a tick does not wait for the sends it started, so a receiver
+//! that hangs occupies only its own in-flight slots; [`Dispatcher::run_once`] (tests,
+//! tools) waits for them and reports.
 //!
 //! # What a receiver gets
 //!
@@ -30,6 +33,7 @@
 //! status code or error in the log (`steward_store::webhook::retry_delay_ms`). Backoff
 //! times come from the injectable clock.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -37,6 +41,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use steward_store::webhook::{AttemptResult, ClaimedDelivery, WebhookFormat};
 use steward_store::{AuditEntry, Store, StoreError};
+use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 
@@ -48,6 +53,9 @@ pub const TICK: Duration = Duration::from_secs(1);
 
 /// Deliveries claimed (and sent concurrently) per tick.
 pub const CLAIM_BATCH: u32 = 32;
+
+/// Deliveries the serve loop has in flight at most, across ticks.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,34 +112,69 @@ impl Dispatcher {
         let mut sends = Vec::with_capacity(claims.len());
         for claim in claims {
             let this = self.clone();
-            sends.push(tokio::spawn(async move {
-                let result = this.attempt(&claim).await;
-                (claim, result)
-            }));
+            sends.push(tokio::spawn(async move { this.deliver(claim).await }));
         }
         for send in sends {
-            let Ok((claim, result)) = send.await else {
-                continue;
-            };
-            match &result {
-                AttemptResult::Delivered { .. } => report.delivered += 1,
-                AttemptResult::Failed { status_code, error } => {
-                    report.failed += 1;
-                    tracing::warn!(
-                        webhook_id = %claim.webhook_id,
-                        seq = claim.seq,
-                        attempt = claim.attempt,
-                        status_code = ?status_code,
-                        %error,
-                        "webhook delivery failed"
-                    );
-                }
+            match send.await {
+                Ok(Ok(AttemptResult::Delivered { .. })) => report.delivered += 1,
+                Ok(Ok(AttemptResult::Failed { .. })) => report.failed += 1,
+                Ok(Err(error)) => return Err(error),
+                Err(_) => {}
             }
-            self.store
-                .finish_webhook_delivery(&claim, &result, self.clock.now().millis())
-                .await?;
         }
         Ok(report)
+    }
+
+    /// One tick of the serve loop: fans out, then claims as many due deliveries as there
+    /// are free slots in `slots` and starts sending them without waiting, so a receiver
+    /// that hangs holds only its own slots while the others keep going. A claim's lease
+    /// keeps it from being claimed again while it is in flight.
+    async fn start_due(&self, slots: &Arc<Semaphore>) -> Result<(), StoreError> {
+        self.store
+            .fan_out_webhooks(self.clock.now().millis())
+            .await?;
+        let free = u32::try_from(slots.available_permits())
+            .unwrap_or(CLAIM_BATCH)
+            .min(CLAIM_BATCH);
+        if free == 0 {
+            return Ok(());
+        }
+        let claims = self
+            .store
+            .claim_webhook_deliveries(self.clock.now().millis(), free)
+            .await?;
+        for claim in claims {
+            let Ok(slot) = Arc::clone(slots).acquire_owned().await else {
+                break;
+            };
+            let this = self.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                if let Err(error) = this.deliver(claim).await {
+                    tracing::warn!(%error, "recording a webhook delivery failed; it will be retried");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends one claimed delivery and records the result.
+    async fn deliver(&self, claim: ClaimedDelivery) -> Result<AttemptResult, StoreError> {
+        let result = self.attempt(&claim).await;
+        if let AttemptResult::Failed { status_code, error } = &result {
+            tracing::warn!(
+                webhook_id = %claim.webhook_id,
+                seq = claim.seq,
+                attempt = claim.attempt,
+                status_code = ?status_code,
+                %error,
+                "webhook delivery failed"
+            );
+        }
+        self.store
+            .finish_webhook_delivery(&claim, &result, self.clock.now().millis())
+            .await?;
+        Ok(result)
     }
 
     /// Sends one claimed delivery.
@@ -187,15 +230,17 @@ impl Dispatcher {
     }
 }
 
-/// The dispatcher loop of `steward serve`: [`Dispatcher::run_once`] every [`TICK`] until
-/// dropped. Safe on several instances over one PostgreSQL database.
+/// The dispatcher loop of `steward serve`: every [`TICK`] until dropped, fan out and
+/// start the due deliveries, at most [`MAX_IN_FLIGHT`] at once, without waiting for
+/// slow receivers. Safe on several instances over one PostgreSQL database.
 pub async fn run_webhooks(store: Store, clock: Clock) {
     let dispatcher = Dispatcher::new(store, clock);
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(error) = dispatcher.run_once().await {
+        if let Err(error) = dispatcher.start_due(&slots).await {
             tracing::warn!(%error, "dispatching webhooks failed; retrying");
         }
     }
