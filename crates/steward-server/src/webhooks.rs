@@ -29,7 +29,7 @@
 //!
 //! A 2xx answer delivers. Anything else (another status, a refused connection, no answer
 //! within [`HTTP_TIMEOUT`]) is retried after 30 s, then 1 min, 2 min, … capped at 1 h,
-//! ten attempts in all (about 4 h 15 min); then the delivery is `failed`, with the last
+//! ten attempts in all (about 3 h); then the delivery is `failed`, with the last
 //! status code or error in the log (`steward_store::webhook::retry_delay_ms`). Backoff
 //! times come from the injectable clock.
 

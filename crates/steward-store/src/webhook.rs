@@ -51,7 +51,7 @@ pub const RETRY_CAP_MS: i64 = 3_600_000;
 pub const CLAIM_LEASE_MS: i64 = 120_000;
 
 /// The wait after failed attempt number `attempt` (1-based), or `None` when that was the
-/// last one: 30 s, 1 min, 2 min, … capped at 1 h; ten attempts span about 4 h 15 min.
+/// last one: 30 s, 1 min, 2 min, … capped at 1 h; ten attempts span about 3 h (11 010 s of waiting).
 pub fn retry_delay_ms(attempt: u32) -> Option<i64> {
     if attempt >= MAX_ATTEMPTS {
         return None;

@@ -39,7 +39,7 @@ pub enum Format {
 pub enum WebhookCommand {
     /// Subscribe a URL to audit events. Deliveries are POSTed with an
     /// `X-Steward-Signature: sha256=<HMAC-SHA256 of "<timestamp>.<body>">` header and
-    /// retried with exponential backoff (10 attempts over about 4 hours).
+    /// retried with exponential backoff (10 attempts over about 3 hours).
     Add {
         /// Where to POST: an http:// or https:// URL.
         #[arg(long, value_name = "URL")]
