@@ -14,6 +14,7 @@ use crate::command::policy::PolicyCommand;
 use crate::command::principal::PrincipalArgs;
 use crate::command::serve::ServeArgs;
 use crate::command::token::TokenArgs;
+use crate::command::webhook::WebhookArgs;
 use crate::command::worker::WorkerArgs;
 
 /// Steward: the safety layer for fleets of AI agents. It scores a task's risk, decides
@@ -59,4 +60,7 @@ pub enum Command {
     Emergency(EmergencyArgs),
     /// List rollbacks opened by monitoring triggers, and their SLA (on a server).
     Rollback(RollbackArgs),
+    /// Subscribe URLs to audit events as signed, retried webhooks; read the delivery log
+    /// (on a server).
+    Webhook(WebhookArgs),
 }

@@ -104,6 +104,11 @@ impl Client {
         self.send(Method::POST, path, body)
     }
 
+    /// DELETEs `path` (no body).
+    pub fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(Method::DELETE, path, None)
+    }
+
     /// GETs `path` and hands its body to `sink` chunk by chunk, as it arrives (for the
     /// audit export, which may be larger than memory should hold). A refusal is an error,
     /// as with [`Client::get`]. The whole download may take up to an hour.

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod principal;
 pub mod serve;
 pub mod token;
+pub mod webhook;
 pub mod worker;
 
 use std::process::ExitCode;
@@ -32,5 +33,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Authorize(args) => authorize::run(args),
         Command::Emergency(args) => emergency::run(args),
         Command::Rollback(args) => monitoring::run(args),
+        Command::Webhook(args) => webhook::run(args),
     }
 }

@@ -1,5 +1,6 @@
 //! Steward's HTTP API: axum routes under `/v1`, bearer-token authentication, role checks,
-//! RFC 9457 problem+json errors, the OpenAPI 3.1 document at `/openapi.json`, `/healthz`.
+//! RFC 9457 problem+json errors, the OpenAPI 3.1 document at `/openapi.json`, `/healthz`,
+//! `/metrics`, and the outbound webhook dispatcher ([`webhooks::run_webhooks`]).
 //!
 //! # Invariants
 //!
@@ -18,6 +19,7 @@ pub mod json;
 mod openapi;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 
 use std::future::Future;
 use std::time::Duration;
@@ -26,7 +28,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 
 pub use authz::AuthzCache;
@@ -143,6 +145,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/workers/{id}/outcomes",
             post(routes::workers::record_outcome),
+        )
+        .route("/metrics", get(routes::metrics::metrics))
+        .route(
+            "/v1/webhooks",
+            post(routes::webhooks::create).get(routes::webhooks::list),
+        )
+        .route("/v1/webhooks/{id}", delete(routes::webhooks::remove))
+        .route(
+            "/v1/webhooks/{id}/deliveries",
+            get(routes::webhooks::deliveries),
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))

@@ -64,6 +64,11 @@ use crate::routes;
         routes::workers::recertify,
         routes::workers::end_probation,
         routes::workers::record_outcome,
+        routes::webhooks::create,
+        routes::webhooks::list,
+        routes::webhooks::remove,
+        routes::webhooks::deliveries,
+        routes::metrics::metrics,
     ),
     components(schemas(
         routes::health::Health,
@@ -108,6 +113,8 @@ use crate::routes;
         routes::workers::PromotionView,
         routes::workers::RevocationView,
         routes::workers::OutcomeView,
+        routes::webhooks::CreateWebhook,
+        routes::webhooks::CreatedWebhook,
     )),
     modifiers(&BearerAuth)
 )]

@@ -11,6 +11,8 @@
 //!   consistency proofs.
 //! - `authorize`: the version read and the guarded token spend of the authorize hot path.
 //! - `principal`, `token`: principals and their API tokens.
+//! - `webhook`: outbound webhook subscriptions and their delivery log.
+//! - `metrics`: the aggregates behind `/metrics`, computed at scrape time.
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
 //! - `timers`: [`Store::run_timers`], the approval SLA, permit expiry and certification
 //!   timers, each fired once across instances through the `timer_firings` ledger.
@@ -52,11 +54,13 @@ mod authorize;
 mod error;
 mod merkle;
 mod monitoring;
+mod metrics;
 mod permit;
 mod principal;
 mod store;
 mod timers;
 pub mod token;
+pub mod webhook;
 mod worker;
 
 #[cfg(feature = "test-support")]
@@ -69,6 +73,7 @@ pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPO
 pub use monitoring::{
     MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput, TelemetryOutcome,
 };
+pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
     RenewalApprovalRecord,

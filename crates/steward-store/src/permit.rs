@@ -652,6 +652,22 @@ impl Store {
         notes: Value,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
+        self.close_permit_with_feedback(by, permit_id, notes, None, now_ms)
+            .await
+    }
+
+    /// [`Store::close_permit`] with outcome feedback (SPEC §10): `actual_level` is the
+    /// risk the closer observed. The `permit.closed` event records it with the verdict
+    /// against the permit's level: `over_certified` (actual below the level required),
+    /// `under_certified` (above) or `matched`; `/metrics` counts these.
+    pub async fn close_permit_with_feedback(
+        &self,
+        by: &Principal,
+        permit_id: &str,
+        notes: Value,
+        actual_level: Option<Level>,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         requester_or_admin(by, &permit, "close")?;
@@ -676,12 +692,22 @@ impl Store {
             "notes": notes,
         });
         permit.audit_summary = Some(summary.clone());
+        let mut data = json!({"audit_summary": summary});
+        if let Some(actual) = actual_level {
+            let verdict = match actual.cmp(&permit.level) {
+                std::cmp::Ordering::Less => "over_certified",
+                std::cmp::Ordering::Equal => "matched",
+                std::cmp::Ordering::Greater => "under_certified",
+            };
+            data["actual_level"] = json!(actual);
+            data["certification_feedback"] = json!(verdict);
+        }
         transition(
             &mut tx,
             &mut permit,
             &by.actor(),
             &PermitEvent::Close,
-            json!({"audit_summary": summary}),
+            data,
             now_ms,
         )
         .await?;

@@ -137,6 +137,10 @@ pub enum PermitCommand {
         /// Closing notes (JSON, or text).
         #[arg(long, value_name = "FILE")]
         summary_file: Option<PathBuf>,
+        /// Outcome feedback: the risk level (0 to 4) the operation actually turned out to
+        /// carry. Feeds the over- and under-certification metrics.
+        #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=4))]
+        actual_level: Option<u8>,
     },
     /// Revoke a live permit.
     Revoke {
@@ -254,10 +258,17 @@ pub fn run(args: PermitArgs) -> anyhow::Result<ExitCode> {
             }
             (permit_path(&id, "/complete"), Some(body))
         }
-        C::Close { id, summary_file } => {
+        C::Close {
+            id,
+            summary_file,
+            actual_level,
+        } => {
             let mut body = json!({});
             if let Some(file) = summary_file {
                 body["notes"] = read_json_or_text(&file)?;
+            }
+            if let Some(level) = actual_level {
+                body["actual_level"] = json!(level);
             }
             (permit_path(&id, "/close"), Some(body))
         }

@@ -87,6 +87,12 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         authz: Default::default(),
     };
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
+    // Webhook deliveries follow the audit trail on their own task, so HTTP to receivers
+    // never delays maintenance or a request.
+    let webhooks = tokio::spawn(steward_server::webhooks::run_webhooks(
+        state.store.clone(),
+        state.clock.clone(),
+    ));
     let app = router(state).layer(middleware::from_fn(log_request));
 
     let mut text = String::new();
@@ -139,6 +145,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         }
     };
     maintenance.abort();
+    webhooks.abort();
     store.close().await;
     result
         .context("the server task failed")?

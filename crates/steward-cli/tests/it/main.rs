@@ -6,3 +6,4 @@ mod init;
 mod policy;
 mod service;
 mod support;
+mod webhook;

@@ -17,7 +17,7 @@ mod emergency;
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.
 pub(crate) struct Served {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     /// The admin token, when this start initialised the data directory.
     pub(crate) token: Option<String>,
     stdout: String,
@@ -448,7 +448,10 @@ fn worker_and_permit_commands_drive_the_workflow() {
             ],
             "completed",
         ),
-        (vec!["permit", "close", &permit], "closed"),
+        (
+            vec!["permit", "close", &permit, "--actual-level", "1"],
+            "closed",
+        ),
     ] {
         let run = served.run(&args, &master_token);
         assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);

@@ -13,8 +13,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_permits::{Channel, Decision, Outcome, PermitState, RevocationReason};
-use steward_policy::{Analysis, Evidence, Role, Task, analyze};
-use steward_store::{NewDecision, NewPermit, Permit, PermitError, PermitFilter, StoreError};
+use steward_policy::{Analysis, Evidence, Level, Role, Task, analyze};
+use steward_store::{
+    NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, StoreError, Subject,
+};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -108,6 +110,12 @@ pub struct CloseRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub notes: Option<Value>,
+    /// Outcome feedback (SPEC §10): the risk level, 0 to 4, the operation actually turned
+    /// out to carry. Compared with the permit's level for the over- and
+    /// under-certification metrics.
+    #[serde(default)]
+    #[schema(value_type = Option<u8>, minimum = 0, maximum = 4)]
+    pub actual_level: Option<Level>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -166,6 +174,12 @@ pub async fn request(
     let analysis = analyze(&task, &state.policy);
     let triggers = crate::routes::monitoring::triggers(&body)?;
     let constraints = constraints(&task, &analysis, &body, &triggers);
+    let refused = HardBlockSubject {
+        task_id: analysis.task_id.clone(),
+        worker_id: body.worker_id.clone(),
+        level: analysis.certification_decision.certification_level_required,
+        worker_type: json!(analysis.certification_decision.worker_type),
+    };
     let new = NewPermit {
         task: body.task,
         analysis,
@@ -175,12 +189,58 @@ pub async fn request(
         window_start_ms: body.window_start_ms,
         constraints,
     };
-    let permit = state
+    match state
         .store
         .request_permit(caller.principal(), new, &state.policy, now(&state))
         .await
-        .map_err(permit_error)?;
-    Ok((StatusCode::CREATED, Json(permit)))
+    {
+        Ok(permit) => Ok((StatusCode::CREATED, Json(permit))),
+        Err(PermitError::HardBlocks(blocks)) => {
+            record_hard_block(&state, &caller, refused, &blocks).await?;
+            Err(permit_error(PermitError::HardBlocks(blocks)))
+        }
+        Err(error) => Err(permit_error(error)),
+    }
+}
+
+/// What the `permit.hard_blocked` event names about a refused request.
+struct HardBlockSubject {
+    task_id: Option<String>,
+    worker_id: String,
+    level: Level,
+    worker_type: Value,
+}
+
+/// Records a permit request refused by hard blocks (SPEC §10 counts them: the target is
+/// that none is ever executed). Nothing else is written; the event stands alone.
+async fn record_hard_block(
+    state: &AppState,
+    caller: &Caller,
+    subject: HardBlockSubject,
+    blocks: &[steward_policy::Block],
+) -> Result<(), ApiError> {
+    let rules: Vec<&str> = blocks.iter().map(|b| b.rule.as_str()).collect();
+    state
+        .store
+        .record_event(NewEvent {
+            ts_ms: now(state),
+            event_type: "permit.hard_blocked".into(),
+            actor: caller.actor(),
+            subject: Subject {
+                task_id: subject.task_id,
+                worker_id: Some(subject.worker_id),
+                permit_id: None,
+            },
+            level: Some(subject.level),
+            data: json!({
+                "rule": rules.first(),
+                "rules": rules,
+                "worker_type": subject.worker_type,
+            }),
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
 }
 
 /// The constraints a permit carries (SPEC §6.4), from the task and the request.
@@ -336,10 +396,11 @@ pub async fn close(
 ) -> Result<Json<Permit>, ApiError> {
     state
         .store
-        .close_permit(
+        .close_permit_with_feedback(
             caller.principal(),
             &id,
             body.notes.unwrap_or(Value::Null),
+            body.actual_level,
             now(&state),
         )
         .await

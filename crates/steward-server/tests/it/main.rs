@@ -8,6 +8,7 @@ mod audit_tail;
 mod authorize;
 mod emergencies;
 mod monitoring;
+mod notify;
 mod permits;
 mod support;
 mod timers;

@@ -8,4 +8,5 @@ mod merkle;
 mod principals;
 mod timers;
 mod tokens;
+mod webhooks;
 mod workers;

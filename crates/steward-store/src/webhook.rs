@@ -1,0 +1,903 @@
+//! Outbound webhooks (SPEC §11): subscriptions, the fan-out of audit events into
+//! deliveries, claiming due deliveries, and recording each attempt.
+//!
+//! # How delivery follows the trail
+//!
+//! A workflow transaction never touches a webhook: it appends its audit event and
+//! commits. Each subscription keeps a durable cursor (`webhooks.cursor_seq`, the last
+//! audit seq it has looked at); [`Store::fan_out_webhooks`] reads the events after it,
+//! inserts one `webhook_deliveries` row per matching event, and advances the cursor, in
+//! one transaction. Audit seqs become visible in order (appends serialise on the head
+//! row), so a cursor never skips an event. A receiver that is down therefore cannot slow
+//! or lose a workflow step: its deliveries wait in the log.
+//!
+//! # Claims and retries
+//!
+//! [`Store::claim_webhook_deliveries`] takes due `pending` rows (PostgreSQL: `FOR UPDATE
+//! SKIP LOCKED`, so several instances never claim the same row; SQLite: the single write
+//! lock), counts the attempt and leases the row for [`CLAIM_LEASE_MS`] so nobody else
+//! sends it meanwhile. [`Store::finish_webhook_delivery`] records the result: `delivered`,
+//! or back to `pending` at the time [`retry_delay_ms`] gives, or `failed` after
+//! [`MAX_ATTEMPTS`]. A result only applies to the attempt that was claimed, so a late
+//! answer after the lease expired changes nothing.
+//!
+//! Delivery attempts are operational records, not audit events: recording them in the
+//! trail would feed the trail back into itself. Creating and deleting a subscription are
+//! audited (`webhook.created`, `webhook.deleted`), without the secret or the URL's path
+//! (a Slack URL's path is itself a credential).
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::audit::append_event;
+use crate::error::StoreError;
+use crate::principal::Principal;
+use crate::store::{Pool, Store, TxConn, new_id};
+use crate::{NewEvent, Subject};
+
+/// Attempts before a delivery is given up as `failed`.
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// The wait after the first failed attempt; it doubles with each further failure.
+pub const RETRY_BASE_MS: i64 = 30_000;
+
+/// The longest wait between two attempts.
+pub const RETRY_CAP_MS: i64 = 3_600_000;
+
+/// How long a claimed delivery stays out of other instances' reach while it is sent. Far
+/// above the HTTP timeout, so a lease only lapses when the sender died.
+pub const CLAIM_LEASE_MS: i64 = 120_000;
+
+/// The wait after failed attempt number `attempt` (1-based), or `None` when that was the
+/// last one: 30 s, 1 min, 2 min, … capped at 1 h; ten attempts span about 3 h (11 010 s of waiting).
+pub fn retry_delay_ms(attempt: u32) -> Option<i64> {
+    if attempt >= MAX_ATTEMPTS {
+        return None;
+    }
+    let doublings = attempt.saturating_sub(1).min(20);
+    Some((RETRY_BASE_MS << doublings).min(RETRY_CAP_MS))
+}
+
+/// One entry of a subscription's `event_types`: `*` (every event), `permit.*` (every type
+/// under a dotted prefix), or an exact type such as `rollback.opened`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventPattern {
+    All,
+    /// The prefix with its dot: `permit.`.
+    Prefix(String),
+    Exact(String),
+}
+
+impl EventPattern {
+    /// Parses one pattern: dotted segments of lower-case letters, digits and `_`, the
+    /// last of which may be `*`.
+    pub fn parse(text: &str) -> Result<EventPattern, String> {
+        if text == "*" {
+            return Ok(EventPattern::All);
+        }
+        let (body, prefix) = match text.strip_suffix(".*") {
+            Some(body) => (body, true),
+            None => (text, false),
+        };
+        let valid_segment = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        };
+        if body.is_empty() || !body.split('.').all(valid_segment) {
+            return Err(format!(
+                "`{text}` is not an event type pattern: expected `*`, `permit.*` or a type such as `rollback.opened` (lower-case letters, digits, `_`, dots)"
+            ));
+        }
+        Ok(if prefix {
+            EventPattern::Prefix(format!("{body}."))
+        } else {
+            EventPattern::Exact(body.to_owned())
+        })
+    }
+
+    pub fn matches(&self, event_type: &str) -> bool {
+        match self {
+            EventPattern::All => true,
+            EventPattern::Prefix(prefix) => event_type.starts_with(prefix.as_str()),
+            EventPattern::Exact(name) => event_type == name,
+        }
+    }
+}
+
+/// The body a subscription receives: Steward's event JSON, or a Slack-compatible
+/// `{"text", "blocks"}` message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    Json,
+    Slack,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+        }
+    }
+
+    fn parse(text: &str) -> Option<WebhookFormat> {
+        match text {
+            "json" => Some(WebhookFormat::Json),
+            "slack" => Some(WebhookFormat::Slack),
+            _ => None,
+        }
+    }
+}
+
+/// A subscription to create. The caller validated `url` and `event_types`.
+#[derive(Clone)]
+pub struct NewWebhook {
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub format: WebhookFormat,
+    pub secret: String,
+}
+
+impl fmt::Debug for NewWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewWebhook")
+            .field("url", &self.url)
+            .field("event_types", &self.event_types)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A subscription as the API shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub format: WebhookFormat,
+    /// The last audit seq fanned out into deliveries.
+    pub cursor_seq: i64,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub deleted_at_ms: Option<i64>,
+}
+
+/// One row of a subscription's delivery log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub webhook_id: String,
+    /// The audit event's seq; also the idempotency id the receiver sees.
+    pub seq: i64,
+    pub event_type: String,
+    /// `pending`, `delivered`, `failed` (attempts exhausted) or `cancelled` (the
+    /// subscription was deleted first).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+}
+
+/// A delivery claimed for one attempt, with what sending it needs.
+#[derive(Clone)]
+pub struct ClaimedDelivery {
+    pub webhook_id: String,
+    pub seq: i64,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    pub url: String,
+    pub format: WebhookFormat,
+    /// The HMAC key. Kept out of `Debug`.
+    pub secret: String,
+}
+
+impl fmt::Debug for ClaimedDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClaimedDelivery")
+            .field("webhook_id", &self.webhook_id)
+            .field("seq", &self.seq)
+            .field("attempt", &self.attempt)
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// The receiver answered 2xx.
+    Delivered { status_code: u16 },
+    /// A non-2xx answer (`status_code`) or no answer (`None`: refused, timed out).
+    Failed {
+        status_code: Option<u16>,
+        error: String,
+    },
+}
+
+type WebhookRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+);
+
+type DeliveryRow = (
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+const WEBHOOK_COLUMNS_SQLITE: &str =
+    "id, url, event_types, format, cursor_seq, created_by, created_at, deleted_at";
+const WEBHOOK_COLUMNS_PG: &str =
+    "id, url, event_types::text, format, cursor_seq, created_by, created_at, deleted_at";
+const DELIVERY_COLUMNS: &str = "webhook_id, seq, event_type, status, attempts, next_attempt_at, \
+     last_status_code, last_error, created_at, updated_at, delivered_at";
+
+/// Events read per subscription per fan-out.
+const FAN_OUT_PAGE: i64 = 500;
+
+fn decode_webhook(row: WebhookRow) -> Result<Webhook, StoreError> {
+    let (id, url, event_types, format, cursor_seq, created_by, created_at_ms, deleted_at_ms) = row;
+    let event_types: Vec<String> = serde_json::from_str(&event_types).map_err(|e| {
+        StoreError::corrupt(
+            "webhook",
+            &id,
+            format!("event_types is not a JSON array: {e}"),
+        )
+    })?;
+    let format = WebhookFormat::parse(&format)
+        .ok_or_else(|| StoreError::corrupt("webhook", &id, "unknown format"))?;
+    Ok(Webhook {
+        id,
+        url,
+        event_types,
+        format,
+        cursor_seq,
+        created_by,
+        created_at_ms,
+        deleted_at_ms,
+    })
+}
+
+fn decode_delivery(row: DeliveryRow) -> Delivery {
+    let (
+        webhook_id,
+        seq,
+        event_type,
+        status,
+        attempts,
+        next_attempt_at_ms,
+        last_status_code,
+        last_error,
+        created_at_ms,
+        updated_at_ms,
+        delivered_at_ms,
+    ) = row;
+    Delivery {
+        webhook_id,
+        seq,
+        event_type,
+        status,
+        attempts,
+        next_attempt_at_ms,
+        last_status_code,
+        last_error,
+        created_at_ms,
+        updated_at_ms,
+        delivered_at_ms,
+    }
+}
+
+/// The scheme and host of `url`, for the audit trail (a path may be a credential).
+fn url_origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    format!("{scheme}://{host}")
+}
+
+impl Store {
+    /// Creates a subscription whose cursor starts at its own `webhook.created` event: it
+    /// receives events appended after it exists.
+    pub async fn create_webhook(
+        &self,
+        by: &Principal,
+        new: NewWebhook,
+        now_ms: i64,
+    ) -> Result<Webhook, StoreError> {
+        let id = new_id();
+        let event_types = Value::from(new.event_types.clone()).to_string();
+        let mut tx = self.begin().await?;
+        let entry = append_event(
+            &mut tx,
+            NewEvent {
+                ts_ms: now_ms,
+                event_type: "webhook.created".into(),
+                actor: by.actor(),
+                subject: Subject::default(),
+                level: None,
+                data: json!({
+                    "webhook_id": id,
+                    "origin": url_origin(&new.url),
+                    "event_types": new.event_types,
+                    "format": new.format,
+                }),
+            },
+        )
+        .await?;
+        let cursor = i64::try_from(entry.seq)
+            .map_err(|_| StoreError::corrupt("audit event", entry.seq, "seq out of range"))?;
+        match &mut tx.conn {
+            TxConn::Sqlite(conn) => {
+                sqlx::query(
+                    "INSERT INTO webhooks (id, url, event_types, format, secret, cursor_seq, \
+                     created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&id)
+                .bind(&new.url)
+                .bind(&event_types)
+                .bind(new.format.as_str())
+                .bind(&new.secret)
+                .bind(cursor)
+                .bind(&by.id)
+                .bind(now_ms)
+                .execute(&mut **conn)
+                .await?;
+            }
+            TxConn::Postgres(conn) => {
+                sqlx::query(
+                    "INSERT INTO webhooks (id, url, event_types, format, secret, cursor_seq, \
+                     created_by, created_at) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8)",
+                )
+                .bind(&id)
+                .bind(&new.url)
+                .bind(&event_types)
+                .bind(new.format.as_str())
+                .bind(&new.secret)
+                .bind(cursor)
+                .bind(&by.id)
+                .bind(now_ms)
+                .execute(&mut **conn)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Webhook {
+            id,
+            url: new.url,
+            event_types: new.event_types,
+            format: new.format,
+            cursor_seq: cursor,
+            created_by: by.id.clone(),
+            created_at_ms: now_ms,
+            deleted_at_ms: None,
+        })
+    }
+
+    /// The subscriptions not deleted, oldest first.
+    pub async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
+        let rows: Vec<WebhookRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT {WEBHOOK_COLUMNS_SQLITE} FROM webhooks WHERE deleted_at IS NULL \
+                     ORDER BY created_at, id"
+                ))
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT {WEBHOOK_COLUMNS_PG} FROM webhooks WHERE deleted_at IS NULL \
+                     ORDER BY created_at, id"
+                ))
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(decode_webhook).collect()
+    }
+
+    /// One subscription, deleted or not.
+    pub async fn webhook(&self, id: &str) -> Result<Webhook, StoreError> {
+        let row: Option<WebhookRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT {WEBHOOK_COLUMNS_SQLITE} FROM webhooks WHERE id = ?"
+                ))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT {WEBHOOK_COLUMNS_PG} FROM webhooks WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        let row = row.ok_or_else(|| StoreError::NotFound {
+            what: "webhook",
+            id: id.to_owned(),
+        })?;
+        decode_webhook(row)
+    }
+
+    /// Deletes a subscription: no new deliveries, and its pending ones are cancelled.
+    /// Idempotent: deleting a deleted subscription records nothing.
+    pub async fn delete_webhook(
+        &self,
+        by: &Principal,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Webhook, StoreError> {
+        let mut tx = self.begin().await?;
+        let changed = match &mut tx.conn {
+            TxConn::Sqlite(conn) => {
+                let done = sqlx::query(
+                    "UPDATE webhooks SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+                )
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut **conn)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ? \
+                     WHERE webhook_id = ? AND status = 'pending'",
+                )
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut **conn)
+                .await?;
+                done
+            }
+            TxConn::Postgres(conn) => {
+                let done = sqlx::query(
+                    "UPDATE webhooks SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+                )
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut **conn)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = $1 \
+                     WHERE webhook_id = $2 AND status = 'pending'",
+                )
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut **conn)
+                .await?;
+                done
+            }
+        };
+        if changed == 1 {
+            append_event(
+                &mut tx,
+                NewEvent {
+                    ts_ms: now_ms,
+                    event_type: "webhook.deleted".into(),
+                    actor: by.actor(),
+                    subject: Subject::default(),
+                    level: None,
+                    data: json!({"webhook_id": id}),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.webhook(id).await
+    }
+
+    /// A subscription's delivery log in seq order, from `after_seq` (exclusive), at most
+    /// `limit` rows.
+    pub async fn webhook_deliveries(
+        &self,
+        id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows: Vec<DeliveryRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+                     WHERE webhook_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+                ))
+                .bind(id)
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+                     WHERE webhook_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ))
+                .bind(id)
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(decode_delivery).collect())
+    }
+
+    /// Moves every live subscription's cursor over up to 500 new audit events, creating a
+    /// `pending` delivery, due now, for each event it subscribes to. Returns how many
+    /// deliveries it created. On PostgreSQL a subscription another instance is fanning
+    /// out is skipped (`SKIP LOCKED`).
+    pub async fn fan_out_webhooks(&self, now_ms: i64) -> Result<u64, StoreError> {
+        // Most ticks find nothing to do: decide that with one read, without taking
+        // SQLite's write lock.
+        let sql = "SELECT COUNT(*) FROM webhooks WHERE deleted_at IS NULL \
+                   AND cursor_seq < (SELECT seq FROM audit_head WHERE id = 1)";
+        let (behind,): (i64,) = match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+            Pool::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
+        };
+        if behind == 0 {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        let hooks: Vec<(String, String, i64)> = match &mut tx.conn {
+            TxConn::Sqlite(conn) => {
+                sqlx::query_as(
+                    "SELECT id, event_types, cursor_seq FROM webhooks WHERE deleted_at IS NULL",
+                )
+                .fetch_all(&mut **conn)
+                .await?
+            }
+            TxConn::Postgres(conn) => {
+                sqlx::query_as(
+                    "SELECT id, event_types::text, cursor_seq FROM webhooks \
+                     WHERE deleted_at IS NULL FOR UPDATE SKIP LOCKED",
+                )
+                .fetch_all(&mut **conn)
+                .await?
+            }
+        };
+        let mut created = 0;
+        for (id, event_types, cursor) in hooks {
+            let patterns: Vec<EventPattern> = serde_json::from_str::<Vec<String>>(&event_types)
+                .map_err(|e| StoreError::corrupt("webhook", &id, e.to_string()))?
+                .iter()
+                .filter_map(|p| EventPattern::parse(p).ok())
+                .collect();
+            let events: Vec<(i64, String)> =
+                match &mut tx.conn {
+                    TxConn::Sqlite(conn) => {
+                        sqlx::query_as(
+                            "SELECT seq, type FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+                        )
+                        .bind(cursor)
+                        .bind(FAN_OUT_PAGE)
+                        .fetch_all(&mut **conn)
+                        .await?
+                    }
+                    TxConn::Postgres(conn) => sqlx::query_as(
+                        "SELECT seq, type FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    )
+                    .bind(cursor)
+                    .bind(FAN_OUT_PAGE)
+                    .fetch_all(&mut **conn)
+                    .await?,
+                };
+            let Some(&(last, _)) = events.last() else {
+                continue;
+            };
+            for (seq, event_type) in &events {
+                if !patterns.iter().any(|p| p.matches(event_type)) {
+                    continue;
+                }
+                created += match &mut tx.conn {
+                    TxConn::Sqlite(conn) => sqlx::query(
+                        "INSERT INTO webhook_deliveries (webhook_id, seq, event_type, status, \
+                             attempts, next_attempt_at, created_at, updated_at) \
+                             VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&id)
+                    .bind(seq)
+                    .bind(event_type)
+                    .bind(now_ms)
+                    .bind(now_ms)
+                    .bind(now_ms)
+                    .execute(&mut **conn)
+                    .await?
+                    .rows_affected(),
+                    TxConn::Postgres(conn) => sqlx::query(
+                        "INSERT INTO webhook_deliveries (webhook_id, seq, event_type, status, \
+                             attempts, next_attempt_at, created_at, updated_at) \
+                             VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&id)
+                    .bind(seq)
+                    .bind(event_type)
+                    .bind(now_ms)
+                    .execute(&mut **conn)
+                    .await?
+                    .rows_affected(),
+                };
+            }
+            match &mut tx.conn {
+                TxConn::Sqlite(conn) => {
+                    sqlx::query("UPDATE webhooks SET cursor_seq = ? WHERE id = ?")
+                        .bind(last)
+                        .bind(&id)
+                        .execute(&mut **conn)
+                        .await?;
+                }
+                TxConn::Postgres(conn) => {
+                    sqlx::query("UPDATE webhooks SET cursor_seq = $1 WHERE id = $2")
+                        .bind(last)
+                        .bind(&id)
+                        .execute(&mut **conn)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Claims up to `limit` due `pending` deliveries of live subscriptions for one attempt
+    /// each: counts the attempt and leases the row for [`CLAIM_LEASE_MS`].
+    pub async fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let lease = now_ms.saturating_add(CLAIM_LEASE_MS);
+        // As in fan-out: an idle tick costs one indexed read, no write lock.
+        let due: Option<(i64,)> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT seq FROM webhook_deliveries \
+                     WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
+                )
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT seq FROM webhook_deliveries \
+                     WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1",
+                )
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let due: Vec<(String, i64, String, String, String)> = match &mut tx.conn {
+            TxConn::Sqlite(conn) => {
+                sqlx::query_as(
+                    "SELECT d.webhook_id, d.seq, w.url, w.format, w.secret \
+                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                     WHERE d.status = 'pending' AND d.next_attempt_at <= ? \
+                     AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.seq LIMIT ?",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&mut **conn)
+                .await?
+            }
+            TxConn::Postgres(conn) => {
+                sqlx::query_as(
+                    "SELECT d.webhook_id, d.seq, w.url, w.format, w.secret \
+                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                     WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+                     AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.seq LIMIT $2 \
+                     FOR UPDATE OF d SKIP LOCKED",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&mut **conn)
+                .await?
+            }
+        };
+        let mut claimed = Vec::with_capacity(due.len());
+        for (webhook_id, seq, url, format, secret) in due {
+            let (attempts,): (i64,) = match &mut tx.conn {
+                TxConn::Sqlite(conn) => {
+                    sqlx::query_as(
+                        "UPDATE webhook_deliveries SET attempts = attempts + 1, \
+                         next_attempt_at = ?, updated_at = ? WHERE webhook_id = ? AND seq = ? \
+                         RETURNING attempts",
+                    )
+                    .bind(lease)
+                    .bind(now_ms)
+                    .bind(&webhook_id)
+                    .bind(seq)
+                    .fetch_one(&mut **conn)
+                    .await?
+                }
+                TxConn::Postgres(conn) => {
+                    sqlx::query_as(
+                        "UPDATE webhook_deliveries SET attempts = attempts + 1, \
+                         next_attempt_at = $1, updated_at = $2 WHERE webhook_id = $3 AND seq = $4 \
+                         RETURNING attempts",
+                    )
+                    .bind(lease)
+                    .bind(now_ms)
+                    .bind(&webhook_id)
+                    .bind(seq)
+                    .fetch_one(&mut **conn)
+                    .await?
+                }
+            };
+            let format = WebhookFormat::parse(&format)
+                .ok_or_else(|| StoreError::corrupt("webhook", &webhook_id, "unknown format"))?;
+            claimed.push(ClaimedDelivery {
+                webhook_id,
+                seq,
+                attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
+                url,
+                format,
+                secret,
+            });
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// Records how a claimed attempt went: `delivered`; or `pending` again after
+    /// [`retry_delay_ms`]; or `failed` once [`MAX_ATTEMPTS`] are spent. Returns the new
+    /// status, or `None` when the claim was no longer current (its lease lapsed and
+    /// another attempt began, or the subscription was deleted): then nothing changes.
+    pub async fn finish_webhook_delivery(
+        &self,
+        claim: &ClaimedDelivery,
+        result: &AttemptResult,
+        now_ms: i64,
+    ) -> Result<Option<&'static str>, StoreError> {
+        let (status, next, code, error, delivered_at) = match result {
+            AttemptResult::Delivered { status_code } => (
+                "delivered",
+                now_ms,
+                Some(i64::from(*status_code)),
+                None,
+                Some(now_ms),
+            ),
+            AttemptResult::Failed { status_code, error } => {
+                let error: String = error.chars().take(500).collect();
+                match retry_delay_ms(claim.attempt) {
+                    Some(delay) => (
+                        "pending",
+                        now_ms.saturating_add(delay),
+                        status_code.map(i64::from),
+                        Some(error),
+                        None,
+                    ),
+                    None => (
+                        "failed",
+                        now_ms,
+                        status_code.map(i64::from),
+                        Some(error),
+                        None,
+                    ),
+                }
+            }
+        };
+        let mut tx = self.begin().await?;
+        let changed = match &mut tx.conn {
+            TxConn::Sqlite(conn) => sqlx::query(
+                "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, \
+                 last_status_code = ?, last_error = ?, updated_at = ?, delivered_at = ? \
+                 WHERE webhook_id = ? AND seq = ? AND attempts = ? AND status = 'pending'",
+            )
+            .bind(status)
+            .bind(next)
+            .bind(code)
+            .bind(&error)
+            .bind(now_ms)
+            .bind(delivered_at)
+            .bind(&claim.webhook_id)
+            .bind(claim.seq)
+            .bind(i64::from(claim.attempt))
+            .execute(&mut **conn)
+            .await?
+            .rows_affected(),
+            TxConn::Postgres(conn) => sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, \
+                 last_status_code = $3, last_error = $4, updated_at = $5, delivered_at = $6 \
+                 WHERE webhook_id = $7 AND seq = $8 AND attempts = $9 AND status = 'pending'",
+            )
+            .bind(status)
+            .bind(next)
+            .bind(code)
+            .bind(&error)
+            .bind(now_ms)
+            .bind(delivered_at)
+            .bind(&claim.webhook_id)
+            .bind(claim.seq)
+            .bind(i64::from(claim.attempt))
+            .execute(&mut **conn)
+            .await?
+            .rows_affected(),
+        };
+        tx.commit().await?;
+        Ok((changed == 1).then_some(status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_parse_and_match() {
+        let all = EventPattern::parse("*").expect("all");
+        let permits = EventPattern::parse("permit.*").expect("prefix");
+        let opened = EventPattern::parse("rollback.opened").expect("exact");
+        assert!(all.matches("anything.at_all"));
+        assert!(permits.matches("permit.approved"));
+        assert!(!permits.matches("permits.approved"));
+        assert!(!permits.matches("permit"));
+        assert!(opened.matches("rollback.opened"));
+        assert!(!opened.matches("rollback.opened_late"));
+        for bad in [
+            "",
+            ".",
+            "permit.",
+            "Permit.*",
+            "permit.**",
+            "*.approved",
+            "a b",
+            ".*",
+        ] {
+            assert!(
+                EventPattern::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_and_stop() {
+        let delays: Vec<Option<i64>> = (1..=MAX_ATTEMPTS).map(retry_delay_ms).collect();
+        assert_eq!(delays[0], Some(30_000));
+        assert_eq!(delays[1], Some(60_000));
+        assert_eq!(delays[2], Some(120_000));
+        assert_eq!(delays[7], Some(RETRY_CAP_MS));
+        assert_eq!(delays[8], Some(RETRY_CAP_MS));
+        assert_eq!(delays[9], None, "the tenth attempt is the last");
+    }
+
+    #[test]
+    fn the_audit_trail_sees_only_the_origin() {
+        assert_eq!(
+            url_origin("https://user:pw@hooks.slack.com/services/T0/B0/XYZ?x=1"),
+            "https://hooks.slack.com"
+        );
+        assert_eq!(url_origin("http://127.0.0.1:9/x"), "http://127.0.0.1:9");
+    }
+}
