@@ -46,6 +46,7 @@
 
 mod audit;
 mod error;
+mod group_commit;
 mod merkle;
 mod permit;
 mod principal;
@@ -58,6 +59,7 @@ pub mod testing;
 
 pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
 pub use error::StoreError;
+pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
