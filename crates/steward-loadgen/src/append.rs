@@ -35,6 +35,10 @@ struct Figures {
     seconds: f64,
     /// Acknowledgement latencies in microseconds, sorted.
     latencies: Vec<u64>,
+    /// CPU time this process used during the run (every thread, user and system), when
+    /// the platform tells (`/proc/self/stat`). On a shared machine, events per CPU-second
+    /// say more than events per second.
+    cpu_seconds: Option<f64>,
 }
 
 impl Figures {
@@ -112,6 +116,15 @@ pub(crate) fn run(database: &str, producers: usize, seconds: u64) -> anyhow::Res
             figures.percentile_ms(0.99),
             figures.events,
         )?;
+        if let Some(cpu) = figures.cpu_seconds.filter(|&cpu| cpu > 0.0) {
+            writeln!(
+                out,
+                "  {:<38} {:>9.0} events per CPU-second ({cpu:.2} CPU-s in {:.2} s)",
+                "",
+                figures.events as f64 / cpu,
+                figures.seconds,
+            )?;
+        }
     }
     if let [(_, (baseline, _)), (_, (grouped, _))] = results.as_slice() {
         writeln!(
@@ -183,6 +196,7 @@ async fn measure(
         task.await??;
     }
 
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
@@ -205,11 +219,15 @@ async fn measure(
         latencies.extend(task.await??);
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     latencies.sort_unstable();
     Ok(Figures {
         events: latencies.len() as u64,
         seconds,
         latencies,
+        cpu_seconds,
     })
 }
 
@@ -243,4 +261,17 @@ async fn append(store: &Store, mode: Mode, producer: usize, n: u64) -> anyhow::R
         Mode::GroupCommit => store.record_event(event).await?,
     };
     Ok(())
+}
+
+/// User plus system CPU time of this process so far, from `/proc/self/stat` (Linux; clock
+/// ticks of 1/100 s, the kernel's `USER_HZ`). `None` elsewhere.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3 (state);
+    // utime and stime are fields 14 and 15.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
 }

@@ -183,7 +183,8 @@ impl Store {
     /// any other transaction; `seq` stays gap-free and the chain unbroken alongside
     /// [`append_event`] in use cases. When the transaction cannot begin or commit, every
     /// event of the batch fails ([`StoreError::GroupCommit`]); an event the database
-    /// refuses fails alone.
+    /// refuses fails alone. Dropping the returned future does not withdraw an event
+    /// already queued: it may still be appended.
     ///
     /// [`MAX_GROUP_COMMIT_BATCH`]: crate::MAX_GROUP_COMMIT_BATCH
     pub async fn record_event(&self, event: NewEvent) -> Result<AuditEntry, StoreError> {
