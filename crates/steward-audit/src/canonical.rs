@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::entry::EntryBody;
+use crate::entry::{Actor, EntryBody, Subject};
 use crate::hash::Hash;
 
 /// The domain-separation prefix of [`entry_hash`]. It names the encoding version.
@@ -16,23 +16,50 @@ pub fn canonical_body(body: &EntryBody<'_>) -> Vec<u8> {
     let data = canonical_json(body.data);
     let mut out = Vec::with_capacity(128 + data.len());
     out.extend_from_slice(&body.seq.to_be_bytes());
-    out.extend_from_slice(&body.ts_ms.to_be_bytes());
-    put_str(&mut out, body.event_type);
-    put_str(&mut out, body.actor.kind.as_str());
-    put_str(&mut out, &body.actor.id);
-    put_len(&mut out, body.actor.roles.len());
-    for role in &body.actor.roles {
-        put_str(&mut out, role);
+    put_after_seq(
+        &mut out,
+        &AfterSeq {
+            ts_ms: body.ts_ms,
+            event_type: body.event_type,
+            actor: body.actor,
+            subject: body.subject,
+            level: body.level,
+            data_json: &data,
+        },
+    );
+    out
+}
+
+/// The fields of a body that follow `seq` in its encoding, with `data` already rendered
+/// as canonical JSON.
+pub(crate) struct AfterSeq<'a> {
+    pub(crate) ts_ms: i64,
+    pub(crate) event_type: &'a str,
+    pub(crate) actor: &'a Actor,
+    pub(crate) subject: &'a Subject,
+    pub(crate) level: Option<u8>,
+    pub(crate) data_json: &'a str,
+}
+
+/// Encodes fields 2–11 of the body (everything after `seq`), as the crate documentation
+/// lays them out.
+pub(crate) fn put_after_seq(out: &mut Vec<u8>, fields: &AfterSeq<'_>) {
+    out.extend_from_slice(&fields.ts_ms.to_be_bytes());
+    put_str(out, fields.event_type);
+    put_str(out, fields.actor.kind.as_str());
+    put_str(out, &fields.actor.id);
+    put_len(out, fields.actor.roles.len());
+    for role in &fields.actor.roles {
+        put_str(out, role);
     }
-    put_opt_str(&mut out, body.subject.task_id.as_deref());
-    put_opt_str(&mut out, body.subject.worker_id.as_deref());
-    put_opt_str(&mut out, body.subject.permit_id.as_deref());
-    match body.level {
+    put_opt_str(out, fields.subject.task_id.as_deref());
+    put_opt_str(out, fields.subject.worker_id.as_deref());
+    put_opt_str(out, fields.subject.permit_id.as_deref());
+    match fields.level {
         None => out.push(0x00),
         Some(level) => out.extend_from_slice(&[0x01, level]),
     }
-    put_str(&mut out, &data);
-    out
+    put_str(out, fields.data_json);
 }
 
 /// The hash of an entry whose previous entry hashed to `prev` and whose canonical body is

@@ -119,6 +119,7 @@ mod entry;
 mod export;
 mod hash;
 mod merkle;
+mod prepared;
 
 pub use canonical::{ENTRY_DOMAIN, canonical_body, canonical_json, entry_hash};
 pub use chain::{ChainError, ChainErrorKind, verify_chain};
@@ -139,3 +140,4 @@ pub use merkle::{
     consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash,
     merkle_root, node_hash, root_from_nodes, root_nodes, verify_consistency, verify_inclusion,
 };
+pub use prepared::PreparedBody;

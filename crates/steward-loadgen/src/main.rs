@@ -5,6 +5,10 @@
 //! → start → complete → close) for a fixed time, and the tool reports lifecycles per
 //! second and per-request latency percentiles. The server and the clients share this
 //! machine's cores, as a sidecar load generator would.
+//!
+//! `append`: durable audit appends straight on the store (no HTTP), the naive baseline
+//! (one transaction per event) and then group commit (`Store::record_event`), in one run;
+//! see `append.rs`.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -17,6 +21,8 @@ use steward_policy::{Policy, Role};
 use steward_server::{AppState, Clock, router, serve};
 use steward_store::testing::execute;
 use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
+
+mod append;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +52,20 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         server_threads: usize,
     },
+    /// Durable audit appends per second: one transaction per event, then group commit.
+    Append {
+        /// `sqlite` (temp file, synchronous=normal), `sqlite-full` (temp file,
+        /// synchronous=full: an fsync per commit), or a `postgres://` URL of an existing,
+        /// empty database.
+        #[arg(long, default_value = "sqlite-full")]
+        database: String,
+        /// Concurrent producers, each appending one event at a time and waiting for it.
+        #[arg(long, default_value_t = 512)]
+        producers: usize,
+        /// How long to run each of the two modes, in seconds.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +76,11 @@ fn main() -> anyhow::Result<()> {
             seconds,
             server_threads,
         } => lifecycles(&database, clients, seconds, server_threads),
+        Command::Append {
+            database,
+            producers,
+            seconds,
+        } => append::run(&database, producers, seconds),
     }
 }
 

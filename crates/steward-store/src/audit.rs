@@ -173,9 +173,27 @@ pub async fn append_event(tx: &mut Tx<'_>, event: NewEvent) -> Result<AuditEntry
 const PAGE: u32 = 1000;
 
 impl Store {
-    /// Appends one event in a transaction of its own, for acts that change nothing else
-    /// (an authorize decision, a telemetry breach report).
+    /// Appends one event for an act that changes nothing else (an authorize decision, a
+    /// telemetry breach report), and returns it once it is committed.
+    ///
+    /// Concurrent calls are group-committed: the store's committer task appends whatever
+    /// events are waiting in one transaction (up to [`MAX_GROUP_COMMIT_BATCH`]), so one
+    /// commit, and with SQLite `synchronous=full` one fsync, serves them all. An idle store
+    /// commits a lone event at once. An acknowledged event is committed and as durable as
+    /// any other transaction; `seq` stays gap-free and the chain unbroken alongside
+    /// [`append_event`] in use cases. When the transaction cannot begin or commit, every
+    /// event of the batch fails ([`StoreError::GroupCommit`]); an event the database
+    /// refuses fails alone. Dropping the returned future does not withdraw an event
+    /// already queued: it may still be appended.
+    ///
+    /// [`MAX_GROUP_COMMIT_BATCH`]: crate::MAX_GROUP_COMMIT_BATCH
     pub async fn record_event(&self, event: NewEvent) -> Result<AuditEntry, StoreError> {
+        self.group_commit(event).await
+    }
+
+    /// Appends one event in a transaction of its own, without group commit: one commit
+    /// per event. The benchmark baseline for [`Store::record_event`]; prefer that.
+    pub async fn record_event_unbatched(&self, event: NewEvent) -> Result<AuditEntry, StoreError> {
         let mut tx = self.begin().await?;
         let entry = append_event(&mut tx, event).await?;
         tx.commit().await?;
@@ -520,7 +538,7 @@ fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
-fn decode_head(seq: i64, hash: &[u8]) -> Result<AuditHead, StoreError> {
+pub(crate) fn decode_head(seq: i64, hash: &[u8]) -> Result<AuditHead, StoreError> {
     let seq =
         u64::try_from(seq).map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
     let hash = Hash::from_slice(hash)

@@ -50,6 +50,20 @@ pub enum StoreError {
     /// The sizes of a proof request do not fit together (old size above new size).
     #[error("cannot make the proof: {0}")]
     Proof(#[source] steward_audit::ProofError),
+    /// [`Store::record_event`](crate::Store::record_event) committed its event with
+    /// others, and that transaction could not begin or commit: none of the `events` was
+    /// appended.
+    #[error("group commit of {events} audit events failed: {source}")]
+    GroupCommit {
+        events: usize,
+        #[source]
+        source: std::sync::Arc<StoreError>,
+    },
+    /// The task that commits [`Store::record_event`](crate::Store::record_event)'s events
+    /// ended before answering (its runtime shut down); the event may or may not have been
+    /// appended.
+    #[error("the audit group committer stopped before answering")]
+    CommitterStopped,
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -6,6 +6,8 @@
 //! - `store`: [`Store`], the backend `match`, connecting, migrations, [`Tx`].
 //! - `audit`: [`append_event`], the audit primitive every use case calls inside its own
 //!   transaction, plus reading and verifying the trail.
+//! - `group_commit`: the committer task behind [`Store::record_event`], which appends
+//!   concurrent events many to a transaction.
 //! - `merkle`: the RFC 6962 Merkle tree over the trail, caught up outside the appending
 //!   transactions ([`Store::extend_merkle`]), signed checkpoints, inclusion and
 //!   consistency proofs.
@@ -45,13 +47,17 @@
 //! per commit with NORMAL and about 2.3 ms with FULL (≈ 430 commits/s, all writers being
 //! serialised), so FULL caps a SQLite Steward at a few hundred state changes per second;
 //! use PostgreSQL (which shares fsyncs between concurrent commits) when both power-loss
-//! durability and throughput matter. Writers wait up to 5 s for the write lock
+//! durability and throughput matter. Audit events of acts that change nothing else
+//! ([`Store::record_event`]) are exempt from that cap: they are group-committed, one
+//! transaction and one fsync per batch of up to [`MAX_GROUP_COMMIT_BATCH`] concurrent
+//! events, each acknowledged only after its batch committed. Writers wait up to 5 s for the write lock
 //! (`busy_timeout`); foreign keys are enforced. PostgreSQL uses the server's settings
 //! (`synchronous_commit = on` by default).
 
 mod audit;
 mod authorize;
 mod error;
+mod group_commit;
 mod merkle;
 mod monitoring;
 mod metrics;
@@ -69,6 +75,7 @@ pub mod testing;
 pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
 pub use authorize::{AuthzVersions, PermitVersion};
 pub use error::StoreError;
+pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
 pub use monitoring::{
     MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput, TelemetryOutcome,

@@ -26,7 +26,10 @@ pub struct Store {
     /// instead of polling the file lock with SQLite's busy handler (which sleeps with
     /// growing back-off and gives long tail latencies under load). Other processes on the
     /// same file still meet the busy timeout. Unused on PostgreSQL.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) writer: Arc<tokio::sync::Mutex<()>>,
+    /// The group committer of [`Store::record_event`], shared by every clone; its task
+    /// ends when the last clone is dropped.
+    pub(crate) committer: Arc<crate::group_commit::Committer>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +131,7 @@ impl Store {
         let store = Store {
             pool: Pool::Sqlite(pool),
             writer: Arc::default(),
+            committer: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -138,6 +142,7 @@ impl Store {
         let store = Store {
             pool: Pool::Postgres(pool),
             writer: Arc::default(),
+            committer: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)

@@ -272,3 +272,20 @@ fn postgres_unreachable(url: &str, error: &sqlx::Error) {
 fn warn(message: &str) {
     let _ = writeln!(std::io::stderr(), "{message}");
 }
+
+/// Watches the group committer of `store` (see [`Store::record_event`]): tests check that
+/// it ends once the last clone of the store is dropped.
+#[derive(Debug)]
+pub struct CommitterProbe(std::sync::Weak<()>);
+
+/// A probe on the committer task `store` runs now (none before its first `record_event`).
+pub fn committer_probe(store: &Store) -> CommitterProbe {
+    CommitterProbe(store.committer.liveness())
+}
+
+impl CommitterProbe {
+    /// Whether the committer task is still running.
+    pub fn is_running(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}

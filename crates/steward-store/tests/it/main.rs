@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod connect;
+mod group_commit;
 mod merkle;
 mod principals;
 mod timers;

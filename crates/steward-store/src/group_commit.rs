@@ -1,0 +1,398 @@
+//! Group commit for [`Store::record_event`]: audit events of acts that change nothing else
+//! (authorize decisions, telemetry) are appended many to a transaction, so that one
+//! commit (one fsync with SQLite `synchronous=full`) makes a whole batch durable.
+//!
+//! # How it works
+//!
+//! Each [`Store`] (all its clones together) has at most one committer task, spawned on the
+//! first `record_event`. A caller encodes its event ([`Prepared`]: canonical JSON of the
+//! data, the body bytes the hash covers), sends it on a bounded channel and waits for its
+//! answer. The committer takes whatever is queued, up to [`MAX_BATCH`] events, without
+//! waiting for more: an idle store commits a lone event at once, a busy one commits large
+//! batches. For each batch it opens one transaction with [`Store::begin`] (SQLite: the
+//! in-process writer queue and `BEGIN IMMEDIATE`; PostgreSQL: `audit_head … FOR UPDATE`),
+//! reads the head, chains the events in arrival order, inserts them with multi-row
+//! INSERTs, advances the head once and commits; then it answers every caller with its
+//! sealed entry.
+//!
+//! # Invariants
+//!
+//! - A caller gets its entry only after the transaction holding it committed, so an
+//!   acknowledged event is exactly as durable as any other commit.
+//! - The committer serializes with [`append_event`](crate::append_event) through the same
+//!   lock every appender takes, so `seq` stays gap-free and the chain unbroken.
+//! - A failed batch rolls back entirely: the head does not move, so the chain is intact.
+//!   When a statement fails (an event the database refuses), the batch is retried one
+//!   event per transaction, so only the refused event's caller gets its error. When the
+//!   transaction cannot begin or commit, every caller of the batch gets the error.
+//! - The committer holds the database pool but not the channel's sending side: when the
+//!   last clone of the `Store` is dropped, the channel closes and the task ends after
+//!   answering what was queued.
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use sqlx::{Postgres, QueryBuilder, Sqlite};
+use steward_audit::{AuditEntry, Hash, PreparedBody};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::{NewEvent, decode_head, roles_json};
+use crate::error::StoreError;
+use crate::store::{Store, Tx, TxConn};
+
+/// The most events one transaction commits. Also bounds the work a caller waits behind.
+pub const MAX_BATCH: usize = 1024;
+
+/// Events waiting for the committer; a caller beyond this waits to enqueue.
+const QUEUE: usize = 2 * MAX_BATCH;
+
+/// Rows per INSERT statement, largest first; a batch is split greedily into these sizes so
+/// that only a handful of distinct statements exist (each prepared once per connection
+/// and cached). 256 rows × 13 columns = 3 328 bind variables, far below SQLite's 32 766
+/// and PostgreSQL's 65 535.
+const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// Columns of one `audit_events` row.
+const COLUMNS: &str = "INSERT INTO audit_events (seq, ts, type, actor_kind, actor_id, \
+                       actor_roles, task_id, worker_id, permit_id, level, data, prev_hash, hash) ";
+
+/// The per-store handle on the committer: the sending side of its queue, created (and the
+/// task spawned) on first use, and again if the task's runtime has gone away.
+#[derive(Debug, Default)]
+pub(crate) struct Committer {
+    slot: Mutex<Option<Running>>,
+}
+
+#[derive(Debug)]
+struct Running {
+    sender: mpsc::Sender<Request>,
+    /// Alive exactly as long as the committer task.
+    alive: Weak<()>,
+}
+
+#[derive(Debug)]
+struct Request {
+    event: Prepared,
+    reply: oneshot::Sender<Result<AuditEntry, StoreError>>,
+}
+
+/// An event with everything computed that does not depend on its place in the chain.
+#[derive(Debug)]
+struct Prepared {
+    event: NewEvent,
+    level: Option<u8>,
+    data_text: String,
+    roles_text: String,
+    body: PreparedBody,
+}
+
+/// Where each event of a committed batch landed.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    seq: u64,
+    prev_hash: Hash,
+    hash: Hash,
+}
+
+/// A batch's failure, by the step that failed.
+#[derive(Debug)]
+enum BatchError {
+    /// Beginning the transaction or reading the head: nothing was tried.
+    Begin(StoreError),
+    /// An INSERT or the head update: the database refused something in the batch.
+    Statement(StoreError),
+    /// The commit itself.
+    Commit(StoreError),
+}
+
+impl Prepared {
+    fn new(event: NewEvent) -> Prepared {
+        let level = event.level.map(u8::from);
+        let data_text = steward_audit::canonical_json(&event.data);
+        let roles_text = roles_json(&event.actor.roles);
+        let body = PreparedBody::new(
+            event.ts_ms,
+            &event.event_type,
+            &event.actor,
+            &event.subject,
+            level,
+            &data_text,
+        );
+        Prepared {
+            event,
+            level,
+            data_text,
+            roles_text,
+            body,
+        }
+    }
+
+    fn seal(self, link: Link) -> AuditEntry {
+        AuditEntry {
+            seq: link.seq,
+            ts_ms: self.event.ts_ms,
+            event_type: self.event.event_type,
+            actor: self.event.actor,
+            subject: self.event.subject,
+            level: self.level,
+            data: self.event.data,
+            prev_hash: link.prev_hash,
+            hash: link.hash,
+        }
+    }
+}
+
+impl Committer {
+    /// The queue of the running committer, spawning one on the current runtime if there
+    /// is none or the last one has ended (its runtime shut down).
+    fn sender(&self, store: &Store) -> mpsc::Sender<Request> {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(running) = slot.as_ref()
+            && !running.sender.is_closed()
+            && running.alive.strong_count() > 0
+        {
+            return running.sender.clone();
+        }
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let alive = Arc::new(());
+        *slot = Some(Running {
+            sender: sender.clone(),
+            alive: Arc::downgrade(&alive),
+        });
+        // The task's store shares the pool and the writer queue but has a committer slot
+        // of its own, which it never fills: holding `self` would keep the queue open
+        // forever.
+        let task_store = Store {
+            pool: store.pool.clone(),
+            writer: store.writer.clone(),
+            committer: Arc::default(),
+        };
+        tokio::spawn(run(task_store, receiver, alive));
+        sender
+    }
+
+    /// Whether a committer task is running for this store (tests observe its end).
+    #[cfg(feature = "test-support")]
+    pub(crate) fn liveness(&self) -> Weak<()> {
+        let slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref()
+            .map_or_else(Weak::new, |running| running.alive.clone())
+    }
+}
+
+impl Store {
+    /// Appends `event` through the group committer (see [`Store::record_event`]).
+    pub(crate) async fn group_commit(&self, event: NewEvent) -> Result<AuditEntry, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let mut request = Request {
+            event: Prepared::new(event),
+            reply,
+        };
+        // A second attempt covers a committer whose runtime shut down between the check
+        // in `sender` and the send; a third failure means no task can run here.
+        for _ in 0..2 {
+            match self.committer.sender(self).send(request).await {
+                Ok(()) => return answer.await.map_err(|_| StoreError::CommitterStopped)?,
+                Err(mpsc::error::SendError(back)) => request = back,
+            }
+        }
+        Err(StoreError::CommitterStopped)
+    }
+}
+
+/// The committer task: commit whatever is queued, until every sender is gone.
+async fn run(store: Store, mut receiver: mpsc::Receiver<Request>, alive: Arc<()>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        commit_and_answer(&store, std::mem::take(&mut batch)).await;
+        batch.reserve(MAX_BATCH);
+    }
+    drop(alive);
+}
+
+async fn commit_and_answer(store: &Store, batch: Vec<Request>) {
+    let events: Vec<&Prepared> = batch.iter().map(|request| &request.event).collect();
+    match commit_batch(store, &events).await {
+        Ok(links) => {
+            for (request, link) in batch.into_iter().zip(links) {
+                // A caller that stopped waiting still has its event committed, like a
+                // use case whose client hung up after its commit.
+                let _ = request.reply.send(Ok(request.event.seal(link)));
+            }
+        }
+        Err(BatchError::Statement(_)) if batch.len() > 1 => {
+            // Something in the batch was refused; find out what by committing each event
+            // on its own, so the other callers are not failed for it.
+            for request in batch {
+                let result = match commit_batch(store, &[&request.event]).await {
+                    Ok(links) => match links.first() {
+                        Some(&link) => Ok(request.event.seal(link)),
+                        None => Err(StoreError::CommitterStopped),
+                    },
+                    Err(
+                        BatchError::Begin(error)
+                        | BatchError::Statement(error)
+                        | BatchError::Commit(error),
+                    ) => Err(error),
+                };
+                let _ = request.reply.send(result);
+            }
+        }
+        Err(
+            BatchError::Begin(error) | BatchError::Statement(error) | BatchError::Commit(error),
+        ) => {
+            let mut requests = batch.into_iter();
+            if requests.len() == 1 {
+                if let Some(request) = requests.next() {
+                    let _ = request.reply.send(Err(error));
+                }
+                return;
+            }
+            let error = Arc::new(error);
+            let events = requests.len();
+            for request in requests {
+                let _ = request.reply.send(Err(StoreError::GroupCommit {
+                    events,
+                    source: error.clone(),
+                }));
+            }
+        }
+    }
+}
+
+/// Appends `events`, in order, in one transaction; returns where each landed.
+async fn commit_batch(store: &Store, events: &[&Prepared]) -> Result<Vec<Link>, BatchError> {
+    let mut tx = store.begin().await.map_err(BatchError::Begin)?;
+    let head = read_head(&mut tx).await.map_err(BatchError::Begin)?;
+    let mut links = Vec::with_capacity(events.len());
+    let mut prev_hash = head.1;
+    for (offset, event) in (1u64..).zip(events) {
+        let seq = head.0 + offset;
+        let hash = event.body.hash_at(seq, &prev_hash);
+        links.push(Link {
+            seq,
+            prev_hash,
+            hash,
+        });
+        prev_hash = hash;
+    }
+    insert(&mut tx, events, &links)
+        .await
+        .map_err(BatchError::Statement)?;
+    tx.commit().await.map_err(BatchError::Commit)?;
+    Ok(links)
+}
+
+/// The head `(seq, hash)`, locked until the transaction ends (SQLite: the transaction
+/// holds the write lock already; PostgreSQL: `FOR UPDATE`).
+async fn read_head(tx: &mut Tx<'_>) -> Result<(u64, Hash), StoreError> {
+    let (seq, hash): (i64, Vec<u8>) = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&mut **tx)
+                .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut **tx)
+                .await?
+        }
+    };
+    let head = decode_head(seq, &hash)?;
+    Ok((head.seq, head.hash))
+}
+
+/// The rows of `events` at `links`, in [`CHUNKS`]-sized INSERTs, then the head update.
+async fn insert(tx: &mut Tx<'_>, events: &[&Prepared], links: &[Link]) -> Result<(), StoreError> {
+    let last = match links.last() {
+        Some(last) => *last,
+        None => return Ok(()),
+    };
+    let seqs = links
+        .iter()
+        .map(|link| seq_i64(link.seq))
+        .collect::<Result<Vec<_>, _>>()?;
+    let last_seq = seq_i64(last.seq)?;
+    let mut start = 0;
+    while start < events.len() {
+        let remaining = events.len() - start;
+        let size = CHUNKS
+            .into_iter()
+            .find(|&size| size <= remaining)
+            .unwrap_or(1);
+        let range = start..start + size;
+        let rows = events[range.clone()]
+            .iter()
+            .zip(&links[range.clone()])
+            .zip(&seqs[range]);
+        match &mut tx.conn {
+            TxConn::Sqlite(tx) => {
+                let mut query = QueryBuilder::<Sqlite>::new(COLUMNS);
+                query.push_values(rows, |mut row, ((event, link), seq)| {
+                    row.push_bind(*seq)
+                        .push_bind(event.event.ts_ms)
+                        .push_bind(event.event.event_type.as_str())
+                        .push_bind(event.event.actor.kind.as_str())
+                        .push_bind(event.event.actor.id.as_str())
+                        .push_bind(event.roles_text.as_str())
+                        .push_bind(event.event.subject.task_id.as_deref())
+                        .push_bind(event.event.subject.worker_id.as_deref())
+                        .push_bind(event.event.subject.permit_id.as_deref())
+                        .push_bind(event.level.map(i64::from))
+                        .push_bind(event.data_text.as_str())
+                        .push_bind(link.prev_hash.as_bytes().as_slice())
+                        .push_bind(link.hash.as_bytes().as_slice());
+                });
+                query.build().execute(&mut **tx).await?;
+            }
+            TxConn::Postgres(tx) => {
+                let mut query = QueryBuilder::<Postgres>::new(COLUMNS);
+                query.push_values(rows, |mut row, ((event, link), seq)| {
+                    row.push_bind(*seq)
+                        .push_bind(event.event.ts_ms)
+                        .push_bind(event.event.event_type.as_str())
+                        .push_bind(event.event.actor.kind.as_str())
+                        .push_bind(event.event.actor.id.as_str())
+                        .push_bind(event.roles_text.as_str())
+                        .push_unseparated("::jsonb")
+                        .push_bind(event.event.subject.task_id.as_deref())
+                        .push_bind(event.event.subject.worker_id.as_deref())
+                        .push_bind(event.event.subject.permit_id.as_deref())
+                        .push_bind(event.level.map(i64::from))
+                        .push_bind(event.data_text.as_str())
+                        .push_unseparated("::json")
+                        .push_bind(link.prev_hash.as_bytes().as_slice())
+                        .push_bind(link.hash.as_bytes().as_slice());
+                });
+                query.build().execute(&mut **tx).await?;
+            }
+        }
+        start += size;
+    }
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
+                .bind(last_seq)
+                .bind(last.hash.as_bytes().as_slice())
+                .execute(&mut **tx)
+                .await?;
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(last_seq)
+                .bind(last.hash.as_bytes().as_slice())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn seq_i64(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| {
+        StoreError::corrupt(
+            "audit head",
+            seq,
+            "seq does not fit a 64-bit signed integer",
+        )
+    })
+}
