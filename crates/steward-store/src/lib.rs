@@ -9,6 +9,9 @@
 //! - `merkle`: the RFC 6962 Merkle tree over the trail, caught up outside the appending
 //!   transactions ([`Store::extend_merkle`]), signed checkpoints, inclusion and
 //!   consistency proofs.
+//! - `retention`: pruning the trail past its retention into signed range manifests
+//!   ([`Store::prune_audit`]), legal holds, and verification across pruned history
+//!   ([`Store::verify_audit_trail`]).
 //! - `principal`, `token`: principals and their API tokens.
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
 //! - `testing` (feature `test-support`): fresh databases for tests, here and in the
@@ -49,6 +52,7 @@ mod error;
 mod merkle;
 mod permit;
 mod principal;
+mod retention;
 mod store;
 pub mod token;
 mod worker;
@@ -64,6 +68,10 @@ pub use permit::{
     RenewalApprovalRecord,
 };
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
+pub use retention::{
+    HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,
+    MAX_RANGE_EVENTS, NewLegalHold, PRUNED_EVENT, PruneRange, PruneReport, PruneStop, scope_json,
+};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};
 pub use worker::{
@@ -71,4 +79,7 @@ pub use worker::{
     WorkerFilter, WorkerPage,
 };
 
-pub use steward_audit::{Actor, ActorKind, AuditEntry, Hash, SignedCheckpoint, Subject};
+pub use steward_audit::{
+    Actor, ActorKind, AuditEntry, Hash, HoldScope, KeepReason, SignedCheckpoint, SignedManifest,
+    Subject,
+};

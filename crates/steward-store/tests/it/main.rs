@@ -6,5 +6,6 @@ mod audit;
 mod connect;
 mod merkle;
 mod principals;
+mod retention;
 mod tokens;
 mod workers;
