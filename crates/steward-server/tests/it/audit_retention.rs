@@ -189,6 +189,32 @@ server_test!(pruning_keeps_online_and_offline_verification, |s| {
     assert_eq!(report.first_seq, Some(1));
     assert!(report.roots_checked);
 
+    // An export resumed inside the pruned history starts at its manifest; one resumed
+    // right after it links to the manifest's last hash, and appended, both verify.
+    let (_, _, body) = s.get_raw("/v1/audit/export?from_seq=2", &s.admin).await;
+    let resumed: Vec<&[u8]> = body
+        .strip_suffix(b"\n")
+        .expect("lines")
+        .split(|b| *b == b'\n')
+        .collect();
+    let report = verify_export(&resumed, &key).expect("resumed inside pruned history");
+    assert_eq!((report.first_seq, report.manifests), (Some(1), 1));
+    let after = emergency;
+    let (_, _, body) = s
+        .get_raw(&format!("/v1/audit/export?from_seq={after}"), &s.admin)
+        .await;
+    let tail: Vec<&[u8]> = body
+        .strip_suffix(b"\n")
+        .expect("lines")
+        .split(|b| *b == b'\n')
+        .collect();
+    let report = verify_export(&tail, &key).expect("resumed after pruned history");
+    assert_eq!((report.first_seq, report.manifests), (Some(after), 0));
+    let mut joined: Vec<Vec<u8>> = lines[..2].to_vec();
+    joined.extend(tail.iter().map(|line| line.to_vec()));
+    let report = verify_export(&joined, &key).expect("manifest, then the resumed export");
+    assert!(report.roots_checked);
+
     // A flipped byte in the export's manifest line is damage at seq 1.
     let mut damaged = lines.clone();
     let mut manifest: Value = serde_json::from_slice(&damaged[1]).expect("manifest line");
@@ -369,3 +395,20 @@ async fn pruning_needs_the_signing_key_and_an_admin() {
         s.stop().await;
     }
 }
+
+server_test!(openapi_documents_the_retention_routes, |s| {
+    let (status, doc) = s
+        .request(reqwest::Method::GET, "/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, method) in [
+        ("/v1/audit/prune", "post"),
+        ("/v1/audit/manifests", "get"),
+        ("/v1/audit/holds", "post"),
+        ("/v1/audit/holds", "get"),
+        ("/v1/audit/holds/{id}/release", "post"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    assert!(doc["components"]["schemas"]["ManifestView"].is_object());
+});
