@@ -10,11 +10,12 @@ use serde_json::Value;
 
 use crate::chain::{ChainErrorKind, check_link};
 use crate::checkpoint::{
-    CheckpointError, SignedCheckpoint, format_public_key, key_id, verify_checkpoint,
+    CheckpointError, SignedCheckpoint, SignedManifest, format_public_key, key_id, verify_checkpoint,
 };
 use crate::entry::AuditEntry;
 use crate::hash::Hash;
-use crate::merkle::{MemoryTree, leaf_hash};
+use crate::merkle::{Frontier, leaf_hash};
+use crate::retention::{ManifestErrorKind, check_manifest};
 
 /// The first line of an export: where it starts and what it must be checked against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,17 +47,32 @@ pub enum ExportLine {
     Event(AuditEntry),
     /// `{"checkpoint": {…}}`, right after the event whose `seq` is its tree size.
     Checkpoint(SignedCheckpoint),
+    /// `{"manifest": {…}, "frontier": […]}`: a pruned range, in the place of its events
+    /// (format version 2; see the crate docs). `frontier` is optional.
+    Manifest {
+        manifest: SignedManifest,
+        /// The right-edge Merkle nodes of the tree at the manifest's `last_seq`, largest
+        /// first ([`Frontier::node_ids`]); checked against the signed `tree_root`, they
+        /// let root checks continue after the range.
+        frontier: Option<Vec<Hash>>,
+    },
 }
 
 /// What an intact export proved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
     pub events: u64,
+    /// Manifest lines checked: pruned ranges, each standing in for its events.
+    pub manifests: u64,
+    /// Events the manifests stand in for.
+    pub pruned_events: u64,
     /// Checkpoint lines whose signature (and, with [`VerifyReport::roots_checked`], root)
     /// was checked.
     pub checkpoints: u64,
-    /// The `seq` of the first event, or `None` for an export with no events.
+    /// The first `seq` the export covers (by an event or a manifest), or `None` when it
+    /// covers none.
     pub first_seq: Option<u64>,
+    /// The last `seq` the export covers.
     pub last_seq: Option<u64>,
     /// The hash of the last event (the header's `prev_hash` when there is none).
     pub head_hash: Hash,
@@ -115,6 +131,13 @@ pub enum VerifyErrorKind {
     /// An event lies beyond the `to_seq` of every header so far.
     #[error("event beyond the end of the export, which its header puts at seq {to_seq}")]
     BeyondEnd { to_seq: u64 },
+    /// A manifest line does not stand in for the range it claims: forged or edited (bad
+    /// signature), out of place, or not linked to what precedes it.
+    #[error("{0}")]
+    Manifest(ManifestErrorKind),
+    /// A manifest line's frontier does not make the manifest's signed tree root.
+    #[error("the frontier of the manifest ending at seq {last_seq} does not make its tree root")]
+    BadFrontier { last_seq: u64 },
 }
 
 impl ExportLine {
@@ -122,6 +145,15 @@ impl ExportLine {
     pub fn parse(line: &[u8]) -> Result<ExportLine, serde_json::Error> {
         let value: Value = serde_json::from_slice(line)?;
         if let Value::Object(map) = &value {
+            if let Some(manifest) = map.get("manifest") {
+                let frontier = map.get("frontier");
+                if map.len() == 1 + usize::from(frontier.is_some()) {
+                    return Ok(ExportLine::Manifest {
+                        manifest: SignedManifest::deserialize(manifest)?,
+                        frontier: frontier.map(<Vec<Hash>>::deserialize).transpose()?,
+                    });
+                }
+            }
             if map.len() == 1 {
                 if let Some(header) = map.get("export") {
                     return ExportHeader::deserialize(header).map(ExportLine::Header);
@@ -140,6 +172,14 @@ impl ExportLine {
             ExportLine::Header(header) => serde_json::json!({ "export": header }),
             ExportLine::Event(entry) => serde_json::json!(entry),
             ExportLine::Checkpoint(checkpoint) => serde_json::json!({ "checkpoint": checkpoint }),
+            ExportLine::Manifest {
+                manifest,
+                frontier: None,
+            } => serde_json::json!({ "manifest": manifest }),
+            ExportLine::Manifest {
+                manifest,
+                frontier: Some(frontier),
+            } => serde_json::json!({ "manifest": manifest, "frontier": frontier }),
         };
         value.to_string()
     }
@@ -249,6 +289,9 @@ impl ExportVerifier {
             (Some(verifier), ExportLine::Checkpoint(checkpoint)) => {
                 verifier.checkpoint(&checkpoint, public_key)
             }
+            (Some(verifier), ExportLine::Manifest { manifest, frontier }) => {
+                verifier.manifest(&manifest, frontier, public_key)
+            }
         }
     }
 
@@ -272,16 +315,31 @@ impl ExportVerifier {
 struct Verifier {
     from_seq: u64,
     first_prev: Hash,
-    /// The last event, once there is one.
-    previous: Option<AuditEntry>,
-    /// All leaves so far, when the export starts at `seq` 1.
-    tree: Option<MemoryTree>,
+    /// What the export covered last.
+    last: Last,
+    /// The right edge of the tree so far, while every leaf from `seq` 1 is accounted for
+    /// (by the events themselves or by a manifest's checked frontier).
+    tree: Option<Frontier>,
+    /// Whether root checks stopped for part of the export (no frontier to go on with).
+    roots_lost: bool,
+    /// The first `seq` covered, by an event or a manifest.
+    first_covered: Option<u64>,
     events: u64,
     checkpoints: u64,
+    manifests: u64,
+    pruned_events: u64,
     /// The largest tree size a header's latest checkpoint names, or `to_seq`.
     must_reach: u64,
     /// The largest `to_seq` a header names.
     to_seq: u64,
+}
+
+/// What the export covered last: nothing yet, an event, or a pruned range.
+#[derive(Debug)]
+enum Last {
+    Start,
+    Event(Box<AuditEntry>),
+    Range { last_seq: u64, last_hash: Hash },
 }
 
 impl Verifier {
@@ -289,10 +347,14 @@ impl Verifier {
         let mut verifier = Verifier {
             from_seq: header.from_seq,
             first_prev: header.prev_hash,
-            previous: None,
-            tree: (header.from_seq <= 1).then(MemoryTree::default),
+            last: Last::Start,
+            tree: (header.from_seq <= 1).then(Frontier::default),
+            roots_lost: header.from_seq > 1,
+            first_covered: None,
             events: 0,
             checkpoints: 0,
+            manifests: 0,
+            pruned_events: 0,
             must_reach: 0,
             to_seq: 0,
         };
@@ -300,17 +362,27 @@ impl Verifier {
         Ok(verifier)
     }
 
+    /// The last `seq` covered, if any.
+    fn last_seq(&self) -> Option<u64> {
+        match &self.last {
+            Last::Start => None,
+            Last::Event(entry) => Some(entry.seq),
+            Last::Range { last_seq, .. } => Some(*last_seq),
+        }
+    }
+
     /// The `seq` the next event must have.
     fn next_seq(&self) -> u64 {
-        self.previous
-            .as_ref()
-            .map_or(self.from_seq.max(1), |entry| entry.seq.saturating_add(1))
+        self.last_seq()
+            .map_or(self.from_seq.max(1), |seq| seq.saturating_add(1))
     }
 
     fn last_hash(&self) -> Hash {
-        self.previous
-            .as_ref()
-            .map_or(self.first_prev, |entry| entry.hash)
+        match &self.last {
+            Last::Start => self.first_prev,
+            Last::Event(entry) => entry.hash,
+            Last::Range { last_hash, .. } => *last_hash,
+        }
     }
 
     fn header_checks(
@@ -364,7 +436,13 @@ impl Verifier {
             seq: Some(position),
             kind: VerifyErrorKind::Chain(kind),
         };
-        check_link(self.previous.as_ref(), self.first_prev, &entry).map_err(fail)?;
+        // After the header or a pruned range, the event is the first of a run: it links
+        // to the header's or the manifest's hash, and its seq is checked below.
+        let previous = match &self.last {
+            Last::Event(previous) => Some(&**previous),
+            Last::Start | Last::Range { .. } => None,
+        };
+        check_link(previous, self.last_hash(), &entry).map_err(fail)?;
         if position > self.to_seq {
             return Err(VerifyError {
                 seq: Some(position),
@@ -373,7 +451,7 @@ impl Verifier {
                 },
             });
         }
-        if self.previous.is_none() && entry.seq != position {
+        if previous.is_none() && entry.seq != position {
             let kind = if entry.seq < position {
                 ChainErrorKind::SeqNotIncreasing
             } else {
@@ -385,7 +463,52 @@ impl Verifier {
             tree.push(leaf_hash(&entry.hash));
         }
         self.events += 1;
-        self.previous = Some(entry);
+        self.first_covered.get_or_insert(entry.seq);
+        self.last = Last::Event(Box::new(entry));
+        Ok(())
+    }
+
+    fn manifest(
+        &mut self,
+        signed: &SignedManifest,
+        frontier: Option<Vec<Hash>>,
+        public_key: &[u8; 32],
+    ) -> Result<(), VerifyError> {
+        let position = self.next_seq();
+        let fail = |kind| VerifyError {
+            seq: Some(position),
+            kind,
+        };
+        check_manifest(signed, position, self.last_hash(), Some(public_key))
+            .map_err(|kind| fail(VerifyErrorKind::Manifest(kind)))?;
+        let manifest = &signed.manifest;
+        if manifest.last_seq > self.to_seq {
+            return Err(fail(VerifyErrorKind::BeyondEnd {
+                to_seq: self.to_seq,
+            }));
+        }
+        // The frontier is unsigned: it counts only when it makes the signed tree root.
+        match frontier {
+            Some(nodes) => match Frontier::from_nodes(manifest.last_seq, nodes) {
+                Some(tree) if tree.root() == manifest.tree_root => self.tree = Some(tree),
+                _ => {
+                    return Err(fail(VerifyErrorKind::BadFrontier {
+                        last_seq: manifest.last_seq,
+                    }));
+                }
+            },
+            None => {
+                self.roots_lost |= self.tree.is_some();
+                self.tree = None;
+            }
+        }
+        self.manifests += 1;
+        self.pruned_events += manifest.last_seq - manifest.first_seq + 1;
+        self.first_covered.get_or_insert(manifest.first_seq);
+        self.last = Last::Range {
+            last_seq: manifest.last_seq,
+            last_hash: manifest.last_hash,
+        };
         Ok(())
     }
 
@@ -401,8 +524,7 @@ impl Verifier {
         };
         verify_checkpoint(signed, public_key)
             .map_err(|error| fail(VerifyErrorKind::Checkpoint { tree_size, error }))?;
-        let last_seq = self.previous.as_ref().map(|entry| entry.seq);
-        if last_seq != Some(tree_size) {
+        if self.last_seq() != Some(tree_size) {
             return Err(fail(VerifyErrorKind::CheckpointOutOfPlace { tree_size }));
         }
         if let Some(tree) = &self.tree {
@@ -420,7 +542,7 @@ impl Verifier {
     }
 
     fn finish(self) -> Result<VerifyReport, VerifyError> {
-        let last_seq = self.previous.as_ref().map(|entry| entry.seq);
+        let last_seq = self.last_seq();
         let reached = last_seq.unwrap_or(self.from_seq.saturating_sub(1));
         if reached < self.must_reach {
             return Err(VerifyError {
@@ -433,11 +555,13 @@ impl Verifier {
         }
         Ok(VerifyReport {
             events: self.events,
+            manifests: self.manifests,
+            pruned_events: self.pruned_events,
             checkpoints: self.checkpoints,
-            first_seq: (self.events > 0).then_some(self.from_seq),
+            first_seq: self.first_covered,
             last_seq,
             head_hash: self.last_hash(),
-            roots_checked: self.tree.is_some(),
+            roots_checked: self.tree.is_some() && !self.roots_lost,
         })
     }
 }
@@ -447,6 +571,13 @@ impl fmt::Display for VerifyReport {
         match (self.first_seq, self.last_seq) {
             (Some(first), Some(last)) => write!(f, "events {first} to {last}")?,
             _ => f.write_str("no events")?,
+        }
+        if self.manifests > 0 {
+            write!(
+                f,
+                " ({} events, {} pruned in {} signed manifests)",
+                self.events, self.pruned_events, self.manifests
+            )?;
         }
         write!(
             f,

@@ -82,6 +82,14 @@
 //! pure. A public key's text form is `ed25519:<64 hex digits>`, and signed statements name
 //! their key by [`key_id`], the first 16 hex digits of SHA-256 of the public key.
 //!
+//! # Retention
+//!
+//! [`retention_days`] is the retention table (SPEC §4; emergency permits' events as level
+//! 4, events without a level a year), [`keep_reason`] says why pruning must stop at an
+//! event (retained, under a legal hold, or not yet under a signed checkpoint), and
+//! [`check_manifest`] is the one rule by which a [`SignedManifest`] stands in for a pruned
+//! range, used by the store's online verification and by [`ExportVerifier`] alike.
+//!
 //! # Audit export and verification
 //!
 //! An export is JSON Lines ([`ExportLine`]), one JSON object per line, in this order:
@@ -94,6 +102,21 @@
 //! 2. Every event from `from_seq` in `seq` order, each an [`AuditEntry`] in its serde form.
 //! 3. Right after the event whose `seq` equals a stored checkpoint's `tree_size`, the line
 //!    `{"checkpoint": <SignedCheckpoint>}`.
+//!
+//! 4. Format version 2, only when history was pruned: in the place of each pruned range,
+//!    `{"manifest": <SignedManifest>, "frontier": [<hash>, …]}` (`frontier` optional):
+//!    the range's signed [`RangeManifest`], and the right-edge Merkle nodes of the tree at
+//!    its `last_seq` ([`Frontier::node_ids`], largest first). An export without pruned
+//!    history is byte for byte a version 1 export, so old exports still verify; a version
+//!    1 verifier refuses a manifest line as malformed rather than misreading it.
+//!
+//! A manifest line counts for its range only if [`check_manifest`] accepts it: signed by
+//! the key given, starting right after what precedes it and linking to its hash; the
+//! next event must then link to its `last_hash`. A forged, edited or misplaced manifest,
+//! or a gap with none, is damage at the first `seq` of the range. The frontier is not
+//! signed: it is used only when it makes the manifest's signed `tree_root`, and then the
+//! Merkle root checks go on after the range as if its leaves were present
+//! ([`VerifyErrorKind::BadFrontier`] otherwise).
 //!
 //! An export resumes with `from_seq` = the last exported `seq` + 1; appended to the export
 //! it continues (header included), the two verify as one. [`verify_export`] checks a
@@ -120,6 +143,7 @@ mod export;
 mod hash;
 mod merkle;
 mod prepared;
+mod retention;
 
 pub use canonical::{ENTRY_DOMAIN, canonical_body, canonical_json, entry_hash};
 pub use chain::{ChainError, ChainErrorKind, verify_chain};
@@ -136,8 +160,13 @@ pub use export::{
 };
 pub use hash::{Hash, HashParseError};
 pub use merkle::{
-    EMPTY_ROOT, MemoryTree, MissingNodeError, NodeId, NodeSource, ProofError, append_nodes,
-    consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash,
-    merkle_root, node_hash, root_from_nodes, root_nodes, verify_consistency, verify_inclusion,
+    EMPTY_ROOT, Frontier, MemoryTree, MissingNodeError, NodeId, NodeSource, ProofError,
+    append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
+    inclusion_proof_nodes, leaf_hash, merkle_root, node_hash, root_from_nodes, root_nodes,
+    verify_consistency, verify_inclusion,
+};
+pub use retention::{
+    DAY_MS, HoldScope, KeepReason, ManifestErrorKind, RetainedEvent, UNLEVELLED_RETENTION_DAYS,
+    check_manifest, keep_reason, prunable_from_ms, retention_days,
 };
 pub use prepared::PreparedBody;

@@ -20,9 +20,11 @@ use sha2::{Digest, Sha256};
 
 use crate::hash::Hash;
 
+mod frontier;
 mod memory;
 mod proof;
 
+pub use frontier::Frontier;
 pub use memory::MemoryTree;
 pub use proof::{
     ProofError, consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes,

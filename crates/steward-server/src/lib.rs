@@ -115,6 +115,19 @@ pub fn router(state: AppState) -> Router {
             "/v1/audit/proofs/consistency",
             get(routes::audit::proofs::consistency),
         )
+        .route("/v1/audit/prune", post(routes::audit::retention::prune))
+        .route(
+            "/v1/audit/manifests",
+            get(routes::audit::retention::list_manifests),
+        )
+        .route(
+            "/v1/audit/holds",
+            post(routes::audit::retention::create_hold).get(routes::audit::retention::list_holds),
+        )
+        .route(
+            "/v1/audit/holds/{id}/release",
+            post(routes::audit::retention::release_hold),
+        )
         .route(
             "/v1/workers",
             post(routes::workers::register).get(routes::workers::list),
@@ -191,6 +204,10 @@ pub async fn serve(
 /// no event of its own. A minute bounds how long an event stays outside every signed root.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How often the maintenance loop prunes the audit trail past its retention (when the
+/// instance has a signing key); the first run is one interval after start.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How often the maintenance loop runs.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -199,15 +216,17 @@ const TICK: Duration = Duration::from_secs(1);
 /// approval SLAs, permit expiry and in-flight grace, certification), ending due emergencies
 /// (`Store::sweep_emergencies`: expiry, resolution, unapproved requests), escalating
 /// rollbacks past their SLA (`Store::sweep_rollbacks`, once per rollback), catching the
-/// audit Merkle tree up with the
-/// trail (`Store::extend_merkle`), and every [`CHECKPOINT_INTERVAL`] signing a checkpoint.
+/// audit Merkle tree up with the trail (`Store::extend_merkle`), every
+/// [`CHECKPOINT_INTERVAL`] signing a checkpoint, and every [`PRUNE_INTERVAL`] pruning the
+/// audit trail past its retention.
 /// Safe on several instances at once: each permit is issued under its row lock, and the
 /// Merkle head row serialises tree extension and checkpoints (an instance that finds
-/// nothing new signs nothing). Timers of later issues join this loop.
+/// nothing new signs nothing); timers, sweeps and pruning claim their rows in the database.
 pub async fn run_maintenance(state: AppState) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_checkpoint = tokio::time::Instant::now();
+    let mut last_prune = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         let now = state.clock.now().millis();
@@ -249,6 +268,10 @@ pub async fn run_maintenance(state: AppState) {
             if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
                 last_checkpoint = tokio::time::Instant::now();
                 sign_checkpoint(&state, key, now).await;
+            }
+            if last_prune.elapsed() >= PRUNE_INTERVAL {
+                last_prune = tokio::time::Instant::now();
+                routes::audit::retention::scheduled_prune(&state, key, now).await;
             }
         }
     }

@@ -343,18 +343,29 @@ impl Store {
 
     /// Reads the whole trail in pages and checks it: every hash, every link, `seq` gap-free
     /// from 1, and the last entry equal to the head. Entries appended while it runs are
-    /// not checked (it verifies up to the head it read first).
+    /// not checked (it verifies up to the head it read first). Pruned history counts
+    /// through its manifests' links only (the store has no key to check their
+    /// signatures): [`Store::verify_audit_trail`] checks those too.
     ///
     /// Returns the verified head, or [`StoreError::AuditChain`] naming the first bad
     /// `seq`, or [`StoreError::AuditHeadMismatch`] when entries are missing from the end.
     pub async fn verify_audit_chain(&self) -> Result<AuditHead, StoreError> {
+        self.verify_audit_trail(None).await
+    }
+
+    /// The chain check of [`Store::verify_audit_chain`] for the stored entries after
+    /// `start` (the end of the pruned history, or `seq` 0 and zeros).
+    pub(crate) async fn verify_chain_after(
+        &self,
+        start: AuditHead,
+    ) -> Result<AuditHead, StoreError> {
         let head = self.audit_head().await?;
         // The last entry of the previous page is carried into the next one, so links and
         // seq continuity across page boundaries are checked by verify_chain itself.
         let mut carried: Option<AuditEntry> = None;
         let mut checked_before = 0usize;
         loop {
-            let after = carried.as_ref().map_or(0, |entry| entry.seq);
+            let after = carried.as_ref().map_or(start.seq, |entry| entry.seq);
             let page = self.events_in(after, head.seq, PAGE).await?;
             if page.is_empty() {
                 break;
@@ -366,7 +377,7 @@ impl Store {
                     window.push(entry);
                     prev
                 }
-                None => Hash::ZERO,
+                None => start.hash,
             };
             let offset = window.len();
             window.extend(page);
@@ -378,7 +389,7 @@ impl Store {
             carried = window.pop();
         }
         let (last_seq, last_hash) =
-            carried.map_or((0, Hash::ZERO), |entry| (entry.seq, entry.hash));
+            carried.map_or((start.seq, start.hash), |entry| (entry.seq, entry.hash));
         if last_seq != head.seq || last_hash != head.hash {
             return Err(StoreError::AuditHeadMismatch {
                 head_seq: head.seq,
@@ -471,7 +482,7 @@ fn prefix_upper_bound(prefix: &str) -> String {
 }
 
 /// One `audit_events` row, in the column order of the SELECTs above.
-type EventRow = (
+pub(crate) type EventRow = (
     i64,
     i64,
     String,
@@ -487,7 +498,7 @@ type EventRow = (
     Vec<u8>,
 );
 
-fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
+pub(crate) fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
     let (
         seq,
         ts_ms,

@@ -37,6 +37,11 @@ pub enum StoreError {
     /// were removed from its end.
     #[error("audit trail ends at seq {last_seq}, which does not match the head at seq {head_seq}")]
     AuditHeadMismatch { head_seq: u64, last_seq: u64 },
+    /// A manifest of pruned history does not stand in for its range (edited, forged,
+    /// out of place, or disagreeing with the Merkle tree); names the first `seq` of the
+    /// range.
+    #[error("audit trail damaged at seq {seq}: {problem}")]
+    AuditManifest { seq: u64, problem: String },
     /// A root or proof was asked for a tree larger than the Merkle tree built so far
     /// ([`Store::extend_merkle`](crate::Store::extend_merkle) has not reached it, or the
     /// trail is not that long).

@@ -12,6 +12,9 @@
 //!   transactions ([`Store::extend_merkle`]), signed checkpoints, inclusion and
 //!   consistency proofs.
 //! - `authorize`: the version read and the guarded token spend of the authorize hot path.
+//! - `retention`: pruning the trail past its retention into signed range manifests
+//!   ([`Store::prune_audit`]), legal holds, and verification across pruned history
+//!   ([`Store::verify_audit_trail`]).
 //! - `principal`, `token`: principals and their API tokens.
 //! - `webhook`: outbound webhook subscriptions and their delivery log.
 //! - `metrics`: the aggregates behind `/metrics`, computed at scrape time.
@@ -63,6 +66,7 @@ mod monitoring;
 mod metrics;
 mod permit;
 mod principal;
+mod retention;
 mod store;
 mod timers;
 pub mod token;
@@ -90,6 +94,10 @@ pub use permit::{
     NewEmergency,
 };
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
+pub use retention::{
+    HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,
+    MAX_RANGE_EVENTS, NewLegalHold, PRUNED_EVENT, PruneRange, PruneReport, PruneStop, scope_json,
+};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};
@@ -98,4 +106,7 @@ pub use worker::{
     WorkerFilter, WorkerPage,
 };
 
-pub use steward_audit::{Actor, ActorKind, AuditEntry, Hash, SignedCheckpoint, Subject};
+pub use steward_audit::{
+    Actor, ActorKind, AuditEntry, Hash, HoldScope, KeepReason, SignedCheckpoint, SignedManifest,
+    Subject,
+};

@@ -346,7 +346,10 @@ impl Store {
 
     /// The stored nodes among `ids`, in one query outside any transaction. Nodes up to the
     /// Merkle head never change, so no transaction is needed to read a consistent set.
-    async fn pool_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    pub(crate) async fn pool_nodes(
+        &self,
+        ids: &[NodeId],
+    ) -> Result<HashMap<NodeId, Hash>, StoreError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -413,7 +416,7 @@ async fn extend_page(tx: &mut Tx<'_>, target: u64) -> Result<u64, StoreError> {
 
 /// Reads the Merkle head inside `tx`, locking it on PostgreSQL (SQLite's `Tx` already
 /// holds the database write lock).
-async fn lock_merkle_head(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
+pub(crate) async fn lock_merkle_head(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
     let size: i64 = match &mut tx.conn {
         TxConn::Sqlite(tx) => {
             sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1")
@@ -486,7 +489,10 @@ async fn event_hashes(
 }
 
 /// The stored nodes among `ids`, read inside `tx`, in one query.
-async fn tx_nodes(tx: &mut Tx<'_>, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+pub(crate) async fn tx_nodes(
+    tx: &mut Tx<'_>,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, StoreError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -547,7 +553,9 @@ async fn insert_nodes(tx: &mut Tx<'_>, nodes: &[(NodeId, Hash)]) -> Result<(), S
     Ok(())
 }
 
-async fn read_latest_checkpoint(tx: &mut Tx<'_>) -> Result<Option<SignedCheckpoint>, StoreError> {
+pub(crate) async fn read_latest_checkpoint(
+    tx: &mut Tx<'_>,
+) -> Result<Option<SignedCheckpoint>, StoreError> {
     let row: Option<CheckpointRow> = match &mut tx.conn {
         TxConn::Sqlite(tx) => {
             sqlx::query_as(SELECT_LATEST_CHECKPOINT)
@@ -765,7 +773,7 @@ fn index_i64(index: u64) -> Result<i64, StoreError> {
 
 /// A node the tree needed is not stored although the head covers it: the table was
 /// edited outside Steward.
-fn missing_node(error: steward_audit::MissingNodeError) -> StoreError {
+pub(crate) fn missing_node(error: steward_audit::MissingNodeError) -> StoreError {
     let id = error.0;
     StoreError::corrupt(
         "audit merkle node",

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use serde_json::json;
 use steward_audit::{
     Actor, ActorKind, AuditEntry, ChainErrorKind, Checkpoint, EntryBody, ExportHeader, ExportLine,
-    ExportVerifier, Hash, MemoryTree, Subject, VerifyErrorKind, leaf_hash, public_key,
-    sign_checkpoint, verify_export,
+    ExportVerifier, Frontier, Hash, ManifestErrorKind, MemoryTree, NodeSource, RangeManifest,
+    Subject, VerifyErrorKind, leaf_hash, public_key, sign_checkpoint, sign_manifest, verify_export,
 };
 
 const SECRET: [u8; 32] = [7; 32];
@@ -407,4 +407,112 @@ fn the_push_verifier_agrees_with_verify_export() {
         Some(1),
         "the first missing seq"
     );
+}
+
+/// The export of the sample trail after pruning `1..=pruned` (a checkpoint's size): the
+/// header, the signed manifest of the range (with its frontier when `frontier`), then the
+/// remaining events and checkpoints.
+fn pruned_export(trail: &Trail, pruned: u64, frontier: bool) -> Vec<ExportLine> {
+    let entries = &trail.entries[..pruned as usize];
+    let all: MemoryTree = trail.entries.iter().map(|e| leaf_hash(&e.hash)).collect();
+    let range: MemoryTree = entries.iter().map(|e| leaf_hash(&e.hash)).collect();
+    let manifest = RangeManifest {
+        first_seq: 1,
+        last_seq: pruned,
+        prev_hash: Hash::ZERO,
+        first_hash: entries[0].hash,
+        last_hash: entries[entries.len() - 1].hash,
+        range_root: range.root(),
+        tree_size: pruned,
+        tree_root: all.root_at(pruned).expect("in the tree"),
+        ts_ms: 1_800_000_000_000,
+    };
+    let nodes = Frontier::node_ids(pruned)
+        .into_iter()
+        .map(|id| all.node(id).expect("stored"))
+        .collect();
+    let mut lines = export(trail, 1);
+    let first_kept = line_of(&lines, pruned + 1);
+    lines.splice(
+        1..first_kept,
+        [ExportLine::Manifest {
+            manifest: sign_manifest(manifest, &SECRET),
+            frontier: frontier.then_some(nodes),
+        }],
+    );
+    lines
+}
+
+#[test]
+fn a_pruned_export_verifies_through_its_manifest() {
+    let trail = trail();
+    let lines = pruned_export(&trail, 17, true);
+    let report = verify(&text(&lines)).expect("intact pruned export");
+    assert_eq!(
+        (report.events, report.manifests, report.pruned_events),
+        (EVENTS - 17, 1, 17)
+    );
+    assert_eq!((report.first_seq, report.last_seq), (Some(1), Some(EVENTS)));
+    // The frontier carries the root checks past the range: checkpoints 32 and 48 are
+    // recomputed (a wrong root there would fail, see below).
+    assert!(report.roots_checked);
+    assert_eq!(report.checkpoints, 2);
+
+    let without = verify(&text(&pruned_export(&trail, 17, false))).expect("no frontier");
+    assert!(!without.roots_checked);
+
+    // The line round-trips through its text form.
+    let manifest_line = &text(&lines)[1];
+    assert_eq!(
+        ExportLine::parse(manifest_line).expect("parses"),
+        lines[1].clone()
+    );
+}
+
+#[test]
+fn a_tampered_manifest_or_frontier_is_damage_at_its_range() {
+    let trail = trail();
+    let lines = text(&pruned_export(&trail, 17, true));
+    let manifest: serde_json::Value = serde_json::from_slice(&lines[1]).expect("json");
+
+    // Flip one hex digit of the manifest's last hash: the signature no longer holds.
+    let mut edited = manifest.clone();
+    let last_hash = edited["manifest"]["manifest"]["last_hash"]
+        .as_str()
+        .expect("hex")
+        .to_owned();
+    let flipped = format!(
+        "{}{}",
+        if last_hash.starts_with('0') { "1" } else { "0" },
+        &last_hash[1..]
+    );
+    edited["manifest"]["manifest"]["last_hash"] = json!(flipped);
+    let mut damaged = lines.clone();
+    damaged[1] = edited.to_string().into_bytes();
+    let error = verify(&damaged).expect_err("edited manifest");
+    assert_eq!(error.seq, Some(1));
+    assert!(
+        matches!(
+            error.kind,
+            VerifyErrorKind::Manifest(ManifestErrorKind::Signature { .. })
+        ),
+        "{error}"
+    );
+
+    // A wrong frontier is caught against the signed tree root.
+    let mut bad_frontier = manifest.clone();
+    bad_frontier["frontier"][0] = json!(Hash::ZERO.to_string());
+    let mut damaged = lines.clone();
+    damaged[1] = bad_frontier.to_string().into_bytes();
+    let error = verify(&damaged).expect_err("bad frontier");
+    assert_eq!(
+        (error.seq, error.kind),
+        (Some(1), VerifyErrorKind::BadFrontier { last_seq: 17 })
+    );
+
+    // Dropping the manifest leaves a gap: the first kept event is damage at seq 1.
+    let mut gap = lines.clone();
+    gap.remove(1);
+    let error = verify(&gap).expect_err("gap without manifest");
+    assert_eq!(error.seq, Some(1));
 }

@@ -1,7 +1,9 @@
-//! `steward audit events|export|verify|checkpoint|checkpoints|public-key|prove`: reading,
+//! `steward audit events|export|verify|checkpoint|checkpoints|public-key|prove|prune|
+//! manifests|hold`: reading,
 //! exporting and verifying the audit trail (on a server, or offline from an export, in
 //! `export`), signing checkpoints of its Merkle tree, and proving (with local
-//! verification, in `prove`) that events are in signed trees.
+//! verification, in `prove`) that events are in signed trees, and retention (pruning into
+//! signed manifests, legal holds, in `retention`).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -17,9 +19,11 @@ use crate::output::{print, print_json, time};
 
 mod export;
 mod prove;
+mod retention;
 
 pub use export::{ExportArgs, VerifyArgs};
 pub use prove::ProveArgs;
+pub use retention::HoldCommand;
 
 /// The exit code of `steward audit verify` when the trail fails verification, and of
 /// `steward audit prove` when a proof or signature does not verify.
@@ -84,6 +88,30 @@ pub enum AuditCommand {
     /// another (`--consistency`), verifying proof and signatures here, not on the server
     /// (admin, auditor). Exit 0 when verified, 3 when not.
     Prove(ProveArgs),
+    /// Prune the audit trail past its retention (admin): the leading ranges whose events
+    /// are all past their level's retention (levels 0–1 30 days, 2 90, 3 365, 4 and
+    /// emergency permits 2 555, events without a level 365), under no legal hold and
+    /// covered by a signed checkpoint. Each range leaves a permanent signed manifest, so
+    /// `steward audit verify` still spans it. Prints what went and where it stopped.
+    Prune {
+        /// Show what would be pruned, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the signed manifests of pruned ranges, in seq order (admin, auditor,
+    /// compliance officer).
+    Manifests {
+        /// Only ranges starting after this seq.
+        #[arg(long, default_value_t = 0, value_name = "SEQ")]
+        after: u64,
+        /// How many at most (1 to 1000).
+        #[arg(long, default_value_t = 100, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
+    /// Legal holds, which stop pruning: `add`, `list`, `release`.
+    #[command(subcommand)]
+    Hold(HoldCommand),
 }
 
 /// Filters of `steward audit events`; each one given must hold.
@@ -255,6 +283,11 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Prove(prove) => prove::run(&connect()?, &prove, json),
+        AuditCommand::Prune { dry_run } => retention::prune(&connect()?, dry_run, json),
+        AuditCommand::Manifests { after, limit } => {
+            retention::manifests(&connect()?, after, limit, json)
+        }
+        AuditCommand::Hold(command) => retention::hold(&connect()?, &command, json),
     }
 }
 

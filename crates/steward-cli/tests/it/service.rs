@@ -1141,3 +1141,88 @@ fn telemetry_fires_a_rollback_and_the_outcome_is_reported() {
     assert_eq!(open["items"], serde_json::json!([]));
     assert!(served.terminate().success());
 }
+
+#[test]
+fn audit_prune_manifests_and_holds_through_the_binary() {
+    let dir = scratch_dir("retention");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    let ok = |run: Run| -> Run {
+        assert_eq!(
+            run.code, 0,
+            "stdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        run
+    };
+
+    // Fresh events are inside their retention (and unsigned): nothing would go.
+    let run = ok(served.run(&["audit", "prune", "--dry-run"], &admin));
+    assert!(
+        run.stdout
+            .starts_with("would prune 0 events\nstopped at seq 1: "),
+        "{}",
+        run.stdout
+    );
+    let plan = ok(served.run(&["audit", "prune", "--dry-run", "--json"], &admin)).json();
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["stopped_at"]["seq"], 1);
+    let run = ok(served.run(&["audit", "manifests"], &admin));
+    assert_eq!(run.stdout, "no pruned ranges\n");
+
+    // A hold needs exactly one scope: clap refuses none (exit 2), nothing is written.
+    let run = served.run(&["audit", "hold", "add", "--reason", "case 7"], &admin);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let held = ok(served.run(
+        &[
+            "audit",
+            "hold",
+            "add",
+            "--first-seq",
+            "1",
+            "--last-seq",
+            "2",
+            "--reason",
+            "case 7",
+            "--json",
+        ],
+        &admin,
+    ))
+    .json();
+    assert_eq!(
+        (held["scope"].as_str(), held["state"].as_str()),
+        (Some("range"), Some("active"))
+    );
+    let id = held["id"].as_str().expect("id").to_owned();
+    let run = ok(served.run(&["audit", "hold", "list"], &admin));
+    assert!(
+        run.stdout
+            .starts_with(&format!("{id}  active    seq 1 to 2  since ")),
+        "{}",
+        run.stdout
+    );
+    let run = ok(served.run(
+        &["audit", "hold", "release", &id, "--reason", "case closed"],
+        &admin,
+    ));
+    assert!(run.stdout.contains("released"), "{}", run.stdout);
+    served
+        .run(
+            &["audit", "hold", "release", &id, "--reason", "again"],
+            &admin,
+        )
+        .assert_invalid("(HTTP 409)");
+    let run = ok(served.run(&["audit", "hold", "list"], &admin));
+    assert_eq!(run.stdout, "no legal holds\n");
+    let all = ok(served.run(&["audit", "hold", "list", "--all", "--json"], &admin)).json();
+    assert_eq!(all["items"][0]["release_reason"], "case closed");
+
+    // Both hold acts are in the trail, which still verifies.
+    let run = ok(served.run(&["audit", "events", "--type", "audit.*"], &admin));
+    assert!(
+        run.stdout.contains("audit.hold_created") && run.stdout.contains("audit.hold_released"),
+        "{}",
+        run.stdout
+    );
+    ok(served.run(&["audit", "verify"], &admin));
+}

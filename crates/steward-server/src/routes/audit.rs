@@ -19,6 +19,7 @@ use crate::state::AppState;
 pub mod checkpoints;
 pub mod export;
 pub mod proofs;
+pub mod retention;
 pub mod tail;
 
 /// Events per page when `limit` is not given.
@@ -42,7 +43,7 @@ pub struct EventPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Verification {
     /// Every entry hashes to its `hash`, links to the one before, `seq` is gap-free from
-    /// 1, and the last entry is the head.
+    /// 1 (pruned ranges through their signed manifests), and the last entry is the head.
     pub ok: bool,
     /// The `seq` of the head the check ran up to (the number of events).
     pub head_seq: u64,
@@ -198,7 +199,8 @@ fn parse_millis(key: &str, value: &str) -> Result<i64, ApiError> {
     })
 }
 
-/// Verifies the whole stored chain and names the first bad `seq`. A broken chain is a
+/// Verifies the whole stored chain and names the first bad `seq`. Pruned history counts
+/// only through its signed manifests, each linking to its neighbours. A broken chain is a
 /// result (`ok: false`), not an error: the request itself succeeded.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
     responses(
@@ -219,7 +221,10 @@ pub async fn verify(
         first_bad_seq,
         problem: Some(problem),
     };
-    let result = match state.store.verify_audit_chain().await {
+    // With the signing key, pruned history's manifests are checked for their signatures
+    // too, not only their links.
+    let public_key = state.audit_key.as_ref().map(|key| *key.public_key());
+    let result = match state.store.verify_audit_trail(public_key.as_ref()).await {
         Ok(head) => Verification {
             ok: true,
             head_seq: head.seq,
@@ -230,6 +235,10 @@ pub async fn verify(
         Err(StoreError::AuditChain(e)) => {
             let head = state.store.audit_head().await.map_err(store_error)?;
             failed(head.seq, Some(e.seq), e.kind.to_string())
+        }
+        Err(StoreError::AuditManifest { seq, problem }) => {
+            let head = state.store.audit_head().await.map_err(store_error)?;
+            failed(head.seq, Some(seq), problem)
         }
         Err(e @ StoreError::AuditHeadMismatch { head_seq, last_seq }) => {
             failed(head_seq, Some(last_seq.saturating_add(1)), e.to_string())

@@ -4,6 +4,7 @@ mod admin;
 mod api;
 mod audit_export;
 mod audit_proofs;
+mod audit_retention;
 mod audit_tail;
 mod authorize;
 mod emergencies;

@@ -8,6 +8,7 @@ mod group_commit;
 mod merkle;
 mod principals;
 mod timers;
+mod retention;
 mod tokens;
 mod webhooks;
 mod workers;

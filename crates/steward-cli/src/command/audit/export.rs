@@ -207,6 +207,8 @@ fn report(
                 "ok": ok,
                 "events": report.events,
                 "checkpoints": report.checkpoints,
+                "manifests": report.manifests,
+                "pruned_events": report.pruned_events,
                 "first_seq": report.first_seq,
                 "last_seq": report.last_seq,
                 "head_hash": report.head_hash.to_string(),

@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use steward_audit::{ExportHeader, ExportLine};
 use steward_policy::Role;
-use steward_store::{Hash, MAX_CHECKPOINT_PAGE, SignedCheckpoint, Store, StoreError};
+use steward_store::{
+    Hash, MAX_CHECKPOINT_PAGE, MAX_MANIFEST_PAGE, SignedCheckpoint, Store, StoreError,
+};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -34,7 +36,11 @@ const PAGE: u32 = 500;
 ///    "latest_checkpoint"}}`, `to_seq` being the head when the export began;
 /// 2. each event in its `AuditEntry` serde form;
 /// 3. `{"checkpoint": {…}}` right after the event whose `seq` is that checkpoint's
-///    `tree_size`.
+///    `tree_size`;
+/// 4. when history was pruned, in its place: `{"manifest": {…}, "frontier": […]}` per
+///    pruned range (format version 2, see `steward_audit`), each followed by the
+///    checkpoint of its `last_seq` if there is one. An export from inside pruned history
+///    starts at the manifest covering `from_seq`.
 ///
 /// To resume, pass the last exported `seq` + 1 as `from_seq`. A failure while streaming
 /// ends the body early, which verification reports (an incomplete last line is malformed,
@@ -72,23 +78,32 @@ pub async fn export(
             "from_seq",
         ));
     }
-    let prev_hash = if from_seq == 1 {
-        Hash::ZERO
+    // Pruned history is exported as its manifests (format version 2): an export that
+    // starts inside it starts at the manifest covering `from_seq`.
+    let pruned = store.pruned_head().await.map_err(store_error)?;
+    let (header_from, prev_hash, manifests) = if from_seq <= pruned.seq {
+        manifest_lines(&store, from_seq)
+            .await
+            .map_err(store_error)?
+    } else if from_seq == pruned.seq + 1 {
+        (from_seq, pruned.hash, String::new())
     } else {
         let previous = store.events(from_seq - 1, 1).await.map_err(store_error)?;
-        previous.first().map_or(Hash::ZERO, |entry| entry.hash)
+        let hash = previous.first().map_or(Hash::ZERO, |entry| entry.hash);
+        (from_seq, hash, String::new())
     };
     let header = ExportHeader::new(
-        from_seq,
+        header_from,
         head.seq,
         prev_hash,
         state.audit_key.as_ref().map(|key| key.public_key()),
         latest,
     );
-    let first = line(&ExportLine::Header(header));
+    let mut first = line(&ExportLine::Header(header));
+    first.push_str(&manifests);
     let cursor = Cursor {
         store,
-        next_seq: from_seq,
+        next_seq: from_seq.max(pruned.seq + 1),
         head_seq: head.seq,
     };
     let pages = stream::try_unfold(cursor, |mut cursor| async move {
@@ -144,6 +159,42 @@ impl Cursor {
         self.next_seq = last.saturating_add(1);
         Ok(Some(chunk))
     }
+}
+
+/// The lines of the manifests of pruned ranges from the one covering `from_seq` on,
+/// each with its Merkle frontier and followed by the checkpoint of its `last_seq` when
+/// there is one; and the `from_seq` and `prev_hash` the header must name (the first
+/// manifest's).
+async fn manifest_lines(store: &Store, from_seq: u64) -> Result<(u64, Hash, String), StoreError> {
+    let mut chunk = String::new();
+    let mut start: Option<(u64, Hash)> = None;
+    let mut after = 0;
+    loop {
+        let page = store.list_manifests(after, MAX_MANIFEST_PAGE).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.manifest.last_seq;
+        for signed in page {
+            let manifest = signed.manifest;
+            if manifest.last_seq < from_seq {
+                continue;
+            }
+            start.get_or_insert((manifest.first_seq, manifest.prev_hash));
+            let frontier = store.merkle_frontier(manifest.last_seq).await?;
+            chunk.push_str(&line(&ExportLine::Manifest {
+                manifest: signed,
+                frontier: Some(frontier),
+            }));
+            match store.checkpoint(manifest.last_seq).await {
+                Ok(checkpoint) => chunk.push_str(&line(&ExportLine::Checkpoint(checkpoint))),
+                Err(StoreError::NotFound { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    let (from, prev_hash) = start.unwrap_or((from_seq, Hash::ZERO));
+    Ok((from, prev_hash, chunk))
 }
 
 /// One line of the export with its newline.

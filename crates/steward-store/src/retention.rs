@@ -1,0 +1,1067 @@
+//! Audit retention in the database (SPEC §4, §9): pruning leading ranges of the trail
+//! past their retention into permanent signed manifests, the legal holds that stop it,
+//! and the verification of the trail across pruned history.
+//!
+//! # Pruning
+//!
+//! [`Store::prune_audit`] removes the events right after the pruned history (or from
+//! `seq` 1) up to the first one that must stay (`steward_audit::keep_reason`: inside its
+//! retention, under an active legal hold, or beyond the latest signed checkpoint), in
+//! ranges of at most [`MAX_RANGE_EVENTS`], one transaction each. Per range, in that
+//! transaction: the range's events are re-verified (hash and link: a damaged event is
+//! never laundered into a manifest), the signed manifest is inserted, the events are
+//! deleted (the `audit_events_no_delete` trigger refuses any delete a manifest does not
+//! cover), and an `audit.pruned` event records the manifest. [`Store::plan_prune`] runs
+//! the same scan and writes nothing (`--dry-run`).
+//!
+//! # Invariants
+//!
+//! - The pruned history is one prefix: manifests are contiguous from `seq` 1, each
+//!   linking to the one before by `prev_hash`, and the first stored event links to the
+//!   last manifest's `last_hash`.
+//! - Manifests are permanent (triggers refuse update and delete), and so are the Merkle
+//!   nodes: inclusion and consistency proofs for surviving events and old checkpoints
+//!   read only nodes, never pruned rows.
+//! - Lock order, as for checkpoints: the Merkle head, then the audit head. Holding the
+//!   Merkle head serialises pruners (and checkpoint makers) across instances.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+use steward_audit::{
+    Actor, AuditEntry, Frontier, Hash, HoldScope, KeepReason, RangeManifest, RetainedEvent,
+    SignedManifest, Subject, check_manifest, keep_reason, leaf_hash, root_from_nodes, root_nodes,
+    sign_manifest, verify_chain,
+};
+
+use crate::audit::{AuditHead, EventRow, NewEvent, append_event, decode_event};
+use crate::error::StoreError;
+use crate::merkle::{lock_merkle_head, missing_node, read_latest_checkpoint, tx_nodes};
+use crate::store::{Pool, Store, Tx, TxConn, new_id};
+
+/// The type of the audit event that records a pruned range and its manifest.
+pub const PRUNED_EVENT: &str = "audit.pruned";
+/// The type of the audit event that records a new legal hold.
+pub const HOLD_CREATED_EVENT: &str = "audit.hold_created";
+/// The type of the audit event that records a released legal hold.
+pub const HOLD_RELEASED_EVENT: &str = "audit.hold_released";
+
+/// The most events one manifest covers (one transaction of pruning). Bounds how long
+/// pruning holds the write lock.
+pub const MAX_RANGE_EVENTS: u64 = 10_000;
+
+/// The most manifests one [`Store::list_manifests`] call returns.
+pub const MAX_MANIFEST_PAGE: u32 = 1000;
+
+/// Events read per query while scanning for what to prune.
+const SCAN_PAGE: i64 = 1000;
+
+/// A legal hold: while active, pruning keeps every event it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalHold {
+    pub id: String,
+    pub scope: HoldScope,
+    pub reason: String,
+    /// The principal (or system actor) id that created it.
+    pub created_by: String,
+    pub created_at_ms: i64,
+    /// Set once released; a released hold stops nothing.
+    pub released: Option<HoldRelease>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRelease {
+    pub by: String,
+    pub at_ms: i64,
+    pub reason: String,
+}
+
+/// A legal hold to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLegalHold {
+    pub scope: HoldScope,
+    /// Why (a case or matter reference): required, recorded in the audit event.
+    pub reason: String,
+}
+
+/// Which holds [`Store::list_legal_holds`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldFilter {
+    Active,
+    All,
+}
+
+/// A range of `seq` that pruning removed, or would remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneRange {
+    pub first_seq: u64,
+    pub last_seq: u64,
+}
+
+/// Where pruning stopped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneStop {
+    /// The first event that stays.
+    pub seq: u64,
+    pub reason: KeepReason,
+}
+
+/// What a pruning run did (or, from [`Store::plan_prune`], would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// The ranges, in order; one manifest each.
+    pub ranges: Vec<PruneRange>,
+    /// The signed manifests written (empty for a plan).
+    pub manifests: Vec<SignedManifest>,
+    /// The first event kept and why, or `None` when pruning reached the head.
+    pub stop: Option<PruneStop>,
+    /// The last pruned `seq` before this run (0 when nothing was ever pruned).
+    pub pruned_before: u64,
+}
+
+impl PruneRange {
+    pub fn event_count(&self) -> u64 {
+        self.last_seq - self.first_seq + 1
+    }
+}
+
+impl PruneReport {
+    /// Records how a scan ended; `true` when the run is over.
+    fn finish(&mut self, end: ScanEnd) -> bool {
+        match end {
+            ScanEnd::Cap => false,
+            ScanEnd::Head => true,
+            ScanEnd::Kept(stop) => {
+                self.stop = Some(stop);
+                true
+            }
+        }
+    }
+
+    /// How many events the run removed (or would remove).
+    pub fn event_count(&self) -> u64 {
+        self.ranges.iter().map(PruneRange::event_count).sum()
+    }
+}
+
+/// How a scan for prunable events ended.
+enum ScanEnd {
+    /// At the head of the trail: every stored event may go.
+    Head,
+    /// At [`MAX_RANGE_EVENTS`]; more may follow.
+    Cap,
+    /// At an event that must stay.
+    Kept(PruneStop),
+}
+
+/// A range being collected: its ends and hashes, and the Merkle tree of its own leaves.
+struct RangeBuild {
+    first_seq: u64,
+    last_seq: u64,
+    prev_hash: Hash,
+    first_hash: Hash,
+    last_hash: Hash,
+    leaves: Frontier,
+}
+
+/// What [`Store::run_prune`] does with each range.
+enum Mode<'a> {
+    Plan,
+    Prune {
+        by: &'a Actor,
+        signing_key: &'a [u8; 32],
+    },
+}
+
+impl Store {
+    /// Prunes every leading range of the trail that is past its retention, not held and
+    /// covered by a signed checkpoint, signing a manifest for each with `signing_key` (an
+    /// Ed25519 seed) and recording an `audit.pruned` event by `by` (module docs). Returns
+    /// what was pruned and where it stopped; a run with nothing to prune writes nothing.
+    pub async fn prune_audit(
+        &self,
+        by: &Actor,
+        signing_key: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<PruneReport, StoreError> {
+        self.run_prune(Mode::Prune { by, signing_key }, now_ms)
+            .await
+    }
+
+    /// What [`Store::prune_audit`] would prune at `now_ms`, writing nothing.
+    pub async fn plan_prune(&self, now_ms: i64) -> Result<PruneReport, StoreError> {
+        self.run_prune(Mode::Plan, now_ms).await
+    }
+
+    async fn run_prune(&self, mode: Mode<'_>, now_ms: i64) -> Result<PruneReport, StoreError> {
+        let mut report = PruneReport::default();
+        match mode {
+            // A plan scans in one transaction that it never commits, carrying each
+            // range's end over as the next one's start.
+            Mode::Plan => {
+                let mut tx = self.begin().await?;
+                let (mut start, signed_size, holds) = prune_context(&mut tx).await?;
+                report.pruned_before = start.seq;
+                loop {
+                    let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
+                    if let Some(range) = range {
+                        report.ranges.push(PruneRange {
+                            first_seq: range.first_seq,
+                            last_seq: range.last_seq,
+                        });
+                        start = AuditHead {
+                            seq: range.last_seq,
+                            hash: range.last_hash,
+                        };
+                    }
+                    if report.finish(end) {
+                        break;
+                    }
+                }
+                tx.rollback().await?;
+            }
+            // One transaction per range, each starting from what is stored, so
+            // concurrent pruners on other instances (serialised on the Merkle head)
+            // never prune a range twice.
+            Mode::Prune { by, signing_key } => loop {
+                let mut tx = self.begin().await?;
+                let (start, signed_size, holds) = prune_context(&mut tx).await?;
+                if report.ranges.is_empty() {
+                    report.pruned_before = start.seq;
+                }
+                let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
+                if let Some(range) = range {
+                    let signed = write_range(&mut tx, &range, by, signing_key, now_ms).await?;
+                    report.ranges.push(PruneRange {
+                        first_seq: range.first_seq,
+                        last_seq: range.last_seq,
+                    });
+                    report.manifests.push(signed);
+                }
+                tx.commit().await?;
+                if report.finish(end) {
+                    break;
+                }
+            },
+        }
+        Ok(report)
+    }
+
+    /// The last pruned event's `seq` and `hash` (from the latest manifest), or `seq` 0
+    /// and zeros when nothing was pruned.
+    pub async fn pruned_head(&self) -> Result<AuditHead, StoreError> {
+        let row: Option<(i64, Vec<u8>)> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(SELECT_PRUNED_HEAD)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(SELECT_PRUNED_HEAD)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        decode_pruned_head(row)
+    }
+
+    /// Up to `limit` manifests (at most [`MAX_MANIFEST_PAGE`]) whose range starts after
+    /// `after_seq`, in `seq` order. To page, pass the last one's `last_seq`.
+    pub async fn list_manifests(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<SignedManifest>, StoreError> {
+        let Ok(after) = i64::try_from(after_seq) else {
+            return Ok(Vec::new());
+        };
+        let limit = i64::from(limit.min(MAX_MANIFEST_PAGE));
+        let rows: Vec<ManifestRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(&format!(
+                    "{SELECT_MANIFESTS} WHERE first_seq > ? ORDER BY first_seq LIMIT ?"
+                ))
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "{SELECT_MANIFESTS} WHERE first_seq > $1 ORDER BY first_seq LIMIT $2"
+                ))
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        rows.into_iter().map(decode_manifest).collect()
+    }
+
+    /// Verifies the whole trail across pruned history: each manifest in turn (consistent,
+    /// signed by `public_key` when given, contiguous from `seq` 1, linked by `prev_hash`,
+    /// and its `tree_root` equal to the stored Merkle tree's root at its `last_seq`), then
+    /// the stored chain from the last manifest's `last_hash` on, as
+    /// [`Store::verify_audit_chain`] does.
+    ///
+    /// A bad manifest is [`StoreError::AuditManifest`], naming the first `seq` of the
+    /// range it should stand for.
+    pub async fn verify_audit_trail(
+        &self,
+        public_key: Option<&[u8; 32]>,
+    ) -> Result<AuditHead, StoreError> {
+        let mut start = AuditHead {
+            seq: 0,
+            hash: Hash::ZERO,
+        };
+        loop {
+            let page = self.list_manifests(start.seq, MAX_MANIFEST_PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            for signed in page {
+                let seq = start.seq + 1;
+                check_manifest(&signed, seq, start.hash, public_key).map_err(|kind| {
+                    StoreError::AuditManifest {
+                        seq,
+                        problem: kind.to_string(),
+                    }
+                })?;
+                let manifest = signed.manifest;
+                let nodes = self.pool_nodes(&root_nodes(manifest.last_seq)).await?;
+                let root = root_from_nodes(manifest.last_seq, &nodes).map_err(missing_node)?;
+                if root != manifest.tree_root {
+                    return Err(StoreError::AuditManifest {
+                        seq,
+                        problem: format!(
+                            "manifest of seq {} to {} signs tree root {}, the stored merkle \
+                             tree has {root}",
+                            manifest.first_seq, manifest.last_seq, manifest.tree_root
+                        ),
+                    });
+                }
+                start = AuditHead {
+                    seq: manifest.last_seq,
+                    hash: manifest.last_hash,
+                };
+            }
+        }
+        self.verify_chain_after(start).await
+    }
+
+    /// The right-edge Merkle nodes of the tree at `tree_size` (see
+    /// `steward_audit::Frontier`), for an export's manifest line.
+    pub async fn merkle_frontier(&self, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
+        let ids = Frontier::node_ids(tree_size);
+        let nodes = self.pool_nodes(&ids).await?;
+        ids.into_iter()
+            .map(|id| {
+                nodes
+                    .get(&id)
+                    .copied()
+                    .ok_or_else(|| missing_node(steward_audit::MissingNodeError(id)))
+            })
+            .collect()
+    }
+
+    /// Places a legal hold, recording an `audit.hold_created` event by `by`. A worker or
+    /// permit hold must name an existing worker or permit ([`StoreError::NotFound`]).
+    pub async fn create_legal_hold(
+        &self,
+        by: &Actor,
+        hold: NewLegalHold,
+        now_ms: i64,
+    ) -> Result<LegalHold, StoreError> {
+        let mut tx = self.begin().await?;
+        match &hold.scope {
+            HoldScope::Worker(id) => require_row(&mut tx, "worker", "workers", id).await?,
+            HoldScope::Permit(id) => require_row(&mut tx, "permit", "permits", id).await?,
+            HoldScope::Range { .. } => {}
+        }
+        let created = LegalHold {
+            id: new_id(),
+            scope: hold.scope,
+            reason: hold.reason,
+            created_by: by.id.clone(),
+            created_at_ms: now_ms,
+            released: None,
+        };
+        insert_hold(&mut tx, &created).await?;
+        append_event(
+            &mut tx,
+            NewEvent {
+                ts_ms: now_ms,
+                event_type: HOLD_CREATED_EVENT.to_owned(),
+                actor: by.clone(),
+                subject: hold_subject(&created.scope),
+                level: None,
+                data: json!({
+                    "hold_id": created.id,
+                    "scope": scope_json(&created.scope),
+                    "reason": created.reason,
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Releases an active legal hold, recording an `audit.hold_released` event by `by`.
+    /// [`StoreError::NotFound`] for an unknown id, [`StoreError::Conflict`] when already
+    /// released.
+    pub async fn release_legal_hold(
+        &self,
+        by: &Actor,
+        id: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<LegalHold, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut hold = read_hold(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "legal hold",
+                id: id.to_owned(),
+            })?;
+        if hold.released.is_some() {
+            return Err(StoreError::Conflict {
+                message: format!("legal hold `{id}` is already released"),
+            });
+        }
+        let released = match &mut tx.conn {
+            TxConn::Sqlite(tx) => sqlx::query(
+                "UPDATE audit_legal_holds SET released_by = ?, released_at = ?, \
+                     release_reason = ? WHERE id = ? AND released_at IS NULL",
+            )
+            .bind(&by.id)
+            .bind(now_ms)
+            .bind(reason)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+            TxConn::Postgres(tx) => sqlx::query(
+                "UPDATE audit_legal_holds SET released_by = $1, released_at = $2, \
+                     release_reason = $3 WHERE id = $4 AND released_at IS NULL",
+            )
+            .bind(&by.id)
+            .bind(now_ms)
+            .bind(reason)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+        };
+        if released != 1 {
+            return Err(StoreError::Conflict {
+                message: format!("legal hold `{id}` is already released"),
+            });
+        }
+        hold.released = Some(HoldRelease {
+            by: by.id.clone(),
+            at_ms: now_ms,
+            reason: reason.to_owned(),
+        });
+        append_event(
+            &mut tx,
+            NewEvent {
+                ts_ms: now_ms,
+                event_type: HOLD_RELEASED_EVENT.to_owned(),
+                actor: by.clone(),
+                subject: hold_subject(&hold.scope),
+                level: None,
+                data: json!({
+                    "hold_id": hold.id,
+                    "scope": scope_json(&hold.scope),
+                    "reason": reason,
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(hold)
+    }
+
+    /// Legal holds, oldest first.
+    pub async fn list_legal_holds(&self, filter: HoldFilter) -> Result<Vec<LegalHold>, StoreError> {
+        let condition = match filter {
+            HoldFilter::Active => "WHERE released_at IS NULL",
+            HoldFilter::All => "",
+        };
+        let sql = format!("{SELECT_HOLDS} {condition} ORDER BY created_at, id");
+        let rows: Vec<HoldRow> = match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query_as(&sql).fetch_all(pool).await?,
+            Pool::Postgres(pool) => sqlx::query_as(&sql).fetch_all(pool).await?,
+        };
+        rows.into_iter().map(decode_hold).collect()
+    }
+}
+
+/// Inside a pruning transaction: takes the Merkle head's lock, and reads where the
+/// pruned history ends, the latest checkpoint's tree size (0 without one) and the active
+/// holds.
+async fn prune_context(
+    tx: &mut Tx<'_>,
+) -> Result<(AuditHead, u64, Vec<(String, HoldScope)>), StoreError> {
+    lock_merkle_head(tx).await?;
+    let start = pruned_head(tx).await?;
+    let signed_size = read_latest_checkpoint(tx)
+        .await?
+        .map_or(0, |signed| signed.checkpoint.tree_size);
+    let holds = active_holds(tx).await?;
+    Ok((start, signed_size, holds))
+}
+
+/// Scans the stored events after `start` for the longest prunable run, up to
+/// [`MAX_RANGE_EVENTS`], re-verifying each event it takes.
+async fn scan(
+    tx: &mut Tx<'_>,
+    start: AuditHead,
+    signed_size: u64,
+    holds: &[(String, HoldScope)],
+    now_ms: i64,
+) -> Result<(Option<RangeBuild>, ScanEnd), StoreError> {
+    let mut range: Option<RangeBuild> = None;
+    let mut after = start;
+    loop {
+        let page = read_events(tx, after.seq).await?;
+        let Some(last) = page.last().map(|entry| entry.seq) else {
+            return Ok((range, ScanEnd::Head));
+        };
+        let emergency = emergency_seqs(tx, after.seq, last).await?;
+        for entry in page {
+            if entry.seq != after.seq + 1 {
+                return Err(StoreError::corrupt(
+                    "audit event",
+                    after.seq + 1,
+                    "missing from the trail: pruning refuses a broken chain",
+                ));
+            }
+            let retained = RetainedEvent {
+                seq: entry.seq,
+                ts_ms: entry.ts_ms,
+                level: entry.level,
+                emergency: emergency.contains(&entry.seq)
+                    || entry.event_type.starts_with("emergency."),
+                worker_id: entry.subject.worker_id.as_deref(),
+                permit_id: entry.subject.permit_id.as_deref(),
+            };
+            if let Some(reason) = keep_reason(&retained, now_ms, signed_size, holds) {
+                let stop = PruneStop {
+                    seq: entry.seq,
+                    reason,
+                };
+                return Ok((range, ScanEnd::Kept(stop)));
+            }
+            // A damaged event is never pruned: its manifest would vouch for it.
+            verify_chain(std::slice::from_ref(&entry), after.hash)?;
+            let range = range.get_or_insert_with(|| RangeBuild {
+                first_seq: entry.seq,
+                last_seq: entry.seq,
+                prev_hash: entry.prev_hash,
+                first_hash: entry.hash,
+                last_hash: entry.hash,
+                leaves: Frontier::default(),
+            });
+            range.last_seq = entry.seq;
+            range.last_hash = entry.hash;
+            range.leaves.push(leaf_hash(&entry.hash));
+            after = AuditHead {
+                seq: entry.seq,
+                hash: entry.hash,
+            };
+            if range.leaves.size() >= MAX_RANGE_EVENTS {
+                return Ok((Some(take(range)), ScanEnd::Cap));
+            }
+        }
+    }
+}
+
+fn take(range: &mut RangeBuild) -> RangeBuild {
+    RangeBuild {
+        first_seq: range.first_seq,
+        last_seq: range.last_seq,
+        prev_hash: range.prev_hash,
+        first_hash: range.first_hash,
+        last_hash: range.last_hash,
+        leaves: std::mem::take(&mut range.leaves),
+    }
+}
+
+/// Signs and stores the manifest of `range`, deletes its events and records the
+/// `audit.pruned` event, inside `tx`.
+async fn write_range(
+    tx: &mut Tx<'_>,
+    range: &RangeBuild,
+    by: &Actor,
+    signing_key: &[u8; 32],
+    now_ms: i64,
+) -> Result<SignedManifest, StoreError> {
+    let nodes = tx_nodes(tx, &root_nodes(range.last_seq)).await?;
+    let tree_root = root_from_nodes(range.last_seq, &nodes).map_err(missing_node)?;
+    let signed = sign_manifest(
+        RangeManifest {
+            first_seq: range.first_seq,
+            last_seq: range.last_seq,
+            prev_hash: range.prev_hash,
+            first_hash: range.first_hash,
+            last_hash: range.last_hash,
+            range_root: range.leaves.root(),
+            tree_size: range.last_seq,
+            tree_root,
+            ts_ms: now_ms,
+        },
+        signing_key,
+    );
+    insert_manifest(tx, &signed).await?;
+    let (first, last) = (seq_i64(range.first_seq)?, seq_i64(range.last_seq)?);
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query("DELETE FROM audit_events WHERE seq >= ? AND seq <= ?")
+                .bind(first)
+                .bind(last)
+                .execute(&mut **tx)
+                .await?;
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query("DELETE FROM audit_events WHERE seq >= $1 AND seq <= $2")
+                .bind(first)
+                .bind(last)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    let manifest = &signed.manifest;
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: now_ms,
+            event_type: PRUNED_EVENT.to_owned(),
+            actor: by.clone(),
+            subject: Subject::default(),
+            level: None,
+            data: json!({
+                "event_count": manifest.last_seq - manifest.first_seq + 1,
+                "manifest": signed,
+            }),
+        },
+    )
+    .await?;
+    Ok(signed)
+}
+
+/// The last pruned event, read inside `tx`.
+async fn pruned_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> {
+    let row: Option<(i64, Vec<u8>)> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(SELECT_PRUNED_HEAD)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(SELECT_PRUNED_HEAD)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    decode_pruned_head(row)
+}
+
+fn decode_pruned_head(row: Option<(i64, Vec<u8>)>) -> Result<AuditHead, StoreError> {
+    let Some((seq, hash)) = row else {
+        return Ok(AuditHead {
+            seq: 0,
+            hash: Hash::ZERO,
+        });
+    };
+    let bad = |problem| StoreError::corrupt("audit manifest", seq, problem);
+    Ok(AuditHead {
+        seq: u64::try_from(seq).map_err(|_| bad("negative last_seq"))?,
+        hash: Hash::from_slice(&hash).ok_or_else(|| bad("last_hash is not 32 bytes"))?,
+    })
+}
+
+/// Up to [`SCAN_PAGE`] events after `after`, in order.
+async fn read_events(tx: &mut Tx<'_>, after: u64) -> Result<Vec<AuditEntry>, StoreError> {
+    let after = seq_i64(after)?;
+    let rows: Vec<EventRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(
+                "SELECT seq, ts, type, actor_kind, actor_id, actor_roles, task_id, \
+                 worker_id, permit_id, level, data, prev_hash, hash \
+                 FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+            )
+            .bind(after)
+            .bind(SCAN_PAGE)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT seq, ts, type, actor_kind, actor_id, actor_roles::text, task_id, \
+                 worker_id, permit_id, level, data::text, prev_hash, hash \
+                 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(SCAN_PAGE)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    rows.into_iter().map(decode_event).collect()
+}
+
+/// The `seq` of events with `after < seq <= up_to` about an emergency permit.
+async fn emergency_seqs(
+    tx: &mut Tx<'_>,
+    after: u64,
+    up_to: u64,
+) -> Result<HashSet<u64>, StoreError> {
+    let (after, up_to) = (seq_i64(after)?, seq_i64(up_to)?);
+    let seqs: Vec<i64> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_scalar(
+                "SELECT e.seq FROM audit_events e JOIN permits p ON p.id = e.permit_id \
+                 WHERE e.seq > ? AND e.seq <= ? AND p.permit_type = 'emergency'",
+            )
+            .bind(after)
+            .bind(up_to)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_scalar(
+                "SELECT e.seq FROM audit_events e JOIN permits p ON p.id = e.permit_id \
+                 WHERE e.seq > $1 AND e.seq <= $2 AND p.permit_type = 'emergency'",
+            )
+            .bind(after)
+            .bind(up_to)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    Ok(seqs
+        .into_iter()
+        .filter_map(|seq| u64::try_from(seq).ok())
+        .collect())
+}
+
+/// The active holds as `(id, scope)`, read inside `tx`.
+async fn active_holds(tx: &mut Tx<'_>) -> Result<Vec<(String, HoldScope)>, StoreError> {
+    let sql = format!("{SELECT_HOLDS} WHERE released_at IS NULL");
+    let rows: Vec<HoldRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => sqlx::query_as(&sql).fetch_all(&mut **tx).await?,
+        TxConn::Postgres(tx) => sqlx::query_as(&sql).fetch_all(&mut **tx).await?,
+    };
+    rows.into_iter()
+        .map(|row| decode_hold(row).map(|hold| (hold.id, hold.scope)))
+        .collect()
+}
+
+async fn read_hold(tx: &mut Tx<'_>, id: &str) -> Result<Option<LegalHold>, StoreError> {
+    let row: Option<HoldRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(&format!("{SELECT_HOLDS} WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(&format!("{SELECT_HOLDS} WHERE id = $1 FOR UPDATE"))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    row.map(decode_hold).transpose()
+}
+
+/// [`StoreError::NotFound`] unless `table` has a row with `id`.
+async fn require_row(
+    tx: &mut Tx<'_>,
+    what: &'static str,
+    table: &'static str,
+    id: &str,
+) -> Result<(), StoreError> {
+    let found: Option<String> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    found.map(|_| ()).ok_or_else(|| StoreError::NotFound {
+        what,
+        id: id.to_owned(),
+    })
+}
+
+async fn insert_hold(tx: &mut Tx<'_>, hold: &LegalHold) -> Result<(), StoreError> {
+    let (scope, worker_id, permit_id, first_seq, last_seq) = match &hold.scope {
+        HoldScope::Worker(id) => ("worker", Some(id.as_str()), None, None, None),
+        HoldScope::Permit(id) => ("permit", None, Some(id.as_str()), None, None),
+        HoldScope::Range {
+            first_seq,
+            last_seq,
+        } => (
+            "range",
+            None,
+            None,
+            Some(seq_i64(*first_seq)?),
+            Some(seq_i64(*last_seq)?),
+        ),
+    };
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query(
+                "INSERT INTO audit_legal_holds (id, scope, worker_id, permit_id, first_seq, \
+                 last_seq, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&hold.id)
+            .bind(scope)
+            .bind(worker_id)
+            .bind(permit_id)
+            .bind(first_seq)
+            .bind(last_seq)
+            .bind(&hold.reason)
+            .bind(&hold.created_by)
+            .bind(hold.created_at_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query(
+                "INSERT INTO audit_legal_holds (id, scope, worker_id, permit_id, first_seq, \
+                 last_seq, reason, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&hold.id)
+            .bind(scope)
+            .bind(worker_id)
+            .bind(permit_id)
+            .bind(first_seq)
+            .bind(last_seq)
+            .bind(&hold.reason)
+            .bind(&hold.created_by)
+            .bind(hold.created_at_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_manifest(tx: &mut Tx<'_>, signed: &SignedManifest) -> Result<(), StoreError> {
+    let m = &signed.manifest;
+    let (first, last) = (seq_i64(m.first_seq)?, seq_i64(m.last_seq)?);
+    let count = last - first + 1;
+    let tree_size = seq_i64(m.tree_size)?;
+    macro_rules! insert {
+        ($sql:expr, $conn:expr) => {
+            sqlx::query($sql)
+                .bind(first)
+                .bind(last)
+                .bind(count)
+                .bind(m.prev_hash.as_bytes().as_slice())
+                .bind(m.first_hash.as_bytes().as_slice())
+                .bind(m.last_hash.as_bytes().as_slice())
+                .bind(m.range_root.as_bytes().as_slice())
+                .bind(tree_size)
+                .bind(m.tree_root.as_bytes().as_slice())
+                .bind(m.ts_ms)
+                .bind(&signed.key_id)
+                .bind(signed.signature.as_slice())
+                .execute($conn)
+                .await?
+        };
+    }
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            insert!(
+                "INSERT INTO audit_manifests (first_seq, last_seq, event_count, prev_hash, \
+                 first_hash, last_hash, range_root, tree_size, tree_root, ts, key_id, \
+                 signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &mut **tx
+            );
+        }
+        TxConn::Postgres(tx) => {
+            insert!(
+                "INSERT INTO audit_manifests (first_seq, last_seq, event_count, prev_hash, \
+                 first_hash, last_hash, range_root, tree_size, tree_root, ts, key_id, \
+                 signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                &mut **tx
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The subject of a hold's audit events: the worker or permit it names.
+fn hold_subject(scope: &HoldScope) -> Subject {
+    match scope {
+        HoldScope::Worker(id) => Subject {
+            worker_id: Some(id.clone()),
+            ..Subject::default()
+        },
+        HoldScope::Permit(id) => Subject {
+            permit_id: Some(id.clone()),
+            ..Subject::default()
+        },
+        HoldScope::Range { .. } => Subject::default(),
+    }
+}
+
+/// A hold's scope as JSON: `{"worker_id": …}`, `{"permit_id": …}` or
+/// `{"first_seq": …, "last_seq": …}`.
+pub fn scope_json(scope: &HoldScope) -> serde_json::Value {
+    match scope {
+        HoldScope::Worker(id) => json!({ "worker_id": id }),
+        HoldScope::Permit(id) => json!({ "permit_id": id }),
+        HoldScope::Range {
+            first_seq,
+            last_seq,
+        } => json!({ "first_seq": first_seq, "last_seq": last_seq }),
+    }
+}
+
+const SELECT_PRUNED_HEAD: &str =
+    "SELECT last_seq, last_hash FROM audit_manifests ORDER BY last_seq DESC LIMIT 1";
+
+const SELECT_MANIFESTS: &str = "SELECT first_seq, last_seq, prev_hash, first_hash, last_hash, \
+     range_root, tree_size, tree_root, ts, key_id, signature FROM audit_manifests";
+
+const SELECT_HOLDS: &str = "SELECT id, scope, worker_id, permit_id, first_seq, last_seq, \
+     reason, created_by, created_at, released_by, released_at, release_reason \
+     FROM audit_legal_holds";
+
+/// One `audit_manifests` row, in the column order of [`SELECT_MANIFESTS`].
+type ManifestRow = (
+    i64,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    Vec<u8>,
+    i64,
+    String,
+    Vec<u8>,
+);
+
+/// One `audit_legal_holds` row, in the column order of [`SELECT_HOLDS`].
+type HoldRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
+
+fn decode_manifest(row: ManifestRow) -> Result<SignedManifest, StoreError> {
+    let (
+        first_seq,
+        last_seq,
+        prev_hash,
+        first_hash,
+        last_hash,
+        range_root,
+        tree_size,
+        tree_root,
+        ts_ms,
+        key_id,
+        signature,
+    ) = row;
+    let bad = |problem: &str| StoreError::corrupt("audit manifest", first_seq, problem);
+    let seq =
+        |value: i64, name: &str| u64::try_from(value).map_err(|_| bad(&format!("negative {name}")));
+    let hash = |bytes: &[u8], name: &str| {
+        Hash::from_slice(bytes).ok_or_else(|| bad(&format!("{name} is not 32 bytes")))
+    };
+    Ok(SignedManifest {
+        manifest: RangeManifest {
+            first_seq: seq(first_seq, "first_seq")?,
+            last_seq: seq(last_seq, "last_seq")?,
+            prev_hash: hash(&prev_hash, "prev_hash")?,
+            first_hash: hash(&first_hash, "first_hash")?,
+            last_hash: hash(&last_hash, "last_hash")?,
+            range_root: hash(&range_root, "range_root")?,
+            tree_size: seq(tree_size, "tree_size")?,
+            tree_root: hash(&tree_root, "tree_root")?,
+            ts_ms,
+        },
+        key_id,
+        signature: <[u8; 64]>::try_from(signature.as_slice())
+            .map_err(|_| bad("signature is not 64 bytes"))?,
+    })
+}
+
+fn decode_hold(row: HoldRow) -> Result<LegalHold, StoreError> {
+    let (
+        id,
+        scope,
+        worker_id,
+        permit_id,
+        first_seq,
+        last_seq,
+        reason,
+        created_by,
+        created_at_ms,
+        released_by,
+        released_at,
+        release_reason,
+    ) = row;
+    let bad = |problem: &str| StoreError::corrupt("legal hold", &id, problem);
+    let scope = match (scope.as_str(), worker_id, permit_id, first_seq, last_seq) {
+        ("worker", Some(worker), None, None, None) => HoldScope::Worker(worker),
+        ("permit", None, Some(permit), None, None) => HoldScope::Permit(permit),
+        ("range", None, None, Some(first), Some(last)) => HoldScope::Range {
+            first_seq: u64::try_from(first).map_err(|_| bad("negative first_seq"))?,
+            last_seq: u64::try_from(last).map_err(|_| bad("negative last_seq"))?,
+        },
+        _ => return Err(bad("scope does not match its columns")),
+    };
+    let released = match (released_by, released_at) {
+        (Some(by), Some(at_ms)) => Some(HoldRelease {
+            by,
+            at_ms,
+            reason: release_reason.unwrap_or_default(),
+        }),
+        (None, None) => None,
+        _ => return Err(bad("half released")),
+    };
+    Ok(LegalHold {
+        id,
+        scope,
+        reason,
+        created_by,
+        created_at_ms,
+        released,
+    })
+}
+
+fn seq_i64(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| {
+        StoreError::corrupt(
+            "audit event",
+            seq,
+            "seq does not fit a 64-bit signed integer",
+        )
+    })
+}
