@@ -282,6 +282,8 @@ struct Verifier {
     must_reach: u64,
     /// The largest `to_seq` a header names.
     to_seq: u64,
+    /// The encoding buffer reused for every event's hash.
+    scratch: Vec<u8>,
 }
 
 impl Verifier {
@@ -295,6 +297,7 @@ impl Verifier {
             checkpoints: 0,
             must_reach: 0,
             to_seq: 0,
+            scratch: Vec::new(),
         };
         verifier.header_checks(&header, public_key)?;
         Ok(verifier)
@@ -364,7 +367,13 @@ impl Verifier {
             seq: Some(position),
             kind: VerifyErrorKind::Chain(kind),
         };
-        check_link(self.previous.as_ref(), self.first_prev, &entry).map_err(fail)?;
+        check_link(
+            self.previous.as_ref(),
+            self.first_prev,
+            &entry,
+            &mut self.scratch,
+        )
+        .map_err(fail)?;
         if position > self.to_seq {
             return Err(VerifyError {
                 seq: Some(position),
