@@ -40,7 +40,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create, list and revoke API tokens (on a server).
     Token(TokenArgs),
-    /// Create, list and disable principals (on a server).
+    /// Create, list, disable and erase principals (on a server).
     Principal(PrincipalArgs),
     /// Register workers and run their certification lifecycle (on a server).
     Worker(WorkerArgs),

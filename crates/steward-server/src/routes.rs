@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod audit;
+pub mod erasure;
 pub mod health;
 pub mod permits;
 pub mod principals;

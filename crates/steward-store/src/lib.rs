@@ -10,6 +10,8 @@
 //!   transactions ([`Store::extend_merkle`]), signed checkpoints, inclusion and
 //!   consistency proofs.
 //! - `principal`, `token`: principals and their API tokens.
+//! - `personal`: personal data in audit events, encrypted per subject, and its erasure
+//!   (crypto-shredding keeps the chain verifiable).
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
 //! - `testing` (feature `test-support`): fresh databases for tests, here and in the
 //!   crates above.
@@ -48,6 +50,7 @@ mod audit;
 mod error;
 mod merkle;
 mod permit;
+mod personal;
 mod principal;
 mod store;
 pub mod token;
@@ -63,6 +66,7 @@ pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
     RenewalApprovalRecord,
 };
+pub use personal::{Erasure, PERSONAL, personal, with_personal};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};

@@ -5,6 +5,7 @@ mod api;
 mod audit_export;
 mod audit_proofs;
 mod audit_tail;
+mod erasure;
 mod permits;
 mod support;
 mod workers;

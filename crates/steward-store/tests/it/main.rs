@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod connect;
+mod erasure;
 mod merkle;
 mod principals;
 mod tokens;
