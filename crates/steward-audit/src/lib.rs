@@ -115,6 +115,7 @@
 mod canonical;
 mod chain;
 mod checkpoint;
+mod compliance;
 mod entry;
 mod export;
 mod hash;
@@ -127,6 +128,10 @@ pub use checkpoint::{
     PublicKeyParseError, RangeManifest, SignedCheckpoint, SignedManifest, format_public_key,
     key_id, parse_public_key, public_key, sign_checkpoint, sign_manifest, verify_checkpoint,
     verify_manifest,
+};
+pub use compliance::{
+    Area, ComplianceReport, ControlReport, Exception, Framework, Period, ReportBuilder,
+    UnknownFrameworkError, Verification,
 };
 pub use entry::{Actor, ActorKind, AuditEntry, EntryBody, Subject, UnknownActorKindError};
 pub use export::{

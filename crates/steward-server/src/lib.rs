@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/principals/{id}/erase",
             post(routes::erasure::erase_principal),
         )
+        .route("/v1/reports/compliance", get(routes::reports::compliance))
         .route("/v1/audit/events", get(routes::audit::list_events))
         .route("/v1/audit/verify", get(routes::audit::verify))
         .route(

@@ -28,6 +28,7 @@ use crate::routes;
         routes::principals::list_principals,
         routes::principals::disable_principal,
         routes::erasure::erase_principal,
+        routes::reports::compliance,
         routes::tokens::create_token,
         routes::tokens::list_tokens,
         routes::tokens::revoke_token,

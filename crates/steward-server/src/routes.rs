@@ -6,5 +6,6 @@ pub mod erasure;
 pub mod health;
 pub mod permits;
 pub mod principals;
+pub mod reports;
 pub mod tokens;
 pub mod workers;

@@ -7,5 +7,6 @@ mod audit_proofs;
 mod audit_tail;
 mod erasure;
 mod permits;
+mod reports;
 mod support;
 mod workers;
