@@ -9,6 +9,7 @@ use crate::command::init::InitArgs;
 use crate::command::permit::PermitArgs;
 use crate::command::policy::PolicyCommand;
 use crate::command::principal::PrincipalArgs;
+use crate::command::report::ReportArgs;
 use crate::command::serve::ServeArgs;
 use crate::command::token::TokenArgs;
 use crate::command::worker::WorkerArgs;
@@ -48,4 +49,6 @@ pub enum Command {
     Permit(PermitArgs),
     /// Read and verify the audit trail (on a server).
     Audit(AuditArgs),
+    /// Compliance reports per framework and period (on a server).
+    Report(ReportArgs),
 }

@@ -7,6 +7,7 @@ pub mod init;
 pub mod permit;
 pub mod policy;
 pub mod principal;
+pub mod report;
 pub mod serve;
 pub mod token;
 pub mod worker;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args),
         Command::Permit(args) => permit::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

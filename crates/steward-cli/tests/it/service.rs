@@ -1096,3 +1096,95 @@ fn ok_export_verifies_offline(served: &Served, dir: &Path, admin: &str, plaintex
         run.stdout
     );
 }
+
+#[test]
+fn report_compliance_prints_markdown_or_json() {
+    let dir = scratch_dir("report");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    let run = served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "agent",
+            "--name",
+            "reported",
+            "--role",
+            "worker",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let period = ["--from", "2000-01-01", "--to", "2199-12-31"];
+    let args = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec!["report", "compliance", "--framework", "GDPR"];
+        args.extend(period);
+        args.extend(extra);
+        args
+    };
+
+    let run = served.run(&args(&[]), &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("# GDPR compliance report\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Intact: the hash chain verifies"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("| Art.17 |"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("| principal.created |"),
+        "{}",
+        run.stdout
+    );
+
+    let run = served.run(&args(&["--format", "json"]), &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["framework"], "GDPR");
+    assert_eq!(report["verification"]["ok"], true);
+    assert!(
+        report["counts"]["principal.created"].as_u64() >= Some(2),
+        "{report}"
+    );
+
+    // A bad framework (clap) and a bad date (the server's 400) are exit 2.
+    let run = served.run(
+        &[
+            "report",
+            "compliance",
+            "--framework",
+            "ISO",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = served.run(
+        &[
+            "report",
+            "compliance",
+            "--framework",
+            "SOX",
+            "--from",
+            "2026-02-30",
+            "--to",
+            "2026-03-31",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`from` must be a date YYYY-MM-DD"),
+        "{}",
+        run.stderr
+    );
+}
