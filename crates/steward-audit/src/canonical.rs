@@ -13,21 +13,29 @@ pub const ENTRY_DOMAIN: &[u8] = b"steward.audit.entry.v1";
 /// Encodes everything an entry's hash covers except `prev_hash`, in the fixed order and
 /// layout given in the crate documentation.
 pub fn canonical_body(body: &EntryBody<'_>) -> Vec<u8> {
-    let data = canonical_json(body.data);
-    let mut out = Vec::with_capacity(128 + data.len());
-    out.extend_from_slice(&body.seq.to_be_bytes());
-    put_after_seq(
-        &mut out,
-        &AfterSeq {
-            ts_ms: body.ts_ms,
-            event_type: body.event_type,
-            actor: body.actor,
-            subject: body.subject,
-            level: body.level,
-            data_json: &data,
-        },
-    );
+    let mut out = Vec::with_capacity(256);
+    write_canonical_body(&mut out, body);
     out
+}
+
+/// Appends [`canonical_body`]'s bytes to `out` without allocating anything else: the
+/// canonical JSON of `data` is written in place behind a length placeholder that is
+/// filled in afterwards. Verifiers reuse one buffer for every entry.
+pub(crate) fn write_canonical_body(out: &mut Vec<u8>, body: &EntryBody<'_>) {
+    out.extend_from_slice(&body.seq.to_be_bytes());
+    put_fields_before_data(
+        out,
+        body.ts_ms,
+        body.event_type,
+        body.actor,
+        body.subject,
+        body.level,
+    );
+    let len_at = out.len();
+    out.extend_from_slice(&[0; 8]);
+    write_json(out, body.data);
+    let len = u64::try_from(out.len() - len_at - 8).unwrap_or(u64::MAX);
+    out[len_at..len_at + 8].copy_from_slice(&len.to_be_bytes());
 }
 
 /// The fields of a body that follow `seq` in its encoding, with `data` already rendered
@@ -44,22 +52,41 @@ pub(crate) struct AfterSeq<'a> {
 /// Encodes fields 2–11 of the body (everything after `seq`), as the crate documentation
 /// lays them out.
 pub(crate) fn put_after_seq(out: &mut Vec<u8>, fields: &AfterSeq<'_>) {
-    out.extend_from_slice(&fields.ts_ms.to_be_bytes());
-    put_str(out, fields.event_type);
-    put_str(out, fields.actor.kind.as_str());
-    put_str(out, &fields.actor.id);
-    put_len(out, fields.actor.roles.len());
-    for role in &fields.actor.roles {
+    put_fields_before_data(
+        out,
+        fields.ts_ms,
+        fields.event_type,
+        fields.actor,
+        fields.subject,
+        fields.level,
+    );
+    put_str(out, fields.data_json);
+}
+
+/// Encodes fields 2–10 of the body: everything between `seq` and `data`.
+fn put_fields_before_data(
+    out: &mut Vec<u8>,
+    ts_ms: i64,
+    event_type: &str,
+    actor: &Actor,
+    subject: &Subject,
+    level: Option<u8>,
+) {
+    out.extend_from_slice(&ts_ms.to_be_bytes());
+    put_str(out, event_type);
+    put_str(out, actor.kind.as_str());
+    put_str(out, &actor.id);
+    put_len(out, actor.roles.len());
+    for role in &actor.roles {
         put_str(out, role);
     }
-    put_opt_str(out, fields.subject.task_id.as_deref());
-    put_opt_str(out, fields.subject.worker_id.as_deref());
-    put_opt_str(out, fields.subject.permit_id.as_deref());
-    match fields.level {
+    put_opt_str(out, subject.task_id.as_deref());
+    put_opt_str(out, subject.worker_id.as_deref());
+    put_opt_str(out, subject.permit_id.as_deref());
+    match level {
         None => out.push(0x00),
         Some(level) => out.extend_from_slice(&[0x01, level]),
     }
-    put_str(out, fields.data_json);
 }
 
 /// The hash of an entry whose previous entry hashed to `prev` and whose canonical body is
@@ -86,53 +113,69 @@ pub fn entry_hash(prev: &Hash, body: &[u8]) -> Hash {
 /// The result does not depend on whether `serde_json` keeps object keys in insertion
 /// order (its `preserve_order` feature), because keys are sorted here.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(128);
     write_json(&mut out, value);
-    out
+    // write_json writes only whole UTF-8 sequences: ASCII punctuation, serde_json's
+    // rendering of numbers and strings, and keys copied from `&str`s.
+    String::from_utf8(out)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
-fn write_json(out: &mut String, value: &Value) {
+fn write_json(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(number) => out.push_str(&number.to_string()),
-        Value::String(text) => write_json_string(out, text),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // serde_json renders numbers (itoa / ryu) straight into the writer: no String.
+        Value::Number(number) => write_serde(out, number),
+        Value::String(text) => write_serde(out, text),
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_json(out, item);
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_string(out, key);
-                out.push(':');
-                write_json(out, item);
+            out.push(b'{');
+            // Without serde_json's `preserve_order` the map is a BTreeMap<String, _>,
+            // whose order is already bytewise; only an insertion-ordered map that is not
+            // sorted needs the sorted copy.
+            if map.keys().is_sorted_by(|a, b| a.as_bytes() <= b.as_bytes()) {
+                write_members(out, map.iter());
+            } else {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                write_members(out, entries.into_iter());
             }
-            out.push('}');
+            out.push(b'}');
         }
     }
 }
 
-fn write_json_string(out: &mut String, text: &str) {
-    // serde_json's escaping is the canonical one: `"`, `\` and control characters
-    // escaped (short forms where JSON has them, `\u00XX` otherwise), all else raw UTF-8.
-    // Serializing a `&str` cannot fail, so the fallback is unreachable; it still yields
-    // valid, deterministic JSON rather than a panic.
-    match serde_json::to_string(text) {
-        Ok(json) => out.push_str(&json),
-        Err(_) => out.push_str("null"),
+fn write_members<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a String, &'a Value)>) {
+    for (i, (key, item)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_serde(out, key.as_str());
+        out.push(b':');
+        write_json(out, item);
+    }
+}
+
+/// serde_json's compact rendering is the canonical one for strings (`"`, `\` and control
+/// characters escaped, short forms where JSON has them, `\u00XX` otherwise, all else raw
+/// UTF-8) and for numbers. Writing a `&str` or a `Number` into a `Vec` cannot fail; were it
+/// to, `null` keeps the output valid, deterministic JSON rather than a panic.
+fn write_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let mark = out.len();
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(b"null");
     }
 }
 

@@ -23,11 +23,14 @@ use crate::hash::Hash;
 /// kept head (the store's `audit_head`, later a signed checkpoint) reveals truncation.
 pub fn verify_chain(entries: &[AuditEntry], expected_first_prev: Hash) -> Result<(), ChainError> {
     let mut previous: Option<&AuditEntry> = None;
+    let mut scratch = Vec::with_capacity(512);
     for (index, entry) in entries.iter().enumerate() {
-        check_link(previous, expected_first_prev, entry).map_err(|kind| ChainError {
-            index,
-            seq: entry.seq,
-            kind,
+        check_link(previous, expected_first_prev, entry, &mut scratch).map_err(|kind| {
+            ChainError {
+                index,
+                seq: entry.seq,
+                kind,
+            }
         })?;
         previous = Some(entry);
     }
@@ -36,13 +39,15 @@ pub fn verify_chain(entries: &[AuditEntry], expected_first_prev: Hash) -> Result
 
 /// The chain rule for one entry, in the order [`verify_chain`] documents: `entry` follows
 /// `previous`, or is the first entry and links to `expected_first_prev`. Shared with the
-/// export verifier, which checks a stream one entry at a time.
+/// export verifier, which checks a stream one entry at a time. `scratch` is the reused
+/// encoding buffer.
 pub(crate) fn check_link(
     previous: Option<&AuditEntry>,
     expected_first_prev: Hash,
     entry: &AuditEntry,
+    scratch: &mut Vec<u8>,
 ) -> Result<(), ChainErrorKind> {
-    if entry.computed_hash() != entry.hash {
+    if entry.body().hash_after_in(&entry.prev_hash, scratch) != entry.hash {
         return Err(ChainErrorKind::HashMismatch);
     }
     let expected_prev = match previous {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::canonical::{canonical_body, entry_hash};
+use crate::canonical::{entry_hash, write_canonical_body};
 use crate::hash::Hash;
 
 /// One audit event as written to, and read back from, the trail.
@@ -122,7 +122,15 @@ impl AuditEntry {
 impl EntryBody<'_> {
     /// The hash of this body chained after `prev`.
     pub fn hash_after(&self, prev: &Hash) -> Hash {
-        entry_hash(prev, &canonical_body(self))
+        self.hash_after_in(prev, &mut Vec::new())
+    }
+
+    /// [`EntryBody::hash_after`] encoding into `scratch` (cleared first), so a verifier
+    /// checking many entries allocates once rather than once per entry.
+    pub fn hash_after_in(&self, prev: &Hash, scratch: &mut Vec<u8>) -> Hash {
+        scratch.clear();
+        write_canonical_body(scratch, self);
+        entry_hash(prev, scratch)
     }
 }
 

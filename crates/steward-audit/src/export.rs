@@ -332,6 +332,8 @@ struct Verifier {
     must_reach: u64,
     /// The largest `to_seq` a header names.
     to_seq: u64,
+    /// The encoding buffer reused for every event's hash.
+    scratch: Vec<u8>,
 }
 
 /// What the export covered last: nothing yet, an event, or a pruned range.
@@ -357,6 +359,7 @@ impl Verifier {
             pruned_events: 0,
             must_reach: 0,
             to_seq: 0,
+            scratch: Vec::new(),
         };
         verifier.header_checks(&header, public_key)?;
         Ok(verifier)
@@ -442,7 +445,8 @@ impl Verifier {
             Last::Event(previous) => Some(&**previous),
             Last::Start | Last::Range { .. } => None,
         };
-        check_link(previous, self.last_hash(), &entry).map_err(fail)?;
+        let expected_first_prev = self.last_hash();
+        check_link(previous, expected_first_prev, &entry, &mut self.scratch).map_err(fail)?;
         if position > self.to_seq {
             return Err(VerifyError {
                 seq: Some(position),

@@ -138,6 +138,7 @@
 mod canonical;
 mod chain;
 mod checkpoint;
+mod compliance;
 mod entry;
 mod export;
 mod hash;
@@ -153,6 +154,10 @@ pub use checkpoint::{
     key_id, parse_public_key, public_key, sign_checkpoint, sign_manifest, verify_checkpoint,
     verify_manifest,
 };
+pub use compliance::{
+    Area, ComplianceReport, ControlReport, Exception, Framework, Period, ReportBuilder,
+    UnknownFrameworkError, Verification,
+};
 pub use entry::{Actor, ActorKind, AuditEntry, EntryBody, Subject, UnknownActorKindError};
 pub use export::{
     ExportHeader, ExportLine, ExportVerifier, VerifyError, VerifyErrorKind, VerifyReport,
@@ -165,8 +170,8 @@ pub use merkle::{
     inclusion_proof_nodes, leaf_hash, merkle_root, node_hash, root_from_nodes, root_nodes,
     verify_consistency, verify_inclusion,
 };
+pub use prepared::PreparedBody;
 pub use retention::{
     DAY_MS, HoldScope, KeepReason, ManifestErrorKind, RetainedEvent, UNLEVELLED_RETENTION_DAYS,
     check_manifest, keep_reason, prunable_from_ms, retention_days,
 };
-pub use prepared::PreparedBody;

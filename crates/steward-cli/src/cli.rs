@@ -12,6 +12,7 @@ use crate::command::monitoring::RollbackArgs;
 use crate::command::permit::PermitArgs;
 use crate::command::policy::PolicyCommand;
 use crate::command::principal::PrincipalArgs;
+use crate::command::report::ReportArgs;
 use crate::command::serve::ServeArgs;
 use crate::command::token::TokenArgs;
 use crate::command::webhook::WebhookArgs;
@@ -44,7 +45,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create, list and revoke API tokens (on a server).
     Token(TokenArgs),
-    /// Create, list and disable principals (on a server).
+    /// Create, list, disable and erase principals (on a server).
     Principal(PrincipalArgs),
     /// Register workers and run their certification lifecycle (on a server).
     Worker(WorkerArgs),
@@ -63,4 +64,6 @@ pub enum Command {
     /// Subscribe URLs to audit events as signed, retried webhooks; read the delivery log
     /// (on a server).
     Webhook(WebhookArgs),
+    /// Compliance reports per framework and period (on a server).
+    Report(ReportArgs),
 }

@@ -10,6 +10,7 @@ pub mod monitoring;
 pub mod permit;
 pub mod policy;
 pub mod principal;
+pub mod report;
 pub mod serve;
 pub mod token;
 pub mod webhook;
@@ -34,5 +35,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Emergency(args) => emergency::run(args),
         Command::Rollback(args) => monitoring::run(args),
         Command::Webhook(args) => webhook::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -86,6 +86,11 @@ pub fn router(state: AppState) -> Router {
             post(routes::tokens::create_token).get(routes::tokens::list_tokens),
         )
         .route("/v1/tokens/{id}/revoke", post(routes::tokens::revoke_token))
+        .route(
+            "/v1/principals/{id}/erase",
+            post(routes::erasure::erase_principal),
+        )
+        .route("/v1/reports/compliance", get(routes::reports::compliance))
         .route("/v1/audit/events", get(routes::audit::list_events))
         .route("/v1/audit/verify", get(routes::audit::verify))
         .route(

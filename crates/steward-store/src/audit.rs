@@ -56,10 +56,13 @@ pub struct AuditHead {
 
 /// Appends `event` to the trail inside `tx` and returns the sealed entry.
 ///
+/// A `"personal"` member of `event.data` (built with [`personal()`](crate::personal())) is stored
+/// encrypted for its subject, and the returned entry holds that stored form.
+///
 /// The entry becomes visible, and the head advances, only when `tx` commits; if `tx`
 /// rolls back, so does the append, and the next append reuses the `seq`. That is how
 /// `seq` stays gap-free.
-pub async fn append_event(tx: &mut Tx<'_>, event: NewEvent) -> Result<AuditEntry, StoreError> {
+pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditEntry, StoreError> {
     // INVARIANT: between reading the head and committing, no other transaction can
     // append. SQLite: the transaction began with BEGIN IMMEDIATE (Store::begin is the
     // only way to get a Tx), so it holds the database write lock. PostgreSQL: FOR UPDATE
@@ -79,6 +82,10 @@ pub async fn append_event(tx: &mut Tx<'_>, event: NewEvent) -> Result<AuditEntry
     let head = decode_head(head_seq, &head_hash)?;
     let seq = head.seq + 1;
     let level = event.level.map(u8::from);
+    // Personal values are encrypted for their subject before anything is hashed or
+    // written (see `personal`): the trail never holds them in plaintext. Lock order:
+    // audit head, then the subject's key.
+    crate::personal::seal(tx, &mut event.data, event.ts_ms).await?;
     let data_text = steward_audit::canonical_json(&event.data);
     let roles_text = roles_json(&event.actor.roles);
     let body = EntryBody {

@@ -18,6 +18,8 @@
 //! - `principal`, `token`: principals and their API tokens.
 //! - `webhook`: outbound webhook subscriptions and their delivery log.
 //! - `metrics`: the aggregates behind `/metrics`, computed at scrape time.
+//! - `personal`: personal data in audit events, encrypted per subject, and its erasure
+//!   (crypto-shredding keeps the chain verifiable).
 //! - `worker`: workers and their certification lifecycle (SPEC §5).
 //! - `timers`: [`Store::run_timers`], the approval SLA, permit expiry and certification
 //!   timers, each fired once across instances through the `timer_firings` ledger.
@@ -62,9 +64,10 @@ mod authorize;
 mod error;
 mod group_commit;
 mod merkle;
-mod monitoring;
 mod metrics;
+mod monitoring;
 mod permit;
+mod personal;
 mod principal;
 mod retention;
 mod store;
@@ -81,10 +84,10 @@ pub use authorize::{AuthzVersions, PermitVersion};
 pub use error::StoreError;
 pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
+pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use monitoring::{
     MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput, TelemetryOutcome,
 };
-pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
     RenewalApprovalRecord,
@@ -93,6 +96,7 @@ pub use permit::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
     NewEmergency,
 };
+pub use personal::{Erasure, PERSONAL, personal, with_personal};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use retention::{
     HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,

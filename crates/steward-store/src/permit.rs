@@ -26,6 +26,7 @@ use steward_policy::{
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
+use crate::personal::with_personal;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id};
 
@@ -387,14 +388,18 @@ impl Store {
         row::insert_approval(&mut tx, &permit.id, &record).await?;
         permit.approvals.push(record);
         let actor = by.actor();
-        let data = json!({
-            "decision": action,
-            "role": decision.role,
-            "channel": decision.channel,
-            "comment": decision.comment,
-            "conditions": decision.conditions,
-            "round": permit.round,
-        });
+        // The comment is the approver's free text: personal data, stored encrypted for them.
+        let data = with_personal(
+            json!({
+                "decision": action,
+                "role": decision.role,
+                "channel": decision.channel,
+                "conditions": decision.conditions,
+                "round": permit.round,
+            }),
+            &by.id,
+            json!({ "comment": decision.comment }),
+        );
         match decision.decision {
             Decision::Approve => {
                 event(
@@ -749,7 +754,12 @@ impl Store {
             &mut permit,
             &by.actor(),
             &PermitEvent::Revoke { reason },
-            json!({"reason": reason, "comment": comment}),
+            // The comment is the revoker's free text: stored encrypted for them.
+            with_personal(
+                json!({"reason": reason}),
+                &by.id,
+                json!({"comment": comment}),
+            ),
             now_ms,
         )
         .await?;

@@ -9,6 +9,7 @@ use steward_policy::{Role, UnknownValueError};
 
 use crate::audit::{NewEvent, append_event, roles_json};
 use crate::error::StoreError;
+use crate::personal::with_personal;
 use crate::store::{Pool, Store, TxConn, new_id, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,12 +101,16 @@ impl Store {
                 actor: by.clone(),
                 subject: Subject::default(),
                 level: None,
-                data: json!({
-                    "principal_id": principal.id,
-                    "kind": principal.kind.as_str(),
-                    "name": principal.name,
-                    "roles": role_names(&principal.roles),
-                }),
+                // The name is personal data: stored encrypted for the principal itself.
+                data: with_personal(
+                    json!({
+                        "principal_id": principal.id,
+                        "kind": principal.kind.as_str(),
+                        "roles": role_names(&principal.roles),
+                    }),
+                    &principal.id,
+                    json!({ "name": principal.name }),
+                ),
             },
         )
         .await?;

@@ -35,6 +35,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::store::{Pool, Store};
 
+mod plaintext;
+pub use plaintext::find_plaintext;
+
 /// The variable naming the admin URL of the test PostgreSQL server.
 pub const POSTGRES_URL_VAR: &str = "STEWARD_TEST_POSTGRES_URL";
 /// Set to `1` to make an unreachable PostgreSQL a test failure (as `CI` does).

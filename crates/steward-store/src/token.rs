@@ -14,6 +14,7 @@ use steward_audit::{Actor, Subject};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
+use crate::personal::with_personal;
 use crate::principal::{Principal, decode_principal};
 use crate::store::{Pool, Store, TxConn, new_id, now_ms};
 
@@ -133,12 +134,17 @@ impl Store {
                 actor: by.clone(),
                 subject: Subject::default(),
                 level: None,
-                data: json!({
-                    "token_id": token.id,
-                    "principal_id": token.principal_id,
-                    "label": token.label,
-                    "expires_at": token.expires_at_ms,
-                }),
+                // A label often names a person or their device: personal data of the
+                // token's principal, stored encrypted for it.
+                data: with_personal(
+                    json!({
+                        "token_id": token.id,
+                        "principal_id": token.principal_id,
+                        "expires_at": token.expires_at_ms,
+                    }),
+                    &token.principal_id,
+                    json!({ "label": token.label }),
+                ),
             },
         )
         .await?;

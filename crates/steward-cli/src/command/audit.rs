@@ -190,6 +190,16 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             let mut s = String::new();
             for event in items {
                 s.push_str(&event_line(event));
+                // Personal values (decrypted by the server, or erased) beside the event.
+                let seq = event["seq"].as_u64().unwrap_or_default().to_string();
+                if let Some(personal) = page["personal"].get(&seq) {
+                    match personal.get("values") {
+                        Some(values) => {
+                            let _ = write!(s, "  personal={values}");
+                        }
+                        None => s.push_str("  personal=erased"),
+                    }
+                }
                 s.push('\n');
             }
             print(&s)?;

@@ -1,4 +1,4 @@
-//! `steward principal create|list|disable`: the humans and agents that call Steward.
+//! `steward principal create|list|disable|erase`: the humans and agents that call Steward.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -43,6 +43,13 @@ pub enum PrincipalCommand {
     List,
     /// Disable a principal (admin): its tokens stop working.
     Disable {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Erase a principal's personal data (admin, GDPR): its name, token labels and the
+    /// personal values in its audit events (names, comments) become unreadable for good.
+    /// The audit chain, exports and offline verification keep working. Idempotent.
+    Erase {
         #[arg(value_name = "ID")]
         id: String,
     },
@@ -107,6 +114,24 @@ pub fn run(args: PrincipalArgs) -> anyhow::Result<ExitCode> {
                 str_of(&p, "name"),
                 str_of(&p, "id"),
                 time(p["disabled_at_ms"].as_i64()),
+            ))?;
+        }
+        PrincipalCommand::Erase { id } => {
+            let erased = client.post(&format!("/v1/principals/{}/erase", encode(&id)), None)?;
+            if json {
+                return print_json(&erased).map(|()| ExitCode::SUCCESS);
+            }
+            let message = if erased["erased_now"] == Value::Bool(true) {
+                "Erased the personal data of principal {id}: its key is destroyed, its name is now `{name}`."
+            } else {
+                "Principal {id} was already erased; nothing changed."
+            };
+            let principal = &erased["principal"];
+            print(&format!(
+                "{}\n",
+                message
+                    .replace("{id}", str_of(principal, "id"))
+                    .replace("{name}", str_of(principal, "name")),
             ))?;
         }
     }

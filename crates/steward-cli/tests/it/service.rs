@@ -953,10 +953,12 @@ fn audit_tail_prints_events_as_they_are_appended() {
             "tailed",
             "--role",
             "auditor",
+            "--json",
         ],
         &admin,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let tailed = run.json()["id"].as_str().expect("id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut seen = Vec::new();
     let found = loop {
@@ -964,7 +966,10 @@ fn audit_tail_prints_events_as_they_are_appended() {
         match rx.recv_timeout(left) {
             Ok(line)
                 if serde_json::from_str::<serde_json::Value>(&line).is_ok_and(|e| {
-                    e["type"] == "principal.created" && e["data"]["name"] == "tailed"
+                    // The name travels encrypted (as stored); the id identifies it.
+                    e["type"] == "principal.created"
+                        && e["data"]["principal_id"] == tailed.as_str()
+                        && e["data"]["personal"]["ciphertext"].is_string()
                 }) =>
             {
                 break true;
@@ -1225,4 +1230,212 @@ fn audit_prune_manifests_and_holds_through_the_binary() {
         run.stdout
     );
     ok(served.run(&["audit", "verify"], &admin));
+}
+
+#[test]
+fn principal_erase_keeps_the_export_verifiable_offline() {
+    let dir = scratch_dir("erase");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    let name = "Xavier Erasable-Cli";
+    let run = served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "human",
+            "--name",
+            name,
+            "--role",
+            "auditor",
+            "--json",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = run.json()["id"].as_str().expect("id").to_owned();
+    let run = served.run(
+        &[
+            "token",
+            "create",
+            "--principal",
+            &id,
+            "--label",
+            "x",
+            "--json",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let auditor = run.json()["token"].as_str().expect("token").to_owned();
+
+    // Not an admin: refused with exit 2.
+    let run = served.run(&["principal", "erase", &id], &auditor);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = served.run(&["principal", "erase", "no-such-principal"], &admin);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    let run = served.run(&["principal", "erase", &id], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "Erased the personal data of principal {id}: its key is destroyed, its name is now `erased:{id}`."
+        )),
+        "{}",
+        run.stdout
+    );
+    let run = served.run(&["principal", "erase", &id, "--json"], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["erased_now"], false);
+
+    let run = served.run(
+        &["audit", "events", "--type", "principal.*", "--json"],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains(name), "{}", run.stdout);
+    let events = run.json();
+    let created = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["type"] == "principal.created" && e["data"]["principal_id"] == id.as_str())
+        .expect("principal.created");
+    assert_eq!(
+        events["personal"][created["seq"].to_string()],
+        serde_json::json!({"subject": id, "erased": true})
+    );
+    let run = served.run(&["audit", "events", "--type", "principal.created"], &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("personal=erased"), "{}", run.stdout);
+
+    ok_export_verifies_offline(&served, &dir, &admin, name);
+}
+
+/// Exports the trail through `steward audit export` and verifies it offline with only
+/// the public key; the export holds no `plaintext`.
+fn ok_export_verifies_offline(served: &Served, dir: &Path, admin: &str, plaintext: &str) {
+    let run = served.run(&["audit", "checkpoint"], admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let file = dir.join("erased.jsonl");
+    let file_path = file.to_str().expect("utf-8 path");
+    let run = served.run(&["audit", "export", "--output", file_path], admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&file).expect("export file");
+    assert!(!text.contains(plaintext));
+    let public_key = dir.join("audit-signing.pub");
+    let run = steward_env(
+        &[
+            "audit",
+            "verify",
+            "--offline",
+            file_path,
+            "--public-key",
+            public_key.to_str().expect("utf-8 path"),
+        ],
+        &[],
+        b"",
+    );
+    assert_eq!(
+        run.code, 0,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout.starts_with("audit export intact"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn report_compliance_prints_markdown_or_json() {
+    let dir = scratch_dir("report");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    let run = served.run(
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "agent",
+            "--name",
+            "reported",
+            "--role",
+            "worker",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let period = ["--from", "2000-01-01", "--to", "2199-12-31"];
+    let args = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec!["report", "compliance", "--framework", "GDPR"];
+        args.extend(period);
+        args.extend(extra);
+        args
+    };
+
+    let run = served.run(&args(&[]), &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("# GDPR compliance report\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Intact: the hash chain verifies"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("| Art.17 |"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("| principal.created |"),
+        "{}",
+        run.stdout
+    );
+
+    let run = served.run(&args(&["--format", "json"]), &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["framework"], "GDPR");
+    assert_eq!(report["verification"]["ok"], true);
+    assert!(
+        report["counts"]["principal.created"].as_u64() >= Some(2),
+        "{report}"
+    );
+
+    // A bad framework (clap) and a bad date (the server's 400) are exit 2.
+    let run = served.run(
+        &[
+            "report",
+            "compliance",
+            "--framework",
+            "ISO",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-31",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = served.run(
+        &[
+            "report",
+            "compliance",
+            "--framework",
+            "SOX",
+            "--from",
+            "2026-02-30",
+            "--to",
+            "2026-03-31",
+        ],
+        &admin,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`from` must be a date YYYY-MM-DD"),
+        "{}",
+        run.stderr
+    );
 }

@@ -37,6 +37,12 @@ pub struct EventPage {
     /// Where the next page starts: pass it as `from_seq`. A page shorter than `limit`
     /// ends the trail for now; polling from here later returns what was appended since.
     pub next_from_seq: u64,
+    /// The personal values of the items that carry any (their `data.personal` is stored
+    /// encrypted), by `seq`: `{"subject": ID, "values": {…}}`, or `{"subject": ID,
+    /// "erased": true}` once the subject was erased. The items stay as stored, so they
+    /// still hash to their `hash`.
+    #[schema(value_type = Object)]
+    pub personal: std::collections::BTreeMap<u64, serde_json::Value>,
 }
 
 /// The result of checking the stored hash chain.
@@ -140,12 +146,19 @@ pub async fn list_events(
         .query_events(&filter, from_seq, limit)
         .await
         .map_err(store_error)?;
+    // Personal values shown decrypted, or as erased, beside the stored items.
+    let personal = state
+        .store
+        .reveal_personal(&items)
+        .await
+        .map_err(store_error)?;
     let next_from_seq = items
         .last()
         .map_or(from_seq.max(1), |e| e.seq.saturating_add(1));
     Ok(Json(EventPage {
         items,
         next_from_seq,
+        personal,
     }))
 }
 

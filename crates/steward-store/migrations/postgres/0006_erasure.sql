@@ -1,2 +1,16 @@
 -- erasure: tables of the erasure change (empty until it lands).
-SELECT 1;
+-- Per-subject keys for personal data in audit events (crypto-shredding). Keep in step with
+-- ../sqlite/0006_erasure.sql: same table, same columns, same CHECKs.
+--
+-- Personal values in an event's `data` are stored encrypted under their subject's key
+-- (XChaCha20-Poly1305); the chain hashes the ciphertext. Erasing a subject destroys its
+-- key (key = NULL, erased_at set): the ciphertext stays, and still verifies, but can never
+-- be read again. A subject erased before its first event gets an erased row, so later
+-- events carry only an erased marker.
+CREATE TABLE subject_keys (
+    subject    TEXT PRIMARY KEY NOT NULL,
+    key        BYTEA CHECK (key IS NULL OR length(key) = 32),
+    created_at BIGINT NOT NULL,
+    erased_at  BIGINT,
+    CHECK ((key IS NULL) = (erased_at IS NOT NULL))
+);

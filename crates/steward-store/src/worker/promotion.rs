@@ -168,13 +168,17 @@ impl Store {
                 now_ms,
                 "worker.promotion_approved",
                 &before,
-                json!({
-                    "approval_id": approval.id,
-                    "target_level": target.value(),
-                    "principal_id": approval.principal_id,
-                    "role": role.as_str(),
-                    "comment": approval.comment,
-                }),
+                // The comment is the approver's free text: stored encrypted for them.
+                crate::personal::with_personal(
+                    json!({
+                        "approval_id": approval.id,
+                        "target_level": target.value(),
+                        "principal_id": approval.principal_id,
+                        "role": role.as_str(),
+                    }),
+                    &approval.principal_id,
+                    json!({ "comment": approval.comment }),
+                ),
             ),
         )
         .await?;

@@ -4,11 +4,12 @@ mod support;
 
 mod audit;
 mod connect;
+mod erasure;
 mod group_commit;
 mod merkle;
 mod principals;
-mod timers;
 mod retention;
+mod timers;
 mod tokens;
 mod webhooks;
 mod workers;
