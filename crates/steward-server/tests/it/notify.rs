@@ -185,7 +185,9 @@ server_test!(a_delivery_is_signed_with_the_subscription_secret, |s| {
         (body["seq"].as_u64(), body["type"].as_str()),
         (Some(seq), Some("principal.created"))
     );
-    assert_eq!(body["data"]["name"], "alice", "{body}");
+    // Personal values travel as stored: encrypted for their subject.
+    assert!(body["data"]["personal"]["ciphertext"].is_string(), "{body}");
+    assert!(!body.to_string().contains("alice"), "{body}");
 
     let log = deliveries(s, &id).await;
     assert_eq!(log.len(), 1);
@@ -677,7 +679,8 @@ fn standard_task(id: &str) -> Value {
 
 fn evidence() -> Value {
     json!({
-        "rollback_plan": {"steps": ["kubectl rollout undo deploy/api"], "estimated_minutes": 5},
+        "rollback_plan": {"steps": ["kubectl rollout undo deploy/api"],
+                          "verification": ["kubectl rollout status deploy/api"], "estimated_minutes": 5},
         "test_results": "https://ci.example.com/runs/42",
         "code_review": "https://git.example.com/pr/7",
         "rollback_tested": "2026-11-20",
