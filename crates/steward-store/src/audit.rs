@@ -191,10 +191,17 @@ impl Store {
     /// [`append_event`] in use cases. When the transaction cannot begin or commit, every
     /// event of the batch fails ([`StoreError::GroupCommit`]); an event the database
     /// refuses fails alone. Dropping the returned future does not withdraw an event
-    /// already queued: it may still be appended.
+    /// already queued: it may still be appended. An event carrying personal values
+    /// (`data.personal`) is sealed and appended in a transaction of its own.
     ///
     /// [`MAX_GROUP_COMMIT_BATCH`]: crate::MAX_GROUP_COMMIT_BATCH
     pub async fn record_event(&self, event: NewEvent) -> Result<AuditEntry, StoreError> {
+        // Personal values must be sealed under their subject's key before hashing, which
+        // needs the transaction `append_event` runs in; such events (rare: decisions and
+        // telemetry carry none) take the one-transaction path.
+        if event.data.get(crate::personal::PERSONAL).is_some() {
+            return self.record_event_unbatched(event).await;
+        }
         self.group_commit(event).await
     }
 
