@@ -6,10 +6,7 @@ use std::sync::atomic::Ordering;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use steward_permits::{
-    Operation, PermitState, PermitView, RevocationReason, Rule, Timestamp, WorkerView, authorize,
-};
-use steward_policy::{CertificationStatus, Environment, Level, Role};
+use steward_policy::Role;
 use steward_server::Clock;
 use steward_store::PrincipalKind;
 use steward_store::testing::execute;
@@ -228,48 +225,17 @@ server_test!(
             )
             .await;
         assert_eq!(status, StatusCode::CONFLICT);
-        let state: PermitState = shown["state"].as_str().unwrap().parse().unwrap();
-        let reason: RevocationReason = shown["revocation_reason"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let view = PermitView {
-            worker_id: &c.worker_id,
-            state,
-            revocation_reason: Some(reason),
-            valid_from: Timestamp(shown["valid_from_ms"].as_i64().unwrap()),
-            expires_at: Timestamp(shown["expires_at_ms"].as_i64().unwrap()),
-            environment: Environment::Production,
-            allowed_operations: &[],
-            allowed_services: &[],
-            allowed_regions: &[],
-            allowed_methods: None,
-            forbidden_methods: &[],
-            breached: false,
-            tokens_used: 0,
-            token_budget: 100_000,
-        };
-        let op = Operation {
-            environment: Environment::Production,
-            action: "deploy",
-            service: Some("api"),
-            region: None,
-            method: "POST",
-            read_only: false,
-            critical: false,
-            sensitive_data: false,
-            tokens: 10,
-        };
-        let worker = WorkerView {
-            level: Level::STANDARD,
-            status: CertificationStatus::Active,
-        };
-        let verdict = authorize(worker, &op, Some(&view), &c.worker_id, s.clock.now());
+        let op = json!({"worker_id": c.worker_id, "environment": "production",
+                        "action": "deploy", "service": "api", "method": "POST",
+                        "permit_id": id});
+        let (status, decision) = s.post("/v1/authorize", &c.worker_token, op).await;
+        assert_eq!(status, StatusCode::OK, "{decision}");
         assert_eq!(
-            (verdict.allow, verdict.rule),
-            (false, Rule::RollbackRequired)
+            (decision["allow"].as_bool(), decision["rule"].as_str()),
+            (Some(false), Some("rollback_required")),
+            "{decision}"
         );
+        assert!(decision["audit_seq"].is_u64(), "a deny is audited: {decision}");
 
         // The worker reports the rollback 12 minutes later: within the 30-minute SLA.
         s.clock.advance_minutes(12);
