@@ -155,6 +155,16 @@ server_test!(
         assert_eq!(renewed["permit"]["renewals"], 1);
         assert_eq!(renewed["permit"]["expires_at_ms"], t_approve + 50 * 60_000);
 
+        // Under the emergency permit the worker may act, and every decision is audited
+        // (enhanced auditing), the allow included.
+        let op = json!({"worker_id": c.worker_id, "environment": "production",
+                        "action": "restart", "service": "checkout", "method": "POST",
+                        "permit_id": permit_id});
+        let (status, decision) = s.post("/v1/authorize", &s.admin, op.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{decision}");
+        assert_eq!(decision["allow"], true, "{decision}");
+        assert!(decision["audit_seq"].is_u64(), "{decision}");
+
         s.clock.advance_minutes(10);
         let (status, resolved) = s
             .post(
@@ -170,6 +180,10 @@ server_test!(
         assert_eq!(resolved["permit"]["revocation_reason"], "incident_resolved");
         assert_eq!(resolved["review_due_at_ms"], t_resolve + 24 * 3_600_000);
         assert_eq!(resolved["review_status"], "pending");
+        // Once resolved, the permit no longer covers anything.
+        let (status, decision) = s.post("/v1/authorize", &s.admin, op).await;
+        assert_eq!(status, StatusCode::OK, "{decision}");
+        assert_eq!(decision["allow"], false, "{decision}");
 
         let (_, overdue) = s.get("/v1/emergencies?overdue=true", &c.ic).await;
         assert_eq!(overdue["items"], json!([]), "{overdue}");
@@ -222,8 +236,10 @@ server_test!(
                 "emergency.approved",
                 "permit.renewed",
                 "emergency.renewed",
+                "authorize.allowed",
                 "emergency.resolved",
                 "permit.revoked",
+                "authorize.denied",
                 "emergency.review_filed",
             ]
         );
@@ -238,10 +254,10 @@ server_test!(
         assert_eq!(events[0].2["incident_id"], "INC-4711");
         assert!(events[6].2["authorized_by"].is_string(), "{:?}", events[6]);
         assert_eq!(
-            events[11].2["post_incident_review_id"],
+            events[13].2["post_incident_review_id"],
             filed["review"]["id"]
         );
-        let revoked = &events[10].2;
+        let revoked = &events[11].2;
         assert_eq!(revoked["reason"], "incident_resolved");
         assert_eq!(revoked["emergency_id"], id.as_str());
         assert!(s.store().verify_audit_chain().await.is_ok());

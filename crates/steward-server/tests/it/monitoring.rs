@@ -235,7 +235,10 @@ server_test!(
             (Some(false), Some("rollback_required")),
             "{decision}"
         );
-        assert!(decision["audit_seq"].is_u64(), "a deny is audited: {decision}");
+        assert!(
+            decision["audit_seq"].is_u64(),
+            "a deny is audited: {decision}"
+        );
 
         // The worker reports the rollback 12 minutes later: within the 30-minute SLA.
         s.clock.advance_minutes(12);
