@@ -595,6 +595,7 @@ server_test!(the_maintenance_loop_fires_due_timers_with_its_clock, |s| {
         policy: Arc::new(Policy::builtin()),
         clock: Clock::manual(Timestamp(s.clock.now().millis() + 48 * HOUR)),
         audit_key: None,
+        authz: Default::default(),
     };
     let maintenance = tokio::spawn(run_maintenance(state));
     let mut state = Value::Null;
