@@ -5,6 +5,10 @@
 //! → start → complete → close) for a fixed time, and the tool reports lifecycles per
 //! second and per-request latency percentiles. The server and the clients share this
 //! machine's cores, as a sidecar load generator would.
+//!
+//! `authorize` and `authorize-inproc`: the authorize benchmarks (see `authorize.rs`).
+
+mod authorize;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -46,6 +50,44 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         server_threads: usize,
     },
+    /// `POST /v1/authorize` decisions per second from concurrent keep-alive clients, with
+    /// a mix of unaudited and audited allows; checks every audited answer's event is in
+    /// the trail.
+    Authorize {
+        /// `sqlite` (a fresh file in the temp directory) or the URL of the database
+        /// (`sqlite:` or `postgres://`); with `--server`, that server's database (principals
+        /// are created in it and the trail is checked there).
+        #[arg(long, default_value = "sqlite")]
+        database: String,
+        /// Target a running `steward serve` at this URL instead of starting one here.
+        #[arg(long)]
+        server: Option<String>,
+        /// Concurrent clients, each on its own keep-alive connection.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// How long to run, in seconds (after a 1 s warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Server worker threads (when the server runs here).
+        #[arg(long, default_value_t = 2)]
+        server_threads: usize,
+        /// Client worker threads.
+        #[arg(long, default_value_t = 2)]
+        client_threads: usize,
+        /// Share of decisions that are audited (a level-2 worker under its permit); the
+        /// rest are unaudited allows (a level-1 worker in staging).
+        #[arg(long, default_value_t = 10)]
+        audited_percent: u32,
+    },
+    /// Steward's side of `scripts/bench-agt.sh`: the 11-rule check in process with a warm
+    /// cache, each decision timed on its own; prints decisions/s and p50/p99 in µs.
+    AuthorizeInproc {
+        /// Decisions to time (a tenth more run first as warm-up).
+        #[arg(long, default_value_t = 20_000)]
+        decisions: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +98,24 @@ fn main() -> anyhow::Result<()> {
             seconds,
             server_threads,
         } => lifecycles(&database, clients, seconds, server_threads),
+        Command::Authorize {
+            database,
+            server,
+            clients,
+            seconds,
+            server_threads,
+            client_threads,
+            audited_percent,
+        } => authorize::http(&authorize::HttpOptions {
+            database,
+            server,
+            clients,
+            seconds,
+            server_threads,
+            client_threads,
+            audited_percent,
+        }),
+        Command::AuthorizeInproc { decisions, seed } => authorize::inproc(decisions, seed),
     }
 }
 
