@@ -29,7 +29,7 @@ steward=$(target/release/steward-loadgen authorize-inproc)
 echo "$agt"
 echo "$steward"
 
-p50() { sed -n 's/.* p50 \([0-9.]*\) us.*/\1/p' <<<"$1"; }
+p50() { sed -n 's/.* p50 \([0-9.]*\) us, p99.*/\1/p' <<<"$1"; }
 agt_p50=$(p50 "$agt")
 steward_p50=$(p50 "$steward")
 if [ -z "$agt_p50" ] || [ -z "$steward_p50" ]; then
