@@ -9,6 +9,11 @@
 //! `append`: durable audit appends straight on the store (no HTTP), the naive baseline
 //! (one transaction per event) and then group commit (`Store::record_event`), in one run;
 //! see `append.rs`.
+//!
+//! `authorize` and `authorize-inproc`: the authorize benchmarks (see `authorize.rs`).
+
+mod append;
+mod authorize;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -21,8 +26,6 @@ use steward_policy::{Policy, Role};
 use steward_server::{AppState, Clock, router, serve};
 use steward_store::testing::execute;
 use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
-
-mod append;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,6 +69,44 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// `POST /v1/authorize` decisions per second from concurrent keep-alive clients, with
+    /// a mix of unaudited and audited allows; checks every audited answer's event is in
+    /// the trail.
+    Authorize {
+        /// `sqlite` (a fresh file in the temp directory) or the URL of the database
+        /// (`sqlite:` or `postgres://`); with `--server`, that server's database (principals
+        /// are created in it and the trail is checked there).
+        #[arg(long, default_value = "sqlite")]
+        database: String,
+        /// Target a running `steward serve` at this URL instead of starting one here.
+        #[arg(long)]
+        server: Option<String>,
+        /// Concurrent clients, each on its own keep-alive connection.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// How long to run, in seconds (after a 1 s warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Server worker threads (when the server runs here).
+        #[arg(long, default_value_t = 2)]
+        server_threads: usize,
+        /// Client worker threads.
+        #[arg(long, default_value_t = 2)]
+        client_threads: usize,
+        /// Share of decisions that are audited (a level-2 worker under its permit); the
+        /// rest are unaudited allows (a level-1 worker in staging).
+        #[arg(long, default_value_t = 10)]
+        audited_percent: u32,
+    },
+    /// Steward's side of `scripts/bench-agt.sh`: the 11-rule check in process with a warm
+    /// cache, each decision timed on its own; prints decisions/s and p50/p99 in µs.
+    AuthorizeInproc {
+        /// Decisions to time (a tenth more run first as warm-up).
+        #[arg(long, default_value_t = 20_000)]
+        decisions: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -81,6 +122,24 @@ fn main() -> anyhow::Result<()> {
             producers,
             seconds,
         } => append::run(&database, producers, seconds),
+        Command::Authorize {
+            database,
+            server,
+            clients,
+            seconds,
+            server_threads,
+            client_threads,
+            audited_percent,
+        } => authorize::http(&authorize::HttpOptions {
+            database,
+            server,
+            clients,
+            seconds,
+            server_threads,
+            client_threads,
+            audited_percent,
+        }),
+        Command::AuthorizeInproc { decisions, seed } => authorize::inproc(decisions, seed),
     }
 }
 
