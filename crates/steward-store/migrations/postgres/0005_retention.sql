@@ -1,4 +1,3 @@
--- retention: tables of the retention change (empty until it lands).
 -- Audit retention, pruning and legal holds (SPEC §4, §9), PostgreSQL. Keep in step with
 -- ../sqlite/0005_retention.sql: same tables, same columns, same CHECKs.
 

@@ -1,4 +1,3 @@
--- erasure: tables of the erasure change (empty until it lands).
 -- Per-subject keys for personal data in audit events (crypto-shredding). Keep in step with
 -- ../sqlite/0006_erasure.sql: same table, same columns, same CHECKs.
 --

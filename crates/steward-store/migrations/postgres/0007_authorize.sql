@@ -1,4 +1,3 @@
--- authorize: tables of the authorize change (empty until it lands).
 -- Tokens spent under a permit by allowed authorize decisions (SPEC §6.4 token budget).
 -- Moved only by `Store::spend_tokens`, with a guarded increment that never passes the
 -- budget; not part of the permit's optimistic `version`, so spending does not invalidate

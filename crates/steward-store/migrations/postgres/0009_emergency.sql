@@ -1,4 +1,3 @@
--- emergency: tables of the emergency change (empty until it lands).
 -- One row per declared emergency (SPEC §8); its permit is an ordinary `permits` row of type
 -- `emergency`, level 3, whose state, window and renewals live there. Keep in step with
 -- ../sqlite/0009_emergency.sql.

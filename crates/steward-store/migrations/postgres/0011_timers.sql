@@ -1,4 +1,3 @@
--- timers: tables of the timers change (empty until it lands).
 -- Keep in step with ../sqlite/0011_timers.sql.
 --
 -- The fired-timers ledger. A timer is (subject, timer kind, due_at), with due_at derived

@@ -1,4 +1,3 @@
--- monitoring: tables of the monitoring change (empty until it lands).
 -- Telemetry of live permits, their trigger state, and the rollbacks fired triggers open
 -- (SPEC §7). Keep in step with ../postgres/0008_monitoring.sql.
 

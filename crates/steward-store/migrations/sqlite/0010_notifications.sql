@@ -1,4 +1,3 @@
--- notifications: tables of the notifications change (empty until it lands).
 -- Outbound webhooks (SPEC §11). Keep in step with ../postgres/0010_notifications.sql.
 
 -- A subscription. `secret` keys the HMAC signature of every delivery, so it has to be
