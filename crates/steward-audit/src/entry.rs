@@ -28,7 +28,10 @@ pub struct AuditEntry {
     pub subject: Subject,
     /// The certification level the event concerns, when it concerns one.
     pub level: Option<u8>,
-    /// Type-specific payload.
+    /// Type-specific payload. Serialized with object keys sorted by their UTF-8 bytes,
+    /// so an export line does not depend on how the `Value` was built or on whether
+    /// `serde_json` preserves insertion order (a feature another crate may switch on).
+    #[serde(serialize_with = "sorted_json")]
     pub data: Value,
     /// The `hash` of the entry before this one; [`Hash::ZERO`] for the first entry.
     pub prev_hash: Hash,
@@ -161,5 +164,39 @@ impl FromStr for ActorKind {
             .into_iter()
             .find(|kind| kind.as_str() == s)
             .ok_or_else(|| UnknownActorKindError(s.to_owned()))
+    }
+}
+
+/// Serializes `value` with every object's keys in UTF-8 byte order (the canonical
+/// encoding's order), whatever order the map holds them in.
+fn sorted_json<S: serde::Serializer>(value: &Value, serializer: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&Sorted(value), serializer)
+}
+
+/// A [`Value`] that serializes with sorted object keys.
+struct Sorted<'a>(&'a Value);
+
+impl serde::Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match self.0 {
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Sorted(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, item) in entries {
+                    out.serialize_entry(key, &Sorted(item))?;
+                }
+                out.end()
+            }
+            scalar => scalar.serialize(serializer),
+        }
     }
 }
