@@ -16,6 +16,23 @@ use crate::score::{Facts, Score, score};
 use crate::task::Task;
 use crate::vocab::{lowercase, tokenize};
 
+/// Whether any of `data_types` names sensitive data (PII, PHI, financial data,
+/// credentials) under the policy's vocabulary: exactly what [`analyze`] concludes from a
+/// task's `data_types` alone, without the rest of the analysis. For the run-time check
+/// (authorize), which classifies the data an operation touches on every decision.
+pub fn names_sensitive_data(data_types: &[String], policy: &Policy) -> bool {
+    let mut tokens = Vec::with_capacity(8);
+    data_types.iter().any(|data_type| {
+        let lower = lowercase(data_type);
+        tokenize(&lower, &mut tokens);
+        let mut found = false;
+        policy.lexicon.scan_tokens(&lower, &tokens, |tag, _| {
+            found |= matches!(tag, Tag::Sensitive(_));
+        });
+        found
+    })
+}
+
 /// Analyses one task under one policy. Never panics and never fails: input validation
 /// happened when the `Task` was parsed, and a validated `Policy` covers every total.
 pub fn analyze(task: &Task, policy: &Policy) -> Analysis {

@@ -23,7 +23,7 @@ pub use analysis::{
     Analysis, ApprovalRequirements, Block, CertificationDecision, Factor, FactorName, FloorApplied,
     FloorRule, ResourceLimits, RiskAssessment, SafetyChecks, Signals, WorkerType,
 };
-pub use analyze::analyze;
+pub use analyze::{analyze, names_sensitive_data};
 pub use model::{
     ComplianceFramework, CustomerImpact, DataSensitivity, Environment, Evidence, ImpactScope,
     Level, OperationKind, PermitType, Reversibility, RiskLevel, Role, SensitiveKind,

@@ -7,10 +7,11 @@
 //! - [`Store::record_telemetry`]: one transaction stores the sample (the latest
 //!   [`SAMPLES_KEPT`] per permit), advances the permit's monitor and appends
 //!   `telemetry.recorded`; when a trigger fires it also appends `telemetry.breach`, opens
-//!   the permit's rollback and appends `rollback.opened`. Then the permit is revoked with
-//!   `constraint_breach` ([`Store::revoke_permit_by_system`], its own transaction). Should
-//!   Steward stop between the two, [`Store::sweep_rollbacks`] finishes the revocation: an
-//!   open rollback always ends with its permit revoked.
+//!   the permit's rollback and appends `rollback.opened`, and revokes the permit with
+//!   `constraint_breach` in the same transaction: an open rollback always comes with its
+//!   permit revoked, so no authorize in between can allow. ([`Store::sweep_rollbacks`]
+//!   still revokes any live permit it finds with an open rollback, for trails written
+//!   before this was one transaction.)
 //! - [`Store::complete_rollback`]: the worker reports the outcome → `rollback.completed`
 //!   with the duration and whether it met the SLA (a late report also escalates, once).
 //! - [`Store::sweep_rollbacks`]: open rollbacks past their SLA are marked escalated and get
@@ -33,6 +34,7 @@ use steward_policy::{Level, Role};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
+use crate::permit::revoke_by_system_in;
 use crate::permit::system_actor;
 use crate::principal::Principal;
 use crate::store::{Store, Tx, TxConn, new_id};
@@ -478,14 +480,16 @@ impl Store {
             }
             _ => false,
         };
-        tx.commit().await?;
-
-        // A live permit with an open rollback is revoked now: just opened, or left live
-        // by an interrupted report (the sweep would get there too).
+        // A live permit with an open rollback is revoked in the same transaction, so no
+        // authorize between the breach and the revocation can allow.
         let mut permit_state = permit.state;
         if let Some(r) = rollback.as_ref().filter(|r| r.status == "open") {
-            permit_state = self.revoke_for_breach(r, now_ms).await?;
+            // The permit was checked live under its lock above, so it can be revoked.
+            permit_state = revoke_for_breach(&mut tx, r, now_ms)
+                .await?
+                .unwrap_or(permit_state);
         }
+        tx.commit().await?;
         Ok(TelemetryOutcome {
             permit_id: permit_id.to_owned(),
             fired: opened,
@@ -495,38 +499,6 @@ impl Store {
             permit_state,
             rollback,
         })
-    }
-
-    /// Revokes the permit of an open rollback with `constraint_breach` (idempotent).
-    async fn revoke_for_breach(
-        &self,
-        rollback: &Rollback,
-        now_ms: i64,
-    ) -> Result<PermitState, StoreError> {
-        let data = json!({
-            "trigger": rollback.trigger,
-            "observed": rollback.breach.get("observed"),
-            "limit": rollback.breach.get("limit"),
-            "window_seconds": rollback.breach.get("window_seconds"),
-            "rollback_id": rollback.id,
-        });
-        match self
-            .revoke_permit_by_system(
-                &rollback.permit_id,
-                RevocationReason::ConstraintBreach,
-                data,
-                now_ms,
-            )
-            .await
-        {
-            Ok(p) => Ok(p.state),
-            Err(crate::PermitError::Store(e)) => Err(e),
-            // The permit ended otherwise in between (completed, say): nothing to revoke.
-            Err(other) => {
-                tracing::warn!(permit_id = %rollback.permit_id, error = %other, "could not revoke the permit of a fired trigger");
-                Ok(self.permit(&rollback.permit_id).await?.state)
-            }
-        }
     }
 
     /// The worker (its principal, owner or the permit's requester) reports how the
@@ -634,7 +606,10 @@ impl Store {
         read.rollback().await?;
 
         for r in &unrevoked {
-            self.revoke_for_breach(r, now_ms).await?;
+            let mut tx = self.begin().await?;
+            if revoke_for_breach(&mut tx, r, now_ms).await?.is_some() {
+                tx.commit().await?;
+            }
         }
         let mut escalated = Vec::new();
         for permit_id in due {
@@ -818,6 +793,39 @@ async fn escalate(
     )
     .await?;
     Ok(true)
+}
+
+/// Revokes the permit of an open rollback with `constraint_breach`, inside `tx`
+/// (idempotent), and returns the permit's state after it; `None` when the permit ended
+/// otherwise meanwhile (completed, say) and there is nothing to revoke.
+async fn revoke_for_breach(
+    tx: &mut Tx<'_>,
+    rollback: &Rollback,
+    now_ms: i64,
+) -> Result<Option<PermitState>, StoreError> {
+    let data = json!({
+        "trigger": rollback.trigger,
+        "observed": rollback.breach.get("observed"),
+        "limit": rollback.breach.get("limit"),
+        "window_seconds": rollback.breach.get("window_seconds"),
+        "rollback_id": rollback.id,
+    });
+    match revoke_by_system_in(
+        tx,
+        &rollback.permit_id,
+        RevocationReason::ConstraintBreach,
+        data,
+        now_ms,
+    )
+    .await
+    {
+        Ok(p) => Ok(Some(p.state)),
+        Err(crate::PermitError::Store(e)) => Err(e),
+        Err(other) => {
+            tracing::warn!(permit_id = %rollback.permit_id, error = %other, "could not revoke the permit of a fired trigger");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]

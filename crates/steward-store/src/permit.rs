@@ -190,6 +190,39 @@ impl PermitError {
     }
 }
 
+/// [`Store::revoke_permit_by_system`] inside `tx`, for a use case whose own change and the
+/// revocation must commit together (a fired monitoring trigger).
+pub(crate) async fn revoke_by_system_in(
+    tx: &mut Tx<'_>,
+    permit_id: &str,
+    reason: RevocationReason,
+    data: Value,
+    now_ms: i64,
+) -> Result<Permit, PermitError> {
+    let mut permit = row::load_permit(tx, permit_id, true).await?;
+    if permit.state == PermitState::Revoked {
+        return Ok(permit);
+    }
+    let mut event = json!({"reason": reason});
+    if let (Value::Object(event), Value::Object(extra)) = (&mut event, data) {
+        for (key, value) in extra {
+            event.entry(key).or_insert(value);
+        }
+    }
+    permit.revocation_reason = Some(reason);
+    transition(
+        tx,
+        &mut permit,
+        &system_actor(),
+        &PermitEvent::Revoke { reason },
+        event,
+        now_ms,
+    )
+    .await?;
+    row::update_permit(tx, &mut permit, now_ms).await?;
+    Ok(permit)
+}
+
 /// Steward itself, for automatic steps (auto-approval, issue at window start, system
 /// revocations).
 pub(crate) fn system_actor() -> Actor {
@@ -781,27 +814,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
-        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        if permit.state == PermitState::Revoked {
-            return Ok(permit);
-        }
-        let mut event = json!({"reason": reason});
-        if let (Value::Object(event), Value::Object(extra)) = (&mut event, data) {
-            for (key, value) in extra {
-                event.entry(key).or_insert(value);
-            }
-        }
-        permit.revocation_reason = Some(reason);
-        transition(
-            &mut tx,
-            &mut permit,
-            &system_actor(),
-            &PermitEvent::Revoke { reason },
-            event,
-            now_ms,
-        )
-        .await?;
-        save(tx, permit, now_ms).await
+        let permit = revoke_by_system_in(&mut tx, permit_id, reason, data, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
     }
 
     /// Renews an active or executing permit by `hours`, as its type allows: `read_only` at

@@ -349,3 +349,47 @@ fn evidence_names_its_signal() {
         f.iter().map(|f| f.points).sum::<u8>()
     );
 }
+
+/// `names_sensitive_data` agrees with what `analyze` concludes from `data_types` alone.
+#[test]
+fn names_sensitive_data_agrees_with_analyze() {
+    let policy = Policy::builtin();
+    let samples = [
+        "pii",
+        "PHI",
+        "customer emails",
+        "credit card numbers",
+        "credentials",
+        "api keys",
+        "metrics",
+        "logs",
+        "public docs",
+        "internal",
+        "ssn",
+        "patient records",
+        "",
+        "names of services",
+        "password hashes",
+        "order totals",
+    ];
+    let mut sensitive = 0;
+    for (i, a) in samples.iter().enumerate() {
+        for b in &samples[i..] {
+            let data = vec![(*a).to_owned(), (*b).to_owned()];
+            let task = Task {
+                data_types: data.clone(),
+                ..Task::default()
+            };
+            let by_analysis = analyze(&task, &policy).signals.data_sensitivity
+                == crate::DataSensitivity::Sensitive;
+            assert_eq!(
+                crate::names_sensitive_data(&data, &policy),
+                by_analysis,
+                "{data:?}"
+            );
+            sensitive += usize::from(by_analysis);
+        }
+    }
+    // Both answers occur, so the comparison means something.
+    assert!(sensitive > 0 && sensitive < samples.len() * (samples.len() + 1) / 2);
+}

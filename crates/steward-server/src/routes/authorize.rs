@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use steward_permits::{Operation, RevocationReason, Rule, Verdict, authorize};
-use steward_policy::{DataSensitivity, Environment, PermitType, Role, Task, analyze};
+use steward_policy::{Environment, PermitType, Role, names_sensitive_data};
 use steward_store::{NewEvent, Subject};
 use utoipa::ToSchema;
 
@@ -104,7 +104,7 @@ pub async fn authorize_operation(
     let worker = &current.worker;
     may_ask(&caller, worker)?;
 
-    let sensitive = body.sensitive_data || touches_sensitive(&body.data_touched, &state);
+    let sensitive = body.sensitive_data || names_sensitive_data(&body.data_touched, &state.policy);
     let op = Operation {
         environment: body.environment,
         action: &body.action,
@@ -203,19 +203,6 @@ fn may_ask(caller: &Caller, worker: &CachedWorker) -> Result<(), ApiError> {
             worker.id
         ),
     ))
-}
-
-/// Whether the data types name sensitive data (PII, PHI, financial, credentials) under the
-/// policy's vocabulary. Only runs when data types were named.
-fn touches_sensitive(data: &[String], state: &AppState) -> bool {
-    if data.is_empty() {
-        return false;
-    }
-    let task = Task {
-        data_types: data.to_vec(),
-        ..Task::default()
-    };
-    analyze(&task, &state.policy).signals.data_sensitivity == DataSensitivity::Sensitive
 }
 
 fn lookup_error(e: LookupError) -> ApiError {
