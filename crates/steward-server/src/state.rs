@@ -8,6 +8,7 @@ use steward_store::Store;
 
 use crate::authz::AuthzCache;
 use crate::clock::Clock;
+use crate::feed::AuditFeed;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -20,6 +21,29 @@ pub struct AppState {
     /// Workers' standings and permits' constraints for `POST /v1/authorize`, checked
     /// against the database's row versions on every use (see `authz`). Per instance.
     pub authz: AuthzCache,
+    /// Every committed audit event, for whoever follows the trail live (see `feed`).
+    /// Per instance; it sees what every instance on the same database commits.
+    pub feed: AuditFeed,
+}
+
+impl AppState {
+    /// The state of one instance over `store`, with empty per-instance caches. New
+    /// fields get their defaults here, so callers set only what they configure.
+    pub fn new(
+        store: Store,
+        policy: Arc<Policy>,
+        clock: Clock,
+        audit_key: Option<AuditKey>,
+    ) -> AppState {
+        AppState {
+            feed: AuditFeed::new(store.clone()),
+            store,
+            policy,
+            clock,
+            audit_key,
+            authz: AuthzCache::default(),
+        }
+    }
 }
 
 /// The Ed25519 secret key (its 32-byte seed) that signs audit checkpoints. Cheap to

@@ -213,6 +213,7 @@ async fn create_admin(store: &Store, name: &str) -> anyhow::Result<(String, Stri
         kind: ActorKind::System,
         id: "steward-init".to_owned(),
         roles: Vec::new(),
+        channel: None,
     };
     let admin = store
         .create_principal(

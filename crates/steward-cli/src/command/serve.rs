@@ -79,13 +79,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
 
     let database = redact(&args.store.database_url());
     let policy_version = policy.version().to_owned();
-    let state = AppState {
-        store: store.clone(),
-        policy: Arc::new(policy),
-        clock: Clock::System,
-        audit_key,
-        authz: Default::default(),
-    };
+    let state = AppState::new(store.clone(), Arc::new(policy), Clock::System, audit_key);
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     // Webhook deliveries follow the audit trail on their own task, so HTTP to receivers
     // never delays maintenance or a request.
