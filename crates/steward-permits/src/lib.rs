@@ -34,6 +34,7 @@ mod rollback_plan;
 mod state;
 mod time;
 mod timers;
+mod wait;
 mod window;
 
 pub use approval::{
@@ -73,4 +74,5 @@ pub use timers::{
     approval_due, approval_overdue, certification_grace_end, certification_timers,
     escalation_roles, expiry_phase, grace_end, permit_timers, request_expiry_due,
 };
+pub use wait::{WaitFacts, WaitOutcome, WaitUntil, wait_outcome};
 pub use window::{RenewalApproval, WindowError, check_renewal, validity};

@@ -52,6 +52,8 @@ pub fn router(state: AppState) -> Router {
             post(routes::permits::request).get(routes::permits::list),
         )
         .route("/v1/permits/{id}", get(routes::permits::show))
+        .route("/v1/permits/{id}/wait", get(routes::permits::wait::wait))
+        .route("/v1/events", get(routes::events::events))
         .route("/v1/permits/{id}/approvals", post(routes::permits::decide))
         .route(
             "/v1/permits/{id}/cab-signoff",
@@ -139,6 +141,19 @@ pub fn router(state: AppState) -> Router {
             post(routes::workers::register).get(routes::workers::list),
         )
         .route("/v1/workers/{id}", get(routes::workers::show))
+        .route(
+            "/v1/workers/{id}/identity",
+            post(routes::workers::identity::create_identity),
+        )
+        .route(
+            "/v1/workers/{id}/tokens",
+            post(routes::workers::identity::create_token)
+                .get(routes::workers::identity::list_tokens),
+        )
+        .route(
+            "/v1/workers/{id}/tokens/{token_id}/revoke",
+            post(routes::workers::identity::revoke_token),
+        )
         .route(
             "/v1/workers/{id}/eligibility",
             get(routes::workers::eligibility),

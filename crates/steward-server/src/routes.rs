@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authorize;
 pub mod emergencies;
 pub mod erasure;
+pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod monitoring;

@@ -90,7 +90,7 @@ pub use monitoring::{
 };
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
-    RenewalApprovalRecord,
+    PermitParties, PermitRevocation, RenewalApprovalRecord,
 };
 pub use permit::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
@@ -106,7 +106,7 @@ pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};
 pub use worker::{
-    MAX_WORKER_PAGE, NewWorker, PromotionApproval, PromotionState, Revocation, Worker, WorkerError,
+    MAX_WORKER_PAGE, NewWorker, NewWorkerToken, PromotionApproval, PromotionState, Revocation, Worker, WorkerError,
     WorkerFilter, WorkerPage,
 };
 

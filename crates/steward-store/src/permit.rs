@@ -88,6 +88,9 @@ pub struct Permit {
     pub total_hours: f64,
     pub outcome: Option<Outcome>,
     pub revocation_reason: Option<RevocationReason>,
+    /// How it was revoked, once it was: when, by whom, its audit event, and Steward's
+    /// evidence for its own revocations.
+    pub revocation: Option<PermitRevocation>,
     pub audit_summary: Option<Value>,
     pub cab_signed_off: bool,
     pub round: u32,
@@ -98,6 +101,52 @@ pub struct Permit {
     pub updated_at_ms: i64,
     #[serde(skip)]
     pub(crate) version: i64,
+}
+
+/// How and why a permit was revoked, kept on the permit so whoever waits on it or reads
+/// it learns the cause without reading the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermitRevocation {
+    pub reason: RevocationReason,
+    pub revoked_at_ms: i64,
+    /// The revoker's principal id; `steward` for Steward's own revocations (a scope
+    /// violation, a breach, expiry).
+    pub revoked_by: String,
+    /// The `seq` of the `permit.revoked` event.
+    pub audit_seq: u64,
+    /// What Steward saw when it revoked on its own authority: for a scope violation the
+    /// `rule` and the `operation` that violated the permit's scope; for a breach the
+    /// trigger, the reading and the limit; for expiry the time. Never personal values: a
+    /// revoker's comment stays sealed in the audit event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Value>,
+}
+
+impl PermitRevocation {
+    /// The revocation recorded by `entry`, a `permit.revoked` event whose data is
+    /// `data` (as given to the event, before sealing): the evidence is that data without
+    /// the members every revocation event has and without personal values.
+    pub(crate) fn recorded(
+        reason: RevocationReason,
+        actor: &Actor,
+        data: &Value,
+        audit_seq: u64,
+        now_ms: i64,
+    ) -> PermitRevocation {
+        let evidence = data.as_object().map(|map| {
+            map.iter()
+                .filter(|(key, _)| !matches!(key.as_str(), "reason" | "from" | "to" | "personal"))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect::<serde_json::Map<String, Value>>()
+        });
+        PermitRevocation {
+            reason,
+            revoked_at_ms: now_ms,
+            revoked_by: actor.id.clone(),
+            audit_seq,
+            evidence: evidence.filter(|e| !e.is_empty()).map(Value::Object),
+        }
+    }
 }
 
 /// A renewal collecting its approvals (types renewed "with one approval" or "with the
@@ -125,6 +174,17 @@ pub struct ApprovalRecord {
     pub conditions: Value,
     pub round: u32,
     pub created_at_ms: i64,
+}
+
+/// Who has a part in a permit ([`Store::permit_parties`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermitParties {
+    pub requester_id: String,
+    pub worker_id: String,
+    /// The owner of the permit's worker.
+    pub owner_id: String,
+    /// The agent identity of the permit's worker, if it has one.
+    pub worker_principal_id: Option<String>,
 }
 
 /// Filters for listing permits; every field narrows.
@@ -311,6 +371,7 @@ impl Store {
             total_hours: hours,
             outcome: None,
             revocation_reason: None,
+            revocation: None,
             audit_summary: None,
             cab_signed_off: false,
             round: 1,
@@ -1009,6 +1070,29 @@ impl Store {
         Ok(permit)
     }
 
+    /// Who has a part in permit `permit_id` (its requester, its worker, the worker's owner
+    /// and identity), or `None` for an unknown permit: one indexed read, for deciding
+    /// who may follow the permit's events. None of these ever changes but the worker's
+    /// identity, which is bound once.
+    pub async fn permit_parties(&self, permit_id: &str) -> Result<Option<PermitParties>, StoreError> {
+        const SQL: &str = "SELECT p.requester_id, p.worker_id, w.owner_id, w.principal_id \
+             FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1";
+        let row: Option<(String, String, String, Option<String>)> = match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query_as(SQL).bind(permit_id).fetch_optional(pool).await?,
+            Pool::Postgres(pool) => {
+                sqlx::query_as(SQL).bind(permit_id).fetch_optional(pool).await?
+            }
+        };
+        Ok(row.map(
+            |(requester_id, worker_id, owner_id, worker_principal_id)| PermitParties {
+                requester_id,
+                worker_id,
+                owner_id,
+                worker_principal_id,
+            },
+        ))
+    }
+
     /// Permits matching `filter`, ordered by id (creation time), after `after_id`.
     pub async fn list_permits(
         &self,
@@ -1253,10 +1337,22 @@ async fn transition(
         PermitEvent::Expire => "permit.expired",
         PermitEvent::Archive => "permit.archived",
     };
-    event(tx, actor, event_type, permit, data, now_ms).await?;
+    let revoked = match change {
+        PermitEvent::Revoke { reason } if from != PermitState::Revoked => {
+            Some((*reason, data.clone()))
+        }
+        _ => None,
+    };
+    let seq = event(tx, actor, event_type, permit, data, now_ms).await?;
+    if let Some((reason, data)) = revoked {
+        permit.revocation = Some(PermitRevocation::recorded(
+            reason, actor, &data, seq, now_ms,
+        ));
+    }
     Ok(())
 }
 
+/// Appends an event about `permit`; returns its `seq`.
 async fn event(
     tx: &mut Tx<'_>,
     actor: &Actor,
@@ -1264,8 +1360,8 @@ async fn event(
     permit: &Permit,
     data: Value,
     now_ms: i64,
-) -> Result<(), StoreError> {
-    append_event(
+) -> Result<u64, StoreError> {
+    let entry = append_event(
         tx,
         NewEvent {
             ts_ms: now_ms,
@@ -1281,7 +1377,7 @@ async fn event(
         },
     )
     .await?;
-    Ok(())
+    Ok(entry.seq)
 }
 
 impl Store {

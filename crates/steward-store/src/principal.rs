@@ -10,7 +10,7 @@ use steward_policy::{Role, UnknownValueError};
 use crate::audit::{NewEvent, append_event, roles_json};
 use crate::error::StoreError;
 use crate::personal::with_personal;
-use crate::store::{Pool, Store, TxConn, new_id, now_ms};
+use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
@@ -57,63 +57,8 @@ impl Store {
             created_at_ms: now,
             disabled_at_ms: None,
         };
-        let roles = roles_json(&role_names(&principal.roles));
         let mut tx = self.begin().await?;
-        let inserted = match &mut tx.conn {
-            TxConn::Sqlite(tx) => sqlx::query(
-                "INSERT INTO principals (id, kind, name, roles, created_at) \
-                     VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&principal.id)
-            .bind(principal.kind.as_str())
-            .bind(&principal.name)
-            .bind(&roles)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map(|done| done.rows_affected()),
-            TxConn::Postgres(tx) => sqlx::query(
-                "INSERT INTO principals (id, kind, name, roles, created_at) \
-                     VALUES ($1, $2, $3, $4::jsonb, $5)",
-            )
-            .bind(&principal.id)
-            .bind(principal.kind.as_str())
-            .bind(&principal.name)
-            .bind(&roles)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map(|done| done.rows_affected()),
-        };
-        match inserted.map_err(StoreError::from) {
-            Err(error) if error.is_conflict() => {
-                return Err(StoreError::Conflict {
-                    message: format!("a principal named `{}` already exists", principal.name),
-                });
-            }
-            other => other?,
-        };
-        append_event(
-            &mut tx,
-            NewEvent {
-                ts_ms: now,
-                event_type: "principal.created".to_owned(),
-                actor: by.clone(),
-                subject: Subject::default(),
-                level: None,
-                // The name is personal data: stored encrypted for the principal itself.
-                data: with_personal(
-                    json!({
-                        "principal_id": principal.id,
-                        "kind": principal.kind.as_str(),
-                        "roles": role_names(&principal.roles),
-                    }),
-                    &principal.id,
-                    json!({ "name": principal.name }),
-                ),
-            },
-        )
-        .await?;
+        insert_principal(&mut tx, by, &principal, Subject::default()).await?;
         tx.commit().await?;
         Ok(principal)
     }
@@ -228,6 +173,74 @@ impl Store {
             }),
         }
     }
+}
+
+/// Inserts `principal` and appends `principal.created` (about `subject`), inside `tx`.
+/// A taken name is a [`StoreError::Conflict`].
+pub(crate) async fn insert_principal(
+    tx: &mut Tx<'_>,
+    by: &Actor,
+    principal: &Principal,
+    subject: Subject,
+) -> Result<(), StoreError> {
+    let roles = roles_json(&role_names(&principal.roles));
+    let now = principal.created_at_ms;
+    let inserted = match &mut tx.conn {
+        TxConn::Sqlite(tx) => sqlx::query(
+            "INSERT INTO principals (id, kind, name, roles, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&principal.id)
+        .bind(principal.kind.as_str())
+        .bind(&principal.name)
+        .bind(&roles)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map(|done| done.rows_affected()),
+        TxConn::Postgres(tx) => sqlx::query(
+            "INSERT INTO principals (id, kind, name, roles, created_at) \
+                 VALUES ($1, $2, $3, $4::jsonb, $5)",
+        )
+        .bind(&principal.id)
+        .bind(principal.kind.as_str())
+        .bind(&principal.name)
+        .bind(&roles)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map(|done| done.rows_affected()),
+    };
+    match inserted.map_err(StoreError::from) {
+        Err(error) if error.is_conflict() => {
+            return Err(StoreError::Conflict {
+                message: format!("a principal named `{}` already exists", principal.name),
+            });
+        }
+        other => other?,
+    };
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: now,
+            event_type: "principal.created".to_owned(),
+            actor: by.clone(),
+            subject,
+            level: None,
+            // The name is personal data: stored encrypted for the principal itself.
+            data: with_personal(
+                json!({
+                    "principal_id": principal.id,
+                    "kind": principal.kind.as_str(),
+                    "roles": role_names(&principal.roles),
+                }),
+                &principal.id,
+                json!({ "name": principal.name }),
+            ),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 impl Principal {

@@ -355,6 +355,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "timers",
         include_str!("../migrations/sqlite/0011_timers.sql"),
     ),
+    (17, "gate", include_str!("../migrations/sqlite/0017_gate.sql")),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -413,6 +414,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         "timers",
         include_str!("../migrations/postgres/0011_timers.sql"),
     ),
+    (17, "gate", include_str!("../migrations/postgres/0017_gate.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {

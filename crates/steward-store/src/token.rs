@@ -16,7 +16,7 @@ use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::with_personal;
 use crate::principal::{Principal, decode_principal};
-use crate::store::{Pool, Store, TxConn, new_id, now_ms};
+use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
 
 /// The prefix of every secret [`generate`] makes, so leaked tokens are easy to grep for.
 pub const SECRET_PREFIX: &str = "stw_";
@@ -90,64 +90,7 @@ impl Store {
             last_used_at_ms: None,
         };
         let mut tx = self.begin().await?;
-        let inserted = match &mut tx.conn {
-            TxConn::Sqlite(tx) => sqlx::query(
-                "INSERT INTO tokens (id, principal_id, token_hash, label, created_at, \
-                     expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&token.id)
-            .bind(&token.principal_id)
-            .bind(new.secret_hash.as_slice())
-            .bind(&token.label)
-            .bind(now)
-            .bind(token.expires_at_ms)
-            .execute(&mut **tx)
-            .await
-            .map(|done| done.rows_affected()),
-            TxConn::Postgres(tx) => sqlx::query(
-                "INSERT INTO tokens (id, principal_id, token_hash, label, created_at, \
-                     expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&token.id)
-            .bind(&token.principal_id)
-            .bind(new.secret_hash.as_slice())
-            .bind(&token.label)
-            .bind(now)
-            .bind(token.expires_at_ms)
-            .execute(&mut **tx)
-            .await
-            .map(|done| done.rows_affected()),
-        };
-        match inserted.map_err(StoreError::from) {
-            Err(error) if error.is_conflict() => {
-                return Err(StoreError::Conflict {
-                    message: "a token with this secret already exists".to_owned(),
-                });
-            }
-            other => other?,
-        };
-        append_event(
-            &mut tx,
-            NewEvent {
-                ts_ms: now,
-                event_type: "token.created".to_owned(),
-                actor: by.clone(),
-                subject: Subject::default(),
-                level: None,
-                // A label often names a person or their device: personal data of the
-                // token's principal, stored encrypted for it.
-                data: with_personal(
-                    json!({
-                        "token_id": token.id,
-                        "principal_id": token.principal_id,
-                        "expires_at": token.expires_at_ms,
-                    }),
-                    &token.principal_id,
-                    json!({ "label": token.label }),
-                ),
-            },
-        )
-        .await?;
+        insert_token(&mut tx, by, &token, &new.secret_hash, Subject::default()).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -219,37 +162,7 @@ impl Store {
     pub async fn revoke_token(&self, by: &Actor, token_id: &str) -> Result<TokenInfo, StoreError> {
         let now = now_ms();
         let mut tx = self.begin().await?;
-        let changed = match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                    .bind(now)
-                    .bind(token_id)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected()
-            }
-            TxConn::Postgres(tx) => sqlx::query(
-                "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(token_id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-        };
-        if changed == 1 {
-            append_event(
-                &mut tx,
-                NewEvent {
-                    ts_ms: now,
-                    event_type: "token.revoked".to_owned(),
-                    actor: by.clone(),
-                    subject: Subject::default(),
-                    level: None,
-                    data: json!({ "token_id": token_id }),
-                },
-            )
-            .await?;
+        if revoke_token_in(&mut tx, by, token_id, Subject::default(), now).await? {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
@@ -329,6 +242,122 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Inserts `token` (with the hash of its secret) and appends `token.created` (about
+/// `subject`), inside `tx`. The token's label is personal data of its principal.
+pub(crate) async fn insert_token(
+    tx: &mut Tx<'_>,
+    by: &Actor,
+    token: &TokenInfo,
+    secret_hash: &[u8; 32],
+    subject: Subject,
+) -> Result<(), StoreError> {
+    let now = token.created_at_ms;
+    let inserted = match &mut tx.conn {
+        TxConn::Sqlite(tx) => sqlx::query(
+            "INSERT INTO tokens (id, principal_id, token_hash, label, created_at, \
+                 expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.id)
+        .bind(&token.principal_id)
+        .bind(secret_hash.as_slice())
+        .bind(&token.label)
+        .bind(now)
+        .bind(token.expires_at_ms)
+        .execute(&mut **tx)
+        .await
+        .map(|done| done.rows_affected()),
+        TxConn::Postgres(tx) => sqlx::query(
+            "INSERT INTO tokens (id, principal_id, token_hash, label, created_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&token.id)
+        .bind(&token.principal_id)
+        .bind(secret_hash.as_slice())
+        .bind(&token.label)
+        .bind(now)
+        .bind(token.expires_at_ms)
+        .execute(&mut **tx)
+        .await
+        .map(|done| done.rows_affected()),
+    };
+    match inserted.map_err(StoreError::from) {
+        Err(error) if error.is_conflict() => {
+            return Err(StoreError::Conflict {
+                message: "a token with this secret already exists".to_owned(),
+            });
+        }
+        other => other?,
+    };
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: now,
+            event_type: "token.created".to_owned(),
+            actor: by.clone(),
+            subject,
+            level: None,
+            // A label often names a person or their device: personal data of the
+            // token's principal, stored encrypted for it.
+            data: with_personal(
+                json!({
+                    "token_id": token.id,
+                    "principal_id": token.principal_id,
+                    "expires_at": token.expires_at_ms,
+                }),
+                &token.principal_id,
+                json!({ "label": token.label }),
+            ),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Revokes token `token_id` and appends `token.revoked` (about `subject`), inside `tx`.
+/// Returns whether it changed anything: revoking a revoked token records nothing.
+pub(crate) async fn revoke_token_in(
+    tx: &mut Tx<'_>,
+    by: &Actor,
+    token_id: &str,
+    subject: Subject,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now)
+                .bind(token_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(token_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+        }
+    };
+    if changed != 1 {
+        return Ok(false);
+    }
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: now,
+            event_type: "token.revoked".to_owned(),
+            actor: by.clone(),
+            subject,
+            level: None,
+            data: json!({ "token_id": token_id }),
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// token id, last_used_at, then the columns of a principal row.

@@ -29,6 +29,7 @@ macro_rules! postgres_worker_columns {
     };
 }
 
+mod identity;
 mod outcome;
 mod promotion;
 mod row;
@@ -48,6 +49,7 @@ use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, new_id};
 
+pub use identity::NewWorkerToken;
 pub use promotion::{PromotionApproval, PromotionState};
 pub use status::Revocation;
 
@@ -201,6 +203,23 @@ pub enum WorkerError {
     RecertificationNotRequired { worker_id: String },
     #[error("the probation of worker `{worker_id}` lasts until {until_ms} (unix ms)")]
     ProbationNotOver { worker_id: String, until_ms: i64 },
+    /// Managing a worker's identity is for its owner (or an admin).
+    #[error("only the owner of worker `{worker_id}` or an admin may {action}")]
+    NotOwner {
+        worker_id: String,
+        action: &'static str,
+    },
+    /// A worker has one identity.
+    #[error("worker `{worker_id}` already has an identity, principal `{principal_id}`")]
+    IdentityExists {
+        worker_id: String,
+        principal_id: String,
+    },
+    /// Tokens are minted for the worker's identity, which does not exist yet.
+    #[error(
+        "worker `{worker_id}` has no identity yet; create it first (`steward worker identity create {worker_id}`)"
+    )]
+    NoIdentity { worker_id: String },
 }
 
 impl From<sqlx::Error> for WorkerError {

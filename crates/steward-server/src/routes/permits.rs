@@ -25,6 +25,8 @@ use crate::json::ApiJson;
 use crate::routes::analyze::parse_task;
 use crate::state::AppState;
 
+pub mod wait;
+
 /// A permit request. `evidence` maps evidence kinds (`rollback_plan`, `test_results`,
 /// `code_review`, …) to their content: a link, a document, a rollback plan object.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -485,19 +487,28 @@ pub async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Permit>, ApiError> {
+    visible_permit(&state, &caller, &id).await.map(Json)
+}
+
+/// Permit `id`, if `caller` may read it (see [`own_worker_only`]).
+pub(crate) async fn visible_permit(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Permit, ApiError> {
     let permit = state
         .store
-        .permit(&id)
+        .permit(id)
         .await
         .map_err(|e| permit_error(PermitError::Store(e)))?;
-    if let Some(own) = own_worker_only(&state, &caller).await? {
+    if let Some(own) = own_worker_only(state, caller).await? {
         if permit.worker_id != own {
             // Not 403: a worker learns nothing about other workers' permits, not even that
             // they exist.
             return Err(ApiError::NotFound(format!("permit `{id}` not found")));
         }
     }
-    Ok(Json(permit))
+    Ok(permit)
 }
 
 /// A principal whose only role is `worker` sees the permits of its own worker and no

@@ -169,7 +169,7 @@ pub fn store_error(error: StoreError) -> ApiError {
     }
 }
 
-fn parse_name(name: &str) -> Result<String, ApiError> {
+pub(crate) fn parse_name(name: &str) -> Result<String, ApiError> {
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(ApiError::bad_request("`name` must not be empty", "name"));

@@ -108,54 +108,8 @@ pub async fn create_token(
     if principal_id != caller.id() && !is_admin {
         caller.require_any(&[Role::Admin], "creating a token for another principal")?;
     }
-    let label = body.label.trim();
-    if label.is_empty() {
-        return Err(ApiError::bad_request("`label` must not be empty", "label"));
-    }
-    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            format!(
-                "`label` must be at most {MAX_LABEL_CHARS} characters, without control characters"
-            ),
-            "label",
-        ));
-    }
-    let now = wall_clock_ms();
-    let requested = match body.expires_in_hours {
-        None => None,
-        Some(hours @ 1..=MAX_EXPIRES_IN_HOURS) => {
-            Some(now.saturating_add(i64::from(hours) * MS_PER_HOUR))
-        }
-        Some(hours) => {
-            return Err(ApiError::bad_request(
-                format!("`expires_in_hours` must be 1 to {MAX_EXPIRES_IN_HOURS}, got {hours}"),
-                "expires_in_hours",
-            ));
-        }
-    };
-    let expires_at_ms = if is_admin {
-        requested
-    } else {
-        // INVARIANT: a self-service token expires no later than the token that made it.
-        let own = state
-            .store
-            .token_by_id(&caller.0.token_id)
-            .await
-            .map_err(store_error)?;
-        match (own.expires_at_ms, requested) {
-            (None, requested) => requested,
-            (Some(limit), None) => Some(limit),
-            (Some(limit), Some(at)) if at <= limit => Some(at),
-            (Some(limit), Some(_)) => {
-                return Err(ApiError::unprocessable(
-                    "token-outlives-caller",
-                    "a self-service token cannot outlive the token that creates it; ask for \
-                     fewer hours or ask an admin",
-                )
-                .with("max_expires_at_ms", limit));
-            }
-        }
-    };
+    let label = parse_label(&body.label)?;
+    let expires_at_ms = expiry(&state, &caller, body.expires_in_hours).await?;
 
     let principal = state
         .store
@@ -175,7 +129,7 @@ pub async fn create_token(
             &caller.actor(),
             NewToken {
                 principal_id,
-                label: label.to_owned(),
+                label,
                 expires_at_ms,
                 secret_hash,
             },
@@ -272,7 +226,7 @@ pub async fn revoke_token(
 }
 
 impl TokenView {
-    fn new(t: &TokenInfo, now_ms: i64) -> TokenView {
+    pub(crate) fn new(t: &TokenInfo, now_ms: i64) -> TokenView {
         let state = if t.revoked_at_ms.is_some() {
             "revoked"
         } else if t.expires_at_ms.is_some_and(|at| at <= now_ms) {
@@ -293,7 +247,69 @@ impl TokenView {
     }
 }
 
+/// A token label: trimmed, not empty, at most [`MAX_LABEL_CHARS`] characters, no control
+/// characters.
+pub(crate) fn parse_label(label: &str) -> Result<String, ApiError> {
+    let label = label.trim();
+    if label.is_empty() {
+        return Err(ApiError::bad_request("`label` must not be empty", "label"));
+    }
+    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            format!(
+                "`label` must be at most {MAX_LABEL_CHARS} characters, without control characters"
+            ),
+            "label",
+        ));
+    }
+    Ok(label.to_owned())
+}
+
+/// When a token `caller` creates expires, given the hours asked for: as asked for an
+/// admin (absent: never); otherwise never later than the caller's own token (absent: with
+/// it), so a leaked expiring token cannot mint a longer-lived one, for itself or for a
+/// worker it owns.
+pub(crate) async fn expiry(
+    state: &AppState,
+    caller: &Caller,
+    expires_in_hours: Option<u32>,
+) -> Result<Option<i64>, ApiError> {
+    let now = wall_clock_ms();
+    let requested = match expires_in_hours {
+        None => None,
+        Some(hours @ 1..=MAX_EXPIRES_IN_HOURS) => {
+            Some(now.saturating_add(i64::from(hours) * MS_PER_HOUR))
+        }
+        Some(hours) => {
+            return Err(ApiError::bad_request(
+                format!("`expires_in_hours` must be 1 to {MAX_EXPIRES_IN_HOURS}, got {hours}"),
+                "expires_in_hours",
+            ));
+        }
+    };
+    if caller.has(Role::Admin) {
+        return Ok(requested);
+    }
+    // INVARIANT: a token a non-admin creates expires no later than the token that made it.
+    let own = state
+        .store
+        .token_by_id(&caller.0.token_id)
+        .await
+        .map_err(store_error)?;
+    match (own.expires_at_ms, requested) {
+        (None, requested) => Ok(requested),
+        (Some(limit), None) => Ok(Some(limit)),
+        (Some(limit), Some(at)) if at <= limit => Ok(Some(at)),
+        (Some(limit), Some(_)) => Err(ApiError::unprocessable(
+            "token-outlives-caller",
+            "a token cannot outlive the token that creates it; ask for fewer hours or ask an \
+             admin",
+        )
+        .with("max_expires_at_ms", limit)),
+    }
+}
+
 /// Now on the clock the store checks token expiry with.
-fn wall_clock_ms() -> i64 {
+pub(crate) fn wall_clock_ms() -> i64 {
     Clock::System.now().millis()
 }

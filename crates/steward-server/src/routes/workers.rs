@@ -29,6 +29,8 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
+pub mod identity;
+
 /// Who may suspend or reinstate a worker: admins, and engineering managers and those
 /// above them in the approval chain (directors, the security lead, executives).
 pub const SUSPENDERS: &[Role] = &[
@@ -725,7 +727,7 @@ pub async fn record_outcome(
     }))
 }
 
-fn now(state: &AppState) -> i64 {
+pub(crate) fn now(state: &AppState) -> i64 {
     state.clock.now().millis()
 }
 
@@ -844,7 +846,7 @@ fn store_error(error: StoreError) -> ApiError {
 
 /// Maps a worker use case's refusal to its problem: the status and `rule` say which rule
 /// refused.
-fn worker_error(error: WorkerError) -> ApiError {
+pub(crate) fn worker_error(error: WorkerError) -> ApiError {
     let message = error.to_string();
     match error {
         WorkerError::Store(error) => store_error(error),
@@ -880,6 +882,16 @@ fn worker_error(error: WorkerError) -> ApiError {
         WorkerError::ProbationNotOver { until_ms, .. } => {
             ApiError::refused(StatusCode::CONFLICT, "probation_not_over", message)
                 .with("probation_until_ms", until_ms)
+        }
+        WorkerError::NotOwner { .. } => {
+            ApiError::refused(StatusCode::FORBIDDEN, "own_workers_only", message)
+        }
+        WorkerError::IdentityExists { principal_id, .. } => {
+            ApiError::refused(StatusCode::CONFLICT, "identity_exists", message)
+                .with("principal_id", principal_id)
+        }
+        WorkerError::NoIdentity { .. } => {
+            ApiError::refused(StatusCode::CONFLICT, "no_identity", message)
         }
     }
 }

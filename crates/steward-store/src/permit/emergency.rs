@@ -278,6 +278,7 @@ impl Store {
             total_hours: new.minutes as f64 / 60.0,
             outcome: None,
             revocation_reason: None,
+            revocation: None,
             audit_summary: None,
             cab_signed_off: false,
             round: 1,

@@ -10,7 +10,7 @@ use steward_policy::{
     Analysis, ApprovalRequirements, CertificationStatus, Level, PermitType, Role,
 };
 
-use super::{ApprovalRecord, PendingRenewal, Permit, PermitError, PermitFilter};
+use super::{ApprovalRecord, PendingRenewal, Permit, PermitError, PermitFilter, PermitRevocation};
 use crate::error::StoreError;
 use crate::store::{Pool, Store, Tx, TxConn};
 
@@ -26,13 +26,14 @@ pub(super) struct WorkerParties {
 
 const SELECT_SQLITE: &str = "SELECT id, task_id, task, analysis, permit_type, level, worker_id, \
      requester_id, state, evidence, constraints, requested_window_start, valid_from, expires_at, \
-     renewals, total_hours, outcome, revocation_reason, audit_summary, cab_signed_off, version, \
-     created_at, updated_at, round, pending_renewal, policy_version FROM permits";
+     renewals, total_hours, outcome, revocation_reason, revocation, audit_summary, cab_signed_off, \
+     version, created_at, updated_at, round, pending_renewal, policy_version FROM permits";
 
 const SELECT_POSTGRES: &str = "SELECT id, task_id, task::text AS task, analysis::text AS analysis, \
      permit_type, level, worker_id, requester_id, state, evidence::text AS evidence, \
      constraints::text AS constraints, requested_window_start, valid_from, expires_at, renewals, \
-     total_hours, outcome, revocation_reason, audit_summary::text AS audit_summary, \
+     total_hours, outcome, revocation_reason, revocation::text AS revocation, \
+     audit_summary::text AS audit_summary, \
      (cab_signed_off::int)::bigint AS cab_signed_off, version, created_at, updated_at, round, \
      pending_renewal::text AS pending_renewal, policy_version FROM permits";
 
@@ -63,6 +64,7 @@ macro_rules! decode_permit {
         let level: i64 = row.try_get("level")?;
         let outcome: Option<String> = row.try_get("outcome")?;
         let reason: Option<String> = row.try_get("revocation_reason")?;
+        let revocation: Option<String> = row.try_get("revocation")?;
         let summary: Option<String> = row.try_get("audit_summary")?;
         let pending: Option<String> = row.try_get("pending_renewal")?;
         let renewals: i64 = row.try_get("renewals")?;
@@ -91,6 +93,9 @@ macro_rules! decode_permit {
             outcome: outcome.map(|o| parse::<Outcome>(&id, &o)).transpose()?,
             revocation_reason: reason
                 .map(|r| parse::<RevocationReason>(&id, &r))
+                .transpose()?,
+            revocation: revocation
+                .map(|r| serde_json::from_str::<PermitRevocation>(&r).map_err(|e| corrupt(&id, e)))
                 .transpose()?,
             audit_summary: summary.map(|s| json_text(&id, &s)).transpose()?,
             cab_signed_off: cab != 0,
@@ -344,12 +349,16 @@ pub(super) async fn update_permit(
         .map(|r| serde_json::to_string(r).unwrap_or_default());
     let outcome = p.outcome.map(|o| o.as_str());
     let reason = p.revocation_reason.map(|r| r.as_str());
+    let revocation = p
+        .revocation
+        .as_ref()
+        .map(|r| serde_json::to_string(r).unwrap_or_default());
     let affected = match &mut tx.conn {
         TxConn::Sqlite(conn) => sqlx::query(
             "UPDATE permits SET state = ?, evidence = ?, valid_from = ?, expires_at = ?, \
              renewals = ?, total_hours = ?, outcome = ?, revocation_reason = ?, audit_summary = ?, \
              cab_signed_off = ?, round = ?, pending_renewal = ?, updated_at = ?, \
-             version = version + 1 WHERE id = ? AND version = ?",
+             revocation = ?, version = version + 1 WHERE id = ? AND version = ?",
         )
         .bind(p.state.as_str())
         .bind(evidence)
@@ -364,6 +373,7 @@ pub(super) async fn update_permit(
         .bind(i64::from(p.round))
         .bind(pending)
         .bind(now_ms)
+        .bind(revocation)
         .bind(&p.id)
         .bind(p.version)
         .execute(&mut **conn)
@@ -374,8 +384,8 @@ pub(super) async fn update_permit(
             "UPDATE permits SET state = $1, evidence = $2::jsonb, valid_from = $3, expires_at = $4, \
              renewals = $5, total_hours = $6, outcome = $7, revocation_reason = $8, \
              audit_summary = $9::jsonb, cab_signed_off = $10, round = $11, \
-             pending_renewal = $12::jsonb, updated_at = $13, version = version + 1 \
-             WHERE id = $14 AND version = $15",
+             pending_renewal = $12::jsonb, updated_at = $13, revocation = $14::jsonb, \
+             version = version + 1 WHERE id = $15 AND version = $16",
         )
         .bind(p.state.as_str())
         .bind(evidence)
@@ -390,6 +400,7 @@ pub(super) async fn update_permit(
         .bind(i64::from(p.round))
         .bind(pending)
         .bind(now_ms)
+        .bind(revocation)
         .bind(&p.id)
         .bind(p.version)
         .execute(&mut **conn)

@@ -243,6 +243,55 @@ pub(super) async fn save(
     Ok(after)
 }
 
+/// Binds `principal_id` as the identity of `before`, which has none, if the row still has
+/// `before.version`; returns the saved worker. The version moves on, so every instance's
+/// authorize cache sees the new identity at its next decision.
+pub(super) async fn bind_identity(
+    tx: &mut Tx<'_>,
+    before: &Worker,
+    principal_id: &str,
+    now_ms: i64,
+) -> Result<Worker, StoreError> {
+    let changed = match &mut tx.conn {
+        TxConn::Sqlite(tx) => sqlx::query(
+            "UPDATE workers SET principal_id = ?, version = version + 1, updated_at = ? \
+             WHERE id = ? AND version = ? AND principal_id IS NULL",
+        )
+        .bind(principal_id)
+        .bind(now_ms)
+        .bind(&before.id)
+        .bind(before.version)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        TxConn::Postgres(tx) => sqlx::query(
+            "UPDATE workers SET principal_id = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND version = $4 AND principal_id IS NULL",
+        )
+        .bind(principal_id)
+        .bind(now_ms)
+        .bind(&before.id)
+        .bind(before.version)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+    };
+    if changed != 1 {
+        return Err(StoreError::Conflict {
+            message: format!(
+                "worker `{}` changed while this request was handled (version {} is stale); retry",
+                before.id, before.version
+            ),
+        });
+    }
+    Ok(Worker {
+        principal_id: Some(principal_id.to_owned()),
+        version: before.version + 1,
+        updated_at_ms: now_ms,
+        ..before.clone()
+    })
+}
+
 /// The principal `id` read inside `tx`, if it exists.
 pub(super) async fn principal(tx: &mut Tx<'_>, id: &str) -> Result<Option<Principal>, StoreError> {
     let row: Option<PrincipalRow> = match &mut tx.conn {

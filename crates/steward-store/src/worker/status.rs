@@ -14,6 +14,7 @@ use super::promotion::{ClosedBy, close_open_approvals};
 use super::{Worker, WorkerError, row, worker_event};
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
+use crate::permit::PermitRevocation;
 use crate::store::{Store, Tx, TxConn};
 
 /// What [`Store::revoke`] did.
@@ -337,13 +338,41 @@ async fn revoke_permit(
         .map_err(|e| StoreError::corrupt("permit", &permit.id, e))?;
     // By id and the state just read, not by worker: a permit that appeared or moved
     // since (it cannot, under the lock) is left alone rather than revoked unrecorded.
+    // The event first, so the permit's revocation can name its seq; both commit or
+    // neither does.
+    let data = json!({
+        "reason": reason.as_str(),
+        "from_state": permit.state.as_str(),
+    });
+    let entry = append_event(
+        tx,
+        NewEvent {
+            ts_ms: now_ms,
+            event_type: "permit.revoked".to_owned(),
+            actor: by.clone(),
+            subject: Subject {
+                permit_id: Some(permit.id.clone()),
+                worker_id: Some(worker_id.to_owned()),
+                ..Subject::default()
+            },
+            level: permit.level,
+            data: data.clone(),
+        },
+    )
+    .await?;
+    let revocation = PermitRevocation::recorded(reason, by, &data, entry.seq, now_ms);
+    let revocation = serde_json::to_string(&revocation)
+        .map_err(|e| StoreError::corrupt("permit", &permit.id, e))?;
+    // By id and the state just read, not by worker: a permit that appeared or moved
+    // since (it cannot, under the lock) is left alone rather than revoked unrecorded.
     let changed = match &mut tx.conn {
         TxConn::Sqlite(tx) => sqlx::query(
-            "UPDATE permits SET state = ?, revocation_reason = ?, updated_at = ?, \
-             version = version + 1 WHERE id = ? AND state = ?",
+            "UPDATE permits SET state = ?, revocation_reason = ?, revocation = ?, \
+             updated_at = ?, version = version + 1 WHERE id = ? AND state = ?",
         )
         .bind(to.as_str())
         .bind(reason.as_str())
+        .bind(revocation)
         .bind(now_ms)
         .bind(&permit.id)
         .bind(permit.state.as_str())
@@ -351,11 +380,12 @@ async fn revoke_permit(
         .await?
         .rows_affected(),
         TxConn::Postgres(tx) => sqlx::query(
-            "UPDATE permits SET state = $1, revocation_reason = $2, updated_at = $3, \
-             version = version + 1 WHERE id = $4 AND state = $5",
+            "UPDATE permits SET state = $1, revocation_reason = $2, revocation = $3::jsonb, \
+             updated_at = $4, version = version + 1 WHERE id = $5 AND state = $6",
         )
         .bind(to.as_str())
         .bind(reason.as_str())
+        .bind(revocation)
         .bind(now_ms)
         .bind(&permit.id)
         .bind(permit.state.as_str())
@@ -371,24 +401,5 @@ async fn revoke_permit(
             ),
         });
     }
-    append_event(
-        tx,
-        NewEvent {
-            ts_ms: now_ms,
-            event_type: "permit.revoked".to_owned(),
-            actor: by.clone(),
-            subject: Subject {
-                permit_id: Some(permit.id.clone()),
-                worker_id: Some(worker_id.to_owned()),
-                ..Subject::default()
-            },
-            level: permit.level,
-            data: json!({
-                "reason": reason.as_str(),
-                "from_state": permit.state.as_str(),
-            }),
-        },
-    )
-    .await?;
     Ok(())
 }

@@ -43,6 +43,21 @@ pub async fn tail(
     for (key, value) in known_params(query, &["from_seq"])? {
         from_seq = Some(parse_number::<u64>(&key, &value)?.max(1));
     }
+    let next = start_seq(&state, &headers, from_seq).await?;
+    let events = state
+        .feed
+        .follow(next)
+        .map(|entry| Ok::<_, Infallible>(to_event(&entry)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Where a stream starts: after the `Last-Event-ID` header's seq (a reconnecting client),
+/// else at `from_seq`, else at the next event appended.
+pub(crate) async fn start_seq(
+    state: &AppState,
+    headers: &HeaderMap,
+    from_seq: Option<u64>,
+) -> Result<u64, ApiError> {
     if let Some(last) = headers.get("last-event-id") {
         let last = last
             .to_str()
@@ -51,20 +66,17 @@ pub async fn tail(
             .ok_or_else(|| {
                 ApiError::bad_request("`Last-Event-ID` must be an event seq", "Last-Event-ID")
             })?;
-        from_seq = Some(last + 1);
+        return Ok(last + 1);
     }
-    let next = match from_seq {
-        Some(seq) => seq,
-        None => state.feed.next_seq().await.map_err(store_error)?,
-    };
-    let events = state
-        .feed
-        .follow(next)
-        .map(|entry| Ok::<_, Infallible>(to_event(&entry)));
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    match from_seq {
+        Some(seq) => Ok(seq),
+        None => state.feed.next_seq().await.map_err(store_error),
+    }
 }
 
-fn to_event(entry: &AuditEntry) -> Event {
+/// One SSE message: `id` the seq, `event: audit`, data the event's JSON Lines form (as
+/// stored: personal values stay sealed).
+pub(crate) fn to_event(entry: &AuditEntry) -> Event {
     let data = serde_json::to_string(entry).unwrap_or_default();
     Event::default()
         .id(entry.seq.to_string())

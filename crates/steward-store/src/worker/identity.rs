@@ -1,0 +1,196 @@
+//! Worker identities (issue 12): the agent principal, role `worker`, that a worker
+//! authenticates as, and its tokens. The worker's owner (a master, or a human) manages
+//! them itself, so each agent it spawns acts as itself and no admin is needed per spawn.
+//!
+//! The identity is always an agent holding exactly the role `worker`: nothing here takes
+//! roles, so an owner can mint no other kind of principal; and a token is only ever
+//! minted for the identity bound to a worker the caller owns.
+
+use serde_json::json;
+use steward_audit::Subject;
+use steward_policy::Role;
+
+use super::{Worker, WorkerError, row, worker_event};
+use crate::audit::append_event;
+use crate::error::StoreError;
+use crate::principal::{Principal, PrincipalKind, insert_principal};
+use crate::store::{self, Store, new_id};
+use crate::token::{TokenInfo, insert_token, revoke_token_in};
+
+/// A token to mint for a worker's identity. The caller made the secret with
+/// [`crate::token::generate`] and hands it to the agent it spawns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWorkerToken {
+    pub label: String,
+    /// Unix milliseconds (wall clock, as token expiry is checked); `None` never expires.
+    pub expires_at_ms: Option<i64>,
+    pub secret_hash: [u8; 32],
+}
+
+impl Store {
+    /// Creates worker `worker_id`'s identity: an agent principal holding only the role
+    /// `worker` (named `name`, or `worker:<worker id>`), bound to the worker. Records
+    /// `principal.created` and `worker.identity_created`, both about the worker.
+    ///
+    /// Only the worker's owner or an admin; a worker has at most one identity.
+    pub async fn create_worker_identity(
+        &self,
+        by: &Principal,
+        worker_id: &str,
+        name: Option<String>,
+        now_ms: i64,
+    ) -> Result<(Worker, Principal), WorkerError> {
+        let name = match name.as_deref().map(str::trim) {
+            None => format!("worker:{worker_id}"),
+            Some("") => {
+                return Err(WorkerError::Invalid {
+                    field: "name",
+                    message: "must not be empty".to_owned(),
+                });
+            }
+            Some(name) => name.to_owned(),
+        };
+        let mut tx = self.begin().await?;
+        let worker = row::lock(&mut tx, worker_id).await?;
+        check_manager(by, &worker, "create its identity")?;
+        if let Some(bound) = &worker.principal_id {
+            return Err(WorkerError::IdentityExists {
+                worker_id: worker.id.clone(),
+                principal_id: bound.clone(),
+            });
+        }
+        let identity = Principal {
+            id: new_id(),
+            kind: PrincipalKind::Agent,
+            name,
+            roles: vec![Role::Worker],
+            created_at_ms: store::now_ms(),
+            disabled_at_ms: None,
+        };
+        let about_worker = Subject {
+            worker_id: Some(worker.id.clone()),
+            ..Subject::default()
+        };
+        let actor = by.actor();
+        insert_principal(&mut tx, &actor, &identity, about_worker).await?;
+        let bound = row::bind_identity(&mut tx, &worker, &identity.id, now_ms).await?;
+        append_event(
+            &mut tx,
+            worker_event(
+                &actor,
+                now_ms,
+                "worker.identity_created",
+                &bound,
+                json!({ "principal_id": identity.id }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((bound, identity))
+    }
+
+    /// Mints a token for worker `worker_id`'s identity and records `token.created` about
+    /// the worker. Only the worker's owner or an admin; the worker needs an identity.
+    pub async fn create_worker_token(
+        &self,
+        by: &Principal,
+        worker_id: &str,
+        new: NewWorkerToken,
+    ) -> Result<TokenInfo, WorkerError> {
+        let mut tx = self.begin().await?;
+        let worker = row::lock(&mut tx, worker_id).await?;
+        check_manager(by, &worker, "mint tokens for it")?;
+        let identity = identity_of(&worker)?;
+        let token = TokenInfo {
+            id: new_id(),
+            principal_id: identity.to_owned(),
+            label: new.label,
+            created_at_ms: store::now_ms(),
+            expires_at_ms: new.expires_at_ms,
+            revoked_at_ms: None,
+            last_used_at_ms: None,
+        };
+        insert_token(
+            &mut tx,
+            &by.actor(),
+            &token,
+            &new.secret_hash,
+            about(&worker),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// The tokens of worker `worker_id`'s identity, revoked and expired ones included,
+    /// oldest first (empty without an identity). Only the worker's owner or an admin.
+    pub async fn worker_tokens(
+        &self,
+        by: &Principal,
+        worker_id: &str,
+    ) -> Result<Vec<TokenInfo>, WorkerError> {
+        let worker = self.worker(worker_id).await?;
+        check_manager(by, &worker, "list its tokens")?;
+        match &worker.principal_id {
+            Some(identity) => Ok(self.list_tokens(identity).await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Revokes one of worker `worker_id`'s identity tokens and records `token.revoked`
+    /// about the worker; revoking a revoked token changes nothing. Only the worker's owner
+    /// or an admin, and only a token of that worker's identity (any other is `NotFound`).
+    pub async fn revoke_worker_token(
+        &self,
+        by: &Principal,
+        worker_id: &str,
+        token_id: &str,
+    ) -> Result<TokenInfo, WorkerError> {
+        // Which principal a token belongs to never changes: read it before the write.
+        let token = self.token_by_id(token_id).await?;
+        let mut tx = self.begin().await?;
+        let worker = row::lock(&mut tx, worker_id).await?;
+        check_manager(by, &worker, "revoke its tokens")?;
+        if worker.principal_id.as_deref() != Some(token.principal_id.as_str()) {
+            // Not 403: whose token it is stays unsaid.
+            return Err(StoreError::NotFound {
+                what: "token of this worker",
+                id: token_id.to_owned(),
+            }
+            .into());
+        }
+        if revoke_token_in(&mut tx, &by.actor(), token_id, about(&worker), store::now_ms()).await? {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(self.token_by_id(token_id).await?)
+    }
+}
+
+/// The owner of `worker`, or an admin, may manage its identity; nobody else.
+fn check_manager(by: &Principal, worker: &Worker, action: &'static str) -> Result<(), WorkerError> {
+    if by.id == worker.owner_id || by.has_role(Role::Admin) {
+        return Ok(());
+    }
+    Err(WorkerError::NotOwner {
+        worker_id: worker.id.clone(),
+        action,
+    })
+}
+
+fn identity_of(worker: &Worker) -> Result<&str, WorkerError> {
+    worker
+        .principal_id
+        .as_deref()
+        .ok_or_else(|| WorkerError::NoIdentity {
+            worker_id: worker.id.clone(),
+        })
+}
+
+fn about(worker: &Worker) -> Subject {
+    Subject {
+        worker_id: Some(worker.id.clone()),
+        ..Subject::default()
+    }
+}
