@@ -10,6 +10,7 @@ mod authorize;
 mod emergencies;
 mod erasure;
 mod feed;
+mod gate;
 mod monitoring;
 mod notify;
 mod permits;

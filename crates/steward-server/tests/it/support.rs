@@ -228,6 +228,33 @@ impl TestServer {
         )
     }
 
+    /// Another Steward instance over the same database (its own store, pool, caches and
+    /// audit feed, on its own port), as a second server behind a load balancer would be.
+    /// Meaningful on PostgreSQL; stops when dropped.
+    pub async fn another_instance(&self) -> Instance {
+        let store = Store::connect(self.db.url())
+            .await
+            .expect("second instance connects");
+        let state = AppState::new(
+            store,
+            Arc::new(Policy::builtin()),
+            self.clock.clone(),
+            None,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(serve(listener, router(state), async move {
+            let _ = rx.await;
+        }));
+        Instance {
+            url,
+            _shutdown: tx,
+        }
+    }
+
     /// The number of audit events written so far.
     pub async fn audit_len(&self) -> u64 {
         self.store().audit_head().await.expect("audit head").seq
@@ -241,4 +268,10 @@ impl TestServer {
             let _ = task.await;
         }
     }
+}
+
+/// A second instance (see [`TestServer::another_instance`]); dropping it stops it.
+pub struct Instance {
+    pub url: String,
+    _shutdown: oneshot::Sender<()>,
 }
