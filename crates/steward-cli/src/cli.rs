@@ -7,6 +7,7 @@ use crate::command::audit::AuditArgs;
 use crate::command::authorize::AuthorizeArgs;
 use crate::command::check::CheckArgs;
 use crate::command::emergency::EmergencyArgs;
+use crate::command::events::EventsArgs;
 use crate::command::init::InitArgs;
 use crate::command::monitoring::RollbackArgs;
 use crate::command::permit::PermitArgs;
@@ -56,6 +57,10 @@ pub enum Command {
     /// Ask whether a worker may perform an operation now (on a server). Prints the
     /// verdict and the rule that decided. Exit codes: 0 allowed, 1 denied, 2 invalid input.
     Authorize(AuthorizeArgs),
+    /// Follow, live, the audit events you have a part in (on a server): a master those of
+    /// the permits it requested and the workers it owns, a worker its own, admins and
+    /// auditors all.
+    Events(EventsArgs),
     /// Declare, approve, renew and resolve emergencies, and file their post-incident
     /// reviews (on a server).
     Emergency(EmergencyArgs),

@@ -163,6 +163,38 @@ impl Client {
         })
     }
 
+    /// GETs `path`, a long poll that may take up to `timeout`, telling a refusal of the
+    /// request itself (a 4xx: asking again cannot help) from a failure worth retrying (no
+    /// connection, no answer, a 5xx).
+    pub fn long_poll(&self, path: &str, timeout: Duration) -> Result<Value, PollError> {
+        let url = format!("{}{path}", self.server);
+        let request = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .header("accept", "application/json")
+            .timeout(timeout);
+        self.runtime.block_on(async {
+            let transient = |e: &reqwest::Error| PollError::Retry(self.transport_error(e));
+            let response = request.send().await.map_err(|e| transient(&e))?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(|e| transient(&e))?;
+            if status.is_success() {
+                return serde_json::from_slice(&bytes).map_err(|e| {
+                    PollError::Refused(anyhow!(
+                        "the server's answer to `{path}` is not JSON (HTTP {status}): {e}"
+                    ))
+                });
+            }
+            let error = refusal(status, &bytes);
+            if status.is_client_error() {
+                Err(PollError::Refused(error))
+            } else {
+                Err(PollError::Retry(error))
+            }
+        })
+    }
+
     fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.server);
         let mut request = self
@@ -209,6 +241,15 @@ impl Client {
         }
         anyhow!("request to {server} failed: {cause}")
     }
+}
+
+/// Why a long poll got no answer.
+#[derive(Debug)]
+pub enum PollError {
+    /// The server refused the request (a 4xx) or answered nonsense: stop.
+    Refused(anyhow::Error),
+    /// No connection, no answer in time, or a 5xx: ask again.
+    Retry(anyhow::Error),
 }
 
 /// Percent-encodes `value` for use as one path segment or query value, so an id can

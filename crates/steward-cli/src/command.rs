@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authorize;
 pub mod check;
 pub mod emergency;
+pub mod events;
 pub mod init;
 pub mod monitoring;
 pub mod permit;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args),
         Command::Authorize(args) => authorize::run(args),
         Command::Emergency(args) => emergency::run(args),
+        Command::Events(args) => events::run(args),
         Command::Rollback(args) => monitoring::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Report(args) => report::run(args),

@@ -217,26 +217,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 Some(seq) => format!("/v1/audit/tail?from_seq={seq}"),
                 None => "/v1/audit/tail".to_owned(),
             };
-            let mut pending = String::new();
-            connect()?.follow(&path, |chunk| {
-                pending.push_str(&String::from_utf8_lossy(chunk));
-                while let Some(end) = pending.find("\n\n") {
-                    let message: String = pending.drain(..end + 2).collect();
-                    // One SSE message per event; its data is the event's JSON.
-                    let Some(data) = message.lines().find_map(|l| l.strip_prefix("data:")) else {
-                        continue;
-                    };
-                    let event: Value = serde_json::from_str(data.trim())
-                        .context("the server sent an event that is not JSON")?;
-                    let line = if json {
-                        event.to_string()
-                    } else {
-                        event_line(&event)
-                    };
-                    print(&format!("{line}\n"))?;
-                }
-                Ok(())
-            })?;
+            print_stream(&connect()?, &path, json)?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export(export) => export::export(&args.client, &export),
@@ -299,6 +280,32 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
         AuditCommand::Hold(command) => retention::hold(&connect()?, &command, json),
     }
+}
+
+/// Follows a stream of server-sent audit events at `path` (`/v1/audit/tail`,
+/// `/v1/events`), printing one line per event (or its JSON, one per line), until the
+/// server closes it or the process stops.
+pub(crate) fn print_stream(client: &Client, path: &str, json: bool) -> anyhow::Result<()> {
+    let mut pending = String::new();
+    client.follow(path, |chunk| {
+        pending.push_str(&String::from_utf8_lossy(chunk));
+        while let Some(end) = pending.find("\n\n") {
+            let message: String = pending.drain(..end + 2).collect();
+            // One SSE message per event; its data is the event's JSON.
+            let Some(data) = message.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let event: Value = serde_json::from_str(data.trim())
+                .context("the server sent an event that is not JSON")?;
+            let line = if json {
+                event.to_string()
+            } else {
+                event_line(&event)
+            };
+            print(&format!("{line}\n"))?;
+        }
+        Ok(())
+    })
 }
 
 /// `seq  time  type  actor  [subject ids] [level]`.

@@ -1,6 +1,6 @@
-//! `steward permit …`: the permit workflow (SPEC §6) through the server: request, list,
-//! show, approve / reject / request changes, CAB sign-off, resubmit, start, complete,
-//! close, revoke, renew, archive.
+//! `steward permit …`: the permit workflow (SPEC §6) through the server: request (with
+//! every constraint the API takes), wait, list, show, approve / reject / request changes,
+//! CAB sign-off, resubmit, start, complete, close, revoke, renew, archive.
 //!
 //! Values from closed sets (roles, evidence kinds, outcomes, revocation reasons) are
 //! checked here, so a typo is a usage error naming the accepted values before any
@@ -10,10 +10,11 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
-use steward_permits::{Outcome, RevocationReason};
+use steward_permits::{Outcome, RevocationReason, WaitUntil};
 use steward_policy::{Evidence, Role};
 
 use crate::client::{Client, ClientArgs, encode};
@@ -22,12 +23,97 @@ use crate::failure::invalid;
 use crate::input::read_bytes;
 use crate::output::{print, print_json, time};
 
+mod wait;
+
 #[derive(Debug, Args)]
 pub struct PermitArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     #[command(subcommand)]
     pub command: PermitCommand,
+}
+
+/// The constraints a requested permit carries besides the task's own scope (its
+/// operations, services and regions; SPEC §6.4). Absent ones take the server's defaults.
+#[derive(Debug, Clone, Args)]
+pub struct ConstraintArgs {
+    /// Validity in hours [default: the permit type's].
+    #[arg(long, value_name = "N")]
+    pub hours: Option<f64>,
+    /// Start the window later instead of at approval: an RFC 3339 time
+    /// (`2026-12-01T09:00:00Z`). The permit is issued when it begins.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub window_start: Option<i64>,
+    /// A method the permit allows (`GET`, `POST`, …); repeatable [default: every method].
+    #[arg(long = "allowed-method", value_name = "METHOD")]
+    pub allowed_methods: Vec<String>,
+    /// A method the permit forbids; repeatable. Forbidden wins over allowed.
+    #[arg(long = "forbidden-method", value_name = "METHOD")]
+    pub forbidden_methods: Vec<String>,
+    /// A region the work may touch; repeatable. Added to the task's `regions`, so the
+    /// analysis scores them (two or more regions in production need level 4).
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// The error rate (0 to 1) above which, sustained, a rollback fires [default 0.01].
+    #[arg(long, value_name = "RATE")]
+    pub max_error_rate: Option<f64>,
+    /// How long the error rate must stay above it to fire, in seconds [default 120].
+    #[arg(long, value_name = "SECONDS")]
+    pub error_rate_window_seconds: Option<u32>,
+    /// The p99 latency in ms above which, sustained, a rollback fires [default 500].
+    #[arg(long, value_name = "MS")]
+    pub max_latency_p99_ms: Option<u64>,
+    /// How long the p99 must stay above it to fire, in seconds [default 300].
+    #[arg(long, value_name = "SECONDS")]
+    pub latency_window_seconds: Option<u32>,
+    /// Consecutive failed health checks that fire a rollback [default 3].
+    #[arg(long, value_name = "N")]
+    pub health_check_failure_limit: Option<u32>,
+}
+
+impl ConstraintArgs {
+    /// Adds the constraints to a request body, and the regions to its task.
+    fn apply(self, body: &mut Value) {
+        if !self.regions.is_empty() {
+            let task = &mut body["task"];
+            let mut regions: Vec<Value> = task["regions"].as_array().cloned().unwrap_or_default();
+            for region in self.regions {
+                let region = Value::String(region);
+                if !regions.contains(&region) {
+                    regions.push(region);
+                }
+            }
+            task["regions"] = Value::Array(regions);
+        }
+        if !self.allowed_methods.is_empty() {
+            body["allowed_methods"] = json!(self.allowed_methods);
+        }
+        if !self.forbidden_methods.is_empty() {
+            body["forbidden_methods"] = json!(self.forbidden_methods);
+        }
+        for (key, value) in [
+            ("hours", self.hours.map(|v| json!(v))),
+            ("window_start_ms", self.window_start.map(|v| json!(v))),
+            ("max_error_rate", self.max_error_rate.map(|v| json!(v))),
+            (
+                "error_rate_window_seconds",
+                self.error_rate_window_seconds.map(|v| json!(v)),
+            ),
+            ("max_latency_p99_ms", self.max_latency_p99_ms.map(|v| json!(v))),
+            (
+                "latency_window_seconds",
+                self.latency_window_seconds.map(|v| json!(v)),
+            ),
+            (
+                "health_check_failure_limit",
+                self.health_check_failure_limit.map(|v| json!(v)),
+            ),
+        ] {
+            if let Some(value) = value {
+                body[key] = value;
+            }
+        }
+    }
 }
 
 /// Evidence for a request or a resubmission.
@@ -44,7 +130,9 @@ pub struct EvidenceArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PermitCommand {
-    /// Request a permit for a task (the server analyses the task itself).
+    /// Request a permit for a task (the server analyses the task itself), with the
+    /// constraints it carries; with `--wait`, wait for its approval too (exit codes as for
+    /// `permit wait`).
     Request {
         /// The task (a JSON object, SPEC §2); `-` reads standard input.
         #[arg(long, value_name = "FILE")]
@@ -54,9 +142,35 @@ pub enum PermitCommand {
         worker: String,
         #[command(flatten)]
         evidence: EvidenceArgs,
-        /// Validity in hours [default: the permit type's].
-        #[arg(long, value_name = "N")]
-        hours: Option<f64>,
+        #[command(flatten)]
+        constraints: ConstraintArgs,
+        /// Then wait until the permit is active (or `--until decided`), rejected, sent
+        /// back, expired or revoked, or `--timeout` passes; exit as `permit wait` does.
+        #[arg(long)]
+        wait: bool,
+        /// With `--wait`: `active` (issued) or `decided` (approved, or refused).
+        #[arg(long, value_name = "STATE", requires = "wait", value_parser = parse_until)]
+        until: Option<WaitUntil>,
+        /// With `--wait`: give up after this long (`90s`, `30m`, `2h`), exit code 9.
+        #[arg(long, value_name = "DURATION", requires = "wait", value_parser = parse_duration)]
+        timeout: Option<Duration>,
+    },
+    /// Wait until a permit is active (or decided), or can never be, or `--timeout` passes.
+    ///
+    /// Exit codes: 0 reached; 4 rejected; 5 expired (nobody decided in time); 6 revoked;
+    /// 7 changes requested (resubmit first); 8 ended (completed or closed already); 9
+    /// timed out; 1 server unreachable; 2 unknown permit or refused. A lost connection is
+    /// retried until the timeout; without one, the wait lasts until the permit settles
+    /// (a request nobody decides expires at twice its approval SLA).
+    Wait {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// `active` (issued: the worker may start) or `decided` (approved, or refused).
+        #[arg(long, value_name = "STATE", default_value = "active", value_parser = parse_until)]
+        until: WaitUntil,
+        /// Give up after this long (`90s`, `30m`, `2h`; a bare number is seconds).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        timeout: Option<Duration>,
     },
     /// List permits, oldest first.
     List {
@@ -189,7 +303,10 @@ pub fn run(args: PermitArgs) -> anyhow::Result<ExitCode> {
             task,
             worker,
             evidence,
-            hours,
+            constraints,
+            wait: then_wait,
+            until,
+            timeout,
         } => {
             let task = read_json_file(&task, "--task")?;
             if !task.is_object() {
@@ -200,10 +317,21 @@ pub fn run(args: PermitArgs) -> anyhow::Result<ExitCode> {
                 "worker_id": worker,
                 "evidence": evidence.collect()?,
             });
-            if let Some(hours) = hours {
-                body["hours"] = json!(hours);
+            constraints.apply(&mut body);
+            if then_wait {
+                let client = Client::new(&args.client)?;
+                let permit = client.post("/v1/permits", Some(&body))?;
+                let id = permit["id"]
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("the server's answer names no permit id"))?;
+                let until = until.unwrap_or(WaitUntil::Active);
+                return wait::wait(&client, id, until, timeout, true, args.client.json);
             }
             ("/v1/permits".to_owned(), Some(body))
+        }
+        C::Wait { id, until, timeout } => {
+            let client = Client::new(&args.client)?;
+            return wait::wait(&client, &id, until, timeout, false, args.client.json);
         }
         C::List {
             state,
@@ -473,7 +601,40 @@ fn permit_text(p: &Value) -> String {
         let _ = writeln!(s, "  outcome: {outcome}");
     }
     if let Some(reason) = p["revocation_reason"].as_str() {
-        let _ = writeln!(s, "  revoked: {reason}");
+        let _ = write!(s, "  revoked: {reason}");
+        let r = &p["revocation"];
+        if r.is_object() {
+            let _ = write!(
+                s,
+                " by {} at {} (audit seq {})",
+                str_of(r, "revoked_by"),
+                time(r["revoked_at_ms"].as_i64()),
+                r["audit_seq"],
+            );
+            let evidence = &r["evidence"];
+            if let Some(rule) = evidence["rule"].as_str() {
+                let _ = write!(s, "; rule {rule}");
+            }
+            let op = &evidence["operation"];
+            if op.is_object() {
+                let _ = write!(
+                    s,
+                    "; operation {} {} on {} in {}",
+                    str_of(op, "method"),
+                    str_of(op, "action"),
+                    op["service"].as_str().unwrap_or("no service"),
+                    str_of(op, "environment"),
+                );
+            }
+            if let Some(trigger) = evidence["trigger"].as_str() {
+                let _ = write!(
+                    s,
+                    "; trigger {trigger}: observed {} over limit {}",
+                    evidence["observed"], evidence["limit"]
+                );
+            }
+        }
+        s.push('\n');
     }
     s
 }
@@ -504,6 +665,27 @@ fn parse_evidence(text: &str) -> Result<(Evidence, String), String> {
         .ok_or_else(|| format!("expected `KIND=VALUE`, got `{text}`"))?;
     let kind = kind.trim().parse::<Evidence>().map_err(|e| e.to_string())?;
     Ok((kind, value.to_owned()))
+}
+
+fn parse_until(text: &str) -> Result<WaitUntil, String> {
+    text.parse()
+        .map_err(|e: steward_policy::UnknownValueError| e.to_string())
+}
+
+/// `90s`, `30m`, `2h 30m`, or a bare number of seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.trim().parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration such as `90s`, `30m` or `2h`: {e}"))
+}
+
+/// An RFC 3339 time as unix milliseconds.
+fn parse_time(text: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("`{text}` is not an RFC 3339 time such as `2026-12-01T09:00:00Z`: {e}"))
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {

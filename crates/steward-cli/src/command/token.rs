@@ -66,16 +66,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
             if json {
                 return print_json(&created).map(|()| ExitCode::SUCCESS);
             }
-            print(&format!(
-                "Created token {} for principal {} (label `{}`, expires {}).\n\
-                 The secret is shown only this once; store it now:\n\n    \
-                 export STEWARD_TOKEN={}\n",
-                str_of(&created, "id"),
-                str_of(&created, "principal_id"),
-                str_of(&created, "label"),
-                time(created["expires_at_ms"].as_i64()),
-                str_of(&created, "token"),
-            ))?;
+            print(&created_text(&created))?;
         }
         TokenCommand::List { principal } => {
             let path = match principal {
@@ -86,39 +77,62 @@ pub fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
             if json {
                 return print_json(&list).map(|()| ExitCode::SUCCESS);
             }
-            let items = list["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-            let mut s = String::new();
-            if items.is_empty() {
-                s.push_str("no tokens\n");
-            }
-            for t in items {
-                let _ = writeln!(
-                    s,
-                    "{}  {:<7}  created {}  expires {}  last used {}  {}",
-                    str_of(t, "id"),
-                    str_of(t, "state"),
-                    time(t["created_at_ms"].as_i64()),
-                    time(t["expires_at_ms"].as_i64()),
-                    time(t["last_used_at_ms"].as_i64()),
-                    str_of(t, "label"),
-                );
-            }
-            print(&s)?;
+            print(&list_text(&list))?;
         }
         TokenCommand::Revoke { id } => {
             let token = client.post(&format!("/v1/tokens/{}/revoke", encode(&id)), None)?;
             if json {
                 return print_json(&token).map(|()| ExitCode::SUCCESS);
             }
-            print(&format!(
-                "Revoked token {} (label `{}`) at {}.\n",
-                str_of(&token, "id"),
-                str_of(&token, "label"),
-                time(token["revoked_at_ms"].as_i64()),
-            ))?;
+            print(&revoked_text(&token))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A created token, with its secret shown once.
+pub(crate) fn created_text(created: &Value) -> String {
+    format!(
+        "Created token {} for principal {} (label `{}`, expires {}).\n\
+         The secret is shown only this once; store it now:\n\n    \
+         export STEWARD_TOKEN={}\n",
+        str_of(created, "id"),
+        str_of(created, "principal_id"),
+        str_of(created, "label"),
+        time(created["expires_at_ms"].as_i64()),
+        str_of(created, "token"),
+    )
+}
+
+/// One line per token: id, state, times, label.
+pub(crate) fn list_text(list: &Value) -> String {
+    let items = list["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let mut s = String::new();
+    if items.is_empty() {
+        s.push_str("no tokens\n");
+    }
+    for t in items {
+        let _ = writeln!(
+            s,
+            "{}  {:<7}  created {}  expires {}  last used {}  {}",
+            str_of(t, "id"),
+            str_of(t, "state"),
+            time(t["created_at_ms"].as_i64()),
+            time(t["expires_at_ms"].as_i64()),
+            time(t["last_used_at_ms"].as_i64()),
+            str_of(t, "label"),
+        );
+    }
+    s
+}
+
+pub(crate) fn revoked_text(token: &Value) -> String {
+    format!(
+        "Revoked token {} (label `{}`) at {}.\n",
+        str_of(token, "id"),
+        str_of(token, "label"),
+        time(token["revoked_at_ms"].as_i64()),
+    )
 }
 
 /// A string member of a response, or `?` when the server left it out.

@@ -1,6 +1,7 @@
 //! `steward worker …`: workers and their certification lifecycle (SPEC §5) through the
 //! server: register, list, show, eligibility, promote (one approval), suspend, reinstate,
-//! revoke, recertify, end-probation, and operation outcomes.
+//! revoke, recertify, end-probation, operation outcomes, and the worker's own identity and
+//! its tokens (managed by its owner).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use steward_permits::OperationResult;
 use steward_policy::Role;
 
 use crate::client::{Client, ClientArgs, encode};
-use crate::command::token::str_of;
+use crate::command::token::{self, str_of};
 use crate::output::{print, print_json, time};
 
 #[derive(Debug, Args)]
@@ -113,6 +114,14 @@ pub enum WorkerCommand {
         #[arg(value_name = "ID")]
         id: String,
     },
+    /// The worker's own identity, an agent principal holding only the role `worker`, so
+    /// the agent you spawn for it authenticates as itself (its owner, or an admin).
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+    /// Tokens of the worker's identity (its owner, or an admin): create one per spawned
+    /// agent (the secret is shown once), list, revoke.
+    #[command(subcommand)]
+    Token(WorkerTokenCommand),
     /// Record how one operation ended (master, or the worker itself).
     Outcome {
         #[arg(value_name = "ID")]
@@ -123,6 +132,51 @@ pub enum WorkerCommand {
         /// The level the operation required (0 to 4).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
         level: u8,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Create and bind the identity; a worker has at most one.
+    Create {
+        /// The worker.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The identity's principal name [default: `worker:<worker id>`].
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkerTokenCommand {
+    /// Mint a token for the worker's identity and print its secret, once.
+    Create {
+        /// The worker.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// What the token is for (`spawn for permit …`).
+        #[arg(long, default_value = "steward worker token create", value_name = "LABEL")]
+        label: String,
+        /// Expire after this many hours [default: with your own token's expiry; an
+        /// admin's: never]. Never later than your own token.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        expires_in_hours: Option<u32>,
+    },
+    /// List the identity's tokens (never their secrets).
+    List {
+        /// The worker.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Revoke one of the identity's tokens by id.
+    Revoke {
+        /// The worker.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The token id (not the secret).
+        #[arg(value_name = "TOKEN_ID")]
+        token_id: String,
     },
 }
 
@@ -200,6 +254,41 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         C::EndProbation { id } => (
             client.post(&worker_path(&id, "/end-probation"), None)?,
             worker_text,
+        ),
+        C::Identity(IdentityCommand::Create { id, name }) => {
+            let mut body = json!({});
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
+            (
+                client.post(&worker_path(&id, "/identity"), Some(&body))?,
+                identity_text,
+            )
+        }
+        C::Token(WorkerTokenCommand::Create {
+            id,
+            label,
+            expires_in_hours,
+        }) => {
+            let mut body = json!({"label": label});
+            if let Some(hours) = expires_in_hours {
+                body["expires_in_hours"] = json!(hours);
+            }
+            (
+                client.post(&worker_path(&id, "/tokens"), Some(&body))?,
+                token::created_text,
+            )
+        }
+        C::Token(WorkerTokenCommand::List { id }) => (
+            client.get(&worker_path(&id, "/tokens"))?,
+            token::list_text,
+        ),
+        C::Token(WorkerTokenCommand::Revoke { id, token_id }) => (
+            client.post(
+                &worker_path(&id, &format!("/tokens/{}/revoke", encode(&token_id))),
+                None,
+            )?,
+            token::revoked_text,
         ),
         C::Outcome { id, result, level } => {
             let body = json!({"result": result.as_str(), "level": level});
@@ -285,6 +374,18 @@ fn worker_text(w: &Value) -> String {
         stats["consecutive_union_failures"],
     );
     s
+}
+
+fn identity_text(v: &Value) -> String {
+    let p = &v["principal"];
+    format!(
+        "Created identity {} (agent `{}`, role worker) for worker {}.\n\
+         Mint its tokens with `steward worker token create {}`.\n",
+        str_of(p, "id"),
+        str_of(p, "name"),
+        str_of(&v["worker"], "id"),
+        str_of(&v["worker"], "id"),
+    )
 }
 
 fn list_text(page: &Value) -> String {
