@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 pub use authz::AuthzCache;
 pub use clock::Clock;
 pub use error::ApiError;
-pub use state::{AppState, AuditKey};
+pub use state::{AppState, AuditKey, Stopping};
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {

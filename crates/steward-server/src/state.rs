@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use steward_policy::Policy;
 use steward_store::Store;
+use tokio::sync::watch;
 
 use crate::authz::AuthzCache;
 use crate::clock::Clock;
@@ -28,6 +29,9 @@ pub struct AppState {
     /// the listening address), without a trailing slash: links in answers to agents and
     /// in notifications point there.
     pub public_url: Arc<str>,
+    /// Set when the instance begins to shut down: long polls and event streams end then,
+    /// so a graceful shutdown does not wait for them (their clients come back).
+    pub stopping: Stopping,
 }
 
 impl AppState {
@@ -47,6 +51,7 @@ impl AppState {
             audit_key,
             authz: AuthzCache::default(),
             public_url: Arc::from(DEFAULT_PUBLIC_URL),
+            stopping: Stopping::default(),
         }
     }
 
@@ -59,6 +64,32 @@ impl AppState {
     /// Where a person reviews and decides permit `id`: its dashboard page.
     pub fn permit_link(&self, id: &str) -> String {
         format!("{}/permits/{id}", self.public_url)
+    }
+}
+
+/// Whether an instance is shutting down; shared by every clone of its state.
+#[derive(Debug, Clone)]
+pub struct Stopping(Arc<watch::Sender<bool>>);
+
+impl Default for Stopping {
+    fn default() -> Stopping {
+        Stopping(Arc::new(watch::Sender::new(false)))
+    }
+}
+
+impl Stopping {
+    /// Marks the instance as shutting down, waking every [`Stopping::wait`].
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Resolves once [`Stopping::stop`] was called (at once if it was already).
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
+        let mut stopped = self.0.subscribe();
+        async move {
+            // An error means the sender is gone with the state: nothing left to serve.
+            let _ = stopped.wait_for(|stopping| *stopping).await;
+        }
     }
 }
 

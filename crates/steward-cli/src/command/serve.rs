@@ -114,6 +114,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         state.store.clone(),
         state.clock.clone(),
     ));
+    let stopping = state.stopping.clone();
     let app = router(state).layer(middleware::from_fn(log_request));
 
     let mut text = String::new();
@@ -151,6 +152,8 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
     let result = match outcome {
         Some(result) => result,
         None => {
+            // End long polls and event streams first, so draining does not wait on them.
+            stopping.stop();
             let _ = stop_tx.send(());
             match tokio::time::timeout(DRAIN_TIMEOUT, &mut server).await {
                 Ok(result) => result,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_env};
 
 mod emergency;
+mod gate;
 
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.
 pub(crate) struct Served {
@@ -33,7 +34,13 @@ impl Served {
 
     /// [`Served::start`] on the database at `database` (`STEWARD_DATABASE_URL`), when
     /// given.
-    fn start_on(data_dir: &Path, database: Option<&str>) -> Served {
+    pub(crate) fn start_on(data_dir: &Path, database: Option<&str>) -> Served {
+        Served::start_listening(data_dir, database, "127.0.0.1:0")
+    }
+
+    /// [`Served::start_on`] listening on `listen` (a fixed port, to restart a server
+    /// where its clients expect it).
+    pub(crate) fn start_listening(data_dir: &Path, database: Option<&str>, listen: &str) -> Served {
         let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
         for var in STEWARD_ENV {
             command.env_remove(var);
@@ -42,7 +49,7 @@ impl Served {
             command.env("STEWARD_DATABASE_URL", url);
         }
         let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "info")
             .current_dir(repo_root())
@@ -120,7 +127,7 @@ impl Served {
     }
 
     /// Sends SIGTERM and waits up to 10 s for the process to end.
-    fn terminate(mut self) -> ExitStatus {
+    pub(crate) fn terminate(mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let kill = Command::new("kill")
             .args(["-TERM", &pid])
@@ -167,7 +174,7 @@ fn healthy(addr: &str) -> bool {
 }
 
 /// A loopback port nothing listens on: bound, then released.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }

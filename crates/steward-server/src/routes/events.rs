@@ -68,7 +68,8 @@ pub async fn events(
         }
     }
     let next = start_seq(&state, &headers, from_seq).await?;
-    let feed = Box::pin(state.feed.follow(next));
+    // The stream ends when the instance shuts down; the client resumes elsewhere.
+    let feed = Box::pin(state.feed.follow(next).take_until(state.stopping.wait()));
     let events = stream::unfold((feed, scope), |(mut feed, mut scope)| async move {
         loop {
             let entry = feed.next().await?;

@@ -44,9 +44,11 @@ pub async fn tail(
         from_seq = Some(parse_number::<u64>(&key, &value)?.max(1));
     }
     let next = start_seq(&state, &headers, from_seq).await?;
+    // The stream ends when the instance shuts down; the client resumes elsewhere.
     let events = state
         .feed
         .follow(next)
+        .take_until(state.stopping.wait())
         .map(|entry| Ok::<_, Infallible>(to_event(&entry)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

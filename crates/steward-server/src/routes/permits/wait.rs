@@ -91,7 +91,14 @@ pub async fn wait(
     if outcome == WaitOutcome::Waiting && seconds > 0 {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
         let mut events = pin!(state.feed.follow(from));
-        while let Ok(Some(entry)) = tokio::time::timeout_at(deadline, events.next()).await {
+        let mut stopping = pin!(state.stopping.wait());
+        loop {
+            // A shutting-down instance answers `waiting`: the client asks again elsewhere.
+            let next = tokio::select! {
+                () = &mut stopping => break,
+                next = tokio::time::timeout_at(deadline, events.next()) => next,
+            };
+            let Ok(Some(entry)) = next else { break };
             if entry.subject.permit_id.as_deref() != Some(id.as_str()) {
                 continue;
             }
