@@ -106,8 +106,8 @@ pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};
 pub use worker::{
-    MAX_WORKER_PAGE, NewWorker, NewWorkerToken, PromotionApproval, PromotionState, Revocation, Worker, WorkerError,
-    WorkerFilter, WorkerPage,
+    MAX_WORKER_PAGE, NewWorker, NewWorkerToken, PromotionApproval, PromotionState, Revocation,
+    Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 
 pub use steward_audit::{

@@ -1074,13 +1074,24 @@ impl Store {
     /// and identity), or `None` for an unknown permit: one indexed read, for deciding
     /// who may follow the permit's events. None of these ever changes but the worker's
     /// identity, which is bound once.
-    pub async fn permit_parties(&self, permit_id: &str) -> Result<Option<PermitParties>, StoreError> {
+    pub async fn permit_parties(
+        &self,
+        permit_id: &str,
+    ) -> Result<Option<PermitParties>, StoreError> {
         const SQL: &str = "SELECT p.requester_id, p.worker_id, w.owner_id, w.principal_id \
              FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1";
         let row: Option<(String, String, String, Option<String>)> = match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query_as(SQL).bind(permit_id).fetch_optional(pool).await?,
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(SQL)
+                    .bind(permit_id)
+                    .fetch_optional(pool)
+                    .await?
+            }
             Pool::Postgres(pool) => {
-                sqlx::query_as(SQL).bind(permit_id).fetch_optional(pool).await?
+                sqlx::query_as(SQL)
+                    .bind(permit_id)
+                    .fetch_optional(pool)
+                    .await?
             }
         };
         Ok(row.map(

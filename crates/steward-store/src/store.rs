@@ -355,7 +355,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "timers",
         include_str!("../migrations/sqlite/0011_timers.sql"),
     ),
-    (17, "gate", include_str!("../migrations/sqlite/0017_gate.sql")),
+    (
+        17,
+        "gate",
+        include_str!("../migrations/sqlite/0017_gate.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -414,7 +418,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         "timers",
         include_str!("../migrations/postgres/0011_timers.sql"),
     ),
-    (17, "gate", include_str!("../migrations/postgres/0017_gate.sql")),
+    (
+        17,
+        "gate",
+        include_str!("../migrations/postgres/0017_gate.sql"),
+    ),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {

@@ -99,7 +99,10 @@ impl ConstraintArgs {
                 "error_rate_window_seconds",
                 self.error_rate_window_seconds.map(|v| json!(v)),
             ),
-            ("max_latency_p99_ms", self.max_latency_p99_ms.map(|v| json!(v))),
+            (
+                "max_latency_p99_ms",
+                self.max_latency_p99_ms.map(|v| json!(v)),
+            ),
             (
                 "latency_window_seconds",
                 self.latency_window_seconds.map(|v| json!(v)),
@@ -685,7 +688,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 fn parse_time(text: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.timestamp_millis())
-        .map_err(|e| format!("`{text}` is not an RFC 3339 time such as `2026-12-01T09:00:00Z`: {e}"))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 time such as `2026-12-01T09:00:00Z`: {e}")
+        })
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {

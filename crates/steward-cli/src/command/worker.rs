@@ -156,7 +156,11 @@ pub enum WorkerTokenCommand {
         #[arg(value_name = "ID")]
         id: String,
         /// What the token is for (`spawn for permit …`).
-        #[arg(long, default_value = "steward worker token create", value_name = "LABEL")]
+        #[arg(
+            long,
+            default_value = "steward worker token create",
+            value_name = "LABEL"
+        )]
         label: String,
         /// Expire after this many hours [default: with your own token's expiry; an
         /// admin's: never]. Never later than your own token.
@@ -279,10 +283,9 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                 token::created_text,
             )
         }
-        C::Token(WorkerTokenCommand::List { id }) => (
-            client.get(&worker_path(&id, "/tokens"))?,
-            token::list_text,
-        ),
+        C::Token(WorkerTokenCommand::List { id }) => {
+            (client.get(&worker_path(&id, "/tokens"))?, token::list_text)
+        }
         C::Token(WorkerTokenCommand::Revoke { id, token_id }) => (
             client.post(
                 &worker_path(&id, &format!("/tokens/{}/revoke", encode(&token_id))),

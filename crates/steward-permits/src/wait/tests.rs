@@ -79,7 +79,8 @@ fn any_event() -> impl Strategy<Value = PermitEvent> {
         Just(PermitEvent::Start),
         prop::sample::select(Outcome::ALL).prop_map(|outcome| PermitEvent::Complete { outcome }),
         Just(PermitEvent::Close),
-        prop::sample::select(RevocationReason::ALL).prop_map(|reason| PermitEvent::Revoke { reason }),
+        prop::sample::select(RevocationReason::ALL)
+            .prop_map(|reason| PermitEvent::Revoke { reason }),
         Just(PermitEvent::Expire),
         Just(PermitEvent::Archive),
     ]

@@ -106,7 +106,10 @@ fn start_wait(
 /// Asserts the wait is still waiting (it started and did not answer at once).
 async fn assert_waiting(handle: &tokio::task::JoinHandle<(StatusCode, Value)>) {
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(!handle.is_finished(), "the wait answered before anything happened");
+    assert!(
+        !handle.is_finished(),
+        "the wait answered before anything happened"
+    );
 }
 
 async fn answer(handle: tokio::task::JoinHandle<(StatusCode, Value)>) -> Value {
@@ -137,7 +140,10 @@ server_test!(a_wait_returns_when_the_permit_is_approved_and_issued, |s| {
     let (status, again) = s
         .get(&format!("/v1/permits/{id}/wait?timeout=60"), &m.token)
         .await;
-    assert_eq!((status, again["outcome"].as_str()), (StatusCode::OK, Some("reached")));
+    assert_eq!(
+        (status, again["outcome"].as_str()),
+        (StatusCode::OK, Some("reached"))
+    );
 
     // A later window: `decided` is reached at approval, `active` only when it is issued.
     let start = s.clock.now().millis() + 3_600_000;
@@ -159,7 +165,7 @@ server_test!(a_wait_returns_when_the_permit_is_approved_and_issued, |s| {
         .issue_due_permits(s.clock.now().millis())
         .await
         .expect("issue");
-    assert_eq!(issued, [later.clone()]);
+    assert_eq!(issued, std::slice::from_ref(&later));
     let got = answer(active).await;
     assert_eq!(
         (got["outcome"].as_str(), got["permit"]["state"].as_str()),
@@ -208,7 +214,11 @@ server_test!(a_wait_reports_rejection_changes_requested_and_expiry, |s| {
     );
     // An archived permit still answers how it ended.
     let (status, _) = s
-        .post(&format!("/v1/permits/{rejected}/archive"), &m.token, json!({}))
+        .post(
+            &format!("/v1/permits/{rejected}/archive"),
+            &m.token,
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, got) = s
@@ -221,70 +231,80 @@ server_test!(a_wait_reports_rejection_changes_requested_and_expiry, |s| {
     );
 });
 
-server_test!(a_wait_reports_revocation_and_a_master_sees_the_operation_that_caused_it, |s| {
-    let m = master(s, "m1").await;
-    let (_, lead) = s.human("lead", &[Role::TechLead]).await;
+server_test!(
+    a_wait_reports_revocation_and_a_master_sees_the_operation_that_caused_it,
+    |s| {
+        let m = master(s, "m1").await;
+        let (_, lead) = s.human("lead", &[Role::TechLead]).await;
 
-    // Approved for a later window, so still waiting for `active`; then revoked.
-    let start = s.clock.now().millis() + 3_600_000;
-    let id = request(s, &m, json!({"window_start_ms": start})).await;
-    let waiting = start_wait(&s.url, &m.token, &id, "until=active&timeout=30");
-    decide(s, &lead, &id, "approve").await;
-    assert_waiting(&waiting).await;
-    let (status, body) = s
-        .post(
-            &format!("/v1/permits/{id}/revoke"),
-            &m.token,
-            json!({"reason": "manual", "comment": "plans changed"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let got = answer(waiting).await;
-    assert_eq!(got["outcome"], "revoked", "{got}");
-    let revocation = &got["permit"]["revocation"];
-    assert_eq!(revocation["reason"], "manual");
-    assert_eq!(revocation["revoked_by"], m.id.as_str());
-    // The revoker's comment is personal: sealed in the trail, not copied to the permit.
-    assert!(revocation.get("evidence").is_none(), "{revocation}");
-    assert!(!got.to_string().contains("plans changed"), "{got}");
-    let seq = revocation["audit_seq"].as_u64().expect("audit seq");
-    let event = &s.store().events(seq, 1).await.expect("event")[0];
-    assert_eq!(
-        (event.event_type.as_str(), event.subject.permit_id.as_deref()),
-        ("permit.revoked", Some(id.as_str()))
-    );
+        // Approved for a later window, so still waiting for `active`; then revoked.
+        let start = s.clock.now().millis() + 3_600_000;
+        let id = request(s, &m, json!({"window_start_ms": start})).await;
+        let waiting = start_wait(&s.url, &m.token, &id, "until=active&timeout=30");
+        decide(s, &lead, &id, "approve").await;
+        assert_waiting(&waiting).await;
+        let (status, body) = s
+            .post(
+                &format!("/v1/permits/{id}/revoke"),
+                &m.token,
+                json!({"reason": "manual", "comment": "plans changed"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let got = answer(waiting).await;
+        assert_eq!(got["outcome"], "revoked", "{got}");
+        let revocation = &got["permit"]["revocation"];
+        assert_eq!(revocation["reason"], "manual");
+        assert_eq!(revocation["revoked_by"], m.id.as_str());
+        // The revoker's comment is personal: sealed in the trail, not copied to the permit.
+        assert!(revocation.get("evidence").is_none(), "{revocation}");
+        assert!(!got.to_string().contains("plans changed"), "{got}");
+        let seq = revocation["audit_seq"].as_u64().expect("audit seq");
+        let event = &s.store().events(seq, 1).await.expect("event")[0];
+        assert_eq!(
+            (
+                event.event_type.as_str(),
+                event.subject.permit_id.as_deref()
+            ),
+            ("permit.revoked", Some(id.as_str()))
+        );
 
-    // A scope violation: the worker asks to deploy a service the permit does not cover.
-    let active = request(s, &m, json!({})).await;
-    decide(s, &lead, &active, "approve").await;
-    let (status, verdict) = s
-        .post(
-            "/v1/authorize",
-            &m.token,
-            json!({"worker_id": m.worker, "environment": "production", "action": "deploy",
+        // A scope violation: the worker asks to deploy a service the permit does not cover.
+        let active = request(s, &m, json!({})).await;
+        decide(s, &lead, &active, "approve").await;
+        let (status, verdict) = s
+            .post(
+                "/v1/authorize",
+                &m.token,
+                json!({"worker_id": m.worker, "environment": "production", "action": "deploy",
                    "service": "billing", "method": "POST", "permit_id": active}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{verdict}");
-    assert_eq!(
-        (verdict["allow"].as_bool(), verdict["rule"].as_str(), verdict["revoked"].as_bool()),
-        (Some(false), Some("scope_violation"), Some(true)),
-        "{verdict}"
-    );
-    let (_, got) = s
-        .get(&format!("/v1/permits/{active}/wait?timeout=5"), &m.token)
-        .await;
-    assert_eq!(got["outcome"], "revoked", "{got}");
-    let revocation = &got["permit"]["revocation"];
-    assert_eq!(revocation["reason"], "scope_expansion");
-    assert_eq!(revocation["revoked_by"], "steward");
-    assert_eq!(revocation["evidence"]["rule"], "scope_violation");
-    assert_eq!(revocation["evidence"]["operation"]["service"], "billing");
-    assert_eq!(revocation["evidence"]["operation"]["action"], "deploy");
-    // The same on the permit itself, for the master (not an admin).
-    let (_, permit) = s.get(&format!("/v1/permits/{active}"), &m.token).await;
-    assert_eq!(permit["revocation"], *revocation);
-});
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{verdict}");
+        assert_eq!(
+            (
+                verdict["allow"].as_bool(),
+                verdict["rule"].as_str(),
+                verdict["revoked"].as_bool()
+            ),
+            (Some(false), Some("scope_violation"), Some(true)),
+            "{verdict}"
+        );
+        let (_, got) = s
+            .get(&format!("/v1/permits/{active}/wait?timeout=5"), &m.token)
+            .await;
+        assert_eq!(got["outcome"], "revoked", "{got}");
+        let revocation = &got["permit"]["revocation"];
+        assert_eq!(revocation["reason"], "scope_expansion");
+        assert_eq!(revocation["revoked_by"], "steward");
+        assert_eq!(revocation["evidence"]["rule"], "scope_violation");
+        assert_eq!(revocation["evidence"]["operation"]["service"], "billing");
+        assert_eq!(revocation["evidence"]["operation"]["action"], "deploy");
+        // The same on the permit itself, for the master (not an admin).
+        let (_, permit) = s.get(&format!("/v1/permits/{active}"), &m.token).await;
+        assert_eq!(permit["revocation"], *revocation);
+    }
+);
 
 server_test!(a_wait_times_out_and_refuses_bad_input, |s| {
     let m = master(s, "m1").await;
@@ -301,7 +321,10 @@ server_test!(a_wait_times_out_and_refuses_bad_input, |s| {
         "{got}"
     );
     let (_, got) = s
-        .get(&format!("/v1/permits/{id}/wait?timeout=0&until=decided"), &m.token)
+        .get(
+            &format!("/v1/permits/{id}/wait?timeout=0&until=decided"),
+            &m.token,
+        )
         .await;
     assert_eq!(
         (got["outcome"].as_str(), got["until"].as_str()),
@@ -324,7 +347,12 @@ server_test!(a_wait_times_out_and_refuses_bad_input, |s| {
     let (status, _) = s.get("/v1/permits/nope/wait", &m.token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = s
-        .request(reqwest::Method::GET, &format!("/v1/permits/{id}/wait"), None, None)
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/permits/{id}/wait"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Another master may read the permit (as with GET /v1/permits/{id}); a worker may
@@ -334,7 +362,11 @@ server_test!(a_wait_times_out_and_refuses_bad_input, |s| {
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, identity) = s
-        .post(&format!("/v1/workers/{}/identity", other.worker), &other.token, json!({}))
+        .post(
+            &format!("/v1/workers/{}/identity", other.worker),
+            &other.token,
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{identity}");
     let (_, minted) = s
@@ -443,101 +475,117 @@ fn has(events: &[(u64, Value)], event_type: &str, permit: &str) -> bool {
         .any(|(_, e)| e["type"] == event_type && e["subject"]["permit_id"] == permit)
 }
 
-server_test!(a_master_follows_its_own_permits_events_and_not_another_masters, |s| {
-    let a = master(s, "ma").await;
-    let b = master(s, "mb").await;
-    let (_, lead) = s.human("lead", &[Role::TechLead]).await;
-    let stream_a = open_events(s, &a.token, "").await;
+server_test!(
+    a_master_follows_its_own_permits_events_and_not_another_masters,
+    |s| {
+        let a = master(s, "ma").await;
+        let b = master(s, "mb").await;
+        let (_, lead) = s.human("lead", &[Role::TechLead]).await;
+        let stream_a = open_events(s, &a.token, "").await;
 
-    // B's permit comes and goes first; then A's is requested, approved, and revoked for a
-    // scope violation. A's stream must show all of A's and none of B's.
-    let permit_b = request(s, &b, json!({})).await;
-    decide(s, &lead, &permit_b, "approve").await;
-    let permit_a = request(s, &a, json!({})).await;
-    decide(s, &lead, &permit_a, "approve").await;
-    let (_, verdict) = s
-        .post(
-            "/v1/authorize",
-            &a.token,
-            json!({"worker_id": a.worker, "environment": "production", "action": "drop_table",
+        // B's permit comes and goes first; then A's is requested, approved, and revoked for a
+        // scope violation. A's stream must show all of A's and none of B's.
+        let permit_b = request(s, &b, json!({})).await;
+        decide(s, &lead, &permit_b, "approve").await;
+        let permit_a = request(s, &a, json!({})).await;
+        decide(s, &lead, &permit_a, "approve").await;
+        let (_, verdict) = s
+            .post(
+                "/v1/authorize",
+                &a.token,
+                json!({"worker_id": a.worker, "environment": "production", "action": "drop_table",
                    "service": "api", "method": "DELETE", "permit_id": permit_a}),
-        )
-        .await;
-    assert_eq!(verdict["rule"], "scope_violation", "{verdict}");
-    // The revocation commits with the decision, its `authorize.denied` event right after.
-    let events = read_events(stream_a, |got| has(got, "authorize.denied", &permit_a)).await;
+            )
+            .await;
+        assert_eq!(verdict["rule"], "scope_violation", "{verdict}");
+        // The revocation commits with the decision, its `authorize.denied` event right after.
+        let events = read_events(stream_a, |got| has(got, "authorize.denied", &permit_a)).await;
 
-    let types: Vec<&str> = events
-        .iter()
-        .map(|(_, e)| e["type"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(
-        types,
-        [
-            "permit.requested",
-            "permit.review_started",
-            "permit.approval_recorded",
-            "permit.approved",
-            "permit.issued",
-            "permit.revoked",
-            "authorize.denied",
-        ],
-        "{events:?}"
-    );
-    assert!(
-        events
+        let types: Vec<&str> = events
             .iter()
-            .all(|(_, e)| e["subject"]["permit_id"] == permit_a.as_str()),
-        "{events:?}"
-    );
-    // The breach of scope, with the operation that caused it, without admin rights.
-    let denied = &events[6].1;
-    assert_eq!(denied["data"]["operation"]["action"], "drop_table");
-    assert_eq!(denied["data"]["operation"]["method"], "DELETE");
-    let revoked = &events[5].1;
-    assert_eq!(revoked["data"]["reason"], "scope_expansion");
-    assert_eq!(revoked["data"]["operation"]["action"], "drop_table");
-    // Seqs are the trail's, in order.
-    assert!(events.windows(2).all(|w| w[0].0 < w[1].0));
+            .map(|(_, e)| e["type"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "permit.requested",
+                "permit.review_started",
+                "permit.approval_recorded",
+                "permit.approved",
+                "permit.issued",
+                "permit.revoked",
+                "authorize.denied",
+            ],
+            "{events:?}"
+        );
+        assert!(
+            events
+                .iter()
+                .all(|(_, e)| e["subject"]["permit_id"] == permit_a.as_str()),
+            "{events:?}"
+        );
+        // The breach of scope, with the operation that caused it, without admin rights.
+        let denied = &events[6].1;
+        assert_eq!(denied["data"]["operation"]["action"], "drop_table");
+        assert_eq!(denied["data"]["operation"]["method"], "DELETE");
+        let revoked = &events[5].1;
+        assert_eq!(revoked["data"]["reason"], "scope_expansion");
+        assert_eq!(revoked["data"]["operation"]["action"], "drop_table");
+        // Seqs are the trail's, in order.
+        assert!(events.windows(2).all(|w| w[0].0 < w[1].0));
 
-    // Resuming after the approval replays exactly what followed it.
-    let approved = events[3].0;
-    let response = reqwest::Client::new()
-        .get(format!("{}/v1/events?from_seq=1", s.url))
-        .bearer_auth(&a.token)
-        .header("last-event-id", approved.to_string())
-        .send()
-        .await
-        .expect("events");
-    let again = read_events(response, |got| has(got, "authorize.denied", &permit_a)).await;
-    let seqs: Vec<u64> = again.iter().map(|(seq, _)| *seq).collect();
-    assert_eq!(seqs, events[4..].iter().map(|(seq, _)| *seq).collect::<Vec<_>>());
+        // Resuming after the approval replays exactly what followed it.
+        let approved = events[3].0;
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/events?from_seq=1", s.url))
+            .bearer_auth(&a.token)
+            .header("last-event-id", approved.to_string())
+            .send()
+            .await
+            .expect("events");
+        let again = read_events(response, |got| has(got, "authorize.denied", &permit_a)).await;
+        let seqs: Vec<u64> = again.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(
+            seqs,
+            events[4..].iter().map(|(seq, _)| *seq).collect::<Vec<_>>()
+        );
 
-    // B replays its history from the start: its own permit, nothing of A's.
-    let stream_b = open_events(s, &b.token, "?from_seq=1").await;
-    let events_b = read_events(stream_b, |got| has(got, "permit.issued", &permit_b)).await;
-    assert!(
-        events_b
-            .iter()
-            .all(|(_, e)| e["subject"]["permit_id"] == permit_b.as_str()),
-        "{events_b:?}"
-    );
-    // Narrowed to one permit, an admin sees only it; bad parameters are refused.
-    let narrowed = open_events(s, &s.admin, &format!("?from_seq=1&permit_id={permit_b}")).await;
-    let events_n = read_events(narrowed, |got| has(got, "permit.issued", &permit_b)).await;
-    assert_eq!(events_n.len(), 5, "{events_n:?}");
-    let (status, body) = s.get("/v1/events?from_seq=x", &a.token).await;
-    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("from_seq")));
-    let (status, body) = s.get("/v1/events?type=permit", &a.token).await;
-    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("type")));
-});
+        // B replays its history from the start: its own permit, nothing of A's.
+        let stream_b = open_events(s, &b.token, "?from_seq=1").await;
+        let events_b = read_events(stream_b, |got| has(got, "permit.issued", &permit_b)).await;
+        assert!(
+            events_b
+                .iter()
+                .all(|(_, e)| e["subject"]["permit_id"] == permit_b.as_str()),
+            "{events_b:?}"
+        );
+        // Narrowed to one permit, an admin sees only it; bad parameters are refused.
+        let narrowed = open_events(s, &s.admin, &format!("?from_seq=1&permit_id={permit_b}")).await;
+        let events_n = read_events(narrowed, |got| has(got, "permit.issued", &permit_b)).await;
+        assert_eq!(events_n.len(), 5, "{events_n:?}");
+        let (status, body) = s.get("/v1/events?from_seq=x", &a.token).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("from_seq"))
+        );
+        let (status, body) = s.get("/v1/events?type=permit", &a.token).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("type"))
+        );
+    }
+);
 
 server_test!(a_worker_identity_follows_only_its_own_worker, |s| {
     let a = master(s, "ma").await;
     let b = master(s, "mb").await;
     let (_, lead) = s.human("lead", &[Role::TechLead]).await;
     let (status, _) = s
-        .post(&format!("/v1/workers/{}/identity", a.worker), &a.token, json!({}))
+        .post(
+            &format!("/v1/workers/{}/identity", a.worker),
+            &a.token,
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, minted) = s
@@ -571,9 +619,17 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
 
     // No identity yet: no token.
     let (status, body) = s
-        .post(&format!("{path}/tokens"), &a.token, json!({"label": "spawn"}))
+        .post(
+            &format!("{path}/tokens"),
+            &a.token,
+            json!({"label": "spawn"}),
+        )
         .await;
-    assert_eq!((status, body["rule"].as_str()), (StatusCode::CONFLICT, Some("no_identity")), "{body}");
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::CONFLICT, Some("no_identity")),
+        "{body}"
+    );
     // Another master may not create it, nor ask for roles.
     let (status, body) = s
         .post(&format!("{path}/identity"), &b.token, json!({}))
@@ -584,13 +640,21 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
         "{body}"
     );
     let (status, body) = s
-        .post(&format!("{path}/identity"), &a.token, json!({"roles": ["admin"]}))
+        .post(
+            &format!("{path}/identity"),
+            &a.token,
+            json!({"roles": ["admin"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let before = s.audit_len().await;
 
     let (status, created) = s
-        .post(&format!("{path}/identity"), &a.token, json!({"name": "deploy-bot-7"}))
+        .post(
+            &format!("{path}/identity"),
+            &a.token,
+            json!({"name": "deploy-bot-7"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let identity = created["principal"]["id"].as_str().expect("id").to_owned();
@@ -600,7 +664,10 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
     let (status, body) = s
         .post(&format!("{path}/identity"), &a.token, json!({}))
         .await;
-    assert_eq!((status, body["rule"].as_str()), (StatusCode::CONFLICT, Some("identity_exists")));
+    assert_eq!(
+        (status, body["rule"].as_str()),
+        (StatusCode::CONFLICT, Some("identity_exists"))
+    );
 
     let (status, minted) = s
         .post(
@@ -616,7 +683,11 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
     // Another master can neither mint for A's worker nor list or revoke its tokens, and
     // nobody but an admin mints for a principal through /v1/tokens.
     for (method, route, body) in [
-        (reqwest::Method::POST, format!("{path}/tokens"), Some(json!({"label": "x"}))),
+        (
+            reqwest::Method::POST,
+            format!("{path}/tokens"),
+            Some(json!({"label": "x"})),
+        ),
         (reqwest::Method::GET, format!("{path}/tokens"), None),
         (
             reqwest::Method::POST,
@@ -624,7 +695,9 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
             Some(json!({})),
         ),
     ] {
-        let (status, body) = s.request(method, &route, Some(b.token.as_str()), body.as_ref()).await;
+        let (status, body) = s
+            .request(method, &route, Some(b.token.as_str()), body.as_ref())
+            .await;
         assert_eq!(
             (status, body["rule"].as_str()),
             (StatusCode::FORBIDDEN, Some("own_workers_only")),
@@ -632,18 +705,33 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
         );
     }
     let (status, _) = s
-        .post("/v1/tokens", &a.token, json!({"principal_id": identity, "label": "x"}))
+        .post(
+            "/v1/tokens",
+            &a.token,
+            json!({"principal_id": identity, "label": "x"}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = s
-        .post("/v1/principals", &a.token, json!({"kind": "agent", "name": "x", "roles": ["worker"]}))
+        .post(
+            "/v1/principals",
+            &a.token,
+            json!({"kind": "agent", "name": "x", "roles": ["worker"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // A's worker route does not reach other principals' tokens.
     let (_, b_tokens) = s.get("/v1/tokens", &b.token).await;
-    let b_token_id = b_tokens["items"][0]["id"].as_str().expect("b's token").to_owned();
+    let b_token_id = b_tokens["items"][0]["id"]
+        .as_str()
+        .expect("b's token")
+        .to_owned();
     let (status, _) = s
-        .post(&format!("{path}/tokens/{b_token_id}/revoke"), &a.token, json!({}))
+        .post(
+            &format!("{path}/tokens/{b_token_id}/revoke"),
+            &a.token,
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -663,7 +751,10 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{verdict}");
-    assert_eq!((verdict["allow"].as_bool(), verdict["rule"].as_str()), (Some(true), Some("allowed")));
+    assert_eq!(
+        (verdict["allow"].as_bool(), verdict["rule"].as_str()),
+        (Some(true), Some("allowed"))
+    );
     let seq = verdict["audit_seq"].as_u64().expect("audited at level 2");
     let event = &s.store().events(seq, 1).await.expect("event")[0];
     assert_eq!(event.actor.id, identity);
@@ -684,19 +775,33 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
     let made: Vec<(&str, &str, Option<&str>)> = events
         .iter()
         .filter(|e| e.event_type != "authorize.allowed" && !e.event_type.starts_with("permit."))
-        .map(|e| (e.event_type.as_str(), e.actor.id.as_str(), e.subject.worker_id.as_deref()))
+        .map(|e| {
+            (
+                e.event_type.as_str(),
+                e.actor.id.as_str(),
+                e.subject.worker_id.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         made,
         [
             ("principal.created", a.id.as_str(), Some(a.worker.as_str())),
-            ("worker.identity_created", a.id.as_str(), Some(a.worker.as_str())),
+            (
+                "worker.identity_created",
+                a.id.as_str(),
+                Some(a.worker.as_str())
+            ),
             ("token.created", a.id.as_str(), Some(a.worker.as_str())),
         ]
     );
-    let trail = serde_json::to_string(&events.iter().map(|e| &e.data).collect::<Vec<_>>())
-        .expect("json");
-    assert!(!trail.contains(&secret) && !trail.contains("deploy-bot-7") && !trail.contains("spawn for deploy"));
+    let trail =
+        serde_json::to_string(&events.iter().map(|e| &e.data).collect::<Vec<_>>()).expect("json");
+    assert!(
+        !trail.contains(&secret)
+            && !trail.contains("deploy-bot-7")
+            && !trail.contains("spawn for deploy")
+    );
 
     // The owner lists and revokes it; then it no longer authenticates.
     let (_, listed) = s.get(&format!("{path}/tokens"), &a.token).await;
@@ -704,14 +809,28 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
     assert_eq!(listed["items"][0]["state"], "active");
     assert!(!listed.to_string().contains(&secret));
     let (status, revoked) = s
-        .post(&format!("{path}/tokens/{token_id}/revoke"), &a.token, json!({}))
+        .post(
+            &format!("{path}/tokens/{token_id}/revoke"),
+            &a.token,
+            json!({}),
+        )
         .await;
-    assert_eq!((status, revoked["state"].as_str()), (StatusCode::OK, Some("revoked")));
+    assert_eq!(
+        (status, revoked["state"].as_str()),
+        (StatusCode::OK, Some("revoked"))
+    );
     let (status, _) = s.get("/v1/tokens", &secret).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let last = s.store().events(s.audit_len().await, 1).await.expect("event");
+    let last = s
+        .store()
+        .events(s.audit_len().await, 1)
+        .await
+        .expect("event");
     assert_eq!(
-        (last[0].event_type.as_str(), last[0].subject.worker_id.as_deref()),
+        (
+            last[0].event_type.as_str(),
+            last[0].subject.worker_id.as_deref()
+        ),
         ("token.revoked", Some(a.worker.as_str()))
     );
 });

@@ -235,12 +235,7 @@ impl TestServer {
         let store = Store::connect(self.db.url())
             .await
             .expect("second instance connects");
-        let state = AppState::new(
-            store,
-            Arc::new(Policy::builtin()),
-            self.clock.clone(),
-            None,
-        );
+        let state = AppState::new(store, Arc::new(Policy::builtin()), self.clock.clone(), None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -249,10 +244,7 @@ impl TestServer {
         tokio::spawn(serve(listener, router(state), async move {
             let _ = rx.await;
         }));
-        Instance {
-            url,
-            _shutdown: tx,
-        }
+        Instance { url, _shutdown: tx }
     }
 
     /// The number of audit events written so far.

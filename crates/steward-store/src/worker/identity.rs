@@ -159,7 +159,15 @@ impl Store {
             }
             .into());
         }
-        if revoke_token_in(&mut tx, &by.actor(), token_id, about(&worker), store::now_ms()).await? {
+        if revoke_token_in(
+            &mut tx,
+            &by.actor(),
+            token_id,
+            about(&worker),
+            store::now_ms(),
+        )
+        .await?
+        {
             tx.commit().await?;
         } else {
             tx.rollback().await?;

@@ -252,29 +252,25 @@ pub(super) async fn bind_identity(
     principal_id: &str,
     now_ms: i64,
 ) -> Result<Worker, StoreError> {
+    const SQL: &str = "UPDATE workers SET principal_id = $1, version = version + 1, \
+         updated_at = $2 WHERE id = $3 AND version = $4 AND principal_id IS NULL";
     let changed = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "UPDATE workers SET principal_id = ?, version = version + 1, updated_at = ? \
-             WHERE id = ? AND version = ? AND principal_id IS NULL",
-        )
-        .bind(principal_id)
-        .bind(now_ms)
-        .bind(&before.id)
-        .bind(before.version)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        TxConn::Postgres(tx) => sqlx::query(
-            "UPDATE workers SET principal_id = $1, version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND version = $4 AND principal_id IS NULL",
-        )
-        .bind(principal_id)
-        .bind(now_ms)
-        .bind(&before.id)
-        .bind(before.version)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
+        TxConn::Sqlite(tx) => sqlx::query(SQL)
+            .bind(principal_id)
+            .bind(now_ms)
+            .bind(&before.id)
+            .bind(before.version)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+        TxConn::Postgres(tx) => sqlx::query(SQL)
+            .bind(principal_id)
+            .bind(now_ms)
+            .bind(&before.id)
+            .bind(before.version)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
     };
     if changed != 1 {
         return Err(StoreError::Conflict {

@@ -128,9 +128,9 @@ fn report(answer: &Value, outcome: WaitOutcome, json: bool) -> anyhow::Result<()
             "revoked: permit {id} ({})",
             str_of(&permit["revocation"], "reason")
         ),
-        WaitOutcome::ChangesRequested => format!(
-            "changes requested: resubmit permit {id} (`steward permit resubmit {id}`)"
-        ),
+        WaitOutcome::ChangesRequested => {
+            format!("changes requested: resubmit permit {id} (`steward permit resubmit {id}`)")
+        }
         WaitOutcome::Ended => {
             format!("ended: permit {id} is {state} and authorizes nothing more")
         }

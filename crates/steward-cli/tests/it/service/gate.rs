@@ -66,7 +66,15 @@ fn cast(served: &Served) -> Cast {
     let principal = |kind: &str, name: &str, role: &str| -> String {
         let run = served.run(
             &[
-                "principal", "create", "--kind", kind, "--name", name, "--role", role, "--json",
+                "principal",
+                "create",
+                "--kind",
+                kind,
+                "--name",
+                name,
+                "--role",
+                role,
+                "--json",
             ],
             &admin,
         );
@@ -89,7 +97,13 @@ fn cast(served: &Served) -> Cast {
 fn certified_worker(served: &Served, cast: &Cast, dir: &Path, database: Option<&str>) -> String {
     let run = served.run(
         &[
-            "worker", "register", "--name", "deploy-bot", "--domain", "api", "--json",
+            "worker",
+            "register",
+            "--name",
+            "deploy-bot",
+            "--domain",
+            "api",
+            "--json",
         ],
         &cast.master,
     );
@@ -225,6 +239,13 @@ fn decide_pending(served: &Served, approver: &str, decision: &[&str]) -> String 
 
 #[test]
 fn the_readme_master_script_runs_the_seeds_flow_end_to_end() {
+    // What runs here is what the README shows.
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let script = std::fs::read_to_string(example("master-flow.sh")).expect("the script");
+    assert!(
+        readme.contains(&format!("```bash\n{script}```")),
+        "README.md must quote examples/master-flow.sh exactly"
+    );
     on_both_backends("master-flow", master_flow_scenario);
 }
 
@@ -257,13 +278,23 @@ fn master_flow_scenario(dir: &Path, database: Option<&str>) {
         "master: release-api-v2.1 needs a union worker at level 2"
     );
     assert!(
-        lines[1].starts_with(&format!("master: permit {permit} is active (review: http://")),
+        lines[1].starts_with(&format!(
+            "master: permit {permit} is active (review: http://"
+        )),
         "{}",
         run.stdout
     );
-    assert!(lines[2].starts_with("allow (worker level 2, permit "), "{}", run.stdout);
+    assert!(
+        lines[2].starts_with("allow (worker level 2, permit "),
+        "{}",
+        run.stdout
+    );
     assert_eq!(lines[3], "worker: deploy api");
-    assert!(lines[4].starts_with("allow (worker level 2, permit "), "{}", run.stdout);
+    assert!(
+        lines[4].starts_with("allow (worker level 2, permit "),
+        "{}",
+        run.stdout
+    );
     assert_eq!(lines[5], "worker: restart api");
     assert_eq!(lines[6], format!("master: permit {permit} closed"));
     assert_eq!(lines.len(), 7, "{}", run.stdout);
@@ -310,7 +341,11 @@ fn master_flow_scenario(dir: &Path, database: Option<&str>) {
     let actions: Vec<&str> = events
         .iter()
         .filter(|e| e["type"] == "authorize.allowed")
-        .map(|e| e["data"]["operation"]["action"].as_str().unwrap_or_default())
+        .map(|e| {
+            e["data"]["operation"]["action"]
+                .as_str()
+                .unwrap_or_default()
+        })
         .collect();
     assert_eq!(actions, ["deploy", "restart"]);
     assert!(
@@ -332,7 +367,10 @@ fn master_flow_scenario(dir: &Path, database: Option<&str>) {
     let mut out = follow.stdout.take().expect("stdout");
     let mut buf = [0u8; 4096];
     while !seen.contains("\"permit.closed\"") {
-        assert!(Instant::now() < deadline, "no permit.closed within 15 s: {seen}");
+        assert!(
+            Instant::now() < deadline,
+            "no permit.closed within 15 s: {seen}"
+        );
         let n = out.read(&mut buf).expect("read events");
         assert!(n > 0, "the stream ended: {seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
@@ -346,22 +384,41 @@ fn master_flow_scenario(dir: &Path, database: Option<&str>) {
     assert_eq!(streamed.len(), events.len(), "{seen}");
 
     // The token the script minted is listed for the owner, and revoking it ends it.
-    let run = served.run(&["worker", "token", "list", &worker, "--json"], &cast.master);
+    let run = served.run(
+        &["worker", "token", "list", &worker, "--json"],
+        &cast.master,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let tokens = run.json()["items"].as_array().expect("tokens").clone();
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0]["label"], format!("spawn for {permit}"));
     let token_id = tokens[0]["id"].as_str().expect("id");
-    let run = served.run(&["worker", "token", "revoke", &worker, token_id], &cast.master);
+    let run = served.run(
+        &["worker", "token", "revoke", &worker, token_id],
+        &cast.master,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.starts_with(&format!("Revoked token {token_id}")));
     // Another master may not mint tokens for this worker.
     let run = served.run(
-        &["principal", "create", "--kind", "agent", "--name", "other", "--role", "master", "--json"],
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "agent",
+            "--name",
+            "other",
+            "--role",
+            "master",
+            "--json",
+        ],
         &cast.admin,
     );
     let other = run.json()["id"].as_str().expect("id").to_owned();
-    let run = served.run(&["token", "create", "--principal", &other, "--json"], &cast.admin);
+    let run = served.run(
+        &["token", "create", "--principal", &other, "--json"],
+        &cast.admin,
+    );
     let other = run.json()["token"].as_str().expect("token").to_owned();
     served
         .run(&["worker", "token", "create", &worker], &other)
@@ -371,7 +428,11 @@ fn master_flow_scenario(dir: &Path, database: Option<&str>) {
     let flow = spawn("bash", &[&script, &task, &evidence], &env);
     let rejected = decide_pending(&served, &cast.approver, &["reject"]);
     let run = finish(flow);
-    assert_eq!(run.code, 4, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 4,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
     assert_eq!(
         run.stderr.trim(),
         format!("master: permit {rejected} not granted: rejected")
@@ -414,7 +475,15 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
     };
     let decide = |decision: &str, id: &str| {
         let run = served.run(
-            &["permit", decision, id, "--role", "tech_lead", "--comment", "reviewed"],
+            &[
+                "permit",
+                decision,
+                id,
+                "--role",
+                "tech_lead",
+                "--comment",
+                "reviewed",
+            ],
             &cast.approver,
         );
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -422,7 +491,10 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
 
     // Timed out: exit 9, in text and in JSON.
     let pending = request(&[]);
-    let run = served.run(&["permit", "wait", &pending, "--timeout", "1s"], &cast.master);
+    let run = served.run(
+        &["permit", "wait", &pending, "--timeout", "1s"],
+        &cast.master,
+    );
     assert_eq!(run.code, 9, "{}", run.stderr);
     assert_eq!(
         run.stdout,
@@ -435,7 +507,10 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
     assert_eq!(run.code, 9, "{}", run.stderr);
     let answer = run.json();
     assert_eq!(
-        (answer["outcome"].as_str(), answer["permit"]["state"].as_str()),
+        (
+            answer["outcome"].as_str(),
+            answer["permit"]["state"].as_str()
+        ),
         (Some("timed_out"), Some("under_review"))
     );
 
@@ -446,7 +521,8 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
     let run = finish(waiting);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.starts_with(&format!("reached `decided`: permit {pending} is active\n")),
+        run.stdout
+            .starts_with(&format!("reached `decided`: permit {pending} is active\n")),
         "{}",
         run.stdout
     );
@@ -470,16 +546,24 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
     decide("approve", &later);
     let mut waiting = wait(&later, &[]);
     assert_waiting(&mut waiting);
-    let run = served.run(&["permit", "revoke", &later, "--reason", "manual"], &cast.master);
+    let run = served.run(
+        &["permit", "revoke", &later, "--reason", "manual"],
+        &cast.master,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let run = finish(waiting);
     assert_eq!(run.code, 6, "{}", run.stderr);
     assert!(
-        run.stdout.starts_with(&format!("revoked: permit {later} (manual)\n")),
+        run.stdout
+            .starts_with(&format!("revoked: permit {later} (manual)\n")),
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("  revoked: manual by "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  revoked: manual by "),
+        "{}",
+        run.stdout
+    );
 
     // Expired: a request made 49 hours ago, twice its 24 h SLA, which the server's own
     // timers expire within a second; 5.
@@ -496,12 +580,28 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
     );
     let run = finish(waiting);
     assert_eq!(run.code, 5, "{}", run.stderr);
-    assert!(run.stdout.starts_with("expired: nobody decided permit"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("expired: nobody decided permit"),
+        "{}",
+        run.stdout
+    );
 
     // Run to its end already (completed): 8.
     let run = served.run(
-        &["permit", "request", "--task", &task, "--worker", &worker, "--evidence-file", &evidence,
-          "--wait", "--timeout", "1s", "--json"],
+        &[
+            "permit",
+            "request",
+            "--task",
+            &task,
+            "--worker",
+            &worker,
+            "--evidence-file",
+            &evidence,
+            "--wait",
+            "--timeout",
+            "1s",
+            "--json",
+        ],
         &cast.master,
     );
     assert_eq!(run.code, 9, "nobody approved it: {}", run.stderr);
@@ -517,8 +617,15 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
     )
     .expect("report");
     let run = served.run(
-        &["permit", "complete", &id, "--outcome", "success", "--report-file",
-          report.to_str().expect("utf-8")],
+        &[
+            "permit",
+            "complete",
+            &id,
+            "--outcome",
+            "success",
+            "--report-file",
+            report.to_str().expect("utf-8"),
+        ],
         &cast.master,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -531,12 +638,31 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
         .assert_invalid("permit `no-such-permit` not found (HTTP 404)");
     let run = served.run(&["permit", "wait", &id, "--until", "issued"], &cast.master);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("unknown wait target `issued`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown wait target `issued`"),
+        "{}",
+        run.stderr
+    );
     let run = served.run(&["permit", "wait", &id, "--timeout", "soon"], &cast.master);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("`soon` is not a duration"), "{}", run.stderr);
-    let run = served.run(&["permit", "request", "--task", &task, "--worker", &worker,
-                           "--timeout", "1s"], &cast.master);
+    assert!(
+        run.stderr.contains("`soon` is not a duration"),
+        "{}",
+        run.stderr
+    );
+    let run = served.run(
+        &[
+            "permit",
+            "request",
+            "--task",
+            &task,
+            "--worker",
+            &worker,
+            "--timeout",
+            "1s",
+        ],
+        &cast.master,
+    );
     assert_eq!(run.code, 2, "--timeout needs --wait");
     let url = format!("http://127.0.0.1:{}", free_port());
     let run = crate::support::steward_env(
@@ -545,7 +671,11 @@ fn permit_wait_scenario(dir: &Path, database: Option<&str>) {
         b"",
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("is `steward serve` running"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is `steward serve` running"),
+        "{}",
+        run.stderr
+    );
     assert!(served.terminate().success());
 }
 
@@ -557,20 +687,36 @@ fn a_wait_outlives_a_restart_of_the_server() {
     let cast = cast(&served);
     let worker = certified_worker(&served, &cast, &dir, None);
     let run = served.run(
-        &["permit", "request", "--task", &example("release-api.json"), "--worker", &worker,
-          "--evidence-file", &example("release-api-evidence.json"), "--json"],
+        &[
+            "permit",
+            "request",
+            "--task",
+            &example("release-api.json"),
+            "--worker",
+            &worker,
+            "--evidence-file",
+            &example("release-api-evidence.json"),
+            "--json",
+        ],
         &cast.master,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let id = run.json()["id"].as_str().expect("id").to_owned();
     let url = served.url.clone();
-    let mut waiting = spawn_steward(&url, &cast.master, &["permit", "wait", &id, "--timeout", "60s"]);
+    let mut waiting = spawn_steward(
+        &url,
+        &cast.master,
+        &["permit", "wait", &id, "--timeout", "60s"],
+    );
     assert_waiting(&mut waiting);
 
     // A graceful stop ends the long poll at once (the stop does not wait 30 s for it);
     // the wait keeps asking until the server is back.
     assert!(served.terminate().success());
-    assert!(waiting.try_wait().expect("wait").is_none(), "the wait gave up");
+    assert!(
+        waiting.try_wait().expect("wait").is_none(),
+        "the wait gave up"
+    );
     let served = Served::start_listening(&dir, None, &listen);
     let run = served.run(
         &["permit", "approve", &id, "--role", "tech_lead"],
@@ -578,10 +724,22 @@ fn a_wait_outlives_a_restart_of_the_server() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let run = finish(waiting);
-    assert_eq!(run.code, 0, "stdout: {}\nstderr: {}", run.stdout, run.stderr);
-    assert!(run.stdout.starts_with(&format!("reached `active`: permit {id} is active")));
+    assert_eq!(
+        run.code, 0,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout
+            .starts_with(&format!("reached `active`: permit {id} is active"))
+    );
     assert!(run.stderr.contains("retrying"), "{}", run.stderr);
-    assert_eq!(run.stderr.lines().count(), 1, "one note, however many retries: {}", run.stderr);
+    assert_eq!(
+        run.stderr.lines().count(),
+        1,
+        "one note, however many retries: {}",
+        run.stderr
+    );
     assert!(served.terminate().success());
 }
 
@@ -593,20 +751,40 @@ fn permit_request_sets_every_constraint_the_api_takes() {
     let worker = certified_worker(&served, &cast, &dir, None);
     let task = example("release-api.json");
     let evidence = example("release-api-evidence.json");
-    let base = ["permit", "request", "--task", &task, "--worker", &worker, "--evidence-file", &evidence];
+    let base = [
+        "permit",
+        "request",
+        "--task",
+        &task,
+        "--worker",
+        &worker,
+        "--evidence-file",
+        &evidence,
+    ];
     let mut args: Vec<&str> = base.to_vec();
     args.extend_from_slice(&[
-        "--hours", "4",
-        "--window-start", "2099-01-01T09:00:00Z",
-        "--allowed-method", "POST",
-        "--allowed-method", "PUT",
-        "--forbidden-method", "DELETE",
-        "--region", "eu-west-1",
-        "--max-error-rate", "0.05",
-        "--error-rate-window-seconds", "60",
-        "--max-latency-p99-ms", "800",
-        "--latency-window-seconds", "120",
-        "--health-check-failure-limit", "5",
+        "--hours",
+        "4",
+        "--window-start",
+        "2099-01-01T09:00:00Z",
+        "--allowed-method",
+        "POST",
+        "--allowed-method",
+        "PUT",
+        "--forbidden-method",
+        "DELETE",
+        "--region",
+        "eu-west-1",
+        "--max-error-rate",
+        "0.05",
+        "--error-rate-window-seconds",
+        "60",
+        "--max-latency-p99-ms",
+        "800",
+        "--latency-window-seconds",
+        "120",
+        "--health-check-failure-limit",
+        "5",
         "--json",
     ]);
     let run = served.run(&args, &cast.master);
@@ -630,19 +808,25 @@ fn permit_request_sets_every_constraint_the_api_takes() {
     for (flag, value, needle) in [
         ("--window-start", "tomorrow", "not an RFC 3339 time"),
         ("--max-error-rate", "lots", "invalid float"),
-        ("--health-check-failure-limit", "many", "--health-check-failure-limit"),
+        (
+            "--health-check-failure-limit",
+            "many",
+            "--health-check-failure-limit",
+        ),
     ] {
         let mut args: Vec<&str> = base.to_vec();
         args.extend_from_slice(&[flag, value]);
         let run = served.run(&args, &cast.master);
         assert_eq!(run.code, 2, "{flag} {value}: {}", run.stderr);
-        assert!(run.stderr.contains(needle), "{flag} {value}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "{flag} {value}: {}",
+            run.stderr
+        );
     }
     let mut args: Vec<&str> = base.to_vec();
     args.extend_from_slice(&["--max-error-rate", "1.5"]);
-    served
-        .run(&args, &cast.master)
-        .assert_invalid("(HTTP 400)");
+    served.run(&args, &cast.master).assert_invalid("(HTTP 400)");
     assert!(served.terminate().success());
 }
 
@@ -656,17 +840,42 @@ fn worker_commands_create_its_identity_and_tokens() {
         .run(&["worker", "token", "create", &worker], &cast.master)
         .assert_invalid("has no identity yet");
     let run = served.run(
-        &["worker", "identity", "create", &worker, "--name", "deploy-bot-agent"],
+        &[
+            "worker",
+            "identity",
+            "create",
+            &worker,
+            "--name",
+            "deploy-bot-agent",
+        ],
         &cast.master,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.starts_with("Created identity "), "{}", run.stdout);
-    assert!(run.stdout.contains("(agent `deploy-bot-agent`, role worker)"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("Created identity "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("(agent `deploy-bot-agent`, role worker)"),
+        "{}",
+        run.stdout
+    );
     served
         .run(&["worker", "identity", "create", &worker], &cast.master)
         .assert_invalid("already has an identity");
     let run = served.run(
-        &["worker", "token", "create", &worker, "--label", "spawn 1", "--expires-in-hours", "2"],
+        &[
+            "worker",
+            "token",
+            "create",
+            &worker,
+            "--label",
+            "spawn 1",
+            "--expires-in-hours",
+            "2",
+        ],
         &cast.master,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -678,15 +887,34 @@ fn worker_commands_create_its_identity_and_tokens() {
         .to_owned();
     // The worker's token authorizes the worker's own operations.
     let run = served.run(
-        &["authorize", "--worker", &worker, "--environment", "development", "--action", "deploy",
-          "--service", "api", "--method", "POST"],
+        &[
+            "authorize",
+            "--worker",
+            &worker,
+            "--environment",
+            "development",
+            "--action",
+            "deploy",
+            "--service",
+            "api",
+            "--method",
+            "POST",
+        ],
         &secret,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.starts_with("allow (worker level 2"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("allow (worker level 2"),
+        "{}",
+        run.stdout
+    );
     let run = served.run(&["worker", "token", "list", &worker], &cast.master);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("  active   ") && run.stdout.ends_with("spawn 1\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  active   ") && run.stdout.ends_with("spawn 1\n"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains(&secret));
     assert!(served.terminate().success());
 }

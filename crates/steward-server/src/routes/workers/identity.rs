@@ -19,7 +19,9 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::routes::principals::{PrincipalView, parse_name};
-use crate::routes::tokens::{CreatedToken, TokenList, TokenView, expiry, parse_label, wall_clock_ms};
+use crate::routes::tokens::{
+    CreatedToken, TokenList, TokenView, expiry, parse_label, wall_clock_ms,
+};
 use crate::routes::workers::WorkerView;
 use crate::state::AppState;
 
