@@ -104,7 +104,7 @@ pub use retention::{
 };
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
-pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};
+pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
 pub use worker::{
     MAX_WORKER_PAGE, NewWorker, PromotionApproval, PromotionState, Revocation, Worker, WorkerError,
     WorkerFilter, WorkerPage,

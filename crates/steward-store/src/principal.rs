@@ -10,7 +10,7 @@ use steward_policy::{Role, UnknownValueError};
 use crate::audit::{NewEvent, append_event, roles_json};
 use crate::error::StoreError;
 use crate::personal::with_personal;
-use crate::store::{Pool, Store, TxConn, new_id, now_ms};
+use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
@@ -282,6 +282,31 @@ impl FromStr for PrincipalKind {
                 expected: &["human", "agent"],
             })
     }
+}
+
+/// The principal `id` read inside `tx`, if it exists.
+pub(crate) async fn principal_in(tx: &mut Tx<'_>, id: &str) -> Result<Option<Principal>, StoreError> {
+    let row: Option<PrincipalRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(
+                "SELECT id, kind, name, roles, created_at, disabled_at \
+                 FROM principals WHERE id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT id, kind, name, roles::text, created_at, disabled_at \
+                 FROM principals WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+    };
+    row.map(decode_principal).transpose()
 }
 
 /// One `principals` row: id, kind, name, roles (JSON text), created_at, disabled_at.

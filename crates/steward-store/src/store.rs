@@ -355,6 +355,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "timers",
         include_str!("../migrations/sqlite/0011_timers.sql"),
     ),
+    (
+        13,
+        "provenance",
+        include_str!("../migrations/sqlite/0013_provenance.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -412,6 +417,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         11,
         "timers",
         include_str!("../migrations/postgres/0011_timers.sql"),
+    ),
+    (
+        13,
+        "provenance",
+        include_str!("../migrations/postgres/0013_provenance.sql"),
     ),
 ]);
 

@@ -1,5 +1,24 @@
 //! API tokens: generating secrets, storing only their SHA-256, authenticating a bearer
-//! secret, revoking and listing.
+//! secret, minting a token with another, revoking (with every token minted from it) and
+//! listing.
+//!
+//! # Lineage
+//!
+//! A token created through the API records the token its creator authenticated with
+//! (`parent_token_id`). Two rules make a minted token end with its parent, so that a
+//! stolen token cannot mint itself a successor that outlives it:
+//!
+//! - expiry: [`Store::mint_token`] refuses an expiry later than the parent's (and gives a
+//!   token asked for without one the parent's), so a token never expires after any of
+//!   its ancestors and authentication stays one indexed read, with no chain to walk;
+//! - revocation: [`Store::revoke_token`] revokes every live descendant in the same
+//!   transaction, one `token.revoked` event each.
+//!
+//! INVARIANT: a live token's parent is live. On PostgreSQL a mint locks its parent row
+//! (`FOR UPDATE`) and checks that it is live, and a revocation updates each token before
+//! it reads that token's children in a later statement, so a mint racing a revocation
+//! either sees its parent revoked or commits before the revocation reads the children.
+//! On SQLite every write transaction holds the database's write lock.
 //!
 //! A secret is `stw_` followed by 43 base64url characters: 256 bits from the operating
 //! system's randomness through `rand`'s thread-local CSPRNG. It is shown to its owner
@@ -15,8 +34,8 @@ use steward_audit::{Actor, Subject};
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::with_personal;
-use crate::principal::{Principal, decode_principal};
-use crate::store::{Pool, Store, TxConn, new_id, now_ms};
+use crate::principal::{Principal, decode_principal, principal_in};
+use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
 
 /// The prefix of every secret [`generate`] makes, so leaked tokens are easy to grep for.
 pub const SECRET_PREFIX: &str = "stw_";
@@ -58,12 +77,48 @@ pub struct TokenInfo {
     pub id: String,
     pub principal_id: String,
     pub label: String,
+    /// The token this one was minted with, when it was created through the API.
+    pub parent_token_id: Option<String>,
     /// Unix milliseconds, as are the other times.
     pub created_at_ms: i64,
     pub expires_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
     /// Refreshed at most every [`LAST_USED_GRANULARITY_MS`].
     pub last_used_at_ms: Option<i64>,
+}
+
+/// A revoked token and the tokens revoked with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRevocation {
+    pub token: TokenInfo,
+    /// The descendants this revocation ended (tokens minted with the token, with a token
+    /// minted with it, …), in the order they were revoked.
+    pub cascaded: Vec<String>,
+}
+
+/// Why [`Store::mint_token`] refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The minting token was revoked, or expired, after it authenticated the request.
+    #[error("token `{token_id}` is no longer valid: it was revoked or has expired")]
+    ParentNotLive { token_id: String },
+    /// The new token would expire after the token that mints it (or never, when that one
+    /// expires).
+    #[error(
+        "a token cannot outlive the token that creates it, which expires at {max_expires_at_ms} (unix ms)"
+    )]
+    OutlivesParent { max_expires_at_ms: i64 },
+    /// The principal the token is for is disabled.
+    #[error("principal `{principal_id}` is disabled")]
+    PrincipalDisabled { principal_id: String },
+}
+
+impl From<sqlx::Error> for TokenError {
+    fn from(error: sqlx::Error) -> TokenError {
+        TokenError::Store(error.into())
+    }
 }
 
 /// Who a valid secret belongs to.
@@ -74,8 +129,9 @@ pub struct AuthenticatedPrincipal {
 }
 
 impl Store {
-    /// Stores a token for an existing principal and records `token.created` (with the
-    /// token's id and label, never its hash).
+    /// Stores a root token (one that no token minted: `steward init`'s first admin
+    /// token, or one seeded outside the API) for an existing principal and records
+    /// `token.created` (with the token's id and label, never its hash).
     pub async fn create_token(&self, by: &Actor, new: NewToken) -> Result<TokenInfo, StoreError> {
         let now = now_ms();
         // Read first for a clear NotFound; the foreign key still guards the insert.
@@ -84,70 +140,93 @@ impl Store {
             id: new_id(),
             principal_id: new.principal_id,
             label: new.label,
+            parent_token_id: None,
             created_at_ms: now,
             expires_at_ms: new.expires_at_ms,
             revoked_at_ms: None,
             last_used_at_ms: None,
         };
         let mut tx = self.begin().await?;
-        let inserted = match &mut tx.conn {
-            TxConn::Sqlite(tx) => sqlx::query(
-                "INSERT INTO tokens (id, principal_id, token_hash, label, created_at, \
-                     expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&token.id)
-            .bind(&token.principal_id)
-            .bind(new.secret_hash.as_slice())
-            .bind(&token.label)
-            .bind(now)
-            .bind(token.expires_at_ms)
-            .execute(&mut **tx)
-            .await
-            .map(|done| done.rows_affected()),
-            TxConn::Postgres(tx) => sqlx::query(
-                "INSERT INTO tokens (id, principal_id, token_hash, label, created_at, \
-                     expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&token.id)
-            .bind(&token.principal_id)
-            .bind(new.secret_hash.as_slice())
-            .bind(&token.label)
-            .bind(now)
-            .bind(token.expires_at_ms)
-            .execute(&mut **tx)
-            .await
-            .map(|done| done.rows_affected()),
+        insert_token(&mut tx, by, &token, &new.secret_hash).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Mints a token with token `parent_token_id` (the one the caller authenticated
+    /// with) and records `token.created` with `minted_with`.
+    ///
+    /// In one transaction, under the parent's row lock: the parent must still be live
+    /// ([`TokenError::ParentNotLive`]), the principal must exist and be enabled, and the
+    /// new token expires no later than the parent: an `expires_at_ms` of `None` takes
+    /// the parent's expiry, a later one is [`TokenError::OutlivesParent`].
+    pub async fn mint_token(
+        &self,
+        by: &Actor,
+        parent_token_id: &str,
+        new: NewToken,
+    ) -> Result<TokenInfo, TokenError> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let parent: Option<(Option<i64>, Option<i64>)> = match &mut tx.conn {
+            TxConn::Sqlite(tx) => {
+                sqlx::query_as("SELECT expires_at, revoked_at FROM tokens WHERE id = ?")
+                    .bind(parent_token_id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            TxConn::Postgres(tx) => {
+                sqlx::query_as(
+                    "SELECT expires_at, revoked_at FROM tokens WHERE id = $1 FOR UPDATE",
+                )
+                .bind(parent_token_id)
+                .fetch_optional(&mut **tx)
+                .await?
+            }
         };
-        match inserted.map_err(StoreError::from) {
-            Err(error) if error.is_conflict() => {
-                return Err(StoreError::Conflict {
-                    message: "a token with this secret already exists".to_owned(),
+        let parent_expires_at = match parent {
+            Some((expires_at, None)) if expires_at.is_none_or(|at| at > now) => expires_at,
+            _ => {
+                return Err(TokenError::ParentNotLive {
+                    token_id: parent_token_id.to_owned(),
                 });
             }
-            other => other?,
         };
-        append_event(
-            &mut tx,
-            NewEvent {
-                ts_ms: now,
-                event_type: "token.created".to_owned(),
-                actor: by.clone(),
-                subject: Subject::default(),
-                level: None,
-                // A label often names a person or their device: personal data of the
-                // token's principal, stored encrypted for it.
-                data: with_personal(
-                    json!({
-                        "token_id": token.id,
-                        "principal_id": token.principal_id,
-                        "expires_at": token.expires_at_ms,
-                    }),
-                    &token.principal_id,
-                    json!({ "label": token.label }),
-                ),
-            },
-        )
-        .await?;
+        let expires_at_ms = match (parent_expires_at, new.expires_at_ms) {
+            (None, asked) => asked,
+            (Some(limit), None) => Some(limit),
+            (Some(limit), Some(at)) if at <= limit => Some(at),
+            (Some(limit), Some(_)) => {
+                return Err(TokenError::OutlivesParent {
+                    max_expires_at_ms: limit,
+                });
+            }
+        };
+        match principal_in(&mut tx, &new.principal_id).await? {
+            None => {
+                return Err(StoreError::NotFound {
+                    what: "principal",
+                    id: new.principal_id,
+                }
+                .into());
+            }
+            Some(p) if p.disabled_at_ms.is_some() => {
+                return Err(TokenError::PrincipalDisabled {
+                    principal_id: new.principal_id,
+                });
+            }
+            Some(_) => {}
+        }
+        let token = TokenInfo {
+            id: new_id(),
+            principal_id: new.principal_id,
+            label: new.label,
+            parent_token_id: Some(parent_token_id.to_owned()),
+            created_at_ms: now,
+            expires_at_ms,
+            revoked_at_ms: None,
+            last_used_at_ms: None,
+        };
+        insert_token(&mut tx, by, &token, &new.secret_hash).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -214,47 +293,57 @@ impl Store {
         }))
     }
 
-    /// Revokes a token and records `token.revoked`. Revoking a revoked token changes
-    /// nothing, records nothing, and returns it as it is.
-    pub async fn revoke_token(&self, by: &Actor, token_id: &str) -> Result<TokenInfo, StoreError> {
+    /// Revokes a token and every token minted with it, transitively, in one
+    /// transaction: one `token.revoked` event each (a descendant's names `minted_with`,
+    /// its parent, and `cascade_from`, the token revoked here). Revoking a revoked token
+    /// whose descendants are all revoked changes nothing, records nothing, and returns it
+    /// as it is.
+    pub async fn revoke_token(
+        &self,
+        by: &Actor,
+        token_id: &str,
+    ) -> Result<TokenRevocation, StoreError> {
         let now = now_ms();
         let mut tx = self.begin().await?;
-        let changed = match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                    .bind(now)
-                    .bind(token_id)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected()
+        let mut changed = false;
+        if set_revoked(&mut tx, token_id, now).await? {
+            changed = true;
+            revoked_event(&mut tx, by, now, json!({ "token_id": token_id })).await?;
+        }
+        // Breadth first over the lineage. Each token is updated (on PostgreSQL: waiting
+        // for a mint that holds its row) before its children are read in a later
+        // statement, which then sees what that mint committed.
+        let mut cascaded = Vec::new();
+        let mut frontier = vec![token_id.to_owned()];
+        while let Some(parent) = frontier.pop() {
+            for (child, revoked_at) in children(&mut tx, &parent).await? {
+                if revoked_at.is_none() && set_revoked(&mut tx, &child, now).await? {
+                    changed = true;
+                    revoked_event(
+                        &mut tx,
+                        by,
+                        now,
+                        json!({
+                            "token_id": child,
+                            "minted_with": parent,
+                            "cascade_from": token_id,
+                        }),
+                    )
+                    .await?;
+                    cascaded.push(child.clone());
+                }
+                frontier.push(child);
             }
-            TxConn::Postgres(tx) => sqlx::query(
-                "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(token_id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-        };
-        if changed == 1 {
-            append_event(
-                &mut tx,
-                NewEvent {
-                    ts_ms: now,
-                    event_type: "token.revoked".to_owned(),
-                    actor: by.clone(),
-                    subject: Subject::default(),
-                    level: None,
-                    data: json!({ "token_id": token_id }),
-                },
-            )
-            .await?;
+        }
+        if changed {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
         }
-        self.token_by_id(token_id).await
+        Ok(TokenRevocation {
+            token: self.token_by_id(token_id).await?,
+            cascaded,
+        })
     }
 
     /// A principal's tokens, revoked and expired ones included, oldest first. Empty for
@@ -263,8 +352,8 @@ impl Store {
         let rows: Vec<TokenRow> = match &self.pool {
             Pool::Sqlite(pool) => {
                 sqlx::query_as(
-                    "SELECT id, principal_id, label, created_at, expires_at, revoked_at, \
-                     last_used_at FROM tokens WHERE principal_id = ? ORDER BY created_at, id",
+                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
+                     revoked_at, last_used_at FROM tokens WHERE principal_id = ? ORDER BY created_at, id",
                 )
                 .bind(principal_id)
                 .fetch_all(pool)
@@ -272,8 +361,8 @@ impl Store {
             }
             Pool::Postgres(pool) => {
                 sqlx::query_as(
-                    "SELECT id, principal_id, label, created_at, expires_at, revoked_at, \
-                     last_used_at FROM tokens WHERE principal_id = $1 ORDER BY created_at, id",
+                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
+                     revoked_at, last_used_at FROM tokens WHERE principal_id = $1 ORDER BY created_at, id",
                 )
                 .bind(principal_id)
                 .fetch_all(pool)
@@ -287,8 +376,8 @@ impl Store {
         let row: Option<TokenRow> = match &self.pool {
             Pool::Sqlite(pool) => {
                 sqlx::query_as(
-                    "SELECT id, principal_id, label, created_at, expires_at, revoked_at, \
-                     last_used_at FROM tokens WHERE id = ?",
+                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
+                     revoked_at, last_used_at FROM tokens WHERE id = ?",
                 )
                 .bind(token_id)
                 .fetch_optional(pool)
@@ -296,8 +385,8 @@ impl Store {
             }
             Pool::Postgres(pool) => {
                 sqlx::query_as(
-                    "SELECT id, principal_id, label, created_at, expires_at, revoked_at, \
-                     last_used_at FROM tokens WHERE id = $1",
+                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
+                     revoked_at, last_used_at FROM tokens WHERE id = $1",
                 )
                 .bind(token_id)
                 .fetch_optional(pool)
@@ -343,11 +432,13 @@ type AuthRow = (
     Option<i64>,
 );
 
-/// id, principal_id, label, created_at, expires_at, revoked_at, last_used_at.
+/// id, principal_id, label, parent_token_id, created_at, expires_at, revoked_at,
+/// last_used_at.
 type TokenRow = (
     String,
     String,
     String,
+    Option<String>,
     i64,
     Option<i64>,
     Option<i64>,
@@ -355,15 +446,163 @@ type TokenRow = (
 );
 
 fn decode_token(row: TokenRow) -> TokenInfo {
-    let (id, principal_id, label, created_at_ms, expires_at_ms, revoked_at_ms, last_used_at_ms) =
-        row;
+    let (
+        id,
+        principal_id,
+        label,
+        parent_token_id,
+        created_at_ms,
+        expires_at_ms,
+        revoked_at_ms,
+        last_used_at_ms,
+    ) = row;
     TokenInfo {
         id,
         principal_id,
         label,
+        parent_token_id,
         created_at_ms,
         expires_at_ms,
         revoked_at_ms,
         last_used_at_ms,
     }
+}
+
+/// Inserts `token` and records `token.created`.
+async fn insert_token(
+    tx: &mut Tx<'_>,
+    by: &Actor,
+    token: &TokenInfo,
+    secret_hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    let inserted = match &mut tx.conn {
+        TxConn::Sqlite(tx) => sqlx::query(
+            "INSERT INTO tokens (id, principal_id, token_hash, label, parent_token_id, \
+             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.id)
+        .bind(&token.principal_id)
+        .bind(secret_hash.as_slice())
+        .bind(&token.label)
+        .bind(&token.parent_token_id)
+        .bind(token.created_at_ms)
+        .bind(token.expires_at_ms)
+        .execute(&mut **tx)
+        .await
+        .map(|done| done.rows_affected()),
+        TxConn::Postgres(tx) => sqlx::query(
+            "INSERT INTO tokens (id, principal_id, token_hash, label, parent_token_id, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&token.id)
+        .bind(&token.principal_id)
+        .bind(secret_hash.as_slice())
+        .bind(&token.label)
+        .bind(&token.parent_token_id)
+        .bind(token.created_at_ms)
+        .bind(token.expires_at_ms)
+        .execute(&mut **tx)
+        .await
+        .map(|done| done.rows_affected()),
+    };
+    match inserted.map_err(StoreError::from) {
+        Err(error) if error.is_conflict() => {
+            return Err(StoreError::Conflict {
+                message: "a token with this secret already exists".to_owned(),
+            });
+        }
+        other => other?,
+    };
+    let mut data = json!({
+        "token_id": token.id,
+        "principal_id": token.principal_id,
+        "expires_at": token.expires_at_ms,
+    });
+    if let Some(parent) = &token.parent_token_id {
+        data["minted_with"] = json!(parent);
+    }
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: token.created_at_ms,
+            event_type: "token.created".to_owned(),
+            actor: by.clone(),
+            subject: Subject::default(),
+            level: None,
+            // A label often names a person or their device: personal data of the token's
+            // principal, stored encrypted for it.
+            data: with_personal(data, &token.principal_id, json!({ "label": token.label })),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets `revoked_at` of a live token; whether it changed.
+async fn set_revoked(tx: &mut Tx<'_>, token_id: &str, now: i64) -> Result<bool, StoreError> {
+    let changed = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now)
+                .bind(token_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(token_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+        }
+    };
+    Ok(changed == 1)
+}
+
+/// The tokens minted with `parent`, with their `revoked_at`.
+async fn children(
+    tx: &mut Tx<'_>,
+    parent: &str,
+) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    Ok(match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(
+                "SELECT id, revoked_at FROM tokens WHERE parent_token_id = ? ORDER BY id",
+            )
+            .bind(parent)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT id, revoked_at FROM tokens WHERE parent_token_id = $1 ORDER BY id",
+            )
+            .bind(parent)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    })
+}
+
+async fn revoked_event(
+    tx: &mut Tx<'_>,
+    by: &Actor,
+    now: i64,
+    data: serde_json::Value,
+) -> Result<(), StoreError> {
+    append_event(
+        tx,
+        NewEvent {
+            ts_ms: now,
+            event_type: "token.revoked".to_owned(),
+            actor: by.clone(),
+            subject: Subject::default(),
+            level: None,
+            data,
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -7,7 +7,7 @@ use steward_policy::{CertificationStatus, Level};
 
 use super::Worker;
 use crate::error::StoreError;
-use crate::principal::{Principal, PrincipalRow, decode_principal};
+use crate::principal::Principal;
 use crate::store::{Pool, Store, Tx, TxConn};
 
 /// One `workers` row, in the order of `sqlite_worker_columns!`: id, display_name,
@@ -245,27 +245,7 @@ pub(super) async fn save(
 
 /// The principal `id` read inside `tx`, if it exists.
 pub(super) async fn principal(tx: &mut Tx<'_>, id: &str) -> Result<Option<Principal>, StoreError> {
-    let row: Option<PrincipalRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(
-                "SELECT id, kind, name, roles, created_at, disabled_at \
-                 FROM principals WHERE id = ?",
-            )
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT id, kind, name, roles::text, created_at, disabled_at \
-                 FROM principals WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-    };
-    row.map(decode_principal).transpose()
+    crate::principal::principal_in(tx, id).await
 }
 
 pub(super) fn decode(row: WorkerRow) -> Result<Worker, StoreError> {
