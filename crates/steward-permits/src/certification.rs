@@ -180,7 +180,10 @@ pub fn eligibility(record: &WorkerRecord, target: Level, now: Timestamp) -> Elig
 fn uncounted(stats: &OperationStats) -> String {
     match stats.uncounted_successes {
         0 => String::new(),
-        1 => "; 1 success reported without a closed permit or an authorized operation does not count".to_owned(),
+        1 => {
+            "; 1 success reported without a closed permit or an authorized operation does not count"
+                .to_owned()
+        }
         n => format!(
             "; {n} successes reported without a closed permit or an authorized operation do not count"
         ),

@@ -56,14 +56,14 @@ pub use emergency::{
     review_due, review_status, sweep_action,
 };
 pub use evidence::missing_evidence;
-pub use outcome::{
-    DecisionSeen, OUTCOME_COUNTING_RULE, OutcomeBasis, OutcomeParties, OutcomeRefusal,
-    OutcomeReport, PermitSeen, SeenWork, check_outcome,
-};
 pub use monitor::{
     Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,
     TriggerKind, evaluate, observe, rollback_escalation_roles, rollback_sla_minutes,
     rollback_within_sla,
+};
+pub use outcome::{
+    DecisionSeen, OUTCOME_COUNTING_RULE, OutcomeBasis, OutcomeParties, OutcomeRefusal,
+    OutcomeReport, PermitSeen, SeenWork, check_outcome,
 };
 pub use report::{
     LEVEL_1_FIELDS, LEVEL_2_FIELDS, LEVEL_3_FIELDS, LEVEL_4_FIELDS, ROLLBACK_FIELDS,

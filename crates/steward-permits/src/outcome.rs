@@ -105,7 +105,9 @@ pub enum OutcomeRefusal {
         "`{principal}` may not report outcomes of worker `{worker}`: only its owner, or the worker about itself, may"
     )]
     NotAReporter { principal: String, worker: String },
-    #[error("a worker reports only `success` or `failure` about itself, not `{result}`; its owner reports the rest")]
+    #[error(
+        "a worker reports only `success` or `failure` about itself, not `{result}`; its owner reports the rest"
+    )]
     SelfReportLimited { result: OperationResult },
     #[error("`level` is required for an outcome without evidence (`permit_id` or `authorize_seq`)")]
     LevelRequired,
@@ -113,7 +115,9 @@ pub enum OutcomeRefusal {
     EvidenceMissing,
     #[error("the evidence named is work of another worker")]
     OtherWorkersWork,
-    #[error("permit is `{state}`: only a permit the worker executed and that was closed is evidence")]
+    #[error(
+        "permit is `{state}`: only a permit the worker executed and that was closed is evidence"
+    )]
     PermitNotClosed { state: PermitState },
     #[error("the permit's execution ended `{outcome}`, so it is no evidence of a success")]
     ContradictsPermit { outcome: Outcome },

@@ -106,8 +106,8 @@ pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
 pub use worker::{
-    MAX_WORKER_PAGE, NewWorker, PromotionApproval, PromotionState, Revocation, Worker, WorkerError,
-    WorkerFilter, WorkerPage,
+    MAX_WORKER_PAGE, NewOutcome, NewWorker, OutcomeEvidence, OutcomeRecord, PromotionApproval,
+    PromotionState, Revocation, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 
 pub use steward_audit::{

@@ -285,7 +285,10 @@ impl FromStr for PrincipalKind {
 }
 
 /// The principal `id` read inside `tx`, if it exists.
-pub(crate) async fn principal_in(tx: &mut Tx<'_>, id: &str) -> Result<Option<Principal>, StoreError> {
+pub(crate) async fn principal_in(
+    tx: &mut Tx<'_>,
+    id: &str,
+) -> Result<Option<Principal>, StoreError> {
     let row: Option<PrincipalRow> = match &mut tx.conn {
         TxConn::Sqlite(tx) => {
             sqlx::query_as(

@@ -175,12 +175,10 @@ impl Store {
                     .await?
             }
             TxConn::Postgres(tx) => {
-                sqlx::query_as(
-                    "SELECT expires_at, revoked_at FROM tokens WHERE id = $1 FOR UPDATE",
-                )
-                .bind(parent_token_id)
-                .fetch_optional(&mut **tx)
-                .await?
+                sqlx::query_as("SELECT expires_at, revoked_at FROM tokens WHERE id = $1 FOR UPDATE")
+                    .bind(parent_token_id)
+                    .fetch_optional(&mut **tx)
+                    .await?
             }
         };
         let parent_expires_at = match parent {
@@ -562,10 +560,7 @@ async fn set_revoked(tx: &mut Tx<'_>, token_id: &str, now: i64) -> Result<bool, 
 }
 
 /// The tokens minted with `parent`, with their `revoked_at`.
-async fn children(
-    tx: &mut Tx<'_>,
-    parent: &str,
-) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+async fn children(tx: &mut Tx<'_>, parent: &str) -> Result<Vec<(String, Option<i64>)>, StoreError> {
     Ok(match &mut tx.conn {
         TxConn::Sqlite(tx) => {
             sqlx::query_as(

@@ -38,8 +38,8 @@ mod timers;
 use serde_json::json;
 use steward_audit::{Actor, Subject};
 use steward_permits::{
-    ApprovalRefusal, CertAction, CertTransitionError, Eligibility, OperationStats, Recertification,
-    Timestamp, WorkerRecord, recertification,
+    ApprovalRefusal, CertAction, CertTransitionError, Eligibility, OperationStats, OutcomeRefusal,
+    Recertification, Timestamp, WorkerRecord, recertification,
 };
 use steward_policy::{CertificationStatus, Level, Role, WorkerStanding};
 
@@ -48,6 +48,7 @@ use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, new_id};
 
+pub use outcome::{NewOutcome, OutcomeEvidence, OutcomeRecord};
 pub use promotion::{PromotionApproval, PromotionState};
 pub use status::Revocation;
 
@@ -201,6 +202,12 @@ pub enum WorkerError {
     RecertificationNotRequired { worker_id: String },
     #[error("the probation of worker `{worker_id}` lasts until {until_ms} (unix ms)")]
     ProbationNotOver { worker_id: String, until_ms: i64 },
+    /// The reporter may not report this outcome, or its evidence does not hold.
+    #[error(transparent)]
+    OutcomeRefused(OutcomeRefusal),
+    /// The permit or decision already backs an outcome: each piece of work counts once.
+    #[error("{message}")]
+    EvidenceAlreadyUsed { message: String },
 }
 
 impl From<sqlx::Error> for WorkerError {

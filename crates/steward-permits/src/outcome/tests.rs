@@ -67,7 +67,9 @@ fn only_the_owner_or_the_worker_itself_reports() {
         "another-master",
         report(SafetyViolation, Some(0)),
         SeenWork::Nothing,
-        expect!["refused: `another-master` may not report outcomes of worker `w-1`: only its owner, or the worker about itself, may"],
+        expect![
+            "refused: `another-master` may not report outcomes of worker `w-1`: only its owner, or the worker about itself, may"
+        ],
     );
     check(
         OWNER,
@@ -91,13 +93,17 @@ fn only_the_owner_or_the_worker_itself_reports() {
         IDENTITY,
         report(SafetyViolation, Some(0)),
         SeenWork::Nothing,
-        expect!["refused: a worker reports only `success` or `failure` about itself, not `safety_violation`; its owner reports the rest"],
+        expect![
+            "refused: a worker reports only `success` or `failure` about itself, not `safety_violation`; its owner reports the rest"
+        ],
     );
     check(
         IDENTITY,
         report(Incident, Some(0)),
         SeenWork::Nothing,
-        expect!["refused: a worker reports only `success` or `failure` about itself, not `incident`; its owner reports the rest"],
+        expect![
+            "refused: a worker reports only `success` or `failure` about itself, not `incident`; its owner reports the rest"
+        ],
     );
     // A worker without an identity: only the owner.
     let no_identity = OutcomeParties {
@@ -122,7 +128,9 @@ fn without_evidence_the_level_is_required_and_the_success_does_not_count() {
         OWNER,
         report(Success, None),
         SeenWork::Nothing,
-        expect!["refused: `level` is required for an outcome without evidence (`permit_id` or `authorize_seq`)"],
+        expect![
+            "refused: `level` is required for an outcome without evidence (`permit_id` or `authorize_seq`)"
+        ],
     );
     check(
         IDENTITY,
@@ -162,27 +170,40 @@ fn a_permit_counts_once_closed_and_only_for_its_worker_and_ending() {
     check(
         OWNER,
         report(Success, None),
-        permit(WORKER, PermitState::Completed, Some(Outcome::Success), false),
-        expect!["refused: permit is `completed`: only a permit the worker executed and that was closed is evidence"],
+        permit(
+            WORKER,
+            PermitState::Completed,
+            Some(Outcome::Success),
+            false,
+        ),
+        expect![
+            "refused: permit is `completed`: only a permit the worker executed and that was closed is evidence"
+        ],
     );
     check(
         OWNER,
         report(Success, None),
         permit(WORKER, PermitState::Active, None, false),
-        expect!["refused: permit is `active`: only a permit the worker executed and that was closed is evidence"],
+        expect![
+            "refused: permit is `active`: only a permit the worker executed and that was closed is evidence"
+        ],
     );
     // Revoked and then archived: never closed.
     check(
         OWNER,
         report(Failure, None),
         permit(WORKER, PermitState::Archived, None, false),
-        expect!["refused: permit is `archived`: only a permit the worker executed and that was closed is evidence"],
+        expect![
+            "refused: permit is `archived`: only a permit the worker executed and that was closed is evidence"
+        ],
     );
     check(
         IDENTITY,
         report(Success, None),
         permit(WORKER, PermitState::Closed, Some(Outcome::RolledBack), true),
-        expect!["refused: the permit's execution ended `rolled_back`, so it is no evidence of a success"],
+        expect![
+            "refused: the permit's execution ended `rolled_back`, so it is no evidence of a success"
+        ],
     );
     check(
         OWNER,

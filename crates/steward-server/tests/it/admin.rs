@@ -367,9 +367,9 @@ server_test!(self_service_tokens_are_limited_to_ones_own, |s| {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 });
 
-/// Issue 9, item 3: a token minted with a token ends with it. Revoking a token revokes
-/// every token minted with it, transitively, in one transaction with one event each; a
-/// minted token never expires after its parent, admin-made tokens for others included.
+// Issue 9, item 3: a token minted with a token ends with it. Revoking a token revokes
+// every token minted with it, transitively, in one transaction with one event each; a
+// minted token never expires after its parent, admin-made tokens for others included.
 server_test!(issue_9_a_token_minted_by_a_token_ends_with_it, |s| {
     let (erin, erin_token) = s.human("erin", &[Role::TechLead]).await;
     let (orchestrator, _) = s
@@ -405,7 +405,12 @@ server_test!(issue_9_a_token_minted_by_a_token_ends_with_it, |s| {
         .as_array()
         .expect("items")
         .iter()
-        .map(|t| (t["id"].as_str().unwrap_or(""), t["minted_with"].as_str().unwrap_or("")))
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or(""),
+                t["minted_with"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(
         minted,
@@ -419,12 +424,8 @@ server_test!(issue_9_a_token_minted_by_a_token_ends_with_it, |s| {
     // Revoking the first token ends its whole lineage at once, one event per token, all
     // committed with the revocation; nothing else is touched.
     let before = s.audit_len().await;
-    let (status, revoked) = post_empty(
-        s,
-        &format!("/v1/tokens/{}/revoke", erins[0].id),
-        &s.admin,
-    )
-    .await;
+    let (status, revoked) =
+        post_empty(s, &format!("/v1/tokens/{}/revoke", erins[0].id), &s.admin).await;
     assert_eq!(status, StatusCode::OK, "{revoked}");
     assert_eq!(revoked["state"], "revoked");
     assert_eq!(revoked["cascaded"], json!([child, grandchild]));
@@ -456,24 +457,20 @@ server_test!(issue_9_a_token_minted_by_a_token_ends_with_it, |s| {
         ]
     );
     let before = s.audit_len().await;
-    let (status, again) = post_empty(
-        s,
-        &format!("/v1/tokens/{}/revoke", erins[0].id),
-        &s.admin,
-    )
-    .await;
+    let (status, again) =
+        post_empty(s, &format!("/v1/tokens/{}/revoke", erins[0].id), &s.admin).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["cascaded"], json!([]));
-    assert_eq!(s.audit_len().await, before, "revoking again records nothing");
+    assert_eq!(
+        s.audit_len().await,
+        before,
+        "revoking again records nothing"
+    );
 
     // The admin's token is the parent of the token it made for the orchestrator.
     let admins = s.store().list_tokens(&root_admin_id).await.expect("tokens");
-    let (status, body) = post_empty(
-        s,
-        &format!("/v1/tokens/{}/revoke", admins[0].id),
-        &s.admin,
-    )
-    .await;
+    let (status, body) =
+        post_empty(s, &format!("/v1/tokens/{}/revoke", admins[0].id), &s.admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["cascaded"], json!([for_bot]));
     let (status, _) = s.get("/v1/tokens", &for_bot_secret).await;
@@ -514,7 +511,10 @@ server_test!(issue_9_a_token_minted_by_a_token_ends_with_it, |s| {
     assert_eq!(body["rule"], "token-outlives-caller");
     assert_eq!(body["max_expires_at_ms"], limit);
     assert_eq!(s.audit_len().await, before, "nothing minted");
-    s.store().verify_audit_chain().await.expect("chain verifies");
+    s.store()
+        .verify_audit_chain()
+        .await
+        .expect("chain verifies");
 });
 
 server_test!(audit_events_read_in_order_and_verify, |s| {

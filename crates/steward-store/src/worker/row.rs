@@ -307,6 +307,7 @@ pub(super) fn encode_stats(stats: &OperationStats) -> Value {
         "last_incident_at": stats.last_incident_at.map(Timestamp::millis),
         "safety_violations": stats.safety_violations,
         "consecutive_union_failures": stats.consecutive_union_failures,
+        "uncounted_successes": stats.uncounted_successes,
     })
 }
 
@@ -345,5 +346,10 @@ fn decode_stats(value: &Value) -> Result<OperationStats, String> {
         last_incident_at,
         safety_violations: count("safety_violations")?,
         consecutive_union_failures: count("consecutive_union_failures")?,
+        // Absent from rows written outside Steward (test fixtures): none uncounted.
+        uncounted_successes: match value.get("uncounted_successes") {
+            None => 0,
+            Some(_) => count("uncounted_successes")?,
+        },
     })
 }
