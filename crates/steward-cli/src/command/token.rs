@@ -92,7 +92,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
                 s.push_str("no tokens\n");
             }
             for t in items {
-                let _ = writeln!(
+                let _ = write!(
                     s,
                     "{}  {:<7}  created {}  expires {}  last used {}  {}",
                     str_of(t, "id"),
@@ -102,6 +102,10 @@ pub fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
                     time(t["last_used_at_ms"].as_i64()),
                     str_of(t, "label"),
                 );
+                if let Some(parent) = t["minted_with"].as_str() {
+                    let _ = write!(s, "  (minted with {parent})");
+                }
+                s.push('\n');
             }
             print(&s)?;
         }
@@ -110,12 +114,24 @@ pub fn run(args: TokenArgs) -> anyhow::Result<ExitCode> {
             if json {
                 return print_json(&token).map(|()| ExitCode::SUCCESS);
             }
-            print(&format!(
+            let cascaded = token["cascaded"]
+                .as_array()
+                .map(|ids| ids.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let mut text = format!(
                 "Revoked token {} (label `{}`) at {}.\n",
                 str_of(&token, "id"),
                 str_of(&token, "label"),
                 time(token["revoked_at_ms"].as_i64()),
-            ))?;
+            );
+            if !cascaded.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "Revoked with it, as minted with it: {}.",
+                    cascaded.join(", ")
+                );
+            }
+            print(&text)?;
         }
     }
     Ok(ExitCode::SUCCESS)

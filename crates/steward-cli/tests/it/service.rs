@@ -328,6 +328,7 @@ fn serve_initialises_serves_clients_and_stops_on_sigterm() {
         [
             "principal.created",
             "token.created",
+            "audit.signing_key_recorded",
             "principal.created",
             "token.created"
         ]
