@@ -303,10 +303,9 @@ impl Store {
     ) -> Result<TokenRevocation, StoreError> {
         let now = now_ms();
         let mut tx = self.begin().await?;
-        let mut changed = false;
+        let mut events = Vec::new();
         if set_revoked(&mut tx, token_id, now).await? {
-            changed = true;
-            revoked_event(&mut tx, by, now, json!({ "token_id": token_id })).await?;
+            events.push(json!({ "token_id": token_id }));
         }
         // Breadth first over the lineage. Each token is updated (on PostgreSQL: waiting
         // for a mint that holds its row) before its children are read in a later
@@ -316,22 +315,22 @@ impl Store {
         while let Some(parent) = frontier.pop() {
             for (child, revoked_at) in children(&mut tx, &parent).await? {
                 if revoked_at.is_none() && set_revoked(&mut tx, &child, now).await? {
-                    changed = true;
-                    revoked_event(
-                        &mut tx,
-                        by,
-                        now,
-                        json!({
-                            "token_id": child,
-                            "minted_with": parent,
-                            "cascade_from": token_id,
-                        }),
-                    )
-                    .await?;
+                    events.push(json!({
+                        "token_id": child,
+                        "minted_with": parent,
+                        "cascade_from": token_id,
+                    }));
                     cascaded.push(child.clone());
                 }
                 frontier.push(child);
             }
+        }
+        // The events last: appending locks the audit head, and a mint holds its parent's
+        // row while it waits for the head, so taking the head before the rows would
+        // deadlock with it (rows, then the head, as every use case does).
+        let changed = !events.is_empty();
+        for data in events {
+            revoked_event(&mut tx, by, now, data).await?;
         }
         if changed {
             tx.commit().await?;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_env};
 
 mod emergency;
+mod kill9;
 mod signing_key;
 
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.
