@@ -337,10 +337,10 @@ fn serve_initialises_serves_clients_and_stops_on_sigterm() {
     let run = served.run(&["audit", "verify"], &admin);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.starts_with("audit export intact: events 1 to 4")
+        run.stdout.starts_with("audit export intact: events 1 to 5")
             && run
                 .stdout
-                .contains("server's stored chain intact: 4 events"),
+                .contains("server's stored chain intact: 5 events"),
         "{}",
         run.stdout
     );
