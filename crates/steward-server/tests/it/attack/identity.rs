@@ -10,6 +10,18 @@ use steward_store::{NewToken, PrincipalKind, token};
 use super::{Fingerprint, assert_refused, assert_unchanged};
 use crate::support::{TestServer, seeder, server_test};
 
+/// What an escalation tries: who, with which token, the request, the refusal expected
+/// (status and `rule`, when the refusal has one).
+type Attempt<'a> = (
+    &'a str,
+    &'a String,
+    Method,
+    String,
+    Option<Value>,
+    StatusCode,
+    Option<&'a str>,
+);
+
 /// `POST /v1/principals` making an admin: the prize of most attacks here.
 fn new_admin(name: &str) -> Value {
     json!({"kind": "human", "name": name, "roles": ["admin"]})
@@ -150,15 +162,7 @@ server_test!(attack_identity_role_escalation_is_refused, |s| {
     let worker_id = worker["id"].as_str().expect("worker id").to_owned();
 
     let before = Fingerprint::of(s.store()).await;
-    let attempts: Vec<(
-        &str,
-        &String,
-        Method,
-        String,
-        Option<Value>,
-        StatusCode,
-        Option<&str>,
-    )> = vec![
+    let attempts: Vec<Attempt<'_>> = vec![
         (
             "a master makes an admin",
             &master,

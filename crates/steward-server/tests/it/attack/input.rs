@@ -11,6 +11,18 @@ use super::duties::{evidence, insert_worker};
 use super::{Fingerprint, assert_refused, assert_unchanged};
 use crate::support::server_test;
 
+/// A bad request: what it is, the token, the path, the content type, the body, and the
+/// status and `field` expected.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    String,
+    &'a str,
+    Vec<u8>,
+    StatusCode,
+    Option<&'a str>,
+);
+
 server_test!(attack_input_bad_bodies_write_nothing, |s| {
     let (master_id, master) = s
         .principal("master", PrincipalKind::Agent, &[Role::Master])
@@ -37,7 +49,7 @@ server_test!(attack_input_bad_bodies_write_nothing, |s| {
     let json_ct = "application/json";
     let big = format!("{{\"label\":\"{}\"}}", "a".repeat(300 * 1024));
     // (what, token, path, content type, body, status, field or rule)
-    let cases: Vec<(&str, &str, String, &str, Vec<u8>, StatusCode, Option<&str>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("malformed JSON", &s.admin, "/v1/principals".into(), json_ct,
          b"{\"kind\": \"human\", ".to_vec(), StatusCode::BAD_REQUEST, None),
         ("trailing garbage", &s.admin, "/v1/principals".into(), json_ct,
