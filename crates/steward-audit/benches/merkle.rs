@@ -38,11 +38,13 @@ fn chain(len: u64) -> Vec<AuditEntry> {
             kind: ActorKind::Agent,
             id: "agent-deployer-07".to_owned(),
             roles: vec!["deployer".to_owned()],
+            channel: None,
         },
         Actor {
             kind: ActorKind::Human,
             id: "alice".to_owned(),
             roles: vec!["security_lead".to_owned(), "team_lead".to_owned()],
+            channel: None,
         },
     ];
     let mut entries = Vec::with_capacity(len as usize);

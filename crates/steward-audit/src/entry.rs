@@ -62,6 +62,37 @@ pub struct Actor {
     pub id: String,
     /// The roles the actor held when acting, in the order they were recorded.
     pub roles: Vec<String>,
+    /// The door the actor came through, when it is not the JSON API. Not part of the
+    /// actor's encoding: the writer moves it into the event's `data` as `"channel"`
+    /// (hashed like the rest of `data`), so an entry read back has `None` here.
+    #[serde(skip)]
+    pub channel: Option<Channel>,
+}
+
+/// How an actor reached Steward, recorded in each event it causes (`data.channel`). The
+/// JSON API is the default and is not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// The `steward` command line.
+    Cli,
+    /// The dashboard's pages.
+    Web,
+    /// The MCP server (`steward mcp`, `/mcp`).
+    Mcp,
+    /// An agent tool-call hook (`steward hook …`, `/v1/hooks/…`).
+    Hook,
+}
+
+impl Channel {
+    /// The name recorded in `data.channel`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Cli => "cli",
+            Channel::Web => "web",
+            Channel::Mcp => "mcp",
+            Channel::Hook => "hook",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -158,7 +158,7 @@ pub use compliance::{
     Area, ComplianceReport, ControlReport, Exception, Framework, Period, ReportBuilder,
     UnknownFrameworkError, Verification,
 };
-pub use entry::{Actor, ActorKind, AuditEntry, EntryBody, Subject, UnknownActorKindError};
+pub use entry::{Actor, ActorKind, AuditEntry, Channel, EntryBody, Subject, UnknownActorKindError};
 pub use export::{
     ExportHeader, ExportLine, ExportVerifier, VerifyError, VerifyErrorKind, VerifyReport,
     verify_export,

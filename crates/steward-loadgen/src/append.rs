@@ -253,6 +253,7 @@ async fn append(store: &Store, mode: Mode, producer: usize, n: u64) -> anyhow::R
                 kind: ActorKind::Agent,
                 id: format!("agent-{producer}"),
                 roles: vec!["worker".to_owned()],
+                channel: None,
             },
         )
     };

@@ -236,6 +236,7 @@ async fn setup(store: Store, server: Option<&str>) -> anyhow::Result<Target> {
         kind: ActorKind::System,
         id: "loadgen".into(),
         roles: Vec::new(),
+        channel: None,
     };
     let tag = format!("{:x}", rand_tag());
     let mut tokens = Vec::new();
@@ -277,13 +278,12 @@ async fn setup(store: Store, server: Option<&str>) -> anyhow::Result<Target> {
         None => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let url = format!("http://{}", listener.local_addr()?);
-            let state = AppState {
-                store: store.clone(),
-                policy: Arc::new(Policy::builtin()),
-                clock: Clock::System,
-                audit_key: None,
-                authz: AuthzCache::default(),
-            };
+            let state = AppState::new(
+                store.clone(),
+                Arc::new(Policy::builtin()),
+                Clock::System,
+                None,
+            );
             tokio::spawn(serve(listener, router(state), std::future::pending()));
             url
         }

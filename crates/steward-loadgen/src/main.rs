@@ -272,6 +272,7 @@ async fn start(store: Store) -> anyhow::Result<Fixture> {
         kind: ActorKind::System,
         id: "loadgen".into(),
         roles: Vec::new(),
+        channel: None,
     };
     let mut tokens = Vec::new();
     let mut ids = Vec::new();
@@ -323,13 +324,7 @@ async fn start(store: Store) -> anyhow::Result<Fixture> {
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let state = AppState {
-        store,
-        policy: Arc::new(Policy::builtin()),
-        clock: Clock::System,
-        audit_key: None,
-        authz: Default::default(),
-    };
+    let state = AppState::new(store, Arc::new(Policy::builtin()), Clock::System, None);
     tokio::spawn(serve(listener, router(state), std::future::pending()));
     Ok(Fixture {
         url,

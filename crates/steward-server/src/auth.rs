@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use steward_policy::Role;
-use steward_store::{Actor, AuthenticatedPrincipal, Principal};
+use steward_store::{Actor, AuthenticatedPrincipal, Channel, Principal};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -26,6 +26,15 @@ impl Caller {
     /// The caller as an audit actor.
     pub fn actor(&self) -> Actor {
         self.0.principal.actor()
+    }
+
+    /// The caller as an audit actor acting through `channel` (the dashboard, the MCP
+    /// server, a hook): every event the use case appends records it as `data.channel`.
+    pub fn actor_via(&self, channel: Channel) -> Actor {
+        Actor {
+            channel: Some(channel),
+            ..self.actor()
+        }
     }
 
     pub fn has(&self, role: Role) -> bool {

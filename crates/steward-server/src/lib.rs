@@ -15,6 +15,7 @@ pub mod auth;
 pub mod authz;
 pub mod clock;
 pub mod error;
+pub mod feed;
 pub mod json;
 mod openapi;
 pub mod routes;
@@ -304,6 +305,7 @@ async fn sign_checkpoint(state: &AppState, key: &AuditKey, now_ms: i64) {
         kind: steward_store::ActorKind::System,
         id: "steward".to_owned(),
         roles: Vec::new(),
+        channel: None,
     };
     let before = match state.store.latest_checkpoint().await {
         Ok(latest) => latest,

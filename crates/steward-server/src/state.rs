@@ -8,6 +8,7 @@ use steward_store::Store;
 
 use crate::authz::AuthzCache;
 use crate::clock::Clock;
+use crate::feed::AuditFeed;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -20,7 +21,49 @@ pub struct AppState {
     /// Workers' standings and permits' constraints for `POST /v1/authorize`, checked
     /// against the database's row versions on every use (see `authz`). Per instance.
     pub authz: AuthzCache,
+    /// Every committed audit event, for whoever follows the trail live (see `feed`).
+    /// Per instance; it sees what every instance on the same database commits.
+    pub feed: AuditFeed,
+    /// The address people reach this Steward at (`steward serve --public-url`, default
+    /// the listening address), without a trailing slash: links in answers to agents and
+    /// in notifications point there.
+    pub public_url: Arc<str>,
 }
+
+impl AppState {
+    /// The state of one instance over `store`, with empty per-instance caches. New
+    /// fields get their defaults here, so callers set only what they configure.
+    pub fn new(
+        store: Store,
+        policy: Arc<Policy>,
+        clock: Clock,
+        audit_key: Option<AuditKey>,
+    ) -> AppState {
+        AppState {
+            feed: AuditFeed::new(store.clone()),
+            store,
+            policy,
+            clock,
+            audit_key,
+            authz: AuthzCache::default(),
+            public_url: Arc::from(DEFAULT_PUBLIC_URL),
+        }
+    }
+
+    /// The same state with links pointing at `url` (a trailing slash is dropped).
+    pub fn with_public_url(mut self, url: &str) -> AppState {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
+    }
+
+    /// Where a person reviews and decides permit `id`: its dashboard page.
+    pub fn permit_link(&self, id: &str) -> String {
+        format!("{}/permits/{id}", self.public_url)
+    }
+}
+
+/// The public URL when none is configured: the default listening address.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// The Ed25519 secret key (its 32-byte seed) that signs audit checkpoints. Cheap to
 /// clone; its `Debug` shows only the public key's id, never the secret.

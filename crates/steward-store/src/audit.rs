@@ -21,6 +21,25 @@ pub struct NewEvent {
     pub data: Value,
 }
 
+/// Moves the actor's channel, when it has one, into the event's data as `"channel"`,
+/// where the hash covers it (the actor's encoding has no place for it).
+pub(crate) fn record_channel(event: &mut NewEvent) {
+    let Some(channel) = event.actor.channel.take() else {
+        return;
+    };
+    let channel = Value::from(channel.as_str());
+    match &mut event.data {
+        Value::Object(data) => {
+            data.insert("channel".to_owned(), channel);
+        }
+        Value::Null => event.data = serde_json::json!({ "channel": channel }),
+        other => {
+            let data = std::mem::take(other);
+            event.data = serde_json::json!({ "channel": channel, "value": data });
+        }
+    }
+}
+
 /// Which events [`Store::query_events`] returns. Every filter given must hold; `None`
 /// filters nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,6 +100,7 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
     };
     let head = decode_head(head_seq, &head_hash)?;
     let seq = head.seq + 1;
+    record_channel(&mut event);
     let level = event.level.map(u8::from);
     // Personal values are encrypted for their subject before anything is hashed or
     // written (see `personal`): the trail never holds them in plaintext. Lock order:
@@ -550,6 +570,7 @@ pub(crate) fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
             kind,
             id: actor_id,
             roles,
+            channel: None,
         },
         subject: Subject {
             task_id,

@@ -105,7 +105,8 @@ enum BatchError {
 }
 
 impl Prepared {
-    fn new(event: NewEvent) -> Prepared {
+    fn new(mut event: NewEvent) -> Prepared {
+        crate::audit::record_channel(&mut event);
         let level = event.level.map(u8::from);
         let data_text = steward_audit::canonical_json(&event.data);
         let roles_text = roles_json(&event.actor.roles);

@@ -116,6 +116,6 @@ pub use worker::{
 };
 
 pub use steward_audit::{
-    Actor, ActorKind, AuditEntry, Hash, HoldScope, KeepReason, SignedCheckpoint, SignedManifest,
-    Subject,
+    Actor, ActorKind, AuditEntry, Channel, Hash, HoldScope, KeepReason, SignedCheckpoint,
+    SignedManifest, Subject,
 };

@@ -230,6 +230,7 @@ pub(crate) fn system_actor() -> Actor {
         kind: ActorKind::System,
         id: "steward".into(),
         roles: Vec::new(),
+        channel: None,
     }
 }
 

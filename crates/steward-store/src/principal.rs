@@ -243,6 +243,7 @@ impl Principal {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
+            channel: None,
         }
     }
 

@@ -15,6 +15,7 @@ fn actor(id: &str, kind: ActorKind) -> Actor {
         kind,
         id: id.to_owned(),
         roles: Vec::new(),
+        channel: None,
     }
 }
 

@@ -25,6 +25,7 @@ fn prepared_hash_equals_entry_hash() {
         kind: ActorKind::Agent,
         id: "agent-1".to_owned(),
         roles: vec!["master".to_owned(), "worker".to_owned()],
+        channel: None,
     };
     let subject = Subject {
         task_id: Some("t".to_owned()),
@@ -74,7 +75,7 @@ proptest! {
         number in any::<i64>(),
         prev in any::<[u8; 32]>(),
     ) {
-        let actor = Actor { kind: ActorKind::Human, id, roles };
+        let actor = Actor { kind: ActorKind::Human, id, roles, channel: None };
         let subject = Subject { task_id, worker_id: None, permit_id: None };
         let data = json!({ "text": text, "n": number });
         let body = EntryBody { seq, ts_ms, event_type: &event_type, actor: &actor, subject: &subject, level, data: &data };

@@ -30,6 +30,7 @@ fn absent_and_empty_ids_encode_differently() {
         kind: ActorKind::System,
         id: String::new(),
         roles: vec![],
+        channel: None,
     };
     let data = Value::Null;
     let absent = Subject::default();
@@ -60,6 +61,7 @@ fn role_boundaries_are_unambiguous() {
         kind: ActorKind::Agent,
         id: "a".to_owned(),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        channel: None,
     };
     let encode = |actor: &Actor| {
         canonical_body(&EntryBody {

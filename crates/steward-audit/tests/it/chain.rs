@@ -30,7 +30,12 @@ fn arb_fields() -> impl Strategy<Value = Fields> {
         ascii(),
         prop::collection::vec(ascii(), 0..4),
     )
-        .prop_map(|(kind, id, roles)| Actor { kind, id, roles });
+        .prop_map(|(kind, id, roles)| Actor {
+            kind,
+            id,
+            roles,
+            channel: None,
+        });
     let subject = (
         prop::option::of(ascii()),
         prop::option::of(ascii()),
@@ -380,6 +385,7 @@ fn sample_fields() -> Fields {
             kind: ActorKind::System,
             id: "steward".to_owned(),
             roles: vec![],
+            channel: None,
         },
         subject: Subject {
             worker_id: Some("w-1".to_owned()),

@@ -32,6 +32,7 @@ fn trail() -> Trail {
             kind: ActorKind::ALL[(seq % 3) as usize],
             id: format!("actor-{}", seq % 5),
             roles: vec!["operator".to_owned()],
+            channel: None,
         };
         let subject = Subject {
             task_id: Some(format!("task-{seq}")),

@@ -12,6 +12,7 @@ fn golden_entry() -> AuditEntry {
         kind: ActorKind::Human,
         id: "alice".to_owned(),
         roles: vec!["security_lead".to_owned(), "team_lead".to_owned()],
+        channel: None,
     };
     let subject = Subject {
         task_id: Some("task-1".to_owned()),

@@ -202,6 +202,7 @@ fn init_actor() -> Actor {
         kind: ActorKind::System,
         id: "steward-init".to_owned(),
         roles: Vec::new(),
+        channel: None,
     }
 }
 

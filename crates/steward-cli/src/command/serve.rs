@@ -55,11 +55,33 @@ pub struct ServeArgs {
     /// key recorded in the database.
     #[arg(long, env = "STEWARD_AUDIT_KEY_FILE", value_name = "FILE")]
     pub audit_key: Option<PathBuf>,
+    /// The URL people reach this Steward at, for links to permits in answers to agents
+    /// and in notifications (e.g. `https://steward.example.com` behind a proxy). Default:
+    /// `http://` and the listening address.
+    #[arg(long, env = "STEWARD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+/// Checks `--public-url`: an absolute `http` or `https` URL without query or fragment.
+fn parse_public_url(url: &str) -> anyhow::Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(trimmed.to_owned()),
+        _ => Err(invalid(format!(
+            "`--public-url`: `{url}` is not an http(s) URL such as `https://steward.example.com`"
+        ))),
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Parse everything that can be wrong before starting anything.
     let policy = load_policy(args.policy.as_deref())?;
+    if let Some(url) = &args.public_url {
+        parse_public_url(url)?;
+    }
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -86,13 +108,17 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
 
     let database = redact(&args.store.database_url());
     let policy_version = policy.version().to_owned();
-    let state = AppState {
-        store: store.clone(),
-        policy: Arc::new(policy),
-        clock: Clock::System,
-        audit_key: Some(audit_key),
-        authz: Default::default(),
+    let public_url = match &args.public_url {
+        Some(url) => parse_public_url(url)?,
+        None => format!("http://{addr}"),
     };
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(policy),
+        Clock::System,
+        Some(audit_key),
+    )
+    .with_public_url(&public_url);
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     // Webhook deliveries follow the audit trail on their own task, so HTTP to receivers
     // never delays maintenance or a request.
@@ -200,6 +226,7 @@ async fn instance_key(
         kind: ActorKind::System,
         id: "steward".to_owned(),
         roles: Vec::new(),
+        channel: None,
     };
     let now = Clock::System.now().millis();
     match store

@@ -713,6 +713,35 @@ fn serve_refuses_a_malformed_signing_key() {
 }
 
 #[test]
+fn serve_refuses_a_public_url_that_is_not_http_before_starting() {
+    let dir = scratch_dir("bad-public-url");
+    let data_dir = dir.to_str().expect("utf-8 path");
+    let run = steward_env(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir,
+            "--public-url",
+            "steward.example.com",
+        ],
+        &[],
+        b"",
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "`--public-url`: `steward.example.com` is not an http(s) URL such as `https://steward.example.com`"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Refused before anything started: no data directory was initialised.
+    assert!(!dir.join("steward.db").exists());
+}
+
+#[test]
 fn audit_export_verifies_offline_and_names_the_damaged_seq_on_sqlite() {
     audit_export_scenario("export-sqlite", None);
 }

@@ -27,6 +27,7 @@ async fn record(s: &TestServer, level: u8, worker: Option<&str>, permit: Option<
                 kind: ActorKind::Agent,
                 id: "agent-1".to_owned(),
                 roles: Vec::new(),
+                channel: None,
             },
             subject: Subject {
                 worker_id: worker.map(str::to_owned),

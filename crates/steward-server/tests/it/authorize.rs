@@ -321,16 +321,15 @@ struct Instance {
 
 async fn second_instance(s: &TestServer) -> Instance {
     let store = Store::connect(s.db.url()).await.expect("second store");
-    let state = AppState {
+    let state = AppState::new(
         store,
-        policy: Arc::new(Policy::builtin()),
-        clock: Clock::Manual(match &s.clock {
+        Arc::new(Policy::builtin()),
+        Clock::Manual(match &s.clock {
             Clock::Manual(ms) => ms.clone(),
             Clock::System => unreachable!("test servers run on a manual clock"),
         }),
-        audit_key: None,
-        authz: Default::default(),
-    };
+        None,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -448,13 +448,12 @@ server_test!(emergency_auto_revoke_and_restart, |s| {
     // A new Steward on the same database: its own store connection, its own clock, its
     // maintenance loop. The loop's first tick runs at startup and revokes the permit.
     let store = Store::connect(s.db.url()).await.expect("connect");
-    let state = AppState {
-        store: store.clone(),
-        policy: Arc::new(Policy::builtin()),
-        clock: Clock::manual(Timestamp(now(s))),
-        audit_key: None,
-        authz: Default::default(),
-    };
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(Policy::builtin()),
+        Clock::manual(Timestamp(now(s))),
+        None,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

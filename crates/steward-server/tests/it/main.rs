@@ -10,6 +10,7 @@ mod audit_tail;
 mod authorize;
 mod emergencies;
 mod erasure;
+mod feed;
 mod monitoring;
 mod notify;
 mod permits;

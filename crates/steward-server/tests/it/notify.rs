@@ -775,6 +775,7 @@ async fn record(
                 kind: ActorKind::System,
                 id: "steward".into(),
                 roles: Vec::new(),
+                channel: None,
             },
             subject: Subject {
                 task_id: None,

@@ -931,13 +931,14 @@ server_test!(maintenance_loop_issues_due_permits, |s| {
         approve(s, &tl, &id, "tech_lead").await.1["state"],
         "approved"
     );
-    let loop_task = tokio::spawn(steward_server::run_maintenance(steward_server::AppState {
-        store: s.store().clone(),
-        policy: std::sync::Arc::new(steward_policy::Policy::builtin()),
-        clock: s.clock.clone(),
-        audit_key: None,
-        authz: Default::default(),
-    }));
+    let loop_task = tokio::spawn(steward_server::run_maintenance(
+        steward_server::AppState::new(
+            s.store().clone(),
+            std::sync::Arc::new(steward_policy::Policy::builtin()),
+            s.clock.clone(),
+            None,
+        ),
+    ));
     s.clock.advance_minutes(60);
     let mut state = String::new();
     for _ in 0..50 {

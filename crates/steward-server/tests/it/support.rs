@@ -56,6 +56,7 @@ pub fn seeder() -> Actor {
         kind: ActorKind::System,
         id: "test-setup".into(),
         roles: Vec::new(),
+        channel: None,
     }
 }
 
@@ -68,13 +69,12 @@ impl TestServer {
     pub async fn start_with_key(db: TestDb, audit_key: Option<AuditKey>) -> TestServer {
         // A fixed start keeps tests independent of the wall clock.
         let clock = Clock::manual(Timestamp(1_800_000_000_000));
-        let state = AppState {
-            store: db.store().clone(),
-            policy: Arc::new(Policy::builtin()),
-            clock: clock.clone(),
+        let state = AppState::new(
+            db.store().clone(),
+            Arc::new(Policy::builtin()),
+            clock.clone(),
             audit_key,
-            authz: Default::default(),
-        };
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");

@@ -591,13 +591,12 @@ server_test!(the_maintenance_loop_fires_due_timers_with_its_clock, |s| {
         .expect("id")
         .to_owned();
     // An instance whose clock reads 2 × SLA later: its first tick expires the request.
-    let state = AppState {
-        store: s.store().clone(),
-        policy: Arc::new(Policy::builtin()),
-        clock: Clock::manual(Timestamp(s.clock.now().millis() + 48 * HOUR)),
-        audit_key: None,
-        authz: Default::default(),
-    };
+    let state = AppState::new(
+        s.store().clone(),
+        Arc::new(Policy::builtin()),
+        Clock::manual(Timestamp(s.clock.now().millis() + 48 * HOUR)),
+        None,
+    );
     let maintenance = tokio::spawn(run_maintenance(state));
     let mut state = Value::Null;
     for _ in 0..100 {

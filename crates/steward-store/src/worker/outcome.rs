@@ -64,6 +64,7 @@ fn steward() -> Actor {
         kind: ActorKind::System,
         id: "steward".to_owned(),
         roles: Vec::new(),
+        channel: None,
     }
 }
 

@@ -28,6 +28,7 @@ fn steward() -> Actor {
         kind: ActorKind::System,
         id: "steward".into(),
         roles: Vec::new(),
+        channel: None,
     }
 }
 

@@ -19,6 +19,7 @@ fn event(actor: &str, n: u64) -> NewEvent {
             kind: ActorKind::Agent,
             id: actor.to_owned(),
             roles: vec!["master".to_owned()],
+            channel: None,
         },
         subject: Subject {
             task_id: Some(format!("task-{n}")),
@@ -255,6 +256,7 @@ fn typed(event_type: &str, worker: Option<&str>, level: u8, ts_ms: i64) -> NewEv
             kind: ActorKind::Human,
             id: format!("actor-{level}"),
             roles: vec!["admin".to_owned()],
+            channel: None,
         },
         subject: Subject {
             task_id: Some(format!("task-{ts_ms}")),
@@ -332,5 +334,31 @@ store_test!(
             [2, 3],
             "from inclusive, to exclusive"
         );
+    }
+);
+
+store_test!(
+    an_actors_channel_is_recorded_in_the_events_data_and_hashed,
+    |store: Store| async move {
+        let mut through_web = event("approver", 1);
+        through_web.actor.channel = Some(steward_store::Channel::Web);
+        let mut tx = store.begin().await.expect("begin");
+        let appended = append_event(&mut tx, through_web).await.expect("append");
+        tx.commit().await.expect("commit");
+        // The group-committed path records it too.
+        let mut through_mcp = event("agent", 2);
+        through_mcp.actor.channel = Some(steward_store::Channel::Mcp);
+        let recorded = store.record_event(through_mcp).await.expect("record");
+        // An event without a channel (the JSON API) keeps its data as given.
+        let plain = store.record_event(event("api", 3)).await.expect("record");
+
+        let stored = store.events(1, 10).await.expect("events");
+        assert_eq!(stored, vec![appended, recorded, plain]);
+        assert_eq!(stored[0].data["channel"], "web");
+        assert_eq!(stored[1].data["channel"], "mcp");
+        assert!(stored[2].data.get("channel").is_none());
+        assert!(stored.iter().all(|entry| entry.actor.channel.is_none()));
+        // The channel is covered by the hash: the chain verifies as stored.
+        assert_eq!(store.verify_audit_chain().await.expect("verify").seq, 3);
     }
 );

@@ -26,6 +26,7 @@ fn event(producer: usize, n: usize) -> NewEvent {
             kind: ActorKind::Agent,
             id: format!("agent-{producer}"),
             roles: vec!["worker".to_owned()],
+            channel: None,
         },
         subject: Subject {
             task_id: Some(format!("task-{producer}-{n}")),

@@ -27,6 +27,7 @@ fn event(n: u64) -> NewEvent {
             kind: ActorKind::Agent,
             id: "bulk".to_owned(),
             roles: vec!["master".to_owned()],
+            channel: None,
         },
         subject: Subject::default(),
         level: None,

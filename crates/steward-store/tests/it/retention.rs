@@ -25,6 +25,7 @@ fn event(level: u8) -> NewEvent {
             kind: ActorKind::Agent,
             id: "agent-1".to_owned(),
             roles: Vec::new(),
+            channel: None,
         },
         subject: Subject {
             worker_id: Some(format!("worker-l{level}")),

@@ -31,5 +31,6 @@ pub fn admin() -> Actor {
         kind: ActorKind::Human,
         id: "admin-1".to_owned(),
         roles: vec!["admin".to_owned()],
+        channel: None,
     }
 }

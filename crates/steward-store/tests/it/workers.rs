@@ -78,6 +78,7 @@ fn master() -> Actor {
         kind: ActorKind::Agent,
         id: "master-1".to_owned(),
         roles: vec!["master".to_owned()],
+        channel: None,
     }
 }
 
@@ -1112,6 +1113,7 @@ store_test!(
             kind: ActorKind::System,
             id: "timer".to_owned(),
             roles: vec![],
+            channel: None,
         };
         let expired = store
             .expire_overdue_certifications(&system, T0 + 370 * DAY)

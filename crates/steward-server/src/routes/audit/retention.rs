@@ -290,6 +290,7 @@ pub async fn scheduled_prune(state: &AppState, key: &AuditKey, now_ms: i64) {
         kind: steward_store::ActorKind::System,
         id: "steward".to_owned(),
         roles: Vec::new(),
+        channel: None,
     };
     match state.store.prune_audit(&actor, key.secret(), now_ms).await {
         Ok(report) if !report.ranges.is_empty() => tracing::info!(

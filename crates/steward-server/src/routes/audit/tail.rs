@@ -2,31 +2,25 @@
 //! one SSE message whose `id` is its `seq` and whose data is its JSON Lines export form, so
 //! a client that reconnects with `Last-Event-ID` resumes exactly after the last one it saw.
 //!
-//! New events are found by polling the store every [`POLL`]: that works the same on SQLite
-//! and across several instances on PostgreSQL, at the cost of up to [`POLL`] latency.
+//! The events come from the instance's audit feed (`crate::feed`): one poller per instance
+//! reads new events for every follower, and sees what any instance on the same database
+//! commits, with up to [`feed::POLL`](crate::feed::POLL) latency.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::{Stream, stream};
+use futures_util::{Stream, StreamExt};
 use steward_policy::Role;
-use steward_store::{AuditEntry, Store};
+use steward_store::AuditEntry;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::audit::{known_params, parse_number};
 use crate::routes::principals::store_error;
 use crate::state::AppState;
-
-/// How often the stream looks for new events when it has caught up.
-pub const POLL: Duration = Duration::from_millis(250);
-
-/// Events read per query.
-const PAGE: u32 = 200;
 
 /// Streams audit events as they are appended, from `from_seq` (default: only new events)
 /// or after the `Last-Event-ID` header's seq (which wins), until the client disconnects.
@@ -61,39 +55,13 @@ pub async fn tail(
     }
     let next = match from_seq {
         Some(seq) => seq,
-        None => state.store.audit_head().await.map_err(store_error)?.seq + 1,
+        None => state.feed.next_seq().await.map_err(store_error)?,
     };
-    let events = stream::unfold(
-        (
-            state.store.clone(),
-            next,
-            Vec::<AuditEntry>::new().into_iter(),
-        ),
-        |(store, mut next, mut buffered)| async move {
-            loop {
-                if let Some(entry) = buffered.next() {
-                    next = entry.seq + 1;
-                    return Some((Ok(to_event(&entry)), (store, next, buffered)));
-                }
-                buffered = fetch(&store, next).await.into_iter();
-                if buffered.len() == 0 {
-                    tokio::time::sleep(POLL).await;
-                }
-            }
-        },
-    );
+    let events = state
+        .feed
+        .follow(next)
+        .map(|entry| Ok::<_, Infallible>(to_event(&entry)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
-}
-
-/// The next page from `next`; a store error ends nothing, it is retried at the next poll.
-async fn fetch(store: &Store, next: u64) -> Vec<AuditEntry> {
-    match store.events(next, PAGE).await {
-        Ok(entries) => entries,
-        Err(error) => {
-            tracing::warn!(%error, "audit tail: reading events failed; retrying");
-            Vec::new()
-        }
-    }
 }
 
 fn to_event(entry: &AuditEntry) -> Event {

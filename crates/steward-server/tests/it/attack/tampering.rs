@@ -32,6 +32,7 @@ server_test!(attack_tampering_updates_and_deletes_are_refused, |s| {
         kind: ActorKind::System,
         id: "steward".into(),
         roles: Vec::new(),
+        channel: None,
     };
     s.store()
         .claim_signing_key(&system, &public, 0)
