@@ -8,6 +8,7 @@ use steward_policy::{ApprovalRequirements, CertificationStatus, Level, Role};
 
 use crate::approval::{QuorumStatus, RecordedApproval, quorum};
 use crate::names::string_enum;
+use crate::outcome::OutcomeBasis;
 use crate::time::Timestamp;
 
 /// What the rules need to know about one worker's certification. A plain value: the store
@@ -40,7 +41,8 @@ impl WorkerRecord {
     }
 }
 
-/// A worker's operation history, as counters.
+/// A worker's operation history, as counters. Successes count only when Steward saw the
+/// work (see `outcome`); the others are kept apart in `uncounted_successes`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OperationStats {
     /// Successful operations since the current level was granted.
@@ -55,6 +57,9 @@ pub struct OperationStats {
     pub safety_violations: u32,
     /// Failed union (level ≥ 1) operations since the last successful union operation.
     pub consecutive_union_failures: u32,
+    /// Lifetime successes reported without evidence Steward saw: history only, never
+    /// counted towards promotion, and they break no failure streak.
+    pub uncounted_successes: u32,
 }
 
 /// Whether a worker may be promoted to a level, with one sentence per criterion.
@@ -134,7 +139,10 @@ pub fn eligibility(record: &WorkerRecord, target: Level, now: Timestamp) -> Elig
             let total: u64 = stats.successes_by_level.iter().map(|&n| u64::from(n)).sum();
             check.add(
                 total >= 20,
-                format!("20+ successful operations (has {total})"),
+                format!(
+                    "20+ successful operations that Steward saw (has {total}{})",
+                    uncounted(stats)
+                ),
             );
             check.no_incident(stats, now, 30);
         }
@@ -148,7 +156,10 @@ pub fn eligibility(record: &WorkerRecord, target: Level, now: Timestamp) -> Elig
             let n = stats.successes_by_level[current.index()];
             check.add(
                 n >= min_successes,
-                format!("{min_successes}+ successful level-{current} operations (has {n})"),
+                format!(
+                    "{min_successes}+ successful level-{current} operations that Steward saw (has {n}{})",
+                    uncounted(stats)
+                ),
             );
             check.success_rate(stats, current, percent);
             check.no_incident(stats, now, incident_days);
@@ -163,6 +174,20 @@ pub fn eligibility(record: &WorkerRecord, target: Level, now: Timestamp) -> Elig
         _ => {}
     }
     check.finish()
+}
+
+/// What eligibility says of the successes that do not count, if any.
+fn uncounted(stats: &OperationStats) -> String {
+    match stats.uncounted_successes {
+        0 => String::new(),
+        1 => {
+            "; 1 success reported without a closed permit or an authorized operation does not count"
+                .to_owned()
+        }
+        n => format!(
+            "; {n} successes reported without a closed permit or an authorized operation do not count"
+        ),
+    }
 }
 
 /// The human approvals a promotion needs (SPEC §5).
@@ -353,11 +378,13 @@ string_enum! {
 }
 
 /// One finished operation. It is a union operation when `level` (the level the operation
-/// required) is 1 or more.
+/// required) is 1 or more. Make one with `check_outcome`, which decides its level and
+/// basis from the work Steward saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OperationOutcome {
     pub result: OperationResult,
     pub level: Level,
+    pub basis: OutcomeBasis,
 }
 
 /// Why `record_outcome` suspended a certification.
@@ -386,8 +413,10 @@ const UNION_FAILURES_TO_SUSPEND: u32 = 3;
 
 /// Folds one operation's outcome into `record`, suspending it when SPEC §5 says so.
 ///
-/// - A success counts at its level and, for a union operation, resets the consecutive
-///   union failure count (non-union operations neither extend nor break the streak).
+/// - A success that Steward saw (its basis counts) counts at its level and, for a union
+///   operation, resets the consecutive union failure count (non-union operations neither
+///   extend nor break the streak). A success reported without evidence only adds to
+///   `uncounted_successes`: it counts towards nothing and breaks no streak.
 /// - A failure, an incident and a safety violation all count as failures; an incident
 ///   also sets `last_incident_at`, and a safety violation is counted on its own.
 /// - Any safety violation, or the third consecutive failed union operation, suspends an
@@ -402,6 +431,9 @@ pub fn record_outcome(
     let stats = &mut record.stats;
     let union = outcome.level.is_union();
     match outcome.result {
+        OperationResult::Success if !outcome.basis.counts() => {
+            stats.uncounted_successes = stats.uncounted_successes.saturating_add(1);
+        }
         OperationResult::Success => {
             let n = &mut stats.successes_by_level[outcome.level.index()];
             *n = n.saturating_add(1);

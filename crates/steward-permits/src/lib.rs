@@ -1,6 +1,7 @@
 //! Steward's permit and certification rules: the permit state machine (SPEC §6.2), approval
 //! and quorum rules (§6.3), evidence, validity windows and renewal (§6.1), and the worker
-//! certification lifecycle (§5), with the timers they set off (`timers`).
+//! certification lifecycle (§5) with who may report outcomes and which count (`outcome`),
+//! and the timers they set off (`timers`).
 //!
 //! # Invariants
 //!
@@ -29,6 +30,7 @@ mod emergency;
 mod evidence;
 mod monitor;
 mod names;
+mod outcome;
 mod report;
 mod rollback_plan;
 mod state;
@@ -59,6 +61,10 @@ pub use monitor::{
     Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,
     TriggerKind, evaluate, observe, rollback_escalation_roles, rollback_sla_minutes,
     rollback_within_sla,
+};
+pub use outcome::{
+    DecisionSeen, OUTCOME_COUNTING_RULE, OutcomeBasis, OutcomeParties, OutcomeRefusal,
+    OutcomeReport, PermitSeen, SeenWork, check_outcome,
 };
 pub use report::{
     LEVEL_1_FIELDS, LEVEL_2_FIELDS, LEVEL_3_FIELDS, LEVEL_4_FIELDS, ROLLBACK_FIELDS,

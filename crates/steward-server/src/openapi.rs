@@ -114,6 +114,7 @@ use crate::routes;
         routes::tokens::CreatedToken,
         routes::tokens::TokenView,
         routes::tokens::TokenList,
+        routes::tokens::RevokedTokenView,
         routes::audit::EventPage,
         routes::audit::Verification,
         routes::audit::checkpoints::CheckpointView,

@@ -15,7 +15,10 @@
 //! - `retention`: pruning the trail past its retention into signed range manifests
 //!   ([`Store::prune_audit`]), legal holds, and verification across pruned history
 //!   ([`Store::verify_audit_trail`]).
-//! - `principal`, `token`: principals and their API tokens.
+//! - `principal`, `token`: principals and their API tokens (minted tokens end with the
+//!   token that minted them).
+//! - `signing`: the audit signing key's public half, recorded once; every instance must
+//!   hold the matching key.
 //! - `webhook`: outbound webhook subscriptions and their delivery log.
 //! - `metrics`: the aggregates behind `/metrics`, computed at scrape time.
 //! - `personal`: personal data in audit events, encrypted per subject, and its erasure
@@ -70,6 +73,7 @@ mod permit;
 mod personal;
 mod principal;
 mod retention;
+mod signing;
 mod store;
 mod timers;
 pub mod token;
@@ -102,12 +106,13 @@ pub use retention::{
     HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,
     MAX_RANGE_EVENTS, NewLegalHold, PRUNED_EVENT, PruneRange, PruneReport, PruneStop, scope_json,
 };
+pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
-pub use token::{AuthenticatedPrincipal, NewToken, TokenInfo};
+pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
 pub use worker::{
-    MAX_WORKER_PAGE, NewWorker, NewWorkerToken, PromotionApproval, PromotionState, Revocation,
-    Worker, WorkerError, WorkerFilter, WorkerPage,
+    MAX_WORKER_PAGE, NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord,
+    PromotionApproval, PromotionState, Revocation, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 
 pub use steward_audit::{

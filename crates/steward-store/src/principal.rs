@@ -298,6 +298,34 @@ impl FromStr for PrincipalKind {
     }
 }
 
+/// The principal `id` read inside `tx`, if it exists.
+pub(crate) async fn principal_in(
+    tx: &mut Tx<'_>,
+    id: &str,
+) -> Result<Option<Principal>, StoreError> {
+    let row: Option<PrincipalRow> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(
+                "SELECT id, kind, name, roles, created_at, disabled_at \
+                 FROM principals WHERE id = ?",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT id, kind, name, roles::text, created_at, disabled_at \
+                 FROM principals WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+    };
+    row.map(decode_principal).transpose()
+}
+
 /// One `principals` row: id, kind, name, roles (JSON text), created_at, disabled_at.
 pub(crate) type PrincipalRow = (String, String, String, String, i64, Option<i64>);
 

@@ -105,6 +105,17 @@ impl Store {
         in_memory: bool,
         durability: SqliteDurability,
     ) -> Result<Store, StoreError> {
+        let store = Store::open_sqlite(options, in_memory, durability).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A store on SQLite whose schema is left as it is.
+    pub(crate) async fn open_sqlite(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+        durability: SqliteDurability,
+    ) -> Result<Store, StoreError> {
         let options = options
             .create_if_missing(true)
             .foreign_keys(true)
@@ -132,24 +143,27 @@ impl Store {
                 .connect_with(options.journal_mode(SqliteJournalMode::Wal))
                 .await?
         };
-        let store = Store {
+        Ok(Store {
             pool: Pool::Sqlite(pool),
             writer: Arc::default(),
             committer: Arc::default(),
-        };
+        })
+    }
+
+    pub(crate) async fn connect_postgres(options: PgConnectOptions) -> Result<Store, StoreError> {
+        let store = Store::open_postgres(options).await?;
         store.migrate().await?;
         Ok(store)
     }
 
-    pub(crate) async fn connect_postgres(options: PgConnectOptions) -> Result<Store, StoreError> {
+    /// A store on PostgreSQL whose schema is left as it is.
+    pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<Store, StoreError> {
         let pool = PgPoolOptions::new().connect_with(options).await?;
-        let store = Store {
+        Ok(Store {
             pool: Pool::Postgres(pool),
             writer: Arc::default(),
             committer: Arc::default(),
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -208,6 +222,30 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(pool) => Migrator::new(SQLITE_MIGRATIONS).await?.run(pool).await?,
             Pool::Postgres(pool) => Migrator::new(POSTGRES_MIGRATIONS).await?.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Applies the embedded migrations up to `version` only, as an older Steward would
+    /// have left the database (tests of upgrades).
+    #[cfg(feature = "test-support")]
+    pub(crate) async fn migrate_up_to(&self, version: i64) -> Result<(), StoreError> {
+        let up_to = |all: &'static [(i64, &'static str, &'static str)]| {
+            Embedded(&all[..all.iter().take_while(|m| m.0 <= version).count()])
+        };
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                Migrator::new(up_to(SQLITE_MIGRATIONS.0))
+                    .await?
+                    .run(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                Migrator::new(up_to(POSTGRES_MIGRATIONS.0))
+                    .await?
+                    .run(pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -356,6 +394,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         include_str!("../migrations/sqlite/0011_timers.sql"),
     ),
     (
+        13,
+        "provenance",
+        include_str!("../migrations/sqlite/0013_provenance.sql"),
+    ),
+    (
         17,
         "gate",
         include_str!("../migrations/sqlite/0017_gate.sql"),
@@ -417,6 +460,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         11,
         "timers",
         include_str!("../migrations/postgres/0011_timers.sql"),
+    ),
+    (
+        13,
+        "provenance",
+        include_str!("../migrations/postgres/0013_provenance.sql"),
     ),
     (
         17,

@@ -65,15 +65,27 @@ enum Cleanup {
 
 /// A migrated store on a new SQLite file in the system's temp directory.
 pub async fn sqlite_store() -> TestDb {
+    sqlite_store_migrated(None).await
+}
+
+/// A store on a new SQLite file migrated only up to `version`, as an older Steward left
+/// it: reopening [`TestDb::url`] with `Store::connect` upgrades it.
+pub async fn sqlite_store_at(version: i64) -> TestDb {
+    sqlite_store_migrated(Some(version)).await
+}
+
+async fn sqlite_store_migrated(up_to: Option<i64>) -> TestDb {
     let path = env::temp_dir().join(format!("steward-test-{}.db", Uuid::new_v4().simple()));
     let options = SqliteConnectOptions::new().filename(&path);
-    let store = match Store::connect_sqlite(
-        options,
-        false,
-        crate::store::SqliteDurability::default(),
-    )
-    .await
-    {
+    let durability = crate::store::SqliteDurability::default();
+    let opened = match up_to {
+        None => Store::connect_sqlite(options, false, durability).await,
+        Some(version) => match Store::open_sqlite(options, false, durability).await {
+            Ok(store) => store.migrate_up_to(version).await.map(|()| store),
+            Err(error) => Err(error),
+        },
+    };
+    let store = match opened {
         Ok(store) => store,
         Err(error) => panic!("cannot open test database `{}`: {error}", path.display()),
     };
@@ -87,6 +99,15 @@ pub async fn sqlite_store() -> TestDb {
 /// A migrated store on a new PostgreSQL database, or `None` when PostgreSQL is not
 /// reachable and not required (see the module docs).
 pub async fn postgres_store() -> Option<TestDb> {
+    postgres_store_migrated(None).await
+}
+
+/// [`postgres_store`] migrated only up to `version`, like [`sqlite_store_at`].
+pub async fn postgres_store_at(version: i64) -> Option<TestDb> {
+    postgres_store_migrated(Some(version)).await
+}
+
+async fn postgres_store_migrated(up_to: Option<i64>) -> Option<TestDb> {
     let url = postgres_admin_url();
     let admin = match PgConnectOptions::from_str(&url) {
         Ok(admin) => admin,
@@ -108,7 +129,15 @@ pub async fn postgres_store() -> Option<TestDb> {
     }
     // Closing politely is a courtesy; the database exists either way.
     let _ = conn.close().await;
-    let store = match Store::connect_postgres(admin.clone().database(&name)).await {
+    let options = admin.clone().database(&name);
+    let opened = match up_to {
+        None => Store::connect_postgres(options).await,
+        Some(version) => match Store::open_postgres(options).await {
+            Ok(store) => store.migrate_up_to(version).await.map(|()| store),
+            Err(error) => Err(error),
+        },
+    };
+    let store = match opened {
         Ok(store) => store,
         Err(error) => panic!("cannot open test database `{name}` at `{url}`: {error}"),
     };

@@ -1,5 +1,24 @@
 //! API tokens: generating secrets, storing only their SHA-256, authenticating a bearer
-//! secret, revoking and listing.
+//! secret, minting a token with another, revoking (with every token minted from it) and
+//! listing.
+//!
+//! # Lineage
+//!
+//! A token created through the API records the token its creator authenticated with
+//! (`parent_token_id`). Two rules make a minted token end with its parent, so that a
+//! stolen token cannot mint itself a successor that outlives it:
+//!
+//! - expiry: [`Store::mint_token`] refuses an expiry later than the parent's (and gives a
+//!   token asked for without one the parent's), so a token never expires after any of
+//!   its ancestors and authentication stays one indexed read, with no chain to walk;
+//! - revocation: [`Store::revoke_token`] revokes every live descendant in the same
+//!   transaction, one `token.revoked` event each.
+//!
+//! INVARIANT: a live token's parent is live. On PostgreSQL a mint locks its parent row
+//! (`FOR UPDATE`) and checks that it is live, and a revocation updates each token before
+//! it reads that token's children in a later statement, so a mint racing a revocation
+//! either sees its parent revoked or commits before the revocation reads the children.
+//! On SQLite every write transaction holds the database's write lock.
 //!
 //! A secret is `stw_` followed by 43 base64url characters: 256 bits from the operating
 //! system's randomness through `rand`'s thread-local CSPRNG. It is shown to its owner
@@ -15,7 +34,7 @@ use steward_audit::{Actor, Subject};
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::with_personal;
-use crate::principal::{Principal, decode_principal};
+use crate::principal::{Principal, decode_principal, principal_in};
 use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
 
 /// The prefix of every secret [`generate`] makes, so leaked tokens are easy to grep for.
@@ -58,12 +77,48 @@ pub struct TokenInfo {
     pub id: String,
     pub principal_id: String,
     pub label: String,
+    /// The token this one was minted with, when it was created through the API.
+    pub parent_token_id: Option<String>,
     /// Unix milliseconds, as are the other times.
     pub created_at_ms: i64,
     pub expires_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
     /// Refreshed at most every [`LAST_USED_GRANULARITY_MS`].
     pub last_used_at_ms: Option<i64>,
+}
+
+/// A revoked token and the tokens revoked with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRevocation {
+    pub token: TokenInfo,
+    /// The descendants this revocation ended (tokens minted with the token, with a token
+    /// minted with it, …), in the order they were revoked.
+    pub cascaded: Vec<String>,
+}
+
+/// Why [`Store::mint_token`] refused. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The minting token was revoked, or expired, after it authenticated the request.
+    #[error("token `{token_id}` is no longer valid: it was revoked or has expired")]
+    ParentNotLive { token_id: String },
+    /// The new token would expire after the token that mints it (or never, when that one
+    /// expires).
+    #[error(
+        "a token cannot outlive the token that creates it, which expires at {max_expires_at_ms} (unix ms)"
+    )]
+    OutlivesParent { max_expires_at_ms: i64 },
+    /// The principal the token is for is disabled.
+    #[error("principal `{principal_id}` is disabled")]
+    PrincipalDisabled { principal_id: String },
+}
+
+impl From<sqlx::Error> for TokenError {
+    fn from(error: sqlx::Error) -> TokenError {
+        TokenError::Store(error.into())
+    }
 }
 
 /// Who a valid secret belongs to.
@@ -74,8 +129,9 @@ pub struct AuthenticatedPrincipal {
 }
 
 impl Store {
-    /// Stores a token for an existing principal and records `token.created` (with the
-    /// token's id and label, never its hash).
+    /// Stores a root token (one that no token minted: `steward init`'s first admin
+    /// token, or one seeded outside the API) for an existing principal and records
+    /// `token.created` (with the token's id and label, never its hash).
     pub async fn create_token(&self, by: &Actor, new: NewToken) -> Result<TokenInfo, StoreError> {
         let now = now_ms();
         // Read first for a clear NotFound; the foreign key still guards the insert.
@@ -84,6 +140,7 @@ impl Store {
             id: new_id(),
             principal_id: new.principal_id,
             label: new.label,
+            parent_token_id: None,
             created_at_ms: now,
             expires_at_ms: new.expires_at_ms,
             revoked_at_ms: None,
@@ -91,6 +148,25 @@ impl Store {
         };
         let mut tx = self.begin().await?;
         insert_token(&mut tx, by, &token, &new.secret_hash, Subject::default()).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Mints a token with token `parent_token_id` (the one the caller authenticated
+    /// with) and records `token.created` with `minted_with`.
+    ///
+    /// In one transaction, under the parent's row lock: the parent must still be live
+    /// ([`TokenError::ParentNotLive`]), the principal must exist and be enabled, and the
+    /// new token expires no later than the parent: an `expires_at_ms` of `None` takes
+    /// the parent's expiry, a later one is [`TokenError::OutlivesParent`].
+    pub async fn mint_token(
+        &self,
+        by: &Actor,
+        parent_token_id: &str,
+        new: NewToken,
+    ) -> Result<TokenInfo, TokenError> {
+        let mut tx = self.begin().await?;
+        let token = mint_in(&mut tx, by, parent_token_id, new, Subject::default()).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -157,17 +233,28 @@ impl Store {
         }))
     }
 
-    /// Revokes a token and records `token.revoked`. Revoking a revoked token changes
-    /// nothing, records nothing, and returns it as it is.
-    pub async fn revoke_token(&self, by: &Actor, token_id: &str) -> Result<TokenInfo, StoreError> {
-        let now = now_ms();
+    /// Revokes a token and every token minted with it, transitively, in one
+    /// transaction: one `token.revoked` event each (a descendant's names `minted_with`,
+    /// its parent, and `cascade_from`, the token revoked here). Revoking a revoked token
+    /// whose descendants are all revoked changes nothing, records nothing, and returns it
+    /// as it is.
+    pub async fn revoke_token(
+        &self,
+        by: &Actor,
+        token_id: &str,
+    ) -> Result<TokenRevocation, StoreError> {
         let mut tx = self.begin().await?;
-        if revoke_token_in(&mut tx, by, token_id, Subject::default(), now).await? {
+        let (changed, cascaded) =
+            revoke_in(&mut tx, by, token_id, Subject::default(), now_ms()).await?;
+        if changed {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
         }
-        self.token_by_id(token_id).await
+        Ok(TokenRevocation {
+            token: self.token_by_id(token_id).await?,
+            cascaded,
+        })
     }
 
     /// A principal's tokens, revoked and expired ones included, oldest first. Empty for
@@ -176,8 +263,8 @@ impl Store {
         let rows: Vec<TokenRow> = match &self.pool {
             Pool::Sqlite(pool) => {
                 sqlx::query_as(
-                    "SELECT id, principal_id, label, created_at, expires_at, revoked_at, \
-                     last_used_at FROM tokens WHERE principal_id = ? ORDER BY created_at, id",
+                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
+                     revoked_at, last_used_at FROM tokens WHERE principal_id = ? ORDER BY created_at, id",
                 )
                 .bind(principal_id)
                 .fetch_all(pool)
@@ -185,8 +272,8 @@ impl Store {
             }
             Pool::Postgres(pool) => {
                 sqlx::query_as(
-                    "SELECT id, principal_id, label, created_at, expires_at, revoked_at, \
-                     last_used_at FROM tokens WHERE principal_id = $1 ORDER BY created_at, id",
+                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
+                     revoked_at, last_used_at FROM tokens WHERE principal_id = $1 ORDER BY created_at, id",
                 )
                 .bind(principal_id)
                 .fetch_all(pool)
@@ -200,8 +287,8 @@ impl Store {
         let row: Option<TokenRow> = match &self.pool {
             Pool::Sqlite(pool) => {
                 sqlx::query_as(
-                    "SELECT id, principal_id, label, created_at, expires_at, revoked_at, \
-                     last_used_at FROM tokens WHERE id = ?",
+                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
+                     revoked_at, last_used_at FROM tokens WHERE id = ?",
                 )
                 .bind(token_id)
                 .fetch_optional(pool)
@@ -209,8 +296,8 @@ impl Store {
             }
             Pool::Postgres(pool) => {
                 sqlx::query_as(
-                    "SELECT id, principal_id, label, created_at, expires_at, revoked_at, \
-                     last_used_at FROM tokens WHERE id = $1",
+                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
+                     revoked_at, last_used_at FROM tokens WHERE id = $1",
                 )
                 .bind(token_id)
                 .fetch_optional(pool)
@@ -244,39 +331,158 @@ impl Store {
     }
 }
 
-/// Inserts `token` (with the hash of its secret) and appends `token.created` (about
-/// `subject`), inside `tx`. The token's label is personal data of its principal.
-pub(crate) async fn insert_token(
+/// token id, last_used_at, then the columns of a principal row.
+type AuthRow = (
+    String,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+);
+
+/// id, principal_id, label, parent_token_id, created_at, expires_at, revoked_at,
+/// last_used_at.
+type TokenRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn decode_token(row: TokenRow) -> TokenInfo {
+    let (
+        id,
+        principal_id,
+        label,
+        parent_token_id,
+        created_at_ms,
+        expires_at_ms,
+        revoked_at_ms,
+        last_used_at_ms,
+    ) = row;
+    TokenInfo {
+        id,
+        principal_id,
+        label,
+        parent_token_id,
+        created_at_ms,
+        expires_at_ms,
+        revoked_at_ms,
+        last_used_at_ms,
+    }
+}
+
+/// [`Store::mint_token`] inside `tx`, its `token.created` event about `subject`: for a
+/// use case that mints under a lock of its own (a worker's token, minted by its owner).
+pub(crate) async fn mint_in(
+    tx: &mut Tx<'_>,
+    by: &Actor,
+    parent_token_id: &str,
+    new: NewToken,
+    subject: Subject,
+) -> Result<TokenInfo, TokenError> {
+    let now = now_ms();
+    let parent: Option<(Option<i64>, Option<i64>)> = match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as("SELECT expires_at, revoked_at FROM tokens WHERE id = ?")
+                .bind(parent_token_id)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as("SELECT expires_at, revoked_at FROM tokens WHERE id = $1 FOR UPDATE")
+                .bind(parent_token_id)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    let parent_expires_at = match parent {
+        Some((expires_at, None)) if expires_at.is_none_or(|at| at > now) => expires_at,
+        _ => {
+            return Err(TokenError::ParentNotLive {
+                token_id: parent_token_id.to_owned(),
+            });
+        }
+    };
+    let expires_at_ms = match (parent_expires_at, new.expires_at_ms) {
+        (None, asked) => asked,
+        (Some(limit), None) => Some(limit),
+        (Some(limit), Some(at)) if at <= limit => Some(at),
+        (Some(limit), Some(_)) => {
+            return Err(TokenError::OutlivesParent {
+                max_expires_at_ms: limit,
+            });
+        }
+    };
+    match principal_in(tx, &new.principal_id).await? {
+        None => {
+            return Err(StoreError::NotFound {
+                what: "principal",
+                id: new.principal_id,
+            }
+            .into());
+        }
+        Some(p) if p.disabled_at_ms.is_some() => {
+            return Err(TokenError::PrincipalDisabled {
+                principal_id: new.principal_id,
+            });
+        }
+        Some(_) => {}
+    }
+    let token = TokenInfo {
+        id: new_id(),
+        principal_id: new.principal_id,
+        label: new.label,
+        parent_token_id: Some(parent_token_id.to_owned()),
+        created_at_ms: now,
+        expires_at_ms,
+        revoked_at_ms: None,
+        last_used_at_ms: None,
+    };
+    insert_token(tx, by, &token, &new.secret_hash, subject).await?;
+    Ok(token)
+}
+
+/// Inserts `token` and records `token.created`.
+async fn insert_token(
     tx: &mut Tx<'_>,
     by: &Actor,
     token: &TokenInfo,
     secret_hash: &[u8; 32],
     subject: Subject,
 ) -> Result<(), StoreError> {
-    let now = token.created_at_ms;
     let inserted = match &mut tx.conn {
         TxConn::Sqlite(tx) => sqlx::query(
-            "INSERT INTO tokens (id, principal_id, token_hash, label, created_at, \
-                 expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tokens (id, principal_id, token_hash, label, parent_token_id, \
+             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&token.id)
         .bind(&token.principal_id)
         .bind(secret_hash.as_slice())
         .bind(&token.label)
-        .bind(now)
+        .bind(&token.parent_token_id)
+        .bind(token.created_at_ms)
         .bind(token.expires_at_ms)
         .execute(&mut **tx)
         .await
         .map(|done| done.rows_affected()),
         TxConn::Postgres(tx) => sqlx::query(
-            "INSERT INTO tokens (id, principal_id, token_hash, label, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO tokens (id, principal_id, token_hash, label, parent_token_id, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&token.id)
         .bind(&token.principal_id)
         .bind(secret_hash.as_slice())
         .bind(&token.label)
-        .bind(now)
+        .bind(&token.parent_token_id)
+        .bind(token.created_at_ms)
         .bind(token.expires_at_ms)
         .execute(&mut **tx)
         .await
@@ -290,40 +496,74 @@ pub(crate) async fn insert_token(
         }
         other => other?,
     };
+    let mut data = json!({
+        "token_id": token.id,
+        "principal_id": token.principal_id,
+        "expires_at": token.expires_at_ms,
+    });
+    if let Some(parent) = &token.parent_token_id {
+        data["minted_with"] = json!(parent);
+    }
     append_event(
         tx,
         NewEvent {
-            ts_ms: now,
+            ts_ms: token.created_at_ms,
             event_type: "token.created".to_owned(),
             actor: by.clone(),
             subject,
             level: None,
-            // A label often names a person or their device: personal data of the
-            // token's principal, stored encrypted for it.
-            data: with_personal(
-                json!({
-                    "token_id": token.id,
-                    "principal_id": token.principal_id,
-                    "expires_at": token.expires_at_ms,
-                }),
-                &token.principal_id,
-                json!({ "label": token.label }),
-            ),
+            // A label often names a person or their device: personal data of the token's
+            // principal, stored encrypted for it.
+            data: with_personal(data, &token.principal_id, json!({ "label": token.label })),
         },
     )
     .await?;
     Ok(())
 }
 
-/// Revokes token `token_id` and appends `token.revoked` (about `subject`), inside `tx`.
-/// Returns whether it changed anything: revoking a revoked token records nothing.
-pub(crate) async fn revoke_token_in(
+/// [`Store::revoke_token`] inside `tx`, its `token.revoked` events about `subject`;
+/// returns whether anything changed and the descendants revoked. The caller commits.
+pub(crate) async fn revoke_in(
     tx: &mut Tx<'_>,
     by: &Actor,
     token_id: &str,
     subject: Subject,
     now: i64,
-) -> Result<bool, StoreError> {
+) -> Result<(bool, Vec<String>), StoreError> {
+    let mut events = Vec::new();
+    if set_revoked(tx, token_id, now).await? {
+        events.push(json!({ "token_id": token_id }));
+    }
+    // Breadth first over the lineage. Each token is updated (on PostgreSQL: waiting
+    // for a mint that holds its row) before its children are read in a later
+    // statement, which then sees what that mint committed.
+    let mut cascaded = Vec::new();
+    let mut frontier = vec![token_id.to_owned()];
+    while let Some(parent) = frontier.pop() {
+        for (child, revoked_at) in children(tx, &parent).await? {
+            if revoked_at.is_none() && set_revoked(tx, &child, now).await? {
+                events.push(json!({
+                    "token_id": child,
+                    "minted_with": parent,
+                    "cascade_from": token_id,
+                }));
+                cascaded.push(child.clone());
+            }
+            frontier.push(child);
+        }
+    }
+    // The events last: appending locks the audit head, and a mint holds its parent's
+    // row while it waits for the head, so taking the head before the rows would
+    // deadlock with it (rows, then the head, as every use case does).
+    let changed = !events.is_empty();
+    for data in events {
+        revoked_event(tx, by, now, data, subject.clone()).await?;
+    }
+    Ok((changed, cascaded))
+}
+
+/// Sets `revoked_at` of a live token; whether it changed.
+async fn set_revoked(tx: &mut Tx<'_>, token_id: &str, now: i64) -> Result<bool, StoreError> {
     let changed = match &mut tx.conn {
         TxConn::Sqlite(tx) => {
             sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
@@ -342,9 +582,38 @@ pub(crate) async fn revoke_token_in(
                 .rows_affected()
         }
     };
-    if changed != 1 {
-        return Ok(false);
-    }
+    Ok(changed == 1)
+}
+
+/// The tokens minted with `parent`, with their `revoked_at`.
+async fn children(tx: &mut Tx<'_>, parent: &str) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    Ok(match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
+            sqlx::query_as(
+                "SELECT id, revoked_at FROM tokens WHERE parent_token_id = ? ORDER BY id",
+            )
+            .bind(parent)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+        TxConn::Postgres(tx) => {
+            sqlx::query_as(
+                "SELECT id, revoked_at FROM tokens WHERE parent_token_id = $1 ORDER BY id",
+            )
+            .bind(parent)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    })
+}
+
+async fn revoked_event(
+    tx: &mut Tx<'_>,
+    by: &Actor,
+    now: i64,
+    data: serde_json::Value,
+    subject: Subject,
+) -> Result<(), StoreError> {
     append_event(
         tx,
         NewEvent {
@@ -353,46 +622,9 @@ pub(crate) async fn revoke_token_in(
             actor: by.clone(),
             subject,
             level: None,
-            data: json!({ "token_id": token_id }),
+            data,
         },
     )
     .await?;
-    Ok(true)
-}
-
-/// token id, last_used_at, then the columns of a principal row.
-type AuthRow = (
-    String,
-    Option<i64>,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-);
-
-/// id, principal_id, label, created_at, expires_at, revoked_at, last_used_at.
-type TokenRow = (
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
-
-fn decode_token(row: TokenRow) -> TokenInfo {
-    let (id, principal_id, label, created_at_ms, expires_at_ms, revoked_at_ms, last_used_at_ms) =
-        row;
-    TokenInfo {
-        id,
-        principal_id,
-        label,
-        created_at_ms,
-        expires_at_ms,
-        revoked_at_ms,
-        last_used_at_ms,
-    }
+    Ok(())
 }

@@ -39,8 +39,8 @@ mod timers;
 use serde_json::json;
 use steward_audit::{Actor, Subject};
 use steward_permits::{
-    ApprovalRefusal, CertAction, CertTransitionError, Eligibility, OperationStats, Recertification,
-    Timestamp, WorkerRecord, recertification,
+    ApprovalRefusal, CertAction, CertTransitionError, Eligibility, OperationStats, OutcomeRefusal,
+    Recertification, Timestamp, WorkerRecord, recertification,
 };
 use steward_policy::{CertificationStatus, Level, Role, WorkerStanding};
 
@@ -50,6 +50,7 @@ use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, new_id};
 
 pub use identity::NewWorkerToken;
+pub use outcome::{NewOutcome, OutcomeEvidence, OutcomeRecord};
 pub use promotion::{PromotionApproval, PromotionState};
 pub use status::Revocation;
 
@@ -220,6 +221,16 @@ pub enum WorkerError {
         "worker `{worker_id}` has no identity yet; create it first (`steward worker identity create {worker_id}`)"
     )]
     NoIdentity { worker_id: String },
+    /// Minting the worker's token: the caller's token ended meanwhile, the new one would
+    /// outlive it, or the identity is disabled.
+    #[error(transparent)]
+    Token(#[from] crate::token::TokenError),
+    /// The reporter may not report this outcome, or its evidence does not hold.
+    #[error(transparent)]
+    OutcomeRefused(OutcomeRefusal),
+    /// The permit or decision already backs an outcome: each piece of work counts once.
+    #[error("{message}")]
+    EvidenceAlreadyUsed { message: String },
 }
 
 impl From<sqlx::Error> for WorkerError {

@@ -56,6 +56,10 @@ pub struct AuthorizeArgs {
     /// The permit the operation runs under.
     #[arg(long, value_name = "ID")]
     pub permit: Option<String>,
+    /// Audit the decision even where the rules do not ask for it, so that its audit seq
+    /// can back the operation's outcome (`steward worker outcome --authorize-seq`).
+    #[arg(long)]
+    pub record: bool,
 }
 
 pub fn run(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
@@ -69,6 +73,7 @@ pub fn run(args: AuthorizeArgs) -> anyhow::Result<ExitCode> {
         "data_touched": args.data_touched,
         "sensitive_data": args.sensitive_data,
         "tokens": args.tokens,
+        "record": args.record,
     });
     for (key, value) in [
         ("service", args.service),

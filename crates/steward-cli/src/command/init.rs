@@ -1,6 +1,7 @@
 //! `steward init`: the data directory, the database, the first admin and its token, and
-//! the Ed25519 key that signs audit checkpoints. `steward serve` runs the same steps on
-//! first start.
+//! the Ed25519 key that signs audit checkpoints, whose public half is recorded in the
+//! database so that every instance on it must hold the same key. `steward serve` runs the
+//! same steps on first start.
 //!
 //! Initialising twice is refused: it would mint a second "first admin" and, worse, replace
 //! the signing key that earlier checkpoints were signed with.
@@ -13,7 +14,9 @@ use anyhow::Context as _;
 use clap::Args;
 use rand::RngCore as _;
 use steward_policy::Role;
-use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
+use steward_store::{
+    Actor, ActorKind, KeyClaim, NewPrincipal, NewToken, PrincipalKind, Store, token,
+};
 
 use crate::failure::invalid;
 use crate::output::print;
@@ -57,6 +60,8 @@ pub struct Initialised {
     pub token: String,
     pub key_path: PathBuf,
     pub public_key_path: PathBuf,
+    /// The id of the signing key's public half, as recorded in the database.
+    pub key_id: String,
 }
 
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
@@ -136,9 +141,9 @@ pub async fn already_initialised(
     Ok(None)
 }
 
-/// Writes the signing key pair, then creates the first admin and its token. If the
-/// database refuses, the key files just written are removed again so that a retry
-/// starts clean.
+/// Writes the signing key pair, creates the first admin and its token, and records the
+/// public key in the database. If the database refuses, the key files just written are
+/// removed again so that a retry starts clean.
 pub async fn initialise(
     args: &StoreArgs,
     store: &Store,
@@ -150,20 +155,54 @@ pub async fn initialise(
     }
     let key_path = args.key_path();
     let public_key_path = args.public_key_path();
-    write_signing_key(&key_path, &public_key_path)?;
-    match create_admin(store, name).await {
+    let public = write_signing_key(&key_path, &public_key_path)?;
+    let created = async {
+        let (admin_id, token) = create_admin(store, name).await?;
+        record_key(store, &public).await?;
+        Ok::<_, anyhow::Error>((admin_id, token))
+    }
+    .await;
+    match created {
         Ok((admin_id, token)) => Ok(Initialised {
             admin_name: name.to_owned(),
             admin_id,
             token,
             key_path,
             public_key_path,
+            key_id: steward_audit::key_id(&public),
         }),
         Err(error) => {
             let _ = std::fs::remove_file(&key_path);
             let _ = std::fs::remove_file(&public_key_path);
             Err(error)
         }
+    }
+}
+
+/// Records the new key's public half as the one the trail is signed with.
+async fn record_key(store: &Store, public: &[u8; 32]) -> anyhow::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    match store
+        .claim_signing_key(&init_actor(), public, now)
+        .await
+        .context("recording the audit signing key")?
+    {
+        KeyClaim::Recorded | KeyClaim::Matches => Ok(()),
+        KeyClaim::Differs { key_id } => Err(invalid(format!(
+            "the database's audit trail is already signed with key {key_id}; nothing was \
+             initialised"
+        ))),
+    }
+}
+
+fn init_actor() -> Actor {
+    Actor {
+        kind: ActorKind::System,
+        id: "steward-init".to_owned(),
+        roles: Vec::new(),
+        channel: None,
     }
 }
 
@@ -182,6 +221,13 @@ pub fn report(args: &StoreArgs, done: &Initialised) -> String {
         "  audit signing  {} (private, mode 0600), public key in {}",
         done.key_path.display(),
         done.public_key_path.display()
+    );
+    let _ = writeln!(
+        s,
+        "                 key id {}, recorded in the database: every instance on it must hold \
+         this key (copy the file into its data directory, or `steward serve --audit-key FILE`); \
+         keep it with the database's backups",
+        done.key_id
     );
     let _ = writeln!(
         s,
@@ -209,12 +255,7 @@ pub fn redact(url: &str) -> String {
 }
 
 async fn create_admin(store: &Store, name: &str) -> anyhow::Result<(String, String)> {
-    let by = Actor {
-        kind: ActorKind::System,
-        id: "steward-init".to_owned(),
-        roles: Vec::new(),
-        channel: None,
-    };
+    let by = init_actor();
     let admin = store
         .create_principal(
             &by,
@@ -244,8 +285,8 @@ async fn create_admin(store: &Store, name: &str) -> anyhow::Result<(String, Stri
 
 /// 32 random bytes from the operating system's CSPRNG (through `rand`) become the private
 /// key, written with mode 0600 by a create that fails if the file exists, so a key is
-/// never overwritten. The key is never printed.
-fn write_signing_key(key_path: &Path, public_key_path: &Path) -> anyhow::Result<()> {
+/// never overwritten. The key is never printed; its public half is returned.
+fn write_signing_key(key_path: &Path, public_key_path: &Path) -> anyhow::Result<[u8; 32]> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let public = ed25519_dalek::SigningKey::from_bytes(&bytes)
@@ -261,7 +302,7 @@ fn write_signing_key(key_path: &Path, public_key_path: &Path) -> anyhow::Result<
         let _ = std::fs::remove_file(key_path);
         return Err(error);
     }
-    Ok(())
+    Ok(public)
 }
 
 fn write_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
-//! `steward serve`: the HTTP API. Initialises the data directory on first run, binds
-//! loopback unless told otherwise, logs through `tracing` (never tokens or bodies), and
-//! on SIGINT or SIGTERM stops accepting, drains in-flight requests and exits 0.
+//! `steward serve`: the HTTP API. Initialises the data directory on first run, refuses to
+//! start without the audit signing key recorded in the database, binds loopback unless
+//! told otherwise, logs through `tracing` (never tokens or bodies), and on SIGINT or
+//! SIGTERM stops accepting, drains in-flight requests and exits 0.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Args;
 use steward_server::{AppState, AuditKey, Clock, router, serve};
+use steward_store::{Actor, ActorKind, KeyClaim, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -48,6 +50,11 @@ pub struct ServeArgs {
     /// Policy file to use instead of the built-in one (see `steward policy show`).
     #[arg(long, env = "STEWARD_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// The audit signing key, as `steward init` wrote it (32 bytes), for an instance whose
+    /// data directory does not hold it [default: DIR/audit-signing.key]. It must be the
+    /// key recorded in the database.
+    #[arg(long, env = "STEWARD_AUDIT_KEY_FILE", value_name = "FILE")]
+    pub audit_key: Option<PathBuf>,
     /// The URL people reach this Steward at, for links to permits in answers to agents
     /// and in notifications (e.g. `https://steward.example.com` behind a proxy). Default:
     /// `http://` and the listening address.
@@ -93,7 +100,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         Some(_) => None,
         None => Some(initialise(&args.store, &store, "admin").await?),
     };
-    let audit_key = load_audit_key(&args.store.key_path())?;
+    let audit_key = instance_key(&store, args.audit_key.as_deref(), &args.store.key_path()).await?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .map_err(|e| invalid(format!("cannot listen on `{}`: {e}", args.listen)))?;
@@ -105,8 +112,13 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         Some(url) => parse_public_url(url)?,
         None => format!("http://{addr}"),
     };
-    let state = AppState::new(store.clone(), Arc::new(policy), Clock::System, audit_key)
-        .with_public_url(&public_url);
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(policy),
+        Clock::System,
+        Some(audit_key),
+    )
+    .with_public_url(&public_url);
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     // Webhook deliveries follow the audit trail on their own task, so HTTP to receivers
     // never delays maintenance or a request.
@@ -178,19 +190,84 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
     Ok(())
 }
 
-/// Reads the audit signing key (`audit-signing.key`: the 32-byte Ed25519 seed that
-/// `steward init` wrote). A missing file is allowed (an instance sharing a PostgreSQL
-/// database with the one that holds the key): the server then signs no checkpoints, and
-/// says so. A file that exists but cannot be read, or is not 32 bytes, stops the start:
-/// signing with a wrong key, or silently not signing, would be worse.
-fn load_audit_key(path: &Path) -> anyhow::Result<Option<AuditKey>> {
+/// The key this instance signs with: `explicit` (`--audit-key`), or `default` in the data
+/// directory. It must be the key recorded in the database, so that every instance signs
+/// and verifies the trail with the same key; without it, or with another, the start is
+/// refused with a message saying how to supply it. A database initialised before keys were
+/// recorded gets this key recorded now (if its latest checkpoint was signed with it), and
+/// the start says so.
+async fn instance_key(
+    store: &Store,
+    explicit: Option<&Path>,
+    default: &Path,
+) -> anyhow::Result<AuditKey> {
+    let path = explicit.unwrap_or(default);
+    let supply = "copy `audit-signing.key` from the data directory of the instance that ran \
+                  `steward init` into this one's, or pass `--audit-key FILE` (or set \
+                  `STEWARD_AUDIT_KEY_FILE`)";
+    let Some(key) = load_audit_key(path, explicit.is_some())? else {
+        let recorded = store
+            .recorded_signing_key()
+            .await
+            .context("reading the recorded audit signing key")?;
+        return Err(invalid(match recorded {
+            Some(public) => format!(
+                "no audit signing key at `{}`: this database's audit trail is signed with key \
+                 {} and every instance must hold it; {supply}",
+                path.display(),
+                steward_audit::key_id(&public)
+            ),
+            None => format!(
+                "no audit signing key at `{}`, and none is recorded in the database (it was \
+                 initialised before keys were recorded): start once with the key that signed \
+                 its checkpoints, `--audit-key FILE` (or `STEWARD_AUDIT_KEY_FILE`), to record it",
+                path.display()
+            ),
+        }));
+    };
+    let actor = Actor {
+        kind: ActorKind::System,
+        id: "steward".to_owned(),
+        roles: Vec::new(),
+        channel: None,
+    };
+    let now = Clock::System.now().millis();
+    match store
+        .claim_signing_key(&actor, key.public_key(), now)
+        .await
+        .context("checking the audit signing key against the database")?
+    {
+        KeyClaim::Matches => {}
+        KeyClaim::Recorded => {
+            let message = format!(
+                "Recorded the audit signing key {} in the database (it was initialised before \
+                 keys were recorded); every instance on it must now hold this key.",
+                key.key_id()
+            );
+            tracing::info!(key_id = key.key_id(), "audit signing key recorded");
+            print(&format!("{message}\n"))?;
+        }
+        KeyClaim::Differs { key_id } => {
+            return Err(invalid(format!(
+                "the audit signing key `{}` (key {}) is not the key this database's audit trail \
+                 is signed with (key {key_id}); {supply}",
+                path.display(),
+                key.key_id()
+            )));
+        }
+    }
+    tracing::info!(key_id = key.key_id(), "audit signing key loaded");
+    Ok(key)
+}
+
+/// Reads an audit signing key (the 32-byte Ed25519 seed that `steward init` wrote). A
+/// missing file is `None` unless it was named explicitly; a file that exists but cannot be
+/// read, or is not 32 bytes, stops the start: signing with a wrong key, or silently not
+/// signing, would be worse.
+fn load_audit_key(path: &Path, explicit: bool) -> anyhow::Result<Option<AuditKey>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            tracing::warn!(
-                path = %path.display(),
-                "no audit signing key; this instance will not sign audit checkpoints"
-            );
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && !explicit => {
             return Ok(None);
         }
         Err(error) => {
@@ -207,9 +284,7 @@ fn load_audit_key(path: &Path) -> anyhow::Result<Option<AuditKey>> {
             bytes.len()
         ))
     })?;
-    let key = AuditKey::new(secret);
-    tracing::info!(key_id = key.key_id(), "audit signing key loaded");
-    Ok(Some(key))
+    Ok(Some(AuditKey::new(secret)))
 }
 
 /// Logs one line per request: method, path, status and duration. Never the query string,

@@ -112,7 +112,7 @@ pub(crate) fn list_text(list: &Value) -> String {
         s.push_str("no tokens\n");
     }
     for t in items {
-        let _ = writeln!(
+        let _ = write!(
             s,
             "{}  {:<7}  created {}  expires {}  last used {}  {}",
             str_of(t, "id"),
@@ -122,17 +122,33 @@ pub(crate) fn list_text(list: &Value) -> String {
             time(t["last_used_at_ms"].as_i64()),
             str_of(t, "label"),
         );
+        if let Some(parent) = t["minted_with"].as_str() {
+            let _ = write!(s, "  (minted with {parent})");
+        }
+        s.push('\n');
     }
     s
 }
 
 pub(crate) fn revoked_text(token: &Value) -> String {
-    format!(
+    let cascaded = token["cascaded"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut text = format!(
         "Revoked token {} (label `{}`) at {}.\n",
         str_of(token, "id"),
         str_of(token, "label"),
         time(token["revoked_at_ms"].as_i64()),
-    )
+    );
+    if !cascaded.is_empty() {
+        let _ = writeln!(
+            text,
+            "Revoked with it, as minted with it: {}.",
+            cascaded.join(", ")
+        );
+    }
+    text
 }
 
 /// A string member of a response, or `?` when the server left it out.

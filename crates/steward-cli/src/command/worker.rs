@@ -122,16 +122,25 @@ pub enum WorkerCommand {
     /// agent (the secret is shown once), list, revoke.
     #[command(subcommand)]
     Token(WorkerTokenCommand),
-    /// Record how one operation ended (master, or the worker itself).
+    /// Record how one operation ended (the worker's owner, or the worker itself: success
+    /// or failure). A success counts towards promotion only with `--permit` or
+    /// `--authorize-seq`: work Steward saw.
     Outcome {
         #[arg(value_name = "ID")]
         id: String,
         /// `success`, `failure`, `incident` or `safety_violation`.
         #[arg(long, value_name = "RESULT", value_parser = parse_result)]
         result: OperationResult,
-        /// The level the operation required (0 to 4).
+        /// The level the operation required (0 to 4); needed without evidence.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=4))]
-        level: u8,
+        level: Option<u8>,
+        /// Evidence: a permit of the worker that was executed and closed.
+        #[arg(long, value_name = "ID", conflicts_with = "authorize_seq")]
+        permit: Option<String>,
+        /// Evidence: the audit seq of an allowed authorize decision for the worker
+        /// (`steward authorize --record` prints it).
+        #[arg(long, value_name = "SEQ")]
+        authorize_seq: Option<u64>,
     },
 }
 
@@ -293,8 +302,23 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             )?,
             token::revoked_text,
         ),
-        C::Outcome { id, result, level } => {
-            let body = json!({"result": result.as_str(), "level": level});
+        C::Outcome {
+            id,
+            result,
+            level,
+            permit,
+            authorize_seq,
+        } => {
+            let mut body = json!({"result": result.as_str()});
+            if let Some(level) = level {
+                body["level"] = json!(level);
+            }
+            if let Some(permit) = permit {
+                body["permit_id"] = json!(permit);
+            }
+            if let Some(seq) = authorize_seq {
+                body["authorize_seq"] = json!(seq);
+            }
             (
                 client.post(&worker_path(&id, "/outcomes"), Some(&body))?,
                 outcome_text,
@@ -434,6 +458,14 @@ fn eligibility_text(e: &Value) -> String {
         rules["approvers_required"],
         names(&rules["approver_roles"]),
     );
+    let outcomes = &e["outcomes"];
+    let _ = writeln!(
+        s,
+        "  successes counted: {}; not counted: {} ({})",
+        outcomes["counted_successes"],
+        outcomes["uncounted_successes"],
+        outcomes["rule"].as_str().unwrap_or("?"),
+    );
     s
 }
 
@@ -473,6 +505,19 @@ fn revocation_text(r: &Value) -> String {
 
 fn outcome_text(o: &Value) -> String {
     let mut s = String::new();
+    let outcome = &o["outcome"];
+    let _ = writeln!(
+        s,
+        "recorded {} at level {} ({}{})",
+        str_of(outcome, "result"),
+        outcome["level"],
+        str_of(outcome, "basis"),
+        if outcome["counts_towards_promotion"] == json!(true) {
+            ""
+        } else {
+            ": a success here does not count towards promotion"
+        },
+    );
     if let Some(message) = o["suspended"]["message"].as_str() {
         let _ = writeln!(s, "SUSPENDED: {message}");
     }

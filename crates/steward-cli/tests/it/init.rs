@@ -45,6 +45,17 @@ fn init_creates_a_private_key_and_prints_the_token_once() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(public.trim(), format!("ed25519:{derived_hex}"));
+
+    // Issue 9, item 10: init says where the key is and that the database records it.
+    let key_id = steward_audit::key_id(&derived.to_bytes());
+    assert!(
+        run.stdout.contains(&format!(
+            "key id {key_id}, recorded in the database: every instance on it must hold this key"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("--audit-key FILE"), "{}", run.stdout);
 }
 
 #[test]

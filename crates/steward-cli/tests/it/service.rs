@@ -14,6 +14,8 @@ use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_
 
 mod emergency;
 mod gate;
+mod kill9;
+mod signing_key;
 
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.
 pub(crate) struct Served {
@@ -35,25 +37,23 @@ impl Served {
     /// [`Served::start`] on the database at `database` (`STEWARD_DATABASE_URL`), when
     /// given.
     pub(crate) fn start_on(data_dir: &Path, database: Option<&str>) -> Served {
-        Served::start_listening(data_dir, database, "127.0.0.1:0")
+        Served::start_with(data_dir, database, &[], &[])
     }
 
     /// [`Served::start_on`] listening on `listen` (a fixed port, to restart a server
     /// where its clients expect it).
     pub(crate) fn start_listening(data_dir: &Path, database: Option<&str>, listen: &str) -> Served {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
-        for var in STEWARD_ENV {
-            command.env_remove(var);
-        }
-        if let Some(url) = database {
-            command.env("STEWARD_DATABASE_URL", url);
-        }
-        let mut child = command
-            .args(["serve", "--listen", listen, "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "info")
-            .current_dir(repo_root())
-            .stdin(Stdio::null())
+        Served::start_with(data_dir, database, &["--listen", listen], &[])
+    }
+
+    /// [`Served::start_on`] with more arguments and `STEWARD_*` variables.
+    pub(crate) fn start_with(
+        data_dir: &Path,
+        database: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Served {
+        let mut child = serve_command(data_dir, database, args, env)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -155,6 +155,76 @@ impl Drop for Served {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// `steward serve` on `127.0.0.1:0` over `data_dir` (and `database`), with `args` and
+/// exactly the `STEWARD_*` variables in `env`; stdin closed.
+fn serve_command(
+    data_dir: &Path,
+    database: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
+    for var in STEWARD_ENV {
+        command.env_remove(var);
+    }
+    if let Some(url) = database {
+        command.env("STEWARD_DATABASE_URL", url);
+    }
+    command.arg("serve");
+    if !args.contains(&"--listen") {
+        command.args(["--listen", "127.0.0.1:0"]);
+    }
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "info")
+        .current_dir(repo_root())
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs `steward serve` expecting it to refuse to start: waits up to 30 s for it to exit
+/// (killing it and failing the test if it is still running) and returns what it printed.
+pub(crate) fn serve_refused(
+    data_dir: &Path,
+    database: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
+    let mut child = serve_command(data_dir, database, args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("steward serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`steward serve` was expected to refuse to start, and is running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
     }
 }
 
@@ -270,6 +340,7 @@ fn serve_initialises_serves_clients_and_stops_on_sigterm() {
         [
             "principal.created",
             "token.created",
+            "audit.signing_key_recorded",
             "principal.created",
             "token.created"
         ]
@@ -277,10 +348,10 @@ fn serve_initialises_serves_clients_and_stops_on_sigterm() {
     let run = served.run(&["audit", "verify"], &admin);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.starts_with("audit export intact: events 1 to 4")
+        run.stdout.starts_with("audit export intact: events 1 to 5")
             && run
                 .stdout
-                .contains("server's stored chain intact: 4 events"),
+                .contains("server's stored chain intact: 5 events"),
         "{}",
         run.stdout
     );
@@ -500,7 +571,8 @@ fn audit_checkpoint_and_prove_verify_locally() {
         run
     };
 
-    // init wrote the admin and its token (2 events); one more principal makes 3.
+    // init wrote the admin, its token and the recorded signing key (3 events); one more
+    // principal makes 4.
     ok(served.run(
         &[
             "principal",
@@ -515,13 +587,13 @@ fn audit_checkpoint_and_prove_verify_locally() {
         &admin,
     ));
     let first = ok(served.run(&["audit", "checkpoint", "--json"], &admin)).json();
-    assert_eq!(first["tree_size"], 3);
+    assert_eq!(first["tree_size"], 4);
     let key_id = first["key_id"].as_str().expect("key_id").to_owned();
 
     let run = ok(served.run(&["audit", "prove", "--seq", "1"], &admin));
     assert!(
         run.stdout.starts_with(&format!(
-            "event 1 is included in the signed tree of size 3 (root {}, key {key_id})",
+            "event 1 is included in the signed tree of size 4 (root {}, key {key_id})",
             first["root_hash"].as_str().expect("root")
         )),
         "{}",
@@ -541,9 +613,9 @@ fn audit_checkpoint_and_prove_verify_locally() {
             "audit",
             "prove",
             "--seq",
-            "3",
+            "4",
             "--tree-size",
-            "3",
+            "4",
             "--public-key",
             pub_path,
         ],
@@ -569,16 +641,16 @@ fn audit_checkpoint_and_prove_verify_locally() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(
         run.stderr.starts_with(
-            "steward: NOT VERIFIED: the checkpoint of tree size 3 is not validly signed"
+            "steward: NOT VERIFIED: the checkpoint of tree size 4 is not validly signed"
         ),
         "{}",
         run.stderr
     );
     // An event after the signed tree is not proven by it.
-    let run = served.run(&["audit", "prove", "--seq", "4"], &admin);
+    let run = served.run(&["audit", "prove", "--seq", "5"], &admin);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(
-        run.stderr.contains("after the signed tree of size 3"),
+        run.stderr.contains("after the signed tree of size 4"),
         "{}",
         run.stderr
     );
@@ -599,34 +671,34 @@ fn audit_checkpoint_and_prove_verify_locally() {
         &admin,
     ));
     let second = ok(served.run(&["audit", "checkpoint", "--json"], &admin)).json();
-    assert_eq!(second["tree_size"], 5);
+    assert_eq!(second["tree_size"], 6);
     let run = ok(served.run(&["audit", "checkpoints"], &admin));
     let sizes: Vec<&str> = run
         .stdout
         .lines()
         .map(|line| line.split_whitespace().next().expect("size"))
         .collect();
-    assert_eq!(sizes, ["3", "5"], "{}", run.stdout);
-    let run = ok(served.run(&["audit", "prove", "--consistency", "3", "5"], &admin));
+    assert_eq!(sizes, ["4", "6"], "{}", run.stdout);
+    let run = ok(served.run(&["audit", "prove", "--consistency", "4", "6"], &admin));
     assert!(
-        run.stdout.starts_with("the signed tree of size 3 (root "),
+        run.stdout.starts_with("the signed tree of size 4 (root "),
         "{}",
         run.stdout
     );
     assert!(
         run.stdout
-            .contains("is a prefix of the signed tree of size 5"),
+            .contains("is a prefix of the signed tree of size 6"),
         "{}",
         run.stdout
     );
-    let run = ok(served.run(&["audit", "prove", "--seq", "4", "--json"], &admin));
+    let run = ok(served.run(&["audit", "prove", "--seq", "5", "--json"], &admin));
     assert_eq!(run.json()["verified"], true);
-    assert_eq!(run.json()["tree_size"], 5);
+    assert_eq!(run.json()["tree_size"], 6);
 
     // No checkpoint of that size: the server's 404, exit 2.
     served
-        .run(&["audit", "prove", "--consistency", "3", "4"], &admin)
-        .assert_invalid("checkpoint of tree size `4` not found (HTTP 404)");
+        .run(&["audit", "prove", "--consistency", "4", "5"], &admin)
+        .assert_invalid("checkpoint of tree size `5` not found (HTTP 404)");
     assert!(served.terminate().success());
 }
 
@@ -734,7 +806,7 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
             &admin,
         ));
     };
-    // init: 2 events; then principals and checkpoints (each checkpoint adds an event).
+    // init: 3 events; then principals and checkpoints (each checkpoint adds an event).
     principal("a1");
     principal("a2");
     ok(served.run(&["audit", "checkpoint"], &admin));
@@ -750,7 +822,7 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
     let run = ok(served.run(&["audit", "export", "--output", file_path], &admin));
     assert!(
         run.stdout
-            .starts_with("exported 8 events (seq 1 to 8) and 2 checkpoints"),
+            .starts_with("exported 9 events (seq 1 to 9) and 2 checkpoints"),
         "{}",
         run.stdout
     );
@@ -772,7 +844,7 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
     let run = ok(offline(file_path));
     assert!(
         run.stdout
-            .starts_with("audit export intact: events 1 to 8, 2 checkpoints"),
+            .starts_with("audit export intact: events 1 to 9, 2 checkpoints"),
         "{}",
         run.stdout
     );
@@ -821,8 +893,8 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
     )
     .assert_invalid("--public-key");
 
-    // Resumed from seq 5: verifies on its own, and appended to the first four events and
-    // the checkpoint of tree size 4 that follows them.
+    // Resumed from seq 6: verifies on its own, and appended to the first five events and
+    // the checkpoint of tree size 5 that follows them.
     let resumed = dir.join("resumed.jsonl");
     let resumed_path = resumed.to_str().expect("utf-8 path");
     let run = ok(served.run(
@@ -830,14 +902,14 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
             "audit",
             "export",
             "--from-seq",
-            "5",
+            "6",
             "--output",
             resumed_path,
         ],
         &admin,
     ));
     assert!(
-        run.stdout.starts_with("exported 4 events (seq 5 to 8)"),
+        run.stdout.starts_with("exported 4 events (seq 6 to 9)"),
         "{}",
         run.stdout
     );
@@ -847,23 +919,23 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
         "{}",
         run.stdout
     );
-    let upto4 = lines
+    let upto5 = lines
         .iter()
-        .position(|l| l.contains("\"seq\":4,"))
-        .expect("event 4")
+        .position(|l| l.contains("\"seq\":5,"))
+        .expect("event 5")
         + 1;
     assert!(
-        lines[upto4].starts_with("{\"checkpoint\":"),
+        lines[upto5].starts_with("{\"checkpoint\":"),
         "{}",
-        lines[upto4]
+        lines[upto5]
     );
     let resumed_text = std::fs::read_to_string(&resumed).expect("resumed file");
     let joined = dir.join("joined.jsonl");
-    std::fs::write(&joined, lines[..=upto4].join("\n") + "\n" + &resumed_text).expect("write");
+    std::fs::write(&joined, lines[..=upto5].join("\n") + "\n" + &resumed_text).expect("write");
     let run = ok(offline(joined.to_str().expect("utf-8 path")));
     assert!(
         run.stdout
-            .starts_with("audit export intact: events 1 to 8, 2 checkpoints"),
+            .starts_with("audit export intact: events 1 to 9, 2 checkpoints"),
         "{}",
         run.stdout
     );

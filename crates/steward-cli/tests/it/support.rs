@@ -45,6 +45,7 @@ pub const STEWARD_ENV: &[&str] = &[
     "STEWARD_DATABASE_URL",
     "STEWARD_LISTEN",
     "STEWARD_POLICY",
+    "STEWARD_AUDIT_KEY_FILE",
 ];
 
 pub fn steward(args: &[&str], stdin: &[u8]) -> Run {

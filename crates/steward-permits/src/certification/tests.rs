@@ -63,7 +63,7 @@ fn to_level_2_thresholds() {
             eligible=false
             met: the certification is `active` (has `active`)
             not met: 30+ days at a lower level (has 29 days at level 1)
-            not met: 20+ successful operations (has 19)
+            not met: 20+ successful operations that Steward saw (has 19)
             not met: no incident in the last 30 days (last incident 10 days ago)
         "#]],
     );
@@ -77,7 +77,7 @@ fn to_level_2_thresholds() {
             eligible=true
             met: the certification is `active` (has `active`)
             met: 30+ days at a lower level (has 30 days at level 1)
-            met: 20+ successful operations (has 20)
+            met: 20+ successful operations that Steward saw (has 20)
             met: no incident in the last 30 days (last incident 30 days ago)
         "#]],
     );
@@ -94,7 +94,7 @@ fn level_0_may_go_straight_to_2_but_not_to_3() {
             eligible=true
             met: the certification is `active` (has `active`)
             met: 30+ days at a lower level (has 45 days at level 0)
-            met: 20+ successful operations (has 20)
+            met: 20+ successful operations that Steward saw (has 20)
             met: no incident in the last 30 days (none recorded)
         "#]],
     );
@@ -131,7 +131,7 @@ fn to_level_3_thresholds() {
             eligible=false
             met: the certification is `active` (has `active`)
             met: 90+ days at level 2 (has 120 days at level 2)
-            not met: 25+ successful level-2 operations (has 24)
+            not met: 25+ successful level-2 operations that Steward saw (has 24)
             not met: success rate ≥ 0.95 at level 2 (has 0.940: 94 of 100)
             not met: no incident in the last 90 days (last incident 89 days ago)
             not met: no safety or security violation ever (has 1)
@@ -149,7 +149,7 @@ fn to_level_3_thresholds() {
             eligible=true
             met: the certification is `active` (has `active`)
             met: 90+ days at level 2 (has 120 days at level 2)
-            met: 25+ successful level-2 operations (has 25)
+            met: 25+ successful level-2 operations that Steward saw (has 25)
             met: success rate ≥ 0.95 at level 2 (has 0.950: 95 of 100)
             met: no incident in the last 90 days (last incident 90 days ago)
             met: no safety or security violation ever (has 0)
@@ -170,7 +170,7 @@ fn to_level_4_thresholds() {
             eligible=false
             not met: the certification is `active` (has `probationary`)
             not met: 180+ days at level 3 (has 179 days at level 3)
-            met: 50+ successful level-3 operations (has 50)
+            met: 50+ successful level-3 operations that Steward saw (has 50)
             not met: success rate ≥ 0.98 at level 3 (no operations at level 3 yet)
             met: no incident in the last 180 days (none recorded)
             met: no safety or security violation ever (has 0)
@@ -190,7 +190,7 @@ fn an_expired_recertification_blocks_promotion() {
             met: the certification is `active` (has `active`)
             not met: a recertification within its grace period (the grace period has passed)
             met: 30+ days at a lower level (has 400 days at level 1)
-            met: 20+ successful operations (has 30)
+            met: 20+ successful operations that Steward saw (has 30)
             met: no incident in the last 30 days (none recorded)
         "#]],
     );
@@ -305,7 +305,7 @@ fn promote_starts_probation_and_resets_level_counters() {
     expect![[r#"
         [
             "promotion to level 2 lacks approvals: 1 more approver(s) needed, roles not covered: []",
-            "the worker is not eligible for level 2: 30+ days at a lower level (has 3 days at level 1); 20+ successful operations (has 0)",
+            "the worker is not eligible for level 2: 30+ days at a lower level (has 3 days at level 1); 20+ successful operations that Steward saw (has 0)",
             "the worker is not eligible for level 3: promotion goes one level at a time, or 0 to 2 (has level 1, asked for 3)",
         ]
     "#]]
@@ -358,16 +358,36 @@ fn recertification_windows() {
     );
 }
 
+/// An outcome Steward saw the work of (an authorized operation).
 fn op(result: OperationResult, lvl: u8) -> OperationOutcome {
     OperationOutcome {
         result,
         level: level(lvl),
+        basis: OutcomeBasis::AuthorizedOperation,
+    }
+}
+
+/// An outcome reported without evidence.
+fn reported(result: OperationResult, lvl: u8) -> OperationOutcome {
+    OperationOutcome {
+        basis: OutcomeBasis::Reported,
+        ..op(result, lvl)
     }
 }
 
 /// Runs outcomes in order, one hour apart, and renders what happened after each.
 #[track_caller]
 fn check_outcomes(start: WorkerRecord, outcomes: &[OperationOutcome], expect: Expect) {
+    check_outcomes_returning(start, outcomes, expect);
+}
+
+/// [`check_outcomes`], returning the record after the last outcome.
+#[track_caller]
+fn check_outcomes_returning(
+    start: WorkerRecord,
+    outcomes: &[OperationOutcome],
+    expect: Expect,
+) -> WorkerRecord {
     let mut record = start;
     let mut out = String::new();
     for (i, &o) in outcomes.iter().enumerate() {
@@ -376,9 +396,10 @@ fn check_outcomes(start: WorkerRecord, outcomes: &[OperationOutcome], expect: Ex
         record = next;
         let s = &record.stats;
         out.push_str(&format!(
-            "{} L{}: status={} ok={} failed={} streak={} violations={} incident={}{}\n",
+            "{} L{}{}: status={} ok={} failed={} streak={} violations={} incident={}{}\n",
             o.result,
             o.level,
+            if o.basis.counts() { "" } else { " (reported)" },
             record.status,
             s.successes_at_level,
             s.failures_at_level,
@@ -389,6 +410,7 @@ fn check_outcomes(start: WorkerRecord, outcomes: &[OperationOutcome], expect: Ex
         ));
     }
     expect.assert_eq(&out);
+    record
 }
 
 #[test]
@@ -433,6 +455,50 @@ fn a_union_success_resets_the_streak() {
             success L2: status=active ok=1 failed=2 streak=0 violations=0 incident=false
             failure L2: status=active ok=1 failed=3 streak=1 violations=0 incident=false
             failure L0: status=active ok=1 failed=4 streak=1 violations=0 incident=false
+        "#]],
+    );
+}
+
+/// Issue 9, item 2: a success nobody can tie to work Steward saw is history only; it
+/// neither counts nor breaks a failure streak. Failures count whatever their basis.
+#[test]
+fn a_success_without_evidence_counts_for_nothing() {
+    use OperationResult::*;
+    let record = check_outcomes_returning(
+        worker(2, 10),
+        &[
+            op(Failure, 2),
+            reported(Success, 2),
+            reported(Failure, 2),
+            op(Success, 2),
+            reported(Success, 0),
+        ],
+        expect![[r#"
+            failure L2: status=active ok=0 failed=1 streak=1 violations=0 incident=false
+            success L2 (reported): status=active ok=0 failed=1 streak=1 violations=0 incident=false
+            failure L2 (reported): status=active ok=0 failed=2 streak=2 violations=0 incident=false
+            success L2: status=active ok=1 failed=2 streak=0 violations=0 incident=false
+            success L0 (reported): status=active ok=1 failed=2 streak=0 violations=0 incident=false
+        "#]],
+    );
+    assert_eq!(record.stats.uncounted_successes, 2);
+    assert_eq!(record.stats.successes_by_level, [0, 0, 1, 0, 0]);
+}
+
+#[test]
+fn eligibility_says_which_successes_do_not_count() {
+    let mut w = worker(0, 40);
+    w.stats.successes_by_level = [12, 0, 0, 0, 0];
+    w.stats.uncounted_successes = 30;
+    check_eligibility(
+        &w,
+        2,
+        expect![[r#"
+            eligible=false
+            met: the certification is `active` (has `active`)
+            met: 30+ days at a lower level (has 40 days at level 0)
+            not met: 20+ successful operations that Steward saw (has 12; 30 successes reported without a closed permit or an authorized operation do not count)
+            met: no incident in the last 30 days (none recorded)
         "#]],
     );
 }
@@ -511,6 +577,7 @@ fn any_stats() -> impl Strategy<Value = OperationStats> {
                     last_incident_at: incident.map(|d| now().plus_days(-d)),
                     safety_violations: violations,
                     consecutive_union_failures: 0,
+                    uncounted_successes: 0,
                 }
             },
         )
@@ -535,5 +602,31 @@ proptest! {
         }
         let after = eligibility(&record, level(target), now());
         prop_assert!(!before.eligible || after.eligible, "{:?} then {:?}", before, after);
+    }
+
+    /// Issue 9, item 2: successes reported without evidence never change eligibility, at
+    /// any level, nor any counter but `uncounted_successes`.
+    #[test]
+    fn successes_without_evidence_never_change_eligibility(
+        lvl in 0u8..4,
+        days in 0i64..400,
+        stats in any_stats(),
+        target in 1u8..5,
+        success_level in 0u8..5,
+        extra in 1u32..30,
+    ) {
+        let mut record = worker(lvl, days);
+        record.stats = stats;
+        let before = record.clone();
+        for _ in 0..extra {
+            record = record_outcome(record, reported(OperationResult::Success, success_level), now()).0;
+        }
+        prop_assert_eq!(
+            eligibility(&before, level(target), now()).eligible,
+            eligibility(&record, level(target), now()).eligible
+        );
+        prop_assert_eq!(record.stats.uncounted_successes, extra);
+        record.stats.uncounted_successes = 0;
+        prop_assert_eq!(record, before);
     }
 }

@@ -3,9 +3,10 @@
 //! The worker's standing and the permit come from the [`AuthzCache`](crate::authz), checked
 //! against the database's current versions by every call; the decision is the pure
 //! `steward_permits::authorize`. A scope violation revokes the permit (`scope_expansion`).
-//! Every deny, every allow at worker level ≥ 2, every allow that spends a permit's tokens
-//! and every decision under an emergency permit is audited, and the answer is sent only
-//! once its event is committed (no audit, no operation).
+//! Every deny, every allow at worker level ≥ 2, every allow that spends a permit's tokens,
+//! every decision under an emergency permit and every decision asked with `record: true`
+//! is audited, and the answer is sent only once its event is committed (no audit, no
+//! operation).
 
 use axum::Json;
 use axum::extract::State;
@@ -56,6 +57,11 @@ pub struct AuthorizeRequest {
     pub tokens: u64,
     #[serde(default)]
     pub permit_id: Option<String>,
+    /// Audit this decision even where the rules do not ask for it (an allow below level
+    /// 2 that spends no tokens), so that its `audit_seq` can back the operation's outcome
+    /// (`authorize_seq` of `POST /v1/workers/{id}/outcomes`).
+    #[serde(default)]
+    pub record: bool,
 }
 
 /// The decision.
@@ -181,7 +187,7 @@ pub async fn authorize_operation(
     }
 
     let emergency = permit.is_some_and(|(p, _)| p.permit_type == PermitType::Emergency);
-    if verdict.audit || emergency {
+    if verdict.audit || emergency || body.record {
         response.audit_seq = Some(record.write(&verdict, now.millis()).await?);
     }
     Ok(Json(response))

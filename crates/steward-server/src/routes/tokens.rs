@@ -1,6 +1,8 @@
 //! `/v1/tokens`: API tokens. An admin manages anyone's; every other principal manages
-//! only its own (self-service), and a self-service token never outlives the token that
-//! created it, so a leaked expiring token cannot mint itself a permanent successor.
+//! only its own (self-service). Every token created here is minted with the caller's
+//! token and ends with it: it never expires after it, and revoking it revokes every token
+//! minted with it, transitively (see `steward_store::token`), so a leaked token cannot
+//! mint itself a successor that outlives it.
 //!
 //! The secret is in the response to `POST /v1/tokens` and nowhere else: listings carry
 //! neither secrets nor hashes.
@@ -15,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use steward_policy::Role;
-use steward_store::{NewToken, TokenInfo, token};
+use steward_store::{NewToken, TokenError, TokenInfo, token};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -43,8 +45,9 @@ pub struct CreateToken {
     /// What the token is for, as its owner will recognise it in listings.
     #[schema(example = "ci pipeline")]
     pub label: String,
-    /// Hours until the token expires (1 to 87840). Absent: an admin's token never
-    /// expires; a self-service token expires with the token that created it.
+    /// Hours until the token expires (1 to 87840), at most until the caller's token
+    /// expires. Absent: it expires with the caller's token (never, if that one never
+    /// expires).
     pub expires_in_hours: Option<u32>,
 }
 
@@ -58,6 +61,8 @@ pub struct CreatedToken {
     pub token: String,
     /// Unix milliseconds; `null` never expires.
     pub expires_at_ms: Option<i64>,
+    /// The caller's token, which this one ends with.
+    pub minted_with: Option<String>,
 }
 
 /// A token as listings show it: never the secret, nor its hash.
@@ -66,6 +71,9 @@ pub struct TokenView {
     pub id: String,
     pub principal_id: String,
     pub label: String,
+    /// The token this one was minted with (it ends with that one); `null` for a token
+    /// made outside the API, such as `steward init`'s.
+    pub minted_with: Option<String>,
     /// `active`, `expired` or `revoked`.
     pub state: &'static str,
     /// Unix milliseconds, as are the other times.
@@ -81,18 +89,28 @@ pub struct TokenList {
     pub items: Vec<TokenView>,
 }
 
-/// Creates a token. An admin may create one for any enabled principal; anyone else only
-/// for itself.
+/// A revoked token and the tokens revoked with it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedTokenView {
+    #[serde(flatten)]
+    pub token: TokenView,
+    /// Ids of the tokens minted with this one (transitively) that this call revoked.
+    pub cascaded: Vec<String>,
+}
+
+/// Creates a token, minted with the caller's token: it expires no later than that one
+/// and is revoked with it. An admin may create one for any enabled principal; anyone else
+/// only for itself.
 #[utoipa::path(post, path = "/v1/tokens", tag = "admin",
     request_body = CreateToken,
     responses(
         (status = 201, description = "created; the secret is shown only now", body = CreatedToken),
         (status = 400, description = "invalid body: the problem names the field"),
-        (status = 401, description = "missing or invalid token"),
+        (status = 401, description = "missing or invalid token, or the caller's token ended meanwhile"),
         (status = 403, description = "a non-admin asked for another principal's token"),
         (status = 404, description = "no such principal"),
         (status = 409, description = "the principal is disabled"),
-        (status = 422, description = "a self-service token would outlive the caller's token"),
+        (status = 422, description = "`token-outlives-caller`: the token would outlive the caller's token (`max_expires_at_ms`)"),
     ),
     security(("bearer" = [])))]
 pub async fn create_token(
@@ -104,29 +122,17 @@ pub async fn create_token(
         .principal_id
         .clone()
         .unwrap_or_else(|| caller.id().to_owned());
-    let is_admin = caller.has(Role::Admin);
-    if principal_id != caller.id() && !is_admin {
+    if principal_id != caller.id() {
         caller.require_any(&[Role::Admin], "creating a token for another principal")?;
     }
     let label = parse_label(&body.label)?;
-    let expires_at_ms = expiry(&state, &caller, body.expires_in_hours).await?;
-
-    let principal = state
-        .store
-        .principal_by_id(&principal_id)
-        .await
-        .map_err(store_error)?;
-    if principal.disabled_at_ms.is_some() {
-        return Err(ApiError::Conflict {
-            message: format!("principal `{}` is disabled", principal.name),
-            extra: serde_json::Map::new(),
-        });
-    }
+    let expires_at_ms = expires_at(body.expires_in_hours)?;
     let (secret, secret_hash) = token::generate();
     let info = state
         .store
-        .create_token(
+        .mint_token(
             &caller.actor(),
+            &caller.0.token_id,
             NewToken {
                 principal_id,
                 label,
@@ -135,7 +141,7 @@ pub async fn create_token(
             },
         )
         .await
-        .map_err(store_error)?;
+        .map_err(token_error)?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -144,8 +150,26 @@ pub async fn create_token(
             label: info.label,
             token: secret,
             expires_at_ms: info.expires_at_ms,
+            minted_with: info.parent_token_id,
         }),
     ))
+}
+
+pub(crate) fn token_error(error: TokenError) -> ApiError {
+    let message = error.to_string();
+    match error {
+        TokenError::Store(error) => store_error(error),
+        TokenError::ParentNotLive { .. } => ApiError::Unauthorized(message),
+        TokenError::OutlivesParent { max_expires_at_ms } => ApiError::unprocessable(
+            "token-outlives-caller",
+            format!("{message}; ask for fewer hours, or for none to expire with it"),
+        )
+        .with("max_expires_at_ms", max_expires_at_ms),
+        TokenError::PrincipalDisabled { .. } => ApiError::Conflict {
+            message,
+            extra: serde_json::Map::new(),
+        },
+    }
 }
 
 /// Lists a principal's tokens, revoked and expired ones included: the caller's own by
@@ -197,12 +221,13 @@ pub async fn list_tokens(
     }))
 }
 
-/// Revokes a token: one's own, or (admin) anyone's. Revoking a revoked token changes
-/// nothing. Revoking the token in use ends this session.
+/// Revokes a token, and with it every token minted with it, transitively: one's own, or
+/// (admin) anyone's. Revoking a revoked token changes nothing. Revoking the token in use
+/// ends this session.
 #[utoipa::path(post, path = "/v1/tokens/{id}/revoke", tag = "admin",
     params(("id" = String, Path, description = "token id (not the secret)")),
     responses(
-        (status = 200, description = "the token, now revoked", body = TokenView),
+        (status = 200, description = "the token, now revoked, and the tokens revoked with it", body = RevokedTokenView),
         (status = 401, description = "missing or invalid token"),
         (status = 403, description = "a non-admin named another principal's token"),
         (status = 404, description = "no such token"),
@@ -212,7 +237,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<TokenView>, ApiError> {
+) -> Result<Json<RevokedTokenView>, ApiError> {
     let token = state.store.token_by_id(&id).await.map_err(store_error)?;
     if token.principal_id != caller.id() {
         caller.require_any(&[Role::Admin], "revoking another principal's token")?;
@@ -222,7 +247,10 @@ pub async fn revoke_token(
         .revoke_token(&caller.actor(), &id)
         .await
         .map_err(store_error)?;
-    Ok(Json(TokenView::new(&revoked, wall_clock_ms())))
+    Ok(Json(RevokedTokenView {
+        token: TokenView::new(&revoked.token, wall_clock_ms()),
+        cascaded: revoked.cascaded,
+    }))
 }
 
 impl TokenView {
@@ -238,6 +266,7 @@ impl TokenView {
             id: t.id.clone(),
             principal_id: t.principal_id.clone(),
             label: t.label.clone(),
+            minted_with: t.parent_token_id.clone(),
             state,
             created_at_ms: t.created_at_ms,
             expires_at_ms: t.expires_at_ms,
@@ -265,47 +294,18 @@ pub(crate) fn parse_label(label: &str) -> Result<String, ApiError> {
     Ok(label.to_owned())
 }
 
-/// When a token `caller` creates expires, given the hours asked for: as asked for an
-/// admin (absent: never); otherwise never later than the caller's own token (absent: with
-/// it), so a leaked expiring token cannot mint a longer-lived one, for itself or for a
-/// worker it owns.
-pub(crate) async fn expiry(
-    state: &AppState,
-    caller: &Caller,
-    expires_in_hours: Option<u32>,
-) -> Result<Option<i64>, ApiError> {
-    let now = wall_clock_ms();
-    let requested = match expires_in_hours {
-        None => None,
-        Some(hours @ 1..=MAX_EXPIRES_IN_HOURS) => {
-            Some(now.saturating_add(i64::from(hours) * MS_PER_HOUR))
-        }
-        Some(hours) => {
-            return Err(ApiError::bad_request(
-                format!("`expires_in_hours` must be 1 to {MAX_EXPIRES_IN_HOURS}, got {hours}"),
-                "expires_in_hours",
-            ));
-        }
-    };
-    if caller.has(Role::Admin) {
-        return Ok(requested);
-    }
-    // INVARIANT: a token a non-admin creates expires no later than the token that made it.
-    let own = state
-        .store
-        .token_by_id(&caller.0.token_id)
-        .await
-        .map_err(store_error)?;
-    match (own.expires_at_ms, requested) {
-        (None, requested) => Ok(requested),
-        (Some(limit), None) => Ok(Some(limit)),
-        (Some(limit), Some(at)) if at <= limit => Ok(Some(at)),
-        (Some(limit), Some(_)) => Err(ApiError::unprocessable(
-            "token-outlives-caller",
-            "a token cannot outlive the token that creates it; ask for fewer hours or ask an \
-             admin",
-        )
-        .with("max_expires_at_ms", limit)),
+/// When a token asked for `expires_in_hours` from now expires (on the wall clock), or
+/// `None` when no hours were asked for (the store then gives it its parent's expiry).
+pub(crate) fn expires_at(expires_in_hours: Option<u32>) -> Result<Option<i64>, ApiError> {
+    match expires_in_hours {
+        None => Ok(None),
+        Some(hours @ 1..=MAX_EXPIRES_IN_HOURS) => Ok(Some(
+            wall_clock_ms().saturating_add(i64::from(hours) * MS_PER_HOUR),
+        )),
+        Some(hours) => Err(ApiError::bad_request(
+            format!("`expires_in_hours` must be 1 to {MAX_EXPIRES_IN_HOURS}, got {hours}"),
+            "expires_in_hours",
+        )),
     }
 }
 

@@ -15,12 +15,13 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use steward_permits::{
-    AutoSuspension, OperationOutcome, OperationResult, Recertification, promotion_approvals,
+    AutoSuspension, OUTCOME_COUNTING_RULE, OperationResult, OutcomeRefusal, Recertification,
+    promotion_approvals,
 };
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
-    MAX_WORKER_PAGE, NewWorker, PromotionApproval, StoreError, Worker, WorkerError, WorkerFilter,
-    WorkerPage,
+    MAX_WORKER_PAGE, NewOutcome, NewWorker, OutcomeEvidence, OutcomeRecord, PromotionApproval,
+    StoreError, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -126,15 +127,28 @@ pub struct StatusRequest {
     pub reason: String,
 }
 
-/// `POST /v1/workers/{id}/outcomes` body: how one operation ended.
+/// `POST /v1/workers/{id}/outcomes` body: how one operation ended, and the work Steward
+/// saw behind it. A success counts towards promotion only with evidence: `permit_id` (a
+/// closed permit the worker executed) or `authorize_seq` (the `audit_seq` of an allowed
+/// authorize decision of the worker), each usable once.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeRequest {
-    /// `success`, `failure`, `incident` or `safety_violation`.
+    /// `success`, `failure`, `incident` or `safety_violation`; a worker reporting about
+    /// itself says only `success` or `failure`.
     #[schema(example = "success")]
     pub result: String,
-    /// The level the operation required, 0 to 4; 1 and above is a union operation.
-    pub level: u8,
+    /// The level the operation required, 0 to 4 (1 and above is a union operation).
+    /// Required without evidence; with evidence Steward knows it, and another is refused.
+    #[serde(default)]
+    pub level: Option<u8>,
+    /// A permit of the worker that was executed and closed.
+    #[serde(default)]
+    pub permit_id: Option<String>,
+    /// The `audit_seq` of an allowed `POST /v1/authorize` decision for the worker (ask
+    /// with `record: true` below level 2 to get one).
+    #[serde(default)]
+    pub authorize_seq: Option<u64>,
 }
 
 /// A worker as the API shows it. Times are unix milliseconds.
@@ -179,6 +193,9 @@ pub struct StatsView {
     pub last_incident_at_ms: Option<i64>,
     pub safety_violations: u32,
     pub consecutive_union_failures: u32,
+    /// Successes reported without evidence Steward saw: history, never counted towards
+    /// promotion.
+    pub uncounted_successes: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -199,6 +216,19 @@ pub struct EligibilityView {
     pub unmet: Vec<String>,
     /// Who must approve the promotion.
     pub approvals: QuorumRulesView,
+    /// Which outcomes count, and why.
+    pub outcomes: OutcomeCountView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutcomeCountView {
+    /// Lifetime successes Steward saw the work of (closed permits, authorized
+    /// operations): these count.
+    pub counted_successes: u64,
+    /// Lifetime successes reported without such evidence: these do not.
+    pub uncounted_successes: u32,
+    /// The rule, in words.
+    pub rule: &'static str,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -249,8 +279,24 @@ pub struct RevocationView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutcomeView {
     pub worker: WorkerView,
+    pub outcome: RecordedOutcomeView,
     /// Why the certification was suspended by this outcome; absent otherwise.
     pub suspended: Option<SuspensionView>,
+}
+
+/// The outcome as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordedOutcomeView {
+    pub id: String,
+    pub result: &'static str,
+    /// The level of the operation: Steward's when there is evidence.
+    pub level: u8,
+    /// `closed_permit`, `authorized_operation` or `reported` (no evidence).
+    pub basis: &'static str,
+    /// Whether a success on this basis counts towards promotion.
+    pub counts_towards_promotion: bool,
+    pub permit_id: Option<String>,
+    pub authorize_seq: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -410,7 +456,7 @@ pub async fn eligibility(
         .level
         .ok_or_else(|| ApiError::bad_request("`level` is required (`?level=2`)", "level"))?;
     let target = parse_target(level, "level")?;
-    let verdict = state
+    let (worker, verdict) = state
         .store
         .eligibility(&id, target, now(&state))
         .await
@@ -426,6 +472,16 @@ pub async fn eligibility(
             approvers_required: rules.approvers_required,
             approver_roles: role_names(&rules.approver_roles),
             required_roles: role_names(&rules.required_roles),
+        },
+        outcomes: OutcomeCountView {
+            counted_successes: worker
+                .stats
+                .successes_by_level
+                .iter()
+                .map(|&n| u64::from(n))
+                .sum(),
+            uncounted_successes: worker.stats.uncounted_successes,
+            rule: OUTCOME_COUNTING_RULE,
         },
     }))
 }
@@ -652,20 +708,24 @@ pub async fn end_probation(
     Ok(Json(view(&worker, now)))
 }
 
-/// Records how one operation of the worker ended (master, or the worker's own identity):
-/// any safety violation, or the third consecutive failed union operation, suspends the
+/// Records how one operation of the worker ended. Only the worker's owner reports, or the
+/// worker's own identity about itself (success or failure only). A success counts towards
+/// promotion only when it names work Steward saw (`permit_id` or `authorize_seq`); any
+/// safety violation, or the third consecutive failed union operation, suspends the
 /// certification automatically. Outcomes are facts: they are recorded whatever the
-/// status, so a revoked worker's late report still counts in its history (and changes
-/// no status).
+/// status, so a revoked worker's late report still counts in its history (and changes no
+/// status).
 #[utoipa::path(post, path = "/v1/workers/{id}/outcomes", tag = "workers",
     params(("id" = String, Path, description = "worker id")),
     request_body = OutcomeRequest,
     responses(
-        (status = 200, description = "the worker, and why it was suspended if it was", body = OutcomeView),
+        (status = 200, description = "the outcome as recorded, the worker, and why it was suspended if it was", body = OutcomeView),
         (status = 400, description = "invalid body: the problem names the field"),
         (status = 401, description = "missing or invalid token"),
-        (status = 403, description = "neither master nor worker, or `own_worker_only`"),
+        (status = 403, description = "`outcome_reporter`: neither the owner nor the worker; `self_report_limited`: a worker reporting more than success or failure"),
         (status = 404, description = "no such worker"),
+        (status = 409, description = "`evidence_already_used`: the permit or decision already backs an outcome"),
+        (status = 422, description = "`outcome_evidence`: the evidence is missing, another worker's, not a closed permit, not an allowed decision, or contradicts the result or level"),
     ),
     security(("bearer" = [])))]
 pub async fn record_outcome(
@@ -674,46 +734,60 @@ pub async fn record_outcome(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OutcomeRequest>,
 ) -> Result<Json<OutcomeView>, ApiError> {
-    caller.require_any(
-        &[Role::Master, Role::Worker],
-        "reporting an operation outcome",
-    )?;
     let result = body
         .result
         .parse::<OperationResult>()
         .map_err(|e| ApiError::bad_request(format!("`result`: {e}"), "result"))?;
-    let level = parse_level(body.level, "level")?;
-    if !caller.has(Role::Master) {
-        let own = state
-            .store
-            .worker_by_principal(caller.id())
-            .await
-            .map_err(store_error)?;
-        if own.is_none_or(|w| w.id != id) {
-            return Err(ApiError::refused(
-                StatusCode::FORBIDDEN,
-                "own_worker_only",
-                format!(
-                    "`{}` reports outcomes only for the worker it authenticates as",
-                    caller.principal().name
-                ),
+    let level = body.level.map(|n| parse_level(n, "level")).transpose()?;
+    let evidence = match (body.permit_id, body.authorize_seq) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "name one piece of evidence: `permit_id` or `authorize_seq`, not both",
+                "authorize_seq",
             ));
         }
-    }
+        (Some(permit), None) => Some(OutcomeEvidence::Permit(permit)),
+        (None, Some(seq)) => Some(OutcomeEvidence::Decision(seq)),
+        (None, None) => None,
+    };
     let now = now(&state);
-    let (worker, suspension) = state
+    let recorded = state
         .store
         .record_outcome(
-            &caller.actor(),
+            caller.principal(),
             &id,
-            OperationOutcome { result, level },
+            NewOutcome {
+                result,
+                level,
+                evidence,
+            },
             now,
         )
         .await
         .map_err(worker_error)?;
-    Ok(Json(OutcomeView {
-        worker: view(&worker, now),
-        suspended: suspension.map(|cause| SuspensionView {
+    Ok(Json(outcome_view(&recorded, now)))
+}
+
+fn outcome_view(recorded: &OutcomeRecord, now_ms: i64) -> OutcomeView {
+    let outcome = &recorded.outcome;
+    OutcomeView {
+        worker: view(&recorded.worker, now_ms),
+        outcome: RecordedOutcomeView {
+            id: recorded.id.clone(),
+            result: outcome.result.as_str(),
+            level: outcome.level.value(),
+            basis: outcome.basis.as_str(),
+            counts_towards_promotion: outcome.basis.counts(),
+            permit_id: match &recorded.evidence {
+                Some(OutcomeEvidence::Permit(id)) => Some(id.clone()),
+                _ => None,
+            },
+            authorize_seq: match &recorded.evidence {
+                Some(OutcomeEvidence::Decision(seq)) => Some(*seq),
+                _ => None,
+            },
+        },
+        suspended: recorded.suspension.map(|cause| SuspensionView {
             cause: match cause {
                 AutoSuspension::SafetyViolation => "safety_violation",
                 AutoSuspension::ConsecutiveUnionFailures { .. } => "consecutive_union_failures",
@@ -724,7 +798,7 @@ pub async fn record_outcome(
             },
             message: cause.to_string(),
         }),
-    }))
+    }
 }
 
 pub(crate) fn now(state: &AppState) -> i64 {
@@ -776,6 +850,7 @@ pub fn view(worker: &Worker, now_ms: i64) -> WorkerView {
             last_incident_at_ms: stats.last_incident_at.map(|t| t.millis()),
             safety_violations: stats.safety_violations,
             consecutive_union_failures: stats.consecutive_union_failures,
+            uncounted_successes: stats.uncounted_successes,
         },
         version: worker.version,
         created_at_ms: worker.created_at_ms,
@@ -893,5 +968,26 @@ pub(crate) fn worker_error(error: WorkerError) -> ApiError {
         WorkerError::NoIdentity { .. } => {
             ApiError::refused(StatusCode::CONFLICT, "no_identity", message)
         }
+        WorkerError::OutcomeRefused(refusal) => match refusal {
+            OutcomeRefusal::NotAReporter { .. } => {
+                ApiError::refused(StatusCode::FORBIDDEN, "outcome_reporter", message)
+            }
+            OutcomeRefusal::SelfReportLimited { .. } => {
+                ApiError::refused(StatusCode::FORBIDDEN, "self_report_limited", message)
+            }
+            OutcomeRefusal::LevelRequired => ApiError::bad_request(message, "level"),
+            OutcomeRefusal::EvidenceMissing
+            | OutcomeRefusal::OtherWorkersWork
+            | OutcomeRefusal::PermitNotClosed { .. }
+            | OutcomeRefusal::ContradictsPermit { .. }
+            | OutcomeRefusal::NotAnAllowedDecision
+            | OutcomeRefusal::LevelMismatch { .. } => {
+                ApiError::unprocessable("outcome_evidence", message)
+            }
+        },
+        WorkerError::EvidenceAlreadyUsed { .. } => {
+            ApiError::refused(StatusCode::CONFLICT, "evidence_already_used", message)
+        }
+        WorkerError::Token(error) => crate::routes::tokens::token_error(error),
     }
 }

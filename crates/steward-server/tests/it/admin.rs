@@ -367,6 +367,156 @@ server_test!(self_service_tokens_are_limited_to_ones_own, |s| {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 });
 
+// Issue 9, item 3: a token minted with a token ends with it. Revoking a token revokes
+// every token minted with it, transitively, in one transaction with one event each; a
+// minted token never expires after its parent, admin-made tokens for others included.
+server_test!(issue_9_a_token_minted_by_a_token_ends_with_it, |s| {
+    let (erin, erin_token) = s.human("erin", &[Role::TechLead]).await;
+    let (orchestrator, _) = s
+        .principal("orchestrator", PrincipalKind::Agent, &[Role::Master])
+        .await;
+    let (root_admin_id, root_admin) = s.human("root-admin", &[Role::Admin]).await;
+
+    // A stolen token mints a successor, which mints another; an admin token mints a token
+    // for someone else. Each records the token it was minted with.
+    let mint = |token: String, body: Value| async move {
+        let (status, created) = s.post("/v1/tokens", &token, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        (
+            created["id"].as_str().expect("id").to_owned(),
+            created["token"].as_str().expect("secret").to_owned(),
+            created,
+        )
+    };
+    let erins = s.store().list_tokens(&erin).await.expect("tokens");
+    let (child, child_secret, created) = mint(erin_token.clone(), json!({"label": "copy"})).await;
+    assert_eq!(created["minted_with"], erins[0].id.as_str());
+    let (grandchild, grandchild_secret, _) =
+        mint(child_secret.clone(), json!({"label": "copy of copy"})).await;
+    let (for_bot, for_bot_secret, created) = mint(
+        root_admin.clone(),
+        json!({"principal_id": orchestrator, "label": "ci"}),
+    )
+    .await;
+    assert_eq!(created["principal_id"], orchestrator.as_str());
+    let (status, listed) = s.get("/v1/tokens", &erin_token).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let minted: Vec<(&str, &str)> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or(""),
+                t["minted_with"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        minted,
+        vec![
+            (erins[0].id.as_str(), ""),
+            (child.as_str(), erins[0].id.as_str()),
+            (grandchild.as_str(), child.as_str()),
+        ]
+    );
+
+    // Revoking the first token ends its whole lineage at once, one event per token, all
+    // committed with the revocation; nothing else is touched.
+    let before = s.audit_len().await;
+    let (status, revoked) =
+        post_empty(s, &format!("/v1/tokens/{}/revoke", erins[0].id), &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(revoked["state"], "revoked");
+    assert_eq!(revoked["cascaded"], json!([child, grandchild]));
+    for secret in [&erin_token, &child_secret, &grandchild_secret] {
+        let (status, body) = s.get("/v1/tokens", secret).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    let (status, _) = s.get("/v1/tokens", &for_bot_secret).await;
+    assert_eq!(status, StatusCode::OK, "another lineage lives on");
+    let events = s.store().events(before + 1, 10).await.expect("events");
+    let revocations: Vec<(&str, &Value, &Value, &Value)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type.as_str(),
+                &e.data["token_id"],
+                &e.data["minted_with"],
+                &e.data["cascade_from"],
+            )
+        })
+        .collect();
+    let root = json!(erins[0].id);
+    assert_eq!(
+        revocations,
+        vec![
+            ("token.revoked", &root, &Value::Null, &Value::Null),
+            ("token.revoked", &json!(child), &root, &root),
+            ("token.revoked", &json!(grandchild), &json!(child), &root),
+        ]
+    );
+    let before = s.audit_len().await;
+    let (status, again) =
+        post_empty(s, &format!("/v1/tokens/{}/revoke", erins[0].id), &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["cascaded"], json!([]));
+    assert_eq!(
+        s.audit_len().await,
+        before,
+        "revoking again records nothing"
+    );
+
+    // The admin's token is the parent of the token it made for the orchestrator.
+    let admins = s.store().list_tokens(&root_admin_id).await.expect("tokens");
+    let (status, body) =
+        post_empty(s, &format!("/v1/tokens/{}/revoke", admins[0].id), &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["cascaded"], json!([for_bot]));
+    let (status, _) = s.get("/v1/tokens", &for_bot_secret).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Expiry: a token minted with an expiring token (an admin's included) expires with
+    // it at the latest, so its parent's expiry ends it without any walk of the lineage.
+    let (admin2, _) = s.human("admin-two", &[Role::Admin]).await;
+    let (expiring, secret_hash) = token::generate();
+    let limit = wall_clock_ms() + 2 * HOUR_MS;
+    s.store()
+        .create_token(
+            &seeder(),
+            NewToken {
+                principal_id: admin2,
+                label: "two hours".into(),
+                expires_at_ms: Some(limit),
+                secret_hash,
+            },
+        )
+        .await
+        .expect("expiring admin token");
+    let (_, _, created) = mint(
+        expiring.clone(),
+        json!({"principal_id": orchestrator, "label": "inherits"}),
+    )
+    .await;
+    assert_eq!(created["expires_at_ms"], limit);
+    let before = s.audit_len().await;
+    let (status, body) = s
+        .post(
+            "/v1/tokens",
+            &expiring,
+            json!({"principal_id": orchestrator, "label": "forever", "expires_in_hours": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["rule"], "token-outlives-caller");
+    assert_eq!(body["max_expires_at_ms"], limit);
+    assert_eq!(s.audit_len().await, before, "nothing minted");
+    s.store()
+        .verify_audit_chain()
+        .await
+        .expect("chain verifies");
+});
+
 server_test!(audit_events_read_in_order_and_verify, |s| {
     let (_, auditor) = s.human("audrey", &[Role::Auditor]).await;
     let (_, worker) = s

@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod attack;
 mod audit_export;
 mod audit_proofs;
 mod audit_retention;

@@ -59,6 +59,7 @@ async fn cast(s: &TestServer) -> Cast {
     }
 }
 
+/// An outcome without evidence: history, but a success does not count.
 async fn outcome(s: &TestServer, token: &str, id: &str, result: &str, level: u8) -> Value {
     let (status, body) = s
         .post(
@@ -69,6 +70,84 @@ async fn outcome(s: &TestServer, token: &str, id: &str, result: &str, level: u8)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
+}
+
+/// Asks, as the worker, to run `op` (a body of `POST /v1/authorize` without the worker),
+/// recorded; returns the decision's audit seq.
+async fn authorized(s: &TestServer, c: &Cast, op: Value) -> u64 {
+    let mut op = op;
+    op["worker_id"] = json!(c.worker_id);
+    op["record"] = json!(true);
+    let (status, body) = s.post("/v1/authorize", &c.worker_token, op).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["allow"], true, "{body}");
+    body["audit_seq"]
+        .as_u64()
+        .expect("a recorded decision has its seq")
+}
+
+/// A build in development: level-0 work.
+fn dev_build() -> Value {
+    json!({"environment": "development", "action": "build", "method": "POST"})
+}
+
+/// `n` successes the worker reports about itself, each backed by an authorized operation
+/// (`op`); returns the last answer.
+async fn successes(s: &TestServer, c: &Cast, op: Value, n: usize) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..n {
+        let seq = authorized(s, c, op.clone()).await;
+        let (status, body) = s
+            .post(
+                &format!("/v1/workers/{}/outcomes", c.worker_id),
+                &c.worker_token,
+                json!({"result": "success", "authorize_seq": seq}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["outcome"]["basis"], "authorized_operation", "{body}");
+        last = body;
+    }
+    last
+}
+
+/// An active standard-production permit for the worker (deploy `api` in production),
+/// requested by an admin and approved by an engineering manager who does not own it.
+async fn deploy_permit(s: &TestServer, c: &Cast) -> String {
+    let (status, p) = s
+        .post(
+            "/v1/permits",
+            &s.admin,
+            json!({
+                "task": {"id": "deploy-api", "description": "deploy api", "environment": "production",
+                         "operations": ["deploy"], "services_affected": ["api"]},
+                "worker_id": c.worker_id,
+                "evidence": {"rollback_plan": {"steps": ["rollback"], "verification": ["status"], "estimated_minutes": 5},
+                             "test_results": "ci/42", "code_review": "pr/7"},
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_str().expect("permit id").to_owned();
+    let (status, p) = s
+        .post(
+            &format!("/v1/permits/{id}/approvals"),
+            &c.manager,
+            json!({"decision": "approve", "role": "engineering_manager"}),
+        )
+        .await;
+    assert_eq!(
+        (status, p["state"].as_str()),
+        (StatusCode::OK, Some("active")),
+        "{p}"
+    );
+    id
+}
+
+/// A deploy of `api` in production under `permit`.
+fn deploy_under(permit: &str) -> Value {
+    json!({"environment": "production", "action": "deploy", "service": "api",
+           "method": "POST", "permit_id": permit})
 }
 
 async fn approve(
@@ -139,10 +218,13 @@ server_test!(full_certification_lifecycle, |s| {
     assert_eq!(worker["owner_id"], c.owner_id.as_str());
     assert_eq!(worker["recertification"]["state"], "not_required");
 
-    // History: 20 successful non-union operations, reported by the worker itself.
-    for _ in 0..20 {
-        outcome(s, &c.worker_token, &id, "success", 0).await;
-    }
+    // History: 20 successful non-union operations Steward authorized, reported by the
+    // worker itself.
+    let last = successes(s, &c, dev_build(), 20).await;
+    assert_eq!(
+        last["worker"]["stats"]["successes_by_level"],
+        json!([20, 0, 0, 0, 0])
+    );
     let (status, elig) = s
         .get(&format!("/v1/workers/{id}/eligibility?level=2"), &c.auditor)
         .await;
@@ -275,7 +357,7 @@ server_test!(full_certification_lifecycle, |s| {
 
     // After revocation: outcomes are still recorded as history and change no status;
     // every status move but revoke is illegal; promotion is refused.
-    let body = outcome(s, &c.master, &id, "failure", 2).await;
+    let body = outcome(s, &c.owner, &id, "failure", 2).await;
     assert_eq!(body["worker"]["status"], "revoked");
     assert_eq!(body["worker"]["stats"]["failures_at_level"], 1);
     assert_eq!(body["suspended"], Value::Null);
@@ -305,9 +387,7 @@ server_test!(full_certification_lifecycle, |s| {
 server_test!(level_three_needs_a_director_and_a_security_lead, |s| {
     let c = cast(s).await;
     let id = c.worker_id.clone();
-    for _ in 0..20 {
-        outcome(s, &c.master, &id, "success", 0).await;
-    }
+    successes(s, &c, dev_build(), 20).await;
     s.clock.advance_minutes(30 * DAY_MINUTES);
     let (status, body) = approve(s, &c.manager, &id, 2, "engineering_manager").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -323,9 +403,11 @@ server_test!(level_three_needs_a_director_and_a_security_lead, |s| {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "active");
-    for _ in 0..25 {
-        outcome(s, &c.master, &id, "success", 2).await;
-    }
+    // 25 level-2 operations: authorized under a standard-production permit.
+    let permit = deploy_permit(s, &c).await;
+    let last = successes(s, &c, deploy_under(&permit), 25).await;
+    assert_eq!(last["outcome"]["level"], 2, "the permit's level");
+    assert_eq!(last["worker"]["stats"]["successes_at_level"], 25);
     s.clock.advance_minutes(60 * DAY_MINUTES);
     let (_, elig) = s
         .get(&format!("/v1/workers/{id}/eligibility?level=3"), &c.auditor)
@@ -410,7 +492,7 @@ server_test!(outcomes_suspend_automatically, |s| {
     // A safety violation suspends at once.
     let (status, body) = act(s, &c.manager, &id, "reinstate").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let body = outcome(s, &c.master, &id, "safety_violation", 0).await;
+    let body = outcome(s, &c.owner, &id, "safety_violation", 0).await;
     assert_eq!(body["worker"]["status"], "suspended");
     assert_eq!(body["suspended"]["cause"], "safety_violation");
     assert_eq!(body["worker"]["stats"]["safety_violations"], 1);
@@ -427,10 +509,12 @@ server_test!(outcome_reporting_checks_who_reports, |s| {
 
     // A worker identity reports only for its own worker.
     let (status, problem) = s.post(&path, &other_bot, body.clone()).await;
-    assert_refused(status, &problem, StatusCode::FORBIDDEN, "own_worker_only");
-    // Neither master nor worker.
+    assert_refused(status, &problem, StatusCode::FORBIDDEN, "outcome_reporter");
+    // Neither owner nor worker: an auditor, a master that does not own it.
     let (status, problem) = s.post(&path, &c.auditor, body.clone()).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert_refused(status, &problem, StatusCode::FORBIDDEN, "outcome_reporter");
+    let (status, problem) = s.post(&path, &c.master, body.clone()).await;
+    assert_refused(status, &problem, StatusCode::FORBIDDEN, "outcome_reporter");
     // Bad bodies name the field.
     let (status, problem) = s
         .post(&path, &c.master, json!({"result": "meh", "level": 0}))
@@ -455,6 +539,304 @@ server_test!(outcome_reporting_checks_who_reports, |s| {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(s.audit_len().await, len);
 });
+
+/// A level-2 report of a completed operation: every field the levels ask for.
+fn full_report() -> Value {
+    let mut report = serde_json::Map::new();
+    for field in steward_permits::LEVEL_1_FIELDS
+        .iter()
+        .chain(steward_permits::LEVEL_2_FIELDS)
+    {
+        report.insert((*field).to_owned(), json!([]));
+    }
+    report.insert("operation_type".into(), json!("deploy"));
+    report.insert("duration_seconds".into(), json!(42));
+    Value::Object(report)
+}
+
+/// The worker's row and the audit head: what a refused report must leave as it was.
+async fn record_of(s: &TestServer, id: &str) -> (Value, u64) {
+    let (status, worker) = s.get(&format!("/v1/workers/{id}"), &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "{worker}");
+    (worker, s.audit_len().await)
+}
+
+// Issue 9, item 2: only the worker's owner, or the worker about itself (success or
+// failure only), writes its track record; and only successes tied to work Steward saw (a
+// closed permit the worker executed, an allowed decision) count towards promotion, each
+// once, at Steward's level.
+server_test!(
+    issue_9_only_the_owner_or_the_worker_writes_its_track_record,
+    |s| {
+        let c = cast(s).await;
+        let id = c.worker_id.clone();
+        let path = format!("/v1/workers/{id}/outcomes");
+        let before = record_of(s, &id).await;
+
+        // A master that does not own the worker can neither suspend it nor feed it successes.
+        let (status, body) = s
+            .post(
+                &path,
+                &c.master,
+                json!({"result": "safety_violation", "level": 0}),
+            )
+            .await;
+        assert_refused(status, &body, StatusCode::FORBIDDEN, "outcome_reporter");
+        let (status, body) = s
+            .post(&path, &c.master, json!({"result": "success", "level": 2}))
+            .await;
+        assert_refused(status, &body, StatusCode::FORBIDDEN, "outcome_reporter");
+        // The worker reports only success or failure about itself.
+        for result in ["safety_violation", "incident"] {
+            let (status, body) = s
+                .post(
+                    &path,
+                    &c.worker_token,
+                    json!({"result": result, "level": 0}),
+                )
+                .await;
+            assert_refused(status, &body, StatusCode::FORBIDDEN, "self_report_limited");
+        }
+        assert_eq!(record_of(s, &id).await, before, "nothing changed");
+
+        // Its owner's word alone is recorded, but a success without evidence does not count.
+        for _ in 0..20 {
+            let body = outcome(s, &c.owner, &id, "success", 0).await;
+            assert_eq!(body["outcome"]["basis"], "reported");
+            assert_eq!(body["outcome"]["counts_towards_promotion"], false);
+        }
+        s.clock.advance_minutes(30 * DAY_MINUTES);
+        let (status, elig) = s
+            .get(&format!("/v1/workers/{id}/eligibility?level=2"), &c.auditor)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{elig}");
+        assert_eq!(elig["eligible"], false);
+        assert_eq!(
+            elig["unmet"],
+            json!([
+                "20+ successful operations that Steward saw (has 0; 20 successes reported \
+                without a closed permit or an authorized operation do not count)"
+            ])
+        );
+        assert_eq!(elig["outcomes"]["counted_successes"], 0);
+        assert_eq!(elig["outcomes"]["uncounted_successes"], 20);
+        assert!(
+            elig["outcomes"]["rule"]
+                .as_str()
+                .expect("rule")
+                .contains("closed permit the worker executed"),
+            "{elig}"
+        );
+        let (status, body) = approve(s, &c.manager, &id, 2, "engineering_manager").await;
+        assert_refused(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_eligible",
+        );
+
+        // Evidence that does not hold is refused, and changes nothing.
+        let (_, other_bot) = s
+            .principal("other-bot", PrincipalKind::Agent, &[Role::Worker])
+            .await;
+        let (status, other) = s
+        .post(
+            "/v1/workers",
+            &c.master,
+            json!({"display_name": "other", "principal_id": s.store().principal_by_name("other-bot").await.expect("bot").id}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{other}");
+        let (status, theirs) = s
+            .post(
+                "/v1/authorize",
+                &other_bot,
+                json!({"worker_id": other["id"], "environment": "development", "action": "build",
+                   "method": "POST", "record": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{theirs}");
+        let (status, denied) = s
+            .post(
+                "/v1/authorize",
+                &c.worker_token,
+                json!({"worker_id": id, "environment": "production", "action": "deploy",
+                   "method": "POST"}),
+            )
+            .await;
+        assert_eq!(
+            (status, &denied["allow"]),
+            (StatusCode::OK, &json!(false)),
+            "{denied}"
+        );
+        let mine = authorized(s, &c, dev_build()).await;
+        let before = record_of(s, &id).await;
+        for (body, rule) in [
+            (
+                json!({"result": "success", "authorize_seq": theirs["audit_seq"]}),
+                "outcome_evidence",
+            ),
+            (
+                json!({"result": "success", "authorize_seq": denied["audit_seq"]}),
+                "outcome_evidence",
+            ),
+            (
+                json!({"result": "success", "authorize_seq": 1_000_000}),
+                "outcome_evidence",
+            ),
+            (
+                json!({"result": "success", "authorize_seq": mine, "level": 3}),
+                "outcome_evidence",
+            ),
+            (
+                json!({"result": "success", "permit_id": "no-such-permit"}),
+                "outcome_evidence",
+            ),
+        ] {
+            let (status, problem) = s.post(&path, &c.worker_token, body.clone()).await;
+            assert_refused(status, &problem, StatusCode::UNPROCESSABLE_ENTITY, rule);
+            assert_eq!(record_of(s, &id).await, before, "{body} changed nothing");
+        }
+        let (status, problem) = s
+            .post(
+                &path,
+                &c.worker_token,
+                json!({"result": "success", "authorize_seq": mine, "permit_id": "p"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+
+        // An allowed decision of the worker counts once, at its level (development: 0).
+        let (status, body) = s
+            .post(
+                &path,
+                &c.worker_token,
+                json!({"result": "success", "authorize_seq": mine}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["outcome"],
+            json!({"id": body["outcome"]["id"], "result": "success", "level": 0,
+               "basis": "authorized_operation", "counts_towards_promotion": true,
+               "permit_id": null, "authorize_seq": mine})
+        );
+        assert_eq!(
+            body["worker"]["stats"]["successes_by_level"],
+            json!([1, 0, 0, 0, 0])
+        );
+        let before = record_of(s, &id).await;
+        let (status, problem) = s
+            .post(
+                &path,
+                &c.owner,
+                json!({"result": "success", "authorize_seq": mine}),
+            )
+            .await;
+        assert_refused(
+            status,
+            &problem,
+            StatusCode::CONFLICT,
+            "evidence_already_used",
+        );
+        assert_eq!(record_of(s, &id).await, before);
+
+        // A permit counts once it was executed and closed, at the permit's level. (The
+        // worker is made level 2 directly: promotion is not what this part is about.)
+        testing::execute(
+            s.store(),
+            &format!("UPDATE workers SET level = 2, version = version + 1 WHERE id = '{id}'"),
+        )
+        .await
+        .expect("level 2");
+        let permit = deploy_permit(s, &c).await;
+        let permit_path = |action: &str| format!("/v1/permits/{permit}/{action}");
+        let (status, problem) = s
+            .post(
+                &path,
+                &c.owner,
+                json!({"result": "success", "permit_id": permit}),
+            )
+            .await;
+        assert_refused(
+            status,
+            &problem,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outcome_evidence",
+        );
+        let (status, body) = s
+            .post(&permit_path("start"), &c.worker_token, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = s
+            .post(
+                &permit_path("complete"),
+                &c.worker_token,
+                json!({"outcome": "success", "report": full_report()}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, problem) = s
+            .post(
+                &path,
+                &c.owner,
+                json!({"result": "success", "permit_id": permit}),
+            )
+            .await;
+        assert_refused(
+            status,
+            &problem,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outcome_evidence",
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("`completed`"),
+            "{problem}"
+        );
+        let (status, body) = s.post(&permit_path("close"), &s.admin, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = s
+            .post(
+                &path,
+                &c.worker_token,
+                json!({"result": "success", "permit_id": permit}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["outcome"]["basis"], "closed_permit");
+        assert_eq!(body["outcome"]["level"], 2);
+        assert_eq!(
+            body["worker"]["stats"]["successes_by_level"],
+            json!([1, 0, 1, 0, 0])
+        );
+        let (status, problem) = s
+            .post(
+                &path,
+                &c.owner,
+                json!({"result": "failure", "permit_id": permit}),
+            )
+            .await;
+        assert_refused(
+            status,
+            &problem,
+            StatusCode::CONFLICT,
+            "evidence_already_used",
+        );
+
+        let (_, elig) = s
+            .get(&format!("/v1/workers/{id}/eligibility?level=3"), &c.auditor)
+            .await;
+        assert_eq!(elig["outcomes"]["counted_successes"], 2);
+        assert_eq!(elig["outcomes"]["uncounted_successes"], 20);
+        s.store()
+            .verify_audit_chain()
+            .await
+            .expect("chain verifies");
+    }
+);
 
 server_test!(registration_refusals_write_nothing, |s| {
     let c = cast(s).await;

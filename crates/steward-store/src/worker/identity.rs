@@ -15,14 +15,15 @@ use crate::audit::append_event;
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalKind, insert_principal};
 use crate::store::{self, Store, new_id};
-use crate::token::{TokenInfo, insert_token, revoke_token_in};
+use crate::token::{NewToken, TokenInfo, TokenRevocation, mint_in, revoke_in};
 
 /// A token to mint for a worker's identity. The caller made the secret with
 /// [`crate::token::generate`] and hands it to the agent it spawns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewWorkerToken {
     pub label: String,
-    /// Unix milliseconds (wall clock, as token expiry is checked); `None` never expires.
+    /// Unix milliseconds (wall clock, as token expiry is checked); `None` expires with the
+    /// minting token.
     pub expires_at_ms: Option<i64>,
     pub secret_hash: [u8; 32],
 }
@@ -89,32 +90,31 @@ impl Store {
         Ok((bound, identity))
     }
 
-    /// Mints a token for worker `worker_id`'s identity and records `token.created` about
-    /// the worker. Only the worker's owner or an admin; the worker needs an identity.
+    /// Mints a token for worker `worker_id`'s identity with the caller's token
+    /// `parent_token_id`, and records `token.created` about the worker. Only the worker's
+    /// owner or an admin; the worker needs an identity. Like every minted token it
+    /// expires no later than its parent and is revoked with it.
     pub async fn create_worker_token(
         &self,
         by: &Principal,
+        parent_token_id: &str,
         worker_id: &str,
         new: NewWorkerToken,
     ) -> Result<TokenInfo, WorkerError> {
         let mut tx = self.begin().await?;
         let worker = row::lock(&mut tx, worker_id).await?;
         check_manager(by, &worker, "mint tokens for it")?;
-        let identity = identity_of(&worker)?;
-        let token = TokenInfo {
-            id: new_id(),
-            principal_id: identity.to_owned(),
-            label: new.label,
-            created_at_ms: store::now_ms(),
-            expires_at_ms: new.expires_at_ms,
-            revoked_at_ms: None,
-            last_used_at_ms: None,
-        };
-        insert_token(
+        let identity = identity_of(&worker)?.to_owned();
+        let token = mint_in(
             &mut tx,
             &by.actor(),
-            &token,
-            &new.secret_hash,
+            parent_token_id,
+            NewToken {
+                principal_id: identity,
+                label: new.label,
+                expires_at_ms: new.expires_at_ms,
+                secret_hash: new.secret_hash,
+            },
             about(&worker),
         )
         .await?;
@@ -137,15 +137,16 @@ impl Store {
         }
     }
 
-    /// Revokes one of worker `worker_id`'s identity tokens and records `token.revoked`
-    /// about the worker; revoking a revoked token changes nothing. Only the worker's owner
-    /// or an admin, and only a token of that worker's identity (any other is `NotFound`).
+    /// Revokes one of worker `worker_id`'s identity tokens, and every token minted with
+    /// it, recording `token.revoked` about the worker; revoking a revoked token changes
+    /// nothing. Only the worker's owner or an admin, and only a token of that worker's
+    /// identity (any other is `NotFound`).
     pub async fn revoke_worker_token(
         &self,
         by: &Principal,
         worker_id: &str,
         token_id: &str,
-    ) -> Result<TokenInfo, WorkerError> {
+    ) -> Result<TokenRevocation, WorkerError> {
         // Which principal a token belongs to never changes: read it before the write.
         let token = self.token_by_id(token_id).await?;
         let mut tx = self.begin().await?;
@@ -159,20 +160,23 @@ impl Store {
             }
             .into());
         }
-        if revoke_token_in(
+        let (changed, cascaded) = revoke_in(
             &mut tx,
             &by.actor(),
             token_id,
             about(&worker),
             store::now_ms(),
         )
-        .await?
-        {
+        .await?;
+        if changed {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
         }
-        Ok(self.token_by_id(token_id).await?)
+        Ok(TokenRevocation {
+            token: self.token_by_id(token_id).await?,
+            cascaded,
+        })
     }
 }
 

@@ -1,15 +1,62 @@
 //! Operation outcomes: each finished operation folds into the worker's history, and
 //! suspends its certification automatically on a safety violation or the third
 //! consecutive failed union operation (SPEC §5).
+//!
+//! Who may report, and whether a success counts towards promotion, is
+//! `steward_permits::check_outcome`'s decision: this module loads what the report names
+//! (the permit, or the audit event of an authorize decision) into its snapshot, and
+//! records the result in `worker_outcomes`, whose unique indexes let each permit and each
+//! decision back one outcome only, even when reports race.
 
 use serde_json::json;
 use steward_audit::{Actor, ActorKind};
-use steward_permits::{AutoSuspension, OperationOutcome, Timestamp, record_outcome};
+use steward_permits::{
+    AutoSuspension, DecisionSeen, OperationOutcome, OperationResult, OutcomeParties, OutcomeReport,
+    PermitSeen, PermitState, SeenWork, Timestamp, check_outcome, record_outcome,
+};
+use steward_policy::{Environment, Level};
 
 use super::promotion::{ClosedBy, close_open_approvals};
 use super::{Worker, WorkerError, row, worker_event};
 use crate::audit::append_event;
-use crate::store::Store;
+use crate::error::StoreError;
+use crate::principal::Principal;
+use crate::store::{Pool, Store, Tx, TxConn, new_id};
+
+/// The type of the audit event an authorize decision that allowed is recorded as.
+const AUTHORIZE_ALLOWED: &str = "authorize.allowed";
+
+/// The work Steward saw that an outcome report names as its evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeEvidence {
+    /// A permit the worker executed and that was closed.
+    Permit(String),
+    /// The `seq` of an allowed authorize decision's audit event (`audit_seq` in the
+    /// decision's answer).
+    Decision(u64),
+}
+
+/// An outcome as a reporter gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutcome {
+    pub result: OperationResult,
+    /// The level the operation required; needed without evidence.
+    pub level: Option<Level>,
+    pub evidence: Option<OutcomeEvidence>,
+}
+
+/// What [`Store::record_outcome`] recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRecord {
+    pub id: String,
+    /// The result, Steward's level for it and its basis (whether a success counts).
+    pub outcome: OperationOutcome,
+    pub evidence: Option<OutcomeEvidence>,
+    /// The worker after the outcome.
+    pub worker: Worker,
+    /// Why the outcome suspended the worker, if it did.
+    pub suspension: Option<AutoSuspension>,
+}
 
 /// The actor of automatic acts: Steward itself.
 fn steward() -> Actor {
@@ -22,8 +69,16 @@ fn steward() -> Actor {
 }
 
 impl Store {
-    /// Records one operation's outcome (`worker.outcome_recorded`, at the operation's
-    /// level) and returns the worker with why it was suspended, if it was.
+    /// Records one operation's outcome reported by `by` (`worker.outcome_recorded`, at
+    /// the operation's level) and returns it with the worker and why it was suspended,
+    /// if it was.
+    ///
+    /// Refused, with nothing written: a reporter other than the worker's owner or the
+    /// worker's own identity, a worker reporting more than success or failure about
+    /// itself, and evidence that is missing, of another worker, not a closed permit (or
+    /// one that ended otherwise than a reported success), or not an allowed decision
+    /// ([`WorkerError::OutcomeRefused`]); evidence that already backs an outcome
+    /// ([`WorkerError::EvidenceAlreadyUsed`]).
     ///
     /// An automatic suspension records `worker.suspended` by the system actor, with
     /// `automatic: true` and the cause, and voids pending promotion approvals.
@@ -34,23 +89,66 @@ impl Store {
     /// status does not change.
     pub async fn record_outcome(
         &self,
-        by: &Actor,
+        by: &Principal,
         worker_id: &str,
-        outcome: OperationOutcome,
+        new: NewOutcome,
         now_ms: i64,
-    ) -> Result<(Worker, Option<AutoSuspension>), WorkerError> {
+    ) -> Result<OutcomeRecord, WorkerError> {
+        // Evidence does not go back: a closed permit stays closed (archiving keeps its
+        // summary) and audit events never change, so it is read before the transaction.
+        let seen = match &new.evidence {
+            None => SeenWork::Nothing,
+            Some(OutcomeEvidence::Permit(id)) => self.permit_seen(id).await?,
+            Some(OutcomeEvidence::Decision(seq)) => self.decision_seen(*seq).await?,
+        };
         let mut tx = self.begin().await?;
         let before = row::lock(&mut tx, worker_id).await?;
+        let parties = OutcomeParties {
+            worker_id: &before.id,
+            owner_id: &before.owner_id,
+            identity_id: before.principal_id.as_deref(),
+        };
+        let report = OutcomeReport {
+            result: new.result,
+            level: new.level,
+        };
+        let outcome =
+            check_outcome(&parties, &by.id, &report, &seen).map_err(WorkerError::OutcomeRefused)?;
+        let id = new_id();
+        insert_outcome(
+            &mut tx,
+            &id,
+            &before.id,
+            &outcome,
+            &new.evidence,
+            &by.id,
+            now_ms,
+        )
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict { message } => WorkerError::EvidenceAlreadyUsed { message },
+            other => other.into(),
+        })?;
         let (record, suspension) = record_outcome(before.record(), outcome, Timestamp(now_ms));
         let after = row::save(&mut tx, &before, &record, now_ms).await?;
+        let (permit_id, authorize_seq) = match &new.evidence {
+            Some(OutcomeEvidence::Permit(id)) => (Some(id.as_str()), None),
+            Some(OutcomeEvidence::Decision(seq)) => (None, Some(*seq)),
+            None => (None, None),
+        };
         let mut event = worker_event(
-            by,
+            &by.actor(),
             now_ms,
             "worker.outcome_recorded",
             &after,
             json!({
+                "outcome_id": id,
                 "result": outcome.result.as_str(),
                 "operation_level": outcome.level.value(),
+                "basis": outcome.basis.as_str(),
+                "counts_towards_promotion": outcome.basis.counts(),
+                "permit_id": permit_id,
+                "authorize_seq": authorize_seq,
                 "status": after.status.as_str(),
                 "consecutive_union_failures": after.stats.consecutive_union_failures,
             }),
@@ -86,6 +184,151 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok((after, suspension))
+        Ok(OutcomeRecord {
+            id,
+            outcome,
+            evidence: new.evidence,
+            worker: after,
+            suspension,
+        })
+    }
+
+    /// The permit `id` as outcome evidence.
+    async fn permit_seen(&self, id: &str) -> Result<SeenWork, StoreError> {
+        // worker_id, level, state, outcome, closed.
+        type Row = (String, i64, String, Option<String>, bool);
+        let row: Option<Row> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT worker_id, level, state, outcome, audit_summary IS NOT NULL \
+                     FROM permits WHERE id = ?",
+                )
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT worker_id, level, state, outcome, audit_summary IS NOT NULL \
+                     FROM permits WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        let Some((worker_id, level, state, outcome, closed)) = row else {
+            return Ok(SeenWork::Missing);
+        };
+        let bad = |problem: String| StoreError::corrupt("permit", id, problem);
+        Ok(SeenWork::Permit(PermitSeen {
+            worker_id,
+            level: u8::try_from(level)
+                .ok()
+                .and_then(Level::new)
+                .ok_or_else(|| bad(format!("level {level} is not 0 to 4")))?,
+            state: state
+                .parse::<PermitState>()
+                .map_err(|e| bad(e.to_string()))?,
+            outcome: outcome
+                .map(|o| {
+                    o.parse()
+                        .map_err(|e: steward_policy::UnknownValueError| bad(e.to_string()))
+                })
+                .transpose()?,
+            closed,
+        }))
+    }
+
+    /// The audit event at `seq` as outcome evidence: an allowed authorize decision names
+    /// its worker, its operation's environment and, under a permit, the permit's level
+    /// (the event's level).
+    async fn decision_seen(&self, seq: u64) -> Result<SeenWork, StoreError> {
+        let Some(entry) = self.events(seq, 1).await?.pop().filter(|e| e.seq == seq) else {
+            return Ok(SeenWork::Missing);
+        };
+        let allowed = entry.event_type == AUTHORIZE_ALLOWED && entry.data["allow"] == json!(true);
+        let environment = entry.data["operation"]["environment"]
+            .as_str()
+            .and_then(|e| e.parse::<Environment>().ok());
+        let permit_level = if entry.data["permit_id"].is_string() {
+            entry.level.and_then(Level::new)
+        } else {
+            None
+        };
+        Ok(SeenWork::Decision(DecisionSeen {
+            allowed,
+            worker_id: entry.subject.worker_id,
+            environment,
+            permit_level,
+        }))
+    }
+}
+
+/// Inserts the `worker_outcomes` row. Its unique indexes refuse a second outcome for the
+/// same permit or decision, also from a racing report.
+async fn insert_outcome(
+    tx: &mut Tx<'_>,
+    id: &str,
+    worker_id: &str,
+    outcome: &OperationOutcome,
+    evidence: &Option<OutcomeEvidence>,
+    reported_by: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let (permit_id, seq) = match evidence {
+        Some(OutcomeEvidence::Permit(id)) => (Some(id.as_str()), None),
+        Some(OutcomeEvidence::Decision(seq)) => (None, i64::try_from(*seq).ok()),
+        None => (None, None),
+    };
+    let inserted = match &mut tx.conn {
+        TxConn::Sqlite(tx) => sqlx::query(
+            "INSERT INTO worker_outcomes (id, worker_id, result, level, basis, permit_id, \
+             authorize_seq, reported_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(worker_id)
+        .bind(outcome.result.as_str())
+        .bind(i64::from(outcome.level.value()))
+        .bind(outcome.basis.as_str())
+        .bind(permit_id)
+        .bind(seq)
+        .bind(reported_by)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ()),
+        TxConn::Postgres(tx) => sqlx::query(
+            "INSERT INTO worker_outcomes (id, worker_id, result, level, basis, permit_id, \
+             authorize_seq, reported_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id)
+        .bind(worker_id)
+        .bind(outcome.result.as_str())
+        .bind(i64::from(outcome.level.value()))
+        .bind(outcome.basis.as_str())
+        .bind(permit_id)
+        .bind(seq)
+        .bind(reported_by)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ()),
+    };
+    match inserted.map_err(StoreError::from) {
+        Err(StoreError::Conflict { .. }) => Err(StoreError::Conflict {
+            message: match evidence {
+                Some(OutcomeEvidence::Permit(id)) => {
+                    format!(
+                        "permit `{id}` already backs an outcome; each piece of work counts once"
+                    )
+                }
+                Some(OutcomeEvidence::Decision(seq)) => format!(
+                    "the decision at seq {seq} already backs an outcome; each piece of work counts once"
+                ),
+                None => "the outcome was recorded twice".to_owned(),
+            },
+        }),
+        other => other,
     }
 }

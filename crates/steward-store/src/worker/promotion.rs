@@ -60,15 +60,16 @@ impl ClosedBy {
 
 impl Store {
     /// Whether worker `worker_id` may be promoted to `target` at `now_ms`, with one reason
-    /// per criterion. Reads only.
+    /// per criterion, and the worker it was read from. Reads only.
     pub async fn eligibility(
         &self,
         worker_id: &str,
         target: Level,
         now_ms: i64,
-    ) -> Result<Eligibility, StoreError> {
+    ) -> Result<(Worker, Eligibility), StoreError> {
         let worker = self.worker(worker_id).await?;
-        Ok(eligibility(&worker.record(), target, Timestamp(now_ms)))
+        let verdict = eligibility(&worker.record(), target, Timestamp(now_ms));
+        Ok((worker, verdict))
     }
 
     /// The approvals of worker `worker_id`'s promotion to `target` that still count, oldest

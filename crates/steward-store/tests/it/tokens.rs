@@ -159,11 +159,12 @@ store_test!(
         assert!(store.authenticate(&live).await.unwrap().is_some());
 
         let revoked = store.revoke_token(&admin(), &live_token.id).await.unwrap();
-        let revoked_at = revoked.revoked_at_ms.expect("revoked");
+        assert!(revoked.cascaded.is_empty(), "a root token minted nothing");
+        let revoked_at = revoked.token.revoked_at_ms.expect("revoked");
         assert_eq!(store.authenticate(&live).await.unwrap(), None);
         // Revoking again is a no-op that reports the first revocation.
         let again = store.revoke_token(&admin(), &live_token.id).await.unwrap();
-        assert_eq!(again.revoked_at_ms, Some(revoked_at));
+        assert_eq!(again.token.revoked_at_ms, Some(revoked_at));
 
         let (forever, new) = make("forever", None);
         store.create_token(&admin(), new).await.unwrap();

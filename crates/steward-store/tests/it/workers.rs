@@ -2,13 +2,15 @@
 //! distinct human approvals, automatic suspension, revocation's permit cascade, expiry
 //! and recertification, and refusals that change nothing.
 
+use serde_json::json;
 use steward_permits::{
-    ApprovalRefusal, AutoSuspension, CertAction, OperationOutcome, OperationResult, Recertification,
+    ApprovalRefusal, AutoSuspension, CertAction, OperationResult, OutcomeBasis, OutcomeRefusal,
+    Recertification,
 };
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
-    Actor, ActorKind, NewPrincipal, NewWorker, Principal, PrincipalKind, Store, StoreError, Worker,
-    WorkerError, WorkerFilter, WorkerPage,
+    Actor, ActorKind, NewEvent, NewOutcome, NewPrincipal, NewWorker, OutcomeEvidence, Principal,
+    PrincipalKind, Store, StoreError, Subject, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 
 use crate::support::{admin, execute, fetch_text, store_test};
@@ -80,16 +82,79 @@ fn master() -> Actor {
     }
 }
 
-async fn outcomes(store: &Store, id: &str, result: OperationResult, level: u8, n: u32, at: i64) {
-    let outcome = OperationOutcome {
-        result,
-        level: Level::new(level).expect("level 0 to 4"),
+/// Appends the `authorize.allowed` event the server writes for an allowed, audited
+/// decision of worker `id`: in development for level 0, under a permit of `level` above.
+async fn allowed_decision(store: &Store, id: &str, level: u8, at: i64) -> u64 {
+    let (data, level) = match level {
+        0 => (
+            json!({"allow": true, "rule": "allowed", "permit_id": null,
+                   "operation": {"environment": "development"}}),
+            None,
+        ),
+        n => (
+            json!({"allow": true, "rule": "allowed", "permit_id": "p-1",
+                   "operation": {"environment": "production"}}),
+            Level::new(n),
+        ),
     };
+    store
+        .record_event(NewEvent {
+            ts_ms: at,
+            event_type: "authorize.allowed".to_owned(),
+            actor: master(),
+            subject: Subject {
+                worker_id: Some(id.to_owned()),
+                ..Subject::default()
+            },
+            level,
+            data,
+        })
+        .await
+        .expect("decision event")
+        .seq
+}
+
+/// `n` outcomes of worker `id`, reported by its owner `by`: each success backed by an
+/// allowed decision of its own at `level`, each other result without evidence.
+async fn outcomes(
+    store: &Store,
+    by: &Principal,
+    id: &str,
+    result: OperationResult,
+    level: u8,
+    n: u32,
+    at: i64,
+) {
     for _ in 0..n {
-        store
-            .record_outcome(&master(), id, outcome, at)
+        let new = if result == OperationResult::Success {
+            NewOutcome {
+                result,
+                level: None,
+                evidence: Some(OutcomeEvidence::Decision(
+                    allowed_decision(store, id, level, at).await,
+                )),
+            }
+        } else {
+            NewOutcome {
+                result,
+                level: Level::new(level),
+                evidence: None,
+            }
+        };
+        let recorded = store
+            .record_outcome(by, id, new, at)
             .await
             .expect("record outcome");
+        assert_eq!(recorded.outcome.level.value(), level);
+    }
+}
+
+/// An outcome reported by `by` without evidence.
+fn unbacked(result: OperationResult, level: u8) -> NewOutcome {
+    NewOutcome {
+        result,
+        level: Level::new(level),
+        evidence: None,
     }
 }
 
@@ -107,7 +172,16 @@ async fn event_types(store: &Store, from_seq: u64) -> Vec<String> {
 /// engineering manager who is not the owner.
 async fn level_two(store: &Store, cast: &Cast) -> (Worker, i64) {
     let worker = register(store, cast, T0).await;
-    outcomes(store, &worker.id, OperationResult::Success, 0, 20, T0 + DAY).await;
+    outcomes(
+        store,
+        &cast.owner,
+        &worker.id,
+        OperationResult::Success,
+        0,
+        20,
+        T0 + DAY,
+    )
+    .await;
     let now = T0 + 30 * DAY;
     let state = store
         .approve_promotion(
@@ -421,7 +495,7 @@ store_test!(
             unmet,
             [
                 "30+ days at a lower level (has 0 days at level 0)",
-                "20+ successful operations (has 0)",
+                "20+ successful operations that Steward saw (has 0)",
             ]
         );
         assert_eq!(store.audit_head().await.unwrap(), head);
@@ -435,6 +509,7 @@ store_test!(
 
         outcomes(
             &store,
+            &cast.owner,
             &worker.id,
             OperationResult::Success,
             0,
@@ -443,7 +518,7 @@ store_test!(
         )
         .await;
         let now = T0 + 30 * DAY;
-        let eligibility = store
+        let (_, eligibility) = store
             .eligibility(&worker.id, Level::STANDARD, now)
             .await
             .unwrap();
@@ -558,6 +633,7 @@ store_test!(
         assert_eq!(active.status, CertificationStatus::Active);
         outcomes(
             &store,
+            &cast.owner,
             &worker.id,
             OperationResult::Success,
             2,
@@ -639,6 +715,7 @@ store_test!(
             .unwrap();
         outcomes(
             &store,
+            &cast.owner,
             &worker.id,
             OperationResult::Success,
             2,
@@ -692,18 +769,16 @@ store_test!(
         let cast = cast(&store).await;
         let worker = register(&store, &cast, T0).await;
         let head = store.audit_head().await.unwrap();
-        let (after, suspension) = store
+        let recorded = store
             .record_outcome(
-                &master(),
+                &cast.owner,
                 &worker.id,
-                OperationOutcome {
-                    result: OperationResult::SafetyViolation,
-                    level: Level::NON_UNION,
-                },
+                unbacked(OperationResult::SafetyViolation, 0),
                 T0 + 5,
             )
             .await
             .unwrap();
+        let (after, suspension) = (recorded.worker, recorded.suspension);
         assert_eq!(suspension, Some(AutoSuspension::SafetyViolation));
         assert_eq!(after.status, CertificationStatus::Suspended);
         assert_eq!(after.stats.safety_violations, 1);
@@ -712,28 +787,26 @@ store_test!(
         let events = store.events(head.seq + 1, 10).await.unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].event_type, "worker.outcome_recorded");
-        assert_eq!(events[0].actor, master());
+        assert_eq!(events[0].actor, cast.owner.actor());
         assert_eq!(events[0].data["result"], "safety_violation");
+        assert_eq!(events[0].data["basis"], "reported");
         assert_eq!(events[1].event_type, "worker.suspended");
         assert_eq!(events[1].actor.kind, ActorKind::System);
         assert_eq!(events[1].data["automatic"], true);
         assert_eq!(events[1].data["cause"], "safety_violation");
-        assert_eq!(events[1].data["reported_by"], "master-1");
+        assert_eq!(events[1].data["reported_by"], cast.owner.id.as_str());
 
         // A further outcome is still recorded, and suspends nothing again.
-        let (_, again) = store
+        let again = store
             .record_outcome(
-                &master(),
+                &cast.owner,
                 &worker.id,
-                OperationOutcome {
-                    result: OperationResult::SafetyViolation,
-                    level: Level::NON_UNION,
-                },
+                unbacked(OperationResult::SafetyViolation, 0),
                 T0 + 6,
             )
             .await
             .unwrap();
-        assert_eq!(again, None);
+        assert_eq!(again.suspension, None);
         assert_eq!(
             event_types(&store, head.seq + 3).await,
             ["worker.outcome_recorded"]
@@ -763,18 +836,17 @@ store_test!(
         assert_eq!(state.worker.status, CertificationStatus::Active);
         assert_eq!(state.worker.probation_until_ms, None);
 
-        let fail = |level: u8| OperationOutcome {
-            result: OperationResult::Failure,
-            level: Level::new(level).unwrap(),
-        };
+        let fail = |level: u8| unbacked(OperationResult::Failure, level);
         let record = |outcome| {
             let store = store.clone();
             let id = worker.id.clone();
+            let identity = cast.identity.clone();
             async move {
-                store
-                    .record_outcome(&master(), &id, outcome, T0 + 1)
+                let recorded = store
+                    .record_outcome(&identity, &id, outcome, T0 + 1)
                     .await
-                    .unwrap()
+                    .unwrap();
+                (recorded.worker, recorded.suspension)
             }
         };
         assert_eq!(record(fail(1)).await.1, None);
@@ -1060,7 +1132,7 @@ store_test!(
         assert_eq!(last.actor, system);
 
         // An expired certification cannot be promoted, and recertification renews it.
-        let eligibility = store
+        let (_, eligibility) = store
             .eligibility(&worker.id, Level::STANDARD, past_grace)
             .await
             .unwrap();
@@ -1111,6 +1183,7 @@ store_test!(
             .unwrap();
         outcomes(
             &store,
+            &cast.owner,
             &worker.id,
             OperationResult::Success,
             2,
@@ -1169,3 +1242,244 @@ store_test!(
         store.verify_audit_chain().await.unwrap();
     }
 );
+
+store_test!(
+    outcomes_come_from_the_owner_or_the_worker_and_count_with_evidence,
+    |store: Store| async move {
+        let cast = cast(&store).await;
+        let worker = register(&store, &cast, T0).await;
+        let other = store
+            .register_worker(
+                &admin(),
+                NewWorker {
+                    display_name: "other".to_owned(),
+                    owner_id: cast.owner.id.clone(),
+                    principal_id: None,
+                    domains: vec![],
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        let refused = |error: WorkerError| match error {
+            WorkerError::OutcomeRefused(refusal) => refusal,
+            other => panic!("{other:?}"),
+        };
+        let head = store.audit_head().await.unwrap();
+        let success = |evidence| NewOutcome {
+            result: OperationResult::Success,
+            level: None,
+            evidence,
+        };
+
+        // Nobody but the owner and the worker; the worker only success or failure.
+        let error = store
+            .record_outcome(
+                &cast.manager,
+                &worker.id,
+                unbacked(OperationResult::SafetyViolation, 0),
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            refused(error),
+            OutcomeRefusal::NotAReporter { .. }
+        ));
+        let error = store
+            .record_outcome(
+                &cast.identity,
+                &worker.id,
+                unbacked(OperationResult::Incident, 1),
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            refused(error),
+            OutcomeRefusal::SelfReportLimited { .. }
+        ));
+
+        // Evidence that does not hold.
+        let mine = allowed_decision(&store, &worker.id, 0, T0).await;
+        let theirs = allowed_decision(&store, &other.id, 0, T0).await;
+        let head_after_decisions = store.audit_head().await.unwrap();
+        assert_eq!(head_after_decisions.seq, head.seq + 2);
+        for (evidence, expected) in [
+            (OutcomeEvidence::Decision(theirs), "another worker"),
+            (OutcomeEvidence::Decision(9_999), "does not exist"),
+            // A worker event is no decision.
+            (
+                OutcomeEvidence::Decision(head.seq),
+                "not an allowed authorize decision",
+            ),
+            (
+                OutcomeEvidence::Permit("p-none".to_owned()),
+                "does not exist",
+            ),
+        ] {
+            let error = store
+                .record_outcome(&cast.identity, &worker.id, success(Some(evidence)), T0)
+                .await
+                .unwrap_err();
+            assert!(refused(error).to_string().contains(expected));
+        }
+        insert_permit(&store, "p-live", &worker.id, &cast.owner.id, "active").await;
+        let error = store
+            .record_outcome(
+                &cast.owner,
+                &worker.id,
+                success(Some(OutcomeEvidence::Permit("p-live".into()))),
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            refused(error),
+            OutcomeRefusal::PermitNotClosed { .. }
+        ));
+        assert_eq!(store.audit_head().await.unwrap(), head_after_decisions);
+        assert_eq!(
+            store.worker(&worker.id).await.unwrap(),
+            worker,
+            "nothing changed"
+        );
+
+        // A success without evidence is recorded but does not count.
+        let recorded = store
+            .record_outcome(
+                &cast.identity,
+                &worker.id,
+                unbacked(OperationResult::Success, 0),
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded.outcome.basis, OutcomeBasis::Reported);
+        assert_eq!(recorded.worker.stats.uncounted_successes, 1);
+        assert_eq!(recorded.worker.stats.successes_by_level, [0; 5]);
+
+        // A decision backs one outcome, at its level.
+        let recorded = store
+            .record_outcome(
+                &cast.identity,
+                &worker.id,
+                success(Some(OutcomeEvidence::Decision(mine))),
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded.outcome.basis, OutcomeBasis::AuthorizedOperation);
+        assert_eq!(recorded.worker.stats.successes_by_level, [1, 0, 0, 0, 0]);
+        let again = store
+            .record_outcome(
+                &cast.owner,
+                &worker.id,
+                success(Some(OutcomeEvidence::Decision(mine))),
+                T0,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(again, WorkerError::EvidenceAlreadyUsed { .. }),
+            "{again:?}"
+        );
+
+        // A closed permit that succeeded backs one outcome at the permit's level.
+        insert_permit(&store, "p-done", &worker.id, &cast.owner.id, "closed").await;
+        execute(
+            &store,
+            "UPDATE permits SET outcome = 'success', audit_summary = '{}' WHERE id = 'p-done'",
+        )
+        .await
+        .unwrap();
+        let recorded = store
+            .record_outcome(
+                &cast.owner,
+                &worker.id,
+                success(Some(OutcomeEvidence::Permit("p-done".into()))),
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded.outcome.level, Level::STANDARD);
+        assert_eq!(recorded.outcome.basis, OutcomeBasis::ClosedPermit);
+        assert_eq!(recorded.worker.stats.successes_by_level, [1, 0, 1, 0, 0]);
+        let rows = fetch_text(
+            &store,
+            &format!(
+                "SELECT basis, permit_id, CAST(authorize_seq AS TEXT), reported_by FROM worker_outcomes \
+                 WHERE worker_id = '{}' ORDER BY recorded_at, id",
+                worker.id
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec![
+                    Some("reported".to_owned()),
+                    None,
+                    None,
+                    Some(cast.identity.id.clone())
+                ],
+                vec![
+                    Some("authorized_operation".to_owned()),
+                    None,
+                    Some(mine.to_string()),
+                    Some(cast.identity.id.clone())
+                ],
+                vec![
+                    Some("closed_permit".to_owned()),
+                    Some("p-done".to_owned()),
+                    None,
+                    Some(cast.owner.id.clone())
+                ],
+            ]
+        );
+    }
+);
+
+/// Issue 9, item 2, for databases made before it: the successes they recorded were never
+/// tied to work Steward saw, so migration 0013 keeps them as `uncounted_successes` and
+/// they stop counting towards promotion; nothing else in the record changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn successes_recorded_before_evidence_was_required_stop_counting() {
+    use steward_store::testing::{postgres_store_at, sqlite_store_at};
+
+    let old = [Some(sqlite_store_at(11).await), postgres_store_at(11).await];
+    for db in old.into_iter().flatten() {
+        execute(
+            db.store(),
+            "INSERT INTO principals (id, kind, name, roles, created_at) \
+             VALUES ('p-owner', 'human', 'olga', '[\"engineering_manager\"]', 0); \
+             INSERT INTO workers (id, display_name, owner_id, level, status, domains, \
+             level_granted_at, stats, version, created_at, updated_at) VALUES ('w-old', 'old', \
+             'p-owner', 1, 'active', '[]', 0, '{\"successes_at_level\":7,\"failures_at_level\":1,\
+             \"successes_by_level\":[20,3,0,0,0],\"last_incident_at\":null,\
+             \"safety_violations\":0,\"consecutive_union_failures\":1}', 4, 0, 0)",
+        )
+        .await
+        .expect("an old worker");
+        let store = Store::connect(db.url()).await.expect("upgrade");
+        let worker = store.worker("w-old").await.expect("worker");
+        assert_eq!(worker.stats.uncounted_successes, 23);
+        assert_eq!(worker.stats.successes_by_level, [0; 5]);
+        assert_eq!(worker.stats.successes_at_level, 0);
+        assert_eq!(worker.stats.failures_at_level, 1);
+        assert_eq!(worker.stats.consecutive_union_failures, 1);
+        assert_eq!(worker.version, 5, "the change moves the row's version");
+        let (_, verdict) = store
+            .eligibility("w-old", Level::STANDARD, 40 * DAY)
+            .await
+            .expect("eligibility");
+        assert!(
+            verdict.unmet().any(|u| u
+                == "20+ successful operations that Steward saw (has 0; 23 successes reported \
+                    without a closed permit or an authorized operation do not count)"),
+            "{verdict:?}"
+        );
+        store.close().await;
+    }
+}

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::routes::principals::{PrincipalView, parse_name};
 use crate::routes::tokens::{
-    CreatedToken, TokenList, TokenView, expiry, parse_label, wall_clock_ms,
+    CreatedToken, RevokedTokenView, TokenList, TokenView, expires_at, parse_label, wall_clock_ms,
 };
 use crate::routes::workers::WorkerView;
 use crate::state::AppState;
@@ -40,8 +40,8 @@ pub struct CreateIdentity {
 pub struct CreateWorkerToken {
     /// What the token is for (`spawn for permit …`), as the owner will recognise it.
     pub label: String,
-    /// Hours until it expires (1 to 87840). A non-admin's token never outlives the token
-    /// that creates it; absent, it expires with it (an admin's: never).
+    /// Hours until it expires (1 to 87840). It never outlives the token that mints it
+    /// (the caller's), and is revoked with it; absent, it expires with it.
     #[serde(default)]
     pub expires_in_hours: Option<u32>,
 }
@@ -100,7 +100,8 @@ pub async fn create_identity(
         (status = 403, description = "`own_workers_only`: the caller neither owns the worker nor is an admin"),
         (status = 404, description = "no such worker"),
         (status = 409, description = "`no_identity`: create the worker's identity first"),
-        (status = 422, description = "the token would outlive the caller's token"),
+        (status = 401, description = "the caller's token ended meanwhile"),
+        (status = 422, description = "`token-outlives-caller`: the token would outlive the caller's token"),
     ),
     security(("bearer" = [])))]
 pub async fn create_token(
@@ -110,12 +111,13 @@ pub async fn create_token(
     ApiJson(body): ApiJson<CreateWorkerToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let label = parse_label(&body.label)?;
-    let expires_at_ms = expiry(&state, &caller, body.expires_in_hours).await?;
+    let expires_at_ms = expires_at(body.expires_in_hours)?;
     let (secret, secret_hash) = token::generate();
     let info = state
         .store
         .create_worker_token(
             caller.principal(),
+            &caller.0.token_id,
             &id,
             NewWorkerToken {
                 label,
@@ -133,6 +135,7 @@ pub async fn create_token(
             label: info.label,
             token: secret,
             expires_at_ms: info.expires_at_ms,
+            minted_with: info.parent_token_id,
         }),
     ))
 }
@@ -163,15 +166,15 @@ pub async fn list_tokens(
     }))
 }
 
-/// Revokes a token of the worker's identity (its owner, or an admin); revoking a revoked
-/// token changes nothing.
+/// Revokes a token of the worker's identity, and every token minted with it (its owner,
+/// or an admin); revoking a revoked token changes nothing.
 #[utoipa::path(post, path = "/v1/workers/{id}/tokens/{token_id}/revoke", tag = "workers",
     params(
         ("id" = String, Path, description = "worker id"),
         ("token_id" = String, Path, description = "token id (not the secret)"),
     ),
     responses(
-        (status = 200, description = "the token, now revoked", body = TokenView),
+        (status = 200, description = "the token, now revoked, and the tokens revoked with it", body = RevokedTokenView),
         (status = 403, description = "`own_workers_only`"),
         (status = 404, description = "no such worker, or no such token of its identity"),
     ),
@@ -180,11 +183,14 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, token_id)): Path<(String, String)>,
-) -> Result<Json<TokenView>, ApiError> {
+) -> Result<Json<RevokedTokenView>, ApiError> {
     let revoked = state
         .store
         .revoke_worker_token(caller.principal(), &id, &token_id)
         .await
         .map_err(worker_error)?;
-    Ok(Json(TokenView::new(&revoked, wall_clock_ms())))
+    Ok(Json(RevokedTokenView {
+        token: TokenView::new(&revoked.token, wall_clock_ms()),
+        cascaded: revoked.cascaded,
+    }))
 }
