@@ -833,4 +833,31 @@ server_test!(an_owner_creates_its_workers_identity_and_tokens, |s| {
         ),
         ("token.revoked", Some(a.worker.as_str()))
     );
+
+    // A worker token is minted with the master's token: it never outlives it and ends
+    // with it.
+    let (_, own) = s.get("/v1/tokens", &a.token).await;
+    let master_token_id = own["items"][0]["id"].as_str().expect("id").to_owned();
+    let (_, second) = s
+        .post(
+            &format!("{path}/tokens"),
+            &a.token,
+            json!({"label": "spawn 2"}),
+        )
+        .await;
+    assert_eq!(second["minted_with"], master_token_id.as_str());
+    let second_secret = second["token"].as_str().expect("secret").to_owned();
+    let (status, _) = s.get("/v1/tokens", &second_secret).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, revoked) = s
+        .post(
+            &format!("/v1/tokens/{master_token_id}/revoke"),
+            &s.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(revoked["cascaded"], json!([second["id"]]));
+    let (status, _) = s.get("/v1/tokens", &second_secret).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 });

@@ -911,7 +911,7 @@ fn worker_commands_create_its_identity_and_tokens() {
     let run = served.run(&["worker", "token", "list", &worker], &cast.master);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("  active   ") && run.stdout.ends_with("spawn 1\n"),
+        run.stdout.contains("  active   ") && run.stdout.contains("  spawn 1  (minted with "),
         "{}",
         run.stdout
     );
