@@ -1,7 +1,8 @@
 //! The `steward` command: thin `main` that parses arguments, runs one command and maps the
 //! outcome to an exit code (0 success, 1 internal failure or server unreachable, 2 invalid
 //! input or a 4xx refusal from the server, 3 `audit verify` found the trail broken or
-//! `audit prove` could not verify a proof or signature).
+//! `audit prove` could not verify a proof or signature; `permit wait` and `permit request
+//! --wait`: 4 rejected, 5 expired, 6 revoked, 7 changes requested, 8 ended, 9 timed out).
 
 mod cli;
 mod client;
