@@ -71,6 +71,7 @@ pub fn wait(
             permit_path(id, "/wait"),
             until.as_str()
         );
+        let asked = Instant::now();
         match client.long_poll(&path, Duration::from_secs(seconds) + POLL_GRACE) {
             Ok(answer) => {
                 let outcome = answer["outcome"]
@@ -83,7 +84,15 @@ pub fn wait(
                 }
                 last = Some(answer);
                 connected = true;
-                backoff = Duration::from_secs(1);
+                if asked.elapsed() < Duration::from_secs(seconds) / 2 {
+                    // Answered early without news: the instance is shutting down. Pause
+                    // before asking again rather than spin.
+                    let pause = left.map_or(backoff, |l| backoff.min(l));
+                    std::thread::sleep(pause);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                } else {
+                    backoff = Duration::from_secs(1);
+                }
             }
             Err(PollError::Refused(error)) => return Err(error),
             Err(PollError::Retry(error)) => {
