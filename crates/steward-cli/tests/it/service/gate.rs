@@ -366,7 +366,8 @@ fn master_flow_scenario(dir: &Path, database: Option<&str>) {
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut out = follow.stdout.take().expect("stdout");
     let mut buf = [0u8; 4096];
-    while !seen.contains("\"permit.closed\"") {
+    // Read whole lines: a read may end inside the line that names `permit.closed`.
+    while !(seen.contains("\"permit.closed\"") && seen.ends_with('\n')) {
         assert!(
             Instant::now() < deadline,
             "no permit.closed within 15 s: {seen}"
