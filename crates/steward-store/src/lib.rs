@@ -79,8 +79,8 @@ mod signing;
 mod store;
 mod timers;
 pub mod token;
-pub mod webhook;
 mod web_session;
+pub mod webhook;
 mod worker;
 
 #[cfg(feature = "test-support")]
@@ -93,7 +93,8 @@ pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
 pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use monitoring::{
-    LatestTelemetry, MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput, TelemetryOutcome,
+    LatestTelemetry, MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput,
+    TelemetryOutcome,
 };
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
@@ -113,9 +114,7 @@ pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
-pub use web_session::{
-    NewWebSession, WEB_SESSION_TOUCH_MS, WebSession, WebSessionEnd,
-};
+pub use web_session::{NewWebSession, WEB_SESSION_TOUCH_MS, WebSession, WebSessionEnd};
 pub use worker::{
     MAX_WORKER_PAGE, NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord,
     PromotionApproval, PromotionState, Revocation, Worker, WorkerError, WorkerFilter, WorkerPage,

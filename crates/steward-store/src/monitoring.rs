@@ -695,11 +695,13 @@ impl Store {
                     .await?
             }
         };
-        Ok(row.map(|(ts_ms, error_rate, latency_p99_ms)| LatestTelemetry {
-            ts_ms,
-            error_rate,
-            latency_p99_ms,
-        }))
+        Ok(
+            row.map(|(ts_ms, error_rate, latency_p99_ms)| LatestTelemetry {
+                ts_ms,
+                error_rate,
+                latency_p99_ms,
+            }),
+        )
     }
 }
 

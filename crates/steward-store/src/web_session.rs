@@ -59,11 +59,7 @@ impl Store {
     /// Opens a session (sign-in) and records `web.session_opened` by `by` (the signed-in
     /// principal acting through the dashboard). Deletes rows that ended or expired more
     /// than a week ago on the way.
-    pub async fn open_web_session(
-        &self,
-        by: &Actor,
-        new: NewWebSession,
-    ) -> Result<(), StoreError> {
+    pub async fn open_web_session(&self, by: &Actor, new: NewWebSession) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let old = new.now_ms - KEEP_ENDED_MS;
         match &mut tx.conn {

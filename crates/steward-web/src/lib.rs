@@ -48,7 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/permits/{id}", get(pages::permit::show))
         .route("/permits/{id}/live", get(pages::permit::live))
         .route("/permits/{id}/decide", post(pages::permit::decide))
-        .route("/permits/{id}/cab-signoff", post(pages::permit::cab_signoff))
+        .route(
+            "/permits/{id}/cab-signoff",
+            post(pages::permit::cab_signoff),
+        )
         .route("/permits/{id}/revoke", post(pages::permit::revoke))
         .route("/board", get(pages::board::board))
         .route("/board/live", get(pages::board::live))

@@ -65,7 +65,11 @@ where
             // Start following before the first rendering: nothing committed in between
             // is missed.
             let next = l.state.feed.next_seq().await.ok()?;
-            let feed = l.state.feed.follow(next).take_until(l.state.stopping.wait());
+            let feed = l
+                .state
+                .feed
+                .follow(next)
+                .take_until(l.state.stopping.wait());
             l.feed = Some(Box::pin(feed));
             let html = (l.render)(l.state.clone(), l.session.clone()).await.ok()?;
             return Some((Ok(fragment(&html)), l));

@@ -186,10 +186,32 @@ pub fn require_any(caller: &Caller, roles: &[Role], action: &str) -> Result<(), 
 }
 
 /// The worker a principal whose only role is `worker` is limited to, as in the API.
-pub async fn own_worker_only(state: &AppState, caller: &Caller) -> Result<Option<String>, WebError> {
+pub async fn own_worker_only(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<String>, WebError> {
     steward_server::routes::permits::own_worker_only(state, caller)
         .await
         .map_err(WebError::api)
+}
+
+/// Principals' names by id, read once per page.
+#[derive(Debug, Default)]
+pub struct Names(std::collections::HashMap<String, String>);
+
+impl Names {
+    /// The name of principal `id` (its id when it has none: erased, or the system).
+    pub async fn of(&mut self, state: &AppState, id: &str) -> String {
+        if let Some(name) = self.0.get(id) {
+            return name.clone();
+        }
+        let name = match state.store.principal_by_id(id).await {
+            Ok(p) => p.name,
+            Err(_) => id.to_owned(),
+        };
+        self.0.insert(id.to_owned(), name.clone());
+        name
+    }
 }
 
 /// Now, on the instance's clock.

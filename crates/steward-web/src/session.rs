@@ -61,11 +61,14 @@ impl Session {
     /// Step-up: the person re-entered a token; it must be a live token of the same
     /// principal. Refused with a message otherwise (nothing happens).
     pub async fn step_up(&self, state: &AppState, token: Option<&str>) -> Result<(), WebError> {
-        let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| {
-            WebError::forbidden(
-                "This action asks you to confirm who you are: enter your API token again.",
-            )
-        })?;
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                WebError::forbidden(
+                    "This action asks you to confirm who you are: enter your API token again.",
+                )
+            })?;
         match state
             .store
             .authenticate(token)
@@ -139,10 +142,7 @@ pub fn secret_from(headers: &HeaderMap) -> Option<String> {
 impl FromRequestParts<AppState> for Session {
     type Rejection = WebError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Session, WebError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Session, WebError> {
         let Some(secret) = secret_from(&parts.headers) else {
             return Err(WebError::SignIn);
         };
@@ -229,7 +229,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Posted<T> {
                 "the form's CSRF token is missing or wrong; reload the page and try again",
             ));
         }
-        let fields: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
+        let fields: Vec<(String, String)> =
+            pairs.into_iter().filter(|(k, _)| k != "_csrf").collect();
         let encoded = serde_urlencoded::to_string(&fields)
             .map_err(|_| WebError::bad_request("the form could not be read"))?;
         let form = serde_urlencoded::from_str::<T>(&encoded)

@@ -86,11 +86,17 @@ mod tests {
         assert_eq!(duration(0), "0 seconds");
         assert_eq!(duration(40_000), "40 seconds");
         assert_eq!(duration(61_000), "1 minute 1 second");
-        assert_eq!(duration(2 * 3_600_000 + 5 * 60_000 + 7_000), "2 hours 5 minutes");
+        assert_eq!(
+            duration(2 * 3_600_000 + 5 * 60_000 + 7_000),
+            "2 hours 5 minutes"
+        );
         assert_eq!(duration(3 * 86_400_000), "3 days");
         assert_eq!(relative(1_000 + 180_000, 1_000), "in 3 minutes");
         assert_eq!(relative(0, 4 * 3_600_000), "4 hours ago");
         assert_eq!(date(1_800_000_000_000), "Fri 15 Jan 2027, 08:00 UTC");
-        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 }

@@ -139,10 +139,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         text,
         "Steward listening on http://{addr} (database: {database}, policy {policy_version})"
     );
-    let _ = writeln!(
-        text,
-        "Dashboard: {public_url}/ (sign in with an API token)"
-    );
+    let _ = writeln!(text, "Dashboard: {public_url}/ (sign in with an API token)");
     if first_run.is_none() {
         let _ = writeln!(
             text,

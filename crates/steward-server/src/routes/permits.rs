@@ -514,7 +514,10 @@ pub async fn visible_permit(
 /// A principal whose only role is `worker` sees the permits of its own worker and no
 /// others; everyone else with a token reads all permits. `Some(worker id)` when limited
 /// (an agent with no worker record gets an id that matches nothing).
-pub async fn own_worker_only(state: &AppState, caller: &Caller) -> Result<Option<String>, ApiError> {
+pub async fn own_worker_only(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<String>, ApiError> {
     let roles = &caller.principal().roles;
     if roles.iter().any(|r| *r != Role::Worker) {
         return Ok(None);

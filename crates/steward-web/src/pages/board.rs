@@ -16,7 +16,7 @@ use steward_policy::PermitType;
 use steward_server::AppState;
 use steward_store::{EventQuery, PermitFilter, TypeFilter};
 
-use super::{Layout, WebError, inbox, now, own_worker_only, render};
+use super::{Layout, Names, WebError, inbox, now, own_worker_only, render};
 use crate::live;
 use crate::session::Session;
 use crate::view;
@@ -123,7 +123,9 @@ async fn fragment(state: &AppState, session: &Session) -> Result<String, WebErro
                     emergency: p.permit_type == PermitType::Emergency,
                     breach: matches!((rate, limit), (Some(r), Some(l)) if r > l),
                     error_rate,
-                    ends: p.expires_at_ms.map_or_else(|| "not issued yet".to_owned(), view::date),
+                    ends: p
+                        .expires_at_ms
+                        .map_or_else(|| "not issued yet".to_owned(), view::date),
                     ends_iso: p.expires_at_ms.map_or_else(String::new, view::iso),
                     left: p
                         .expires_at_ms
@@ -137,7 +139,11 @@ async fn fragment(state: &AppState, session: &Session) -> Result<String, WebErro
         }
     }
     // Emergencies first, then the soonest to end.
-    rows.sort_by(|a, b| b.emergency.cmp(&a.emergency).then(a.ends_iso.cmp(&b.ends_iso)));
+    rows.sort_by(|a, b| {
+        b.emergency
+            .cmp(&a.emergency)
+            .then(a.ends_iso.cmp(&b.ends_iso))
+    });
     let revoked = state
         .store
         .query_events(
@@ -152,24 +158,21 @@ async fn fragment(state: &AppState, session: &Session) -> Result<String, WebErro
         )
         .await
         .map_err(WebError::internal)?;
-    let revocations = revoked
-        .iter()
-        .rev()
-        .take(REVOCATIONS)
-        .map(|e| {
-            (
-                e.subject.permit_id.clone().unwrap_or_default(),
-                view::date(e.ts_ms),
-                view::iso(e.ts_ms),
-                e.actor.id.clone(),
-                e.data
-                    .get("reason")
-                    .and_then(Value::as_str)
-                    .map(view::words)
-                    .unwrap_or_default(),
-            )
-        })
-        .collect();
+    let mut names = Names::default();
+    let mut revocations = Vec::new();
+    for e in revoked.iter().rev().take(REVOCATIONS) {
+        revocations.push((
+            e.subject.permit_id.clone().unwrap_or_default(),
+            view::date(e.ts_ms),
+            view::iso(e.ts_ms),
+            names.of(state, &e.actor.id).await,
+            e.data
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(view::words)
+                .unwrap_or_default(),
+        ));
+    }
     BoardLive {
         rows,
         revocations,

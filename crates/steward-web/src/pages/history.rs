@@ -12,7 +12,7 @@ use steward_policy::PermitType;
 use steward_server::AppState;
 use steward_store::PermitFilter;
 
-use super::{Layout, WebError, inbox, own_worker_only, render};
+use super::{Layout, Names, WebError, inbox, own_worker_only, render};
 use crate::session::Session;
 use crate::view;
 
@@ -114,7 +114,8 @@ pub async fn history(
         let d = NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| format!("`{field}`: expected a date like 2026-12-06, got `{text}`"))?;
         let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-        Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()))
+        Ok(d.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis()))
     };
     let from = day("from", &q.from, false).unwrap_or_else(|e| {
         error = Some(e);
@@ -127,7 +128,9 @@ pub async fn history(
     let trimmed = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let worker = match (own, trimmed(&q.worker)) {
         (Some(own), Some(asked)) if own != asked => {
-            return Err(WebError::forbidden("A worker may see only its own permits."));
+            return Err(WebError::forbidden(
+                "A worker may see only its own permits.",
+            ));
         }
         (Some(own), _) => Some(own),
         (None, asked) => asked,
@@ -138,6 +141,7 @@ pub async fn history(
         requester_id: trimmed(&q.requester),
     };
     let mut rows = Vec::new();
+    let mut names = Names::default();
     let mut next = String::new();
     let mut after = trimmed(&q.after);
     if error.is_none() {
@@ -158,7 +162,10 @@ pub async fn history(
                     continue;
                 }
                 if rows.len() == SHOWN {
-                    next = rows.last().map(|r: &HistoryRow| r.id.clone()).unwrap_or_default();
+                    next = rows
+                        .last()
+                        .map(|r: &HistoryRow| r.id.clone())
+                        .unwrap_or_default();
                     break 'pages;
                 }
                 rows.push(HistoryRow {
@@ -168,7 +175,7 @@ pub async fn history(
                     permit_type: view::words(p.permit_type.as_str()),
                     level: p.level.value(),
                     worker: p.worker_id.clone(),
-                    requester: p.requester_id.clone(),
+                    requester: names.of(&state, &p.requester_id).await,
                     requested: view::date(p.created_at_ms),
                     requested_iso: view::iso(p.created_at_ms),
                     id: p.id,

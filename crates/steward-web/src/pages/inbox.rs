@@ -11,13 +11,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use steward_permits::{
-    ApprovalRefusal, Candidate, Decision, Parties, PermitState, RecordedApproval, Timestamp, approval_due,
-    approval_overdue, escalation_roles, quorum, request_expiry_due, PermitTimes,
+    ApprovalRefusal, Candidate, Decision, Parties, PermitState, PermitTimes, RecordedApproval,
+    Timestamp, approval_due, approval_overdue, escalation_roles, quorum, request_expiry_due,
 };
 use steward_server::AppState;
 use steward_store::{Permit, PermitFilter, PrincipalKind};
 
-use super::{Layout, WebError, now, own_worker_only, render};
+use super::{Layout, Names, WebError, now, own_worker_only, render};
 use crate::session::Session;
 use crate::view;
 
@@ -82,8 +82,9 @@ pub async fn inbox(State(state): State<AppState>, session: Session) -> Result<Re
     let now = now(&state);
     let mut decide = Vec::new();
     let mut others = Vec::new();
+    let mut names = Names::default();
     for permit in permits {
-        let row = row(&state, &session, &permit, now).await?;
+        let row = row(&state, &session, &permit, now, &mut names).await?;
         if row.may_decide_as.is_empty() {
             others.push(row);
         } else {
@@ -120,7 +121,13 @@ pub fn score(permit: &Permit) -> String {
     )
 }
 
-pub async fn row(state: &AppState, session: &Session, permit: &Permit, now: i64) -> Result<Row, WebError> {
+pub async fn row(
+    state: &AppState,
+    session: &Session,
+    permit: &Permit,
+    now: i64,
+    names: &mut Names,
+) -> Result<Row, WebError> {
     let parties = state
         .store
         .permit_parties(&permit.id)
@@ -172,7 +179,8 @@ pub async fn row(state: &AppState, session: &Session, permit: &Permit, now: i64)
     let mut may = Vec::new();
     let mut refusals = Vec::new();
     for role in principal.roles.iter().filter(|r| r.is_approver()) {
-        match steward_permits::check_approver(requirements, &parties, &candidate, *role, &recorded) {
+        match steward_permits::check_approver(requirements, &parties, &candidate, *role, &recorded)
+        {
             Ok(()) => may.push(role.as_str().to_owned()),
             Err(refusal) => refusals.push(refusal),
         }
@@ -188,11 +196,17 @@ pub async fn row(state: &AppState, session: &Session, permit: &Permit, now: i64)
         approval_sla_hours: requirements.max_approval_time_hours,
         expires_at: permit.expires_at_ms.map(Timestamp),
     };
-    let due = approval_due(Timestamp(permit.created_at_ms), requirements.max_approval_time_hours);
+    let due = approval_due(
+        Timestamp(permit.created_at_ms),
+        requirements.max_approval_time_hours,
+    );
     let deadline_ms = due.map_or(i64::MAX, |t| t.0);
     let overdue = approval_overdue(&times, Timestamp(now));
     let escalation = if overdue {
-        let expiry = request_expiry_due(Timestamp(permit.created_at_ms), requirements.max_approval_time_hours);
+        let expiry = request_expiry_due(
+            Timestamp(permit.created_at_ms),
+            requirements.max_approval_time_hours,
+        );
         format!(
             "Overdue: escalated to {}{}",
             escalation_roles(permit.level)
@@ -200,7 +214,10 @@ pub async fn row(state: &AppState, session: &Session, permit: &Permit, now: i64)
                 .map(|r| view::words(r.as_str()))
                 .collect::<Vec<_>>()
                 .join(", "),
-            expiry.map_or_else(String::new, |e| format!("; the request expires {}", view::relative(e.0, now)))
+            expiry.map_or_else(String::new, |e| format!(
+                "; the request expires {}",
+                view::relative(e.0, now)
+            ))
         )
     } else {
         "Within the SLA".to_owned()
@@ -211,11 +228,15 @@ pub async fn row(state: &AppState, session: &Session, permit: &Permit, now: i64)
         score: score(permit),
         level: permit.level.value(),
         permit_type: view::words(permit.permit_type.as_str()),
-        requester: permit.requester_id.clone(),
+        requester: names.of(state, &permit.requester_id).await,
         worker: permit.worker_id.clone(),
         approvals: format!(
             "{distinct} of {}",
-            if requirements.auto_approve { 0 } else { requirements.approvers_required }
+            if requirements.auto_approve {
+                0
+            } else {
+                requirements.approvers_required
+            }
         ),
         roles_missing: status
             .roles_missing

@@ -20,7 +20,7 @@ use steward_server::routes::permits::{permit_error, visible_permit};
 use steward_store::{EventQuery, NewDecision, Permit, PermitError};
 
 use super::inbox::{self, Row};
-use super::{Layout, WebError, now, render};
+use super::{Layout, Names, WebError, now, render};
 use crate::live;
 use crate::session::{Posted, Session};
 use crate::view::{self, escape};
@@ -38,8 +38,7 @@ struct PermitPage {
 }
 
 /// The part of the page that updates live.
-#[derive(Template)]
-#[derive(Debug)]
+#[derive(Template, Debug)]
 #[template(path = "permit_status.html")]
 pub struct Status {
     pub id: String,
@@ -122,7 +121,11 @@ async fn page(
     Ok(render(
         code,
         &PermitPage {
-            layout: Layout::new(format!("Permit {}", inbox::task_title(&permit)), Some(session), ""),
+            layout: Layout::new(
+                format!("Permit {}", inbox::task_title(&permit)),
+                Some(session),
+                "",
+            ),
             p: detail,
             status: status.render().map_err(WebError::internal)?,
             error,
@@ -137,13 +140,12 @@ pub async fn status(
     permit: &Permit,
     now: i64,
 ) -> Result<Status, WebError> {
-    let row = inbox::row(state, session, permit, now).await?;
-    let approvals = permit
-        .approvals
-        .iter()
-        .filter(|a| a.round == permit.round)
-        .map(|a| ApprovalView {
-            who: a.principal_id.clone(),
+    let mut names = Names::default();
+    let row = inbox::row(state, session, permit, now, &mut names).await?;
+    let mut approvals = Vec::new();
+    for a in permit.approvals.iter().filter(|a| a.round == permit.round) {
+        approvals.push(ApprovalView {
+            who: names.of(state, &a.principal_id).await,
             role: view::words(a.role.as_str()),
             decision: match a.decision {
                 Decision::Approve => "approved",
@@ -154,8 +156,8 @@ pub async fn status(
             channel: a.channel.as_str().to_owned(),
             comment: a.comment.clone().unwrap_or_default(),
             when: view::date(a.created_at_ms),
-        })
-        .collect();
+        });
+    }
     let valid = match (permit.valid_from_ms, permit.expires_at_ms) {
         (Some(from), Some(to)) => format!(
             "{} to {} ({}; ends {})",
@@ -166,11 +168,15 @@ pub async fn status(
         ),
         _ => "not issued yet".to_owned(),
     };
+    let revoked_by = match &permit.revocation {
+        Some(r) => names.of(state, &r.revoked_by).await,
+        None => String::new(),
+    };
     let revocation = permit.revocation.as_ref().map_or_else(String::new, |r| {
         format!(
             "Revoked {} by {}: {}",
             view::date(r.revoked_at_ms),
-            r.revoked_by,
+            revoked_by,
             view::words(r.reason.as_str())
         )
     });
@@ -234,8 +240,13 @@ async fn detail(
     };
     let req = &permit.requirements;
     let why_type = format!(
-        "Level {} needs a {} permit: {} approver{} from {}{}{}, decided within {}.",
+        "Level {} needs {} {} permit: {} approver{} from {}{}{}, decided within {}.",
         permit.level.value(),
+        if permit.permit_type.as_str().starts_with(['a', 'e']) {
+            "an"
+        } else {
+            "a"
+        },
         view::words(permit.permit_type.as_str()),
         req.approvers_required,
         if req.approvers_required == 1 { "" } else { "s" },
@@ -290,21 +301,23 @@ async fn detail(
         )
         .await
         .map_err(WebError::internal)?;
-    let timeline = events
-        .iter()
-        .map(|e| TimelineEntry {
+    let mut names = Names::default();
+    let mut timeline = Vec::new();
+    for e in &events {
+        let who = names.of(state, &e.actor.id).await;
+        timeline.push(TimelineEntry {
             seq: e.seq,
             when: view::date(e.ts_ms),
             iso: view::iso(e.ts_ms),
             event: e.event_type.clone(),
             actor: if e.actor.roles.is_empty() {
-                e.actor.id.clone()
+                who
             } else {
-                format!("{} ({})", e.actor.id, e.actor.roles.join(", "))
+                format!("{who} ({})", e.actor.roles.join(", "))
             },
             details: event_details(&e.data),
-        })
-        .collect();
+        });
+    }
     let under_review = permit.state == PermitState::UnderReview;
     const CAB_ROLES: [Role; 5] = [
         Role::Admin,
@@ -339,7 +352,16 @@ async fn detail(
         step_up_approve: permit.level.value() >= 3,
         cab_open: under_review && req.change_advisory_board_required && !permit.cab_signed_off,
         may_cab: CAB_ROLES.iter().any(|r| principal.has_role(*r)),
-        may_revoke: live,
+        // Shown to those the use case lets revoke; it still decides.
+        may_revoke: live
+            && (principal.id == permit.requester_id
+                || [Role::Admin, Role::SecurityLead, Role::IncidentCommander]
+                    .iter()
+                    .any(|r| principal.has_role(*r))
+                || permit
+                    .approvals
+                    .iter()
+                    .any(|a| a.principal_id == principal.id)),
         reasons: RevocationReason::ALL.iter().map(|r| r.as_str()).collect(),
     })
 }
@@ -604,7 +626,12 @@ pub async fn cab_signoff(
     }
     let result = state
         .store
-        .cab_sign_off_as(session.caller.principal(), &session.actor(), &id, now(&state))
+        .cab_sign_off_as(
+            session.caller.principal(),
+            &session.actor(),
+            &id,
+            now(&state),
+        )
         .await;
     done(&state, &session, &id, result).await
 }
