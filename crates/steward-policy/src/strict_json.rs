@@ -98,9 +98,8 @@ pub fn from_str<T: DeserializeOwned>(text: &str, top: Top) -> Result<T, JsonErro
         }
     })?;
     // `check` already refused trailing data; this only keeps the deserializer honest.
-    de.end().map_err(|e| {
-        JsonError::whole(JsonErrorKind::Syntax, format!("malformed JSON: {e}"))
-    })?;
+    de.end()
+        .map_err(|e| JsonError::whole(JsonErrorKind::Syntax, format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::strict_json::{self, JsonErrorKind, Top};
 use crate::model::{
     ComplianceFramework, CustomerImpact, DataSensitivity, Environment, ImpactScope, Reversibility,
 };
+use crate::strict_json::{self, JsonErrorKind, Top};
 
 /// A unit of work a master wants done. Every field is optional, but at least one of `id`,
 /// `description` and `operations` must be present. Unknown fields are errors: a typo in

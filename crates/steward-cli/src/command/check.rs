@@ -78,8 +78,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     if text.trim_start().starts_with('[') {
-        let values: Vec<serde_json::Value> = strict_json::from_str(text, Top::Any)
-            .map_err(|e| match e.kind {
+        let values: Vec<serde_json::Value> =
+            strict_json::from_str(text, Top::Any).map_err(|e| match e.kind {
                 JsonErrorKind::DuplicateKey { .. } => invalid(e.to_string()),
                 _ => invalid(format!("malformed JSON array of tasks: {e}")),
             })?;

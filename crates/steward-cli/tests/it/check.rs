@@ -226,7 +226,11 @@ fn worker_flags_add_hard_blocks() {
 #[test]
 fn duplicate_keys_at_any_depth_exit_2_naming_the_key() {
     let cases: &[(&[&str], &[u8], &str)] = &[
-        (&["check"], br#"{"id":"t","id":"u"}"#, "`id`: duplicate key `id`"),
+        (
+            &["check"],
+            br#"{"id":"t","id":"u"}"#,
+            "`id`: duplicate key `id`",
+        ),
         (
             &["check"],
             br#"{"id":"t","environment_variables":{"ENV":"dev","ENV":"production"}}"#,
@@ -248,7 +252,11 @@ fn duplicate_keys_at_any_depth_exit_2_naming_the_key() {
         args.push("-");
         let run = steward(&args, input);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
-        assert!(run.stderr.contains(needle), "{args:?}: `{needle}` not in {}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "{args:?}: `{needle}` not in {}",
+            run.stderr
+        );
     }
 }
 
@@ -285,23 +293,56 @@ fn permit_and_emergency_files_with_duplicate_keys_exit_2_before_any_request() {
         ),
         (
             vec![
-                "permit", "request", "--task", &good_task, "--worker", "w",
-                "--evidence-file", &dup_evidence,
+                "permit",
+                "request",
+                "--task",
+                &good_task,
+                "--worker",
+                "w",
+                "--evidence-file",
+                &dup_evidence,
             ],
             "`rollback_plan.steps`: duplicate key `steps`",
         ),
         (
-            vec!["permit", "request", "--task", &good_task, "--worker", "w", "--evidence", &evidence_at],
+            vec![
+                "permit",
+                "request",
+                "--task",
+                &good_task,
+                "--worker",
+                "w",
+                "--evidence",
+                &evidence_at,
+            ],
             "`steps[0].run`: duplicate key `run`",
         ),
         (
-            vec!["permit", "complete", "p", "--outcome", "success", "--report-file", &dup_report],
+            vec![
+                "permit",
+                "complete",
+                "p",
+                "--outcome",
+                "success",
+                "--report-file",
+                &dup_report,
+            ],
             "`changes`: duplicate key `changes`",
         ),
         (
             vec![
-                "emergency", "declare", "--incident", "INC-1", "--worker", "w", "--scope",
-                &dup_task, "--reason", "r", "--minutes", "30",
+                "emergency",
+                "declare",
+                "--incident",
+                "INC-1",
+                "--worker",
+                "w",
+                "--scope",
+                &dup_task,
+                "--reason",
+                "r",
+                "--minutes",
+                "30",
             ],
             "duplicate key `operations`",
         ),
@@ -309,7 +350,15 @@ fn permit_and_emergency_files_with_duplicate_keys_exit_2_before_any_request() {
     for (args, needle) in cases {
         let run = steward_env(&args, &env, b"");
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
-        assert!(run.stderr.contains(needle), "{args:?}: `{needle}` not in {}", run.stderr);
-        assert!(!run.stderr.contains("127.0.0.1:1"), "{args:?}: it tried the server: {}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "{args:?}: `{needle}` not in {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("127.0.0.1:1"),
+            "{args:?}: it tried the server: {}",
+            run.stderr
+        );
     }
 }

@@ -43,7 +43,10 @@ fn nested_duplicates_name_their_path() {
             JsonErrorKind::DuplicateKey { key: key.into() },
             "{text}"
         );
-        assert!(err.to_string().contains(&format!("duplicate key `{key}`")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("duplicate key `{key}`")),
+            "{err}"
+        );
     }
 }
 
@@ -55,7 +58,11 @@ fn escaped_keys_that_decode_equal_are_duplicates() {
 
 #[test]
 fn same_key_in_sibling_objects_is_fine() {
-    check(r#"{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":2}]}"#, Top::Object).unwrap();
+    check(
+        r#"{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":2}]}"#,
+        Top::Object,
+    )
+    .unwrap();
 }
 
 #[test]

@@ -58,9 +58,14 @@ fn schemathesis() -> Option<PathBuf> {
              .ci/run installs it. By hand: {HOW}"
         ),
         _ => {
-            #[expect(clippy::print_stderr, reason = "the one line that says how to enable it")]
+            #[expect(
+                clippy::print_stderr,
+                reason = "the one line that says how to enable it"
+            )]
             {
-                eprintln!("skipping the Schemathesis contract test: STEWARD_SCHEMATHESIS is not set; {HOW}");
+                eprintln!(
+                    "skipping the Schemathesis contract test: STEWARD_SCHEMATHESIS is not set; {HOW}"
+                );
             }
             None
         }
@@ -129,7 +134,10 @@ fn openapi_document_is_the_contract() {
     let number_after = |label: &str| -> Option<u32> {
         let line = stdout.lines().find(|l| l.trim_start().starts_with(label))?;
         let rest = line.trim_start().strip_prefix(label)?.trim();
-        rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
     };
     let (selected, total) = stdout
         .lines()
@@ -137,8 +145,15 @@ fn openapi_document_is_the_contract() {
         .and_then(|rest| rest.split_once('/'))
         .and_then(|(a, b)| Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)))
         .unwrap_or_else(|| panic!("no `Selected:` line: {stdout}"));
-    assert!(total >= 70, "only {total} operations in the document: {stdout}");
-    assert_eq!(selected as usize, total as usize - STREAMS.len(), "{stdout}");
+    assert!(
+        total >= 70,
+        "only {total} operations in the document: {stdout}"
+    );
+    assert_eq!(
+        selected as usize,
+        total as usize - STREAMS.len(),
+        "{stdout}"
+    );
     assert_eq!(number_after("Tested:"), Some(selected), "{stdout}");
     let summary = stdout
         .lines()

@@ -49,16 +49,18 @@ async fn raw(
     )
 }
 
-server_test!(attack_input_duplicate_keys_at_any_depth_write_nothing, |s| {
-    let (master_id, master) = s
-        .principal("master", PrincipalKind::Agent, &[Role::Master])
-        .await;
-    let (agent_id, agent) = s
-        .principal("agent", PrincipalKind::Agent, &[Role::Worker])
-        .await;
-    let (_, lead) = s.human("lead", &[Role::TechLead]).await;
-    insert_worker(s, "wk-dup", &master_id, &agent_id, 2).await;
-    let (status, permit) = s
+server_test!(
+    attack_input_duplicate_keys_at_any_depth_write_nothing,
+    |s| {
+        let (master_id, master) = s
+            .principal("master", PrincipalKind::Agent, &[Role::Master])
+            .await;
+        let (agent_id, agent) = s
+            .principal("agent", PrincipalKind::Agent, &[Role::Worker])
+            .await;
+        let (_, lead) = s.human("lead", &[Role::TechLead]).await;
+        insert_worker(s, "wk-dup", &master_id, &agent_id, 2).await;
+        let (status, permit) = s
         .post(
             "/v1/permits",
             &master,
@@ -67,12 +69,12 @@ server_test!(attack_input_duplicate_keys_at_any_depth_write_nothing, |s| {
                    "worker_id": "wk-dup", "evidence": evidence()}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{permit}");
-    let permit = permit["id"].as_str().expect("id").to_owned();
+        assert_eq!(status, StatusCode::CREATED, "{permit}");
+        let permit = permit["id"].as_str().expect("id").to_owned();
 
-    let task = r#"{"id":"deploy-api","environment":"production","operations":["deploy"],"services_affected":["api"]}"#;
-    // (what, token, path, body, JSON path of the repeated key, the key)
-    let cases: Vec<(&str, &str, String, String, &str, &str)> = vec![
+        let task = r#"{"id":"deploy-api","environment":"production","operations":["deploy"],"services_affected":["api"]}"#;
+        // (what, token, path, body, JSON path of the repeated key, the key)
+        let cases: Vec<(&str, &str, String, String, &str, &str)> = vec![
         ("a repeated top-level member", &s.admin, "/v1/principals".into(),
          r#"{"kind":"human","name":"x","roles":[],"name":"y"}"#.into(), "name", "name"),
         ("a repeated task field in an analysis", &s.admin, "/v1/analyze".into(),
@@ -103,111 +105,312 @@ server_test!(attack_input_duplicate_keys_at_any_depth_write_nothing, |s| {
          r#"{"incident_id":"INC-1","worker_id":"wk-dup","scope":{"id":"t","services_affected":["a"],"services_affected":["b"]},"reason":"r","minutes":30}"#.into(),
          "scope.services_affected", "services_affected"),
     ];
-    let before = Fingerprint::of(s.store()).await;
-    for (what, token, path, body, field, key) in cases {
-        let (got, problem, ctype) = s
-            .post_raw(&path, token, "application/json", body.into_bytes())
-            .await;
-        assert_eq!(ctype.as_deref(), Some("application/problem+json"), "{what}");
-        assert_refused(got, &problem, StatusCode::BAD_REQUEST, Some("duplicate_key"));
-        assert_eq!(problem["field"], field, "{what}: {problem}");
-        assert_eq!(problem["key"], key, "{what}: {problem}");
-        let detail = problem["detail"].as_str().expect("detail");
-        assert!(detail.contains(&format!("duplicate key `{key}`")), "{what}: {detail}");
-        assert_unchanged(&before, &Fingerprint::of(s.store()).await, what);
+        let before = Fingerprint::of(s.store()).await;
+        for (what, token, path, body, field, key) in cases {
+            let (got, problem, ctype) = s
+                .post_raw(&path, token, "application/json", body.into_bytes())
+                .await;
+            assert_eq!(ctype.as_deref(), Some("application/problem+json"), "{what}");
+            assert_refused(
+                got,
+                &problem,
+                StatusCode::BAD_REQUEST,
+                Some("duplicate_key"),
+            );
+            assert_eq!(problem["field"], field, "{what}: {problem}");
+            assert_eq!(problem["key"], key, "{what}: {problem}");
+            let detail = problem["detail"].as_str().expect("detail");
+            assert!(
+                detail.contains(&format!("duplicate key `{key}`")),
+                "{what}: {detail}"
+            );
+            assert_unchanged(&before, &Fingerprint::of(s.store()).await, what);
+        }
     }
-});
+);
 
-server_test!(attack_input_bodies_that_are_not_objects_write_nothing, |s| {
-    let (_, master) = s
-        .principal("master", PrincipalKind::Agent, &[Role::Master])
-        .await;
-    // serde reads a JSON array positionally into a struct: `["human","x",[]]` would have
-    // been a principal.
-    let cases: Vec<(&str, &str, &[u8], &str)> = vec![
-        ("/v1/principals", &s.admin, br#"["human","x",[]]"#, "an array"),
-        ("/v1/tokens", &s.admin, br#"["label"]"#, "an array"),
-        ("/v1/analyze", &s.admin, br#"[{"id":"t"}]"#, "an array"),
-        ("/v1/permits", &master, br#"[{"id":"t"},"wk",{}]"#, "an array"),
-        ("/v1/workers", &master, br#""deploy-bot""#, "a string"),
-        ("/v1/authorize", &master, b"42", "a number"),
-        ("/v1/audit/holds", &s.admin, b"null", "null"),
-    ];
-    let before = Fingerprint::of(s.store()).await;
-    for (path, token, body, kind) in cases {
-        let (got, problem, ctype) = s
-            .post_raw(path, token, "application/json", body.to_vec())
+server_test!(
+    attack_input_bodies_that_are_not_objects_write_nothing,
+    |s| {
+        let (_, master) = s
+            .principal("master", PrincipalKind::Agent, &[Role::Master])
             .await;
-        assert_eq!(ctype.as_deref(), Some("application/problem+json"), "{path}");
-        assert_refused(got, &problem, StatusCode::BAD_REQUEST, Some("body_not_object"));
-        let detail = problem["detail"].as_str().expect("detail");
-        assert!(detail.contains(&format!("got {kind}")), "{path}: {detail}");
-        assert_unchanged(&before, &Fingerprint::of(s.store()).await, path);
+        // serde reads a JSON array positionally into a struct: `["human","x",[]]` would have
+        // been a principal.
+        let cases: Vec<(&str, &str, &[u8], &str)> = vec![
+            (
+                "/v1/principals",
+                &s.admin,
+                br#"["human","x",[]]"#,
+                "an array",
+            ),
+            ("/v1/tokens", &s.admin, br#"["label"]"#, "an array"),
+            ("/v1/analyze", &s.admin, br#"[{"id":"t"}]"#, "an array"),
+            (
+                "/v1/permits",
+                &master,
+                br#"[{"id":"t"},"wk",{}]"#,
+                "an array",
+            ),
+            ("/v1/workers", &master, br#""deploy-bot""#, "a string"),
+            ("/v1/authorize", &master, b"42", "a number"),
+            ("/v1/audit/holds", &s.admin, b"null", "null"),
+        ];
+        let before = Fingerprint::of(s.store()).await;
+        for (path, token, body, kind) in cases {
+            let (got, problem, ctype) = s
+                .post_raw(path, token, "application/json", body.to_vec())
+                .await;
+            assert_eq!(ctype.as_deref(), Some("application/problem+json"), "{path}");
+            assert_refused(
+                got,
+                &problem,
+                StatusCode::BAD_REQUEST,
+                Some("body_not_object"),
+            );
+            let detail = problem["detail"].as_str().expect("detail");
+            assert!(detail.contains(&format!("got {kind}")), "{path}: {detail}");
+            assert_unchanged(&before, &Fingerprint::of(s.store()).await, path);
+        }
     }
-});
+);
 
 server_test!(attack_input_every_4xx_is_problem_json_with_a_rule, |s| {
     let admin = format!("Bearer {}", s.admin);
     let json_ct = Some("application/json");
     let big = format!("{{\"label\":\"{}\"}}", "a".repeat(300 * 1024)).into_bytes();
     // (what, method, path, authorization, content type, body, status, rule)
-    let cases: Vec<(&str, Method, &str, Option<&str>, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
-        ("an unknown route", Method::GET, "/v1/nope", Some(&admin), None, vec![],
-         StatusCode::NOT_FOUND, "not_found"),
-        ("an unknown route outside /v1", Method::POST, "/admin", None, json_ct, b"{}".to_vec(),
-         StatusCode::NOT_FOUND, "not_found"),
-        ("a wrong method", Method::PUT, "/v1/permits", Some(&admin), json_ct, b"{}".to_vec(),
-         StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-        ("a wrong method, no token", Method::DELETE, "/v1/analyze", None, None, vec![],
-         StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-        ("a limit that is not a number", Method::GET, "/v1/permits?limit=abc", Some(&admin),
-         None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
-        ("an unknown query parameter", Method::GET, "/v1/permits?owner=me", Some(&admin),
-         None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
-        ("a repeated query parameter", Method::GET, "/v1/rollbacks?limit=1&limit=2",
-         Some(&admin), None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
-        ("a boolean that is not one", Method::GET, "/v1/emergencies?overdue=maybe",
-         Some(&admin), None, vec![], StatusCode::BAD_REQUEST, "invalid_query"),
-        ("a bad limit on workers", Method::GET, "/v1/workers?limit=-1", Some(&admin), None,
-         vec![], StatusCode::BAD_REQUEST, "invalid_request"),
-        ("a path parameter that is not UTF-8", Method::GET, "/v1/permits/%FF%FE",
-         Some(&admin), None, vec![], StatusCode::BAD_REQUEST, "invalid_path_parameter"),
-        ("a pair of path parameters that is not UTF-8", Method::POST,
-         "/v1/workers/w/tokens/%C3%28/revoke", Some(&admin), json_ct, b"{}".to_vec(),
-         StatusCode::BAD_REQUEST, "invalid_path_parameter"),
-        ("a permit that does not exist", Method::GET, "/v1/permits/no-such-permit",
-         Some(&admin), None, vec![], StatusCode::NOT_FOUND, "not_found"),
-        ("the wrong content type", Method::POST, "/v1/tokens", Some(&admin),
-         Some("text/plain"), br#"{"label":"x"}"#.to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE,
-         "json_required"),
-        ("no content type", Method::POST, "/v1/tokens", Some(&admin), None,
-         br#"{"label":"x"}"#.to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required"),
-        ("a body too large", Method::POST, "/v1/tokens", Some(&admin), json_ct, big,
-         StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-        ("no token", Method::GET, "/v1/permits", None, None, vec![],
-         StatusCode::UNAUTHORIZED, "authentication_required"),
-        ("another scheme", Method::GET, "/v1/permits", Some("Basic YWRtaW46YWRtaW4="), None,
-         vec![], StatusCode::UNAUTHORIZED, "authentication_required"),
-        ("a scheme with no token", Method::GET, "/v1/permits", Some("Bearer "), None, vec![],
-         StatusCode::UNAUTHORIZED, "authentication_required"),
-        ("malformed JSON", Method::POST, "/v1/tokens", Some(&admin), json_ct,
-         b"{\"label\":".to_vec(), StatusCode::BAD_REQUEST, "malformed_json"),
-        ("an unknown field", Method::POST, "/v1/tokens", Some(&admin), json_ct,
-         br#"{"label":"x","admin":true}"#.to_vec(), StatusCode::BAD_REQUEST, "invalid_field"),
+    let cases: Vec<(
+        &str,
+        Method,
+        &str,
+        Option<&str>,
+        Option<&str>,
+        Vec<u8>,
+        StatusCode,
+        &str,
+    )> = vec![
+        (
+            "an unknown route",
+            Method::GET,
+            "/v1/nope",
+            Some(&admin),
+            None,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "an unknown route outside /v1",
+            Method::POST,
+            "/admin",
+            None,
+            json_ct,
+            b"{}".to_vec(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "a wrong method",
+            Method::PUT,
+            "/v1/permits",
+            Some(&admin),
+            json_ct,
+            b"{}".to_vec(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "a wrong method, no token",
+            Method::DELETE,
+            "/v1/analyze",
+            None,
+            None,
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "a limit that is not a number",
+            Method::GET,
+            "/v1/permits?limit=abc",
+            Some(&admin),
+            None,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "an unknown query parameter",
+            Method::GET,
+            "/v1/permits?owner=me",
+            Some(&admin),
+            None,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "a repeated query parameter",
+            Method::GET,
+            "/v1/rollbacks?limit=1&limit=2",
+            Some(&admin),
+            None,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "a boolean that is not one",
+            Method::GET,
+            "/v1/emergencies?overdue=maybe",
+            Some(&admin),
+            None,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "a bad limit on workers",
+            Method::GET,
+            "/v1/workers?limit=-1",
+            Some(&admin),
+            None,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "a path parameter that is not UTF-8",
+            Method::GET,
+            "/v1/permits/%FF%FE",
+            Some(&admin),
+            None,
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "invalid_path_parameter",
+        ),
+        (
+            "a pair of path parameters that is not UTF-8",
+            Method::POST,
+            "/v1/workers/w/tokens/%C3%28/revoke",
+            Some(&admin),
+            json_ct,
+            b"{}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_path_parameter",
+        ),
+        (
+            "a permit that does not exist",
+            Method::GET,
+            "/v1/permits/no-such-permit",
+            Some(&admin),
+            None,
+            vec![],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "the wrong content type",
+            Method::POST,
+            "/v1/tokens",
+            Some(&admin),
+            Some("text/plain"),
+            br#"{"label":"x"}"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "json_required",
+        ),
+        (
+            "no content type",
+            Method::POST,
+            "/v1/tokens",
+            Some(&admin),
+            None,
+            br#"{"label":"x"}"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "json_required",
+        ),
+        (
+            "a body too large",
+            Method::POST,
+            "/v1/tokens",
+            Some(&admin),
+            json_ct,
+            big,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            "no token",
+            Method::GET,
+            "/v1/permits",
+            None,
+            None,
+            vec![],
+            StatusCode::UNAUTHORIZED,
+            "authentication_required",
+        ),
+        (
+            "another scheme",
+            Method::GET,
+            "/v1/permits",
+            Some("Basic YWRtaW46YWRtaW4="),
+            None,
+            vec![],
+            StatusCode::UNAUTHORIZED,
+            "authentication_required",
+        ),
+        (
+            "a scheme with no token",
+            Method::GET,
+            "/v1/permits",
+            Some("Bearer "),
+            None,
+            vec![],
+            StatusCode::UNAUTHORIZED,
+            "authentication_required",
+        ),
+        (
+            "malformed JSON",
+            Method::POST,
+            "/v1/tokens",
+            Some(&admin),
+            json_ct,
+            b"{\"label\":".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "an unknown field",
+            Method::POST,
+            "/v1/tokens",
+            Some(&admin),
+            json_ct,
+            br#"{"label":"x","admin":true}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+        ),
     ];
     let before = Fingerprint::of(s.store()).await;
     for (what, method, path, authorization, content_type, body, status, rule) in cases {
         let is_405 = status == StatusCode::METHOD_NOT_ALLOWED;
         let (got, ctype, allow, problem) =
             raw(s, method, path, authorization, content_type, body).await;
-        assert_eq!(ctype.as_deref(), Some("application/problem+json"), "{what}: {problem}");
+        assert_eq!(
+            ctype.as_deref(),
+            Some("application/problem+json"),
+            "{what}: {problem}"
+        );
         assert_refused(got, &problem, status, Some(rule));
         assert!(
             problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
             "{what}: {problem}"
         );
         if is_405 {
-            assert!(allow.is_some_and(|a| a.contains("POST")), "{what}: no `Allow`");
+            assert!(
+                allow.is_some_and(|a| a.contains("POST")),
+                "{what}: no `Allow`"
+            );
         }
         assert_unchanged(&before, &Fingerprint::of(s.store()).await, what);
     }
@@ -216,8 +419,15 @@ server_test!(attack_input_every_4xx_is_problem_json_with_a_rule, |s| {
 server_test!(attack_identity_bearer_scheme_is_case_insensitive, |s| {
     for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
         let authorization = format!("{scheme} {}", s.admin);
-        let (status, ctype, _, body) =
-            raw(s, Method::GET, "/v1/workers", Some(&authorization), None, vec![]).await;
+        let (status, ctype, _, body) = raw(
+            s,
+            Method::GET,
+            "/v1/workers",
+            Some(&authorization),
+            None,
+            vec![],
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{scheme}: {body}");
         assert_eq!(ctype.as_deref(), Some("application/json"), "{scheme}");
         assert!(body["items"].is_array(), "{scheme}: {body}");
