@@ -98,9 +98,7 @@ impl FromRequestParts<AppState> for Caller {
 /// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
 /// (RFC 9110 §11.1): `bearer`, `BEARER` and `Bearer` are one scheme.
 fn bearer_secret(value: &str) -> Option<&str> {
-    let (scheme, secret) = value
-        .trim_start()
-        .split_once(|c: char| c == ' ' || c == '\t')?;
+    let (scheme, secret) = value.trim_start().split_once([' ', '\t'])?;
     let secret = secret.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !secret.is_empty()).then_some(secret)
 }

@@ -175,21 +175,25 @@ server_test!(
     }
 );
 
+/// A request and the refusal expected: what it is, method, path, `Authorization`, content
+/// type, body, status, rule.
+type RequestCase<'a> = (
+    &'a str,
+    Method,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Vec<u8>,
+    StatusCode,
+    &'a str,
+);
+
 server_test!(attack_input_every_4xx_is_problem_json_with_a_rule, |s| {
     let admin = format!("Bearer {}", s.admin);
     let json_ct = Some("application/json");
     let big = format!("{{\"label\":\"{}\"}}", "a".repeat(300 * 1024)).into_bytes();
     // (what, method, path, authorization, content type, body, status, rule)
-    let cases: Vec<(
-        &str,
-        Method,
-        &str,
-        Option<&str>,
-        Option<&str>,
-        Vec<u8>,
-        StatusCode,
-        &str,
-    )> = vec![
+    let cases: Vec<RequestCase<'_>> = vec![
         (
             "an unknown route",
             Method::GET,
