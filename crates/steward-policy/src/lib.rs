@@ -15,6 +15,7 @@ mod analyze;
 mod model;
 mod policy;
 mod score;
+pub mod strict_json;
 mod task;
 mod vocab;
 mod worker;

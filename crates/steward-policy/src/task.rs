@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{
     ComplianceFramework, CustomerImpact, DataSensitivity, Environment, ImpactScope, Reversibility,
 };
+use crate::strict_json::{self, JsonErrorKind, Top};
 
 /// A unit of work a master wants done. Every field is optional, but at least one of `id`,
 /// `description` and `operations` must be present. Unknown fields are errors: a typo in
@@ -94,36 +95,18 @@ impl Task {
         Task::from_json_str(text)
     }
 
-    /// Parses one task from JSON text. Deserializes directly (no intermediate tree), which
-    /// matters for `--jsonl` backlogs.
+    /// Parses one task from JSON text, strictly (`strict_json`): an object, no duplicate
+    /// key at any depth, every error naming its JSON path.
     pub fn from_json_str(text: &str) -> Result<Task, TaskError> {
-        // serde would accept a JSON array for a struct; a task must be an object.
-        if !text.trim_start().starts_with('{') {
-            return Err(match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(value) => TaskError::whole(format!(
-                    "a task must be a JSON object, got {}",
-                    json_kind(&value)
-                )),
-                Err(e) => TaskError::whole(format!("malformed JSON: {e}")),
-            });
-        }
-        let mut de = serde_json::Deserializer::from_str(text);
-        let task: Task = match serde_path_to_error::deserialize(&mut de) {
-            Ok(task) => task,
-            Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                if inner.is_syntax() || inner.is_eof() {
-                    return Err(TaskError::whole(format!("malformed JSON: {inner}")));
-                }
-                return Err(TaskError {
-                    path: if path == "." { String::new() } else { path },
-                    message: inner.to_string(),
-                });
+        let task: Task = strict_json::from_str(text, Top::Object).map_err(|e| match e.kind {
+            JsonErrorKind::NotObject { got } => {
+                TaskError::whole(format!("a task must be a JSON object, got {got}"))
             }
-        };
-        de.end()
-            .map_err(|e| TaskError::whole(format!("malformed JSON: {e}")))?;
+            _ => TaskError {
+                path: e.path,
+                message: e.message,
+            },
+        })?;
         task.validate()?;
         Ok(task)
     }

@@ -76,16 +76,11 @@ impl FromRequestParts<AppState> for Caller {
         let value = header
             .to_str()
             .map_err(|_| ApiError::Unauthorized("malformed `Authorization` header".into()))?;
-        let secret = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "malformed `Authorization` header: expected `Bearer <token>`".into(),
-                )
-            })?;
+        let secret = bearer_secret(value).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "malformed `Authorization` header: expected `Bearer <token>`".into(),
+            )
+        })?;
         match state
             .store
             .authenticate(secret)
@@ -98,4 +93,12 @@ impl FromRequestParts<AppState> for Caller {
             )),
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 9110 §11.1): `bearer`, `BEARER` and `Bearer` are one scheme.
+fn bearer_secret(value: &str) -> Option<&str> {
+    let (scheme, secret) = value.trim_start().split_once([' ', '\t'])?;
+    let secret = secret.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !secret.is_empty()).then_some(secret)
 }

@@ -144,13 +144,34 @@ impl ApiError {
             ApiError::Unprocessable { .. } => "rule-violation",
             ApiError::Conflict { .. } => "conflict",
             ApiError::Refused { status, .. } => match status.as_u16() {
+                400 => "invalid-request",
                 403 => "forbidden",
+                404 => "not-found",
+                405 => "method-not-allowed",
                 409 => "conflict",
+                413 => "payload-too-large",
+                415 => "unsupported-media-type",
                 _ => "rule-violation",
             },
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The rule a 4xx names (every problem below 500 has one); the variants that carry no
+    /// rule of their own name their kind.
+    pub fn rule(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Unauthorized(_) => Some("authentication_required"),
+            ApiError::Forbidden(_) => Some("role_required"),
+            ApiError::NotFound(_) => Some("not_found"),
+            ApiError::BadRequest { .. } => Some("invalid_request"),
+            ApiError::Unprocessable { rule, .. } | ApiError::Refused { rule, .. } => Some(rule),
+            ApiError::Conflict { .. } => Some("conflict"),
+            ApiError::PayloadTooLarge { .. } => Some("body_too_large"),
+            ApiError::UnsupportedMediaType(_) => Some("json_required"),
+            ApiError::Internal(_) => None,
         }
     }
 }
@@ -169,6 +190,9 @@ impl IntoResponse for ApiError {
         );
         body.insert("status".into(), json!(status.as_u16()));
         body.insert("detail".into(), json!(self.to_string()));
+        if let Some(rule) = self.rule() {
+            body.insert("rule".into(), json!(rule));
+        }
         let mut cause = None;
         match self {
             ApiError::BadRequest {
@@ -176,15 +200,9 @@ impl IntoResponse for ApiError {
             } => {
                 body.insert("field".into(), json!(field));
             }
-            ApiError::Unprocessable { rule, extra, .. } => {
-                body.insert("rule".into(), json!(rule));
-                body.extend(extra);
-            }
-            ApiError::Conflict { extra, .. } => body.extend(extra),
-            ApiError::Refused { rule, extra, .. } => {
-                body.insert("rule".into(), json!(rule));
-                body.extend(extra);
-            }
+            ApiError::Unprocessable { extra, .. }
+            | ApiError::Conflict { extra, .. }
+            | ApiError::Refused { extra, .. } => body.extend(extra),
             ApiError::Internal(err) => cause = Some(InternalCause(err)),
             _ => {}
         }

@@ -1,11 +1,12 @@
-//! `ApiJson<T>`: a JSON body extractor whose refusals are problem+json naming the JSON
-//! path (unknown fields, wrong types, malformed JSON, non-UTF-8, wrong content type, too
-//! large), and a JSON response helper.
+//! `ApiJson<T>`: a JSON body extractor whose refusals are problem+json naming the rule and
+//! the JSON path (duplicate keys at any depth, a body that is not an object, unknown
+//! fields, wrong types, malformed JSON, non-UTF-8, wrong content type, too large).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use steward_policy::strict_json::{self, JsonError, JsonErrorKind, Top};
 
 use crate::error::ApiError;
 
@@ -37,7 +38,7 @@ where
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge { limit: BODY_LIMIT }
             } else {
                 ApiError::BadRequest {
@@ -50,39 +51,34 @@ where
     }
 }
 
-/// Parses a JSON body strictly; errors name the JSON path.
+/// Parses a JSON body strictly (`steward_policy::strict_json`, the same parser the CLI
+/// reads task and evidence files with): an object, no duplicate key at any depth, no
+/// trailing data; a refusal is 400 with the `rule` (`malformed_json`, `duplicate_key`,
+/// `body_not_object`, `invalid_field`) and the JSON path in `field`.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::BadRequest {
-        message: format!(
-            "the request body is not valid UTF-8 (bad byte at offset {})",
-            e.valid_up_to()
-        ),
-        field: None,
-    })?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::BadRequest {
-                message: format!("malformed JSON: {inner}"),
-                field: None,
-            }
-        } else if path == "." {
-            ApiError::BadRequest {
-                message: inner.to_string(),
-                field: None,
-            }
-        } else {
-            ApiError::BadRequest {
-                message: format!("`{path}`: {inner}"),
-                field: Some(path),
-            }
+    strict_json::from_slice(bytes, Top::Object).map_err(|e| json_error(e, ""))
+}
+
+/// The problem for a refused JSON document; `prefix` places a nested document's paths
+/// (`task.`).
+pub fn json_error(e: JsonError, prefix: &str) -> ApiError {
+    let rule = e.rule();
+    let path = format!("{prefix}{}", e.path);
+    let path = path.trim_end_matches('.');
+    let message = match &e.kind {
+        JsonErrorKind::NotUtf8 => format!("the request body is {}", e.message),
+        JsonErrorKind::NotObject { got } => {
+            format!("the request body must be a JSON object, got {got}")
         }
-    })?;
-    de.end().map_err(|e| ApiError::BadRequest {
-        message: format!("malformed JSON: {e}"),
-        field: None,
-    })?;
-    Ok(value)
+        _ if path.is_empty() => e.message.clone(),
+        _ => format!("`{path}`: {}", e.message),
+    };
+    let mut problem = ApiError::refused(StatusCode::BAD_REQUEST, rule, message);
+    if !path.is_empty() {
+        problem = problem.with("field", path);
+    }
+    if let JsonErrorKind::DuplicateKey { key } = e.kind {
+        problem = problem.with("key", key);
+    }
+    problem
 }

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod authz;
 pub mod clock;
 pub mod error;
+pub mod extract;
 pub mod feed;
 pub mod json;
 mod openapi;
@@ -27,8 +28,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 
@@ -191,7 +193,10 @@ pub fn router(state: AppState) -> Router {
             get(routes::webhooks::deliveries),
         )
         .fallback(not_found)
+        // After every route: it applies to the routes added so far.
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
+        .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(log_internal_errors))
         .with_state(state)
 }
@@ -351,6 +356,65 @@ async fn not_found(request: Request) -> ApiError {
         request.method(),
         request.uri().path()
     ))
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::refused(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "`{}` is not allowed on `{}`; the `Allow` header lists the methods that are",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// The largest body of a non-problem error response read to become a problem's detail.
+const PLAIN_ERROR_LIMIT: usize = 16 * 1024;
+
+/// Every 4xx is problem+json with a `rule`: an error response that is not (a rejection
+/// produced below the handlers, by axum or tower) is rewritten as one, with its text as the
+/// detail and its headers (`Allow`, `Retry-After`, …) kept. Handlers' own errors are
+/// `ApiError`s already and pass through untouched.
+async fn problems_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !status.is_client_error() {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, PLAIN_ERROR_LIMIT)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    let rule = match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::UNAUTHORIZED => "authentication_required",
+        StatusCode::FORBIDDEN => "role_required",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "json_required",
+        _ => "client_error",
+    };
+    let mut problem = ApiError::refused(status, rule, text).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
 }
 
 /// Records the cause of every 5xx (attached by `ApiError::into_response`), never the body

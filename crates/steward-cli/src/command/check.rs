@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
+use steward_policy::strict_json::{self, JsonErrorKind, Top};
 use steward_policy::{
     Analysis, CertificationStatus, Level, Policy, Task, WorkerStanding, analyze,
     hard_blocks_for_worker,
@@ -77,8 +78,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let out = std::io::stdout();
     let mut out = BufWriter::new(out.lock());
     if text.trim_start().starts_with('[') {
-        let values: Vec<serde_json::Value> = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("malformed JSON array of tasks: {e}")))?;
+        let values: Vec<serde_json::Value> =
+            strict_json::from_str(text, Top::Any).map_err(|e| match e.kind {
+                JsonErrorKind::DuplicateKey { .. } => invalid(e.to_string()),
+                _ => invalid(format!("malformed JSON array of tasks: {e}")),
+            })?;
         let mut analyses = Vec::with_capacity(values.len());
         for (i, value) in values.into_iter().enumerate() {
             let task = Task::from_value(value).map_err(|e| {

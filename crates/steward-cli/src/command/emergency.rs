@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use steward_policy::Role;
+use steward_policy::strict_json::{self, Top};
 
 use crate::client::{Client, ClientArgs, encode};
 use crate::command::token::str_of;
@@ -128,7 +129,7 @@ pub fn run(args: EmergencyArgs) -> anyhow::Result<ExitCode> {
             minutes,
         } => {
             let bytes = read_bytes(&scope)?;
-            let scope: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            let scope: Value = strict_json::from_slice(&bytes, Top::Any).map_err(|e| {
                 invalid(format!(
                     "`--scope {}`: not valid JSON: {e}",
                     scope.display()

@@ -15,6 +15,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 use steward_permits::{Outcome, RevocationReason, WaitUntil};
+use steward_policy::strict_json::{self, JsonErrorKind, Top};
 use steward_policy::{Evidence, Role};
 
 use crate::client::{Client, ClientArgs, encode};
@@ -642,17 +643,24 @@ fn permit_text(p: &Value) -> String {
     s
 }
 
+/// A JSON file, read strictly (`strict_json`: no duplicate key at any depth), so what is
+/// sent is what the file says.
 fn read_json_file(path: &Path, what: &str) -> anyhow::Result<Value> {
     let bytes = read_bytes(path)?;
-    serde_json::from_slice(&bytes)
+    strict_json::from_slice(&bytes, Top::Any)
         .map_err(|e| invalid(format!("`{what} {}`: not valid JSON: {e}", path.display())))
 }
 
-/// A file's content as JSON when it parses, as a string otherwise.
+/// A file's content as JSON when it parses, as a string otherwise. JSON with a duplicate
+/// key is refused, not sent as text.
 fn read_json_or_text(path: &Path) -> anyhow::Result<Value> {
     let bytes = read_bytes(path)?;
-    if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
-        return Ok(value);
+    match strict_json::from_slice::<Value>(&bytes, Top::Any) {
+        Ok(value) => return Ok(value),
+        Err(e) if matches!(e.kind, JsonErrorKind::DuplicateKey { .. }) => {
+            return Err(invalid(format!("`{}`: {e}", path.display())));
+        }
+        Err(_) => {}
     }
     String::from_utf8(bytes).map(Value::String).map_err(|_| {
         invalid(format!(

@@ -1,6 +1,6 @@
 //! `steward check` end to end: the output contract, batch modes and bad input.
 
-use crate::support::steward;
+use crate::support::{scratch_dir, steward, steward_env};
 
 #[test]
 fn example_task_prints_the_fixed_contract() {
@@ -221,4 +221,144 @@ fn worker_flags_add_hard_blocks() {
         br#"{"id":"x"}"#,
     )
     .assert_invalid("unknown certification status `asleep`");
+}
+
+#[test]
+fn duplicate_keys_at_any_depth_exit_2_naming_the_key() {
+    let cases: &[(&[&str], &[u8], &str)] = &[
+        (
+            &["check"],
+            br#"{"id":"t","id":"u"}"#,
+            "`id`: duplicate key `id`",
+        ),
+        (
+            &["check"],
+            br#"{"id":"t","environment_variables":{"ENV":"dev","ENV":"production"}}"#,
+            "`environment_variables.ENV`: duplicate key `ENV`",
+        ),
+        (
+            &["check"],
+            br#"[{"id":"a"},{"id":"b","operations":["read"],"operations":["drop"]}]"#,
+            "`[1].operations`: duplicate key `operations`",
+        ),
+        (
+            &["check", "--jsonl"],
+            b"{\"id\":\"a\"}\n{\"id\":\"b\",\"regions\":[],\"regions\":[\"eu\"]}\n",
+            "duplicate key `regions`",
+        ),
+    ];
+    for (args, input, needle) in cases {
+        let mut args = args.to_vec();
+        args.push("-");
+        let run = steward(&args, input);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "{args:?}: `{needle}` not in {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn permit_and_emergency_files_with_duplicate_keys_exit_2_before_any_request() {
+    let dir = scratch_dir("dup-files");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("utf-8 path").to_owned()
+    };
+    let good_task = write("task.json", r#"{"id":"t","operations":["deploy"]}"#);
+    let dup_task = write(
+        "dup-task.json",
+        r#"{"id":"t","operations":["read"],"operations":["drop table"]}"#,
+    );
+    let dup_evidence = write(
+        "dup-evidence.json",
+        r#"{"rollback_plan":{"steps":["a"],"steps":["b"]}}"#,
+    );
+    let dup_plan = write("dup-plan.json", r#"{"steps":[{"run":"a","run":"b"}]}"#);
+    let dup_report = write("dup-report.json", r#"{"changes":1,"changes":2}"#);
+    let evidence_at = format!("rollback_plan=@{dup_plan}");
+    // No server listens on port 1: the files are refused before any request.
+    let env = [
+        ("STEWARD_SERVER", "http://127.0.0.1:1"),
+        ("STEWARD_TOKEN", "stw_not_used"),
+    ];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["permit", "request", "--task", &dup_task, "--worker", "w"],
+            "`operations`: duplicate key `operations`",
+        ),
+        (
+            vec![
+                "permit",
+                "request",
+                "--task",
+                &good_task,
+                "--worker",
+                "w",
+                "--evidence-file",
+                &dup_evidence,
+            ],
+            "`rollback_plan.steps`: duplicate key `steps`",
+        ),
+        (
+            vec![
+                "permit",
+                "request",
+                "--task",
+                &good_task,
+                "--worker",
+                "w",
+                "--evidence",
+                &evidence_at,
+            ],
+            "`steps[0].run`: duplicate key `run`",
+        ),
+        (
+            vec![
+                "permit",
+                "complete",
+                "p",
+                "--outcome",
+                "success",
+                "--report-file",
+                &dup_report,
+            ],
+            "`changes`: duplicate key `changes`",
+        ),
+        (
+            vec![
+                "emergency",
+                "declare",
+                "--incident",
+                "INC-1",
+                "--worker",
+                "w",
+                "--scope",
+                &dup_task,
+                "--reason",
+                "r",
+                "--minutes",
+                "30",
+            ],
+            "duplicate key `operations`",
+        ),
+    ];
+    for (args, needle) in cases {
+        let run = steward_env(&args, &env, b"");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "{args:?}: `{needle}` not in {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("127.0.0.1:1"),
+            "{args:?}: it tried the server: {}",
+            run.stderr
+        );
+    }
 }

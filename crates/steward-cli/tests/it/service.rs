@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_env};
 
+mod contract;
 mod emergency;
 mod gate;
 mod kill9;

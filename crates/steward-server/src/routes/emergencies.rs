@@ -17,7 +17,7 @@
 //! is audited.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,6 +30,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::json::ApiJson;
 use crate::routes::analyze::parse_task;
 use crate::routes::permits::permit_error;
@@ -95,6 +96,7 @@ pub struct ReviewRequest {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EmergencyListQuery {
     /// `true`: only emergencies whose review is overdue; `false`: only the others.
     pub overdue: Option<bool>,
@@ -185,7 +187,7 @@ pub async fn declare(
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
     state
@@ -218,7 +220,7 @@ pub async fn approve(
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResolveRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
     state
@@ -242,7 +244,7 @@ pub async fn resolve(
 pub async fn renew(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<EmergencyRenewRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
     state
@@ -271,7 +273,7 @@ pub async fn renew(
 pub async fn review(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
     required_text(&body.summary, "summary", 100_000)?;
@@ -308,7 +310,7 @@ fn require_reader(caller: &Caller) -> Result<(), ApiError> {
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Emergency>, ApiError> {
     require_reader(&caller)?;
     state
@@ -326,7 +328,7 @@ pub async fn show(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<EmergencyListQuery>,
+    ApiQuery(q): ApiQuery<EmergencyListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require_reader(&caller)?;
     let limit = q.limit.unwrap_or(50);

@@ -3,13 +3,14 @@
 //! encrypted values stay in the chain, unreadable).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Serialize;
 use steward_policy::Role;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::routes::principals::{PrincipalView, store_error};
 use crate::state::AppState;
 
@@ -39,7 +40,7 @@ pub struct ErasureView {
 pub async fn erase_principal(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ErasureView>, ApiError> {
     caller.require_any(&[Role::Admin], "erasing a principal's personal data")?;
     let now_ms = state.clock.now().millis();

@@ -8,7 +8,7 @@
 //! `rollback.completed`, `rollback.escalated`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,12 +19,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::json::ApiJson;
 use crate::state::AppState;
 
 /// A health-check result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = HealthCheck)]
 pub enum Health {
     Ok,
     Fail,
@@ -58,6 +60,7 @@ pub struct RollbackReport {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RollbackQuery {
     /// `open`, `overdue` (open past the SLA) or `all` (default).
     pub status: Option<String>,
@@ -86,7 +89,7 @@ fn now(state: &AppState) -> i64 {
 pub async fn telemetry(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TelemetryRequest>,
 ) -> Result<Json<TelemetryOutcome>, ApiError> {
     let input = TelemetryInput {
@@ -115,7 +118,7 @@ pub async fn telemetry(
 pub async fn report_rollback(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RollbackReport>,
 ) -> Result<Json<Rollback>, ApiError> {
     state
@@ -142,7 +145,7 @@ pub async fn report_rollback(
 pub async fn show_rollback(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Rollback>, ApiError> {
     operator(&caller)?;
     state
@@ -161,7 +164,7 @@ pub async fn show_rollback(
 pub async fn list_rollbacks(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<RollbackQuery>,
+    ApiQuery(q): ApiQuery<RollbackQuery>,
 ) -> Result<Json<Value>, ApiError> {
     operator(&caller)?;
     let filter = match q.status.as_deref() {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::json::ApiJson;
 use crate::routes::analyze::parse_task;
 use crate::state::AppState;
@@ -143,6 +144,7 @@ pub struct RenewRequest {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub state: Option<String>,
     pub worker_id: Option<String>,
@@ -292,7 +294,7 @@ fn constraints(
 pub async fn decide(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DecisionRequest>,
 ) -> Result<Json<Permit>, ApiError> {
     let decision = NewDecision {
@@ -317,7 +319,7 @@ pub async fn decide(
 pub async fn cab_signoff(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Permit>, ApiError> {
     state
         .store
@@ -334,7 +336,7 @@ pub async fn cab_signoff(
 pub async fn resubmit(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResubmitRequest>,
 ) -> Result<Json<Permit>, ApiError> {
     state
@@ -352,7 +354,7 @@ pub async fn resubmit(
 pub async fn start(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Permit>, ApiError> {
     state
         .store
@@ -369,7 +371,7 @@ pub async fn start(
 pub async fn complete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CompleteRequest>,
 ) -> Result<Json<Permit>, ApiError> {
     state
@@ -393,7 +395,7 @@ pub async fn complete(
 pub async fn close(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CloseRequest>,
 ) -> Result<Json<Permit>, ApiError> {
     state
@@ -417,7 +419,7 @@ pub async fn close(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RevokeRequest>,
 ) -> Result<Json<Permit>, ApiError> {
     state
@@ -442,7 +444,7 @@ pub async fn revoke(
 pub async fn renew(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RenewRequest>,
 ) -> Result<Json<Permit>, ApiError> {
     state
@@ -467,7 +469,7 @@ pub async fn renew(
 pub async fn archive(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Permit>, ApiError> {
     state
         .store
@@ -485,7 +487,7 @@ pub async fn archive(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Permit>, ApiError> {
     visible_permit(&state, &caller, &id).await.map(Json)
 }
@@ -536,7 +538,7 @@ pub async fn own_worker_only(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let own = own_worker_only(&state, &caller).await?;
     if let (Some(own), Some(asked)) = (&own, &q.worker_id) {

@@ -2,7 +2,7 @@
 //! Steward (administrative acts, each audited by the store in the same transaction).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use steward_policy::Role;
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
@@ -126,7 +127,7 @@ pub async fn list_principals(
 pub async fn disable_principal(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PrincipalView>, ApiError> {
     caller.require_any(&[Role::Admin], "disabling a principal")?;
     if id == caller.id() {

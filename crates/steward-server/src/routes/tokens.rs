@@ -13,7 +13,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use steward_policy::Role;
@@ -23,6 +23,7 @@ use utoipa::ToSchema;
 use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::routes::audit::query_pairs;
 use crate::routes::principals::store_error;
@@ -236,7 +237,7 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RevokedTokenView>, ApiError> {
     let token = state.store.token_by_id(&id).await.map_err(store_error)?;
     if token.principal_id != caller.id() {

@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use steward_policy::Role;
@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::routes::audit::known_params;
 use crate::routes::principals::store_error;
@@ -113,7 +114,7 @@ pub async fn create(
 
 /// The live subscriptions (admin), without secrets.
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
-    responses((status = 200, description = "subscriptions", body = Object)),
+    responses((status = 200, description = "subscriptions", body = [Object])),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -137,7 +138,7 @@ pub async fn list(
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Webhook>, ApiError> {
     caller.require_any(&[Role::Admin], "managing webhooks")?;
     state
@@ -154,13 +155,13 @@ pub async fn remove(
     params(("id" = String, Path, description = "webhook id"),
         ("after_seq" = Option<i64>, Query, description = "rows after this audit seq"),
         ("limit" = Option<u32>, Query, description = "1 to 1000, default 100")),
-    responses((status = 200, description = "delivery log", body = Object),
+    responses((status = 200, description = "delivery log", body = [Object]),
         (status = 404, description = "no such webhook")),
     security(("bearer" = [])))]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Vec<Delivery>>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Auditor], "reading webhook deliveries")?;

@@ -10,7 +10,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -27,6 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
@@ -428,7 +429,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<WorkerView>, ApiError> {
     let worker = state.store.worker(&id).await.map_err(store_error)?;
     Ok(Json(view(&worker, now(&state))))
@@ -448,7 +449,7 @@ pub async fn show(
 pub async fn eligibility(
     State(state): State<AppState>,
     _caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<EligibilityQuery>, QueryRejection>,
 ) -> Result<Json<EligibilityView>, ApiError> {
     let Query(q) = query.map_err(query_error)?;
@@ -507,7 +508,7 @@ pub async fn eligibility(
 pub async fn approve_promotion(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PromotionRequest>,
 ) -> Result<Json<PromotionView>, ApiError> {
     let target = parse_target(body.level, "level")?;
@@ -569,7 +570,7 @@ pub async fn approve_promotion(
 pub async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StatusRequest>,
 ) -> Result<Json<WorkerView>, ApiError> {
     caller.require_any(SUSPENDERS, "suspending a worker")?;
@@ -599,7 +600,7 @@ pub async fn suspend(
 pub async fn reinstate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StatusRequest>,
 ) -> Result<Json<WorkerView>, ApiError> {
     caller.require_any(SUSPENDERS, "reinstating a worker")?;
@@ -631,7 +632,7 @@ pub async fn reinstate(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StatusRequest>,
 ) -> Result<Json<RevocationView>, ApiError> {
     caller.require_any(REVOKERS, "revoking a certification")?;
@@ -667,7 +668,7 @@ pub async fn revoke(
 pub async fn recertify(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StatusRequest>,
 ) -> Result<Json<WorkerView>, ApiError> {
     caller.require_any(RECERTIFIERS, "recertifying a worker")?;
@@ -696,7 +697,7 @@ pub async fn recertify(
 pub async fn end_probation(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<WorkerView>, ApiError> {
     caller.require_any(SUSPENDERS, "ending a probation")?;
     let now = now(&state);
@@ -731,7 +732,7 @@ pub async fn end_probation(
 pub async fn record_outcome(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<OutcomeRequest>,
 ) -> Result<Json<OutcomeView>, ApiError> {
     let result = body

@@ -6,8 +6,9 @@
 //! problem `rule`) and that nothing changed: every table's rows and the audit head
 //! (`Fingerprint`).
 //!
-//! Left to the suites of other changes: wildcard scopes (an empty `operations` list),
-//! webhook targets, duplicate keys inside bodies and non-object bodies, rate limits,
+//! Strict input (duplicate keys at any depth, non-object bodies, problem+json for every
+//! 4xx, the `Authorization` scheme) is `strict`. Left to the suites of other changes:
+//! wildcard scopes (an empty `operations` list), webhook targets, rate limits,
 //! forged audit manifests and checkpoints kept outside the database. `kill -9` runs
 //! through the real binary in the CLI's tests (`service::…survive_kill_9…`).
 
@@ -23,6 +24,7 @@ mod identity;
 mod input;
 mod races;
 mod scope;
+mod strict;
 mod tampering;
 
 /// Columns that change without any change of state: when a token was last used.

@@ -8,7 +8,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use steward_policy::Role;
@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::routes::audit::{known_params, parse_number};
 use crate::routes::principals::store_error;
 use crate::state::AppState;
@@ -146,7 +147,7 @@ pub async fn latest_checkpoint(
 pub async fn show_checkpoint(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tree_size): Path<String>,
+    ApiPath(tree_size): ApiPath<String>,
 ) -> Result<Json<CheckpointView>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Auditor], "reading audit checkpoints")?;
     let tree_size: u64 = parse_number("tree_size", &tree_size)?;

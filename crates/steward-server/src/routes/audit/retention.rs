@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use steward_policy::Role;
@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::routes::audit::{known_params, parse_number};
 use crate::routes::principals::store_error;
@@ -450,7 +451,7 @@ pub async fn list_holds(
 pub async fn release_hold(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReleaseHold>,
 ) -> Result<Json<HoldView>, ApiError> {
     caller.require_any(

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use futures_util::StreamExt;
 use serde::Serialize;
 use steward_permits::{Decision, WaitFacts, WaitOutcome, WaitUntil, wait_outcome};
@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 use super::visible_permit;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::routes::audit::{known_params, parse_number};
 use crate::routes::principals::store_error;
 use crate::state::AppState;
@@ -68,7 +69,7 @@ pub struct WaitAnswer {
 pub async fn wait(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<WaitAnswer>, ApiError> {
     let mut until = WaitUntil::Active;

@@ -8,7 +8,7 @@
 //! a token for anyone but its own worker's identity.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use steward_store::{NewWorkerToken, token};
@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use super::{now, view, worker_error};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::json::ApiJson;
 use crate::routes::principals::{PrincipalView, parse_name};
 use crate::routes::tokens::{
@@ -70,7 +71,7 @@ pub struct IdentityView {
 pub async fn create_identity(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CreateIdentity>,
 ) -> Result<(StatusCode, Json<IdentityView>), ApiError> {
     let name = body.name.as_deref().map(parse_name).transpose()?;
@@ -107,7 +108,7 @@ pub async fn create_identity(
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CreateWorkerToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let label = parse_label(&body.label)?;
@@ -153,7 +154,7 @@ pub async fn create_token(
 pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TokenList>, ApiError> {
     let tokens = state
         .store
@@ -182,7 +183,7 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, token_id)): Path<(String, String)>,
+    ApiPath((id, token_id)): ApiPath<(String, String)>,
 ) -> Result<Json<RevokedTokenView>, ApiError> {
     let revoked = state
         .store
