@@ -21,6 +21,7 @@ use crate::json::ApiJson;
 use crate::routes::audit::known_params;
 use crate::routes::principals::store_error;
 use crate::state::AppState;
+use crate::webhooks::target::{self, UrlError};
 
 /// The longest URL accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
@@ -68,6 +69,7 @@ pub struct CreatedWebhook {
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
     responses((status = 201, description = "created", body = Object),
         (status = 400, description = "invalid url, event_types, format or secret"),
+        (status = 422, description = "`private_webhook_target` or `metadata_webhook_target`: the url reaches an internal address or a cloud metadata service"),
         (status = 403, description = "not an admin")),
     security(("bearer" = [])))]
 pub async fn create(
@@ -76,7 +78,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
     caller.require_any(&[Role::Admin], "managing webhooks")?;
-    let url = parse_url(&body.url)?;
+    let url = parse_url(&body.url, state.webhook_allow_private)?;
     let event_types = parse_event_types(body.event_types)?;
     let (secret, generated) = match body.secret {
         Some(secret) if secret.len() < MIN_SECRET_BYTES => {
@@ -196,7 +198,10 @@ pub async fn deliveries(
         .map_err(store_error)
 }
 
-fn parse_url(url: &str) -> Result<String, ApiError> {
+/// Checks a webhook URL: an `http(s)` URL with a host, and a destination the rule of
+/// [`crate::webhooks::target`] allows (422 naming the rule otherwise). A name's addresses
+/// are judged at each delivery, when they are resolved.
+fn parse_url(url: &str, allow_private: bool) -> Result<String, ApiError> {
     let bad = |why: &str| ApiError::bad_request(format!("`url` {why}"), "url");
     if url.len() > MAX_URL_BYTES {
         return Err(bad(&format!("is longer than {MAX_URL_BYTES} bytes")));
@@ -209,7 +214,17 @@ fn parse_url(url: &str) -> Result<String, ApiError> {
     if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("must name a host and contain no spaces"));
     }
-    Ok(url.to_owned())
+    match target::check_url(url, allow_private) {
+        Ok(_) => Ok(url.to_owned()),
+        Err(UrlError::Invalid(why)) => Err(bad(&why)),
+        Err(UrlError::Refused(refusal)) => Err(ApiError::unprocessable(
+            refusal.rule(),
+            format!("`url`: {refusal}"),
+        )
+        .with("field", "url")
+        .with("target", refusal.target.clone())
+        .with("target_class", refusal.class.as_str())),
+    }
 }
 
 fn parse_event_types(patterns: Vec<String>) -> Result<Vec<String>, ApiError> {

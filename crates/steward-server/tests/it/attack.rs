@@ -6,9 +6,11 @@
 //! problem `rule`) and that nothing changed: every table's rows and the audit head
 //! (`Fingerprint`).
 //!
+//! `ssrf` sends webhooks to internal addresses (issue 9, item 7); `identity` includes
+//! brute force against the failed-authentication limit (item 9).
+//!
 //! Left to the suites of other changes: wildcard scopes (an empty `operations` list),
-//! webhook targets, duplicate keys inside bodies and non-object bodies, rate limits,
-//! forged audit manifests and checkpoints kept outside the database. `kill -9` runs
+//! duplicate keys inside bodies and non-object bodies, forged audit manifests and checkpoints kept outside the database. `kill -9` runs
 //! through the real binary in the CLI's tests (`service::…survive_kill_9…`).
 
 use std::collections::BTreeMap;
@@ -23,6 +25,7 @@ mod identity;
 mod input;
 mod races;
 mod scope;
+mod ssrf;
 mod tampering;
 
 /// Columns that change without any change of state: when a token was last used.
