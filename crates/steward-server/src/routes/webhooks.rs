@@ -3,7 +3,8 @@
 //! A subscription's `secret` keys the HMAC signature of its deliveries, so Steward stores
 //! it as given. It is accepted on creation (or generated, and then shown in that one
 //! response) and never returned afterwards; nothing logs it. How deliveries are sent,
-//! signed and retried is in [`crate::webhooks`].
+//! signed and retried is in [`crate::webhooks`]; which destinations are refused, in
+//! [`crate::webhooks::target`].
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -39,7 +40,9 @@ pub const MAX_DELIVERY_PAGE: u32 = 1000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
-    /// Where deliveries are POSTed: an `http://` or `https://` URL.
+    /// Where deliveries are POSTed: an `http://` or `https://` URL. Internal addresses
+    /// (loopback, private, link-local, unique-local, …) are refused unless the server
+    /// allows private targets; cloud metadata services always.
     #[schema(example = "https://hooks.example.com/steward")]
     pub url: String,
     /// Which audit event types to deliver: `*`, a prefix such as `permit.*`, or exact

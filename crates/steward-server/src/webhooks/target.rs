@@ -546,6 +546,37 @@ mod tests {
         );
     }
 
+    /// The class a URL is refused for, `None` when accepted.
+    fn refused_class(url: &str) -> Option<TargetClass> {
+        match check_url(url, false) {
+            Ok(_) => None,
+            Err(UrlError::Refused(refusal)) => Some(refusal.class),
+            Err(UrlError::Invalid(why)) => panic!("{url}: {why}"),
+        }
+    }
+
+    proptest::proptest! {
+        /// However an IPv4 address is spelled (decimal, octal or hex per part, one
+        /// 32-bit number, IPv4-mapped IPv6), it is judged as the address itself.
+        #[test]
+        fn every_spelling_of_an_address_is_judged_alike(n: u32) {
+            let ip = Ipv4Addr::from(n);
+            let expected = classify(IpAddr::V4(ip));
+            let [a, b, c, d] = ip.octets();
+            for url in [
+                format!("http://{ip}/"),
+                format!("http://{n}/"),
+                format!("http://{n:#x}/"),
+                format!("http://0{a:o}.0{b:o}.0{c:o}.0{d:o}/"),
+                format!("http://{a:#x}.{b:#x}.{c:#x}.{d:#x}/"),
+                format!("http://{a}.{}/", (u32::from(b) << 16) | (u32::from(c) << 8) | u32::from(d)),
+                format!("http://[::ffff:{ip}]/"),
+            ] {
+                proptest::prop_assert_eq!(refused_class(&url), expected, "{}", url);
+            }
+        }
+    }
+
     #[test]
     fn resolved_addresses_are_judged_alone() {
         assert!(check_ip("8.8.8.8".parse().expect("ip"), false).is_ok());
