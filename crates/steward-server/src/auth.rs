@@ -1,9 +1,13 @@
 //! Bearer-token authentication and role checks. Every `/v1` handler takes a `Caller`, so
-//! an unauthenticated request never reaches one.
+//! an unauthenticated request never reaches one. Failed authentications count against
+//! the peer address's rate limit, and an address past it is answered 429 before its
+//! token is looked up (see `limits`).
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use steward_policy::Role;
 use steward_store::{Actor, AuthenticatedPrincipal, Channel, Principal};
 
@@ -70,28 +74,47 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // The peer address, when the server was started with it (`serve`): without it
+        // (a router driven in-process) failures are not counted.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        if let Some(ip) = peer {
+            state.limits.check_address(ip)?;
+        }
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::Unauthorized("missing `Authorization: Bearer <token>` header".into())
         })?;
-        let value = header
-            .to_str()
-            .map_err(|_| ApiError::Unauthorized("malformed `Authorization` header".into()))?;
-        let secret = bearer_secret(value).ok_or_else(|| {
-            ApiError::Unauthorized(
-                "malformed `Authorization` header: expected `Bearer <token>`".into(),
-            )
-        })?;
-        match state
-            .store
-            .authenticate(secret)
+        authenticate(header, state)
             .await
-            .map_err(ApiError::internal)?
-        {
-            Some(principal) => Ok(Caller(principal)),
-            None => Err(ApiError::Unauthorized(
-                "the token is unknown, expired or revoked".into(),
-            )),
-        }
+            .map_err(|failure| match peer {
+                Some(ip) if failure.status() == StatusCode::UNAUTHORIZED => {
+                    state.limits.auth_failed(ip, failure)
+                }
+                _ => failure,
+            })
+    }
+}
+
+/// Authenticates the value of an `Authorization` header.
+async fn authenticate(header: &HeaderValue, state: &AppState) -> Result<Caller, ApiError> {
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed `Authorization` header".into()))?;
+    let secret = bearer_secret(value).ok_or_else(|| {
+        ApiError::Unauthorized("malformed `Authorization` header: expected `Bearer <token>`".into())
+    })?;
+    match state
+        .store
+        .authenticate(secret)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(principal) => Ok(Caller(principal)),
+        None => Err(ApiError::Unauthorized(
+            "the token is unknown, expired or revoked".into(),
+        )),
     }
 }
 

@@ -46,6 +46,14 @@ pub enum ApiError {
         message: String,
         extra: Map<String, Value>,
     },
+    /// A rate limit (see `limits`): 429 with `Retry-After`, rule `rate_limited`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        /// Which limit: `auth_failures`, `token_creation` or `authorize`.
+        limit: &'static str,
+        retry_after_s: u64,
+    },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -129,6 +137,7 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Refused { status, .. } => *status,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,6 +162,7 @@ impl ApiError {
                 415 => "unsupported-media-type",
                 _ => "rule-violation",
             },
+            ApiError::TooManyRequests { .. } => "rate-limited",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Internal(_) => "internal",
@@ -169,6 +179,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => Some("invalid_request"),
             ApiError::Unprocessable { rule, .. } | ApiError::Refused { rule, .. } => Some(rule),
             ApiError::Conflict { .. } => Some("conflict"),
+            ApiError::TooManyRequests { .. } => Some("rate_limited"),
             ApiError::PayloadTooLarge { .. } => Some("body_too_large"),
             ApiError::UnsupportedMediaType(_) => Some("json_required"),
             ApiError::Internal(_) => None,
@@ -194,6 +205,7 @@ impl IntoResponse for ApiError {
             body.insert("rule".into(), json!(rule));
         }
         let mut cause = None;
+        let mut retry_after = None;
         match self {
             ApiError::BadRequest {
                 field: Some(field), ..
@@ -203,6 +215,15 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable { extra, .. }
             | ApiError::Conflict { extra, .. }
             | ApiError::Refused { extra, .. } => body.extend(extra),
+            ApiError::TooManyRequests {
+                limit,
+                retry_after_s,
+                ..
+            } => {
+                body.insert("limit".into(), json!(limit));
+                body.insert("retry_after_s".into(), json!(retry_after_s));
+                retry_after = Some(HeaderValue::from(retry_after_s));
+            }
             ApiError::Internal(err) => cause = Some(InternalCause(err)),
             _ => {}
         }
@@ -216,6 +237,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"steward\""),
             );
+        }
+        if let Some(retry_after) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after);
         }
         if let Some(cause) = cause {
             response.extensions_mut().insert(cause);

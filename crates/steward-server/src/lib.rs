@@ -18,12 +18,14 @@ pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod json;
+pub mod limits;
 mod openapi;
 pub mod routes;
 pub mod state;
 pub mod webhooks;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -37,6 +39,7 @@ use tokio::net::TcpListener;
 pub use authz::AuthzCache;
 pub use clock::Clock;
 pub use error::ApiError;
+pub use limits::{RateLimitConfig, RateLimits};
 pub use state::{AppState, AuditKey, Stopping};
 
 /// Builds the router over `state`.
@@ -214,14 +217,19 @@ fn routes_emergencies() -> Router<AppState> {
 }
 
 /// Serves `router` on an already-bound listener until `shutdown` resolves, then drains.
+/// Each request carries its peer address (`ConnectInfo<SocketAddr>`), which the
+/// failed-authentication limit is keyed by.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// How often the maintenance loop signs an audit checkpoint, when the instance has a
@@ -234,6 +242,9 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// instance has a signing key); the first run is one interval after start.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How often the maintenance loop forgets rate-limit keys that are idle again.
+const LIMITS_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
 /// How often the maintenance loop runs.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -244,7 +255,7 @@ const TICK: Duration = Duration::from_secs(1);
 /// rollbacks past their SLA (`Store::sweep_rollbacks`, once per rollback), catching the
 /// audit Merkle tree up with the trail (`Store::extend_merkle`), every
 /// [`CHECKPOINT_INTERVAL`] signing a checkpoint, and every [`PRUNE_INTERVAL`] pruning the
-/// audit trail past its retention.
+/// audit trail past its retention; every minute it forgets idle rate-limit keys.
 /// Safe on several instances at once: each permit is issued under its row lock, and the
 /// Merkle head row serialises tree extension and checkpoints (an instance that finds
 /// nothing new signs nothing); timers, sweeps and pruning claim their rows in the database.
@@ -253,8 +264,13 @@ pub async fn run_maintenance(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_checkpoint = tokio::time::Instant::now();
     let mut last_prune = tokio::time::Instant::now();
+    let mut last_limits_sweep = tokio::time::Instant::now();
     loop {
         tick.tick().await;
+        if last_limits_sweep.elapsed() >= LIMITS_SWEEP_INTERVAL {
+            last_limits_sweep = tokio::time::Instant::now();
+            state.limits.sweep();
+        }
         let now = state.clock.now().millis();
         match state.store.issue_due_permits(now).await {
             Ok(issued) if !issued.is_empty() => {

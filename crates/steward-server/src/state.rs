@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::authz::AuthzCache;
 use crate::clock::Clock;
 use crate::feed::AuditFeed;
+use crate::limits::{RateLimitConfig, RateLimits};
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -32,6 +33,12 @@ pub struct AppState {
     /// Set when the instance begins to shut down: long polls and event streams end then,
     /// so a graceful shutdown does not wait for them (their clients come back).
     pub stopping: Stopping,
+    /// Failed-authentication, token-creation and authorize rate limits (see `limits`).
+    /// Per instance.
+    pub limits: RateLimits,
+    /// Whether webhooks may target private addresses (`--webhook-allow-private`); cloud
+    /// metadata services never (see `webhooks::target`).
+    pub webhook_allow_private: bool,
 }
 
 impl AppState {
@@ -52,7 +59,21 @@ impl AppState {
             authz: AuthzCache::default(),
             public_url: Arc::from(DEFAULT_PUBLIC_URL),
             stopping: Stopping::default(),
+            limits: RateLimits::new(RateLimitConfig::default()),
+            webhook_allow_private: false,
         }
+    }
+
+    /// The same state with these rate limits.
+    pub fn with_rate_limits(mut self, config: RateLimitConfig) -> AppState {
+        self.limits = RateLimits::new(config);
+        self
+    }
+
+    /// The same state, accepting private webhook targets when `allow` is set.
+    pub fn with_webhook_allow_private(mut self, allow: bool) -> AppState {
+        self.webhook_allow_private = allow;
+        self
     }
 
     /// The same state with links pointing at `url` (a trailing slash is dropped).

@@ -32,7 +32,21 @@
 //! ten attempts in all (about 3 h); then the delivery is `failed`, with the last
 //! status code or error in the log (`steward_store::webhook::retry_delay_ms`). Backoff
 //! times come from the injectable clock.
+//!
+//! # Destinations
+//!
+//! A delivery goes only where [`target`] allows (issue 9, item 7): before each attempt the
+//! URL's host is judged again, and a name is resolved and every address it resolves to is
+//! judged, since a name can point elsewhere than when it was registered. The client's own
+//! resolver ([`GuardedResolver`]) judges the addresses it hands to the connector, so the
+//! connection goes only to an address that was checked: a name that rebinds between the
+//! check and the connect is refused too. Redirects are never followed. A refused delivery
+//! is `failed` at once with the reason in the log ([`AttemptResult::Refused`]), never
+//! retried.
 
+pub mod target;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,25 +88,34 @@ pub struct Dispatcher {
     store: Store,
     clock: Clock,
     client: reqwest::Client,
+    timeout: Duration,
+    allow_private: bool,
 }
 
 impl Dispatcher {
-    /// A dispatcher whose HTTP requests time out after [`HTTP_TIMEOUT`].
+    /// A dispatcher whose HTTP requests time out after [`HTTP_TIMEOUT`] and that refuses
+    /// internal destinations (see [`target`]).
     pub fn new(store: Store, clock: Clock) -> Dispatcher {
         Dispatcher::with_timeout(store, clock, HTTP_TIMEOUT)
     }
 
     pub fn with_timeout(store: Store, clock: Clock, timeout: Duration) -> Dispatcher {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("steward-webhooks")
-            .build()
-            .unwrap_or_default();
         Dispatcher {
+            client: client(timeout, false),
             store,
             clock,
-            client,
+            timeout,
+            allow_private: false,
+        }
+    }
+
+    /// The same dispatcher, sending to private destinations too when `allow` is set
+    /// (`steward serve --webhook-allow-private`); cloud metadata services stay refused.
+    pub fn allowing_private(self, allow: bool) -> Dispatcher {
+        Dispatcher {
+            client: client(self.timeout, allow),
+            allow_private: allow,
+            ..self
         }
     }
 
@@ -117,7 +140,9 @@ impl Dispatcher {
         for send in sends {
             match send.await {
                 Ok(Ok(AttemptResult::Delivered { .. })) => report.delivered += 1,
-                Ok(Ok(AttemptResult::Failed { .. })) => report.failed += 1,
+                Ok(Ok(AttemptResult::Failed { .. } | AttemptResult::Refused { .. })) => {
+                    report.failed += 1;
+                }
                 Ok(Err(error)) => return Err(error),
                 Err(_) => {}
             }
@@ -161,6 +186,14 @@ impl Dispatcher {
     /// Sends one claimed delivery and records the result.
     async fn deliver(&self, claim: ClaimedDelivery) -> Result<AttemptResult, StoreError> {
         let result = self.attempt(&claim).await;
+        if let AttemptResult::Refused { error } = &result {
+            tracing::warn!(
+                webhook_id = %claim.webhook_id,
+                seq = claim.seq,
+                %error,
+                "webhook delivery refused: the destination is internal"
+            );
+        }
         if let AttemptResult::Failed { status_code, error } = &result {
             tracing::warn!(
                 webhook_id = %claim.webhook_id,
@@ -177,8 +210,13 @@ impl Dispatcher {
         Ok(result)
     }
 
-    /// Sends one claimed delivery.
+    /// Sends one claimed delivery, if its destination is allowed.
     async fn attempt(&self, claim: &ClaimedDelivery) -> AttemptResult {
+        if let Err(refusal) = self.check_destination(&claim.url).await {
+            return AttemptResult::Refused {
+                error: format!("destination refused: {refusal}"),
+            };
+        }
         let seq = u64::try_from(claim.seq).unwrap_or(0);
         let entry = match self.store.events(seq, 1).await {
             Ok(entries) => entries.into_iter().next().filter(|e| e.seq == seq),
@@ -221,6 +259,16 @@ impl Dispatcher {
                 status_code: Some(response.status().as_u16()),
                 error: format!("the receiver answered {}", response.status()),
             },
+            // The name resolved elsewhere between the check and the connect (rebinding):
+            // the resolver refused the new addresses.
+            Err(error) if refusal_in(&error).is_some() => AttemptResult::Refused {
+                error: format!(
+                    "destination refused: {}",
+                    refusal_in(&error)
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+            },
             // Without the URL: its path may be a credential (Slack's are).
             Err(error) => AttemptResult::Failed {
                 status_code: None,
@@ -228,13 +276,82 @@ impl Dispatcher {
             },
         }
     }
+
+    /// Judges a delivery's destination now: the URL's host, and every address a name
+    /// resolves to. A name that does not resolve is not refused here: the send then fails
+    /// and is retried like any unreachable receiver.
+    async fn check_destination(&self, url: &str) -> Result<(), String> {
+        let destination = match target::check_url(url, self.allow_private) {
+            Ok(destination) => destination,
+            Err(target::UrlError::Refused(refusal)) => return Err(refusal.to_string()),
+            Err(target::UrlError::Invalid(why)) => return Err(format!("the URL {why}")),
+        };
+        if let target::DestinationHost::Name(name) = &destination.host {
+            if let Ok(addrs) = tokio::net::lookup_host((name.as_str(), destination.port)).await {
+                for addr in addrs {
+                    target::check_ip(addr.ip(), self.allow_private)
+                        .map_err(|refusal| format!("`{name}` resolves to {refusal}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The dispatcher's HTTP client: no redirects, and names resolved by [`GuardedResolver`].
+fn client(timeout: Duration, allow_private: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("steward-webhooks")
+        .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+        .build()
+        .unwrap_or_default()
+}
+
+/// The resolver of the dispatcher's client: resolves with the system resolver and fails
+/// unless every address is an allowed destination ([`target::check_ip`]). The connector
+/// connects only to the addresses returned here, so what was checked is what is reached.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedResolver {
+    pub allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            target::check_name(&host, allow_private)?;
+            for addr in &resolved {
+                target::check_ip(addr.ip(), allow_private)?;
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(resolved.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The destination refusal somewhere in `error`'s chain of causes, if any.
+fn refusal_in(error: &reqwest::Error) -> Option<&target::Refusal> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(refusal) = current.downcast_ref::<target::Refusal>() {
+            return Some(refusal);
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// The dispatcher loop of `steward serve`: every [`TICK`] until dropped, fan out and
 /// start the due deliveries, at most [`MAX_IN_FLIGHT`] at once, without waiting for
-/// slow receivers. Safe on several instances over one PostgreSQL database.
-pub async fn run_webhooks(store: Store, clock: Clock) {
-    let dispatcher = Dispatcher::new(store, clock);
+/// slow receivers. Safe on several instances over one PostgreSQL database. Private
+/// destinations are sent to only with `allow_private` (see [`target`]).
+pub async fn run_webhooks(store: Store, clock: Clock, allow_private: bool) {
+    let dispatcher = Dispatcher::new(store, clock).allowing_private(allow_private);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

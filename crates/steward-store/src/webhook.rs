@@ -173,7 +173,8 @@ pub struct Delivery {
     /// The audit event's seq; also the idempotency id the receiver sees.
     pub seq: i64,
     pub event_type: String,
-    /// `pending`, `delivered`, `failed` (attempts exhausted) or `cancelled` (the
+    /// `pending`, `delivered`, `failed` (attempts exhausted, or the destination refused)
+    /// or `cancelled` (the
     /// subscription was deleted first).
     pub status: String,
     pub attempts: i64,
@@ -220,6 +221,10 @@ pub enum AttemptResult {
         status_code: Option<u16>,
         error: String,
     },
+    /// Not sent, and never to be: the destination is refused (an internal address, a
+    /// cloud metadata service). The delivery is `failed` at once, with `error` as the
+    /// reason; retrying would only repeat the refusal.
+    Refused { error: String },
 }
 
 type WebhookRow = (
@@ -770,7 +775,8 @@ impl Store {
     }
 
     /// Records how a claimed attempt went: `delivered`; or `pending` again after
-    /// [`retry_delay_ms`]; or `failed` once [`MAX_ATTEMPTS`] are spent. Returns the new
+    /// [`retry_delay_ms`]; or `failed` once [`MAX_ATTEMPTS`] are spent, or at once when the
+    /// destination was refused ([`AttemptResult::Refused`]). Returns the new
     /// status, or `None` when the claim was no longer current (its lease lapsed and
     /// another attempt began, or the subscription was deleted): then nothing changes.
     pub async fn finish_webhook_delivery(
@@ -806,6 +812,13 @@ impl Store {
                     ),
                 }
             }
+            AttemptResult::Refused { error } => (
+                "failed",
+                now_ms,
+                None,
+                Some(error.chars().take(500).collect()),
+                None,
+            ),
         };
         let mut tx = self.begin().await?;
         let changed = match &mut tx.conn {

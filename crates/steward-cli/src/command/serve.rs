@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Args;
-use steward_server::{AppState, AuditKey, Clock, serve};
+use steward_server::{AppState, AuditKey, Clock, RateLimitConfig, serve};
 use steward_store::{Actor, ActorKind, KeyClaim, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -60,6 +60,38 @@ pub struct ServeArgs {
     /// `http://` and the listening address.
     #[arg(long, env = "STEWARD_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Let webhooks target private addresses: loopback, link-local, RFC 1918, CGNAT
+    /// (100.64.0.0/10) and unique-local IPv6. Cloud metadata services stay refused.
+    #[arg(long, env = "STEWARD_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// Failed authentications a client address may make per minute (burst the same);
+    /// past it, every request from the address is answered 429 until the allowance
+    /// refills. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "STEWARD_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = steward_server::limits::DEFAULT_AUTH_FAILURES_PER_MINUTE,
+        value_name = "N"
+    )]
+    pub auth_failures_per_minute: u32,
+    /// Tokens one token may create per minute (burst the same), through `/v1/tokens` and
+    /// `/v1/workers/{id}/tokens`. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "STEWARD_TOKEN_CREATIONS_PER_MINUTE",
+        default_value_t = steward_server::limits::DEFAULT_TOKEN_CREATIONS_PER_MINUTE,
+        value_name = "N"
+    )]
+    pub token_creations_per_minute: u32,
+    /// `POST /v1/authorize` calls one token may make per second (burst the same). Off
+    /// (0) by default: a fleet's normal traffic is never throttled by surprise.
+    #[arg(
+        long,
+        env = "STEWARD_AUTHORIZE_PER_SECOND",
+        default_value_t = steward_server::limits::DEFAULT_AUTHORIZE_PER_SECOND,
+        value_name = "N"
+    )]
+    pub authorize_per_second: u32,
 }
 
 /// Checks `--public-url`: an absolute `http` or `https` URL without query or fragment.
@@ -118,13 +150,20 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         Clock::System,
         Some(audit_key),
     )
-    .with_public_url(&public_url);
+    .with_public_url(&public_url)
+    .with_rate_limits(RateLimitConfig {
+        auth_failures_per_minute: args.auth_failures_per_minute,
+        token_creations_per_minute: args.token_creations_per_minute,
+        authorize_per_second: args.authorize_per_second,
+    })
+    .with_webhook_allow_private(args.webhook_allow_private);
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     // Webhook deliveries follow the audit trail on their own task, so HTTP to receivers
     // never delays maintenance or a request.
     let webhooks = tokio::spawn(steward_server::webhooks::run_webhooks(
         state.store.clone(),
         state.clock.clone(),
+        state.webhook_allow_private,
     ));
     let stopping = state.stopping.clone();
     // The JSON API and the dashboard (steward-web) on one router.

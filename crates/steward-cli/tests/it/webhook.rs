@@ -66,7 +66,13 @@ fn receiver() -> (String, mpsc::Receiver<Request>) {
 #[test]
 fn webhook_commands_subscribe_deliver_and_remove() {
     let dir = scratch_dir("webhook");
-    let served = Served::start(&dir);
+    // The receiver is on loopback: a private target, allowed only with the option.
+    let served = Served::start_with(
+        &dir,
+        None,
+        &[],
+        &[("STEWARD_WEBHOOK_ALLOW_PRIVATE", "true")],
+    );
     let admin = served.token.clone().expect("admin token");
     let (url, requests) = receiver();
     let secret_file = scratch("webhook-secret.txt");
@@ -161,6 +167,15 @@ fn webhook_commands_subscribe_deliver_and_remove() {
             &admin,
         )
         .assert_invalid("`url`");
+    // Cloud metadata stays refused even with private targets allowed, in any spelling.
+    for metadata in ["http://169.254.169.254/latest/", "http://2852039166/"] {
+        served
+            .run(
+                &["webhook", "add", "--url", metadata, "--event", "*"],
+                &admin,
+            )
+            .assert_invalid("metadata");
+    }
 
     let run = served.run(&["webhook", "remove", &id], &admin);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -180,6 +195,37 @@ fn webhook_commands_subscribe_deliver_and_remove() {
         requests.recv_timeout(Duration::from_secs(3)).is_err(),
         "nothing is delivered after removal"
     );
+}
+
+#[test]
+fn webhook_add_refuses_internal_targets_by_default() {
+    let dir = scratch_dir("webhook-private");
+    let served = Served::start(&dir);
+    let admin = served.token.clone().expect("admin token");
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://0251.0376.0251.0376/",
+        "http://[fd00::1]/",
+        "http://10.1.2.3/",
+    ] {
+        served
+            .run(&["webhook", "add", "--url", url, "--event", "*"], &admin)
+            .assert_invalid("`url`");
+    }
+    let run = served.run(
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "http://localhost:9/",
+            "--event",
+            "*",
+        ],
+        &admin,
+    );
+    run.assert_invalid("--webhook-allow-private");
+    let run = served.run(&["webhook", "list"], &admin);
+    assert_eq!(run.stdout, "no webhooks\n");
 }
 
 #[test]

@@ -95,12 +95,14 @@ pub struct AuthorizeResponse {
         (status = 400, description = "invalid body; the problem names the field"),
         (status = 403, description = "the caller is not the worker, its owner, or an admin"),
         (status = 404, description = "unknown worker or permit"),
+        (status = 429, description = "`rate_limited`: the per-token authorize limit (off unless configured)"),
     ), security(("bearer" = [])))]
 pub async fn authorize_operation(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<AuthorizeRequest>,
 ) -> Result<Json<AuthorizeResponse>, ApiError> {
+    state.limits.check_authorize(&caller.0.token_id)?;
     let now = state.clock.now();
     let current = state
         .authz

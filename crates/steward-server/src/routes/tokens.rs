@@ -111,6 +111,7 @@ pub struct RevokedTokenView {
         (status = 403, description = "a non-admin asked for another principal's token"),
         (status = 404, description = "no such principal"),
         (status = 409, description = "the principal is disabled"),
+        (status = 429, description = "`rate_limited`: too many tokens created with the caller's token; `Retry-After` says when to retry"),
         (status = 422, description = "`token-outlives-caller`: the token would outlive the caller's token (`max_expires_at_ms`)"),
     ),
     security(("bearer" = [])))]
@@ -119,6 +120,7 @@ pub async fn create_token(
     caller: Caller,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    state.limits.check_token_creation(&caller.0.token_id)?;
     let principal_id = body
         .principal_id
         .clone()

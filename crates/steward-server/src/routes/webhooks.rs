@@ -3,7 +3,8 @@
 //! A subscription's `secret` keys the HMAC signature of its deliveries, so Steward stores
 //! it as given. It is accepted on creation (or generated, and then shown in that one
 //! response) and never returned afterwards; nothing logs it. How deliveries are sent,
-//! signed and retried is in [`crate::webhooks`].
+//! signed and retried is in [`crate::webhooks`]; which destinations are refused, in
+//! [`crate::webhooks::target`].
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -22,6 +23,7 @@ use crate::json::ApiJson;
 use crate::routes::audit::known_params;
 use crate::routes::principals::store_error;
 use crate::state::AppState;
+use crate::webhooks::target::{self, UrlError};
 
 /// The longest URL accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
@@ -39,7 +41,9 @@ pub const MAX_DELIVERY_PAGE: u32 = 1000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
-    /// Where deliveries are POSTed: an `http://` or `https://` URL.
+    /// Where deliveries are POSTed: an `http://` or `https://` URL. Internal addresses
+    /// (loopback, private, link-local, unique-local, …) are refused unless the server
+    /// allows private targets; cloud metadata services always.
     #[schema(example = "https://hooks.example.com/steward")]
     pub url: String,
     /// Which audit event types to deliver: `*`, a prefix such as `permit.*`, or exact
@@ -69,6 +73,7 @@ pub struct CreatedWebhook {
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
     responses((status = 201, description = "created", body = Object),
         (status = 400, description = "invalid url, event_types, format or secret"),
+        (status = 422, description = "`private_webhook_target` or `metadata_webhook_target`: the url reaches an internal address or a cloud metadata service"),
         (status = 403, description = "not an admin")),
     security(("bearer" = [])))]
 pub async fn create(
@@ -77,7 +82,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
     caller.require_any(&[Role::Admin], "managing webhooks")?;
-    let url = parse_url(&body.url)?;
+    let url = parse_url(&body.url, state.webhook_allow_private)?;
     let event_types = parse_event_types(body.event_types)?;
     let (secret, generated) = match body.secret {
         Some(secret) if secret.len() < MIN_SECRET_BYTES => {
@@ -197,7 +202,10 @@ pub async fn deliveries(
         .map_err(store_error)
 }
 
-fn parse_url(url: &str) -> Result<String, ApiError> {
+/// Checks a webhook URL: an `http(s)` URL with a host, and a destination the rule of
+/// [`crate::webhooks::target`] allows (422 naming the rule otherwise). A name's addresses
+/// are judged at each delivery, when they are resolved.
+fn parse_url(url: &str, allow_private: bool) -> Result<String, ApiError> {
     let bad = |why: &str| ApiError::bad_request(format!("`url` {why}"), "url");
     if url.len() > MAX_URL_BYTES {
         return Err(bad(&format!("is longer than {MAX_URL_BYTES} bytes")));
@@ -210,7 +218,17 @@ fn parse_url(url: &str) -> Result<String, ApiError> {
     if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("must name a host and contain no spaces"));
     }
-    Ok(url.to_owned())
+    match target::check_url(url, allow_private) {
+        Ok(_) => Ok(url.to_owned()),
+        Err(UrlError::Invalid(why)) => Err(bad(&why)),
+        Err(UrlError::Refused(refusal)) => Err(ApiError::unprocessable(
+            refusal.rule(),
+            format!("`url`: {refusal}"),
+        )
+        .with("field", "url")
+        .with("target", refusal.target.clone())
+        .with("target_class", refusal.class.as_str())),
+    }
 }
 
 fn parse_event_types(patterns: Vec<String>) -> Result<Vec<String>, ApiError> {

@@ -7,9 +7,11 @@
 //! (`Fingerprint`).
 //!
 //! Strict input (duplicate keys at any depth, non-object bodies, problem+json for every
-//! 4xx, the `Authorization` scheme) is `strict`. Left to the suites of other changes:
-//! wildcard scopes (an empty `operations` list), webhook targets, rate limits,
-//! forged audit manifests and checkpoints kept outside the database. `kill -9` runs
+//! 4xx, the `Authorization` scheme) is `strict`. `ssrf` sends webhooks to internal
+//! addresses (issue 9, item 7); `identity` includes brute force against the
+//! failed-authentication limit (item 9). Left to the suites of other changes: wildcard
+//! scopes (an empty `operations` list), forged audit manifests and checkpoints kept outside
+//! the database. `kill -9` runs
 //! through the real binary in the CLI's tests (`service::…survive_kill_9…`).
 
 use std::collections::BTreeMap;
@@ -24,6 +26,7 @@ mod identity;
 mod input;
 mod races;
 mod scope;
+mod ssrf;
 mod strict;
 mod tampering;
 

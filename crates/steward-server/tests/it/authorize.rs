@@ -476,3 +476,48 @@ server_test!(
         assert_eq!(s.audit_len().await, before);
     }
 );
+
+// Authorize is not rate limited by default (issue 9, item 9): a burst far above what the
+// configured limit below allows is all answered.
+server_test!(authorize_is_not_rate_limited_by_default, |s| {
+    let dev = cast(s, "dev", 0, "active").await;
+    let mut op = deploy(&dev, None);
+    op["environment"] = json!("development");
+    for _ in 0..60 {
+        assert_eq!(verdict(&ask(s, &dev, op.clone()).await), (true, "allowed"));
+    }
+});
+
+fn authorize_limited(state: AppState) -> AppState {
+    state.with_rate_limits(steward_server::RateLimitConfig {
+        authorize_per_second: 2,
+        ..steward_server::RateLimitConfig::default()
+    })
+}
+
+// Configured, the per-token authorize limit answers 429 with Retry-After past its burst,
+// and counts per token: the master's token keeps its own allowance.
+server_test!(
+    authorize_is_rate_limited_per_token_when_configured,
+    configure = authorize_limited,
+    |s| {
+        let dev = cast(s, "dev", 0, "active").await;
+        let mut op = deploy(&dev, None);
+        op["environment"] = json!("development");
+        let mut limited = None;
+        for _ in 0..60 {
+            let (status, body, headers) = s
+                .post_with_headers("/v1/authorize", Some(&dev.worker_token), &op)
+                .await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some((status, body, headers));
+                break;
+            }
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (status, body, headers) = limited.expect("a burst of 60 at 2 a second is limited");
+        crate::limits::assert_rate_limited(status, &body, &headers, "authorize");
+        let (status, body) = s.post("/v1/authorize", &dev.master, op.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+);

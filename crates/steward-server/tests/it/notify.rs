@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use steward_policy::Role;
+use steward_server::AppState;
 use steward_server::webhooks::Dispatcher;
 use steward_store::testing::execute;
 use steward_store::{Actor, ActorKind, NewEvent, PrincipalKind, Subject};
@@ -110,8 +111,14 @@ async fn receive(
     }
 }
 
+/// Receivers here listen on loopback: the server accepts them as webhook targets only
+/// with `--webhook-allow-private` (issue 9, item 7).
+fn allow_private(state: AppState) -> AppState {
+    state.with_webhook_allow_private(true)
+}
+
 fn dispatcher(s: &TestServer) -> Dispatcher {
-    Dispatcher::new(s.store().clone(), s.clock.clone())
+    Dispatcher::new(s.store().clone(), s.clock.clone()).allowing_private(true)
 }
 
 async fn subscribe(s: &TestServer, url: &str, types: Value, format: &str) -> String {
@@ -153,82 +160,87 @@ fn hmac_hex(secret: &str, message: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-server_test!(a_delivery_is_signed_with_the_subscription_secret, |s| {
-    let receiver = Receiver::start(0, false).await;
-    let id = subscribe(s, &receiver.url, json!(["principal.*"]), "json").await;
-    make_principal(s, "alice").await;
-    let seq = s.audit_len().await;
+server_test!(
+    a_delivery_is_signed_with_the_subscription_secret,
+    configure = allow_private,
+    |s| {
+        let receiver = Receiver::start(0, false).await;
+        let id = subscribe(s, &receiver.url, json!(["principal.*"]), "json").await;
+        make_principal(s, "alice").await;
+        let seq = s.audit_len().await;
 
-    let report = dispatcher(s).run_once().await.expect("dispatch");
-    assert_eq!((report.fanned_out, report.delivered), (1, 1), "{report:?}");
-    let hits = receiver.hits().await;
-    assert_eq!(hits.len(), 1);
-    let hit = &hits[0];
-    let timestamp = hit.header("x-steward-timestamp");
-    let mut signed = timestamp.as_bytes().to_vec();
-    signed.push(b'.');
-    signed.extend_from_slice(&hit.body);
-    assert_eq!(
-        hit.header("x-steward-signature"),
-        format!("sha256={}", hmac_hex(SECRET, &signed))
-    );
-    assert_ne!(
-        hit.header("x-steward-signature"),
-        format!("sha256={}", hmac_hex("another-secret-0000", &signed)),
-        "the signature depends on the secret"
-    );
-    assert_eq!(timestamp, "1800000000", "seconds from the injectable clock");
-    assert_eq!(hit.header("x-steward-event"), "principal.created");
-    assert_eq!(hit.header("x-steward-delivery"), seq.to_string());
-    let body = hit.json();
-    assert_eq!(
-        (body["seq"].as_u64(), body["type"].as_str()),
-        (Some(seq), Some("principal.created"))
-    );
-    // Personal values travel as stored: encrypted for their subject.
-    assert!(body["data"]["personal"]["ciphertext"].is_string(), "{body}");
-    assert!(!body.to_string().contains("alice"), "{body}");
+        let report = dispatcher(s).run_once().await.expect("dispatch");
+        assert_eq!((report.fanned_out, report.delivered), (1, 1), "{report:?}");
+        let hits = receiver.hits().await;
+        assert_eq!(hits.len(), 1);
+        let hit = &hits[0];
+        let timestamp = hit.header("x-steward-timestamp");
+        let mut signed = timestamp.as_bytes().to_vec();
+        signed.push(b'.');
+        signed.extend_from_slice(&hit.body);
+        assert_eq!(
+            hit.header("x-steward-signature"),
+            format!("sha256={}", hmac_hex(SECRET, &signed))
+        );
+        assert_ne!(
+            hit.header("x-steward-signature"),
+            format!("sha256={}", hmac_hex("another-secret-0000", &signed)),
+            "the signature depends on the secret"
+        );
+        assert_eq!(timestamp, "1800000000", "seconds from the injectable clock");
+        assert_eq!(hit.header("x-steward-event"), "principal.created");
+        assert_eq!(hit.header("x-steward-delivery"), seq.to_string());
+        let body = hit.json();
+        assert_eq!(
+            (body["seq"].as_u64(), body["type"].as_str()),
+            (Some(seq), Some("principal.created"))
+        );
+        // Personal values travel as stored: encrypted for their subject.
+        assert!(body["data"]["personal"]["ciphertext"].is_string(), "{body}");
+        assert!(!body.to_string().contains("alice"), "{body}");
 
-    let log = deliveries(s, &id).await;
-    assert_eq!(log.len(), 1);
-    assert_eq!(
-        (
-            log[0]["status"].as_str(),
-            log[0]["attempts"].as_i64(),
-            log[0]["last_status_code"].as_i64()
-        ),
-        (Some("delivered"), Some(1), Some(200))
-    );
-    // Nothing shows the secret again: not the listing, not the audit trail.
-    let (_, listing) = s.get("/v1/webhooks", &s.admin).await;
-    assert_eq!(listing[0]["id"], id.as_str());
-    assert!(!listing.to_string().contains(SECRET), "{listing}");
-    let trail = s.store().events(1, 10_000).await.expect("events");
-    let created = trail
-        .iter()
-        .find(|e| e.event_type == "webhook.created")
-        .expect("webhook.created");
-    assert_eq!(
-        created.data["origin"],
-        receiver.url.trim_end_matches("/hook")
-    );
-    assert!(
-        !serde_json::to_string(&trail)
-            .expect("json")
-            .contains(SECRET)
-    );
+        let log = deliveries(s, &id).await;
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            (
+                log[0]["status"].as_str(),
+                log[0]["attempts"].as_i64(),
+                log[0]["last_status_code"].as_i64()
+            ),
+            (Some("delivered"), Some(1), Some(200))
+        );
+        // Nothing shows the secret again: not the listing, not the audit trail.
+        let (_, listing) = s.get("/v1/webhooks", &s.admin).await;
+        assert_eq!(listing[0]["id"], id.as_str());
+        assert!(!listing.to_string().contains(SECRET), "{listing}");
+        let trail = s.store().events(1, 10_000).await.expect("events");
+        let created = trail
+            .iter()
+            .find(|e| e.event_type == "webhook.created")
+            .expect("webhook.created");
+        assert_eq!(
+            created.data["origin"],
+            receiver.url.trim_end_matches("/hook")
+        );
+        assert!(
+            !serde_json::to_string(&trail)
+                .expect("json")
+                .contains(SECRET)
+        );
 
-    // A second tick finds nothing new to send.
-    let report = dispatcher(s).run_once().await.expect("dispatch");
-    assert_eq!(
-        (report.fanned_out, report.delivered, report.failed),
-        (0, 0, 0)
-    );
-    assert_eq!(receiver.hits().await.len(), 1);
-});
+        // A second tick finds nothing new to send.
+        let report = dispatcher(s).run_once().await.expect("dispatch");
+        assert_eq!(
+            (report.fanned_out, report.delivered, report.failed),
+            (0, 0, 0)
+        );
+        assert_eq!(receiver.hits().await.len(), 1);
+    }
+);
 
 server_test!(
     a_generated_secret_is_shown_once_and_bad_input_is_refused,
+    configure = allow_private,
     |s| {
         let (status, body) = s
             .post(
@@ -294,6 +306,7 @@ server_test!(
 
 server_test!(
     a_receiver_failing_twice_gets_three_attempts_with_backoff,
+    configure = allow_private,
     |s| {
         let receiver = Receiver::start(2, false).await;
         let id = subscribe(s, &receiver.url, json!(["principal.created"]), "json").await;
@@ -364,65 +377,74 @@ server_test!(
     }
 );
 
-server_test!(a_delivery_is_given_up_after_the_last_attempt, |s| {
-    let receiver = Receiver::start(usize::MAX, false).await;
-    let id = subscribe(s, &receiver.url, json!(["principal.created"]), "json").await;
-    make_principal(s, "carol").await;
-    let d = dispatcher(s);
-    for _ in 0..steward_store::webhook::MAX_ATTEMPTS {
+server_test!(
+    a_delivery_is_given_up_after_the_last_attempt,
+    configure = allow_private,
+    |s| {
+        let receiver = Receiver::start(usize::MAX, false).await;
+        let id = subscribe(s, &receiver.url, json!(["principal.created"]), "json").await;
+        make_principal(s, "carol").await;
+        let d = dispatcher(s);
+        for _ in 0..steward_store::webhook::MAX_ATTEMPTS {
+            d.run_once().await.expect("dispatch");
+            s.clock.advance_minutes(61);
+        }
+        let log = deliveries(s, &id).await;
+        assert_eq!(
+            (log[0]["status"].as_str(), log[0]["attempts"].as_i64()),
+            (
+                Some("failed"),
+                Some(i64::from(steward_store::webhook::MAX_ATTEMPTS))
+            )
+        );
+        assert_eq!(
+            log[0]["last_error"],
+            "the receiver answered 500 Internal Server Error"
+        );
         d.run_once().await.expect("dispatch");
-        s.clock.advance_minutes(61);
+        assert_eq!(receiver.hits().await.len(), 10, "no attempt after `failed`");
     }
-    let log = deliveries(s, &id).await;
-    assert_eq!(
-        (log[0]["status"].as_str(), log[0]["attempts"].as_i64()),
-        (
-            Some("failed"),
-            Some(i64::from(steward_store::webhook::MAX_ATTEMPTS))
-        )
-    );
-    assert_eq!(
-        log[0]["last_error"],
-        "the receiver answered 500 Internal Server Error"
-    );
-    d.run_once().await.expect("dispatch");
-    assert_eq!(receiver.hits().await.len(), 10, "no attempt after `failed`");
-});
+);
 
-server_test!(slack_format_summarises_the_event, |s| {
-    let receiver = Receiver::start(0, false).await;
-    subscribe(s, &receiver.url, json!(["permit.requested"]), "slack").await;
-    let c = cast(s).await;
-    let permit = request_permit(s, &c, "wk-2", standard_task("deploy-api")).await;
-    let permit_id = permit["id"].as_str().expect("id");
-    dispatcher(s).run_once().await.expect("dispatch");
-    let hits = receiver.hits().await;
-    assert_eq!(hits.len(), 1);
-    let body = hits[0].json();
-    let text = body["text"].as_str().expect("text");
-    assert_eq!(
-        text,
-        format!(
-            "Steward: *permit.requested*: permit `{permit_id}`, worker `wk-2`, task `deploy-api`, level 2 by agent `{}`",
-            c.master_id
-        )
-    );
-    assert_eq!(body["blocks"][0]["type"], "section");
-    assert_eq!(
-        body["blocks"][0]["text"],
-        json!({"type": "mrkdwn", "text": text})
-    );
-    assert_eq!(body["blocks"][1]["type"], "context");
-    assert!(
-        body.as_object()
-            .expect("object")
-            .keys()
-            .all(|k| k == "text" || k == "blocks")
-    );
-});
+server_test!(
+    slack_format_summarises_the_event,
+    configure = allow_private,
+    |s| {
+        let receiver = Receiver::start(0, false).await;
+        subscribe(s, &receiver.url, json!(["permit.requested"]), "slack").await;
+        let c = cast(s).await;
+        let permit = request_permit(s, &c, "wk-2", standard_task("deploy-api")).await;
+        let permit_id = permit["id"].as_str().expect("id");
+        dispatcher(s).run_once().await.expect("dispatch");
+        let hits = receiver.hits().await;
+        assert_eq!(hits.len(), 1);
+        let body = hits[0].json();
+        let text = body["text"].as_str().expect("text");
+        assert_eq!(
+            text,
+            format!(
+                "Steward: *permit.requested*: permit `{permit_id}`, worker `wk-2`, task `deploy-api`, level 2 by agent `{}`",
+                c.master_id
+            )
+        );
+        assert_eq!(body["blocks"][0]["type"], "section");
+        assert_eq!(
+            body["blocks"][0]["text"],
+            json!({"type": "mrkdwn", "text": text})
+        );
+        assert_eq!(body["blocks"][1]["type"], "context");
+        assert!(
+            body.as_object()
+                .expect("object")
+                .keys()
+                .all(|k| k == "text" || k == "blocks")
+        );
+    }
+);
 
 server_test!(
     a_dead_receiver_never_slows_the_workflow_and_catches_up,
+    configure = allow_private,
     |s| {
         // A receiver that accepts the connection and never answers.
         let hanging = Receiver::start(0, true).await;
@@ -441,7 +463,8 @@ server_test!(
         make_principal(s, "dave").await;
 
         let slow =
-            Dispatcher::with_timeout(s.store().clone(), s.clock.clone(), Duration::from_secs(120));
+            Dispatcher::with_timeout(s.store().clone(), s.clock.clone(), Duration::from_secs(120))
+                .allowing_private(true);
         let in_flight = tokio::spawn(async move { slow.run_once().await });
         // Wait until the hanging receiver holds the request.
         for _ in 0..200 {
@@ -532,104 +555,112 @@ server_test!(
     }
 );
 
-server_test!(a_deleted_subscription_stops_its_deliveries, |s| {
-    let receiver = Receiver::start(1, false).await;
-    let id = subscribe(s, &receiver.url, json!(["principal.created"]), "json").await;
-    make_principal(s, "erin").await;
-    dispatcher(s).run_once().await.expect("dispatch");
-    assert_eq!(receiver.hits().await.len(), 1, "one failed attempt");
+server_test!(
+    a_deleted_subscription_stops_its_deliveries,
+    configure = allow_private,
+    |s| {
+        let receiver = Receiver::start(1, false).await;
+        let id = subscribe(s, &receiver.url, json!(["principal.created"]), "json").await;
+        make_principal(s, "erin").await;
+        dispatcher(s).run_once().await.expect("dispatch");
+        assert_eq!(receiver.hits().await.len(), 1, "one failed attempt");
 
-    let (status, body) = s
-        .request(
-            reqwest::Method::DELETE,
-            &format!("/v1/webhooks/{id}"),
-            Some(&s.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body["deleted_at_ms"].as_i64().is_some());
-    make_principal(s, "frank").await;
-    s.clock.advance_minutes(5);
-    let report = dispatcher(s).run_once().await.expect("dispatch");
-    assert_eq!(
-        (report.fanned_out, report.delivered, report.failed),
-        (0, 0, 0)
-    );
-    assert_eq!(
-        receiver.hits().await.len(),
-        1,
-        "nothing sent after deletion"
-    );
-    let log = deliveries(s, &id).await;
-    assert_eq!(log.len(), 1);
-    assert_eq!(log[0]["status"], "cancelled");
+        let (status, body) = s
+            .request(
+                reqwest::Method::DELETE,
+                &format!("/v1/webhooks/{id}"),
+                Some(&s.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["deleted_at_ms"].as_i64().is_some());
+        make_principal(s, "frank").await;
+        s.clock.advance_minutes(5);
+        let report = dispatcher(s).run_once().await.expect("dispatch");
+        assert_eq!(
+            (report.fanned_out, report.delivered, report.failed),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            receiver.hits().await.len(),
+            1,
+            "nothing sent after deletion"
+        );
+        let log = deliveries(s, &id).await;
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0]["status"], "cancelled");
 
-    let (status, _) = s.get("/v1/webhooks", &s.admin).await;
-    assert_eq!(status, StatusCode::OK);
-    let events = s.store().events(1, 10_000).await.expect("events");
-    let deleted = events
-        .iter()
-        .filter(|e| e.event_type == "webhook.deleted")
-        .count();
-    let (status, _) = s
-        .request(
-            reqwest::Method::DELETE,
-            &format!("/v1/webhooks/{id}"),
-            Some(&s.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "deleting again is idempotent");
-    let again = s.store().events(1, 10_000).await.expect("events");
-    assert_eq!(
-        (
-            deleted,
-            again
-                .iter()
-                .filter(|e| e.event_type == "webhook.deleted")
-                .count()
-        ),
-        (1, 1)
-    );
-    let (status, _) = s
-        .request(
-            reqwest::Method::DELETE,
-            "/v1/webhooks/nope",
-            Some(&s.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-});
-
-server_test!(racing_dispatchers_send_each_delivery_once, |s| {
-    let receiver = Receiver::start(0, false).await;
-    subscribe(s, &receiver.url, json!(["principal.created"]), "json").await;
-    for i in 0..20 {
-        make_principal(s, &format!("p{i}")).await;
+        let (status, _) = s.get("/v1/webhooks", &s.admin).await;
+        assert_eq!(status, StatusCode::OK);
+        let events = s.store().events(1, 10_000).await.expect("events");
+        let deleted = events
+            .iter()
+            .filter(|e| e.event_type == "webhook.deleted")
+            .count();
+        let (status, _) = s
+            .request(
+                reqwest::Method::DELETE,
+                &format!("/v1/webhooks/{id}"),
+                Some(&s.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "deleting again is idempotent");
+        let again = s.store().events(1, 10_000).await.expect("events");
+        assert_eq!(
+            (
+                deleted,
+                again
+                    .iter()
+                    .filter(|e| e.event_type == "webhook.deleted")
+                    .count()
+            ),
+            (1, 1)
+        );
+        let (status, _) = s
+            .request(
+                reqwest::Method::DELETE,
+                "/v1/webhooks/nope",
+                Some(&s.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let racers: Vec<_> = (0..4)
-        .map(|_| {
-            let d = dispatcher(s);
-            tokio::spawn(async move { d.run_once().await })
-        })
-        .collect();
-    let mut delivered = 0;
-    for racer in racers {
-        delivered += racer.await.expect("join").expect("dispatch").delivered;
+);
+
+server_test!(
+    racing_dispatchers_send_each_delivery_once,
+    configure = allow_private,
+    |s| {
+        let receiver = Receiver::start(0, false).await;
+        subscribe(s, &receiver.url, json!(["principal.created"]), "json").await;
+        for i in 0..20 {
+            make_principal(s, &format!("p{i}")).await;
+        }
+        let racers: Vec<_> = (0..4)
+            .map(|_| {
+                let d = dispatcher(s);
+                tokio::spawn(async move { d.run_once().await })
+            })
+            .collect();
+        let mut delivered = 0;
+        for racer in racers {
+            delivered += racer.await.expect("join").expect("dispatch").delivered;
+        }
+        dispatcher(s).run_once().await.expect("dispatch");
+        let hits = receiver.hits().await;
+        let mut seqs: Vec<&str> = hits
+            .iter()
+            .map(|h| h.header("x-steward-delivery"))
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!((hits.len(), seqs.len()), (20, 20), "each sent exactly once");
+        assert!(delivered <= 20);
     }
-    dispatcher(s).run_once().await.expect("dispatch");
-    let hits = receiver.hits().await;
-    let mut seqs: Vec<&str> = hits
-        .iter()
-        .map(|h| h.header("x-steward-delivery"))
-        .collect();
-    seqs.sort_unstable();
-    seqs.dedup();
-    assert_eq!((hits.len(), seqs.len()), (20, 20), "each sent exactly once");
-    assert!(delivered <= 20);
-});
+);
 
 // ----- /metrics -----
 
@@ -875,129 +906,132 @@ fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, f64> {
     samples
 }
 
-server_test!(metrics_report_a_known_workload, |s| {
-    let c = cast(s).await;
-    let t0 = s.clock.now().millis();
-    let (status, analysis) = s
-        .post("/v1/analyze", &c.master, standard_task("deploy-api"))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let worker_type = analysis["certification_decision"]["worker_type"]
-        .as_str()
-        .expect("worker type")
-        .to_owned();
+server_test!(
+    metrics_report_a_known_workload,
+    configure = allow_private,
+    |s| {
+        let c = cast(s).await;
+        let t0 = s.clock.now().millis();
+        let (status, analysis) = s
+            .post("/v1/analyze", &c.master, standard_task("deploy-api"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let worker_type = analysis["certification_decision"]["worker_type"]
+            .as_str()
+            .expect("worker type")
+            .to_owned();
 
-    // A: level 2, approved after 10 minutes, succeeds, observed as level 1 (over).
-    let a = request_permit(s, &c, "wk-2", standard_task("deploy-api")).await;
-    assert_eq!(
-        (a["level"].as_u64(), a["state"].as_str()),
-        (Some(2), Some("under_review"))
-    );
-    let a = a["id"].as_str().expect("id").to_owned();
-    s.clock.advance_minutes(10);
-    let (status, body) = approve(s, &c.tech_lead, &a).await;
-    assert_eq!(
-        (status, body["state"].as_str()),
-        (StatusCode::OK, Some("active")),
-        "{body}"
-    );
-    run_and_close(s, &c, &a, "success", 1).await;
+        // A: level 2, approved after 10 minutes, succeeds, observed as level 1 (over).
+        let a = request_permit(s, &c, "wk-2", standard_task("deploy-api")).await;
+        assert_eq!(
+            (a["level"].as_u64(), a["state"].as_str()),
+            (Some(2), Some("under_review"))
+        );
+        let a = a["id"].as_str().expect("id").to_owned();
+        s.clock.advance_minutes(10);
+        let (status, body) = approve(s, &c.tech_lead, &a).await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (StatusCode::OK, Some("active")),
+            "{body}"
+        );
+        run_and_close(s, &c, &a, "success", 1).await;
 
-    // B: level 2, rejected.
-    let b = request_permit(s, &c, "wk-2", standard_task("deploy-api-2")).await;
-    let b = b["id"].as_str().expect("id").to_owned();
-    let (status, body) = s
-        .post(
-            &format!("/v1/permits/{b}/approvals"),
-            &c.tech_lead,
-            json!({"decision": "reject", "role": "tech_lead"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["state"].as_str()),
-        (StatusCode::OK, Some("rejected")),
-        "{body}"
-    );
+        // B: level 2, rejected.
+        let b = request_permit(s, &c, "wk-2", standard_task("deploy-api-2")).await;
+        let b = b["id"].as_str().expect("id").to_owned();
+        let (status, body) = s
+            .post(
+                &format!("/v1/permits/{b}/approvals"),
+                &c.tech_lead,
+                json!({"decision": "reject", "role": "tech_lead"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (StatusCode::OK, Some("rejected")),
+            "{body}"
+        );
 
-    // C: read-only level 1, issued at once, rolled back, observed as level 3 (under).
-    let task = json!({"id": "logs", "description": "read production logs", "read_only": true, "environment": "production"});
-    let p = request_permit(s, &c, "wk-2", task).await;
-    assert_eq!(
-        (p["level"].as_u64(), p["state"].as_str()),
-        (Some(1), Some("active")),
-        "{p}"
-    );
-    run_and_close(s, &c, p["id"].as_str().expect("id"), "rolled_back", 3).await;
+        // C: read-only level 1, issued at once, rolled back, observed as level 3 (under).
+        let task = json!({"id": "logs", "description": "read production logs", "read_only": true, "environment": "production"});
+        let p = request_permit(s, &c, "wk-2", task).await;
+        assert_eq!(
+            (p["level"].as_u64(), p["state"].as_str()),
+            (Some(1), Some("active")),
+            "{p}"
+        );
+        run_and_close(s, &c, p["id"].as_str().expect("id"), "rolled_back", 3).await;
 
-    // A level-0 worker in production: a hard block, recorded though nothing else is.
-    let (status, body) = s
+        // A level-0 worker in production: a hard block, recorded though nothing else is.
+        let (status, body) = s
         .post("/v1/permits", &c.master, json!({"task": standard_task("deploy-api-3"), "worker_id": "wk-0", "evidence": evidence()}))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-    // An out-of-range actual level is refused.
-    let (status, body) = s
-        .post(
-            &format!("/v1/permits/{b}/close"),
-            &c.master,
-            json!({"actual_level": 5}),
+        // An out-of-range actual level is refused.
+        let (status, body) = s
+            .post(
+                &format!("/v1/permits/{b}/close"),
+                &c.master,
+                json!({"actual_level": 5}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+        // Events of other changes, with the types and levels they use.
+        record(s, "rollback.opened", 2, &a, t0 + 3_600_000, json!({})).await;
+        record(s, "rollback.completed", 2, &a, t0 + 3_690_000, json!({})).await;
+        record(s, "rollback.escalated", 2, &a, t0 + 3_700_000, json!({})).await;
+        record(s, "permit.escalated", 3, &b, t0, json!({})).await;
+        record(
+            s,
+            "authorize.denied",
+            2,
+            &a,
+            t0,
+            json!({"rule": "scope_violation"}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-
-    // Events of other changes, with the types and levels they use.
-    record(s, "rollback.opened", 2, &a, t0 + 3_600_000, json!({})).await;
-    record(s, "rollback.completed", 2, &a, t0 + 3_690_000, json!({})).await;
-    record(s, "rollback.escalated", 2, &a, t0 + 3_700_000, json!({})).await;
-    record(s, "permit.escalated", 3, &b, t0, json!({})).await;
-    record(
-        s,
-        "authorize.denied",
-        2,
-        &a,
-        t0,
-        json!({"rule": "scope_violation"}),
-    )
-    .await;
-    record(
-        s,
-        "authorize.allowed",
-        2,
-        &a,
-        t0,
-        json!({"worker_type": "union"}),
-    )
-    .await;
-    // An emergency permit, as the emergency path would create it.
-    execute(
-        s.store(),
-        &format!(
-            "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, worker_id, \
+        record(
+            s,
+            "authorize.allowed",
+            2,
+            &a,
+            t0,
+            json!({"worker_type": "union"}),
+        )
+        .await;
+        // An emergency permit, as the emergency path would create it.
+        execute(
+            s.store(),
+            &format!(
+                "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, worker_id, \
              requester_id, state, evidence, constraints, created_at, updated_at) VALUES \
              ('em-1', 'incident-7', '{{}}', '{{}}', 'emergency', 4, 'wk-2', '{}', 'active', \
              '{{}}', '{{}}', {t0}, {t0})",
-            c.master_id
-        ),
-    )
-    .await
-    .expect("insert emergency permit");
+                c.master_id
+            ),
+        )
+        .await
+        .expect("insert emergency permit");
 
-    let (status, _) = s.get("/metrics", "not-a-token").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = s.get("/metrics", &c.master).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, auditor) = s.human("auditor-1", &[Role::Auditor]).await;
-    let (status, ctype, bytes) = s.get_raw("/metrics", &auditor).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        ctype.as_deref(),
-        Some("text/plain; version=0.0.4; charset=utf-8")
-    );
-    let text = String::from_utf8(bytes).expect("utf-8");
-    let samples = parse_exposition(&text);
+        let (status, _) = s.get("/metrics", "not-a-token").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = s.get("/metrics", &c.master).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (_, auditor) = s.human("auditor-1", &[Role::Auditor]).await;
+        let (status, ctype, bytes) = s.get_raw("/metrics", &auditor).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            ctype.as_deref(),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        let text = String::from_utf8(bytes).expect("utf-8");
+        let samples = parse_exposition(&text);
 
-    let wt = worker_type.as_str();
-    let expected: Vec<(String, f64)> = vec![
+        let wt = worker_type.as_str();
+        let expected: Vec<(String, f64)> = vec![
         (format!(r#"steward_decisions_total{{kind="analysis",decision="scored",level="2",worker_type="{wt}"}}"#), 1.0),
         (format!(r#"steward_decisions_total{{kind="permit",decision="approved",level="2",worker_type="{wt}"}}"#), 1.0),
         (format!(r#"steward_decisions_total{{kind="permit",decision="rejected",level="2",worker_type="{wt}"}}"#), 1.0),
@@ -1030,65 +1064,66 @@ server_test!(metrics_report_a_known_workload, |s| {
         (r#"steward_under_certification_ratio{level="1"}"#.into(), 1.0),
         (r#"steward_under_certification_ratio{level="2"}"#.into(), 0.0),
     ];
-    for (series, value) in &expected {
-        assert_eq!(samples.get(series), Some(value), "{series}\n{text}");
-    }
-    // Histogram buckets are cumulative, and `+Inf` equals `_count`.
-    for (family, level) in [
-        ("steward_approval_time_seconds", "1"),
-        ("steward_approval_time_seconds", "2"),
-        ("steward_rollback_duration_seconds", "2"),
-    ] {
-        let prefix = format!(r#"{family}_bucket{{level="{level}",le=""#);
-        let mut buckets: Vec<(f64, f64)> = samples
-            .iter()
-            .filter_map(|(k, v)| {
-                let le = k.strip_prefix(&prefix)?.strip_suffix("\"}")?;
-                Some((
-                    if le == "+Inf" {
-                        f64::INFINITY
-                    } else {
-                        le.parse().ok()?
-                    },
-                    *v,
-                ))
-            })
+        for (series, value) in &expected {
+            assert_eq!(samples.get(series), Some(value), "{series}\n{text}");
+        }
+        // Histogram buckets are cumulative, and `+Inf` equals `_count`.
+        for (family, level) in [
+            ("steward_approval_time_seconds", "1"),
+            ("steward_approval_time_seconds", "2"),
+            ("steward_rollback_duration_seconds", "2"),
+        ] {
+            let prefix = format!(r#"{family}_bucket{{level="{level}",le=""#);
+            let mut buckets: Vec<(f64, f64)> = samples
+                .iter()
+                .filter_map(|(k, v)| {
+                    let le = k.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+                    Some((
+                        if le == "+Inf" {
+                            f64::INFINITY
+                        } else {
+                            le.parse().ok()?
+                        },
+                        *v,
+                    ))
+                })
+                .collect();
+            buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+            assert!(buckets.len() > 2, "{prefix}");
+            assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
+            let count = samples[&format!(r#"{family}_count{{level="{level}"}}"#)];
+            assert_eq!(
+                buckets.last().map(|b| (b.0, b.1)),
+                Some((f64::INFINITY, count))
+            );
+        }
+        // Every metric of SPEC §10 has a family, samples or not.
+        for family in [
+            "steward_decisions_total",
+            "steward_approval_time_seconds",
+            "steward_permit_outcomes_total",
+            "steward_permit_success_ratio",
+            "steward_hard_blocks_total",
+            "steward_emergency_permits",
+            "steward_sla_breaches_total",
+            "steward_rollbacks_total",
+            "steward_rollback_duration_seconds",
+            "steward_certification_feedback_total",
+            "steward_over_certification_ratio",
+            "steward_under_certification_ratio",
+        ] {
+            assert!(text.contains(&format!("\n# TYPE {family} ")), "{family}");
+        }
+        // The close event carries the feedback.
+        let closed: Vec<_> = s
+            .store()
+            .events(1, 10_000)
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.event_type == "permit.closed")
             .collect();
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        assert!(buckets.len() > 2, "{prefix}");
-        assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
-        let count = samples[&format!(r#"{family}_count{{level="{level}"}}"#)];
-        assert_eq!(
-            buckets.last().map(|b| (b.0, b.1)),
-            Some((f64::INFINITY, count))
-        );
+        assert_eq!(closed[0].data["actual_level"], 1);
+        assert_eq!(closed[0].data["certification_feedback"], "over_certified");
     }
-    // Every metric of SPEC §10 has a family, samples or not.
-    for family in [
-        "steward_decisions_total",
-        "steward_approval_time_seconds",
-        "steward_permit_outcomes_total",
-        "steward_permit_success_ratio",
-        "steward_hard_blocks_total",
-        "steward_emergency_permits",
-        "steward_sla_breaches_total",
-        "steward_rollbacks_total",
-        "steward_rollback_duration_seconds",
-        "steward_certification_feedback_total",
-        "steward_over_certification_ratio",
-        "steward_under_certification_ratio",
-    ] {
-        assert!(text.contains(&format!("\n# TYPE {family} ")), "{family}");
-    }
-    // The close event carries the feedback.
-    let closed: Vec<_> = s
-        .store()
-        .events(1, 10_000)
-        .await
-        .expect("events")
-        .into_iter()
-        .filter(|e| e.event_type == "permit.closed")
-        .collect();
-    assert_eq!(closed[0].data["actual_level"], 1);
-    assert_eq!(closed[0].data["certification_feedback"], "over_certified");
-});
+);

@@ -18,10 +18,19 @@ pub const TEST_AUDIT_KEY: [u8; 32] = [42; 32];
 /// Runs `$body` (an async block using `$s: &TestServer`) on every available backend.
 macro_rules! server_test {
     ($name:ident, |$s:ident| $body:block) => {
+        $crate::support::server_test!($name, configure = |state| state, |$s| $body);
+    };
+    // `configure` (a `fn(AppState) -> AppState`) sets options such as rate limits.
+    ($name:ident, configure = $configure:expr, |$s:ident| $body:block) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
             for db in $crate::support::databases().await {
-                let server = $crate::support::TestServer::start(db).await;
+                let server = $crate::support::TestServer::start_configured(
+                    db,
+                    Some(steward_server::AuditKey::new($crate::support::TEST_AUDIT_KEY)),
+                    $configure,
+                )
+                .await;
                 let $s = &server;
                 $body
                 server.stop().await;
@@ -67,14 +76,23 @@ impl TestServer {
     }
 
     pub async fn start_with_key(db: TestDb, audit_key: Option<AuditKey>) -> TestServer {
+        TestServer::start_configured(db, audit_key, |state| state).await
+    }
+
+    /// A server whose state `configure` adjusts (rate limits, private webhook targets).
+    pub async fn start_configured(
+        db: TestDb,
+        audit_key: Option<AuditKey>,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> TestServer {
         // A fixed start keeps tests independent of the wall clock.
         let clock = Clock::manual(Timestamp(1_800_000_000_000));
-        let state = AppState::new(
+        let state = configure(AppState::new(
             db.store().clone(),
             Arc::new(Policy::builtin()),
             clock.clone(),
             audit_key,
-        );
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -195,6 +213,29 @@ impl TestServer {
             .map(str::to_owned);
         let bytes = resp.bytes().await.expect("body");
         (status, ctype, bytes.to_vec())
+    }
+
+    /// A POST with an optional bearer token, answering status, body and headers (for
+    /// `Retry-After` and the content type).
+    pub async fn post_with_headers(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let mut req = self.client.post(format!("{}{path}", self.url)).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            headers,
+        )
     }
 
     /// Sends raw bytes with a content type, for malformed-body tests.

@@ -111,6 +111,7 @@ pub async fn create_token(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CreateWorkerToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    state.limits.check_token_creation(&caller.0.token_id)?;
     let label = parse_label(&body.label)?;
     let expires_at_ms = expires_at(body.expires_in_hours)?;
     let (secret, secret_hash) = token::generate();

@@ -313,3 +313,48 @@ server_test!(attack_identity_role_escalation_is_refused, |s| {
         "no principal was made"
     );
 });
+
+// Brute force (issue 9, item 9): guessing tokens from one address spends its allowance of
+// failures (30 a minute by default); past it every request from the address — the right
+// token included — is answered 429 with Retry-After before any token is looked up, and
+// nothing changes.
+server_test!(
+    attack_identity_token_guessing_is_throttled_per_address,
+    |s| {
+        let before = Fingerprint::of(s.store()).await;
+        let mut throttled = 0;
+        for guess in 0..60 {
+            let header = format!("Bearer stw_guess{guess:040}");
+            let (status, body, _) = with_header(s, Some(&header)).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                throttled += 1;
+                assert_refused(
+                    status,
+                    &body,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some("rate_limited"),
+                );
+                assert_eq!(body["limit"], "auth_failures", "{body}");
+            } else {
+                assert!(
+                    guess >= 30 || throttled == 0,
+                    "guess {guess} was throttled early"
+                );
+                assert_refused(status, &body, StatusCode::UNAUTHORIZED, None);
+            }
+        }
+        // One failure refills every 2 s, so at most a few of the last 30 got through.
+        assert!(throttled >= 20, "only {throttled} of 60 guesses throttled");
+        let admin = s.admin.clone();
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v1/principals", s.url))
+            .bearer_auth(&admin)
+            .json(&new_admin("mallory"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(resp.headers().contains_key("retry-after"));
+        assert_unchanged(&before, &Fingerprint::of(s.store()).await, "token guessing");
+    }
+);

@@ -135,97 +135,110 @@ server_test!(
     }
 );
 
+/// Every revoked token is tried once from the same address, more than the default
+/// failed-authentication allowance: this test is about revocation, not that limit.
+fn failures_unlimited(state: steward_server::AppState) -> steward_server::AppState {
+    state.with_rate_limits(steward_server::RateLimitConfig {
+        auth_failures_per_minute: 0,
+        ..steward_server::RateLimitConfig::default()
+    })
+}
+
 // Tokens minted with a token (and with those) while it is revoked: whatever interleaving
 // the database chose, every token descending from it ends revoked and none authenticates.
-server_test!(attack_race_minting_while_the_parent_is_revoked, |s| {
-    let (eve_id, eve) = s.human("eve", &[Role::TechLead]).await;
-    let root = s.store().list_tokens(&eve_id).await.expect("tokens")[0]
-        .id
-        .clone();
-    let minters: Vec<_> = (0..12)
-        .map(|i| {
-            let (url, parent) = (s.url.clone(), eve.clone());
-            tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                let mut secrets = Vec::new();
-                let mut current = parent;
-                // A chain: each minted token mints the next.
-                for depth in 0..3 {
-                    let resp = client
-                        .post(format!("{url}/v1/tokens"))
-                        .bearer_auth(&current)
-                        .json(&json!({"label": format!("copy {i}.{depth}")}))
-                        .send()
-                        .await
-                        .expect("sent");
-                    let status = resp.status();
-                    let body: Value = resp.json().await.expect("json");
-                    if status != StatusCode::CREATED {
-                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-                        break;
+server_test!(
+    attack_race_minting_while_the_parent_is_revoked,
+    configure = failures_unlimited,
+    |s| {
+        let (eve_id, eve) = s.human("eve", &[Role::TechLead]).await;
+        let root = s.store().list_tokens(&eve_id).await.expect("tokens")[0]
+            .id
+            .clone();
+        let minters: Vec<_> = (0..12)
+            .map(|i| {
+                let (url, parent) = (s.url.clone(), eve.clone());
+                tokio::spawn(async move {
+                    let client = reqwest::Client::new();
+                    let mut secrets = Vec::new();
+                    let mut current = parent;
+                    // A chain: each minted token mints the next.
+                    for depth in 0..3 {
+                        let resp = client
+                            .post(format!("{url}/v1/tokens"))
+                            .bearer_auth(&current)
+                            .json(&json!({"label": format!("copy {i}.{depth}")}))
+                            .send()
+                            .await
+                            .expect("sent");
+                        let status = resp.status();
+                        let body: Value = resp.json().await.expect("json");
+                        if status != StatusCode::CREATED {
+                            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+                            break;
+                        }
+                        current = body["token"].as_str().expect("secret").to_owned();
+                        secrets.push(current.clone());
                     }
-                    current = body["token"].as_str().expect("secret").to_owned();
-                    secrets.push(current.clone());
-                }
-                secrets
+                    secrets
+                })
             })
-        })
-        .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let (status, revoked) = s
-        .request(
-            reqwest::Method::POST,
-            &format!("/v1/tokens/{root}/revoke"),
-            Some(&s.admin),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{revoked}");
-    let mut minted = Vec::new();
-    for minter in minters {
-        minted.extend(minter.await.expect("task"));
-    }
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (status, revoked) = s
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/tokens/{root}/revoke"),
+                Some(&s.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{revoked}");
+        let mut minted = Vec::new();
+        for minter in minters {
+            minted.extend(minter.await.expect("task"));
+        }
 
-    // Every token in the lineage of the root is revoked, and none works.
-    let rows = fetch_text(
-        s.store(),
-        "SELECT id, parent_token_id, CAST(revoked_at AS TEXT) FROM tokens",
-    )
-    .await
-    .expect("tokens");
-    let mut lineage = BTreeSet::from([root.clone()]);
-    loop {
-        let before = lineage.len();
-        for row in &rows {
-            if row[1].as_ref().is_some_and(|p| lineage.contains(p)) {
-                lineage.insert(row[0].clone().expect("id"));
+        // Every token in the lineage of the root is revoked, and none works.
+        let rows = fetch_text(
+            s.store(),
+            "SELECT id, parent_token_id, CAST(revoked_at AS TEXT) FROM tokens",
+        )
+        .await
+        .expect("tokens");
+        let mut lineage = BTreeSet::from([root.clone()]);
+        loop {
+            let before = lineage.len();
+            for row in &rows {
+                if row[1].as_ref().is_some_and(|p| lineage.contains(p)) {
+                    lineage.insert(row[0].clone().expect("id"));
+                }
+            }
+            if lineage.len() == before {
+                break;
             }
         }
-        if lineage.len() == before {
-            break;
-        }
-    }
-    assert_eq!(
-        lineage.len(),
-        minted.len() + 1,
-        "every minted token is in the lineage"
-    );
-    for row in rows
-        .iter()
-        .filter(|r| lineage.contains(r[0].as_deref().unwrap_or("")))
-    {
-        assert!(
-            row[2].is_some(),
-            "token `{:?}` outlived the revocation",
-            row[0]
+        assert_eq!(
+            lineage.len(),
+            minted.len() + 1,
+            "every minted token is in the lineage"
         );
+        for row in rows
+            .iter()
+            .filter(|r| lineage.contains(r[0].as_deref().unwrap_or("")))
+        {
+            assert!(
+                row[2].is_some(),
+                "token `{:?}` outlived the revocation",
+                row[0]
+            );
+        }
+        for secret in minted.iter().chain([&eve]) {
+            let (status, body) = s.get("/v1/tokens", secret).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        }
+        s.store()
+            .verify_audit_chain()
+            .await
+            .expect("chain verifies");
     }
-    for secret in minted.iter().chain([&eve]) {
-        let (status, body) = s.get("/v1/tokens", secret).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    }
-    s.store()
-        .verify_audit_chain()
-        .await
-        .expect("chain verifies");
-});
+);
