@@ -14,8 +14,10 @@
 
 use std::fmt;
 
+use crate::analysis::Analysis;
 use crate::model::{Environment, Level, OperationKind, PermitType};
 use crate::policy::{Policy, Tag};
+use crate::task::Task;
 use crate::vocab::{lowercase, tokenize};
 
 /// One class of operation (SPEC §3.4), least to most demanding.
@@ -152,11 +154,45 @@ impl ActionClasses {
             .unwrap_or(ActionClass::Read)
     }
 
+    /// The set from class names; `None` when one is not a class.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<ActionClasses> {
+        names
+            .into_iter()
+            .try_fold(ActionClasses::EMPTY, |set, name| {
+                name.parse::<ActionClass>().ok().map(|c| set.with(c))
+            })
+    }
+
+    /// The classes' names, least demanding first (the form in a permit's constraints).
+    pub fn names(self) -> Vec<&'static str> {
+        self.iter().map(ActionClass::as_str).collect()
+    }
+
     pub fn iter(self) -> impl Iterator<Item = ActionClass> {
         ActionClass::ALL
             .into_iter()
             .filter(move |c| self.contains(*c))
     }
+}
+
+/// The classes a permit for `task` covers: those of its operations, the risky kinds and
+/// destruction its analysis found anywhere in it, and `change` unless it only reads. An
+/// action of only these classes is in the permit's scope (SPEC §7, issue 9).
+pub fn permit_classes(policy: &Policy, task: &Task, analysis: &Analysis) -> ActionClasses {
+    let mut classes = ActionClasses::EMPTY.with(ActionClass::Read);
+    for op in task.operations() {
+        classes = classes.union(classify_action(policy, op).classes());
+    }
+    for kind in &analysis.signals.risky_operations {
+        classes = classes.with(ActionClass::of_kind(*kind));
+    }
+    if analysis.signals.destructive {
+        classes = classes.with(ActionClass::Destructive);
+    }
+    if !analysis.signals.read_only {
+        classes = classes.with(ActionClass::Change);
+    }
+    classes
 }
 
 /// An action's text, lower-cased and split into the policy's tokens, with its classes.
@@ -385,8 +421,8 @@ pub fn action_requirement(
     } else {
         Level::NON_UNION
     };
-    let permit_required = needed >= Level::STANDARD
-        || (needed == Level::BASIC && environment.is_production_like());
+    let permit_required =
+        needed >= Level::STANDARD || (needed == Level::BASIC && environment.is_production_like());
     let permit_type = permit_required.then(|| {
         if classes.contains(ActionClass::Destructive) && environment.is_production_like() {
             PermitType::Destructive

@@ -22,7 +22,7 @@ mod worker;
 
 pub use action::{
     Action, ActionClass, ActionClasses, ActionRequirement, ListedOperation, action_requirement,
-    classify_action,
+    classify_action, permit_classes,
 };
 pub use analysis::{
     Analysis, ApprovalRequirements, Block, CertificationDecision, Factor, FactorName, FloorApplied,

@@ -286,14 +286,21 @@ fn regression_issue_9_an_empty_scope_is_no_wildcard() {
     let d = check(w, drop, Some(&empty), Rule::ScopeViolation);
     assert_eq!(
         (d.scope, d.revoke),
-        (Some(ScopeMiss::Operation), Some(RevocationReason::ScopeExpansion))
+        (
+            Some(ScopeMiss::Operation),
+            Some(RevocationReason::ScopeExpansion)
+        )
     );
     let o = owned();
     let p = permit(&o);
     let d = check(w, drop, Some(&p), Rule::ScopeViolation);
     assert_eq!(d.scope, Some(ScopeMiss::Operation));
     // What agents send: a full command line, any case and spacing.
-    for text in ["deploy api --version 2.1", "  DEPLOY   Api  ", "Restart api"] {
+    for text in [
+        "deploy api --version 2.1",
+        "  DEPLOY   Api  ",
+        "Restart api",
+    ] {
         let o = Operation {
             action: action(text),
             ..op(Environment::Production)

@@ -107,9 +107,15 @@ fn a_listed_operation_matches_what_agents_send() {
     // Case, whitespace, punctuation and a full command line with flags.
     assert!(matches("deploy api", "deploy api"));
     assert!(matches("deploy api", "DEPLOY   Api"));
-    assert!(matches("deploy api", "deploy api --version 2.1 --namespace prod"));
+    assert!(matches(
+        "deploy api",
+        "deploy api --version 2.1 --namespace prod"
+    ));
     assert!(matches("deploy", "deploy api v2.1"));
-    assert!(matches("kubectl apply -f api.yaml", "kubectl apply -f ./k8s/api.yaml --wait"));
+    assert!(matches(
+        "kubectl apply -f api.yaml",
+        "kubectl apply -f ./k8s/api.yaml --wait"
+    ));
     assert!(matches(
         "ALTER TABLE users ADD COLUMN email",
         "alter table users add column email text not null"
@@ -125,16 +131,54 @@ fn a_listed_operation_never_widens_a_class() {
     assert!(!matches("deploy api", "deploy payments"));
     assert!(!matches("deploy api", "redeploy api"));
     assert!(!matches("deploy api v2.1", "deploy api"));
-    assert!(!matches("SELECT * FROM orders", "select * from orders; delete from orders"));
+    assert!(!matches(
+        "SELECT * FROM orders",
+        "select * from orders; delete from orders"
+    ));
     assert!(!matches("", "deploy api"));
     assert!(!matches("deploy api", ""));
 }
 
 const WORDS: &[&str] = &[
-    "deploy", "api", "v2", "1", "restart", "drop", "table", "customers", "select", "from",
-    "delete", "where", "id", "=", "4", "kubectl", "get", "apply", "terraform", "destroy",
-    "firewall", "alter", "add", "column", "truncate", "rm", "-rf", "&&", ";", "--force",
-    "iam", "DROP", "TABLE", "Deploy", "  ", "migration", "purge", "list", "pods",
+    "deploy",
+    "api",
+    "v2",
+    "1",
+    "restart",
+    "drop",
+    "table",
+    "customers",
+    "select",
+    "from",
+    "delete",
+    "where",
+    "id",
+    "=",
+    "4",
+    "kubectl",
+    "get",
+    "apply",
+    "terraform",
+    "destroy",
+    "firewall",
+    "alter",
+    "add",
+    "column",
+    "truncate",
+    "rm",
+    "-rf",
+    "&&",
+    ";",
+    "--force",
+    "iam",
+    "DROP",
+    "TABLE",
+    "Deploy",
+    "  ",
+    "migration",
+    "purge",
+    "list",
+    "pods",
 ];
 
 fn text() -> impl Strategy<Value = String> {
