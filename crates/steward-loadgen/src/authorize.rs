@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use serde_json::{Value, json};
 use steward_permits::{Operation, PermitState, Timestamp, authorize};
-use steward_policy::{CertificationStatus, Environment, Level, PermitType, Policy, Role};
+use steward_policy::{
+    ActionClass, ActionClasses, CertificationStatus, Environment, Level, ListedOperation,
+    PermitType, Policy, Role, classify_action,
+};
 use steward_server::authz::{CachedPermit, CachedWorker};
 use steward_server::{AppState, AuthzCache, Clock, router, serve};
 use steward_store::testing::{execute, fetch_text};
@@ -381,6 +384,7 @@ fn rand_tag() -> u128 {
 pub fn inproc(decisions: usize, seed: u64) -> anyhow::Result<()> {
     ensure!(decisions > 0, "`--decisions` must be at least 1");
     let cache = AuthzCache::default();
+    let policy = Policy::builtin();
     let mut rng = Rng(seed.max(1));
     let now = Timestamp(1_800_000_000_000);
     let hour = 3_600_000;
@@ -443,7 +447,8 @@ pub fn inproc(decisions: usize, seed: u64) -> anyhow::Result<()> {
                 },
                 expires_at: Timestamp(now.0 + 2 * hour),
                 environment: env,
-                allowed_operations: vec!["deploy".into()],
+                listed_operations: vec![ListedOperation::new(&policy, "deploy")],
+                allowed_classes: ActionClasses::of(&[ActionClass::Read, ActionClass::Change]),
                 allowed_services: vec!["api".into()],
                 allowed_regions: Vec::new(),
                 allowed_methods: None,
@@ -475,9 +480,11 @@ pub fn inproc(decisions: usize, seed: u64) -> anyhow::Result<()> {
             Some((id, used)) => Some((cache.cached_permit(id, 1)?, *used)),
             None => None,
         };
+        // The handler classifies each action with the policy's vocabulary; so does this.
+        let action = classify_action(&policy, "deploy");
         let op = Operation {
             environment: *env,
-            action: "deploy",
+            action: &action,
             service: Some(service),
             region: None,
             method,

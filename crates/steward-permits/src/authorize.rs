@@ -4,9 +4,18 @@
 //! covering the operation, not breached) → token budget.
 //!
 //! Pure and allocation-free on every path: the shell keeps the worker's standing and the
-//! live permits in memory and passes views of them, so this runs on the hot path.
+//! live permits in memory and passes views of them, and classifies the action once
+//! (`steward_policy::classify_action`), so this runs on the hot path.
+//!
+//! INVARIANT: no list in a permit's constraints means "anything". An action is in the
+//! permit's scope only when it matches one of the permit's listed operations or every
+//! class it has is one the permit's analysis contained (a read is in every permit's
+//! scope); a service or region is in scope only when the permit lists it (an action that
+//! names none is in scope only when the permit lists none).
 
-use steward_policy::{CertificationStatus, Environment, Level};
+use steward_policy::{
+    Action, ActionClass, ActionClasses, CertificationStatus, Environment, Level, ListedOperation,
+};
 
 use crate::state::{PermitState, RevocationReason};
 use crate::time::Timestamp;
@@ -22,9 +31,9 @@ pub struct WorkerView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation<'a> {
     pub environment: Environment,
-    /// The operation's name (`deploy`, `restart`, `SELECT`, …), matched against the
-    /// permit's allowed operations.
-    pub action: &'a str,
+    /// The operation (`deploy api`, `SELECT …`, a full command line), classified with the
+    /// policy's vocabulary and matched against the permit's listed operations.
+    pub action: &'a Action,
     pub service: Option<&'a str>,
     pub region: Option<&'a str>,
     /// An HTTP-like method (`GET`, `POST`, `DELETE`, …).
@@ -48,11 +57,14 @@ pub struct PermitView<'a> {
     pub valid_from: Timestamp,
     pub expires_at: Timestamp,
     pub environment: Environment,
-    /// Empty means any operation.
-    pub allowed_operations: &'a [String],
-    /// Empty means any service.
+    /// The task's operations, normalized once.
+    pub listed_operations: &'a [ListedOperation],
+    /// The classes the permit's analysis contained: an action of only these classes is in
+    /// scope even when it matches no listed operation.
+    pub allowed_classes: ActionClasses,
+    /// Empty means no service: an action naming one is out of scope.
     pub allowed_services: &'a [String],
-    /// Empty means any region.
+    /// Empty means no region: an action naming one is out of scope.
     pub allowed_regions: &'a [String],
     /// `None` means every method not forbidden.
     pub allowed_methods: Option<&'a [String]>,
@@ -103,11 +115,36 @@ impl Rule {
     }
 }
 
+/// Which constraint of the permit an operation fell outside of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScopeMiss {
+    Environment,
+    /// Matches no listed operation and has a class the permit's analysis did not contain.
+    Operation,
+    Service,
+    Region,
+    Method,
+}
+
+impl ScopeMiss {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeMiss::Environment => "environment",
+            ScopeMiss::Operation => "operation",
+            ScopeMiss::Service => "service",
+            ScopeMiss::Region => "region",
+            ScopeMiss::Method => "method",
+        }
+    }
+}
+
 /// The answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
     pub allow: bool,
     pub rule: Rule,
+    /// For a scope violation, the constraint the operation fell outside of.
+    pub scope: Option<ScopeMiss>,
     /// The permit must be revoked now, for this reason (a scope violation).
     pub revoke: Option<RevocationReason>,
     /// SPEC §7: every deny and every allow at level ≥ 2 is audited.
@@ -119,6 +156,7 @@ impl Verdict {
         Verdict {
             allow: false,
             rule,
+            scope: None,
             revoke: None,
             audit: true,
         }
@@ -184,10 +222,11 @@ pub fn authorize(
     if now < p.valid_from || now >= p.expires_at {
         return D::deny(Rule::OutsideWindow);
     }
-    if !covers(p, op) {
+    if let Err(miss) = covers(p, op) {
         return Verdict {
             allow: false,
             rule: Rule::ScopeViolation,
+            scope: Some(miss),
             revoke: Some(RevocationReason::ScopeExpansion),
             audit: true,
         };
@@ -203,24 +242,51 @@ fn allowed(level: Level) -> Verdict {
     Verdict {
         allow: true,
         rule: Rule::Allowed,
+        scope: None,
         revoke: None,
         audit: level >= Level::STANDARD,
     }
 }
 
-/// Whether the permit's scope covers the operation. Forbidden methods win over allowed.
-fn covers(p: &PermitView<'_>, op: &Operation<'_>) -> bool {
+/// Whether the permit's scope covers the operation, or the first constraint it falls
+/// outside of. Forbidden methods win over allowed.
+fn covers(p: &PermitView<'_>, op: &Operation<'_>) -> Result<(), ScopeMiss> {
     let listed = |list: &[String], item: &str| list.iter().any(|x| x.eq_ignore_ascii_case(item));
-    let in_scope = |list: &[String], item: Option<&str>| {
-        list.is_empty() || item.is_some_and(|item| listed(list, item))
+    // No list means nothing: a named item must be listed; an unnamed one is in scope only
+    // when the permit lists none either.
+    let in_scope = |list: &[String], item: Option<&str>| match item {
+        Some(item) => listed(list, item),
+        None => list.is_empty(),
     };
-    p.environment == op.environment
-        && (p.allowed_operations.is_empty() || listed(p.allowed_operations, op.action))
-        && in_scope(p.allowed_services, op.service)
-        && in_scope(p.allowed_regions, op.region)
-        && !listed(p.forbidden_methods, op.method)
-        && p.allowed_methods
+    if p.environment != op.environment {
+        return Err(ScopeMiss::Environment);
+    }
+    if !in_operations(p, op.action) {
+        return Err(ScopeMiss::Operation);
+    }
+    if !in_scope(p.allowed_services, op.service) {
+        return Err(ScopeMiss::Service);
+    }
+    if !in_scope(p.allowed_regions, op.region) {
+        return Err(ScopeMiss::Region);
+    }
+    if listed(p.forbidden_methods, op.method)
+        || !p
+            .allowed_methods
             .is_none_or(|allowed| listed(allowed, op.method))
+    {
+        return Err(ScopeMiss::Method);
+    }
+    Ok(())
+}
+
+/// The action matches a listed operation, or its every class is one the permit's analysis
+/// contained. Reading is in every permit's scope.
+fn in_operations(p: &PermitView<'_>, action: &Action) -> bool {
+    action
+        .classes()
+        .is_subset_of(p.allowed_classes.with(ActionClass::Read))
+        || p.listed_operations.iter().any(|l| l.matches(action))
 }
 
 #[cfg(test)]

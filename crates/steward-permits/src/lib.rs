@@ -33,6 +33,7 @@ mod names;
 mod outcome;
 mod report;
 mod rollback_plan;
+mod scope;
 mod state;
 mod time;
 mod timers;
@@ -43,7 +44,7 @@ pub use approval::{
     ApprovalRefusal, Candidate, Channel, Decision, Parties, QuorumStatus, RecordedApproval,
     check_approver, quorum,
 };
-pub use authorize::{Operation, PermitView, Rule, Verdict, WorkerView, authorize};
+pub use authorize::{Operation, PermitView, Rule, ScopeMiss, Verdict, WorkerView, authorize};
 pub use certification::{
     AutoSuspension, CertAction, CertTransitionError, Eligibility, OperationOutcome,
     OperationResult, OperationStats, PromotionError, PromotionQuorum, Recertification,
@@ -71,6 +72,7 @@ pub use report::{
     missing_report_fields,
 };
 pub use rollback_plan::{PlanProblem, validate_rollback_plan};
+pub use scope::{ScopeField, missing_scope};
 pub use state::{
     Outcome, PermitEvent, PermitEventKind, PermitState, RevocationReason, TransitionError, apply,
 };

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::action::{ActionClass, classify_tokens, is_destructive};
 use crate::analysis::{
     Analysis, ApprovalRequirements, Block, CertificationDecision, Factor, FactorName, FloorApplied,
     FloorRule, ResourceLimits, RiskAssessment, SafetyChecks, Signals, WorkerType,
@@ -398,12 +399,11 @@ impl Scan {
             let lower = lowercase(op);
             tokenize(&lower, &mut tokens);
             let place = Place::Indexed("operations", i);
-            lex.scan_tokens(&lower, &tokens, |tag, phrase| {
-                if !matches!(tag, Tag::Env(_) | Tag::Read) {
-                    scan.content(tag, phrase, place, &lower);
-                }
+            // The one classification authorize applies to actions, too.
+            let classes = classify_tokens(policy, &lower, &tokens, |tag, phrase| {
+                scan.content(tag, phrase, place, &lower);
             });
-            if !is_read(policy, &lower, &tokens) {
+            if classes.contains(ActionClass::Change) {
                 scan.non_read_ops.push(i);
             }
         }
@@ -463,7 +463,7 @@ impl Scan {
                 self.ops.push((kind, evidence()));
             }
             Tag::Destructive => {
-                if !(phrase.eq_ignore_ascii_case("delete from") && has_narrow_key(text)) {
+                if is_destructive(phrase, text) {
                     self.destructive.push(evidence());
                 }
             }
@@ -471,65 +471,6 @@ impl Scan {
             Tag::Env(_) | Tag::Read | Tag::CustomerFacing => {}
         }
     }
-}
-
-/// True when a `DELETE … WHERE` names one row by key (`WHERE id = 42`, `WHERE user_id = $1`),
-/// which is not a mass deletion. Anything looser (ranges, `OR`, `IN`, `LIKE`) is not narrow.
-fn has_narrow_key(lower: &str) -> bool {
-    let Some(at) = lower.find(" where ") else {
-        return false;
-    };
-    let clause = &lower[at + 7..];
-    if [
-        " or ",
-        " in ",
-        " in(",
-        " like ",
-        "<",
-        ">",
-        "!=",
-        " between ",
-        " not ",
-    ]
-    .iter()
-    .any(|bad| clause.contains(bad))
-    {
-        return false;
-    }
-    let ident_end = clause
-        .find(|c: char| !(c.is_alphanumeric() || "_.\"`".contains(c)))
-        .unwrap_or(clause.len());
-    let ident = clause[..ident_end].trim_matches(|c| c == '"' || c == '`');
-    let ident = ident.rsplit('.').next().unwrap_or(ident);
-    let narrow_name = ident == "id"
-        || ident == "uuid"
-        || ident == "pk"
-        || ident == "key"
-        || ident.ends_with("_id")
-        || ident.ends_with("_uuid");
-    narrow_name && clause[ident_end..].trim_start().starts_with('=')
-}
-
-fn is_read(policy: &Policy, lower: &str, tokens: &[(usize, usize)]) -> bool {
-    let Some(&(s0, e0)) = tokens.first() else {
-        return false;
-    };
-    let first = &lower[s0..e0];
-    let mut read = false;
-    // Only the leading words decide: a read verb later in the text ("deploy and list") does
-    // not make the operation a read.
-    let lead_end = tokens.get(1).map_or(e0, |&(_, e)| e);
-    policy
-        .lexicon
-        .scan_tokens(lower, &tokens[..tokens.len().min(2)], |tag, phrase| {
-            if tag == Tag::Read {
-                let n = phrase.split_whitespace().count();
-                if n == 1 && phrase.eq_ignore_ascii_case(first) || n == 2 && lead_end > e0 {
-                    read = true;
-                }
-            }
-        });
-    read
 }
 
 struct Decided<T> {

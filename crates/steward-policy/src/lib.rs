@@ -10,6 +10,7 @@
 //! - The required level is `max(base level, every applicable floor)`, so adding risk never
 //!   lowers it.
 
+mod action;
 mod analysis;
 mod analyze;
 mod model;
@@ -20,6 +21,10 @@ mod task;
 mod vocab;
 mod worker;
 
+pub use action::{
+    Action, ActionClass, ActionClasses, ActionRequirement, ListedOperation, action_requirement,
+    classify_action, permit_classes,
+};
 pub use analysis::{
     Analysis, ApprovalRequirements, Block, CertificationDecision, Factor, FactorName, FloorApplied,
     FloorRule, ResourceLimits, RiskAssessment, SafetyChecks, Signals, WorkerType,

@@ -23,7 +23,10 @@ use cedar_policy::{
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use steward_permits::{Operation, PermitState, RevocationReason, Timestamp, authorize};
-use steward_policy::{CertificationStatus, Environment, Level, PermitType};
+use steward_policy::{
+    ActionClass, ActionClasses, CertificationStatus, Environment, Level, ListedOperation,
+    PermitType, classify_action,
+};
 use steward_server::AuthzCache;
 use steward_server::authz::{CachedPermit, CachedWorker};
 
@@ -31,7 +34,12 @@ use steward_server::authz::{CachedPermit, CachedWorker};
 /// the rule, and one `permit` for everything no rule forbids. A permit is the resource; a
 /// request without one names `Permit::"none"` and sets `context.has_permit` to false.
 /// Cedar matches strings exactly, so the cases below use one spelling per name (Steward
-/// compares operation, service, region and method names case-insensitively).
+/// compares service, region and method names case-insensitively). Cedar has no tokenizer:
+/// the request carries the action's classes as Steward's vocabulary finds them
+/// (`classify_action`, also timed on Steward's side), and the permit the classes its
+/// analysis contained plus `read`, which every permit covers. A listed operation matches
+/// only actions of its own classes, which the permit's classes include, so the class test
+/// decides alone.
 const POLICIES: &[(&str, &str)] = &[
     (
         "certification_not_in_force",
@@ -97,12 +105,13 @@ const POLICIES: &[(&str, &str)] = &[
         r#"forbid (principal, action, resource) when {
             context.has_permit && !(
                 resource.environment == context.environment
-                && (resource.allowed_operations.isEmpty()
-                    || resource.allowed_operations.contains(context.action))
-                && (resource.allowed_services.isEmpty()
-                    || (context has service && resource.allowed_services.contains(context.service)))
-                && (resource.allowed_regions.isEmpty()
-                    || (context has region && resource.allowed_regions.contains(context.region)))
+                && resource.allowed_classes.containsAll(context.action_classes)
+                && (if context has service
+                    then resource.allowed_services.contains(context.service)
+                    else resource.allowed_services.isEmpty())
+                && (if context has region
+                    then resource.allowed_regions.contains(context.region)
+                    else resource.allowed_regions.isEmpty())
                 && !resource.forbidden_methods.contains(context.method)
                 && (!resource.restricts_methods || resource.allowed_methods.contains(context.method))
             ) };"#,
@@ -154,6 +163,19 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// The built-in policy, compiled once.
+fn policy() -> &'static steward_policy::Policy {
+    static POLICY: std::sync::OnceLock<steward_policy::Policy> = std::sync::OnceLock::new();
+    POLICY.get_or_init(steward_policy::Policy::builtin)
+}
+
+fn listed(items: &[&str]) -> Vec<ListedOperation> {
+    items
+        .iter()
+        .map(|op| ListedOperation::new(policy(), op))
+        .collect()
+}
+
 fn permit(id: &str, worker_id: &str) -> CachedPermit {
     CachedPermit {
         id: id.into(),
@@ -166,7 +188,8 @@ fn permit(id: &str, worker_id: &str) -> CachedPermit {
         valid_from: Timestamp(NOW.0 - HOUR_MS),
         expires_at: Timestamp(NOW.0 + HOUR_MS),
         environment: Environment::Production,
-        allowed_operations: strings(&["deploy", "restart"]),
+        listed_operations: listed(&["deploy", "restart"]),
+        allowed_classes: ActionClasses::of(&[ActionClass::Read, ActionClass::Change]),
         allowed_services: strings(&["api", "web"]),
         allowed_regions: strings(&["eu-west-1"]),
         allowed_methods: None,
@@ -281,7 +304,12 @@ fn cases(n: usize) -> Vec<Case> {
                     p.expires_at = NOW;
                 }
                 if rng.chance(20) {
-                    p.allowed_operations.clear();
+                    // No listed operation and no class: the permit covers reads only.
+                    p.listed_operations.clear();
+                    p.allowed_classes = ActionClasses::EMPTY;
+                }
+                if rng.chance(10) {
+                    p.allowed_classes = p.allowed_classes.with(ActionClass::SchemaChange);
                 }
                 if rng.chance(20) {
                     p.allowed_services.clear();
@@ -299,7 +327,14 @@ fn cases(n: usize) -> Vec<Case> {
                 permit,
                 tokens_used: rng.pick(&[0, 5_000, 9_950, 10_000]),
                 environment: env,
-                action: rng.pick(&["deploy", "deploy", "restart", "drop_table"]),
+                action: rng.pick(&[
+                    "deploy",
+                    "deploy api --version 2.1",
+                    "restart",
+                    "DROP TABLE customers",
+                    "ALTER TABLE users ADD COLUMN x int",
+                    "kubectl get pods",
+                ]),
                 service: rng.pick(&[Some("api"), Some("api"), Some("web"), Some("billing"), None]),
                 region: rng.pick(&[
                     Some("eu-west-1"),
@@ -338,9 +373,10 @@ fn steward_decide(
         )),
         _ => None,
     };
+    let action = classify_action(policy(), case.action);
     let op = Operation {
         environment: case.environment,
-        action: case.action,
+        action: &action,
         service: case.service,
         region: case.region,
         method: case.method,
@@ -375,6 +411,10 @@ fn string(s: &str) -> RestrictedExpression {
 
 fn set(items: &[String]) -> RestrictedExpression {
     RestrictedExpression::new_set(items.iter().map(|s| string(s)))
+}
+
+fn class_set(classes: ActionClasses) -> RestrictedExpression {
+    RestrictedExpression::new_set(classes.iter().map(|c| string(c.as_str())))
 }
 
 fn worker_uid(id: &str) -> EntityUid {
@@ -416,7 +456,10 @@ fn cedar_entities(case: &Case) -> Vec<Entity> {
                     ("valid_from".to_owned(), long(p.valid_from.0)),
                     ("expires_at".to_owned(), long(p.expires_at.0)),
                     ("environment".to_owned(), string(p.environment.as_str())),
-                    ("allowed_operations".to_owned(), set(&p.allowed_operations)),
+                    (
+                        "allowed_classes".to_owned(),
+                        class_set(p.allowed_classes.with(ActionClass::Read)),
+                    ),
                     ("allowed_services".to_owned(), set(&p.allowed_services)),
                     ("allowed_regions".to_owned(), set(&p.allowed_regions)),
                     (
@@ -444,6 +487,10 @@ fn cedar_request(case: &Case) -> Request {
     let mut context = vec![
         ("environment".to_owned(), string(case.environment.as_str())),
         ("action".to_owned(), string(case.action)),
+        (
+            "action_classes".to_owned(),
+            class_set(classify_action(policy(), case.action).classes()),
+        ),
         ("method".to_owned(), string(case.method)),
         (
             "read_only".to_owned(),

@@ -21,7 +21,10 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 use steward_permits::{PermitState, PermitView, RevocationReason, Timestamp, WorkerView};
-use steward_policy::{CertificationStatus, Environment, Level, PermitType};
+use steward_policy::{
+    ActionClass, ActionClasses, CertificationStatus, Environment, Level, ListedOperation,
+    PermitType, Policy,
+};
 use steward_store::{Permit, Store, StoreError, Worker};
 
 /// Entries kept per map before the cache starts over (a bound on memory, not a policy:
@@ -85,7 +88,10 @@ pub struct CachedPermit {
     pub valid_from: Timestamp,
     pub expires_at: Timestamp,
     pub environment: Environment,
-    pub allowed_operations: Vec<String>,
+    /// The task's operations, normalized and classified once per cached permit.
+    pub listed_operations: Vec<ListedOperation>,
+    /// The classes the permit's analysis contained (`allowed_classes`).
+    pub allowed_classes: ActionClasses,
     pub allowed_services: Vec<String>,
     pub allowed_regions: Vec<String>,
     pub allowed_methods: Option<Vec<String>>,
@@ -99,8 +105,10 @@ impl CachedPermit {
     /// issued has no window: it gets an empty one (`valid_from == expires_at == 0`), which
     /// authorize refuses on its state anyway. Constraints that do not decode give `None`:
     /// reading a missing list as "anything" would allow too much, so such a permit is
-    /// refused outright (fail closed).
-    pub fn from_permit(p: &Permit) -> Option<CachedPermit> {
+    /// refused outright (fail closed). The listed operations are classified under `policy`
+    /// here, once, so a decision only classifies its own action. A permit issued before
+    /// constraints carried `allowed_classes` covers the classes of its listed operations.
+    pub fn from_permit(p: &Permit, policy: &Policy) -> Option<CachedPermit> {
         let c = &p.constraints;
         let list = |key: &str| -> Option<Vec<String>> {
             match c.get(key) {
@@ -117,6 +125,21 @@ impl CachedPermit {
             None | Some(Value::Null) => None,
             Some(_) => Some(list("allowed_methods")?),
         };
+        let listed_operations: Vec<ListedOperation> = list("allowed_operations")?
+            .iter()
+            .map(|op| ListedOperation::new(policy, op))
+            .collect();
+        let allowed_classes = match c.get("allowed_classes") {
+            None | Some(Value::Null) => listed_operations
+                .iter()
+                .fold(ActionClasses::EMPTY.with(ActionClass::Read), |set, op| {
+                    set.union(op.classes())
+                }),
+            Some(Value::Array(items)) => {
+                ActionClasses::parse(items.iter().map(|v| v.as_str().unwrap_or("")))?
+            }
+            Some(_) => return None,
+        };
         Some(CachedPermit {
             id: p.id.clone(),
             task_id: p.task_id.clone(),
@@ -128,7 +151,8 @@ impl CachedPermit {
             valid_from: Timestamp(p.valid_from_ms.unwrap_or(0)),
             expires_at: Timestamp(p.expires_at_ms.unwrap_or(0)),
             environment,
-            allowed_operations: list("allowed_operations")?,
+            listed_operations,
+            allowed_classes,
             allowed_services: list("allowed_services")?,
             allowed_regions: list("allowed_regions")?,
             allowed_methods,
@@ -147,7 +171,8 @@ impl CachedPermit {
             valid_from: self.valid_from,
             expires_at: self.expires_at,
             environment: self.environment,
-            allowed_operations: &self.allowed_operations,
+            listed_operations: &self.listed_operations,
+            allowed_classes: self.allowed_classes,
             allowed_services: &self.allowed_services,
             allowed_regions: &self.allowed_regions,
             allowed_methods: self.allowed_methods.as_deref(),
@@ -186,6 +211,7 @@ impl AuthzCache {
     pub async fn current(
         &self,
         store: &Store,
+        policy: &Policy,
         worker_id: &str,
         permit_id: Option<&str>,
     ) -> Result<Current, LookupError> {
@@ -223,7 +249,7 @@ impl AuthzCache {
                             Err(e) => return Err(e.into()),
                         };
                         let p = Arc::new(
-                            CachedPermit::from_permit(&p)
+                            CachedPermit::from_permit(&p, policy)
                                 .ok_or_else(|| LookupError::UnreadablePermit(id.to_owned()))?,
                         );
                         insert(&self.inner.permits, id, p.clone());

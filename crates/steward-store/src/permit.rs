@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 use steward_audit::{Actor, ActorKind, Subject};
 use steward_permits::{
     ApprovalRefusal, Candidate, Channel, Decision, Outcome, Parties, PermitEvent, PermitState,
-    RecordedApproval, RenewalApproval, RevocationReason, TransitionError, WindowError, apply,
-    check_approver, check_renewal, missing_evidence, missing_report_fields, quorum, validity,
+    RecordedApproval, RenewalApproval, RevocationReason, ScopeField, TransitionError, WindowError,
+    apply, check_approver, check_renewal, missing_evidence, missing_report_fields, missing_scope,
+    quorum, validity,
 };
 use steward_permits::{PlanProblem, Timestamp, validate_rollback_plan};
 use steward_policy::{
@@ -55,6 +56,10 @@ pub struct NewPermit {
     pub window_start_ms: Option<i64>,
     /// The constraints the permit carries (SPEC §6.4), as built by the server.
     pub constraints: Value,
+    /// The task's `operations` and `services_affected`: from level 2 up each must name
+    /// something (`steward_permits::missing_scope`).
+    pub operations: Vec<String>,
+    pub services: Vec<String>,
 }
 
 /// One approver's decision.
@@ -215,6 +220,13 @@ pub enum PermitError {
         level: Level,
         missing: Vec<Evidence>,
     },
+    /// A level-2+ request that does not name the operations or services it covers: no
+    /// list in a permit ever means "anything".
+    #[error("a level-{level} permit must name what it covers: the task lacks {}", .missing.iter().map(|f| format!("`task.{f}`")).collect::<Vec<_>>().join(" and "))]
+    MissingScope {
+        level: Level,
+        missing: Vec<ScopeField>,
+    },
     #[error("the worker may not run this task: {}", .0.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join("; "))]
     HardBlocks(Vec<Block>),
     #[error("this task needs no permit: it requires level {level} in {environment}")]
@@ -314,7 +326,8 @@ pub(crate) fn system_actor() -> Actor {
 const HOUR_MS: f64 = 3_600_000.0;
 
 impl Store {
-    /// Requests a permit: refuses hard blocks, tasks that need none, and missing evidence;
+    /// Requests a permit: refuses hard blocks, tasks that need none, missing evidence,
+    /// and (from level 2) a task that names no operations or no services;
     /// otherwise creates it and starts its review. A level-1 read-only permit for a worker
     /// holding level ≥ 1 is approved and issued at once (SPEC §3.4).
     pub async fn request_permit(
@@ -349,6 +362,10 @@ impl Store {
             });
         }
         let level = decision.certification_level_required.max(spec.level);
+        let missing = missing_scope(level, &new.operations, &new.services);
+        if !missing.is_empty() {
+            return Err(PermitError::MissingScope { level, missing });
+        }
         check_rollback_plan(level, &new.evidence, now_ms)?;
 
         let mut tx = self.begin().await?;

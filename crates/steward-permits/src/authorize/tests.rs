@@ -2,7 +2,10 @@
 //! audited.
 
 use proptest::prelude::*;
-use steward_policy::{CertificationStatus, Environment, Level};
+use steward_policy::{
+    Action, ActionClass, ActionClasses, CertificationStatus, Environment, Level, ListedOperation,
+    Policy, classify_action,
+};
 
 use super::*;
 use crate::state::{PermitState, RevocationReason};
@@ -17,10 +20,15 @@ fn worker(level: u8) -> WorkerView {
     }
 }
 
+/// `text` classified with the built-in policy, for the life of the test binary.
+fn action(text: &str) -> &'static Action {
+    Box::leak(Box::new(classify_action(&Policy::builtin(), text)))
+}
+
 fn op(env: Environment) -> Operation<'static> {
     Operation {
         environment: env,
-        action: "deploy",
+        action: action("deploy"),
         service: Some("api"),
         region: Some("eu-west-1"),
         method: "POST",
@@ -32,17 +40,26 @@ fn op(env: Environment) -> Operation<'static> {
 }
 
 struct Owned {
-    ops: Vec<String>,
+    ops: Vec<ListedOperation>,
+    classes: ActionClasses,
     services: Vec<String>,
     regions: Vec<String>,
     forbidden: Vec<String>,
 }
 
 fn owned() -> Owned {
+    let policy = Policy::builtin();
+    let ops: Vec<ListedOperation> = ["deploy", "restart"]
+        .iter()
+        .map(|o| ListedOperation::new(&policy, o))
+        .collect();
     Owned {
-        ops: vec!["deploy".into(), "restart".into()],
+        classes: ops
+            .iter()
+            .fold(ActionClasses::EMPTY, |c, o| c.union(o.classes())),
+        ops,
         services: vec!["api".into()],
-        regions: vec![],
+        regions: vec!["eu-west-1".into()],
         forbidden: vec!["DELETE".into()],
     }
 }
@@ -55,7 +72,8 @@ fn permit(o: &Owned) -> PermitView<'_> {
         valid_from: Timestamp(0),
         expires_at: Timestamp(2_000_000),
         environment: Environment::Production,
-        allowed_operations: &o.ops,
+        listed_operations: &o.ops,
+        allowed_classes: o.classes,
         allowed_services: &o.services,
         allowed_regions: &o.regions,
         allowed_methods: None,
@@ -194,7 +212,7 @@ fn scope_violations_deny_and_revoke() {
     let w = worker(3);
     for outside in [
         Operation {
-            action: "terraform destroy",
+            action: action("terraform destroy"),
             ..op(Environment::Production)
         },
         Operation {
@@ -213,6 +231,17 @@ fn scope_violations_deny_and_revoke() {
         let d = check(w, outside, Some(&p), Rule::ScopeViolation);
         assert_eq!(d.revoke, Some(RevocationReason::ScopeExpansion));
     }
+    // No list means nothing: a region the permit does not list is outside it.
+    let d = check(
+        w,
+        Operation {
+            region: Some("us-east-1"),
+            ..op(Environment::Production)
+        },
+        Some(&p),
+        Rule::ScopeViolation,
+    );
+    assert_eq!(d.scope, Some(ScopeMiss::Region));
     // A production permit does not cover staging work.
     let d = check(w, op(Environment::Staging), Some(&p), Rule::ScopeViolation);
     assert!(d.audit);
@@ -225,7 +254,7 @@ fn scope_violations_deny_and_revoke() {
     check(
         w,
         Operation {
-            action: "RESTART",
+            action: action("RESTART"),
             ..op(Environment::Production)
         },
         Some(&p),
@@ -237,6 +266,91 @@ fn scope_violations_deny_and_revoke() {
         Some(&get_only),
         Rule::ScopeViolation,
     );
+}
+
+/// Issue 9: an empty operation list is no wildcard, and an action is in scope only by a
+/// listed operation or a class the permit's analysis contained.
+#[test]
+fn regression_issue_9_an_empty_scope_is_no_wildcard() {
+    let w = worker(3);
+    let none = Owned {
+        ops: Vec::new(),
+        classes: ActionClasses::EMPTY,
+        ..owned()
+    };
+    let empty = permit(&none);
+    let drop = Operation {
+        action: action("DROP TABLE customers"),
+        ..op(Environment::Production)
+    };
+    let d = check(w, drop, Some(&empty), Rule::ScopeViolation);
+    assert_eq!(
+        (d.scope, d.revoke),
+        (
+            Some(ScopeMiss::Operation),
+            Some(RevocationReason::ScopeExpansion)
+        )
+    );
+    let o = owned();
+    let p = permit(&o);
+    let d = check(w, drop, Some(&p), Rule::ScopeViolation);
+    assert_eq!(d.scope, Some(ScopeMiss::Operation));
+    // What agents send: a full command line, any case and spacing.
+    for text in [
+        "deploy api --version 2.1",
+        "  DEPLOY   Api  ",
+        "Restart api",
+    ] {
+        let o = Operation {
+            action: action(text),
+            ..op(Environment::Production)
+        };
+        check(w, o, Some(&p), Rule::Allowed);
+    }
+    // A change of a class the analysis contained is in scope; a read always is.
+    for text in ["scale api to 3 replicas", "kubectl get pods"] {
+        let o = Operation {
+            action: action(text),
+            ..op(Environment::Production)
+        };
+        check(w, o, Some(&p), Rule::Allowed);
+    }
+    for text in [
+        "deploy api && DROP TABLE x",
+        "kubectl delete deployment api",
+        "terraform apply",
+        "update firewall rules",
+        "ALTER TABLE users ADD COLUMN x int",
+    ] {
+        let o = Operation {
+            action: action(text),
+            ..op(Environment::Production)
+        };
+        let d = check(w, o, Some(&p), Rule::ScopeViolation);
+        assert_eq!(d.scope, Some(ScopeMiss::Operation), "{text}");
+    }
+    // A schema permit's analysis contains the schema class.
+    let schema = Owned {
+        classes: ActionClasses::of(&[ActionClass::Change, ActionClass::SchemaChange]),
+        ..owned()
+    };
+    let alter = Operation {
+        action: action("ALTER TABLE users ADD COLUMN x int"),
+        ..op(Environment::Production)
+    };
+    check(w, alter, Some(&permit(&schema)), Rule::Allowed);
+    // Services: no list means none.
+    let no_services = Owned {
+        services: Vec::new(),
+        ..owned()
+    };
+    let d = check(
+        w,
+        op(Environment::Production),
+        Some(&permit(&no_services)),
+        Rule::ScopeViolation,
+    );
+    assert_eq!(d.scope, Some(ScopeMiss::Service));
 }
 
 proptest! {

@@ -243,7 +243,7 @@ fn a_fired_trigger_makes_authorize_require_rollback() {
     };
     let op = Operation {
         environment: Environment::Production,
-        action: "deploy",
+        action: &steward_policy::classify_action(&steward_policy::Policy::builtin(), "deploy"),
         service: Some("api"),
         region: None,
         method: "POST",
@@ -259,7 +259,8 @@ fn a_fired_trigger_makes_authorize_require_rollback() {
         valid_from: at(0),
         expires_at: at(10),
         environment: Environment::Production,
-        allowed_operations: &[],
+        listed_operations: &[],
+        allowed_classes: steward_policy::ActionClasses::of(&[steward_policy::ActionClass::Change]),
         allowed_services: &[],
         allowed_regions: &[],
         allowed_methods: None,

@@ -181,7 +181,8 @@ fn no_new_operation_starts_during_the_in_flight_grace() {
         valid_from: T0,
         expires_at,
         environment: Environment::Production,
-        allowed_operations: &[],
+        listed_operations: &[],
+        allowed_classes: steward_policy::ActionClasses::of(&[steward_policy::ActionClass::Change]),
         allowed_services: &[],
         allowed_regions: &[],
         allowed_methods: None,
@@ -192,7 +193,7 @@ fn no_new_operation_starts_during_the_in_flight_grace() {
     };
     let op = Operation {
         environment: Environment::Production,
-        action: "deploy",
+        action: &steward_policy::classify_action(&steward_policy::Policy::builtin(), "deploy"),
         service: None,
         region: None,
         method: "POST",

@@ -14,7 +14,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use steward_permits::{Operation, RevocationReason, Rule, Verdict, authorize};
-use steward_policy::{Environment, PermitType, Role, names_sensitive_data};
+use steward_policy::{
+    Action, Environment, PermitType, Role, action_requirement, classify_action,
+    names_sensitive_data,
+};
 use steward_store::{NewEvent, Subject};
 use utoipa::ToSchema;
 
@@ -32,7 +35,10 @@ pub struct AuthorizeRequest {
     /// `local`, `development`, `test`, `staging`, `production` or `unknown`.
     #[schema(value_type = String)]
     pub environment: Environment,
-    /// The operation's name (`deploy`, `restart`, `SELECT`, …).
+    /// The operation: a name (`deploy`, `restart`) or the full command line (`deploy api
+    /// --version 2.1`, `SELECT … FROM orders`). It is classified with the policy's
+    /// vocabulary and must match one of the permit's listed operations or be of a class the
+    /// permit's analysis contained.
     pub action: String,
     #[serde(default)]
     pub service: Option<String>,
@@ -77,6 +83,19 @@ pub struct AuthorizeResponse {
     /// The permit was revoked by this decision (a scope violation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked: Option<bool>,
+    /// For a scope violation: the constraint the operation fell outside of
+    /// (`operation`, `service`, `region`, `environment` or `method`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// For a scope violation: the action's class under the policy's vocabulary, its most
+    /// demanding one (`read`, `change`, `schema_change`, `infrastructure`, `security`,
+    /// `data_deletion`, `destructive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_class: Option<String>,
+    /// For a scope violation: the permit type an action of this class needs in this
+    /// environment (`destructive` for a `DROP TABLE` in production), at least.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permit_type_needed: Option<String>,
     /// The `seq` of the decision's audit event, when it was audited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_seq: Option<u64>,
@@ -106,16 +125,22 @@ pub async fn authorize_operation(
     let now = state.clock.now();
     let current = state
         .authz
-        .current(&state.store, &body.worker_id, body.permit_id.as_deref())
+        .current(
+            &state.store,
+            &state.policy,
+            &body.worker_id,
+            body.permit_id.as_deref(),
+        )
         .await
         .map_err(lookup_error)?;
     let worker = &current.worker;
     may_ask(&caller, worker)?;
 
     let sensitive = body.sensitive_data || names_sensitive_data(&body.data_touched, &state.policy);
+    let action = classify_action(&state.policy, &body.action);
     let op = Operation {
         environment: body.environment,
-        action: &body.action,
+        action: &action,
         service: body.service.as_deref(),
         region: body.region.as_deref(),
         method: &body.method,
@@ -138,17 +163,37 @@ pub async fn authorize_operation(
         level: worker.level.value(),
         permit_id: body.permit_id.clone(),
         revoked: None,
+        scope: None,
+        action_class: None,
+        permit_type_needed: None,
         audit_seq: None,
         tokens_used: permit.map(|(_, used)| *used),
         token_budget: permit.map(|(p, _)| p.token_budget),
     };
+    let violation = verdict.scope.map(|miss| {
+        let classes = action.classes();
+        let needed = action_requirement(&state.policy, classes, body.environment);
+        Violation {
+            scope: miss.as_str(),
+            action_class: classes.riskiest().as_str(),
+            permit_type_needed: needed.permit_type.map(PermitType::as_str),
+            permit_type: permit.map(|(p, _)| p.permit_type.as_str()),
+        }
+    });
+    if let Some(v) = &violation {
+        response.scope = Some(v.scope.to_owned());
+        response.action_class = Some(v.action_class.to_owned());
+        response.permit_type_needed = v.permit_type_needed.map(str::to_owned);
+    }
     let record = Record {
         state: &state,
         caller: &caller,
         body: &body,
+        action: &action,
         worker,
         permit: permit.map(|(p, _)| p.as_ref()),
         sensitive,
+        violation,
     };
 
     if let (Some(reason), Some((p, _))) = (verdict.revoke, permit) {
@@ -176,6 +221,7 @@ pub async fn authorize_operation(
                     let denied = Verdict {
                         allow: false,
                         rule: Rule::TokenBudget,
+                        scope: None,
                         revoke: None,
                         audit: true,
                     };
@@ -240,7 +286,11 @@ async fn revoke(
         .revoke_permit_by_system(
             &permit.id,
             reason,
-            json!({"rule": Rule::ScopeViolation.as_str(), "operation": record.operation()}),
+            json!({
+                "rule": Rule::ScopeViolation.as_str(),
+                "operation": record.operation(),
+                "scope": record.violation_json(),
+            }),
             now_ms,
         )
         .await;
@@ -252,17 +302,40 @@ async fn revoke(
     }
 }
 
+/// Why an operation fell outside its permit, in the policy's words.
+struct Violation {
+    scope: &'static str,
+    action_class: &'static str,
+    permit_type_needed: Option<&'static str>,
+    permit_type: Option<&'static str>,
+}
+
 /// What an audited decision records.
 struct Record<'a> {
     state: &'a AppState,
     caller: &'a Caller,
     body: &'a AuthorizeRequest,
+    action: &'a Action,
     worker: &'a CachedWorker,
     permit: Option<&'a CachedPermit>,
     sensitive: bool,
+    violation: Option<Violation>,
 }
 
 impl Record<'_> {
+    fn violation_json(&self) -> Value {
+        match &self.violation {
+            None => Value::Null,
+            Some(v) => json!({
+                "miss": v.scope,
+                "action_class": v.action_class,
+                "action_classes": self.action.classes().names(),
+                "permit_type": v.permit_type,
+                "permit_type_needed": v.permit_type_needed,
+            }),
+        }
+    }
+
     fn operation(&self) -> Value {
         let b = self.body;
         json!({
@@ -280,6 +353,16 @@ impl Record<'_> {
     }
 
     fn event(&self, verdict: &Verdict, now_ms: i64) -> NewEvent {
+        let mut event = self.event_without_scope(verdict, now_ms);
+        if self.violation.is_some() {
+            if let Value::Object(data) = &mut event.data {
+                data.insert("scope".into(), self.violation_json());
+            }
+        }
+        event
+    }
+
+    fn event_without_scope(&self, verdict: &Verdict, now_ms: i64) -> NewEvent {
         NewEvent {
             ts_ms: now_ms,
             event_type: if verdict.allow {

@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_permits::{Channel, EmergencyError};
-use steward_policy::{Role, analyze};
+use steward_policy::{Role, analyze, permit_classes};
 use steward_store::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, NewEmergency,
 };
@@ -147,6 +147,7 @@ pub async fn declare(
         "worker_id": body.worker_id,
         "environment": analysis.environment_detected,
         "allowed_operations": task.operations(),
+        "allowed_classes": permit_classes(&state.policy, &task, &analysis).names(),
         "allowed_services": task.services_affected,
         "allowed_regions": task.regions,
         "allowed_methods": Value::Null,

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_permits::{Channel, Decision, Outcome, PermitState, RevocationReason};
-use steward_policy::{Analysis, Evidence, Level, Role, Task, analyze};
+use steward_policy::{Analysis, Evidence, Level, Role, Task, analyze, permit_classes};
 use steward_store::{
     NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, StoreError, Subject,
 };
@@ -166,7 +166,7 @@ fn now(state: &AppState) -> i64 {
         (status = 400, description = "invalid body; the problem names the field"),
         (status = 403, description = "the caller is not a master or admin"),
         (status = 404, description = "unknown worker"),
-        (status = 422, description = "missing evidence, hard block, no permit needed, bad window"),
+        (status = 422, description = "missing evidence, missing scope (a level-2+ task naming no `operations` or no `services_affected`), hard block, no permit needed, bad window"),
     ), security(("bearer" = [])))]
 pub async fn request(
     State(state): State<AppState>,
@@ -177,7 +177,7 @@ pub async fn request(
     let task = parse_task(body.task.clone(), "task.")?;
     let analysis = analyze(&task, &state.policy);
     let triggers = crate::routes::monitoring::triggers(&body)?;
-    let constraints = constraints(&task, &analysis, &body, &triggers);
+    let constraints = constraints(&state, &task, &analysis, &body, &triggers);
     let refused = HardBlockSubject {
         task_id: analysis.task_id.clone(),
         worker_id: body.worker_id.clone(),
@@ -192,6 +192,8 @@ pub async fn request(
         requested_hours: body.hours,
         window_start_ms: body.window_start_ms,
         constraints,
+        operations: task.operations().to_vec(),
+        services: task.services_affected.clone(),
     };
     match state
         .store
@@ -248,7 +250,10 @@ async fn record_hard_block(
 }
 
 /// The constraints a permit carries (SPEC §6.4), from the task and the request.
+/// `allowed_classes` are the classes of operation the analysis found (issue 9): with the
+/// listed operations, they bound what authorize lets in.
 fn constraints(
+    state: &AppState,
     task: &Task,
     analysis: &Analysis,
     body: &PermitRequest,
@@ -268,6 +273,7 @@ fn constraints(
         "worker_id": body.worker_id,
         "environment": analysis.environment_detected,
         "allowed_operations": task.operations(),
+        "allowed_classes": permit_classes(&state.policy, task, analysis).names(),
         "allowed_services": task.services_affected,
         "allowed_regions": task.regions,
         "allowed_methods": body.allowed_methods,
@@ -596,6 +602,13 @@ pub fn permit_error(err: PermitError) -> ApiError {
         PermitError::MissingEvidence { missing, .. } => {
             let names: Vec<&str> = missing.iter().map(|e| e.as_str()).collect();
             ApiError::unprocessable("missing_evidence", message).with("missing", json!(names))
+        }
+        PermitError::MissingScope { missing, .. } => {
+            let names: Vec<&str> = missing.iter().map(|f| f.as_str()).collect();
+            let field = names.first().map(|f| format!("task.{f}"));
+            ApiError::unprocessable("missing_scope", message)
+                .with("missing", json!(names))
+                .with("field", json!(field))
         }
         PermitError::HardBlocks(blocks) => {
             ApiError::unprocessable("hard_block", message).with("hard_blocks", json!(blocks))

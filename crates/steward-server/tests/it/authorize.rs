@@ -14,14 +14,14 @@ use steward_store::{PrincipalKind, Store};
 use crate::support::{TestServer, server_test};
 
 /// A worker at some level with its agent, its owner (a master agent) and an approver.
-struct Cast {
-    worker_id: String,
-    worker_token: String,
-    master: String,
-    approver: String,
+pub(crate) struct Cast {
+    pub worker_id: String,
+    pub worker_token: String,
+    pub master: String,
+    pub approver: String,
 }
 
-async fn cast(s: &TestServer, name: &str, level: u8, status: &str) -> Cast {
+pub(crate) async fn cast(s: &TestServer, name: &str, level: u8, status: &str) -> Cast {
     let (master_id, master) = s
         .principal(
             &format!("{name}-master"),
@@ -103,14 +103,14 @@ fn deploy(c: &Cast, permit: Option<&str>) -> Value {
 }
 
 /// Asks as the worker's own agent; returns the decision.
-async fn ask(s: &TestServer, c: &Cast, op: Value) -> Value {
+pub(crate) async fn ask(s: &TestServer, c: &Cast, op: Value) -> Value {
     let (status, body) = s.post("/v1/authorize", &c.worker_token, op).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
 
 /// `(allow, rule)` of a decision.
-fn verdict(body: &Value) -> (bool, &str) {
+pub(crate) fn verdict(body: &Value) -> (bool, &str) {
     (
         body["allow"].as_bool().expect("allow"),
         body["rule"].as_str().expect("rule"),
@@ -118,7 +118,7 @@ fn verdict(body: &Value) -> (bool, &str) {
 }
 
 /// The type and data of audit event `seq`.
-async fn event(s: &TestServer, seq: &Value) -> (String, Value) {
+pub(crate) async fn event(s: &TestServer, seq: &Value) -> (String, Value) {
     let seq = seq.as_u64().expect("audit_seq");
     let e = s.store().events(seq, 1).await.expect("events").remove(0);
     assert_eq!(e.seq, seq);

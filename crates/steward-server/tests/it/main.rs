@@ -17,6 +17,7 @@ mod monitoring;
 mod notify;
 mod permits;
 mod reports;
+mod scope;
 mod support;
 mod timers;
 mod workers;

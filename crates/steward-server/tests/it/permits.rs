@@ -306,7 +306,7 @@ server_test!(master_production_needs_three_executives_and_the_cab, |s| {
 
 server_test!(destructive_work_needs_all_three_roles, |s| {
     let c = cast(s, 3).await;
-    let p = request(s, &c, json!({"id": "wipe", "environment": "production", "operations": ["TRUNCATE TABLE sessions"]})).await;
+    let p = request(s, &c, json!({"id": "wipe", "environment": "production", "operations": ["TRUNCATE TABLE sessions"], "services_affected": ["sessions"]})).await;
     assert_eq!(p["permit_type"], "destructive");
     let id = p["id"].as_str().unwrap();
     for (name, role) in [("data", Role::DataLead), ("sec", Role::SecurityLead)] {
@@ -404,7 +404,7 @@ server_test!(segregation_of_duties_is_enforced_on_the_server, |s| {
     };
     let (owner3, _) = s.human("owner-3", &[]).await;
     insert_worker(s, "wk-3b", &owner3, None, 3, "active").await;
-    let p = request(s, &c3, json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]})).await;
+    let p = request(s, &c3, json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"], "services_affected": ["orders"]})).await;
     let id3 = p["id"].as_str().unwrap();
     let (_, both) = s
         .human("both", &[Role::EngineeringDirector, Role::SecurityLead])
@@ -433,7 +433,7 @@ server_test!(missing_evidence_is_listed_and_nothing_is_written, |s| {
             "/v1/permits",
             &c.master,
             json!({"task": {"id": "alter", "environment": "production",
-            "operations": ["ALTER TABLE t ADD COLUMN c int"]}, "worker_id": c.worker_id,
+            "operations": ["ALTER TABLE t ADD COLUMN c int"], "services_affected": ["orders"]}, "worker_id": c.worker_id,
             "evidence": {"rollback_plan": {"steps": ["down migration"]}, "test_results": ""}}),
         )
         .await;
@@ -599,7 +599,7 @@ server_test!(request_changes_then_resubmit_resets_approvals, |s| {
     let id = request_id(
         s,
         &c,
-        json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]}),
+        json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"], "services_affected": ["orders"]}),
     )
     .await;
     let (_, dir) = s.human("dir", &[Role::EngineeringDirector]).await;
@@ -808,7 +808,7 @@ server_test!(fifty_concurrent_approvals_issue_exactly_once, |s| {
     let id = request_id(
         s,
         &c,
-        json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"]}),
+        json!({"id": "alter", "environment": "production", "operations": ["ALTER TABLE t ADD COLUMN c int"], "services_affected": ["orders"]}),
     )
     .await;
     let mut approvers = Vec::new();
@@ -993,7 +993,7 @@ server_test!(
         let (_, sec) = s.human("sec", &[Role::SecurityLead]).await;
         for round in 0..8 {
             let task = json!({"id": format!("race-{round}"), "environment": "production",
-            "operations": ["ALTER TABLE t ADD COLUMN c int"]});
+            "operations": ["ALTER TABLE t ADD COLUMN c int"], "services_affected": ["orders"]});
             let id = request_id(s, &c, task).await;
             assert_eq!(
                 approve(s, &dir, &id, "engineering_director").await.0,

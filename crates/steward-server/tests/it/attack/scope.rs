@@ -257,3 +257,90 @@ server_test!(attack_scope_outside_the_window_or_over_budget, |s| {
     s.clock.advance_minutes(25 * 60);
     assert_denied(s, &w.agent, deploy(&w.id, Some(&live)), "outside_window").await;
 });
+
+// Issue 9: an empty scope is no wildcard. A level-2 request naming no operations or no
+// services is refused with nothing written; a permit whose stored lists are empty (one
+// issued before the rule, or edited in the database) covers reads only, so a `DROP TABLE`
+// or a deploy under it is a scope violation that revokes it.
+server_test!(attack_scope_an_empty_scope_is_no_wildcard, |s| {
+    let w = worker(s, "wild", 2).await;
+    let (_, approver) = s.human("approver", &[Role::TechLead]).await;
+    for (task, missing) in [
+        (
+            json!({"id": "deploy-api", "description": "deploy api", "environment": "production",
+                   "services_affected": ["api"]}),
+            json!(["operations"]),
+        ),
+        (
+            json!({"id": "deploy-api", "description": "deploy api", "environment": "production",
+                   "operations": ["deploy"], "services_affected": []}),
+            json!(["services_affected"]),
+        ),
+        (
+            json!({"id": "deploy-api", "description": "deploy api", "environment": "production",
+                   "operations": [" "]}),
+            json!(["operations", "services_affected"]),
+        ),
+    ] {
+        let before = Fingerprint::of(s.store()).await;
+        let (status, body) = s
+            .post(
+                "/v1/permits",
+                &w.master,
+                json!({"task": task, "worker_id": w.id, "evidence": evidence()}),
+            )
+            .await;
+        assert_refused(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("missing_scope"),
+        );
+        assert_eq!(body["missing"], missing, "{body}");
+        assert_unchanged(&before, &Fingerprint::of(s.store()).await, "missing scope");
+    }
+
+    for (name, action) in [("drop", "DROP TABLE customers"), ("deploy", "deploy")] {
+        let id = permit(s, &w, &approver, None).await;
+        steward_store::testing::execute(
+            s.store(),
+            &format!(
+                "UPDATE permits SET constraints = '{{\"worker_id\": \"{}\", \
+                 \"environment\": \"production\", \"allowed_operations\": [], \
+                 \"allowed_services\": [], \"allowed_regions\": [], \
+                 \"forbidden_methods\": [], \"token_budget\": 1000}}', \
+                 version = version + 1 WHERE id = '{id}'",
+                w.id
+            ),
+        )
+        .await
+        .expect("empty the permit's lists");
+        let before = Fingerprint::of(s.store()).await;
+        let mut op = deploy(&w.id, Some(&id));
+        op["action"] = json!(action);
+        let (status, body) = s.post("/v1/authorize", &w.agent, op).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (
+                body["allow"].as_bool(),
+                body["rule"].as_str(),
+                body["revoked"].as_bool()
+            ),
+            (Some(false), Some("scope_violation"), Some(true)),
+            "{name}: {body}"
+        );
+        // Nothing else moved: the permit is revoked and the trail says so.
+        let changed = ["permits", "audit_events", "audit_head"];
+        assert_unchanged(
+            &before.without(&changed),
+            &Fingerprint::of(s.store()).await.without(&changed),
+            name,
+        );
+        let (_, p) = s.get(&format!("/v1/permits/{id}"), &w.master).await;
+        assert_eq!(
+            (p["state"].as_str(), p["revocation_reason"].as_str()),
+            (Some("revoked"), Some("scope_expansion")),
+            "{p}"
+        );
+    }
+});
