@@ -26,7 +26,7 @@ use steward_policy::{
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::personal::with_personal;
+use crate::personal::{PersonalText, PersonalValues, with_personal};
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id};
 
@@ -35,8 +35,8 @@ mod row;
 mod timers;
 
 pub use emergency::{
-    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
-    NewEmergency,
+    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
+    EmergencySweep, NewEmergency,
 };
 
 use row::WorkerParties;
@@ -63,7 +63,8 @@ pub struct NewDecision {
     pub decision: Decision,
     pub role: Role,
     pub channel: Channel,
-    pub comment: Option<String>,
+    /// The approver's free text: personal, sealed in the event.
+    pub comment: Option<PersonalText>,
     pub conditions: Value,
 }
 
@@ -475,7 +476,7 @@ impl Store {
             role: decision.role,
             decision: decision.decision,
             channel: decision.channel,
-            comment: decision.comment.clone(),
+            comment: decision.comment.clone().map(PersonalText::into_column),
             conditions: decision.conditions.clone(),
             round: permit.round,
             created_at_ms: now_ms,
@@ -493,7 +494,7 @@ impl Store {
                 "round": permit.round,
             }),
             &by.id,
-            json!({ "comment": decision.comment }),
+            PersonalValues::new().text("comment", decision.comment.as_ref()),
         );
         match decision.decision {
             Decision::Approve => {
@@ -821,7 +822,7 @@ impl Store {
         by: &Principal,
         permit_id: &str,
         reason: RevocationReason,
-        comment: Option<String>,
+        comment: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
@@ -853,7 +854,7 @@ impl Store {
             with_personal(
                 json!({"reason": reason}),
                 &by.id,
-                json!({"comment": comment}),
+                PersonalValues::new().text("comment", comment.as_ref()),
             ),
             now_ms,
         )
