@@ -20,8 +20,8 @@ use steward_permits::{
 };
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
-    MAX_WORKER_PAGE, NewOutcome, NewWorker, OutcomeEvidence, OutcomeRecord, PromotionApproval,
-    PersonalText, StoreError, Worker, WorkerError, WorkerFilter, WorkerPage,
+    MAX_WORKER_PAGE, NewOutcome, NewWorker, OutcomeEvidence, OutcomeRecord, PersonalText,
+    PromotionApproval, StoreError, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 use utoipa::{IntoParams, ToSchema};
 

@@ -135,7 +135,11 @@ store_test!(
         // Personal values recorded after erasure are stored as the erased marker only.
         let late = store
             .record_event(NewEvent {
-                data: with_personal(json!({}), &zelda.id, PersonalValues::new().plain("comment", json!("after erasure"))),
+                data: with_personal(
+                    json!({}),
+                    &zelda.id,
+                    PersonalValues::new().plain("comment", json!("after erasure")),
+                ),
                 ..NewEvent::now("test.noted", admin())
             })
             .await

@@ -27,7 +27,8 @@ enum Field {
     Operational(&'static str),
 }
 
-const ENUM: Field = Field::Operational("one value of a closed vocabulary; anything else is refused");
+const ENUM: Field =
+    Field::Operational("one value of a closed vocabulary; anything else is refused");
 const ID: Field = Field::Operational("an identifier Steward or the caller's systems assigned");
 const TASK: Field = Field::Operational(
     "the operation's description (SPEC §2): the agent's plan, analysed and shown to approvers, part of the permit's rules",
@@ -41,13 +42,24 @@ fn classification() -> BTreeMap<&'static str, Field> {
     use Field::{Operational, Personal};
     BTreeMap::from([
         ("POST /v1/analyze *", TASK),
-        ("POST /v1/authorize action", Operational("an operation name the worker asks about, matched against the permit's scope")),
+        (
+            "POST /v1/authorize action",
+            Operational(
+                "an operation name the worker asks about, matched against the permit's scope",
+            ),
+        ),
         ("POST /v1/authorize data_touched", ENUM),
         ("POST /v1/authorize environment", ENUM),
         ("POST /v1/authorize method", ENUM),
         ("POST /v1/authorize permit_id", ID),
-        ("POST /v1/authorize region", Operational("a deployment region name")),
-        ("POST /v1/authorize service", Operational("a service name, matched against the permit's scope")),
+        (
+            "POST /v1/authorize region",
+            Operational("a deployment region name"),
+        ),
+        (
+            "POST /v1/authorize service",
+            Operational("a service name, matched against the permit's scope"),
+        ),
         ("POST /v1/authorize worker_id", ID),
         ("POST /v1/audit/holds permit_id", ID),
         ("POST /v1/audit/holds reason", Personal),
@@ -90,9 +102,17 @@ fn classification() -> BTreeMap<&'static str, Field> {
         ("POST /v1/tokens principal_id", ID),
         ("POST /v1/webhooks event_types", ENUM),
         ("POST /v1/webhooks format", ENUM),
-        ("POST /v1/webhooks secret", Operational("a shared HMAC key: stored for signing, never returned, logged or written to the trail")),
+        (
+            "POST /v1/webhooks secret",
+            Operational(
+                "a shared HMAC key: stored for signing, never returned, logged or written to the trail",
+            ),
+        ),
         ("POST /v1/webhooks url", Operational("an endpoint address")),
-        ("POST /v1/workers display_name", Operational("an agent's name, not a person's")),
+        (
+            "POST /v1/workers display_name",
+            Operational("an agent's name, not a person's"),
+        ),
         ("POST /v1/workers domains", ENUM),
         ("POST /v1/workers owner_id", ID),
         ("POST /v1/workers principal_id", ID),
@@ -196,7 +216,11 @@ impl Sentinels {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         // Unique per use, so names stay unique.
-        format!("{} {tag} {}", self.prefix, self.uses.fetch_add(1, Ordering::SeqCst))
+        format!(
+            "{} {tag} {}",
+            self.prefix,
+            self.uses.fetch_add(1, Ordering::SeqCst)
+        )
     }
 }
 
@@ -252,7 +276,10 @@ async fn person(s: &TestServer, t: &Sentinels, kind: &str, roles: &[&str]) -> (S
         json!({"principal_id": id, "label": t.of("POST /v1/tokens label")}),
     )
     .await;
-    (id, token["token"].as_str().expect("token secret").to_owned())
+    (
+        id,
+        token["token"].as_str().expect("token secret").to_owned(),
+    )
 }
 
 fn standard_task(id: &str) -> Value {
@@ -498,8 +525,13 @@ server_test!(
         // Every personal field of the table was exercised.
         let sent = t.sent.lock().expect("lock").clone();
         for (field, class) in &table {
-            if matches!(class, Field::Personal) {
-                assert!(sent.contains(*field), "no sentinel went through `{field}`");
+            match class {
+                Field::Personal => {
+                    assert!(sent.contains(*field), "no sentinel went through `{field}`");
+                }
+                Field::Operational(why) => {
+                    assert!(!why.is_empty(), "`{field}` is operational: say why");
+                }
             }
         }
 
@@ -517,7 +549,10 @@ server_test!(
             .filter_map(|b| serde_json::from_slice::<Value>(b).ok()?["seq"].as_u64())
             .collect();
         let expected: BTreeSet<u64> = (subscribed_at + 1..=s.audit_len().await).collect();
-        assert_eq!(seqs, expected, "every event after the subscription was delivered");
+        assert_eq!(
+            seqs, expected,
+            "every event after the subscription was delivered"
+        );
 
         // Erase every principal that wrote or carried a sentinel.
         for id in [&admin_id, &master_id, &owner_id, &tl_id, &ic_id, &agent_id] {
@@ -552,7 +587,9 @@ server_test!(
             .get("/v1/audit/events?type=emergency.approved", &s.admin)
             .await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        let seq = page["items"][0]["seq"].as_u64().expect("emergency.approved");
+        let seq = page["items"][0]["seq"]
+            .as_u64()
+            .expect("emergency.approved");
         assert_eq!(
             page["personal"][seq.to_string()],
             json!({"subject": ic_id, "erased": true}),
