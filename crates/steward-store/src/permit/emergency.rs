@@ -299,6 +299,7 @@ impl Store {
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             version: 1,
+            analysis: Some(std::sync::Arc::new(analysis.clone())),
         };
         row::insert_permit(&mut tx, &permit, &analysis).await?;
         insert_emergency(
