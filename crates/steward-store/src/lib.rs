@@ -101,10 +101,10 @@ pub use permit::{
     PermitParties, PermitRevocation, RenewalApprovalRecord,
 };
 pub use permit::{
-    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
-    NewEmergency,
+    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
+    EmergencySweep, NewEmergency,
 };
-pub use personal::{Erasure, PERSONAL, personal, with_personal};
+pub use personal::{Erasure, PERSONAL, PersonalText, PersonalValues, personal, with_personal};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use retention::{
     HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,

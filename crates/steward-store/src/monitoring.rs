@@ -552,17 +552,21 @@ impl Store {
             by.actor(),
             "rollback.completed",
             &permit,
-            json!({
-                "rollback_id": rollback.id,
-                "outcome": outcome,
-                "notes": notes,
-                "opened_at_ms": rollback.opened_at_ms,
-                "completed_at_ms": now_ms,
-                "duration_seconds": duration_ms as f64 / 1000.0,
-                "sla_minutes": rollback.sla_minutes,
-                "within_sla": within,
-                "sla_buffer_seconds": (rollback.due_at_ms - now_ms) as f64 / 1000.0,
-            }),
+            // The notes are the reporter's free text: stored encrypted for them.
+            crate::personal::with_personal(
+                json!({
+                    "rollback_id": rollback.id,
+                    "outcome": outcome,
+                    "opened_at_ms": rollback.opened_at_ms,
+                    "completed_at_ms": now_ms,
+                    "duration_seconds": duration_ms as f64 / 1000.0,
+                    "sla_minutes": rollback.sla_minutes,
+                    "within_sla": within,
+                    "sla_buffer_seconds": (rollback.due_at_ms - now_ms) as f64 / 1000.0,
+                }),
+                &by.id,
+                crate::personal::PersonalValues::new().plain("notes", json!(notes)),
+            ),
             now_ms,
         )
         .await?;

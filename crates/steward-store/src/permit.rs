@@ -27,7 +27,7 @@ use steward_policy::{
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::personal::with_personal;
+use crate::personal::{PersonalText, PersonalValues, with_personal};
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id};
 
@@ -36,8 +36,8 @@ mod row;
 mod timers;
 
 pub use emergency::{
-    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
-    NewEmergency,
+    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
+    EmergencySweep, NewEmergency,
 };
 
 use row::WorkerParties;
@@ -68,7 +68,8 @@ pub struct NewDecision {
     pub decision: Decision,
     pub role: Role,
     pub channel: Channel,
-    pub comment: Option<String>,
+    /// The approver's free text: personal, sealed in the event.
+    pub comment: Option<PersonalText>,
     pub conditions: Value,
 }
 
@@ -525,7 +526,7 @@ impl Store {
             role: decision.role,
             decision: decision.decision,
             channel: decision.channel,
-            comment: decision.comment.clone(),
+            comment: decision.comment.clone().map(PersonalText::into_column),
             conditions: decision.conditions.clone(),
             round: permit.round,
             created_at_ms: now_ms,
@@ -542,7 +543,7 @@ impl Store {
                 "round": permit.round,
             }),
             &by.id,
-            json!({ "comment": decision.comment }),
+            PersonalValues::new().text("comment", decision.comment.as_ref()),
         );
         match decision.decision {
             Decision::Approve => {
@@ -882,7 +883,7 @@ impl Store {
         by: &Principal,
         permit_id: &str,
         reason: RevocationReason,
-        comment: Option<String>,
+        comment: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         self.revoke_permit_as(by, &by.actor(), permit_id, reason, comment, now_ms)
@@ -929,7 +930,7 @@ impl Store {
             with_personal(
                 json!({"reason": reason}),
                 &by.id,
-                json!({"comment": comment}),
+                PersonalValues::new().text("comment", comment.as_ref()),
             ),
             now_ms,
         )

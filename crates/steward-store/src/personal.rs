@@ -52,6 +52,91 @@ pub const PERSONAL: &str = "personal";
 /// The cipher named in each envelope.
 const ALG: &str = "xchacha20poly1305";
 
+/// Free text a person wrote (a comment, a reason, a review): personal data.
+///
+/// Request bodies deserialize free-text fields into it. It has no `Serialize` and no
+/// `Display` impl, so `json!({"comment": text})` or `format!("{text}")` does not compile:
+/// the only way into an audit event is [`PersonalValues::text`], which only
+/// [`with_personal`] (sealed by `append_event`) consumes. A store column that keeps a copy
+/// outside the trail (erased by [`Store::erase_principal`]) takes it through
+/// [`PersonalText::into_column`], a name that stands out in review.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PersonalText(String);
+
+impl PersonalText {
+    /// The text, for a column that erasure clears (never for event data).
+    pub fn into_column(self) -> String {
+        self.0
+    }
+
+    /// The text, for binding to a column that erasure clears (never for event data).
+    pub fn as_column(&self) -> &str {
+        &self.0
+    }
+
+    /// The text, for a rule that reads it (its length, whether it is blank), never to
+    /// copy it anywhere.
+    pub fn inspect(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for PersonalText {
+    fn from(text: &str) -> PersonalText {
+        PersonalText(text.to_owned())
+    }
+}
+
+impl From<String> for PersonalText {
+    fn from(text: String) -> PersonalText {
+        PersonalText(text)
+    }
+}
+
+impl std::fmt::Debug for PersonalText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Debug output ends up in logs: never the text itself.
+        write!(f, "PersonalText({} bytes)", self.0.len())
+    }
+}
+
+/// The personal values of one event, built field by field; only [`with_personal`] turns
+/// them into event data, under the `personal` member that `append_event` seals.
+#[derive(Debug, Default)]
+pub struct PersonalValues(Map<String, Value>);
+
+impl PersonalValues {
+    /// No values yet.
+    pub fn new() -> PersonalValues {
+        PersonalValues::default()
+    }
+
+    /// Adds a person's free text (`null` when absent).
+    #[must_use]
+    pub fn text(mut self, field: &str, text: Option<&PersonalText>) -> PersonalValues {
+        let value = text.map_or(Value::Null, |t| Value::String(t.0.clone()));
+        self.0.insert(field.to_owned(), value);
+        self
+    }
+
+    /// Adds a list of a person's free texts.
+    #[must_use]
+    pub fn texts(mut self, field: &str, texts: &[PersonalText]) -> PersonalValues {
+        let values = texts.iter().map(|t| Value::String(t.0.clone())).collect();
+        self.0.insert(field.to_owned(), Value::Array(values));
+        self
+    }
+
+    /// Adds a personal value the store already holds as plain data (a principal's name,
+    /// a token label).
+    #[must_use]
+    pub fn plain(mut self, field: &str, value: Value) -> PersonalValues {
+        self.0.insert(field.to_owned(), value);
+        self
+    }
+}
+
 /// The `personal` member for `values` (an object of field name → value) that belong to
 /// `subject` (a principal id). Put it under [`PERSONAL`] in an event's `data`.
 pub fn personal(subject: &str, values: Value) -> Value {
@@ -60,9 +145,12 @@ pub fn personal(subject: &str, values: Value) -> Value {
 
 /// `data` with `values` added under [`PERSONAL`] for `subject`. `data` must be an object;
 /// anything else is returned unchanged.
-pub fn with_personal(mut data: Value, subject: &str, values: Value) -> Value {
+pub fn with_personal(mut data: Value, subject: &str, values: PersonalValues) -> Value {
     if let Value::Object(map) = &mut data {
-        map.insert(PERSONAL.to_owned(), personal(subject, values));
+        map.insert(
+            PERSONAL.to_owned(),
+            personal(subject, Value::Object(values.0)),
+        );
     }
     data
 }
@@ -395,7 +483,7 @@ impl Store {
             let placeholder = format!("erased:{id}");
             // Every place outside the trail that holds this principal's personal data.
             // Each statement binds the principal id first, then the replacement text.
-            let statements: [(&str, &str, Option<&str>); 4] = [
+            let statements: [(&str, &str, Option<&str>); 10] = [
                 (
                     "UPDATE principals SET name = ?2 WHERE id = ?1",
                     "UPDATE principals SET name = $2 WHERE id = $1",
@@ -414,6 +502,38 @@ impl Store {
                 (
                     "UPDATE promotion_approvals SET comment = NULL WHERE principal_id = ?1",
                     "UPDATE promotion_approvals SET comment = NULL WHERE principal_id = $1",
+                    None,
+                ),
+                (
+                    "UPDATE rollbacks SET notes = NULL WHERE completed_by = ?1",
+                    "UPDATE rollbacks SET notes = NULL WHERE completed_by = $1",
+                    None,
+                ),
+                (
+                    "UPDATE audit_legal_holds SET reason = ?2 WHERE created_by = ?1",
+                    "UPDATE audit_legal_holds SET reason = $2 WHERE created_by = $1",
+                    Some("erased"),
+                ),
+                (
+                    "UPDATE audit_legal_holds SET release_reason = ?2 WHERE released_by = ?1",
+                    "UPDATE audit_legal_holds SET release_reason = $2 WHERE released_by = $1",
+                    Some("erased"),
+                ),
+                (
+                    "UPDATE emergencies SET reason = ?2 WHERE declared_by = ?1",
+                    "UPDATE emergencies SET reason = $2 WHERE declared_by = $1",
+                    Some("erased"),
+                ),
+                (
+                    "UPDATE emergencies SET resolution = NULL WHERE resolved_by = ?1",
+                    "UPDATE emergencies SET resolution = NULL WHERE resolved_by = $1",
+                    None,
+                ),
+                (
+                    "UPDATE emergencies SET review = json_object('id', json_extract(review, '$.id'), \
+                     'erased', json('true')) WHERE review_filed_by = ?1",
+                    "UPDATE emergencies SET review = jsonb_build_object('id', review->'id', \
+                     'erased', true) WHERE review_filed_by = $1",
                     None,
                 ),
             ];

@@ -9,7 +9,7 @@ use steward_policy::{Role, UnknownValueError};
 
 use crate::audit::{NewEvent, append_event, roles_json};
 use crate::error::StoreError;
-use crate::personal::with_personal;
+use crate::personal::{PersonalValues, with_personal};
 use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -235,7 +235,7 @@ pub(crate) async fn insert_principal(
                     "roles": role_names(&principal.roles),
                 }),
                 &principal.id,
-                json!({ "name": principal.name }),
+                PersonalValues::new().plain("name", json!(principal.name)),
             ),
         },
     )

@@ -396,11 +396,15 @@ impl Store {
                 actor: by.clone(),
                 subject: hold_subject(&created.scope),
                 level: None,
-                data: json!({
-                    "hold_id": created.id,
-                    "scope": scope_json(&created.scope),
-                    "reason": created.reason,
-                }),
+                // The reason is the auditor's free text: stored encrypted for them.
+                data: crate::personal::with_personal(
+                    json!({
+                        "hold_id": created.id,
+                        "scope": scope_json(&created.scope),
+                    }),
+                    &by.id,
+                    crate::personal::PersonalValues::new().plain("reason", json!(created.reason)),
+                ),
             },
         )
         .await?;
@@ -472,11 +476,14 @@ impl Store {
                 actor: by.clone(),
                 subject: hold_subject(&hold.scope),
                 level: None,
-                data: json!({
-                    "hold_id": hold.id,
-                    "scope": scope_json(&hold.scope),
-                    "reason": reason,
-                }),
+                data: crate::personal::with_personal(
+                    json!({
+                        "hold_id": hold.id,
+                        "scope": scope_json(&hold.scope),
+                    }),
+                    &by.id,
+                    crate::personal::PersonalValues::new().plain("reason", json!(reason)),
+                ),
             },
         )
         .await?;

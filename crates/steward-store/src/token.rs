@@ -33,7 +33,7 @@ use steward_audit::{Actor, Subject};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::personal::with_personal;
+use crate::personal::{PersonalValues, with_personal};
 use crate::principal::{Principal, decode_principal, principal_in};
 use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
 
@@ -514,7 +514,11 @@ async fn insert_token(
             level: None,
             // A label often names a person or their device: personal data of the token's
             // principal, stored encrypted for it.
-            data: with_personal(data, &token.principal_id, json!({ "label": token.label })),
+            data: with_personal(
+                data,
+                &token.principal_id,
+                PersonalValues::new().plain("label", json!(token.label)),
+            ),
         },
     )
     .await?;

@@ -24,7 +24,8 @@ use serde_json::{Value, json};
 use steward_permits::{Channel, EmergencyError};
 use steward_policy::{Role, analyze, permit_classes};
 use steward_store::{
-    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, NewEmergency,
+    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
+    NewEmergency, PersonalText,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -47,7 +48,9 @@ pub struct DeclareRequest {
     /// "operations": ["restart"], "services_affected": ["api"]}`.
     #[schema(value_type = Object)]
     pub scope: Value,
-    pub reason: String,
+    /// Free text: personal data, sealed in the audit trail.
+    #[schema(value_type = String)]
+    pub reason: PersonalText,
     /// 1 to 60.
     pub minutes: i64,
 }
@@ -58,8 +61,10 @@ pub struct ApproveRequest {
     /// `incident_commander` or `on_call_lead`; the approver must hold it.
     #[schema(value_type = String)]
     pub role: Role,
+    /// Free text: personal data, sealed in the audit trail.
     #[serde(default)]
-    pub comment: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub comment: Option<PersonalText>,
     /// `api` (default), `cli` or `web`.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -71,7 +76,8 @@ pub struct ApproveRequest {
 pub struct ResolveRequest {
     /// How the incident was resolved.
     #[serde(default)]
-    pub resolution: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub resolution: Option<PersonalText>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,12 +92,15 @@ pub struct EmergencyRenewRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
     /// What happened and what the emergency permit was used for.
-    pub summary: String,
+    #[schema(value_type = String)]
+    pub summary: PersonalText,
     #[serde(default)]
-    pub root_cause: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub root_cause: Option<PersonalText>,
     /// Follow-up actions.
     #[serde(default)]
-    pub actions: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub actions: Vec<PersonalText>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -139,7 +148,7 @@ pub async fn declare(
     ApiJson(body): ApiJson<DeclareRequest>,
 ) -> Result<(StatusCode, Json<Emergency>), ApiError> {
     required_text(&body.incident_id, "incident_id", 200)?;
-    required_text(&body.reason, "reason", 10_000)?;
+    required_text(body.reason.inspect(), "reason", 10_000)?;
     required_text(&body.worker_id, "worker_id", 200)?;
     let task = parse_task(body.scope.clone(), "scope.")?;
     let analysis = analyze(&task, &state.policy);
@@ -277,12 +286,12 @@ pub async fn review(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
-    required_text(&body.summary, "summary", 100_000)?;
-    let review = json!({
-        "summary": body.summary,
-        "root_cause": body.root_cause,
-        "actions": body.actions,
-    });
+    required_text(body.summary.inspect(), "summary", 100_000)?;
+    let review = EmergencyReview {
+        summary: body.summary,
+        root_cause: body.root_cause,
+        actions: body.actions,
+    };
     state
         .store
         .file_emergency_review(caller.principal(), &id, review, now(&state))

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use steward_permits::{Channel, Decision, Outcome, PermitState, RevocationReason};
 use steward_policy::{Analysis, Evidence, Level, Role, Task, analyze, permit_classes};
 use steward_store::{
-    NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, StoreError, Subject,
+    NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, PersonalText, StoreError,
+    Subject,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -76,8 +77,10 @@ pub struct DecisionRequest {
     /// The role the approver decides under; they must hold it.
     #[schema(value_type = String)]
     pub role: Role,
+    /// Free text: personal data, sealed in the audit trail.
     #[serde(default)]
-    pub comment: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub comment: Option<PersonalText>,
     /// Conditions attached to an approval.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -128,8 +131,10 @@ pub struct RevokeRequest {
     /// certification_revoked, incident_resolved, approver_request, security_incident, manual`.
     #[schema(value_type = String)]
     pub reason: RevocationReason,
+    /// Free text: personal data, sealed in the audit trail.
     #[serde(default)]
-    pub comment: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub comment: Option<PersonalText>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

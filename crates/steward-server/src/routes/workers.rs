@@ -20,8 +20,8 @@ use steward_permits::{
 };
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
-    MAX_WORKER_PAGE, NewOutcome, NewWorker, OutcomeEvidence, OutcomeRecord, PromotionApproval,
-    StoreError, Worker, WorkerError, WorkerFilter, WorkerPage,
+    MAX_WORKER_PAGE, NewOutcome, NewWorker, OutcomeEvidence, OutcomeRecord, PersonalText,
+    PromotionApproval, StoreError, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -116,8 +116,10 @@ pub struct PromotionRequest {
     /// The role the caller approves under; they must hold it.
     #[schema(example = "engineering_manager")]
     pub role: String,
+    /// Free text: personal data, sealed in the audit trail.
     #[serde(default)]
-    pub comment: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub comment: Option<PersonalText>,
 }
 
 /// Body of suspend, reinstate, revoke and recertify.

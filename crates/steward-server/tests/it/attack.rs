@@ -24,6 +24,7 @@ use steward_store::{Backend, Store};
 mod duties;
 mod identity;
 mod input;
+mod privacy;
 mod races;
 mod scope;
 mod ssrf;

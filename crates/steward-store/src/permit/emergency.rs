@@ -36,6 +36,7 @@ use super::{
 };
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
+use crate::personal::{PersonalText, PersonalValues, with_personal};
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id};
 
@@ -46,7 +47,8 @@ use crate::store::{Pool, Store, Tx, TxConn, new_id};
 pub struct NewEmergency {
     pub incident_id: String,
     pub worker_id: String,
-    pub reason: String,
+    /// The declarer's free text: personal, sealed in the event.
+    pub reason: PersonalText,
     pub minutes: i64,
     pub scope: Value,
     pub analysis: Analysis,
@@ -121,8 +123,17 @@ struct Record {
 pub struct EmergencyApproval {
     /// `incident_commander` or `on_call_lead`; the approver must hold it.
     pub role: Role,
-    pub comment: Option<String>,
+    /// The approver's free text: personal, sealed in the events.
+    pub comment: Option<PersonalText>,
     pub channel: Channel,
+}
+
+/// A post-incident review: the filer's free text, personal and sealed in the event.
+#[derive(Debug, Clone)]
+pub struct EmergencyReview {
+    pub summary: PersonalText,
+    pub root_cause: Option<PersonalText>,
+    pub actions: Vec<PersonalText>,
 }
 
 /// Filters for listing emergencies; every field narrows.
@@ -307,16 +318,21 @@ impl Store {
             &by.actor(),
             "emergency.declared",
             &permit,
-            json!({
-                "emergency_id": emergency_id,
-                "incident_id": new.incident_id,
-                "reason": new.reason,
-                "emergency_justification": new.reason,
-                "minutes": new.minutes,
-                "approval_deadline_ms": deadline,
-                "scope_required_level": scope_level,
-                "enhanced_audit": true,
-            }),
+            // The reason is the declarer's free text: stored encrypted for them.
+            with_personal(
+                json!({
+                    "emergency_id": emergency_id,
+                    "incident_id": new.incident_id,
+                    "minutes": new.minutes,
+                    "approval_deadline_ms": deadline,
+                    "scope_required_level": scope_level,
+                    "enhanced_audit": true,
+                }),
+                &by.id,
+                PersonalValues::new()
+                    .text("reason", Some(&new.reason))
+                    .text("emergency_justification", Some(&new.reason)),
+            ),
             now_ms,
         )
         .await?;
@@ -399,7 +415,7 @@ impl Store {
             role,
             decision: Decision::Approve,
             channel,
-            comment: comment.clone(),
+            comment: comment.clone().map(PersonalText::into_column),
             conditions: json!({}),
             round: permit.round,
             created_at_ms: now_ms,
@@ -412,8 +428,13 @@ impl Store {
             &actor,
             "permit.approval_recorded",
             &permit,
-            json!({"decision": "approve", "role": role, "channel": channel, "comment": comment,
-                   "conditions": {}, "round": permit.round}),
+            // The comment is the approver's free text: stored encrypted for them.
+            with_personal(
+                json!({"decision": "approve", "role": role, "channel": channel,
+                       "conditions": {}, "round": permit.round}),
+                &by.id,
+                PersonalValues::new().text("comment", comment.as_ref()),
+            ),
             now_ms,
         )
         .await?;
@@ -445,9 +466,13 @@ impl Store {
             &actor,
             "emergency.approved",
             &permit,
-            json!({"emergency_id": e.id, "incident_id": e.incident_id, "role": role,
-                   "authorized_by": by.id, "approval_timestamp_ms": now_ms,
-                   "channel": channel, "comment": comment, "expires_at_ms": until}),
+            with_personal(
+                json!({"emergency_id": e.id, "incident_id": e.incident_id, "role": role,
+                       "authorized_by": by.id, "approval_timestamp_ms": now_ms,
+                       "channel": channel, "expires_at_ms": until}),
+                &by.id,
+                PersonalValues::new().text("comment", comment.as_ref()),
+            ),
             now_ms,
         )
         .await?;
@@ -468,7 +493,7 @@ impl Store {
         &self,
         by: &Principal,
         emergency_id: &str,
-        resolution: Option<String>,
+        resolution: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
         require_incident_role(by, "resolve an emergency")?;
@@ -499,7 +524,7 @@ impl Store {
         }
         e.resolved_by = Some(by.id.clone());
         e.resolved_at_ms = Some(now_ms);
-        e.resolution = resolution.clone();
+        e.resolution = resolution.clone().map(PersonalText::into_column);
         if e.ended_at_ms.is_none() {
             e.ended_at_ms = Some(now_ms);
             e.end_reason = Some("incident_resolved".to_owned());
@@ -511,8 +536,13 @@ impl Store {
             &actor,
             "emergency.resolved",
             &permit,
-            json!({"emergency_id": e.id, "incident_id": e.incident_id, "resolution": resolution,
-                   "review_due_at_ms": e.review_due_at_ms}),
+            // The resolution is the resolver's free text: stored encrypted for them.
+            with_personal(
+                json!({"emergency_id": e.id, "incident_id": e.incident_id,
+                       "review_due_at_ms": e.review_due_at_ms}),
+                &by.id,
+                PersonalValues::new().text("resolution", resolution.as_ref()),
+            ),
             now_ms,
         )
         .await?;
@@ -627,7 +657,7 @@ impl Store {
         &self,
         by: &Principal,
         emergency_id: &str,
-        review: Value,
+        review: EmergencyReview,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
         let mut tx = self.begin().await?;
@@ -665,21 +695,38 @@ impl Store {
         // The review gets its own id, which the audit catalog's emergency items name
         // (`post_incident_review_id`).
         let review_id = new_id();
-        let mut review = review;
-        if let Value::Object(map) = &mut review {
-            map.insert("id".into(), json!(review_id));
-        }
+        let personal = PersonalValues::new()
+            .text("summary", Some(&review.summary))
+            .text("root_cause", review.root_cause.as_ref())
+            .texts("actions", &review.actions);
+        // The stored copy (erased with its filer) keeps the review's shape.
+        let EmergencyReview {
+            summary,
+            root_cause,
+            actions,
+        } = review;
+        let stored = json!({
+            "summary": summary.into_column(),
+            "root_cause": root_cause.map(PersonalText::into_column),
+            "actions": actions.into_iter().map(PersonalText::into_column).collect::<Vec<_>>(),
+            "id": review_id,
+        });
         e.review_filed_by = Some(by.id.clone());
         e.review_filed_at_ms = Some(now_ms);
-        e.review = Some(review.clone());
+        e.review = Some(stored);
         emergency_event(
             &mut tx,
             &by.actor(),
             "emergency.review_filed",
             &permit,
-            json!({"emergency_id": e.id, "incident_id": e.incident_id,
-                   "post_incident_review_id": review_id, "review": review,
-                   "review_due_at_ms": due, "late": now_ms >= due}),
+            // The review is the filer's free text: stored encrypted for them.
+            with_personal(
+                json!({"emergency_id": e.id, "incident_id": e.incident_id,
+                       "post_incident_review_id": review_id,
+                       "review_due_at_ms": due, "late": now_ms >= due}),
+                &by.id,
+                personal,
+            ),
             now_ms,
         )
         .await?;
@@ -1171,7 +1218,7 @@ async fn insert_emergency(
                 .bind(permit_id)
                 .bind(&new.worker_id)
                 .bind(declared_by)
-                .bind(&new.reason)
+                .bind(new.reason.as_column())
                 .bind(new.minutes)
                 .bind(now_ms)
                 .bind(deadline_ms)

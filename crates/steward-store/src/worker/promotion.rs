@@ -13,6 +13,7 @@ use steward_policy::{Level, Role};
 use super::{Worker, WorkerError, row, worker_event};
 use crate::audit::append_event;
 use crate::error::StoreError;
+use crate::personal::{PersonalText, PersonalValues, with_personal};
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Store, Tx, TxConn, new_id};
 
@@ -113,7 +114,7 @@ impl Store {
         worker_id: &str,
         target: Level,
         role: Role,
-        comment: Option<String>,
+        comment: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<PromotionState, WorkerError> {
         let now = Timestamp(now_ms);
@@ -158,7 +159,7 @@ impl Store {
             id: new_id(),
             principal_id: by_principal.id.clone(),
             role,
-            comment,
+            comment: comment.clone().map(PersonalText::into_column),
             created_at_ms: now_ms,
         };
         insert_approval(&mut tx, &before.id, target, &approval).await?;
@@ -170,7 +171,7 @@ impl Store {
                 "worker.promotion_approved",
                 &before,
                 // The comment is the approver's free text: stored encrypted for them.
-                crate::personal::with_personal(
+                with_personal(
                     json!({
                         "approval_id": approval.id,
                         "target_level": target.value(),
@@ -178,7 +179,7 @@ impl Store {
                         "role": role.as_str(),
                     }),
                     &approval.principal_id,
-                    json!({ "comment": approval.comment }),
+                    PersonalValues::new().text("comment", comment.as_ref()),
                 ),
             ),
         )

@@ -216,10 +216,17 @@ impl Store {
             close_open_approvals(&mut tx, &after.id, ClosedBy::Voided, now_ms).await?;
         }
         let mut data = json!({
-            "reason": change.reason,
             "from_status": before.status.as_str(),
             "to_status": after.status.as_str(),
         });
+        if let Some(reason) = change.reason {
+            // A person's reason is free text: stored encrypted for them.
+            data = crate::personal::with_personal(
+                data,
+                &by.id,
+                crate::personal::PersonalValues::new().plain("reason", json!(reason)),
+            );
+        }
         match change.action {
             CertAction::Suspend => data["automatic"] = Value::Bool(false),
             CertAction::Recertify => data["recertify_by"] = json!(after.recertify_by_ms),

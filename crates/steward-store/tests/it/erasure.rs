@@ -6,7 +6,8 @@ use serde_json::json;
 use steward_policy::Role;
 use steward_store::testing::find_plaintext;
 use steward_store::{
-    Backend, NewEvent, NewPrincipal, NewToken, PrincipalKind, Store, StoreError, with_personal,
+    Backend, NewEvent, NewPrincipal, NewToken, PersonalValues, PrincipalKind, Store, StoreError,
+    with_personal,
 };
 
 use crate::support::{admin, store_test};
@@ -46,7 +47,7 @@ store_test!(
                 data: with_personal(
                     json!({"kind": "note"}),
                     &zelda.id,
-                    json!({"comment": COMMENT}),
+                    PersonalValues::new().plain("comment", json!(COMMENT)),
                 ),
                 ..NewEvent::now("test.noted", zelda.actor())
             })
@@ -134,7 +135,11 @@ store_test!(
         // Personal values recorded after erasure are stored as the erased marker only.
         let late = store
             .record_event(NewEvent {
-                data: with_personal(json!({}), &zelda.id, json!({"comment": "after erasure"})),
+                data: with_personal(
+                    json!({}),
+                    &zelda.id,
+                    PersonalValues::new().plain("comment", json!("after erasure")),
+                ),
                 ..NewEvent::now("test.noted", admin())
             })
             .await

@@ -966,7 +966,10 @@ store_test!(
                 "permit.revoked"
             ]
         );
-        assert_eq!(events[0].data["reason"], "leaked credentials");
+        // The reason is a person's free text: sealed, never in the event as written.
+        assert_eq!(events[0].data.get("reason"), None);
+        assert_eq!(events[0].data["personal"]["alg"], "xchacha20poly1305");
+        assert!(!events[0].data.to_string().contains("leaked credentials"));
         assert_eq!(
             events[0].data["revoked_permits"],
             serde_json::json!(["p-active", "p-approved", "p-executing"])
