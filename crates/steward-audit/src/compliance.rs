@@ -421,11 +421,11 @@ impl ReportBuilder {
                 self.worker_levels.insert(worker.clone(), level);
             }
         }
-        if entry.event_type == "permit.requested" {
-            if let Some(permit) = &entry.subject.permit_id {
-                self.requesters
-                    .insert(permit.clone(), entry.actor.id.clone());
-            }
+        if entry.event_type == "permit.requested"
+            && let Some(permit) = &entry.subject.permit_id
+        {
+            self.requesters
+                .insert(permit.clone(), entry.actor.id.clone());
         }
     }
 
@@ -525,16 +525,16 @@ impl ReportBuilder {
                     .worker_id
                     .as_ref()
                     .and_then(|worker| self.worker_levels.get(worker));
-                if let (Some(level), Some(worker_level)) = (entry.level, worker_level) {
-                    if u64::from(level) > *worker_level {
-                        push(
-                            "above_level_execution",
-                            Area::Approvals,
-                            format!(
-                                "permit at level {level} started by a worker at level {worker_level}"
-                            ),
-                        );
-                    }
+                if let (Some(level), Some(worker_level)) = (entry.level, worker_level)
+                    && u64::from(level) > *worker_level
+                {
+                    push(
+                        "above_level_execution",
+                        Area::Approvals,
+                        format!(
+                            "permit at level {level} started by a worker at level {worker_level}"
+                        ),
+                    );
                 }
             }
             "permit.approval_recorded" | "permit.approved" => {

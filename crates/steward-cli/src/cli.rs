@@ -8,7 +8,9 @@ use crate::command::authorize::AuthorizeArgs;
 use crate::command::check::CheckArgs;
 use crate::command::emergency::EmergencyArgs;
 use crate::command::events::EventsArgs;
+use crate::command::hook::HookArgs;
 use crate::command::init::InitArgs;
+use crate::command::mcp::McpArgs;
 use crate::command::monitoring::RollbackArgs;
 use crate::command::permit::PermitArgs;
 use crate::command::policy::PolicyCommand;
@@ -71,4 +73,10 @@ pub enum Command {
     Webhook(WebhookArgs),
     /// Compliance reports per framework and period (on a server).
     Report(ReportArgs),
+    /// Serve Steward's MCP tools over stdio, for an agent host that spawns its servers:
+    /// each JSON-RPC message is relayed to the server's `/mcp` endpoint with the token.
+    Mcp(McpArgs),
+    /// Gate a coding agent's tool calls: answer its hook events (Claude Code: PreToolUse,
+    /// PermissionRequest, PostToolUse) for the session's worker, failing closed.
+    Hook(HookArgs),
 }

@@ -52,6 +52,25 @@ pub struct ClientArgs {
     pub json: bool,
 }
 
+impl ClientArgs {
+    /// The server's base URL (no trailing slash) and the token, or why they are unusable.
+    pub fn server_and_token(&self) -> anyhow::Result<(String, String)> {
+        let server = self.server.trim_end_matches('/').to_owned();
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return Err(invalid(format!(
+                "`--server {server}`: expected an http:// or https:// URL"
+            )));
+        }
+        match self.token.as_deref().map(str::trim) {
+            Some(token) if !token.is_empty() => Ok((server, token.to_owned())),
+            _ => Err(invalid(
+                "no API token: set `STEWARD_TOKEN` or pass `--token` (`steward init` and \
+                 `steward serve` print the first admin token)",
+            )),
+        }
+    }
+}
+
 /// A blocking facade over an async `reqwest` client and its own current-thread runtime.
 #[derive(Debug)]
 pub struct Client {
@@ -63,21 +82,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(args: &ClientArgs) -> anyhow::Result<Client> {
-        let server = args.server.trim_end_matches('/').to_owned();
-        if !(server.starts_with("http://") || server.starts_with("https://")) {
-            return Err(invalid(format!(
-                "`--server {server}`: expected an http:// or https:// URL"
-            )));
-        }
-        let token = match args.token.as_deref().map(str::trim) {
-            Some(token) if !token.is_empty() => token.to_owned(),
-            _ => {
-                return Err(invalid(
-                    "no API token: set `STEWARD_TOKEN` or pass `--token` (`steward init` and \
-                     `steward serve` print the first admin token)",
-                ));
-            }
-        };
+        let (server, token) = args.server_and_token()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -6,7 +6,9 @@ pub mod authorize;
 pub mod check;
 pub mod emergency;
 pub mod events;
+pub mod hook;
 pub mod init;
+pub mod mcp;
 pub mod monitoring;
 pub mod permit;
 pub mod policy;
@@ -38,5 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback(args) => monitoring::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Report(args) => report::run(args),
+        Command::Mcp(args) => mcp::run(args),
+        Command::Hook(args) => hook::run(args),
     }
 }

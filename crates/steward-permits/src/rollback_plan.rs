@@ -200,17 +200,17 @@ fn check_plan(level: Level, plan: &Map<String, Value>, problem: &mut impl FnMut(
             }
         }
     }
-    if stated.is_none() {
-        if let Some(v) = plan.get("total_time_estimate") {
-            match v.as_str().and_then(parse_duration_minutes) {
-                Some(m) => stated = Some((at("total_time_estimate"), m)),
-                None => {
-                    unreadable = true;
-                    problem(
-                        at("total_time_estimate"),
-                        "must read like `5 minutes`, `3-5 minutes` or `30-60 seconds`".into(),
-                    );
-                }
+    if stated.is_none()
+        && let Some(v) = plan.get("total_time_estimate")
+    {
+        match v.as_str().and_then(parse_duration_minutes) {
+            Some(m) => stated = Some((at("total_time_estimate"), m)),
+            None => {
+                unreadable = true;
+                problem(
+                    at("total_time_estimate"),
+                    "must read like `5 minutes`, `3-5 minutes` or `30-60 seconds`".into(),
+                );
             }
         }
     }

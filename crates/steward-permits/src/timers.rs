@@ -272,13 +272,13 @@ pub fn certification_timers(record: &WorkerRecord, now: Timestamp) -> Vec<DueTim
     ) {
         return due;
     }
-    if record.status == CertificationStatus::Probationary {
-        if let Some(until) = record.probation_until.filter(|until| now >= *until) {
-            due.push(DueTimer {
-                kind: TimerKind::ProbationEnd,
-                due_at: until,
-            });
-        }
+    if record.status == CertificationStatus::Probationary
+        && let Some(until) = record.probation_until.filter(|until| now >= *until)
+    {
+        due.push(DueTimer {
+            kind: TimerKind::ProbationEnd,
+            due_at: until,
+        });
     }
     let Some((period, _)) = recert_rules(record.level) else {
         return due;

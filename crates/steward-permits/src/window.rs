@@ -77,10 +77,10 @@ pub fn check_renewal(
         return Err(WindowError::NotRenewable { kind });
     }
     window_within_max(spec, extra_hours)?;
-    if let Some(max) = spec.max_renewals {
-        if renewals_so_far >= max {
-            return Err(WindowError::TooManyRenewals { kind, max });
-        }
+    if let Some(max) = spec.max_renewals
+        && renewals_so_far >= max
+    {
+        return Err(WindowError::TooManyRenewals { kind, max });
     }
     if let Some(max_total_hours) = spec.max_total_hours {
         let total_hours = total_hours_so_far + extra_hours;

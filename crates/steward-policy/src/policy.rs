@@ -728,13 +728,13 @@ impl Validator {
                     "fewer approvers than required roles",
                 );
             }
-            if let Some(extended) = rules.token_allocation_extended {
-                if extended < rules.token_allocation {
-                    self.problem(
-                        format!("{path}.token_allocation_extended"),
-                        "must be at least `token_allocation`",
-                    );
-                }
+            if let Some(extended) = rules.token_allocation_extended
+                && extended < rules.token_allocation
+            {
+                self.problem(
+                    format!("{path}.token_allocation_extended"),
+                    "must be at least `token_allocation`",
+                );
             }
             let evidence = self.evidence(&format!("{path}.evidence"), &rules.evidence);
             specs.push(LevelSpec {

@@ -19,6 +19,7 @@ pub mod extract;
 pub mod feed;
 pub mod json;
 pub mod limits;
+pub mod mcp;
 mod openapi;
 pub mod routes;
 pub mod state;
@@ -44,6 +45,7 @@ pub use state::{AppState, AuditKey, Stopping};
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
+    let mcp = mcp::router(state.clone());
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/openapi.json", get(openapi::document))
@@ -195,6 +197,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhooks/{id}/deliveries",
             get(routes::webhooks::deliveries),
         )
+        .route("/v1/hooks/claude-code", post(routes::hooks::claude_code))
+        .merge(mcp)
         .fallback(not_found)
         // After every route: it applies to the routes added so far.
         .method_not_allowed_fallback(method_not_allowed)

@@ -13,6 +13,7 @@ use crate::routes;
         routes::health::healthz,
         routes::analyze::analyze_task,
         routes::authorize::authorize_operation,
+        routes::hooks::claude_code,
         routes::permits::request,
         routes::permits::list,
         routes::permits::show,

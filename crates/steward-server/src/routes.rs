@@ -7,6 +7,7 @@ pub mod emergencies;
 pub mod erasure;
 pub mod events;
 pub mod health;
+pub mod hooks;
 pub mod metrics;
 pub mod monitoring;
 pub mod permits;

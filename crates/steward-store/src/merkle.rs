@@ -138,11 +138,11 @@ impl Store {
         // the same size twice, and the tree cannot move while the root is computed.
         let size = lock_merkle_head(&mut tx).await?;
         let latest = read_latest_checkpoint(&mut tx).await?;
-        if let Some(latest) = latest {
-            if !has_events_besides_checkpoints(&mut tx, latest.checkpoint.tree_size, size).await? {
-                tx.rollback().await?;
-                return Ok(latest);
-            }
+        if let Some(latest) = latest
+            && !has_events_besides_checkpoints(&mut tx, latest.checkpoint.tree_size, size).await?
+        {
+            tx.rollback().await?;
+            return Ok(latest);
         }
         let nodes = tx_nodes(&mut tx, &root_nodes(size)).await?;
         let root_hash = root_from_nodes(size, &nodes).map_err(missing_node)?;

@@ -388,6 +388,7 @@ impl Store {
     pub async fn record_telemetry(
         &self,
         by: &Principal,
+        channel: Option<steward_audit::Channel>,
         permit_id: &str,
         input: TelemetryInput,
         now_ms: i64,
@@ -456,7 +457,7 @@ impl Store {
         );
         event(
             &mut tx,
-            by.actor(),
+            by.actor_via(channel),
             "telemetry.recorded",
             &permit,
             json!({

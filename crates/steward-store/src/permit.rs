@@ -334,6 +334,7 @@ impl Store {
     pub async fn request_permit(
         &self,
         by: &Principal,
+        channel: Option<steward_audit::Channel>,
         new: NewPermit,
         policy: &Policy,
         now_ms: i64,
@@ -419,7 +420,7 @@ impl Store {
             analysis: Some(std::sync::Arc::new(new.analysis.clone())),
         };
         row::insert_permit(&mut tx, &permit, &new.analysis).await?;
-        let actor = by.actor();
+        let actor = by.actor_via(channel);
         event(
             &mut tx,
             &actor,

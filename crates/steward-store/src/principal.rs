@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde_json::json;
-use steward_audit::{Actor, ActorKind, Subject};
+use steward_audit::{Actor, ActorKind, Channel, Subject};
 use steward_policy::{Role, UnknownValueError};
 
 use crate::audit::{NewEvent, append_event, roles_json};
@@ -257,6 +257,15 @@ impl Principal {
                 .map(str::to_owned)
                 .collect(),
             channel: None,
+        }
+    }
+
+    /// The principal as an audit actor acting through `channel` (`None`: the JSON API):
+    /// the events a use case appends for it record the channel as `data.channel`.
+    pub fn actor_via(&self, channel: Option<Channel>) -> Actor {
+        Actor {
+            channel,
+            ..self.actor()
         }
     }
 

@@ -222,10 +222,10 @@ impl Store {
             return Ok(None);
         };
         let principal = decode_principal((p_id, kind, name, roles, created_at, disabled_at))?;
-        if last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY_MS) {
-            if let Err(error) = self.touch_token(&token_id, now).await {
-                tracing::warn!(token_id, %error, "could not record token use");
-            }
+        if last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY_MS)
+            && let Err(error) = self.touch_token(&token_id, now).await
+        {
+            tracing::warn!(token_id, %error, "could not record token use");
         }
         Ok(Some(AuthenticatedPrincipal {
             token_id,

@@ -92,12 +92,12 @@ pub fn telemetry(client: &ClientArgs, args: TelemetryArgs) -> anyhow::Result<Exi
             "give at least one of `--error-rate`, `--p99-ms`, `--health`",
         ));
     }
-    if let Some(rate) = args.error_rate {
-        if !(0.0..=1.0).contains(&rate) {
-            return Err(invalid(format!(
-                "`--error-rate` is a fraction from 0 to 1, got {rate}"
-            )));
-        }
+    if let Some(rate) = args.error_rate
+        && !(0.0..=1.0).contains(&rate)
+    {
+        return Err(invalid(format!(
+            "`--error-rate` is a fraction from 0 to 1, got {rate}"
+        )));
     }
     let mut body = json!({});
     if let Some(rate) = args.error_rate {

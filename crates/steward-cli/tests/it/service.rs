@@ -15,7 +15,9 @@ use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_
 mod contract;
 mod emergency;
 mod gate;
+mod hook;
 mod kill9;
+mod mcp;
 mod signing_key;
 
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.

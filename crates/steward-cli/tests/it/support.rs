@@ -46,6 +46,11 @@ pub const STEWARD_ENV: &[&str] = &[
     "STEWARD_LISTEN",
     "STEWARD_POLICY",
     "STEWARD_AUDIT_KEY_FILE",
+    "STEWARD_WORKER",
+    "STEWARD_PERMIT",
+    "STEWARD_ENVIRONMENT",
+    "STEWARD_HEADLESS",
+    "STEWARD_HOOK_TIMEOUT",
 ];
 
 pub fn steward(args: &[&str], stdin: &[u8]) -> Run {

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::json;
 use steward_policy::{Analysis, Task, analyze};
-use steward_store::{NewEvent, Subject};
+use steward_store::{Channel, NewEvent, Subject};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -25,6 +25,17 @@ pub async fn analyze_task(
     caller: Caller,
     ApiJson(value): ApiJson<serde_json::Value>,
 ) -> Result<Json<Analysis>, ApiError> {
+    analyze_via(&state, &caller, None, value).await.map(Json)
+}
+
+/// The use case behind `POST /v1/analyze` and the MCP tool `analyze_task`: parse, analyse,
+/// record `task.analyzed` (through `channel`, `None` for the JSON API), answer.
+pub async fn analyze_via(
+    state: &AppState,
+    caller: &Caller,
+    channel: Option<Channel>,
+    value: serde_json::Value,
+) -> Result<Analysis, ApiError> {
     let task = parse_task(value, "")?;
     let analysis = analyze(&task, &state.policy);
     // SPEC §9: every analysis served is an audit event; the decision is answered only
@@ -35,7 +46,7 @@ pub async fn analyze_task(
         .record_event(NewEvent {
             ts_ms: state.clock.now().millis(),
             event_type: "task.analyzed".into(),
-            actor: caller.actor(),
+            actor: caller.principal().actor_via(channel),
             subject: Subject {
                 task_id: analysis.task_id.clone(),
                 worker_id: None,
@@ -54,7 +65,7 @@ pub async fn analyze_task(
         })
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(analysis))
+    Ok(analysis)
 }
 
 /// Parses a task with the policy crate's strict rules; errors name the field, under

@@ -133,13 +133,13 @@ pub async fn list_events(
             _ => filter.to_ts_ms = Some(parse_millis(&key, &value)?),
         }
     }
-    if let (Some(from), Some(to)) = (filter.from_ts_ms, filter.to_ts_ms) {
-        if to < from {
-            return Err(ApiError::bad_request(
-                format!("`to_ts_ms` ({to}) is before `from_ts_ms` ({from})"),
-                "to_ts_ms",
-            ));
-        }
+    if let (Some(from), Some(to)) = (filter.from_ts_ms, filter.to_ts_ms)
+        && to < from
+    {
+        return Err(ApiError::bad_request(
+            format!("`to_ts_ms` ({to}) is before `from_ts_ms` ({from})"),
+            "to_ts_ms",
+        ));
     }
     let items = state
         .store

@@ -18,7 +18,7 @@ use steward_policy::{
     Action, Environment, PermitType, Role, action_requirement, classify_action,
     names_sensitive_data,
 };
-use steward_store::{NewEvent, Subject};
+use steward_store::{Channel, NewEvent, Subject};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -121,6 +121,17 @@ pub async fn authorize_operation(
     caller: Caller,
     ApiJson(body): ApiJson<AuthorizeRequest>,
 ) -> Result<Json<AuthorizeResponse>, ApiError> {
+    authorize_via(&state, &caller, None, body).await.map(Json)
+}
+
+/// The use case behind `POST /v1/authorize`, the MCP tool `authorize_operation` and the
+/// coding-agent hooks, acting through `channel` (`None` for the JSON API).
+pub async fn authorize_via(
+    state: &AppState,
+    caller: &Caller,
+    channel: Option<Channel>,
+    body: AuthorizeRequest,
+) -> Result<AuthorizeResponse, ApiError> {
     state.limits.check_authorize(&caller.0.token_id)?;
     let now = state.clock.now();
     let current = state
@@ -134,7 +145,7 @@ pub async fn authorize_operation(
         .await
         .map_err(lookup_error)?;
     let worker = &current.worker;
-    may_ask(&caller, worker)?;
+    may_ask(caller, worker)?;
 
     let sensitive = body.sensitive_data || names_sensitive_data(&body.data_touched, &state.policy);
     let action = classify_action(&state.policy, &body.action);
@@ -186,8 +197,9 @@ pub async fn authorize_operation(
         response.permit_type_needed = v.permit_type_needed.map(str::to_owned);
     }
     let record = Record {
-        state: &state,
-        caller: &caller,
+        state,
+        caller,
+        channel,
         body: &body,
         action: &action,
         worker,
@@ -202,34 +214,35 @@ pub async fn authorize_operation(
 
     // An allowed operation that spends a permit's tokens: the spend and its event commit
     // together, guarded against overdrawing by racing decisions on any instance.
-    if verdict.allow && body.tokens > 0 {
-        if let Some((p, _)) = permit {
-            let event = record.event(&verdict, now.millis());
-            match state
-                .store
-                .spend_tokens(&p.id, body.tokens, p.token_budget, event)
-                .await
-                .map_err(ApiError::internal)?
-            {
-                Some((used, entry)) => {
-                    response.tokens_used = Some(used);
-                    response.audit_seq = Some(entry.seq);
-                    return Ok(Json(response));
-                }
-                None => {
-                    // The budget ran out (or the permit ended) since the version read.
-                    let denied = Verdict {
-                        allow: false,
-                        rule: Rule::TokenBudget,
-                        scope: None,
-                        revoke: None,
-                        audit: true,
-                    };
-                    response.allow = false;
-                    response.rule = denied.rule.as_str().to_owned();
-                    response.audit_seq = Some(record.write(&denied, now.millis()).await?);
-                    return Ok(Json(response));
-                }
+    if verdict.allow
+        && body.tokens > 0
+        && let Some((p, _)) = permit
+    {
+        let event = record.event(&verdict, now.millis());
+        match state
+            .store
+            .spend_tokens(&p.id, body.tokens, p.token_budget, event)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            Some((used, entry)) => {
+                response.tokens_used = Some(used);
+                response.audit_seq = Some(entry.seq);
+                return Ok(response);
+            }
+            None => {
+                // The budget ran out (or the permit ended) since the version read.
+                let denied = Verdict {
+                    allow: false,
+                    rule: Rule::TokenBudget,
+                    scope: None,
+                    revoke: None,
+                    audit: true,
+                };
+                response.allow = false;
+                response.rule = denied.rule.as_str().to_owned();
+                response.audit_seq = Some(record.write(&denied, now.millis()).await?);
+                return Ok(response);
             }
         }
     }
@@ -238,7 +251,7 @@ pub async fn authorize_operation(
     if verdict.audit || emergency || body.record {
         response.audit_seq = Some(record.write(&verdict, now.millis()).await?);
     }
-    Ok(Json(response))
+    Ok(response)
 }
 
 /// The worker's own agent, the worker's owner (its master), or an admin.
@@ -314,6 +327,7 @@ struct Violation {
 struct Record<'a> {
     state: &'a AppState,
     caller: &'a Caller,
+    channel: Option<Channel>,
     body: &'a AuthorizeRequest,
     action: &'a Action,
     worker: &'a CachedWorker,
@@ -371,7 +385,7 @@ impl Record<'_> {
                 "authorize.denied"
             }
             .into(),
-            actor: self.caller.actor(),
+            actor: self.caller.principal().actor_via(self.channel),
             subject: Subject {
                 task_id: self.permit.map(|p| p.task_id.clone()),
                 worker_id: Some(self.worker.id.clone()),

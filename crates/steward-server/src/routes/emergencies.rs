@@ -147,6 +147,18 @@ pub async fn declare(
     caller: Caller,
     ApiJson(body): ApiJson<DeclareRequest>,
 ) -> Result<(StatusCode, Json<Emergency>), ApiError> {
+    let emergency = declare_via(&state, &caller, None, body).await?;
+    Ok((StatusCode::CREATED, Json(emergency)))
+}
+
+/// The use case behind `POST /v1/emergencies` and the MCP tool `declare_emergency`, acting
+/// through `channel` (`None` for the JSON API).
+pub async fn declare_via(
+    state: &AppState,
+    caller: &Caller,
+    channel: Option<steward_store::Channel>,
+    body: DeclareRequest,
+) -> Result<Emergency, ApiError> {
     required_text(&body.incident_id, "incident_id", 200)?;
     required_text(body.reason.inspect(), "reason", 10_000)?;
     required_text(&body.worker_id, "worker_id", 200)?;
@@ -176,12 +188,11 @@ pub async fn declare(
         analysis,
         constraints,
     };
-    let emergency = state
+    state
         .store
-        .declare_emergency(caller.principal(), new, &state.policy, now(&state))
+        .declare_emergency(caller.principal(), channel, new, &state.policy, now(state))
         .await
-        .map_err(emergency_error)?;
-    Ok((StatusCode::CREATED, Json(emergency)))
+        .map_err(emergency_error)
 }
 
 /// Approves an emergency (a human incident commander or on-call lead who is not its

@@ -113,10 +113,10 @@ impl Scope {
         if self.everything || entry.actor.id == self.principal {
             return Ok(true);
         }
-        if let Some(permit) = &subject.permit_id {
-            if self.has_permit(permit).await? {
-                return Ok(true);
-            }
+        if let Some(permit) = &subject.permit_id
+            && self.has_permit(permit).await?
+        {
+            return Ok(true);
         }
         match &subject.worker_id {
             Some(worker) => self.has_worker(worker).await,

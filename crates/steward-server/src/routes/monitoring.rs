@@ -44,6 +44,7 @@ pub struct TelemetryRequest {
     pub p99_ms: Option<f64>,
     /// The latest health check: `ok` or `fail`.
     #[serde(default)]
+    #[schema(inline)]
     pub health: Option<Health>,
 }
 
@@ -92,6 +93,20 @@ pub async fn telemetry(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TelemetryRequest>,
 ) -> Result<Json<TelemetryOutcome>, ApiError> {
+    telemetry_via(&state, &caller, None, &id, body)
+        .await
+        .map(Json)
+}
+
+/// The use case behind `POST /v1/permits/{id}/telemetry` and the MCP tool
+/// `report_telemetry`, acting through `channel` (`None` for the JSON API).
+pub async fn telemetry_via(
+    state: &AppState,
+    caller: &Caller,
+    channel: Option<steward_store::Channel>,
+    id: &str,
+    body: TelemetryRequest,
+) -> Result<TelemetryOutcome, ApiError> {
     let input = TelemetryInput {
         error_rate: body.error_rate,
         latency_p99_ms: body.p99_ms,
@@ -99,9 +114,8 @@ pub async fn telemetry(
     };
     state
         .store
-        .record_telemetry(caller.principal(), &id, input, now(&state))
+        .record_telemetry(caller.principal(), channel, id, input, now(state))
         .await
-        .map(Json)
         .map_err(monitoring_error)
 }
 

@@ -178,6 +178,18 @@ pub async fn request(
     caller: Caller,
     ApiJson(body): ApiJson<PermitRequest>,
 ) -> Result<(StatusCode, Json<Permit>), ApiError> {
+    let permit = request_via(&state, &caller, None, body).await?;
+    Ok((StatusCode::CREATED, Json(permit)))
+}
+
+/// The use case behind `POST /v1/permits` and the MCP tool `request_permit`, acting
+/// through `channel` (`None` for the JSON API).
+pub async fn request_via(
+    state: &AppState,
+    caller: &Caller,
+    channel: Option<steward_store::Channel>,
+    body: PermitRequest,
+) -> Result<Permit, ApiError> {
     caller.require_any(&[Role::Master, Role::Admin], "requesting a permit")?;
     let task = parse_task(body.task.clone(), "task.")?;
     let analysis = analyze(&task, &state.policy);
@@ -202,12 +214,18 @@ pub async fn request(
     };
     match state
         .store
-        .request_permit(caller.principal(), new, &state.policy, now(&state))
+        .request_permit(caller.principal(), channel, new, &state.policy, now(state))
         .await
     {
-        Ok(permit) => Ok((StatusCode::CREATED, Json(permit))),
+        Ok(permit) => Ok(permit),
         Err(PermitError::HardBlocks(blocks)) => {
-            record_hard_block(&state, &caller, refused, &blocks).await?;
+            record_hard_block(
+                state,
+                caller.principal().actor_via(channel),
+                refused,
+                &blocks,
+            )
+            .await?;
             Err(permit_error(PermitError::HardBlocks(blocks)))
         }
         Err(error) => Err(permit_error(error)),
@@ -226,7 +244,7 @@ struct HardBlockSubject {
 /// that none is ever executed). Nothing else is written; the event stands alone.
 async fn record_hard_block(
     state: &AppState,
-    caller: &Caller,
+    actor: steward_store::Actor,
     subject: HardBlockSubject,
     blocks: &[steward_policy::Block],
 ) -> Result<(), ApiError> {
@@ -236,7 +254,7 @@ async fn record_hard_block(
         .record_event(NewEvent {
             ts_ms: now(state),
             event_type: "permit.hard_blocked".into(),
-            actor: caller.actor(),
+            actor,
             subject: Subject {
                 task_id: subject.task_id,
                 worker_id: Some(subject.worker_id),
@@ -514,12 +532,12 @@ pub async fn visible_permit(
         .permit(id)
         .await
         .map_err(|e| permit_error(PermitError::Store(e)))?;
-    if let Some(own) = own_worker_only(state, caller).await? {
-        if permit.worker_id != own {
-            // Not 403: a worker learns nothing about other workers' permits, not even that
-            // they exist.
-            return Err(ApiError::NotFound(format!("permit `{id}` not found")));
-        }
+    if let Some(own) = own_worker_only(state, caller).await?
+        && permit.worker_id != own
+    {
+        // Not 403: a worker learns nothing about other workers' permits, not even that
+        // they exist.
+        return Err(ApiError::NotFound(format!("permit `{id}` not found")));
     }
     Ok(permit)
 }
@@ -552,14 +570,14 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let own = own_worker_only(&state, &caller).await?;
-    if let (Some(own), Some(asked)) = (&own, &q.worker_id) {
-        if own != asked {
-            return Err(ApiError::refused(
-                StatusCode::FORBIDDEN,
-                "own_worker_only",
-                "a worker may list only its own permits",
-            ));
-        }
+    if let (Some(own), Some(asked)) = (&own, &q.worker_id)
+        && own != asked
+    {
+        return Err(ApiError::refused(
+            StatusCode::FORBIDDEN,
+            "own_worker_only",
+            "a worker may list only its own permits",
+        ));
     }
     let filter = PermitFilter {
         state: q

@@ -229,6 +229,7 @@ impl Store {
     pub async fn declare_emergency(
         &self,
         by: &Principal,
+        channel: Option<steward_audit::Channel>,
         new: NewEmergency,
         policy: &Policy,
         now_ms: i64,
@@ -312,10 +313,10 @@ impl Store {
             now_ms,
         )
         .await?;
-        let actor = by.actor();
+        let actor = by.actor_via(channel);
         emergency_event(
             &mut tx,
-            &by.actor(),
+            &actor,
             "emergency.declared",
             &permit,
             // The reason is the declarer's free text: stored encrypted for them.

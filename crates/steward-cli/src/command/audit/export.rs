@@ -137,15 +137,15 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
             Some(error) => Err(error),
             None => verifier.finish(),
         };
-        if let Err(error) = &result {
-            if unusable(error) {
-                // Unusable input, not damage: name the problem without calling it damage.
-                return Err(invalid(format!(
-                    "`{}` is not an audit export: {}",
-                    file.display(),
-                    error.kind
-                )));
-            }
+        if let Err(error) = &result
+            && unusable(error)
+        {
+            // Unusable input, not damage: name the problem without calling it damage.
+            return Err(invalid(format!(
+                "`{}` is not an audit export: {}",
+                file.display(),
+                error.kind
+            )));
         }
         return report(&result, None, json);
     }

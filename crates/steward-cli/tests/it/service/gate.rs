@@ -18,7 +18,7 @@ use crate::support::{Run, STEWARD_ENV, repo_root, scratch_dir};
 
 /// Runs `body` against SQLite (the data directory's file), then PostgreSQL when it is
 /// reachable (required in CI).
-fn on_both_backends(name: &str, body: fn(&Path, Option<&str>)) {
+pub(super) fn on_both_backends(name: &str, body: fn(&Path, Option<&str>)) {
     body(&scratch_dir(&format!("{name}-sqlite")), None);
     let runtime = runtime();
     let Some(db) = runtime.block_on(steward_store::testing::postgres_store()) else {
@@ -37,7 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Runs one SQL statement on the server's database: test fixtures for what only time
 /// makes (a certified worker, an old request).
-fn sql(dir: &Path, database: Option<&str>, statement: &str) {
+pub(super) fn sql(dir: &Path, database: Option<&str>, statement: &str) {
     let url = database.map_or_else(
         || format!("sqlite://{}", dir.join("steward.db").display()),
         str::to_owned,
@@ -56,13 +56,13 @@ fn sql(dir: &Path, database: Option<&str>, statement: &str) {
 }
 
 /// The cast: an admin, a master (agent) and an approver (human tech lead), with tokens.
-struct Cast {
-    admin: String,
-    master: String,
-    approver: String,
+pub(super) struct Cast {
+    pub(super) admin: String,
+    pub(super) master: String,
+    pub(super) approver: String,
 }
 
-fn cast(served: &Served) -> Cast {
+pub(super) fn cast(served: &Served) -> Cast {
     let admin = served.token.clone().expect("admin token");
     let principal = |kind: &str, name: &str, role: &str| -> String {
         let run = served.run(
@@ -95,7 +95,12 @@ fn cast(served: &Served) -> Cast {
 /// A worker the master registers and that is certified at level 2. Promotion to level 2
 /// takes 30 days and 20 operations (SPEC §5), so the certification is written directly:
 /// it stands in for that history and the engineering manager's approval.
-fn certified_worker(served: &Served, cast: &Cast, dir: &Path, database: Option<&str>) -> String {
+pub(super) fn certified_worker(
+    served: &Served,
+    cast: &Cast,
+    dir: &Path,
+    database: Option<&str>,
+) -> String {
     let run = served.run(
         &[
             "worker",
@@ -121,7 +126,7 @@ fn certified_worker(served: &Served, cast: &Cast, dir: &Path, database: Option<&
     worker
 }
 
-fn example(name: &str) -> String {
+pub(super) fn example(name: &str) -> String {
     repo_root()
         .join("examples")
         .join(name)
