@@ -5,5 +5,6 @@
 
 mod browser;
 mod dashboard;
+mod oversight;
 mod security;
 mod support;
