@@ -35,6 +35,10 @@ impl Drop for Driver {
 
 /// Starts chromedriver, or `None` (after a one-line note) when the browser is missing
 /// outside CI. Under CI a missing browser fails the test.
+#[expect(
+    clippy::print_stderr,
+    reason = "the one-line note that the browser tests were skipped"
+)]
 pub async fn driver() -> Option<Driver> {
     let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
     if !present {
