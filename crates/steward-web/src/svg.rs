@@ -44,7 +44,8 @@ impl Chart {
         if value.fract() == 0.0 && value.abs() < 1e12 {
             format!("{value:.0}")
         } else {
-            format!("{value:.1}")
+            let text = format!("{value:.2}");
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
         }
     }
 
@@ -179,6 +180,8 @@ mod tests {
         assert!(svg.contains("<desc id=\"t-desc\">by level</desc>"));
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains(">12.5<"));
+        assert_eq!(chart.format(0.25), "0.25");
+        assert_eq!(chart.format(20.0), "20");
         assert!(!chart.is_empty());
         assert_eq!(nice_ceiling(12.5), 20.0);
         assert_eq!(nice_ceiling(0.0), 1.0);

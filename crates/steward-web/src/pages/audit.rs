@@ -208,10 +208,7 @@ fn subject(e: &AuditEntry) -> String {
 }
 
 /// "Verify the trail": the result of `GET /v1/audit/verify`, on the search page.
-pub async fn verify(
-    State(state): State<AppState>,
-    session: Session,
-) -> Result<Response, WebError> {
+pub async fn verify(State(state): State<AppState>, session: Session) -> Result<Response, WebError> {
     let axum::Json(v) = api::verify(State(state.clone()), session.caller.clone())
         .await
         .map_err(WebError::api)?;
@@ -289,15 +286,13 @@ pub async fn event(
     .await
     .map_err(WebError::api)?;
     let Some(entry) = events.items.first().filter(|e| e.seq == seq) else {
-        return Err(WebError::not_found(format!("There is no audit event {seq}.")));
+        return Err(WebError::not_found(format!(
+            "There is no audit event {seq}."
+        )));
     };
     let mut names = Names::default();
     let e = row(&state, entry, &mut names).await;
-    let personal = events
-        .personal
-        .get(&seq)
-        .map(pretty)
-        .unwrap_or_default();
+    let personal = events.personal.get(&seq).map(pretty).unwrap_or_default();
     let proof = proof(&state, &session, entry).await?;
     Ok(render(
         StatusCode::OK,
@@ -331,18 +326,17 @@ async fn proof(
         text,
         path: Vec::new(),
     };
-    let latest = match checkpoints::latest_checkpoint(State(state.clone()), session.caller.clone())
-        .await
-    {
-        Ok(axum::Json(c)) => c,
-        Err(e) if e.status() == StatusCode::NOT_FOUND => {
-            return Ok(fail(
+    let latest =
+        match checkpoints::latest_checkpoint(State(state.clone()), session.caller.clone()).await {
+            Ok(axum::Json(c)) => c,
+            Err(e) if e.status() == StatusCode::NOT_FOUND => {
+                return Ok(fail(
                 "No checkpoint has been signed yet, so there is nothing to prove inclusion against."
                     .to_owned(),
             ));
-        }
-        Err(e) => return Err(WebError::api(e)),
-    };
+            }
+            Err(e) => return Err(WebError::api(e)),
+        };
     let number = checkpoint_number(state, latest.tree_size).await?;
     if entry.seq > latest.tree_size {
         return Ok(fail(format!(

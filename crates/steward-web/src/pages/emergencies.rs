@@ -120,7 +120,14 @@ pub struct DeclareForm {
 }
 
 pub async fn list(State(state): State<AppState>, session: Session) -> Result<Response, WebError> {
-    list_page(&state, &session, None, DeclareForm::default(), StatusCode::OK).await
+    list_page(
+        &state,
+        &session,
+        None,
+        DeclareForm::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn list_page(
@@ -252,7 +259,8 @@ async fn detail(
         (Some(by), Some(at)) => format!(
             "by {} as {} on {}",
             names.of(state, by).await,
-            e.approved_role.map_or("", |r| r.as_str()),
+            e.approved_role
+                .map_or_else(String::new, |r| view::words(r.as_str())),
             view::date(at)
         ),
         _ => "not approved".to_owned(),
@@ -290,7 +298,11 @@ async fn detail(
         _ => Vec::new(),
     };
     let page = DetailPage {
-        layout: Layout::new(format!("Emergency {}", e.incident_id), Some(session), "emergencies"),
+        layout: Layout::new(
+            format!("Emergency {}", e.incident_id),
+            Some(session),
+            "emergencies",
+        ),
         reason: e.reason.clone(),
         approved,
         resolved,
@@ -350,8 +362,9 @@ pub async fn act(
     let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let result = match action.as_str() {
         "approve" => {
-            if let Err(WebError::Page { status, message, .. }) =
-                session.step_up(&state, form.token.as_deref()).await
+            if let Err(WebError::Page {
+                status, message, ..
+            }) = session.step_up(&state, form.token.as_deref()).await
             {
                 return detail(&state, &session, &id, Some(message), status).await;
             }

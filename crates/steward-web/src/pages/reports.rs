@@ -87,7 +87,11 @@ struct ChartView {
 impl From<Chart> for ChartView {
     fn from(c: Chart) -> ChartView {
         let mut head = vec![String::new()];
-        head.extend(c.series.iter().map(|(name, _)| format!("{name} ({})", c.unit)));
+        head.extend(
+            c.series
+                .iter()
+                .map(|(name, _)| format!("{name} ({})", c.unit)),
+        );
         let rows = c
             .categories
             .iter()
@@ -118,7 +122,11 @@ pub async fn reports(
     session: Session,
     Query(p): Query<Params>,
 ) -> Result<Response, WebError> {
-    require_any(&session.caller, &REPORT_READERS, "reading a compliance report")?;
+    require_any(
+        &session.caller,
+        &REPORT_READERS,
+        "reading a compliance report",
+    )?;
     let today = now(&state).div_euclid(DAY_MS) * DAY_MS;
     let day = |ms: i64| view::iso(ms).get(..10).unwrap_or_default().to_owned();
     let framework = if p.framework.is_empty() {
@@ -131,7 +139,11 @@ pub async fn reports(
     } else {
         p.from.clone()
     };
-    let to = if p.to.is_empty() { day(today) } else { p.to.clone() };
+    let to = if p.to.is_empty() {
+        day(today)
+    } else {
+        p.to.clone()
+    };
     let mut error = None;
     let mut report = None;
     let parsed = framework
@@ -357,8 +369,9 @@ fn charts(s: &MetricsSnapshot) -> Vec<Chart> {
     out.push(Chart {
         id: "chart-hard-blocks",
         title: "Hard blocks by rule".to_owned(),
-        desc: "Permit requests and authorize calls refused by a hard block, by the rule that refused."
-            .to_owned(),
+        desc:
+            "Permit requests and authorize calls refused by a hard block, by the rule that refused."
+                .to_owned(),
         unit: "refusals",
         categories: rules.keys().cloned().collect(),
         series: vec![

@@ -164,7 +164,9 @@ async fn detail(
 ) -> Result<Response, WebError> {
     if let Some(own) = own_worker_only(state, &session.caller).await? {
         if own != id {
-            return Err(WebError::forbidden("A worker may see only its own standing."));
+            return Err(WebError::forbidden(
+                "A worker may see only its own standing.",
+            ));
         }
     }
     let w = state
@@ -230,7 +232,11 @@ async fn detail(
             let quorum = format!(
                 "{} approval{} from {}{}",
                 rules.approvers_required,
-                if rules.approvers_required == 1 { "" } else { "s" },
+                if rules.approvers_required == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 rules
                     .approver_roles
                     .iter()
@@ -270,7 +276,11 @@ async fn detail(
     let holds = |roles: &[Role]| roles.iter().any(|r| principal.has_role(*r));
     let live = !matches!(w.status, CertificationStatus::Revoked);
     let page = DetailPage {
-        layout: Layout::new(format!("Worker {}", w.display_name), Some(session), "workers"),
+        layout: Layout::new(
+            format!("Worker {}", w.display_name),
+            Some(session),
+            "workers",
+        ),
         w: WorkerRow {
             id: w.id.clone(),
             name: w.display_name.clone(),
@@ -293,9 +303,7 @@ async fn detail(
         criteria,
         quorum,
         promote_as,
-        may_suspend: holds(SUSPENDERS)
-            && live
-            && w.status != CertificationStatus::Suspended,
+        may_suspend: holds(SUSPENDERS) && live && w.status != CertificationStatus::Suspended,
         may_reinstate: holds(SUSPENDERS) && w.status == CertificationStatus::Suspended,
         may_recertify: holds(RECERTIFIERS)
             && principal.kind == PrincipalKind::Human
@@ -336,7 +344,10 @@ pub async fn act(
             } else {
                 SUSPENDERS
             };
-            if let Err(e) = session.caller.require_any(roles, "changing a certification") {
+            if let Err(e) = session
+                .caller
+                .require_any(roles, "changing a certification")
+            {
                 Err(refused(e.status(), e.to_string()))
             } else if reason.is_empty() {
                 Err(refused(
@@ -418,8 +429,6 @@ pub async fn act(
         Ok(done) => Ok(axum::response::IntoResponse::into_response(Redirect::to(
             &format!("/workers/{id}?done={done}"),
         ))),
-        Err((status, message)) => {
-            detail(&state, &session, &id, Some(message), None, status).await
-        }
+        Err((status, message)) => detail(&state, &session, &id, Some(message), None, status).await,
     }
 }

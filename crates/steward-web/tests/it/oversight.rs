@@ -70,7 +70,11 @@ async fn api(server: &Server, token: &str, method: &str, path: &str, body: Value
         _ => client.get(url),
     };
     let resp = req.bearer_auth(token).send().await.expect("request sent");
-    assert!(resp.status().is_success(), "{method} {path}: {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "{method} {path}: {}",
+        resp.status()
+    );
     resp.json().await.expect("json body")
 }
 
@@ -97,7 +101,14 @@ async fn auditors_search_prove_verify_and_export_the_trail_and_see_tampering() {
         support::level2_task("audited"),
     )
     .await;
-    let checkpoint = api(&server, &auditor, "POST", "/v1/audit/checkpoints", json!({})).await;
+    let checkpoint = api(
+        &server,
+        &auditor,
+        "POST",
+        "/v1/audit/checkpoints",
+        json!({}),
+    )
+    .await;
     let tree_size = checkpoint["tree_size"].as_u64().expect("tree size");
 
     let ada = driver.browser("ada").await;
@@ -339,7 +350,8 @@ async fn an_emergency_is_declared_approved_with_step_up_resolved_and_reviewed() 
     rita.fill("#d-minutes", "60").await;
     rita.fill("#d-env", "production").await;
     rita.fill("#d-desc", "Restart the api pods").await;
-    rita.fill("#d-ops", "kubectl rollout restart deploy/api").await;
+    rita.fill("#d-ops", "kubectl rollout restart deploy/api")
+        .await;
     rita.fill("#d-services", "api").await;
     rita.fill("#d-reason", "checkout is down").await;
     rita.click("#declare-form button[type=submit]").await;
@@ -350,13 +362,7 @@ async fn an_emergency_is_declared_approved_with_step_up_resolved_and_reviewed() 
     let window = rita.text("p.window").await;
     assert!(window.contains("approve by"), "{window}");
     assert!(window.contains("UTC"), "{window}");
-    let id = rita
-        .path()
-        .await
-        .rsplit('/')
-        .next()
-        .expect("id")
-        .to_owned();
+    let id = rita.path().await.rsplit('/').next().expect("id").to_owned();
     // The declarer may not approve: no approve form for her.
     assert!(
         rita.client
@@ -381,21 +387,42 @@ async fn an_emergency_is_declared_approved_with_step_up_resolved_and_reviewed() 
         refused.contains("not a valid token of the signed-in person"),
         "{refused}"
     );
-    let e = api(&server, &cast.admin, "GET", &format!("/v1/emergencies/{id}"), json!(null)).await;
+    let e = api(
+        &server,
+        &cast.admin,
+        "GET",
+        &format!("/v1/emergencies/{id}"),
+        json!(null),
+    )
+    .await;
     assert_eq!(e["status"], "awaiting_approval");
     ian.fill("#em-token", &commander).await;
     ian.fill("#em-comment", "confirmed on the bridge").await;
     ian.click("#approve-form button[type=submit]").await;
     ian.wait_for_text("#emergency-status", "active").await;
-    assert!(ian.text("#emergency-approved").await.contains("ian-commander"));
+    assert!(
+        ian.text("#emergency-approved")
+            .await
+            .contains("ian-commander")
+    );
     ian.screenshot("emergency").await;
-    let e = api(&server, &cast.admin, "GET", &format!("/v1/emergencies/{id}"), json!(null)).await;
+    let e = api(
+        &server,
+        &cast.admin,
+        "GET",
+        &format!("/v1/emergencies/{id}"),
+        json!(null),
+    )
+    .await;
     assert_eq!(e["status"], "active", "{e}");
     let events = api(
         &server,
         &cast.admin,
         "GET",
-        &format!("/v1/audit/events?permit_id={}&type=permit.approved", e["permit_id"].as_str().expect("permit")),
+        &format!(
+            "/v1/audit/events?permit_id={}&type=permit.approved",
+            e["permit_id"].as_str().expect("permit")
+        ),
         json!(null),
     )
     .await;
@@ -482,8 +509,10 @@ async fn reports_show_a_compliance_report_with_downloads_and_svg_charts() {
 
     let ada = driver.browser("ada").await;
     ada.sign_in(&base, &auditor).await;
-    ada.goto(&format!("{base}/reports?framework=SOC2&from=2027-01-01&to=2027-01-31"))
-        .await;
+    ada.goto(&format!(
+        "{base}/reports?framework=SOC2&from=2027-01-01&to=2027-01-31"
+    ))
+    .await;
     let report = ada.text("#report").await;
     assert!(report.contains("SOC2 compliance report"), "{report}");
     assert!(report.contains("CC8.1"), "{report}");
@@ -514,7 +543,10 @@ async fn reports_show_a_compliance_report_with_downloads_and_svg_charts() {
         )
         .await
         .expect("script");
-    assert!(desc.as_str().is_some_and(|d| d.contains("over-certified")), "{desc}");
+    assert!(
+        desc.as_str().is_some_and(|d| d.contains("over-certified")),
+        "{desc}"
+    );
     // The data table fallback holds the figure: 20 minutes at level 2.
     let table = ada
         .client
@@ -524,25 +556,48 @@ async fn reports_show_a_compliance_report_with_downloads_and_svg_charts() {
         )
         .await
         .expect("script");
-    assert!(table.as_str().is_some_and(|t| t.contains("Level 2") && t.contains("20")), "{table}");
+    assert!(
+        table
+            .as_str()
+            .is_some_and(|t| t.contains("Level 2") && t.contains("20")),
+        "{table}"
+    );
     ada.screenshot("reports").await;
+    ada.client
+        .execute(
+            "document.getElementById('metrics-title').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .expect("scroll");
+    ada.screenshot("reports-charts").await;
 
     let (status, content_type, disposition, body) = get_as(
         &ada,
-        &format!("{base}/reports/compliance?framework=SOC2&from=2027-01-01&to=2027-01-31&format=markdown"),
+        &format!(
+            "{base}/reports/compliance?framework=SOC2&from=2027-01-01&to=2027-01-31&format=markdown"
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/markdown"), "{content_type}");
-    assert!(disposition.contains("steward-SOC2-2027-01-01-2027-01-31.md"), "{disposition}");
+    assert!(
+        disposition.contains("steward-SOC2-2027-01-01-2027-01-31.md"),
+        "{disposition}"
+    );
     assert!(body.contains("SOC2"), "{body}");
     let (status, content_type, _, body) = get_as(
         &ada,
-        &format!("{base}/reports/compliance?framework=SOC2&from=2027-01-01&to=2027-01-31&format=json"),
+        &format!(
+            "{base}/reports/compliance?framework=SOC2&from=2027-01-01&to=2027-01-31&format=json"
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     let json: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["framework"], "SOC2");
 
@@ -561,5 +616,157 @@ async fn reports_show_a_compliance_report_with_downloads_and_svg_charts() {
     assert_forbidden(&tess, &base, "/reports").await;
     for b in [ada, cora, tess] {
         b.close().await;
+    }
+}
+
+/// Signs in over raw HTTP; returns the session secret and the CSRF token of its pages.
+async fn raw_session(server: &Server, token: &str) -> (String, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = client
+        .post(format!("{}/sign-in", server.url))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("sign in");
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_owned();
+    let secret = cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.strip_prefix("steward_session="))
+        .expect("steward_session=…")
+        .to_owned();
+    let (_, html) = raw(server, "GET", "/", &secret, &[]).await;
+    let at = html.find("data-csrf=\"").expect("the CSRF token") + 11;
+    (secret.clone(), html[at..at + 64].to_owned())
+}
+
+async fn raw(
+    server: &Server,
+    method: &str,
+    path: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let url = format!("{}{path}", server.url);
+    let req = match method {
+        "POST" => client.post(url).form(form),
+        _ => client.get(url),
+    };
+    let resp = req
+        .header("cookie", format!("steward_session={secret}"))
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    (status, resp.text().await.expect("body"))
+}
+
+// The new pages on both backends over raw HTTP: they render for an allowed role, are 403
+// for another, and their forms refuse a post without the session's CSRF token, changing
+// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversight_pages_check_roles_and_csrf_on_both_backends() {
+    let mut dbs = vec![testing::sqlite_store().await];
+    if let Some(pg) = testing::postgres_store().await {
+        dbs.push(pg);
+    }
+    for db in dbs {
+        let server = support::start_signed(db.store().clone(), support::clock()).await;
+        let cast = support::cast(&server.store).await;
+        let (_, auditor) = support::principal(
+            &server.store,
+            "ada-auditor",
+            PrincipalKind::Human,
+            &[Role::Auditor],
+        )
+        .await;
+        api(
+            &server,
+            &auditor,
+            "POST",
+            "/v1/audit/checkpoints",
+            json!({}),
+        )
+        .await;
+        let (ada, _) = raw_session(&server, &auditor).await;
+        let (tess, _) = raw_session(&server, &cast.lead).await;
+        let (dana, dana_csrf) = raw_session(&server, &cast.director).await;
+        for (path, allowed) in [
+            ("/audit", &ada),
+            ("/audit/events/1", &ada),
+            ("/audit/verify", &ada),
+            ("/workers", &tess),
+            (&format!("/workers/{}", cast.worker_id), &tess),
+            ("/emergencies", &tess),
+            ("/reports", &ada),
+        ] {
+            let (status, html) = raw(&server, "GET", path, allowed, &[]).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        }
+        let (_, html) = raw(&server, "GET", "/audit/events/1", &ada, &[]).await;
+        assert!(
+            html.contains("Proof verified against checkpoint #1"),
+            "{html}"
+        );
+        for path in ["/audit", "/audit/events/1", "/audit/export", "/reports"] {
+            let (status, _) = raw(&server, "GET", path, &tess, &[]).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        }
+        let head = server.store.audit_head().await.expect("head").seq;
+        let suspend = format!("/workers/{}/suspend", cast.worker_id);
+        let (status, html) = raw(&server, "POST", &suspend, &dana, &[("reason", "x")]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+        assert!(html.contains("CSRF"), "{html}");
+        let (status, _) = raw(
+            &server,
+            "POST",
+            "/emergencies",
+            &dana,
+            &[("incident_id", "INC-1"), ("worker_id", &cast.worker_id)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(server.store.audit_head().await.expect("head").seq, head);
+        // With the token: suspended, through the same use case.
+        let (status, html) = raw(
+            &server,
+            "POST",
+            &suspend,
+            &dana,
+            &[("reason", "investigating"), ("_csrf", &dana_csrf)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+        let worker = server.store.worker(&cast.worker_id).await.expect("worker");
+        assert_eq!(worker.status.as_str(), "suspended");
+        // A tech lead may not reinstate: refused with the API's message, nothing changes.
+        let (lead, lead_csrf) = raw_session(&server, &cast.lead).await;
+        let (status, html) = raw(
+            &server,
+            "POST",
+            &format!("/workers/{}/reinstate", cast.worker_id),
+            &lead,
+            &[("reason", "fine"), ("_csrf", &lead_csrf)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+        assert!(
+            html.contains("reinstat") || html.contains("certification"),
+            "{html}"
+        );
+        let worker = server.store.worker(&cast.worker_id).await.expect("worker");
+        assert_eq!(worker.status.as_str(), "suspended");
     }
 }
