@@ -33,10 +33,18 @@ pub struct Layout {
     pub app_js: &'static str,
     pub htmx: &'static str,
     pub htmx_sse: &'static str,
+    /// Navigation entries the person's roles may open (the others would be 403).
+    pub may_audit: bool,
+    pub may_workers: bool,
+    pub may_emergencies: bool,
+    pub may_reports: bool,
 }
 
 impl Layout {
     pub fn new(title: impl Into<String>, session: Option<&Session>, nav: &'static str) -> Layout {
+        let roles = session.map_or(&[][..], |s| &s.caller.principal().roles[..]);
+        let holds = |wanted: &[Role]| roles.iter().any(|r| wanted.contains(r));
+        let only_worker = roles.iter().all(|r| *r == Role::Worker);
         Layout {
             title: title.into(),
             user: session.map(|s| {
@@ -56,6 +64,10 @@ impl Layout {
             app_js: assets::APP_JS,
             htmx: assets::HTMX,
             htmx_sse: assets::HTMX_SSE,
+            may_audit: holds(&audit::READERS),
+            may_workers: !only_worker,
+            may_emergencies: !only_worker,
+            may_reports: holds(&reports::REPORT_READERS),
         }
     }
 

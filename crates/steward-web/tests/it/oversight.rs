@@ -538,14 +538,29 @@ async fn reports_show_a_compliance_report_with_downloads_and_svg_charts() {
     let desc = ada
         .client
         .execute(
-            "return document.querySelector('#chart-certification desc').textContent",
+            "return document.querySelector('#chart-approval-time desc').textContent",
             vec![],
         )
         .await
         .expect("script");
     assert!(
-        desc.as_str().is_some_and(|d| d.contains("over-certified")),
+        desc.as_str().is_some_and(|d| d.contains("mean time")),
         "{desc}"
+    );
+    // A chart without data says so, and still lists its figures.
+    let empty = ada.text("#chart-certification-caption").await;
+    assert_eq!(empty, "Over- and under-certification by level");
+    let figure = ada
+        .client
+        .execute(
+            "return document.getElementById('chart-certification-caption').parentElement.textContent",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert!(
+        figure.as_str().is_some_and(|t| t.contains("No data yet.")),
+        "{figure}"
     );
     // The data table fallback holds the figure: 20 minutes at level 2.
     let table = ada
