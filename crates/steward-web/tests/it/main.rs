@@ -6,4 +6,5 @@
 mod browser;
 mod dashboard;
 mod security;
+mod stepup;
 mod support;
