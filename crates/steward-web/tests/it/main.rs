@@ -7,4 +7,5 @@ mod browser;
 mod dashboard;
 mod oversight;
 mod security;
+mod stepup;
 mod support;
