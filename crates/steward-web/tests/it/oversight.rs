@@ -507,6 +507,29 @@ async fn reports_show_a_compliance_report_with_downloads_and_svg_charts() {
     )
     .await;
 
+    // A request for a suspended worker is hard-blocked.
+    server
+        .store
+        .suspend(
+            &support::seeder(),
+            &cast.worker_id,
+            "on hold",
+            server.clock.now().millis(),
+        )
+        .await
+        .expect("suspend");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/permits", server.url))
+        .bearer_auth(&cast.requester)
+        .json(
+            &json!({"task": support::level2_task("blocked"), "worker_id": cast.worker_id,
+                      "evidence": support::all_evidence()}),
+        )
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
     let ada = driver.browser("ada").await;
     ada.sign_in(&base, &auditor).await;
     ada.goto(&format!(
@@ -576,6 +599,20 @@ async fn reports_show_a_compliance_report_with_downloads_and_svg_charts() {
             .as_str()
             .is_some_and(|t| t.contains("Level 2") && t.contains("20")),
         "{table}"
+    );
+    let blocks = ada
+        .client
+        .execute(
+            "return document.getElementById('chart-hard-blocks').parentElement.querySelector('table').textContent",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert!(
+        blocks
+            .as_str()
+            .is_some_and(|t| t.contains("certification suspended")),
+        "{blocks}"
     );
     ada.screenshot("reports").await;
     ada.client
