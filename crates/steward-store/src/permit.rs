@@ -302,7 +302,7 @@ pub(crate) async fn revoke_by_system_in(
 
 /// Refuses an audit actor that is not the principal acting (a use case `…_as` records
 /// `by` through a channel, never someone else).
-fn same_actor(by: &Principal, actor: &Actor) -> Result<(), PermitError> {
+pub(crate) fn same_actor(by: &Principal, actor: &Actor) -> Result<(), PermitError> {
     if actor.id == by.id {
         Ok(())
     } else {
@@ -898,7 +898,7 @@ impl Store {
         actor: &Actor,
         permit_id: &str,
         reason: RevocationReason,
-        comment: Option<String>,
+        comment: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         same_actor(by, actor)?;

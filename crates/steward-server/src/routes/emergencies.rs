@@ -147,16 +147,16 @@ pub async fn declare(
     caller: Caller,
     ApiJson(body): ApiJson<DeclareRequest>,
 ) -> Result<(StatusCode, Json<Emergency>), ApiError> {
-    let emergency = declare_via(&state, &caller, None, body).await?;
+    let emergency = declare_as(&state, &caller, &caller.actor(), body).await?;
     Ok((StatusCode::CREATED, Json(emergency)))
 }
 
-/// The use case behind `POST /v1/emergencies` and the MCP tool `declare_emergency`, acting
-/// through `channel` (`None` for the JSON API).
-pub async fn declare_via(
+/// The use case behind `POST /v1/emergencies`, audited as `actor` (the caller through
+/// some door: the dashboard passes `Caller::actor_via(Channel::Web)`).
+pub async fn declare_as(
     state: &AppState,
     caller: &Caller,
-    channel: Option<steward_store::Channel>,
+    actor: &steward_store::Actor,
     body: DeclareRequest,
 ) -> Result<Emergency, ApiError> {
     required_text(&body.incident_id, "incident_id", 200)?;
@@ -190,7 +190,7 @@ pub async fn declare_via(
     };
     state
         .store
-        .declare_emergency(caller.principal(), channel, new, &state.policy, now(state))
+        .declare_emergency_as(caller.principal(), actor, new, &state.policy, now(state))
         .await
         .map_err(emergency_error)
 }
@@ -211,21 +211,34 @@ pub async fn approve(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
+    approve_as(&state, &caller, &caller.actor(), &id, body)
+        .await
+        .map(Json)
+}
+
+/// The use case behind `POST /v1/emergencies/{id}/approve`, audited as `actor`.
+pub async fn approve_as(
+    state: &AppState,
+    caller: &Caller,
+    actor: &steward_store::Actor,
+    id: &str,
+    body: ApproveRequest,
+) -> Result<Emergency, ApiError> {
     state
         .store
-        .approve_emergency(
+        .approve_emergency_as(
             caller.principal(),
-            &id,
+            actor,
+            id,
             EmergencyApproval {
                 role: body.role,
                 comment: body.comment,
                 channel: body.channel.unwrap_or(Channel::Api),
             },
             &state.policy,
-            now(&state),
+            now(state),
         )
         .await
-        .map(Json)
         .map_err(emergency_error)
 }
 
@@ -244,11 +257,23 @@ pub async fn resolve(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResolveRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
-    state
-        .store
-        .resolve_emergency(caller.principal(), &id, body.resolution, now(&state))
+    resolve_as(&state, &caller, &caller.actor(), &id, body)
         .await
         .map(Json)
+}
+
+/// The use case behind `POST /v1/emergencies/{id}/resolve`, audited as `actor`.
+pub async fn resolve_as(
+    state: &AppState,
+    caller: &Caller,
+    actor: &steward_store::Actor,
+    id: &str,
+    body: ResolveRequest,
+) -> Result<Emergency, ApiError> {
+    state
+        .store
+        .resolve_emergency_as(caller.principal(), actor, id, body.resolution, now(state))
+        .await
         .map_err(emergency_error)
 }
 
@@ -297,6 +322,19 @@ pub async fn review(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
+    review_as(&state, &caller, &caller.actor(), &id, body)
+        .await
+        .map(Json)
+}
+
+/// The use case behind `POST /v1/emergencies/{id}/review`, audited as `actor`.
+pub async fn review_as(
+    state: &AppState,
+    caller: &Caller,
+    actor: &steward_store::Actor,
+    id: &str,
+    body: ReviewRequest,
+) -> Result<Emergency, ApiError> {
     required_text(body.summary.inspect(), "summary", 100_000)?;
     let review = EmergencyReview {
         summary: body.summary,
@@ -305,13 +343,12 @@ pub async fn review(
     };
     state
         .store
-        .file_emergency_review(caller.principal(), &id, review, now(&state))
+        .file_emergency_review_as(caller.principal(), actor, id, review, now(state))
         .await
-        .map(Json)
         .map_err(emergency_error)
 }
 
-fn require_reader(caller: &Caller) -> Result<(), ApiError> {
+pub fn require_reader(caller: &Caller) -> Result<(), ApiError> {
     if caller.principal().roles.iter().any(|r| *r != Role::Worker) {
         Ok(())
     } else {

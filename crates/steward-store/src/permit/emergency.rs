@@ -229,11 +229,25 @@ impl Store {
     pub async fn declare_emergency(
         &self,
         by: &Principal,
-        channel: Option<steward_audit::Channel>,
         new: NewEmergency,
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
+        self.declare_emergency_as(by, &by.actor(), new, policy, now_ms)
+            .await
+    }
+
+    /// [`Store::declare_emergency`] audited as `actor`: `by` acting through another door (the
+    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn declare_emergency_as(
+        &self,
+        by: &Principal,
+        actor: &steward_audit::Actor,
+        new: NewEmergency,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        super::same_actor(by, actor)?;
         check_declared_minutes(new.minutes)?;
         let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
@@ -313,10 +327,10 @@ impl Store {
             now_ms,
         )
         .await?;
-        let actor = by.actor_via(channel);
+        let actor = actor.clone();
         emergency_event(
             &mut tx,
-            &actor,
+            &actor.clone(),
             "emergency.declared",
             &permit,
             // The reason is the declarer's free text: stored encrypted for them.
@@ -377,6 +391,22 @@ impl Store {
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
+        self.approve_emergency_as(by, &by.actor(), emergency_id, approval, policy, now_ms)
+            .await
+    }
+
+    /// [`Store::approve_emergency`] audited as `actor`: `by` acting through another door (the
+    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn approve_emergency_as(
+        &self,
+        by: &Principal,
+        actor: &steward_audit::Actor,
+        emergency_id: &str,
+        approval: EmergencyApproval,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        super::same_actor(by, actor)?;
         let EmergencyApproval {
             role,
             comment,
@@ -423,7 +453,7 @@ impl Store {
         };
         row::insert_approval(&mut tx, &permit.id, &record).await?;
         permit.approvals.push(record);
-        let actor = by.actor();
+        let actor = actor.clone();
         event(
             &mut tx,
             &actor,
@@ -497,6 +527,21 @@ impl Store {
         resolution: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
+        self.resolve_emergency_as(by, &by.actor(), emergency_id, resolution, now_ms)
+            .await
+    }
+
+    /// [`Store::resolve_emergency`] audited as `actor`: `by` acting through another door (the
+    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn resolve_emergency_as(
+        &self,
+        by: &Principal,
+        actor: &steward_audit::Actor,
+        emergency_id: &str,
+        resolution: Option<PersonalText>,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        super::same_actor(by, actor)?;
         require_incident_role(by, "resolve an emergency")?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
@@ -507,7 +552,7 @@ impl Store {
             ));
         }
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        let actor = by.actor();
+        let actor = actor.clone();
         let awaiting = matches!(
             permit.state,
             PermitState::Requested | PermitState::UnderReview | PermitState::ChangesRequested
@@ -661,6 +706,21 @@ impl Store {
         review: EmergencyReview,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
+        self.file_emergency_review_as(by, &by.actor(), emergency_id, review, now_ms)
+            .await
+    }
+
+    /// [`Store::file_emergency_review`] audited as `actor`: `by` acting through another door (the
+    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn file_emergency_review_as(
+        &self,
+        by: &Principal,
+        actor: &steward_audit::Actor,
+        emergency_id: &str,
+        review: EmergencyReview,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        super::same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         let may = by.id == e.declared_by
@@ -717,7 +777,7 @@ impl Store {
         e.review = Some(stored);
         emergency_event(
             &mut tx,
-            &by.actor(),
+            &actor.clone(),
             "emergency.review_filed",
             &permit,
             // The review is the filer's free text: stored encrypted for them.

@@ -17,7 +17,7 @@ use steward_permits::{Decision, PermitState, RevocationReason};
 use steward_policy::Role;
 use steward_server::AppState;
 use steward_server::routes::permits::{permit_error, visible_permit};
-use steward_store::{EventQuery, NewDecision, Permit, PermitError};
+use steward_store::{EventQuery, NewDecision, Permit, PermitError, PersonalText};
 
 use super::inbox::{self, Row};
 use super::{Layout, Names, WebError, now, render};
@@ -599,7 +599,7 @@ pub async fn decide(
                 decision,
                 role,
                 channel: steward_permits::Channel::Web,
-                comment,
+                comment: comment.map(PersonalText::from),
                 conditions: json!({}),
             },
             now(&state),
@@ -671,7 +671,7 @@ pub async fn revoke(
             &session.actor(),
             &id,
             reason,
-            comment,
+            comment.map(PersonalText::from),
             now(&state),
         )
         .await;
