@@ -301,7 +301,7 @@ pub(crate) async fn revoke_by_system_in(
 
 /// Refuses an audit actor that is not the principal acting (a use case `…_as` records
 /// `by` through a channel, never someone else).
-fn same_actor(by: &Principal, actor: &Actor) -> Result<(), PermitError> {
+pub(crate) fn same_actor(by: &Principal, actor: &Actor) -> Result<(), PermitError> {
     if actor.id == by.id {
         Ok(())
     } else {

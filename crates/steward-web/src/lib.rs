@@ -9,6 +9,7 @@
 //! - `assets`: htmx, its SSE extension, the stylesheet and the page script, embedded in
 //!   the binary and served with long cache lifetimes.
 //! - `view`: human dates (with the time zone) and durations in words.
+//! - `svg`: server-rendered SVG bar charts (title, desc, no script) for the reports page.
 //! - `pages`: one module per page; each action calls the same `Store` use case as the
 //!   JSON route, audited as `Caller::actor_via(Channel::Web)`.
 //!
@@ -28,6 +29,7 @@ pub mod live;
 pub mod pages;
 pub mod security;
 pub mod session;
+pub mod svg;
 pub mod view;
 
 use axum::Router;
@@ -56,6 +58,21 @@ pub fn router(state: AppState) -> Router {
         .route("/board", get(pages::board::board))
         .route("/board/live", get(pages::board::live))
         .route("/history", get(pages::history::history))
+        .route("/audit", get(pages::audit::search))
+        .route("/audit/verify", get(pages::audit::verify))
+        .route("/audit/export", get(pages::audit::download))
+        .route("/audit/events/{seq}", get(pages::audit::event))
+        .route("/workers", get(pages::workers::list))
+        .route("/workers/{id}", get(pages::workers::show))
+        .route("/workers/{id}/{action}", post(pages::workers::act))
+        .route(
+            "/emergencies",
+            get(pages::emergencies::list).post(pages::emergencies::declare),
+        )
+        .route("/emergencies/{id}", get(pages::emergencies::show))
+        .route("/emergencies/{id}/{action}", post(pages::emergencies::act))
+        .route("/reports", get(pages::reports::reports))
+        .route("/reports/compliance", get(pages::reports::download))
         .route("/static/{name}", get(assets::serve))
         .layer(middleware::from_fn(security::headers))
         .with_state(state)

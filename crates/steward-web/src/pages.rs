@@ -10,11 +10,15 @@ use steward_server::auth::Caller;
 use crate::assets;
 use crate::session::Session;
 
+pub mod audit;
 pub mod board;
+pub mod emergencies;
 pub mod history;
 pub mod inbox;
 pub mod permit;
+pub mod reports;
 pub mod sign_in;
+pub mod workers;
 
 /// What every page's frame shows: title, who is signed in, the navigation.
 #[derive(Debug, Clone)]
@@ -29,10 +33,18 @@ pub struct Layout {
     pub app_js: &'static str,
     pub htmx: &'static str,
     pub htmx_sse: &'static str,
+    /// Navigation entries the person's roles may open (the others would be 403).
+    pub may_audit: bool,
+    pub may_workers: bool,
+    pub may_emergencies: bool,
+    pub may_reports: bool,
 }
 
 impl Layout {
     pub fn new(title: impl Into<String>, session: Option<&Session>, nav: &'static str) -> Layout {
+        let roles = session.map_or(&[][..], |s| &s.caller.principal().roles[..]);
+        let holds = |wanted: &[Role]| roles.iter().any(|r| wanted.contains(r));
+        let only_worker = roles.iter().all(|r| *r == Role::Worker);
         Layout {
             title: title.into(),
             user: session.map(|s| {
@@ -52,6 +64,10 @@ impl Layout {
             app_js: assets::APP_JS,
             htmx: assets::HTMX,
             htmx_sse: assets::HTMX_SSE,
+            may_audit: holds(&audit::READERS),
+            may_workers: !only_worker,
+            may_emergencies: !only_worker,
+            may_reports: holds(&reports::REPORT_READERS),
         }
     }
 
@@ -217,4 +233,18 @@ impl Names {
 /// Now, on the instance's clock.
 pub fn now(state: &AppState) -> i64 {
     state.clock.now().millis()
+}
+
+/// A `YYYY-MM-DD` (UTC) form field as Unix milliseconds: its midnight, or the next
+/// midnight when `end` (so the day is included); `None` when empty.
+pub fn day_ms(field: &str, text: &str, end: bool) -> Result<Option<i64>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("`{field}`: expected a date like 2026-12-06, got `{text}`"))?;
+    let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+    Ok(d.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis()))
 }

@@ -5,5 +5,7 @@
 
 mod browser;
 mod dashboard;
+mod oversight;
 mod security;
+mod stepup;
 mod support;

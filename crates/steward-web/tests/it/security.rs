@@ -356,3 +356,131 @@ async fn sessions_end_at_sign_out_revocation_disabling_and_idle() {
         assert_eq!(get(&server, "/", &secret).await.0, StatusCode::SEE_OTHER);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_sees_only_its_own_permits_as_in_the_api() {
+    for db in databases().await {
+        let server = support::start(db.store().clone(), support::clock(), None).await;
+        let cast = support::cast(&server.store).await;
+        // A second worker with an agent identity whose only role is `worker`.
+        let (agent_id, agent) = support::principal(
+            &server.store,
+            "agent-7",
+            steward_store::PrincipalKind::Agent,
+            &[steward_policy::Role::Worker],
+        )
+        .await;
+        let owner = server
+            .store
+            .principal_by_name("owen-owner")
+            .await
+            .expect("owner")
+            .id;
+        testing::execute(
+            &server.store,
+            &format!(
+                "INSERT INTO workers (id, display_name, owner_id, principal_id, level, status, domains, \
+                 level_granted_at, stats, version, created_at, updated_at) VALUES ('wk-7', 'seven', '{owner}', \
+                 '{agent_id}', 3, 'active', '[]', 1800000000000, '{{\"successes_at_level\":0,\"failures_at_level\":0,\"successes_by_level\":[0,0,0,0,0],\"last_incident_at\":null,\"safety_violations\":0,\"consecutive_union_failures\":0}}', 1, 0, 0)"
+            ),
+        )
+        .await
+        .expect("insert worker");
+        let mine = support::request_permit(
+            &server,
+            &cast.requester,
+            "wk-7",
+            support::level2_task("mine"),
+        )
+        .await;
+        let other = support::request_permit(
+            &server,
+            &cast.requester,
+            &cast.worker_id,
+            support::level2_task("other"),
+        )
+        .await;
+        let (_, secret) = sign_in(&server, &agent).await;
+        let (status, html) = get(&server, "/", &secret).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(&mine), "{html}");
+        assert!(!html.contains(&other), "{html}");
+        assert!(html.contains("You hold no approver role."), "{html}");
+        // Another worker's permit does not exist for it, as in the API.
+        let (status, _) = get(&server, &format!("/permits/{other}"), &secret).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = get(&server, &format!("/permits/{mine}"), &secret).await;
+        assert_eq!(status, StatusCode::OK);
+        // Asking History for another worker is a 403 page, not an empty list.
+        let (status, html) = get(
+            &server,
+            &format!("/history?worker={}", cast.worker_id),
+            &secret,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(html.contains("only its own permits"), "{html}");
+        let (status, html) = get(&server, "/history", &secret).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(&mine) && !html.contains(&other), "{html}");
+        let (status, html) = get(&server, "/board", &secret).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains(&other), "{html}");
+        // A bad search names its field.
+        let (status, html) = get(&server, "/history?state=nope", &secret).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(html.contains("`state`"), "{html}");
+        // Forged decisions by the worker are refused by the use case, shown as its message.
+        let token = csrf(&server, &secret).await;
+        let (status, html) = post(
+            &server,
+            &format!("/permits/{mine}/decide"),
+            &secret,
+            &[
+                ("_csrf", token.as_str()),
+                ("decision", "approve"),
+                ("role", "tech_lead"),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+        assert_eq!(
+            support::permit(&server, &cast.admin, &mine).await["state"],
+            "under_review"
+        );
+
+        // The requester posting an approval anyway: the use case refuses with the
+        // segregation-of-duties reason, and the page says so.
+        let level3 = support::request_permit(
+            &server,
+            &cast.requester,
+            &cast.worker_id,
+            support::level3_task("own"),
+        )
+        .await;
+        let (_, rita) = sign_in(&server, &cast.requester).await;
+        let token = csrf(&server, &rita).await;
+        let (status, html) = post(
+            &server,
+            &format!("/permits/{level3}/decide"),
+            &rita,
+            &[
+                ("_csrf", token.as_str()),
+                ("decision", "approve"),
+                ("role", "security_lead"),
+                ("token", cast.requester.as_str()),
+            ],
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+        assert!(html.contains("segregation of duties"), "{html}");
+        assert!(html.contains("requested this permit"), "{html}");
+        let p = support::permit(&server, &cast.admin, &level3).await;
+        assert_eq!(
+            (p["state"].as_str(), p["approvals"].as_array().map(Vec::len)),
+            (Some("under_review"), Some(0))
+        );
+    }
+}

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use steward_permits::Timestamp;
 use steward_policy::{Policy, Role};
-use steward_server::{AppState, Clock, serve};
+use steward_server::{AppState, AuditKey, Clock, serve};
 use steward_store::testing::execute;
 use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
 use tokio::sync::oneshot;
@@ -22,6 +22,32 @@ pub struct Server {
 
 /// Starts a server over `store`, with links pointing at `public_url` when given.
 pub async fn start(store: Store, clock: Clock, public_url: Option<&str>) -> Server {
+    start_with_key(store, clock, public_url, None).await
+}
+
+/// The audit signing key of [`start_signed`] servers.
+pub const TEST_AUDIT_KEY: [u8; 32] = [42; 32];
+
+/// A server that signs audit checkpoints with [`TEST_AUDIT_KEY`] (claimed first, as
+/// `steward serve` does).
+pub async fn start_signed(store: Store, clock: Clock) -> Server {
+    store
+        .claim_signing_key(
+            &seeder(),
+            &steward_audit::public_key(&TEST_AUDIT_KEY),
+            clock.now().millis(),
+        )
+        .await
+        .expect("claim the signing key");
+    start_with_key(store, clock, None, Some(AuditKey::new(TEST_AUDIT_KEY))).await
+}
+
+async fn start_with_key(
+    store: Store,
+    clock: Clock,
+    public_url: Option<&str>,
+    key: Option<AuditKey>,
+) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -30,7 +56,7 @@ pub async fn start(store: Store, clock: Clock, public_url: Option<&str>) -> Serv
         store.clone(),
         Arc::new(Policy::builtin()),
         clock.clone(),
-        None,
+        key,
     )
     .with_public_url(public_url.unwrap_or(&url));
     let (tx, rx) = oneshot::channel::<()>();
