@@ -170,10 +170,10 @@ impl Store {
             return Ok(None);
         };
         let principal = decode_principal((p0, p1, p2, p3, p4, p5))?;
-        if now_ms - last_seen_at_ms >= WEB_SESSION_TOUCH_MS {
-            if let Err(error) = self.touch_web_session(id_hash, now_ms).await {
-                tracing::warn!(%error, "could not record web session use");
-            }
+        if now_ms - last_seen_at_ms >= WEB_SESSION_TOUCH_MS
+            && let Err(error) = self.touch_web_session(id_hash, now_ms).await
+        {
+            tracing::warn!(%error, "could not record web session use");
         }
         Ok(Some(WebSession {
             token_id,

@@ -170,10 +170,10 @@ impl FromRequestParts<AppState> for Session {
 /// Refuses a state-changing request from another site: `Sec-Fetch-Site` must say
 /// `same-origin` and `Origin` must be this server, whenever the browser sends them.
 pub fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), WebError> {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if site.as_bytes() != b"same-origin" {
-            return Err(WebError::csrf("the request came from another site"));
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && site.as_bytes() != b"same-origin"
+    {
+        return Err(WebError::csrf("the request came from another site"));
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();

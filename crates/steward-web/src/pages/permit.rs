@@ -583,10 +583,10 @@ pub async fn decide(
         let permit = visible_permit(&state, &session.caller, &id)
             .await
             .map_err(WebError::api)?;
-        if permit.level.value() >= 3 {
-            if let Err(error) = session.step_up(&state, form.token.as_deref()).await {
-                return refused_with(&state, &session, &id, error).await;
-            }
+        if permit.level.value() >= 3
+            && let Err(error) = session.step_up(&state, form.token.as_deref()).await
+        {
+            return refused_with(&state, &session, &id, error).await;
         }
     }
     let result = state

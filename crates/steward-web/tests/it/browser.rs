@@ -128,10 +128,10 @@ impl Browser {
     pub async fn text(&self, css: &str) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            if let Ok(e) = self.client.find(Locator::Css(css)).await {
-                if let Ok(text) = e.text().await {
-                    return text;
-                }
+            if let Ok(e) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = e.text().await
+            {
+                return text;
             }
             if tokio::time::Instant::now() > deadline {
                 panic!("`{css}` never appeared");
