@@ -408,7 +408,13 @@ impl StewardMcp {
 
     async fn emergency(&self, caller: &Caller, arguments: Value) -> Result<Value, ApiError> {
         let body = parse(&arguments)?;
-        let emergency = routes::emergencies::declare_as(&self.state, caller, &caller.actor_via(Channel::Mcp), body).await?;
+        let emergency = routes::emergencies::declare_as(
+            &self.state,
+            caller,
+            &caller.actor_via(Channel::Mcp),
+            body,
+        )
+        .await?;
         let link = self.state.permit_link(&emergency.permit_id);
         let mut value = serde_json::to_value(emergency).map_err(ApiError::internal)?;
         if let Some(object) = value.as_object_mut() {
