@@ -43,6 +43,12 @@ fn classification() -> BTreeMap<&'static str, Field> {
     BTreeMap::from([
         ("POST /v1/analyze *", TASK),
         (
+            "POST /v1/hooks/claude-code *",
+            Operational(
+                "a coding agent's tool call (tool name, command, path): the operation asked about, handled like `POST /v1/authorize`'s action",
+            ),
+        ),
+        (
             "POST /v1/authorize action",
             Operational(
                 "an operation name the worker asks about, matched against the permit's scope",
