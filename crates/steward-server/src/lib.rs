@@ -162,6 +162,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/workers/{id}/promotions",
             post(routes::workers::approve_promotion),
         )
+        .route(
+            "/v1/workers/{id}/initial-certification",
+            post(routes::workers::initial::request).get(routes::workers::initial::show),
+        )
+        .route(
+            "/v1/workers/{id}/initial-certification/approvals",
+            post(routes::workers::initial::approve),
+        )
         .route("/v1/workers/{id}/suspend", post(routes::workers::suspend))
         .route(
             "/v1/workers/{id}/reinstate",

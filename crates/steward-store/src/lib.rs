@@ -94,7 +94,7 @@ pub use monitoring::{
 };
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
-    PermitParties, PermitRevocation, RenewalApprovalRecord,
+    PermitParties, PermitRevocation, RenewalApprovalRecord, ReviewQueue,
 };
 pub use permit::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencySweep,
@@ -111,6 +111,7 @@ pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
 pub use worker::{
+    InitialApproval, InitialCertificationRecord, InitialCertificationState, PriorRecordView,
     MAX_WORKER_PAGE, NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord,
     PromotionApproval, PromotionState, Revocation, Worker, WorkerError, WorkerFilter, WorkerPage,
 };

@@ -403,6 +403,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "gate",
         include_str!("../migrations/sqlite/0017_gate.sql"),
     ),
+    (
+        22,
+        "adopt",
+        include_str!("../migrations/sqlite/0022_adopt.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -470,6 +475,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         17,
         "gate",
         include_str!("../migrations/postgres/0017_gate.sql"),
+    ),
+    (
+        22,
+        "adopt",
+        include_str!("../migrations/postgres/0022_adopt.sql"),
     ),
 ]);
 

@@ -63,6 +63,8 @@ pub enum WorkerCommand {
         id: String,
     },
     /// Whether the worker may be promoted to a level now, criterion by criterion.
+    /// Exit codes: 0 eligible, 1 not eligible (as `steward authorize` exits 1 on a deny),
+    /// 2 invalid input or a refused request.
     Eligibility {
         #[arg(value_name = "ID")]
         id: String,
@@ -197,6 +199,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     use WorkerCommand as C;
 
     let client = Client::new(&args.client)?;
+    let asks_eligibility = matches!(args.command, C::Eligibility { .. });
     let (response, render): (Value, Render) = match args.command {
         C::Register {
             name,
@@ -330,8 +333,16 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     } else {
         print(&render(&response))?;
     }
+    if asks_eligibility && response["eligible"] != json!(true) {
+        return Ok(ExitCode::from(NOT_ELIGIBLE));
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The exit code of `steward worker eligibility` for a worker that may not be promoted
+/// now: 1, as `steward authorize` answers a deny, so `if steward worker eligibility …`
+/// reads as it should in a script.
+pub const NOT_ELIGIBLE: u8 = 1;
 
 /// Turns a response into the text a human reads.
 type Render = fn(&Value) -> String;
