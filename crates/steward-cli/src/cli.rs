@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::command::audit::AuditArgs;
 use crate::command::authorize::AuthorizeArgs;
 use crate::command::check::CheckArgs;
+use crate::command::clock::ClockArgs;
 use crate::command::emergency::EmergencyArgs;
 use crate::command::events::EventsArgs;
 use crate::command::init::InitArgs;
@@ -71,4 +72,7 @@ pub enum Command {
     Webhook(WebhookArgs),
     /// Compliance reports per framework and period (on a server).
     Report(ReportArgs),
+    /// The server's time; under `steward serve --rehearsal`, advance it (admin) to
+    /// rehearse the time rules: `steward clock advance 25h`.
+    Clock(ClockArgs),
 }

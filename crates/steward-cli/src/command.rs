@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod authorize;
 pub mod check;
+pub mod clock;
 pub mod emergency;
 pub mod events;
 pub mod init;
@@ -38,5 +39,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback(args) => monitoring::run(args),
         Command::Webhook(args) => webhook::run(args),
         Command::Report(args) => report::run(args),
+        Command::Clock(args) => clock::run(args),
     }
 }

@@ -71,6 +71,8 @@ use crate::routes;
         routes::workers::identity::revoke_token,
         routes::workers::eligibility,
         routes::workers::approve_promotion,
+        routes::clock::show,
+        routes::clock::advance,
         routes::workers::initial::request,
         routes::workers::initial::approve,
         routes::workers::initial::show,
@@ -88,6 +90,8 @@ use crate::routes;
     ),
     components(schemas(
         routes::health::Health,
+        routes::clock::AdvanceRequest,
+        routes::clock::ClockView,
         routes::authorize::AuthorizeRequest,
         routes::authorize::AuthorizeResponse,
         routes::permits::PermitRequest,

@@ -73,6 +73,7 @@ mod permit;
 mod personal;
 mod principal;
 mod retention;
+mod run_mode;
 mod signing;
 mod store;
 mod timers;
@@ -106,6 +107,7 @@ pub use retention::{
     HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,
     MAX_RANGE_EVENTS, NewLegalHold, PRUNED_EVENT, PruneRange, PruneReport, PruneStop, scope_json,
 };
+pub use run_mode::{RunMode, RunModeError};
 pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};

@@ -1484,6 +1484,7 @@ impl Store {
                 Pool::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
             },
             _writer: None,
+            rehearsal: self.is_rehearsal(),
         })
     }
 }

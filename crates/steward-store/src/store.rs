@@ -30,6 +30,9 @@ pub struct Store {
     /// The group committer of [`Store::record_event`], shared by every clone; its task
     /// ends when the last clone is dropped.
     pub(crate) committer: Arc<crate::group_commit::Committer>,
+    /// Set once by `serve --rehearsal` ([`Store::set_rehearsal`]): every event this
+    /// store appends then records `data.run_mode: "rehearsal"`.
+    pub(crate) rehearsal: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +66,8 @@ pub struct Tx<'c> {
     pub(crate) conn: TxConn<'c>,
     /// Held until the transaction ends (SQLite writers only).
     pub(crate) _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Events appended in this transaction are made under a rehearsal.
+    pub(crate) rehearsal: bool,
 }
 
 #[derive(Debug)]
@@ -147,6 +152,7 @@ impl Store {
             pool: Pool::Sqlite(pool),
             writer: Arc::default(),
             committer: Arc::default(),
+            rehearsal: Arc::default(),
         })
     }
 
@@ -163,6 +169,7 @@ impl Store {
             pool: Pool::Postgres(pool),
             writer: Arc::default(),
             committer: Arc::default(),
+            rehearsal: Arc::default(),
         })
     }
 
@@ -200,11 +207,13 @@ impl Store {
                 Tx {
                     conn: TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
                     _writer: Some(writer),
+                    rehearsal: self.is_rehearsal(),
                 }
             }
             Pool::Postgres(pool) => Tx {
                 conn: TxConn::Postgres(pool.begin().await?),
                 _writer: None,
+                rehearsal: self.is_rehearsal(),
             },
         })
     }

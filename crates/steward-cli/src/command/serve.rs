@@ -16,7 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Args;
 use steward_server::{AppState, AuditKey, Clock, router, serve};
-use steward_store::{Actor, ActorKind, KeyClaim, Store};
+use steward_store::{Actor, ActorKind, KeyClaim, RunMode, RunModeError, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -60,6 +60,13 @@ pub struct ServeArgs {
     /// `http://` and the listening address.
     #[arg(long, env = "STEWARD_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// Rehearse the time rules (not for production): the clock is the wall clock plus
+    /// what an admin advances it by (`steward clock advance 25h`), every audit event
+    /// records `run_mode: rehearsal`, and `/healthz` says so. A database keeps the mode
+    /// of its first serve: a rehearsal database is refused without this flag, and a
+    /// production one with it.
+    #[arg(long)]
+    pub rehearsal: bool,
 }
 
 /// Checks `--public-url`: an absolute `http` or `https` URL without query or fragment.
@@ -96,9 +103,27 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
     // shutdown rather than the default "terminate now".
     let signals = Signals::install()?;
     let store = open_store(&args.store).await?;
+    let mode = if args.rehearsal {
+        // Before anything is written, so every event of this instance says so.
+        store.set_rehearsal();
+        RunMode::Rehearsal
+    } else {
+        RunMode::Production
+    };
     let first_run = match already_initialised(&args.store, &store).await? {
         Some(_) => None,
         None => Some(initialise(&args.store, &store, "admin").await?),
+    };
+    let offset_ms = store
+        .claim_run_mode(mode, Clock::System.now().millis())
+        .await
+        .map_err(|e| match e {
+            RunModeError::Mismatch { .. } => invalid(e.to_string()),
+            RunModeError::Store(e) => anyhow::Error::new(e).context("recording the run mode"),
+        })?;
+    let clock = match mode {
+        RunMode::Rehearsal => Clock::rehearsal(offset_ms),
+        RunMode::Production => Clock::System,
     };
     let audit_key = instance_key(&store, args.audit_key.as_deref(), &args.store.key_path()).await?;
     let listener = TcpListener::bind(&args.listen)
@@ -115,7 +140,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
     let state = AppState::new(
         store.clone(),
         Arc::new(policy),
-        Clock::System,
+        clock,
         Some(audit_key),
     )
     .with_public_url(&public_url);
@@ -138,6 +163,13 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         text,
         "Steward listening on http://{addr} (database: {database}, policy {policy_version})"
     );
+    if mode == RunMode::Rehearsal {
+        let _ = writeln!(
+            text,
+            "REHEARSAL: not for production. The clock is {} ahead of the wall clock; advance it with `steward clock advance 25h` (admin).",
+            humantime::format_duration(Duration::from_millis(offset_ms.unsigned_abs()))
+        );
+    }
     if first_run.is_none() {
         let _ = writeln!(
             text,

@@ -15,6 +15,8 @@ use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_
 mod emergency;
 mod gate;
 mod kill9;
+mod quickstart;
+mod rehearsal;
 mod signing_key;
 
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.

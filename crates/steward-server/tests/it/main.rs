@@ -12,6 +12,7 @@ mod emergencies;
 mod erasure;
 mod feed;
 mod gate;
+mod initial_certification;
 mod monitoring;
 mod notify;
 mod permits;

@@ -14,5 +14,8 @@ CREATE TABLE initial_certifications (
 CREATE TABLE run_mode (
     id          BIGINT PRIMARY KEY CHECK (id = 1),
     mode        TEXT NOT NULL CHECK (mode IN ('production', 'rehearsal')),
-    recorded_at BIGINT NOT NULL
+    recorded_at BIGINT NOT NULL,
+    -- Rehearsal only: how far an admin has advanced the clock past the wall clock (ms),
+    -- so a restart resumes the rehearsal's time rather than going back.
+    clock_offset_ms BIGINT NOT NULL DEFAULT 0 CHECK (clock_offset_ms >= 0)
 );
