@@ -81,9 +81,10 @@ pub use state::{
 };
 pub use time::Timestamp;
 pub use timers::{
-    DueTimer, EXPIRY_WARNING_MINUTES, ExpiryPhase, IN_FLIGHT_GRACE_MINUTES, PermitTimes, ReviewClock,
-    TimerKind, approval_due, approval_overdue, certification_grace_end, certification_timers,
-    escalation_roles, expiry_phase, grace_end, permit_timers, request_expiry_due, review_clock,
+    DueTimer, EXPIRY_WARNING_MINUTES, ExpiryPhase, IN_FLIGHT_GRACE_MINUTES, PermitTimes,
+    ReviewClock, TimerKind, approval_due, approval_overdue, certification_grace_end,
+    certification_timers, escalation_roles, expiry_phase, grace_end, permit_timers,
+    request_expiry_due, review_clock,
 };
 pub use wait::{WaitFacts, WaitOutcome, WaitUntil, wait_outcome};
 pub use window::{RenewalApproval, WindowError, check_renewal, validity};

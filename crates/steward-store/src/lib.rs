@@ -113,8 +113,8 @@ pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
 pub use worker::{
-    InitialApproval, InitialCertificationRecord, InitialCertificationState, PriorRecordView,
-    MAX_WORKER_PAGE, NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord,
+    InitialApproval, InitialCertificationRecord, InitialCertificationState, MAX_WORKER_PAGE,
+    NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord, PriorRecordView,
     PromotionApproval, PromotionState, Revocation, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 

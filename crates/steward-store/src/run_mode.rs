@@ -109,11 +109,7 @@ impl Store {
                     TxConn::Postgres(tx) => sqlx::query_as(USED).fetch_one(&mut **tx).await,
                 }
                 .map_err(StoreError::from)?;
-                let recorded = if used > 0 {
-                    RunMode::Production
-                } else {
-                    mode
-                };
+                let recorded = if used > 0 { RunMode::Production } else { mode };
                 const INSERT: &str = "INSERT INTO run_mode (id, mode, recorded_at) \
                      VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
                 match &mut tx.conn {

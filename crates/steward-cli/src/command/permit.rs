@@ -557,7 +557,12 @@ fn person(name: Option<&str>, id: &str) -> String {
 fn joined(values: &Value) -> String {
     values
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default()
 }
 

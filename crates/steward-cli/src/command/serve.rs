@@ -137,13 +137,8 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         Some(url) => parse_public_url(url)?,
         None => format!("http://{addr}"),
     };
-    let state = AppState::new(
-        store.clone(),
-        Arc::new(policy),
-        clock,
-        Some(audit_key),
-    )
-    .with_public_url(&public_url);
+    let state = AppState::new(store.clone(), Arc::new(policy), clock, Some(audit_key))
+        .with_public_url(&public_url);
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     // Webhook deliveries follow the audit trail on their own task, so HTTP to receivers
     // never delays maintenance or a request.
@@ -159,10 +154,6 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         text.push_str("First run: ");
         text.push_str(&report(&args.store, done));
     }
-    let _ = writeln!(
-        text,
-        "Steward listening on http://{addr} (database: {database}, policy {policy_version})"
-    );
     if mode == RunMode::Rehearsal {
         let _ = writeln!(
             text,
@@ -170,6 +161,10 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
             humantime::format_duration(Duration::from_millis(offset_ms.unsigned_abs()))
         );
     }
+    let _ = writeln!(
+        text,
+        "Steward listening on http://{addr} (database: {database}, policy {policy_version})"
+    );
     if first_run.is_none() {
         let _ = writeln!(
             text,

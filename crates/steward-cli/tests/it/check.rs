@@ -101,7 +101,8 @@ fn jsonl_streams_one_analysis_per_line() {
 
 #[test]
 fn jsonl_goes_on_past_bad_lines_with_an_error_record_each() {
-    let input = b"{\"id\":\"ok\"}\n{\"id\":\"bad\",\"regions\":\"eu\"}\n{\"id\":\"ok2\"}\n{\"id\": oops}\n";
+    let input =
+        b"{\"id\":\"ok\"}\n{\"id\":\"bad\",\"regions\":\"eu\"}\n{\"id\":\"ok2\"}\n{\"id\": oops}\n";
     let run = steward(&["check", "--jsonl"], input);
     assert_eq!(run.code, 2, "exit 2 at the end when a line failed");
     let lines: Vec<serde_json::Value> = run

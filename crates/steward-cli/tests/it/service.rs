@@ -490,7 +490,11 @@ fn worker_and_permit_commands_drive_the_workflow() {
     // Level 2 needs 30 days at level 1: not eligible, and the exit code says so.
     let run = served.run(&["worker", "eligibility", &worker, "--level", "2"], &admin);
     assert_eq!(run.code, 1, "not eligible exits 1: {}", run.stdout);
-    assert!(run.stdout.contains("→ level 2: not eligible"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("→ level 2: not eligible"),
+        "{}",
+        run.stdout
+    );
 
     // A read-only production task is auto-approved for a level-1 worker.
     let report = scratch("workflow-report.json");

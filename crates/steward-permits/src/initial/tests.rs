@@ -130,7 +130,13 @@ fn whoever_asked_for_it_and_the_owner_may_not_approve_it() {
         );
     }
     assert_eq!(
-        check_approver(&rules, &parties, &em("alice"), Role::EngineeringManager, &[]),
+        check_approver(
+            &rules,
+            &parties,
+            &em("alice"),
+            Role::EngineeringManager,
+            &[]
+        ),
         Ok(())
     );
 }

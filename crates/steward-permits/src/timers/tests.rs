@@ -87,8 +87,18 @@ fn review_clock_tells_when_a_request_is_due_expires_and_to_whom_it_escalated() {
     let clock = review_clock(&changes, Level::new(2).unwrap(), at(30 * HOUR)).unwrap();
     assert_eq!((clock.overdue, clock.expires_at), (false, at(48 * HOUR)));
     // Nothing to tell for a live permit or one without an SLA.
-    assert_eq!(review_clock(&live(PermitState::Active, HOUR), Level::new(2).unwrap(), T0), None);
-    assert_eq!(review_clock(&pending(PermitState::UnderReview, 0.0), Level::new(2).unwrap(), T0), None);
+    assert_eq!(
+        review_clock(&live(PermitState::Active, HOUR), Level::new(2).unwrap(), T0),
+        None
+    );
+    assert_eq!(
+        review_clock(
+            &pending(PermitState::UnderReview, 0.0),
+            Level::new(2).unwrap(),
+            T0
+        ),
+        None
+    );
 }
 
 #[test]

@@ -13,8 +13,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_permits::{
-    Channel, Decision, Outcome, PermitState, PermitTimes, RevocationReason, Timestamp,
-    review_clock,
+    Channel, Decision, Outcome, PermitState, PermitTimes, RevocationReason, Timestamp, review_clock,
 };
 use steward_policy::{Analysis, Evidence, Level, Role, Task, analyze};
 use steward_store::{
@@ -505,7 +504,10 @@ pub async fn show(
     view["requester_name"] = json!(name(&permit.requester_id).await);
     if let Some(approvals) = view["approvals"].as_array_mut() {
         for approval in approvals {
-            let id = approval["principal_id"].as_str().unwrap_or_default().to_owned();
+            let id = approval["principal_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             approval["principal_name"] = json!(name(&id).await);
         }
     }

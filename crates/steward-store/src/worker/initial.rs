@@ -128,10 +128,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        let quorum = check_promotion(
-            &initial_certification_approvals(record.target_level),
-            &[],
-        );
+        let quorum = check_promotion(&initial_certification_approvals(record.target_level), &[]);
         Ok(InitialCertificationState {
             worker,
             request: record,

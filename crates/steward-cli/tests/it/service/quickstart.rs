@@ -47,7 +47,10 @@ fn the_readme_quick_start_reaches_an_active_level_2_permit_from_a_fresh_data_dir
     let started = Instant::now();
     // `steward serve`: the first run initialises and prints the admin token once.
     let served = Served::start(&dir);
-    let admin = served.token.clone().expect("the first serve prints the admin token");
+    let admin = served
+        .token
+        .clone()
+        .expect("the first serve prints the admin token");
 
     let mut command = Command::new("bash");
     for var in STEWARD_ENV {
@@ -93,10 +96,21 @@ fn the_readme_quick_start_reaches_an_active_level_2_permit_from_a_fresh_data_dir
     let worker = p["worker_id"].as_str().expect("worker").to_owned();
     let run = served.run(&["worker", "show", &worker, "--json"], &admin);
     let w = run.json();
-    assert_eq!((w["level"].as_u64(), w["status"].as_str()), (Some(2), Some("probationary")));
+    assert_eq!(
+        (w["level"].as_u64(), w["status"].as_str()),
+        (Some(2), Some("probationary"))
+    );
     // The certification is a human's, recorded apart from earned promotions.
     let run = served.run(
-        &["audit", "events", "--worker", &worker, "--type", "worker.certified_initially", "--json"],
+        &[
+            "audit",
+            "events",
+            "--worker",
+            &worker,
+            "--type",
+            "worker.certified_initially",
+            "--json",
+        ],
         &admin,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);

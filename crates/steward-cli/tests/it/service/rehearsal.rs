@@ -31,7 +31,17 @@ fn id_of(run: &Run) -> String {
 
 fn human(served: &Served, admin: &str, name: &str, role: &str) -> String {
     let id = id_of(&served.run(
-        &["principal", "create", "--kind", "human", "--name", name, "--role", role, "--json"],
+        &[
+            "principal",
+            "create",
+            "--kind",
+            "human",
+            "--name",
+            name,
+            "--role",
+            role,
+            "--json",
+        ],
         admin,
     ));
     let run = served.run(&["token", "create", "--principal", &id, "--json"], admin);
@@ -44,7 +54,9 @@ fn human(served: &Served, admin: &str, name: &str, role: &str) -> String {
 fn eventually(served: &Served, admin: &str, permit: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let shown = served.run(&["permit", "show", permit, "--json"], admin).json();
+        let shown = served
+            .run(&["permit", "show", permit, "--json"], admin)
+            .json();
         if check(&shown) {
             return shown;
         }
@@ -76,7 +88,10 @@ fn the_level_4_time_path_rehearses_escalation_expiry_and_a_late_approval() {
     let dir = scratch_dir("rehearsal");
     let served = Served::start_with(&dir, None, &["--rehearsal"], &[]);
     let admin = served.token.clone().expect("admin token");
-    assert!(served_said_rehearsal(&served), "the start says it is a rehearsal");
+    assert!(
+        served_said_rehearsal(&served),
+        "the start says it is a rehearsal"
+    );
     let health = healthz(&served.url);
     assert_eq!(health["run_mode"], "rehearsal", "{health}");
 
@@ -84,29 +99,62 @@ fn the_level_4_time_path_rehearses_escalation_expiry_and_a_late_approval() {
     let vp = human(&served, &admin, "vera", "vp_engineering");
     let cto = human(&served, &admin, "carl", "cto");
     let ciso = human(&served, &admin, "cleo", "ciso");
-    let worker = id_of(&served.run(&["worker", "register", "--name", "schema-bot", "--json"], &admin));
+    let worker = id_of(&served.run(
+        &["worker", "register", "--name", "schema-bot", "--json"],
+        &admin,
+    ));
     let run = served.run(
-        &["worker", "certify", &worker, "--level", "4", "--prior-operations", "1200",
-          "--document", "three years of schema migrations, audited quarterly",
-          "--justification", "ran every users-table migration since 2023 with no incident"],
+        &[
+            "worker",
+            "certify",
+            &worker,
+            "--level",
+            "4",
+            "--prior-operations",
+            "1200",
+            "--document",
+            "three years of schema migrations, audited quarterly",
+            "--justification",
+            "ran every users-table migration since 2023 with no incident",
+        ],
         &admin,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     for (token, role) in [(&vp, "vp_engineering"), (&cto, "cto"), (&ciso, "ciso")] {
-        let run = served.run(&["worker", "approve-certification", &worker, "--role", role], token);
+        let run = served.run(
+            &["worker", "approve-certification", &worker, "--role", role],
+            token,
+        );
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
     let evidence = scratch("rehearsal-evidence.json");
     std::fs::write(&evidence, level_4_evidence().to_string()).expect("evidence");
     let run = served.run(
-        &["permit", "request", "--task", "examples/pii-migration.json", "--worker", &worker,
-          "--evidence-file", evidence.to_str().expect("utf-8"), "--json"],
+        &[
+            "permit",
+            "request",
+            "--task",
+            "examples/pii-migration.json",
+            "--worker",
+            &worker,
+            "--evidence-file",
+            evidence.to_str().expect("utf-8"),
+            "--json",
+        ],
         &admin,
     );
     let permit = id_of(&run);
     let shown = served.run(&["permit", "show", &permit], &admin);
-    assert!(shown.stdout.contains("the request expires"), "{}", shown.stdout);
-    assert!(!shown.stdout.contains("never"), "a request under review expires: {}", shown.stdout);
+    assert!(
+        shown.stdout.contains("the request expires"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        !shown.stdout.contains("never"),
+        "a request under review expires: {}",
+        shown.stdout
+    );
     let run = served.run(&["permit", "list", "--overdue"], &admin);
     assert_eq!(run.stdout, "no permits\n", "not overdue yet");
 
@@ -121,12 +169,18 @@ fn the_level_4_time_path_rehearses_escalation_expiry_and_a_late_approval() {
     );
     let run = served.run(&["permit", "list", "--overdue"], &admin);
     assert!(
-        run.stdout.contains(&permit) && run.stdout.contains("escalated to vp_engineering, cto, ciso, coo"),
+        run.stdout.contains(&permit)
+            && run
+                .stdout
+                .contains("escalated to vp_engineering, cto, ciso, coo"),
         "{}",
         run.stdout
     );
     let events = wait_for_event(&served, &admin, &permit, "permit.escalated");
-    assert_eq!(events["data"]["roles"], json!(["vp_engineering", "cto", "ciso", "coo"]));
+    assert_eq!(
+        events["data"]["roles"],
+        json!(["vp_engineering", "cto", "ciso", "coo"])
+    );
 
     // 336 h after the request: expired; a late approval is refused in plain words.
     let run = served.run(&["clock", "advance", "168h"], &admin);
@@ -156,13 +210,21 @@ fn the_level_4_time_path_rehearses_escalation_expiry_and_a_late_approval() {
 
     // The database keeps its mode: no production serve of a rehearsal's trail.
     let refused = steward_env(
-        &["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().expect("utf-8")],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.to_str().expect("utf-8"),
+        ],
         &[],
         b"",
     );
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("run in rehearsal mode and cannot be served in production mode"),
+        refused
+            .stderr
+            .contains("run in rehearsal mode and cannot be served in production mode"),
         "{}",
         refused.stderr
     );
@@ -182,16 +244,30 @@ fn a_production_database_is_never_rehearsed_and_production_never_advances() {
     assert_eq!(healthz(&served.url)["run_mode"], "production");
     let run = served.run(&["clock", "advance", "25h"], &admin);
     assert_eq!(run.code, 2, "{}", run.stdout);
-    assert!(run.stderr.contains("only under `steward serve --rehearsal`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("only under `steward serve --rehearsal`"),
+        "{}",
+        run.stderr
+    );
     served.terminate();
     let refused = steward_env(
-        &["serve", "--rehearsal", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().expect("utf-8")],
+        &[
+            "serve",
+            "--rehearsal",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.to_str().expect("utf-8"),
+        ],
         &[],
         b"",
     );
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("run in production mode and cannot be served in rehearsal mode"),
+        refused
+            .stderr
+            .contains("run in production mode and cannot be served in rehearsal mode"),
         "{}",
         refused.stderr
     );
@@ -215,9 +291,17 @@ fn chrono_now_ms() -> i64 {
 fn wait_for_event(served: &Served, admin: &str, permit: &str, kind: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let run = served.run(&["audit", "events", "--permit", permit, "--type", kind, "--json"], admin);
+        let run = served.run(
+            &[
+                "audit", "events", "--permit", permit, "--type", kind, "--json",
+            ],
+            admin,
+        );
         assert_eq!(run.code, 0, "{}", run.stderr);
-        if let Some(event) = run.json()["items"].as_array().and_then(|a| a.first().cloned()) {
+        if let Some(event) = run.json()["items"]
+            .as_array()
+            .and_then(|a| a.first().cloned())
+        {
             return event;
         }
         assert!(Instant::now() < deadline, "no `{kind}` event");
