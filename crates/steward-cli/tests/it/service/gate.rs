@@ -8,6 +8,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -181,17 +182,35 @@ fn finish(mut child: Child) -> Run {
         .expect("stdout")
         .read_to_string(&mut stdout)
         .expect("read stdout");
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
+    // Unless a test tapped stderr while the command ran (it reads its tap instead).
+    if let Some(mut tapped) = child.stderr.take() {
+        tapped.read_to_string(&mut stderr).expect("read stderr");
+    }
     Run {
         code: status.code().unwrap_or(-1),
         stdout,
         stderr,
     }
+}
+
+/// Reads `child`'s stderr as it is written, into the returned buffer.
+/// Join the returned thread for all of it once `child` has ended.
+fn tap_stderr(child: &mut Child) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
+    let tap = Arc::new(Mutex::new(String::new()));
+    let mut stderr = child.stderr.take().expect("stderr");
+    let into = Arc::clone(&tap);
+    let reader = std::thread::spawn(move || {
+        let mut chunk = [0_u8; 512];
+        while let Ok(n) = stderr.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            into.lock()
+                .expect("tap")
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    (tap, reader)
 }
 
 /// Asserts `child` is still running a moment after it started: it is waiting.
@@ -711,20 +730,32 @@ fn a_wait_outlives_a_restart_of_the_server() {
     );
     assert_waiting(&mut waiting);
 
+    let (tap, reader) = tap_stderr(&mut waiting);
+
     // A graceful stop ends the long poll at once (the stop does not wait 30 s for it);
-    // the wait keeps asking until the server is back.
+    // the wait keeps asking until the server is back. The server comes back only once
+    // the wait has found it gone (it pauses a second before asking again, so a quick
+    // restart could otherwise slip in between).
     assert!(served.terminate().success());
-    assert!(
-        waiting.try_wait().expect("wait").is_none(),
-        "the wait gave up"
-    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tap.lock().expect("tap").contains("retrying") {
+        assert!(
+            waiting.try_wait().expect("wait").is_none(),
+            "the wait gave up: {}",
+            tap.lock().expect("tap")
+        );
+        assert!(Instant::now() < deadline, "no retry note within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let served = Served::start_listening(&dir, None, &listen);
     let run = served.run(
         &["permit", "approve", &id, "--role", "tech_lead"],
         &cast.approver,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let run = finish(waiting);
+    let mut run = finish(waiting);
+    reader.join().expect("stderr reader");
+    run.stderr = tap.lock().expect("tap").clone();
     assert_eq!(
         run.code, 0,
         "stdout: {}\nstderr: {}",
