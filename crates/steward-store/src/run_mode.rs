@@ -76,7 +76,7 @@ impl Store {
     }
 
     /// Checks that this database may be served in `mode`, recording the mode on the first
-    /// serve (`run_mode.recorded`), and returns how far a rehearsal's clock was advanced
+    /// serve (a rehearsal also in the trail, `run_mode.recorded`), and returns how far a rehearsal's clock was advanced
     /// (ms; 0 in production). A database with workers or permits but no recorded mode
     /// was run before modes existed, on the wall clock: it is `production`.
     pub async fn claim_run_mode(&self, mode: RunMode, now_ms: i64) -> Result<i64, RunModeError> {
@@ -127,7 +127,10 @@ impl Store {
                         .map(|_| ()),
                 }
                 .map_err(StoreError::from)?;
-                if recorded == mode {
+                // Production is what every database was before modes existed, and what
+                // the absence of `data.run_mode` on events already says; a rehearsal is
+                // recorded in the trail too.
+                if recorded == mode && mode == RunMode::Rehearsal {
                     append_event(
                         &mut tx,
                         NewEvent {
