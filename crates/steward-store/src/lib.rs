@@ -19,6 +19,8 @@
 //!   token that minted them).
 //! - `signing`: the audit signing key's public half, recorded once; every instance must
 //!   hold the matching key.
+//! - `web_session`: the dashboard's sign-in sessions, stored as hashes and bound to the
+//!   API token they were opened with.
 //! - `webhook`: outbound webhook subscriptions and their delivery log.
 //! - `metrics`: the aggregates behind `/metrics`, computed at scrape time.
 //! - `personal`: personal data in audit events, encrypted per subject, and its erasure
@@ -78,6 +80,7 @@ mod signing;
 mod store;
 mod timers;
 pub mod token;
+mod web_session;
 pub mod webhook;
 mod worker;
 
@@ -91,7 +94,8 @@ pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
 pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
 pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use monitoring::{
-    MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput, TelemetryOutcome,
+    LatestTelemetry, MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput,
+    TelemetryOutcome,
 };
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
@@ -112,6 +116,7 @@ pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
+pub use web_session::{NewWebSession, WEB_SESSION_TOUCH_MS, WebSession, WebSessionEnd};
 pub use worker::{
     InitialApproval, InitialCertificationRecord, InitialCertificationState, MAX_WORKER_PAGE,
     NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord, PriorRecordView,

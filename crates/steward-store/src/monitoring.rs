@@ -673,6 +673,44 @@ impl Store {
         read.rollback().await?;
         Ok(r)
     }
+
+    /// The latest telemetry sample of a permit, if any was reported (the live board).
+    pub async fn latest_telemetry(
+        &self,
+        permit_id: &str,
+    ) -> Result<Option<LatestTelemetry>, StoreError> {
+        const SQLITE: &str = "SELECT ts, error_rate, latency_p99_ms FROM telemetry_samples              WHERE permit_id = ? ORDER BY seq DESC LIMIT 1";
+        const POSTGRES: &str = "SELECT ts, error_rate, latency_p99_ms FROM telemetry_samples              WHERE permit_id = $1 ORDER BY seq DESC LIMIT 1";
+        let row: Option<(i64, Option<f64>, Option<f64>)> = match &self.pool {
+            crate::store::Pool::Sqlite(pool) => {
+                sqlx::query_as(SQLITE)
+                    .bind(permit_id)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            crate::store::Pool::Postgres(pool) => {
+                sqlx::query_as(POSTGRES)
+                    .bind(permit_id)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        Ok(
+            row.map(|(ts_ms, error_rate, latency_p99_ms)| LatestTelemetry {
+                ts_ms,
+                error_rate,
+                latency_p99_ms,
+            }),
+        )
+    }
+}
+
+/// A permit's latest telemetry sample ([`Store::latest_telemetry`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatestTelemetry {
+    pub ts_ms: i64,
+    pub error_rate: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
 }
 
 /// Opens the permit's rollback for `breach`: `telemetry.breach`, the row, `rollback.opened`

@@ -103,6 +103,10 @@ pub struct Permit {
     pub updated_at_ms: i64,
     #[serde(skip)]
     pub(crate) version: i64,
+    /// Steward's analysis of the task at request time (factors, floors, requirements),
+    /// for pages that explain a permit; not part of the permit's JSON.
+    #[serde(skip)]
+    pub analysis: Option<std::sync::Arc<Analysis>>,
 }
 
 /// How and why a permit was revoked, kept on the permit so whoever waits on it or reads
@@ -285,6 +289,19 @@ pub(crate) async fn revoke_by_system_in(
     Ok(permit)
 }
 
+/// Refuses an audit actor that is not the principal acting (a use case `…_as` records
+/// `by` through a channel, never someone else).
+pub(crate) fn same_actor(by: &Principal, actor: &Actor) -> Result<(), PermitError> {
+    if actor.id == by.id {
+        Ok(())
+    } else {
+        Err(PermitError::not_allowed(
+            "actor_mismatch",
+            format!("`{}` may not act as `{}`", by.id, actor.id),
+        ))
+    }
+}
+
 /// Steward itself, for automatic steps (auto-approval, issue at window start, system
 /// revocations).
 pub(crate) fn system_actor() -> Actor {
@@ -383,6 +400,7 @@ impl Store {
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             version: 1,
+            analysis: Some(std::sync::Arc::new(new.analysis.clone())),
         };
         row::insert_permit(&mut tx, &permit, &new.analysis).await?;
         let actor = by.actor();
@@ -440,6 +458,21 @@ impl Store {
         decision: NewDecision,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
+        self.decide_permit_as(by, &by.actor(), permit_id, decision, now_ms)
+            .await
+    }
+
+    /// [`Store::decide_permit`] audited as `actor`: `by` acting through another door
+    /// (the dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn decide_permit_as(
+        &self,
+        by: &Principal,
+        actor: &Actor,
+        permit_id: &str,
+        decision: NewDecision,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         emergency::not_through_the_permit_path(&permit, "decided")?;
@@ -484,7 +517,6 @@ impl Store {
         };
         row::insert_approval(&mut tx, &permit.id, &record).await?;
         permit.approvals.push(record);
-        let actor = by.actor();
         // The comment is the approver's free text: personal data, stored encrypted for them.
         let data = with_personal(
             json!({
@@ -501,20 +533,20 @@ impl Store {
             Decision::Approve => {
                 event(
                     &mut tx,
-                    &actor,
+                    actor,
                     "permit.approval_recorded",
                     &permit,
                     data,
                     now_ms,
                 )
                 .await?;
-                approve_if_quorum(&mut tx, &mut permit, &actor, now_ms).await?;
+                approve_if_quorum(&mut tx, &mut permit, actor, now_ms).await?;
             }
             Decision::Reject => {
                 transition(
                     &mut tx,
                     &mut permit,
-                    &actor,
+                    actor,
                     &PermitEvent::Reject,
                     data,
                     now_ms,
@@ -525,7 +557,7 @@ impl Store {
                 transition(
                     &mut tx,
                     &mut permit,
-                    &actor,
+                    actor,
                     &PermitEvent::RequestChanges,
                     data,
                     now_ms,
@@ -544,6 +576,19 @@ impl Store {
         permit_id: &str,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
+        self.cab_sign_off_as(by, &by.actor(), permit_id, now_ms)
+            .await
+    }
+
+    /// [`Store::cab_sign_off`] audited as `actor` (see [`Store::decide_permit_as`]).
+    pub async fn cab_sign_off_as(
+        &self,
+        by: &Principal,
+        actor: &Actor,
+        permit_id: &str,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        same_actor(by, actor)?;
         const CAB_ROLES: [Role; 5] = [
             Role::Admin,
             Role::VpEngineering,
@@ -578,17 +623,16 @@ impl Store {
         segregation(by, &permit, &worker)?;
         if !permit.cab_signed_off {
             permit.cab_signed_off = true;
-            let actor = by.actor();
             event(
                 &mut tx,
-                &actor,
+                actor,
                 "permit.cab_signed_off",
                 &permit,
                 json!({}),
                 now_ms,
             )
             .await?;
-            approve_if_quorum(&mut tx, &mut permit, &actor, now_ms).await?;
+            approve_if_quorum(&mut tx, &mut permit, actor, now_ms).await?;
             row::update_permit(&mut tx, &mut permit, now_ms).await?;
         }
         tx.commit().await?;
@@ -826,6 +870,21 @@ impl Store {
         comment: Option<String>,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
+        self.revoke_permit_as(by, &by.actor(), permit_id, reason, comment, now_ms)
+            .await
+    }
+
+    /// [`Store::revoke_permit`] audited as `actor` (see [`Store::decide_permit_as`]).
+    pub async fn revoke_permit_as(
+        &self,
+        by: &Principal,
+        actor: &Actor,
+        permit_id: &str,
+        reason: RevocationReason,
+        comment: Option<String>,
+        now_ms: i64,
+    ) -> Result<Permit, PermitError> {
+        same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         let may = by.id == permit.requester_id
@@ -849,7 +908,7 @@ impl Store {
         transition(
             &mut tx,
             &mut permit,
-            &by.actor(),
+            actor,
             &PermitEvent::Revoke { reason },
             // The comment is the revoker's free text: stored encrypted for them.
             with_personal(

@@ -417,6 +417,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "adopt",
         include_str!("../migrations/sqlite/0022_adopt.sql"),
     ),
+    (
+        23,
+        "dashboard",
+        include_str!("../migrations/sqlite/0023_dashboard.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -489,6 +494,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         22,
         "adopt",
         include_str!("../migrations/postgres/0022_adopt.sql"),
+    ),
+    (
+        23,
+        "dashboard",
+        include_str!("../migrations/postgres/0023_dashboard.sql"),
     ),
 ]);
 

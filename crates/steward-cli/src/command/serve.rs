@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Args;
-use steward_server::{AppState, AuditKey, Clock, router, serve};
+use steward_server::{AppState, AuditKey, Clock, serve};
 use steward_store::{Actor, ActorKind, KeyClaim, RunMode, RunModeError, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -147,7 +147,8 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         state.clock.clone(),
     ));
     let stopping = state.stopping.clone();
-    let app = router(state).layer(middleware::from_fn(log_request));
+    // The JSON API and the dashboard (steward-web) on one router.
+    let app = steward_web::app(state).layer(middleware::from_fn(log_request));
 
     let mut text = String::new();
     if let Some(done) = &first_run {
@@ -165,6 +166,7 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         text,
         "Steward listening on http://{addr} (database: {database}, policy {policy_version})"
     );
+    let _ = writeln!(text, "Dashboard: {public_url}/ (sign in with an API token)");
     if first_run.is_none() {
         let _ = writeln!(
             text,

@@ -136,6 +136,18 @@ pub async fn declare(
     caller: Caller,
     ApiJson(body): ApiJson<DeclareRequest>,
 ) -> Result<(StatusCode, Json<Emergency>), ApiError> {
+    let emergency = declare_as(&state, &caller, &caller.actor(), body).await?;
+    Ok((StatusCode::CREATED, Json(emergency)))
+}
+
+/// The use case behind `POST /v1/emergencies`, audited as `actor` (the caller through
+/// some door: the dashboard passes `Caller::actor_via(Channel::Web)`).
+pub async fn declare_as(
+    state: &AppState,
+    caller: &Caller,
+    actor: &steward_store::Actor,
+    body: DeclareRequest,
+) -> Result<Emergency, ApiError> {
     required_text(&body.incident_id, "incident_id", 200)?;
     required_text(&body.reason, "reason", 10_000)?;
     required_text(&body.worker_id, "worker_id", 200)?;
@@ -166,10 +178,10 @@ pub async fn declare(
     };
     let emergency = state
         .store
-        .declare_emergency(caller.principal(), new, &state.policy, now(&state))
+        .declare_emergency_as(caller.principal(), actor, new, &state.policy, now(state))
         .await
         .map_err(emergency_error)?;
-    Ok((StatusCode::CREATED, Json(emergency)))
+    Ok(emergency)
 }
 
 /// Approves an emergency (a human incident commander or on-call lead who is not its
@@ -188,21 +200,34 @@ pub async fn approve(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ApproveRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
+    approve_as(&state, &caller, &caller.actor(), &id, body)
+        .await
+        .map(Json)
+}
+
+/// The use case behind `POST /v1/emergencies/{id}/approve`, audited as `actor`.
+pub async fn approve_as(
+    state: &AppState,
+    caller: &Caller,
+    actor: &steward_store::Actor,
+    id: &str,
+    body: ApproveRequest,
+) -> Result<Emergency, ApiError> {
     state
         .store
-        .approve_emergency(
+        .approve_emergency_as(
             caller.principal(),
-            &id,
+            actor,
+            id,
             EmergencyApproval {
                 role: body.role,
                 comment: body.comment,
                 channel: body.channel.unwrap_or(Channel::Api),
             },
             &state.policy,
-            now(&state),
+            now(state),
         )
         .await
-        .map(Json)
         .map_err(emergency_error)
 }
 
@@ -221,11 +246,23 @@ pub async fn resolve(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ResolveRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
-    state
-        .store
-        .resolve_emergency(caller.principal(), &id, body.resolution, now(&state))
+    resolve_as(&state, &caller, &caller.actor(), &id, body)
         .await
         .map(Json)
+}
+
+/// The use case behind `POST /v1/emergencies/{id}/resolve`, audited as `actor`.
+pub async fn resolve_as(
+    state: &AppState,
+    caller: &Caller,
+    actor: &steward_store::Actor,
+    id: &str,
+    body: ResolveRequest,
+) -> Result<Emergency, ApiError> {
+    state
+        .store
+        .resolve_emergency_as(caller.principal(), actor, id, body.resolution, now(state))
+        .await
         .map_err(emergency_error)
 }
 
@@ -274,6 +311,19 @@ pub async fn review(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReviewRequest>,
 ) -> Result<Json<Emergency>, ApiError> {
+    review_as(&state, &caller, &caller.actor(), &id, body)
+        .await
+        .map(Json)
+}
+
+/// The use case behind `POST /v1/emergencies/{id}/review`, audited as `actor`.
+pub async fn review_as(
+    state: &AppState,
+    caller: &Caller,
+    actor: &steward_store::Actor,
+    id: &str,
+    body: ReviewRequest,
+) -> Result<Emergency, ApiError> {
     required_text(&body.summary, "summary", 100_000)?;
     let review = json!({
         "summary": body.summary,
@@ -282,13 +332,12 @@ pub async fn review(
     });
     state
         .store
-        .file_emergency_review(caller.principal(), &id, review, now(&state))
+        .file_emergency_review_as(caller.principal(), actor, id, review, now(state))
         .await
-        .map(Json)
         .map_err(emergency_error)
 }
 
-fn require_reader(caller: &Caller) -> Result<(), ApiError> {
+pub fn require_reader(caller: &Caller) -> Result<(), ApiError> {
     if caller.principal().roles.iter().any(|r| *r != Role::Worker) {
         Ok(())
     } else {

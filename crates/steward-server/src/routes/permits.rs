@@ -538,7 +538,7 @@ pub(crate) fn permit_view(permit: &Permit, now_ms: i64) -> Value {
 }
 
 /// Permit `id`, if `caller` may read it (see [`own_worker_only`]).
-pub(crate) async fn visible_permit(
+pub async fn visible_permit(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -561,7 +561,10 @@ pub(crate) async fn visible_permit(
 /// A principal whose only role is `worker` sees the permits of its own worker and no
 /// others; everyone else with a token reads all permits. `Some(worker id)` when limited
 /// (an agent with no worker record gets an id that matches nothing).
-async fn own_worker_only(state: &AppState, caller: &Caller) -> Result<Option<String>, ApiError> {
+pub async fn own_worker_only(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<String>, ApiError> {
     let roles = &caller.principal().roles;
     if roles.iter().any(|r| *r != Role::Worker) {
         return Ok(None);

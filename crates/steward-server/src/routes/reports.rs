@@ -94,7 +94,9 @@ pub async fn compliance(
     Ok(axum::Json(report).into_response())
 }
 
-async fn build(
+/// Builds the report of `framework` over `period` from the store (the route's use case;
+/// the dashboard's reports page calls it too).
+pub async fn build(
     store: &Store,
     framework: Framework,
     period: Period,
@@ -162,7 +164,7 @@ async fn feed(
 }
 
 /// `YYYY-MM-DD` as Unix milliseconds at 00:00 UTC.
-fn parse_date(field: &str, text: &str) -> Result<i64, ApiError> {
+pub fn parse_date(field: &str, text: &str) -> Result<i64, ApiError> {
     let bad = || {
         ApiError::bad_request(
             format!("`{field}` must be a date YYYY-MM-DD, got `{text}`"),

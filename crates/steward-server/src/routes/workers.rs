@@ -922,7 +922,7 @@ fn store_error(error: StoreError) -> ApiError {
 
 /// Maps a worker use case's refusal to its problem: the status and `rule` say which rule
 /// refused.
-pub(crate) fn worker_error(error: WorkerError) -> ApiError {
+pub fn worker_error(error: WorkerError) -> ApiError {
     let message = error.to_string();
     match error {
         WorkerError::Store(error) => store_error(error),

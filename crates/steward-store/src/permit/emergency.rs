@@ -222,6 +222,21 @@ impl Store {
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
+        self.declare_emergency_as(by, &by.actor(), new, policy, now_ms)
+            .await
+    }
+
+    /// [`Store::declare_emergency`] audited as `actor`: `by` acting through another door (the
+    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn declare_emergency_as(
+        &self,
+        by: &Principal,
+        actor: &steward_audit::Actor,
+        new: NewEmergency,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        super::same_actor(by, actor)?;
         check_declared_minutes(new.minutes)?;
         let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
@@ -288,6 +303,7 @@ impl Store {
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             version: 1,
+            analysis: Some(std::sync::Arc::new(analysis.clone())),
         };
         row::insert_permit(&mut tx, &permit, &analysis).await?;
         insert_emergency(
@@ -300,10 +316,10 @@ impl Store {
             now_ms,
         )
         .await?;
-        let actor = by.actor();
+        let actor = actor.clone();
         emergency_event(
             &mut tx,
-            &by.actor(),
+            &actor.clone(),
             "emergency.declared",
             &permit,
             json!({
@@ -359,6 +375,22 @@ impl Store {
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
+        self.approve_emergency_as(by, &by.actor(), emergency_id, approval, policy, now_ms)
+            .await
+    }
+
+    /// [`Store::approve_emergency`] audited as `actor`: `by` acting through another door (the
+    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn approve_emergency_as(
+        &self,
+        by: &Principal,
+        actor: &steward_audit::Actor,
+        emergency_id: &str,
+        approval: EmergencyApproval,
+        policy: &Policy,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        super::same_actor(by, actor)?;
         let EmergencyApproval {
             role,
             comment,
@@ -405,7 +437,7 @@ impl Store {
         };
         row::insert_approval(&mut tx, &permit.id, &record).await?;
         permit.approvals.push(record);
-        let actor = by.actor();
+        let actor = actor.clone();
         event(
             &mut tx,
             &actor,
@@ -470,6 +502,21 @@ impl Store {
         resolution: Option<String>,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
+        self.resolve_emergency_as(by, &by.actor(), emergency_id, resolution, now_ms)
+            .await
+    }
+
+    /// [`Store::resolve_emergency`] audited as `actor`: `by` acting through another door (the
+    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn resolve_emergency_as(
+        &self,
+        by: &Principal,
+        actor: &steward_audit::Actor,
+        emergency_id: &str,
+        resolution: Option<String>,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        super::same_actor(by, actor)?;
         require_incident_role(by, "resolve an emergency")?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
@@ -480,7 +527,7 @@ impl Store {
             ));
         }
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        let actor = by.actor();
+        let actor = actor.clone();
         let awaiting = matches!(
             permit.state,
             PermitState::Requested | PermitState::UnderReview | PermitState::ChangesRequested
@@ -629,6 +676,21 @@ impl Store {
         review: Value,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
+        self.file_emergency_review_as(by, &by.actor(), emergency_id, review, now_ms)
+            .await
+    }
+
+    /// [`Store::file_emergency_review`] audited as `actor`: `by` acting through another door (the
+    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
+    pub async fn file_emergency_review_as(
+        &self,
+        by: &Principal,
+        actor: &steward_audit::Actor,
+        emergency_id: &str,
+        review: Value,
+        now_ms: i64,
+    ) -> Result<Emergency, EmergencyActionError> {
+        super::same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         let may = by.id == e.declared_by
@@ -673,7 +735,7 @@ impl Store {
         e.review = Some(review.clone());
         emergency_event(
             &mut tx,
-            &by.actor(),
+            &actor.clone(),
             "emergency.review_filed",
             &permit,
             json!({"emergency_id": e.id, "incident_id": e.incident_id,

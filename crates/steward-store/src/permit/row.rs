@@ -58,9 +58,9 @@ macro_rules! decode_permit {
         let row = $row;
         let id: String = row.try_get("id")?;
         let analysis_text: String = row.try_get("analysis")?;
-        let requirements: ApprovalRequirements = serde_json::from_str::<Analysis>(&analysis_text)
-            .map(|a| a.approval_requirements)
-            .map_err(|e| corrupt(&id, e))?;
+        let analysis: Analysis =
+            serde_json::from_str::<Analysis>(&analysis_text).map_err(|e| corrupt(&id, e))?;
+        let requirements: ApprovalRequirements = analysis.approval_requirements.clone();
         let level: i64 = row.try_get("level")?;
         let outcome: Option<String> = row.try_get("outcome")?;
         let reason: Option<String> = row.try_get("revocation_reason")?;
@@ -107,6 +107,7 @@ macro_rules! decode_permit {
             created_at_ms: row.try_get("created_at")?,
             updated_at_ms: row.try_get("updated_at")?,
             version: row.try_get("version")?,
+            analysis: Some(std::sync::Arc::new(analysis)),
             id,
         }
     }};

@@ -1,0 +1,272 @@
+//! The dashboard's sign-in sessions (issue 11): a person signs in with an API token and
+//! gets a session cookie; only the SHA-256 of the session secret is stored, with the
+//! token the session was opened with.
+//!
+//! # Invariants
+//!
+//! - A session is live only while its row is not ended and not expired (idle and
+//!   absolute), its token is neither revoked nor expired, and its principal is enabled:
+//!   [`Store::web_session`] checks all of it in one indexed read, on every request, so
+//!   revoking the token or disabling the principal ends the session at once.
+//! - Opening and ending a session are audited (`web.session_opened`,
+//!   `web.session_ended`) in the transaction that writes the row.
+
+use serde_json::json;
+use steward_audit::{Actor, Subject};
+
+use crate::audit::{NewEvent, append_event};
+use crate::error::StoreError;
+use crate::principal::{Principal, decode_principal};
+use crate::store::{Pool, Store, TxConn};
+
+/// How stale `last_seen_at` may get before a request writes it again: most requests of a
+/// session are pure reads.
+pub const WEB_SESSION_TOUCH_MS: i64 = 60_000;
+
+/// How long ended or expired rows are kept before a sign-in deletes them.
+const KEEP_ENDED_MS: i64 = 7 * 24 * 3_600_000;
+
+/// A session to open.
+#[derive(Debug, Clone)]
+pub struct NewWebSession {
+    /// SHA-256 of the session secret (the secret is only in the cookie).
+    pub id_hash: [u8; 32],
+    pub principal_id: String,
+    /// The API token the person signed in with; the session dies with it.
+    pub token_id: String,
+    pub now_ms: i64,
+    /// The absolute end of the session.
+    pub expires_at_ms: i64,
+}
+
+/// A live session and who it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub token_id: String,
+    pub principal: Principal,
+    pub created_at_ms: i64,
+    pub last_seen_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// Why a session ended, recorded in `web.session_ended`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebSessionEnd {
+    SignedOut,
+}
+
+impl Store {
+    /// Opens a session (sign-in) and records `web.session_opened` by `by` (the signed-in
+    /// principal acting through the dashboard). Deletes rows that ended or expired more
+    /// than a week ago on the way.
+    pub async fn open_web_session(&self, by: &Actor, new: NewWebSession) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let old = new.now_ms - KEEP_ENDED_MS;
+        match &mut tx.conn {
+            TxConn::Sqlite(tx) => {
+                sqlx::query("DELETE FROM web_sessions WHERE expires_at < ? OR ended_at < ?")
+                    .bind(old)
+                    .bind(old)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO web_sessions (id_hash, principal_id, token_id, created_at, \
+                     last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(new.id_hash.as_slice())
+                .bind(&new.principal_id)
+                .bind(&new.token_id)
+                .bind(new.now_ms)
+                .bind(new.now_ms)
+                .bind(new.expires_at_ms)
+                .execute(&mut **tx)
+                .await?;
+            }
+            TxConn::Postgres(tx) => {
+                sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1 OR ended_at < $1")
+                    .bind(old)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO web_sessions (id_hash, principal_id, token_id, created_at, \
+                     last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(new.id_hash.as_slice())
+                .bind(&new.principal_id)
+                .bind(&new.token_id)
+                .bind(new.now_ms)
+                .bind(new.now_ms)
+                .bind(new.expires_at_ms)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        append_event(
+            &mut tx,
+            NewEvent {
+                ts_ms: new.now_ms,
+                event_type: "web.session_opened".into(),
+                actor: by.clone(),
+                subject: Subject::default(),
+                level: None,
+                data: json!({
+                    "token_id": new.token_id,
+                    "expires_at_ms": new.expires_at_ms,
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// The live session whose secret hashes to `id_hash`, or `None` when there is none:
+    /// unknown, signed out, idle since before `now_ms - idle_ms`, past its absolute end,
+    /// its token revoked or expired, or its principal disabled. One indexed read; it
+    /// writes `last_seen_at` only when that is older than [`WEB_SESSION_TOUCH_MS`].
+    pub async fn web_session(
+        &self,
+        id_hash: &[u8; 32],
+        now_ms: i64,
+        idle_ms: i64,
+    ) -> Result<Option<WebSession>, StoreError> {
+        const SQLITE: &str = "SELECT s.token_id, s.created_at, s.last_seen_at, s.expires_at, \
+             p.id, p.kind, p.name, p.roles, p.created_at, p.disabled_at \
+             FROM web_sessions s JOIN tokens t ON t.id = s.token_id \
+             JOIN principals p ON p.id = s.principal_id \
+             WHERE s.id_hash = ? AND s.ended_at IS NULL AND s.expires_at > ? \
+             AND s.last_seen_at > ? AND t.revoked_at IS NULL \
+             AND (t.expires_at IS NULL OR t.expires_at > ?) AND p.disabled_at IS NULL";
+        const POSTGRES: &str = "SELECT s.token_id, s.created_at, s.last_seen_at, s.expires_at, \
+             p.id, p.kind, p.name, p.roles::text, p.created_at, p.disabled_at \
+             FROM web_sessions s JOIN tokens t ON t.id = s.token_id \
+             JOIN principals p ON p.id = s.principal_id \
+             WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
+             AND s.last_seen_at > $3 AND t.revoked_at IS NULL \
+             AND (t.expires_at IS NULL OR t.expires_at > $4) AND p.disabled_at IS NULL";
+        let idle_since = now_ms.saturating_sub(idle_ms);
+        let row: Option<SessionRow> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(SQLITE)
+                    .bind(id_hash.as_slice())
+                    .bind(now_ms)
+                    .bind(idle_since)
+                    .bind(now_ms)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(POSTGRES)
+                    .bind(id_hash.as_slice())
+                    .bind(now_ms)
+                    .bind(idle_since)
+                    .bind(now_ms)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        let Some((token_id, created_at_ms, last_seen_at_ms, expires_at_ms, p0, p1, p2, p3, p4, p5)) =
+            row
+        else {
+            return Ok(None);
+        };
+        let principal = decode_principal((p0, p1, p2, p3, p4, p5))?;
+        if now_ms - last_seen_at_ms >= WEB_SESSION_TOUCH_MS {
+            if let Err(error) = self.touch_web_session(id_hash, now_ms).await {
+                tracing::warn!(%error, "could not record web session use");
+            }
+        }
+        Ok(Some(WebSession {
+            token_id,
+            principal,
+            created_at_ms,
+            last_seen_at_ms,
+            expires_at_ms,
+        }))
+    }
+
+    /// Ends the session (sign-out) and records `web.session_ended` by `by`. Ending an
+    /// ended or unknown session changes nothing and returns `false`.
+    pub async fn end_web_session(
+        &self,
+        by: &Actor,
+        id_hash: &[u8; 32],
+        why: WebSessionEnd,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let changed = match &mut tx.conn {
+            TxConn::Sqlite(tx) => sqlx::query(
+                "UPDATE web_sessions SET ended_at = ? WHERE id_hash = ? AND ended_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(id_hash.as_slice())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+            TxConn::Postgres(tx) => sqlx::query(
+                "UPDATE web_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(id_hash.as_slice())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+        };
+        if changed == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        append_event(
+            &mut tx,
+            NewEvent {
+                ts_ms: now_ms,
+                event_type: "web.session_ended".into(),
+                actor: by.clone(),
+                subject: Subject::default(),
+                level: None,
+                data: json!({
+                    "why": match why {
+                        WebSessionEnd::SignedOut => "signed_out",
+                    },
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn touch_web_session(&self, id_hash: &[u8; 32], now_ms: i64) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query("UPDATE web_sessions SET last_seen_at = ? WHERE id_hash = ?")
+                    .bind(now_ms)
+                    .bind(id_hash.as_slice())
+                    .execute(pool)
+                    .await?;
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                    .bind(now_ms)
+                    .bind(id_hash.as_slice())
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// token_id, created_at, last_seen_at, expires_at, then a principal row.
+type SessionRow = (
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+);
