@@ -190,11 +190,23 @@ async fn people_decide_watch_and_search_permits_in_a_browser() {
         "rejected"
     );
 
-    // The live board: the active permit, then its revocation as it happens.
+    // The live board: the active permit with its error rate against the limit, then its
+    // revocation as it happens.
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v1/permits/{two}/telemetry"))
+        .bearer_auth(&cast.requester)
+        .json(&json!({"error_rate": 0.004}))
+        .send()
+        .await
+        .expect("telemetry");
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
     sam.goto(&format!("{base}/board")).await;
     let board = sam.text(&format!("tr[data-permit='{two}']")).await;
     assert!(board.contains("active"), "{board}");
-    assert!(board.contains("allowed"), "the error rate limit: {board}");
+    assert!(
+        board.contains("0.4% of 1.0% allowed"),
+        "the error rate against its limit: {board}"
+    );
     sam.screenshot("board").await;
     dana.goto(&format!("{base}/permits/{two}")).await;
     dana.click("#revoke-form button[type=submit]").await;
