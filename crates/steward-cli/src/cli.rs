@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::command::audit::AuditArgs;
 use crate::command::authorize::AuthorizeArgs;
 use crate::command::check::CheckArgs;
+use crate::command::clock::ClockArgs;
 use crate::command::emergency::EmergencyArgs;
 use crate::command::events::EventsArgs;
 use crate::command::hook::HookArgs;
@@ -79,4 +80,7 @@ pub enum Command {
     /// Gate a coding agent's tool calls: answer its hook events (Claude Code: PreToolUse,
     /// PermissionRequest, PostToolUse) for the session's worker, failing closed.
     Hook(HookArgs),
+    /// The server's time; under `steward serve --rehearsal`, advance it (admin) to
+    /// rehearse the time rules: `steward clock advance 25h`.
+    Clock(ClockArgs),
 }

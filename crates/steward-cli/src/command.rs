@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod authorize;
 pub mod check;
+pub mod clock;
 pub mod emergency;
 pub mod events;
 pub mod hook;
@@ -42,5 +43,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Mcp(args) => mcp::run(args),
         Command::Hook(args) => hook::run(args),
+        Command::Clock(args) => clock::run(args),
     }
 }

@@ -28,6 +28,7 @@ mod authorize;
 mod certification;
 mod emergency;
 mod evidence;
+mod initial;
 mod monitor;
 mod names;
 mod outcome;
@@ -58,6 +59,10 @@ pub use emergency::{
     review_due, review_status, sweep_action,
 };
 pub use evidence::missing_evidence;
+pub use initial::{
+    InitialCertification, InitialCertificationError, MIN_JUSTIFICATION_CHARS, PriorRecord,
+    certify_initially, check_initial_certification, initial_certification_approvals,
+};
 pub use monitor::{
     Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,
     TriggerKind, evaluate, observe, rollback_escalation_roles, rollback_sla_minutes,
@@ -78,9 +83,10 @@ pub use state::{
 };
 pub use time::Timestamp;
 pub use timers::{
-    DueTimer, EXPIRY_WARNING_MINUTES, ExpiryPhase, IN_FLIGHT_GRACE_MINUTES, PermitTimes, TimerKind,
-    approval_due, approval_overdue, certification_grace_end, certification_timers,
-    escalation_roles, expiry_phase, grace_end, permit_timers, request_expiry_due,
+    DueTimer, EXPIRY_WARNING_MINUTES, ExpiryPhase, IN_FLIGHT_GRACE_MINUTES, PermitTimes,
+    ReviewClock, TimerKind, approval_due, approval_overdue, certification_grace_end,
+    certification_timers, escalation_roles, expiry_phase, grace_end, permit_timers,
+    request_expiry_due, review_clock,
 };
 pub use wait::{WaitFacts, WaitOutcome, WaitUntil, wait_outcome};
 pub use window::{RenewalApproval, WindowError, check_renewal, validity};

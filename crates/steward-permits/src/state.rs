@@ -146,11 +146,42 @@ impl PermitEvent {
 }
 
 /// An event that is not legal in the permit's current state.
+///
+/// The message is for people: a request that expired, was rejected or revoked, or a
+/// permit that already ran, says so and that a new request is needed; otherwise it names
+/// the action in words (`approve`, not the internal `quorum_met`) and the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("cannot {event} a permit in state `{from}`")]
+#[error("{}", self.for_people())]
 pub struct TransitionError {
     pub from: PermitState,
     pub event: PermitEventKind,
+}
+
+impl TransitionError {
+    fn for_people(&self) -> String {
+        let action = match self.event {
+            PermitEventKind::QuorumMet => "approve",
+            PermitEventKind::StartReview => "review",
+            PermitEventKind::RequestChanges => "request changes to",
+            other => other.as_str(),
+        };
+        match self.from {
+            PermitState::Expired => format!(
+                "cannot {action} this permit: the request expired because nobody decided within twice its approval time; a new permit request is needed"
+            ),
+            PermitState::Rejected => format!(
+                "cannot {action} this permit: the request was rejected, which is final; a new permit request is needed"
+            ),
+            PermitState::Revoked => format!(
+                "cannot {action} this permit: it was revoked; a new permit request is needed"
+            ),
+            PermitState::Completed | PermitState::Closed | PermitState::Archived => format!(
+                "cannot {action} this permit: it has already run and is {}; new work needs a new permit request",
+                self.from
+            ),
+            from => format!("cannot {action} a permit in state `{from}`"),
+        }
+    }
 }
 
 /// The permit state machine: the state `event` leads to from `state`, or why it cannot

@@ -152,6 +152,44 @@ pub fn approval_overdue(p: &PermitTimes, now: Timestamp) -> bool {
         && approval_due(p.requested_at, p.approval_sla_hours).is_some_and(|due| now >= due)
 }
 
+/// Where a request waiting for a decision stands against its approval SLA, for reads:
+/// when approvals are due, when the request expires (2 × SLA), whether it is overdue now
+/// and, if so, the roles it was escalated to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReviewClock {
+    pub approval_due: Timestamp,
+    pub expires_at: Timestamp,
+    pub overdue: bool,
+    /// Empty until overdue; then [`escalation_roles`] of the permit's level.
+    pub escalated_to: &'static [Role],
+}
+
+/// The review clock of a permit still waiting for a decision (requested, under review or
+/// with changes requested) that has an approval SLA; `None` for any other permit. The
+/// overdue flag follows [`approval_overdue`]: a request waiting on its requester is not
+/// overdue, but it still expires.
+pub fn review_clock(p: &PermitTimes, level: Level, now: Timestamp) -> Option<ReviewClock> {
+    if !matches!(
+        p.state,
+        PermitState::Requested | PermitState::UnderReview | PermitState::ChangesRequested
+    ) {
+        return None;
+    }
+    let approval_due = approval_due(p.requested_at, p.approval_sla_hours)?;
+    let expires_at = request_expiry_due(p.requested_at, p.approval_sla_hours)?;
+    let overdue = approval_overdue(p, now);
+    Some(ReviewClock {
+        approval_due,
+        expires_at,
+        overdue,
+        escalated_to: if overdue {
+            escalation_roles(level)
+        } else {
+            &[]
+        },
+    })
+}
+
 /// The roles an overdue request at `level` escalates to: the approver roles of the next
 /// level (SPEC §4, §6.3). Level 4 has no higher level; its escalation goes to all four
 /// executives, every one of whom may approve it.

@@ -69,11 +69,14 @@ pub struct CertificationDecision {
     pub permit_required: bool,
     /// The level the environment and score alone give, before floors.
     pub base_level: Level,
+    /// Every hard floor that holds, with its reason; the required level is the highest
+    /// of `base_level` and these.
     pub floors_applied: Vec<FloorApplied>,
     pub reasoning: String,
 }
 
-/// A hard requirement that raised the level above the base (SPEC §3.4).
+/// A hard requirement that holds for the task (SPEC §3.4), whether or not it raises the
+/// level above the base: the required level is the highest of the base and these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FloorApplied {
     pub rule: FloorRule,

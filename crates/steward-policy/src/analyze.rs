@@ -737,7 +737,10 @@ struct Counts {
     regions: u32,
 }
 
-/// The floors that raised the level above the base, each with its reason in words.
+/// Every hard floor that holds for the task, each with its reason in words, whether or
+/// not it raises the level above the base: a reviewer sees each independent reason for
+/// the level (a PII schema change in production lists the sensitive data, the risky
+/// operation and the production write even when the band alone already asks for 4).
 fn explain_floors(
     scored: &Score,
     facts: &Facts,
@@ -749,16 +752,10 @@ fn explain_floors(
         let Some(level) = scored.floor(*rule) else {
             continue;
         };
-        if level <= scored.base_level {
-            continue;
-        }
         if *rule == FloorRule::Compliance {
-            // One entry per framework whose own floor raises the level.
+            // One entry per framework in scope that has a floor of its own.
             for framework in facts.compliance.iter() {
-                if let Some(l) = policy
-                    .compliance_floor(framework)
-                    .filter(|l| *l > scored.base_level)
-                {
+                if let Some(l) = policy.compliance_floor(framework) {
                     out.push(FloorApplied {
                         rule: *rule,
                         level: l,

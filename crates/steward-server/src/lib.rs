@@ -169,6 +169,16 @@ pub fn router(state: AppState) -> Router {
             "/v1/workers/{id}/promotions",
             post(routes::workers::approve_promotion),
         )
+        .route("/v1/clock", get(routes::clock::show))
+        .route("/v1/clock/advance", post(routes::clock::advance))
+        .route(
+            "/v1/workers/{id}/initial-certification",
+            post(routes::workers::initial::request).get(routes::workers::initial::show),
+        )
+        .route(
+            "/v1/workers/{id}/initial-certification/approvals",
+            post(routes::workers::initial::approve),
+        )
         .route("/v1/workers/{id}/suspend", post(routes::workers::suspend))
         .route(
             "/v1/workers/{id}/reinstate",

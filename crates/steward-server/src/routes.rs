@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod audit;
 pub mod authorize;
+pub mod clock;
 pub mod emergencies;
 pub mod erasure;
 pub mod events;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use steward_policy::Policy;
-use steward_store::Store;
+use steward_store::{RunMode, Store};
 use tokio::sync::watch;
 
 use crate::authz::AuthzCache;
@@ -80,6 +80,12 @@ impl AppState {
     pub fn with_public_url(mut self, url: &str) -> AppState {
         self.public_url = Arc::from(url.trim_end_matches('/'));
         self
+    }
+
+    /// How this instance runs: `production`, or a `rehearsal` (`serve --rehearsal`),
+    /// which pages show on every screen.
+    pub fn run_mode(&self) -> RunMode {
+        self.store.run_mode()
     }
 
     /// Where a person reviews and decides permit `id`: its dashboard page.

@@ -40,6 +40,23 @@ pub(crate) fn record_channel(event: &mut NewEvent) {
     }
 }
 
+/// Marks an event made under a rehearsal (`steward serve --rehearsal`) with
+/// `data.run_mode: "rehearsal"`, where the hash covers it, so a rehearsal's events can
+/// never pass for production ones.
+pub(crate) fn record_run_mode(event: &mut NewEvent) {
+    let mode = Value::from(crate::run_mode::RunMode::Rehearsal.as_str());
+    match &mut event.data {
+        Value::Object(data) => {
+            data.insert("run_mode".to_owned(), mode);
+        }
+        Value::Null => event.data = serde_json::json!({ "run_mode": mode }),
+        other => {
+            let data = std::mem::take(other);
+            event.data = serde_json::json!({ "run_mode": mode, "value": data });
+        }
+    }
+}
+
 /// Which events [`Store::query_events`] returns. Every filter given must hold; `None`
 /// filters nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,6 +118,9 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
     let head = decode_head(head_seq, &head_hash)?;
     let seq = head.seq + 1;
     record_channel(&mut event);
+    if tx.rehearsal {
+        record_run_mode(&mut event);
+    }
     let level = event.level.map(u8::from);
     // Personal values are encrypted for their subject before anything is hashed or
     // written (see `personal`): the trail never holds them in plaintext. Lock order:

@@ -105,8 +105,11 @@ enum BatchError {
 }
 
 impl Prepared {
-    fn new(mut event: NewEvent) -> Prepared {
+    fn new(mut event: NewEvent, rehearsal: bool) -> Prepared {
         crate::audit::record_channel(&mut event);
+        if rehearsal {
+            crate::audit::record_run_mode(&mut event);
+        }
         let level = event.level.map(u8::from);
         let data_text = steward_audit::canonical_json(&event.data);
         let roles_text = roles_json(&event.actor.roles);
@@ -166,6 +169,7 @@ impl Committer {
             pool: store.pool.clone(),
             writer: store.writer.clone(),
             committer: Arc::default(),
+            rehearsal: store.rehearsal.clone(),
         };
         tokio::spawn(run(task_store, receiver, alive));
         sender
@@ -185,7 +189,7 @@ impl Store {
     pub(crate) async fn group_commit(&self, event: NewEvent) -> Result<AuditEntry, StoreError> {
         let (reply, answer) = oneshot::channel();
         let mut request = Request {
-            event: Prepared::new(event),
+            event: Prepared::new(event, self.is_rehearsal()),
             reply,
         };
         // A second attempt covers a committer whose runtime shut down between the check

@@ -75,6 +75,7 @@ mod permit;
 mod personal;
 mod principal;
 mod retention;
+mod run_mode;
 mod signing;
 mod store;
 mod timers;
@@ -98,7 +99,7 @@ pub use monitoring::{
 };
 pub use permit::{
     ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
-    PermitParties, PermitRevocation, RenewalApprovalRecord,
+    PermitParties, PermitRevocation, RenewalApprovalRecord, ReviewQueue,
 };
 pub use permit::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
@@ -110,13 +111,15 @@ pub use retention::{
     HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,
     MAX_RANGE_EVENTS, NewLegalHold, PRUNED_EVENT, PruneRange, PruneReport, PruneStop, scope_json,
 };
+pub use run_mode::{RunMode, RunModeError};
 pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
 pub use web_session::{NewWebSession, WEB_SESSION_TOUCH_MS, WebSession, WebSessionEnd};
 pub use worker::{
-    MAX_WORKER_PAGE, NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord,
+    InitialApproval, InitialCertificationRecord, InitialCertificationState, MAX_WORKER_PAGE,
+    NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord, PriorRecordView,
     PromotionApproval, PromotionState, Revocation, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 

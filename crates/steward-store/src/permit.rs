@@ -19,7 +19,9 @@ use steward_permits::{
     apply, check_approver, check_renewal, missing_evidence, missing_report_fields, missing_scope,
     quorum, validity,
 };
-use steward_permits::{PlanProblem, Timestamp, validate_rollback_plan};
+use steward_permits::{
+    PermitTimes, PlanProblem, Timestamp, approval_overdue, validate_rollback_plan,
+};
 use steward_policy::{
     Analysis, ApprovalRequirements, Block, CertificationStatus, Evidence, Level, PermitType,
     Policy, Role, WorkerStanding, hard_blocks_for_worker,
@@ -1191,6 +1193,87 @@ impl Store {
     ) -> Result<Vec<Permit>, StoreError> {
         row::list_permits(self, filter, after_id, limit.clamp(1, 200)).await
     }
+
+    /// Permits waiting for a decision (requested or under review) that match `queue`,
+    /// ordered by id, after `after_id`, at most `limit`: the approvers' queue. With
+    /// `awaiting`, only those that principal may decide now under one of its roles
+    /// (`steward_permits::check_approver`: eligible role, segregation of duties, not voted
+    /// yet); with `overdue_at`, only those past their approval SLA at that time.
+    pub async fn review_queue(
+        &self,
+        queue: &ReviewQueue<'_>,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Permit>, StoreError> {
+        let limit = limit.clamp(1, 200) as usize;
+        let mut out = Vec::new();
+        let mut after = after_id.map(str::to_owned);
+        for state in [PermitState::UnderReview, PermitState::Requested] {
+            let filter = PermitFilter {
+                state: Some(state),
+                worker_id: queue.worker_id.map(str::to_owned),
+                ..PermitFilter::default()
+            };
+            loop {
+                let page = row::list_permits(self, &filter, after.as_deref(), 200).await?;
+                let full = page.len() == 200;
+                for permit in page {
+                    after = Some(permit.id.clone());
+                    if self.in_queue(queue, &permit).await? {
+                        out.push(permit);
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+            after = after_id.map(str::to_owned);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn in_queue(&self, queue: &ReviewQueue<'_>, permit: &Permit) -> Result<bool, StoreError> {
+        if let Some(now_ms) = queue.overdue_at {
+            let times = PermitTimes {
+                state: permit.state,
+                requested_at: Timestamp(permit.created_at_ms),
+                approval_sla_hours: permit.requirements.max_approval_time_hours,
+                expires_at: permit.expires_at_ms.map(Timestamp),
+            };
+            if !approval_overdue(&times, Timestamp(now_ms)) {
+                return Ok(false);
+            }
+        }
+        let Some(by) = queue.awaiting else {
+            return Ok(true);
+        };
+        let Some(parties) = self.permit_parties(&permit.id).await? else {
+            return Ok(false);
+        };
+        let parties = Parties {
+            requester: parties.requester_id,
+            worker_id: parties.worker_principal_id.unwrap_or(parties.worker_id),
+            worker_owner: parties.owner_id,
+        };
+        let existing = recorded(permit);
+        let candidate = candidate(by);
+        Ok(by.roles.iter().any(|role| {
+            check_approver(&permit.requirements, &parties, &candidate, *role, &existing).is_ok()
+        }))
+    }
+}
+
+/// Which requests [`Store::review_queue`] lists; every field given narrows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReviewQueue<'a> {
+    /// Only requests this principal may decide now.
+    pub awaiting: Option<&'a Principal>,
+    /// Only requests past their approval SLA at this time (Unix ms).
+    pub overdue_at: Option<i64>,
+    /// Only requests for this worker.
+    pub worker_id: Option<&'a str>,
 }
 
 /// Writes the permit's new state (version-checked) and commits the use case.
@@ -1479,6 +1562,7 @@ impl Store {
                 Pool::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
             },
             _writer: None,
+            rehearsal: self.is_rehearsal(),
         })
     }
 }

@@ -30,6 +30,9 @@ pub struct Store {
     /// The group committer of [`Store::record_event`], shared by every clone; its task
     /// ends when the last clone is dropped.
     pub(crate) committer: Arc<crate::group_commit::Committer>,
+    /// Set once by `serve --rehearsal` ([`Store::set_rehearsal`]): every event this
+    /// store appends then records `data.run_mode: "rehearsal"`.
+    pub(crate) rehearsal: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +66,8 @@ pub struct Tx<'c> {
     pub(crate) conn: TxConn<'c>,
     /// Held until the transaction ends (SQLite writers only).
     pub(crate) _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// Events appended in this transaction are made under a rehearsal.
+    pub(crate) rehearsal: bool,
 }
 
 #[derive(Debug)]
@@ -147,6 +152,7 @@ impl Store {
             pool: Pool::Sqlite(pool),
             writer: Arc::default(),
             committer: Arc::default(),
+            rehearsal: Arc::default(),
         })
     }
 
@@ -163,6 +169,7 @@ impl Store {
             pool: Pool::Postgres(pool),
             writer: Arc::default(),
             committer: Arc::default(),
+            rehearsal: Arc::default(),
         })
     }
 
@@ -200,11 +207,13 @@ impl Store {
                 Tx {
                     conn: TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
                     _writer: Some(writer),
+                    rehearsal: self.is_rehearsal(),
                 }
             }
             Pool::Postgres(pool) => Tx {
                 conn: TxConn::Postgres(pool.begin().await?),
                 _writer: None,
+                rehearsal: self.is_rehearsal(),
             },
         })
     }
@@ -404,6 +413,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         include_str!("../migrations/sqlite/0017_gate.sql"),
     ),
     (
+        22,
+        "adopt",
+        include_str!("../migrations/sqlite/0022_adopt.sql"),
+    ),
+    (
         23,
         "dashboard",
         include_str!("../migrations/sqlite/0023_dashboard.sql"),
@@ -475,6 +489,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         17,
         "gate",
         include_str!("../migrations/postgres/0017_gate.sql"),
+    ),
+    (
+        22,
+        "adopt",
+        include_str!("../migrations/postgres/0022_adopt.sql"),
     ),
     (
         23,

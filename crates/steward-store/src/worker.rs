@@ -30,6 +30,7 @@ macro_rules! postgres_worker_columns {
 }
 
 mod identity;
+mod initial;
 mod outcome;
 mod promotion;
 mod row;
@@ -50,6 +51,9 @@ use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, new_id};
 
 pub use identity::NewWorkerToken;
+pub use initial::{
+    InitialApproval, InitialCertificationRecord, InitialCertificationState, PriorRecordView,
+};
 pub use outcome::{NewOutcome, OutcomeEvidence, OutcomeRecord};
 pub use promotion::{PromotionApproval, PromotionState};
 pub use status::Revocation;
@@ -191,6 +195,10 @@ pub enum WorkerError {
         target: Level,
         refusal: ApprovalRefusal,
     },
+    /// An initial certification the rules refuse (history, level, justification,
+    /// evidence); nothing was written.
+    #[error(transparent)]
+    InitialCertification(steward_permits::InitialCertificationError),
     /// The status change is not legal from the current status.
     #[error("cannot {} worker `{worker_id}`: its certification is `{}`", error.action, error.from)]
     IllegalTransition {
@@ -478,7 +486,10 @@ fn approver_refusal_message(refusal: &ApprovalRefusal, target: Level) -> String 
         ApprovalRefusal::RoleNotEligible { role } => format!(
             "role not eligible: the role `{role}` may not approve a promotion to level {target}"
         ),
-        ApprovalRefusal::Requester { principal } | ApprovalRefusal::WorkerOwner { principal } => {
+        ApprovalRefusal::Requester { principal } => format!(
+            "segregation of duties: `{principal}` asked for this certification and may not approve it"
+        ),
+        ApprovalRefusal::WorkerOwner { principal } => {
             format!(
                 "segregation of duties: `{principal}` owns the worker and may not approve its promotion"
             )

@@ -120,14 +120,17 @@ pub struct EventFilter {
     /// An event type (`permit.approved`) or every type under a prefix (`permit.*`).
     #[arg(long = "type", value_name = "TYPE")]
     pub event_type: Option<String>,
-    #[arg(long, value_name = "ID")]
+    /// Events about this worker.
+    #[arg(long = "worker", alias = "worker-id", value_name = "ID")]
     pub worker_id: Option<String>,
-    #[arg(long, value_name = "ID")]
+    /// Events about this permit.
+    #[arg(long = "permit", alias = "permit-id", value_name = "ID")]
     pub permit_id: Option<String>,
-    #[arg(long, value_name = "ID")]
+    /// Events about this task.
+    #[arg(long = "task", alias = "task-id", value_name = "ID")]
     pub task_id: Option<String>,
     /// Events caused by this principal.
-    #[arg(long, value_name = "ID")]
+    #[arg(long = "actor", alias = "actor-id", value_name = "ID")]
     pub actor_id: Option<String>,
     /// Events at this certification level (0 to 4).
     #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=4))]

@@ -31,11 +31,13 @@ pub struct CheckArgs {
     /// Same as `--format json` (the default).
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
-    /// One task per line in, one analysis per line out (for large backlogs).
+    /// One task per line in, one analysis per line out (for large backlogs). A bad line
+    /// becomes an error record `{"line": N, "error": "…"}` in its place and the run goes
+    /// on; the exit code is 2 at the end if any line failed.
     #[arg(long)]
     pub jsonl: bool,
-    /// With `--jsonl`: report a bad line on stderr and go on; exit 2 at the end.
-    #[arg(long, requires = "jsonl")]
+    /// Kept for scripts written before `--jsonl` went on past bad lines by itself.
+    #[arg(long, requires = "jsonl", hide = true)]
     pub keep_going: bool,
     /// Also check a worker of this certification level against the task (hard blocks).
     #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=4))]
@@ -65,7 +67,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let engine = Engine { policy, worker };
     if args.jsonl {
-        return engine.jsonl(&args.file, format, args.keep_going);
+        return engine.jsonl(&args.file, format);
     }
 
     let bytes = read_bytes(&args.file)?;
@@ -122,6 +124,21 @@ struct Engine {
     worker: Option<WorkerStanding>,
 }
 
+/// serde_json ends its messages with ` at line 1 column 35`: inside a JSON Lines file
+/// that is always line 1 and means nothing to a reader, who is told the file line instead.
+fn without_json_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at)
+            if message[at + " at line ".len()..]
+                .split(" column ")
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            message[..at].to_owned()
+        }
+        _ => message.to_owned(),
+    }
+}
+
 impl Engine {
     fn analyze(&self, task: &Task) -> Analysis {
         let mut analysis = analyze(task, &self.policy);
@@ -132,7 +149,9 @@ impl Engine {
     }
 
     /// Streams one analysis per input line; memory stays flat however long the backlog.
-    fn jsonl(&self, file: &Path, format: Format, keep_going: bool) -> anyhow::Result<ExitCode> {
+    /// A line that is not a valid task gets an error record in its place (its line
+    /// number and the problem) and the stream goes on.
+    fn jsonl(&self, file: &Path, format: Format) -> anyhow::Result<ExitCode> {
         let reader: Box<dyn std::io::BufRead> = if file == Path::new("-") {
             Box::new(std::io::stdin().lock())
         } else {
@@ -163,28 +182,33 @@ impl Engine {
                     } else {
                         Task::from_json_str(text)
                             .map(Some)
-                            .map_err(|e| e.to_string())
+                            .map_err(|e| without_json_position(&e.to_string()))
                     }
                 });
-            let task = match parsed {
-                Ok(Some(task)) => task,
+            let written = match parsed {
                 Ok(None) => continue,
-                Err(message) if keep_going => {
-                    bad += 1;
-                    let _ = writeln!(std::io::stderr(), "steward: line {number}: {message}");
-                    continue;
+                Ok(Some(task)) => {
+                    let analysis = self.analyze(&task);
+                    match format {
+                        Format::Json => serde_json::to_writer(&mut out, &analysis)
+                            .map_err(std::io::Error::from)
+                            .and_then(|()| out.write_all(b"\n")),
+                        Format::Text => out.write_all(summary(&analysis).as_bytes()),
+                    }
                 }
                 Err(message) => {
-                    finish_output(out.flush())?;
-                    return Err(invalid(format!("line {number}: {message}")));
+                    bad += 1;
+                    let _ = writeln!(std::io::stderr(), "steward: line {number}: {message}");
+                    match format {
+                        Format::Json => serde_json::to_writer(
+                            &mut out,
+                            &serde_json::json!({"line": number, "error": message}),
+                        )
+                        .map_err(std::io::Error::from)
+                        .and_then(|()| out.write_all(b"\n")),
+                        Format::Text => writeln!(out, "line {number}: error: {message}"),
+                    }
                 }
-            };
-            let analysis = self.analyze(&task);
-            let written = match format {
-                Format::Json => serde_json::to_writer(&mut out, &analysis)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| out.write_all(b"\n")),
-                Format::Text => out.write_all(summary(&analysis).as_bytes()),
             };
             if let Err(e) = written {
                 if e.kind() == std::io::ErrorKind::BrokenPipe {

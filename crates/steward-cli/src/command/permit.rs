@@ -185,6 +185,12 @@ pub enum PermitCommand {
         worker: Option<String>,
         #[arg(long, value_name = "ID")]
         requester: Option<String>,
+        /// Only requests you may decide now: your approval queue.
+        #[arg(long, conflicts_with_all = ["state", "requester"])]
+        awaiting_me: bool,
+        /// Only requests past their approval SLA (overdue and escalated).
+        #[arg(long, conflicts_with_all = ["state", "requester"])]
+        overdue: bool,
         /// Continue after this permit id (the `next` of the previous page).
         #[arg(long, value_name = "ID")]
         after: Option<String>,
@@ -341,10 +347,18 @@ pub fn run(args: PermitArgs) -> anyhow::Result<ExitCode> {
             state,
             worker,
             requester,
+            awaiting_me,
+            overdue,
             after,
             limit,
         } => {
             let mut query = format!("limit={limit}");
+            if awaiting_me {
+                query.push_str("&awaiting_me=true");
+            }
+            if overdue {
+                query.push_str("&overdue=true");
+            }
             for (key, value) in [
                 ("state", state),
                 ("worker_id", worker),
@@ -498,7 +512,13 @@ fn list_text(page: &Value) -> String {
         s.push_str("no permits\n");
     }
     for p in items {
-        let _ = writeln!(
+        // A request waiting for a decision expires at twice its approval SLA; a live
+        // permit at the end of its window.
+        let review = &p["review"];
+        let expires = review["expires_at_ms"]
+            .as_i64()
+            .or_else(|| p["expires_at_ms"].as_i64());
+        let _ = write!(
             s,
             "{}  {:<17}  level {}  {:<19}  task {}  worker {}  expires {}",
             str_of(p, "id"),
@@ -507,13 +527,44 @@ fn list_text(page: &Value) -> String {
             str_of(p, "permit_type"),
             str_of(p, "task_id"),
             str_of(p, "worker_id"),
-            time(p["expires_at_ms"].as_i64()),
+            time(expires),
         );
+        if review["overdue"] == json!(true) {
+            let _ = write!(
+                s,
+                "  OVERDUE since {}, escalated to {}",
+                time(review["approval_due_at_ms"].as_i64()),
+                joined(&review["escalated_to"]),
+            );
+        }
+        s.push('\n');
     }
     if let Some(next) = page["next"].as_str() {
         let _ = writeln!(s, "more: --after {next}");
     }
     s
+}
+
+/// A person by name, with the id to act on: `alice (prn_…)`; the id alone when no name
+/// is known.
+fn person(name: Option<&str>, id: &str) -> String {
+    match name {
+        Some(name) if !name.is_empty() && name != id => format!("{name} ({id})"),
+        _ => id.to_owned(),
+    }
+}
+
+/// A JSON array of strings as `a, b, c`.
+fn joined(values: &Value) -> String {
+    values
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 /// A permit for humans: state, level, window, approvals, evidence, outcome.
@@ -532,9 +583,26 @@ fn permit_text(p: &Value) -> String {
         "  task {}, worker {}, requested by {} at {}",
         str_of(p, "task_id"),
         str_of(p, "worker_id"),
-        str_of(p, "requester_id"),
+        person(p["requester_name"].as_str(), str_of(p, "requester_id")),
         time(p["created_at_ms"].as_i64()),
     );
+    let review = &p["review"];
+    if review.is_object() {
+        let _ = write!(
+            s,
+            "  approvals due {}; the request expires {} if not decided",
+            time(review["approval_due_at_ms"].as_i64()),
+            time(review["expires_at_ms"].as_i64()),
+        );
+        if review["overdue"] == json!(true) {
+            let _ = write!(
+                s,
+                "\n  OVERDUE: escalated to {}",
+                joined(&review["escalated_to"])
+            );
+        }
+        s.push('\n');
+    }
     if p["valid_from_ms"].is_i64() || p["expires_at_ms"].is_i64() {
         let _ = writeln!(
             s,
@@ -585,7 +653,7 @@ fn permit_text(p: &Value) -> String {
             s,
             "  {} by {} as {} (round {}, {})",
             str_of(a, "decision"),
-            str_of(a, "principal_id"),
+            person(a["principal_name"].as_str(), str_of(a, "principal_id")),
             str_of(a, "role"),
             a["round"],
             time(a["created_at_ms"].as_i64()),

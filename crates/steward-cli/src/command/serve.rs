@@ -16,7 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Args;
 use steward_server::{AppState, AuditKey, Clock, RateLimitConfig, serve};
-use steward_store::{Actor, ActorKind, KeyClaim, Store};
+use steward_store::{Actor, ActorKind, KeyClaim, RunMode, RunModeError, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -92,6 +92,13 @@ pub struct ServeArgs {
         value_name = "N"
     )]
     pub authorize_per_second: u32,
+    /// Rehearse the time rules (not for production): the clock is the wall clock plus
+    /// what an admin advances it by (`steward clock advance 25h`), every audit event
+    /// records `run_mode: rehearsal`, and `/healthz` says so. A database keeps the mode
+    /// of its first serve: a rehearsal database is refused without this flag, and a
+    /// production one with it.
+    #[arg(long)]
+    pub rehearsal: bool,
 }
 
 /// Checks `--public-url`: an absolute `http` or `https` URL without query or fragment.
@@ -128,9 +135,27 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
     // shutdown rather than the default "terminate now".
     let signals = Signals::install()?;
     let store = open_store(&args.store).await?;
+    let mode = if args.rehearsal {
+        // Before anything is written, so every event of this instance says so.
+        store.set_rehearsal();
+        RunMode::Rehearsal
+    } else {
+        RunMode::Production
+    };
     let first_run = match already_initialised(&args.store, &store).await? {
         Some(_) => None,
         None => Some(initialise(&args.store, &store, "admin").await?),
+    };
+    let offset_ms = store
+        .claim_run_mode(mode, Clock::System.now().millis())
+        .await
+        .map_err(|e| match e {
+            RunModeError::Mismatch { .. } => invalid(e.to_string()),
+            RunModeError::Store(e) => anyhow::Error::new(e).context("recording the run mode"),
+        })?;
+    let clock = match mode {
+        RunMode::Rehearsal => Clock::rehearsal(offset_ms),
+        RunMode::Production => Clock::System,
     };
     let audit_key = instance_key(&store, args.audit_key.as_deref(), &args.store.key_path()).await?;
     let listener = TcpListener::bind(&args.listen)
@@ -144,19 +169,14 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         Some(url) => parse_public_url(url)?,
         None => format!("http://{addr}"),
     };
-    let state = AppState::new(
-        store.clone(),
-        Arc::new(policy),
-        Clock::System,
-        Some(audit_key),
-    )
-    .with_public_url(&public_url)
-    .with_rate_limits(RateLimitConfig {
-        auth_failures_per_minute: args.auth_failures_per_minute,
-        token_creations_per_minute: args.token_creations_per_minute,
-        authorize_per_second: args.authorize_per_second,
-    })
-    .with_webhook_allow_private(args.webhook_allow_private);
+    let state = AppState::new(store.clone(), Arc::new(policy), clock, Some(audit_key))
+        .with_public_url(&public_url)
+        .with_rate_limits(RateLimitConfig {
+            auth_failures_per_minute: args.auth_failures_per_minute,
+            token_creations_per_minute: args.token_creations_per_minute,
+            authorize_per_second: args.authorize_per_second,
+        })
+        .with_webhook_allow_private(args.webhook_allow_private);
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     // Webhook deliveries follow the audit trail on their own task, so HTTP to receivers
     // never delays maintenance or a request.
@@ -173,6 +193,13 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
     if let Some(done) = &first_run {
         text.push_str("First run: ");
         text.push_str(&report(&args.store, done));
+    }
+    if mode == RunMode::Rehearsal {
+        let _ = writeln!(
+            text,
+            "REHEARSAL: not for production. The clock is {} ahead of the wall clock; advance it with `steward clock advance 25h` (admin).",
+            humantime::format_duration(Duration::from_millis(offset_ms.unsigned_abs()))
+        );
     }
     let _ = writeln!(
         text,

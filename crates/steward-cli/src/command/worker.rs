@@ -13,6 +13,7 @@ use steward_policy::Role;
 
 use crate::client::{Client, ClientArgs, encode};
 use crate::command::token::{self, str_of};
+use crate::input::read_bytes;
 use crate::output::{print, print_json, time};
 
 #[derive(Debug, Args)]
@@ -63,6 +64,8 @@ pub enum WorkerCommand {
         id: String,
     },
     /// Whether the worker may be promoted to a level now, criterion by criterion.
+    /// Exit codes: 0 eligible, 1 not eligible (as `steward authorize` exits 1 on a deny),
+    /// 2 invalid input or a refused request.
     Eligibility {
         #[arg(value_name = "ID")]
         id: String,
@@ -76,6 +79,39 @@ pub enum WorkerCommand {
         id: String,
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
         level: u8,
+        #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+        role: Role,
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+    },
+    /// Ask for the initial certification of a worker with no certification history in
+    /// Steward (its owner or an admin): straight to a level on a written justification
+    /// and evidence of its record elsewhere. The same people as for a promotion to that
+    /// level then approve (`steward worker approve-certification`); the last approval
+    /// certifies the worker and starts the level's probation.
+    Certify {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+        level: u8,
+        /// Why the worker deserves the level (a sentence or more).
+        #[arg(long, value_name = "TEXT")]
+        justification: String,
+        /// Where its prior record can be read (a dashboard, a report).
+        #[arg(long, value_name = "URL", required_unless_present = "document")]
+        link: Option<String>,
+        /// The prior record itself, or a summary (`@FILE` reads a file).
+        #[arg(long, value_name = "TEXT|@FILE")]
+        document: Option<String>,
+        /// How many operations it ran before Steward.
+        #[arg(long, value_name = "N")]
+        prior_operations: u32,
+    },
+    /// Approve a worker's initial certification under one of your roles; the worker is
+    /// certified once the approvals meet the quorum of a promotion to that level.
+    ApproveCertification {
+        #[arg(value_name = "ID")]
+        id: String,
         #[arg(long, value_name = "ROLE", value_parser = parse_role)]
         role: Role,
         #[arg(long, value_name = "TEXT")]
@@ -197,6 +233,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     use WorkerCommand as C;
 
     let client = Client::new(&args.client)?;
+    let asks_eligibility = matches!(args.command, C::Eligibility { .. });
     let (response, render): (Value, Render) = match args.command {
         C::Register {
             name,
@@ -252,6 +289,49 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             (
                 client.post(&worker_path(&id, "/promotions"), Some(&body))?,
                 promotion_text,
+            )
+        }
+        C::Certify {
+            id,
+            level,
+            justification,
+            link,
+            document,
+            prior_operations,
+        } => {
+            let document = match document {
+                Some(text) => match text.strip_prefix('@') {
+                    Some(path) => Some(
+                        String::from_utf8(read_bytes(std::path::Path::new(path))?).map_err(
+                            |_| crate::failure::invalid(format!("`{path}` is not UTF-8 text")),
+                        )?,
+                    ),
+                    None => Some(text),
+                },
+                None => None,
+            };
+            let body = json!({
+                "level": level,
+                "justification": justification,
+                "prior_record": {"link": link, "document": document,
+                                 "prior_operations": prior_operations},
+            });
+            (
+                client.post(&worker_path(&id, "/initial-certification"), Some(&body))?,
+                certification_text,
+            )
+        }
+        C::ApproveCertification { id, role, comment } => {
+            let mut body = json!({"role": role.as_str()});
+            if let Some(comment) = comment {
+                body["comment"] = json!(comment);
+            }
+            (
+                client.post(
+                    &worker_path(&id, "/initial-certification/approvals"),
+                    Some(&body),
+                )?,
+                certification_text,
             )
         }
         C::Suspend { id, reason } => status_change(&client, &id, "/suspend", &reason)?,
@@ -330,8 +410,16 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     } else {
         print(&render(&response))?;
     }
+    if asks_eligibility && response["eligible"] != json!(true) {
+        return Ok(ExitCode::from(NOT_ELIGIBLE));
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The exit code of `steward worker eligibility` for a worker that may not be promoted
+/// now: 1, as `steward authorize` answers a deny, so `if steward worker eligibility …`
+/// reads as it should in a script.
+pub const NOT_ELIGIBLE: u8 = 1;
 
 /// Turns a response into the text a human reads.
 type Render = fn(&Value) -> String;
@@ -435,6 +523,36 @@ fn list_text(page: &Value) -> String {
     if let Some(next) = page["next"].as_str() {
         let _ = writeln!(s, "more: --after {next}");
     }
+    s
+}
+
+/// Where an initial certification stands, for humans.
+fn certification_text(v: &Value) -> String {
+    let w = &v["worker"];
+    let level = &v["request"]["target_level"];
+    if v["certified"] == json!(true) {
+        return format!(
+            "Worker {} certified at level {} ({}{}).\n",
+            str_of(w, "id"),
+            w["level"],
+            str_of(w, "status"),
+            match w["probation_until_ms"].as_i64() {
+                Some(until) => format!(", on probation until {}", time(Some(until))),
+                None => String::new(),
+            },
+        );
+    }
+    let missing = &v["missing"];
+    let mut s = format!(
+        "Initial certification of worker {} at level {level}: {} more approval(s) needed",
+        str_of(w, "id"),
+        missing["approvals"],
+    );
+    let roles = names(&missing["roles"]);
+    if !roles.is_empty() {
+        let _ = write!(s, ", covering {roles}");
+    }
+    s.push_str(" (`steward worker approve-certification`).\n");
     s
 }
 

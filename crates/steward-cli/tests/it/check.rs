@@ -100,29 +100,45 @@ fn jsonl_streams_one_analysis_per_line() {
 }
 
 #[test]
-fn jsonl_bad_line_stops_with_its_number_or_keeps_going() {
-    let input = b"{\"id\":\"ok\"}\n{\"id\":\"bad\",\"regions\":\"eu\"}\n{\"id\":\"ok2\"}\n";
+fn jsonl_goes_on_past_bad_lines_with_an_error_record_each() {
+    let input =
+        b"{\"id\":\"ok\"}\n{\"id\":\"bad\",\"regions\":\"eu\"}\n{\"id\":\"ok2\"}\n{\"id\": oops}\n";
     let run = steward(&["check", "--jsonl"], input);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, 2, "exit 2 at the end when a line failed");
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "one record per input line: {}", run.stdout);
+    assert_eq!(lines[0]["task_id"], "ok");
+    assert_eq!(lines[1]["line"], 2);
     assert!(
-        run.stderr.contains("line 2: `regions`: invalid type"),
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("`regions`: invalid type"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2]["task_id"], "ok2", "the run went on past line 2");
+    assert_eq!(lines[3]["line"], 4);
+    let error = lines[3]["error"].as_str().unwrap();
+    assert!(error.starts_with("malformed JSON"), "{error}");
+    assert!(
+        !error.contains("line 1") && !error.contains("column"),
+        "names the file line, not a position inside the line's JSON: {error}"
+    );
+    assert!(
+        run.stderr.contains("line 2: `regions`: invalid type")
+            && run.stderr.contains("2 of 4 lines were not valid tasks"),
         "{}",
         run.stderr
-    );
-    assert_eq!(
-        run.stdout.lines().count(),
-        1,
-        "lines before the bad one are kept"
     );
 
-    let run = steward(&["check", "--jsonl", "--keep-going"], input);
-    assert_eq!(run.code, 2);
-    assert_eq!(run.stdout.lines().count(), 2);
-    assert!(
-        run.stderr.contains("1 of 3 lines were not valid tasks"),
-        "{}",
-        run.stderr
-    );
+    // The old flag is still accepted and changes nothing.
+    let again = steward(&["check", "--jsonl", "--keep-going"], input);
+    assert_eq!((again.code, again.stdout), (2, run.stdout));
 }
 
 #[test]

@@ -18,6 +18,8 @@ mod gate;
 mod hook;
 mod kill9;
 mod mcp;
+mod quickstart;
+mod rehearsal;
 mod signing_key;
 
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.
@@ -485,6 +487,14 @@ fn worker_and_permit_commands_drive_the_workflow() {
     assert!(
         run.stdout
             .starts_with("Approval recorded; promoted to level 1."),
+        "{}",
+        run.stdout
+    );
+    // Level 2 needs 30 days at level 1: not eligible, and the exit code says so.
+    let run = served.run(&["worker", "eligibility", &worker, "--level", "2"], &admin);
+    assert_eq!(run.code, 1, "not eligible exits 1: {}", run.stdout);
+    assert!(
+        run.stdout.contains("→ level 2: not eligible"),
         "{}",
         run.stdout
     );

@@ -136,6 +136,7 @@ fn illegal_moves_name_the_event_and_the_state() {
         ),
         (S::Archived, PermitEvent::Archive),
         (S::ChangesRequested, PermitEvent::Reject),
+        (S::Expired, PermitEvent::QuorumMet),
     ]
     .iter()
     .map(|(from, event)| match apply(*from, event) {
@@ -145,11 +146,12 @@ fn illegal_moves_name_the_event_and_the_state() {
     .collect();
     expect![[r#"
         [
-            "cannot quorum_met a permit in state `requested`",
+            "cannot approve a permit in state `requested`",
             "cannot issue a permit in state `active`",
-            "cannot revoke a permit in state `closed`",
-            "cannot archive a permit in state `archived`",
+            "cannot revoke this permit: it has already run and is closed; new work needs a new permit request",
+            "cannot archive this permit: it has already run and is archived; new work needs a new permit request",
             "cannot reject a permit in state `changes_requested`",
+            "cannot approve this permit: the request expired because nobody decided within twice its approval time; a new permit request is needed",
         ]
     "#]]
     .assert_debug_eq(&errors);

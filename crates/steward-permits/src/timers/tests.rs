@@ -69,6 +69,39 @@ fn approval_sla_flags_overdue_then_expires_at_twice_the_sla() {
 }
 
 #[test]
+fn review_clock_tells_when_a_request_is_due_expires_and_to_whom_it_escalated() {
+    let p = pending(PermitState::UnderReview, 168.0);
+    let before = review_clock(&p, Level::new(4).unwrap(), at(168 * HOUR - 1)).unwrap();
+    assert_eq!(before.approval_due, at(168 * HOUR));
+    assert_eq!(before.expires_at, at(336 * HOUR));
+    assert!(!before.overdue);
+    assert!(before.escalated_to.is_empty());
+    let after = review_clock(&p, Level::new(4).unwrap(), at(168 * HOUR)).unwrap();
+    assert!(after.overdue);
+    assert_eq!(
+        after.escalated_to,
+        [Role::VpEngineering, Role::Cto, Role::Ciso, Role::Coo]
+    );
+    // Waiting on the requester: it still expires, but it is not the approvers' delay.
+    let changes = pending(PermitState::ChangesRequested, 24.0);
+    let clock = review_clock(&changes, Level::new(2).unwrap(), at(30 * HOUR)).unwrap();
+    assert_eq!((clock.overdue, clock.expires_at), (false, at(48 * HOUR)));
+    // Nothing to tell for a live permit or one without an SLA.
+    assert_eq!(
+        review_clock(&live(PermitState::Active, HOUR), Level::new(2).unwrap(), T0),
+        None
+    );
+    assert_eq!(
+        review_clock(
+            &pending(PermitState::UnderReview, 0.0),
+            Level::new(2).unwrap(),
+            T0
+        ),
+        None
+    );
+}
+
+#[test]
 fn a_request_waiting_on_its_requester_is_not_overdue_but_still_expires() {
     let p = pending(PermitState::ChangesRequested, 4.0);
     assert!(permit_timers(&p, at(5 * HOUR)).is_empty());

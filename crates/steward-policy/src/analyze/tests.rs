@@ -64,7 +64,7 @@ fn g2_production_deploy_needs_one_approver() {
         r#"{"id":"G2","description":"deploy API v2.1 to production","environment":"production",
             "services_affected":["api"],"customer_facing":true,"operations":["deploy"]}"#,
         expect![
-            "production 10+3+0+3+0=16 low_medium level=2 Union permit=standard_production approvers=1 floors=[] warnings=[]"
+            "production 10+3+0+3+0=16 low_medium level=2 Union permit=standard_production approvers=1 floors=[ProductionWrite=2,CustomerFacingProduction=2] warnings=[]"
         ],
     );
 }
@@ -76,7 +76,7 @@ fn g3_pii_schema_migration_is_level_4() {
             "operations":["ALTER TABLE users ADD COLUMN phone_verified boolean"],
             "services_affected":["users"],"customers_affected":50000}"#,
         expect![
-            "production 10+7+10+3+10=40 very_high level=4 Union permit=master_production approvers=3 floors=[] warnings=[]"
+            "production 10+7+10+3+10=40 very_high level=4 Union permit=master_production approvers=3 floors=[ProductionWrite=2,SensitiveData=3,RiskyOperationProduction=3] warnings=[]"
         ],
     );
 }
@@ -97,7 +97,7 @@ fn g5_new_region_is_level_4() {
         r#"{"id":"G5","description":"deploy a new region","environment":"production",
             "regions":["us-east-1","eu-west-1"],"reversibility":"irreversible","customer_impact":"all"}"#,
         expect![
-            "production 10+10+0+10+10=40 very_high level=4 Union permit=master_production approvers=3 floors=[] warnings=[]"
+            "production 10+10+0+10+10=40 very_high level=4 Union permit=master_production approvers=3 floors=[ProductionWrite=2,MultiRegionProduction=4] warnings=[]"
         ],
     );
 }
@@ -107,7 +107,7 @@ fn g6_read_production_logs_is_level_1_auto() {
     check(
         r#"{"id":"G6","description":"read production logs for debugging","read_only":true,"environment":"production"}"#,
         expect![
-            "production 10+0+0+1+0=11 low_medium level=1 Union permit=read_only approvers=0 floors=[] warnings=[]"
+            "production 10+0+0+1+0=11 low_medium level=1 Union permit=read_only approvers=0 floors=[ProductionReadOnly=1] warnings=[]"
         ],
     );
     let a = run(
@@ -169,7 +169,7 @@ fn substrings_never_match() {
     check(
         r#"{"id":"fp2","description":"reduce token usage of the prompt; update documentation","environment":"production","operations":["deploy"]}"#,
         expect![
-            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[] warnings=[]"
+            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[ProductionWrite=2] warnings=[]"
         ],
     );
 }
@@ -180,7 +180,7 @@ fn strong_signal_beats_declared_environment() {
     check(
         r#"{"id":"t","environment":"development","hostname":"db-1.prod.example.com","operations":["restart"]}"#,
         expect![
-            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[] warnings=[]"
+            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[ProductionWrite=2] warnings=[]"
         ],
     );
 }
@@ -198,13 +198,13 @@ fn weak_signals_vote_and_ties_go_to_the_riskier() {
     check(
         r#"{"id":"t","description":"compare staging and production configs"}"#,
         expect![
-            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[] warnings=[]"
+            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[ProductionWrite=2] warnings=[]"
         ],
     );
     check(
         r#"{"id":"t","description":"tidy","git_branch":"release/2.4"}"#,
         expect![
-            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[] warnings=[]"
+            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[ProductionWrite=2] warnings=[]"
         ],
     );
 }
@@ -214,7 +214,7 @@ fn destructive_production_work_routes_to_destructive_permit() {
     check(
         r#"{"id":"t","environment":"production","operations":["TRUNCATE TABLE sessions"],"services_affected":["auth"]}"#,
         expect![
-            "production 10+10+0+3+0=23 medium_high level=3 Union permit=destructive approvers=3 floors=[] warnings=[]"
+            "production 10+10+0+3+0=23 medium_high level=3 Union permit=destructive approvers=3 floors=[ProductionWrite=2,RiskyOperationProduction=3] warnings=[]"
         ],
     );
     // A DELETE by primary key is data deletion, but not a mass deletion.
@@ -234,7 +234,7 @@ fn declared_categories_never_lower_detection() {
     check(
         r#"{"id":"t","environment":"production","operations":["DROP TABLE audit_old"],"reversibility":"fully_reversible"}"#,
         expect![
-            "production 10+10+0+1+0=21 medium_high level=3 Union permit=destructive approvers=3 floors=[] warnings=[declared_category_raised]"
+            "production 10+10+0+1+0=21 medium_high level=3 Union permit=destructive approvers=3 floors=[ProductionWrite=2,RiskyOperationProduction=3] warnings=[declared_category_raised]"
         ],
     );
 }
@@ -244,13 +244,13 @@ fn read_only_flag_contradicted_by_a_write_is_ignored() {
     check(
         r#"{"id":"t","environment":"production","read_only":true,"operations":["kubectl get pods","deploy"]}"#,
         expect![
-            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[] warnings=[read_only_contradicted]"
+            "production 10+3+0+1+0=14 low_medium level=2 Union permit=standard_production approvers=1 floors=[ProductionWrite=2] warnings=[read_only_contradicted]"
         ],
     );
     check(
         r#"{"id":"t","environment":"production","operations":["kubectl get pods","SELECT count(*) FROM orders"]}"#,
         expect![
-            "production 10+0+0+1+0=11 low_medium level=1 Union permit=read_only approvers=0 floors=[] warnings=[]"
+            "production 10+0+0+1+0=11 low_medium level=1 Union permit=read_only approvers=0 floors=[ProductionReadOnly=1] warnings=[]"
         ],
     );
 }
@@ -296,19 +296,19 @@ fn production_floors_apply() {
     check(
         r#"{"id":"t","environment":"production","operations":["deploy"],"services_affected":["a","b","c"]}"#,
         expect![
-            "production 10+3+0+6+0=19 low_medium level=3 Union permit=advanced_production approvers=2 floors=[MultiServiceProduction=3] warnings=[]"
+            "production 10+3+0+6+0=19 low_medium level=3 Union permit=advanced_production approvers=2 floors=[ProductionWrite=2,MultiServiceProduction=3] warnings=[]"
         ],
     );
     check(
         r#"{"id":"t","environment":"production","operations":["restart"],"services_affected":["primary database"]}"#,
         expect![
-            "production 10+3+0+8+0=21 medium_high level=3 Union permit=advanced_production approvers=2 floors=[] warnings=[]"
+            "production 10+3+0+8+0=21 medium_high level=3 Union permit=advanced_production approvers=2 floors=[ProductionWrite=2,SystemWideProduction=3] warnings=[]"
         ],
     );
     check(
         r#"{"id":"t","environment":"production","read_only":true,"regions":["a","b"]}"#,
         expect![
-            "production 10+0+0+10+0=20 low_medium level=4 Union permit=master_production approvers=3 floors=[MultiRegionProduction=4] warnings=[]"
+            "production 10+0+0+10+0=20 low_medium level=4 Union permit=master_production approvers=3 floors=[ProductionReadOnly=1,MultiRegionProduction=4] warnings=[]"
         ],
     );
 }

@@ -14,6 +14,11 @@ pub struct Health {
     pub status: &'static str,
     pub database: &'static str,
     pub policy_version: String,
+    /// `production`, or `rehearsal` under `steward serve --rehearsal` (a clock an admin
+    /// advances; every audit event carries `data.run_mode: "rehearsal"`).
+    pub run_mode: &'static str,
+    /// The server's time (Unix ms): the wall clock, or a rehearsal's.
+    pub now_ms: i64,
 }
 
 /// Liveness: answers when the server runs and its database is reachable.
@@ -25,5 +30,7 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiE
         status: "ok",
         database: state.store.backend().as_str(),
         policy_version: state.policy.version().to_owned(),
+        run_mode: state.run_mode().as_str(),
+        now_ms: state.clock.now().millis(),
     }))
 }

@@ -12,10 +12,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use steward_permits::{Channel, Decision, Outcome, PermitState, RevocationReason};
+use steward_permits::{
+    Channel, Decision, Outcome, PermitState, PermitTimes, RevocationReason, Timestamp, review_clock,
+};
 use steward_policy::{Analysis, Evidence, Level, Role, Task, analyze, permit_classes};
 use steward_store::{
-    NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, PersonalText, StoreError,
+    NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, PersonalText, ReviewQueue,
+    StoreError,
     Subject,
 };
 use utoipa::{IntoParams, ToSchema};
@@ -154,6 +157,11 @@ pub struct ListQuery {
     pub state: Option<String>,
     pub worker_id: Option<String>,
     pub requester_id: Option<String>,
+    /// Only requests the caller may decide now (eligible role, segregation of duties,
+    /// not voted yet): the caller's approval queue.
+    pub awaiting_me: Option<bool>,
+    /// Only requests past their approval SLA (overdue, escalated).
+    pub overdue: Option<bool>,
     /// The `next` of the previous page.
     pub after: Option<String>,
     /// 1 to 200, default 50.
@@ -517,8 +525,47 @@ pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Permit>, ApiError> {
-    visible_permit(&state, &caller, &id).await.map(Json)
+) -> Result<Json<Value>, ApiError> {
+    let permit = visible_permit(&state, &caller, &id).await?;
+    let mut view = permit_view(&permit, now(&state));
+    // People by name where one is known, next to their ids.
+    let name = async |id: &str| -> Option<String> {
+        state.store.principal_by_id(id).await.ok().map(|p| p.name)
+    };
+    view["requester_name"] = json!(name(&permit.requester_id).await);
+    if let Some(approvals) = view["approvals"].as_array_mut() {
+        for approval in approvals {
+            let id = approval["principal_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            approval["principal_name"] = json!(name(&id).await);
+        }
+    }
+    Ok(Json(view))
+}
+
+/// A permit as readers see it: the stored permit plus, while it waits for a decision,
+/// its `review` clock (when approvals are due, when the request expires, whether it is
+/// overdue and to which roles it was escalated).
+pub(crate) fn permit_view(permit: &Permit, now_ms: i64) -> Value {
+    let mut view = json!(permit);
+    let times = PermitTimes {
+        state: permit.state,
+        requested_at: Timestamp(permit.created_at_ms),
+        approval_sla_hours: permit.requirements.max_approval_time_hours,
+        expires_at: permit.expires_at_ms.map(Timestamp),
+    };
+    view["review"] = match review_clock(&times, permit.level, Timestamp(now_ms)) {
+        Some(clock) => json!({
+            "approval_due_at_ms": clock.approval_due.millis(),
+            "expires_at_ms": clock.expires_at.millis(),
+            "overdue": clock.overdue,
+            "escalated_to": clock.escalated_to,
+        }),
+        None => Value::Null,
+    };
+    view
 }
 
 /// Permit `id`, if `caller` may read it (see [`own_worker_only`]).
@@ -596,14 +643,36 @@ pub async fn list(
             "limit",
         ));
     }
-    let items = state
-        .store
-        .list_permits(&filter, q.after.as_deref(), limit)
-        .await
-        .map_err(|e| permit_error(PermitError::Store(e)))?;
+    let now_ms = now(&state);
+    let awaiting_me = q.awaiting_me == Some(true);
+    let overdue = q.overdue == Some(true);
+    let items = if awaiting_me || overdue {
+        if filter.state.is_some() || filter.requester_id.is_some() {
+            return Err(ApiError::bad_request(
+                "`awaiting_me` and `overdue` list requests waiting for a decision; they do not combine with `state` or `requester_id`",
+                if awaiting_me { "awaiting_me" } else { "overdue" },
+            ));
+        }
+        let queue = ReviewQueue {
+            awaiting: awaiting_me.then(|| caller.principal()),
+            overdue_at: overdue.then_some(now_ms),
+            worker_id: filter.worker_id.as_deref(),
+        };
+        state
+            .store
+            .review_queue(&queue, q.after.as_deref(), limit)
+            .await
+    } else {
+        state
+            .store
+            .list_permits(&filter, q.after.as_deref(), limit)
+            .await
+    }
+    .map_err(|e| permit_error(PermitError::Store(e)))?;
     let next = (items.len() == limit as usize)
         .then(|| items.last().map(|p| p.id.clone()))
         .flatten();
+    let items: Vec<Value> = items.iter().map(|p| permit_view(p, now_ms)).collect();
     Ok(Json(json!({"items": items, "next": next})))
 }
 

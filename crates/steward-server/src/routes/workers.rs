@@ -32,6 +32,7 @@ use crate::json::ApiJson;
 use crate::state::AppState;
 
 pub mod identity;
+pub mod initial;
 
 /// Who may suspend or reinstate a worker: admins, and engineering managers and those
 /// above them in the approval chain (directors, the security lead, executives).
@@ -871,7 +872,7 @@ fn approval_view(approval: &PromotionApproval) -> ApprovalView {
     }
 }
 
-fn role_names(roles: &[Role]) -> Vec<&'static str> {
+pub(crate) fn role_names(roles: &[Role]) -> Vec<&'static str> {
     roles.iter().map(|r| r.as_str()).collect()
 }
 
@@ -882,7 +883,7 @@ fn parse_level(value: u8, field: &'static str) -> Result<Level, ApiError> {
 }
 
 /// A promotion target: 1 to 4 (level 0 is where workers start).
-fn parse_target(value: u8, field: &'static str) -> Result<Level, ApiError> {
+pub(crate) fn parse_target(value: u8, field: &'static str) -> Result<Level, ApiError> {
     match Level::new(value) {
         Some(level) if level.is_union() => Ok(level),
         _ => Err(ApiError::bad_request(
@@ -943,6 +944,9 @@ pub fn worker_error(error: WorkerError) -> ApiError {
             .with("target_level", target.value())
             .with("unmet", json!(eligibility.unmet().collect::<Vec<_>>()))
             .with("reasons", json!(eligibility.reasons)),
+        WorkerError::InitialCertification(_) => {
+            ApiError::unprocessable("initial_certification", message)
+        }
         WorkerError::ApproverRefused { refusal, .. } => {
             ApiError::approval_refused(&refusal, message)
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use steward_policy::{Policy, Role};
-use steward_server::{AppState, Clock, router, serve};
+use steward_server::{AppState, router, serve};
 use steward_store::testing::execute;
 use steward_store::{PrincipalKind, Store};
 
@@ -324,10 +324,8 @@ async fn second_instance(s: &TestServer) -> Instance {
     let state = AppState::new(
         store,
         Arc::new(Policy::builtin()),
-        Clock::Manual(match &s.clock {
-            Clock::Manual(ms) => ms.clone(),
-            Clock::System => unreachable!("test servers run on a manual clock"),
-        }),
+        // The same manual clock: a clone shares its time.
+        s.clock.clone(),
         None,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -13,6 +13,7 @@ mod erasure;
 mod feed;
 mod gate;
 mod limits;
+mod initial_certification;
 mod monitoring;
 mod notify;
 mod permits;

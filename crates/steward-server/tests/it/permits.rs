@@ -1162,3 +1162,81 @@ server_test!(a_completed_operation_without_its_report_is_refused, |s| {
     assert_eq!(event.data["approvals"][0]["role"], "tech_lead");
     assert_eq!(event.data["report"]["duration_seconds"], 42);
 });
+
+server_test!(
+    approvers_see_their_queue_overdue_requests_and_when_a_request_expires,
+    |s| {
+        let c = cast(s, 2).await;
+        let id = request_id(s, &c, standard_task()).await;
+        let (_, tl) = s.human("tessa", &[Role::TechLead]).await;
+        let ids = |page: &Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+
+        // The queue: an eligible approver sees it; the worker's owner (segregation of duties)
+        // and the requesting agent (not human) do not.
+        let (status, page) = s.get("/v1/permits?awaiting_me=true", &tl).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(ids(&page), vec![id.clone()]);
+        let (_, page) = s.get("/v1/permits?awaiting_me=true", &c.owner_token).await;
+        assert!(ids(&page).is_empty(), "{page}");
+        let (_, page) = s.get("/v1/permits?awaiting_me=true", &c.master).await;
+        assert!(ids(&page).is_empty(), "{page}");
+
+        // Under review: when approvals are due and when the request expires (not "never"),
+        // and the requester by name.
+        let (_, p) = s.get(&format!("/v1/permits/{id}"), &tl).await;
+        let created = p["created_at_ms"].as_i64().unwrap();
+        assert_eq!(p["review"]["approval_due_at_ms"], created + 24 * 3_600_000);
+        assert_eq!(p["review"]["expires_at_ms"], created + 48 * 3_600_000);
+        assert_eq!(p["review"]["overdue"], false);
+        assert_eq!(p["requester_name"], "master-1");
+        let (_, page) = s.get("/v1/permits?overdue=true", &tl).await;
+        assert!(ids(&page).is_empty(), "{page}");
+
+        // Past the 24 h SLA: overdue and escalated to the next level's approvers.
+        s.clock.advance_minutes(25 * 60);
+        let (_, page) = s.get("/v1/permits?overdue=true", &tl).await;
+        assert_eq!(ids(&page), vec![id.clone()]);
+        assert_eq!(page["items"][0]["review"]["overdue"], true);
+        assert_eq!(
+            page["items"][0]["review"]["escalated_to"],
+            json!(["engineering_director", "security_lead", "architecture_lead"])
+        );
+        let (status, body) = s.get("/v1/permits?overdue=true&state=active", &tl).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("overdue")),
+            "{body}"
+        );
+
+        // Past 48 h it expires; a late approval says so in words a person understands.
+        s.clock.advance_minutes(24 * 60);
+        s.store()
+            .run_timers(s.clock.now().millis())
+            .await
+            .expect("timers");
+        let (status, body) = approve(s, &tl, &id, "tech_lead").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("the request expired")
+                && detail.contains("a new permit request is needed"),
+            "{detail}"
+        );
+        assert!(
+            !detail.contains("quorum_met"),
+            "no internal names: {detail}"
+        );
+        let (_, page) = s.get("/v1/permits?awaiting_me=true", &tl).await;
+        assert!(
+            ids(&page).is_empty(),
+            "an expired request leaves the queue: {page}"
+        );
+    }
+);

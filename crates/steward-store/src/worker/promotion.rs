@@ -43,7 +43,7 @@ pub struct PromotionState {
 
 /// Why open approvals were closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ClosedBy {
+pub(crate) enum ClosedBy {
     /// The promotion they approved happened.
     Promoted,
     /// The worker was suspended or revoked; approvals given before do not carry over.
