@@ -286,12 +286,12 @@ impl Dispatcher {
             Err(target::UrlError::Refused(refusal)) => return Err(refusal.to_string()),
             Err(target::UrlError::Invalid(why)) => return Err(format!("the URL {why}")),
         };
-        if let target::DestinationHost::Name(name) = &destination.host {
-            if let Ok(addrs) = tokio::net::lookup_host((name.as_str(), destination.port)).await {
-                for addr in addrs {
-                    target::check_ip(addr.ip(), self.allow_private)
-                        .map_err(|refusal| format!("`{name}` resolves to {refusal}"))?;
-                }
+        if let target::DestinationHost::Name(name) = &destination.host
+            && let Ok(addrs) = tokio::net::lookup_host((name.as_str(), destination.port)).await
+        {
+            for addr in addrs {
+                target::check_ip(addr.ip(), self.allow_private)
+                    .map_err(|refusal| format!("`{name}` resolves to {refusal}"))?;
             }
         }
         Ok(())

@@ -368,10 +368,10 @@ impl Record<'_> {
 
     fn event(&self, verdict: &Verdict, now_ms: i64) -> NewEvent {
         let mut event = self.event_without_scope(verdict, now_ms);
-        if self.violation.is_some() {
-            if let Value::Object(data) = &mut event.data {
-                data.insert("scope".into(), self.violation_json());
-            }
+        if self.violation.is_some()
+            && let Value::Object(data) = &mut event.data
+        {
+            data.insert("scope".into(), self.violation_json());
         }
         event
     }

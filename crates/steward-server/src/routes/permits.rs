@@ -202,7 +202,7 @@ pub async fn request_via(
     let task = parse_task(body.task.clone(), "task.")?;
     let analysis = analyze(&task, &state.policy);
     let triggers = crate::routes::monitoring::triggers(&body)?;
-    let constraints = constraints(&state, &task, &analysis, &body, &triggers);
+    let constraints = constraints(state, &task, &analysis, &body, &triggers);
     let refused = HardBlockSubject {
         task_id: analysis.task_id.clone(),
         worker_id: body.worker_id.clone(),

@@ -360,12 +360,12 @@ async fn proof(
         .checkpoint(latest.tree_size)
         .await
         .map_err(WebError::internal)?;
-    if let Some(key) = &state.audit_key {
-        if let Err(e) = verify_checkpoint(&signed, key.public_key()) {
-            return Ok(fail(format!(
-                "The checkpoint #{number}'s signature does not verify: {e}"
-            )));
-        }
+    if let Some(key) = &state.audit_key
+        && let Err(e) = verify_checkpoint(&signed, key.public_key())
+    {
+        return Ok(fail(format!(
+            "The checkpoint #{number}'s signature does not verify: {e}"
+        )));
     }
     let path: Vec<Hash> = p.proof.iter().filter_map(|h| h.parse().ok()).collect();
     // The leaf from the event as it reads now, not from the stored hash.

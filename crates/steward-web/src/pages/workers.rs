@@ -162,12 +162,12 @@ async fn detail(
     notice: Option<String>,
     code: StatusCode,
 ) -> Result<Response, WebError> {
-    if let Some(own) = own_worker_only(state, &session.caller).await? {
-        if own != id {
-            return Err(WebError::forbidden(
-                "A worker may see only its own standing.",
-            ));
-        }
+    if let Some(own) = own_worker_only(state, &session.caller).await?
+        && own != id
+    {
+        return Err(WebError::forbidden(
+            "A worker may see only its own standing.",
+        ));
     }
     let w = state
         .store

@@ -307,6 +307,8 @@ fn evidence() -> Value {
 
 server_test!(
     no_personal_free_text_survives_erasure_in_the_database_an_export_or_a_webhook,
+    // The webhook receiver listens on loopback (issue 9, item 7: allowed only on request).
+    configure = |state: steward_server::AppState| state.with_webhook_allow_private(true),
     |s| {
         let t = Sentinels::new();
 
@@ -542,7 +544,7 @@ server_test!(
         }
 
         // Webhooks deliver everything (before erasure: they carry what the trail holds).
-        let dispatcher = Dispatcher::new(s.store().clone(), s.clock.clone());
+        let dispatcher = Dispatcher::new(s.store().clone(), s.clock.clone()).allowing_private(true);
         for _ in 0..50 {
             let report = dispatcher.run_once().await.expect("dispatch");
             if report.fanned_out == 0 && report.delivered == 0 && report.failed == 0 {
