@@ -18,8 +18,7 @@ use steward_permits::{
 use steward_policy::{Analysis, Evidence, Level, Role, Task, analyze, permit_classes};
 use steward_store::{
     NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, PersonalText, ReviewQueue,
-    StoreError,
-    Subject,
+    StoreError, Subject,
 };
 use utoipa::{IntoParams, ToSchema};
 

@@ -18,6 +18,7 @@ use steward_policy::{Level, Role};
 use super::{Worker, WorkerError, promotion, row, worker_event};
 use crate::audit::append_event;
 use crate::error::StoreError;
+use crate::personal::PersonalText;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Store, Tx, TxConn};
 
@@ -149,7 +150,7 @@ impl Store {
         by_principal: &Principal,
         worker_id: &str,
         role: Role,
-        comment: Option<String>,
+        comment: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<InitialCertificationState, WorkerError> {
         let mut tx = self.begin().await?;
@@ -222,7 +223,7 @@ impl Store {
                         "role": role.as_str(),
                     }),
                     &by_principal.id,
-                    json!({ "comment": comment }),
+                    crate::personal::PersonalValues::new().text("comment", comment.as_ref()),
                 ),
             ),
         )

@@ -51,8 +51,10 @@ pub struct InitialApprovalRequest {
     /// The role the caller approves under; they must hold it.
     #[schema(example = "engineering_manager")]
     pub role: String,
+    /// Free text: personal data, sealed in the audit trail.
     #[serde(default)]
-    pub comment: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub comment: Option<steward_store::PersonalText>,
 }
 
 /// Where an initial certification stands.

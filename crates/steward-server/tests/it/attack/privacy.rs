@@ -126,6 +126,28 @@ fn classification() -> BTreeMap<&'static str, Field> {
         ("POST /v1/workers/{id}/outcomes permit_id", ID),
         ("POST /v1/workers/{id}/outcomes result", ENUM),
         ("POST /v1/workers/{id}/promotions comment", Personal),
+        (
+            "POST /v1/workers/{id}/initial-certification/approvals comment",
+            Personal,
+        ),
+        (
+            "POST /v1/workers/{id}/initial-certification/approvals role",
+            ENUM,
+        ),
+        (
+            "POST /v1/workers/{id}/initial-certification justification",
+            Operational(
+                "the case for the worker's level: the certification's record, shown to approvers like a task",
+            ),
+        ),
+        (
+            "POST /v1/workers/{id}/initial-certification prior_record",
+            REPORT,
+        ),
+        (
+            "POST /v1/clock/advance by",
+            Operational("a duration (rehearsal mode)"),
+        ),
         ("POST /v1/workers/{id}/promotions role", ENUM),
         ("POST /v1/workers/{id}/recertify reason", Personal),
         ("POST /v1/workers/{id}/reinstate reason", Personal),
@@ -504,6 +526,16 @@ server_test!(
                 &owner,
                 json!({"level": 3, "role": "engineering_manager",
                        "comment": t.of("POST /v1/workers/{id}/promotions comment")}),
+            )
+            .await;
+        assert!(status.is_client_error(), "{status}: {body}");
+        // Likewise an initial certification's approval (none was asked for).
+        let (status, body) = s
+            .post(
+                &format!("/v1/workers/{worker}/initial-certification/approvals"),
+                &owner,
+                json!({"role": "engineering_manager",
+                       "comment": t.of("POST /v1/workers/{id}/initial-certification/approvals comment")}),
             )
             .await;
         assert!(status.is_client_error(), "{status}: {body}");
