@@ -1,13 +1,16 @@
 //! Sign-in with an API token, and sign-out.
 
+use std::net::SocketAddr;
+
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use steward_server::AppState;
 use steward_server::auth::Caller;
+use steward_server::error::ApiError;
 use steward_store::{Channel, NewWebSession, WebSessionEnd};
 
 use super::{Layout, WebError, now, render};
@@ -34,6 +37,28 @@ pub async fn form(session: Result<Session, WebError>) -> Response {
     )
 }
 
+/// The sign-in page answering 429 (with the API's `Retry-After`) to an address past its
+/// failed-authentication limit.
+fn too_many(refused: ApiError) -> Response {
+    let message = format!("Too many failed sign-ins from this address. {refused}");
+    let retry_after = refused
+        .into_response()
+        .headers()
+        .get(header::RETRY_AFTER)
+        .cloned();
+    let mut response = render(
+        StatusCode::TOO_MANY_REQUESTS,
+        &SignInPage {
+            layout: Layout::new("Sign in", None, ""),
+            error: Some(message),
+        },
+    );
+    if let Some(value) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 #[derive(Debug, Deserialize)]
 pub struct SignInForm {
     token: String,
@@ -42,16 +67,35 @@ pub struct SignInForm {
 /// Checks the token and opens a session bound to it.
 pub async fn sign_in(
     State(state): State<AppState>,
+    extensions: Extensions,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, WebError> {
     session::check_origin(&headers, &state)?;
+    // The API's failed-authentication limit covers this form too: a token guessed here
+    // counts against the address like a bad bearer token, and an address past the limit
+    // is refused before its token is looked up.
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(ip) = peer
+        && let Err(refused) = state.limits.check_address(ip)
+    {
+        return Ok(too_many(refused));
+    }
     let Some(principal) = state
         .store
         .authenticate(form.token.trim())
         .await
         .map_err(WebError::internal)?
     else {
+        if let Some(ip) = peer {
+            let failure = ApiError::Unauthorized("unknown token".into());
+            let refused = state.limits.auth_failed(ip, failure);
+            if refused.status() == StatusCode::TOO_MANY_REQUESTS {
+                return Ok(too_many(refused));
+            }
+        }
         return Ok(render(
             StatusCode::UNAUTHORIZED,
             &SignInPage {

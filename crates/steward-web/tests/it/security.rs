@@ -484,3 +484,46 @@ async fn a_worker_sees_only_its_own_permits_as_in_the_api() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_tokens_at_the_sign_in_form_is_throttled_per_address() {
+    let db = testing::sqlite_store().await;
+    let server = support::start(db.store().clone(), support::clock(), None).await;
+    let cast = support::cast(&server.store).await;
+    // The API's default allowance of failed authentications per address, then 429.
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let resp = client()
+            .post(format!("{}/sign-in", server.url))
+            .form(&[("token", format!("stw_guess_{i}"))])
+            .send()
+            .await
+            .expect("sign in");
+        statuses.push(resp.status());
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(resp.headers().contains_key("retry-after"), "Retry-After");
+            let body = resp.text().await.expect("body");
+            assert!(body.contains("Too many failed sign-ins"), "{body}");
+            break;
+        }
+    }
+    let refused_at = statuses
+        .iter()
+        .position(|s| *s == StatusCode::TOO_MANY_REQUESTS)
+        .expect("429 within 40 guesses");
+    assert!(
+        statuses[..refused_at]
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    // Past the limit even a correct token is refused, and no session is opened.
+    let resp = client()
+        .post(format!("{}/sign-in", server.url))
+        .form(&[("token", cast.lead.as_str())])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().get("set-cookie").is_none());
+}
