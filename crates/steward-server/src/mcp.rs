@@ -2,7 +2,7 @@
 //! `steward mcp` bridges to stdio for agent hosts that spawn their servers.
 //!
 //! Six tools, each calling the same use case as its JSON route (`analyze_via`,
-//! `request_via`, `visible_permit`, `authorize_via`, `telemetry_via`, `declare_via`) with
+//! `request_via`, `visible_permit`, `authorize_via`, `telemetry_via`, `declare_as`) with
 //! the channel `mcp`, so every event a call appends records `data.channel: "mcp"`. No rule
 //! is checked here: a refusal is the route's problem document, returned as a tool error.
 //! Nothing waits for a person: a permit that needs approval is answered at once with its
