@@ -684,17 +684,17 @@ impl Store {
         &self,
         permit_id: &str,
     ) -> Result<Option<LatestTelemetry>, StoreError> {
-        const SQLITE: &str = "SELECT ts, error_rate, latency_p99_ms FROM telemetry_samples              WHERE permit_id = ? ORDER BY seq DESC LIMIT 1";
-        const POSTGRES: &str = "SELECT ts, error_rate, latency_p99_ms FROM telemetry_samples              WHERE permit_id = $1 ORDER BY seq DESC LIMIT 1";
+        const LATEST: &str = "SELECT ts, error_rate, latency_p99_ms FROM telemetry_samples \
+             WHERE permit_id = $1 ORDER BY seq DESC LIMIT 1";
         let row: Option<(i64, Option<f64>, Option<f64>)> = match &self.pool {
             crate::store::Pool::Sqlite(pool) => {
-                sqlx::query_as(SQLITE)
+                sqlx::query_as(LATEST)
                     .bind(permit_id)
                     .fetch_optional(pool)
                     .await?
             }
             crate::store::Pool::Postgres(pool) => {
-                sqlx::query_as(POSTGRES)
+                sqlx::query_as(LATEST)
                     .bind(permit_id)
                     .fetch_optional(pool)
                     .await?

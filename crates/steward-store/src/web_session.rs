@@ -129,37 +129,30 @@ impl Store {
         now_ms: i64,
         idle_ms: i64,
     ) -> Result<Option<WebSession>, StoreError> {
-        const SQLITE: &str = "SELECT s.token_id, s.created_at, s.last_seen_at, s.expires_at, \
-             p.id, p.kind, p.name, p.roles, p.created_at, p.disabled_at \
-             FROM web_sessions s JOIN tokens t ON t.id = s.token_id \
-             JOIN principals p ON p.id = s.principal_id \
-             WHERE s.id_hash = ? AND s.ended_at IS NULL AND s.expires_at > ? \
-             AND s.last_seen_at > ? AND t.revoked_at IS NULL \
-             AND (t.expires_at IS NULL OR t.expires_at > ?) AND p.disabled_at IS NULL";
-        const POSTGRES: &str = "SELECT s.token_id, s.created_at, s.last_seen_at, s.expires_at, \
-             p.id, p.kind, p.name, p.roles::text, p.created_at, p.disabled_at \
+        // One text for both backends: `$N` placeholders, and `CAST(… AS TEXT)` reads the
+        // roles (TEXT on SQLite, JSONB on PostgreSQL) as text on both.
+        const SELECT: &str = "SELECT s.token_id, s.created_at, s.last_seen_at, s.expires_at, \
+             p.id, p.kind, p.name, CAST(p.roles AS TEXT), p.created_at, p.disabled_at \
              FROM web_sessions s JOIN tokens t ON t.id = s.token_id \
              JOIN principals p ON p.id = s.principal_id \
              WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
              AND s.last_seen_at > $3 AND t.revoked_at IS NULL \
-             AND (t.expires_at IS NULL OR t.expires_at > $4) AND p.disabled_at IS NULL";
+             AND (t.expires_at IS NULL OR t.expires_at > $2) AND p.disabled_at IS NULL";
         let idle_since = now_ms.saturating_sub(idle_ms);
         let row: Option<SessionRow> = match &self.pool {
             Pool::Sqlite(pool) => {
-                sqlx::query_as(SQLITE)
+                sqlx::query_as(SELECT)
                     .bind(id_hash.as_slice())
                     .bind(now_ms)
                     .bind(idle_since)
-                    .bind(now_ms)
                     .fetch_optional(pool)
                     .await?
             }
             Pool::Postgres(pool) => {
-                sqlx::query_as(POSTGRES)
+                sqlx::query_as(SELECT)
                     .bind(id_hash.as_slice())
                     .bind(now_ms)
                     .bind(idle_since)
-                    .bind(now_ms)
                     .fetch_optional(pool)
                     .await?
             }
@@ -194,23 +187,21 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
+        const END: &str =
+            "UPDATE web_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL";
         let changed = match &mut tx.conn {
-            TxConn::Sqlite(tx) => sqlx::query(
-                "UPDATE web_sessions SET ended_at = ? WHERE id_hash = ? AND ended_at IS NULL",
-            )
-            .bind(now_ms)
-            .bind(id_hash.as_slice())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-            TxConn::Postgres(tx) => sqlx::query(
-                "UPDATE web_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL",
-            )
-            .bind(now_ms)
-            .bind(id_hash.as_slice())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
+            TxConn::Sqlite(tx) => sqlx::query(END)
+                .bind(now_ms)
+                .bind(id_hash.as_slice())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            TxConn::Postgres(tx) => sqlx::query(END)
+                .bind(now_ms)
+                .bind(id_hash.as_slice())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         };
         if changed == 0 {
             tx.rollback().await?;
@@ -237,16 +228,17 @@ impl Store {
     }
 
     async fn touch_web_session(&self, id_hash: &[u8; 32], now_ms: i64) -> Result<(), StoreError> {
+        const TOUCH: &str = "UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2";
         match &self.pool {
             Pool::Sqlite(pool) => {
-                sqlx::query("UPDATE web_sessions SET last_seen_at = ? WHERE id_hash = ?")
+                sqlx::query(TOUCH)
                     .bind(now_ms)
                     .bind(id_hash.as_slice())
                     .execute(pool)
                     .await?;
             }
             Pool::Postgres(pool) => {
-                sqlx::query("UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                sqlx::query(TOUCH)
                     .bind(now_ms)
                     .bind(id_hash.as_slice())
                     .execute(pool)
