@@ -80,6 +80,7 @@ mod signing;
 mod store;
 mod timers;
 pub mod token;
+mod verify;
 mod web_session;
 pub mod webhook;
 mod worker;

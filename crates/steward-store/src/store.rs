@@ -422,6 +422,11 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
         "dashboard",
         include_str!("../migrations/sqlite/0023_dashboard.sql"),
     ),
+    (
+        24,
+        "contiguous_manifests",
+        include_str!("../migrations/sqlite/0024_contiguous_manifests.sql"),
+    ),
 ]);
 
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
@@ -499,6 +504,11 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
         23,
         "dashboard",
         include_str!("../migrations/postgres/0023_dashboard.sql"),
+    ),
+    (
+        24,
+        "contiguous_manifests",
+        include_str!("../migrations/postgres/0024_contiguous_manifests.sql"),
     ),
 ]);
 
