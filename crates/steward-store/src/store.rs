@@ -1,15 +1,11 @@
 //! `Store`: the cheap-clone handle over one SQLite or PostgreSQL pool. Connecting, the
 //! embedded migrations, and write transactions (`Tx`).
 
-use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -229,8 +225,8 @@ impl Store {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pool {
-            Pool::Sqlite(pool) => Migrator::new(SQLITE_MIGRATIONS).await?.run(pool).await?,
-            Pool::Postgres(pool) => Migrator::new(POSTGRES_MIGRATIONS).await?.run(pool).await?,
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
@@ -239,22 +235,19 @@ impl Store {
     /// have left the database (tests of upgrades).
     #[cfg(feature = "test-support")]
     pub(crate) async fn migrate_up_to(&self, version: i64) -> Result<(), StoreError> {
-        let up_to = |all: &'static [(i64, &'static str, &'static str)]| {
-            Embedded(&all[..all.iter().take_while(|m| m.0 <= version).count()])
+        let up_to = |all: &Migrator| {
+            let mut migrator = Migrator::DEFAULT;
+            migrator.migrations = all
+                .iter()
+                .filter(|migration| migration.version <= version)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
+            migrator
         };
         match &self.pool {
-            Pool::Sqlite(pool) => {
-                Migrator::new(up_to(SQLITE_MIGRATIONS.0))
-                    .await?
-                    .run(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                Migrator::new(up_to(POSTGRES_MIGRATIONS.0))
-                    .await?
-                    .run(pool)
-                    .await?
-            }
+            Pool::Sqlite(pool) => up_to(&SQLITE_MIGRATIONS).run(pool).await?,
+            Pool::Postgres(pool) => up_to(&POSTGRES_MIGRATIONS).run(pool).await?,
         }
         Ok(())
     }
@@ -341,197 +334,11 @@ fn is_sqlite_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-/// Migrations compiled into the binary: `(version, description, sql)`. A migration, once
-/// released, never changes (sqlx checks each one's checksum); changes are new versions.
-#[derive(Debug)]
-struct Embedded(&'static [(i64, &'static str, &'static str)]);
-
-const SQLITE_MIGRATIONS: Embedded = Embedded(&[
-    (
-        1,
-        "initial",
-        include_str!("../migrations/sqlite/0001_initial.sql"),
-    ),
-    (
-        2,
-        "workers",
-        include_str!("../migrations/sqlite/0002_workers.sql"),
-    ),
-    (
-        3,
-        "permits",
-        include_str!("../migrations/sqlite/0003_permits.sql"),
-    ),
-    (
-        4,
-        "merkle",
-        include_str!("../migrations/sqlite/0004_merkle.sql"),
-    ),
-    (
-        5,
-        "retention",
-        include_str!("../migrations/sqlite/0005_retention.sql"),
-    ),
-    (
-        6,
-        "erasure",
-        include_str!("../migrations/sqlite/0006_erasure.sql"),
-    ),
-    (
-        7,
-        "authorize",
-        include_str!("../migrations/sqlite/0007_authorize.sql"),
-    ),
-    (
-        8,
-        "monitoring",
-        include_str!("../migrations/sqlite/0008_monitoring.sql"),
-    ),
-    (
-        9,
-        "emergency",
-        include_str!("../migrations/sqlite/0009_emergency.sql"),
-    ),
-    (
-        10,
-        "notifications",
-        include_str!("../migrations/sqlite/0010_notifications.sql"),
-    ),
-    (
-        11,
-        "timers",
-        include_str!("../migrations/sqlite/0011_timers.sql"),
-    ),
-    (
-        13,
-        "provenance",
-        include_str!("../migrations/sqlite/0013_provenance.sql"),
-    ),
-    (
-        17,
-        "gate",
-        include_str!("../migrations/sqlite/0017_gate.sql"),
-    ),
-    (
-        22,
-        "adopt",
-        include_str!("../migrations/sqlite/0022_adopt.sql"),
-    ),
-    (
-        23,
-        "dashboard",
-        include_str!("../migrations/sqlite/0023_dashboard.sql"),
-    ),
-    (
-        24,
-        "contiguous_manifests",
-        include_str!("../migrations/sqlite/0024_contiguous_manifests.sql"),
-    ),
-]);
-
-const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
-    (
-        1,
-        "initial",
-        include_str!("../migrations/postgres/0001_initial.sql"),
-    ),
-    (
-        2,
-        "workers",
-        include_str!("../migrations/postgres/0002_workers.sql"),
-    ),
-    (
-        3,
-        "permits",
-        include_str!("../migrations/postgres/0003_permits.sql"),
-    ),
-    (
-        4,
-        "merkle",
-        include_str!("../migrations/postgres/0004_merkle.sql"),
-    ),
-    (
-        5,
-        "retention",
-        include_str!("../migrations/postgres/0005_retention.sql"),
-    ),
-    (
-        6,
-        "erasure",
-        include_str!("../migrations/postgres/0006_erasure.sql"),
-    ),
-    (
-        7,
-        "authorize",
-        include_str!("../migrations/postgres/0007_authorize.sql"),
-    ),
-    (
-        8,
-        "monitoring",
-        include_str!("../migrations/postgres/0008_monitoring.sql"),
-    ),
-    (
-        9,
-        "emergency",
-        include_str!("../migrations/postgres/0009_emergency.sql"),
-    ),
-    (
-        10,
-        "notifications",
-        include_str!("../migrations/postgres/0010_notifications.sql"),
-    ),
-    (
-        11,
-        "timers",
-        include_str!("../migrations/postgres/0011_timers.sql"),
-    ),
-    (
-        13,
-        "provenance",
-        include_str!("../migrations/postgres/0013_provenance.sql"),
-    ),
-    (
-        17,
-        "gate",
-        include_str!("../migrations/postgres/0017_gate.sql"),
-    ),
-    (
-        22,
-        "adopt",
-        include_str!("../migrations/postgres/0022_adopt.sql"),
-    ),
-    (
-        23,
-        "dashboard",
-        include_str!("../migrations/postgres/0023_dashboard.sql"),
-    ),
-    (
-        24,
-        "contiguous_manifests",
-        include_str!("../migrations/postgres/0024_contiguous_manifests.sql"),
-    ),
-]);
-
-impl<'s> MigrationSource<'s> for Embedded {
-    fn resolve(
-        self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        let migrations = self
-            .0
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(
-                    version,
-                    Cow::Borrowed(description),
-                    MigrationType::Simple,
-                    Cow::Borrowed(sql),
-                    false,
-                )
-            })
-            .collect();
-        Box::pin(std::future::ready(Ok(migrations)))
-    }
-}
+/// The migrations, compiled into the binary from `migrations/{sqlite,postgres}`: every
+/// file of the directory, so none can be forgotten. A migration, once released, never
+/// changes (sqlx checks each one's checksum); changes are new versions.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 #[cfg(test)]
 mod tests;
