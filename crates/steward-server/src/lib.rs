@@ -200,6 +200,10 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// instance has a signing key); the first run is one interval after start.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How often the maintenance loop folds new audit events into the `/metrics` counters,
+/// so that a scrape finds little to fold.
+const METRICS_FOLD_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How often the maintenance loop forgets rate-limit keys that are idle again.
 const LIMITS_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -213,7 +217,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// rollbacks past their SLA (`Store::sweep_rollbacks`, once per rollback), catching the
 /// audit Merkle tree up with the trail (`Store::extend_merkle`), every
 /// [`CHECKPOINT_INTERVAL`] signing a checkpoint, and every [`PRUNE_INTERVAL`] pruning the
-/// audit trail past its retention; every minute it forgets idle rate-limit keys.
+/// audit trail past its retention; every minute it forgets idle rate-limit keys, and every
+/// five seconds it folds new events into the `/metrics` counters (`Store::fold_metrics`).
 /// Safe on several instances at once: each permit is issued under its row lock, and the
 /// Merkle head row serialises tree extension and checkpoints (an instance that finds
 /// nothing new signs nothing); timers, sweeps and pruning claim their rows in the database.
@@ -223,6 +228,7 @@ pub async fn run_maintenance(state: AppState) {
     let mut last_checkpoint = tokio::time::Instant::now();
     let mut last_prune = tokio::time::Instant::now();
     let mut last_limits_sweep = tokio::time::Instant::now();
+    let mut last_metrics_fold = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         if last_limits_sweep.elapsed() >= LIMITS_SWEEP_INTERVAL {
@@ -260,6 +266,12 @@ pub async fn run_maintenance(state: AppState) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "sweeping rollbacks failed; retrying"),
+        }
+        if last_metrics_fold.elapsed() >= METRICS_FOLD_INTERVAL {
+            last_metrics_fold = tokio::time::Instant::now();
+            if let Err(error) = state.store.fold_metrics().await {
+                tracing::warn!(%error, "folding audit events into the metrics failed; retrying");
+            }
         }
         if let Err(error) = state.store.extend_merkle(None).await {
             tracing::warn!(%error, "extending the audit merkle tree failed; retrying");
