@@ -11,7 +11,6 @@
 //! with the versions it loaded sees any change committed before the read began, on this
 //! instance or any other sharing the database.
 
-
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::permit::Permit;
@@ -67,7 +66,10 @@ impl Store {
             worker: row.worker_version,
             permit: row.permit_version.map(|version| PermitVersion {
                 version,
-                tokens_used: row.tokens_used.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                tokens_used: row
+                    .tokens_used
+                    .and_then(|t| u64::try_from(t).ok())
+                    .unwrap_or(0),
             }),
         }))
     }

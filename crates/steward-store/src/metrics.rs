@@ -12,7 +12,7 @@
 //! retention instead; `BENCHMARKS.md` records the scrape time of a large trail.
 
 use crate::error::StoreError;
-use crate::store::{Backend, Pool, Store};
+use crate::store::{Backend, Store, on_pool};
 
 /// Upper bounds (seconds) of the approval-time histogram: request → issued.
 pub const APPROVAL_BUCKETS_S: &[f64] = &[
@@ -88,10 +88,18 @@ pub struct MetricsSnapshot {
     pub rollback_time: Vec<Histogram>,
 }
 
-/// `(type, level, label, count)`.
-type CountRow = (String, Option<i64>, String, i64);
+/// One row of a count query: its columns are aliased `event_type, level, label, count`.
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    event_type: String,
+    level: Option<i64>,
+    label: String,
+    count: i64,
+}
 
-/// A JSON member of a column as text, in the backend's dialect.
+
+/// A JSON member of a column as text, in the backend's dialect: the databases' JSON path
+/// syntaxes differ, so this is the one per-backend piece of the metrics' statements.
 fn json_text(backend: Backend, column: &str, path: &[&str]) -> String {
     match backend {
         Backend::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
@@ -142,7 +150,8 @@ impl Store {
             ),
         );
         let decisions = format!(
-            "SELECT e.type, e.level, {worker_type}, COUNT(*) FROM audit_events e \
+            "SELECT e.type AS event_type, e.level AS level, {worker_type} AS label, \
+             COUNT(*) AS count FROM audit_events e \
              LEFT JOIN permits p ON p.id = e.permit_id WHERE e.type IN ({}) \
              GROUP BY e.type, e.level, {worker_type} ORDER BY 1, 2, 3",
             quoted_list(DECISION_TYPES)
@@ -152,18 +161,20 @@ impl Store {
             json_text(backend, "data", &["outcome"])
         );
         let outcomes = format!(
-            "SELECT type, level, {outcome}, COUNT(*) FROM audit_events \
+            "SELECT type AS event_type, level, {outcome} AS label, COUNT(*) AS count \
+             FROM audit_events \
              WHERE type = 'permit.completed' GROUP BY type, level, {outcome} ORDER BY 2, 3"
         );
         let actual = json_text(backend, "data", &["actual_level"]);
         let actual_text = format!("CAST({actual} AS TEXT)");
         let feedback = format!(
-            "SELECT type, level, {actual_text}, COUNT(*) FROM audit_events \
+            "SELECT type AS event_type, level, {actual_text} AS label, COUNT(*) AS count \
+             FROM audit_events \
              WHERE type = 'permit.closed' AND {actual} IS NOT NULL \
              GROUP BY type, level, {actual_text} ORDER BY 2, 3"
         );
         let events = format!(
-            "SELECT type, level, '', COUNT(*) FROM audit_events \
+            "SELECT type AS event_type, level, '' AS label, COUNT(*) AS count FROM audit_events \
              WHERE type IN ({}) GROUP BY type, level ORDER BY 1, 2",
             quoted_list(COUNTED_TYPES)
         );
@@ -173,11 +184,13 @@ impl Store {
             json_text(backend, "data", &["reason"]),
         );
         let hard_blocks = format!(
-            "SELECT type, level, {rule}, COUNT(*) FROM audit_events \
+            "SELECT type AS event_type, level, {rule} AS label, COUNT(*) AS count \
+             FROM audit_events \
              WHERE type IN ('authorize.denied', 'permit.hard_blocked') \
              GROUP BY type, level, {rule} ORDER BY 1, 2, 3"
         );
-        let emergency_permits = "SELECT 'permit', level, state, COUNT(*) FROM permits \
+        let emergency_permits = "SELECT 'permit' AS event_type, level, state AS label, COUNT(*) AS count \
+             FROM permits \
              WHERE permit_type = 'emergency' GROUP BY level, state ORDER BY 2, 3"
             .to_owned();
         let approval = histogram_sql(
@@ -206,17 +219,16 @@ impl Store {
     }
 
     async fn counts(&self, sql: &str) -> Result<Vec<Count>, StoreError> {
-        let rows: Vec<CountRow> = match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
-            Pool::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
-        };
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, CountRow>(sql).fetch_all(pool).await?
+        });
         Ok(rows
             .into_iter()
-            .map(|(event_type, level, label, count)| Count {
-                event_type,
-                level,
-                label,
-                count,
+            .map(|row| Count {
+                event_type: row.event_type,
+                level: row.level,
+                label: row.label,
+                count: row.count,
             })
             .collect())
     }
@@ -230,37 +242,22 @@ impl Store {
                 sum_seconds: sum_ms as f64 / 1000.0,
                 count,
             };
+        // One column per bound, so the rows are read by position.
         let mut out = Vec::new();
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                for row in sqlx::query(sql).fetch_all(pool).await? {
-                    let mut cumulative = Vec::with_capacity(bounds.len());
-                    for i in 0..bounds.len() {
-                        cumulative.push(row.try_get::<Option<i64>, _>(3 + i)?.unwrap_or(0));
-                    }
-                    out.push(decode(
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        cumulative,
-                    ));
+        on_pool!(self.pool, |pool| {
+            for row in sqlx::query(sql).fetch_all(pool).await? {
+                let mut cumulative = Vec::with_capacity(bounds.len());
+                for i in 0..bounds.len() {
+                    cumulative.push(row.try_get::<Option<i64>, _>(3 + i)?.unwrap_or(0));
                 }
+                out.push(decode(
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    cumulative,
+                ));
             }
-            Pool::Postgres(pool) => {
-                for row in sqlx::query(sql).fetch_all(pool).await? {
-                    let mut cumulative = Vec::with_capacity(bounds.len());
-                    for i in 0..bounds.len() {
-                        cumulative.push(row.try_get::<Option<i64>, _>(3 + i)?.unwrap_or(0));
-                    }
-                    out.push(decode(
-                        row.try_get(0)?,
-                        row.try_get(1)?,
-                        row.try_get(2)?,
-                        cumulative,
-                    ));
-                }
-            }
-        }
+        });
         Ok(out)
     }
 }

@@ -33,9 +33,11 @@ impl Store {
     /// The public key recorded for the audit trail, if any.
     pub async fn recorded_signing_key(&self) -> Result<Option<[u8; 32]>, StoreError> {
         let row = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar::<_, Vec<u8>>("SELECT public_key FROM audit_signing_key WHERE id = 1")
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT public_key FROM audit_signing_key WHERE id = 1",
+            )
+            .fetch_optional(pool)
+            .await?
         });
         row.map(|bytes| {
             <[u8; 32]>::try_from(bytes.as_slice())

@@ -306,6 +306,15 @@ impl Tx<'_> {
         }
     }
 
+    /// ` FOR UPDATE OF {alias}` on PostgreSQL: [`Tx::for_update`] for a join that locks
+    /// only the rows of one of its tables; nothing on SQLite.
+    pub(crate) fn for_update_of(&self, alias: &str) -> String {
+        match self.conn {
+            TxConn::Sqlite(_) => String::new(),
+            TxConn::Postgres(_) => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.conn {
             TxConn::Sqlite(tx) => tx.commit().await?,

@@ -101,12 +101,18 @@ impl Store {
                 .await?
         });
         rows.into_iter()
-            .map(|Row { timer, due_at, fired_at }| {
-                let kind = timer
-                    .parse::<TimerKind>()
-                    .map_err(|e| StoreError::corrupt("timer firing", subject_id, e))?;
-                Ok((kind, due_at, fired_at))
-            })
+            .map(
+                |Row {
+                     timer,
+                     due_at,
+                     fired_at,
+                 }| {
+                    let kind = timer
+                        .parse::<TimerKind>()
+                        .map_err(|e| StoreError::corrupt("timer firing", subject_id, e))?;
+                    Ok((kind, due_at, fired_at))
+                },
+            )
             .collect()
     }
 }

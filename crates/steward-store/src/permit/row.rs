@@ -107,10 +107,7 @@ pub(super) fn decode(row: PermitRow) -> Result<Permit, StoreError> {
         expires_at_ms: row.expires_at,
         renewals: u32::try_from(row.renewals).map_err(|e| corrupt(&id, e))?,
         total_hours: row.total_hours,
-        outcome: row
-            .outcome
-            .map(|o| parse::<Outcome>(&id, &o))
-            .transpose()?,
+        outcome: row.outcome.map(|o| parse::<Outcome>(&id, &o)).transpose()?,
         revocation_reason: row
             .revocation_reason
             .map(|r| parse::<RevocationReason>(&id, &r))
@@ -119,10 +116,7 @@ pub(super) fn decode(row: PermitRow) -> Result<Permit, StoreError> {
             .revocation
             .map(|r| serde_json::from_str::<PermitRevocation>(&r).map_err(|e| corrupt(&id, e)))
             .transpose()?,
-        audit_summary: row
-            .audit_summary
-            .map(|s| json_text(&id, &s))
-            .transpose()?,
+        audit_summary: row.audit_summary.map(|s| json_text(&id, &s)).transpose()?,
         cab_signed_off: row.cab_signed_off,
         round: u32::try_from(row.round).map_err(|e| corrupt(&id, e))?,
         pending_renewal: row
@@ -413,7 +407,10 @@ pub(super) async fn list_permits(
             .fetch_all(pool)
             .await?
     });
-    let mut permits = rows.into_iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    let mut permits = rows
+        .into_iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
     // Lists show each permit's current-round approvals too; one query per permit keeps the
     // SQL simple, and pages are at most 200.
     if !permits.is_empty() {

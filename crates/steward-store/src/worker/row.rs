@@ -41,7 +41,10 @@ pub(super) struct WorkerRow {
 /// The worker `id`, read inside `tx` and locked until it ends (PostgreSQL `FOR UPDATE`;
 /// SQLite's write transaction already excludes other writers), or `NotFound`.
 pub(super) async fn lock(tx: &mut Tx<'_>, id: &str) -> Result<Worker, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM workers WHERE id = $1{}", tx.for_update());
+    let sql = format!(
+        "SELECT {COLUMNS} FROM workers WHERE id = $1{}",
+        tx.for_update()
+    );
     let row = on_tx!(tx, |conn| {
         sqlx::query_as::<_, WorkerRow>(&sql)
             .bind(id)
