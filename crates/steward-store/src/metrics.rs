@@ -97,7 +97,6 @@ struct CountRow {
     count: i64,
 }
 
-
 /// A JSON member of a column as text, in the backend's dialect: the databases' JSON path
 /// syntaxes differ, so this is the one per-backend piece of the metrics' statements.
 fn json_text(backend: Backend, column: &str, path: &[&str]) -> String {
@@ -189,10 +188,11 @@ impl Store {
              WHERE type IN ('authorize.denied', 'permit.hard_blocked') \
              GROUP BY type, level, {rule} ORDER BY 1, 2, 3"
         );
-        let emergency_permits = "SELECT 'permit' AS event_type, level, state AS label, COUNT(*) AS count \
+        let emergency_permits =
+            "SELECT 'permit' AS event_type, level, state AS label, COUNT(*) AS count \
              FROM permits \
              WHERE permit_type = 'emergency' GROUP BY level, state ORDER BY 2, 3"
-            .to_owned();
+                .to_owned();
         let approval = histogram_sql(
             "SELECT i.level AS level, i.ts - MIN(r.ts) AS d FROM audit_events i \
              JOIN audit_events r ON r.permit_id = i.permit_id AND r.type = 'permit.requested' \
