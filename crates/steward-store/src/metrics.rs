@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use crate::error::StoreError;
-use crate::store::{Backend, Pool, Store, Tx, TxConn};
+use crate::store::{Store, Tx, on_pool, on_tx};
 
 /// Upper bounds (seconds) of the approval-time histogram: request → issued.
 pub const APPROVAL_BUCKETS_S: &[f64] = &[
@@ -171,33 +171,13 @@ fn member(data: &Value, name: &str) -> Option<String> {
     }
 }
 
-/// Runs one statement in a transaction on whichever backend it is on.
-macro_rules! in_tx {
-    ($tx:expr, |$conn:ident| $body:expr) => {
-        match &mut $tx.conn {
-            TxConn::Sqlite($conn) => $body,
-            TxConn::Postgres($conn) => $body,
-        }
-    };
-}
-
-/// Runs one statement on the pool of whichever backend it is.
-macro_rules! on_pool {
-    ($pool:expr, |$conn:ident| $body:expr) => {
-        match $pool {
-            Pool::Sqlite($conn) => $body,
-            Pool::Postgres($conn) => $body,
-        }
-    };
-}
-
 impl Store {
     /// Every aggregate `/metrics` shows: folds the events appended since the last fold,
     /// then reads the counters (see the module docs on cost).
     pub async fn metrics_snapshot(&self) -> Result<MetricsSnapshot, StoreError> {
         self.fold_metrics().await?;
         let mut snapshot = MetricsSnapshot::default();
-        let counts: Vec<(String, String, i64, String, i64)> = on_pool!(&self.pool, |pool| {
+        let counts: Vec<(String, String, i64, String, i64)> = on_pool!(self.pool, |pool| {
             sqlx::query_as(
                 "SELECT family, event_type, CAST(level AS BIGINT), label, CAST(count AS BIGINT) \
                  FROM metric_counts",
@@ -232,7 +212,7 @@ impl Store {
                 (&a.event_type, a.level, &a.label).cmp(&(&b.event_type, b.level, &b.label))
             });
         }
-        let emergencies: Vec<(i64, String, i64)> = on_pool!(&self.pool, |pool| {
+        let emergencies: Vec<(i64, String, i64)> = on_pool!(self.pool, |pool| {
             sqlx::query_as(
                 "SELECT CAST(level AS BIGINT), state, CAST(COUNT(*) AS BIGINT) FROM permits \
                  WHERE permit_type = 'emergency' GROUP BY level, state ORDER BY 1, 2",
@@ -249,7 +229,7 @@ impl Store {
                 count,
             })
             .collect();
-        let rows: Vec<(String, i64, i64, i64, i64)> = on_pool!(&self.pool, |pool| {
+        let rows: Vec<(String, i64, i64, i64, i64)> = on_pool!(self.pool, |pool| {
             sqlx::query_as(
                 "SELECT family, CAST(level AS BIGINT), CAST(bucket AS BIGINT), \
                  CAST(count AS BIGINT), CAST(sum_ms AS BIGINT) FROM metric_histograms",
@@ -268,7 +248,7 @@ impl Store {
     /// returns how far the cursor moved. Cheap when nothing is new (two point reads, no
     /// write lock).
     pub async fn fold_metrics(&self) -> Result<u64, StoreError> {
-        let folded: i64 = on_pool!(&self.pool, |pool| {
+        let folded: i64 = on_pool!(self.pool, |pool| {
             sqlx::query_scalar("SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1")
                 .fetch_one(pool)
                 .await?
@@ -291,21 +271,18 @@ impl Store {
     /// it reached the head.
     async fn fold_chunk(&self) -> Result<(u64, bool), StoreError> {
         let mut tx = self.begin().await?;
-        // SQLite: the transaction holds the write lock already (BEGIN IMMEDIATE).
-        let lock = match self.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
-        };
-        let select_cursor =
-            format!("SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1{lock}");
-        let mut at: i64 = in_tx!(tx, |conn| {
+        let select_cursor = format!(
+            "SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1{}",
+            tx.for_update()
+        );
+        let mut at: i64 = on_tx!(tx, |conn| {
             sqlx::query_scalar(&select_cursor)
                 .fetch_one(&mut **conn)
                 .await?
         });
         // Every event up to the head read now is committed: appends hold the head's lock
         // until they commit.
-        let head_now: i64 = in_tx!(tx, |conn| {
+        let head_now: i64 = on_tx!(tx, |conn| {
             sqlx::query_scalar("SELECT CAST(seq AS BIGINT) FROM audit_head WHERE id = 1")
                 .fetch_one(&mut **conn)
                 .await?
@@ -328,7 +305,7 @@ impl Store {
         );
         let mut delta = Delta::default();
         while at < head {
-            let rows: Vec<FoldRow> = in_tx!(tx, |conn| {
+            let rows: Vec<FoldRow> = on_tx!(tx, |conn| {
                 sqlx::query_as(&select_events)
                     .bind(at)
                     .bind(head)
@@ -348,7 +325,7 @@ impl Store {
             }
         }
         write_delta(&mut tx, &delta).await?;
-        in_tx!(tx, |conn| {
+        on_tx!(tx, |conn| {
             sqlx::query("UPDATE metric_fold SET seq = $1 WHERE id = 1")
                 .bind(head)
                 .execute(&mut **conn)
@@ -428,7 +405,7 @@ async fn fold_event(tx: &mut Tx<'_>, delta: &mut Delta, row: &FoldRow) -> Result
     {
         // The rollback this completion ends: the latest one opened before it, unless an
         // earlier completion ended that one already.
-        let opened: Option<(i64, i64, Option<i64>)> = in_tx!(tx, |conn| {
+        let opened: Option<(i64, i64, Option<i64>)> = on_tx!(tx, |conn| {
             sqlx::query_as(
                 "SELECT o.seq, o.ts, CAST(o.level AS BIGINT) FROM audit_events o \
                  WHERE o.permit_id = $1 AND o.type = 'rollback.opened' AND o.seq < $2 \
@@ -451,7 +428,7 @@ async fn fold_event(tx: &mut Tx<'_>, delta: &mut Delta, row: &FoldRow) -> Result
 /// Adds `delta` to the counter tables.
 async fn write_delta(tx: &mut Tx<'_>, delta: &Delta) -> Result<(), StoreError> {
     for ((family, event_type, level, label), count) in &delta.counts {
-        in_tx!(tx, |conn| {
+        on_tx!(tx, |conn| {
             sqlx::query(
                 "INSERT INTO metric_counts (family, event_type, level, label, count) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (family, event_type, level, label) \
@@ -468,7 +445,7 @@ async fn write_delta(tx: &mut Tx<'_>, delta: &Delta) -> Result<(), StoreError> {
         });
     }
     for ((family, level, bucket), (count, sum_ms)) in &delta.histograms {
-        in_tx!(tx, |conn| {
+        on_tx!(tx, |conn| {
             sqlx::query(
                 "INSERT INTO metric_histograms (family, level, bucket, count, sum_ms) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (family, level, bucket) \

@@ -72,6 +72,39 @@ pub(crate) enum TxConn<'c> {
     Postgres(Transaction<'c, Postgres>),
 }
 
+/// Runs one statement on the store's pool, whichever backend it is: `on_pool!(self.pool,
+/// |pool| sqlx::query_as::<_, Row>(SQL).bind(a).fetch_optional(pool).await)`.
+///
+/// The body is written once and expands into both arms of the `match`, where `pool` is a
+/// `&SqlitePool` in one and a `&PgPool` in the other (sqlx's executors are typed per
+/// database, so the arms differ in types only). The statement therefore has one text and
+/// one bind chain: numbered `$N` placeholders (sqlx 0.8 binds them on SQLite too),
+/// `CAST(x AS TEXT)` to read a JSONB column as text, `Json<T>` to bind one, and
+/// [`Tx::for_update`] for row locks. The body may use `?`; whatever it evaluates to must
+/// have the same type in both arms (decode rows with `#[derive(sqlx::FromRow)]` structs,
+/// take `.rows_affected()` inside).
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match &$pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// [`on_pool!`] for a [`Tx`]: `on_tx!(tx, |conn| sqlx::query(SQL).bind(a)
+/// .execute(&mut **conn).await?.rows_affected())`, with `conn` the backend's transaction.
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match &mut $tx.conn {
+            $crate::store::TxConn::Sqlite($c) => $body,
+            $crate::store::TxConn::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on_tx;
+
 /// How long a SQLite writer waits for the write lock before failing with "database is
 /// locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -178,14 +211,9 @@ impl Store {
 
     /// Checks that the database answers (`SELECT 1`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-        }
+        on_pool!(self.pool, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
         Ok(())
     }
 
@@ -217,10 +245,7 @@ impl Store {
     /// Waits for checked-out connections to come back and closes the pool. Other clones
     /// of this store stop working too.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
-        }
+        on_pool!(self.pool, |pool| pool.close().await)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -254,6 +279,35 @@ impl Store {
 }
 
 impl Tx<'_> {
+    /// The lock clause that ends a `SELECT` of a row this transaction will change:
+    /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, which has no row locks and where
+    /// the write transaction already holds the database's write lock (`BEGIN IMMEDIATE`).
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self.conn {
+            TxConn::Sqlite(_) => "",
+            TxConn::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    /// ` FOR SHARE` on PostgreSQL (the row must not change until this transaction ends,
+    /// though it does not change it); nothing on SQLite, for the reason of
+    /// [`Tx::for_update`].
+    pub(crate) fn for_share(&self) -> &'static str {
+        match self.conn {
+            TxConn::Sqlite(_) => "",
+            TxConn::Postgres(_) => " FOR SHARE",
+        }
+    }
+
+    /// ` FOR UPDATE OF {alias}` on PostgreSQL: [`Tx::for_update`] for a join that locks
+    /// only the rows of one of its tables; nothing on SQLite.
+    pub(crate) fn for_update_of(&self, alias: &str) -> String {
+        match self.conn {
+            TxConn::Sqlite(_) => String::new(),
+            TxConn::Postgres(_) => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.conn {
             TxConn::Sqlite(tx) => tx.commit().await?,
