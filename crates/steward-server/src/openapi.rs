@@ -91,6 +91,7 @@ use crate::routes;
     ),
     components(schemas(
         routes::health::Health,
+        routes::reports::ComplianceReportView,
         routes::clock::AdvanceRequest,
         routes::clock::ClockView,
         routes::authorize::AuthorizeRequest,
