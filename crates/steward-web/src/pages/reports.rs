@@ -23,7 +23,7 @@ use steward_server::AppState;
 use steward_server::routes::reports as api;
 use steward_store::{Count, MetricsSnapshot};
 
-use super::{Layout, WebError, now, render, require_any};
+use super::{Layout, Names, WebError, now, render, require_any};
 use crate::session::Session;
 use crate::svg::Chart;
 use crate::view;
@@ -62,8 +62,18 @@ struct ReportsPage {
     download: String,
     error: Option<String>,
     report: Option<ComplianceReport>,
+    /// The names of the requesters and approvers the report names by id (the principals'
+    /// current names: an erased person shows as their id).
+    names: BTreeMap<String, String>,
     charts: Vec<ChartView>,
     metrics_allowed: bool,
+}
+
+impl ReportsPage {
+    /// The name of principal `id`, or the id itself.
+    fn name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map_or(id, String::as_str)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +173,21 @@ pub async fn reports(
         }
         Err(e) => error = Some(e),
     }
+    let mut names = BTreeMap::new();
+    if let Some(r) = &report {
+        let mut lookup = Names::default();
+        let mut people: Vec<String> = Vec::new();
+        for c in &r.changes {
+            people.extend(c.requester.clone());
+            people.extend(c.approvers.iter().map(|a| a.principal_id.clone()));
+        }
+        for id in people {
+            if !names.contains_key(&id) {
+                let name = lookup.of(&state, &id).await;
+                names.insert(id, name);
+            }
+        }
+    }
     let metrics_allowed = session.caller.require_any(&METRICS_READERS, "").is_ok();
     let charts = if metrics_allowed {
         let s = state
@@ -198,6 +223,7 @@ pub async fn reports(
             download,
             error,
             report,
+            names,
             charts,
             metrics_allowed,
         },

@@ -163,6 +163,20 @@ async fn a_rehearsal_banner_is_on_screen_in_a_browser() {
         assert!(shown, "{path}: the banner is visible");
     }
     ada.screenshot("rehearsal-banner").await;
+
+    // The GDPR report of the day in the browser: the PII change with its people.
+    let mut task = support::level3_task("pii-migration");
+    task["data_types"] = json!(["pii"]);
+    task["compliance_frameworks"] = json!(["GDPR"]);
+    let pii = support::request_permit(&server, &cast.requester, &cast.worker_id, task).await;
+    ada.goto(&format!(
+        "{base}/reports?framework=GDPR&from=2027-01-15&to=2027-01-15"
+    ))
+    .await;
+    let change = ada.text(&format!("#change-{pii}")).await;
+    assert!(change.contains("rita-requester"), "{change}");
+    assert!(change.contains("personal data (pii)"), "{change}");
+    ada.screenshot("reports-gdpr-change").await;
     ada.close().await;
 }
 
@@ -214,6 +228,8 @@ async fn the_reports_page_lists_the_gdpr_changes_from_the_same_report() {
             "hash the customers&#39; email column (personal data)",
             "the task named GDPR; personal data (pii)",
             "engineering_director",
+            "dana-director",
+            "rita-requester",
             "data_protection_impact_assessment",
             "2027-01-15 09:00 Europe/Paris (UTC+01:00)",
             "times in Europe/Paris",
