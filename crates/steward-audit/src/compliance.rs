@@ -872,7 +872,10 @@ impl ComplianceReport {
             return;
         }
         let none = || "none".to_owned();
-        for c in &self.changes {
+        for (i, c) in self.changes.iter().enumerate() {
+            if i > 0 {
+                let _ = writeln!(out);
+            }
             let _ = write!(out, "### Permit `{}`", c.permit_id);
             if let Some(summary) = &c.summary {
                 let _ = write!(out, ": {}", summary.replace('\n', " "));
@@ -970,7 +973,6 @@ impl ComplianceReport {
                     }
                 }
             }
-            let _ = writeln!(out);
         }
     }
 }
