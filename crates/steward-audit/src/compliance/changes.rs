@@ -38,6 +38,7 @@ pub struct Change {
     pub requested_at: Option<When>,
     /// Why the framework covers it, such as `the task named GDPR` or `personal data (pii)`.
     pub in_scope_because: Vec<String>,
+    /// The approvals of the last round (a resubmission starts a new one).
     pub approvers: Vec<Approver>,
     /// Evidence kinds the request provided.
     pub evidence: Vec<String>,
@@ -249,6 +250,12 @@ impl Tracks {
                 entry.ts_ms,
                 entry.seq,
             )),
+            // A resubmission starts a new round: earlier approvals no longer count (their
+            // events stay in the change's events).
+            "permit.resubmitted" => {
+                track.approvals.clear();
+                track.approved = false;
+            }
             "permit.approved" => track.approved = true,
             "permit.issued" => {
                 track.valid_from_ms = ms("valid_from_ms");

@@ -736,3 +736,62 @@ fn the_markdown_names_the_changes_with_human_dates() {
         assert!(markdown.contains(line), "{line}\n---\n{markdown}");
     }
 }
+
+#[test]
+fn a_resubmission_leaves_only_the_last_rounds_approvers() {
+    let task =
+        json!({"summary": "s", "environment": "production", "compliance_frameworks": ["GDPR"]});
+    let p = |seq, t: &str, by: &str, data: Value| {
+        about("p-r", event(seq, DEC_6 + seq as i64, t, by, Some(3), data))
+    };
+    let events = [
+        requested(1, DEC_6, "p-r", task),
+        p(
+            2,
+            "permit.approval_recorded",
+            "first",
+            json!({"role": "security_lead"}),
+        ),
+        p(
+            3,
+            "permit.changes_requested",
+            "second",
+            json!({"to": "changes_requested"}),
+        ),
+        p(
+            4,
+            "permit.resubmitted",
+            "master",
+            json!({"to": "under_review"}),
+        ),
+        p(
+            5,
+            "permit.approval_recorded",
+            "third",
+            json!({"role": "engineering_director"}),
+        ),
+    ];
+    let mut builder = ReportBuilder::new(
+        Framework::Gdpr,
+        Period {
+            from_ms: DEC_6,
+            to_ms: DEC_6 + HOUR,
+        },
+    );
+    for entry in &events {
+        builder.add(entry);
+    }
+    let report = builder.finish(intact(5), None);
+    let approvers: Vec<&str> = report.changes[0]
+        .approvers
+        .iter()
+        .map(|a| a.principal_id.as_str())
+        .collect();
+    assert_eq!(approvers, ["third"]);
+    assert_eq!(report.changes[0].outcome, "under_review");
+    assert_eq!(
+        report.changes[0].events.len(),
+        5,
+        "the first round's events stay listed"
+    );
+}

@@ -39,10 +39,10 @@ const DAY_MS: i64 = 86_400_000;
 pub struct Params {
     #[serde(default)]
     framework: String,
-    /// `YYYY-MM-DD`, UTC.
+    /// `YYYY-MM-DD`, in `tz`.
     #[serde(default)]
     from: String,
-    /// `YYYY-MM-DD`, UTC, inclusive.
+    /// `YYYY-MM-DD`, in `tz`, inclusive.
     #[serde(default)]
     to: String,
     /// The report's time zone (as the API's `tz`); UTC when empty.
