@@ -182,9 +182,9 @@ pub async fn reports(
             people.extend(c.approvers.iter().map(|a| a.principal_id.clone()));
         }
         for id in people {
-            if !names.contains_key(&id) {
-                let name = lookup.of(&state, &id).await;
-                names.insert(id, name);
+            if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(id) {
+                let name = lookup.of(&state, slot.key()).await;
+                slot.insert(name);
             }
         }
     }
