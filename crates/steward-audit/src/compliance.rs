@@ -1,13 +1,25 @@
 //! Compliance reports (SPEC §10): audit events in, a per-framework report out. Pure: the
-//! caller reads the events, verifies the chain and fetches the latest checkpoint, then
-//! feeds them to a [`ReportBuilder`] and renders the [`ComplianceReport`] as JSON (serde)
-//! or Markdown ([`ComplianceReport::to_markdown`]).
+//! caller reads the events, verifies the chain, fetches the latest checkpoint and resolves
+//! the time zone, then feeds them to a [`ReportBuilder`] and renders the one
+//! [`ComplianceReport`] as JSON (serde), Markdown ([`ComplianceReport::to_markdown`]) or,
+//! in the dashboard, HTML (a template over the same struct).
 //!
 //! # What goes in
 //!
-//! Feed the builder every `worker.*` and `permit.requested` event before the period (they
-//! tell each worker's level and each permit's requester; nothing before the period is
-//! counted), then every event of the period, in `seq` order.
+//! Feed the builder every `worker.*`, `permit.*`, `emergency.*` and `rollback.*` event
+//! before the period (they tell each worker's level and each permit's request, approvals
+//! and window; nothing before the period is counted), then every event of the period, in
+//! `seq` order.
+//!
+//! # What comes out
+//!
+//! Counts of the period's events by type and per control (over every event, whatever the
+//! framework), every exception with its `seq`s, and the changes: each permit in the
+//! framework's scope with an event in the period ([`Change`]: task, worker and level,
+//! requester, approvers with role and time, evidence, window, outcome, rollback, its
+//! exceptions and its events with inclusion-proof references). Every time is given in
+//! Unix milliseconds, RFC 3339 with the offset, and a human form naming the zone
+//! ([`When`]).
 //!
 //! # Exceptions
 //!
@@ -21,7 +33,9 @@
 //! | `revocation` | `permit.revoked` for `scope_expansion`, `constraint_breach` or `safety_violation` |
 //! | `above_level_execution` | `permit.started` at a level above the worker's level at the time |
 //! | `self_approval` | an approval by the permit's own requester |
-//! | `sla_breach` | `telemetry.breach` |
+//! | `sla_breach` | `telemetry.breach`; `permit.approval_overdue` (the approval SLA) |
+//! | `missing_approval` | `permit.issued` for a permit whose request the builder saw and that no `permit.approved` preceded |
+//! | `emergency_without_review` | an emergency whose post-incident review fell due in the period and was not filed (the `emergency.declared` and `emergency.ended` seqs) |
 //! | `rollback_escalated`, `permit_escalated` | `rollback.escalated`, `permit.escalated` |
 //! | `safety_violation` | `worker.outcome_recorded` with result `safety_violation`, an automatic `worker.suspended` |
 //! | `audit_chain_broken` | the verification the caller passes in failed |
@@ -35,6 +49,12 @@ use serde_json::Value;
 
 use crate::checkpoint::SignedCheckpoint;
 use crate::entry::AuditEntry;
+
+mod changes;
+mod when;
+
+pub use changes::{Approver, Change, ChangeEvent, ChangeException, Rollback, Window};
+pub use when::{ReportZone, When};
 
 /// A compliance framework a report can be made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -94,6 +114,7 @@ pub struct Exception {
     /// The audit events that show it, by `seq`.
     pub seqs: Vec<u64>,
     pub ts_ms: i64,
+    pub at: When,
     pub event_type: String,
     pub permit_id: Option<String>,
     pub worker_id: Option<String>,
@@ -119,11 +140,29 @@ pub struct Period {
     pub to_ms: i64,
 }
 
+/// The period as a report shows it: the machine bounds and both ends as [`When`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportPeriod {
+    pub from_ms: i64,
+    /// Exclusive.
+    pub to_ms: i64,
+    pub from: When,
+    /// Exclusive.
+    pub to: When,
+}
+
 /// A compliance report for one framework and period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ComplianceReport {
     pub framework: Framework,
-    pub period: Period,
+    pub period: ReportPeriod,
+    /// The zone every [`When`] of the report is shown in: `UTC`, an IANA name, or a
+    /// fixed offset such as `UTC+02:00`.
+    pub time_zone: String,
+    /// What the framework covers, in words (see [`Change`]).
+    pub scope: &'static str,
+    /// The permits in scope with an event in the period, in the order of that event.
+    pub changes: Vec<Change>,
     /// Events in the period.
     pub total_events: u64,
     /// Events in the period by type.
@@ -132,6 +171,8 @@ pub struct ComplianceReport {
     pub exceptions: Vec<Exception>,
     pub verification: Verification,
     pub latest_checkpoint: Option<SignedCheckpoint>,
+    /// When the latest checkpoint was signed.
+    pub latest_checkpoint_at: Option<When>,
 }
 
 /// Builds a [`ComplianceReport`] from events fed in `seq` order (see the module docs).
@@ -144,6 +185,8 @@ pub struct ReportBuilder {
     exceptions: Vec<Exception>,
     worker_levels: HashMap<String, u64>,
     requesters: HashMap<String, String>,
+    tracks: changes::Tracks,
+    zone: ReportZone,
 }
 
 struct ControlSpec {
@@ -390,7 +433,17 @@ impl ReportBuilder {
             exceptions: Vec::new(),
             worker_levels: HashMap::new(),
             requesters: HashMap::new(),
+            tracks: changes::Tracks::default(),
+            zone: ReportZone::default(),
         }
+    }
+
+    /// Shows the report's times in `zone` (UTC otherwise). Call before [`add`].
+    ///
+    /// [`add`]: ReportBuilder::add
+    pub fn with_time_zone(mut self, zone: ReportZone) -> ReportBuilder {
+        self.zone = zone;
+        self
     }
 
     /// Takes the next event. Events before the period only update what the builder knows
@@ -405,6 +458,13 @@ impl ReportBuilder {
             *self.counts.entry(entry.event_type.clone()).or_insert(0) += 1;
             self.exceptions_of(entry);
         }
+        let worker_level = entry
+            .subject
+            .worker_id
+            .as_ref()
+            .and_then(|worker| self.worker_levels.get(worker))
+            .copied();
+        self.tracks.add(entry, in_period, worker_level);
         self.learn(entry);
     }
 
@@ -432,12 +492,14 @@ impl ReportBuilder {
     fn exceptions_of(&mut self, entry: &AuditEntry) {
         let data = &entry.data;
         let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or("");
+        let at = self.zone.at(entry.ts_ms);
         let mut push = |kind: &'static str, area: Area, detail: String| {
             self.exceptions.push(Exception {
                 kind,
                 area,
                 seqs: vec![entry.seq],
                 ts_ms: entry.ts_ms,
+                at: at.clone(),
                 event_type: entry.event_type.clone(),
                 permit_id: entry.subject.permit_id.clone(),
                 worker_id: entry.subject.worker_id.clone(),
@@ -493,6 +555,25 @@ impl ReportBuilder {
                     "sla_breach",
                     Area::DataProtection,
                     format!("SLA or constraint breach: {what}"),
+                );
+            }
+            "permit.approval_overdue" => push(
+                "sla_breach",
+                Area::Approvals,
+                "approval SLA missed: the permit waited past its approval time".to_owned(),
+            ),
+            "permit.issued"
+                if entry
+                    .subject
+                    .permit_id
+                    .as_ref()
+                    .and_then(|permit| self.tracks.get(permit))
+                    .is_some_and(|track| track.requested() && !track.approved) =>
+            {
+                push(
+                    "missing_approval",
+                    Area::Approvals,
+                    "permit issued without a recorded approval".to_owned(),
                 );
             }
             "rollback.escalated" => push(
@@ -563,12 +644,40 @@ impl ReportBuilder {
         verification: Verification,
         latest_checkpoint: Option<SignedCheckpoint>,
     ) -> ComplianceReport {
+        let period = self.period;
+        for (permit_id, track) in self.tracks.all() {
+            let Some(emergency) = &track.emergency else {
+                continue;
+            };
+            let Some(due) = emergency.review_due_ms else {
+                continue;
+            };
+            if emergency.reviewed || due < period.from_ms || due >= period.to_ms {
+                continue;
+            }
+            self.exceptions.push(Exception {
+                kind: "emergency_without_review",
+                area: Area::ChangeManagement,
+                seqs: [Some(emergency.declared_seq), emergency.ended_seq]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                ts_ms: due,
+                at: self.zone.at(due),
+                event_type: "emergency.ended".to_owned(),
+                permit_id: Some(permit_id.to_owned()),
+                worker_id: None,
+                detail: "emergency ended without its post-incident review by the deadline"
+                    .to_owned(),
+            });
+        }
         if !verification.ok {
             self.exceptions.push(Exception {
                 kind: "audit_chain_broken",
                 area: Area::AuditIntegrity,
                 seqs: verification.first_bad_seq.into_iter().collect(),
                 ts_ms: self.period.to_ms,
+                at: self.zone.at(self.period.to_ms),
                 event_type: String::new(),
                 permit_id: None,
                 worker_id: None,
@@ -610,30 +719,74 @@ impl ReportBuilder {
                 }
             })
             .collect();
+        let tree_size = latest_checkpoint
+            .as_ref()
+            .map(|signed| signed.checkpoint.tree_size);
+        let changes = self
+            .tracks
+            .in_period()
+            .into_iter()
+            .filter_map(|(permit_id, track)| {
+                let reasons = changes::governs(self.framework, track);
+                if reasons.is_empty() {
+                    return None;
+                }
+                let exceptions = self
+                    .exceptions
+                    .iter()
+                    .filter(|e| e.permit_id.as_deref() == Some(permit_id))
+                    .map(|e| ChangeException {
+                        kind: e.kind,
+                        seqs: e.seqs.clone(),
+                    })
+                    .collect();
+                Some(changes::change(
+                    permit_id, track, reasons, exceptions, &self.zone, tree_size,
+                ))
+            })
+            .collect();
         ComplianceReport {
             framework: self.framework,
-            period: self.period,
+            period: ReportPeriod {
+                from_ms: period.from_ms,
+                to_ms: period.to_ms,
+                from: self.zone.at(period.from_ms),
+                to: self.zone.at(period.to_ms),
+            },
+            time_zone: self.zone.name().to_owned(),
+            scope: changes::scope_text(self.framework),
+            changes,
             total_events: self.total,
             counts: self.counts,
             controls,
             exceptions: self.exceptions,
             verification,
+            latest_checkpoint_at: latest_checkpoint
+                .as_ref()
+                .map(|signed| self.zone.at(signed.checkpoint.ts_ms)),
             latest_checkpoint,
         }
     }
 }
 
 impl ComplianceReport {
-    /// The report as Markdown: a heading, the verification and checkpoint, one table of
-    /// controls, one of exceptions (each with its `seq`s), and the event counts.
+    /// The report as Markdown: a heading with the period in human dates, the scope, the
+    /// verification and checkpoint, one section per change, one table of controls, one of
+    /// exceptions (each with its `seq`s), and the event counts.
     pub fn to_markdown(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# {} compliance report", self.framework);
         let _ = writeln!(
             out,
-            "\nPeriod: {} to {} (Unix ms, end exclusive). Events in the period: {}.",
-            self.period.from_ms, self.period.to_ms, self.total_events
+            "\nPeriod: {} to {} (end exclusive; {} to {}). Times are in {}. Events in the period: {}.",
+            self.period.from.human,
+            self.period.to.human,
+            self.period.from.rfc3339,
+            self.period.to.rfc3339,
+            self.time_zone,
+            self.total_events
         );
+        let _ = writeln!(out, "\nScope: {}.", self.scope);
         let v = &self.verification;
         let _ = writeln!(out, "\n## Audit verification\n");
         if v.ok {
@@ -651,21 +804,22 @@ impl ComplianceReport {
                 v.problem.as_deref().unwrap_or("the chain does not verify")
             );
         }
-        match &self.latest_checkpoint {
-            Some(signed) => {
+        match (&self.latest_checkpoint, &self.latest_checkpoint_at) {
+            (Some(signed), Some(at)) => {
                 let _ = writeln!(
                     out,
                     "Latest signed checkpoint: tree size {}, root `{}`, signed at {} by key `{}`.",
                     signed.checkpoint.tree_size,
                     signed.checkpoint.root_hash,
-                    signed.checkpoint.ts_ms,
+                    at.human,
                     signed.key_id
                 );
             }
-            None => {
+            _ => {
                 let _ = writeln!(out, "No signed checkpoint yet.");
             }
         }
+        self.changes_markdown(&mut out);
         let _ = writeln!(out, "\n## Controls\n");
         let _ = writeln!(
             out,
@@ -685,20 +839,20 @@ impl ComplianceReport {
         } else {
             let _ = writeln!(
                 out,
-                "| kind | audit events (seq) | event | permit | worker | detail |"
+                "| kind | audit events (seq) | event | permit | worker | when | detail |"
             );
-            let _ = writeln!(out, "|---|---|---|---|---|---|");
+            let _ = writeln!(out, "|---|---|---|---|---|---|---|");
             for e in &self.exceptions {
-                let seqs: Vec<String> = e.seqs.iter().map(u64::to_string).collect();
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |",
                     e.kind,
-                    seqs.join(", "),
+                    seq_list(&e.seqs),
                     e.event_type,
                     e.permit_id.as_deref().unwrap_or(""),
                     e.worker_id.as_deref().unwrap_or(""),
-                    e.detail.replace('|', "\\|")
+                    e.at.human,
+                    cell(&e.detail)
                 );
             }
         }
@@ -710,6 +864,129 @@ impl ComplianceReport {
         }
         out
     }
+
+    fn changes_markdown(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## Changes ({})\n", self.changes.len());
+        if self.changes.is_empty() {
+            let _ = writeln!(out, "None in scope in the period.");
+            return;
+        }
+        let none = || "none".to_owned();
+        for (i, c) in self.changes.iter().enumerate() {
+            if i > 0 {
+                let _ = writeln!(out);
+            }
+            let _ = write!(out, "### Permit `{}`", c.permit_id);
+            if let Some(summary) = &c.summary {
+                let _ = write!(out, ": {}", summary.replace('\n', " "));
+            }
+            let _ = writeln!(out, "\n");
+            let _ = writeln!(
+                out,
+                "- Task: `{}`; permit type {}; level {}",
+                c.task_id.as_deref().unwrap_or("?"),
+                c.permit_type.as_deref().unwrap_or("?"),
+                c.level.map_or("?".to_owned(), |l| l.to_string())
+            );
+            let _ = writeln!(
+                out,
+                "- Worker: `{}`{}",
+                c.worker_id.as_deref().unwrap_or("?"),
+                c.worker_level
+                    .map_or(String::new(), |l| format!(" (level {l} when requested)"))
+            );
+            let _ = writeln!(
+                out,
+                "- Requested by `{}` at {}",
+                c.requester.as_deref().unwrap_or("?"),
+                c.requested_at.as_ref().map_or("?", |w| w.human.as_str())
+            );
+            let _ = writeln!(out, "- In scope: {}", c.in_scope_because.join("; "));
+            if c.approvers.is_empty() {
+                let _ = writeln!(out, "- Approvers: none");
+            } else {
+                let _ = writeln!(out, "- Approvers:");
+                for a in &c.approvers {
+                    let _ = writeln!(
+                        out,
+                        "  - `{}` as {} at {} (seq {})",
+                        a.principal_id, a.role, a.at.human, a.seq
+                    );
+                }
+            }
+            let evidence = if c.evidence.is_empty() {
+                none()
+            } else {
+                c.evidence.join(", ")
+            };
+            let _ = writeln!(out, "- Evidence: {evidence}");
+            let window = c.window.as_ref().map_or_else(none, |w| {
+                format!(
+                    "{} to {}",
+                    w.from.as_ref().map_or("?", |t| t.human.as_str()),
+                    w.until.as_ref().map_or("?", |t| t.human.as_str())
+                )
+            });
+            let _ = writeln!(out, "- Window: {window}");
+            let _ = writeln!(out, "- Outcome: {}", c.outcome);
+            let rollback = c.rollback.as_ref().map_or_else(none, |r| {
+                format!(
+                    "opened at {} ({}), {}{} (seqs {})",
+                    r.opened_at.human,
+                    r.trigger.as_deref().unwrap_or("trigger not recorded"),
+                    match (&r.completed_at, &r.outcome) {
+                        (Some(at), outcome) => format!(
+                            "completed at {} ({})",
+                            at.human,
+                            outcome.as_deref().unwrap_or("?")
+                        ),
+                        (None, _) => "not completed".to_owned(),
+                    },
+                    if r.escalated { ", escalated" } else { "" },
+                    seq_list(&r.seqs)
+                )
+            });
+            let _ = writeln!(out, "- Rollback: {rollback}");
+            let exceptions = if c.exceptions.is_empty() {
+                none()
+            } else {
+                c.exceptions
+                    .iter()
+                    .map(|e| format!("{} (seqs {})", e.kind, seq_list(&e.seqs)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let _ = writeln!(out, "- Exceptions: {exceptions}");
+            let _ = writeln!(out, "- Audit events:");
+            for e in &c.events {
+                let _ = write!(
+                    out,
+                    "  - seq {} `{}` at {}",
+                    e.seq, e.event_type, e.at.human
+                );
+                match &e.inclusion_proof {
+                    Some(proof) => {
+                        let _ = writeln!(out, "; inclusion proof `{proof}`");
+                    }
+                    None => {
+                        let _ = writeln!(out, "; not yet in a signed checkpoint");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn seq_list(seqs: &[u64]) -> String {
+    seqs.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Text in a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
 }
 
 impl Framework {

@@ -156,8 +156,9 @@ pub use checkpoint::{
     verify_manifest,
 };
 pub use compliance::{
-    Area, ComplianceReport, ControlReport, Exception, Framework, Period, ReportBuilder,
-    UnknownFrameworkError, Verification,
+    Approver, Area, Change, ChangeEvent, ChangeException, ComplianceReport, ControlReport,
+    Exception, Framework, Period, ReportBuilder, ReportPeriod, ReportZone, Rollback,
+    UnknownFrameworkError, Verification, When, Window,
 };
 pub use damage::Damage;
 pub use entry::{Actor, ActorKind, AuditEntry, Channel, EntryBody, Subject, UnknownActorKindError};

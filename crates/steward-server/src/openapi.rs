@@ -12,6 +12,7 @@ use crate::routes;
     info(title = "Steward API", description = "The safety layer for fleets of AI agents."),
     components(schemas(
         routes::health::Health,
+        routes::reports::ComplianceReportView,
         routes::clock::AdvanceRequest,
         routes::clock::ClockView,
         routes::authorize::AuthorizeRequest,

@@ -436,6 +436,7 @@ impl Store {
                 "evidence": provided.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
                 "hours": hours,
                 "window_start_ms": new.window_start_ms,
+                "task": task_facts(&new.task, analysis),
             }),
             now_ms,
         )
@@ -1519,6 +1520,25 @@ async fn transition(
         ));
     }
     Ok(())
+}
+
+/// What a compliance report needs to know of a permit's task, recorded with its request
+/// (`permit.requested`'s `data.task`): its description and the scope facts of its
+/// analysis (frameworks named, sensitive data kinds, risky operations, environment). The
+/// task is operational text (SPEC §2), shown to approvers already; no personal value.
+pub(crate) fn task_facts(task: &Value, analysis: &Analysis) -> Value {
+    const SUMMARY_CHARS: usize = 200;
+    let summary = task
+        .get("description")
+        .and_then(Value::as_str)
+        .map(|text| text.chars().take(SUMMARY_CHARS).collect::<String>());
+    json!({
+        "summary": summary,
+        "environment": analysis.environment_detected,
+        "compliance_frameworks": analysis.signals.compliance_frameworks,
+        "sensitive_data": analysis.signals.sensitive_data,
+        "risky_operations": analysis.signals.risky_operations,
+    })
 }
 
 /// Appends an event about `permit`; returns its `seq`.

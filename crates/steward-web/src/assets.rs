@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// The stylesheet's URL (versioned by hand when it changes).
-pub const CSS: &str = "/static/steward-3.css";
+pub const CSS: &str = "/static/steward-4.css";
 /// The page script: countdowns and the CSRF header for htmx.
 pub const APP_JS: &str = "/static/steward-3.js";
 pub const HTMX: &str = "/static/htmx-2.0.4.min.js";
@@ -17,7 +17,7 @@ pub const HTMX_SSE: &str = "/static/htmx-ext-sse-2.2.4.min.js";
 
 const FILES: &[(&str, &str, &[u8])] = &[
     (
-        "steward-3.css",
+        "steward-4.css",
         "text/css; charset=utf-8",
         include_bytes!("../static/steward.css"),
     ),

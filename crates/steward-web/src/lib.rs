@@ -74,6 +74,10 @@ pub fn router(state: AppState) -> Router {
         .route("/reports", get(pages::reports::reports))
         .route("/reports/compliance", get(pages::reports::download))
         .route("/static/{name}", get(assets::serve))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            pages::error_pages_in_mode,
+        ))
         .layer(middleware::from_fn(security::headers))
         .with_state(state)
 }

@@ -1,11 +1,15 @@
 //! The dashboard's pages, their shared layout, and the error page.
 
 use askama::Template;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use steward_policy::Role;
 use steward_server::AppState;
 use steward_server::auth::Caller;
+use steward_store::RunMode;
 
 use crate::assets;
 use crate::session::Session;
@@ -38,6 +42,8 @@ pub struct Layout {
     pub may_workers: bool,
     pub may_emergencies: bool,
     pub may_reports: bool,
+    /// The instance runs a rehearsal (`serve --rehearsal`): every page shows a banner.
+    pub rehearsal: bool,
 }
 
 impl Layout {
@@ -68,7 +74,15 @@ impl Layout {
             may_workers: !only_worker,
             may_emergencies: !only_worker,
             may_reports: holds(&reports::REPORT_READERS),
+            rehearsal: session.is_some_and(|s| s.run_mode == RunMode::Rehearsal),
         }
+    }
+
+    /// The layout of a page without a session (sign-in, errors) on an instance run in
+    /// `mode`.
+    pub fn in_mode(mut self, mode: RunMode) -> Layout {
+        self.rehearsal = mode == RunMode::Rehearsal;
+        self
     }
 
     /// `aria-current` for navigation entry `name`.
@@ -181,18 +195,53 @@ impl IntoResponse for WebError {
                 title,
                 message,
             } => {
-                let page = ErrorPage {
-                    layout: Layout::new(title, None, ""),
-                    message,
-                    status: status.as_u16(),
-                };
-                match page.render() {
+                let shown = ShownError { title, message };
+                let mut response = match shown.page(RunMode::Production, status).render() {
                     Ok(html) => (status, Html(html)).into_response(),
                     Err(_) => (status, title).into_response(),
-                }
+                };
+                // The error page has no state here; `error_pages_in_mode` renders it again
+                // with the rehearsal banner when the instance runs one.
+                response.extensions_mut().insert(shown);
+                response
             }
         }
     }
+}
+
+/// What an error page shows, kept on its response for [`error_pages_in_mode`].
+#[derive(Debug, Clone)]
+struct ShownError {
+    title: &'static str,
+    message: String,
+}
+
+impl ShownError {
+    fn page(&self, mode: RunMode, status: StatusCode) -> ErrorPage {
+        ErrorPage {
+            layout: Layout::new(self.title, None, "").in_mode(mode),
+            message: self.message.clone(),
+            status: status.as_u16(),
+        }
+    }
+}
+
+/// Middleware: on an instance run as a rehearsal, error pages (rendered where no state is
+/// at hand) are rendered again with the rehearsal banner, so every page carries it.
+pub async fn error_pages_in_mode(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let mode = state.run_mode();
+    if mode == RunMode::Rehearsal
+        && let Some(shown) = response.extensions().get::<ShownError>().cloned()
+        && let Ok(html) = shown.page(mode, response.status()).render()
+    {
+        *response.body_mut() = Body::from(html);
+    }
+    response
 }
 
 /// Refuses with a 403 page unless the caller holds one of `roles` (the API's coarse role

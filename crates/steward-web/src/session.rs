@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use steward_server::AppState;
 use steward_server::auth::Caller;
-use steward_store::{AuthenticatedPrincipal, Channel};
+use steward_store::{AuthenticatedPrincipal, Channel, RunMode};
 
 use crate::pages::WebError;
 
@@ -45,6 +45,8 @@ pub struct Session {
     pub caller: Caller,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
+    /// How the instance runs; every page of a rehearsal says so.
+    pub run_mode: RunMode,
     id_hash: [u8; 32],
 }
 
@@ -160,6 +162,7 @@ impl FromRequestParts<AppState> for Session {
                     principal: s.principal,
                 }),
                 csrf: csrf_token(&secret),
+                run_mode: state.run_mode(),
                 id_hash,
             }),
             None => Err(WebError::SignIn),

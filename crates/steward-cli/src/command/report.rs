@@ -19,21 +19,28 @@ pub struct ReportArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
-    /// A compliance report (admin, auditor, compliance_officer): the framework's controls
-    /// with the period's event counts, every exception linked to its audit events (seq),
-    /// the verification of the stored chain and the latest signed checkpoint.
+    /// A compliance report (admin, auditor, compliance_officer): the changes in the
+    /// framework's scope (each permit with its task, worker and level, requester,
+    /// approvers with role and time, evidence, window, outcome, rollback and audit events),
+    /// the framework's controls with the period's event counts, every exception linked to
+    /// its audit events (seq), the verification of the stored chain and the latest signed
+    /// checkpoint. Dates and times are shown in `--tz` (UTC by default).
     ///
     /// Exit codes: 0 report printed, 2 bad arguments or refused, 3 the audit chain does
     /// not verify (the report is still printed and names the first bad seq).
     Compliance {
         #[arg(long, value_enum)]
         framework: Framework,
-        /// First day of the period, YYYY-MM-DD (UTC).
+        /// First day of the period, YYYY-MM-DD (in `--tz`).
         #[arg(long, value_name = "DATE")]
         from: String,
-        /// Last day of the period, YYYY-MM-DD (UTC), inclusive.
+        /// Last day of the period, YYYY-MM-DD (in `--tz`), inclusive.
         #[arg(long, value_name = "DATE")]
         to: String,
+        /// The report's time zone: an IANA name (`Europe/Paris`) or a UTC offset
+        /// (`+02:00`, `UTC-05:30`). Default: UTC.
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
         /// `markdown` (default) or `json` (`--json` also prints JSON).
         #[arg(long, value_enum, default_value = "markdown")]
         format: Format,
@@ -67,6 +74,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             framework,
             from,
             to,
+            tz,
             format,
         } => {
             let framework = match framework {
@@ -76,11 +84,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 Framework::Gdpr => "GDPR",
                 Framework::Sox => "SOX",
             };
-            let query = format!(
+            let mut query = format!(
                 "/v1/reports/compliance?framework={framework}&from={}&to={}",
                 encode(&from),
                 encode(&to)
             );
+            if let Some(tz) = tz {
+                query.push_str(&format!("&tz={}", encode(&tz)));
+            }
             let intact;
             if format == Format::Json || args.client.json {
                 let report = client.get(&query)?;

@@ -1580,10 +1580,39 @@ fn report_compliance_prints_markdown_or_json() {
         run.stdout
     );
 
+    assert!(
+        run.stdout
+            .contains("Period: 2000-01-01 00:00 UTC to 2200-01-01 00:00 UTC (end exclusive;"),
+        "{}",
+        run.stdout
+    );
+    let run = served.run(&args(&["--tz", "Europe/Paris"]), &admin);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "Period: 2000-01-01 00:00 Europe/Paris (UTC+01:00) to 2200-01-01 00:00 Europe/Paris (UTC+01:00)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Times are in Europe/Paris."),
+        "{}",
+        run.stdout
+    );
+    let run = served.run(&args(&["--tz", "Nowhere/Atlantis"]), &admin);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`tz` must be an IANA time zone name"),
+        "{}",
+        run.stderr
+    );
+
     let run = served.run(&args(&["--format", "json"]), &admin);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["framework"], "GDPR");
+    assert_eq!(report["time_zone"], "UTC");
     assert_eq!(report["verification"]["ok"], true);
     assert!(
         report["counts"]["principal.created"].as_u64() >= Some(2),

@@ -1,12 +1,16 @@
 //! `GET /v1/reports/compliance`: a compliance report for one framework and period (SPEC
 //! §10), assembled by the pure `steward_audit::ReportBuilder` from the period's audit
-//! events, the verification of the stored chain and the latest signed checkpoint.
+//! events (with the permit history before it), the verification of the stored chain and
+//! the latest signed checkpoint, in the time zone asked (`tz`: an IANA name from the
+//! system's zoneinfo, or a UTC offset; UTC by default).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use steward_audit::{Framework, Period, ReportBuilder, Verification};
+use jiff::Timestamp;
+use jiff::tz::{Offset, TimeZone};
+use steward_audit::{Framework, Period, ReportBuilder, ReportZone, Verification};
 use steward_policy::Role;
 use steward_store::{EventQuery, Store, StoreError, TypeFilter};
 
@@ -16,24 +20,34 @@ use crate::routes::audit::known_params;
 use crate::routes::principals::store_error;
 use crate::state::AppState;
 
-const PARAMS: [&str; 4] = ["framework", "from", "to", "format"];
+mod schema;
+
+pub use schema::ComplianceReportView;
+
+const PARAMS: [&str; 5] = ["framework", "from", "to", "format", "tz"];
 /// Events read per query while assembling a report.
 const PAGE: u32 = 1000;
 const DAY_MS: i64 = 86_400_000;
 
-/// A compliance report: the framework's controls with the period's event counts, every
-/// exception linked to its audit event `seq`s, the verification of the whole stored chain
-/// and the latest signed checkpoint. `from` and `to` are dates (`YYYY-MM-DD`, UTC); the
-/// period runs from the start of `from` to the end of `to`.
+/// A compliance report: the changes in the framework's scope with their approvers,
+/// evidence, window, outcome, rollback and audit events (each with an inclusion-proof
+/// reference), the framework's controls with the period's event counts, every exception
+/// linked to its audit event `seq`s, the verification of the whole stored chain and the
+/// latest signed checkpoint. `from` and `to` are dates (`YYYY-MM-DD`) in the zone `tz`
+/// (UTC by default); the period runs from the start of `from` to the end of `to`. Every
+/// time is given as Unix milliseconds, RFC 3339 with the offset, and a human form naming
+/// the zone.
 #[utoipa::path(get, path = "/v1/reports/compliance", tag = "audit",
     params(
         ("framework" = String, Query, description = "SOC2, HIPAA, PCI_DSS, GDPR or SOX"),
-        ("from" = String, Query, description = "first day of the period, YYYY-MM-DD (UTC)"),
-        ("to" = String, Query, description = "last day of the period, YYYY-MM-DD (UTC), inclusive"),
+        ("from" = String, Query, description = "first day of the period, YYYY-MM-DD (in `tz`)"),
+        ("to" = String, Query, description = "last day of the period, YYYY-MM-DD (in `tz`), inclusive"),
         ("format" = Option<String>, Query, description = "`json` (default) or `markdown`"),
+        ("tz" = Option<String>, Query, description = "the report's time zone: an IANA name such as `Europe/Paris`, or a UTC offset such as `+02:00` or `UTC-05:30`; default `UTC`"),
     ),
     responses(
-        (status = 200, description = "the report, as JSON or text/markdown", body = Object),
+        (status = 200, description = "the report, as JSON (`format=json`) or Markdown (`format=markdown`)",
+         content((ComplianceReportView = "application/json"), (String = "text/markdown"))),
         (status = 400, description = "bad parameter: the problem names it"),
         (status = 401, description = "missing or invalid token"),
         (status = 403, description = "the caller is not an admin, auditor or compliance_officer"),
@@ -52,6 +66,7 @@ pub async fn compliance(
     let mut from = None;
     let mut to = None;
     let mut markdown = false;
+    let mut tz = TimeZone::UTC;
     for (key, value) in known_params(query, &PARAMS)? {
         match key.as_str() {
             "framework" => {
@@ -61,6 +76,7 @@ pub async fn compliance(
             }
             "from" => from = Some(parse_date("from", &value)?),
             "to" => to = Some(parse_date("to", &value)?),
+            "tz" => tz = parse_zone(&value)?,
             _ => {
                 markdown = match value.as_str() {
                     "json" => false,
@@ -78,13 +94,10 @@ pub async fn compliance(
     let missing =
         |field: &str| ApiError::bad_request(format!("`{field}` is required"), field.to_owned());
     let framework = framework.ok_or_else(|| missing("framework"))?;
-    let from_ms = from.ok_or_else(|| missing("from"))?;
-    let to_ms = to.ok_or_else(|| missing("to"))? + DAY_MS;
-    if to_ms <= from_ms {
-        return Err(ApiError::bad_request("`to` is before `from`", "to"));
-    }
-    let period = Period { from_ms, to_ms };
-    let report = build(&state.store, framework, period)
+    let from = from.ok_or_else(|| missing("from"))?;
+    let to = to.ok_or_else(|| missing("to"))?;
+    let period = period_in(from, to, &tz)?;
+    let report = build(&state.store, framework, period, ReportZone::new(tz))
         .await
         .map_err(store_error)?;
     if markdown {
@@ -94,19 +107,20 @@ pub async fn compliance(
     Ok(axum::Json(report).into_response())
 }
 
-/// Builds the report of `framework` over `period` from the store (the route's use case;
-/// the dashboard's reports page calls it too).
+/// Builds the report of `framework` over `period`, its times in `zone`, from the store
+/// (the route's use case; the dashboard's reports page calls it too).
 pub async fn build(
     store: &Store,
     framework: Framework,
     period: Period,
+    zone: ReportZone,
 ) -> Result<steward_audit::ComplianceReport, StoreError> {
-    let mut builder = ReportBuilder::new(framework, period);
-    // History the report needs from before the period: worker levels and requesters.
-    for event_type in [
-        TypeFilter::Prefix("worker.".to_owned()),
-        TypeFilter::Exact("permit.requested".to_owned()),
-    ] {
+    let mut builder = ReportBuilder::new(framework, period).with_time_zone(zone);
+    // History the report needs from before the period: worker levels, and each permit's
+    // request, approvals, window, rollback and emergency path (a change of the period may
+    // have begun before it).
+    for prefix in ["worker.", "permit.", "emergency.", "rollback."] {
+        let event_type = TypeFilter::Prefix(prefix.to_owned());
         let query = EventQuery {
             event_type: Some(event_type),
             to_ts_ms: Some(period.from_ms),
@@ -157,6 +171,66 @@ async fn feed(
             _ => return Ok(()),
         }
     }
+}
+
+/// The period from the start of day `from` to the end of day `to` (both Unix milliseconds
+/// at 00:00 UTC of the date, as [`parse_date`] gives them) in the zone `tz`: each bound
+/// is the first instant of that date there.
+pub fn period_in(from: i64, to: i64, tz: &TimeZone) -> Result<Period, ApiError> {
+    let start_of = |field: &str, utc_midnight: i64| {
+        let bad = || ApiError::bad_request(format!("`{field}` is out of range"), field.to_owned());
+        let date = Timestamp::from_millisecond(utc_midnight)
+            .map_err(|_| bad())?
+            .to_zoned(TimeZone::UTC)
+            .date();
+        date.to_zoned(tz.clone())
+            .map(|start| start.timestamp().as_millisecond())
+            .map_err(|_| bad())
+    };
+    let from_ms = start_of("from", from)?;
+    let to_ms = start_of("to", to + DAY_MS)?;
+    if to_ms <= from_ms {
+        return Err(ApiError::bad_request("`to` is before `from`", "to"));
+    }
+    Ok(Period { from_ms, to_ms })
+}
+
+/// A report's time zone: `UTC`, a UTC offset (`+02:00`, `-0530`, `UTC+2`), or an IANA
+/// name the system's zoneinfo knows (`Europe/Paris`).
+pub fn parse_zone(text: &str) -> Result<TimeZone, ApiError> {
+    let bad = |why: &str| {
+        ApiError::bad_request(
+            format!(
+                "`tz` must be an IANA time zone name or a UTC offset such as `+02:00`, got `{text}`{why}"
+            ),
+            "tz",
+        )
+    };
+    let trimmed = text.trim();
+    if trimmed.eq_ignore_ascii_case("utc") || trimmed == "Z" {
+        return Ok(TimeZone::UTC);
+    }
+    let offset = trimmed
+        .strip_prefix("UTC")
+        .or_else(|| trimmed.strip_prefix("GMT"))
+        .unwrap_or(trimmed);
+    if let Some(sign) = offset.chars().next().filter(|c| *c == '+' || *c == '-') {
+        let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
+        let (hours, minutes) = match digits.len() {
+            1 | 2 => (digits.as_str(), "0"),
+            4 => digits.split_at(2),
+            _ => return Err(bad("")),
+        };
+        let hours: i32 = hours.parse().map_err(|_| bad(""))?;
+        let minutes: i32 = minutes.parse().map_err(|_| bad(""))?;
+        if hours > 18 || minutes > 59 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad(""));
+        }
+        let seconds = (hours * 3600 + minutes * 60) * if sign == '-' { -1 } else { 1 };
+        let offset = Offset::from_seconds(seconds).map_err(|_| bad(""))?;
+        return Ok(TimeZone::fixed(offset));
+    }
+    TimeZone::get(trimmed).map_err(|_| bad(": no such zone in the time zone database"))
 }
 
 /// `YYYY-MM-DD` as Unix milliseconds at 00:00 UTC.

@@ -363,6 +363,7 @@ impl Store {
                 "policy_version": analysis.policy_version,
                 "hours": permit.total_hours,
                 "emergency_id": emergency_id,
+                "task": super::task_facts(&new.scope, &analysis),
             }),
             now_ms,
         )

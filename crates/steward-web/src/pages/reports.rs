@@ -1,6 +1,8 @@
 //! Reports and metrics: a compliance report per framework and period as HTML (built by
-//! the same use case as `GET /v1/reports/compliance`, `steward_audit::ReportBuilder`),
-//! with the JSON and Markdown downloads of that route; and the figures of `/metrics` as
+//! the same use case as `GET /v1/reports/compliance`, `steward_audit::ReportBuilder`, and
+//! rendered by the template from the same `ComplianceReport`: its changes with approvers,
+//! evidence, window, outcome and audit events, controls, exceptions, counts), in the time
+//! zone asked, with the JSON and Markdown downloads of that route; and the figures of `/metrics` as
 //! server-rendered SVG bar charts (approval time, outcomes and success rate, hard
 //! blocks, rollbacks, over- and under-certification, each by level) with their data as
 //! tables.
@@ -15,13 +17,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
-use steward_audit::{ComplianceReport, Framework, Period};
+use steward_audit::{ComplianceReport, Framework, ReportZone};
 use steward_policy::Role;
 use steward_server::AppState;
 use steward_server::routes::reports as api;
 use steward_store::{Count, MetricsSnapshot};
 
-use super::{Layout, WebError, now, render, require_any};
+use super::{Layout, Names, WebError, now, render, require_any};
 use crate::session::Session;
 use crate::svg::Chart;
 use crate::view;
@@ -37,12 +39,15 @@ const DAY_MS: i64 = 86_400_000;
 pub struct Params {
     #[serde(default)]
     framework: String,
-    /// `YYYY-MM-DD`, UTC.
+    /// `YYYY-MM-DD`, in `tz`.
     #[serde(default)]
     from: String,
-    /// `YYYY-MM-DD`, UTC, inclusive.
+    /// `YYYY-MM-DD`, in `tz`, inclusive.
     #[serde(default)]
     to: String,
+    /// The report's time zone (as the API's `tz`); UTC when empty.
+    #[serde(default)]
+    tz: String,
 }
 
 #[derive(Template)]
@@ -53,24 +58,22 @@ struct ReportsPage {
     framework: String,
     from: String,
     to: String,
+    tz: String,
     download: String,
     error: Option<String>,
-    report: Option<ReportView>,
+    report: Option<ComplianceReport>,
+    /// The names of the requesters and approvers the report names by id (the principals'
+    /// current names: an erased person shows as their id).
+    names: BTreeMap<String, String>,
     charts: Vec<ChartView>,
     metrics_allowed: bool,
 }
 
-#[derive(Debug, Clone)]
-struct ReportView {
-    title: String,
-    period: String,
-    total: u64,
-    controls: Vec<(String, String, String, u64, u64, String)>,
-    exceptions: Vec<(String, String, String, String, String)>,
-    verification: String,
-    verification_ok: bool,
-    checkpoint: String,
-    counts: Vec<(String, u64)>,
+impl ReportsPage {
+    /// The name of principal `id`, or the id itself.
+    fn name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map_or(id, String::as_str)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -144,27 +147,46 @@ pub async fn reports(
     } else {
         p.to.clone()
     };
+    let tz = if p.tz.trim().is_empty() {
+        "UTC".to_owned()
+    } else {
+        p.tz.trim().to_owned()
+    };
     let mut error = None;
     let mut report = None;
     let parsed = framework
         .parse::<Framework>()
         .map_err(|e| format!("`framework`: {e}"))
         .and_then(|f| {
+            let zone = api::parse_zone(&tz).map_err(|e| e.to_string())?;
             let from_ms = api::parse_date("from", &from).map_err(|e| e.to_string())?;
-            let to_ms = api::parse_date("to", &to).map_err(|e| e.to_string())? + DAY_MS;
-            if to_ms <= from_ms {
-                return Err("`to` is before `from`".to_owned());
-            }
-            Ok((f, Period { from_ms, to_ms }))
+            let to_ms = api::parse_date("to", &to).map_err(|e| e.to_string())?;
+            let period = api::period_in(from_ms, to_ms, &zone).map_err(|e| e.to_string())?;
+            Ok((f, period, ReportZone::new(zone)))
         });
     match parsed {
-        Ok((f, period)) => {
-            let r = api::build(&state.store, f, period)
+        Ok((f, period, zone)) => {
+            let r = api::build(&state.store, f, period, zone)
                 .await
                 .map_err(WebError::internal)?;
-            report = Some(report_view(&r));
+            report = Some(r);
         }
         Err(e) => error = Some(e),
+    }
+    let mut names = BTreeMap::new();
+    if let Some(r) = &report {
+        let mut lookup = Names::default();
+        let mut people: Vec<String> = Vec::new();
+        for c in &r.changes {
+            people.extend(c.requester.clone());
+            people.extend(c.approvers.iter().map(|a| a.principal_id.clone()));
+        }
+        for id in people {
+            if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(id) {
+                let name = lookup.of(&state, slot.key()).await;
+                slot.insert(name);
+            }
+        }
     }
     let metrics_allowed = session.caller.require_any(&METRICS_READERS, "").is_ok();
     let charts = if metrics_allowed {
@@ -181,6 +203,7 @@ pub async fn reports(
         ("framework", framework.as_str()),
         ("from", from.as_str()),
         ("to", to.as_str()),
+        ("tz", tz.as_str()),
     ])
     .unwrap_or_default();
     let code = if error.is_some() {
@@ -196,80 +219,15 @@ pub async fn reports(
             framework,
             from,
             to,
+            tz,
             download,
             error,
             report,
+            names,
             charts,
             metrics_allowed,
         },
     ))
-}
-
-fn report_view(r: &ComplianceReport) -> ReportView {
-    let v = &r.verification;
-    ReportView {
-        title: format!("{} compliance report", r.framework.as_str()),
-        period: format!(
-            "{} to {} ({})",
-            view::date(r.period.from_ms),
-            view::date(r.period.to_ms),
-            view::duration(r.period.to_ms - r.period.from_ms)
-        ),
-        total: r.total_events,
-        controls: r
-            .controls
-            .iter()
-            .map(|c| {
-                (
-                    c.id.to_owned(),
-                    c.title.to_owned(),
-                    view::words(c.area.as_str()),
-                    c.events,
-                    c.exceptions,
-                    view::words(c.status),
-                )
-            })
-            .collect(),
-        exceptions: r
-            .exceptions
-            .iter()
-            .map(|e| {
-                (
-                    view::date(e.ts_ms),
-                    view::words(e.kind),
-                    e.detail.clone(),
-                    e.permit_id.clone().unwrap_or_default(),
-                    e.seqs
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                )
-            })
-            .collect(),
-        verification: if v.ok {
-            format!("The audit trail verifies up to seq {}.", v.head_seq)
-        } else {
-            format!(
-                "Verification failed at seq {}: {}",
-                v.first_bad_seq
-                    .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
-                v.problem.clone().unwrap_or_default()
-            )
-        },
-        verification_ok: v.ok,
-        checkpoint: r.latest_checkpoint.as_ref().map_or_else(
-            || "No checkpoint has been signed yet.".to_owned(),
-            |c| {
-                format!(
-                    "Latest signed checkpoint: tree size {}, signed {}.",
-                    c.checkpoint.tree_size,
-                    view::date(c.checkpoint.ts_ms)
-                )
-            },
-        ),
-        counts: r.counts.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-    }
 }
 
 fn level_name(level: Option<i64>) -> String {
@@ -462,12 +420,15 @@ pub async fn download(
         "markdown" => ("markdown", "md"),
         _ => ("json", "json"),
     };
-    let pairs = vec![
+    let mut pairs = vec![
         ("framework".to_owned(), p.framework.clone()),
         ("from".to_owned(), p.from.clone()),
         ("to".to_owned(), p.to.clone()),
         ("format".to_owned(), format.to_owned()),
     ];
+    if !p.tz.trim().is_empty() {
+        pairs.push(("tz".to_owned(), p.tz.clone()));
+    }
     let mut response = api::compliance(State(state), session.caller.clone(), Ok(Query(pairs)))
         .await
         .map_err(WebError::api)?;
@@ -493,4 +454,6 @@ pub struct DownloadParams {
     to: String,
     #[serde(default)]
     format: String,
+    #[serde(default)]
+    tz: String,
 }

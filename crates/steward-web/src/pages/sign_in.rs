@@ -24,14 +24,14 @@ struct SignInPage {
 }
 
 /// The sign-in form; a person already signed in goes to the inbox.
-pub async fn form(session: Result<Session, WebError>) -> Response {
+pub async fn form(State(state): State<AppState>, session: Result<Session, WebError>) -> Response {
     if session.is_ok() {
         return Redirect::to("/").into_response();
     }
     render(
         StatusCode::OK,
         &SignInPage {
-            layout: Layout::new("Sign in", None, ""),
+            layout: Layout::new("Sign in", None, "").in_mode(state.run_mode()),
             error: None,
         },
     )
@@ -39,7 +39,7 @@ pub async fn form(session: Result<Session, WebError>) -> Response {
 
 /// The sign-in page answering 429 (with the API's `Retry-After`) to an address past its
 /// failed-authentication limit.
-fn too_many(refused: ApiError) -> Response {
+fn too_many(state: &AppState, refused: ApiError) -> Response {
     let message = format!("Too many failed sign-ins from this address. {refused}");
     let retry_after = refused
         .into_response()
@@ -49,7 +49,7 @@ fn too_many(refused: ApiError) -> Response {
     let mut response = render(
         StatusCode::TOO_MANY_REQUESTS,
         &SignInPage {
-            layout: Layout::new("Sign in", None, ""),
+            layout: Layout::new("Sign in", None, "").in_mode(state.run_mode()),
             error: Some(message),
         },
     );
@@ -81,7 +81,7 @@ pub async fn sign_in(
     if let Some(ip) = peer
         && let Err(refused) = state.limits.check_address(ip)
     {
-        return Ok(too_many(refused));
+        return Ok(too_many(&state, refused));
     }
     let Some(principal) = state
         .store
@@ -93,13 +93,13 @@ pub async fn sign_in(
             let failure = ApiError::Unauthorized("unknown token".into());
             let refused = state.limits.auth_failed(ip, failure);
             if refused.status() == StatusCode::TOO_MANY_REQUESTS {
-                return Ok(too_many(refused));
+                return Ok(too_many(&state, refused));
             }
         }
         return Ok(render(
             StatusCode::UNAUTHORIZED,
             &SignInPage {
-                layout: Layout::new("Sign in", None, ""),
+                layout: Layout::new("Sign in", None, "").in_mode(state.run_mode()),
                 error: Some("That token is unknown, expired or revoked.".to_owned()),
             },
         ));

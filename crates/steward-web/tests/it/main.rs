@@ -6,6 +6,7 @@
 mod browser;
 mod dashboard;
 mod oversight;
+mod rehearsal;
 mod security;
 mod stepup;
 mod support;
