@@ -11,6 +11,7 @@ use crate::authz::AuthzCache;
 use crate::clock::Clock;
 use crate::feed::AuditFeed;
 use crate::limits::{RateLimitConfig, RateLimits};
+use crate::witness::CheckpointSink;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -39,6 +40,9 @@ pub struct AppState {
     /// Whether webhooks may target private addresses (`--webhook-allow-private`); cloud
     /// metadata services never (see `webhooks::target`).
     pub webhook_allow_private: bool,
+    /// Where this instance appends each checkpoint it signs (`--checkpoint-sink`), if
+    /// anywhere (see `witness`).
+    pub checkpoint_sink: Option<CheckpointSink>,
 }
 
 impl AppState {
@@ -61,6 +65,7 @@ impl AppState {
             stopping: Stopping::default(),
             limits: RateLimits::new(RateLimitConfig::default()),
             webhook_allow_private: false,
+            checkpoint_sink: None,
         }
     }
 
@@ -73,6 +78,12 @@ impl AppState {
     /// The same state, accepting private webhook targets when `allow` is set.
     pub fn with_webhook_allow_private(mut self, allow: bool) -> AppState {
         self.webhook_allow_private = allow;
+        self
+    }
+
+    /// The same state, appending each checkpoint it signs to `sink`.
+    pub fn with_checkpoint_sink(mut self, sink: CheckpointSink) -> AppState {
+        self.checkpoint_sink = Some(sink);
         self
     }
 
