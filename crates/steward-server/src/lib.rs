@@ -364,7 +364,7 @@ async fn sign_checkpoint(state: &AppState, key: &AuditKey, now_ms: i64) {
         roles: Vec::new(),
         channel: None,
     };
-    match witness::sign_checkpoint(state, &actor, key.secret(), now_ms).await {
+    match witness::sign_checkpoint(state, &actor, key, now_ms).await {
         Ok(steward_store::CheckpointOutcome::Signed(signed)) => tracing::info!(
             tree_size = signed.checkpoint.tree_size,
             root_hash = %signed.checkpoint.root_hash,
@@ -372,6 +372,9 @@ async fn sign_checkpoint(state: &AppState, key: &AuditKey, now_ms: i64) {
             "signed an audit checkpoint"
         ),
         Ok(steward_store::CheckpointOutcome::Unchanged(_)) => {}
+        Err(error @ witness::SignError::Inconsistent { .. }) => {
+            tracing::error!(%error, "the audit trail was rewritten");
+        }
         Err(error) => tracing::warn!(%error, "signing an audit checkpoint failed; retrying"),
     }
 }

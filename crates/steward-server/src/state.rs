@@ -11,7 +11,7 @@ use crate::authz::AuthzCache;
 use crate::clock::Clock;
 use crate::feed::AuditFeed;
 use crate::limits::{RateLimitConfig, RateLimits};
-use crate::witness::CheckpointSink;
+use crate::witness::{CheckpointSink, LastSigned};
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -43,6 +43,9 @@ pub struct AppState {
     /// Where this instance appends each checkpoint it signs (`--checkpoint-sink`), if
     /// anywhere (see `witness`).
     pub checkpoint_sink: Option<CheckpointSink>,
+    /// The last checkpoint this instance signed, which it will not sign past unless the
+    /// trail extends it (see `witness`). Per instance.
+    pub last_signed: LastSigned,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             limits: RateLimits::new(RateLimitConfig::default()),
             webhook_allow_private: false,
             checkpoint_sink: None,
+            last_signed: LastSigned::default(),
         }
     }
 
@@ -81,8 +85,12 @@ impl AppState {
         self
     }
 
-    /// The same state, appending each checkpoint it signs to `sink`.
+    /// The same state, appending each checkpoint it signs to `sink`, and not signing past
+    /// the largest checkpoint the sink already holds unless the trail extends it.
     pub fn with_checkpoint_sink(mut self, sink: CheckpointSink) -> AppState {
+        if let Some(found) = sink.found() {
+            self.last_signed.remember(found);
+        }
         self.checkpoint_sink = Some(sink);
         self
     }

@@ -158,14 +158,29 @@ server_test!(issue_9_a_truncation_that_removed_checkpoints_is_found_against_a_wi
     // The early checkpoint, which the truncation kept, is still consistent.
     assert_eq!(check_against(s, &early).await["ok"], true);
 
-    // New events (and a checkpoint the server signs of them) make the tree larger than
-    // the witness again, but it is another history: inconsistent, from the first seq the
-    // early checkpoint (signed before the witness) no longer vouches for.
+    // New events make the tree larger than the witness again, but it is another history.
+    // The instance that signed `later` refuses to sign it (so no witness is handed a
+    // checkpoint of the rewritten trail), and nothing is written.
     history(s, "forged", 12).await;
     s.clock.advance_minutes(1);
-    let forked = witness(s).await;
-    assert!(size(&forked) > size(&later));
+    let head = s.audit_len().await;
+    assert!(head > size(&later));
+    let (status, problem) = s.post("/v1/audit/checkpoints", &s.admin, json!(null)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["rule"], "trail_inconsistent", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains(&format!("checkpoint of tree size {}", size(&later))),
+        "{problem}"
+    );
+    assert_eq!(s.audit_len().await, head, "no checkpoint event");
+    let (_, latest) = s.get("/v1/audit/checkpoints/latest", &s.admin).await;
+    assert_eq!(latest, early);
     assert_eq!(stored_chain_ok(s).await["ok"], true);
+    // Against the witnesses: inconsistent, from the first seq the early checkpoint (signed
+    // before the witness, and still the current tree's prefix) no longer vouches for.
     for kept in [&witnessed, &later] {
         let result = check_against(s, kept).await;
         assert_eq!(result["ok"], false, "{result}");

@@ -22,7 +22,7 @@ use crate::extract::ApiPath;
 use crate::routes::audit::{known_params, parse_number};
 use crate::routes::principals::store_error;
 use crate::state::AppState;
-use crate::witness;
+use crate::witness::{self, SignError};
 
 /// Checkpoints per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -89,7 +89,7 @@ impl From<&SignedCheckpoint> for CheckpointView {
         (status = 200, description = "nothing new since the latest checkpoint, which is returned", body = CheckpointView),
         (status = 401, description = "missing or invalid token"),
         (status = 403, description = "the caller is neither admin nor auditor"),
-        (status = 409, description = "this server has no audit signing key"),
+        (status = 409, description = "`no_signing_key`: this server has no audit signing key; `trail_inconsistent`: the trail does not extend the checkpoint this instance signed last (it was truncated or rewritten), so nothing is signed"),
     ),
     security(("bearer" = [])))]
 pub async fn create_checkpoint(
@@ -105,14 +105,20 @@ pub async fn create_checkpoint(
              directory), so it cannot sign checkpoints",
         ));
     };
-    let outcome = witness::sign_checkpoint(
-        &state,
-        &caller.actor(),
-        key.secret(),
-        state.clock.now().millis(),
-    )
-    .await
-    .map_err(store_error)?;
+    let outcome =
+        match witness::sign_checkpoint(&state, &caller.actor(), key, state.clock.now().millis())
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(SignError::Store(error)) => return Err(store_error(error)),
+            Err(error @ SignError::Inconsistent { .. }) => {
+                return Err(ApiError::refused(
+                    StatusCode::CONFLICT,
+                    "trail_inconsistent",
+                    error.to_string(),
+                ));
+            }
+        };
     Ok(match outcome {
         CheckpointOutcome::Signed(signed) => {
             (StatusCode::CREATED, Json(CheckpointView::from(&signed)))
