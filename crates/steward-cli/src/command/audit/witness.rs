@@ -6,9 +6,9 @@
 //! `audit.checkpoint` webhook receives it), or the JSON Lines `steward serve
 //! --checkpoint-sink` writes, of which the largest tree is used. Its signature is checked
 //! here with the pinned `--public-key` or the server's key. Then, without trusting the
-//! server's word: the server's latest signed checkpoint (signature checked here) must be at
-//! least as large, and the consistency proof the server supplies must lead, checked here
-//! with `steward_audit`, from the witnessed root to that signed root. The server's own
+//! server's word: the server must still hold a signed checkpoint at least as large
+//! (signature checked here), and the consistency proof the server supplies must lead,
+//! checked here with `steward_audit`, from the witnessed root to that signed root. The server's own
 //! measure of its current trail (`POST /v1/audit/verify/checkpoint`) is reported beside,
 //! and damage either way is damage.
 //!
@@ -31,9 +31,10 @@ use crate::command::token::str_of;
 use crate::failure::{InvalidInput, invalid};
 use crate::output::{print, print_json};
 
-/// What the local check found, against the server's latest signed checkpoint.
+/// What the local check found, against the server's signed checkpoints.
 struct LocalCheck {
-    /// The latest signed checkpoint, when the server gave one whose signature verified.
+    /// The signed checkpoint the witness was checked against (the smallest of at least its
+    /// size), when the server holds one whose signature verified.
     latest: Option<SignedCheckpoint>,
     proof: Vec<Hash>,
     outcome: Result<(), WitnessError>,
@@ -121,17 +122,38 @@ fn read_witness(file: &Path) -> anyhow::Result<SignedCheckpoint> {
     })
 }
 
-/// Checks the witnessed checkpoint against the server's latest signed one with a proof
-/// verified here.
+/// Checks the witnessed checkpoint against the server's latest signed checkpoint with a
+/// proof verified here. The server must hold one at least as large: the witness was
+/// signed by its key, and signed checkpoints are never deleted.
 fn check_locally(
     client: &Client,
     witnessed: &SignedCheckpoint,
     key: &[u8; 32],
 ) -> anyhow::Result<LocalCheck> {
     let size = witnessed.checkpoint.tree_size;
-    let view = client.get("/v1/audit/checkpoints/latest")?;
+    let none_left = |held: String| LocalCheck {
+        latest: None,
+        proof: Vec::new(),
+        outcome: Err(WitnessError {
+            kind: WitnessKind::Truncated,
+            first_bad_seq: 1,
+            problem: format!(
+                "the server holds {held}, though it signed the witnessed tree of {size} \
+                 events: its later checkpoints were removed"
+            ),
+        }),
+    };
+    let view = match client.get("/v1/audit/checkpoints/latest") {
+        Ok(view) => view,
+        // The request was fine a moment ago (same token): a 4xx here is the 404 of a
+        // server without any checkpoint.
+        Err(error) if error.chain().any(|e| e.is::<InvalidInput>()) => {
+            return Ok(none_left("no signed checkpoint".to_owned()));
+        }
+        Err(error) => return Err(error),
+    };
     let latest: SignedCheckpoint = serde_json::from_value::<PublishedCheckpoint>(view)
-        .map_err(|e| invalid(format!("the server's latest checkpoint is malformed: {e}")))?
+        .map_err(|e| invalid(format!("the server's checkpoint is malformed: {e}")))?
         .into();
     if let Err(error) = verify_checkpoint(&latest, key) {
         return Ok(LocalCheck {
@@ -141,21 +163,24 @@ fn check_locally(
                 kind: WitnessKind::Inconsistent,
                 first_bad_seq: 1,
                 problem: format!(
-                    "the server's latest checkpoint (tree size {}) is not validly signed: {error}",
+                    "the server's checkpoint of tree size {} is not validly signed: {error}",
                     latest.checkpoint.tree_size
                 ),
             }),
         });
     }
     let latest_size = latest.checkpoint.tree_size;
-    let proof = if latest_size >= size {
-        let answer = client.get(&format!(
-            "/v1/audit/proofs/consistency?old_size={size}&new_size={latest_size}"
-        ))?;
-        hashes(&answer["proof"])?
-    } else {
-        Vec::new()
-    };
+    if latest_size < size {
+        let mut check = none_left(format!("signed checkpoints of at most {latest_size} events"));
+        if let Err(error) = &mut check.outcome {
+            error.first_bad_seq = latest_size + 1;
+        }
+        return Ok(check);
+    }
+    let answer = client.get(&format!(
+        "/v1/audit/proofs/consistency?old_size={size}&new_size={latest_size}"
+    ))?;
+    let proof = hashes(&answer["proof"])?;
     let outcome = check_witnessed(
         &witnessed.checkpoint,
         latest_size,
@@ -217,7 +242,7 @@ fn report(
             },
             "local": {
                 "ok": local.outcome.is_ok(),
-                "latest_signed": local.latest.as_ref().map(|l| json!({
+                "signed": local.latest.as_ref().map(|l| json!({
                     "tree_size": l.checkpoint.tree_size,
                     "root_hash": l.checkpoint.root_hash.to_string(),
                 })),
