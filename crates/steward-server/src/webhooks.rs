@@ -314,11 +314,10 @@ impl Dispatcher {
         let tree_size = data["tree_size"]
             .as_u64()
             .ok_or_else(|| format!("audit event {} records no checkpoint", entry.seq))?;
-        let signed = self
-            .store
-            .checkpoint(tree_size)
-            .await
-            .map_err(|error| format!("reading the checkpoint of tree size {tree_size}: {error}"))?;
+        let signed =
+            self.store.checkpoint(tree_size).await.map_err(|error| {
+                format!("reading the checkpoint of tree size {tree_size}: {error}")
+            })?;
         serde_json::to_value(CheckpointView::from(&signed)).map_err(|error| error.to_string())
     }
 

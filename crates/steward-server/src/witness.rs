@@ -69,7 +69,9 @@ impl LastSigned {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<SignedCheckpoint>> {
         // A poisoned lock only means a holder panicked; the value is still whole.
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -91,7 +93,10 @@ pub enum SignError {
 enum Target {
     Stdout,
     /// The file, opened for appending; the lock keeps lines whole.
-    File { path: PathBuf, file: Mutex<File> },
+    File {
+        path: PathBuf,
+        file: Mutex<File>,
+    },
 }
 
 impl CheckpointSink {
@@ -196,7 +201,9 @@ impl Target {
             Target::File { file, .. } => {
                 // A poisoned lock only means another write panicked; the file is still
                 // the file.
-                let mut file = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut file = file
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 file.write_all(line)?;
                 file.sync_data()
             }

@@ -119,8 +119,8 @@ pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
-pub use witness::WitnessReport;
 pub use web_session::{NewWebSession, WEB_SESSION_TOUCH_MS, WebSession, WebSessionEnd};
+pub use witness::WitnessReport;
 pub use worker::{
     InitialApproval, InitialCertificationRecord, InitialCertificationState, MAX_WORKER_PAGE,
     NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord, PriorRecordView,

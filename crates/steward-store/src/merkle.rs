@@ -29,9 +29,8 @@ use std::collections::HashMap;
 
 use steward_audit::{
     Actor, Checkpoint, Hash, NodeId, ProofError, PublishedCheckpoint, SignedCheckpoint, Subject,
-    append_nodes,
-    consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash,
-    root_from_nodes, root_nodes, sign_checkpoint,
+    append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
+    inclusion_proof_nodes, leaf_hash, root_from_nodes, root_nodes, sign_checkpoint,
 };
 
 use crate::audit::{NewEvent, append_event};

@@ -57,145 +57,167 @@ async fn stored_chain_ok(s: &TestServer) -> Value {
     result
 }
 
-server_test!(issue_9_a_healthy_trail_is_consistent_with_older_witnesses, |s| {
-    history(s, "a", 4).await;
-    let first = witness(s).await;
-    history(s, "b", 5).await;
-    s.clock.advance_minutes(1);
-    let second = witness(s).await;
-    history(s, "c", 3).await;
+server_test!(
+    issue_9_a_healthy_trail_is_consistent_with_older_witnesses,
+    |s| {
+        history(s, "a", 4).await;
+        let first = witness(s).await;
+        history(s, "b", 5).await;
+        s.clock.advance_minutes(1);
+        let second = witness(s).await;
+        history(s, "c", 3).await;
 
-    for witnessed in [&first, &second] {
-        let result = check_against(s, witnessed).await;
-        assert_eq!(result["ok"], true, "{result}");
-        assert_eq!(result["witnessed"]["tree_size"], witnessed["tree_size"]);
-        assert_eq!(result["witnessed"]["root_hash"], witnessed["root_hash"]);
+        for witnessed in [&first, &second] {
+            let result = check_against(s, witnessed).await;
+            assert_eq!(result["ok"], true, "{result}");
+            assert_eq!(result["witnessed"]["tree_size"], witnessed["tree_size"]);
+            assert_eq!(result["witnessed"]["root_hash"], witnessed["root_hash"]);
+            assert_eq!(
+                result["current"]["tree_size"].as_u64(),
+                Some(s.audit_len().await),
+                "the current tree is caught up with the trail"
+            );
+            assert_eq!(
+                (
+                    &result["first_bad_seq"],
+                    &result["kind"],
+                    &result["problem"]
+                ),
+                (&Value::Null, &Value::Null, &Value::Null)
+            );
+            // The proof links the witnessed root to the current root, checked here too.
+            let proof: Vec<steward_audit::Hash> = result["consistency_proof"]
+                .as_array()
+                .expect("proof")
+                .iter()
+                .map(|h| h.as_str().expect("hex").parse().expect("hash"))
+                .collect();
+            assert!(!proof.is_empty());
+            verify_consistency(
+                size(witnessed),
+                size(&result["current"]),
+                &witnessed["root_hash"]
+                    .as_str()
+                    .expect("root")
+                    .parse()
+                    .expect("hash"),
+                &result["current"]["root_hash"]
+                    .as_str()
+                    .expect("root")
+                    .parse()
+                    .expect("hash"),
+                &proof,
+            )
+            .expect("the server's proof verifies");
+        }
+
+        // The checkpoint event holds the whole signed checkpoint, in the published form.
+        let recorded = s
+            .store()
+            .events(size(&second) + 1, 1)
+            .await
+            .expect("events")
+            .remove(0);
+        assert_eq!(recorded.event_type, "audit.checkpoint_created");
+        assert_eq!(recorded.data, second, "{}", recorded.data);
+        assert_eq!(stored_chain_ok(s).await["ok"], true);
+    }
+);
+
+server_test!(
+    issue_9_a_truncation_that_removed_checkpoints_is_found_against_a_witness,
+    |s| {
+        history(s, "a", 3).await;
+        let early = witness(s).await;
+        history(s, "b", 6).await;
+        s.clock.advance_minutes(1);
+        let witnessed = witness(s).await;
+        history(s, "c", 4).await;
+        s.clock.advance_minutes(1);
+        let later = witness(s).await;
+        history(s, "d", 2).await;
+
+        // The attack: everything after `keep` goes, with its nodes and checkpoints, and the
+        // heads are rewound. `keep` lies inside the witnessed tree, past the early checkpoint.
+        let keep = size(&early) + 3;
+        assert!(keep < size(&witnessed));
+        truncate_audit_trail(s.store(), keep)
+            .await
+            .expect("truncate");
+
+        // From inside the database nothing is wrong.
+        let inside = stored_chain_ok(s).await;
         assert_eq!(
-            result["current"]["tree_size"].as_u64(),
-            Some(s.audit_len().await),
-            "the current tree is caught up with the trail"
+            (&inside["ok"], &inside["head_seq"]),
+            (&json!(true), &json!(keep)),
+            "{inside}"
         );
-        assert_eq!(
-            (&result["first_bad_seq"], &result["kind"], &result["problem"]),
-            (&Value::Null, &Value::Null, &Value::Null)
-        );
-        // The proof links the witnessed root to the current root, checked here too.
-        let proof: Vec<steward_audit::Hash> = result["consistency_proof"]
-            .as_array()
-            .expect("proof")
-            .iter()
-            .map(|h| h.as_str().expect("hex").parse().expect("hash"))
-            .collect();
-        assert!(!proof.is_empty());
-        verify_consistency(
-            size(witnessed),
-            size(&result["current"]),
-            &witnessed["root_hash"].as_str().expect("root").parse().expect("hash"),
-            &result["current"]["root_hash"]
-                .as_str()
-                .expect("root")
-                .parse()
-                .expect("hash"),
-            &proof,
-        )
-        .expect("the server's proof verifies");
-    }
+        let (status, latest) = s.get("/v1/audit/checkpoints/latest", &s.admin).await;
+        assert_eq!((status, &latest), (StatusCode::OK, &early));
 
-    // The checkpoint event holds the whole signed checkpoint, in the published form.
-    let recorded = s
-        .store()
-        .events(size(&second) + 1, 1)
-        .await
-        .expect("events")
-        .remove(0);
-    assert_eq!(recorded.event_type, "audit.checkpoint_created");
-    assert_eq!(recorded.data, second, "{}", recorded.data);
-    assert_eq!(stored_chain_ok(s).await["ok"], true);
-});
+        // Against the witness kept elsewhere (GET latest's body, then the later one, as the
+        // sink's last line would hold it): truncated, from the first missing seq.
+        for kept in [&witnessed, &later] {
+            let result = check_against(s, kept).await;
+            assert_eq!(result["ok"], false, "{result}");
+            assert_eq!(result["kind"], "truncated", "{result}");
+            assert_eq!(result["first_bad_seq"], keep + 1, "{result}");
+            assert_eq!(result["current"]["tree_size"], keep, "{result}");
+            assert_eq!(result["consistency_proof"], json!([]));
+            assert!(
+                result["problem"]
+                    .as_str()
+                    .expect("problem")
+                    .contains(&format!(
+                        "events {} to {} were removed",
+                        keep + 1,
+                        size(kept)
+                    )),
+                "{result}"
+            );
+        }
+        // The early checkpoint, which the truncation kept, is still consistent.
+        assert_eq!(check_against(s, &early).await["ok"], true);
 
-server_test!(issue_9_a_truncation_that_removed_checkpoints_is_found_against_a_witness, |s| {
-    history(s, "a", 3).await;
-    let early = witness(s).await;
-    history(s, "b", 6).await;
-    s.clock.advance_minutes(1);
-    let witnessed = witness(s).await;
-    history(s, "c", 4).await;
-    s.clock.advance_minutes(1);
-    let later = witness(s).await;
-    history(s, "d", 2).await;
-
-    // The attack: everything after `keep` goes, with its nodes and checkpoints, and the
-    // heads are rewound. `keep` lies inside the witnessed tree, past the early checkpoint.
-    let keep = size(&early) + 3;
-    assert!(keep < size(&witnessed));
-    truncate_audit_trail(s.store(), keep)
-        .await
-        .expect("truncate");
-
-    // From inside the database nothing is wrong.
-    let inside = stored_chain_ok(s).await;
-    assert_eq!((&inside["ok"], &inside["head_seq"]), (&json!(true), &json!(keep)), "{inside}");
-    let (status, latest) = s.get("/v1/audit/checkpoints/latest", &s.admin).await;
-    assert_eq!((status, &latest), (StatusCode::OK, &early));
-
-    // Against the witness kept elsewhere (GET latest's body, then the later one, as the
-    // sink's last line would hold it): truncated, from the first missing seq.
-    for kept in [&witnessed, &later] {
-        let result = check_against(s, kept).await;
-        assert_eq!(result["ok"], false, "{result}");
-        assert_eq!(result["kind"], "truncated", "{result}");
-        assert_eq!(result["first_bad_seq"], keep + 1, "{result}");
-        assert_eq!(result["current"]["tree_size"], keep, "{result}");
-        assert_eq!(result["consistency_proof"], json!([]));
+        // New events make the tree larger than the witness again, but it is another history.
+        // The instance that signed `later` refuses to sign it (so no witness is handed a
+        // checkpoint of the rewritten trail), and nothing is written.
+        history(s, "forged", 12).await;
+        s.clock.advance_minutes(1);
+        let head = s.audit_len().await;
+        assert!(head > size(&later));
+        let (status, problem) = s.post("/v1/audit/checkpoints", &s.admin, json!(null)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert_eq!(problem["rule"], "trail_inconsistent", "{problem}");
         assert!(
-            result["problem"]
+            problem["detail"]
                 .as_str()
-                .expect("problem")
-                .contains(&format!("events {} to {} were removed", keep + 1, size(kept))),
-            "{result}"
+                .expect("detail")
+                .contains(&format!("checkpoint of tree size {}", size(&later))),
+            "{problem}"
         );
+        assert_eq!(s.audit_len().await, head, "no checkpoint event");
+        let (_, latest) = s.get("/v1/audit/checkpoints/latest", &s.admin).await;
+        assert_eq!(latest, early);
+        assert_eq!(stored_chain_ok(s).await["ok"], true);
+        // Against the witnesses: inconsistent, from the first seq the early checkpoint (signed
+        // before the witness, and still the current tree's prefix) no longer vouches for.
+        for kept in [&witnessed, &later] {
+            let result = check_against(s, kept).await;
+            assert_eq!(result["ok"], false, "{result}");
+            assert_eq!(result["kind"], "inconsistent", "{result}");
+            assert_eq!(result["first_bad_seq"], size(&early) + 1, "{result}");
+            assert!(size(&result["current"]) > size(kept), "{result}");
+            assert!(
+                result["problem"]
+                    .as_str()
+                    .expect("problem")
+                    .contains("is not a prefix of the current tree"),
+                "{result}"
+            );
+        }
     }
-    // The early checkpoint, which the truncation kept, is still consistent.
-    assert_eq!(check_against(s, &early).await["ok"], true);
-
-    // New events make the tree larger than the witness again, but it is another history.
-    // The instance that signed `later` refuses to sign it (so no witness is handed a
-    // checkpoint of the rewritten trail), and nothing is written.
-    history(s, "forged", 12).await;
-    s.clock.advance_minutes(1);
-    let head = s.audit_len().await;
-    assert!(head > size(&later));
-    let (status, problem) = s.post("/v1/audit/checkpoints", &s.admin, json!(null)).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    assert_eq!(problem["rule"], "trail_inconsistent", "{problem}");
-    assert!(
-        problem["detail"]
-            .as_str()
-            .expect("detail")
-            .contains(&format!("checkpoint of tree size {}", size(&later))),
-        "{problem}"
-    );
-    assert_eq!(s.audit_len().await, head, "no checkpoint event");
-    let (_, latest) = s.get("/v1/audit/checkpoints/latest", &s.admin).await;
-    assert_eq!(latest, early);
-    assert_eq!(stored_chain_ok(s).await["ok"], true);
-    // Against the witnesses: inconsistent, from the first seq the early checkpoint (signed
-    // before the witness, and still the current tree's prefix) no longer vouches for.
-    for kept in [&witnessed, &later] {
-        let result = check_against(s, kept).await;
-        assert_eq!(result["ok"], false, "{result}");
-        assert_eq!(result["kind"], "inconsistent", "{result}");
-        assert_eq!(result["first_bad_seq"], size(&early) + 1, "{result}");
-        assert!(size(&result["current"]) > size(kept), "{result}");
-        assert!(
-            result["problem"]
-                .as_str()
-                .expect("problem")
-                .contains("is not a prefix of the current tree"),
-            "{result}"
-        );
-    }
-});
+);
 
 server_test!(issue_9_missing_merkle_nodes_are_damage_not_an_error, |s| {
     history(s, "a", 6).await;
@@ -247,7 +269,10 @@ server_test!(issue_9_a_witness_not_signed_by_the_server_is_refused, |s| {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["rule"], "checkpoint_signature");
     assert!(
-        problem["detail"].as_str().expect("detail").contains("signed by key"),
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("signed by key"),
         "{problem}"
     );
 
@@ -258,12 +283,15 @@ server_test!(issue_9_a_witness_not_signed_by_the_server_is_refused, |s| {
         .post("/v1/audit/verify/checkpoint", &s.admin, bad_root)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
-    assert!(problem["detail"].as_str().expect("detail").contains("root_hash"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("root_hash")
+    );
     let mut extra = witnessed.clone();
     extra["note"] = json!("x");
-    let (status, problem) = s
-        .post("/v1/audit/verify/checkpoint", &s.admin, extra)
-        .await;
+    let (status, problem) = s.post("/v1/audit/verify/checkpoint", &s.admin, extra).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
 
     // Admins and auditors only.
@@ -276,7 +304,11 @@ server_test!(issue_9_a_witness_not_signed_by_the_server_is_refused, |s| {
     let (status, result) = s
         .post("/v1/audit/verify/checkpoint", &auditor, witnessed)
         .await;
-    assert_eq!((status, &result["ok"]), (StatusCode::OK, &json!(true)), "{result}");
+    assert_eq!(
+        (status, &result["ok"]),
+        (StatusCode::OK, &json!(true)),
+        "{result}"
+    );
 });
 
 /// `steward serve --checkpoint-sink FILE`: one line per checkpoint this instance signs, in
@@ -330,9 +362,11 @@ async fn issue_9_a_failing_sink_never_stops_a_checkpoint() {
     let db = databases().await.remove(0);
     // `/dev/full` opens for appending and fails every write.
     let sink = CheckpointSink::open(std::path::Path::new("/dev/full")).expect("open");
-    let s = TestServer::start_configured(db, Some(AuditKey::new(TEST_AUDIT_KEY)), |state: AppState| {
-        state.with_checkpoint_sink(sink)
-    })
+    let s = TestServer::start_configured(
+        db,
+        Some(AuditKey::new(TEST_AUDIT_KEY)),
+        |state: AppState| state.with_checkpoint_sink(sink),
+    )
     .await;
     history(&s, "a", 2).await;
     let (status, made) = s.post("/v1/audit/checkpoints", &s.admin, json!(null)).await;

@@ -1163,7 +1163,11 @@ server_test!(
         let (status, result) = s
             .post("/v1/audit/verify/checkpoint", &s.admin, hits[0].json())
             .await;
-        assert_eq!((status, &result["ok"]), (StatusCode::OK, &json!(true)), "{result}");
+        assert_eq!(
+            (status, &result["ok"]),
+            (StatusCode::OK, &json!(true)),
+            "{result}"
+        );
 
         let event = everything
             .hits()

@@ -89,8 +89,8 @@ pub fn verify(
 /// tree wins). Anything else is unusable input (exit 2).
 fn read_witness(file: &Path) -> anyhow::Result<SignedCheckpoint> {
     let name = file.display();
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| invalid(format!("cannot read `{name}`: {e}")))?;
     // One object, however it is laid out (a saved `GET …/latest` answer, pretty-printed).
     if let Ok(one) = serde_json::from_str::<PublishedCheckpoint>(&text) {
         return Ok(one.into());
@@ -171,7 +171,9 @@ fn check_locally(
     }
     let latest_size = latest.checkpoint.tree_size;
     if latest_size < size {
-        let mut check = none_left(format!("signed checkpoints of at most {latest_size} events"));
+        let mut check = none_left(format!(
+            "signed checkpoints of at most {latest_size} events"
+        ));
         if let Err(error) = &mut check.outcome {
             error.first_bad_seq = latest_size + 1;
         }

@@ -143,11 +143,12 @@ fn witness_scenario(name: &str, database: Option<&str>) {
             "{}",
             run.stdout
         );
-        assert!(run.stdout.contains("consistency proof NOT verified"), "{}", run.stdout);
-        let run = damaged(served.run(
-            &["audit", "verify", "--checkpoint", file, "--json"],
-            &admin,
-        ));
+        assert!(
+            run.stdout.contains("consistency proof NOT verified"),
+            "{}",
+            run.stdout
+        );
+        let run = damaged(served.run(&["audit", "verify", "--checkpoint", file, "--json"], &admin));
         let report = run.json();
         assert_eq!(
             (&report["ok"], &report["kind"], &report["first_bad_seq"]),
@@ -185,7 +186,12 @@ fn witness_scenario(name: &str, database: Option<&str>) {
     std::fs::write(&garbage, b"hello\n").expect("write");
     served
         .run(
-            &["audit", "verify", "--checkpoint", garbage.to_str().expect("utf-8")],
+            &[
+                "audit",
+                "verify",
+                "--checkpoint",
+                garbage.to_str().expect("utf-8"),
+            ],
             &admin,
         )
         .assert_invalid("line 1: not a checkpoint");
@@ -195,7 +201,12 @@ fn witness_scenario(name: &str, database: Option<&str>) {
     std::fs::write(&forged_file, forged.to_string()).expect("write");
     served
         .run(
-            &["audit", "verify", "--checkpoint", forged_file.to_str().expect("utf-8")],
+            &[
+                "audit",
+                "verify",
+                "--checkpoint",
+                forged_file.to_str().expect("utf-8"),
+            ],
             &admin,
         )
         .assert_invalid("does not verify with the key");

@@ -123,7 +123,9 @@ pub async fn create_checkpoint(
         CheckpointOutcome::Signed(signed) => {
             (StatusCode::CREATED, Json(CheckpointView::from(&signed)))
         }
-        CheckpointOutcome::Unchanged(latest) => (StatusCode::OK, Json(CheckpointView::from(&latest))),
+        CheckpointOutcome::Unchanged(latest) => {
+            (StatusCode::OK, Json(CheckpointView::from(&latest)))
+        }
     })
 }
 

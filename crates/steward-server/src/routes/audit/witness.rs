@@ -132,13 +132,13 @@ pub async fn verify_checkpoint_route(
 
 /// The body's hex fields decoded, or a 400 naming the field.
 fn parse_checkpoint(body: CheckpointView) -> Result<SignedCheckpoint, ApiError> {
-    let root_hash: Hash = body.root_hash.parse().map_err(|_| {
-        ApiError::bad_request("`root_hash` must be 64 hex digits", "root_hash")
-    })?;
+    let root_hash: Hash = body
+        .root_hash
+        .parse()
+        .map_err(|_| ApiError::bad_request("`root_hash` must be 64 hex digits", "root_hash"))?;
     let mut signature = [0; 64];
-    hex::decode_to_slice(&body.signature, &mut signature).map_err(|_| {
-        ApiError::bad_request("`signature` must be 128 hex digits", "signature")
-    })?;
+    hex::decode_to_slice(&body.signature, &mut signature)
+        .map_err(|_| ApiError::bad_request("`signature` must be 128 hex digits", "signature"))?;
     Ok(SignedCheckpoint {
         checkpoint: steward_audit::Checkpoint {
             tree_size: body.tree_size,
