@@ -107,7 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/verify", get(routes::audit::verify))
         .route(
             "/v1/audit/verify/checkpoint",
-            post(routes::audit::witness::verify_checkpoint_route),
+            post(routes::audit::witness::verify_witnessed),
         )
         .route(
             "/v1/audit/checkpoints",

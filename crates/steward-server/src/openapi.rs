@@ -49,7 +49,7 @@ use crate::routes;
         routes::tokens::revoke_token,
         routes::audit::list_events,
         routes::audit::verify,
-        routes::audit::witness::verify_checkpoint_route,
+        routes::audit::witness::verify_witnessed,
         routes::audit::tail::tail,
         routes::audit::export::export,
         routes::audit::checkpoints::create_checkpoint,

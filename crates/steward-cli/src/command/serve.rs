@@ -106,7 +106,9 @@ pub struct ServeArgs {
     /// (another host, object storage with retention, a log pipeline): `steward audit
     /// verify --checkpoint PATH` then finds a truncated or rewritten trail that verifies
     /// clean on its own. A failed write is logged and the server carries on. With `-`,
-    /// the start-up text goes to stderr, so stdout holds only checkpoints.
+    /// the start-up text goes to stderr, so stdout holds only checkpoints. The instance
+    /// will not sign a trail that does not extend the largest checkpoint at the end of the
+    /// file (nor the last one it signed): a rewritten trail is refused, not published.
     #[arg(long, env = "STEWARD_CHECKPOINT_SINK", value_name = "PATH")]
     pub checkpoint_sink: Option<PathBuf>,
 }

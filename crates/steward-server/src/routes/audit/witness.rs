@@ -71,7 +71,7 @@ pub struct WitnessVerification {
         (status = 422, description = "`checkpoint_signature`: the checkpoint is not signed by this server's key"),
     ),
     security(("bearer" = [])))]
-pub async fn verify_checkpoint_route(
+pub async fn verify_witnessed(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CheckpointView>,
