@@ -139,6 +139,7 @@ mod canonical;
 mod chain;
 mod checkpoint;
 mod compliance;
+mod damage;
 mod entry;
 mod export;
 mod hash;
@@ -159,6 +160,7 @@ pub use compliance::{
     Area, ComplianceReport, ControlReport, Exception, Framework, Period, ReportBuilder,
     UnknownFrameworkError, Verification,
 };
+pub use damage::Damage;
 pub use entry::{Actor, ActorKind, AuditEntry, Channel, EntryBody, Subject, UnknownActorKindError};
 pub use export::{
     ExportHeader, ExportLine, ExportVerifier, VerifyError, VerifyErrorKind, VerifyReport,

@@ -30,13 +30,18 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
+use std::sync::Arc;
 use tokio::net::TcpListener;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use authz::AuthzCache;
 pub use clock::Clock;
@@ -45,195 +50,131 @@ pub use limits::{RateLimitConfig, RateLimits};
 pub use state::{AppState, AuditKey, Stopping};
 pub use witness::CheckpointSink;
 
-/// Builds the router over `state`.
+/// Builds the router over `state`: the documented API of [`api_routes`], its OpenAPI
+/// document at `/openapi.json`, and the MCP endpoint.
 pub fn router(state: AppState) -> Router {
     let mcp = mcp::router(state.clone());
-    Router::new()
-        .route("/healthz", get(routes::health::healthz))
-        .route("/openapi.json", get(openapi::document))
-        .route("/v1/analyze", post(routes::analyze::analyze_task))
-        .route(
-            "/v1/authorize",
-            post(routes::authorize::authorize_operation),
-        )
-        .route(
-            "/v1/permits",
-            post(routes::permits::request).get(routes::permits::list),
-        )
-        .route("/v1/permits/{id}", get(routes::permits::show))
-        .route("/v1/permits/{id}/wait", get(routes::permits::wait::wait))
-        .route("/v1/events", get(routes::events::events))
-        .route("/v1/permits/{id}/approvals", post(routes::permits::decide))
-        .route(
-            "/v1/permits/{id}/cab-signoff",
-            post(routes::permits::cab_signoff),
-        )
-        .route("/v1/permits/{id}/resubmit", post(routes::permits::resubmit))
-        .route("/v1/permits/{id}/start", post(routes::permits::start))
-        .route("/v1/permits/{id}/complete", post(routes::permits::complete))
-        .route("/v1/permits/{id}/close", post(routes::permits::close))
-        .route("/v1/permits/{id}/revoke", post(routes::permits::revoke))
-        .route("/v1/permits/{id}/renew", post(routes::permits::renew))
-        .route("/v1/permits/{id}/archive", post(routes::permits::archive))
-        .merge(routes_emergencies())
-        .route(
-            "/v1/permits/{id}/telemetry",
-            post(routes::monitoring::telemetry),
-        )
-        .route(
-            "/v1/permits/{id}/rollback",
-            post(routes::monitoring::report_rollback).get(routes::monitoring::show_rollback),
-        )
-        .route("/v1/rollbacks", get(routes::monitoring::list_rollbacks))
-        .route(
-            "/v1/principals",
-            post(routes::principals::create_principal).get(routes::principals::list_principals),
-        )
-        .route(
-            "/v1/principals/{id}/disable",
-            post(routes::principals::disable_principal),
-        )
-        .route(
-            "/v1/tokens",
-            post(routes::tokens::create_token).get(routes::tokens::list_tokens),
-        )
-        .route("/v1/tokens/{id}/revoke", post(routes::tokens::revoke_token))
-        .route(
-            "/v1/principals/{id}/erase",
-            post(routes::erasure::erase_principal),
-        )
-        .route("/v1/reports/compliance", get(routes::reports::compliance))
-        .route("/v1/audit/events", get(routes::audit::list_events))
-        .route("/v1/audit/verify", get(routes::audit::verify))
-        .route(
-            "/v1/audit/verify/checkpoint",
-            post(routes::audit::witness::verify_witnessed),
-        )
-        .route(
-            "/v1/audit/checkpoints",
-            post(routes::audit::checkpoints::create_checkpoint)
-                .get(routes::audit::checkpoints::list_checkpoints),
-        )
-        .route(
-            "/v1/audit/checkpoints/latest",
-            get(routes::audit::checkpoints::latest_checkpoint),
-        )
-        .route(
-            "/v1/audit/checkpoints/{tree_size}",
-            get(routes::audit::checkpoints::show_checkpoint),
-        )
-        .route("/v1/audit/export", get(routes::audit::export::export))
-        .route("/v1/audit/tail", get(routes::audit::tail::tail))
-        .route(
-            "/v1/audit/public-key",
-            get(routes::audit::checkpoints::public_key),
-        )
-        .route(
-            "/v1/audit/proofs/inclusion",
-            get(routes::audit::proofs::inclusion),
-        )
-        .route(
-            "/v1/audit/proofs/consistency",
-            get(routes::audit::proofs::consistency),
-        )
-        .route("/v1/audit/prune", post(routes::audit::retention::prune))
-        .route(
-            "/v1/audit/manifests",
-            get(routes::audit::retention::list_manifests),
-        )
-        .route(
-            "/v1/audit/holds",
-            post(routes::audit::retention::create_hold).get(routes::audit::retention::list_holds),
-        )
-        .route(
-            "/v1/audit/holds/{id}/release",
-            post(routes::audit::retention::release_hold),
-        )
-        .route(
-            "/v1/workers",
-            post(routes::workers::register).get(routes::workers::list),
-        )
-        .route("/v1/workers/{id}", get(routes::workers::show))
-        .route(
-            "/v1/workers/{id}/identity",
-            post(routes::workers::identity::create_identity),
-        )
-        .route(
-            "/v1/workers/{id}/tokens",
-            post(routes::workers::identity::create_token)
-                .get(routes::workers::identity::list_tokens),
-        )
-        .route(
-            "/v1/workers/{id}/tokens/{token_id}/revoke",
-            post(routes::workers::identity::revoke_token),
-        )
-        .route(
-            "/v1/workers/{id}/eligibility",
-            get(routes::workers::eligibility),
-        )
-        .route(
-            "/v1/workers/{id}/promotions",
-            post(routes::workers::approve_promotion),
-        )
-        .route("/v1/clock", get(routes::clock::show))
-        .route("/v1/clock/advance", post(routes::clock::advance))
-        .route(
-            "/v1/workers/{id}/initial-certification",
-            post(routes::workers::initial::request).get(routes::workers::initial::show),
-        )
-        .route(
-            "/v1/workers/{id}/initial-certification/approvals",
-            post(routes::workers::initial::approve),
-        )
-        .route("/v1/workers/{id}/suspend", post(routes::workers::suspend))
-        .route(
-            "/v1/workers/{id}/reinstate",
-            post(routes::workers::reinstate),
-        )
-        .route("/v1/workers/{id}/revoke", post(routes::workers::revoke))
-        .route(
-            "/v1/workers/{id}/recertify",
-            post(routes::workers::recertify),
-        )
-        .route(
-            "/v1/workers/{id}/end-probation",
-            post(routes::workers::end_probation),
-        )
-        .route(
-            "/v1/workers/{id}/outcomes",
-            post(routes::workers::record_outcome),
-        )
-        .route("/metrics", get(routes::metrics::metrics))
-        .route(
-            "/v1/webhooks",
-            post(routes::webhooks::create).get(routes::webhooks::list),
-        )
-        .route("/v1/webhooks/{id}", delete(routes::webhooks::remove))
-        .route(
-            "/v1/webhooks/{id}/deliveries",
-            get(routes::webhooks::deliveries),
-        )
-        .route("/v1/hooks/claude-code", post(routes::hooks::claude_code))
-        .merge(mcp)
-        .fallback(not_found)
-        // After every route: it applies to the routes added so far.
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
-        .layer(middleware::from_fn(problems_only))
-        .layer(middleware::from_fn(log_internal_errors))
-        .with_state(state)
+    let (api, document) = api_routes().split_for_parts();
+    let document = Arc::new(openapi::finish(document));
+    api.route(
+        "/openapi.json",
+        get(move || {
+            let document = Arc::clone(&document);
+            async move { Json(document) }
+        }),
+    )
+    .merge(mcp)
+    .fallback(not_found)
+    // After every route: it applies to the routes added so far.
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
+    .layer(middleware::from_fn(problems_only))
+    .layer(middleware::from_fn(log_internal_errors))
+    .with_state(state)
 }
 
-/// The emergency routes (SPEC §8), see [`routes::emergencies`].
-fn routes_emergencies() -> Router<AppState> {
-    use routes::emergencies as e;
-    Router::new()
-        .route("/v1/emergencies", post(e::declare).get(e::list))
-        .route("/v1/emergencies/{id}", get(e::show))
-        .route("/v1/emergencies/{id}/approve", post(e::approve))
-        .route("/v1/emergencies/{id}/resolve", post(e::resolve))
-        .route("/v1/emergencies/{id}/renew", post(e::renew))
-        .route("/v1/emergencies/{id}/review", post(e::review))
+/// The OpenAPI document of the API, as `/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::finish(api_routes().split_for_parts().1)
+}
+
+/// Every documented route, registered once: each handler's `#[utoipa::path]` gives its
+/// method and path to both the router and the OpenAPI document, so neither can list a
+/// route the other lacks. Handlers sharing a path go in one `routes!`.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::health::healthz))
+        .routes(routes!(routes::analyze::analyze_task))
+        .routes(routes!(routes::authorize::authorize_operation))
+        .routes(routes!(routes::permits::request, routes::permits::list))
+        .routes(routes!(routes::permits::show))
+        .routes(routes!(routes::permits::wait::wait))
+        .routes(routes!(routes::events::events))
+        .routes(routes!(routes::permits::decide))
+        .routes(routes!(routes::permits::cab_signoff))
+        .routes(routes!(routes::permits::resubmit))
+        .routes(routes!(routes::permits::start))
+        .routes(routes!(routes::permits::complete))
+        .routes(routes!(routes::permits::close))
+        .routes(routes!(routes::permits::revoke))
+        .routes(routes!(routes::permits::renew))
+        .routes(routes!(routes::permits::archive))
+        .routes(routes!(
+            routes::emergencies::declare,
+            routes::emergencies::list
+        ))
+        .routes(routes!(routes::emergencies::show))
+        .routes(routes!(routes::emergencies::approve))
+        .routes(routes!(routes::emergencies::resolve))
+        .routes(routes!(routes::emergencies::renew))
+        .routes(routes!(routes::emergencies::review))
+        .routes(routes!(routes::monitoring::telemetry))
+        .routes(routes!(
+            routes::monitoring::report_rollback,
+            routes::monitoring::show_rollback
+        ))
+        .routes(routes!(routes::monitoring::list_rollbacks))
+        .routes(routes!(
+            routes::principals::create_principal,
+            routes::principals::list_principals
+        ))
+        .routes(routes!(routes::principals::disable_principal))
+        .routes(routes!(
+            routes::tokens::create_token,
+            routes::tokens::list_tokens
+        ))
+        .routes(routes!(routes::tokens::revoke_token))
+        .routes(routes!(routes::erasure::erase_principal))
+        .routes(routes!(routes::reports::compliance))
+        .routes(routes!(routes::audit::list_events))
+        .routes(routes!(routes::audit::verify))
+        .routes(routes!(routes::audit::witness::verify_witnessed))
+        .routes(routes!(
+            routes::audit::checkpoints::create_checkpoint,
+            routes::audit::checkpoints::list_checkpoints
+        ))
+        .routes(routes!(routes::audit::checkpoints::latest_checkpoint))
+        .routes(routes!(routes::audit::checkpoints::show_checkpoint))
+        .routes(routes!(routes::audit::export::export))
+        .routes(routes!(routes::audit::tail::tail))
+        .routes(routes!(routes::audit::checkpoints::public_key))
+        .routes(routes!(routes::audit::proofs::inclusion))
+        .routes(routes!(routes::audit::proofs::consistency))
+        .routes(routes!(routes::audit::retention::prune))
+        .routes(routes!(routes::audit::retention::list_manifests))
+        .routes(routes!(
+            routes::audit::retention::create_hold,
+            routes::audit::retention::list_holds
+        ))
+        .routes(routes!(routes::audit::retention::release_hold))
+        .routes(routes!(routes::workers::register, routes::workers::list))
+        .routes(routes!(routes::workers::show))
+        .routes(routes!(routes::workers::identity::create_identity))
+        .routes(routes!(
+            routes::workers::identity::create_token,
+            routes::workers::identity::list_tokens
+        ))
+        .routes(routes!(routes::workers::identity::revoke_token))
+        .routes(routes!(routes::workers::eligibility))
+        .routes(routes!(routes::workers::approve_promotion))
+        .routes(routes!(routes::clock::show))
+        .routes(routes!(routes::clock::advance))
+        .routes(routes!(
+            routes::workers::initial::request,
+            routes::workers::initial::show
+        ))
+        .routes(routes!(routes::workers::initial::approve))
+        .routes(routes!(routes::workers::suspend))
+        .routes(routes!(routes::workers::reinstate))
+        .routes(routes!(routes::workers::revoke))
+        .routes(routes!(routes::workers::recertify))
+        .routes(routes!(routes::workers::end_probation))
+        .routes(routes!(routes::workers::record_outcome))
+        .routes(routes!(routes::metrics::metrics))
+        .routes(routes!(routes::webhooks::create, routes::webhooks::list))
+        .routes(routes!(routes::webhooks::remove))
+        .routes(routes!(routes::webhooks::deliveries))
+        .routes(routes!(routes::hooks::claude_code))
 }
 
 /// Serves `router` on an already-bound listener until `shutdown` resolves, then drains.
@@ -262,6 +203,10 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 /// instance has a signing key); the first run is one interval after start.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How often the maintenance loop folds new audit events into the `/metrics` counters,
+/// so that a scrape finds little to fold.
+const METRICS_FOLD_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How often the maintenance loop forgets rate-limit keys that are idle again.
 const LIMITS_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -275,7 +220,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// rollbacks past their SLA (`Store::sweep_rollbacks`, once per rollback), catching the
 /// audit Merkle tree up with the trail (`Store::extend_merkle`), every
 /// [`CHECKPOINT_INTERVAL`] signing a checkpoint, and every [`PRUNE_INTERVAL`] pruning the
-/// audit trail past its retention; every minute it forgets idle rate-limit keys.
+/// audit trail past its retention; every minute it forgets idle rate-limit keys, and every
+/// five seconds it folds new events into the `/metrics` counters (`Store::fold_metrics`).
 /// Safe on several instances at once: each permit is issued under its row lock, and the
 /// Merkle head row serialises tree extension and checkpoints (an instance that finds
 /// nothing new signs nothing); timers, sweeps and pruning claim their rows in the database.
@@ -285,6 +231,7 @@ pub async fn run_maintenance(state: AppState) {
     let mut last_checkpoint = tokio::time::Instant::now();
     let mut last_prune = tokio::time::Instant::now();
     let mut last_limits_sweep = tokio::time::Instant::now();
+    let mut last_metrics_fold = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         if last_limits_sweep.elapsed() >= LIMITS_SWEEP_INTERVAL {
@@ -322,6 +269,12 @@ pub async fn run_maintenance(state: AppState) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "sweeping rollbacks failed; retrying"),
+        }
+        if last_metrics_fold.elapsed() >= METRICS_FOLD_INTERVAL {
+            last_metrics_fold = tokio::time::Instant::now();
+            if let Err(error) = state.store.fold_metrics().await {
+                tracing::warn!(%error, "folding audit events into the metrics failed; retrying");
+            }
         }
         if let Err(error) = state.store.extend_merkle(None).await {
             tracing::warn!(%error, "extending the audit merkle tree failed; retrying");

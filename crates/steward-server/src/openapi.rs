@@ -1,6 +1,7 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The OpenAPI 3.1 document: `ApiDoc` holds what is not a route (info, shared schemas,
+//! the bearer scheme); the paths come from the handlers' annotations as
+//! `crate::api_routes` registers them.
 
-use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -9,87 +10,6 @@ use crate::routes;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Steward API", description = "The safety layer for fleets of AI agents."),
-    paths(
-        routes::health::healthz,
-        routes::analyze::analyze_task,
-        routes::authorize::authorize_operation,
-        routes::hooks::claude_code,
-        routes::permits::request,
-        routes::permits::list,
-        routes::permits::show,
-        routes::permits::wait::wait,
-        routes::events::events,
-        routes::permits::decide,
-        routes::permits::cab_signoff,
-        routes::permits::resubmit,
-        routes::permits::start,
-        routes::permits::complete,
-        routes::permits::close,
-        routes::permits::revoke,
-        routes::permits::renew,
-        routes::permits::archive,
-        routes::emergencies::declare,
-        routes::emergencies::list,
-        routes::emergencies::show,
-        routes::emergencies::approve,
-        routes::emergencies::resolve,
-        routes::emergencies::renew,
-        routes::emergencies::review,
-        routes::monitoring::telemetry,
-        routes::monitoring::report_rollback,
-        routes::monitoring::show_rollback,
-        routes::monitoring::list_rollbacks,
-        routes::principals::create_principal,
-        routes::principals::list_principals,
-        routes::principals::disable_principal,
-        routes::erasure::erase_principal,
-        routes::reports::compliance,
-        routes::tokens::create_token,
-        routes::tokens::list_tokens,
-        routes::tokens::revoke_token,
-        routes::audit::list_events,
-        routes::audit::verify,
-        routes::audit::witness::verify_witnessed,
-        routes::audit::tail::tail,
-        routes::audit::export::export,
-        routes::audit::checkpoints::create_checkpoint,
-        routes::audit::checkpoints::latest_checkpoint,
-        routes::audit::checkpoints::show_checkpoint,
-        routes::audit::checkpoints::list_checkpoints,
-        routes::audit::checkpoints::public_key,
-        routes::audit::proofs::inclusion,
-        routes::audit::proofs::consistency,
-        routes::audit::retention::prune,
-        routes::audit::retention::list_manifests,
-        routes::audit::retention::create_hold,
-        routes::audit::retention::list_holds,
-        routes::audit::retention::release_hold,
-        routes::workers::register,
-        routes::workers::list,
-        routes::workers::show,
-        routes::workers::identity::create_identity,
-        routes::workers::identity::create_token,
-        routes::workers::identity::list_tokens,
-        routes::workers::identity::revoke_token,
-        routes::workers::eligibility,
-        routes::workers::approve_promotion,
-        routes::clock::show,
-        routes::clock::advance,
-        routes::workers::initial::request,
-        routes::workers::initial::approve,
-        routes::workers::initial::show,
-        routes::workers::suspend,
-        routes::workers::reinstate,
-        routes::workers::revoke,
-        routes::workers::recertify,
-        routes::workers::end_probation,
-        routes::workers::record_outcome,
-        routes::webhooks::create,
-        routes::webhooks::list,
-        routes::webhooks::remove,
-        routes::webhooks::deliveries,
-        routes::metrics::metrics,
-    ),
     components(schemas(
         routes::health::Health,
         routes::clock::AdvanceRequest,
@@ -176,6 +96,9 @@ impl Modify for BearerAuth {
     }
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The document as served, once the routes added their paths: the bearer scheme is
+/// added last, so it is there whatever the routes brought.
+pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    BearerAuth.modify(&mut document);
+    document
 }

@@ -2,7 +2,7 @@
 //! own transaction, reading events back, and verifying the stored chain.
 
 use serde_json::Value;
-use steward_audit::{Actor, ActorKind, AuditEntry, EntryBody, Hash, Subject, verify_chain};
+use steward_audit::{Actor, ActorKind, AuditEntry, EntryBody, Hash, Subject};
 use steward_policy::Level;
 
 use crate::error::StoreError;
@@ -216,9 +216,6 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
     })
 }
 
-/// Rows read per query when scanning the trail.
-const PAGE: u32 = 1000;
-
 impl Store {
     /// Appends one event for an act that changes nothing else (an authorize decision, a
     /// telemetry breach report), and returns it once it is committed.
@@ -407,54 +404,8 @@ impl Store {
         self.verify_audit_trail(None).await
     }
 
-    /// The chain check of [`Store::verify_audit_chain`] for the stored entries after
-    /// `start` (the end of the pruned history, or `seq` 0 and zeros).
-    pub(crate) async fn verify_chain_after(
-        &self,
-        start: AuditHead,
-    ) -> Result<AuditHead, StoreError> {
-        let head = self.audit_head().await?;
-        // The last entry of the previous page is carried into the next one, so links and
-        // seq continuity across page boundaries are checked by verify_chain itself.
-        let mut carried: Option<AuditEntry> = None;
-        let mut checked_before = 0usize;
-        loop {
-            let after = carried.as_ref().map_or(start.seq, |entry| entry.seq);
-            let page = self.events_in(after, head.seq, PAGE).await?;
-            if page.is_empty() {
-                break;
-            }
-            let mut window = Vec::with_capacity(page.len() + 1);
-            let first_prev = match carried.take() {
-                Some(entry) => {
-                    let prev = entry.prev_hash;
-                    window.push(entry);
-                    prev
-                }
-                None => start.hash,
-            };
-            let offset = window.len();
-            window.extend(page);
-            verify_chain(&window, first_prev).map_err(|mut error| {
-                error.index = checked_before + error.index.saturating_sub(offset);
-                error
-            })?;
-            checked_before += window.len() - offset;
-            carried = window.pop();
-        }
-        let (last_seq, last_hash) =
-            carried.map_or((start.seq, start.hash), |entry| (entry.seq, entry.hash));
-        if last_seq != head.seq || last_hash != head.hash {
-            return Err(StoreError::AuditHeadMismatch {
-                head_seq: head.seq,
-                last_seq,
-            });
-        }
-        Ok(head)
-    }
-
     /// Entries with `after < seq <= up_to`, at most `limit`, in `seq` order.
-    async fn events_in(
+    pub(crate) async fn events_in(
         &self,
         after: u64,
         up_to: u64,

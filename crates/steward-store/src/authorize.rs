@@ -11,12 +11,10 @@
 //! with the versions it loaded sees any change committed before the read began, on this
 //! instance or any other sharing the database.
 
-use sqlx::Row as _;
-
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::permit::Permit;
-use crate::store::{Pool, Store, TxConn};
+use crate::store::{Store, on_pool, on_tx};
 
 /// The current versions of a worker and, when one was named, a permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,33 +47,29 @@ impl Store {
         worker_id: &str,
         permit_id: Option<&str>,
     ) -> Result<Option<AuthzVersions>, StoreError> {
-        let row: Option<(i64, Option<i64>, Option<i64>)> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT w.version, p.version, p.tokens_used FROM workers w \
-                     LEFT JOIN permits p ON p.id = ? WHERE w.id = ?",
-                )
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            worker_version: i64,
+            permit_version: Option<i64>,
+            tokens_used: Option<i64>,
+        }
+        const SQL: &str = "SELECT w.version AS worker_version, p.version AS permit_version, \
+             p.tokens_used FROM workers w LEFT JOIN permits p ON p.id = $1 WHERE w.id = $2";
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, Row>(SQL)
                 .bind(permit_id)
                 .bind(worker_id)
                 .fetch_optional(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT w.version, p.version, p.tokens_used FROM workers w \
-                     LEFT JOIN permits p ON p.id = $1 WHERE w.id = $2",
-                )
-                .bind(permit_id)
-                .bind(worker_id)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
-        Ok(row.map(|(worker, version, tokens)| AuthzVersions {
-            worker,
-            permit: version.map(|version| PermitVersion {
+        });
+        Ok(row.map(|row| AuthzVersions {
+            worker: row.worker_version,
+            permit: row.permit_version.map(|version| PermitVersion {
                 version,
-                tokens_used: tokens.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                tokens_used: row
+                    .tokens_used
+                    .and_then(|t| u64::try_from(t).ok())
+                    .unwrap_or(0),
             }),
         }))
     }
@@ -96,33 +90,17 @@ impl Store {
             return Ok(None);
         };
         let mut tx = self.begin().await?;
-        let spent: Option<i64> = match &mut tx.conn {
-            TxConn::Sqlite(conn) => sqlx::query(
-                "UPDATE permits SET tokens_used = tokens_used + ? WHERE id = ? \
-                 AND tokens_used + ? <= ? AND state IN ('active', 'executing') \
-                 RETURNING tokens_used",
-            )
-            .bind(tokens)
-            .bind(permit_id)
-            .bind(tokens)
-            .bind(budget)
-            .fetch_optional(&mut **conn)
-            .await?
-            .map(|row| row.try_get(0))
-            .transpose()?,
-            TxConn::Postgres(conn) => sqlx::query(
-                "UPDATE permits SET tokens_used = tokens_used + $1 WHERE id = $2 \
-                 AND tokens_used + $1 <= $3 AND state IN ('active', 'executing') \
-                 RETURNING tokens_used",
-            )
-            .bind(tokens)
-            .bind(permit_id)
-            .bind(budget)
-            .fetch_optional(&mut **conn)
-            .await?
-            .map(|row| row.try_get(0))
-            .transpose()?,
-        };
+        const SQL: &str = "UPDATE permits SET tokens_used = tokens_used + $1 WHERE id = $2 \
+             AND tokens_used + $1 <= $3 AND state IN ('active', 'executing') \
+             RETURNING tokens_used";
+        let spent = on_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, i64>(SQL)
+                .bind(tokens)
+                .bind(permit_id)
+                .bind(budget)
+                .fetch_optional(&mut **conn)
+                .await?
+        });
         let Some(spent) = spent else {
             tx.rollback().await?;
             return Ok(None);

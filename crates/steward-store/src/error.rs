@@ -1,6 +1,6 @@
 //! `StoreError`: what a store operation can fail with.
 
-use steward_audit::ChainError;
+use steward_audit::{ChainError, Damage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,11 +37,16 @@ pub enum StoreError {
     /// were removed from its end.
     #[error("audit trail ends at seq {last_seq}, which does not match the head at seq {head_seq}")]
     AuditHeadMismatch { head_seq: u64, last_seq: u64 },
-    /// A manifest of pruned history does not stand in for its range (edited, forged,
-    /// out of place, or disagreeing with the Merkle tree); names the first `seq` of the
-    /// range.
-    #[error("audit trail damaged at seq {seq}: {problem}")]
-    AuditManifest { seq: u64, problem: String },
+    /// Damage other than a broken chain or a cut end: a manifest of pruned history that
+    /// does not stand in for its range (edited, forged, out of place, or disagreeing with
+    /// the Merkle tree), missing or altered Merkle nodes, a forged checkpoint or one the
+    /// events do not make; names the first affected `seq` and the kind.
+    #[error("audit trail damaged at seq {seq}: {kind}: {problem}")]
+    AuditDamaged {
+        seq: u64,
+        kind: Damage,
+        problem: String,
+    },
     /// A root or proof was asked for a tree larger than the Merkle tree built so far
     /// ([`Store::extend_merkle`](crate::Store::extend_merkle) has not reached it, or the
     /// trail is not that long).
@@ -88,6 +93,34 @@ impl StoreError {
             what,
             id: id.to_string(),
             problem: problem.to_string(),
+        }
+    }
+
+    /// The damage to the audit trail this error reports, if it reports any: the first
+    /// affected `seq`, the kind, and what is wrong there. A broken chain, a trail cut
+    /// short, a stored event that cannot be decoded and [`StoreError::AuditDamaged`] are
+    /// damage; every other error is a failure to check.
+    pub fn audit_damage(&self) -> Option<(u64, Damage, String)> {
+        match self {
+            StoreError::AuditChain(error) => {
+                Some((error.seq, Damage::from(error.kind), error.kind.to_string()))
+            }
+            StoreError::AuditHeadMismatch { last_seq, .. } => Some((
+                last_seq.saturating_add(1),
+                Damage::Truncated,
+                self.to_string(),
+            )),
+            StoreError::AuditDamaged { seq, kind, problem } => Some((*seq, *kind, problem.clone())),
+            StoreError::Corrupt {
+                what: "audit event",
+                id,
+                problem,
+            } => Some((
+                id.parse().unwrap_or(0),
+                Damage::EventUnreadable,
+                format!("audit event {id} cannot be read: {problem}"),
+            )),
+            _ => None,
         }
     }
 

@@ -41,9 +41,11 @@
 //!   lock (SQLite: every write transaction is `BEGIN IMMEDIATE`) or that row's lock
 //!   (PostgreSQL: `SELECT … FOR UPDATE`). The only way to get a [`Tx`] is
 //!   [`Store::begin`], which guarantees this.
-//! - Both dialects have the same tables and columns and the same CHECK lists; the SQL of
-//!   each statement sits side by side in one `match` on the backend. Tests run one body
-//!   against both (`store_test!`).
+//! - Both dialects have the same tables and columns and the same CHECK lists, so a
+//!   statement is written once and `on_pool!`/`on_tx!` run it on either backend; code
+//!   differs per backend only where the databases do (`BEGIN IMMEDIATE`, row-lock
+//!   clauses, JSON paths, array parameters). Tests run one body against both
+//!   (`store_test!`).
 //! - API token secrets are never stored: only their SHA-256.
 //!
 //! # Durability
@@ -80,6 +82,7 @@ mod signing;
 mod store;
 mod timers;
 pub mod token;
+mod verify;
 mod web_session;
 pub mod webhook;
 mod witness;

@@ -23,7 +23,7 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::Row as _;
+use sqlx::types::Json;
 use steward_audit::Subject;
 use steward_permits::{
     Breach, MonitorState, PermitState, RevocationReason, RollbackOutcome, Sample, SampleError,
@@ -37,7 +37,7 @@ use crate::error::StoreError;
 use crate::permit::revoke_by_system_in;
 use crate::permit::system_actor;
 use crate::principal::Principal;
-use crate::store::{Store, Tx, TxConn, new_id};
+use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// Samples kept per permit; older ones are pruned (the audit trail keeps every one).
 pub const SAMPLES_KEPT: i64 = 200;
@@ -154,100 +154,67 @@ impl PermitFacts {
     }
 }
 
-/// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL and drops the `::jsonb` /
-/// `::text` casts for SQLite, so each statement is written once.
-fn dialect(sql: &str, postgres: bool) -> String {
-    if !postgres {
-        return sql.replace("::jsonb", "").replace("::text", "");
-    }
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+/// The `rollbacks` columns, in [`RollbackRow`]'s names; JSONB columns read as text.
+const ROLLBACK_COLUMNS: &str = "id, permit_id, worker_id, level, trigger_kind, \
+     CAST(breach AS TEXT) AS breach, sla_minutes, opened_at, due_at, status, completed_at, \
+     completed_by, duration_ms, within_sla, notes, escalated_at, \
+     CAST(escalated_to AS TEXT) AS escalated_to";
+
+/// One `rollbacks` row as [`ROLLBACK_COLUMNS`] reads it.
+#[derive(sqlx::FromRow)]
+struct RollbackRow {
+    id: String,
+    permit_id: String,
+    worker_id: String,
+    level: i64,
+    trigger_kind: String,
+    breach: String,
+    sla_minutes: i64,
+    opened_at: i64,
+    due_at: i64,
+    status: String,
+    completed_at: Option<i64>,
+    completed_by: Option<String>,
+    duration_ms: Option<i64>,
+    /// 0 or 1.
+    within_sla: Option<i64>,
+    notes: Option<String>,
+    escalated_at: Option<i64>,
+    escalated_to: Option<String>,
 }
 
-/// Runs a statement on the transaction's backend; evaluates to the rows affected.
-macro_rules! exec {
-    ($tx:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
-        match &mut $tx.conn {
-            TxConn::Sqlite(c) => sqlx::query(&dialect($sql, false))$(.bind($arg))*
-                .execute(&mut **c).await.map_err(StoreError::from)?.rows_affected(),
-            TxConn::Postgres(c) => sqlx::query(&dialect($sql, true))$(.bind($arg))*
-                .execute(&mut **c).await.map_err(StoreError::from)?.rows_affected(),
-        }
-    };
-}
-
-/// Fetches rows and decodes each with `$decode` (a macro-free closure body over `row`).
-macro_rules! fetch {
-    ($tx:expr, |$row:ident| $decode:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
-        let mut out = Vec::new();
-        match &mut $tx.conn {
-            TxConn::Sqlite(c) => {
-                for $row in &sqlx::query(&dialect($sql, false))$(.bind($arg))*.fetch_all(&mut **c).await.map_err(StoreError::from)? {
-                    out.push($decode);
-                }
-            }
-            TxConn::Postgres(c) => {
-                for $row in &sqlx::query(&dialect($sql, true))$(.bind($arg))*.fetch_all(&mut **c).await.map_err(StoreError::from)? {
-                    out.push($decode);
-                }
-            }
-        }
-        out
-    }};
-}
-
-const ROLLBACK_COLUMNS: &str = "id, permit_id, worker_id, level, trigger_kind, breach::text AS breach, \
-     sla_minutes, opened_at, due_at, status, completed_at, completed_by, duration_ms, within_sla, \
-     notes, escalated_at, escalated_to::text AS escalated_to";
-
-macro_rules! decode_rollback {
-    ($row:expr) => {{
-        let row = $row;
-        let id: String = row.try_get("id")?;
-        let level: i64 = row.try_get("level")?;
-        let trigger: String = row.try_get("trigger_kind")?;
-        let breach: String = row.try_get("breach")?;
-        let sla: i64 = row.try_get("sla_minutes")?;
-        let within: Option<i64> = row.try_get("within_sla")?;
-        let escalated_to: Option<String> = row.try_get("escalated_to")?;
-        let corrupt = |p: String| StoreError::corrupt("rollback", &id, p);
-        Rollback {
-            permit_id: row.try_get("permit_id")?,
-            worker_id: row.try_get("worker_id")?,
-            level: u8::try_from(level)
-                .ok()
-                .and_then(Level::new)
-                .ok_or_else(|| corrupt(format!("level {level}")))?,
-            trigger: trigger
-                .parse::<TriggerKind>()
-                .map_err(|e| corrupt(e.to_string()))?,
-            breach: serde_json::from_str(&breach).map_err(|e| corrupt(e.to_string()))?,
-            sla_minutes: u32::try_from(sla).map_err(|e| corrupt(e.to_string()))?,
-            opened_at_ms: row.try_get("opened_at")?,
-            due_at_ms: row.try_get("due_at")?,
-            status: row.try_get("status")?,
-            completed_at_ms: row.try_get("completed_at")?,
-            completed_by: row.try_get("completed_by")?,
-            duration_ms: row.try_get("duration_ms")?,
-            within_sla: within.map(|w| w != 0),
-            notes: row.try_get("notes")?,
-            escalated_at_ms: row.try_get("escalated_at")?,
-            escalated_to: escalated_to
-                .map(|t| serde_json::from_str(&t).map_err(|e| corrupt(e.to_string())))
-                .transpose()?,
-            id,
-        }
-    }};
+fn decode_rollback(row: RollbackRow) -> Result<Rollback, StoreError> {
+    let id = row.id;
+    let level = row.level;
+    let corrupt = |p: String| StoreError::corrupt("rollback", &id, p);
+    Ok(Rollback {
+        permit_id: row.permit_id,
+        worker_id: row.worker_id,
+        level: u8::try_from(level)
+            .ok()
+            .and_then(Level::new)
+            .ok_or_else(|| corrupt(format!("level {level}")))?,
+        trigger: row
+            .trigger_kind
+            .parse::<TriggerKind>()
+            .map_err(|e| corrupt(e.to_string()))?,
+        breach: serde_json::from_str(&row.breach).map_err(|e| corrupt(e.to_string()))?,
+        sla_minutes: u32::try_from(row.sla_minutes).map_err(|e| corrupt(e.to_string()))?,
+        opened_at_ms: row.opened_at,
+        due_at_ms: row.due_at,
+        status: row.status,
+        completed_at_ms: row.completed_at,
+        completed_by: row.completed_by,
+        duration_ms: row.duration_ms,
+        within_sla: row.within_sla.map(|w| w != 0),
+        notes: row.notes,
+        escalated_at_ms: row.escalated_at,
+        escalated_to: row
+            .escalated_to
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt(e.to_string())))
+            .transpose()?,
+        id,
+    })
 }
 
 fn ts(ms: Option<i64>) -> Option<Timestamp> {
@@ -284,45 +251,53 @@ async fn event(
 /// Loads the permit facts, locking the permit row on PostgreSQL (SQLite's write
 /// transaction already holds the database lock).
 async fn load_permit(tx: &mut Tx<'_>, permit_id: &str) -> Result<PermitFacts, StoreError> {
-    let lock = matches!(tx.conn, TxConn::Postgres(_));
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        task_id: String,
+        worker_id: String,
+        requester_id: String,
+        level: i64,
+        state: String,
+        constraints: String,
+        principal_id: Option<String>,
+        owner_id: String,
+    }
     let sql = format!(
         "SELECT p.id, p.task_id, p.worker_id, p.requester_id, p.level, p.state, \
-         p.constraints::text AS constraints, w.principal_id, w.owner_id \
-         FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = ?{}",
-        if lock { " FOR UPDATE OF p" } else { "" }
+         CAST(p.constraints AS TEXT) AS constraints, w.principal_id, w.owner_id \
+         FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1{}",
+        tx.for_update_of("p")
     );
-    let rows = fetch!(
-        tx,
-        |row| {
-            let id: String = row.try_get("id")?;
-            let level: i64 = row.try_get("level")?;
-            let state: String = row.try_get("state")?;
-            let constraints: String = row.try_get("constraints")?;
-            let corrupt = |p: String| StoreError::corrupt("permit", &id, p);
-            PermitFacts {
-                task_id: row.try_get("task_id")?,
-                worker_id: row.try_get("worker_id")?,
-                requester_id: row.try_get("requester_id")?,
-                level: u8::try_from(level)
-                    .ok()
-                    .and_then(Level::new)
-                    .ok_or_else(|| corrupt(format!("level {level}")))?,
-                state: state
-                    .parse::<PermitState>()
-                    .map_err(|e| corrupt(e.to_string()))?,
-                constraints: serde_json::from_str(&constraints)
-                    .map_err(|e| corrupt(e.to_string()))?,
-                worker_principal: row.try_get("principal_id")?,
-                worker_owner: row.try_get("owner_id")?,
-                id,
-            }
-        },
-        &sql,
-        permit_id
-    );
-    rows.into_iter().next().ok_or_else(|| StoreError::NotFound {
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, Row>(&sql)
+            .bind(permit_id)
+            .fetch_optional(&mut **conn)
+            .await?
+    })
+    .ok_or_else(|| StoreError::NotFound {
         what: "permit",
         id: permit_id.to_owned(),
+    })?;
+    let id = row.id;
+    let level = row.level;
+    let corrupt = |p: String| StoreError::corrupt("permit", &id, p);
+    Ok(PermitFacts {
+        task_id: row.task_id,
+        worker_id: row.worker_id,
+        requester_id: row.requester_id,
+        level: u8::try_from(level)
+            .ok()
+            .and_then(Level::new)
+            .ok_or_else(|| corrupt(format!("level {level}")))?,
+        state: row
+            .state
+            .parse::<PermitState>()
+            .map_err(|e| corrupt(e.to_string()))?,
+        constraints: serde_json::from_str(&row.constraints).map_err(|e| corrupt(e.to_string()))?,
+        worker_principal: row.principal_id,
+        worker_owner: row.owner_id,
+        id,
     })
 }
 
@@ -330,44 +305,57 @@ async fn load_monitor(
     tx: &mut Tx<'_>,
     permit_id: &str,
 ) -> Result<Option<(MonitorState, i64)>, StoreError> {
-    let rows = fetch!(
-        tx,
-        |row| {
-            let failed: i64 = row.try_get("failed_health_checks")?;
-            let samples: i64 = row.try_get("samples")?;
-            (
-                MonitorState {
-                    error_breach_since: ts(row.try_get("error_breach_since")?),
-                    latency_breach_since: ts(row.try_get("latency_breach_since")?),
-                    failed_health_checks: u32::try_from(failed).unwrap_or(u32::MAX),
-                    last_sample_at: ts(row.try_get("last_sample_at")?),
-                },
-                samples,
-            )
-        },
-        "SELECT error_breach_since, latency_breach_since, failed_health_checks, last_sample_at, \
-         samples FROM permit_monitors WHERE permit_id = ?",
-        permit_id
-    );
-    Ok(rows.into_iter().next())
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        error_breach_since: Option<i64>,
+        latency_breach_since: Option<i64>,
+        failed_health_checks: i64,
+        last_sample_at: Option<i64>,
+        samples: i64,
+    }
+    const SQL: &str = "SELECT error_breach_since, latency_breach_since, failed_health_checks, \
+         last_sample_at, samples FROM permit_monitors WHERE permit_id = $1";
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, Row>(SQL)
+            .bind(permit_id)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
+    Ok(row.map(|row| {
+        (
+            MonitorState {
+                error_breach_since: ts(row.error_breach_since),
+                latency_breach_since: ts(row.latency_breach_since),
+                failed_health_checks: u32::try_from(row.failed_health_checks).unwrap_or(u32::MAX),
+                last_sample_at: ts(row.last_sample_at),
+            },
+            row.samples,
+        )
+    }))
 }
 
 async fn load_rollback(tx: &mut Tx<'_>, permit_id: &str) -> Result<Option<Rollback>, StoreError> {
-    let sql = format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE permit_id = ?");
-    let rows = fetch!(tx, |row| decode_rollback!(row), &sql, permit_id);
-    Ok(rows.into_iter().next())
+    let sql = format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE permit_id = $1");
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, RollbackRow>(&sql)
+            .bind(permit_id)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
+    row.map(decode_rollback).transpose()
 }
 
 /// Whom a missed SLA escalates to: the level's roles, and the permit's requester, the
 /// worker's owner and the approvers of the permit by principal id.
 async fn escalation_targets(tx: &mut Tx<'_>, permit: &PermitFacts) -> Result<Value, StoreError> {
-    let approvers: Vec<String> = fetch!(
-        tx,
-        |row| row.try_get::<String, _>("principal_id")?,
-        "SELECT DISTINCT principal_id FROM approvals WHERE permit_id = ? AND decision = 'approve' \
-         ORDER BY principal_id",
-        &permit.id
-    );
+    const SQL: &str = "SELECT DISTINCT principal_id FROM approvals WHERE permit_id = $1 \
+         AND decision = 'approve' ORDER BY principal_id";
+    let approvers = on_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, String>(SQL)
+            .bind(&permit.id)
+            .fetch_all(&mut **conn)
+            .await?
+    });
     let roles: Vec<&str> = rollback_escalation_roles(permit.level)
         .iter()
         .map(|r: &Role| r.as_str())
@@ -420,41 +408,49 @@ impl Store {
         let (mut monitor, count) = load_monitor(&mut tx, permit_id).await?.unwrap_or_default();
         let breaches = observe(&triggers, &mut monitor, &sample);
         let seq = count + 1;
-        exec!(
-            tx,
-            "INSERT INTO permit_monitors (permit_id, error_breach_since, latency_breach_since, \
-             failed_health_checks, last_sample_at, samples, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (permit_id) DO UPDATE SET error_breach_since = excluded.error_breach_since, \
-             latency_breach_since = excluded.latency_breach_since, \
-             failed_health_checks = excluded.failed_health_checks, \
-             last_sample_at = excluded.last_sample_at, samples = excluded.samples, \
-             updated_at = excluded.updated_at",
-            permit_id,
-            ms(monitor.error_breach_since),
-            ms(monitor.latency_breach_since),
-            i64::from(monitor.failed_health_checks),
-            ms(monitor.last_sample_at),
-            seq,
-            now_ms,
-        );
-        exec!(
-            tx,
-            "INSERT INTO telemetry_samples (permit_id, seq, ts, error_rate, latency_p99_ms, \
-             health_ok, reported_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            permit_id,
-            seq,
-            now_ms,
-            input.error_rate,
-            input.latency_p99_ms,
-            input.health_ok.map(i64::from),
-            &by.id,
-        );
-        exec!(
-            tx,
-            "DELETE FROM telemetry_samples WHERE permit_id = ? AND seq <= ?",
-            permit_id,
-            seq - SAMPLES_KEPT,
-        );
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "INSERT INTO permit_monitors (permit_id, error_breach_since, \
+                 latency_breach_since, failed_health_checks, last_sample_at, samples, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (permit_id) DO UPDATE SET \
+                 error_breach_since = excluded.error_breach_since, \
+                 latency_breach_since = excluded.latency_breach_since, \
+                 failed_health_checks = excluded.failed_health_checks, \
+                 last_sample_at = excluded.last_sample_at, samples = excluded.samples, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(permit_id)
+            .bind(ms(monitor.error_breach_since))
+            .bind(ms(monitor.latency_breach_since))
+            .bind(i64::from(monitor.failed_health_checks))
+            .bind(ms(monitor.last_sample_at))
+            .bind(seq)
+            .bind(now_ms)
+            .execute(&mut **conn)
+            .await
+            .map_err(StoreError::from)?;
+            sqlx::query(
+                "INSERT INTO telemetry_samples (permit_id, seq, ts, error_rate, latency_p99_ms, \
+                 health_ok, reported_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(permit_id)
+            .bind(seq)
+            .bind(now_ms)
+            .bind(input.error_rate)
+            .bind(input.latency_p99_ms)
+            .bind(input.health_ok.map(i64::from))
+            .bind(&by.id)
+            .execute(&mut **conn)
+            .await
+            .map_err(StoreError::from)?;
+            sqlx::query("DELETE FROM telemetry_samples WHERE permit_id = $1 AND seq <= $2")
+                .bind(permit_id)
+                .bind(seq - SAMPLES_KEPT)
+                .execute(&mut **conn)
+                .await
+                .map_err(StoreError::from)?;
+        });
         event(
             &mut tx,
             by.actor_via(channel),
@@ -536,18 +532,22 @@ impl Store {
         }
         let duration_ms = (now_ms - rollback.opened_at_ms).max(0);
         let within = rollback_within_sla(rollback.level, duration_ms);
-        exec!(
-            tx,
-            "UPDATE rollbacks SET status = ?, completed_at = ?, completed_by = ?, duration_ms = ?, \
-             within_sla = ?, notes = ? WHERE id = ? AND status = 'open'",
-            outcome.as_str(),
-            now_ms,
-            &by.id,
-            duration_ms,
-            i64::from(within),
-            notes.as_deref(),
-            &rollback.id,
-        );
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "UPDATE rollbacks SET status = $1, completed_at = $2, completed_by = $3, \
+                 duration_ms = $4, within_sla = $5, notes = $6 WHERE id = $7 AND status = 'open'",
+            )
+            .bind(outcome.as_str())
+            .bind(now_ms)
+            .bind(&by.id)
+            .bind(duration_ms)
+            .bind(i64::from(within))
+            .bind(notes.as_deref())
+            .bind(&rollback.id)
+            .execute(&mut **conn)
+            .await
+            .map_err(StoreError::from)?;
+        });
         event(
             &mut tx,
             by.actor(),
@@ -591,23 +591,27 @@ impl Store {
     /// Returns the ids of the rollbacks escalated now. Safe on several instances at once.
     pub async fn sweep_rollbacks(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
         let mut read = self.begin_read().await?;
-        let due: Vec<String> = fetch!(
-            read,
-            |row| row.try_get::<String, _>("permit_id")?,
-            "SELECT permit_id FROM rollbacks WHERE status = 'open' AND due_at < ? \
-             AND escalated_at IS NULL ORDER BY due_at, id",
-            now_ms
-        );
+        let due = on_tx!(read, |conn| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT permit_id FROM rollbacks WHERE status = 'open' AND due_at < $1 \
+                 AND escalated_at IS NULL ORDER BY due_at, id",
+            )
+            .bind(now_ms)
+            .fetch_all(&mut **conn)
+            .await?
+        });
         let sql = format!(
-            "SELECT {} FROM rollbacks r JOIN permits p ON p.id = r.permit_id \
-             WHERE r.status = 'open' AND p.state IN ('active', 'executing')",
-            ROLLBACK_COLUMNS
-                .split(", ")
-                .map(|c| format!("r.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE status = 'open' AND permit_id IN \
+             (SELECT id FROM permits WHERE state IN ('active', 'executing'))"
         );
-        let unrevoked: Vec<Rollback> = fetch!(read, |row| decode_rollback!(row), &sql);
+        let unrevoked = on_tx!(read, |conn| {
+            sqlx::query_as::<_, RollbackRow>(&sql)
+                .fetch_all(&mut **conn)
+                .await?
+        })
+        .into_iter()
+        .map(decode_rollback)
+        .collect::<Result<Vec<_>, _>>()?;
         read.rollback().await?;
 
         for r in &unrevoked {
@@ -645,28 +649,27 @@ impl Store {
         let condition = match filter {
             RollbackFilter::All => "1 = 1",
             RollbackFilter::Open => "status = 'open'",
-            RollbackFilter::Overdue => "status = 'open' AND due_at < ?",
+            RollbackFilter::Overdue => "status = 'open' AND due_at < $3",
         };
         let sql = format!(
-            "SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE ({condition}) AND (? = '' OR id < ?) \
-             ORDER BY id DESC LIMIT ?"
+            "SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE ({condition}) \
+             AND ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2"
         );
         let after = after_id.unwrap_or("");
         let limit = i64::from(limit.clamp(1, 200));
         let mut read = self.begin_read().await?;
-        let rows = if filter == RollbackFilter::Overdue {
-            fetch!(
-                read,
-                |row| decode_rollback!(row),
-                &sql,
-                now_ms,
-                after,
-                after,
-                limit
-            )
-        } else {
-            fetch!(read, |row| decode_rollback!(row), &sql, after, after, limit)
-        };
+        let rows = on_tx!(read, |conn| {
+            let mut query = sqlx::query_as::<_, RollbackRow>(&sql)
+                .bind(after)
+                .bind(limit);
+            if filter == RollbackFilter::Overdue {
+                query = query.bind(now_ms);
+            }
+            query.fetch_all(&mut **conn).await?
+        })
+        .into_iter()
+        .map(decode_rollback)
+        .collect::<Result<Vec<_>, _>>()?;
         read.rollback().await?;
         Ok(rows)
     }
@@ -684,34 +687,19 @@ impl Store {
         &self,
         permit_id: &str,
     ) -> Result<Option<LatestTelemetry>, StoreError> {
-        const LATEST: &str = "SELECT ts, error_rate, latency_p99_ms FROM telemetry_samples \
+        const LATEST: &str = "SELECT ts AS ts_ms, error_rate, latency_p99_ms FROM telemetry_samples \
              WHERE permit_id = $1 ORDER BY seq DESC LIMIT 1";
-        let row: Option<(i64, Option<f64>, Option<f64>)> = match &self.pool {
-            crate::store::Pool::Sqlite(pool) => {
-                sqlx::query_as(LATEST)
-                    .bind(permit_id)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            crate::store::Pool::Postgres(pool) => {
-                sqlx::query_as(LATEST)
-                    .bind(permit_id)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        Ok(
-            row.map(|(ts_ms, error_rate, latency_p99_ms)| LatestTelemetry {
-                ts_ms,
-                error_rate,
-                latency_p99_ms,
-            }),
-        )
+        Ok(on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, LatestTelemetry>(LATEST)
+                .bind(permit_id)
+                .fetch_optional(pool)
+                .await?
+        }))
     }
 }
 
 /// A permit's latest telemetry sample ([`Store::latest_telemetry`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
 pub struct LatestTelemetry {
     pub ts_ms: i64,
     pub error_rate: Option<f64>,
@@ -760,20 +748,24 @@ async fn open_rollback(
         map.insert("reported_by".into(), json!(by.id));
     }
     event(tx, system_actor(), "telemetry.breach", permit, data, now_ms).await?;
-    exec!(
-        tx,
-        "INSERT INTO rollbacks (id, permit_id, worker_id, level, trigger_kind, breach, sla_minutes, \
-         opened_at, due_at, status) VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, 'open')",
-        &rollback.id,
-        &rollback.permit_id,
-        &rollback.worker_id,
-        i64::from(rollback.level.value()),
-        rollback.trigger.as_str(),
-        breach_json.to_string(),
-        i64::from(sla_minutes),
-        now_ms,
-        rollback.due_at_ms,
-    );
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO rollbacks (id, permit_id, worker_id, level, trigger_kind, breach, \
+             sla_minutes, opened_at, due_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open')",
+        )
+        .bind(&rollback.id)
+        .bind(&rollback.permit_id)
+        .bind(&rollback.worker_id)
+        .bind(i64::from(rollback.level.value()))
+        .bind(rollback.trigger.as_str())
+        .bind(Json(&breach_json))
+        .bind(i64::from(sla_minutes))
+        .bind(now_ms)
+        .bind(rollback.due_at_ms)
+        .execute(&mut **conn)
+        .await?;
+    });
     let approvers = escalation_targets(tx, permit).await?;
     event(
         tx,
@@ -808,14 +800,18 @@ async fn escalate(
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     let targets = escalation_targets(tx, permit).await?;
-    let claimed = exec!(
-        tx,
-        "UPDATE rollbacks SET escalated_at = ?, escalated_to = ?::jsonb \
-         WHERE id = ? AND escalated_at IS NULL",
-        now_ms,
-        targets.to_string(),
-        &rollback.id,
-    );
+    let claimed = on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE rollbacks SET escalated_at = $1, escalated_to = $2 \
+             WHERE id = $3 AND escalated_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(Json(&targets))
+        .bind(&rollback.id)
+        .execute(&mut **conn)
+        .await?
+        .rows_affected()
+    });
     if claimed != 1 {
         return Ok(false);
     }
@@ -868,20 +864,5 @@ async fn revoke_for_breach(
             tracing::warn!(permit_id = %rollback.permit_id, error = %other, "could not revoke the permit of a fired trigger");
             Ok(None)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dialect;
-
-    #[test]
-    fn one_statement_serves_both_dialects() {
-        let sql = "UPDATE t SET a = ?::jsonb, b = ? WHERE c = ?";
-        assert_eq!(dialect(sql, false), "UPDATE t SET a = ?, b = ? WHERE c = ?");
-        assert_eq!(
-            dialect(sql, true),
-            "UPDATE t SET a = $1::jsonb, b = $2 WHERE c = $3"
-        );
     }
 }

@@ -31,7 +31,7 @@ use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::{PersonalText, PersonalValues, with_personal};
 use crate::principal::{Principal, PrincipalKind};
-use crate::store::{Pool, Store, Tx, TxConn, new_id};
+use crate::store::{Pool, Store, Tx, TxConn, new_id, on_pool};
 
 mod emergency;
 mod row;
@@ -1160,28 +1160,25 @@ impl Store {
     ) -> Result<Option<PermitParties>, StoreError> {
         const SQL: &str = "SELECT p.requester_id, p.worker_id, w.owner_id, w.principal_id \
              FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1";
-        let row: Option<(String, String, String, Option<String>)> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(SQL)
-                    .bind(permit_id)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(SQL)
-                    .bind(permit_id)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        Ok(row.map(
-            |(requester_id, worker_id, owner_id, worker_principal_id)| PermitParties {
-                requester_id,
-                worker_id,
-                owner_id,
-                worker_principal_id,
-            },
-        ))
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            requester_id: String,
+            worker_id: String,
+            owner_id: String,
+            principal_id: Option<String>,
+        }
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, Row>(SQL)
+                .bind(permit_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|row| PermitParties {
+            requester_id: row.requester_id,
+            worker_id: row.worker_id,
+            owner_id: row.owner_id,
+            worker_principal_id: row.principal_id,
+        }))
     }
 
     /// Permits matching `filter`, ordered by id (creation time), after `after_id`.

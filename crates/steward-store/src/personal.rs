@@ -43,7 +43,7 @@ use rand::RngCore;
 use serde_json::{Map, Value, json};
 
 use crate::error::StoreError;
-use crate::store::{Pool, Store, Tx, TxConn};
+use crate::store::{Backend, Store, Tx, TxConn, on_pool, on_tx};
 use steward_audit::AuditEntry;
 
 /// The member of an event's `data` that holds personal values.
@@ -225,39 +225,22 @@ async fn subject_key_for_write(
     rand::rng().fill_bytes(&mut fresh);
     // ON CONFLICT DO NOTHING keeps an existing (or erased) key; two racing first uses
     // agree on whichever row committed first.
-    let row: (Option<Vec<u8>>,) = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query(
-                "INSERT INTO subject_keys (subject, key, created_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (subject) DO NOTHING",
-            )
+    let key = on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO subject_keys (subject, key, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (subject) DO NOTHING",
+        )
+        .bind(subject)
+        .bind(fresh.as_slice())
+        .bind(now_ms)
+        .execute(&mut **conn)
+        .await?;
+        sqlx::query_scalar::<_, Option<Vec<u8>>>("SELECT key FROM subject_keys WHERE subject = $1")
             .bind(subject)
-            .bind(fresh.as_slice())
-            .bind(now_ms)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query_as("SELECT key FROM subject_keys WHERE subject = ?")
-                .bind(subject)
-                .fetch_one(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query(
-                "INSERT INTO subject_keys (subject, key, created_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (subject) DO NOTHING",
-            )
-            .bind(subject)
-            .bind(fresh.as_slice())
-            .bind(now_ms)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query_as("SELECT key FROM subject_keys WHERE subject = $1")
-                .bind(subject)
-                .fetch_one(&mut **tx)
-                .await?
-        }
-    };
-    decode_key(subject, row.0)
+            .fetch_one(&mut **conn)
+            .await?
+    });
+    decode_key(subject, key)
 }
 
 fn decode_key(subject: &str, key: Option<Vec<u8>>) -> Result<SubjectKey, StoreError> {
@@ -276,31 +259,19 @@ pub(crate) async fn erase_subject(
     subject: &str,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
-    let changed = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "INSERT INTO subject_keys (subject, key, created_at, erased_at) VALUES (?, NULL, ?, ?) \
-             ON CONFLICT (subject) DO UPDATE SET key = NULL, erased_at = excluded.erased_at \
-             WHERE subject_keys.erased_at IS NULL",
-        )
-        .bind(subject)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        TxConn::Postgres(tx) => sqlx::query(
-            "INSERT INTO subject_keys (subject, key, created_at, erased_at) \
-             VALUES ($1, NULL, $2, $3) \
-             ON CONFLICT (subject) DO UPDATE SET key = NULL, erased_at = excluded.erased_at \
-             WHERE subject_keys.erased_at IS NULL",
-        )
-        .bind(subject)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-    };
+    const SQL: &str = "INSERT INTO subject_keys (subject, key, created_at, erased_at) \
+         VALUES ($1, NULL, $2, $3) \
+         ON CONFLICT (subject) DO UPDATE SET key = NULL, erased_at = excluded.erased_at \
+         WHERE subject_keys.erased_at IS NULL";
+    let changed = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(subject)
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()
+    });
     Ok(changed > 0)
 }
 
@@ -348,21 +319,15 @@ impl Store {
 
     /// A subject's key: `None` when erased or never created.
     async fn subject_key(&self, subject: &str) -> Result<SubjectKey, StoreError> {
-        let row: Option<(Option<Vec<u8>>,)> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as("SELECT key FROM subject_keys WHERE subject = ?")
-                    .bind(subject)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as("SELECT key FROM subject_keys WHERE subject = $1")
-                    .bind(subject)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        decode_key(subject, row.and_then(|row| row.0))
+        let key = on_pool!(self.pool, |pool| {
+            sqlx::query_scalar::<_, Option<Vec<u8>>>(
+                "SELECT key FROM subject_keys WHERE subject = $1",
+            )
+            .bind(subject)
+            .fetch_optional(pool)
+            .await?
+        });
+        decode_key(subject, key.flatten())
     }
 }
 
@@ -452,20 +417,13 @@ impl Store {
         now_ms: i64,
     ) -> Result<Erasure, StoreError> {
         let mut tx = self.begin().await?;
-        let found: Option<(String,)> = match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                sqlx::query_as("SELECT id FROM principals WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-            TxConn::Postgres(tx) => {
-                sqlx::query_as("SELECT id FROM principals WHERE id = $1 FOR UPDATE")
-                    .bind(id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-        };
+        let sql = format!("SELECT id FROM principals WHERE id = $1{}", tx.for_update());
+        let found = on_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, String>(&sql)
+                .bind(id)
+                .fetch_optional(&mut **conn)
+                .await?
+        });
         if found.is_none() {
             return Err(StoreError::NotFound {
                 what: "principal",
@@ -475,85 +433,73 @@ impl Store {
         let erased_now = erase_subject(&mut tx, id, now_ms).await?;
         if erased_now {
             if let TxConn::Sqlite(tx) = &mut tx.conn {
-                // Overwritten names and labels must not linger in the file's free space.
+                // SQLite only (a pragma PostgreSQL lacks): overwritten names and labels
+                // must not linger in the file's free space.
                 sqlx::query("PRAGMA secure_delete = ON")
                     .execute(&mut **tx)
                     .await?;
             }
             let placeholder = format!("erased:{id}");
+            // The databases' JSON builders differ; the review keeps only its id.
+            let erase_review = match self.backend() {
+                Backend::Sqlite => {
+                    "UPDATE emergencies SET review = json_object('id', json_extract(review, \
+                     '$.id'), 'erased', json('true')) WHERE review_filed_by = $1"
+                }
+                Backend::Postgres => {
+                    "UPDATE emergencies SET review = jsonb_build_object('id', review->'id', \
+                     'erased', true) WHERE review_filed_by = $1"
+                }
+            };
             // Every place outside the trail that holds this principal's personal data.
             // Each statement binds the principal id first, then the replacement text.
-            let statements: [(&str, &str, Option<&str>); 10] = [
+            let statements: [(&str, Option<&str>); 10] = [
                 (
-                    "UPDATE principals SET name = ?2 WHERE id = ?1",
                     "UPDATE principals SET name = $2 WHERE id = $1",
                     Some(placeholder.as_str()),
                 ),
                 (
-                    "UPDATE tokens SET label = ?2 WHERE principal_id = ?1",
                     "UPDATE tokens SET label = $2 WHERE principal_id = $1",
                     Some("erased"),
                 ),
                 (
-                    "UPDATE approvals SET comment = NULL WHERE principal_id = ?1",
                     "UPDATE approvals SET comment = NULL WHERE principal_id = $1",
                     None,
                 ),
                 (
-                    "UPDATE promotion_approvals SET comment = NULL WHERE principal_id = ?1",
                     "UPDATE promotion_approvals SET comment = NULL WHERE principal_id = $1",
                     None,
                 ),
                 (
-                    "UPDATE rollbacks SET notes = NULL WHERE completed_by = ?1",
                     "UPDATE rollbacks SET notes = NULL WHERE completed_by = $1",
                     None,
                 ),
                 (
-                    "UPDATE audit_legal_holds SET reason = ?2 WHERE created_by = ?1",
                     "UPDATE audit_legal_holds SET reason = $2 WHERE created_by = $1",
                     Some("erased"),
                 ),
                 (
-                    "UPDATE audit_legal_holds SET release_reason = ?2 WHERE released_by = ?1",
                     "UPDATE audit_legal_holds SET release_reason = $2 WHERE released_by = $1",
                     Some("erased"),
                 ),
                 (
-                    "UPDATE emergencies SET reason = ?2 WHERE declared_by = ?1",
                     "UPDATE emergencies SET reason = $2 WHERE declared_by = $1",
                     Some("erased"),
                 ),
                 (
-                    "UPDATE emergencies SET resolution = NULL WHERE resolved_by = ?1",
                     "UPDATE emergencies SET resolution = NULL WHERE resolved_by = $1",
                     None,
                 ),
-                (
-                    "UPDATE emergencies SET review = json_object('id', json_extract(review, '$.id'), \
-                     'erased', json('true')) WHERE review_filed_by = ?1",
-                    "UPDATE emergencies SET review = jsonb_build_object('id', review->'id', \
-                     'erased', true) WHERE review_filed_by = $1",
-                    None,
-                ),
+                (erase_review, None),
             ];
-            for (sqlite, postgres, text) in statements {
-                match &mut tx.conn {
-                    TxConn::Sqlite(tx) => {
-                        let mut query = sqlx::query(sqlite).bind(id);
-                        if let Some(text) = text {
-                            query = query.bind(text);
-                        }
-                        query.execute(&mut **tx).await?;
+            for (sql, text) in statements {
+                on_tx!(tx, |conn| {
+                    let mut query = sqlx::query(sql).bind(id);
+                    if let Some(text) = text {
+                        query = query.bind(text);
                     }
-                    TxConn::Postgres(tx) => {
-                        let mut query = sqlx::query(postgres).bind(id);
-                        if let Some(text) = text {
-                            query = query.bind(text);
-                        }
-                        query.execute(&mut **tx).await?;
-                    }
-                }
+                    query.execute(&mut **conn).await?;
+                });
             }
             crate::append_event(
                 &mut tx,

@@ -4,13 +4,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde_json::json;
+use sqlx::types::Json;
 use steward_audit::{Actor, ActorKind, Channel, Subject};
 use steward_policy::{Role, UnknownValueError};
 
-use crate::audit::{NewEvent, append_event, roles_json};
+use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::{PersonalValues, with_personal};
-use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
+use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
@@ -69,25 +70,16 @@ impl Store {
     pub async fn disable_principal(&self, by: &Actor, id: &str) -> Result<Principal, StoreError> {
         let now = now_ms();
         let mut tx = self.begin().await?;
-        let changed = match &mut tx.conn {
-            TxConn::Sqlite(tx) => sqlx::query(
-                "UPDATE principals SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-            TxConn::Postgres(tx) => sqlx::query(
-                "UPDATE principals SET disabled_at = $1 \
-                     WHERE id = $2 AND disabled_at IS NULL",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-        };
+        const SQL: &str =
+            "UPDATE principals SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL";
+        let changed = on_tx!(tx, |conn| {
+            sqlx::query(SQL)
+                .bind(now)
+                .bind(id)
+                .execute(&mut **conn)
+                .await?
+                .rows_affected()
+        });
         if changed == 1 {
             append_event(
                 &mut tx,
@@ -118,24 +110,12 @@ impl Store {
 
     /// Every principal, disabled ones included, ordered by name.
     pub async fn list_principals(&self) -> Result<Vec<Principal>, StoreError> {
-        let rows: Vec<PrincipalRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT id, kind, name, roles, created_at, disabled_at \
-                     FROM principals ORDER BY name",
-                )
+        let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals ORDER BY name");
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, PrincipalRow>(&sql)
                 .fetch_all(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT id, kind, name, roles::text, created_at, disabled_at \
-                     FROM principals ORDER BY name",
-                )
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        });
         rows.into_iter().map(decode_principal).collect()
     }
 
@@ -145,26 +125,13 @@ impl Store {
         column: &'static str,
         value: &str,
     ) -> Result<Principal, StoreError> {
-        let row: Option<PrincipalRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(&format!(
-                    "SELECT id, kind, name, roles, created_at, disabled_at \
-                     FROM principals WHERE {column} = ?"
-                ))
+        let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals WHERE {column} = $1");
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, PrincipalRow>(&sql)
                 .bind(value)
                 .fetch_optional(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(&format!(
-                    "SELECT id, kind, name, roles::text, created_at, disabled_at \
-                     FROM principals WHERE {column} = $1"
-                ))
-                .bind(value)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
+        });
         match row {
             Some(row) => decode_principal(row),
             None => Err(StoreError::NotFound {
@@ -183,34 +150,20 @@ pub(crate) async fn insert_principal(
     principal: &Principal,
     subject: Subject,
 ) -> Result<(), StoreError> {
-    let roles = roles_json(&role_names(&principal.roles));
+    const SQL: &str =
+        "INSERT INTO principals (id, kind, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)";
     let now = principal.created_at_ms;
-    let inserted = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "INSERT INTO principals (id, kind, name, roles, created_at) \
-                 VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&principal.id)
-        .bind(principal.kind.as_str())
-        .bind(&principal.name)
-        .bind(&roles)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map(|done| done.rows_affected()),
-        TxConn::Postgres(tx) => sqlx::query(
-            "INSERT INTO principals (id, kind, name, roles, created_at) \
-                 VALUES ($1, $2, $3, $4::jsonb, $5)",
-        )
-        .bind(&principal.id)
-        .bind(principal.kind.as_str())
-        .bind(&principal.name)
-        .bind(&roles)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map(|done| done.rows_affected()),
-    };
+    let inserted = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(&principal.id)
+            .bind(principal.kind.as_str())
+            .bind(&principal.name)
+            .bind(Json(role_names(&principal.roles)))
+            .bind(now)
+            .execute(&mut **conn)
+            .await
+            .map(|done| done.rows_affected())
+    });
     match inserted.map_err(StoreError::from) {
         Err(error) if error.is_conflict() => {
             return Err(StoreError::Conflict {
@@ -312,34 +265,42 @@ pub(crate) async fn principal_in(
     tx: &mut Tx<'_>,
     id: &str,
 ) -> Result<Option<Principal>, StoreError> {
-    let row: Option<PrincipalRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(
-                "SELECT id, kind, name, roles, created_at, disabled_at \
-                 FROM principals WHERE id = ?",
-            )
+    let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals WHERE id = $1");
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, PrincipalRow>(&sql)
             .bind(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut **conn)
             .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT id, kind, name, roles::text, created_at, disabled_at \
-                 FROM principals WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-    };
+    });
     row.map(decode_principal).transpose()
 }
 
-/// One `principals` row: id, kind, name, roles (JSON text), created_at, disabled_at.
-pub(crate) type PrincipalRow = (String, String, String, String, i64, Option<i64>);
+/// The `principals` columns, in [`PrincipalRow`]'s names; `roles` (JSONB on PostgreSQL)
+/// is read as text.
+pub(crate) const PRINCIPAL_COLUMNS: &str =
+    "id, kind, name, CAST(roles AS TEXT) AS roles, created_at, disabled_at";
+
+/// One `principals` row as [`PRINCIPAL_COLUMNS`] reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PrincipalRow {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    /// JSON array of role names.
+    pub roles: String,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+}
 
 pub(crate) fn decode_principal(row: PrincipalRow) -> Result<Principal, StoreError> {
-    let (id, kind, name, roles, created_at_ms, disabled_at_ms) = row;
+    let PrincipalRow {
+        id,
+        kind,
+        name,
+        roles,
+        created_at: created_at_ms,
+        disabled_at: disabled_at_ms,
+    } = row;
     let bad = |problem: String| StoreError::corrupt("principal", &id, problem);
     let kind = kind
         .parse::<PrincipalKind>()

@@ -30,8 +30,8 @@ use std::collections::HashSet;
 use serde_json::json;
 use steward_audit::{
     Actor, AuditEntry, Frontier, Hash, HoldScope, KeepReason, RangeManifest, RetainedEvent,
-    SignedManifest, Subject, check_manifest, keep_reason, leaf_hash, root_from_nodes, root_nodes,
-    sign_manifest, verify_chain,
+    SignedManifest, Subject, keep_reason, leaf_hash, root_from_nodes, root_nodes, sign_manifest,
+    verify_chain,
 };
 
 use crate::audit::{AuditHead, EventRow, NewEvent, append_event, decode_event};
@@ -297,57 +297,6 @@ impl Store {
             }
         };
         rows.into_iter().map(decode_manifest).collect()
-    }
-
-    /// Verifies the whole trail across pruned history: each manifest in turn (consistent,
-    /// signed by `public_key` when given, contiguous from `seq` 1, linked by `prev_hash`,
-    /// and its `tree_root` equal to the stored Merkle tree's root at its `last_seq`), then
-    /// the stored chain from the last manifest's `last_hash` on, as
-    /// [`Store::verify_audit_chain`] does.
-    ///
-    /// A bad manifest is [`StoreError::AuditManifest`], naming the first `seq` of the
-    /// range it should stand for.
-    pub async fn verify_audit_trail(
-        &self,
-        public_key: Option<&[u8; 32]>,
-    ) -> Result<AuditHead, StoreError> {
-        let mut start = AuditHead {
-            seq: 0,
-            hash: Hash::ZERO,
-        };
-        loop {
-            let page = self.list_manifests(start.seq, MAX_MANIFEST_PAGE).await?;
-            if page.is_empty() {
-                break;
-            }
-            for signed in page {
-                let seq = start.seq + 1;
-                check_manifest(&signed, seq, start.hash, public_key).map_err(|kind| {
-                    StoreError::AuditManifest {
-                        seq,
-                        problem: kind.to_string(),
-                    }
-                })?;
-                let manifest = signed.manifest;
-                let nodes = self.pool_nodes(&root_nodes(manifest.last_seq)).await?;
-                let root = root_from_nodes(manifest.last_seq, &nodes).map_err(missing_node)?;
-                if root != manifest.tree_root {
-                    return Err(StoreError::AuditManifest {
-                        seq,
-                        problem: format!(
-                            "manifest of seq {} to {} signs tree root {}, the stored merkle \
-                             tree has {root}",
-                            manifest.first_seq, manifest.last_seq, manifest.tree_root
-                        ),
-                    });
-                }
-                start = AuditHead {
-                    seq: manifest.last_seq,
-                    hash: manifest.last_hash,
-                };
-            }
-        }
-        self.verify_chain_after(start).await
     }
 
     /// The right-edge Merkle nodes of the tree at `tree_size` (see

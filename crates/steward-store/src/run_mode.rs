@@ -11,7 +11,7 @@ use steward_audit::{Actor, Subject};
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::permit::system_actor;
-use crate::store::{Store, TxConn};
+use crate::store::{Store, on_tx};
 
 /// How a database is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,22 +81,26 @@ impl Store {
     /// was run before modes existed, on the wall clock: it is `production`.
     pub async fn claim_run_mode(&self, mode: RunMode, now_ms: i64) -> Result<i64, RunModeError> {
         let mut tx = self.begin().await?;
-        let row: Option<(String, i64)> = match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                sqlx::query_as("SELECT mode, clock_offset_ms FROM run_mode WHERE id = 1")
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(StoreError::from)?
-            }
-            TxConn::Postgres(tx) => {
-                sqlx::query_as("SELECT mode, clock_offset_ms FROM run_mode WHERE id = 1 FOR UPDATE")
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(StoreError::from)?
-            }
-        };
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            mode: String,
+            clock_offset_ms: i64,
+        }
+        let sql = format!(
+            "SELECT mode, clock_offset_ms FROM run_mode WHERE id = 1{}",
+            tx.for_update()
+        );
+        let row = on_tx!(tx, |conn| {
+            sqlx::query_as::<_, Row>(&sql)
+                .fetch_optional(&mut **conn)
+                .await
+                .map_err(StoreError::from)?
+        });
         let (recorded, offset) = match row {
-            Some((text, offset)) => (
+            Some(Row {
+                mode: text,
+                clock_offset_ms: offset,
+            }) => (
                 RunMode::parse(&text)
                     .ok_or_else(|| StoreError::corrupt("run mode", 1, text.clone()))?,
                 offset,
@@ -104,29 +108,23 @@ impl Store {
             None => {
                 const USED: &str =
                     "SELECT (SELECT COUNT(*) FROM workers) + (SELECT COUNT(*) FROM permits)";
-                let (used,): (i64,) = match &mut tx.conn {
-                    TxConn::Sqlite(tx) => sqlx::query_as(USED).fetch_one(&mut **tx).await,
-                    TxConn::Postgres(tx) => sqlx::query_as(USED).fetch_one(&mut **tx).await,
-                }
-                .map_err(StoreError::from)?;
+                let used = on_tx!(tx, |conn| {
+                    sqlx::query_scalar::<_, i64>(USED)
+                        .fetch_one(&mut **conn)
+                        .await
+                        .map_err(StoreError::from)?
+                });
                 let recorded = if used > 0 { RunMode::Production } else { mode };
                 const INSERT: &str = "INSERT INTO run_mode (id, mode, recorded_at) \
                      VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
-                match &mut tx.conn {
-                    TxConn::Sqlite(tx) => sqlx::query(INSERT)
+                on_tx!(tx, |conn| {
+                    sqlx::query(INSERT)
                         .bind(recorded.as_str())
                         .bind(now_ms)
-                        .execute(&mut **tx)
+                        .execute(&mut **conn)
                         .await
-                        .map(|_| ()),
-                    TxConn::Postgres(tx) => sqlx::query(INSERT)
-                        .bind(recorded.as_str())
-                        .bind(now_ms)
-                        .execute(&mut **tx)
-                        .await
-                        .map(|_| ()),
-                }
-                .map_err(StoreError::from)?;
+                        .map_err(StoreError::from)?;
+                });
                 // Production is what every database was before modes existed, and what
                 // the absence of `data.run_mode` on events already says; a rehearsal is
                 // recorded in the trail too.
@@ -178,21 +176,13 @@ impl Store {
         let mut tx = self.begin().await?;
         const UPDATE: &str = "UPDATE run_mode SET clock_offset_ms = clock_offset_ms + $1 \
              WHERE id = 1 AND mode = 'rehearsal' RETURNING clock_offset_ms";
-        let row: Option<(i64,)> = match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                sqlx::query_as(UPDATE)
-                    .bind(by_ms)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-            TxConn::Postgres(tx) => {
-                sqlx::query_as(UPDATE)
-                    .bind(by_ms)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-        };
-        let Some((offset,)) = row else {
+        let offset = on_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, i64>(UPDATE)
+                .bind(by_ms)
+                .fetch_optional(&mut **conn)
+                .await?
+        });
+        let Some(offset) = offset else {
             return Err(StoreError::Conflict {
                 message: "this database is not run as a rehearsal".to_owned(),
             });

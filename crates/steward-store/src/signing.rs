@@ -12,7 +12,7 @@ use steward_audit::{Actor, Subject, format_public_key, key_id};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::store::{Pool, Store, TxConn};
+use crate::store::{Store, on_pool, on_tx};
 
 /// The event that records the key.
 pub const SIGNING_KEY_RECORDED_EVENT: &str = "audit.signing_key_recorded";
@@ -32,19 +32,14 @@ pub enum KeyClaim {
 impl Store {
     /// The public key recorded for the audit trail, if any.
     pub async fn recorded_signing_key(&self) -> Result<Option<[u8; 32]>, StoreError> {
-        let row: Option<(Vec<u8>,)> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as("SELECT public_key FROM audit_signing_key WHERE id = 1")
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as("SELECT public_key FROM audit_signing_key WHERE id = 1")
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        row.map(|(bytes,)| {
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT public_key FROM audit_signing_key WHERE id = 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(|bytes| {
             <[u8; 32]>::try_from(bytes.as_slice())
                 .map_err(|_| StoreError::corrupt("audit signing key", 1, "not 32 bytes"))
         })
@@ -73,50 +68,31 @@ impl Store {
             });
         }
         let mut tx = self.begin().await?;
-        let latest: Option<(String,)> = match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                sqlx::query_as(
-                    "SELECT key_id FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
-                )
-                .fetch_optional(&mut **tx)
-                .await?
-            }
-            TxConn::Postgres(tx) => {
-                sqlx::query_as(
-                    "SELECT key_id FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
-                )
-                .fetch_optional(&mut **tx)
-                .await?
-            }
-        };
-        if let Some((signed_with,)) = latest.filter(|(id,)| *id != given) {
+        let latest = on_tx!(tx, |conn| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT key_id FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
+            )
+            .fetch_optional(&mut **conn)
+            .await?
+        });
+        if let Some(signed_with) = latest.filter(|id| *id != given) {
             tx.rollback().await?;
             return Ok(KeyClaim::Differs {
                 key_id: signed_with,
             });
         }
-        let inserted = match &mut tx.conn {
-            TxConn::Sqlite(tx) => sqlx::query(
-                "INSERT INTO audit_signing_key (id, public_key, key_id, recorded_at) \
-                 VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(public_key.as_slice())
-            .bind(&given)
-            .bind(now_ms)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-            TxConn::Postgres(tx) => sqlx::query(
+        let inserted = on_tx!(tx, |conn| {
+            sqlx::query(
                 "INSERT INTO audit_signing_key (id, public_key, key_id, recorded_at) \
                  VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
             )
             .bind(public_key.as_slice())
             .bind(&given)
             .bind(now_ms)
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await?
-            .rows_affected(),
-        };
+            .rows_affected()
+        });
         if inserted == 0 {
             // Another instance recorded a key meanwhile.
             tx.rollback().await?;

@@ -1,15 +1,11 @@
 //! `Store`: the cheap-clone handle over one SQLite or PostgreSQL pool. Connecting, the
 //! embedded migrations, and write transactions (`Tx`).
 
-use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -75,6 +71,39 @@ pub(crate) enum TxConn<'c> {
     Sqlite(Transaction<'c, Sqlite>),
     Postgres(Transaction<'c, Postgres>),
 }
+
+/// Runs one statement on the store's pool, whichever backend it is: `on_pool!(self.pool,
+/// |pool| sqlx::query_as::<_, Row>(SQL).bind(a).fetch_optional(pool).await)`.
+///
+/// The body is written once and expands into both arms of the `match`, where `pool` is a
+/// `&SqlitePool` in one and a `&PgPool` in the other (sqlx's executors are typed per
+/// database, so the arms differ in types only). The statement therefore has one text and
+/// one bind chain: numbered `$N` placeholders (sqlx 0.8 binds them on SQLite too),
+/// `CAST(x AS TEXT)` to read a JSONB column as text, `Json<T>` to bind one, and
+/// [`Tx::for_update`] for row locks. The body may use `?`; whatever it evaluates to must
+/// have the same type in both arms (decode rows with `#[derive(sqlx::FromRow)]` structs,
+/// take `.rows_affected()` inside).
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match &$pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// [`on_pool!`] for a [`Tx`]: `on_tx!(tx, |conn| sqlx::query(SQL).bind(a)
+/// .execute(&mut **conn).await?.rows_affected())`, with `conn` the backend's transaction.
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match &mut $tx.conn {
+            $crate::store::TxConn::Sqlite($c) => $body,
+            $crate::store::TxConn::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on_tx;
 
 /// How long a SQLite writer waits for the write lock before failing with "database is
 /// locked".
@@ -182,14 +211,9 @@ impl Store {
 
     /// Checks that the database answers (`SELECT 1`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-        }
+        on_pool!(self.pool, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
         Ok(())
     }
 
@@ -221,16 +245,13 @@ impl Store {
     /// Waits for checked-out connections to come back and closes the pool. Other clones
     /// of this store stop working too.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
-        }
+        on_pool!(self.pool, |pool| pool.close().await)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pool {
-            Pool::Sqlite(pool) => Migrator::new(SQLITE_MIGRATIONS).await?.run(pool).await?,
-            Pool::Postgres(pool) => Migrator::new(POSTGRES_MIGRATIONS).await?.run(pool).await?,
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
@@ -239,28 +260,54 @@ impl Store {
     /// have left the database (tests of upgrades).
     #[cfg(feature = "test-support")]
     pub(crate) async fn migrate_up_to(&self, version: i64) -> Result<(), StoreError> {
-        let up_to = |all: &'static [(i64, &'static str, &'static str)]| {
-            Embedded(&all[..all.iter().take_while(|m| m.0 <= version).count()])
+        let up_to = |all: &Migrator| {
+            let mut migrator = Migrator::DEFAULT;
+            migrator.migrations = all
+                .iter()
+                .filter(|migration| migration.version <= version)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
+            migrator
         };
         match &self.pool {
-            Pool::Sqlite(pool) => {
-                Migrator::new(up_to(SQLITE_MIGRATIONS.0))
-                    .await?
-                    .run(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                Migrator::new(up_to(POSTGRES_MIGRATIONS.0))
-                    .await?
-                    .run(pool)
-                    .await?
-            }
+            Pool::Sqlite(pool) => up_to(&SQLITE_MIGRATIONS).run(pool).await?,
+            Pool::Postgres(pool) => up_to(&POSTGRES_MIGRATIONS).run(pool).await?,
         }
         Ok(())
     }
 }
 
 impl Tx<'_> {
+    /// The lock clause that ends a `SELECT` of a row this transaction will change:
+    /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, which has no row locks and where
+    /// the write transaction already holds the database's write lock (`BEGIN IMMEDIATE`).
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self.conn {
+            TxConn::Sqlite(_) => "",
+            TxConn::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    /// ` FOR SHARE` on PostgreSQL (the row must not change until this transaction ends,
+    /// though it does not change it); nothing on SQLite, for the reason of
+    /// [`Tx::for_update`].
+    pub(crate) fn for_share(&self) -> &'static str {
+        match self.conn {
+            TxConn::Sqlite(_) => "",
+            TxConn::Postgres(_) => " FOR SHARE",
+        }
+    }
+
+    /// ` FOR UPDATE OF {alias}` on PostgreSQL: [`Tx::for_update`] for a join that locks
+    /// only the rows of one of its tables; nothing on SQLite.
+    pub(crate) fn for_update_of(&self, alias: &str) -> String {
+        match self.conn {
+            TxConn::Sqlite(_) => String::new(),
+            TxConn::Postgres(_) => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.conn {
             TxConn::Sqlite(tx) => tx.commit().await?,
@@ -341,187 +388,11 @@ fn is_sqlite_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-/// Migrations compiled into the binary: `(version, description, sql)`. A migration, once
-/// released, never changes (sqlx checks each one's checksum); changes are new versions.
-#[derive(Debug)]
-struct Embedded(&'static [(i64, &'static str, &'static str)]);
-
-const SQLITE_MIGRATIONS: Embedded = Embedded(&[
-    (
-        1,
-        "initial",
-        include_str!("../migrations/sqlite/0001_initial.sql"),
-    ),
-    (
-        2,
-        "workers",
-        include_str!("../migrations/sqlite/0002_workers.sql"),
-    ),
-    (
-        3,
-        "permits",
-        include_str!("../migrations/sqlite/0003_permits.sql"),
-    ),
-    (
-        4,
-        "merkle",
-        include_str!("../migrations/sqlite/0004_merkle.sql"),
-    ),
-    (
-        5,
-        "retention",
-        include_str!("../migrations/sqlite/0005_retention.sql"),
-    ),
-    (
-        6,
-        "erasure",
-        include_str!("../migrations/sqlite/0006_erasure.sql"),
-    ),
-    (
-        7,
-        "authorize",
-        include_str!("../migrations/sqlite/0007_authorize.sql"),
-    ),
-    (
-        8,
-        "monitoring",
-        include_str!("../migrations/sqlite/0008_monitoring.sql"),
-    ),
-    (
-        9,
-        "emergency",
-        include_str!("../migrations/sqlite/0009_emergency.sql"),
-    ),
-    (
-        10,
-        "notifications",
-        include_str!("../migrations/sqlite/0010_notifications.sql"),
-    ),
-    (
-        11,
-        "timers",
-        include_str!("../migrations/sqlite/0011_timers.sql"),
-    ),
-    (
-        13,
-        "provenance",
-        include_str!("../migrations/sqlite/0013_provenance.sql"),
-    ),
-    (
-        17,
-        "gate",
-        include_str!("../migrations/sqlite/0017_gate.sql"),
-    ),
-    (
-        22,
-        "adopt",
-        include_str!("../migrations/sqlite/0022_adopt.sql"),
-    ),
-    (
-        23,
-        "dashboard",
-        include_str!("../migrations/sqlite/0023_dashboard.sql"),
-    ),
-]);
-
-const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
-    (
-        1,
-        "initial",
-        include_str!("../migrations/postgres/0001_initial.sql"),
-    ),
-    (
-        2,
-        "workers",
-        include_str!("../migrations/postgres/0002_workers.sql"),
-    ),
-    (
-        3,
-        "permits",
-        include_str!("../migrations/postgres/0003_permits.sql"),
-    ),
-    (
-        4,
-        "merkle",
-        include_str!("../migrations/postgres/0004_merkle.sql"),
-    ),
-    (
-        5,
-        "retention",
-        include_str!("../migrations/postgres/0005_retention.sql"),
-    ),
-    (
-        6,
-        "erasure",
-        include_str!("../migrations/postgres/0006_erasure.sql"),
-    ),
-    (
-        7,
-        "authorize",
-        include_str!("../migrations/postgres/0007_authorize.sql"),
-    ),
-    (
-        8,
-        "monitoring",
-        include_str!("../migrations/postgres/0008_monitoring.sql"),
-    ),
-    (
-        9,
-        "emergency",
-        include_str!("../migrations/postgres/0009_emergency.sql"),
-    ),
-    (
-        10,
-        "notifications",
-        include_str!("../migrations/postgres/0010_notifications.sql"),
-    ),
-    (
-        11,
-        "timers",
-        include_str!("../migrations/postgres/0011_timers.sql"),
-    ),
-    (
-        13,
-        "provenance",
-        include_str!("../migrations/postgres/0013_provenance.sql"),
-    ),
-    (
-        17,
-        "gate",
-        include_str!("../migrations/postgres/0017_gate.sql"),
-    ),
-    (
-        22,
-        "adopt",
-        include_str!("../migrations/postgres/0022_adopt.sql"),
-    ),
-    (
-        23,
-        "dashboard",
-        include_str!("../migrations/postgres/0023_dashboard.sql"),
-    ),
-]);
-
-impl<'s> MigrationSource<'s> for Embedded {
-    fn resolve(
-        self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        let migrations = self
-            .0
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(
-                    version,
-                    Cow::Borrowed(description),
-                    MigrationType::Simple,
-                    Cow::Borrowed(sql),
-                    false,
-                )
-            })
-            .collect();
-        Box::pin(std::future::ready(Ok(migrations)))
-    }
-}
+/// The migrations, compiled into the binary from `migrations/{sqlite,postgres}`: every
+/// file of the directory, so none can be forgotten. A migration, once released, never
+/// changes (sqlx checks each one's checksum); changes are new versions.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,7 @@ use serde_json::Value;
 use steward_permits::{DueTimer, TimerKind};
 
 use crate::error::StoreError;
-use crate::store::{Pool, Store, Tx, TxConn};
+use crate::store::{Pool, Store, Tx, on_pool, on_tx};
 
 /// What a timer is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -85,36 +85,34 @@ impl Store {
         subject: TimerSubject,
         subject_id: &str,
     ) -> Result<Vec<(TimerKind, i64, i64)>, StoreError> {
-        let rows: Vec<(String, i64, i64)> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT timer, due_at, fired_at FROM timer_firings \
-                     WHERE subject_kind = ? AND subject_id = ? ORDER BY fired_at, due_at, timer",
-                )
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            timer: String,
+            due_at: i64,
+            fired_at: i64,
+        }
+        const SQL: &str = "SELECT timer, due_at, fired_at FROM timer_firings \
+             WHERE subject_kind = $1 AND subject_id = $2 ORDER BY fired_at, due_at, timer";
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, Row>(SQL)
                 .bind(subject.as_str())
                 .bind(subject_id)
                 .fetch_all(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT timer, due_at, fired_at FROM timer_firings \
-                     WHERE subject_kind = $1 AND subject_id = $2 \
-                     ORDER BY fired_at, due_at, timer",
-                )
-                .bind(subject.as_str())
-                .bind(subject_id)
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        });
         rows.into_iter()
-            .map(|(timer, due, fired)| {
-                let kind = timer
-                    .parse::<TimerKind>()
-                    .map_err(|e| StoreError::corrupt("timer firing", subject_id, e))?;
-                Ok((kind, due, fired))
-            })
+            .map(
+                |Row {
+                     timer,
+                     due_at,
+                     fired_at,
+                 }| {
+                    let kind = timer
+                        .parse::<TimerKind>()
+                        .map_err(|e| StoreError::corrupt("timer firing", subject_id, e))?;
+                    Ok((kind, due_at, fired_at))
+                },
+            )
             .collect()
     }
 }
@@ -129,11 +127,19 @@ pub(crate) async fn already_fired(
     if ids.is_empty() {
         return Ok(BTreeSet::new());
     }
-    let rows: Vec<(String, String, i64)> = match &store.pool {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        subject_id: String,
+        timer: String,
+        due_at: i64,
+    }
+    // The one place the backends differ: SQLite has no array parameters, so the ids go
+    // in as a JSON array that `json_each` unpacks; PostgreSQL takes them as `text[]`.
+    let rows = match &store.pool {
         Pool::Sqlite(pool) => {
-            sqlx::query_as(
-                "SELECT subject_id, timer, due_at FROM timer_firings WHERE subject_kind = ? \
-                 AND subject_id IN (SELECT value FROM json_each(?))",
+            sqlx::query_as::<_, Row>(
+                "SELECT subject_id, timer, due_at FROM timer_firings WHERE subject_kind = $1 \
+                 AND subject_id IN (SELECT value FROM json_each($2))",
             )
             .bind(subject.as_str())
             .bind(Value::from(ids.to_vec()).to_string())
@@ -141,7 +147,7 @@ pub(crate) async fn already_fired(
             .await?
         }
         Pool::Postgres(pool) => {
-            sqlx::query_as(
+            sqlx::query_as::<_, Row>(
                 "SELECT subject_id, timer, due_at FROM timer_firings WHERE subject_kind = $1 \
                  AND subject_id = ANY($2)",
             )
@@ -151,7 +157,10 @@ pub(crate) async fn already_fired(
             .await?
         }
     };
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.subject_id, row.timer, row.due_at))
+        .collect())
 }
 
 /// Whether `due` has timers of `id` not in `fired`.
@@ -174,31 +183,18 @@ pub(crate) async fn claim(
     timer: DueTimer,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
-    let inserted = match &mut tx.conn {
-        TxConn::Sqlite(conn) => sqlx::query(
-            "INSERT INTO timer_firings (subject_kind, subject_id, timer, due_at, fired_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(subject.as_str())
-        .bind(subject_id)
-        .bind(timer.kind.as_str())
-        .bind(timer.due_at.millis())
-        .bind(now_ms)
-        .execute(&mut **conn)
-        .await?
-        .rows_affected(),
-        TxConn::Postgres(conn) => sqlx::query(
-            "INSERT INTO timer_firings (subject_kind, subject_id, timer, due_at, fired_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(subject.as_str())
-        .bind(subject_id)
-        .bind(timer.kind.as_str())
-        .bind(timer.due_at.millis())
-        .bind(now_ms)
-        .execute(&mut **conn)
-        .await?
-        .rows_affected(),
-    };
+    const SQL: &str = "INSERT INTO timer_firings (subject_kind, subject_id, timer, due_at, \
+         fired_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+    let inserted = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(subject.as_str())
+            .bind(subject_id)
+            .bind(timer.kind.as_str())
+            .bind(timer.due_at.millis())
+            .bind(now_ms)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()
+    });
     Ok(inserted == 1)
 }

@@ -34,8 +34,8 @@ use steward_audit::{Actor, Subject};
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::{PersonalValues, with_personal};
-use crate::principal::{Principal, decode_principal, principal_in};
-use crate::store::{Pool, Store, Tx, TxConn, new_id, now_ms};
+use crate::principal::{Principal, PrincipalRow, decode_principal, principal_in};
+use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
 
 /// The prefix of every secret [`generate`] makes, so leaked tokens are easy to grep for.
 pub const SECRET_PREFIX: &str = "stw_";
@@ -187,41 +187,27 @@ impl Store {
     ) -> Result<Option<AuthenticatedPrincipal>, StoreError> {
         let now = now_ms();
         let secret_hash = hash(secret);
-        let row: Option<AuthRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT t.id, t.last_used_at, \
-                     p.id, p.kind, p.name, p.roles, p.created_at, p.disabled_at \
-                     FROM tokens t JOIN principals p ON p.id = t.principal_id \
-                     WHERE t.token_hash = ? AND t.revoked_at IS NULL \
-                     AND (t.expires_at IS NULL OR t.expires_at > ?) \
-                     AND p.disabled_at IS NULL",
-                )
+        const SQL: &str = "SELECT t.id AS token_id, t.last_used_at, p.id, p.kind, p.name, \
+             CAST(p.roles AS TEXT) AS roles, p.created_at, p.disabled_at \
+             FROM tokens t JOIN principals p ON p.id = t.principal_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+             AND (t.expires_at IS NULL OR t.expires_at > $2) AND p.disabled_at IS NULL";
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, AuthRow>(SQL)
                 .bind(secret_hash.as_slice())
                 .bind(now)
                 .fetch_optional(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT t.id, t.last_used_at, \
-                     p.id, p.kind, p.name, p.roles::text, p.created_at, p.disabled_at \
-                     FROM tokens t JOIN principals p ON p.id = t.principal_id \
-                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
-                     AND (t.expires_at IS NULL OR t.expires_at > $2) \
-                     AND p.disabled_at IS NULL",
-                )
-                .bind(secret_hash.as_slice())
-                .bind(now)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
-        let Some((token_id, last_used_at, p_id, kind, name, roles, created_at, disabled_at)) = row
+        });
+        let Some(AuthRow {
+            token_id,
+            last_used_at,
+            principal,
+        }) = row
         else {
             return Ok(None);
         };
-        let principal = decode_principal((p_id, kind, name, roles, created_at, disabled_at))?;
+        let principal = decode_principal(principal)?;
         if last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY_MS)
             && let Err(error) = self.touch_token(&token_id, now).await
         {
@@ -260,50 +246,26 @@ impl Store {
     /// A principal's tokens, revoked and expired ones included, oldest first. Empty for
     /// an unknown principal.
     pub async fn list_tokens(&self, principal_id: &str) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows: Vec<TokenRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
-                     revoked_at, last_used_at FROM tokens WHERE principal_id = ? ORDER BY created_at, id",
-                )
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE principal_id = $1 ORDER BY created_at, id"
+        );
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, TokenRow>(&sql)
                 .bind(principal_id)
                 .fetch_all(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
-                     revoked_at, last_used_at FROM tokens WHERE principal_id = $1 ORDER BY created_at, id",
-                )
-                .bind(principal_id)
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        });
         Ok(rows.into_iter().map(decode_token).collect())
     }
 
     pub async fn token_by_id(&self, token_id: &str) -> Result<TokenInfo, StoreError> {
-        let row: Option<TokenRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
-                     revoked_at, last_used_at FROM tokens WHERE id = ?",
-                )
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1");
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, TokenRow>(&sql)
                 .bind(token_id)
                 .fetch_optional(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT id, principal_id, label, parent_token_id, created_at, expires_at, \
-                     revoked_at, last_used_at FROM tokens WHERE id = $1",
-                )
-                .bind(token_id)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
+        });
         row.map(decode_token).ok_or_else(|| StoreError::NotFound {
             what: "token",
             id: token_id.to_owned(),
@@ -311,62 +273,54 @@ impl Store {
     }
 
     async fn touch_token(&self, token_id: &str, now: i64) -> Result<(), StoreError> {
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query("UPDATE tokens SET last_used_at = ? WHERE id = ?")
-                    .bind(now)
-                    .bind(token_id)
-                    .execute(pool)
-                    .await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(token_id)
-                    .execute(pool)
-                    .await?;
-            }
-        }
+        on_pool!(self.pool, |pool| {
+            sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token_id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 }
 
-/// token id, last_used_at, then the columns of a principal row.
-type AuthRow = (
-    String,
-    Option<i64>,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-);
+/// A token that authenticates, and its principal.
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    token_id: String,
+    last_used_at: Option<i64>,
+    #[sqlx(flatten)]
+    principal: PrincipalRow,
+}
 
-/// id, principal_id, label, parent_token_id, created_at, expires_at, revoked_at,
-/// last_used_at.
-type TokenRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
+/// The `tokens` columns of [`TokenRow`].
+const TOKEN_COLUMNS: &str = "id, principal_id, label, parent_token_id, created_at, expires_at, \
+     revoked_at, last_used_at";
+
+/// One `tokens` row as [`TOKEN_COLUMNS`] reads it.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    principal_id: String,
+    label: String,
+    parent_token_id: Option<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
 
 fn decode_token(row: TokenRow) -> TokenInfo {
-    let (
+    let TokenRow {
         id,
         principal_id,
         label,
         parent_token_id,
-        created_at_ms,
-        expires_at_ms,
-        revoked_at_ms,
-        last_used_at_ms,
-    ) = row;
+        created_at: created_at_ms,
+        expires_at: expires_at_ms,
+        revoked_at: revoked_at_ms,
+        last_used_at: last_used_at_ms,
+    } = row;
     TokenInfo {
         id,
         principal_id,
@@ -389,22 +343,26 @@ pub(crate) async fn mint_in(
     subject: Subject,
 ) -> Result<TokenInfo, TokenError> {
     let now = now_ms();
-    let parent: Option<(Option<i64>, Option<i64>)> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as("SELECT expires_at, revoked_at FROM tokens WHERE id = ?")
-                .bind(parent_token_id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as("SELECT expires_at, revoked_at FROM tokens WHERE id = $1 FOR UPDATE")
-                .bind(parent_token_id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-    };
+    #[derive(sqlx::FromRow)]
+    struct Parent {
+        expires_at: Option<i64>,
+        revoked_at: Option<i64>,
+    }
+    let sql = format!(
+        "SELECT expires_at, revoked_at FROM tokens WHERE id = $1{}",
+        tx.for_update()
+    );
+    let parent = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, Parent>(&sql)
+            .bind(parent_token_id)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
     let parent_expires_at = match parent {
-        Some((expires_at, None)) if expires_at.is_none_or(|at| at > now) => expires_at,
+        Some(Parent {
+            expires_at,
+            revoked_at: None,
+        }) if expires_at.is_none_or(|at| at > now) => expires_at,
         _ => {
             return Err(TokenError::ParentNotLive {
                 token_id: parent_token_id.to_owned(),
@@ -458,36 +416,21 @@ async fn insert_token(
     secret_hash: &[u8; 32],
     subject: Subject,
 ) -> Result<(), StoreError> {
-    let inserted = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "INSERT INTO tokens (id, principal_id, token_hash, label, parent_token_id, \
-             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&token.id)
-        .bind(&token.principal_id)
-        .bind(secret_hash.as_slice())
-        .bind(&token.label)
-        .bind(&token.parent_token_id)
-        .bind(token.created_at_ms)
-        .bind(token.expires_at_ms)
-        .execute(&mut **tx)
-        .await
-        .map(|done| done.rows_affected()),
-        TxConn::Postgres(tx) => sqlx::query(
-            "INSERT INTO tokens (id, principal_id, token_hash, label, parent_token_id, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&token.id)
-        .bind(&token.principal_id)
-        .bind(secret_hash.as_slice())
-        .bind(&token.label)
-        .bind(&token.parent_token_id)
-        .bind(token.created_at_ms)
-        .bind(token.expires_at_ms)
-        .execute(&mut **tx)
-        .await
-        .map(|done| done.rows_affected()),
-    };
+    const SQL: &str = "INSERT INTO tokens (id, principal_id, token_hash, label, \
+         parent_token_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let inserted = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(&token.id)
+            .bind(&token.principal_id)
+            .bind(secret_hash.as_slice())
+            .bind(&token.label)
+            .bind(&token.parent_token_id)
+            .bind(token.created_at_ms)
+            .bind(token.expires_at_ms)
+            .execute(&mut **conn)
+            .await
+            .map(|done| done.rows_affected())
+    });
     match inserted.map_err(StoreError::from) {
         Err(error) if error.is_conflict() => {
             return Err(StoreError::Conflict {
@@ -544,7 +487,11 @@ pub(crate) async fn revoke_in(
     let mut cascaded = Vec::new();
     let mut frontier = vec![token_id.to_owned()];
     while let Some(parent) = frontier.pop() {
-        for (child, revoked_at) in children(tx, &parent).await? {
+        for Child {
+            id: child,
+            revoked_at,
+        } in children(tx, &parent).await?
+        {
             if revoked_at.is_none() && set_revoked(tx, &child, now).await? {
                 events.push(json!({
                     "token_id": child,
@@ -568,47 +515,34 @@ pub(crate) async fn revoke_in(
 
 /// Sets `revoked_at` of a live token; whether it changed.
 async fn set_revoked(tx: &mut Tx<'_>, token_id: &str, now: i64) -> Result<bool, StoreError> {
-    let changed = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(now)
-                .bind(token_id)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected()
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(token_id)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected()
-        }
-    };
+    const SQL: &str = "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+    let changed = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(now)
+            .bind(token_id)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()
+    });
     Ok(changed == 1)
 }
 
+/// A token minted with another.
+#[derive(sqlx::FromRow)]
+struct Child {
+    id: String,
+    revoked_at: Option<i64>,
+}
+
 /// The tokens minted with `parent`, with their `revoked_at`.
-async fn children(tx: &mut Tx<'_>, parent: &str) -> Result<Vec<(String, Option<i64>)>, StoreError> {
-    Ok(match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(
-                "SELECT id, revoked_at FROM tokens WHERE parent_token_id = ? ORDER BY id",
-            )
+async fn children(tx: &mut Tx<'_>, parent: &str) -> Result<Vec<Child>, StoreError> {
+    const SQL: &str = "SELECT id, revoked_at FROM tokens WHERE parent_token_id = $1 ORDER BY id";
+    Ok(on_tx!(tx, |conn| {
+        sqlx::query_as::<_, Child>(SQL)
             .bind(parent)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut **conn)
             .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT id, revoked_at FROM tokens WHERE parent_token_id = $1 ORDER BY id",
-            )
-            .bind(parent)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-    })
+    }))
 }
 
 async fn revoked_event(

@@ -16,8 +16,8 @@ use steward_audit::{Actor, Subject};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::principal::{Principal, decode_principal};
-use crate::store::{Pool, Store, TxConn};
+use crate::principal::{Principal, PrincipalRow, decode_principal};
+use crate::store::{Store, on_pool, on_tx};
 
 /// How stale `last_seen_at` may get before a request writes it again: most requests of a
 /// session are pure reads.
@@ -62,45 +62,24 @@ impl Store {
     pub async fn open_web_session(&self, by: &Actor, new: NewWebSession) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let old = new.now_ms - KEEP_ENDED_MS;
-        match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                sqlx::query("DELETE FROM web_sessions WHERE expires_at < ? OR ended_at < ?")
-                    .bind(old)
-                    .bind(old)
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO web_sessions (id_hash, principal_id, token_id, created_at, \
-                     last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(new.id_hash.as_slice())
-                .bind(&new.principal_id)
-                .bind(&new.token_id)
-                .bind(new.now_ms)
-                .bind(new.now_ms)
-                .bind(new.expires_at_ms)
-                .execute(&mut **tx)
+        on_tx!(tx, |conn| {
+            sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1 OR ended_at < $1")
+                .bind(old)
+                .execute(&mut **conn)
                 .await?;
-            }
-            TxConn::Postgres(tx) => {
-                sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1 OR ended_at < $1")
-                    .bind(old)
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO web_sessions (id_hash, principal_id, token_id, created_at, \
-                     last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(new.id_hash.as_slice())
-                .bind(&new.principal_id)
-                .bind(&new.token_id)
-                .bind(new.now_ms)
-                .bind(new.now_ms)
-                .bind(new.expires_at_ms)
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
+            sqlx::query(
+                "INSERT INTO web_sessions (id_hash, principal_id, token_id, created_at, \
+                 last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(new.id_hash.as_slice())
+            .bind(&new.principal_id)
+            .bind(&new.token_id)
+            .bind(new.now_ms)
+            .bind(new.now_ms)
+            .bind(new.expires_at_ms)
+            .execute(&mut **conn)
+            .await?;
+        });
         append_event(
             &mut tx,
             NewEvent {
@@ -129,40 +108,36 @@ impl Store {
         now_ms: i64,
         idle_ms: i64,
     ) -> Result<Option<WebSession>, StoreError> {
-        // One text for both backends: `$N` placeholders, and `CAST(… AS TEXT)` reads the
-        // roles (TEXT on SQLite, JSONB on PostgreSQL) as text on both.
-        const SELECT: &str = "SELECT s.token_id, s.created_at, s.last_seen_at, s.expires_at, \
-             p.id, p.kind, p.name, CAST(p.roles AS TEXT), p.created_at, p.disabled_at \
+        // `CAST(… AS TEXT)` reads the roles (TEXT on SQLite, JSONB on PostgreSQL) as text
+        // on both.
+        const SELECT: &str = "SELECT s.token_id, s.created_at AS session_created_at, \
+             s.last_seen_at, s.expires_at, p.id, p.kind, p.name, CAST(p.roles AS TEXT) AS roles, \
+             p.created_at, p.disabled_at \
              FROM web_sessions s JOIN tokens t ON t.id = s.token_id \
              JOIN principals p ON p.id = s.principal_id \
              WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
              AND s.last_seen_at > $3 AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > $2) AND p.disabled_at IS NULL";
         let idle_since = now_ms.saturating_sub(idle_ms);
-        let row: Option<SessionRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(SELECT)
-                    .bind(id_hash.as_slice())
-                    .bind(now_ms)
-                    .bind(idle_since)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(SELECT)
-                    .bind(id_hash.as_slice())
-                    .bind(now_ms)
-                    .bind(idle_since)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        let Some((token_id, created_at_ms, last_seen_at_ms, expires_at_ms, p0, p1, p2, p3, p4, p5)) =
-            row
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, SessionRow>(SELECT)
+                .bind(id_hash.as_slice())
+                .bind(now_ms)
+                .bind(idle_since)
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some(SessionRow {
+            token_id,
+            session_created_at: created_at_ms,
+            last_seen_at: last_seen_at_ms,
+            expires_at: expires_at_ms,
+            principal,
+        }) = row
         else {
             return Ok(None);
         };
-        let principal = decode_principal((p0, p1, p2, p3, p4, p5))?;
+        let principal = decode_principal(principal)?;
         if now_ms - last_seen_at_ms >= WEB_SESSION_TOUCH_MS
             && let Err(error) = self.touch_web_session(id_hash, now_ms).await
         {
@@ -189,20 +164,14 @@ impl Store {
         let mut tx = self.begin().await?;
         const END: &str =
             "UPDATE web_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL";
-        let changed = match &mut tx.conn {
-            TxConn::Sqlite(tx) => sqlx::query(END)
+        let changed = on_tx!(tx, |conn| {
+            sqlx::query(END)
                 .bind(now_ms)
                 .bind(id_hash.as_slice())
-                .execute(&mut **tx)
+                .execute(&mut **conn)
                 .await?
-                .rows_affected(),
-            TxConn::Postgres(tx) => sqlx::query(END)
-                .bind(now_ms)
-                .bind(id_hash.as_slice())
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-        };
+                .rows_affected()
+        });
         if changed == 0 {
             tx.rollback().await?;
             return Ok(false);
@@ -229,36 +198,24 @@ impl Store {
 
     async fn touch_web_session(&self, id_hash: &[u8; 32], now_ms: i64) -> Result<(), StoreError> {
         const TOUCH: &str = "UPDATE web_sessions SET last_seen_at = $1 WHERE id_hash = $2";
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query(TOUCH)
-                    .bind(now_ms)
-                    .bind(id_hash.as_slice())
-                    .execute(pool)
-                    .await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query(TOUCH)
-                    .bind(now_ms)
-                    .bind(id_hash.as_slice())
-                    .execute(pool)
-                    .await?;
-            }
-        }
+        on_pool!(self.pool, |pool| {
+            sqlx::query(TOUCH)
+                .bind(now_ms)
+                .bind(id_hash.as_slice())
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 }
 
-/// token_id, created_at, last_seen_at, expires_at, then a principal row.
-type SessionRow = (
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-);
+/// A live session and its principal.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    token_id: String,
+    session_created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    #[sqlx(flatten)]
+    principal: PrincipalRow,
+}

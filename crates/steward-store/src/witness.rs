@@ -13,7 +13,7 @@ use steward_audit::{
 };
 
 use crate::error::StoreError;
-use crate::store::{Pool, Store};
+use crate::store::{Store, on_pool};
 
 /// Stored checkpoints [`Store::check_witnessed`] looks at, at most, to say from which seq
 /// an inconsistent trail may differ.
@@ -119,24 +119,14 @@ impl Store {
         };
         let sql = "SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoints \
                    WHERE tree_size <= $1 AND ts <= $2 ORDER BY tree_size DESC LIMIT $3";
-        let rows: Vec<crate::merkle::CheckpointRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(sql)
-                    .bind(size)
-                    .bind(witnessed.ts_ms)
-                    .bind(VOUCHING_CHECKPOINTS)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(sql)
-                    .bind(size)
-                    .bind(witnessed.ts_ms)
-                    .bind(VOUCHING_CHECKPOINTS)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
+        let rows: Vec<crate::merkle::CheckpointRow> = on_pool!(self.pool, |pool| {
+            sqlx::query_as(sql)
+                .bind(size)
+                .bind(witnessed.ts_ms)
+                .bind(VOUCHING_CHECKPOINTS)
+                .fetch_all(pool)
+                .await?
+        });
         for row in rows {
             // A row that does not decode or verify vouches for nothing.
             let Ok(stored) = crate::merkle::decode_checkpoint(row) else {

@@ -12,23 +12,6 @@
 //! Time comes in as `now_ms` from the caller's clock (the server's injectable one), never
 //! from this crate's, so that a test can step over the 30/90/180-day thresholds.
 
-/// The `workers` columns, in `row::WorkerRow`'s order, for SQLite.
-macro_rules! sqlite_worker_columns {
-    () => {
-        "id, display_name, owner_id, principal_id, level, status, domains, level_granted_at, \
-         recertify_by, probation_until, stats, version, created_at, updated_at"
-    };
-}
-
-/// The same for PostgreSQL, where JSONB columns are read as text.
-macro_rules! postgres_worker_columns {
-    () => {
-        "id, display_name, owner_id, principal_id, level, status, domains::text, \
-         level_granted_at, recertify_by, probation_until, stats::text, version, created_at, \
-         updated_at"
-    };
-}
-
 mod identity;
 mod initial;
 mod outcome;
@@ -48,7 +31,7 @@ use steward_policy::{CertificationStatus, Level, Role, WorkerStanding};
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalKind};
-use crate::store::{Pool, Store, new_id};
+use crate::store::{Store, new_id, on_pool};
 
 pub use identity::NewWorkerToken;
 pub use initial::{
@@ -366,50 +349,26 @@ impl Store {
             0 => MAX_WORKER_PAGE,
             n => n.min(MAX_WORKER_PAGE),
         };
-        let rows = match &self.pool {
-            Pool::Sqlite(pool) => {
-                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(concat!(
-                    "SELECT ",
-                    sqlite_worker_columns!(),
-                    " FROM workers WHERE 1 = 1"
-                ));
-                if let Some(status) = filter.status {
-                    q.push(" AND status = ").push_bind(status.as_str());
-                }
-                if let Some(level) = filter.level {
-                    q.push(" AND level = ").push_bind(i64::from(level.value()));
-                }
-                if let Some(owner) = &filter.owner_id {
-                    q.push(" AND owner_id = ").push_bind(owner.clone());
-                }
-                if let Some(after) = &page.after_id {
-                    q.push(" AND id > ").push_bind(after.clone());
-                }
-                q.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
-                q.build_query_as::<row::WorkerRow>().fetch_all(pool).await?
+        let rows = on_pool!(self.pool, |pool| {
+            let mut q = sqlx::QueryBuilder::new(format!(
+                "SELECT {} FROM workers WHERE 1 = 1",
+                row::COLUMNS
+            ));
+            if let Some(status) = filter.status {
+                q.push(" AND status = ").push_bind(status.as_str());
             }
-            Pool::Postgres(pool) => {
-                let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(concat!(
-                    "SELECT ",
-                    postgres_worker_columns!(),
-                    " FROM workers WHERE TRUE"
-                ));
-                if let Some(status) = filter.status {
-                    q.push(" AND status = ").push_bind(status.as_str());
-                }
-                if let Some(level) = filter.level {
-                    q.push(" AND level = ").push_bind(i64::from(level.value()));
-                }
-                if let Some(owner) = &filter.owner_id {
-                    q.push(" AND owner_id = ").push_bind(owner.clone());
-                }
-                if let Some(after) = &page.after_id {
-                    q.push(" AND id > ").push_bind(after.clone());
-                }
-                q.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
-                q.build_query_as::<row::WorkerRow>().fetch_all(pool).await?
+            if let Some(level) = filter.level {
+                q.push(" AND level = ").push_bind(i64::from(level.value()));
             }
-        };
+            if let Some(owner) = &filter.owner_id {
+                q.push(" AND owner_id = ").push_bind(owner.clone());
+            }
+            if let Some(after) = &page.after_id {
+                q.push(" AND id > ").push_bind(after.clone());
+            }
+            q.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+            q.build_query_as::<row::WorkerRow>().fetch_all(pool).await?
+        });
         rows.into_iter().map(row::decode).collect()
     }
 }

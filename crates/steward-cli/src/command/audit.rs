@@ -65,7 +65,8 @@ pub enum AuditCommand {
     /// Download the trail from a seq on as JSON Lines, with its signed checkpoints in
     /// place (admin, auditor). Prints how many events were exported.
     Export(ExportArgs),
-    /// Verify the audit trail and name the first bad seq: download the export and check
+    /// Verify the audit trail and name the first bad seq and the kind of damage
+    /// (`manifest_forged`, `truncated`, …; see the README): download the export and check
     /// it here (chain, checkpoint signatures, Merkle roots), plus the server's own check of
     /// its stored chain; or, with `--offline FILE --public-key KEY`, check an export file
     /// without a server; or, with `--checkpoint FILE`, check the trail against a signed

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::{Run, STEWARD_ENV, repo_root, scratch, scratch_dir, steward_env};
+use serde_json::json;
 
 mod contract;
 mod emergency;
@@ -883,7 +884,7 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
     );
     assert!(
         run.stdout
-            .starts_with("audit export DAMAGED at seq 3: hash mismatch"),
+            .starts_with("audit export DAMAGED at seq 3 (event_altered): hash mismatch"),
         "{}",
         run.stdout
     );
@@ -983,7 +984,71 @@ fn audit_export_scenario(name: &str, database: Option<&str>) {
         .run(&["audit", "events", "--type", "Bad Type"], &admin)
         .assert_invalid("`type` must be an event type");
 
+    // A manifest forged for seqs 1 to 3 (contiguous from seq 1, so the triggers let its
+    // events go) and the events deleted: the export still answers, and `audit verify`
+    // exits 3 naming seq 1 and the kind, from the export and the server's own check.
+    let url = database.map_or_else(
+        || format!("sqlite://{}", dir.join("steward.db").display()),
+        str::to_owned,
+    );
+    forge_a_manifest_and_delete_its_events(&url, database.is_none());
+    let run = served.run(&["audit", "verify", "--public-key", pub_path], &admin);
+    assert_eq!(
+        run.code, 3,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout
+            .starts_with("audit export DAMAGED at seq 1 (manifest_forged): manifest of seq 1 to 3")
+            && run.stdout.contains(
+                "server's stored trail DAMAGED at seq 1 (manifest_forged): manifest of seq 1 to 3"
+            ),
+        "{}",
+        run.stdout
+    );
+    let run = served.run(&["audit", "verify", "--json"], &admin);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let result = run.json();
+    assert_eq!(
+        (&result["ok"], &result["first_bad_seq"], &result["kind"]),
+        (&json!(false), &json!(1), &json!("manifest_forged")),
+        "{result}"
+    );
+    assert_eq!(result["server"]["kind"], "manifest_forged", "{result}");
+
     assert!(served.terminate().success());
+}
+
+/// Past the triggers as an attacker with database access would: a manifest for seqs 1
+/// to 3 that nobody signed (it links: its hashes are the events'), then the events.
+fn forge_a_manifest_and_delete_its_events(url: &str, sqlite: bool) {
+    let (z32, z64) = if sqlite {
+        ("zeroblob(32)", "zeroblob(64)")
+    } else {
+        (
+            "decode(repeat('00', 32), 'hex')",
+            "decode(repeat('00', 64), 'hex')",
+        )
+    };
+    let sql = format!(
+        "INSERT INTO audit_manifests (first_seq, last_seq, event_count, prev_hash, first_hash, \
+         last_hash, range_root, tree_size, tree_root, ts, key_id, signature) VALUES \
+         (1, 3, 3, {z32}, (SELECT hash FROM audit_events WHERE seq = 1), \
+         (SELECT hash FROM audit_events WHERE seq = 3), {z32}, 3, {z32}, 0, \
+         '0000000000000000', {z64}); DELETE FROM audit_events WHERE seq <= 3;"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let store = steward_store::Store::connect(url).await.expect("open");
+        steward_store::testing::execute(&store, &sql)
+            .await
+            .expect("forge");
+        store.close().await;
+    });
 }
 
 /// SPEC §9 / the audit issue: an event acknowledged to a client survives `kill -9` of the

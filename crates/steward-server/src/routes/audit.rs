@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::Serialize;
 use steward_policy::{Level, Role};
-use steward_store::{AuditEntry, EventQuery, StoreError, TypeFilter};
+use steward_store::{AuditEntry, EventQuery, TypeFilter};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -58,6 +58,14 @@ pub struct Verification {
     pub head_hash: Option<String>,
     /// The first `seq` that fails, when not `ok`.
     pub first_bad_seq: Option<u64>,
+    /// The kind of damage found there, when not `ok`: one of `event_altered`,
+    /// `chain_broken`, `seq_gap`, `event_unreadable`, `truncated`,
+    /// `manifest_inconsistent`, `manifest_forged`, `manifest_out_of_place`,
+    /// `manifest_unlinked`, `manifest_root_mismatch`, `merkle_nodes_missing`,
+    /// `merkle_nodes_altered`, `checkpoint_forged`, `checkpoint_root_mismatch`,
+    /// `checkpoint_out_of_place`, `inconsistent`, `malformed`, `key_mismatch`.
+    #[schema(value_type = Option<String>, example = "manifest_forged")]
+    pub kind: Option<steward_audit::Damage>,
     /// What is wrong there, when not `ok`.
     pub problem: Option<String>,
 }
@@ -228,15 +236,8 @@ pub async fn verify(
     caller: Caller,
 ) -> Result<Json<Verification>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Auditor], "verifying the audit trail")?;
-    let failed = |head_seq: u64, first_bad_seq: Option<u64>, problem: String| Verification {
-        ok: false,
-        head_seq,
-        head_hash: None,
-        first_bad_seq,
-        problem: Some(problem),
-    };
-    // With the signing key, pruned history's manifests are checked for their signatures
-    // too, not only their links.
+    // With the signing key, manifests and checkpoints are checked for their signatures
+    // too, not only their links and roots.
     let public_key = state.audit_key.as_ref().map(|key| *key.public_key());
     let result = match state.store.verify_audit_trail(public_key.as_ref()).await {
         Ok(head) => Verification {
@@ -244,33 +245,21 @@ pub async fn verify(
             head_seq: head.seq,
             head_hash: Some(head.hash.to_string()),
             first_bad_seq: None,
+            kind: None,
             problem: None,
         },
-        Err(StoreError::AuditChain(e)) => {
-            let head = state.store.audit_head().await.map_err(store_error)?;
-            failed(head.seq, Some(e.seq), e.kind.to_string())
-        }
-        Err(StoreError::AuditManifest { seq, problem }) => {
-            let head = state.store.audit_head().await.map_err(store_error)?;
-            failed(head.seq, Some(seq), problem)
-        }
-        Err(e @ StoreError::AuditHeadMismatch { head_seq, last_seq }) => {
-            failed(head_seq, Some(last_seq.saturating_add(1)), e.to_string())
-        }
-        // A stored row that cannot even be decoded is tampering too.
-        Err(StoreError::Corrupt {
-            what: "audit event",
-            id,
-            problem,
-        }) => {
-            let head = state.store.audit_head().await.map_err(store_error)?;
-            failed(
-                head.seq,
-                id.parse().ok(),
-                format!("corrupt audit event `{id}`: {problem}"),
-            )
-        }
-        Err(other) => return Err(store_error(other)),
+        // Damage is a result, never a 5xx: the check itself succeeded.
+        Err(error) => match error.audit_damage() {
+            Some((seq, kind, problem)) => Verification {
+                ok: false,
+                head_seq: state.store.audit_head().await.map_err(store_error)?.seq,
+                head_hash: None,
+                first_bad_seq: Some(seq),
+                kind: Some(kind),
+                problem: Some(problem),
+            },
+            None => return Err(store_error(error)),
+        },
     };
     Ok(Json(result))
 }

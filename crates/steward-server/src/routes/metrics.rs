@@ -1,6 +1,7 @@
 //! `GET /metrics`: the metrics of SPEC §10 in the Prometheus text exposition format
-//! (version 0.0.4), computed at scrape time from the database
-//! (`Store::metrics_snapshot`), so every instance on one database reports the same.
+//! (version 0.0.4), read from counters the database keeps (`Store::metrics_snapshot`,
+//! which first folds the events appended since the last fold), so every instance on one
+//! database reports the same and a scrape does not grow with the trail.
 //!
 //! Like every API call it is authenticated: a bearer token of a principal holding
 //! `admin` or `auditor`. A Prometheus scrape job sets it with

@@ -127,19 +127,15 @@ pub async fn build(
             first_bad_seq: None,
             problem: None,
         },
-        Err(StoreError::AuditChain(error)) => Verification {
-            ok: false,
-            head_seq: store.audit_head().await?.seq,
-            first_bad_seq: Some(error.seq),
-            problem: Some(error.kind.to_string()),
+        Err(error) => match error.audit_damage() {
+            Some((seq, _, problem)) => Verification {
+                ok: false,
+                head_seq: store.audit_head().await?.seq,
+                first_bad_seq: Some(seq),
+                problem: Some(problem),
+            },
+            None => return Err(error),
         },
-        Err(error @ StoreError::AuditHeadMismatch { head_seq, last_seq }) => Verification {
-            ok: false,
-            head_seq,
-            first_bad_seq: Some(last_seq + 1),
-            problem: Some(error.to_string()),
-        },
-        Err(other) => return Err(other),
     };
     let checkpoint = store.latest_checkpoint().await?;
     Ok(builder.finish(verification, checkpoint))

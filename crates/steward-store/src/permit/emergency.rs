@@ -19,7 +19,7 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::Row as _;
+use sqlx::types::Json;
 use steward_audit::Subject;
 use steward_permits::{
     ApprovalRefusal, Channel, Decision, EmergencyError, EmergencyStatus, PermitEvent,
@@ -38,7 +38,7 @@ use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::{PersonalText, PersonalValues, with_personal};
 use crate::principal::{Principal, PrincipalKind};
-use crate::store::{Pool, Store, Tx, TxConn, new_id};
+use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// An emergency as the server hands it over. `scope` is a task (SPEC §2) naming what the
 /// worker may do; `analysis` is Steward's own analysis of it; `constraints` are the
@@ -885,16 +885,17 @@ impl Store {
         };
         const OVERDUE: &str =
             "(review_filed_at IS NULL AND review_due_at IS NOT NULL AND review_due_at <= {now})";
+        let cond = OVERDUE.replace("{now}", "$1");
+        // `CAST` gives PostgreSQL the type of a parameter only compared with NULL.
+        let sql = format!(
+            "{SELECT} WHERE ($2 = 0 OR ($2 = 1 AND {cond}) OR ($2 = 2 AND NOT {cond})) \
+             AND (CAST($3 AS TEXT) IS NULL OR worker_id = $3) \
+             AND (CAST($4 AS TEXT) IS NULL OR incident_id = $4) \
+             AND (CAST($5 AS TEXT) IS NULL OR id > $5) ORDER BY id LIMIT $6"
+        );
         let mut tx = self.begin_read().await?;
-        let mut list = Vec::new();
-        match &mut tx.conn {
-            TxConn::Sqlite(conn) => {
-                let cond = OVERDUE.replace("{now}", "?1");
-                let rows = sqlx::query(&format!(
-                    "{SELECT_SQLITE} WHERE (?2 = 0 OR (?2 = 1 AND {cond}) OR (?2 = 2 AND NOT {cond})) \
-                     AND (?3 IS NULL OR worker_id = ?3) AND (?4 IS NULL OR incident_id = ?4) \
-                     AND (?5 IS NULL OR id > ?5) ORDER BY id LIMIT ?6"
-                ))
+        let list = on_tx!(tx, |conn| {
+            sqlx::query_as::<_, EmergencyRow>(&sql)
                 .bind(now_ms)
                 .bind(overdue)
                 .bind(&filter.worker_id)
@@ -902,31 +903,11 @@ impl Store {
                 .bind(after_id)
                 .bind(limit)
                 .fetch_all(&mut **conn)
-                .await?;
-                for r in &rows {
-                    list.push(decode_sqlite(r)?);
-                }
-            }
-            TxConn::Postgres(conn) => {
-                let cond = OVERDUE.replace("{now}", "$1");
-                let rows = sqlx::query(&format!(
-                    "{SELECT_POSTGRES} WHERE ($2 = 0 OR ($2 = 1 AND {cond}) OR ($2 = 2 AND NOT {cond})) \
-                     AND ($3::text IS NULL OR worker_id = $3) AND ($4::text IS NULL OR incident_id = $4) \
-                     AND ($5::text IS NULL OR id > $5) ORDER BY id LIMIT $6"
-                ))
-                .bind(now_ms)
-                .bind(overdue)
-                .bind(&filter.worker_id)
-                .bind(&filter.incident_id)
-                .bind(after_id)
-                .bind(limit)
-                .fetch_all(&mut **conn)
-                .await?;
-                for r in &rows {
-                    list.push(decode_postgres(r)?);
-                }
-            }
-        }
+                .await?
+        })
+        .into_iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::with_capacity(list.len());
         for record in list {
             out.push(present(&mut tx, record, now_ms).await?);
@@ -1165,96 +1146,103 @@ async fn present(tx: &mut Tx<'_>, r: Record, now_ms: i64) -> Result<Emergency, S
     })
 }
 
-const SELECT_SQLITE: &str = "SELECT id, incident_id, permit_id, worker_id, declared_by, reason, \
+/// The `emergencies` columns, in [`EmergencyRow`]'s names; `review` (JSONB on
+/// PostgreSQL) is read as text.
+const SELECT: &str = "SELECT id, incident_id, permit_id, worker_id, declared_by, reason, \
      minutes, declared_at, approval_deadline, approved_by, approved_role, approved_at, \
      resolved_by, resolved_at, resolution, ended_at, end_reason, review_due_at, review_filed_by, \
-     review_filed_at, review, version, created_at, updated_at FROM emergencies";
+     review_filed_at, CAST(review AS TEXT) AS review, version, created_at, updated_at \
+     FROM emergencies";
 
-const SELECT_POSTGRES: &str = "SELECT id, incident_id, permit_id, worker_id, declared_by, \
-     reason, minutes, declared_at, approval_deadline, approved_by, approved_role, approved_at, \
-     resolved_by, resolved_at, resolution, ended_at, end_reason, review_due_at, review_filed_by, \
-     review_filed_at, review::text AS review, version, created_at, updated_at FROM emergencies";
-
-/// Decodes one `emergencies` row from either backend's row type.
-macro_rules! decode {
-    ($row:expr) => {{
-        let row = $row;
-        let id: String = row.try_get("id")?;
-        let role: Option<String> = row.try_get("approved_role")?;
-        let review: Option<String> = row.try_get("review")?;
-        Record {
-            incident_id: row.try_get("incident_id")?,
-            permit_id: row.try_get("permit_id")?,
-            worker_id: row.try_get("worker_id")?,
-            declared_by: row.try_get("declared_by")?,
-            reason: row.try_get("reason")?,
-            minutes: row.try_get("minutes")?,
-            declared_at_ms: row.try_get("declared_at")?,
-            approval_deadline_ms: row.try_get("approval_deadline")?,
-            approved_by: row.try_get("approved_by")?,
-            approved_role: role
-                .map(|r| {
-                    r.parse::<Role>()
-                        .map_err(|err| StoreError::corrupt("emergency", &id, err))
-                })
-                .transpose()?,
-            approved_at_ms: row.try_get("approved_at")?,
-            resolved_by: row.try_get("resolved_by")?,
-            resolved_at_ms: row.try_get("resolved_at")?,
-            resolution: row.try_get("resolution")?,
-            ended_at_ms: row.try_get("ended_at")?,
-            end_reason: row.try_get("end_reason")?,
-            review_due_at_ms: row.try_get("review_due_at")?,
-            review_filed_by: row.try_get("review_filed_by")?,
-            review_filed_at_ms: row.try_get("review_filed_at")?,
-            review: review
-                .map(|t| {
-                    serde_json::from_str::<Value>(&t)
-                        .map_err(|err| StoreError::corrupt("emergency", &id, err))
-                })
-                .transpose()?,
-            created_at_ms: row.try_get("created_at")?,
-            updated_at_ms: row.try_get("updated_at")?,
-            version: row.try_get("version")?,
-            id,
-        }
-    }};
+/// One `emergencies` row as [`SELECT`] reads it.
+#[derive(sqlx::FromRow)]
+struct EmergencyRow {
+    id: String,
+    incident_id: String,
+    permit_id: String,
+    worker_id: String,
+    declared_by: String,
+    reason: String,
+    minutes: i64,
+    declared_at: i64,
+    approval_deadline: i64,
+    approved_by: Option<String>,
+    approved_role: Option<String>,
+    approved_at: Option<i64>,
+    resolved_by: Option<String>,
+    resolved_at: Option<i64>,
+    resolution: Option<String>,
+    ended_at: Option<i64>,
+    end_reason: Option<String>,
+    review_due_at: Option<i64>,
+    review_filed_by: Option<String>,
+    review_filed_at: Option<i64>,
+    review: Option<String>,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
 }
 
-fn decode_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<Record, StoreError> {
-    Ok(decode!(row))
-}
-
-fn decode_postgres(row: &sqlx::postgres::PgRow) -> Result<Record, StoreError> {
-    Ok(decode!(row))
+fn decode(row: EmergencyRow) -> Result<Record, StoreError> {
+    let id = row.id;
+    Ok(Record {
+        incident_id: row.incident_id,
+        permit_id: row.permit_id,
+        worker_id: row.worker_id,
+        declared_by: row.declared_by,
+        reason: row.reason,
+        minutes: row.minutes,
+        declared_at_ms: row.declared_at,
+        approval_deadline_ms: row.approval_deadline,
+        approved_by: row.approved_by,
+        approved_role: row
+            .approved_role
+            .map(|r| {
+                r.parse::<Role>()
+                    .map_err(|err| StoreError::corrupt("emergency", &id, err))
+            })
+            .transpose()?,
+        approved_at_ms: row.approved_at,
+        resolved_by: row.resolved_by,
+        resolved_at_ms: row.resolved_at,
+        resolution: row.resolution,
+        ended_at_ms: row.ended_at,
+        end_reason: row.end_reason,
+        review_due_at_ms: row.review_due_at,
+        review_filed_by: row.review_filed_by,
+        review_filed_at_ms: row.review_filed_at,
+        review: row
+            .review
+            .map(|t| {
+                serde_json::from_str::<Value>(&t)
+                    .map_err(|err| StoreError::corrupt("emergency", &id, err))
+            })
+            .transpose()?,
+        created_at_ms: row.created_at,
+        updated_at_ms: row.updated_at,
+        version: row.version,
+        id,
+    })
 }
 
 /// Loads an emergency row; `lock` takes its row lock on PostgreSQL for the rest of the
 /// transaction (SQLite writers hold the database lock anyway).
 async fn load_emergency(tx: &mut Tx<'_>, id: &str, lock: bool) -> Result<Record, StoreError> {
-    let not_found = || StoreError::NotFound {
+    let sql = format!(
+        "{SELECT} WHERE id = $1{}",
+        if lock { tx.for_update() } else { "" }
+    );
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, EmergencyRow>(&sql)
+            .bind(id)
+            .fetch_optional(&mut **conn)
+            .await?
+    })
+    .ok_or_else(|| StoreError::NotFound {
         what: "emergency",
         id: id.to_owned(),
-    };
-    match &mut tx.conn {
-        TxConn::Sqlite(conn) => {
-            let row = sqlx::query(&format!("{SELECT_SQLITE} WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut **conn)
-                .await?
-                .ok_or_else(not_found)?;
-            decode_sqlite(&row)
-        }
-        TxConn::Postgres(conn) => {
-            let lock = if lock { " FOR UPDATE" } else { "" };
-            let row = sqlx::query(&format!("{SELECT_POSTGRES} WHERE id = $1{lock}"))
-                .bind(id)
-                .fetch_optional(&mut **conn)
-                .await?
-                .ok_or_else(not_found)?;
-            decode_postgres(&row)
-        }
-    }
+    })?;
+    decode(row)
 }
 
 async fn insert_emergency(
@@ -1266,39 +1254,25 @@ async fn insert_emergency(
     deadline_ms: i64,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    let sql_sqlite = "INSERT INTO emergencies (id, incident_id, permit_id, worker_id, declared_by, \
-         reason, minutes, declared_at, approval_deadline, version, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)";
-    let sql_postgres = "INSERT INTO emergencies (id, incident_id, permit_id, worker_id, \
+    const SQL: &str = "INSERT INTO emergencies (id, incident_id, permit_id, worker_id, \
          declared_by, reason, minutes, declared_at, approval_deadline, version, created_at, \
          updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)";
-    macro_rules! bind_all {
-        ($q:expr) => {
-            $q.bind(id)
-                .bind(&new.incident_id)
-                .bind(permit_id)
-                .bind(&new.worker_id)
-                .bind(declared_by)
-                .bind(new.reason.as_column())
-                .bind(new.minutes)
-                .bind(now_ms)
-                .bind(deadline_ms)
-                .bind(now_ms)
-                .bind(now_ms)
-        };
-    }
-    match &mut tx.conn {
-        TxConn::Sqlite(conn) => {
-            bind_all!(sqlx::query(sql_sqlite))
-                .execute(&mut **conn)
-                .await?;
-        }
-        TxConn::Postgres(conn) => {
-            bind_all!(sqlx::query(sql_postgres))
-                .execute(&mut **conn)
-                .await?;
-        }
-    }
+    on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(id)
+            .bind(&new.incident_id)
+            .bind(permit_id)
+            .bind(&new.worker_id)
+            .bind(declared_by)
+            .bind(new.reason.as_column())
+            .bind(new.minutes)
+            .bind(now_ms)
+            .bind(deadline_ms)
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&mut **conn)
+            .await?;
+    });
     Ok(())
 }
 
@@ -1307,45 +1281,32 @@ async fn insert_emergency(
 /// INVARIANT: an emergency row changes only here, and only when its version is the one
 /// this transaction read; the version then moves on by one.
 async fn update_emergency(tx: &mut Tx<'_>, r: &mut Record, now_ms: i64) -> Result<(), StoreError> {
-    let role = r.approved_role.map(|role| role.as_str());
-    let review = r.review.as_ref().map(Value::to_string);
-    let sql_sqlite = "UPDATE emergencies SET approved_by = ?, approved_role = ?, approved_at = ?, \
-         resolved_by = ?, resolved_at = ?, resolution = ?, ended_at = ?, end_reason = ?, \
-         review_due_at = ?, review_filed_by = ?, review_filed_at = ?, review = ?, \
-         updated_at = ?, version = version + 1 WHERE id = ? AND version = ?";
-    let sql_postgres = "UPDATE emergencies SET approved_by = $1, approved_role = $2, \
+    const SQL: &str = "UPDATE emergencies SET approved_by = $1, approved_role = $2, \
          approved_at = $3, resolved_by = $4, resolved_at = $5, resolution = $6, ended_at = $7, \
          end_reason = $8, review_due_at = $9, review_filed_by = $10, review_filed_at = $11, \
-         review = $12::jsonb, updated_at = $13, version = version + 1 WHERE id = $14 AND version = $15";
-    macro_rules! bind_all {
-        ($q:expr) => {
-            $q.bind(&r.approved_by)
-                .bind(role)
-                .bind(r.approved_at_ms)
-                .bind(&r.resolved_by)
-                .bind(r.resolved_at_ms)
-                .bind(&r.resolution)
-                .bind(r.ended_at_ms)
-                .bind(&r.end_reason)
-                .bind(r.review_due_at_ms)
-                .bind(&r.review_filed_by)
-                .bind(r.review_filed_at_ms)
-                .bind(review)
-                .bind(now_ms)
-                .bind(&r.id)
-                .bind(r.version)
-        };
-    }
-    let affected = match &mut tx.conn {
-        TxConn::Sqlite(conn) => bind_all!(sqlx::query(sql_sqlite))
+         review = $12, updated_at = $13, version = version + 1 WHERE id = $14 AND version = $15";
+    let role = r.approved_role.map(|role| role.as_str());
+    let affected = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(&r.approved_by)
+            .bind(role)
+            .bind(r.approved_at_ms)
+            .bind(&r.resolved_by)
+            .bind(r.resolved_at_ms)
+            .bind(&r.resolution)
+            .bind(r.ended_at_ms)
+            .bind(&r.end_reason)
+            .bind(r.review_due_at_ms)
+            .bind(&r.review_filed_by)
+            .bind(r.review_filed_at_ms)
+            .bind(r.review.as_ref().map(Json))
+            .bind(now_ms)
+            .bind(&r.id)
+            .bind(r.version)
             .execute(&mut **conn)
             .await?
-            .rows_affected(),
-        TxConn::Postgres(conn) => bind_all!(sqlx::query(sql_postgres))
-            .execute(&mut **conn)
-            .await?
-            .rows_affected(),
-    };
+            .rows_affected()
+    });
     if affected != 1 {
         return Err(StoreError::Conflict {
             message: format!("emergency `{}` was changed by another request; retry", r.id),
@@ -1372,39 +1333,38 @@ async fn sweep_candidates(store: &Store) -> Result<Vec<Candidate>, StoreError> {
          JOIN permits p ON p.id = e.permit_id \
          WHERE e.ended_at IS NULL OR p.state IN ('approved', 'active', 'executing') \
          ORDER BY e.id LIMIT 500";
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        Option<i64>,
-        i64,
-        Option<i64>,
-        Option<i64>,
-    );
-    let rows: Vec<Row> = match &store.pool {
-        Pool::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
-        Pool::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
-    };
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        incident_id: String,
+        permit_id: String,
+        state: String,
+        expires_at: Option<i64>,
+        approval_deadline: i64,
+        resolved_at: Option<i64>,
+        ended_at: Option<i64>,
+    }
+    let rows = on_pool!(store.pool, |pool| {
+        sqlx::query_as::<_, Row>(SQL).fetch_all(pool).await?
+    });
     rows.into_iter()
-        .map(
-            |(id, incident_id, permit_id, state, expires_at, deadline, resolved_at, ended_at)| {
-                let permit_state = state
-                    .parse::<PermitState>()
-                    .map_err(|err| StoreError::corrupt("permit", &permit_id, err))?;
-                Ok(Candidate {
-                    view: SweepView {
-                        permit_state,
-                        expires_at: expires_at.map(Timestamp),
-                        approval_deadline: Timestamp(deadline),
-                        resolved: resolved_at.is_some(),
-                        ended: ended_at.is_some(),
-                    },
-                    emergency_id: id,
-                    incident_id,
-                    permit_id,
-                })
-            },
-        )
+        .map(|row| {
+            let permit_state = row
+                .state
+                .parse::<PermitState>()
+                .map_err(|err| StoreError::corrupt("permit", &row.permit_id, err))?;
+            Ok(Candidate {
+                view: SweepView {
+                    permit_state,
+                    expires_at: row.expires_at.map(Timestamp),
+                    approval_deadline: Timestamp(row.approval_deadline),
+                    resolved: row.resolved_at.is_some(),
+                    ended: row.ended_at.is_some(),
+                },
+                emergency_id: row.id,
+                incident_id: row.incident_id,
+                permit_id: row.permit_id,
+            })
+        })
         .collect()
 }

@@ -1,10 +1,7 @@
-//! Permit rows: the SQL for both backends side by side, and decoding rows into `Permit`.
-//!
-//! Both dialects return the same column types: PostgreSQL casts its JSONB columns to text
-//! and its boolean to an integer, so one decoder (a macro over the two row types) serves.
+//! Permit rows: the SQL, written once for both backends, and decoding rows into `Permit`.
 
 use serde_json::Value;
-use sqlx::Row as _;
+use sqlx::types::Json;
 use steward_permits::{Channel, Decision, Outcome, PermitState, RevocationReason};
 use steward_policy::{
     Analysis, ApprovalRequirements, CertificationStatus, Level, PermitType, Role,
@@ -12,7 +9,7 @@ use steward_policy::{
 
 use super::{ApprovalRecord, PendingRenewal, Permit, PermitError, PermitFilter, PermitRevocation};
 use crate::error::StoreError;
-use crate::store::{Pool, Store, Tx, TxConn};
+use crate::store::{Store, Tx, on_pool, on_tx};
 
 /// What the workflow needs to know about the permit's worker.
 #[derive(Debug, Clone)]
@@ -24,18 +21,16 @@ pub(super) struct WorkerParties {
     pub status: CertificationStatus,
 }
 
-const SELECT_SQLITE: &str = "SELECT id, task_id, task, analysis, permit_type, level, worker_id, \
-     requester_id, state, evidence, constraints, requested_window_start, valid_from, expires_at, \
-     renewals, total_hours, outcome, revocation_reason, revocation, audit_summary, cab_signed_off, \
-     version, created_at, updated_at, round, pending_renewal, policy_version FROM permits";
-
-const SELECT_POSTGRES: &str = "SELECT id, task_id, task::text AS task, analysis::text AS analysis, \
-     permit_type, level, worker_id, requester_id, state, evidence::text AS evidence, \
-     constraints::text AS constraints, requested_window_start, valid_from, expires_at, renewals, \
-     total_hours, outcome, revocation_reason, revocation::text AS revocation, \
-     audit_summary::text AS audit_summary, \
-     (cab_signed_off::int)::bigint AS cab_signed_off, version, created_at, updated_at, round, \
-     pending_renewal::text AS pending_renewal, policy_version FROM permits";
+/// The permit columns, in [`PermitRow`]'s names. JSONB columns are read as text on
+/// PostgreSQL (`CAST(… AS TEXT)` is a no-op on SQLite, where they are TEXT).
+const SELECT: &str = "SELECT id, task_id, CAST(task AS TEXT) AS task, \
+     CAST(analysis AS TEXT) AS analysis, permit_type, level, worker_id, requester_id, state, \
+     CAST(evidence AS TEXT) AS evidence, CAST(constraints AS TEXT) AS constraints, \
+     requested_window_start, valid_from, expires_at, renewals, total_hours, outcome, \
+     revocation_reason, CAST(revocation AS TEXT) AS revocation, \
+     CAST(audit_summary AS TEXT) AS audit_summary, cab_signed_off, version, created_at, \
+     updated_at, round, CAST(pending_renewal AS TEXT) AS pending_renewal, policy_version \
+     FROM permits";
 
 fn corrupt(id: &str, problem: impl ToString) -> StoreError {
     StoreError::corrupt("permit", id, problem)
@@ -52,85 +47,117 @@ where
     text.parse::<T>().map_err(|e| corrupt(id, e))
 }
 
-/// Decodes one permit row (without approvals) from either backend's row type.
-macro_rules! decode_permit {
-    ($row:expr) => {{
-        let row = $row;
-        let id: String = row.try_get("id")?;
-        let analysis_text: String = row.try_get("analysis")?;
-        let analysis: Analysis =
-            serde_json::from_str::<Analysis>(&analysis_text).map_err(|e| corrupt(&id, e))?;
-        let requirements: ApprovalRequirements = analysis.approval_requirements.clone();
-        let level: i64 = row.try_get("level")?;
-        let outcome: Option<String> = row.try_get("outcome")?;
-        let reason: Option<String> = row.try_get("revocation_reason")?;
-        let revocation: Option<String> = row.try_get("revocation")?;
-        let summary: Option<String> = row.try_get("audit_summary")?;
-        let pending: Option<String> = row.try_get("pending_renewal")?;
-        let renewals: i64 = row.try_get("renewals")?;
-        let round: i64 = row.try_get("round")?;
-        let cab: i64 = row.try_get("cab_signed_off")?;
-        Permit {
-            task_id: row.try_get("task_id")?,
-            task: json_text(&id, &row.try_get::<String, _>("task")?)?,
-            permit_type: parse::<PermitType>(&id, &row.try_get::<String, _>("permit_type")?)?,
-            level: u8::try_from(level)
-                .ok()
-                .and_then(Level::new)
-                .ok_or_else(|| corrupt(&id, format!("level {level}")))?,
-            worker_id: row.try_get("worker_id")?,
-            requester_id: row.try_get("requester_id")?,
-            state: parse::<PermitState>(&id, &row.try_get::<String, _>("state")?)?,
-            policy_version: row.try_get("policy_version")?,
-            requirements,
-            evidence: json_text(&id, &row.try_get::<String, _>("evidence")?)?,
-            constraints: json_text(&id, &row.try_get::<String, _>("constraints")?)?,
-            requested_window_start_ms: row.try_get("requested_window_start")?,
-            valid_from_ms: row.try_get("valid_from")?,
-            expires_at_ms: row.try_get("expires_at")?,
-            renewals: u32::try_from(renewals).map_err(|e| corrupt(&id, e))?,
-            total_hours: row.try_get("total_hours")?,
-            outcome: outcome.map(|o| parse::<Outcome>(&id, &o)).transpose()?,
-            revocation_reason: reason
-                .map(|r| parse::<RevocationReason>(&id, &r))
-                .transpose()?,
-            revocation: revocation
-                .map(|r| serde_json::from_str::<PermitRevocation>(&r).map_err(|e| corrupt(&id, e)))
-                .transpose()?,
-            audit_summary: summary.map(|s| json_text(&id, &s)).transpose()?,
-            cab_signed_off: cab != 0,
-            round: u32::try_from(round).map_err(|e| corrupt(&id, e))?,
-            pending_renewal: pending
-                .map(|p| serde_json::from_str::<PendingRenewal>(&p).map_err(|e| corrupt(&id, e)))
-                .transpose()?,
-            approvals: Vec::new(),
-            created_at_ms: row.try_get("created_at")?,
-            updated_at_ms: row.try_get("updated_at")?,
-            version: row.try_get("version")?,
-            analysis: Some(std::sync::Arc::new(analysis)),
-            id,
-        }
-    }};
+/// One `permits` row as [`SELECT`] reads it, on either backend.
+#[derive(sqlx::FromRow)]
+pub(super) struct PermitRow {
+    id: String,
+    task_id: String,
+    task: String,
+    analysis: String,
+    permit_type: String,
+    level: i64,
+    worker_id: String,
+    requester_id: String,
+    state: String,
+    evidence: String,
+    constraints: String,
+    requested_window_start: Option<i64>,
+    valid_from: Option<i64>,
+    expires_at: Option<i64>,
+    renewals: i64,
+    total_hours: f64,
+    outcome: Option<String>,
+    revocation_reason: Option<String>,
+    revocation: Option<String>,
+    audit_summary: Option<String>,
+    /// BOOLEAN on PostgreSQL, INTEGER 0/1 on SQLite; sqlx decodes both as `bool`.
+    cab_signed_off: bool,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+    round: i64,
+    pending_renewal: Option<String>,
+    policy_version: String,
 }
 
-macro_rules! decode_approval {
-    ($row:expr, $permit_id:expr) => {{
-        let row = $row;
-        let id: String = row.try_get("id")?;
-        let conditions: String = row.try_get("conditions")?;
-        let round: i64 = row.try_get("round")?;
-        ApprovalRecord {
-            principal_id: row.try_get("principal_id")?,
-            role: parse::<Role>($permit_id, &row.try_get::<String, _>("role")?)?,
-            decision: parse::<Decision>($permit_id, &row.try_get::<String, _>("decision")?)?,
-            channel: parse::<Channel>($permit_id, &row.try_get::<String, _>("channel")?)?,
-            comment: row.try_get("comment")?,
-            conditions: json_text($permit_id, &conditions)?,
-            round: u32::try_from(round).map_err(|e| corrupt($permit_id, e))?,
-            created_at_ms: row.try_get("created_at")?,
-            id,
-        }
-    }};
+/// Decodes one permit row (without approvals).
+pub(super) fn decode(row: PermitRow) -> Result<Permit, StoreError> {
+    let id = row.id;
+    let analysis: Analysis =
+        serde_json::from_str::<Analysis>(&row.analysis).map_err(|e| corrupt(&id, e))?;
+    let requirements: ApprovalRequirements = analysis.approval_requirements.clone();
+    let level = row.level;
+    Ok(Permit {
+        task_id: row.task_id,
+        task: json_text(&id, &row.task)?,
+        permit_type: parse::<PermitType>(&id, &row.permit_type)?,
+        level: u8::try_from(level)
+            .ok()
+            .and_then(Level::new)
+            .ok_or_else(|| corrupt(&id, format!("level {level}")))?,
+        worker_id: row.worker_id,
+        requester_id: row.requester_id,
+        state: parse::<PermitState>(&id, &row.state)?,
+        policy_version: row.policy_version,
+        requirements,
+        evidence: json_text(&id, &row.evidence)?,
+        constraints: json_text(&id, &row.constraints)?,
+        requested_window_start_ms: row.requested_window_start,
+        valid_from_ms: row.valid_from,
+        expires_at_ms: row.expires_at,
+        renewals: u32::try_from(row.renewals).map_err(|e| corrupt(&id, e))?,
+        total_hours: row.total_hours,
+        outcome: row.outcome.map(|o| parse::<Outcome>(&id, &o)).transpose()?,
+        revocation_reason: row
+            .revocation_reason
+            .map(|r| parse::<RevocationReason>(&id, &r))
+            .transpose()?,
+        revocation: row
+            .revocation
+            .map(|r| serde_json::from_str::<PermitRevocation>(&r).map_err(|e| corrupt(&id, e)))
+            .transpose()?,
+        audit_summary: row.audit_summary.map(|s| json_text(&id, &s)).transpose()?,
+        cab_signed_off: row.cab_signed_off,
+        round: u32::try_from(row.round).map_err(|e| corrupt(&id, e))?,
+        pending_renewal: row
+            .pending_renewal
+            .map(|p| serde_json::from_str::<PendingRenewal>(&p).map_err(|e| corrupt(&id, e)))
+            .transpose()?,
+        approvals: Vec::new(),
+        created_at_ms: row.created_at,
+        updated_at_ms: row.updated_at,
+        version: row.version,
+        analysis: Some(std::sync::Arc::new(analysis)),
+        id,
+    })
+}
+
+/// One `approvals` row.
+#[derive(sqlx::FromRow)]
+struct ApprovalRow {
+    id: String,
+    principal_id: String,
+    role: String,
+    decision: String,
+    channel: String,
+    comment: Option<String>,
+    conditions: String,
+    round: i64,
+    created_at: i64,
+}
+
+fn decode_approval(row: ApprovalRow, permit_id: &str) -> Result<ApprovalRecord, StoreError> {
+    Ok(ApprovalRecord {
+        principal_id: row.principal_id,
+        role: parse::<Role>(permit_id, &row.role)?,
+        decision: parse::<Decision>(permit_id, &row.decision)?,
+        channel: parse::<Channel>(permit_id, &row.channel)?,
+        comment: row.comment,
+        conditions: json_text(permit_id, &row.conditions)?,
+        round: u32::try_from(row.round).map_err(|e| corrupt(permit_id, e))?,
+        created_at_ms: row.created_at,
+        id: row.id,
+    })
 }
 
 /// Loads a permit and the approvals of its current round; `lock` takes the row lock on
@@ -140,41 +167,24 @@ pub(super) async fn load_permit(
     id: &str,
     lock: bool,
 ) -> Result<Permit, PermitError> {
-    let not_found = || StoreError::NotFound {
+    let sql = format!(
+        "{SELECT} WHERE id = $1{}",
+        if lock { tx.for_update() } else { "" }
+    );
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, PermitRow>(&sql)
+            .bind(id)
+            .fetch_optional(&mut **conn)
+            .await
+            .map_err(StoreError::from)?
+    })
+    .ok_or_else(|| StoreError::NotFound {
         what: "permit",
         id: id.to_owned(),
-    };
-    let mut permit = match &mut tx.conn {
-        TxConn::Sqlite(conn) => {
-            let row = sqlx::query(&format!("{SELECT_SQLITE} WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut **conn)
-                .await
-                .map_err(StoreError::from)?
-                .ok_or_else(not_found)?;
-            decode_sqlite(&row)?
-        }
-        TxConn::Postgres(conn) => {
-            let lock = if lock { " FOR UPDATE" } else { "" };
-            let row = sqlx::query(&format!("{SELECT_POSTGRES} WHERE id = $1{lock}"))
-                .bind(id)
-                .fetch_optional(&mut **conn)
-                .await
-                .map_err(StoreError::from)?
-                .ok_or_else(not_found)?;
-            decode_postgres(&row)?
-        }
-    };
+    })?;
+    let mut permit = decode(row)?;
     permit.approvals = load_approvals(tx, &permit.id, permit.round).await?;
     Ok(permit)
-}
-
-fn decode_sqlite(row: &sqlx::sqlite::SqliteRow) -> Result<Permit, StoreError> {
-    Ok(decode_permit!(row))
-}
-
-fn decode_postgres(row: &sqlx::postgres::PgRow) -> Result<Permit, StoreError> {
-    Ok(decode_permit!(row))
 }
 
 async fn load_approvals(
@@ -182,37 +192,19 @@ async fn load_approvals(
     permit_id: &str,
     round: u32,
 ) -> Result<Vec<ApprovalRecord>, StoreError> {
-    let mut out = Vec::new();
-    match &mut tx.conn {
-        TxConn::Sqlite(conn) => {
-            let rows = sqlx::query(
-                "SELECT id, principal_id, role, decision, channel, comment, conditions, round, \
-                 created_at FROM approvals WHERE permit_id = ? AND round = ? ORDER BY created_at, id",
-            )
+    const SQL: &str = "SELECT id, principal_id, role, decision, channel, comment, \
+         CAST(conditions AS TEXT) AS conditions, round, created_at FROM approvals \
+         WHERE permit_id = $1 AND round = $2 ORDER BY created_at, id";
+    let rows = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, ApprovalRow>(SQL)
             .bind(permit_id)
             .bind(i64::from(round))
             .fetch_all(&mut **conn)
-            .await?;
-            for row in &rows {
-                out.push(decode_approval!(row, permit_id));
-            }
-        }
-        TxConn::Postgres(conn) => {
-            let rows = sqlx::query(
-                "SELECT id, principal_id, role, decision, channel, comment, \
-                 conditions::text AS conditions, round, created_at FROM approvals \
-                 WHERE permit_id = $1 AND round = $2 ORDER BY created_at, id",
-            )
-            .bind(permit_id)
-            .bind(i64::from(round))
-            .fetch_all(&mut **conn)
-            .await?;
-            for row in &rows {
-                out.push(decode_approval!(row, permit_id));
-            }
-        }
-    }
-    Ok(out)
+            .await?
+    });
+    rows.into_iter()
+        .map(|row| decode_approval(row, permit_id))
+        .collect()
 }
 
 /// The permit's worker. `share_lock` takes `FOR SHARE` on PostgreSQL, so that a request
@@ -224,29 +216,35 @@ pub(super) async fn worker_parties(
     worker_id: &str,
     share_lock: bool,
 ) -> Result<WorkerParties, StoreError> {
-    let row: Option<(String, String, Option<String>, i64, String)> = match &mut tx.conn {
-        TxConn::Sqlite(conn) => {
-            sqlx::query_as(
-                "SELECT id, owner_id, principal_id, level, status FROM workers WHERE id = ?",
-            )
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        owner_id: String,
+        principal_id: Option<String>,
+        level: i64,
+        status: String,
+    }
+    let sql = format!(
+        "SELECT id, owner_id, principal_id, level, status FROM workers WHERE id = $1{}",
+        if share_lock { tx.for_share() } else { "" }
+    );
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, Row>(&sql)
             .bind(worker_id)
             .fetch_optional(&mut **conn)
             .await?
-        }
-        TxConn::Postgres(conn) => {
-            let lock = if share_lock { " FOR SHARE" } else { "" };
-            sqlx::query_as(&format!(
-                "SELECT id, owner_id, principal_id, level, status FROM workers WHERE id = $1{lock}"
-            ))
-            .bind(worker_id)
-            .fetch_optional(&mut **conn)
-            .await?
-        }
-    };
-    let (id, owner_id, principal_id, level, status) = row.ok_or_else(|| StoreError::NotFound {
+    })
+    .ok_or_else(|| StoreError::NotFound {
         what: "worker",
         id: worker_id.to_owned(),
     })?;
+    let Row {
+        id,
+        owner_id,
+        principal_id,
+        level,
+        status,
+    } = row;
     Ok(WorkerParties {
         level: u8::try_from(level)
             .ok()
@@ -266,29 +264,23 @@ pub(super) async fn insert_permit(
     p: &Permit,
     analysis: &Analysis,
 ) -> Result<(), StoreError> {
-    let task = p.task.to_string();
-    let analysis = serde_json::to_string(analysis).map_err(|e| corrupt(&p.id, e))?;
-    let evidence = p.evidence.to_string();
-    let constraints = p.constraints.to_string();
-    match &mut tx.conn {
-        TxConn::Sqlite(conn) => {
-            sqlx::query(
-                "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, worker_id, \
-                 requester_id, state, evidence, constraints, requested_window_start, total_hours, \
-                 round, policy_version, version, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
+    const SQL: &str = "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, \
+         worker_id, requester_id, state, evidence, constraints, requested_window_start, \
+         total_hours, round, policy_version, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+    on_tx!(tx, |conn| {
+        sqlx::query(SQL)
             .bind(&p.id)
             .bind(&p.task_id)
-            .bind(task)
-            .bind(analysis)
+            .bind(Json(&p.task))
+            .bind(Json(analysis))
             .bind(p.permit_type.as_str())
             .bind(i64::from(p.level.value()))
             .bind(&p.worker_id)
             .bind(&p.requester_id)
             .bind(p.state.as_str())
-            .bind(evidence)
-            .bind(constraints)
+            .bind(Json(&p.evidence))
+            .bind(Json(&p.constraints))
             .bind(p.requested_window_start_ms)
             .bind(p.total_hours)
             .bind(i64::from(p.round))
@@ -298,37 +290,7 @@ pub(super) async fn insert_permit(
             .bind(p.updated_at_ms)
             .execute(&mut **conn)
             .await?;
-        }
-        TxConn::Postgres(conn) => {
-            sqlx::query(
-                "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, worker_id, \
-                 requester_id, state, evidence, constraints, requested_window_start, total_hours, \
-                 round, policy_version, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, \
-                 $12, $13, $14, $15, $16, $17, $18)",
-            )
-            .bind(&p.id)
-            .bind(&p.task_id)
-            .bind(task)
-            .bind(analysis)
-            .bind(p.permit_type.as_str())
-            .bind(i64::from(p.level.value()))
-            .bind(&p.worker_id)
-            .bind(&p.requester_id)
-            .bind(p.state.as_str())
-            .bind(evidence)
-            .bind(constraints)
-            .bind(p.requested_window_start_ms)
-            .bind(p.total_hours)
-            .bind(i64::from(p.round))
-            .bind(&p.policy_version)
-            .bind(p.version)
-            .bind(p.created_at_ms)
-            .bind(p.updated_at_ms)
-            .execute(&mut **conn)
-            .await?;
-        }
-    }
+    });
     Ok(())
 }
 
@@ -342,73 +304,35 @@ pub(super) async fn update_permit(
     p: &mut Permit,
     now_ms: i64,
 ) -> Result<(), PermitError> {
-    let evidence = p.evidence.to_string();
-    let summary = p.audit_summary.as_ref().map(Value::to_string);
-    let pending = p
-        .pending_renewal
-        .as_ref()
-        .map(|r| serde_json::to_string(r).unwrap_or_default());
+    const SQL: &str = "UPDATE permits SET state = $1, evidence = $2, valid_from = $3, \
+         expires_at = $4, renewals = $5, total_hours = $6, outcome = $7, revocation_reason = $8, \
+         audit_summary = $9, cab_signed_off = $10, round = $11, pending_renewal = $12, \
+         updated_at = $13, revocation = $14, version = version + 1 WHERE id = $15 AND version = $16";
     let outcome = p.outcome.map(|o| o.as_str());
     let reason = p.revocation_reason.map(|r| r.as_str());
-    let revocation = p
-        .revocation
-        .as_ref()
-        .map(|r| serde_json::to_string(r).unwrap_or_default());
-    let affected = match &mut tx.conn {
-        TxConn::Sqlite(conn) => sqlx::query(
-            "UPDATE permits SET state = ?, evidence = ?, valid_from = ?, expires_at = ?, \
-             renewals = ?, total_hours = ?, outcome = ?, revocation_reason = ?, audit_summary = ?, \
-             cab_signed_off = ?, round = ?, pending_renewal = ?, updated_at = ?, \
-             revocation = ?, version = version + 1 WHERE id = ? AND version = ?",
-        )
-        .bind(p.state.as_str())
-        .bind(evidence)
-        .bind(p.valid_from_ms)
-        .bind(p.expires_at_ms)
-        .bind(i64::from(p.renewals))
-        .bind(p.total_hours)
-        .bind(outcome)
-        .bind(reason)
-        .bind(summary)
-        .bind(i64::from(p.cab_signed_off))
-        .bind(i64::from(p.round))
-        .bind(pending)
-        .bind(now_ms)
-        .bind(revocation)
-        .bind(&p.id)
-        .bind(p.version)
-        .execute(&mut **conn)
-        .await
-        .map_err(StoreError::from)?
-        .rows_affected(),
-        TxConn::Postgres(conn) => sqlx::query(
-            "UPDATE permits SET state = $1, evidence = $2::jsonb, valid_from = $3, expires_at = $4, \
-             renewals = $5, total_hours = $6, outcome = $7, revocation_reason = $8, \
-             audit_summary = $9::jsonb, cab_signed_off = $10, round = $11, \
-             pending_renewal = $12::jsonb, updated_at = $13, revocation = $14::jsonb, \
-             version = version + 1 WHERE id = $15 AND version = $16",
-        )
-        .bind(p.state.as_str())
-        .bind(evidence)
-        .bind(p.valid_from_ms)
-        .bind(p.expires_at_ms)
-        .bind(i64::from(p.renewals))
-        .bind(p.total_hours)
-        .bind(outcome)
-        .bind(reason)
-        .bind(summary)
-        .bind(p.cab_signed_off)
-        .bind(i64::from(p.round))
-        .bind(pending)
-        .bind(now_ms)
-        .bind(revocation)
-        .bind(&p.id)
-        .bind(p.version)
-        .execute(&mut **conn)
-        .await
-        .map_err(StoreError::from)?
-        .rows_affected(),
-    };
+    let affected = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(p.state.as_str())
+            .bind(Json(&p.evidence))
+            .bind(p.valid_from_ms)
+            .bind(p.expires_at_ms)
+            .bind(i64::from(p.renewals))
+            .bind(p.total_hours)
+            .bind(outcome)
+            .bind(reason)
+            .bind(p.audit_summary.as_ref().map(Json))
+            .bind(p.cab_signed_off)
+            .bind(i64::from(p.round))
+            .bind(p.pending_renewal.as_ref().map(Json))
+            .bind(now_ms)
+            .bind(p.revocation.as_ref().map(Json))
+            .bind(&p.id)
+            .bind(p.version)
+            .execute(&mut **conn)
+            .await
+            .map_err(StoreError::from)?
+            .rows_affected()
+    });
     if affected != 1 {
         return Err(StoreError::Conflict {
             message: format!("permit `{}` was changed by another request; retry", p.id),
@@ -425,13 +349,11 @@ pub(super) async fn insert_approval(
     permit_id: &str,
     a: &ApprovalRecord,
 ) -> Result<(), StoreError> {
-    let conditions = a.conditions.to_string();
-    match &mut tx.conn {
-        TxConn::Sqlite(conn) => {
-            sqlx::query(
-                "INSERT INTO approvals (id, permit_id, principal_id, role, decision, channel, \
-                 comment, conditions, round, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
+    const SQL: &str = "INSERT INTO approvals (id, permit_id, principal_id, role, decision, \
+         channel, comment, conditions, round, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    on_tx!(tx, |conn| {
+        sqlx::query(SQL)
             .bind(&a.id)
             .bind(permit_id)
             .bind(&a.principal_id)
@@ -439,58 +361,26 @@ pub(super) async fn insert_approval(
             .bind(a.decision.as_str())
             .bind(a.channel.as_str())
             .bind(&a.comment)
-            .bind(conditions)
+            .bind(Json(&a.conditions))
             .bind(i64::from(a.round))
             .bind(a.created_at_ms)
             .execute(&mut **conn)
             .await?;
-        }
-        TxConn::Postgres(conn) => {
-            sqlx::query(
-                "INSERT INTO approvals (id, permit_id, principal_id, role, decision, channel, \
-                 comment, conditions, round, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)",
-            )
-            .bind(&a.id)
-            .bind(permit_id)
-            .bind(&a.principal_id)
-            .bind(a.role.as_str())
-            .bind(a.decision.as_str())
-            .bind(a.channel.as_str())
-            .bind(&a.comment)
-            .bind(conditions)
-            .bind(i64::from(a.round))
-            .bind(a.created_at_ms)
-            .execute(&mut **conn)
-            .await?;
-        }
-    }
+    });
     Ok(())
 }
 
 /// Ids of approved permits whose requested window has begun.
 pub(super) async fn approved_due(store: &Store, now_ms: i64) -> Result<Vec<String>, StoreError> {
-    let ids: Vec<(String,)> = match &store.pool {
-        Pool::Sqlite(pool) => {
-            sqlx::query_as(
-                "SELECT id FROM permits WHERE state = 'approved' \
-                 AND (requested_window_start IS NULL OR requested_window_start <= ?) ORDER BY id LIMIT 500",
-            )
+    const SQL: &str = "SELECT id FROM permits WHERE state = 'approved' \
+         AND (requested_window_start IS NULL OR requested_window_start <= $1) \
+         ORDER BY id LIMIT 500";
+    Ok(on_pool!(store.pool, |pool| {
+        sqlx::query_scalar::<_, String>(SQL)
             .bind(now_ms)
             .fetch_all(pool)
             .await?
-        }
-        Pool::Postgres(pool) => {
-            sqlx::query_as(
-                "SELECT id FROM permits WHERE state = 'approved' \
-                 AND (requested_window_start IS NULL OR requested_window_start <= $1) ORDER BY id LIMIT 500",
-            )
-            .bind(now_ms)
-            .fetch_all(pool)
-            .await?
-        }
-    };
-    Ok(ids.into_iter().map(|(id,)| id).collect())
+    }))
 }
 
 pub(super) async fn list_permits(
@@ -499,46 +389,28 @@ pub(super) async fn list_permits(
     after_id: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Permit>, StoreError> {
-    let state = f.state.map(|s| s.as_str());
-    let mut permits = match &store.pool {
-        Pool::Sqlite(pool) => {
-            let rows = sqlx::query(&format!(
-                "{SELECT_SQLITE} WHERE (? IS NULL OR state = ?) AND (? IS NULL OR worker_id = ?) \
-                 AND (? IS NULL OR requester_id = ?) AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?"
-            ))
-            .bind(state)
-            .bind(state)
-            .bind(&f.worker_id)
-            .bind(&f.worker_id)
-            .bind(&f.requester_id)
-            .bind(&f.requester_id)
-            .bind(after_id)
-            .bind(after_id)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(decode_sqlite)
-                .collect::<Result<Vec<_>, _>>()?
-        }
-        Pool::Postgres(pool) => {
-            let rows = sqlx::query(&format!(
-                "{SELECT_POSTGRES} WHERE ($1::text IS NULL OR state = $1) \
-                 AND ($2::text IS NULL OR worker_id = $2) AND ($3::text IS NULL OR requester_id = $3) \
-                 AND ($4::text IS NULL OR id > $4) ORDER BY id LIMIT $5"
-            ))
-            .bind(state)
+    // `CAST($n AS TEXT)` gives PostgreSQL the parameter's type where it is only compared
+    // with NULL.
+    let sql = format!(
+        "{SELECT} WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
+         AND (CAST($2 AS TEXT) IS NULL OR worker_id = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR requester_id = $3) \
+         AND (CAST($4 AS TEXT) IS NULL OR id > $4) ORDER BY id LIMIT $5"
+    );
+    let rows = on_pool!(store.pool, |pool| {
+        sqlx::query_as::<_, PermitRow>(&sql)
+            .bind(f.state.map(|s| s.as_str()))
             .bind(&f.worker_id)
             .bind(&f.requester_id)
             .bind(after_id)
             .bind(i64::from(limit))
             .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(decode_postgres)
-                .collect::<Result<Vec<_>, _>>()?
-        }
-    };
+            .await?
+    });
+    let mut permits = rows
+        .into_iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
     // Lists show each permit's current-round approvals too; one query per permit keeps the
     // SQL simple, and pages are at most 200.
     if !permits.is_empty() {

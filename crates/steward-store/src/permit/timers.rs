@@ -21,11 +21,20 @@ use steward_policy::PermitType;
 
 use super::{Permit, PermitError, event, row, system_actor, transition};
 use crate::error::StoreError;
-use crate::store::{Pool, Store};
+use crate::store::{Backend, Store, on_pool};
 use crate::timers::{FiredTimer, TimerReport, TimerSubject, already_fired, claim, has_unfired};
 
 /// A permit as the timers see it, from the candidate scan.
-type Candidate = (String, String, i64, Option<i64>, Option<f64>);
+/// A permit that may have a timer due.
+#[derive(sqlx::FromRow)]
+struct Candidate {
+    id: String,
+    state: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    /// The approval SLA from the analysis, when it has one.
+    sla_hours: Option<f64>,
+}
 
 impl Store {
     pub(crate) async fn run_permit_timers(
@@ -35,7 +44,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = Timestamp(now_ms);
         let mut due = Vec::new();
-        for (id, state, created_at, expires_at, sla_hours) in candidates(self, now_ms).await? {
+        for Candidate {
+            id,
+            state,
+            created_at,
+            expires_at,
+            sla_hours,
+        } in candidates(self, now_ms).await?
+        {
             let Ok(state) = state.parse::<PermitState>() else {
                 report.failed.push((TimerSubject::Permit, id));
                 continue;
@@ -232,31 +248,27 @@ async fn apply_timer(
 async fn candidates(store: &Store, now_ms: i64) -> Result<Vec<Candidate>, StoreError> {
     let first_warning = EXPIRY_WARNING_MINUTES.iter().max().copied().unwrap_or(0);
     let horizon = now_ms.saturating_add(first_warning * 60_000);
-    let rows = match &store.pool {
-        Pool::Sqlite(pool) => {
-            sqlx::query_as(
-                "SELECT id, state, created_at, expires_at, CAST(json_extract(analysis, \
-                 '$.approval_requirements.max_approval_time_hours') AS REAL) FROM permits \
-                 WHERE permit_type <> 'emergency' AND (state IN ('requested', 'under_review', \
-                 'changes_requested') OR (state IN ('active', 'executing') AND expires_at <= ?)) \
-                 ORDER BY id",
-            )
-            .bind(horizon)
-            .fetch_all(pool)
-            .await?
+    // The databases' JSON path syntaxes differ; the rest of the statement is one text.
+    let sla_hours = match store.backend() {
+        Backend::Sqlite => {
+            "CAST(json_extract(analysis, '$.approval_requirements.max_approval_time_hours') \
+             AS REAL)"
         }
-        Pool::Postgres(pool) => {
-            sqlx::query_as(
-                "SELECT id, state, created_at, expires_at, (analysis #>> \
-                 '{approval_requirements,max_approval_time_hours}')::double precision \
-                 FROM permits WHERE permit_type <> 'emergency' AND (state IN ('requested', \
-                 'under_review', 'changes_requested') OR (state IN ('active', 'executing') \
-                 AND expires_at <= $1)) ORDER BY id",
-            )
-            .bind(horizon)
-            .fetch_all(pool)
-            .await?
+        Backend::Postgres => {
+            "CAST(analysis #>> '{approval_requirements,max_approval_time_hours}' \
+             AS DOUBLE PRECISION)"
         }
     };
-    Ok(rows)
+    let sql = format!(
+        "SELECT id, state, created_at, expires_at, {sla_hours} AS sla_hours FROM permits \
+         WHERE permit_type <> 'emergency' AND (state IN ('requested', 'under_review', \
+         'changes_requested') OR (state IN ('active', 'executing') AND expires_at <= $1)) \
+         ORDER BY id"
+    );
+    Ok(on_pool!(store.pool, |pool| {
+        sqlx::query_as::<_, Candidate>(&sql)
+            .bind(horizon)
+            .fetch_all(pool)
+            .await?
+    }))
 }

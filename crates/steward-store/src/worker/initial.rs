@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sqlx::types::Json;
 use steward_audit::Actor;
 use steward_permits::{
     Candidate, InitialCertification, Parties, PriorRecord, QuorumStatus, RecordedApproval,
@@ -20,7 +21,7 @@ use crate::audit::append_event;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
 use crate::principal::{Principal, PrincipalKind};
-use crate::store::{Store, Tx, TxConn};
+use crate::store::{Store, Tx, on_tx};
 
 /// An initial certification as stored: what was asked, by whom, and who approved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,33 +312,44 @@ fn recorded(approvals: &[InitialApproval]) -> Vec<RecordedApproval> {
 }
 
 /// One `initial_certifications` row.
-type Row = (i64, String, String, String, i64, String, Option<i64>);
-
-const SELECT_SQLITE: &str = "SELECT target_level, justification, prior_record, requested_by, \
-     requested_at, approvals, certified_at FROM initial_certifications WHERE worker_id = $1";
-const SELECT_POSTGRES: &str = "SELECT target_level, justification, prior_record::text, \
-     requested_by, requested_at, approvals::text, certified_at FROM initial_certifications \
-     WHERE worker_id = $1 FOR UPDATE";
+#[derive(sqlx::FromRow)]
+struct Row {
+    target_level: i64,
+    justification: String,
+    /// JSON.
+    prior_record: String,
+    requested_by: String,
+    requested_at: i64,
+    /// JSON.
+    approvals: String,
+    certified_at: Option<i64>,
+}
 
 async fn load(
     tx: &mut Tx<'_>,
     worker_id: &str,
 ) -> Result<Option<InitialCertificationRecord>, StoreError> {
-    let row: Option<Row> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(SELECT_SQLITE)
-                .bind(worker_id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(SELECT_POSTGRES)
-                .bind(worker_id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-    };
-    let Some((level, justification, prior, requested_by, requested_at, approvals, certified)) = row
+    let sql = format!(
+        "SELECT target_level, justification, CAST(prior_record AS TEXT) AS prior_record, \
+         requested_by, requested_at, CAST(approvals AS TEXT) AS approvals, certified_at \
+         FROM initial_certifications WHERE worker_id = $1{}",
+        tx.for_update()
+    );
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, Row>(&sql)
+            .bind(worker_id)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
+    let Some(Row {
+        target_level: level,
+        justification,
+        prior_record: prior,
+        requested_by,
+        requested_at,
+        approvals,
+        certified_at: certified,
+    }) = row
     else {
         return Ok(None);
     };
@@ -360,67 +372,33 @@ async fn load(
 }
 
 async fn insert(tx: &mut Tx<'_>, r: &InitialCertificationRecord) -> Result<(), StoreError> {
-    let prior = json!(r.prior_record).to_string();
-    let level = i64::from(r.target_level.value());
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query(
-                "INSERT INTO initial_certifications (worker_id, target_level, justification, \
-                 prior_record, requested_by, requested_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
+    const SQL: &str = "INSERT INTO initial_certifications (worker_id, target_level, \
+         justification, prior_record, requested_by, requested_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)";
+    on_tx!(tx, |conn| {
+        sqlx::query(SQL)
             .bind(&r.worker_id)
-            .bind(level)
+            .bind(i64::from(r.target_level.value()))
             .bind(&r.justification)
-            .bind(prior)
+            .bind(Json(json!(r.prior_record)))
             .bind(&r.requested_by)
             .bind(r.requested_at_ms)
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query(
-                "INSERT INTO initial_certifications (worker_id, target_level, justification, \
-                 prior_record, requested_by, requested_at) \
-                 VALUES ($1, $2, $3, $4::jsonb, $5, $6)",
-            )
-            .bind(&r.worker_id)
-            .bind(level)
-            .bind(&r.justification)
-            .bind(prior)
-            .bind(&r.requested_by)
-            .bind(r.requested_at_ms)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
+    });
     Ok(())
 }
 
 async fn save(tx: &mut Tx<'_>, r: &InitialCertificationRecord) -> Result<(), StoreError> {
-    let approvals = json!(r.approvals).to_string();
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query(
-                "UPDATE initial_certifications SET approvals = $1, certified_at = $2 \
-                 WHERE worker_id = $3",
-            )
-            .bind(approvals)
+    const SQL: &str = "UPDATE initial_certifications SET approvals = $1, certified_at = $2 \
+         WHERE worker_id = $3";
+    on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(Json(json!(r.approvals)))
             .bind(r.certified_at_ms)
             .bind(&r.worker_id)
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query(
-                "UPDATE initial_certifications SET approvals = $1::jsonb, certified_at = $2 \
-                 WHERE worker_id = $3",
-            )
-            .bind(approvals)
-            .bind(r.certified_at_ms)
-            .bind(&r.worker_id)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
+    });
     Ok(())
 }

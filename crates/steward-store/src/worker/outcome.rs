@@ -21,7 +21,7 @@ use super::{Worker, WorkerError, row, worker_event};
 use crate::audit::append_event;
 use crate::error::StoreError;
 use crate::principal::Principal;
-use crate::store::{Pool, Store, Tx, TxConn, new_id};
+use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// The type of the audit event an authorize decision that allowed is recorded as.
 const AUTHORIZE_ALLOWED: &str = "authorize.allowed";
@@ -195,29 +195,31 @@ impl Store {
 
     /// The permit `id` as outcome evidence.
     async fn permit_seen(&self, id: &str) -> Result<SeenWork, StoreError> {
-        // worker_id, level, state, outcome, closed.
-        type Row = (String, i64, String, Option<String>, bool);
-        let row: Option<Row> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT worker_id, level, state, outcome, audit_summary IS NOT NULL \
-                     FROM permits WHERE id = ?",
-                )
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            worker_id: String,
+            level: i64,
+            state: String,
+            outcome: Option<String>,
+            /// Whether the permit has its audit summary (it was closed).
+            closed: bool,
+        }
+        const SQL: &str = "SELECT worker_id, level, state, outcome, \
+             audit_summary IS NOT NULL AS closed FROM permits WHERE id = $1";
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, Row>(SQL)
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT worker_id, level, state, outcome, audit_summary IS NOT NULL \
-                     FROM permits WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
-        let Some((worker_id, level, state, outcome, closed)) = row else {
+        });
+        let Some(Row {
+            worker_id,
+            level,
+            state,
+            outcome,
+            closed,
+        }) = row
+        else {
             return Ok(SeenWork::Missing);
         };
         let bad = |problem: String| StoreError::corrupt("permit", id, problem);
@@ -281,40 +283,24 @@ async fn insert_outcome(
         Some(OutcomeEvidence::Decision(seq)) => (None, i64::try_from(*seq).ok()),
         None => (None, None),
     };
-    let inserted = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "INSERT INTO worker_outcomes (id, worker_id, result, level, basis, permit_id, \
-             authorize_seq, reported_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(worker_id)
-        .bind(outcome.result.as_str())
-        .bind(i64::from(outcome.level.value()))
-        .bind(outcome.basis.as_str())
-        .bind(permit_id)
-        .bind(seq)
-        .bind(reported_by)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()),
-        TxConn::Postgres(tx) => sqlx::query(
-            "INSERT INTO worker_outcomes (id, worker_id, result, level, basis, permit_id, \
-             authorize_seq, reported_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(id)
-        .bind(worker_id)
-        .bind(outcome.result.as_str())
-        .bind(i64::from(outcome.level.value()))
-        .bind(outcome.basis.as_str())
-        .bind(permit_id)
-        .bind(seq)
-        .bind(reported_by)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()),
-    };
+    const SQL: &str = "INSERT INTO worker_outcomes (id, worker_id, result, level, basis, \
+         permit_id, authorize_seq, reported_by, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    let inserted = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(id)
+            .bind(worker_id)
+            .bind(outcome.result.as_str())
+            .bind(i64::from(outcome.level.value()))
+            .bind(outcome.basis.as_str())
+            .bind(permit_id)
+            .bind(seq)
+            .bind(reported_by)
+            .bind(now_ms)
+            .execute(&mut **conn)
+            .await
+            .map(|_| ())
+    });
     match inserted.map_err(StoreError::from) {
         Err(StoreError::Conflict { .. }) => Err(StoreError::Conflict {
             message: match evidence {

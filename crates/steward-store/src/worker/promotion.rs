@@ -15,7 +15,7 @@ use crate::audit::append_event;
 use crate::error::StoreError;
 use crate::personal::{PersonalText, PersonalValues, with_personal};
 use crate::principal::{Principal, PrincipalKind};
-use crate::store::{Store, Tx, TxConn, new_id};
+use crate::store::{Store, Tx, new_id, on_tx};
 
 /// One human's approval of a promotion, still counting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,8 +257,15 @@ fn recorded(approvals: &[PromotionApproval]) -> Vec<RecordedApproval> {
         .collect()
 }
 
-/// One `promotion_approvals` row: id, principal_id, role, comment, created_at.
-type ApprovalRow = (String, String, String, Option<String>, i64);
+/// One `promotion_approvals` row.
+#[derive(sqlx::FromRow)]
+struct ApprovalRow {
+    id: String,
+    principal_id: String,
+    role: String,
+    comment: Option<String>,
+    created_at: i64,
+}
 
 /// The open approvals of `worker_id`, towards `target` or every target.
 async fn open_approvals(
@@ -266,43 +273,31 @@ async fn open_approvals(
     worker_id: &str,
     target: Option<Level>,
 ) -> Result<Vec<PromotionApproval>, StoreError> {
+    // `CAST` gives PostgreSQL the type of a parameter only compared with NULL.
+    const SQL: &str = "SELECT id, principal_id, role, comment, created_at \
+         FROM promotion_approvals WHERE worker_id = $1 \
+         AND (CAST($2 AS BIGINT) IS NULL OR target_level = $2) AND closed_at IS NULL \
+         ORDER BY created_at, id";
     let target = target.map(|t| i64::from(t.value()));
-    let rows: Vec<ApprovalRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(
-                "SELECT id, principal_id, role, comment, created_at FROM promotion_approvals \
-                 WHERE worker_id = ? AND (? IS NULL OR target_level = ?) AND closed_at IS NULL \
-                 ORDER BY created_at, id",
-            )
+    let rows = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, ApprovalRow>(SQL)
             .bind(worker_id)
             .bind(target)
-            .bind(target)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut **conn)
             .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT id, principal_id, role, comment, created_at FROM promotion_approvals \
-                 WHERE worker_id = $1 AND ($2::bigint IS NULL OR target_level = $2) \
-                 AND closed_at IS NULL ORDER BY created_at, id",
-            )
-            .bind(worker_id)
-            .bind(target)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-    };
+    });
     rows.into_iter()
-        .map(|(id, principal_id, role, comment, created_at_ms)| {
-            let role = role
+        .map(|row| {
+            let role = row
+                .role
                 .parse::<Role>()
-                .map_err(|e| StoreError::corrupt("promotion approval", &id, e))?;
+                .map_err(|e| StoreError::corrupt("promotion approval", &row.id, e))?;
             Ok(PromotionApproval {
-                id,
-                principal_id,
+                id: row.id,
+                principal_id: row.principal_id,
                 role,
-                comment,
-                created_at_ms,
+                comment: row.comment,
+                created_at_ms: row.created_at,
             })
         })
         .collect()
@@ -314,36 +309,21 @@ async fn insert_approval(
     target: Level,
     approval: &PromotionApproval,
 ) -> Result<(), StoreError> {
-    let inserted = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "INSERT INTO promotion_approvals (id, worker_id, target_level, principal_id, role, \
-             comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&approval.id)
-        .bind(worker_id)
-        .bind(i64::from(target.value()))
-        .bind(&approval.principal_id)
-        .bind(approval.role.as_str())
-        .bind(&approval.comment)
-        .bind(approval.created_at_ms)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()),
-        TxConn::Postgres(tx) => sqlx::query(
-            "INSERT INTO promotion_approvals (id, worker_id, target_level, principal_id, role, \
-             comment, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&approval.id)
-        .bind(worker_id)
-        .bind(i64::from(target.value()))
-        .bind(&approval.principal_id)
-        .bind(approval.role.as_str())
-        .bind(&approval.comment)
-        .bind(approval.created_at_ms)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ()),
-    };
+    const SQL: &str = "INSERT INTO promotion_approvals (id, worker_id, target_level, \
+         principal_id, role, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let inserted = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(&approval.id)
+            .bind(worker_id)
+            .bind(i64::from(target.value()))
+            .bind(&approval.principal_id)
+            .bind(approval.role.as_str())
+            .bind(&approval.comment)
+            .bind(approval.created_at_ms)
+            .execute(&mut **conn)
+            .await
+            .map(|_| ())
+    });
     match inserted.map_err(StoreError::from) {
         // The unique index on open approvals: a racing duplicate of this same approval.
         Err(error) if error.is_conflict() => Err(StoreError::Conflict {
@@ -363,27 +343,16 @@ pub(super) async fn close_open_approvals(
     why: ClosedBy,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
-    let closed = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "UPDATE promotion_approvals SET closed_at = ?, closed_by = ? \
-             WHERE worker_id = ? AND closed_at IS NULL",
-        )
-        .bind(now_ms)
-        .bind(why.as_str())
-        .bind(worker_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        TxConn::Postgres(tx) => sqlx::query(
-            "UPDATE promotion_approvals SET closed_at = $1, closed_by = $2 \
-             WHERE worker_id = $3 AND closed_at IS NULL",
-        )
-        .bind(now_ms)
-        .bind(why.as_str())
-        .bind(worker_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-    };
+    const SQL: &str = "UPDATE promotion_approvals SET closed_at = $1, closed_by = $2 \
+         WHERE worker_id = $3 AND closed_at IS NULL";
+    let closed = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(now_ms)
+            .bind(why.as_str())
+            .bind(worker_id)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()
+    });
     Ok(closed)
 }

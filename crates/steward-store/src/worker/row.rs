@@ -2,59 +2,55 @@
 //! saving a changed certification under the optimistic lock, and the JSON of `stats`.
 
 use serde_json::{Value, json};
+use sqlx::types::Json;
 use steward_permits::{OperationStats, Timestamp, WorkerRecord};
 use steward_policy::{CertificationStatus, Level};
 
 use super::Worker;
 use crate::error::StoreError;
 use crate::principal::Principal;
-use crate::store::{Pool, Store, Tx, TxConn};
+use crate::store::{Store, Tx, on_pool, on_tx};
 
-/// One `workers` row, in the order of `sqlite_worker_columns!`: id, display_name,
-/// owner_id, principal_id, level, status, domains (JSON), level_granted_at, recertify_by,
-/// probation_until, stats (JSON), version, created_at, updated_at.
-pub(super) type WorkerRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    String,
-    i64,
-    i64,
-    i64,
-);
+/// The `workers` columns, in [`WorkerRow`]'s names. JSONB columns are read as text on
+/// PostgreSQL (`CAST(… AS TEXT)` is a no-op on SQLite, where they are TEXT).
+pub(super) const COLUMNS: &str = "id, display_name, owner_id, principal_id, level, status, \
+     CAST(domains AS TEXT) AS domains, level_granted_at, recertify_by, probation_until, \
+     CAST(stats AS TEXT) AS stats, version, created_at, updated_at";
+
+/// One `workers` row as [`COLUMNS`] reads it.
+#[derive(sqlx::FromRow)]
+pub(super) struct WorkerRow {
+    id: String,
+    display_name: String,
+    owner_id: String,
+    principal_id: Option<String>,
+    level: i64,
+    status: String,
+    /// JSON array of strings.
+    domains: String,
+    level_granted_at: i64,
+    recertify_by: Option<i64>,
+    probation_until: Option<i64>,
+    /// JSON, see [`encode_stats`].
+    stats: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
 
 /// The worker `id`, read inside `tx` and locked until it ends (PostgreSQL `FOR UPDATE`;
 /// SQLite's write transaction already excludes other writers), or `NotFound`.
 pub(super) async fn lock(tx: &mut Tx<'_>, id: &str) -> Result<Worker, StoreError> {
-    let row: Option<WorkerRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                sqlite_worker_columns!(),
-                " FROM workers WHERE id = ?"
-            ))
+    let sql = format!(
+        "SELECT {COLUMNS} FROM workers WHERE id = $1{}",
+        tx.for_update()
+    );
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, WorkerRow>(&sql)
             .bind(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut **conn)
             .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                postgres_worker_columns!(),
-                " FROM workers WHERE id = $1 FOR UPDATE"
-            ))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-    };
+    });
     match row {
         Some(row) => decode(row),
         None => Err(StoreError::NotFound {
@@ -67,30 +63,17 @@ pub(super) async fn lock(tx: &mut Tx<'_>, id: &str) -> Result<Worker, StoreError
 /// Every worker whose recertification date (or, without one, grant date) is at or before
 /// `due_ms` and whose status can expire, locked like [`lock`].
 pub(super) async fn lock_overdue(tx: &mut Tx<'_>, due_ms: i64) -> Result<Vec<Worker>, StoreError> {
-    let rows: Vec<WorkerRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                sqlite_worker_columns!(),
-                " FROM workers WHERE level > 0 AND status IN ('active', 'probationary') \
-                 AND coalesce(recertify_by, level_granted_at) <= ? ORDER BY id"
-            ))
+    let sql = format!(
+        "SELECT {COLUMNS} FROM workers WHERE level > 0 AND status IN ('active', 'probationary') \
+         AND coalesce(recertify_by, level_granted_at) <= $1 ORDER BY id{}",
+        tx.for_update()
+    );
+    let rows = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, WorkerRow>(&sql)
             .bind(due_ms)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut **conn)
             .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                postgres_worker_columns!(),
-                " FROM workers WHERE level > 0 AND status IN ('active', 'probationary') \
-                 AND coalesce(recertify_by, level_granted_at) <= $1 ORDER BY id FOR UPDATE"
-            ))
-            .bind(due_ms)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-    };
+    });
     rows.into_iter().map(decode).collect()
 }
 
@@ -101,81 +84,41 @@ pub(super) async fn fetch_where(
     column: &'static str,
     value: &str,
 ) -> Result<Option<Worker>, StoreError> {
-    let row: Option<WorkerRow> = match &store.pool {
-        Pool::Sqlite(pool) => {
-            sqlx::query_as(&format!(
-                "SELECT {} FROM workers WHERE {column} = ?",
-                sqlite_worker_columns!()
-            ))
+    let sql = format!("SELECT {COLUMNS} FROM workers WHERE {column} = $1");
+    let row = on_pool!(store.pool, |pool| {
+        sqlx::query_as::<_, WorkerRow>(&sql)
             .bind(value)
             .fetch_optional(pool)
             .await?
-        }
-        Pool::Postgres(pool) => {
-            sqlx::query_as(&format!(
-                "SELECT {} FROM workers WHERE {column} = $1",
-                postgres_worker_columns!()
-            ))
-            .bind(value)
-            .fetch_optional(pool)
-            .await?
-        }
-    };
+    });
     row.map(decode).transpose()
 }
 
 pub(super) async fn insert(tx: &mut Tx<'_>, worker: &Worker) -> Result<(), StoreError> {
-    let domains = Value::from(worker.domains.clone()).to_string();
-    let stats = encode_stats(&worker.stats).to_string();
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query(
-                "INSERT INTO workers (id, display_name, owner_id, principal_id, level, status, \
-                 domains, level_granted_at, recertify_by, probation_until, stats, version, \
-                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
+    const SQL: &str = "INSERT INTO workers (id, display_name, owner_id, principal_id, level, \
+         status, domains, level_granted_at, recertify_by, probation_until, stats, version, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    let stats = encode_stats(&worker.stats);
+    on_tx!(tx, |conn| {
+        sqlx::query(SQL)
             .bind(&worker.id)
             .bind(&worker.display_name)
             .bind(&worker.owner_id)
             .bind(&worker.principal_id)
             .bind(i64::from(worker.level.value()))
             .bind(worker.status.as_str())
-            .bind(&domains)
+            .bind(Json(&worker.domains))
             .bind(worker.level_granted_at_ms)
             .bind(worker.recertify_by_ms)
             .bind(worker.probation_until_ms)
-            .bind(&stats)
+            .bind(Json(&stats))
             .bind(worker.version)
             .bind(worker.created_at_ms)
             .bind(worker.updated_at_ms)
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query(
-                "INSERT INTO workers (id, display_name, owner_id, principal_id, level, status, \
-                 domains, level_granted_at, recertify_by, probation_until, stats, version, \
-                 created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11::jsonb, $12, $13, $14)",
-            )
-            .bind(&worker.id)
-            .bind(&worker.display_name)
-            .bind(&worker.owner_id)
-            .bind(&worker.principal_id)
-            .bind(i64::from(worker.level.value()))
-            .bind(worker.status.as_str())
-            .bind(&domains)
-            .bind(worker.level_granted_at_ms)
-            .bind(worker.recertify_by_ms)
-            .bind(worker.probation_until_ms)
-            .bind(&stats)
-            .bind(worker.version)
-            .bind(worker.created_at_ms)
-            .bind(worker.updated_at_ms)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
+    });
     Ok(())
 }
 
@@ -190,48 +133,30 @@ pub(super) async fn save(
     record: &WorkerRecord,
     now_ms: i64,
 ) -> Result<Worker, StoreError> {
+    const SQL: &str = "UPDATE workers SET level = $1, status = $2, level_granted_at = $3, \
+         recertify_by = $4, probation_until = $5, stats = $6, version = version + 1, \
+         updated_at = $7 WHERE id = $8 AND version = $9";
     let after = Worker {
         version: before.version + 1,
         updated_at_ms: now_ms,
         ..before.with_record(record)
     };
-    let stats = encode_stats(&after.stats).to_string();
-    let changed = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "UPDATE workers SET level = ?, status = ?, level_granted_at = ?, recertify_by = ?, \
-             probation_until = ?, stats = ?, version = version + 1, updated_at = ? \
-             WHERE id = ? AND version = ?",
-        )
-        .bind(i64::from(after.level.value()))
-        .bind(after.status.as_str())
-        .bind(after.level_granted_at_ms)
-        .bind(after.recertify_by_ms)
-        .bind(after.probation_until_ms)
-        .bind(&stats)
-        .bind(now_ms)
-        .bind(&before.id)
-        .bind(before.version)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        TxConn::Postgres(tx) => sqlx::query(
-            "UPDATE workers SET level = $1, status = $2, level_granted_at = $3, \
-             recertify_by = $4, probation_until = $5, stats = $6::jsonb, \
-             version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9",
-        )
-        .bind(i64::from(after.level.value()))
-        .bind(after.status.as_str())
-        .bind(after.level_granted_at_ms)
-        .bind(after.recertify_by_ms)
-        .bind(after.probation_until_ms)
-        .bind(&stats)
-        .bind(now_ms)
-        .bind(&before.id)
-        .bind(before.version)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-    };
+    let stats = encode_stats(&after.stats);
+    let changed = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(i64::from(after.level.value()))
+            .bind(after.status.as_str())
+            .bind(after.level_granted_at_ms)
+            .bind(after.recertify_by_ms)
+            .bind(after.probation_until_ms)
+            .bind(Json(&stats))
+            .bind(now_ms)
+            .bind(&before.id)
+            .bind(before.version)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()
+    });
     if changed != 1 {
         return Err(StoreError::Conflict {
             message: format!(
@@ -254,24 +179,16 @@ pub(super) async fn bind_identity(
 ) -> Result<Worker, StoreError> {
     const SQL: &str = "UPDATE workers SET principal_id = $1, version = version + 1, \
          updated_at = $2 WHERE id = $3 AND version = $4 AND principal_id IS NULL";
-    let changed = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(SQL)
+    let changed = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
             .bind(principal_id)
             .bind(now_ms)
             .bind(&before.id)
             .bind(before.version)
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await?
-            .rows_affected(),
-        TxConn::Postgres(tx) => sqlx::query(SQL)
-            .bind(principal_id)
-            .bind(now_ms)
-            .bind(&before.id)
-            .bind(before.version)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-    };
+            .rows_affected()
+    });
     if changed != 1 {
         return Err(StoreError::Conflict {
             message: format!(
@@ -294,7 +211,7 @@ pub(super) async fn principal(tx: &mut Tx<'_>, id: &str) -> Result<Option<Princi
 }
 
 pub(super) fn decode(row: WorkerRow) -> Result<Worker, StoreError> {
-    let (
+    let WorkerRow {
         id,
         display_name,
         owner_id,
@@ -302,14 +219,14 @@ pub(super) fn decode(row: WorkerRow) -> Result<Worker, StoreError> {
         level,
         status,
         domains,
-        level_granted_at_ms,
-        recertify_by_ms,
-        probation_until_ms,
+        level_granted_at: level_granted_at_ms,
+        recertify_by: recertify_by_ms,
+        probation_until: probation_until_ms,
         stats,
         version,
-        created_at_ms,
-        updated_at_ms,
-    ) = row;
+        created_at: created_at_ms,
+        updated_at: updated_at_ms,
+    } = row;
     let bad = |problem: String| StoreError::corrupt("worker", &id, problem);
     let level = u8::try_from(level)
         .ok()

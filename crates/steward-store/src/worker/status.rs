@@ -3,6 +3,7 @@
 //! recertify, end of probation, and expiry past the recertification grace period.
 
 use serde_json::{Value, json};
+use sqlx::types::Json;
 use steward_audit::{Actor, ActorKind, Subject};
 use steward_permits::{
     CertAction, PermitEvent, PermitState, Recertification, RevocationReason, Timestamp,
@@ -15,7 +16,7 @@ use super::{Worker, WorkerError, row, worker_event};
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::permit::PermitRevocation;
-use crate::store::{Store, Tx, TxConn};
+use crate::store::{Store, Tx, on_tx};
 
 /// What [`Store::revoke`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,35 +294,33 @@ struct LivePermit {
 /// The worker's live permits, locked (PostgreSQL `FOR UPDATE`) so that each one's state
 /// cannot change before it is revoked and its event names the state it left.
 async fn live_permits(tx: &mut Tx<'_>, worker_id: &str) -> Result<Vec<LivePermit>, StoreError> {
-    let live: Vec<&str> = PermitState::ALL
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: String,
+        state: String,
+        level: i64,
+    }
+    // The live states are the enum's own literals, never input, so they are written into
+    // the statement: one text for both backends (SQLite has no array parameters).
+    let live = PermitState::ALL
         .iter()
         .filter(|state| state.is_live())
-        .map(|state| state.as_str())
-        .collect();
-    let rows: Vec<(String, String, i64)> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(
-                "SELECT id, state, level FROM permits WHERE worker_id = ? \
-                 AND state IN (SELECT value FROM json_each(?)) ORDER BY id",
-            )
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT id, state, level FROM permits WHERE worker_id = $1 AND state IN ({live}) \
+         ORDER BY id{}",
+        tx.for_update()
+    );
+    let rows = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, Row>(&sql)
             .bind(worker_id)
-            .bind(Value::from(live).to_string())
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut **conn)
             .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT id, state, level FROM permits WHERE worker_id = $1 \
-                 AND state = ANY($2) ORDER BY id FOR UPDATE",
-            )
-            .bind(worker_id)
-            .bind(&live)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-    };
+    });
     rows.into_iter()
-        .map(|(id, state, level)| {
+        .map(|Row { id, state, level }| {
             let state = state
                 .parse::<PermitState>()
                 .map_err(|e| StoreError::corrupt("permit", &id, e))?;
@@ -368,38 +367,22 @@ async fn revoke_permit(
     )
     .await?;
     let revocation = PermitRevocation::recorded(reason, by, &data, entry.seq, now_ms);
-    let revocation = serde_json::to_string(&revocation)
-        .map_err(|e| StoreError::corrupt("permit", &permit.id, e))?;
     // By id and the state just read, not by worker: a permit that appeared or moved
     // since (it cannot, under the lock) is left alone rather than revoked unrecorded.
-    let changed = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query(
-            "UPDATE permits SET state = ?, revocation_reason = ?, revocation = ?, \
-             updated_at = ?, version = version + 1 WHERE id = ? AND state = ?",
-        )
-        .bind(to.as_str())
-        .bind(reason.as_str())
-        .bind(revocation)
-        .bind(now_ms)
-        .bind(&permit.id)
-        .bind(permit.state.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-        TxConn::Postgres(tx) => sqlx::query(
-            "UPDATE permits SET state = $1, revocation_reason = $2, revocation = $3::jsonb, \
-             updated_at = $4, version = version + 1 WHERE id = $5 AND state = $6",
-        )
-        .bind(to.as_str())
-        .bind(reason.as_str())
-        .bind(revocation)
-        .bind(now_ms)
-        .bind(&permit.id)
-        .bind(permit.state.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
-    };
+    const SQL: &str = "UPDATE permits SET state = $1, revocation_reason = $2, revocation = $3, \
+         updated_at = $4, version = version + 1 WHERE id = $5 AND state = $6";
+    let changed = on_tx!(tx, |conn| {
+        sqlx::query(SQL)
+            .bind(to.as_str())
+            .bind(reason.as_str())
+            .bind(Json(&revocation))
+            .bind(now_ms)
+            .bind(&permit.id)
+            .bind(permit.state.as_str())
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()
+    });
     if changed != 1 {
         return Err(StoreError::Conflict {
             message: format!(

@@ -20,7 +20,7 @@ use steward_permits::{
 use super::{Worker, WorkerError, row, worker_event};
 use crate::audit::append_event;
 use crate::error::StoreError;
-use crate::store::{Pool, Store, Tx};
+use crate::store::{Store, Tx, on_pool};
 use crate::timers::{FiredTimer, TimerReport, TimerSubject, already_fired, claim, has_unfired};
 
 fn steward() -> Actor {
@@ -164,31 +164,17 @@ async fn apply_timer(
 /// with a recertification date (or, without one, a grant date) passed, or probationary
 /// with a probation end passed. A superset; `certification_timers` decides.
 async fn candidates(store: &Store, now_ms: i64) -> Result<Vec<Worker>, StoreError> {
-    let rows: Vec<row::WorkerRow> = match &store.pool {
-        Pool::Sqlite(pool) => {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                sqlite_worker_columns!(),
-                " FROM workers WHERE (level > 0 AND status IN ('active', 'probationary') \
-                 AND coalesce(recertify_by, level_granted_at) <= ?1) \
-                 OR (status = 'probationary' AND probation_until <= ?1) ORDER BY id"
-            ))
+    let sql = format!(
+        "SELECT {} FROM workers WHERE (level > 0 AND status IN ('active', 'probationary') \
+         AND coalesce(recertify_by, level_granted_at) <= $1) \
+         OR (status = 'probationary' AND probation_until <= $1) ORDER BY id",
+        row::COLUMNS
+    );
+    let rows = on_pool!(store.pool, |pool| {
+        sqlx::query_as::<_, row::WorkerRow>(&sql)
             .bind(now_ms)
             .fetch_all(pool)
             .await?
-        }
-        Pool::Postgres(pool) => {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                postgres_worker_columns!(),
-                " FROM workers WHERE (level > 0 AND status IN ('active', 'probationary') \
-                 AND coalesce(recertify_by, level_granted_at) <= $1) \
-                 OR (status = 'probationary' AND probation_until <= $1) ORDER BY id"
-            ))
-            .bind(now_ms)
-            .fetch_all(pool)
-            .await?
-        }
-    };
+    });
     rows.into_iter().map(row::decode).collect()
 }

@@ -7,6 +7,7 @@ mod connect;
 mod erasure;
 mod group_commit;
 mod merkle;
+mod metrics;
 mod principals;
 mod retention;
 mod timers;

@@ -5,7 +5,9 @@
 //! delete a manifest does not cover.
 
 use serde_json::json;
-use steward_audit::{DAY_MS, HoldScope, KeepReason, public_key, verify_inclusion, verify_manifest};
+use steward_audit::{
+    DAY_MS, Damage, HoldScope, KeepReason, public_key, verify_inclusion, verify_manifest,
+};
 use steward_policy::Level;
 use steward_store::{
     Actor, ActorKind, Backend, HoldFilter, NewEvent, NewLegalHold, PRUNED_EVENT, Store, StoreError,
@@ -214,7 +216,7 @@ store_test!(
             .await
             .expect_err("damaged");
         assert!(
-            matches!(&error, StoreError::AuditManifest { seq: 1, problem } if problem.contains("does not verify")),
+            matches!(&error, StoreError::AuditDamaged { seq: 1, kind: Damage::ManifestForged, problem } if problem.contains("does not verify")),
             "{error:?}"
         );
         // Without the key the edit still breaks the link to event 6.

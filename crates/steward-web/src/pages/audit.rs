@@ -225,10 +225,11 @@ pub async fn verify(State(state): State<AppState>, session: Session) -> Result<R
         VerifyView {
             ok: false,
             text: format!(
-                "Verification failed at seq {}: {}",
+                "Verification failed at seq {}: {} ({})",
                 v.first_bad_seq
                     .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
-                v.problem.unwrap_or_default()
+                v.problem.unwrap_or_default(),
+                v.kind.map_or("damage", |kind| kind.as_str())
             ),
         }
     };

@@ -3,9 +3,9 @@
 //! signatures, Merkle roots, truncation), online or offline from a file with only the
 //! public key.
 //!
-//! Exit codes of `verify`: 0 intact, 3 damaged (the first bad seq and what is wrong are
-//! printed), 2 unusable input (the file or the key cannot be read, or the file is not an
-//! export at all), 1 the server could not be reached.
+//! Exit codes of `verify`: 0 intact, 3 damaged (the first bad seq, the kind of damage and
+//! what is wrong are printed), 2 unusable input (the file or the key cannot be read, or
+//! the file is not an export at all), 1 the server could not be reached.
 
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
@@ -15,7 +15,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value, json};
-use steward_audit::{ExportVerifier, VerifyError, VerifyErrorKind, VerifyReport, parse_public_key};
+use steward_audit::{
+    Damage, ExportVerifier, VerifyError, VerifyErrorKind, VerifyReport, parse_public_key,
+};
 
 use crate::client::{Client, ClientArgs};
 use crate::command::audit::EXIT_VERIFY_FAILED;
@@ -173,7 +175,7 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
     let mut verifier = ExportVerifier::new(&key);
     let mut pending = Vec::new();
     let mut failed = None;
-    client.download("/v1/audit/export", |chunk| {
+    let downloaded = client.download("/v1/audit/export", |chunk| {
         if failed.is_some() {
             return Ok(());
         }
@@ -189,7 +191,18 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
         }
         pending.drain(..=end);
         Ok(())
-    })?;
+    });
+    // The server's own check of the stored chain, reported alongside.
+    let stored = client.get("/v1/audit/verify")?;
+    if let Err(error) = downloaded {
+        // An export cut off mid-way is damage only if the stored trail is damaged too
+        // (the server ends the stream where it cannot read a row); otherwise it is the
+        // transport's failure.
+        if stored["ok"].as_bool() != Some(false) {
+            return Err(error);
+        }
+        pending.clear();
+    }
     let result = match failed {
         Some(error) => Err(error),
         None if !pending.is_empty() => verifier
@@ -197,8 +210,6 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
             .and_then(|()| verifier.finish()),
         None => verifier.finish(),
     };
-    // The server's own check of the stored chain, reported alongside.
-    let stored = client.get("/v1/audit/verify")?;
     report(&result, Some(&stored), json)
 }
 
@@ -227,6 +238,7 @@ fn report(
             Err(error) => json!({
                 "ok": false,
                 "first_bad_seq": error.seq,
+                "kind": Damage::from(&error.kind),
                 "problem": error.kind.to_string(),
             }),
         };
@@ -237,10 +249,18 @@ fn report(
     } else {
         let mut text = match result {
             Ok(report) => format!("audit export intact: {report}\n"),
-            Err(error) => match error.seq {
-                Some(seq) => format!("audit export DAMAGED at seq {seq}: {}\n", error.kind),
-                None => format!("audit export DAMAGED: {}\n", error.kind),
-            },
+            Err(error) => {
+                let kind = Damage::from(&error.kind);
+                match error.seq {
+                    Some(seq) => {
+                        format!(
+                            "audit export DAMAGED at seq {seq} ({kind}): {}\n",
+                            error.kind
+                        )
+                    }
+                    None => format!("audit export DAMAGED ({kind}): {}\n", error.kind),
+                }
+            }
         };
         if let Some(stored) = stored {
             if stored_ok {
@@ -250,8 +270,9 @@ fn report(
                 ));
             } else {
                 text.push_str(&format!(
-                    "server's stored chain BROKEN at seq {}: {}\n",
+                    "server's stored trail DAMAGED at seq {} ({}): {}\n",
                     stored["first_bad_seq"],
+                    stored["kind"].as_str().unwrap_or("damage"),
                     str_of(stored, "problem"),
                 ));
             }

@@ -67,7 +67,13 @@ pub async fn export(
     let store = state.store.clone();
     // The latest checkpoint is read before the head, so the head covers it: every export
     // reaches the checkpoint its header names.
-    let latest = store.latest_checkpoint().await.map_err(store_error)?;
+    // An unreadable checkpoint row is damage the verifier finds in the trail; the header
+    // then names none.
+    let latest = match store.latest_checkpoint().await {
+        Ok(latest) => latest,
+        Err(StoreError::Corrupt { .. }) => None,
+        Err(error) => return Err(store_error(error)),
+    };
     let head = store.audit_head().await.map_err(store_error)?;
     if from_seq > head.seq.saturating_add(1) {
         return Err(ApiError::bad_request(
@@ -181,14 +187,21 @@ async fn manifest_lines(store: &Store, from_seq: u64) -> Result<(u64, Hash, Stri
                 continue;
             }
             start.get_or_insert((manifest.first_seq, manifest.prev_hash));
-            let frontier = store.merkle_frontier(manifest.last_seq).await?;
+            // Missing or unreadable Merkle nodes and checkpoints are damage for the
+            // verifier to report, not a failure to export: the line goes without them
+            // (an export without the frontier checks no roots past the range).
+            let frontier = match store.merkle_frontier(manifest.last_seq).await {
+                Ok(frontier) => Some(frontier),
+                Err(StoreError::Corrupt { .. }) => None,
+                Err(error) => return Err(error),
+            };
             chunk.push_str(&line(&ExportLine::Manifest {
                 manifest: signed,
-                frontier: Some(frontier),
+                frontier,
             }));
             match store.checkpoint(manifest.last_seq).await {
                 Ok(checkpoint) => chunk.push_str(&line(&ExportLine::Checkpoint(checkpoint))),
-                Err(StoreError::NotFound { .. }) => {}
+                Err(StoreError::NotFound { .. } | StoreError::Corrupt { .. }) => {}
                 Err(error) => return Err(error),
             }
         }

@@ -9,7 +9,9 @@ use steward_policy::Role;
 use steward_store::testing::execute;
 use steward_store::{Actor, ActorKind, Backend};
 
-use super::{Fingerprint, assert_unchanged};
+use steward_audit::Damage;
+
+use super::{Fingerprint, assert_unchanged, column};
 use crate::support::{TEST_AUDIT_KEY, TestServer, server_test};
 
 /// A few events to tamper with: principals and their tokens.
@@ -107,6 +109,216 @@ server_test!(
             (&result["ok"], &result["first_bad_seq"]),
             (&json!(false), &json!(head + 1)),
             "{result}"
+        );
+    }
+);
+
+/// 32 (or `n`) zero bytes as an SQL literal of the backend.
+fn zeros(s: &TestServer, n: usize) -> String {
+    match s.store().backend() {
+        Backend::Sqlite => format!("zeroblob({n})"),
+        Backend::Postgres => format!("decode(repeat('00', {n}), 'hex')"),
+    }
+}
+
+/// An `INSERT` of a manifest for `first..=last` that was never signed: the hashes are
+/// the stored events' (so it links), the signature and roots are zeros.
+fn forged_manifest(s: &TestServer, first: u64, last: u64) -> String {
+    let prev = if first == 1 {
+        zeros(s, 32)
+    } else {
+        format!("(SELECT hash FROM audit_events WHERE seq = {})", first - 1)
+    };
+    format!(
+        "INSERT INTO audit_manifests (first_seq, last_seq, event_count, prev_hash, first_hash, \
+         last_hash, range_root, tree_size, tree_root, ts, key_id, signature) VALUES \
+         ({first}, {last}, {count}, {prev}, \
+         (SELECT hash FROM audit_events WHERE seq = {first}), \
+         (SELECT hash FROM audit_events WHERE seq = {last}), {z32}, {last}, {z32}, 0, \
+         '0000000000000000', {z64})",
+        count = last - first + 1,
+        z32 = zeros(s, 32),
+        z64 = zeros(s, 64),
+    )
+}
+
+/// The export, whole: it must answer 200 whatever the damage.
+async fn export_lines(s: &TestServer) -> Vec<Vec<u8>> {
+    let (status, _, body) = s.get_raw("/v1/audit/export", &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let text = body.strip_suffix(b"\n").unwrap_or(&body);
+    text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect()
+}
+
+/// The damage the offline check of the export finds: its seq and kind.
+async fn offline_damage(s: &TestServer) -> (Option<u64>, Damage) {
+    let key = steward_audit::public_key(&TEST_AUDIT_KEY);
+    let error = steward_audit::verify_export(&export_lines(s).await, &key).expect_err("damaged");
+    (error.seq, Damage::from(&error.kind))
+}
+
+// A forged manifest in the middle of the trail no longer opens a hole: the manifests
+// table takes only a manifest right after the one before it, and the delete trigger
+// only a manifest contiguous with the one before it, even past the first trigger.
+server_test!(
+    attack_tampering_a_forged_manifest_in_the_middle_opens_no_hole,
+    |s| {
+        some_history(s).await;
+        let len = s.audit_len().await;
+        let before = Fingerprint::of(s.store()).await;
+        let error = execute(s.store(), &forged_manifest(s, 3, 4))
+            .await
+            .expect_err("a manifest out of place is refused");
+        assert!(
+            error.to_string().contains("right after the one before it"),
+            "{error}"
+        );
+        assert_unchanged(
+            &before,
+            &Fingerprint::of(s.store()).await,
+            "forged manifest",
+        );
+
+        // Past the insert trigger, the delete trigger still refuses the hole.
+        let bypass = match s.store().backend() {
+            Backend::Sqlite => "DROP TRIGGER audit_manifests_contiguous;".to_owned(),
+            Backend::Postgres => {
+                "DROP TRIGGER audit_manifests_contiguous ON audit_manifests;".to_owned()
+            }
+        };
+        execute(
+            s.store(),
+            &format!("{bypass} {};", forged_manifest(s, 3, 4)),
+        )
+        .await
+        .expect("forge past the insert trigger");
+        let error = execute(
+            s.store(),
+            "DELETE FROM audit_events WHERE seq BETWEEN 3 AND 4",
+        )
+        .await
+        .expect_err("the delete is refused");
+        assert!(error.to_string().contains("append-only"), "{error}");
+        assert_eq!(s.audit_len().await, len, "no event deleted");
+
+        // The forged row itself is damage, named at the seq it claims to stand for.
+        let result = verification(s).await;
+        assert_eq!(result["ok"], false, "{result}");
+        assert_eq!(result["first_bad_seq"], 3, "{result}");
+        assert_eq!(result["kind"], "manifest_forged", "{result}");
+        assert_eq!(offline_damage(s).await, (Some(3), Damage::ManifestForged));
+    }
+);
+
+// A forged manifest from seq 1 is contiguous, so the triggers let its events be deleted;
+// the signature gives it away. The API, the export (never a 500) and the offline check
+// all name seq 1 and the kind.
+server_test!(
+    attack_tampering_a_forged_manifest_from_seq_1_is_reported_as_forged,
+    |s| {
+        some_history(s).await;
+        execute(
+            s.store(),
+            &format!(
+                "{}; DELETE FROM audit_events WHERE seq <= 3;",
+                forged_manifest(s, 1, 3)
+            ),
+        )
+        .await
+        .expect("forge and delete");
+        let result = verification(s).await;
+        assert_eq!(
+            (&result["ok"], &result["first_bad_seq"], &result["kind"]),
+            (&json!(false), &json!(1), &json!("manifest_forged")),
+            "{result}"
+        );
+        assert!(
+            result["problem"]
+                .as_str()
+                .is_some_and(|p| p.contains("does not verify")),
+            "{result}"
+        );
+        assert_eq!(offline_damage(s).await, (Some(1), Damage::ManifestForged));
+    }
+);
+
+// Merkle nodes deleted or rewritten: proofs would fail or lie. Named at the first event
+// the node covers, with the kind.
+server_test!(
+    attack_tampering_missing_or_altered_merkle_nodes_are_named,
+    |s| {
+        some_history(s).await;
+        let (status, body) = s.post("/v1/audit/checkpoints", &s.admin, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(verification(s).await["ok"], true);
+
+        // The right edge's largest node (level of the size's top bit, index 0) covers
+        // the events from seq 1.
+        let size = column(
+            s.store(),
+            "SELECT CAST(tree_size AS TEXT) FROM audit_merkle_head",
+        )
+        .await;
+        let size: u64 = size[0].parse().expect("tree size");
+        let level = 63 - size.leading_zeros();
+        execute(
+            s.store(),
+            &format!(
+                "UPDATE audit_merkle_nodes SET hash = {} WHERE level = {level} AND idx = 0",
+                zeros(s, 32)
+            ),
+        )
+        .await
+        .expect("alter a node");
+        let result = verification(s).await;
+        assert_eq!(
+            (&result["ok"], &result["first_bad_seq"], &result["kind"]),
+            (&json!(false), &json!(1), &json!("merkle_nodes_altered")),
+            "{result}"
+        );
+
+        execute(
+            s.store(),
+            &format!("DELETE FROM audit_merkle_nodes WHERE level = {level} AND idx = 0"),
+        )
+        .await
+        .expect("delete a node");
+        let result = verification(s).await;
+        assert_eq!(
+            (&result["ok"], &result["first_bad_seq"], &result["kind"]),
+            (&json!(false), &json!(1), &json!("merkle_nodes_missing")),
+            "{result}"
+        );
+    }
+);
+
+// A checkpoint row edited in the database: its signature no longer verifies, online
+// (named at its tree size) and in the export.
+server_test!(
+    attack_tampering_an_edited_checkpoint_is_reported_as_forged,
+    |s| {
+        some_history(s).await;
+        let (status, body) = s.post("/v1/audit/checkpoints", &s.admin, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let size = body["tree_size"].as_u64().expect("tree_size");
+        execute(
+            s.store(),
+            &format!(
+                "UPDATE audit_checkpoints SET root_hash = {} WHERE tree_size = {size}",
+                zeros(s, 32)
+            ),
+        )
+        .await
+        .expect("edit the checkpoint");
+        let result = verification(s).await;
+        assert_eq!(
+            (&result["ok"], &result["first_bad_seq"], &result["kind"]),
+            (&json!(false), &json!(size), &json!("checkpoint_forged")),
+            "{result}"
+        );
+        assert_eq!(
+            offline_damage(s).await,
+            (Some(size), Damage::CheckpointForged)
         );
     }
 );
