@@ -263,17 +263,17 @@ fn verify(
 }
 
 /// Serde for a 64-byte signature as 128 lowercase hex digits.
-mod signature_hex {
+pub(crate) mod signature_hex {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         bytes: &[u8; 64],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&hex::encode(bytes))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<[u8; 64], D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;

@@ -146,6 +146,7 @@ mod hash;
 mod merkle;
 mod prepared;
 mod retention;
+mod witness;
 
 pub use canonical::{ENTRY_DOMAIN, canonical_body, canonical_json, entry_hash};
 pub use chain::{ChainError, ChainErrorKind, verify_chain};
@@ -178,3 +179,4 @@ pub use retention::{
     DAY_MS, HoldScope, KeepReason, ManifestErrorKind, RetainedEvent, UNLEVELLED_RETENTION_DAYS,
     check_manifest, keep_reason, prunable_from_ms, retention_days,
 };
+pub use witness::{PublishedCheckpoint, WitnessError, WitnessKind, check_witnessed};

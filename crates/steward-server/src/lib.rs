@@ -24,6 +24,7 @@ mod openapi;
 pub mod routes;
 pub mod state;
 pub mod webhooks;
+pub mod witness;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,6 +48,7 @@ pub use clock::Clock;
 pub use error::ApiError;
 pub use limits::{RateLimitConfig, RateLimits};
 pub use state::{AppState, AuditKey, Stopping};
+pub use witness::CheckpointSink;
 
 /// Builds the router over `state`: the documented API of [`api_routes`], its OpenAPI
 /// document at `/openapi.json`, and the MCP endpoint.
@@ -126,6 +128,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::reports::compliance))
         .routes(routes!(routes::audit::list_events))
         .routes(routes!(routes::audit::verify))
+        .routes(routes!(routes::audit::witness::verify_witnessed))
         .routes(routes!(
             routes::audit::checkpoints::create_checkpoint,
             routes::audit::checkpoints::list_checkpoints
@@ -305,7 +308,8 @@ async fn sweep_emergencies(state: &AppState, now_ms: i64) {
     }
 }
 
-/// Signs a checkpoint for the maintenance loop, logging the outcome.
+/// Signs a checkpoint for the maintenance loop (publishing it to the sink, see
+/// [`witness`]), logging the outcome.
 async fn sign_checkpoint(state: &AppState, key: &AuditKey, now_ms: i64) {
     let actor = steward_store::Actor {
         kind: steward_store::ActorKind::System,
@@ -313,25 +317,17 @@ async fn sign_checkpoint(state: &AppState, key: &AuditKey, now_ms: i64) {
         roles: Vec::new(),
         channel: None,
     };
-    let before = match state.store.latest_checkpoint().await {
-        Ok(latest) => latest,
-        Err(error) => {
-            tracing::warn!(%error, "reading the latest audit checkpoint failed; retrying");
-            return;
-        }
-    };
-    match state
-        .store
-        .create_checkpoint(&actor, key.secret(), now_ms)
-        .await
-    {
-        Ok(signed) if before.as_ref() != Some(&signed) => tracing::info!(
+    match witness::sign_checkpoint(state, &actor, key, now_ms).await {
+        Ok(steward_store::CheckpointOutcome::Signed(signed)) => tracing::info!(
             tree_size = signed.checkpoint.tree_size,
             root_hash = %signed.checkpoint.root_hash,
             key_id = signed.key_id,
             "signed an audit checkpoint"
         ),
-        Ok(_) => {}
+        Ok(steward_store::CheckpointOutcome::Unchanged(_)) => {}
+        Err(error @ witness::SignError::Inconsistent { .. }) => {
+            tracing::error!(%error, "the audit trail was rewritten");
+        }
         Err(error) => tracing::warn!(%error, "signing an audit checkpoint failed; retrying"),
     }
 }

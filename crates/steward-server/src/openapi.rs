@@ -54,6 +54,8 @@ use crate::routes;
         routes::audit::checkpoints::CheckpointView,
         routes::audit::checkpoints::CheckpointPage,
         routes::audit::checkpoints::PublicKeyView,
+        routes::audit::witness::TreeView,
+        routes::audit::witness::WitnessVerification,
         routes::audit::proofs::InclusionProofView,
         routes::audit::proofs::ConsistencyProofView,
         routes::audit::retention::PruneRequest,

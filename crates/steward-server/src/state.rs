@@ -11,6 +11,7 @@ use crate::authz::AuthzCache;
 use crate::clock::Clock;
 use crate::feed::AuditFeed;
 use crate::limits::{RateLimitConfig, RateLimits};
+use crate::witness::{CheckpointSink, LastSigned};
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -39,6 +40,12 @@ pub struct AppState {
     /// Whether webhooks may target private addresses (`--webhook-allow-private`); cloud
     /// metadata services never (see `webhooks::target`).
     pub webhook_allow_private: bool,
+    /// Where this instance appends each checkpoint it signs (`--checkpoint-sink`), if
+    /// anywhere (see `witness`).
+    pub checkpoint_sink: Option<CheckpointSink>,
+    /// The last checkpoint this instance signed, which it will not sign past unless the
+    /// trail extends it (see `witness`). Per instance.
+    pub last_signed: LastSigned,
 }
 
 impl AppState {
@@ -61,6 +68,8 @@ impl AppState {
             stopping: Stopping::default(),
             limits: RateLimits::new(RateLimitConfig::default()),
             webhook_allow_private: false,
+            checkpoint_sink: None,
+            last_signed: LastSigned::default(),
         }
     }
 
@@ -73,6 +82,16 @@ impl AppState {
     /// The same state, accepting private webhook targets when `allow` is set.
     pub fn with_webhook_allow_private(mut self, allow: bool) -> AppState {
         self.webhook_allow_private = allow;
+        self
+    }
+
+    /// The same state, appending each checkpoint it signs to `sink`, and not signing past
+    /// the largest checkpoint the sink already holds unless the trail extends it.
+    pub fn with_checkpoint_sink(mut self, sink: CheckpointSink) -> AppState {
+        if let Some(found) = sink.found() {
+            self.last_signed.remember(found);
+        }
+        self.checkpoint_sink = Some(sink);
         self
     }
 

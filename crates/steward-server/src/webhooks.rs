@@ -25,6 +25,13 @@
 //! The body is the audit event (`seq`, `type`, `ts_ms`, `actor`, `subject`, `level`,
 //! `data`, `hash`) or, for `format: slack`, a Slack-compatible `{"text", "blocks"}`.
 //!
+//! A subscription listing `audit.checkpoint` is a checkpoint witness (issue 9, item 6): each
+//! signed checkpoint reaches it as `X-Steward-Event: audit.checkpoint` with the checkpoint
+//! itself as the body, `{"tree_size", "root_hash", "ts_ms", "key_id", "signature"}`,
+//! exactly as `GET /v1/audit/checkpoints/latest` returns it, ready to be kept and given to
+//! `steward audit verify --checkpoint`. (`*` and `audit.*` still get the
+//! `audit.checkpoint_created` event, whose `data` holds the same checkpoint.)
+//!
 //! # Retries
 //!
 //! A 2xx answer delivers. Anything else (another status, a refused connection, no answer
@@ -53,11 +60,14 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use steward_store::webhook::{AttemptResult, ClaimedDelivery, WebhookFormat};
+use steward_store::webhook::{
+    AttemptResult, CHECKPOINT_PUBLICATION, ClaimedDelivery, WebhookFormat,
+};
 use steward_store::{AuditEntry, Store, StoreError};
 use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
+use crate::routes::audit::checkpoints::CheckpointView;
 
 /// How long one delivery may take, connection included.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -234,6 +244,17 @@ impl Dispatcher {
             };
         };
         let body = match claim.format {
+            WebhookFormat::Json if claim.event_type == CHECKPOINT_PUBLICATION => {
+                match self.published_checkpoint(&entry).await {
+                    Ok(view) => view,
+                    Err(error) => {
+                        return AttemptResult::Failed {
+                            status_code: None,
+                            error,
+                        };
+                    }
+                }
+            }
             WebhookFormat::Json => json_payload(&entry),
             WebhookFormat::Slack => slack_payload(&entry),
         }
@@ -244,7 +265,7 @@ impl Dispatcher {
             .client
             .post(&claim.url)
             .header("content-type", "application/json")
-            .header("x-steward-event", &entry.event_type)
+            .header("x-steward-event", &claim.event_type)
             .header("x-steward-delivery", claim.seq.to_string())
             .header("x-steward-timestamp", &timestamp)
             .header("x-steward-signature", format!("sha256={signature}"))
@@ -275,6 +296,29 @@ impl Dispatcher {
                 error: error.without_url().to_string(),
             },
         }
+    }
+
+    /// The checkpoint an `audit.checkpoint_created` event records, in its published form
+    /// (`GET /v1/audit/checkpoints/latest`'s): from the event's data, which holds the
+    /// whole signed checkpoint, or, for an event recorded before it did, from the store.
+    async fn published_checkpoint(&self, entry: &AuditEntry) -> Result<Value, String> {
+        let data = &entry.data;
+        let fields = ["tree_size", "root_hash", "ts_ms", "key_id", "signature"];
+        if fields.iter().all(|field| data.get(field).is_some()) {
+            let view: serde_json::Map<String, Value> = fields
+                .iter()
+                .map(|field| ((*field).to_owned(), data[*field].clone()))
+                .collect();
+            return Ok(Value::Object(view));
+        }
+        let tree_size = data["tree_size"]
+            .as_u64()
+            .ok_or_else(|| format!("audit event {} records no checkpoint", entry.seq))?;
+        let signed =
+            self.store.checkpoint(tree_size).await.map_err(|error| {
+                format!("reading the checkpoint of tree size {tree_size}: {error}")
+            })?;
+        serde_json::to_value(CheckpointView::from(&signed)).map_err(|error| error.to_string())
     }
 
     /// Judges a delivery's destination now: the URL's host, and every address a name

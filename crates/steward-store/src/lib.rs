@@ -85,6 +85,7 @@ pub mod token;
 mod verify;
 mod web_session;
 pub mod webhook;
+mod witness;
 mod worker;
 
 #[cfg(feature = "test-support")]
@@ -94,7 +95,9 @@ pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
 pub use authorize::{AuthzVersions, PermitVersion};
 pub use error::StoreError;
 pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
-pub use merkle::{CHECKPOINT_EVENT, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE};
+pub use merkle::{
+    CHECKPOINT_EVENT, CheckpointOutcome, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE,
+};
 pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use monitoring::{
     LatestTelemetry, MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput,
@@ -120,6 +123,7 @@ pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
 pub use web_session::{NewWebSession, WEB_SESSION_TOUCH_MS, WebSession, WebSessionEnd};
+pub use witness::WitnessReport;
 pub use worker::{
     InitialApproval, InitialCertificationRecord, InitialCertificationState, MAX_WORKER_PAGE,
     NewOutcome, NewWorker, NewWorkerToken, OutcomeEvidence, OutcomeRecord, PriorRecordView,

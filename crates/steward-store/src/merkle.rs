@@ -27,11 +27,10 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
 use steward_audit::{
-    Actor, Checkpoint, Hash, NodeId, ProofError, SignedCheckpoint, Subject, append_nodes,
-    consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash,
-    root_from_nodes, root_nodes, sign_checkpoint,
+    Actor, Checkpoint, Hash, NodeId, ProofError, PublishedCheckpoint, SignedCheckpoint, Subject,
+    append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
+    inclusion_proof_nodes, leaf_hash, root_from_nodes, root_nodes, sign_checkpoint,
 };
 
 use crate::audit::{NewEvent, append_event};
@@ -52,6 +51,24 @@ const LEAVES_PER_PAGE: u64 = 1000;
 /// Rows per multi-row `INSERT` of nodes: 3 parameters each, well below SQLite's and
 /// PostgreSQL's parameter limits.
 const NODES_PER_INSERT: usize = 500;
+
+/// What [`Store::sign_checkpoint`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointOutcome {
+    /// This call signed and stored a new checkpoint.
+    Signed(SignedCheckpoint),
+    /// Nothing but checkpoint events was appended since the latest checkpoint, which is
+    /// returned; nothing was written.
+    Unchanged(SignedCheckpoint),
+}
+
+impl CheckpointOutcome {
+    pub fn into_checkpoint(self) -> SignedCheckpoint {
+        match self {
+            CheckpointOutcome::Signed(signed) | CheckpointOutcome::Unchanged(signed) => signed,
+        }
+    }
+}
 
 /// The proof that the event `seq` is leaf `leaf_index` of the tree of `tree_size` leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +134,9 @@ impl Store {
 
     /// Extends the tree to the audit head, signs a checkpoint of it with `signing_key`
     /// (an Ed25519 seed), stores it and records an `audit.checkpoint_created` event by
-    /// `by`, stamped `now_ms`, whose data holds `tree_size`, `root_hash` and `key_id`.
+    /// `by`, stamped `now_ms`, whose data is the checkpoint in its published form
+    /// (`steward_audit::PublishedCheckpoint`: `tree_size`, `root_hash`, `ts_ms`, `key_id`,
+    /// `signature`), so whoever follows the trail (webhooks) can keep it elsewhere.
     ///
     /// That event comes after the checkpoint's last leaf, so it is never covered by the
     /// checkpoint it records (the root cannot cover an event that contains it); the next
@@ -125,13 +144,29 @@ impl Store {
     ///
     /// Idempotent: when no event other than `audit.checkpoint_created` was appended since
     /// the latest checkpoint, that checkpoint is returned and nothing is written (even if
-    /// `signing_key` is not the key that signed it).
+    /// `signing_key` is not the key that signed it). [`Store::sign_checkpoint`] says which
+    /// of the two happened.
     pub async fn create_checkpoint(
         &self,
         by: &Actor,
         signing_key: &[u8; 32],
         now_ms: i64,
     ) -> Result<SignedCheckpoint, StoreError> {
+        Ok(self
+            .sign_checkpoint(by, signing_key, now_ms)
+            .await?
+            .into_checkpoint())
+    }
+
+    /// [`Store::create_checkpoint`], saying whether this call signed the checkpoint
+    /// ([`CheckpointOutcome::Signed`], the one to publish) or found nothing new
+    /// ([`CheckpointOutcome::Unchanged`], with the latest one).
+    pub async fn sign_checkpoint(
+        &self,
+        by: &Actor,
+        signing_key: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<CheckpointOutcome, StoreError> {
         self.extend_merkle(None).await?;
         let mut tx = self.begin().await?;
         // Holding the Merkle head serialises checkpoint makers, so two instances never sign
@@ -142,7 +177,7 @@ impl Store {
             && !has_events_besides_checkpoints(&mut tx, latest.checkpoint.tree_size, size).await?
         {
             tx.rollback().await?;
-            return Ok(latest);
+            return Ok(CheckpointOutcome::Unchanged(latest));
         }
         let nodes = tx_nodes(&mut tx, &root_nodes(size)).await?;
         let root_hash = root_from_nodes(size, &nodes).map_err(missing_node)?;
@@ -163,16 +198,13 @@ impl Store {
                 actor: by.clone(),
                 subject: Subject::default(),
                 level: None,
-                data: json!({
-                    "tree_size": size,
-                    "root_hash": root_hash.to_string(),
-                    "key_id": signed.key_id,
-                }),
+                data: serde_json::to_value(PublishedCheckpoint::from(&signed))
+                    .map_err(|e| StoreError::corrupt("audit checkpoint", size, e))?,
             },
         )
         .await?;
         tx.commit().await?;
-        Ok(signed)
+        Ok(CheckpointOutcome::Signed(signed))
     }
 
     /// The checkpoint with the largest tree size, if any.
@@ -305,6 +337,14 @@ impl Store {
             new_size,
             proof,
         })
+    }
+
+    /// The root of the stored tree of `tree_size` leaves, which must not be beyond the
+    /// stored tree; a node the head covers but the table lacks is [`StoreError::Corrupt`].
+    pub async fn merkle_root(&self, tree_size: u64) -> Result<Hash, StoreError> {
+        self.check_within_tree(tree_size).await?;
+        let nodes = self.pool_nodes(&root_nodes(tree_size)).await?;
+        root_from_nodes(tree_size, &nodes).map_err(missing_node)
     }
 
     async fn check_within_tree(&self, tree_size: u64) -> Result<(), StoreError> {
@@ -643,12 +683,12 @@ const SELECT_LATEST_CHECKPOINT: &str = "SELECT tree_size, root_hash, ts, key_id,
      FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1";
 
 /// One `audit_checkpoints` row: tree_size, root_hash, ts, key_id, signature.
-type CheckpointRow = (i64, Vec<u8>, i64, String, Vec<u8>);
+pub(crate) type CheckpointRow = (i64, Vec<u8>, i64, String, Vec<u8>);
 
 /// One `audit_merkle_nodes` row: level, idx, hash.
 type NodeRow = (i64, i64, Vec<u8>);
 
-fn decode_checkpoint(row: CheckpointRow) -> Result<SignedCheckpoint, StoreError> {
+pub(crate) fn decode_checkpoint(row: CheckpointRow) -> Result<SignedCheckpoint, StoreError> {
     let (size, root_hash, ts_ms, key_id, signature) = row;
     let bad = |problem| StoreError::corrupt("audit checkpoint", size, problem);
     let tree_size = u64::try_from(size).map_err(|_| bad("negative tree_size"))?;

@@ -174,6 +174,34 @@ pub async fn execute(store: &Store, sql: &str) -> Result<u64, StoreError> {
     Ok(done)
 }
 
+/// The attack a witnessed checkpoint exists to catch (issue 9, item 6): past the delete
+/// trigger, removes the events after `keep`, the Merkle nodes covering any of them and
+/// every checkpoint of a larger tree, and rewinds the audit and Merkle heads, so that the
+/// trail, its tree and its checkpoints verify clean on their own.
+pub async fn truncate_audit_trail(store: &Store, keep: u64) -> Result<(), StoreError> {
+    let drop_trigger = match store.backend() {
+        crate::Backend::Sqlite => "DROP TRIGGER IF EXISTS audit_events_no_delete;",
+        crate::Backend::Postgres => {
+            "DROP TRIGGER IF EXISTS audit_events_no_delete ON audit_events;"
+        }
+    };
+    execute(
+        store,
+        &format!(
+            "{drop_trigger} \
+             DELETE FROM audit_events WHERE seq > {keep}; \
+             DELETE FROM audit_merkle_nodes \
+             WHERE (idx + 1) * (CAST(1 AS BIGINT) << CAST(level AS INTEGER)) > {keep}; \
+             DELETE FROM audit_checkpoints WHERE tree_size > {keep}; \
+             UPDATE audit_merkle_head SET tree_size = {keep} WHERE id = 1; \
+             UPDATE audit_head SET seq = {keep}, \
+             hash = (SELECT hash FROM audit_events WHERE seq = {keep}) WHERE id = 1;"
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Runs one query and returns every cell as text. Each selected column must be TEXT or
 /// NULL: cast the others in the query (`CAST(x AS TEXT)`, `lower(hex(b))` on SQLite,
 /// `encode(b, 'hex')` on PostgreSQL).

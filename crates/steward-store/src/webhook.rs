@@ -35,7 +35,7 @@ use crate::audit::append_event;
 use crate::error::StoreError;
 use crate::principal::Principal;
 use crate::store::{Pool, Store, TxConn, new_id};
-use crate::{NewEvent, Subject};
+use crate::{CHECKPOINT_EVENT, NewEvent, Subject};
 
 /// Attempts before a delivery is given up as `failed`.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -60,11 +60,19 @@ pub fn retry_delay_ms(attempt: u32) -> Option<i64> {
     Some((RETRY_BASE_MS << doublings).min(RETRY_CAP_MS))
 }
 
+/// The subscribable name of checkpoint publication: a subscription listing it receives
+/// each signed checkpoint (`audit.checkpoint_created` events) in its published form, the
+/// JSON `GET /v1/audit/checkpoints/latest` returns, under this event name.
+pub const CHECKPOINT_PUBLICATION: &str = "audit.checkpoint";
+
 /// One entry of a subscription's `event_types`: `*` (every event), `permit.*` (every type
-/// under a dotted prefix), or an exact type such as `rollback.opened`.
+/// under a dotted prefix), an exact type such as `rollback.opened`, or
+/// [`CHECKPOINT_PUBLICATION`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventPattern {
     All,
+    /// [`CHECKPOINT_PUBLICATION`]: every signed checkpoint, in its published form.
+    Checkpoint,
     /// The prefix with its dot: `permit.`.
     Prefix(String),
     Exact(String),
@@ -76,6 +84,9 @@ impl EventPattern {
     pub fn parse(text: &str) -> Result<EventPattern, String> {
         if text == "*" {
             return Ok(EventPattern::All);
+        }
+        if text == CHECKPOINT_PUBLICATION {
+            return Ok(EventPattern::Checkpoint);
         }
         let (body, prefix) = match text.strip_suffix(".*") {
             Some(body) => (body, true),
@@ -101,6 +112,7 @@ impl EventPattern {
     pub fn matches(&self, event_type: &str) -> bool {
         match self {
             EventPattern::All => true,
+            EventPattern::Checkpoint => event_type == CHECKPOINT_EVENT,
             EventPattern::Prefix(prefix) => event_type.starts_with(prefix.as_str()),
             EventPattern::Exact(name) => event_type == name,
         }
@@ -191,6 +203,9 @@ pub struct Delivery {
 pub struct ClaimedDelivery {
     pub webhook_id: String,
     pub seq: i64,
+    /// The event's type, or [`CHECKPOINT_PUBLICATION`] for a checkpoint delivered in its
+    /// published form.
+    pub event_type: String,
     /// This attempt's number, from 1.
     pub attempt: u32,
     pub url: String,
@@ -204,6 +219,7 @@ impl fmt::Debug for ClaimedDelivery {
         f.debug_struct("ClaimedDelivery")
             .field("webhook_id", &self.webhook_id)
             .field("seq", &self.seq)
+            .field("event_type", &self.event_type)
             .field("attempt", &self.attempt)
             .field("url", &self.url)
             .field("format", &self.format)
@@ -615,10 +631,18 @@ impl Store {
             let Some(&(last, _)) = events.last() else {
                 continue;
             };
+            let publishes = patterns.contains(&EventPattern::Checkpoint);
             for (seq, event_type) in &events {
                 if !patterns.iter().any(|p| p.matches(event_type)) {
                     continue;
                 }
+                // A subscription to checkpoint publication gets checkpoints under that
+                // name (and in that form), even when another pattern matches too.
+                let event_type = if publishes && event_type == CHECKPOINT_EVENT {
+                    CHECKPOINT_PUBLICATION
+                } else {
+                    event_type.as_str()
+                };
                 created += match &mut tx.conn {
                     TxConn::Sqlite(conn) => sqlx::query(
                         "INSERT INTO webhook_deliveries (webhook_id, seq, event_type, status, \
@@ -702,10 +726,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
-        let due: Vec<(String, i64, String, String, String)> = match &mut tx.conn {
+        let due: Vec<(String, i64, String, String, String, String)> = match &mut tx.conn {
             TxConn::Sqlite(conn) => {
                 sqlx::query_as(
-                    "SELECT d.webhook_id, d.seq, w.url, w.format, w.secret \
+                    "SELECT d.webhook_id, d.seq, d.event_type, w.url, w.format, w.secret \
                      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                      WHERE d.status = 'pending' AND d.next_attempt_at <= ? \
                      AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.seq LIMIT ?",
@@ -717,7 +741,7 @@ impl Store {
             }
             TxConn::Postgres(conn) => {
                 sqlx::query_as(
-                    "SELECT d.webhook_id, d.seq, w.url, w.format, w.secret \
+                    "SELECT d.webhook_id, d.seq, d.event_type, w.url, w.format, w.secret \
                      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                      WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
                      AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.seq LIMIT $2 \
@@ -730,7 +754,7 @@ impl Store {
             }
         };
         let mut claimed = Vec::with_capacity(due.len());
-        for (webhook_id, seq, url, format, secret) in due {
+        for (webhook_id, seq, event_type, url, format, secret) in due {
             let (attempts,): (i64,) = match &mut tx.conn {
                 TxConn::Sqlite(conn) => {
                     sqlx::query_as(
@@ -764,6 +788,7 @@ impl Store {
             claimed.push(ClaimedDelivery {
                 webhook_id,
                 seq,
+                event_type,
                 attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
                 url,
                 format,
@@ -877,6 +902,12 @@ mod tests {
         assert!(!permits.matches("permit"));
         assert!(opened.matches("rollback.opened"));
         assert!(!opened.matches("rollback.opened_late"));
+        // Checkpoint publication is a name of its own for the checkpoint event.
+        let published = EventPattern::parse("audit.checkpoint").expect("publication");
+        assert_eq!(published, EventPattern::Checkpoint);
+        assert!(published.matches("audit.checkpoint_created"));
+        assert!(!published.matches("audit.checkpoint"));
+        assert!(!published.matches("audit.pruned"));
         for bad in [
             "",
             ".",

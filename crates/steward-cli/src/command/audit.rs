@@ -20,6 +20,7 @@ use crate::output::{print, print_json, time};
 mod export;
 mod prove;
 mod retention;
+mod witness;
 
 pub use export::{ExportArgs, VerifyArgs};
 pub use prove::ProveArgs;
@@ -68,7 +69,10 @@ pub enum AuditCommand {
     /// (`manifest_forged`, `truncated`, …; see the README): download the export and check
     /// it here (chain, checkpoint signatures, Merkle roots), plus the server's own check of
     /// its stored chain; or, with `--offline FILE --public-key KEY`, check an export file
-    /// without a server. Exit 0 intact, 3 damaged, 2 unusable file or key.
+    /// without a server; or, with `--checkpoint FILE`, check the trail against a signed
+    /// checkpoint kept outside the server (the `--checkpoint-sink` file, a saved `GET
+    /// /v1/audit/checkpoints/latest`), which finds a truncation that removed checkpoints
+    /// too. Exit 0 intact, 3 damaged, 2 unusable file or key.
     Verify(VerifyArgs),
     /// Sign a checkpoint of the audit Merkle tree as it stands (admin, auditor). Returns
     /// the latest one when nothing was appended since.

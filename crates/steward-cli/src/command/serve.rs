@@ -4,6 +4,7 @@
 //! SIGTERM stops accepting, drains in-flight requests and exits 0.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Args;
-use steward_server::{AppState, AuditKey, Clock, RateLimitConfig, serve};
+use steward_server::{AppState, AuditKey, CheckpointSink, Clock, RateLimitConfig, serve};
 use steward_store::{Actor, ActorKind, KeyClaim, RunMode, RunModeError, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -99,6 +100,17 @@ pub struct ServeArgs {
     /// production one with it.
     #[arg(long)]
     pub rehearsal: bool,
+    /// Append each checkpoint this instance signs to PATH (`-`: stdout) as one JSON line,
+    /// exactly as `GET /v1/audit/checkpoints/latest` returns it, synced to disk before
+    /// the next. Ship the file somewhere the database's administrators cannot rewrite
+    /// (another host, object storage with retention, a log pipeline): `steward audit
+    /// verify --checkpoint PATH` then finds a truncated or rewritten trail that verifies
+    /// clean on its own. A failed write is logged and the server carries on. With `-`,
+    /// the start-up text goes to stderr, so stdout holds only checkpoints. The instance
+    /// will not sign a trail that does not extend the largest checkpoint at the end of the
+    /// file (nor the last one it signed): a rewritten trail is refused, not published.
+    #[arg(long, env = "STEWARD_CHECKPOINT_SINK", value_name = "PATH")]
+    pub checkpoint_sink: Option<PathBuf>,
 }
 
 /// Checks `--public-url`: an absolute `http` or `https` URL without query or fragment.
@@ -169,7 +181,20 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         Some(url) => parse_public_url(url)?,
         None => format!("http://{addr}"),
     };
-    let state = AppState::new(store.clone(), Arc::new(policy), clock, Some(audit_key))
+    let sink = args
+        .checkpoint_sink
+        .as_deref()
+        .map(|path| {
+            CheckpointSink::open(path).map_err(|e| {
+                invalid(format!(
+                    "`--checkpoint-sink`: cannot open `{}` for appending: {e}",
+                    path.display()
+                ))
+            })
+        })
+        .transpose()?;
+    let to_stderr = sink.as_ref().is_some_and(CheckpointSink::is_stdout);
+    let mut state = AppState::new(store.clone(), Arc::new(policy), clock, Some(audit_key))
         .with_public_url(&public_url)
         .with_rate_limits(RateLimitConfig {
             auth_failures_per_minute: args.auth_failures_per_minute,
@@ -177,6 +202,9 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
             authorize_per_second: args.authorize_per_second,
         })
         .with_webhook_allow_private(args.webhook_allow_private);
+    if let Some(sink) = sink {
+        state = state.with_checkpoint_sink(sink);
+    }
     let maintenance = tokio::spawn(steward_server::run_maintenance(state.clone()));
     // Webhook deliveries follow the audit trail on their own task, so HTTP to receivers
     // never delays maintenance or a request.
@@ -215,7 +243,12 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
         );
     }
     warn_if_exposed(addr);
-    print(&text)?;
+    if to_stderr {
+        // stdout is the checkpoint sink: keep it to checkpoint lines.
+        let _ = write!(std::io::stderr(), "{text}");
+    } else {
+        print(&text)?;
+    }
     tracing::info!(%addr, database, policy_version, "listening");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

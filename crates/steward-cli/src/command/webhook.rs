@@ -44,8 +44,10 @@ pub enum WebhookCommand {
         /// Where to POST: an http:// or https:// URL.
         #[arg(long, value_name = "URL")]
         url: String,
-        /// An event type to deliver: `*`, a prefix such as `permit.*`, or an exact type
-        /// such as `rollback.opened`. Repeatable; at least one.
+        /// An event type to deliver: `*`, a prefix such as `permit.*`, an exact type such
+        /// as `rollback.opened`, or `audit.checkpoint` (each signed checkpoint, the body
+        /// being the checkpoint as `GET /v1/audit/checkpoints/latest` returns it, to keep
+        /// outside the database). Repeatable; at least one.
         #[arg(long = "event", value_name = "TYPE", required = true)]
         events: Vec<String>,
         #[arg(long, value_enum, default_value = "json")]

@@ -22,6 +22,7 @@ mod mcp;
 mod quickstart;
 mod rehearsal;
 mod signing_key;
+mod witness;
 
 /// A running `steward serve`. Dropping it kills the process if a test failed midway.
 pub(crate) struct Served {

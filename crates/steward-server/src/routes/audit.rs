@@ -1,7 +1,7 @@
 //! `/v1/audit`: reading the audit trail in `seq` order and verifying its hash chain
 //! (admin, auditor). Reading changes nothing, so it records no event. Signed checkpoints
 //! and the signing key are in `checkpoints`, Merkle proofs in `proofs`, the JSON Lines
-//! export in `export`.
+//! export in `export`, verification against a checkpoint kept elsewhere in `witness`.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -21,6 +21,7 @@ pub mod export;
 pub mod proofs;
 pub mod retention;
 pub mod tail;
+pub mod witness;
 
 /// Events per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;

@@ -46,8 +46,9 @@ pub struct CreateWebhook {
     /// allows private targets; cloud metadata services always.
     #[schema(example = "https://hooks.example.com/steward")]
     pub url: String,
-    /// Which audit event types to deliver: `*`, a prefix such as `permit.*`, or exact
-    /// types such as `rollback.opened`.
+    /// Which audit event types to deliver: `*`, a prefix such as `permit.*`, exact
+    /// types such as `rollback.opened`, or `audit.checkpoint`: each signed checkpoint, as
+    /// `GET /v1/audit/checkpoints/latest` returns it, to keep outside the database.
     pub event_types: Vec<String>,
     /// `json` (Steward's event, the default) or `slack` (`{"text", "blocks"}`).
     #[serde(default)]

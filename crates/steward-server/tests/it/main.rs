@@ -7,6 +7,7 @@ mod audit_export;
 mod audit_proofs;
 mod audit_retention;
 mod audit_tail;
+mod audit_witness;
 mod authorize;
 mod emergencies;
 mod erasure;

@@ -1127,3 +1127,64 @@ server_test!(
         assert_eq!(closed[0].data["certification_feedback"], "over_certified");
     }
 );
+
+// Issue 9, item 6: a subscription to `audit.checkpoint` is a checkpoint witness. It gets
+// each signed checkpoint as `GET /v1/audit/checkpoints/latest` returns it, under that
+// event name, and the checkpoint verifies with the server's key; a `*` subscription still
+// gets the `audit.checkpoint_created` event, whose data is the same checkpoint.
+server_test!(
+    issue_9_a_checkpoint_witness_receives_each_signed_checkpoint,
+    configure = allow_private,
+    |s| {
+        let witness = Receiver::start(0, false).await;
+        let everything = Receiver::start(0, false).await;
+        subscribe(s, &witness.url, json!(["audit.checkpoint"]), "json").await;
+        subscribe(s, &everything.url, json!(["*"]), "json").await;
+        make_principal(s, "alice").await;
+        let (status, made) = s.post("/v1/audit/checkpoints", &s.admin, json!(null)).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let (_, latest) = s.get("/v1/audit/checkpoints/latest", &s.admin).await;
+        let seq = s.audit_len().await;
+
+        dispatcher(s).run_once().await.expect("dispatch");
+        let hits = witness.hits().await;
+        assert_eq!(hits.len(), 1, "only the checkpoint: {hits:?}");
+        assert_eq!(hits[0].header("x-steward-event"), "audit.checkpoint");
+        assert_eq!(hits[0].header("x-steward-delivery"), seq.to_string());
+        assert_eq!(hits[0].json(), latest);
+        let published: steward_audit::PublishedCheckpoint =
+            serde_json::from_slice(&hits[0].body).expect("the published form");
+        steward_audit::verify_checkpoint(
+            &published.into(),
+            &steward_audit::public_key(&crate::support::TEST_AUDIT_KEY),
+        )
+        .expect("the delivered checkpoint verifies");
+        // What the witness received is a witness the API accepts.
+        let (status, result) = s
+            .post("/v1/audit/verify/checkpoint", &s.admin, hits[0].json())
+            .await;
+        assert_eq!(
+            (status, &result["ok"]),
+            (StatusCode::OK, &json!(true)),
+            "{result}"
+        );
+
+        let event = everything
+            .hits()
+            .await
+            .into_iter()
+            .find(|hit| hit.header("x-steward-event") == "audit.checkpoint_created")
+            .expect("the checkpoint event");
+        assert_eq!(event.json()["data"], latest);
+
+        // `audit.checkpoint` is a documented, accepted name; a near miss matches nothing.
+        let (status, body) = s
+            .post(
+                "/v1/webhooks",
+                &s.admin,
+                json!({"url": witness.url, "event_types": ["audit.checkpoint", "audit.*"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+);

@@ -138,10 +138,13 @@ store_test!(
         assert_eq!(recorded.actor, admin());
         assert_eq!(
             recorded.data,
+            // The whole signed checkpoint, in its published form (issue 9, item 6).
             json!({
                 "tree_size": 10,
                 "root_hash": first.checkpoint.root_hash.to_string(),
                 "key_id": first.key_id,
+                "ts_ms": NOW_MS,
+                "signature": serde_json::to_value(&first).unwrap()["signature"],
             })
         );
 

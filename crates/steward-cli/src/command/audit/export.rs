@@ -44,6 +44,13 @@ pub struct VerifyArgs {
     /// Required with `--offline`; online, the default is the key the server reports.
     #[arg(long, value_name = "KEY|FILE")]
     pub public_key: Option<String>,
+    /// Verify the trail against a checkpoint kept outside the server: FILE as `GET
+    /// /v1/audit/checkpoints/latest` returned it, or the JSON Lines of `steward serve
+    /// --checkpoint-sink` (the largest tree is used). Exit 3 when the trail is shorter
+    /// than it (truncated) or the consistency proof does not link it to the server's
+    /// signed tree (inconsistent); the proof is verified here.
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// What an export holds, counted from its lines.
@@ -115,6 +122,9 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
         .as_deref()
         .map(read_public_key)
         .transpose()?;
+    if let Some(file) = &args.checkpoint {
+        return super::witness::verify(client_args, file, pinned);
+    }
     let json = client_args.json;
     if let Some(file) = &args.offline {
         let key = pinned.ok_or_else(|| invalid("`--offline` needs `--public-key`"))?;

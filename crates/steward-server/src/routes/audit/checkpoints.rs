@@ -3,16 +3,17 @@
 //!
 //! Making a checkpoint is open to admins and auditors (an auditor may want a fresh signed
 //! root before checking a proof); it records an `audit.checkpoint_created` event, which
-//! lies after the tree it signs. The public key is public: any authenticated caller may
+//! lies after the tree it signs and holds the whole signed checkpoint, and it is published
+//! outside the database (`crate::witness`). The public key is public: any authenticated caller may
 //! read it.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use steward_policy::Role;
-use steward_store::{MAX_CHECKPOINT_PAGE, SignedCheckpoint};
+use steward_store::{CheckpointOutcome, MAX_CHECKPOINT_PAGE, SignedCheckpoint};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -21,16 +22,21 @@ use crate::extract::ApiPath;
 use crate::routes::audit::{known_params, parse_number};
 use crate::routes::principals::store_error;
 use crate::state::AppState;
+use crate::witness::{self, SignError};
 
 /// Checkpoints per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
 
 /// A signed checkpoint: the tree of `tree_size` events had root `root_hash` at `ts_ms`.
+/// This is its published form too (`steward_audit::PublishedCheckpoint`): the line the
+/// checkpoint sink writes, the body an `audit.checkpoint` webhook receives and what
+/// `POST /v1/audit/verify/checkpoint` takes.
 ///
 /// `signature` is Ed25519 by the key `key_id` over
 /// `"steward.audit.checkpoint.v1" 0x00 || tree_size (u64 BE) || ts_ms (i64 BE) ||
 /// root_hash` (`steward_audit::Checkpoint::signed_message`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CheckpointView {
     /// Events covered: `seq` 1 to `tree_size`.
     pub tree_size: u64,
@@ -83,7 +89,7 @@ impl From<&SignedCheckpoint> for CheckpointView {
         (status = 200, description = "nothing new since the latest checkpoint, which is returned", body = CheckpointView),
         (status = 401, description = "missing or invalid token"),
         (status = 403, description = "the caller is neither admin nor auditor"),
-        (status = 409, description = "this server has no audit signing key"),
+        (status = 409, description = "`no_signing_key`: this server has no audit signing key; `trail_inconsistent`: the trail does not extend the checkpoint this instance signed last (it was truncated or rewritten), so nothing is signed"),
     ),
     security(("bearer" = [])))]
 pub async fn create_checkpoint(
@@ -99,18 +105,28 @@ pub async fn create_checkpoint(
              directory), so it cannot sign checkpoints",
         ));
     };
-    let before = state.store.latest_checkpoint().await.map_err(store_error)?;
-    let signed = state
-        .store
-        .create_checkpoint(&caller.actor(), key.secret(), state.clock.now().millis())
-        .await
-        .map_err(store_error)?;
-    let status = if before.as_ref() == Some(&signed) {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(CheckpointView::from(&signed))))
+    let outcome =
+        match witness::sign_checkpoint(&state, &caller.actor(), key, state.clock.now().millis())
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(SignError::Store(error)) => return Err(store_error(error)),
+            Err(error @ SignError::Inconsistent { .. }) => {
+                return Err(ApiError::refused(
+                    StatusCode::CONFLICT,
+                    "trail_inconsistent",
+                    error.to_string(),
+                ));
+            }
+        };
+    Ok(match outcome {
+        CheckpointOutcome::Signed(signed) => {
+            (StatusCode::CREATED, Json(CheckpointView::from(&signed)))
+        }
+        CheckpointOutcome::Unchanged(latest) => {
+            (StatusCode::OK, Json(CheckpointView::from(&latest)))
+        }
+    })
 }
 
 /// The checkpoint with the largest tree size (admin, auditor).

@@ -68,6 +68,18 @@ fn classification() -> BTreeMap<&'static str, Field> {
         ),
         ("POST /v1/authorize worker_id", ID),
         ("POST /v1/audit/holds permit_id", ID),
+        (
+            "POST /v1/audit/verify/checkpoint key_id",
+            Operational("the id of the audit signing key, derived from the public key"),
+        ),
+        (
+            "POST /v1/audit/verify/checkpoint root_hash",
+            Operational("a Merkle root in hex, checked against the signature"),
+        ),
+        (
+            "POST /v1/audit/verify/checkpoint signature",
+            Operational("an Ed25519 signature in hex, checked against the server's key"),
+        ),
         ("POST /v1/audit/holds reason", Personal),
         ("POST /v1/audit/holds worker_id", ID),
         ("POST /v1/audit/holds/{id}/release reason", Personal),
