@@ -2,11 +2,12 @@
 //! own transaction, reading events back, and verifying the stored chain.
 
 use serde_json::Value;
+use sqlx::types::Json;
 use steward_audit::{Actor, ActorKind, AuditEntry, EntryBody, Hash, Subject};
 use steward_policy::Level;
 
 use crate::error::StoreError;
-use crate::store::{Backend, Pool, Store, Tx, TxConn, now_ms};
+use crate::store::{Backend, Store, Tx, TxConn, now_ms, on_pool, on_tx};
 
 /// An audit event to append. The store assigns `seq` and the hashes.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,19 +104,7 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
     // append. SQLite: the transaction began with BEGIN IMMEDIATE (Store::begin is the
     // only way to get a Tx), so it holds the database write lock. PostgreSQL: FOR UPDATE
     // locks the head row until commit; a waiting appender then re-reads the new head.
-    let (head_seq, head_hash): (i64, Vec<u8>) = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_one(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
-                .fetch_one(&mut **tx)
-                .await?
-        }
-    };
-    let head = decode_head(head_seq, &head_hash)?;
+    let head = read_head(tx).await?;
     let seq = head.seq + 1;
     record_channel(&mut event);
     if tx.rehearsal {
@@ -127,7 +116,6 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
     // audit head, then the subject's key.
     crate::personal::seal(tx, &mut event.data, event.ts_ms).await?;
     let data_text = steward_audit::canonical_json(&event.data);
-    let roles_text = roles_json(&event.actor.roles);
     let body = EntryBody {
         seq,
         ts_ms: event.ts_ms,
@@ -146,19 +134,18 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
         )
     })?;
 
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query(
-                "INSERT INTO audit_events (seq, ts, type, actor_kind, actor_id, actor_roles, \
-                 task_id, worker_id, permit_id, level, data, prev_hash, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
+    let sql = format!(
+        "{INSERT_EVENTS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11{}, $12, $13)",
+        data_cast(tx)
+    );
+    on_tx!(tx, |conn| {
+        sqlx::query(&sql)
             .bind(seq_i64)
             .bind(event.ts_ms)
             .bind(&event.event_type)
             .bind(event.actor.kind.as_str())
             .bind(&event.actor.id)
-            .bind(&roles_text)
+            .bind(Json(&event.actor.roles))
             .bind(&event.subject.task_id)
             .bind(&event.subject.worker_id)
             .bind(&event.subject.permit_id)
@@ -166,42 +153,10 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
             .bind(&data_text)
             .bind(head.hash.as_bytes().as_slice())
             .bind(hash.as_bytes().as_slice())
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await?;
-            sqlx::query("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
-                .bind(seq_i64)
-                .bind(hash.as_bytes().as_slice())
-                .execute(&mut **tx)
-                .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query(
-                "INSERT INTO audit_events (seq, ts, type, actor_kind, actor_id, actor_roles, \
-                 task_id, worker_id, permit_id, level, data, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11::json, $12, $13)",
-            )
-            .bind(seq_i64)
-            .bind(event.ts_ms)
-            .bind(&event.event_type)
-            .bind(event.actor.kind.as_str())
-            .bind(&event.actor.id)
-            .bind(&roles_text)
-            .bind(&event.subject.task_id)
-            .bind(&event.subject.worker_id)
-            .bind(&event.subject.permit_id)
-            .bind(level.map(i64::from))
-            .bind(&data_text)
-            .bind(head.hash.as_bytes().as_slice())
-            .bind(hash.as_bytes().as_slice())
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(seq_i64)
-                .bind(hash.as_bytes().as_slice())
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
+    });
+    write_head(tx, seq_i64, &hash).await?;
 
     Ok(AuditEntry {
         seq,
@@ -253,19 +208,12 @@ impl Store {
 
     /// The head of the trail: the last committed entry's `seq` and `hash`.
     pub async fn audit_head(&self) -> Result<AuditHead, StoreError> {
-        let (seq, hash): (i64, Vec<u8>) = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                    .fetch_one(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
-        decode_head(seq, &hash)
+        on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, HeadRow>(SELECT_HEAD)
+                .fetch_one(pool)
+                .await?
+        })
+        .decode()
     }
 
     /// Up to `limit` entries with `seq >= from_seq`, in `seq` order.
@@ -278,9 +226,9 @@ impl Store {
     ///
     /// Each filter becomes one condition; the type, worker, permit and time filters can
     /// use their indexes (`audit_events_type`, `_worker`, `_permit`, `_ts`). The SQL is
-    /// the same for both backends but for placeholders and the type prefix: SQLite
-    /// compares TEXT bytewise, so a prefix is a range on the index; PostgreSQL's collation
-    /// need not be bytewise, so it uses `starts_with`.
+    /// the same for both backends but for the type prefix: SQLite compares TEXT bytewise,
+    /// so a prefix is a range on the index; PostgreSQL's collation need not be bytewise,
+    /// so it uses `starts_with`.
     pub async fn query_events(
         &self,
         query: &EventQuery,
@@ -290,105 +238,68 @@ impl Store {
         let Ok(from_seq) = i64::try_from(from_seq) else {
             return Ok(Vec::new());
         };
-        let backend = self.backend();
-        let mut conditions = vec!["seq >= {}".to_owned()];
-        let mut binds = vec![Bind::Int(from_seq)];
-        let mut text = |column: &str, value: &Option<String>| {
-            if let Some(value) = value {
-                conditions.push(format!("{column} = {{}}"));
-                binds.push(Bind::Text(value.clone()));
-            }
+        let mut conditions = Vec::new();
+        let mut binds = Vec::new();
+        // Each bind's placeholder is `$N`, N its place in `binds`.
+        let mut bind = |value: Bind| {
+            binds.push(value);
+            format!("${}", binds.len())
         };
-        text("worker_id", &query.worker_id);
-        text("permit_id", &query.permit_id);
-        text("task_id", &query.task_id);
-        text("actor_id", &query.actor_id);
-        match (&query.event_type, backend) {
+        conditions.push(format!("seq >= {}", bind(Bind::Int(from_seq))));
+        for (column, value) in [
+            ("worker_id", &query.worker_id),
+            ("permit_id", &query.permit_id),
+            ("task_id", &query.task_id),
+            ("actor_id", &query.actor_id),
+        ] {
+            if let Some(value) = value {
+                conditions.push(format!("{column} = {}", bind(Bind::Text(value.clone()))));
+            }
+        }
+        match (&query.event_type, self.backend()) {
             (None, _) => {}
             (Some(TypeFilter::Exact(name)), _) => {
-                conditions.push("type = {}".to_owned());
-                binds.push(Bind::Text(name.clone()));
+                conditions.push(format!("type = {}", bind(Bind::Text(name.clone()))));
             }
             (Some(TypeFilter::Prefix(prefix)), Backend::Sqlite) => {
                 // Every type with the prefix sorts between the prefix and the prefix with
                 // its last byte (a dot) raised by one (a slash).
-                conditions.push("type >= {} AND type < {}".to_owned());
-                binds.push(Bind::Text(prefix.clone()));
-                binds.push(Bind::Text(prefix_upper_bound(prefix)));
+                let from = bind(Bind::Text(prefix.clone()));
+                let to = bind(Bind::Text(prefix_upper_bound(prefix)));
+                conditions.push(format!("type >= {from} AND type < {to}"));
             }
             (Some(TypeFilter::Prefix(prefix)), Backend::Postgres) => {
-                conditions.push("starts_with(type, {})".to_owned());
-                binds.push(Bind::Text(prefix.clone()));
+                conditions.push(format!(
+                    "starts_with(type, {})",
+                    bind(Bind::Text(prefix.clone()))
+                ));
             }
         }
         if let Some(level) = query.level {
-            conditions.push("level = {}".to_owned());
-            binds.push(Bind::Int(i64::from(u8::from(level))));
+            let level = Bind::Int(i64::from(u8::from(level)));
+            conditions.push(format!("level = {}", bind(level)));
         }
         if let Some(from) = query.from_ts_ms {
-            conditions.push("ts >= {}".to_owned());
-            binds.push(Bind::Int(from));
+            conditions.push(format!("ts >= {}", bind(Bind::Int(from))));
         }
         if let Some(to) = query.to_ts_ms {
-            conditions.push("ts < {}".to_owned());
-            binds.push(Bind::Int(to));
+            conditions.push(format!("ts < {}", bind(Bind::Int(to))));
         }
-        binds.push(Bind::Int(i64::from(limit)));
-        let mut number = 0;
-        let mut placeholder = || {
-            number += 1;
-            match backend {
-                Backend::Sqlite => "?".to_owned(),
-                Backend::Postgres => format!("${number}"),
+        let limit = bind(Bind::Int(i64::from(limit)));
+        let sql = format!(
+            "{SELECT_EVENTS} WHERE {} ORDER BY seq LIMIT {limit}",
+            conditions.join(" AND ")
+        );
+        let rows = on_pool!(self.pool, |pool| {
+            let mut query = sqlx::query_as::<_, EventRow>(&sql);
+            for bind in binds {
+                query = match bind {
+                    Bind::Int(value) => query.bind(value),
+                    Bind::Text(value) => query.bind(value),
+                };
             }
-        };
-        let mut filter = String::new();
-        for condition in &conditions {
-            if !filter.is_empty() {
-                filter.push_str(" AND ");
-            }
-            let mut parts = condition.split("{}");
-            if let Some(first) = parts.next() {
-                filter.push_str(first);
-            }
-            for part in parts {
-                filter.push_str(&placeholder());
-                filter.push_str(part);
-            }
-        }
-        let limit_placeholder = placeholder();
-        let rows: Vec<EventRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                let sql = format!(
-                    "SELECT seq, ts, type, actor_kind, actor_id, actor_roles, task_id, \
-                     worker_id, permit_id, level, data, prev_hash, hash \
-                     FROM audit_events WHERE {filter} ORDER BY seq LIMIT {limit_placeholder}"
-                );
-                let mut query = sqlx::query_as(&sql);
-                for bind in binds {
-                    query = match bind {
-                        Bind::Int(value) => query.bind(value),
-                        Bind::Text(value) => query.bind(value),
-                    };
-                }
-                query.fetch_all(pool).await?
-            }
-            Pool::Postgres(pool) => {
-                let sql = format!(
-                    "SELECT seq, ts, type, actor_kind, actor_id, actor_roles::text, task_id, \
-                     worker_id, permit_id, level, data::text, prev_hash, hash \
-                     FROM audit_events WHERE {filter} ORDER BY seq LIMIT {limit_placeholder}"
-                );
-                let mut query = sqlx::query_as(&sql);
-                for bind in binds {
-                    query = match bind {
-                        Bind::Int(value) => query.bind(value),
-                        Bind::Text(value) => query.bind(value),
-                    };
-                }
-                query.fetch_all(pool).await?
-            }
-        };
+            query.fetch_all(pool).await?
+        });
         rows.into_iter().map(decode_event).collect()
     }
 
@@ -415,32 +326,16 @@ impl Store {
             return Ok(Vec::new());
         };
         let up_to = i64::try_from(up_to).unwrap_or(i64::MAX);
-        let rows: Vec<EventRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT seq, ts, type, actor_kind, actor_id, actor_roles, task_id, \
-                     worker_id, permit_id, level, data, prev_hash, hash \
-                     FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                )
-                .bind(after)
-                .bind(up_to)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT seq, ts, type, actor_kind, actor_id, actor_roles::text, task_id, \
-                     worker_id, permit_id, level, data::text, prev_hash, hash \
-                     FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
-                )
-                .bind(after)
-                .bind(up_to)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, EventRow>(&format!(
+                "{SELECT_EVENTS} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
+            ))
+            .bind(after)
+            .bind(up_to)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
         rows.into_iter().map(decode_event).collect()
     }
 }
@@ -486,31 +381,96 @@ fn prefix_upper_bound(prefix: &str) -> String {
     }
 }
 
-/// One `audit_events` row, in the column order of the SELECTs above.
-pub(crate) type EventRow = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-);
+/// Inserts `audit_events` rows; the writers add the `VALUES`, with [`data_cast`] after
+/// each `data` parameter.
+pub(crate) const INSERT_EVENTS: &str = "INSERT INTO audit_events (seq, ts, type, actor_kind, \
+     actor_id, actor_roles, task_id, worker_id, permit_id, level, data, prev_hash, hash)";
+
+/// Reads `audit_events` rows as [`EventRow`]; the JSON columns are read as text.
+pub(crate) const SELECT_EVENTS: &str = "SELECT seq, ts, type, actor_kind, actor_id, \
+     CAST(actor_roles AS TEXT) AS actor_roles, task_id, worker_id, permit_id, level, \
+     CAST(data AS TEXT) AS data, prev_hash, hash FROM audit_events";
+
+const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
+/// What follows the `data` parameter of an `audit_events` insert: `::json` on PostgreSQL,
+/// whose `data` column is `json` (it keeps the canonical text byte for byte, and a text
+/// parameter becomes `json` only by a cast); nothing on SQLite, where it is TEXT.
+pub(crate) fn data_cast(tx: &Tx<'_>) -> &'static str {
+    match tx.conn {
+        TxConn::Sqlite(_) => "",
+        TxConn::Postgres(_) => "::json",
+    }
+}
+
+/// The head, locked until `tx` ends ([`Tx::for_update`]; on SQLite `tx` holds the
+/// write lock already).
+pub(crate) async fn read_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> {
+    let sql = format!("{SELECT_HEAD}{}", tx.for_update());
+    on_tx!(tx, |conn| {
+        sqlx::query_as::<_, HeadRow>(&sql)
+            .fetch_one(&mut **conn)
+            .await?
+    })
+    .decode()
+}
+
+/// Moves the head to `seq` and `hash`, inside `tx`.
+pub(crate) async fn write_head(tx: &mut Tx<'_>, seq: i64, hash: &Hash) -> Result<(), StoreError> {
+    on_tx!(tx, |conn| {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(hash.as_bytes().as_slice())
+            .execute(&mut **conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// One `audit_events` row as [`SELECT_EVENTS`] reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    seq: i64,
+    ts: i64,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    actor_kind: String,
+    actor_id: String,
+    actor_roles: String,
+    task_id: Option<String>,
+    worker_id: Option<String>,
+    permit_id: Option<String>,
+    level: Option<i64>,
+    data: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+/// The `audit_head` row.
+#[derive(sqlx::FromRow)]
+struct HeadRow {
+    seq: i64,
+    hash: Vec<u8>,
+}
+
+impl HeadRow {
+    fn decode(self) -> Result<AuditHead, StoreError> {
+        let bad = |problem| StoreError::corrupt("audit head", self.seq, problem);
+        Ok(AuditHead {
+            seq: u64::try_from(self.seq).map_err(|_| bad("negative seq"))?,
+            hash: Hash::from_slice(&self.hash).ok_or_else(|| bad("hash is not 32 bytes"))?,
+        })
+    }
+}
 
 pub(crate) fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
-    let (
+    let EventRow {
         seq,
-        ts_ms,
+        ts: ts_ms,
         event_type,
-        kind,
+        actor_kind: kind,
         actor_id,
-        roles,
+        actor_roles: roles,
         task_id,
         worker_id,
         permit_id,
@@ -518,7 +478,7 @@ pub(crate) fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
         data,
         prev_hash,
         hash,
-    ) = row;
+    } = row;
     let bad = |problem: String| StoreError::corrupt("audit event", seq, problem);
     let seq_u64 = u64::try_from(seq).map_err(|_| bad("negative seq".to_owned()))?;
     let kind = kind.parse::<ActorKind>().map_err(|e| bad(e.to_string()))?;
@@ -553,17 +513,4 @@ pub(crate) fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
         prev_hash,
         hash,
     })
-}
-
-pub(crate) fn decode_head(seq: i64, hash: &[u8]) -> Result<AuditHead, StoreError> {
-    let seq =
-        u64::try_from(seq).map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
-    let hash = Hash::from_slice(hash)
-        .ok_or_else(|| StoreError::corrupt("audit head", seq, "hash is not 32 bytes"))?;
-    Ok(AuditHead { seq, hash })
-}
-
-/// The JSON array text of `roles`.
-pub(crate) fn roles_json<S: AsRef<str>>(roles: &[S]) -> String {
-    Value::from(roles.iter().map(|role| role.as_ref()).collect::<Vec<_>>()).to_string()
 }

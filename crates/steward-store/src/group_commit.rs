@@ -31,13 +31,14 @@
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use sqlx::{Postgres, QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
+use sqlx::types::Json;
 use steward_audit::{AuditEntry, Hash, PreparedBody};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::{NewEvent, decode_head, roles_json};
+use crate::audit::{INSERT_EVENTS, NewEvent, data_cast, read_head, write_head};
 use crate::error::StoreError;
-use crate::store::{Store, Tx, TxConn};
+use crate::store::{Store, Tx, on_tx};
 
 /// The most events one transaction commits. Also bounds the work a caller waits behind.
 pub const MAX_BATCH: usize = 1024;
@@ -50,10 +51,6 @@ const QUEUE: usize = 2 * MAX_BATCH;
 /// and cached). 256 rows × 13 columns = 3 328 bind variables, far below SQLite's 32 766
 /// and PostgreSQL's 65 535.
 const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
-
-/// Columns of one `audit_events` row.
-const COLUMNS: &str = "INSERT INTO audit_events (seq, ts, type, actor_kind, actor_id, \
-                       actor_roles, task_id, worker_id, permit_id, level, data, prev_hash, hash) ";
 
 /// The per-store handle on the committer: the sending side of its queue, created (and the
 /// task spawned) on first use, and again if the task's runtime has gone away.
@@ -81,7 +78,6 @@ struct Prepared {
     event: NewEvent,
     level: Option<u8>,
     data_text: String,
-    roles_text: String,
     body: PreparedBody,
 }
 
@@ -112,7 +108,6 @@ impl Prepared {
         }
         let level = event.level.map(u8::from);
         let data_text = steward_audit::canonical_json(&event.data);
-        let roles_text = roles_json(&event.actor.roles);
         let body = PreparedBody::new(
             event.ts_ms,
             &event.event_type,
@@ -125,7 +120,6 @@ impl Prepared {
             event,
             level,
             data_text,
-            roles_text,
             body,
         }
     }
@@ -269,9 +263,9 @@ async fn commit_batch(store: &Store, events: &[&Prepared]) -> Result<Vec<Link>, 
     let mut tx = store.begin().await.map_err(BatchError::Begin)?;
     let head = read_head(&mut tx).await.map_err(BatchError::Begin)?;
     let mut links = Vec::with_capacity(events.len());
-    let mut prev_hash = head.1;
+    let mut prev_hash = head.hash;
     for (offset, event) in (1u64..).zip(events) {
-        let seq = head.0 + offset;
+        let seq = head.seq + offset;
         let hash = event.body.hash_at(seq, &prev_hash);
         links.push(Link {
             seq,
@@ -287,25 +281,6 @@ async fn commit_batch(store: &Store, events: &[&Prepared]) -> Result<Vec<Link>, 
     Ok(links)
 }
 
-/// The head `(seq, hash)`, locked until the transaction ends (SQLite: the transaction
-/// holds the write lock already; PostgreSQL: `FOR UPDATE`).
-async fn read_head(tx: &mut Tx<'_>) -> Result<(u64, Hash), StoreError> {
-    let (seq, hash): (i64, Vec<u8>) = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_one(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
-                .fetch_one(&mut **tx)
-                .await?
-        }
-    };
-    let head = decode_head(seq, &hash)?;
-    Ok((head.seq, head.hash))
-}
-
 /// The rows of `events` at `links`, in [`CHUNKS`]-sized INSERTs, then the head update.
 async fn insert(tx: &mut Tx<'_>, events: &[&Prepared], links: &[Link]) -> Result<(), StoreError> {
     let last = match links.last() {
@@ -317,6 +292,7 @@ async fn insert(tx: &mut Tx<'_>, events: &[&Prepared], links: &[Link]) -> Result
         .map(|link| seq_i64(link.seq))
         .collect::<Result<Vec<_>, _>>()?;
     let last_seq = seq_i64(last.seq)?;
+    let data_cast = data_cast(tx);
     let mut start = 0;
     while start < events.len() {
         let remaining = events.len() - start;
@@ -329,66 +305,30 @@ async fn insert(tx: &mut Tx<'_>, events: &[&Prepared], links: &[Link]) -> Result
             .iter()
             .zip(&links[range.clone()])
             .zip(&seqs[range]);
-        match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                let mut query = QueryBuilder::<Sqlite>::new(COLUMNS);
-                query.push_values(rows, |mut row, ((event, link), seq)| {
-                    row.push_bind(*seq)
-                        .push_bind(event.event.ts_ms)
-                        .push_bind(event.event.event_type.as_str())
-                        .push_bind(event.event.actor.kind.as_str())
-                        .push_bind(event.event.actor.id.as_str())
-                        .push_bind(event.roles_text.as_str())
-                        .push_bind(event.event.subject.task_id.as_deref())
-                        .push_bind(event.event.subject.worker_id.as_deref())
-                        .push_bind(event.event.subject.permit_id.as_deref())
-                        .push_bind(event.level.map(i64::from))
-                        .push_bind(event.data_text.as_str())
-                        .push_bind(link.prev_hash.as_bytes().as_slice())
-                        .push_bind(link.hash.as_bytes().as_slice());
-                });
-                query.build().execute(&mut **tx).await?;
-            }
-            TxConn::Postgres(tx) => {
-                let mut query = QueryBuilder::<Postgres>::new(COLUMNS);
-                query.push_values(rows, |mut row, ((event, link), seq)| {
-                    row.push_bind(*seq)
-                        .push_bind(event.event.ts_ms)
-                        .push_bind(event.event.event_type.as_str())
-                        .push_bind(event.event.actor.kind.as_str())
-                        .push_bind(event.event.actor.id.as_str())
-                        .push_bind(event.roles_text.as_str())
-                        .push_unseparated("::jsonb")
-                        .push_bind(event.event.subject.task_id.as_deref())
-                        .push_bind(event.event.subject.worker_id.as_deref())
-                        .push_bind(event.event.subject.permit_id.as_deref())
-                        .push_bind(event.level.map(i64::from))
-                        .push_bind(event.data_text.as_str())
-                        .push_unseparated("::json")
-                        .push_bind(link.prev_hash.as_bytes().as_slice())
-                        .push_bind(link.hash.as_bytes().as_slice());
-                });
-                query.build().execute(&mut **tx).await?;
-            }
-        }
+        on_tx!(tx, |conn| {
+            let mut query = QueryBuilder::new(INSERT_EVENTS);
+            query.push(" ");
+            query.push_values(rows, |mut row, ((event, link), seq)| {
+                row.push_bind(*seq)
+                    .push_bind(event.event.ts_ms)
+                    .push_bind(event.event.event_type.as_str())
+                    .push_bind(event.event.actor.kind.as_str())
+                    .push_bind(event.event.actor.id.as_str())
+                    .push_bind(Json(&event.event.actor.roles))
+                    .push_bind(event.event.subject.task_id.as_deref())
+                    .push_bind(event.event.subject.worker_id.as_deref())
+                    .push_bind(event.event.subject.permit_id.as_deref())
+                    .push_bind(event.level.map(i64::from))
+                    .push_bind(event.data_text.as_str())
+                    .push_unseparated(data_cast)
+                    .push_bind(link.prev_hash.as_bytes().as_slice())
+                    .push_bind(link.hash.as_bytes().as_slice());
+            });
+            query.build().execute(&mut **conn).await?;
+        });
         start += size;
     }
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
-                .bind(last_seq)
-                .bind(last.hash.as_bytes().as_slice())
-                .execute(&mut **tx)
-                .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(last_seq)
-                .bind(last.hash.as_bytes().as_slice())
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
+    write_head(tx, last_seq, &last.hash).await?;
     Ok(())
 }
 

@@ -34,10 +34,10 @@ use steward_audit::{
     verify_chain,
 };
 
-use crate::audit::{AuditHead, EventRow, NewEvent, append_event, decode_event};
+use crate::audit::{AuditHead, EventRow, NewEvent, SELECT_EVENTS, append_event, decode_event};
 use crate::error::StoreError;
 use crate::merkle::{lock_merkle_head, missing_node, read_latest_checkpoint, tx_nodes};
-use crate::store::{Pool, Store, Tx, TxConn, new_id};
+use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// The type of the audit event that records a pruned range and its manifest.
 pub const PRUNED_EVENT: &str = "audit.pruned";
@@ -250,18 +250,11 @@ impl Store {
     /// The last pruned event's `seq` and `hash` (from the latest manifest), or `seq` 0
     /// and zeros when nothing was pruned.
     pub async fn pruned_head(&self) -> Result<AuditHead, StoreError> {
-        let row: Option<(i64, Vec<u8>)> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(SELECT_PRUNED_HEAD)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(SELECT_PRUNED_HEAD)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, PrunedHeadRow>(SELECT_PRUNED_HEAD)
+                .fetch_optional(pool)
+                .await?
+        });
         decode_pruned_head(row)
     }
 
@@ -276,26 +269,15 @@ impl Store {
             return Ok(Vec::new());
         };
         let limit = i64::from(limit.min(MAX_MANIFEST_PAGE));
-        let rows: Vec<ManifestRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(&format!(
-                    "{SELECT_MANIFESTS} WHERE first_seq > ? ORDER BY first_seq LIMIT ?"
-                ))
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(&format!(
-                    "{SELECT_MANIFESTS} WHERE first_seq > $1 ORDER BY first_seq LIMIT $2"
-                ))
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, ManifestRow>(&format!(
+                "{SELECT_MANIFESTS} WHERE first_seq > $1 ORDER BY first_seq LIMIT $2"
+            ))
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
         rows.into_iter().map(decode_manifest).collect()
     }
 
@@ -383,30 +365,19 @@ impl Store {
                 message: format!("legal hold `{id}` is already released"),
             });
         }
-        let released = match &mut tx.conn {
-            TxConn::Sqlite(tx) => sqlx::query(
-                "UPDATE audit_legal_holds SET released_by = ?, released_at = ?, \
-                     release_reason = ? WHERE id = ? AND released_at IS NULL",
-            )
-            .bind(&by.id)
-            .bind(now_ms)
-            .bind(reason)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-            TxConn::Postgres(tx) => sqlx::query(
+        let released = on_tx!(tx, |conn| {
+            sqlx::query(
                 "UPDATE audit_legal_holds SET released_by = $1, released_at = $2, \
-                     release_reason = $3 WHERE id = $4 AND released_at IS NULL",
+                 release_reason = $3 WHERE id = $4 AND released_at IS NULL",
             )
             .bind(&by.id)
             .bind(now_ms)
             .bind(reason)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await?
-            .rows_affected(),
-        };
+            .rows_affected()
+        });
         if released != 1 {
             return Err(StoreError::Conflict {
                 message: format!("legal hold `{id}` is already released"),
@@ -447,10 +418,9 @@ impl Store {
             HoldFilter::All => "",
         };
         let sql = format!("{SELECT_HOLDS} {condition} ORDER BY created_at, id");
-        let rows: Vec<HoldRow> = match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query_as(&sql).fetch_all(pool).await?,
-            Pool::Postgres(pool) => sqlx::query_as(&sql).fetch_all(pool).await?,
-        };
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, HoldRow>(&sql).fetch_all(pool).await?
+        });
         rows.into_iter().map(decode_hold).collect()
     }
 }
@@ -573,22 +543,13 @@ async fn write_range(
     );
     insert_manifest(tx, &signed).await?;
     let (first, last) = (seq_i64(range.first_seq)?, seq_i64(range.last_seq)?);
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query("DELETE FROM audit_events WHERE seq >= ? AND seq <= ?")
-                .bind(first)
-                .bind(last)
-                .execute(&mut **tx)
-                .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query("DELETE FROM audit_events WHERE seq >= $1 AND seq <= $2")
-                .bind(first)
-                .bind(last)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
+    on_tx!(tx, |conn| {
+        sqlx::query("DELETE FROM audit_events WHERE seq >= $1 AND seq <= $2")
+            .bind(first)
+            .bind(last)
+            .execute(&mut **conn)
+            .await?;
+    });
     let manifest = &signed.manifest;
     append_event(
         tx,
@@ -610,23 +571,20 @@ async fn write_range(
 
 /// The last pruned event, read inside `tx`.
 async fn pruned_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> {
-    let row: Option<(i64, Vec<u8>)> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(SELECT_PRUNED_HEAD)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(SELECT_PRUNED_HEAD)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-    };
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, PrunedHeadRow>(SELECT_PRUNED_HEAD)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
     decode_pruned_head(row)
 }
 
-fn decode_pruned_head(row: Option<(i64, Vec<u8>)>) -> Result<AuditHead, StoreError> {
-    let Some((seq, hash)) = row else {
+fn decode_pruned_head(row: Option<PrunedHeadRow>) -> Result<AuditHead, StoreError> {
+    let Some(PrunedHeadRow {
+        last_seq: seq,
+        last_hash: hash,
+    }) = row
+    else {
         return Ok(AuditHead {
             seq: 0,
             hash: Hash::ZERO,
@@ -642,30 +600,15 @@ fn decode_pruned_head(row: Option<(i64, Vec<u8>)>) -> Result<AuditHead, StoreErr
 /// Up to [`SCAN_PAGE`] events after `after`, in order.
 async fn read_events(tx: &mut Tx<'_>, after: u64) -> Result<Vec<AuditEntry>, StoreError> {
     let after = seq_i64(after)?;
-    let rows: Vec<EventRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(
-                "SELECT seq, ts, type, actor_kind, actor_id, actor_roles, task_id, \
-                 worker_id, permit_id, level, data, prev_hash, hash \
-                 FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-            )
-            .bind(after)
-            .bind(SCAN_PAGE)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT seq, ts, type, actor_kind, actor_id, actor_roles::text, task_id, \
-                 worker_id, permit_id, level, data::text, prev_hash, hash \
-                 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .bind(after)
-            .bind(SCAN_PAGE)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-    };
+    let rows = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, EventRow>(&format!(
+            "{SELECT_EVENTS} WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(SCAN_PAGE)
+        .fetch_all(&mut **conn)
+        .await?
+    });
     rows.into_iter().map(decode_event).collect()
 }
 
@@ -676,28 +619,16 @@ async fn emergency_seqs(
     up_to: u64,
 ) -> Result<HashSet<u64>, StoreError> {
     let (after, up_to) = (seq_i64(after)?, seq_i64(up_to)?);
-    let seqs: Vec<i64> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_scalar(
-                "SELECT e.seq FROM audit_events e JOIN permits p ON p.id = e.permit_id \
-                 WHERE e.seq > ? AND e.seq <= ? AND p.permit_type = 'emergency'",
-            )
-            .bind(after)
-            .bind(up_to)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_scalar(
-                "SELECT e.seq FROM audit_events e JOIN permits p ON p.id = e.permit_id \
-                 WHERE e.seq > $1 AND e.seq <= $2 AND p.permit_type = 'emergency'",
-            )
-            .bind(after)
-            .bind(up_to)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-    };
+    let seqs = on_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT e.seq FROM audit_events e JOIN permits p ON p.id = e.permit_id \
+             WHERE e.seq > $1 AND e.seq <= $2 AND p.permit_type = 'emergency'",
+        )
+        .bind(after)
+        .bind(up_to)
+        .fetch_all(&mut **conn)
+        .await?
+    });
     Ok(seqs
         .into_iter()
         .filter_map(|seq| u64::try_from(seq).ok())
@@ -707,30 +638,24 @@ async fn emergency_seqs(
 /// The active holds as `(id, scope)`, read inside `tx`.
 async fn active_holds(tx: &mut Tx<'_>) -> Result<Vec<(String, HoldScope)>, StoreError> {
     let sql = format!("{SELECT_HOLDS} WHERE released_at IS NULL");
-    let rows: Vec<HoldRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => sqlx::query_as(&sql).fetch_all(&mut **tx).await?,
-        TxConn::Postgres(tx) => sqlx::query_as(&sql).fetch_all(&mut **tx).await?,
-    };
+    let rows = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, HoldRow>(&sql)
+            .fetch_all(&mut **conn)
+            .await?
+    });
     rows.into_iter()
         .map(|row| decode_hold(row).map(|hold| (hold.id, hold.scope)))
         .collect()
 }
 
 async fn read_hold(tx: &mut Tx<'_>, id: &str) -> Result<Option<LegalHold>, StoreError> {
-    let row: Option<HoldRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(&format!("{SELECT_HOLDS} WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(&format!("{SELECT_HOLDS} WHERE id = $1 FOR UPDATE"))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-    };
+    let sql = format!("{SELECT_HOLDS} WHERE id = $1{}", tx.for_update());
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, HoldRow>(&sql)
+            .bind(id)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
     row.map(decode_hold).transpose()
 }
 
@@ -741,20 +666,12 @@ async fn require_row(
     table: &'static str,
     id: &str,
 ) -> Result<(), StoreError> {
-    let found: Option<String> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-    };
+    let found = on_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, String>(&format!("SELECT id FROM {table} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
     found.map(|_| ()).ok_or_else(|| StoreError::NotFound {
         what,
         id: id.to_owned(),
@@ -776,43 +693,24 @@ async fn insert_hold(tx: &mut Tx<'_>, hold: &LegalHold) -> Result<(), StoreError
             Some(seq_i64(*last_seq)?),
         ),
     };
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query(
-                "INSERT INTO audit_legal_holds (id, scope, worker_id, permit_id, first_seq, \
-                 last_seq, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&hold.id)
-            .bind(scope)
-            .bind(worker_id)
-            .bind(permit_id)
-            .bind(first_seq)
-            .bind(last_seq)
-            .bind(&hold.reason)
-            .bind(&hold.created_by)
-            .bind(hold.created_at_ms)
-            .execute(&mut **tx)
-            .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query(
-                "INSERT INTO audit_legal_holds (id, scope, worker_id, permit_id, first_seq, \
-                 last_seq, reason, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&hold.id)
-            .bind(scope)
-            .bind(worker_id)
-            .bind(permit_id)
-            .bind(first_seq)
-            .bind(last_seq)
-            .bind(&hold.reason)
-            .bind(&hold.created_by)
-            .bind(hold.created_at_ms)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO audit_legal_holds (id, scope, worker_id, permit_id, first_seq, \
+             last_seq, reason, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&hold.id)
+        .bind(scope)
+        .bind(worker_id)
+        .bind(permit_id)
+        .bind(first_seq)
+        .bind(last_seq)
+        .bind(&hold.reason)
+        .bind(&hold.created_by)
+        .bind(hold.created_at_ms)
+        .execute(&mut **conn)
+        .await?;
+    });
     Ok(())
 }
 
@@ -821,43 +719,27 @@ async fn insert_manifest(tx: &mut Tx<'_>, signed: &SignedManifest) -> Result<(),
     let (first, last) = (seq_i64(m.first_seq)?, seq_i64(m.last_seq)?);
     let count = last - first + 1;
     let tree_size = seq_i64(m.tree_size)?;
-    macro_rules! insert {
-        ($sql:expr, $conn:expr) => {
-            sqlx::query($sql)
-                .bind(first)
-                .bind(last)
-                .bind(count)
-                .bind(m.prev_hash.as_bytes().as_slice())
-                .bind(m.first_hash.as_bytes().as_slice())
-                .bind(m.last_hash.as_bytes().as_slice())
-                .bind(m.range_root.as_bytes().as_slice())
-                .bind(tree_size)
-                .bind(m.tree_root.as_bytes().as_slice())
-                .bind(m.ts_ms)
-                .bind(&signed.key_id)
-                .bind(signed.signature.as_slice())
-                .execute($conn)
-                .await?
-        };
-    }
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            insert!(
-                "INSERT INTO audit_manifests (first_seq, last_seq, event_count, prev_hash, \
-                 first_hash, last_hash, range_root, tree_size, tree_root, ts, key_id, \
-                 signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                &mut **tx
-            );
-        }
-        TxConn::Postgres(tx) => {
-            insert!(
-                "INSERT INTO audit_manifests (first_seq, last_seq, event_count, prev_hash, \
-                 first_hash, last_hash, range_root, tree_size, tree_root, ts, key_id, \
-                 signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                &mut **tx
-            );
-        }
-    }
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO audit_manifests (first_seq, last_seq, event_count, prev_hash, \
+             first_hash, last_hash, range_root, tree_size, tree_root, ts, key_id, signature) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(first)
+        .bind(last)
+        .bind(count)
+        .bind(m.prev_hash.as_bytes().as_slice())
+        .bind(m.first_hash.as_bytes().as_slice())
+        .bind(m.last_hash.as_bytes().as_slice())
+        .bind(m.range_root.as_bytes().as_slice())
+        .bind(tree_size)
+        .bind(m.tree_root.as_bytes().as_slice())
+        .bind(m.ts_ms)
+        .bind(&signed.key_id)
+        .bind(signed.signature.as_slice())
+        .execute(&mut **conn)
+        .await?;
+    });
     Ok(())
 }
 
@@ -899,39 +781,48 @@ const SELECT_HOLDS: &str = "SELECT id, scope, worker_id, permit_id, first_seq, l
      reason, created_by, created_at, released_by, released_at, release_reason \
      FROM audit_legal_holds";
 
-/// One `audit_manifests` row, in the column order of [`SELECT_MANIFESTS`].
-type ManifestRow = (
-    i64,
-    i64,
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    Vec<u8>,
-    i64,
-    Vec<u8>,
-    i64,
-    String,
-    Vec<u8>,
-);
+/// The latest manifest's end, as [`SELECT_PRUNED_HEAD`] reads it.
+#[derive(sqlx::FromRow)]
+struct PrunedHeadRow {
+    last_seq: i64,
+    last_hash: Vec<u8>,
+}
 
-/// One `audit_legal_holds` row, in the column order of [`SELECT_HOLDS`].
-type HoldRow = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    String,
-    String,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-);
+/// One `audit_manifests` row as [`SELECT_MANIFESTS`] reads it.
+#[derive(sqlx::FromRow)]
+struct ManifestRow {
+    first_seq: i64,
+    last_seq: i64,
+    prev_hash: Vec<u8>,
+    first_hash: Vec<u8>,
+    last_hash: Vec<u8>,
+    range_root: Vec<u8>,
+    tree_size: i64,
+    tree_root: Vec<u8>,
+    ts: i64,
+    key_id: String,
+    signature: Vec<u8>,
+}
+
+/// One `audit_legal_holds` row as [`SELECT_HOLDS`] reads it.
+#[derive(sqlx::FromRow)]
+struct HoldRow {
+    id: String,
+    scope: String,
+    worker_id: Option<String>,
+    permit_id: Option<String>,
+    first_seq: Option<i64>,
+    last_seq: Option<i64>,
+    reason: String,
+    created_by: String,
+    created_at: i64,
+    released_by: Option<String>,
+    released_at: Option<i64>,
+    release_reason: Option<String>,
+}
 
 fn decode_manifest(row: ManifestRow) -> Result<SignedManifest, StoreError> {
-    let (
+    let ManifestRow {
         first_seq,
         last_seq,
         prev_hash,
@@ -940,10 +831,10 @@ fn decode_manifest(row: ManifestRow) -> Result<SignedManifest, StoreError> {
         range_root,
         tree_size,
         tree_root,
-        ts_ms,
+        ts: ts_ms,
         key_id,
         signature,
-    ) = row;
+    } = row;
     let bad = |problem: &str| StoreError::corrupt("audit manifest", first_seq, problem);
     let seq =
         |value: i64, name: &str| u64::try_from(value).map_err(|_| bad(&format!("negative {name}")));
@@ -969,7 +860,7 @@ fn decode_manifest(row: ManifestRow) -> Result<SignedManifest, StoreError> {
 }
 
 fn decode_hold(row: HoldRow) -> Result<LegalHold, StoreError> {
-    let (
+    let HoldRow {
         id,
         scope,
         worker_id,
@@ -978,11 +869,11 @@ fn decode_hold(row: HoldRow) -> Result<LegalHold, StoreError> {
         last_seq,
         reason,
         created_by,
-        created_at_ms,
+        created_at: created_at_ms,
         released_by,
         released_at,
         release_reason,
-    ) = row;
+    } = row;
     let bad = |problem: &str| StoreError::corrupt("legal hold", &id, problem);
     let scope = match (scope.as_str(), worker_id, permit_id, first_seq, last_seq) {
         ("worker", Some(worker), None, None, None) => HoldScope::Worker(worker),
