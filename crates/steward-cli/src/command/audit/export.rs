@@ -163,14 +163,7 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
     }
 
     let client = Client::new(client_args)?;
-    let key = match pinned {
-        Some(key) => key,
-        None => {
-            let view = client.get("/v1/audit/public-key")?;
-            parse_public_key(str_of(&view, "key"))
-                .map_err(|e| anyhow::anyhow!("the server's public key is unusable: {e}"))?
-        }
-    };
+    let key = trusted_key(&client, pinned)?;
     // Verified line by line as it arrives: only the Merkle leaves are kept in memory.
     let mut verifier = ExportVerifier::new(&key);
     let mut pending = Vec::new();
@@ -211,6 +204,19 @@ pub fn verify(client_args: &ClientArgs, args: &VerifyArgs) -> anyhow::Result<Exi
         None => verifier.finish(),
     };
     report(&result, Some(&stored), json)
+}
+
+/// The key to check signatures with: the one pinned with `--public-key`, or else the one
+/// the server reports.
+pub(super) fn trusted_key(client: &Client, pinned: Option<[u8; 32]>) -> anyhow::Result<[u8; 32]> {
+    match pinned {
+        Some(key) => Ok(key),
+        None => {
+            let view = client.get("/v1/audit/public-key")?;
+            parse_public_key(str_of(&view, "key"))
+                .map_err(|e| anyhow::anyhow!("the server's public key is unusable: {e}"))
+        }
+    }
 }
 
 /// Prints the outcome and picks the exit code: 0 when the export (and the server's own

@@ -300,15 +300,14 @@ fn checked_checkpoint(view: &Value, key: &[u8; 32]) -> anyhow::Result<SignedChec
 
 /// A proof's hex hashes.
 fn hashes(value: &Value) -> anyhow::Result<Vec<Hash>> {
-    let malformed = || not_verified("the server's proof is not a list of hashes");
+    proof_hashes(value).ok_or_else(|| not_verified("the server's proof is not a list of hashes"))
+}
+
+/// A JSON list of hex hashes (a proof as the server sends it), or `None` when it is not one.
+pub(super) fn proof_hashes(value: &Value) -> Option<Vec<Hash>> {
     value
-        .as_array()
-        .ok_or_else(malformed)?
+        .as_array()?
         .iter()
-        .map(|item| {
-            item.as_str()
-                .and_then(|text| text.parse().ok())
-                .ok_or_else(malformed)
-        })
+        .map(|item| item.as_str().and_then(|text| text.parse().ok()))
         .collect()
 }

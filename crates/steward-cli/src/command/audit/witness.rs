@@ -22,12 +22,11 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 use steward_audit::{
     Hash, PublishedCheckpoint, SignedCheckpoint, WitnessError, WitnessKind, check_witnessed,
-    parse_public_key, verify_checkpoint,
+    verify_checkpoint,
 };
 
 use crate::client::{Client, ClientArgs};
 use crate::command::audit::EXIT_VERIFY_FAILED;
-use crate::command::token::str_of;
 use crate::failure::{InvalidInput, invalid};
 use crate::output::{print, print_json};
 
@@ -48,14 +47,7 @@ pub fn verify(
 ) -> anyhow::Result<ExitCode> {
     let witnessed = read_witness(file)?;
     let client = Client::new(client_args)?;
-    let key = match pinned {
-        Some(key) => key,
-        None => {
-            let view = client.get("/v1/audit/public-key")?;
-            parse_public_key(str_of(&view, "key"))
-                .map_err(|e| anyhow::anyhow!("the server's public key is unusable: {e}"))?
-        }
-    };
+    let key = super::export::trusted_key(&client, pinned)?;
     if let Err(error) = verify_checkpoint(&witnessed, &key) {
         return Err(invalid(format!(
             "`{}`: the checkpoint of tree size {} does not verify with the key `{}`: {error}",
@@ -283,15 +275,6 @@ fn report(
 
 /// A proof's hex hashes.
 fn hashes(value: &Value) -> anyhow::Result<Vec<Hash>> {
-    let malformed = || invalid("the server's consistency proof is not a list of hashes");
-    value
-        .as_array()
-        .ok_or_else(malformed)?
-        .iter()
-        .map(|item| {
-            item.as_str()
-                .and_then(|text| text.parse().ok())
-                .ok_or_else(malformed)
-        })
-        .collect()
+    super::prove::proof_hashes(value)
+        .ok_or_else(|| invalid("the server's consistency proof is not a list of hashes"))
 }
