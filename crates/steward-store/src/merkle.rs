@@ -35,7 +35,7 @@ use steward_audit::{
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::store::{Backend, Pool, Store, Tx, TxConn};
+use crate::store::{Store, Tx, on_pool, on_tx};
 
 /// The type of the audit event [`Store::create_checkpoint`] appends.
 pub const CHECKPOINT_EVENT: &str = "audit.checkpoint_created";
@@ -97,18 +97,11 @@ pub struct ConsistencyProof {
 impl Store {
     /// How many leaves the stored Merkle tree covers (events `1..=size`).
     pub async fn merkle_size(&self) -> Result<u64, StoreError> {
-        let size: i64 = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1")
-                    .fetch_one(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1")
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
+        let size = on_pool!(self.pool, |pool| {
+            sqlx::query_scalar::<_, i64>(SELECT_MERKLE_HEAD)
+                .fetch_one(pool)
+                .await?
+        });
         decode_size(size)
     }
 
@@ -209,18 +202,11 @@ impl Store {
 
     /// The checkpoint with the largest tree size, if any.
     pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
-        let row: Option<CheckpointRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(SELECT_LATEST_CHECKPOINT)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(SELECT_LATEST_CHECKPOINT)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, CheckpointRow>(SELECT_LATEST_CHECKPOINT)
+                .fetch_optional(pool)
+                .await?
+        });
         row.map(decode_checkpoint).transpose()
     }
 
@@ -233,26 +219,14 @@ impl Store {
         let Ok(size) = i64::try_from(tree_size) else {
             return Err(not_found());
         };
-        let row: Option<CheckpointRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT tree_size, root_hash, ts, key_id, signature \
-                     FROM audit_checkpoints WHERE tree_size = ?",
-                )
-                .bind(size)
-                .fetch_optional(pool)
-                .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT tree_size, root_hash, ts, key_id, signature \
-                     FROM audit_checkpoints WHERE tree_size = $1",
-                )
-                .bind(size)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, CheckpointRow>(&format!(
+                "{SELECT_CHECKPOINTS} WHERE tree_size = $1"
+            ))
+            .bind(size)
+            .fetch_optional(pool)
+            .await?
+        });
         row.map(decode_checkpoint)
             .transpose()?
             .ok_or_else(not_found)
@@ -269,28 +243,15 @@ impl Store {
             return Ok(Vec::new());
         };
         let limit = i64::from(limit.min(MAX_CHECKPOINT_PAGE));
-        let rows: Vec<CheckpointRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoints \
-                     WHERE tree_size > ? ORDER BY tree_size LIMIT ?",
-                )
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoints \
-                     WHERE tree_size > $1 ORDER BY tree_size LIMIT $2",
-                )
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, CheckpointRow>(&format!(
+                "{SELECT_CHECKPOINTS} WHERE tree_size > $1 ORDER BY tree_size LIMIT $2"
+            ))
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
         rows.into_iter().map(decode_checkpoint).collect()
     }
 
@@ -365,20 +326,12 @@ impl Store {
             id: seq.to_string(),
         };
         let seq_i64 = i64::try_from(seq).map_err(|_| not_found())?;
-        let hash: Option<Vec<u8>> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = ?")
-                    .bind(seq_i64)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_scalar("SELECT hash FROM audit_events WHERE seq = $1")
-                    .bind(seq_i64)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
+        let hash = on_pool!(self.pool, |pool| {
+            sqlx::query_scalar::<_, Vec<u8>>("SELECT hash FROM audit_events WHERE seq = $1")
+                .bind(seq_i64)
+                .fetch_optional(pool)
+                .await?
+        });
         let hash = hash.ok_or_else(not_found)?;
         Hash::from_slice(&hash)
             .ok_or_else(|| StoreError::corrupt("audit event", seq, "hash is not 32 bytes"))
@@ -394,24 +347,12 @@ impl Store {
             return Ok(HashMap::new());
         }
         let keys = node_keys(ids)?;
-        let rows: Vec<NodeRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                bind_keys(
-                    sqlx::query_as(&select_nodes_sql(Backend::Sqlite, keys.len())),
-                    &keys,
-                )
+        let sql = select_nodes_sql(keys.len());
+        let rows = on_pool!(self.pool, |pool| {
+            bind_keys(sqlx::query_as::<_, NodeRow>(&sql), &keys)
                 .fetch_all(pool)
                 .await?
-            }
-            Pool::Postgres(pool) => {
-                bind_keys(
-                    sqlx::query_as(&select_nodes_sql(Backend::Postgres, keys.len())),
-                    &keys,
-                )
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        });
         decode_nodes(rows)
     }
 }
@@ -457,37 +398,23 @@ async fn extend_page(tx: &mut Tx<'_>, target: u64) -> Result<u64, StoreError> {
 /// Reads the Merkle head inside `tx`, locking it on PostgreSQL (SQLite's `Tx` already
 /// holds the database write lock).
 pub(crate) async fn lock_merkle_head(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
-    let size: i64 = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1")
-                .fetch_one(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_scalar("SELECT tree_size FROM audit_merkle_head WHERE id = 1 FOR UPDATE")
-                .fetch_one(&mut **tx)
-                .await?
-        }
-    };
+    let sql = format!("{SELECT_MERKLE_HEAD}{}", tx.for_update());
+    let size = on_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(&sql)
+            .fetch_one(&mut **conn)
+            .await?
+    });
     decode_size(size)
 }
 
 async fn set_merkle_head(tx: &mut Tx<'_>, size: u64) -> Result<(), StoreError> {
     let size = size_i64(size)?;
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query("UPDATE audit_merkle_head SET tree_size = ? WHERE id = 1")
-                .bind(size)
-                .execute(&mut **tx)
-                .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query("UPDATE audit_merkle_head SET tree_size = $1 WHERE id = 1")
-                .bind(size)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
+    on_tx!(tx, |conn| {
+        sqlx::query("UPDATE audit_merkle_head SET tree_size = $1 WHERE id = 1")
+            .bind(size)
+            .execute(&mut **conn)
+            .await?;
+    });
     Ok(())
 }
 
@@ -498,28 +425,17 @@ async fn event_hashes(
     up_to: u64,
 ) -> Result<Vec<(u64, Hash)>, StoreError> {
     let (after, up_to) = (size_i64(after)?, size_i64(up_to)?);
-    let rows: Vec<(i64, Vec<u8>)> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(
-                "SELECT seq, hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq",
-            )
-            .bind(after)
-            .bind(up_to)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(
-                "SELECT seq, hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
-            )
-            .bind(after)
-            .bind(up_to)
-            .fetch_all(&mut **tx)
-            .await?
-        }
-    };
+    let rows = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, EventHashRow>(
+            "SELECT seq, hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+        )
+        .bind(after)
+        .bind(up_to)
+        .fetch_all(&mut **conn)
+        .await?
+    });
     rows.into_iter()
-        .map(|(seq, hash)| {
+        .map(|EventHashRow { seq, hash }| {
             let bad = |problem| StoreError::corrupt("audit event", seq, problem);
             let seq = u64::try_from(seq).map_err(|_| bad("negative seq"))?;
             let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes"))?;
@@ -537,24 +453,12 @@ pub(crate) async fn tx_nodes(
         return Ok(HashMap::new());
     }
     let keys = node_keys(ids)?;
-    let rows: Vec<NodeRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            bind_keys(
-                sqlx::query_as(&select_nodes_sql(Backend::Sqlite, keys.len())),
-                &keys,
-            )
-            .fetch_all(&mut **tx)
+    let sql = select_nodes_sql(keys.len());
+    let rows = on_tx!(tx, |conn| {
+        bind_keys(sqlx::query_as::<_, NodeRow>(&sql), &keys)
+            .fetch_all(&mut **conn)
             .await?
-        }
-        TxConn::Postgres(tx) => {
-            bind_keys(
-                sqlx::query_as(&select_nodes_sql(Backend::Postgres, keys.len())),
-                &keys,
-            )
-            .fetch_all(&mut **tx)
-            .await?
-        }
-    };
+    });
     decode_nodes(rows)
 }
 
@@ -565,30 +469,17 @@ async fn insert_nodes(tx: &mut Tx<'_>, nodes: &[(NodeId, Hash)]) -> Result<(), S
             .iter()
             .map(|(id, hash)| Ok((i64::from(id.level), index_i64(id.index)?, hash)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        match &mut tx.conn {
-            TxConn::Sqlite(tx) => {
-                let sql = insert_nodes_sql(Backend::Sqlite, rows.len());
-                let mut query = sqlx::query(&sql);
-                for (level, index, hash) in &rows {
-                    query = query
-                        .bind(*level)
-                        .bind(*index)
-                        .bind(hash.as_bytes().as_slice());
-                }
-                query.execute(&mut **tx).await?;
+        let sql = insert_nodes_sql(rows.len());
+        on_tx!(tx, |conn| {
+            let mut query = sqlx::query(&sql);
+            for (level, index, hash) in &rows {
+                query = query
+                    .bind(*level)
+                    .bind(*index)
+                    .bind(hash.as_bytes().as_slice());
             }
-            TxConn::Postgres(tx) => {
-                let sql = insert_nodes_sql(Backend::Postgres, rows.len());
-                let mut query = sqlx::query(&sql);
-                for (level, index, hash) in &rows {
-                    query = query
-                        .bind(*level)
-                        .bind(*index)
-                        .bind(hash.as_bytes().as_slice());
-                }
-                query.execute(&mut **tx).await?;
-            }
-        }
+            query.execute(&mut **conn).await?;
+        });
     }
     Ok(())
 }
@@ -596,18 +487,11 @@ async fn insert_nodes(tx: &mut Tx<'_>, nodes: &[(NodeId, Hash)]) -> Result<(), S
 pub(crate) async fn read_latest_checkpoint(
     tx: &mut Tx<'_>,
 ) -> Result<Option<SignedCheckpoint>, StoreError> {
-    let row: Option<CheckpointRow> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as(SELECT_LATEST_CHECKPOINT)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_as(SELECT_LATEST_CHECKPOINT)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-    };
+    let row = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, CheckpointRow>(SELECT_LATEST_CHECKPOINT)
+            .fetch_optional(&mut **conn)
+            .await?
+    });
     row.map(decode_checkpoint).transpose()
 }
 
@@ -619,77 +503,80 @@ async fn has_events_besides_checkpoints(
     up_to: u64,
 ) -> Result<bool, StoreError> {
     let (after, up_to) = (size_i64(after)?, size_i64(up_to)?);
-    let found: Option<i64> = match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_scalar(
-                "SELECT seq FROM audit_events WHERE seq > ? AND seq <= ? AND type <> ? LIMIT 1",
-            )
-            .bind(after)
-            .bind(up_to)
-            .bind(CHECKPOINT_EVENT)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query_scalar(
-                "SELECT seq FROM audit_events WHERE seq > $1 AND seq <= $2 AND type <> $3 \
-                 LIMIT 1",
-            )
-            .bind(after)
-            .bind(up_to)
-            .bind(CHECKPOINT_EVENT)
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-    };
+    let found = on_tx!(tx, |conn| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT seq FROM audit_events WHERE seq > $1 AND seq <= $2 AND type <> $3 LIMIT 1",
+        )
+        .bind(after)
+        .bind(up_to)
+        .bind(CHECKPOINT_EVENT)
+        .fetch_optional(&mut **conn)
+        .await?
+    });
     Ok(found.is_some())
 }
 
 async fn insert_checkpoint(tx: &mut Tx<'_>, signed: &SignedCheckpoint) -> Result<(), StoreError> {
     let checkpoint = &signed.checkpoint;
     let size = size_i64(checkpoint.tree_size)?;
-    match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query(
-                "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(size)
-            .bind(checkpoint.root_hash.as_bytes().as_slice())
-            .bind(checkpoint.ts_ms)
-            .bind(&signed.key_id)
-            .bind(signed.signature.as_slice())
-            .execute(&mut **tx)
-            .await?;
-        }
-        TxConn::Postgres(tx) => {
-            sqlx::query(
-                "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(size)
-            .bind(checkpoint.root_hash.as_bytes().as_slice())
-            .bind(checkpoint.ts_ms)
-            .bind(&signed.key_id)
-            .bind(signed.signature.as_slice())
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(size)
+        .bind(checkpoint.root_hash.as_bytes().as_slice())
+        .bind(checkpoint.ts_ms)
+        .bind(&signed.key_id)
+        .bind(signed.signature.as_slice())
+        .execute(&mut **conn)
+        .await?;
+    });
     Ok(())
 }
+
+const SELECT_MERKLE_HEAD: &str = "SELECT tree_size FROM audit_merkle_head WHERE id = 1";
+
+/// The columns of a [`CheckpointRow`]; a statement adds its condition and order.
+pub(crate) const SELECT_CHECKPOINTS: &str =
+    "SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoints";
 
 const SELECT_LATEST_CHECKPOINT: &str = "SELECT tree_size, root_hash, ts, key_id, signature \
      FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1";
 
-/// One `audit_checkpoints` row: tree_size, root_hash, ts, key_id, signature.
-pub(crate) type CheckpointRow = (i64, Vec<u8>, i64, String, Vec<u8>);
+/// One `audit_checkpoints` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct CheckpointRow {
+    tree_size: i64,
+    root_hash: Vec<u8>,
+    ts: i64,
+    key_id: String,
+    signature: Vec<u8>,
+}
 
-/// One `audit_merkle_nodes` row: level, idx, hash.
-type NodeRow = (i64, i64, Vec<u8>);
+/// One `audit_merkle_nodes` row.
+#[derive(sqlx::FromRow)]
+struct NodeRow {
+    level: i64,
+    idx: i64,
+    hash: Vec<u8>,
+}
+
+/// One event's `seq` and `hash`, as the tree's leaves are built from them.
+#[derive(sqlx::FromRow)]
+struct EventHashRow {
+    seq: i64,
+    hash: Vec<u8>,
+}
 
 pub(crate) fn decode_checkpoint(row: CheckpointRow) -> Result<SignedCheckpoint, StoreError> {
-    let (size, root_hash, ts_ms, key_id, signature) = row;
+    let CheckpointRow {
+        tree_size: size,
+        root_hash,
+        ts: ts_ms,
+        key_id,
+        signature,
+    } = row;
     let bad = |problem| StoreError::corrupt("audit checkpoint", size, problem);
     let tree_size = u64::try_from(size).map_err(|_| bad("negative tree_size"))?;
     let root_hash = Hash::from_slice(&root_hash).ok_or_else(|| bad("root_hash is not 32 bytes"))?;
@@ -708,15 +595,21 @@ pub(crate) fn decode_checkpoint(row: CheckpointRow) -> Result<SignedCheckpoint, 
 
 fn decode_nodes(rows: Vec<NodeRow>) -> Result<HashMap<NodeId, Hash>, StoreError> {
     rows.into_iter()
-        .map(|(level, index, hash)| {
-            let bad = |problem| {
-                StoreError::corrupt("audit merkle node", format!("{level}/{index}"), problem)
-            };
-            let level = u8::try_from(level).map_err(|_| bad("level out of range"))?;
-            let index = u64::try_from(index).map_err(|_| bad("negative index"))?;
-            let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes"))?;
-            Ok((NodeId::new(level, index), hash))
-        })
+        .map(
+            |NodeRow {
+                 level,
+                 idx: index,
+                 hash,
+             }| {
+                let bad = |problem| {
+                    StoreError::corrupt("audit merkle node", format!("{level}/{index}"), problem)
+                };
+                let level = u8::try_from(level).map_err(|_| bad("level out of range"))?;
+                let index = u64::try_from(index).map_err(|_| bad("negative index"))?;
+                let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes"))?;
+                Ok((NodeId::new(level, index), hash))
+            },
+        )
         .collect()
 }
 
@@ -741,26 +634,25 @@ where
     query
 }
 
-/// `SELECT … WHERE (level, idx) IN (VALUES (?, ?), …)` for `count` nodes: a row-value
+/// `SELECT … WHERE (level, idx) IN (VALUES ($1, $2), …)` for `count` nodes: a row-value
 /// `IN`, which both SQLite (≥ 3.15, with a `VALUES` list) and PostgreSQL answer from the
 /// primary key.
-fn select_nodes_sql(backend: Backend, count: usize) -> String {
+fn select_nodes_sql(count: usize) -> String {
     format!(
         "SELECT level, idx, hash FROM audit_merkle_nodes WHERE (level, idx) IN (VALUES {})",
-        placeholders(backend, count, 2)
+        placeholders(count, 2)
     )
 }
 
-fn insert_nodes_sql(backend: Backend, count: usize) -> String {
+fn insert_nodes_sql(count: usize) -> String {
     format!(
         "INSERT INTO audit_merkle_nodes (level, idx, hash) VALUES {}",
-        placeholders(backend, count, 3)
+        placeholders(count, 3)
     )
 }
 
-/// `(?, ?), (?, ?)` on SQLite or `($1, $2), ($3, $4)` on PostgreSQL: `rows` tuples of
-/// `columns` parameters.
-fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+/// `($1, $2), ($3, $4)`: `rows` tuples of `columns` numbered parameters.
+fn placeholders(rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     let mut n = 0;
     for row in 0..rows {
@@ -773,13 +665,8 @@ fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
                 out.push_str(", ");
             }
             n += 1;
-            match backend {
-                Backend::Sqlite => out.push('?'),
-                Backend::Postgres => {
-                    out.push('$');
-                    out.push_str(&n.to_string());
-                }
-            }
+            out.push('$');
+            out.push_str(&n.to_string());
         }
         out.push(')');
     }

@@ -33,7 +33,7 @@ use sqlx::{Connection, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::store::{Pool, Store};
+use crate::store::{Store, on_pool};
 
 mod plaintext;
 pub use plaintext::find_plaintext;
@@ -167,11 +167,9 @@ pub fn postgres_required() -> bool {
 /// Runs `sql` (one or more statements) directly, bypassing the store's use cases: for
 /// tests that tamper with rows or set up states no use case makes. Returns rows affected.
 pub async fn execute(store: &Store, sql: &str) -> Result<u64, StoreError> {
-    let done = match &store.pool {
-        Pool::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await?.rows_affected(),
-        Pool::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await?.rows_affected(),
-    };
-    Ok(done)
+    Ok(on_pool!(store.pool, |pool| {
+        sqlx::raw_sql(sql).execute(pool).await?.rows_affected()
+    }))
 }
 
 /// The attack a witnessed checkpoint exists to catch (issue 9, item 6): past the delete
@@ -179,6 +177,7 @@ pub async fn execute(store: &Store, sql: &str) -> Result<u64, StoreError> {
 /// every checkpoint of a larger tree, and rewinds the audit and Merkle heads, so that the
 /// trail, its tree and its checkpoints verify clean on their own.
 pub async fn truncate_audit_trail(store: &Store, keep: u64) -> Result<(), StoreError> {
+    // PostgreSQL's DROP TRIGGER names the table the trigger is on; SQLite's has no ON.
     let drop_trigger = match store.backend() {
         crate::Backend::Sqlite => "DROP TRIGGER IF EXISTS audit_events_no_delete;",
         crate::Backend::Postgres => {
@@ -213,20 +212,14 @@ pub async fn fetch_text(store: &Store, sql: &str) -> Result<Vec<Vec<Option<Strin
     {
         (0..row.len()).map(|i| row.try_get(i)).collect()
     }
-    let rows = match &store.pool {
-        Pool::Sqlite(pool) => sqlx::query(sql)
+    let rows = on_pool!(store.pool, |pool| {
+        sqlx::query(sql)
             .fetch_all(pool)
             .await?
             .iter()
             .map(cells)
-            .collect::<Result<_, _>>()?,
-        Pool::Postgres(pool) => sqlx::query(sql)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(cells)
-            .collect::<Result<_, _>>()?,
-    };
+            .collect::<Result<_, _>>()?
+    });
     Ok(rows)
 }
 

@@ -29,12 +29,13 @@
 use std::fmt;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use sqlx::types::Json;
 
 use crate::audit::append_event;
 use crate::error::StoreError;
 use crate::principal::Principal;
-use crate::store::{Pool, Store, TxConn, new_id};
+use crate::store::{Store, Tx, TxConn, new_id, on_pool, on_tx};
 use crate::{CHECKPOINT_EVENT, NewEvent, Subject};
 
 /// Attempts before a delivery is given up as `failed`.
@@ -243,35 +244,67 @@ pub enum AttemptResult {
     Refused { error: String },
 }
 
-type WebhookRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    Option<i64>,
-);
+/// One `webhooks` row, as [`WEBHOOK_COLUMNS`] reads it (never the secret).
+#[derive(sqlx::FromRow)]
+struct WebhookRow {
+    id: String,
+    url: String,
+    /// JSON text (a JSONB column on PostgreSQL, read through `CAST(… AS TEXT)`).
+    event_types: String,
+    format: String,
+    cursor_seq: i64,
+    created_by: String,
+    created_at: i64,
+    deleted_at: Option<i64>,
+}
 
-type DeliveryRow = (
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-    Option<String>,
-    i64,
-    i64,
-    Option<i64>,
-);
+/// One `webhook_deliveries` row, as [`DELIVERY_COLUMNS`] reads it.
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    webhook_id: String,
+    seq: i64,
+    event_type: String,
+    status: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    delivered_at: Option<i64>,
+}
 
-const WEBHOOK_COLUMNS_SQLITE: &str =
-    "id, url, event_types, format, cursor_seq, created_by, created_at, deleted_at";
-const WEBHOOK_COLUMNS_PG: &str =
-    "id, url, event_types::text, format, cursor_seq, created_by, created_at, deleted_at";
+/// A live subscription as fan-out reads it.
+#[derive(sqlx::FromRow)]
+struct FanOutRow {
+    id: String,
+    event_types: String,
+    cursor_seq: i64,
+}
+
+/// An audit event as fan-out matches it.
+#[derive(sqlx::FromRow)]
+struct EventTypeRow {
+    seq: i64,
+    #[sqlx(rename = "type")]
+    event_type: String,
+}
+
+/// A due delivery with its subscription's destination, as a claim reads it.
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    webhook_id: String,
+    seq: i64,
+    event_type: String,
+    url: String,
+    format: String,
+    secret: String,
+}
+
+/// `CAST(… AS TEXT)` reads the JSONB column as text on PostgreSQL and is a no-op on
+/// SQLite, where it is TEXT.
+const WEBHOOK_COLUMNS: &str = "id, url, CAST(event_types AS TEXT) AS event_types, format, \
+     cursor_seq, created_by, created_at, deleted_at";
 const DELIVERY_COLUMNS: &str = "webhook_id, seq, event_type, status, attempts, next_attempt_at, \
      last_status_code, last_error, created_at, updated_at, delivered_at";
 
@@ -279,7 +312,16 @@ const DELIVERY_COLUMNS: &str = "webhook_id, seq, event_type, status, attempts, n
 const FAN_OUT_PAGE: i64 = 500;
 
 fn decode_webhook(row: WebhookRow) -> Result<Webhook, StoreError> {
-    let (id, url, event_types, format, cursor_seq, created_by, created_at_ms, deleted_at_ms) = row;
+    let WebhookRow {
+        id,
+        url,
+        event_types,
+        format,
+        cursor_seq,
+        created_by,
+        created_at: created_at_ms,
+        deleted_at: deleted_at_ms,
+    } = row;
     let event_types: Vec<String> = serde_json::from_str(&event_types).map_err(|e| {
         StoreError::corrupt(
             "webhook",
@@ -302,19 +344,19 @@ fn decode_webhook(row: WebhookRow) -> Result<Webhook, StoreError> {
 }
 
 fn decode_delivery(row: DeliveryRow) -> Delivery {
-    let (
+    let DeliveryRow {
         webhook_id,
         seq,
         event_type,
         status,
         attempts,
-        next_attempt_at_ms,
+        next_attempt_at: next_attempt_at_ms,
         last_status_code,
         last_error,
-        created_at_ms,
-        updated_at_ms,
-        delivered_at_ms,
-    ) = row;
+        created_at: created_at_ms,
+        updated_at: updated_at_ms,
+        delivered_at: delivered_at_ms,
+    } = row;
     Delivery {
         webhook_id,
         seq,
@@ -327,6 +369,16 @@ fn decode_delivery(row: DeliveryRow) -> Delivery {
         created_at_ms,
         updated_at_ms,
         delivered_at_ms,
+    }
+}
+
+/// ` SKIP LOCKED` after a row lock on PostgreSQL, where several instances claim rows at once
+/// and one must pass over rows another holds; nothing on SQLite, which has no row locks
+/// (its write transaction already excludes every other writer).
+fn skip_locked(tx: &Tx<'_>) -> &'static str {
+    match tx.conn {
+        TxConn::Sqlite(_) => "",
+        TxConn::Postgres(_) => " SKIP LOCKED",
     }
 }
 
@@ -348,7 +400,6 @@ impl Store {
         now_ms: i64,
     ) -> Result<Webhook, StoreError> {
         let id = new_id();
-        let event_types = Value::from(new.event_types.clone()).to_string();
         let mut tx = self.begin().await?;
         let entry = append_event(
             &mut tx,
@@ -369,40 +420,22 @@ impl Store {
         .await?;
         let cursor = i64::try_from(entry.seq)
             .map_err(|_| StoreError::corrupt("audit event", entry.seq, "seq out of range"))?;
-        match &mut tx.conn {
-            TxConn::Sqlite(conn) => {
-                sqlx::query(
-                    "INSERT INTO webhooks (id, url, event_types, format, secret, cursor_seq, \
-                     created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&id)
-                .bind(&new.url)
-                .bind(&event_types)
-                .bind(new.format.as_str())
-                .bind(&new.secret)
-                .bind(cursor)
-                .bind(&by.id)
-                .bind(now_ms)
-                .execute(&mut **conn)
-                .await?;
-            }
-            TxConn::Postgres(conn) => {
-                sqlx::query(
-                    "INSERT INTO webhooks (id, url, event_types, format, secret, cursor_seq, \
-                     created_by, created_at) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8)",
-                )
-                .bind(&id)
-                .bind(&new.url)
-                .bind(&event_types)
-                .bind(new.format.as_str())
-                .bind(&new.secret)
-                .bind(cursor)
-                .bind(&by.id)
-                .bind(now_ms)
-                .execute(&mut **conn)
-                .await?;
-            }
-        }
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "INSERT INTO webhooks (id, url, event_types, format, secret, cursor_seq, \
+                 created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&id)
+            .bind(&new.url)
+            .bind(Json(&new.event_types))
+            .bind(new.format.as_str())
+            .bind(&new.secret)
+            .bind(cursor)
+            .bind(&by.id)
+            .bind(now_ms)
+            .execute(&mut **conn)
+            .await?;
+        });
         tx.commit().await?;
         Ok(Webhook {
             id,
@@ -418,47 +451,27 @@ impl Store {
 
     /// The subscriptions not deleted, oldest first.
     pub async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
-        let rows: Vec<WebhookRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(&format!(
-                    "SELECT {WEBHOOK_COLUMNS_SQLITE} FROM webhooks WHERE deleted_at IS NULL \
-                     ORDER BY created_at, id"
-                ))
-                .fetch_all(pool)
-                .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(&format!(
-                    "SELECT {WEBHOOK_COLUMNS_PG} FROM webhooks WHERE deleted_at IS NULL \
-                     ORDER BY created_at, id"
-                ))
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, WebhookRow>(&format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE deleted_at IS NULL \
+                 ORDER BY created_at, id"
+            ))
+            .fetch_all(pool)
+            .await?
+        });
         rows.into_iter().map(decode_webhook).collect()
     }
 
     /// One subscription, deleted or not.
     pub async fn webhook(&self, id: &str) -> Result<Webhook, StoreError> {
-        let row: Option<WebhookRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(&format!(
-                    "SELECT {WEBHOOK_COLUMNS_SQLITE} FROM webhooks WHERE id = ?"
-                ))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(&format!(
-                    "SELECT {WEBHOOK_COLUMNS_PG} FROM webhooks WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
+        let row = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, WebhookRow>(&format!(
+                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
         let row = row.ok_or_else(|| StoreError::NotFound {
             what: "webhook",
             id: id.to_owned(),
@@ -475,46 +488,24 @@ impl Store {
         now_ms: i64,
     ) -> Result<Webhook, StoreError> {
         let mut tx = self.begin().await?;
-        let changed = match &mut tx.conn {
-            TxConn::Sqlite(conn) => {
-                let done = sqlx::query(
-                    "UPDATE webhooks SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
-                )
+        let changed = on_tx!(tx, |conn| {
+            sqlx::query("UPDATE webhooks SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
                 .bind(now_ms)
                 .bind(id)
                 .execute(&mut **conn)
                 .await?
-                .rows_affected();
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = ? \
-                     WHERE webhook_id = ? AND status = 'pending'",
-                )
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut **conn)
-                .await?;
-                done
-            }
-            TxConn::Postgres(conn) => {
-                let done = sqlx::query(
-                    "UPDATE webhooks SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
-                )
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected();
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = $1 \
-                     WHERE webhook_id = $2 AND status = 'pending'",
-                )
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut **conn)
-                .await?;
-                done
-            }
-        };
+                .rows_affected()
+        });
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = $1 \
+                 WHERE webhook_id = $2 AND status = 'pending'",
+            )
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut **conn)
+            .await?;
+        });
         if changed == 1 {
             append_event(
                 &mut tx,
@@ -541,30 +532,17 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let rows: Vec<DeliveryRow> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(&format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
-                     WHERE webhook_id = ? AND seq > ? ORDER BY seq LIMIT ?"
-                ))
-                .bind(id)
-                .bind(after_seq)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(&format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
-                     WHERE webhook_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                ))
-                .bind(id)
-                .bind(after_seq)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-            }
-        };
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, DeliveryRow>(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+                 WHERE webhook_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ))
+            .bind(id)
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
         Ok(rows.into_iter().map(decode_delivery).collect())
     }
 
@@ -577,62 +555,50 @@ impl Store {
         // SQLite's write lock.
         let sql = "SELECT COUNT(*) FROM webhooks WHERE deleted_at IS NULL \
                    AND cursor_seq < (SELECT seq FROM audit_head WHERE id = 1)";
-        let (behind,): (i64,) = match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
-            Pool::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
-        };
+        let behind = on_pool!(self.pool, |pool| {
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await?
+        });
         if behind == 0 {
             return Ok(0);
         }
         let mut tx = self.begin().await?;
-        let hooks: Vec<(String, String, i64)> = match &mut tx.conn {
-            TxConn::Sqlite(conn) => {
-                sqlx::query_as(
-                    "SELECT id, event_types, cursor_seq FROM webhooks WHERE deleted_at IS NULL",
-                )
+        let sql = format!(
+            "SELECT id, CAST(event_types AS TEXT) AS event_types, cursor_seq FROM webhooks \
+             WHERE deleted_at IS NULL{}{}",
+            tx.for_update(),
+            skip_locked(&tx)
+        );
+        let hooks = on_tx!(tx, |conn| {
+            sqlx::query_as::<_, FanOutRow>(&sql)
                 .fetch_all(&mut **conn)
                 .await?
-            }
-            TxConn::Postgres(conn) => {
-                sqlx::query_as(
-                    "SELECT id, event_types::text, cursor_seq FROM webhooks \
-                     WHERE deleted_at IS NULL FOR UPDATE SKIP LOCKED",
-                )
-                .fetch_all(&mut **conn)
-                .await?
-            }
-        };
+        });
         let mut created = 0;
-        for (id, event_types, cursor) in hooks {
+        for FanOutRow {
+            id,
+            event_types,
+            cursor_seq: cursor,
+        } in hooks
+        {
             let patterns: Vec<EventPattern> = serde_json::from_str::<Vec<String>>(&event_types)
                 .map_err(|e| StoreError::corrupt("webhook", &id, e.to_string()))?
                 .iter()
                 .filter_map(|p| EventPattern::parse(p).ok())
                 .collect();
-            let events: Vec<(i64, String)> =
-                match &mut tx.conn {
-                    TxConn::Sqlite(conn) => {
-                        sqlx::query_as(
-                            "SELECT seq, type FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                        )
-                        .bind(cursor)
-                        .bind(FAN_OUT_PAGE)
-                        .fetch_all(&mut **conn)
-                        .await?
-                    }
-                    TxConn::Postgres(conn) => sqlx::query_as(
-                        "SELECT seq, type FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                    )
-                    .bind(cursor)
-                    .bind(FAN_OUT_PAGE)
-                    .fetch_all(&mut **conn)
-                    .await?,
-                };
-            let Some(&(last, _)) = events.last() else {
+            let events = on_tx!(tx, |conn| {
+                sqlx::query_as::<_, EventTypeRow>(
+                    "SELECT seq, type FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(cursor)
+                .bind(FAN_OUT_PAGE)
+                .fetch_all(&mut **conn)
+                .await?
+            });
+            let Some(last) = events.last().map(|event| event.seq) else {
                 continue;
             };
             let publishes = patterns.contains(&EventPattern::Checkpoint);
-            for (seq, event_type) in &events {
+            for EventTypeRow { seq, event_type } in &events {
                 if !patterns.iter().any(|p| p.matches(event_type)) {
                     continue;
                 }
@@ -643,25 +609,11 @@ impl Store {
                 } else {
                     event_type.as_str()
                 };
-                created += match &mut tx.conn {
-                    TxConn::Sqlite(conn) => sqlx::query(
+                created += on_tx!(tx, |conn| {
+                    sqlx::query(
                         "INSERT INTO webhook_deliveries (webhook_id, seq, event_type, status, \
-                             attempts, next_attempt_at, created_at, updated_at) \
-                             VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&id)
-                    .bind(seq)
-                    .bind(event_type)
-                    .bind(now_ms)
-                    .bind(now_ms)
-                    .bind(now_ms)
-                    .execute(&mut **conn)
-                    .await?
-                    .rows_affected(),
-                    TxConn::Postgres(conn) => sqlx::query(
-                        "INSERT INTO webhook_deliveries (webhook_id, seq, event_type, status, \
-                             attempts, next_attempt_at, created_at, updated_at) \
-                             VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT DO NOTHING",
+                         attempts, next_attempt_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT DO NOTHING",
                     )
                     .bind(&id)
                     .bind(seq)
@@ -669,25 +621,16 @@ impl Store {
                     .bind(now_ms)
                     .execute(&mut **conn)
                     .await?
-                    .rows_affected(),
-                };
+                    .rows_affected()
+                });
             }
-            match &mut tx.conn {
-                TxConn::Sqlite(conn) => {
-                    sqlx::query("UPDATE webhooks SET cursor_seq = ? WHERE id = ?")
-                        .bind(last)
-                        .bind(&id)
-                        .execute(&mut **conn)
-                        .await?;
-                }
-                TxConn::Postgres(conn) => {
-                    sqlx::query("UPDATE webhooks SET cursor_seq = $1 WHERE id = $2")
-                        .bind(last)
-                        .bind(&id)
-                        .execute(&mut **conn)
-                        .await?;
-                }
-            }
+            on_tx!(tx, |conn| {
+                sqlx::query("UPDATE webhooks SET cursor_seq = $1 WHERE id = $2")
+                    .bind(last)
+                    .bind(&id)
+                    .execute(&mut **conn)
+                    .await?;
+            });
         }
         tx.commit().await?;
         Ok(created)
@@ -702,87 +645,57 @@ impl Store {
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let lease = now_ms.saturating_add(CLAIM_LEASE_MS);
         // As in fan-out: an idle tick costs one indexed read, no write lock.
-        let due: Option<(i64,)> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT seq FROM webhook_deliveries \
-                     WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
-                )
-                .bind(now_ms)
-                .fetch_optional(pool)
-                .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT seq FROM webhook_deliveries \
-                     WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1",
-                )
-                .bind(now_ms)
-                .fetch_optional(pool)
-                .await?
-            }
-        };
+        let due = on_pool!(self.pool, |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT seq FROM webhook_deliveries \
+                 WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1",
+            )
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await?
+        });
         if due.is_none() {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
-        let due: Vec<(String, i64, String, String, String, String)> = match &mut tx.conn {
-            TxConn::Sqlite(conn) => {
-                sqlx::query_as(
-                    "SELECT d.webhook_id, d.seq, d.event_type, w.url, w.format, w.secret \
-                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                     WHERE d.status = 'pending' AND d.next_attempt_at <= ? \
-                     AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.seq LIMIT ?",
-                )
+        let sql = format!(
+            "SELECT d.webhook_id, d.seq, d.event_type, w.url, w.format, w.secret \
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+             AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.seq LIMIT $2{}{}",
+            tx.for_update_of("d"),
+            skip_locked(&tx)
+        );
+        let due = on_tx!(tx, |conn| {
+            sqlx::query_as::<_, DueRow>(&sql)
                 .bind(now_ms)
                 .bind(i64::from(limit))
                 .fetch_all(&mut **conn)
                 .await?
-            }
-            TxConn::Postgres(conn) => {
-                sqlx::query_as(
-                    "SELECT d.webhook_id, d.seq, d.event_type, w.url, w.format, w.secret \
-                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                     WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-                     AND w.deleted_at IS NULL ORDER BY d.next_attempt_at, d.seq LIMIT $2 \
-                     FOR UPDATE OF d SKIP LOCKED",
-                )
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(&mut **conn)
-                .await?
-            }
-        };
+        });
         let mut claimed = Vec::with_capacity(due.len());
-        for (webhook_id, seq, event_type, url, format, secret) in due {
-            let (attempts,): (i64,) = match &mut tx.conn {
-                TxConn::Sqlite(conn) => {
-                    sqlx::query_as(
-                        "UPDATE webhook_deliveries SET attempts = attempts + 1, \
-                         next_attempt_at = ?, updated_at = ? WHERE webhook_id = ? AND seq = ? \
-                         RETURNING attempts",
-                    )
-                    .bind(lease)
-                    .bind(now_ms)
-                    .bind(&webhook_id)
-                    .bind(seq)
-                    .fetch_one(&mut **conn)
-                    .await?
-                }
-                TxConn::Postgres(conn) => {
-                    sqlx::query_as(
-                        "UPDATE webhook_deliveries SET attempts = attempts + 1, \
-                         next_attempt_at = $1, updated_at = $2 WHERE webhook_id = $3 AND seq = $4 \
-                         RETURNING attempts",
-                    )
-                    .bind(lease)
-                    .bind(now_ms)
-                    .bind(&webhook_id)
-                    .bind(seq)
-                    .fetch_one(&mut **conn)
-                    .await?
-                }
-            };
+        for DueRow {
+            webhook_id,
+            seq,
+            event_type,
+            url,
+            format,
+            secret,
+        } in due
+        {
+            let attempts = on_tx!(tx, |conn| {
+                sqlx::query_scalar::<_, i64>(
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1, \
+                     next_attempt_at = $1, updated_at = $2 WHERE webhook_id = $3 AND seq = $4 \
+                     RETURNING attempts",
+                )
+                .bind(lease)
+                .bind(now_ms)
+                .bind(&webhook_id)
+                .bind(seq)
+                .fetch_one(&mut **conn)
+                .await?
+            });
             let format = WebhookFormat::parse(&format)
                 .ok_or_else(|| StoreError::corrupt("webhook", &webhook_id, "unknown format"))?;
             claimed.push(ClaimedDelivery {
@@ -846,25 +759,8 @@ impl Store {
             ),
         };
         let mut tx = self.begin().await?;
-        let changed = match &mut tx.conn {
-            TxConn::Sqlite(conn) => sqlx::query(
-                "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, \
-                 last_status_code = ?, last_error = ?, updated_at = ?, delivered_at = ? \
-                 WHERE webhook_id = ? AND seq = ? AND attempts = ? AND status = 'pending'",
-            )
-            .bind(status)
-            .bind(next)
-            .bind(code)
-            .bind(&error)
-            .bind(now_ms)
-            .bind(delivered_at)
-            .bind(&claim.webhook_id)
-            .bind(claim.seq)
-            .bind(i64::from(claim.attempt))
-            .execute(&mut **conn)
-            .await?
-            .rows_affected(),
-            TxConn::Postgres(conn) => sqlx::query(
+        let changed = on_tx!(tx, |conn| {
+            sqlx::query(
                 "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, \
                  last_status_code = $3, last_error = $4, updated_at = $5, delivered_at = $6 \
                  WHERE webhook_id = $7 AND seq = $8 AND attempts = $9 AND status = 'pending'",
@@ -880,8 +776,8 @@ impl Store {
             .bind(i64::from(claim.attempt))
             .execute(&mut **conn)
             .await?
-            .rows_affected(),
-        };
+            .rows_affected()
+        });
         tx.commit().await?;
         Ok((changed == 1).then_some(status))
     }

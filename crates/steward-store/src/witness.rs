@@ -13,6 +13,7 @@ use steward_audit::{
 };
 
 use crate::error::StoreError;
+use crate::merkle::{CheckpointRow, SELECT_CHECKPOINTS, decode_checkpoint};
 use crate::store::{Store, on_pool};
 
 /// Stored checkpoints [`Store::check_witnessed`] looks at, at most, to say from which seq
@@ -117,10 +118,12 @@ impl Store {
         let Ok(size) = i64::try_from(witnessed.tree_size) else {
             return Ok(None);
         };
-        let sql = "SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoints \
-                   WHERE tree_size <= $1 AND ts <= $2 ORDER BY tree_size DESC LIMIT $3";
-        let rows: Vec<crate::merkle::CheckpointRow> = on_pool!(self.pool, |pool| {
-            sqlx::query_as(sql)
+        let sql = format!(
+            "{SELECT_CHECKPOINTS} WHERE tree_size <= $1 AND ts <= $2 \
+             ORDER BY tree_size DESC LIMIT $3"
+        );
+        let rows = on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, CheckpointRow>(&sql)
                 .bind(size)
                 .bind(witnessed.ts_ms)
                 .bind(VOUCHING_CHECKPOINTS)
@@ -129,7 +132,7 @@ impl Store {
         });
         for row in rows {
             // A row that does not decode or verify vouches for nothing.
-            let Ok(stored) = crate::merkle::decode_checkpoint(row) else {
+            let Ok(stored) = decode_checkpoint(row) else {
                 continue;
             };
             if verify_checkpoint(&stored, public_key).is_err() {

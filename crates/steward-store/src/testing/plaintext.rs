@@ -12,6 +12,8 @@ use crate::store::{Pool, Store};
 /// Empty when the text is nowhere.
 pub async fn find_plaintext(store: &Store, needle: &str) -> Result<Vec<String>, StoreError> {
     let mut found = Vec::new();
+    // Per backend: the catalogues differ (sqlite_master, information_schema), and only
+    // SQLite has a file whose bytes can be searched.
     match &store.pool {
         Pool::Sqlite(pool) => {
             let tables: Vec<(String,)> = sqlx::query_as(
