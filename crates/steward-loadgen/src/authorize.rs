@@ -24,7 +24,7 @@ use steward_policy::{
     PermitType, Policy, Role, classify_action,
 };
 use steward_server::authz::{CachedPermit, CachedWorker};
-use steward_server::{AppState, AuthzCache, Clock, router, serve};
+use steward_server::{AppState, AuthzCache, Clock, RateLimitConfig, router, serve};
 use steward_store::testing::{execute, fetch_text};
 use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
 
@@ -40,6 +40,17 @@ pub struct HttpOptions {
     pub server_threads: usize,
     pub client_threads: usize,
     pub audited_percent: u32,
+    pub rate_limits: Limits,
+}
+
+/// The rate limits of a server started here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Limits {
+    /// `steward serve`'s defaults (failed authentications and token creations limited,
+    /// authorize not).
+    Default,
+    /// Every limit off.
+    Off,
 }
 
 /// What the clients need: where to post, as whom, and the two request bodies.
@@ -75,7 +86,7 @@ pub fn http(o: &HttpOptions) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let (store, db_label, _keep) = server_rt.block_on(open(&o.database))?;
-    let target = server_rt.block_on(setup(store.clone(), o.server.as_deref()))?;
+    let target = server_rt.block_on(setup(store.clone(), o.server.as_deref(), o.rate_limits))?;
     let head_before = server_rt.block_on(store.audit_head())?.seq;
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(o.client_threads)
@@ -234,7 +245,7 @@ async fn one(
 /// Creates the principals (directly in the store: there is no admin yet), then through
 /// the API two workers and a permit; serves the router here unless `server` is given.
 /// Returns the authorize target.
-async fn setup(store: Store, server: Option<&str>) -> anyhow::Result<Target> {
+async fn setup(store: Store, server: Option<&str>, rate_limits: Limits) -> anyhow::Result<Target> {
     let setup = Actor {
         kind: ActorKind::System,
         id: "loadgen".into(),
@@ -281,12 +292,21 @@ async fn setup(store: Store, server: Option<&str>) -> anyhow::Result<Target> {
         None => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let url = format!("http://{}", listener.local_addr()?);
+            let limits = match rate_limits {
+                Limits::Default => RateLimitConfig::default(),
+                Limits::Off => RateLimitConfig {
+                    auth_failures_per_minute: 0,
+                    token_creations_per_minute: 0,
+                    authorize_per_second: 0,
+                },
+            };
             let state = AppState::new(
                 store.clone(),
                 Arc::new(Policy::builtin()),
                 Clock::System,
                 None,
-            );
+            )
+            .with_rate_limits(limits);
             tokio::spawn(serve(listener, router(state), std::future::pending()));
             url
         }

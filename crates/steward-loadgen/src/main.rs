@@ -97,6 +97,10 @@ enum Command {
         /// rest are unaudited allows (a level-1 worker in staging).
         #[arg(long, default_value_t = 10)]
         audited_percent: u32,
+        /// The server's rate limits (when it runs here): `default`, as `steward serve`
+        /// starts, or `off`, to measure what the limits cost.
+        #[arg(long, value_enum, default_value_t = authorize::Limits::Default)]
+        rate_limits: authorize::Limits,
     },
     /// Steward's side of `scripts/bench-agt.sh`: the 11-rule check in process with a warm
     /// cache, each decision timed on its own; prints decisions/s and p50/p99 in µs.
@@ -130,6 +134,7 @@ fn main() -> anyhow::Result<()> {
             server_threads,
             client_threads,
             audited_percent,
+            rate_limits,
         } => authorize::http(&authorize::HttpOptions {
             database,
             server,
@@ -138,6 +143,7 @@ fn main() -> anyhow::Result<()> {
             server_threads,
             client_threads,
             audited_percent,
+            rate_limits,
         }),
         Command::AuthorizeInproc { decisions, seed } => authorize::inproc(decisions, seed),
     }
