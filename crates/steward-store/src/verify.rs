@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use steward_audit::{
     AuditEntry, Damage, Frontier, Hash, MissingNodeError, NodeId, SignedCheckpoint, check_manifest,
-    leaf_hash, root_from_nodes, root_nodes, verify_chain, verify_checkpoint,
+    leaf_hash, node_hash, root_from_nodes, root_nodes, verify_chain, verify_checkpoint,
 };
 
 use crate::audit::AuditHead;
@@ -19,6 +19,9 @@ use crate::store::Store;
 /// Events read per query while verifying.
 const PAGE: u32 = 1000;
 
+/// Stored Merkle nodes read per query while verifying.
+const NODE_CHUNK: usize = 500;
+
 impl Store {
     /// Verifies the whole trail:
     /// 1. each manifest of pruned history in turn: consistent, signed by `public_key`
@@ -28,8 +31,8 @@ impl Store {
     ///    link, `seq` gap-free, the last entry equal to the head;
     /// 3. every checkpoint past pruned history as the chain reaches its tree size: signed
     ///    by `public_key` when given, and signing the root the events make;
-    /// 4. the stored Merkle tree: not larger than the trail, and its right edge equal to
-    ///    the one the events make.
+    /// 4. the stored Merkle tree: not larger than the trail, and every node it stores for
+    ///    the events past pruned history equal to the one the events make.
     ///
     /// Damage is an error naming the first affected `seq` and its kind
     /// ([`StoreError::audit_damage`]): [`StoreError::AuditChain`] for a broken chain,
@@ -49,17 +52,20 @@ impl Store {
         } else {
             self.stored_frontier(start.seq).await?
         };
+        let open = Frontier::node_ids(tree.size())
+            .into_iter()
+            .zip(tree.nodes().iter().copied())
+            .map(|(id, node)| (id.level, id.index, node))
+            .collect();
         let mut pass = Pass {
             tree,
-            merkle_edge: None,
+            open,
+            made: Vec::new(),
             merkle_size,
             checkpoints: Checkpoints::new(start.seq),
             last_good_checkpoint: start.seq,
             public_key: public_key.copied(),
         };
-        if merkle_size == start.seq {
-            pass.merkle_edge = Some(pass.tree.clone());
-        }
 
         // The last entry of the previous page is carried into the next one, so links and
         // seq continuity across page boundaries are checked by verify_chain itself.
@@ -89,6 +95,7 @@ impl Store {
             for entry in &window[offset..] {
                 pass.leaf(self, entry).await?;
             }
+            pass.compare_nodes(self).await?;
             checked_before += window.len() - offset;
             carried = window.pop();
         }
@@ -198,8 +205,11 @@ impl Store {
 struct Pass {
     /// The tree of the events checked so far.
     tree: Frontier,
-    /// The tree's right edge at the stored Merkle tree's size, once the pass reached it.
-    merkle_edge: Option<Frontier>,
+    /// The perfect nodes the events made that are still open to merging (a binary
+    /// counter's carries): `(level, index, hash)`, levels decreasing.
+    open: Vec<(u8, u64, Hash)>,
+    /// Nodes the events made since the last comparison with the stored ones.
+    made: Vec<(NodeId, Hash)>,
     merkle_size: u64,
     checkpoints: Checkpoints,
     /// The tree size of the last checkpoint found good (or where pruned history ends):
@@ -212,10 +222,18 @@ impl Pass {
     /// Adds an event (already chain-checked) to the tree and checks each checkpoint of
     /// that tree size.
     async fn leaf(&mut self, store: &Store, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.tree.push(leaf_hash(&entry.hash));
-        if self.tree.size() == self.merkle_size {
-            self.merkle_edge = Some(self.tree.clone());
+        let leaf = leaf_hash(&entry.hash);
+        let mut node = (0u8, self.tree.size(), leaf);
+        self.tree.push(leaf);
+        self.made.push((NodeId::new(node.0, node.1), node.2));
+        while let Some(&(level, _, left)) = self.open.last()
+            && level == node.0
+        {
+            self.open.pop();
+            node = (level + 1, node.1 >> 1, node_hash(&left, &node.2));
+            self.made.push((NodeId::new(node.0, node.1), node.2));
         }
+        self.open.push(node);
         while let Some(signed) = self.checkpoints.next_at_most(store, entry.seq).await? {
             self.check(&signed, entry.seq)?;
         }
@@ -254,8 +272,45 @@ impl Pass {
         Ok(())
     }
 
-    /// After the last event: nothing signed or stored may reach beyond it, and the stored
-    /// Merkle tree's right edge must be the one the events make.
+    /// Compares the nodes the events made since the last call with the stored ones, for
+    /// every node the stored tree covers (those of its first `merkle_size` leaves): a
+    /// missing or different node is damage at the first event under it.
+    async fn compare_nodes(&mut self, store: &Store) -> Result<(), StoreError> {
+        let covered: Vec<(NodeId, Hash)> = self
+            .made
+            .drain(..)
+            .filter(|(id, _)| {
+                (id.index + 1)
+                    .checked_shl(u32::from(id.level))
+                    .is_some_and(|end| end <= self.merkle_size)
+            })
+            .collect();
+        for chunk in covered.chunks(NODE_CHUNK) {
+            let ids: Vec<NodeId> = chunk.iter().map(|(id, _)| *id).collect();
+            let stored = store.pool_nodes(&ids).await?;
+            // The first damaged node in event order: the one under the smallest seq.
+            let damaged = chunk
+                .iter()
+                .filter(|(id, made)| stored.get(id) != Some(made))
+                .min_by_key(|(id, _)| first_leaf_seq(*id));
+            if let Some((id, made)) = damaged {
+                return Err(match stored.get(id) {
+                    None => nodes_missing(MissingNodeError(*id)),
+                    Some(node) => StoreError::AuditDamaged {
+                        seq: first_leaf_seq(*id),
+                        kind: Damage::MerkleNodesAltered,
+                        problem: format!(
+                            "stored merkle node {}/{} is {node}, the events make {made}",
+                            id.level, id.index
+                        ),
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// After the last event: nothing signed or stored may reach beyond it.
     async fn finish(mut self, store: &Store, last_seq: u64) -> Result<(), StoreError> {
         if let Some(signed) = self.checkpoints.next_at_most(store, u64::MAX).await? {
             let tree_size = signed.checkpoint.tree_size;
@@ -278,27 +333,6 @@ impl Pass {
                     self.merkle_size
                 ),
             });
-        }
-        let Some(expected) = self.merkle_edge else {
-            return Ok(());
-        };
-        let ids = Frontier::node_ids(expected.size());
-        let stored = store.pool_nodes(&ids).await?;
-        for (id, made) in ids.into_iter().zip(expected.nodes()) {
-            match stored.get(&id) {
-                None => return Err(nodes_missing(MissingNodeError(id))),
-                Some(node) if node != made => {
-                    return Err(StoreError::AuditDamaged {
-                        seq: first_leaf_seq(id),
-                        kind: Damage::MerkleNodesAltered,
-                        problem: format!(
-                            "stored merkle node {}/{} is {node}, the events make {made}",
-                            id.level, id.index
-                        ),
-                    });
-                }
-                Some(_) => {}
-            }
         }
         Ok(())
     }

@@ -292,6 +292,34 @@ server_test!(
     }
 );
 
+// A node inside the tree (not on its right edge), rewritten: found at its event.
+server_test!(
+    attack_tampering_an_altered_inner_merkle_node_is_named_at_its_event,
+    |s| {
+        some_history(s).await;
+        let (status, body) = s.post("/v1/audit/checkpoints", &s.admin, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(verification(s).await["ok"], true);
+        // The leaf of event 2 (level 0, index 1): under a larger node once the tree has
+        // four events, so no root check or right edge sees it.
+        execute(
+            s.store(),
+            &format!(
+                "UPDATE audit_merkle_nodes SET hash = {} WHERE level = 0 AND idx = 1",
+                zeros(s, 32)
+            ),
+        )
+        .await
+        .expect("alter a leaf node");
+        let result = verification(s).await;
+        assert_eq!(
+            (&result["ok"], &result["first_bad_seq"], &result["kind"]),
+            (&json!(false), &json!(2), &json!("merkle_nodes_altered")),
+            "{result}"
+        );
+    }
+);
+
 // A checkpoint row edited in the database: its signature no longer verifies, online
 // (named at its tree size) and in the export.
 server_test!(
