@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain::ChainErrorKind;
 use crate::export::VerifyErrorKind;
 use crate::retention::ManifestErrorKind;
+use crate::witness::WitnessKind;
 
 /// What kind of damage a verification found at its first bad `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -152,6 +153,15 @@ impl From<&VerifyErrorKind> for Damage {
     }
 }
 
+impl From<WitnessKind> for Damage {
+    fn from(kind: WitnessKind) -> Damage {
+        match kind {
+            WitnessKind::Truncated => Damage::Truncated,
+            WitnessKind::Inconsistent => Damage::Inconsistent,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Damage;
@@ -163,6 +173,17 @@ mod tests {
             assert_eq!(json, serde_json::Value::from(kind.as_str()));
             let back: Damage = serde_json::from_value(json).expect("deserialize");
             assert_eq!(back, kind);
+        }
+    }
+
+    #[test]
+    fn a_witness_kind_is_the_damage_of_the_same_name() {
+        use crate::witness::WitnessKind;
+        for kind in [WitnessKind::Truncated, WitnessKind::Inconsistent] {
+            assert_eq!(
+                serde_json::to_value(kind).expect("serialize"),
+                serde_json::to_value(Damage::from(kind)).expect("serialize")
+            );
         }
     }
 }

@@ -53,8 +53,10 @@ pub struct WitnessVerification {
     /// vouches for.
     pub first_bad_seq: Option<u64>,
     /// `truncated` (the trail is shorter than the witnessed tree) or `inconsistent`
-    /// (the witnessed tree is not a prefix of the current one), when not `ok`.
-    pub kind: Option<String>,
+    /// (the witnessed tree is not a prefix of the current one), when not `ok`: the same
+    /// damage kinds `GET /v1/audit/verify` names.
+    #[schema(value_type = Option<String>, example = "truncated")]
+    pub kind: Option<steward_audit::Damage>,
     /// What is wrong, when not `ok`.
     pub problem: Option<String>,
 }
@@ -109,7 +111,7 @@ pub async fn verify_witnessed(
         Ok(()) => (None, None, None),
         Err(error) => (
             Some(error.first_bad_seq),
-            Some(error.kind.as_str().to_owned()),
+            Some(steward_audit::Damage::from(error.kind)),
             Some(error.problem),
         ),
     };
