@@ -15,6 +15,7 @@ mod analysis;
 mod analyze;
 mod model;
 mod policy;
+pub mod refusal;
 mod score;
 pub mod strict_json;
 mod task;
@@ -39,6 +40,7 @@ pub use policy::{
     Band, DEFAULT_POLICY_TOML, LevelSpec, OverlaySpec, PermitTypeSpec, Policy, PolicyDocument,
     PolicyError, PolicyProblem, Renewal,
 };
+pub use refusal::Refusal;
 pub use score::{ComplianceSet, Facts, Score, score};
 pub use task::{Task, TaskError, json_kind};
 pub use worker::{CertificationStatus, WorkerStanding, hard_blocks_for_worker};

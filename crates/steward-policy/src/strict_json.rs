@@ -48,12 +48,13 @@ impl JsonError {
 
     /// The rule the refusal breaks, for problem documents: `malformed_json`,
     /// `duplicate_key`, `body_not_object` or `invalid_field`.
-    pub fn rule(&self) -> &'static str {
+    pub fn rule(&self) -> crate::Refusal {
+        use crate::Refusal;
         match self.kind {
-            JsonErrorKind::NotUtf8 | JsonErrorKind::Syntax => "malformed_json",
-            JsonErrorKind::DuplicateKey { .. } => "duplicate_key",
-            JsonErrorKind::NotObject { .. } => "body_not_object",
-            JsonErrorKind::Schema => "invalid_field",
+            JsonErrorKind::NotUtf8 | JsonErrorKind::Syntax => Refusal::MalformedJson,
+            JsonErrorKind::DuplicateKey { .. } => Refusal::DuplicateKey,
+            JsonErrorKind::NotObject { .. } => Refusal::BodyNotObject,
+            JsonErrorKind::Schema => Refusal::InvalidField,
         }
     }
 }

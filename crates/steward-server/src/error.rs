@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use steward_policy::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -24,28 +25,25 @@ pub enum ApiError {
         /// The JSON path or parameter at fault, when there is one.
         field: Option<String>,
     },
-    /// Well-formed but refused by a rule (missing evidence, segregation of duties…).
-    #[error("{message}")]
-    Unprocessable {
-        message: String,
-        rule: &'static str,
-        extra: Map<String, Value>,
-    },
     /// The resource is not in a state that allows the action.
     #[error("{message}")]
     Conflict {
         message: String,
         extra: Map<String, Value>,
     },
-    /// Refused by a named rule with a given status (403 segregation of duties, 409 an
-    /// illegal transition, …); `extra` members join the problem document.
+    /// Refused by a named rule, answered with the rule's status from the one table
+    /// ([`Refusal::status`]: 403 segregation of duties, 409 an illegal transition, 422
+    /// missing evidence, …); `extra` members join the problem document.
     #[error("{message}")]
     Refused {
-        status: StatusCode,
-        rule: &'static str,
+        rule: Refusal,
         message: String,
         extra: Map<String, Value>,
     },
+    /// A 4xx produced below the handlers (axum, tower) with a status no rule of the table
+    /// answers with: kept as it came, named [`Refusal::ClientError`].
+    #[error("{message}")]
+    Rewritten { status: StatusCode, message: String },
     /// A rate limit (see `limits`): 429 with `Retry-After`, rule `rate_limited`.
     #[error("{message}")]
     TooManyRequests {
@@ -74,17 +72,9 @@ impl ApiError {
         }
     }
 
-    pub fn unprocessable(rule: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::Unprocessable {
-            message: message.into(),
-            rule,
-            extra: Map::new(),
-        }
-    }
-
-    pub fn refused(status: StatusCode, rule: &'static str, message: impl Into<String>) -> ApiError {
+    /// Refused by `rule`, answered with the rule's status.
+    pub fn refused(rule: Refusal, message: impl Into<String>) -> ApiError {
         ApiError::Refused {
-            status,
             rule,
             message: message.into(),
             extra: Map::new(),
@@ -100,13 +90,11 @@ impl ApiError {
         use steward_permits::ApprovalRefusal as R;
         match refusal {
             R::Requester { .. } | R::WorkerOwner { .. } | R::Executor { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "segregation_of_duties", message)
+                ApiError::refused(Refusal::SegregationOfDuties, message)
             }
-            R::AlreadyApproved { .. } => {
-                ApiError::refused(StatusCode::CONFLICT, "one_vote_per_person", message)
-            }
+            R::AlreadyApproved { .. } => ApiError::refused(Refusal::OneVotePerPerson, message),
             R::NotHuman { .. } | R::RoleNotHeld { .. } | R::RoleNotEligible { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "role_not_eligible", message)
+                ApiError::refused(Refusal::RoleNotEligible, message)
             }
         }
     }
@@ -118,9 +106,7 @@ impl ApiError {
     /// Adds a member to the problem document (`missing`, `current_state`, …).
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
         match &mut self {
-            ApiError::Unprocessable { extra, .. }
-            | ApiError::Conflict { extra, .. }
-            | ApiError::Refused { extra, .. } => {
+            ApiError::Conflict { extra, .. } | ApiError::Refused { extra, .. } => {
                 extra.insert(key.to_owned(), value.into());
             }
             _ => {}
@@ -129,59 +115,45 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Refused { status, .. } => *status,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        match (self, self.rule()) {
+            (ApiError::Rewritten { status, .. }, _) => *status,
+            (_, Some(rule)) => {
+                StatusCode::from_u16(rule.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            (_, None) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn slug(&self) -> &'static str {
-        match self {
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not-found",
-            ApiError::BadRequest { .. } => "invalid-request",
-            ApiError::Unprocessable { .. } => "rule-violation",
-            ApiError::Conflict { .. } => "conflict",
-            ApiError::Refused { status, .. } => match status.as_u16() {
-                400 => "invalid-request",
-                403 => "forbidden",
-                404 => "not-found",
-                405 => "method-not-allowed",
-                409 => "conflict",
-                413 => "payload-too-large",
-                415 => "unsupported-media-type",
-                _ => "rule-violation",
-            },
-            ApiError::TooManyRequests { .. } => "rate-limited",
-            ApiError::PayloadTooLarge { .. } => "payload-too-large",
-            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
-            ApiError::Internal(_) => "internal",
+        match self.status().as_u16() {
+            400 => "invalid-request",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not-found",
+            405 => "method-not-allowed",
+            409 => "conflict",
+            413 => "payload-too-large",
+            415 => "unsupported-media-type",
+            429 => "rate-limited",
+            500.. => "internal",
+            _ => "rule-violation",
         }
     }
 
-    /// The rule a 4xx names (every problem below 500 has one); the variants that carry no
-    /// rule of their own name their kind.
-    pub fn rule(&self) -> Option<&'static str> {
+    /// The rule a 4xx names (every problem below 500 has one, and its status is the
+    /// rule's); the variants that carry no rule of their own name their kind.
+    pub fn rule(&self) -> Option<Refusal> {
         match self {
-            ApiError::Unauthorized(_) => Some("authentication_required"),
-            ApiError::Forbidden(_) => Some("role_required"),
-            ApiError::NotFound(_) => Some("not_found"),
-            ApiError::BadRequest { .. } => Some("invalid_request"),
-            ApiError::Unprocessable { rule, .. } | ApiError::Refused { rule, .. } => Some(rule),
-            ApiError::Conflict { .. } => Some("conflict"),
-            ApiError::TooManyRequests { .. } => Some("rate_limited"),
-            ApiError::PayloadTooLarge { .. } => Some("body_too_large"),
-            ApiError::UnsupportedMediaType(_) => Some("json_required"),
+            ApiError::Unauthorized(_) => Some(Refusal::AuthenticationRequired),
+            ApiError::Forbidden(_) => Some(Refusal::RoleRequired),
+            ApiError::NotFound(_) => Some(Refusal::NotFound),
+            ApiError::BadRequest { .. } => Some(Refusal::InvalidRequest),
+            ApiError::Refused { rule, .. } => Some(*rule),
+            ApiError::Rewritten { .. } => Some(Refusal::ClientError),
+            ApiError::Conflict { .. } => Some(Refusal::Conflict),
+            ApiError::TooManyRequests { .. } => Some(Refusal::RateLimited),
+            ApiError::PayloadTooLarge { .. } => Some(Refusal::BodyTooLarge),
+            ApiError::UnsupportedMediaType(_) => Some(Refusal::JsonRequired),
             ApiError::Internal(_) => None,
         }
     }
@@ -202,7 +174,7 @@ impl IntoResponse for ApiError {
         body.insert("status".into(), json!(status.as_u16()));
         body.insert("detail".into(), json!(self.to_string()));
         if let Some(rule) = self.rule() {
-            body.insert("rule".into(), json!(rule));
+            body.insert("rule".into(), json!(rule.code()));
         }
         let mut cause = None;
         let mut retry_after = None;
@@ -212,9 +184,9 @@ impl IntoResponse for ApiError {
             } => {
                 body.insert("field".into(), json!(field));
             }
-            ApiError::Unprocessable { extra, .. }
-            | ApiError::Conflict { extra, .. }
-            | ApiError::Refused { extra, .. } => body.extend(extra),
+            ApiError::Conflict { extra, .. } | ApiError::Refused { extra, .. } => {
+                body.extend(extra)
+            }
             ApiError::TooManyRequests {
                 limit,
                 retry_after_s,

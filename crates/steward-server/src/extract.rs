@@ -3,9 +3,10 @@
 //! `text/plain`).
 
 use axum::extract::{FromRequestParts, Path};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+
+use steward_policy::Refusal;
 
 use crate::error::ApiError;
 
@@ -31,15 +32,10 @@ where
                 let path = e.path().to_string();
                 let inner = e.into_inner();
                 if path == "." {
-                    ApiError::refused(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_query",
-                        format!("bad query string: {inner}"),
-                    )
+                    ApiError::refused(Refusal::InvalidQuery, format!("bad query string: {inner}"))
                 } else {
                     ApiError::refused(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_query",
+                        Refusal::InvalidQuery,
                         format!("query parameter `{path}`: {inner}"),
                     )
                     .with("field", path)
@@ -64,8 +60,7 @@ where
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(value)) => Ok(ApiPath(value)),
             Err(rejection) if rejection.status().is_client_error() => Err(ApiError::refused(
-                StatusCode::BAD_REQUEST,
-                "invalid_path_parameter",
+                Refusal::InvalidPathParameter,
                 format!("bad path parameter: {}", rejection.body_text()),
             )),
             Err(rejection) => Err(ApiError::internal(rejection)),

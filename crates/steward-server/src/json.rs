@@ -73,7 +73,7 @@ pub fn json_error(e: JsonError, prefix: &str) -> ApiError {
         _ if path.is_empty() => e.message.clone(),
         _ => format!("`{path}`: {}", e.message),
     };
-    let mut problem = ApiError::refused(StatusCode::BAD_REQUEST, rule, message);
+    let mut problem = ApiError::refused(rule, message);
     if !path.is_empty() {
         problem = problem.with("field", path);
     }

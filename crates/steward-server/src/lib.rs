@@ -38,6 +38,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use std::sync::Arc;
+use steward_policy::Refusal;
 use tokio::net::TcpListener;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -342,8 +343,7 @@ async fn not_found(request: Request) -> ApiError {
 
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::refused(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        Refusal::MethodNotAllowed,
         format!(
             "`{}` is not allowed on `{}`; the `Allow` header lists the methods that are",
             request.method(),
@@ -381,16 +381,24 @@ async fn problems_only(request: Request, next: Next) -> Response {
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
     let rule = match status {
-        StatusCode::BAD_REQUEST => "invalid_request",
-        StatusCode::UNAUTHORIZED => "authentication_required",
-        StatusCode::FORBIDDEN => "role_required",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "json_required",
-        _ => "client_error",
+        StatusCode::BAD_REQUEST => Refusal::InvalidRequest,
+        StatusCode::UNAUTHORIZED => Refusal::AuthenticationRequired,
+        StatusCode::FORBIDDEN => Refusal::RoleRequired,
+        StatusCode::NOT_FOUND => Refusal::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Refusal::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Refusal::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Refusal::JsonRequired,
+        _ => Refusal::ClientError,
     };
-    let mut problem = ApiError::refused(status, rule, text).into_response();
+    let problem = if rule.status() == status.as_u16() {
+        ApiError::refused(rule, text)
+    } else {
+        ApiError::Rewritten {
+            status,
+            message: text,
+        }
+    };
+    let mut problem = problem.into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             problem.headers_mut().insert(name.clone(), value.clone());

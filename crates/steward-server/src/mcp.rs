@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
@@ -33,6 +33,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use steward_permits::PermitState;
+use steward_policy::Refusal;
 use steward_store::{Channel, Permit};
 use utoipa::PartialSchema;
 
@@ -109,8 +110,7 @@ fn same_origin(headers: &HeaderMap, public_url: &str) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::refused(
-        StatusCode::FORBIDDEN,
-        "cross_origin",
+        Refusal::CrossOrigin,
         format!(
             "requests to `/mcp` from origin `{origin}` are refused: only this server's own origin may call it from a browser"
         ),

@@ -30,7 +30,7 @@ use steward_permits::{
     Timestamp, TriggerConfig, TriggerKind, observe, rollback_escalation_roles,
     rollback_sla_minutes, rollback_within_sla,
 };
-use steward_policy::{Level, Role};
+use steward_policy::{Level, Refusal, Role};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
@@ -109,7 +109,7 @@ pub enum MonitoringError {
     Sample(#[from] SampleError),
     /// The caller plays no part that allows this here.
     #[error("{message}")]
-    NotAllowed { rule: &'static str, message: String },
+    NotAllowed { rule: Refusal, message: String },
     /// Telemetry is taken only for an active or executing permit.
     #[error(
         "permit `{permit_id}` is {state}: telemetry is taken only while it is active or executing"
@@ -392,7 +392,7 @@ impl Store {
         let permit = load_permit(&mut tx, permit_id).await?;
         if !permit.is_worker_side(by) && !by.has_role(Role::Admin) {
             return Err(MonitoringError::NotAllowed {
-                rule: "not_executor",
+                rule: Refusal::NotExecutor,
                 message: format!(
                     "only the worker of permit `{permit_id}`, its owner, the permit's requester or an admin may post its telemetry"
                 ),
@@ -513,7 +513,7 @@ impl Store {
         let permit = load_permit(&mut tx, permit_id).await?;
         if !permit.is_worker_side(by) {
             return Err(MonitoringError::NotAllowed {
-                rule: "not_executor",
+                rule: Refusal::NotExecutor,
                 message: format!(
                     "only the worker of permit `{permit_id}`, its owner or the permit's requester may report its rollback"
                 ),

@@ -24,7 +24,7 @@ use steward_permits::{
 };
 use steward_policy::{
     Analysis, ApprovalRequirements, Block, CertificationStatus, Evidence, Level, PermitType,
-    Policy, Role, WorkerStanding, hard_blocks_for_worker,
+    Policy, Refusal, Role, WorkerStanding, hard_blocks_for_worker,
 };
 
 use crate::audit::{NewEvent, append_event};
@@ -238,7 +238,7 @@ pub enum PermitError {
     Window(#[from] WindowError),
     /// The caller is authenticated but plays no part that allows this action here.
     #[error("{message}")]
-    NotAllowed { rule: &'static str, message: String },
+    NotAllowed { rule: Refusal, message: String },
     #[error("{message}")]
     OutsideWindow { message: String },
     /// The rollback plan (or its tested / rehearsed dates) does not meet the level's rules
@@ -261,7 +261,7 @@ fn names(list: &[Evidence]) -> String {
 }
 
 impl PermitError {
-    fn not_allowed(rule: &'static str, message: impl Into<String>) -> PermitError {
+    fn not_allowed(rule: Refusal, message: impl Into<String>) -> PermitError {
         PermitError::NotAllowed {
             rule,
             message: message.into(),
@@ -309,7 +309,7 @@ pub(crate) fn same_actor(by: &Principal, actor: &Actor) -> Result<(), PermitErro
         Ok(())
     } else {
         Err(PermitError::not_allowed(
-            "actor_mismatch",
+            Refusal::ActorMismatch,
             format!("`{}` may not act as `{}`", by.id, actor.id),
         ))
     }
@@ -618,7 +618,7 @@ impl Store {
         ];
         if by.kind != PrincipalKind::Human || !CAB_ROLES.iter().any(|r| by.has_role(*r)) {
             return Err(PermitError::not_allowed(
-                "role_not_eligible",
+                Refusal::RoleNotEligible,
                 "a change-advisory-board sign-off is recorded by a human admin, vp_engineering, cto, ciso or coo",
             ));
         }
@@ -626,7 +626,7 @@ impl Store {
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         if !permit.requirements.change_advisory_board_required {
             return Err(PermitError::not_allowed(
-                "cab_not_required",
+                Refusal::CabNotRequired,
                 format!(
                     "permit `{}` needs no change-advisory-board sign-off",
                     permit.id
@@ -672,7 +672,7 @@ impl Store {
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         if by.id != permit.requester_id && !by.has_role(Role::Admin) {
             return Err(PermitError::not_allowed(
-                "not_requester",
+                Refusal::NotRequester,
                 format!(
                     "only the requester of permit `{}` (or an admin) may resubmit it",
                     permit.id
@@ -914,7 +914,7 @@ impl Store {
             || permit.approvals.iter().any(|a| a.principal_id == by.id);
         if !may {
             return Err(PermitError::not_allowed(
-                "not_a_party",
+                Refusal::NotAParty,
                 format!(
                     "only the requester, an approver of permit `{}`, an admin, a security_lead or an incident_commander may revoke it",
                     permit.id
@@ -979,7 +979,7 @@ impl Store {
         emergency::not_through_the_permit_path(&permit, "renewed")?;
         if !matches!(permit.state, PermitState::Active | PermitState::Executing) {
             return Err(PermitError::not_allowed(
-                "not_live",
+                Refusal::PermitNotLive,
                 format!(
                     "cannot renew a permit in state `{}`: only active or executing permits are renewed",
                     permit.state
@@ -1000,7 +1000,7 @@ impl Store {
             | RenewalApproval::IncidentCommander => {
                 let role = role.ok_or_else(|| {
                     PermitError::not_allowed(
-                        "role_required",
+                        Refusal::RoleRequired,
                         "renewing this permit is an approval: name the `role` you approve under",
                     )
                 })?;
@@ -1390,7 +1390,7 @@ fn executor_or_requester(
         Ok(())
     } else {
         Err(PermitError::not_allowed(
-            "not_executor",
+            Refusal::NotExecutor,
             format!(
                 "only the worker holding permit `{}` or its requester may {action} it",
                 permit.id
@@ -1404,7 +1404,7 @@ fn requester_or_admin(by: &Principal, permit: &Permit, action: &str) -> Result<(
         Ok(())
     } else {
         Err(PermitError::not_allowed(
-            "not_requester",
+            Refusal::NotRequester,
             format!(
                 "only the requester of permit `{}` (or an admin) may {action} it",
                 permit.id

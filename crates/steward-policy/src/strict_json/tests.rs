@@ -16,7 +16,7 @@ fn duplicate_at_the_top_is_named() {
     let err = refused(r#"{"a":1,"b":2,"a":3}"#, Top::Object);
     assert_eq!(err.kind, JsonErrorKind::DuplicateKey { key: "a".into() });
     assert_eq!(err.path, "a");
-    assert_eq!(err.rule(), "duplicate_key");
+    assert_eq!(err.rule().code(), "duplicate_key");
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn non_objects_are_refused_where_an_object_is_needed() {
     ] {
         let err = refused(text, Top::Object);
         assert_eq!(err.kind, JsonErrorKind::NotObject { got: kind }, "{text}");
-        assert_eq!(err.rule(), "body_not_object");
+        assert_eq!(err.rule().code(), "body_not_object");
         assert!(err.message.contains(kind), "{err}");
         check(text, Top::Any).unwrap();
     }
@@ -87,7 +87,7 @@ fn syntax_errors_and_trailing_data_are_malformed() {
     for text in ["{", "{\"a\":}", "{} {}", "{}x", ""] {
         let err = refused(text, Top::Object);
         assert_eq!(err.kind, JsonErrorKind::Syntax, "{text:?}");
-        assert_eq!(err.rule(), "malformed_json");
+        assert_eq!(err.rule().code(), "malformed_json");
     }
 }
 
@@ -108,7 +108,7 @@ fn schema_errors_name_the_path() {
     let err = from_str::<Body>(r#"{"items":[1,"x"]}"#, Top::Object).unwrap_err();
     assert_eq!(err.kind, JsonErrorKind::Schema);
     assert_eq!(err.path, "items[1]");
-    assert_eq!(err.rule(), "invalid_field");
+    assert_eq!(err.rule().code(), "invalid_field");
     // An array is never read positionally into a struct.
     let err = from_str::<Body>(r#"[[1]]"#, Top::Object).unwrap_err();
     assert_eq!(err.kind, JsonErrorKind::NotObject { got: "an array" });

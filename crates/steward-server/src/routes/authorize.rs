@@ -10,12 +10,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use steward_permits::{Operation, RevocationReason, Rule, Verdict, authorize};
 use steward_policy::{
-    Action, Environment, PermitType, Role, action_requirement, classify_action,
+    Action, Environment, PermitType, Refusal, Role, action_requirement, classify_action,
     names_sensitive_data,
 };
 use steward_store::{Channel, NewEvent, Subject};
@@ -263,8 +262,7 @@ fn may_ask(caller: &Caller, worker: &CachedWorker) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::refused(
-        StatusCode::FORBIDDEN,
-        "not_a_party",
+        Refusal::NotAParty,
         format!(
             "only worker `{}`'s own agent, its owner or an admin may authorize its operations",
             worker.id
@@ -279,7 +277,7 @@ fn lookup_error(e: LookupError) -> ApiError {
             ApiError::NotFound(message)
         }
         LookupError::UnreadablePermit(_) => {
-            ApiError::unprocessable("unreadable_constraints", message)
+            ApiError::refused(Refusal::UnreadableConstraints, message)
         }
         LookupError::Store(e) => ApiError::internal(e),
     }

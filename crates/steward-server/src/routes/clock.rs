@@ -4,9 +4,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use steward_policy::Role;
+use steward_policy::{Refusal, Role};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -74,8 +73,7 @@ pub async fn advance(
     caller.require_any(&[Role::Admin], "advancing the clock")?;
     if !state.clock.is_rehearsal() || !state.store.is_rehearsal() {
         return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "not_rehearsal",
+            Refusal::NotRehearsal,
             "the clock advances only under `steward serve --rehearsal`; this server runs on the wall clock",
         ));
     }

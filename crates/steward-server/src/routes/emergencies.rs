@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_permits::{Channel, EmergencyError};
-use steward_policy::{Role, analyze, permit_classes};
+use steward_policy::{Refusal, Role, analyze, permit_classes};
 use steward_store::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
     NewEmergency, PersonalText,
@@ -353,8 +353,7 @@ pub fn require_reader(caller: &Caller) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::refused(
-            StatusCode::FORBIDDEN,
-            "role_not_eligible",
+            Refusal::RoleNotEligible,
             "emergencies are read by principals with a role other than `worker`",
         ))
     }
@@ -419,19 +418,17 @@ pub fn emergency_error(err: EmergencyActionError) -> ApiError {
         EmergencyActionError::Permit(e) => permit_error(e),
         EmergencyActionError::Rule(rule) => match rule {
             EmergencyError::Duration { .. } | EmergencyError::RenewalDuration { .. } => {
-                ApiError::unprocessable("emergency_duration", message).with("field", "minutes")
+                ApiError::refused(Refusal::EmergencyDuration, message).with("field", "minutes")
             }
             EmergencyError::ApprovalWindowClosed { closed_at_ms, .. } => {
-                ApiError::refused(StatusCode::CONFLICT, "approval_window_closed", message)
+                ApiError::refused(Refusal::ApprovalWindowClosed, message)
                     .with("closed_at_ms", closed_at_ms)
             }
             EmergencyError::NotIncidentCommander { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "incident_commander_only", message)
+                ApiError::refused(Refusal::IncidentCommanderOnly, message)
             }
-            EmergencyError::Renewal(_) => ApiError::unprocessable("emergency_renewal", message),
+            EmergencyError::Renewal(_) => ApiError::refused(Refusal::EmergencyRenewal, message),
         },
-        EmergencyActionError::State { rule, .. } => {
-            ApiError::refused(StatusCode::CONFLICT, rule, message)
-        }
+        EmergencyActionError::State { rule, .. } => ApiError::refused(rule, message),
     }
 }

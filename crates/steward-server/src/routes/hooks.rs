@@ -320,7 +320,7 @@ async fn decide(
 /// an error (the hook then blocks: fail closed).
 fn refusal(error: ApiError) -> Result<String, ApiError> {
     let rule = match &error {
-        ApiError::Unprocessable { rule, .. } | ApiError::Refused { rule, .. } => Some(*rule),
+        ApiError::Refused { rule, .. } => Some(*rule),
         ApiError::Internal(_) => return Err(error),
         _ => None,
     };

@@ -9,10 +9,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_permits::{RollbackOutcome, TriggerConfig};
+use steward_policy::Refusal;
 use steward_policy::Role;
 use steward_store::{MonitoringError, Rollback, RollbackFilter, TelemetryInput, TelemetryOutcome};
 use utoipa::{IntoParams, ToSchema};
@@ -262,16 +262,12 @@ pub fn monitoring_error(err: MonitoringError) -> ApiError {
             };
             ApiError::bad_request(message, field)
         }
-        MonitoringError::NotAllowed { rule, .. } => {
-            ApiError::refused(StatusCode::FORBIDDEN, rule, message)
-        }
+        MonitoringError::NotAllowed { rule, .. } => ApiError::refused(rule, message),
         MonitoringError::NotLive { state, .. } => {
-            ApiError::refused(StatusCode::CONFLICT, "permit_not_live", message)
-                .with("current_state", state.as_str())
+            ApiError::refused(Refusal::PermitNotLive, message).with("current_state", state.as_str())
         }
         MonitoringError::RollbackClosed { status, .. } => {
-            ApiError::refused(StatusCode::CONFLICT, "rollback_reported", message)
-                .with("status", status)
+            ApiError::refused(Refusal::RollbackReported, message).with("status", status)
         }
     }
 }

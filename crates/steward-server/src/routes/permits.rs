@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use steward_permits::{
     Channel, Decision, Outcome, PermitState, PermitTimes, RevocationReason, Timestamp, review_clock,
 };
-use steward_policy::{Analysis, Evidence, Level, Role, Task, analyze, permit_classes};
+use steward_policy::{Analysis, Evidence, Level, Refusal, Role, Task, analyze, permit_classes};
 use steward_store::{
     NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, PersonalText, ReviewQueue,
     StoreError, Subject,
@@ -620,8 +620,7 @@ pub async fn list(
         && own != asked
     {
         return Err(ApiError::refused(
-            StatusCode::FORBIDDEN,
-            "own_worker_only",
+            Refusal::OwnWorkerOnly,
             "a worker may list only its own permits",
         ));
     }
@@ -681,43 +680,37 @@ pub fn permit_error(err: PermitError) -> ApiError {
     match err {
         PermitError::Store(StoreError::NotFound { .. }) => ApiError::NotFound(message),
         PermitError::Store(StoreError::Conflict { .. }) => {
-            ApiError::refused(StatusCode::CONFLICT, "concurrent_update", message)
+            ApiError::refused(Refusal::ConcurrentUpdate, message)
         }
         PermitError::Store(other) => ApiError::internal(other),
-        PermitError::Transition(t) => {
-            ApiError::refused(StatusCode::CONFLICT, "illegal_transition", message)
-                .with("current_state", t.from.as_str())
-                .with("attempted_action", t.event.as_str())
-        }
+        PermitError::Transition(t) => ApiError::refused(Refusal::IllegalTransition, message)
+            .with("current_state", t.from.as_str())
+            .with("attempted_action", t.event.as_str()),
         PermitError::Approval(refusal) => ApiError::approval_refused(&refusal, message),
         PermitError::MissingEvidence { missing, .. } => {
             let names: Vec<&str> = missing.iter().map(|e| e.as_str()).collect();
-            ApiError::unprocessable("missing_evidence", message).with("missing", json!(names))
+            ApiError::refused(Refusal::MissingEvidence, message).with("missing", json!(names))
         }
         PermitError::MissingScope { missing, .. } => {
             let names: Vec<&str> = missing.iter().map(|f| f.as_str()).collect();
             let field = names.first().map(|f| format!("task.{f}"));
-            ApiError::unprocessable("missing_scope", message)
+            ApiError::refused(Refusal::MissingScope, message)
                 .with("missing", json!(names))
                 .with("field", json!(field))
         }
         PermitError::HardBlocks(blocks) => {
-            ApiError::unprocessable("hard_block", message).with("hard_blocks", json!(blocks))
+            ApiError::refused(Refusal::HardBlock, message).with("hard_blocks", json!(blocks))
         }
-        PermitError::NotRequired { .. } => ApiError::unprocessable("no_permit_needed", message),
-        PermitError::Window(_) => ApiError::unprocessable("permit_window", message),
-        PermitError::NotAllowed { rule, .. } => {
-            ApiError::refused(StatusCode::FORBIDDEN, rule, message)
-        }
+        PermitError::NotRequired { .. } => ApiError::refused(Refusal::NoPermitNeeded, message),
+        PermitError::Window(_) => ApiError::refused(Refusal::PermitWindow, message),
+        PermitError::NotAllowed { rule, .. } => ApiError::refused(rule, message),
         PermitError::InvalidRollbackPlan { problems, .. } => {
-            ApiError::unprocessable("invalid_rollback_plan", message)
+            ApiError::refused(Refusal::InvalidRollbackPlan, message)
                 .with("problems", json!(problems))
         }
         PermitError::IncompleteReport { missing, .. } => {
-            ApiError::unprocessable("incomplete_report", message).with("missing", json!(missing))
+            ApiError::refused(Refusal::IncompleteReport, message).with("missing", json!(missing))
         }
-        PermitError::OutsideWindow { .. } => {
-            ApiError::refused(StatusCode::CONFLICT, "outside_window", message)
-        }
+        PermitError::OutsideWindow { .. } => ApiError::refused(Refusal::OutsideWindow, message),
     }
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use steward_policy::Role;
+use steward_policy::{Refusal, Role};
 use steward_store::{NewPrincipal, Principal, PrincipalKind, StoreError};
 use utoipa::ToSchema;
 
@@ -131,8 +131,8 @@ pub async fn disable_principal(
 ) -> Result<Json<PrincipalView>, ApiError> {
     caller.require_any(&[Role::Admin], "disabling a principal")?;
     if id == caller.id() {
-        return Err(ApiError::unprocessable(
-            "self-disable",
+        return Err(ApiError::refused(
+            Refusal::SelfDisable,
             "a principal cannot disable itself; ask another admin",
         ));
     }

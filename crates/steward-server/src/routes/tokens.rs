@@ -16,7 +16,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use steward_policy::Role;
+use steward_policy::{Refusal, Role};
 use steward_store::{NewToken, TokenError, TokenInfo, token};
 use utoipa::ToSchema;
 
@@ -163,8 +163,8 @@ pub(crate) fn token_error(error: TokenError) -> ApiError {
     match error {
         TokenError::Store(error) => store_error(error),
         TokenError::ParentNotLive { .. } => ApiError::Unauthorized(message),
-        TokenError::OutlivesParent { max_expires_at_ms } => ApiError::unprocessable(
-            "token-outlives-caller",
+        TokenError::OutlivesParent { max_expires_at_ms } => ApiError::refused(
+            Refusal::TokenOutlivesCaller,
             format!("{message}; ask for fewer hours, or for none to expire with it"),
         )
         .with("max_expires_at_ms", max_expires_at_ms),

@@ -222,7 +222,7 @@ fn parse_url(url: &str, allow_private: bool) -> Result<String, ApiError> {
     match target::check_url(url, allow_private) {
         Ok(_) => Ok(url.to_owned()),
         Err(UrlError::Invalid(why)) => Err(bad(&why)),
-        Err(UrlError::Refused(refusal)) => Err(ApiError::unprocessable(
+        Err(UrlError::Refused(refusal)) => Err(ApiError::refused(
             refusal.rule(),
             format!("`url`: {refusal}"),
         )

@@ -18,7 +18,7 @@ use steward_permits::{
     AutoSuspension, OUTCOME_COUNTING_RULE, OperationResult, OutcomeRefusal, Recertification,
     promotion_approvals,
 };
-use steward_policy::{CertificationStatus, Level, Role};
+use steward_policy::{CertificationStatus, Level, Refusal, Role};
 use steward_store::{
     MAX_WORKER_PAGE, NewOutcome, NewWorker, OutcomeEvidence, OutcomeRecord, PersonalText,
     PromotionApproval, StoreError, Worker, WorkerError, WorkerFilter, WorkerPage,
@@ -334,8 +334,7 @@ pub async fn register(
     let owner_id = body.owner_id.unwrap_or_else(|| caller.id().to_owned());
     if !caller.has(Role::Admin) && owner_id != caller.id() {
         return Err(ApiError::refused(
-            StatusCode::FORBIDDEN,
-            "own_workers_only",
+            Refusal::OwnWorkersOnly,
             "a master registers only workers it owns; leave out `owner_id` or ask an admin",
         ));
     }
@@ -521,8 +520,7 @@ pub async fn approve_promotion(
         .map_err(|e| ApiError::bad_request(format!("`role`: {e}"), "role"))?;
     if !caller.has(role) {
         return Err(ApiError::refused(
-            StatusCode::FORBIDDEN,
-            "role_not_eligible",
+            Refusal::RoleNotEligible,
             format!(
                 "role not held: `{}` does not hold the role `{role}`",
                 caller.principal().name
@@ -918,7 +916,7 @@ fn store_error(error: StoreError) -> ApiError {
     let message = error.to_string();
     match error {
         StoreError::NotFound { .. } => ApiError::NotFound(message),
-        StoreError::Conflict { .. } => ApiError::refused(StatusCode::CONFLICT, "conflict", message),
+        StoreError::Conflict { .. } => ApiError::refused(Refusal::Conflict, message),
         other => ApiError::internal(other),
     }
 }
@@ -934,53 +932,46 @@ pub fn worker_error(error: WorkerError) -> ApiError {
             field: Some(field.to_owned()),
         },
         WorkerError::BadReference { field, .. } => {
-            ApiError::unprocessable("invalid_reference", message).with("field", field)
+            ApiError::refused(Refusal::InvalidReference, message).with("field", field)
         }
         WorkerError::NotEligible {
             target,
             eligibility,
             ..
-        } => ApiError::unprocessable("not_eligible", message)
+        } => ApiError::refused(Refusal::NotEligible, message)
             .with("target_level", target.value())
             .with("unmet", json!(eligibility.unmet().collect::<Vec<_>>()))
             .with("reasons", json!(eligibility.reasons)),
         WorkerError::InitialCertification(_) => {
-            ApiError::unprocessable("initial_certification", message)
+            ApiError::refused(Refusal::InitialCertification, message)
         }
         WorkerError::ApproverRefused { refusal, .. } => {
             ApiError::approval_refused(&refusal, message)
         }
         WorkerError::IllegalTransition { error, .. } => {
-            ApiError::refused(StatusCode::CONFLICT, "illegal_transition", message)
+            ApiError::refused(Refusal::IllegalTransition, message)
                 .with("current_status", error.from.as_str())
                 .with("attempted_action", error.action.as_str())
         }
-        WorkerError::HumanOnly { .. } => {
-            ApiError::refused(StatusCode::FORBIDDEN, "human_only", message)
-        }
+        WorkerError::HumanOnly { .. } => ApiError::refused(Refusal::HumanOnly, message),
         WorkerError::RecertificationNotRequired { .. } => {
-            ApiError::unprocessable("recertification_not_required", message)
+            ApiError::refused(Refusal::RecertificationNotRequired, message)
         }
         WorkerError::ProbationNotOver { until_ms, .. } => {
-            ApiError::refused(StatusCode::CONFLICT, "probation_not_over", message)
+            ApiError::refused(Refusal::ProbationNotOver, message)
                 .with("probation_until_ms", until_ms)
         }
-        WorkerError::NotOwner { .. } => {
-            ApiError::refused(StatusCode::FORBIDDEN, "own_workers_only", message)
-        }
+        WorkerError::NotOwner { .. } => ApiError::refused(Refusal::OwnWorkersOnly, message),
         WorkerError::IdentityExists { principal_id, .. } => {
-            ApiError::refused(StatusCode::CONFLICT, "identity_exists", message)
-                .with("principal_id", principal_id)
+            ApiError::refused(Refusal::IdentityExists, message).with("principal_id", principal_id)
         }
-        WorkerError::NoIdentity { .. } => {
-            ApiError::refused(StatusCode::CONFLICT, "no_identity", message)
-        }
+        WorkerError::NoIdentity { .. } => ApiError::refused(Refusal::NoIdentity, message),
         WorkerError::OutcomeRefused(refusal) => match refusal {
             OutcomeRefusal::NotAReporter { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "outcome_reporter", message)
+                ApiError::refused(Refusal::OutcomeReporter, message)
             }
             OutcomeRefusal::SelfReportLimited { .. } => {
-                ApiError::refused(StatusCode::FORBIDDEN, "self_report_limited", message)
+                ApiError::refused(Refusal::SelfReportLimited, message)
             }
             OutcomeRefusal::LevelRequired => ApiError::bad_request(message, "level"),
             OutcomeRefusal::EvidenceMissing
@@ -989,11 +980,11 @@ pub fn worker_error(error: WorkerError) -> ApiError {
             | OutcomeRefusal::ContradictsPermit { .. }
             | OutcomeRefusal::NotAnAllowedDecision
             | OutcomeRefusal::LevelMismatch { .. } => {
-                ApiError::unprocessable("outcome_evidence", message)
+                ApiError::refused(Refusal::OutcomeEvidence, message)
             }
         },
         WorkerError::EvidenceAlreadyUsed { .. } => {
-            ApiError::refused(StatusCode::CONFLICT, "evidence_already_used", message)
+            ApiError::refused(Refusal::EvidenceAlreadyUsed, message)
         }
         WorkerError::Token(error) => crate::routes::tokens::token_error(error),
     }

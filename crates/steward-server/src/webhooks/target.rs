@@ -75,11 +75,11 @@ impl TargetClass {
     }
 
     /// The problem `rule` of a refusal of this class.
-    pub fn rule(self) -> &'static str {
+    pub fn rule(self) -> steward_policy::Refusal {
         if self == TargetClass::Metadata {
-            "metadata_webhook_target"
+            steward_policy::Refusal::MetadataWebhookTarget
         } else {
-            "private_webhook_target"
+            steward_policy::Refusal::PrivateWebhookTarget
         }
     }
 }
@@ -93,7 +93,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    pub fn rule(&self) -> &'static str {
+    pub fn rule(&self) -> steward_policy::Refusal {
         self.class.rule()
     }
 }
@@ -508,12 +508,12 @@ mod tests {
         let Err(UrlError::Refused(refusal)) = check_url("http://169.254.169.254/", true) else {
             panic!("metadata accepted");
         };
-        assert_eq!(refusal.rule(), "metadata_webhook_target");
+        assert_eq!(refusal.rule().code(), "metadata_webhook_target");
         assert!(refusal.to_string().contains("metadata"), "{refusal}");
         let Err(UrlError::Refused(refusal)) = check_url("http://10.0.0.1/", false) else {
             panic!("private accepted");
         };
-        assert_eq!(refusal.rule(), "private_webhook_target");
+        assert_eq!(refusal.rule().code(), "private_webhook_target");
         assert!(
             refusal.to_string().contains("--webhook-allow-private"),
             "{refusal}"

@@ -415,7 +415,7 @@ server_test!(emergency_is_revoked_at_expiry_by_the_sweep, |s| {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(body["rule"], "not_live");
+    assert_eq!(body["rule"], "permit_not_live");
     let events = events_of(s.store(), approved["permit_id"].as_str().expect("permit")).await;
     let revoked: Vec<&Value> = events
         .iter()

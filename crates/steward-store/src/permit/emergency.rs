@@ -28,7 +28,7 @@ use steward_permits::{
     check_declared_minutes, check_emergency_renewal, emergency_status, review_due, review_status,
     sweep_action,
 };
-use steward_policy::{Analysis, ApprovalRequirements, Level, PermitType, Policy, Role};
+use steward_policy::{Analysis, ApprovalRequirements, Level, PermitType, Policy, Refusal, Role};
 
 use super::{
     ApprovalRecord, Permit, PermitError, candidate, certification_in_force, event, parties, row,
@@ -179,7 +179,7 @@ pub enum EmergencyActionError {
     /// The emergency is not in a state that allows the action (already resolved, review
     /// not due or already filed); `rule` names which.
     #[error("{message}")]
-    State { rule: &'static str, message: String },
+    State { rule: Refusal, message: String },
 }
 
 impl From<StoreError> for EmergencyActionError {
@@ -200,14 +200,14 @@ impl From<ApprovalRefusal> for EmergencyActionError {
     }
 }
 
-fn state_error(rule: &'static str, message: impl Into<String>) -> EmergencyActionError {
+fn state_error(rule: Refusal, message: impl Into<String>) -> EmergencyActionError {
     EmergencyActionError::State {
         rule,
         message: message.into(),
     }
 }
 
-fn not_allowed(rule: &'static str, message: impl Into<String>) -> EmergencyActionError {
+fn not_allowed(rule: Refusal, message: impl Into<String>) -> EmergencyActionError {
     EmergencyActionError::Permit(PermitError::not_allowed(rule, message))
 }
 
@@ -255,7 +255,7 @@ impl Store {
         let may = by.id == worker.owner_id || DECLARER_ROLES.iter().any(|r| by.has_role(*r));
         if !may {
             return Err(not_allowed(
-                "not_a_declarer",
+                Refusal::NotADeclarer,
                 "an emergency is declared by the worker's owner, a master, an incident_commander, an on_call_lead or an admin",
             ));
         }
@@ -419,7 +419,7 @@ impl Store {
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
         if e.resolved_at_ms.is_some() {
             return Err(state_error(
-                "emergency_resolved",
+                Refusal::EmergencyResolved,
                 format!("emergency `{}` is resolved: nothing to approve", e.id),
             ));
         }
@@ -548,7 +548,7 @@ impl Store {
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         if e.resolved_at_ms.is_some() {
             return Err(state_error(
-                "emergency_resolved",
+                Refusal::EmergencyResolved,
                 format!("emergency `{}` is already resolved", e.id),
             ));
         }
@@ -633,14 +633,14 @@ impl Store {
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
         if e.resolved_at_ms.is_some() {
             return Err(state_error(
-                "emergency_resolved",
+                Refusal::EmergencyResolved,
                 format!("emergency `{}` is resolved: it cannot be renewed", e.id),
             ));
         }
         let expired = permit.expires_at_ms.is_some_and(|until| now_ms >= until);
         if !matches!(permit.state, PermitState::Active | PermitState::Executing) || expired {
             return Err(state_error(
-                "not_live",
+                Refusal::PermitNotLive,
                 format!(
                     "emergency `{}` has no live permit to renew (permit `{}` is {}{})",
                     e.id,
@@ -731,7 +731,7 @@ impl Store {
                 .any(|r| by.has_role(*r));
         if !may {
             return Err(not_allowed(
-                "not_a_party",
+                Refusal::NotAParty,
                 format!(
                     "the review of emergency `{}` is filed by its declarer, its approver, an incident_commander, an on_call_lead or an admin",
                     e.id
@@ -740,13 +740,13 @@ impl Store {
         }
         if e.review_filed_at_ms.is_some() {
             return Err(state_error(
-                "review_already_filed",
+                Refusal::ReviewAlreadyFiled,
                 format!("the review of emergency `{}` is already filed", e.id),
             ));
         }
         let Some(due) = e.review_due_at_ms else {
             return Err(state_error(
-                "review_not_due",
+                Refusal::ReviewNotDue,
                 format!(
                     "emergency `{}` needs no review yet: it is still running, or its permit was never granted",
                     e.id
@@ -1032,7 +1032,7 @@ pub(super) fn not_through_the_permit_path(
         .and_then(Value::as_str)
         .unwrap_or("?");
     Err(PermitError::not_allowed(
-        "emergency_path",
+        Refusal::EmergencyPath,
         format!(
             "permit `{}` is an emergency permit: it is {action} through emergency `{emergency}` (`/v1/emergencies/{emergency}`), not the permit workflow",
             permit.id
@@ -1058,7 +1058,7 @@ fn require_incident_role(by: &Principal, action: &str) -> Result<(), EmergencyAc
         Ok(())
     } else {
         Err(not_allowed(
-            "role_not_eligible",
+            Refusal::RoleNotEligible,
             format!("only a human incident_commander or on_call_lead may {action}"),
         ))
     }

@@ -12,7 +12,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use steward_policy::Role;
+use steward_policy::{Refusal, Role};
 use steward_store::{CheckpointOutcome, MAX_CHECKPOINT_PAGE, SignedCheckpoint};
 use utoipa::ToSchema;
 
@@ -99,8 +99,7 @@ pub async fn create_checkpoint(
     caller.require_any(&[Role::Admin, Role::Auditor], "signing an audit checkpoint")?;
     let Some(key) = &state.audit_key else {
         return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "no_signing_key",
+            Refusal::NoSigningKey,
             "this server has no audit signing key (`audit-signing.key` in its data \
              directory), so it cannot sign checkpoints",
         ));
@@ -113,8 +112,7 @@ pub async fn create_checkpoint(
             Err(SignError::Store(error)) => return Err(store_error(error)),
             Err(error @ SignError::Inconsistent { .. }) => {
                 return Err(ApiError::refused(
-                    StatusCode::CONFLICT,
-                    "trail_inconsistent",
+                    Refusal::TrailInconsistent,
                     error.to_string(),
                 ));
             }

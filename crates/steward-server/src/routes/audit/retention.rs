@@ -12,7 +12,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use steward_policy::Role;
+use steward_policy::{Refusal, Role};
 use steward_store::{
     HoldFilter, HoldScope, KeepReason, LegalHold, MAX_MANIFEST_PAGE, NewLegalHold, PruneReport,
     SignedManifest,
@@ -271,8 +271,7 @@ pub async fn prune(
     }
     let Some(key) = &state.audit_key else {
         return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "no_signing_key",
+            Refusal::NoSigningKey,
             "this server has no audit signing key (`audit-signing.key` in its data \
              directory), so it cannot sign the manifests that pruning leaves behind",
         ));

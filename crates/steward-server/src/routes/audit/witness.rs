@@ -13,9 +13,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Serialize;
 use steward_audit::verify_checkpoint;
+use steward_policy::Refusal;
 use steward_policy::Role;
 use steward_store::{Hash, SignedCheckpoint};
 use utoipa::ToSchema;
@@ -85,15 +85,14 @@ pub async fn verify_witnessed(
     let witnessed = parse_checkpoint(body)?;
     let Some(key) = &state.audit_key else {
         return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "no_signing_key",
+            Refusal::NoSigningKey,
             "this server has no audit signing key, so it cannot check the checkpoint's \
              signature; check it with `steward audit verify --checkpoint FILE --public-key KEY`",
         ));
     };
     if let Err(error) = verify_checkpoint(&witnessed, key.public_key()) {
-        return Err(ApiError::unprocessable(
-            "checkpoint_signature",
+        return Err(ApiError::refused(
+            Refusal::CheckpointSignature,
             format!(
                 "the checkpoint of tree size {} is not signed by this server's audit key \
                  (`{}`): {error}",
