@@ -474,7 +474,8 @@ pub struct TelemetryRecorded {
     pub p99_ms: Option<f64>,
     /// `ok` or `fail`.
     pub health: Option<String>,
-    pub seq: u64,
+    /// The sample's number for its permit.
+    pub seq: i64,
     pub fired: Vec<String>,
 }
 payload!(TelemetryRecorded => TelemetryRecorded);
