@@ -167,6 +167,31 @@ event_types! {
 }
 
 impl EventType {
+    /// The catalogued type named `name`, `None` for a name Steward does not write (an
+    /// event another part records, or a fixture's).
+    pub fn of(name: &str) -> Option<EventType> {
+        name.parse().ok()
+    }
+
+    /// A permit state change written through the one transition function
+    /// (`steward_permits::apply`): its data carries `from` and `to` ([`Transition`]).
+    pub const fn is_permit_transition(self) -> bool {
+        matches!(
+            self,
+            EventType::PermitReviewStarted
+                | EventType::PermitApproved
+                | EventType::PermitRejected
+                | EventType::PermitChangesRequested
+                | EventType::PermitResubmitted
+                | EventType::PermitIssued
+                | EventType::PermitCompleted
+                | EventType::PermitClosed
+                | EventType::PermitRevoked
+                | EventType::PermitExpired
+                | EventType::PermitArchived
+        )
+    }
+
     /// The part of the name before its dot (`permit` for `permit.requested`).
     pub fn family(self) -> &'static str {
         let name = self.as_str();
@@ -193,6 +218,23 @@ impl<'de> serde::Deserialize<'de> for EventType {
     }
 }
 
+/// The states every permit transition event carries ([`EventType::is_permit_transition`]),
+/// read from any of their payloads alike. A revocation by the certification cascade names
+/// only the state it left (`from_state`), so `to` may be empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Transition {
+    pub from: String,
+    pub to: String,
+}
+
+impl Transition {
+    /// The state moved to, when the event names one.
+    pub fn to_state(&self) -> Option<&str> {
+        Some(self.to.as_str()).filter(|to| !to.is_empty())
+    }
+}
+
 /// A name that is not in the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown event type `{0}`")]
@@ -203,6 +245,10 @@ pub struct UnknownEventType(pub String);
 /// `Serialize` gives the stored `data` without personal values; those come from
 /// [`EventPayload::take_personal`], which only the store's append consumes (it seals them
 /// under the `personal` member before hashing).
+///
+/// Reading is lenient (`#[serde(default)]`): a member an older version or a fixture did not
+/// write reads as its default (`""`, `0`, empty, `None`), so one missing member never
+/// hides the rest of an event from a report.
 pub trait EventPayload: Serialize + DeserializeOwned {
     /// The type(s) this payload is the data of; [`EventPayload::event_type`] picks one
     /// for payloads shared by two types (an allowed or denied authorize decision).

@@ -25,8 +25,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::types::Json;
 use steward_audit::event::{
-    EscalationTargets, RollbackCompleted, RollbackEscalated, RollbackNotify, RollbackOpened,
-    TelemetryBreach, TelemetryRecorded,
+    EscalationTargets, PermitRevoked, RollbackCompleted, RollbackEscalated, RollbackNotify,
+    RollbackOpened, TelemetryBreach, TelemetryRecorded,
 };
 use steward_audit::{EventPayload, Personal, Subject};
 use steward_permits::{
@@ -559,7 +559,7 @@ impl Store {
                 rollback_id: rollback.id.clone(),
                 outcome: outcome.as_str().to_owned(),
                 opened_at_ms: rollback.opened_at_ms,
-                completed_at_ms: now_ms,
+                completed_at_ms: Some(now_ms),
                 duration_seconds: duration_ms as f64 / 1000.0,
                 sla_minutes: rollback.sla_minutes,
                 within_sla: within,
@@ -786,7 +786,7 @@ async fn open_rollback(
             trigger: rollback.trigger.as_str().to_owned(),
             breach: breach_json,
             sla_minutes,
-            due_at_ms: rollback.due_at_ms,
+            due_at_ms: Some(rollback.due_at_ms),
             notify: RollbackNotify {
                 requester_id: permit.requester_id.clone(),
                 worker_owner_id: permit.worker_owner.clone(),
@@ -850,22 +850,19 @@ async fn revoke_for_breach(
     rollback: &Rollback,
     now_ms: i64,
 ) -> Result<Option<PermitState>, StoreError> {
-    let data = json!({
-        "trigger": rollback.trigger,
-        "observed": rollback.breach.get("observed"),
-        "limit": rollback.breach.get("limit"),
-        "window_seconds": rollback.breach.get("window_seconds"),
-        "rollback_id": rollback.id,
-    });
-    match revoke_by_system_in(
-        tx,
-        &rollback.permit_id,
-        RevocationReason::ConstraintBreach,
-        data,
-        now_ms,
-    )
-    .await
-    {
+    let reason = RevocationReason::ConstraintBreach;
+    let breach = |member: &str| Some(rollback.breach.get(member).cloned().unwrap_or_default());
+    let evidence = PermitRevoked {
+        trigger: Some(rollback.trigger.as_str().to_owned()),
+        observed: breach("observed"),
+        limit: breach("limit"),
+        window_seconds: breach("window_seconds"),
+        rollback_id: Some(rollback.id.clone()),
+        ..PermitRevoked::new(reason.as_str())
+    };
+    let data = serde_json::to_value(&evidence)
+        .map_err(|e| StoreError::corrupt("audit event payload", &rollback.id, e))?;
+    match revoke_by_system_in(tx, &rollback.permit_id, reason, data, now_ms).await {
         Ok(p) => Ok(Some(p.state)),
         Err(crate::PermitError::Store(e)) => Err(e),
         Err(other) => {

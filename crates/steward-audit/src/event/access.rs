@@ -8,7 +8,8 @@ use serde_json::Value;
 use super::{EventType, Personal, payload};
 
 /// The operation an authorize decision was about, as the worker described it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Operation {
     pub environment: Value,
     pub action: String,
@@ -24,7 +25,8 @@ pub struct Operation {
 }
 
 /// What a scope violation missed (SPEC §7), and what the action would have needed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuthorizeScope {
     pub miss: String,
     pub action_class: String,
@@ -34,7 +36,8 @@ pub struct AuthorizeScope {
 }
 
 /// `authorize.allowed` / `authorize.denied`: one audited decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuthorizeDecided {
     pub allow: bool,
     pub rule: String,
@@ -64,7 +67,8 @@ impl super::EventPayload for AuthorizeDecided {
 }
 
 /// `task.analyzed`: an analysis served (SPEC §9).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TaskAnalyzed {
     pub policy_version: String,
     pub environment: Value,
@@ -77,7 +81,8 @@ pub struct TaskAnalyzed {
 payload!(TaskAnalyzed => TaskAnalyzed);
 
 /// `principal.created` (the name is personal, the principal's own).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PrincipalCreated {
     pub principal_id: String,
     pub kind: String,
@@ -88,21 +93,24 @@ pub struct PrincipalCreated {
 payload!(PrincipalCreated => PrincipalCreated, personal);
 
 /// `principal.disabled`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PrincipalDisabled {
     pub principal_id: String,
 }
 payload!(PrincipalDisabled => PrincipalDisabled);
 
 /// `principal.erased`: the principal's key destroyed (crypto-shredding).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PrincipalErased {
     pub principal_id: String,
 }
 payload!(PrincipalErased => PrincipalErased);
 
 /// `token.created` (the label is personal, the token principal's).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TokenCreated {
     pub token_id: String,
     pub principal_id: String,
@@ -117,7 +125,8 @@ payload!(TokenCreated => TokenCreated, personal);
 
 /// `token.revoked`: the token, or a descendant revoked with it (`minted_with` its parent,
 /// `cascade_from` the token revoked).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TokenRevoked {
     pub token_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,7 +137,8 @@ pub struct TokenRevoked {
 payload!(TokenRevoked => TokenRevoked);
 
 /// `web.session_opened`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WebSessionOpened {
     pub token_id: String,
     pub expires_at_ms: i64,
@@ -136,7 +146,8 @@ pub struct WebSessionOpened {
 payload!(WebSessionOpened => WebSessionOpened);
 
 /// `web.session_ended`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WebSessionEnded {
     /// `signed_out`.
     pub why: String,
@@ -144,7 +155,8 @@ pub struct WebSessionEnded {
 payload!(WebSessionEnded => WebSessionEnded);
 
 /// `webhook.created`: the subscription, by its destination's origin (never the secret).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WebhookCreated {
     pub webhook_id: String,
     pub origin: String,
@@ -154,21 +166,24 @@ pub struct WebhookCreated {
 payload!(WebhookCreated => WebhookCreated);
 
 /// `webhook.deleted`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WebhookDeleted {
     pub webhook_id: String,
 }
 payload!(WebhookDeleted => WebhookDeleted);
 
 /// `run_mode.recorded`: a rehearsal instance started on its database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunModeRecorded {
     pub mode: String,
 }
 payload!(RunModeRecorded => RunModeRecorded);
 
 /// `clock.advanced`: a rehearsal's clock moved forward.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClockAdvanced {
     pub by_ms: i64,
     pub offset_ms: i64,

@@ -11,6 +11,7 @@ use super::{Personal, payload, present};
 /// What a compliance report needs to know of a permit's task (`permit.requested`'s
 /// `task`): its description's first 200 characters and the scope facts of its analysis.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TaskFacts {
     pub summary: Option<String>,
     #[serde(default)]
@@ -25,7 +26,8 @@ pub struct TaskFacts {
 
 /// `permit.requested`: a permit asked for, through the general workflow or an emergency
 /// declaration (which has no evidence or window, and names its emergency).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitRequested {
     pub permit_type: String,
     pub level: u8,
@@ -44,7 +46,8 @@ pub struct PermitRequested {
 payload!(PermitRequested => PermitRequested);
 
 /// `permit.hard_blocked`: a permit request refused by hard blocks; nothing else written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitHardBlocked {
     /// The first rule (`null` when there was none).
     pub rule: Option<String>,
@@ -54,7 +57,8 @@ pub struct PermitHardBlocked {
 payload!(PermitHardBlocked => PermitHardBlocked);
 
 /// `permit.review_started`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitReviewStarted {
     pub from: String,
     pub to: String,
@@ -62,14 +66,16 @@ pub struct PermitReviewStarted {
 payload!(PermitReviewStarted => PermitReviewStarted);
 
 /// An approver named by a permit event: who and under which role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ApproverRef {
     pub principal_id: String,
     pub role: String,
 }
 
 /// `permit.approval_recorded`: an approver's vote (the comment is personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitApprovalRecorded {
     /// `approve` (a reject or request for changes is the state change's event).
     pub decision: String,
@@ -85,12 +91,14 @@ payload!(PermitApprovalRecorded => PermitApprovalRecorded, personal);
 
 /// `permit.cab_signed_off`: the change-advisory board signed a level-4 permit off.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitCabSignedOff {}
 payload!(PermitCabSignedOff => PermitCabSignedOff);
 
 /// `permit.approved`: the quorum was met (by approvers, automatically, or by an emergency
 /// approval).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitApproved {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approvers: Option<Vec<ApproverRef>>,
@@ -108,7 +116,8 @@ pub struct PermitApproved {
 payload!(PermitApproved => PermitApproved);
 
 /// `permit.rejected`: an approver's reject (the comment is personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitRejected {
     pub decision: String,
     pub role: String,
@@ -124,7 +133,8 @@ pub struct PermitRejected {
 payload!(PermitRejected => PermitRejected, personal);
 
 /// `permit.changes_requested`: an approver asked for changes (the comment is personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitChangesRequested {
     pub decision: String,
     pub role: String,
@@ -140,7 +150,8 @@ pub struct PermitChangesRequested {
 payload!(PermitChangesRequested => PermitChangesRequested, personal);
 
 /// `permit.resubmitted`: a new round after changes were requested.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitResubmitted {
     pub from: String,
     pub to: String,
@@ -150,10 +161,14 @@ pub struct PermitResubmitted {
 payload!(PermitResubmitted => PermitResubmitted);
 
 /// `permit.issued`: the permit's window and the constraints it was issued with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitIssued {
-    pub valid_from_ms: i64,
-    pub expires_at_ms: i64,
+    /// Always written; `None` only when reading an event that lacks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<i64>,
     pub hours: f64,
     pub constraints: Value,
     pub from: String,
@@ -162,14 +177,16 @@ pub struct PermitIssued {
 payload!(PermitIssued => PermitIssued);
 
 /// `permit.started`: execution began (from the state it left).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitStarted {
     pub from: String,
 }
 payload!(PermitStarted => PermitStarted);
 
 /// An approval as a completion report states it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CompletionApproval {
     pub approver_id: String,
     pub role: String,
@@ -177,7 +194,8 @@ pub struct CompletionApproval {
 }
 
 /// `permit.completed`: the worker's report and what Steward adds to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitCompleted {
     pub outcome: String,
     pub report: Value,
@@ -192,7 +210,8 @@ pub struct PermitCompleted {
 payload!(PermitCompleted => PermitCompleted);
 
 /// An approval as a closing summary lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SummaryApproval {
     pub principal_id: String,
     pub role: String,
@@ -200,7 +219,8 @@ pub struct SummaryApproval {
 }
 
 /// A closed permit's audit summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuditSummary {
     pub operations_performed: Value,
     pub outcome: Option<String>,
@@ -213,7 +233,8 @@ pub struct AuditSummary {
 
 /// `permit.closed`: the audit summary, and the certification feedback when the closer
 /// named the level the work actually needed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitClosed {
     pub audit_summary: AuditSummary,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,7 +250,8 @@ payload!(PermitClosed => PermitClosed);
 /// `permit.revoked`: the reason, and what the revoker knew: a person's comment (personal),
 /// or Steward's own evidence (the timer, the scope violation, the fired trigger, the
 /// emergency, the certification revoked).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitRevoked {
     pub reason: String,
     /// The states of a revocation through the transition function.
@@ -281,30 +303,15 @@ impl PermitRevoked {
     pub fn new(reason: impl Into<String>) -> PermitRevoked {
         PermitRevoked {
             reason: reason.into(),
-            from: None,
-            to: None,
-            from_state: None,
-            expires_at_ms: None,
-            in_flight_grace_ended: None,
-            grace_until_ms: None,
-            rule: None,
-            operation: None,
-            scope: None,
-            trigger: None,
-            observed: None,
-            limit: None,
-            window_seconds: None,
-            rollback_id: None,
-            emergency_id: None,
-            incident_id: None,
-            personal: None,
+            ..PermitRevoked::default()
         }
     }
 }
 
 /// `permit.expired`: a request that found no quorum in time, or an emergency that was not
 /// approved before its deadline or whose incident was resolved first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitExpired {
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -321,7 +328,8 @@ pub struct PermitExpired {
 payload!(PermitExpired => PermitExpired);
 
 /// `permit.archived`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitArchived {
     pub from: String,
     pub to: String,
@@ -329,7 +337,8 @@ pub struct PermitArchived {
 payload!(PermitArchived => PermitArchived);
 
 /// `permit.renewal_approval_recorded`: one approval of a pending renewal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitRenewalApprovalRecorded {
     pub role: String,
     pub hours: f64,
@@ -338,7 +347,8 @@ pub struct PermitRenewalApprovalRecorded {
 payload!(PermitRenewalApprovalRecorded => PermitRenewalApprovalRecorded);
 
 /// `permit.renewed`: the window extended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitRenewed {
     pub hours: f64,
     pub renewals: u32,
@@ -348,7 +358,8 @@ pub struct PermitRenewed {
 payload!(PermitRenewed => PermitRenewed);
 
 /// `permit.approval_overdue`: the approval SLA passed without a quorum.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitApprovalOverdue {
     pub state: String,
     pub sla_hours: f64,
@@ -360,7 +371,8 @@ pub struct PermitApprovalOverdue {
 payload!(PermitApprovalOverdue => PermitApprovalOverdue);
 
 /// `permit.escalated`: who is told about an overdue approval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitEscalated {
     /// `approval_sla`.
     pub reason: String,
@@ -371,7 +383,8 @@ pub struct PermitEscalated {
 payload!(PermitEscalated => PermitEscalated);
 
 /// `permit.expiry_warning`: minutes before a live permit expires.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitExpiryWarning {
     pub minutes: Option<i64>,
     pub expires_at_ms: Option<i64>,
@@ -381,7 +394,8 @@ payload!(PermitExpiryWarning => PermitExpiryWarning);
 
 /// `permit.expiry_grace_started`: an executing permit reached its end; the operation in
 /// flight may still complete until `grace_until_ms`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PermitExpiryGraceStarted {
     pub expires_at_ms: Option<i64>,
     pub grace_until_ms: i64,
@@ -390,7 +404,8 @@ payload!(PermitExpiryGraceStarted => PermitExpiryGraceStarted);
 
 /// `emergency.declared` (the reason is personal, twice: `reason` and
 /// `emergency_justification`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EmergencyDeclared {
     pub emergency_id: String,
     pub incident_id: String,
@@ -404,7 +419,8 @@ pub struct EmergencyDeclared {
 payload!(EmergencyDeclared => EmergencyDeclared, personal);
 
 /// `emergency.approved` (the comment is personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EmergencyApproved {
     pub emergency_id: String,
     pub incident_id: String,
@@ -412,26 +428,32 @@ pub struct EmergencyApproved {
     pub authorized_by: String,
     pub approval_timestamp_ms: i64,
     pub channel: Value,
-    pub expires_at_ms: i64,
+    /// Always written; `None` only when reading an event that lacks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<i64>,
     #[serde(skip)]
     pub personal: Option<Personal>,
 }
 payload!(EmergencyApproved => EmergencyApproved, personal);
 
 /// `emergency.renewed` by the incident commander.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EmergencyRenewed {
     pub emergency_id: String,
     pub incident_id: String,
     pub minutes: i64,
     pub renewals: u32,
     pub total_minutes: i64,
-    pub expires_at_ms: i64,
+    /// Always written; `None` only when reading an event that lacks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<i64>,
 }
 payload!(EmergencyRenewed => EmergencyRenewed);
 
 /// `emergency.resolved` (the resolution is personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EmergencyResolved {
     pub emergency_id: String,
     pub incident_id: String,
@@ -443,7 +465,8 @@ payload!(EmergencyResolved => EmergencyResolved, personal);
 
 /// `emergency.ended`: the emergency no longer authorizes work (expiry, resolution, an
 /// unapproved request's deadline).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EmergencyEnded {
     pub emergency_id: String,
     pub incident_id: String,
@@ -455,7 +478,8 @@ pub struct EmergencyEnded {
 payload!(EmergencyEnded => EmergencyEnded);
 
 /// `emergency.review_filed` (the review's texts are personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EmergencyReviewFiled {
     pub emergency_id: String,
     pub incident_id: String,
@@ -468,7 +492,8 @@ pub struct EmergencyReviewFiled {
 payload!(EmergencyReviewFiled => EmergencyReviewFiled, personal);
 
 /// `telemetry.recorded`: one sample and the triggers it fired.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TelemetryRecorded {
     pub error_rate: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -481,7 +506,8 @@ pub struct TelemetryRecorded {
 payload!(TelemetryRecorded => TelemetryRecorded);
 
 /// `telemetry.breach`: a trigger fired (SPEC §7).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TelemetryBreach {
     pub trigger: String,
     pub observed: f64,
@@ -494,7 +520,8 @@ pub struct TelemetryBreach {
 payload!(TelemetryBreach => TelemetryBreach);
 
 /// Who a rollback notifies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RollbackNotify {
     pub requester_id: String,
     pub worker_owner_id: String,
@@ -502,25 +529,31 @@ pub struct RollbackNotify {
 }
 
 /// `rollback.opened`: a fired trigger opened a rollback with its SLA.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RollbackOpened {
     pub rollback_id: String,
     pub trigger: String,
     /// The breach as `telemetry.breach` records it, without `reported_by`.
     pub breach: Value,
     pub sla_minutes: u32,
-    pub due_at_ms: i64,
+    /// Always written; `None` only when reading an event that lacks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at_ms: Option<i64>,
     pub notify: RollbackNotify,
 }
 payload!(RollbackOpened => RollbackOpened);
 
 /// `rollback.completed` (the notes are personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RollbackCompleted {
     pub rollback_id: String,
     pub outcome: String,
     pub opened_at_ms: i64,
-    pub completed_at_ms: i64,
+    /// Always written; `None` only when reading an event that lacks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at_ms: Option<i64>,
     pub duration_seconds: f64,
     pub sla_minutes: u32,
     pub within_sla: bool,
@@ -531,7 +564,8 @@ pub struct RollbackCompleted {
 payload!(RollbackCompleted => RollbackCompleted, personal);
 
 /// Who an overdue rollback is escalated to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EscalationTargets {
     pub roles: Vec<String>,
     pub requester_id: String,
@@ -540,7 +574,8 @@ pub struct EscalationTargets {
 }
 
 /// `rollback.escalated`: a rollback past its SLA.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RollbackEscalated {
     pub rollback_id: String,
     pub sla_minutes: u32,

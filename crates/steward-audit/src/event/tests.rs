@@ -267,8 +267,8 @@ fn permit_payloads_are_byte_identical_to_their_literals() {
     );
     golden(
         PermitIssued {
-            valid_from_ms: 1000,
-            expires_at_ms: 4_601_000,
+            valid_from_ms: Some(1000),
+            expires_at_ms: Some(4_601_000),
             hours: 1.25,
             constraints: json!({"services": ["db"]}),
             from: "approved".into(),
@@ -565,7 +565,7 @@ fn emergency_and_monitoring_payloads_are_byte_identical_to_their_literals() {
             authorized_by: "p1".into(),
             approval_timestamp_ms: 5,
             channel: json!("api"),
-            expires_at_ms: 1805,
+            expires_at_ms: Some(1805),
             personal: None,
         },
         EventType::EmergencyApproved,
@@ -579,7 +579,7 @@ fn emergency_and_monitoring_payloads_are_byte_identical_to_their_literals() {
             minutes: 15,
             renewals: 1,
             total_minutes: 45,
-            expires_at_ms: 2700,
+            expires_at_ms: Some(2700),
         },
         EventType::EmergencyRenewed,
         json!({"emergency_id": "e1", "incident_id": "INC-1", "minutes": 15, "renewals": 1,
@@ -663,7 +663,7 @@ fn emergency_and_monitoring_payloads_are_byte_identical_to_their_literals() {
             trigger: "error_rate".into(),
             breach: json!({"trigger": "error_rate", "observed": 0.5}),
             sla_minutes: 15,
-            due_at_ms: 900_000,
+            due_at_ms: Some(900_000),
             notify: RollbackNotify {
                 requester_id: "p1".into(),
                 worker_owner_id: "p2".into(),
@@ -680,7 +680,7 @@ fn emergency_and_monitoring_payloads_are_byte_identical_to_their_literals() {
             rollback_id: "r1".into(),
             outcome: "succeeded".into(),
             opened_at_ms: 0,
-            completed_at_ms: 60_000,
+            completed_at_ms: Some(60_000),
             duration_seconds: 60.0,
             sla_minutes: 15,
             within_sla: true,

@@ -48,7 +48,8 @@ pub struct Pruned {
 payload!(Pruned => AuditPruned);
 
 /// `audit.hold_created` (the reason is personal, the auditor's).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HoldCreated {
     pub hold_id: String,
     /// `{"worker_id"}`, `{"permit_id"}` or `{"first_seq", "last_seq"}`.
@@ -59,7 +60,8 @@ pub struct HoldCreated {
 payload!(HoldCreated => AuditHoldCreated, personal);
 
 /// `audit.hold_released` (the reason is personal, the releaser's).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HoldReleased {
     pub hold_id: String,
     pub scope: Value,
@@ -69,7 +71,8 @@ pub struct HoldReleased {
 payload!(HoldReleased => AuditHoldReleased, personal);
 
 /// `audit.signing_key_recorded`: the instance's checkpoint signing key, first recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SigningKeyRecorded {
     pub public_key: String,
     pub key_id: String,

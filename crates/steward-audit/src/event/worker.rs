@@ -6,7 +6,8 @@ use serde_json::Value;
 use super::{Personal, payload, present};
 
 /// `worker.registered`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerRegistered {
     pub display_name: String,
     pub owner_id: String,
@@ -18,14 +19,16 @@ pub struct WorkerRegistered {
 payload!(WorkerRegistered => WorkerRegistered);
 
 /// `worker.identity_created`: the agent principal the worker authenticates as.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerIdentityCreated {
     pub principal_id: String,
 }
 payload!(WorkerIdentityCreated => WorkerIdentityCreated);
 
 /// `worker.outcome_recorded`: an operation's outcome and what it rests on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerOutcomeRecorded {
     pub outcome_id: String,
     /// `success`, `failure`, `incident`, `safety_violation`.
@@ -41,7 +44,8 @@ pub struct WorkerOutcomeRecorded {
 payload!(WorkerOutcomeRecorded => WorkerOutcomeRecorded);
 
 /// `worker.promotion_approved` (the comment is personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerPromotionApproved {
     pub approval_id: String,
     pub target_level: u8,
@@ -53,7 +57,8 @@ pub struct WorkerPromotionApproved {
 payload!(WorkerPromotionApproved => WorkerPromotionApproved, personal);
 
 /// A promotion approval as `worker.promoted` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PromotionApprovalRef {
     pub approval_id: String,
     pub principal_id: String,
@@ -61,7 +66,8 @@ pub struct PromotionApprovalRef {
 }
 
 /// `worker.promoted`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerPromoted {
     pub from_level: u8,
     pub to_level: u8,
@@ -73,7 +79,8 @@ pub struct WorkerPromoted {
 payload!(WorkerPromoted => WorkerPromoted);
 
 /// What an initial certification needs: how many approvers, under which roles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ApprovalsNeeded {
     pub approvers_required: u32,
     pub approver_roles: Vec<String>,
@@ -81,7 +88,8 @@ pub struct ApprovalsNeeded {
 }
 
 /// `worker.initial_certification_requested`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerInitialCertificationRequested {
     pub target_level: u8,
     pub justification: String,
@@ -92,7 +100,8 @@ pub struct WorkerInitialCertificationRequested {
 payload!(WorkerInitialCertificationRequested => WorkerInitialCertificationRequested);
 
 /// `worker.initial_certification_approved` (the comment is personal).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerInitialCertificationApproved {
     pub target_level: u8,
     pub principal_id: String,
@@ -103,7 +112,8 @@ pub struct WorkerInitialCertificationApproved {
 payload!(WorkerInitialCertificationApproved => WorkerInitialCertificationApproved, personal);
 
 /// An initial certification's approval as `worker.certified_initially` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct InitialApprovalRef {
     pub principal_id: String,
     pub role: String,
@@ -111,7 +121,8 @@ pub struct InitialApprovalRef {
 }
 
 /// `worker.certified_initially`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerCertifiedInitially {
     pub from_level: u8,
     pub to_level: u8,
@@ -126,7 +137,8 @@ pub struct WorkerCertifiedInitially {
 payload!(WorkerCertifiedInitially => WorkerCertifiedInitially);
 
 /// `worker.certification_grace`: the recertification date passed; the grace period runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerCertificationGrace {
     pub status: String,
     pub recertify_by_ms: i64,
@@ -141,6 +153,7 @@ macro_rules! status_change {
     ($(#[$doc:meta] $name:ident,)*) => {$(
         #[$doc]
         #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        #[serde(default)]
         pub struct $name {
             pub from_status: String,
             #[serde(default, skip_serializing_if = "Option::is_none")]
