@@ -13,7 +13,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use steward_audit::event::{AuthorizeDecided, AuthorizeScope, Operation as AuditedOperation};
+use steward_audit::event::{
+    AuthorizeDecided, AuthorizeScope, Operation as AuditedOperation, PermitRevoked,
+};
 use steward_permits::{Operation, RevocationReason, Rule, Verdict, authorize};
 use steward_policy::{
     Action, Environment, PermitType, Role, action_requirement, classify_action,
@@ -300,11 +302,13 @@ async fn revoke(
         .revoke_permit_by_system(
             &permit.id,
             reason,
-            json!({
-                "rule": Rule::ScopeViolation.as_str(),
-                "operation": record.operation(),
-                "scope": record.scope(),
-            }),
+            serde_json::to_value(PermitRevoked {
+                rule: Some(Rule::ScopeViolation.as_str().to_owned()),
+                operation: Some(json!(record.operation())),
+                scope: Some(json!(record.scope())),
+                ..PermitRevoked::new(reason.as_str())
+            })
+            .map_err(ApiError::internal)?,
             now_ms,
         )
         .await;
