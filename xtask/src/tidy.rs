@@ -1,5 +1,6 @@
-//! Tidy checks: module docs, banned attributes, `mod.rs`, and the purity of the core
-//! crates (they must not depend on IO, async, or clock crates).
+//! Tidy checks: module docs, banned attributes, `mod.rs`, the purity of the core crates
+//! (they must not depend on IO, async, or clock crates), and that personal values leave
+//! their sealed type only in the audit append.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,14 @@ use std::path::{Path, PathBuf};
 const PURE_CRATES: &[&str] = &["steward-policy", "steward-permits", "steward-audit"];
 const IMPURE_DEPS: &[&str] = &[
     "tokio", "sqlx", "axum", "clap", "chrono", "rand", "uuid", "reqwest", "hyper", "tower",
+];
+
+/// The only files that may turn a `steward_audit::Personal` into plaintext data: its
+/// definition (and tests) and the store's typed event constructor, whose output only
+/// `append_event` and the group commit consume (they encrypt it before hashing).
+const UNSEALERS: &[&str] = &[
+    "crates/steward-audit/src/event/",
+    "crates/steward-store/src/audit.rs",
 ];
 
 pub fn repo_root() -> PathBuf {
@@ -39,9 +48,17 @@ pub fn check(root: &Path) -> Vec<String> {
                 "{rel}: must start with a `//!` line saying what it is for"
             ));
         }
+        let unsealer = UNSEALERS.iter().any(|allowed| rel.starts_with(allowed));
         for (i, line) in text.lines().enumerate() {
             let trimmed = line.trim_start();
             let at = format!("{rel}:{}", i + 1);
+            // Spelled in pieces so this file does not trip its own check.
+            let unseal = format!(".{}(", "unsealed_member");
+            if !unsealer && line.contains(unseal.as_str()) {
+                problems.push(format!(
+                    "{at}: personal values are unsealed only by the audit append (`NewEvent::typed`)"
+                ));
+            }
             // Spelled in pieces so this file does not trip its own check.
             let banned: [(String, &str); 4] = [
                 (
@@ -132,12 +149,30 @@ mod tests {
             "[package]\nname = \"x\"\n[dependencies]\ntokio = \"1\"\n",
         )
         .unwrap();
+        let server = dir.join("crates/steward-server/src");
+        std::fs::create_dir_all(&server).unwrap();
+        std::fs::write(
+            server.join("leak.rs"),
+            format!(
+                "//! x\nfn f(p: Personal) {{ p.{}(); }}\n",
+                "unsealed_member"
+            ),
+        )
+        .unwrap();
         let problems = check(&dir);
-        assert_eq!(problems.len(), 4, "{problems:#?}");
-        assert!(problems[0].contains("mod.rs"));
-        assert!(problems[1].contains("`//!`"));
-        assert!(problems[2].contains("expect(lint"));
-        assert!(problems[3].contains("depends on `tokio`"));
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        for expected in [
+            "unsealed only by the audit append",
+            "mod.rs",
+            "`//!`",
+            "expect(lint",
+            "depends on `tokio`",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected}: {problems:#?}"
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -141,6 +141,7 @@ mod checkpoint;
 mod compliance;
 mod damage;
 mod entry;
+pub mod event;
 mod export;
 mod hash;
 mod merkle;
@@ -163,6 +164,7 @@ pub use compliance::{
 };
 pub use damage::Damage;
 pub use entry::{Actor, ActorKind, AuditEntry, Channel, EntryBody, Subject, UnknownActorKindError};
+pub use event::{EventPayload, EventType, Personal, PersonalText, UnknownEventType};
 pub use export::{
     ExportHeader, ExportLine, ExportVerifier, VerifyError, VerifyErrorKind, VerifyReport,
     verify_export,

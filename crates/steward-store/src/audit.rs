@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use sqlx::types::Json;
-use steward_audit::{Actor, ActorKind, AuditEntry, EntryBody, Hash, Subject};
+use steward_audit::{Actor, ActorKind, AuditEntry, EntryBody, EventPayload, Hash, Subject};
 use steward_policy::Level;
 
 use crate::error::StoreError;
@@ -341,6 +341,41 @@ impl Store {
 }
 
 impl NewEvent {
+    /// An event of `payload`'s type (`EventPayload::event_type`) with `payload` as its
+    /// data. The payload's personal values, if any, go under `personal` in their plaintext
+    /// member, which [`append_event`] (and the group commit) seals for their subject before
+    /// anything is hashed or written: no other code path turns a [`Personal`] into data.
+    ///
+    /// [`Personal`]: steward_audit::Personal
+    pub fn typed<P: EventPayload>(
+        ts_ms: i64,
+        actor: Actor,
+        subject: Subject,
+        level: Option<Level>,
+        mut payload: P,
+    ) -> Result<NewEvent, StoreError> {
+        let event_type = payload.event_type();
+        let personal = payload.take_personal();
+        // A payload has string keys and no fallible `Serialize`, so this does not fail
+        // in practice; an error names the type rather than writing a partial event.
+        let mut data = serde_json::to_value(&payload)
+            .map_err(|e| StoreError::corrupt("audit event payload", event_type.as_str(), e))?;
+        if let (Some(personal), Value::Object(map)) = (personal, &mut data) {
+            map.insert(
+                crate::personal::PERSONAL.to_owned(),
+                personal.unsealed_member(),
+            );
+        }
+        Ok(NewEvent {
+            ts_ms,
+            event_type: event_type.as_str().to_owned(),
+            actor,
+            subject,
+            level,
+            data,
+        })
+    }
+
     /// An event stamped now, with no subject, level or data; fill the rest with struct
     /// update syntax or the fields.
     pub fn now(event_type: impl Into<String>, actor: Actor) -> NewEvent {

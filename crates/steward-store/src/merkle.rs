@@ -28,17 +28,19 @@
 use std::collections::HashMap;
 
 use steward_audit::{
-    Actor, Checkpoint, Hash, NodeId, ProofError, PublishedCheckpoint, SignedCheckpoint, Subject,
-    append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
+    Actor, Checkpoint, EventType, Hash, NodeId, ProofError, PublishedCheckpoint, SignedCheckpoint,
+    Subject, append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
     inclusion_proof_nodes, leaf_hash, root_from_nodes, root_nodes, sign_checkpoint,
 };
+
+use steward_audit::event::CheckpointCreated;
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::store::{Store, Tx, on_pool, on_tx};
 
 /// The type of the audit event [`Store::create_checkpoint`] appends.
-pub const CHECKPOINT_EVENT: &str = "audit.checkpoint_created";
+pub const CHECKPOINT_EVENT: &str = EventType::AuditCheckpointCreated.as_str();
 
 /// The most checkpoints one [`Store::list_checkpoints`] call returns.
 pub const MAX_CHECKPOINT_PAGE: u32 = 1000;
@@ -185,15 +187,13 @@ impl Store {
         insert_checkpoint(&mut tx, &signed).await?;
         append_event(
             &mut tx,
-            NewEvent {
-                ts_ms: now_ms,
-                event_type: CHECKPOINT_EVENT.to_owned(),
-                actor: by.clone(),
-                subject: Subject::default(),
-                level: None,
-                data: serde_json::to_value(PublishedCheckpoint::from(&signed))
-                    .map_err(|e| StoreError::corrupt("audit checkpoint", size, e))?,
-            },
+            NewEvent::typed(
+                now_ms,
+                by.clone(),
+                Subject::default(),
+                None,
+                CheckpointCreated::from(PublishedCheckpoint::from(&signed)),
+            )?,
         )
         .await?;
         tx.commit().await?;

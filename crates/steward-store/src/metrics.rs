@@ -15,6 +15,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
+use steward_audit::EventType;
+use steward_audit::event::{
+    AuthorizeDecided, EventPayload as _, PermitClosed, PermitCompleted, PermitHardBlocked,
+    TaskAnalyzed,
+};
 
 use crate::error::StoreError;
 use crate::store::{Store, Tx, on_pool, on_tx};
@@ -29,25 +34,42 @@ pub const ROLLBACK_BUCKETS_S: &[f64] = &[30.0, 60.0, 120.0, 300.0, 600.0, 900.0,
 
 /// Event types counted as decisions: analyses, run-time authorize decisions, permit
 /// decisions.
-pub const DECISION_TYPES: &[&str] = &[
-    "task.analyzed",
-    "authorize.allowed",
-    "authorize.denied",
-    "permit.approved",
-    "permit.rejected",
-    "permit.changes_requested",
+pub const DECISION_TYPES: &[EventType] = &[
+    EventType::TaskAnalyzed,
+    EventType::AuthorizeAllowed,
+    EventType::AuthorizeDenied,
+    EventType::PermitApproved,
+    EventType::PermitRejected,
+    EventType::PermitChangesRequested,
 ];
 
 /// Event types counted by type and level only: SLA breaches, expiries, rollbacks,
 /// telemetry breaches.
-pub const COUNTED_TYPES: &[&str] = &[
-    "permit.escalated",
-    "permit.expired",
-    "rollback.opened",
-    "rollback.completed",
-    "rollback.escalated",
-    "telemetry.breach",
+pub const COUNTED_TYPES: &[EventType] = &[
+    EventType::PermitEscalated,
+    EventType::PermitExpired,
+    EventType::RollbackOpened,
+    EventType::RollbackCompleted,
+    EventType::RollbackEscalated,
+    EventType::TelemetryBreach,
 ];
+
+/// Event types folded for what their data says, beyond their count.
+const READ_TYPES: &[EventType] = &[
+    EventType::PermitCompleted,
+    EventType::PermitClosed,
+    EventType::PermitHardBlocked,
+    EventType::PermitIssued,
+];
+
+/// `types` as an SQL list of their names.
+fn sql_list(types: &[EventType]) -> String {
+    types
+        .iter()
+        .map(|t| format!("'{}'", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A count of events (or permits) of one type, level and label.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,7 +186,12 @@ impl Delta {
 /// A member of an event's data as a label: a string as it is, another value as its JSON
 /// text; `None` when absent or null.
 fn member(data: &Value, name: &str) -> Option<String> {
-    match data.get(name)? {
+    label(data.get(name)?)
+}
+
+/// A value as a label: a string as it is, another value as JSON, `None` for `null`.
+fn label(value: &Value) -> Option<String> {
+    match value {
         Value::Null => None,
         Value::String(text) => Some(text.clone()),
         other => Some(other.to_string()),
@@ -290,16 +317,13 @@ impl Store {
         let head = head_now.min(at.saturating_add(FOLD_CHUNK));
         let read_from = at;
         let types = folded_types();
-        let decisions = DECISION_TYPES
-            .iter()
-            .map(|t| format!("'{t}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let decisions = sql_list(DECISION_TYPES);
+        let issued = EventType::PermitIssued.as_str();
         let select_events = format!(
             "SELECT e.seq, e.ts, e.type AS event_type, CAST(e.level AS BIGINT) AS level, \
              e.permit_id, CAST(e.data AS TEXT) AS data, \
              CASE WHEN e.type IN ({decisions}) THEN CAST(p.analysis AS TEXT) END AS analysis, \
-             CASE WHEN e.type = 'permit.issued' THEN p.created_at END AS requested_at \
+             CASE WHEN e.type = '{issued}' THEN p.created_at END AS requested_at \
              FROM audit_events e LEFT JOIN permits p ON p.id = e.permit_id \
              WHERE e.seq > $1 AND e.seq <= $2 AND e.type IN ({types}) ORDER BY e.seq LIMIT $3"
         );
@@ -342,65 +366,74 @@ impl Store {
 
 /// Every event type some figure counts, as an SQL list.
 fn folded_types() -> String {
-    let mut types: Vec<&str> = DECISION_TYPES.to_vec();
+    let mut types: Vec<EventType> = DECISION_TYPES.to_vec();
     types.extend_from_slice(COUNTED_TYPES);
-    types.extend_from_slice(&[
-        "permit.completed",
-        "permit.closed",
-        "permit.hard_blocked",
-        "permit.issued",
-    ]);
-    types.sort_unstable();
+    types.extend_from_slice(READ_TYPES);
+    types.sort_unstable_by_key(|t| t.as_str());
     types.dedup();
-    types
-        .iter()
-        .map(|t| format!("'{t}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    sql_list(&types)
 }
 
 /// Adds one event's contributions to `delta` (the histograms look up the event that
 /// starts the duration).
 async fn fold_event(tx: &mut Tx<'_>, delta: &mut Delta, row: &FoldRow) -> Result<(), StoreError> {
     let data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
-    let kind = row.event_type.as_str();
+    let Some(kind) = EventType::of(&row.event_type) else {
+        return Ok(());
+    };
+    let known = |text: Option<String>| {
+        text.filter(|text| !text.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
+    };
     if DECISION_TYPES.contains(&kind) {
         let from_analysis = || {
             let analysis: Value = serde_json::from_str(row.analysis.as_deref()?).ok()?;
             member(analysis.get("certification_decision")?, "worker_type")
         };
-        let worker_type = member(&data, "worker_type")
-            .or_else(from_analysis)
-            .unwrap_or_else(|| "unknown".to_owned());
+        // Of the decisions Steward writes, only an analysis records the worker type; the
+        // others are about a permit, whose analysis has it (one that does record it, an
+        // older version's or a fixture's, is counted under it).
+        let recorded = match kind {
+            EventType::TaskAnalyzed => TaskAnalyzed::from_data(&data)
+                .ok()
+                .and_then(|analyzed| label(&analyzed.worker_type)),
+            _ => member(&data, "worker_type"),
+        };
+        let worker_type = known(recorded.or_else(from_analysis));
         delta.count(DECISIONS, row, worker_type);
     }
     if COUNTED_TYPES.contains(&kind) {
         delta.count(EVENTS, row, String::new());
     }
     match kind {
-        "permit.completed" => {
-            let outcome = member(&data, "outcome").unwrap_or_else(|| "unknown".to_owned());
-            delta.count(OUTCOMES, row, outcome);
+        EventType::PermitCompleted => {
+            let outcome = PermitCompleted::from_data(&data).ok().map(|c| c.outcome);
+            delta.count(OUTCOMES, row, known(outcome));
         }
-        "permit.closed" => {
-            if let Some(actual) = member(&data, "actual_level") {
-                delta.count(FEEDBACK, row, actual);
+        EventType::PermitClosed => {
+            let closed = PermitClosed::from_data(&data).ok();
+            if let Some(actual) = closed.and_then(|c| c.actual_level) {
+                delta.count(FEEDBACK, row, actual.to_string());
             }
         }
-        "authorize.denied" | "permit.hard_blocked" => {
-            let rule = member(&data, "rule")
-                .or_else(|| member(&data, "reason"))
-                .unwrap_or_else(|| "unknown".to_owned());
-            delta.count(HARD_BLOCKS, row, rule);
+        EventType::AuthorizeDenied => {
+            let rule = AuthorizeDecided::from_data(&data).ok().map(|d| d.rule);
+            delta.count(HARD_BLOCKS, row, known(rule));
         }
-        "permit.issued" => {
+        EventType::PermitHardBlocked => {
+            let rule = PermitHardBlocked::from_data(&data)
+                .ok()
+                .and_then(|b| b.rule);
+            delta.count(HARD_BLOCKS, row, known(rule));
+        }
+        EventType::PermitIssued => {
             if let Some(requested) = row.requested_at {
                 delta.observe(APPROVAL, row.level, APPROVAL_BUCKETS_S, row.ts - requested);
             }
         }
         _ => {}
     }
-    if kind == "rollback.completed"
+    if kind == EventType::RollbackCompleted
         && let Some(permit) = &row.permit_id
     {
         // The rollback this completion ends: the latest one opened before it, unless an
@@ -408,13 +441,15 @@ async fn fold_event(tx: &mut Tx<'_>, delta: &mut Delta, row: &FoldRow) -> Result
         let opened: Option<(i64, i64, Option<i64>)> = on_tx!(tx, |conn| {
             sqlx::query_as(
                 "SELECT o.seq, o.ts, CAST(o.level AS BIGINT) FROM audit_events o \
-                 WHERE o.permit_id = $1 AND o.type = 'rollback.opened' AND o.seq < $2 \
+                 WHERE o.permit_id = $1 AND o.type = $3 AND o.seq < $2 \
                  AND NOT EXISTS (SELECT 1 FROM audit_events c WHERE c.permit_id = $1 \
-                 AND c.type = 'rollback.completed' AND c.seq > o.seq AND c.seq < $2) \
+                 AND c.type = $4 AND c.seq > o.seq AND c.seq < $2) \
                  ORDER BY o.seq DESC LIMIT 1",
             )
             .bind(permit)
             .bind(row.seq)
+            .bind(EventType::RollbackOpened.as_str())
+            .bind(EventType::RollbackCompleted.as_str())
             .fetch_optional(&mut **conn)
             .await?
         });

@@ -24,7 +24,11 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::types::Json;
-use steward_audit::Subject;
+use steward_audit::event::{
+    EscalationTargets, PermitRevoked, RollbackCompleted, RollbackEscalated, RollbackNotify,
+    RollbackOpened, TelemetryBreach, TelemetryRecorded,
+};
+use steward_audit::{EventPayload, Personal, Subject};
 use steward_permits::{
     Breach, MonitorState, PermitState, RevocationReason, RollbackOutcome, Sample, SampleError,
     Timestamp, TriggerConfig, TriggerKind, observe, rollback_escalation_roles,
@@ -225,24 +229,17 @@ fn ms(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::millis)
 }
 
+/// Appends an event about `permit`, at its level.
 async fn event(
     tx: &mut Tx<'_>,
     actor: steward_audit::Actor,
-    event_type: &str,
     permit: &PermitFacts,
-    data: Value,
+    payload: impl EventPayload,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     append_event(
         tx,
-        NewEvent {
-            ts_ms: now_ms,
-            event_type: event_type.to_owned(),
-            actor,
-            subject: permit.subject(),
-            level: Some(permit.level),
-            data,
-        },
+        NewEvent::typed(now_ms, actor, permit.subject(), Some(permit.level), payload)?,
     )
     .await?;
     Ok(())
@@ -347,7 +344,10 @@ async fn load_rollback(tx: &mut Tx<'_>, permit_id: &str) -> Result<Option<Rollba
 
 /// Whom a missed SLA escalates to: the level's roles, and the permit's requester, the
 /// worker's owner and the approvers of the permit by principal id.
-async fn escalation_targets(tx: &mut Tx<'_>, permit: &PermitFacts) -> Result<Value, StoreError> {
+async fn escalation_targets(
+    tx: &mut Tx<'_>,
+    permit: &PermitFacts,
+) -> Result<EscalationTargets, StoreError> {
     const SQL: &str = "SELECT DISTINCT principal_id FROM approvals WHERE permit_id = $1 \
          AND decision = 'approve' ORDER BY principal_id";
     let approvers = on_tx!(tx, |conn| {
@@ -356,16 +356,15 @@ async fn escalation_targets(tx: &mut Tx<'_>, permit: &PermitFacts) -> Result<Val
             .fetch_all(&mut **conn)
             .await?
     });
-    let roles: Vec<&str> = rollback_escalation_roles(permit.level)
-        .iter()
-        .map(|r: &Role| r.as_str())
-        .collect();
-    Ok(json!({
-        "roles": roles,
-        "requester_id": permit.requester_id,
-        "worker_owner_id": permit.worker_owner,
-        "approver_ids": approvers,
-    }))
+    Ok(EscalationTargets {
+        roles: rollback_escalation_roles(permit.level)
+            .iter()
+            .map(|r: &Role| r.as_str().to_owned())
+            .collect(),
+        requester_id: permit.requester_id.clone(),
+        worker_owner_id: permit.worker_owner.clone(),
+        approver_ids: approvers,
+    })
 }
 
 impl Store {
@@ -454,15 +453,19 @@ impl Store {
         event(
             &mut tx,
             by.actor_via(channel),
-            "telemetry.recorded",
             &permit,
-            json!({
-                "error_rate": input.error_rate,
-                "p99_ms": input.latency_p99_ms,
-                "health": input.health_ok.map(|ok| if ok { "ok" } else { "fail" }),
-                "seq": seq,
-                "fired": breaches.iter().map(|b| b.trigger).collect::<Vec<_>>(),
-            }),
+            TelemetryRecorded {
+                error_rate: input.error_rate,
+                p99_ms: input.latency_p99_ms,
+                health: input
+                    .health_ok
+                    .map(|ok| if ok { "ok" } else { "fail" }.to_owned()),
+                seq,
+                fired: breaches
+                    .iter()
+                    .map(|b| b.trigger.as_str().to_owned())
+                    .collect(),
+            },
             now_ms,
         )
         .await?;
@@ -551,23 +554,19 @@ impl Store {
         event(
             &mut tx,
             by.actor(),
-            "rollback.completed",
             &permit,
-            // The notes are the reporter's free text: stored encrypted for them.
-            crate::personal::with_personal(
-                json!({
-                    "rollback_id": rollback.id,
-                    "outcome": outcome,
-                    "opened_at_ms": rollback.opened_at_ms,
-                    "completed_at_ms": now_ms,
-                    "duration_seconds": duration_ms as f64 / 1000.0,
-                    "sla_minutes": rollback.sla_minutes,
-                    "within_sla": within,
-                    "sla_buffer_seconds": (rollback.due_at_ms - now_ms) as f64 / 1000.0,
-                }),
-                &by.id,
-                crate::personal::PersonalValues::new().plain("notes", json!(notes)),
-            ),
+            RollbackCompleted {
+                rollback_id: rollback.id.clone(),
+                outcome: outcome.as_str().to_owned(),
+                opened_at_ms: rollback.opened_at_ms,
+                completed_at_ms: Some(now_ms),
+                duration_seconds: duration_ms as f64 / 1000.0,
+                sla_minutes: rollback.sla_minutes,
+                within_sla: within,
+                sla_buffer_seconds: (rollback.due_at_ms - now_ms) as f64 / 1000.0,
+                // The notes are the reporter's free text: stored encrypted for them.
+                personal: Some(Personal::of(&by.id).plain("notes", json!(notes))),
+            },
             now_ms,
         )
         .await?;
@@ -743,11 +742,22 @@ async fn open_rollback(
         escalated_at_ms: None,
         escalated_to: None,
     };
-    let mut data = breach_json.clone();
-    if let Value::Object(map) = &mut data {
-        map.insert("reported_by".into(), json!(by.id));
-    }
-    event(tx, system_actor(), "telemetry.breach", permit, data, now_ms).await?;
+    event(
+        tx,
+        system_actor(),
+        permit,
+        TelemetryBreach {
+            trigger: breach.trigger.as_str().to_owned(),
+            observed: breach.observed,
+            limit: breach.limit,
+            window_seconds: breach.window_seconds,
+            since_ms: breach.since.millis(),
+            sustained_seconds: breach.sustained_ms as f64 / 1000.0,
+            reported_by: by.id.clone(),
+        },
+        now_ms,
+    )
+    .await?;
     on_tx!(tx, |conn| {
         sqlx::query(
             "INSERT INTO rollbacks (id, permit_id, worker_id, level, trigger_kind, breach, \
@@ -770,20 +780,19 @@ async fn open_rollback(
     event(
         tx,
         system_actor(),
-        "rollback.opened",
         permit,
-        json!({
-            "rollback_id": rollback.id,
-            "trigger": rollback.trigger,
-            "breach": breach_json,
-            "sla_minutes": sla_minutes,
-            "due_at_ms": rollback.due_at_ms,
-            "notify": {
-                "requester_id": permit.requester_id,
-                "worker_owner_id": permit.worker_owner,
-                "approver_ids": approvers["approver_ids"],
+        RollbackOpened {
+            rollback_id: rollback.id.clone(),
+            trigger: rollback.trigger.as_str().to_owned(),
+            breach: breach_json,
+            sla_minutes,
+            due_at_ms: Some(rollback.due_at_ms),
+            notify: RollbackNotify {
+                requester_id: permit.requester_id.clone(),
+                worker_owner_id: permit.worker_owner.clone(),
+                approver_ids: approvers.approver_ids,
             },
-        }),
+        },
         now_ms,
     )
     .await?;
@@ -818,16 +827,15 @@ async fn escalate(
     event(
         tx,
         system_actor(),
-        "rollback.escalated",
         permit,
-        json!({
-            "rollback_id": rollback.id,
-            "sla_minutes": rollback.sla_minutes,
-            "due_at_ms": rollback.due_at_ms,
-            "overdue_seconds": (now_ms - rollback.due_at_ms) as f64 / 1000.0,
-            "status": status,
-            "escalated_to": targets,
-        }),
+        RollbackEscalated {
+            rollback_id: rollback.id.clone(),
+            sla_minutes: rollback.sla_minutes,
+            due_at_ms: rollback.due_at_ms,
+            overdue_seconds: (now_ms - rollback.due_at_ms) as f64 / 1000.0,
+            status: status.to_owned(),
+            escalated_to: targets,
+        },
         now_ms,
     )
     .await?;
@@ -842,22 +850,19 @@ async fn revoke_for_breach(
     rollback: &Rollback,
     now_ms: i64,
 ) -> Result<Option<PermitState>, StoreError> {
-    let data = json!({
-        "trigger": rollback.trigger,
-        "observed": rollback.breach.get("observed"),
-        "limit": rollback.breach.get("limit"),
-        "window_seconds": rollback.breach.get("window_seconds"),
-        "rollback_id": rollback.id,
-    });
-    match revoke_by_system_in(
-        tx,
-        &rollback.permit_id,
-        RevocationReason::ConstraintBreach,
-        data,
-        now_ms,
-    )
-    .await
-    {
+    let reason = RevocationReason::ConstraintBreach;
+    let breach = |member: &str| Some(rollback.breach.get(member).cloned().unwrap_or_default());
+    let evidence = PermitRevoked {
+        trigger: Some(rollback.trigger.as_str().to_owned()),
+        observed: breach("observed"),
+        limit: breach("limit"),
+        window_seconds: breach("window_seconds"),
+        rollback_id: Some(rollback.id.clone()),
+        ..PermitRevoked::new(reason.as_str())
+    };
+    let data = serde_json::to_value(&evidence)
+        .map_err(|e| StoreError::corrupt("audit event payload", &rollback.id, e))?;
+    match revoke_by_system_in(tx, &rollback.permit_id, reason, data, now_ms).await {
         Ok(p) => Ok(Some(p.state)),
         Err(crate::PermitError::Store(e)) => Err(e),
         Err(other) => {

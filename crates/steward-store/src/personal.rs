@@ -52,54 +52,9 @@ pub const PERSONAL: &str = "personal";
 /// The cipher named in each envelope.
 const ALG: &str = "xchacha20poly1305";
 
-/// Free text a person wrote (a comment, a reason, a review): personal data.
-///
-/// Request bodies deserialize free-text fields into it. It has no `Serialize` and no
-/// `Display` impl, so `json!({"comment": text})` or `format!("{text}")` does not compile:
-/// the only way into an audit event is [`PersonalValues::text`], which only
-/// [`with_personal`] (sealed by `append_event`) consumes. A store column that keeps a copy
-/// outside the trail (erased by [`Store::erase_principal`]) takes it through
-/// [`PersonalText::into_column`], a name that stands out in review.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct PersonalText(String);
-
-impl PersonalText {
-    /// The text, for a column that erasure clears (never for event data).
-    pub fn into_column(self) -> String {
-        self.0
-    }
-
-    /// The text, for binding to a column that erasure clears (never for event data).
-    pub fn as_column(&self) -> &str {
-        &self.0
-    }
-
-    /// The text, for a rule that reads it (its length, whether it is blank), never to
-    /// copy it anywhere.
-    pub fn inspect(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for PersonalText {
-    fn from(text: &str) -> PersonalText {
-        PersonalText(text.to_owned())
-    }
-}
-
-impl From<String> for PersonalText {
-    fn from(text: String) -> PersonalText {
-        PersonalText(text)
-    }
-}
-
-impl std::fmt::Debug for PersonalText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Debug output ends up in logs: never the text itself.
-        write!(f, "PersonalText({} bytes)", self.0.len())
-    }
-}
+/// Free text a person wrote: defined beside the typed event payloads that carry it
+/// (`steward_audit::PersonalText`), re-exported here for request bodies and columns.
+pub use steward_audit::PersonalText;
 
 /// The personal values of one event, built field by field; only [`with_personal`] turns
 /// them into event data, under the `personal` member that `append_event` seals.
@@ -115,7 +70,7 @@ impl PersonalValues {
     /// Adds a person's free text (`null` when absent).
     #[must_use]
     pub fn text(mut self, field: &str, text: Option<&PersonalText>) -> PersonalValues {
-        let value = text.map_or(Value::Null, |t| Value::String(t.0.clone()));
+        let value = text.map_or(Value::Null, |t| Value::String(t.inspect().to_owned()));
         self.0.insert(field.to_owned(), value);
         self
     }
@@ -123,7 +78,10 @@ impl PersonalValues {
     /// Adds a list of a person's free texts.
     #[must_use]
     pub fn texts(mut self, field: &str, texts: &[PersonalText]) -> PersonalValues {
-        let values = texts.iter().map(|t| Value::String(t.0.clone())).collect();
+        let values = texts
+            .iter()
+            .map(|t| Value::String(t.inspect().to_owned()))
+            .collect();
         self.0.insert(field.to_owned(), Value::Array(values));
         self
     }
@@ -503,14 +461,15 @@ impl Store {
             }
             crate::append_event(
                 &mut tx,
-                crate::NewEvent {
-                    ts_ms: now_ms,
-                    event_type: "principal.erased".to_owned(),
-                    actor: by.clone(),
-                    subject: steward_audit::Subject::default(),
-                    level: None,
-                    data: json!({ "principal_id": id }),
-                },
+                crate::NewEvent::typed(
+                    now_ms,
+                    by.clone(),
+                    steward_audit::Subject::default(),
+                    None,
+                    steward_audit::event::PrincipalErased {
+                        principal_id: id.to_owned(),
+                    },
+                )?,
             )
             .await?;
             tx.commit().await?;

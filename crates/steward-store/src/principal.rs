@@ -5,12 +5,12 @@ use std::str::FromStr;
 
 use serde_json::json;
 use sqlx::types::Json;
-use steward_audit::{Actor, ActorKind, Channel, Subject};
+use steward_audit::event::{PrincipalCreated, PrincipalDisabled};
+use steward_audit::{Actor, ActorKind, Channel, Personal, Subject};
 use steward_policy::{Role, UnknownValueError};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::personal::{PersonalValues, with_personal};
 use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,14 +83,15 @@ impl Store {
         if changed == 1 {
             append_event(
                 &mut tx,
-                NewEvent {
-                    ts_ms: now,
-                    event_type: "principal.disabled".to_owned(),
-                    actor: by.clone(),
-                    subject: Subject::default(),
-                    level: None,
-                    data: json!({ "principal_id": id }),
-                },
+                NewEvent::typed(
+                    now,
+                    by.clone(),
+                    Subject::default(),
+                    None,
+                    PrincipalDisabled {
+                        principal_id: id.to_owned(),
+                    },
+                )?,
             )
             .await?;
             tx.commit().await?;
@@ -174,23 +175,22 @@ pub(crate) async fn insert_principal(
     };
     append_event(
         tx,
-        NewEvent {
-            ts_ms: now,
-            event_type: "principal.created".to_owned(),
-            actor: by.clone(),
+        NewEvent::typed(
+            now,
+            by.clone(),
             subject,
-            level: None,
-            // The name is personal data: stored encrypted for the principal itself.
-            data: with_personal(
-                json!({
-                    "principal_id": principal.id,
-                    "kind": principal.kind.as_str(),
-                    "roles": role_names(&principal.roles),
-                }),
-                &principal.id,
-                PersonalValues::new().plain("name", json!(principal.name)),
-            ),
-        },
+            None,
+            PrincipalCreated {
+                principal_id: principal.id.clone(),
+                kind: principal.kind.as_str().to_owned(),
+                roles: role_names(&principal.roles)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                // The name is personal data: stored encrypted for the principal itself.
+                personal: Some(Personal::of(&principal.id).plain("name", json!(principal.name))),
+            },
+        )?,
     )
     .await?;
     Ok(())

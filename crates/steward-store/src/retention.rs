@@ -29,10 +29,12 @@ use std::collections::HashSet;
 
 use serde_json::json;
 use steward_audit::{
-    Actor, AuditEntry, Frontier, Hash, HoldScope, KeepReason, RangeManifest, RetainedEvent,
-    SignedManifest, Subject, keep_reason, leaf_hash, root_from_nodes, root_nodes, sign_manifest,
-    verify_chain,
+    Actor, AuditEntry, EventType, Frontier, Hash, HoldScope, KeepReason, Personal, RangeManifest,
+    RetainedEvent, SignedManifest, Subject, keep_reason, leaf_hash, root_from_nodes, root_nodes,
+    sign_manifest, verify_chain,
 };
+
+use steward_audit::event::{HoldCreated, HoldReleased, Pruned};
 
 use crate::audit::{AuditHead, EventRow, NewEvent, SELECT_EVENTS, append_event, decode_event};
 use crate::error::StoreError;
@@ -40,11 +42,11 @@ use crate::merkle::{lock_merkle_head, missing_node, read_latest_checkpoint, tx_n
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// The type of the audit event that records a pruned range and its manifest.
-pub const PRUNED_EVENT: &str = "audit.pruned";
+pub const PRUNED_EVENT: &str = EventType::AuditPruned.as_str();
 /// The type of the audit event that records a new legal hold.
-pub const HOLD_CREATED_EVENT: &str = "audit.hold_created";
+pub const HOLD_CREATED_EVENT: &str = EventType::AuditHoldCreated.as_str();
 /// The type of the audit event that records a released legal hold.
-pub const HOLD_RELEASED_EVENT: &str = "audit.hold_released";
+pub const HOLD_RELEASED_EVENT: &str = EventType::AuditHoldReleased.as_str();
 
 /// The most events one manifest covers (one transaction of pruning). Bounds how long
 /// pruning holds the write lock.
@@ -321,22 +323,18 @@ impl Store {
         insert_hold(&mut tx, &created).await?;
         append_event(
             &mut tx,
-            NewEvent {
-                ts_ms: now_ms,
-                event_type: HOLD_CREATED_EVENT.to_owned(),
-                actor: by.clone(),
-                subject: hold_subject(&created.scope),
-                level: None,
-                // The reason is the auditor's free text: stored encrypted for them.
-                data: crate::personal::with_personal(
-                    json!({
-                        "hold_id": created.id,
-                        "scope": scope_json(&created.scope),
-                    }),
-                    &by.id,
-                    crate::personal::PersonalValues::new().plain("reason", json!(created.reason)),
-                ),
-            },
+            NewEvent::typed(
+                now_ms,
+                by.clone(),
+                hold_subject(&created.scope),
+                None,
+                HoldCreated {
+                    hold_id: created.id.clone(),
+                    scope: scope_json(&created.scope),
+                    // The reason is the auditor's free text: stored encrypted for them.
+                    personal: Some(Personal::of(&by.id).plain("reason", json!(created.reason))),
+                },
+            )?,
         )
         .await?;
         tx.commit().await?;
@@ -390,21 +388,17 @@ impl Store {
         });
         append_event(
             &mut tx,
-            NewEvent {
-                ts_ms: now_ms,
-                event_type: HOLD_RELEASED_EVENT.to_owned(),
-                actor: by.clone(),
-                subject: hold_subject(&hold.scope),
-                level: None,
-                data: crate::personal::with_personal(
-                    json!({
-                        "hold_id": hold.id,
-                        "scope": scope_json(&hold.scope),
-                    }),
-                    &by.id,
-                    crate::personal::PersonalValues::new().plain("reason", json!(reason)),
-                ),
-            },
+            NewEvent::typed(
+                now_ms,
+                by.clone(),
+                hold_subject(&hold.scope),
+                None,
+                HoldReleased {
+                    hold_id: hold.id.clone(),
+                    scope: scope_json(&hold.scope),
+                    personal: Some(Personal::of(&by.id).plain("reason", json!(reason))),
+                },
+            )?,
         )
         .await?;
         tx.commit().await?;
@@ -553,17 +547,16 @@ async fn write_range(
     let manifest = &signed.manifest;
     append_event(
         tx,
-        NewEvent {
-            ts_ms: now_ms,
-            event_type: PRUNED_EVENT.to_owned(),
-            actor: by.clone(),
-            subject: Subject::default(),
-            level: None,
-            data: json!({
-                "event_count": manifest.last_seq - manifest.first_seq + 1,
-                "manifest": signed,
-            }),
-        },
+        NewEvent::typed(
+            now_ms,
+            by.clone(),
+            Subject::default(),
+            None,
+            Pruned {
+                event_count: manifest.last_seq - manifest.first_seq + 1,
+                manifest: signed.clone(),
+            },
+        )?,
     )
     .await?;
     Ok(signed)

@@ -5,7 +5,7 @@
 //! reverse. A rehearsal's advance of the clock is kept in the row, so a restart resumes
 //! the rehearsal's time.
 
-use serde_json::json;
+use steward_audit::event::{ClockAdvanced, RunModeRecorded};
 use steward_audit::{Actor, Subject};
 
 use crate::audit::{NewEvent, append_event};
@@ -131,14 +131,15 @@ impl Store {
                 if recorded == mode && mode == RunMode::Rehearsal {
                     append_event(
                         &mut tx,
-                        NewEvent {
-                            ts_ms: now_ms,
-                            event_type: "run_mode.recorded".to_owned(),
-                            actor: system_actor(),
-                            subject: Subject::default(),
-                            level: None,
-                            data: json!({ "mode": recorded.as_str() }),
-                        },
+                        NewEvent::typed(
+                            now_ms,
+                            system_actor(),
+                            Subject::default(),
+                            None,
+                            RunModeRecorded {
+                                mode: recorded.as_str().to_owned(),
+                            },
+                        )?,
                     )
                     .await?;
                 }
@@ -189,15 +190,17 @@ impl Store {
         };
         append_event(
             &mut tx,
-            NewEvent {
+            NewEvent::typed(
                 // The event is stamped at the new time: what follows happens after it.
-                ts_ms: now_ms + by_ms,
-                event_type: "clock.advanced".to_owned(),
-                actor: by.clone(),
-                subject: Subject::default(),
-                level: None,
-                data: json!({ "by_ms": by_ms, "offset_ms": offset }),
-            },
+                now_ms + by_ms,
+                by.clone(),
+                Subject::default(),
+                None,
+                ClockAdvanced {
+                    by_ms,
+                    offset_ms: offset,
+                },
+            )?,
         )
         .await?;
         tx.commit().await?;

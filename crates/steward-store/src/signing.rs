@@ -7,15 +7,15 @@
 //! trail's latest checkpoint was signed with that key. The row is permanent (triggers
 //! refuse update and delete): a different key is refused, never recorded over it.
 
-use serde_json::json;
-use steward_audit::{Actor, Subject, format_public_key, key_id};
+use steward_audit::event::SigningKeyRecorded;
+use steward_audit::{Actor, EventType, Subject, format_public_key, key_id};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::store::{Store, on_pool, on_tx};
 
 /// The event that records the key.
-pub const SIGNING_KEY_RECORDED_EVENT: &str = "audit.signing_key_recorded";
+pub const SIGNING_KEY_RECORDED_EVENT: &str = EventType::AuditSigningKeyRecorded.as_str();
 
 /// What [`Store::claim_signing_key`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,17 +100,16 @@ impl Store {
         }
         append_event(
             &mut tx,
-            NewEvent {
-                ts_ms: now_ms,
-                event_type: SIGNING_KEY_RECORDED_EVENT.to_owned(),
-                actor: by.clone(),
-                subject: Subject::default(),
-                level: None,
-                data: json!({
-                    "public_key": format_public_key(public_key),
-                    "key_id": given,
-                }),
-            },
+            NewEvent::typed(
+                now_ms,
+                by.clone(),
+                Subject::default(),
+                None,
+                SigningKeyRecorded {
+                    public_key: format_public_key(public_key),
+                    key_id: given,
+                },
+            )?,
         )
         .await?;
         tx.commit().await?;

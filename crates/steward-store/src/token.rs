@@ -29,11 +29,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use steward_audit::{Actor, Subject};
+use steward_audit::event::{TokenCreated, TokenRevoked};
+use steward_audit::{Actor, Personal, Subject};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::personal::{PersonalValues, with_personal};
 use crate::principal::{Principal, PrincipalRow, decode_principal, principal_in};
 use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
 
@@ -439,30 +439,25 @@ async fn insert_token(
         }
         other => other?,
     };
-    let mut data = json!({
-        "token_id": token.id,
-        "principal_id": token.principal_id,
-        "expires_at": token.expires_at_ms,
-    });
-    if let Some(parent) = &token.parent_token_id {
-        data["minted_with"] = json!(parent);
-    }
     append_event(
         tx,
-        NewEvent {
-            ts_ms: token.created_at_ms,
-            event_type: "token.created".to_owned(),
-            actor: by.clone(),
+        NewEvent::typed(
+            token.created_at_ms,
+            by.clone(),
             subject,
-            level: None,
-            // A label often names a person or their device: personal data of the token's
-            // principal, stored encrypted for it.
-            data: with_personal(
-                data,
-                &token.principal_id,
-                PersonalValues::new().plain("label", json!(token.label)),
-            ),
-        },
+            None,
+            TokenCreated {
+                token_id: token.id.clone(),
+                principal_id: token.principal_id.clone(),
+                expires_at: token.expires_at_ms,
+                minted_with: token.parent_token_id.clone(),
+                // A label often names a person or their device: personal data of the
+                // token's principal, stored encrypted for it.
+                personal: Some(
+                    Personal::of(&token.principal_id).plain("label", json!(token.label)),
+                ),
+            },
+        )?,
     )
     .await?;
     Ok(())
@@ -479,7 +474,11 @@ pub(crate) async fn revoke_in(
 ) -> Result<(bool, Vec<String>), StoreError> {
     let mut events = Vec::new();
     if set_revoked(tx, token_id, now).await? {
-        events.push(json!({ "token_id": token_id }));
+        events.push(TokenRevoked {
+            token_id: token_id.to_owned(),
+            minted_with: None,
+            cascade_from: None,
+        });
     }
     // Breadth first over the lineage. Each token is updated (on PostgreSQL: waiting
     // for a mint that holds its row) before its children are read in a later
@@ -493,11 +492,11 @@ pub(crate) async fn revoke_in(
         } in children(tx, &parent).await?
         {
             if revoked_at.is_none() && set_revoked(tx, &child, now).await? {
-                events.push(json!({
-                    "token_id": child,
-                    "minted_with": parent,
-                    "cascade_from": token_id,
-                }));
+                events.push(TokenRevoked {
+                    token_id: child.clone(),
+                    minted_with: Some(parent.clone()),
+                    cascade_from: Some(token_id.to_owned()),
+                });
                 cascaded.push(child.clone());
             }
             frontier.push(child);
@@ -549,20 +548,9 @@ async fn revoked_event(
     tx: &mut Tx<'_>,
     by: &Actor,
     now: i64,
-    data: serde_json::Value,
+    data: TokenRevoked,
     subject: Subject,
 ) -> Result<(), StoreError> {
-    append_event(
-        tx,
-        NewEvent {
-            ts_ms: now,
-            event_type: "token.revoked".to_owned(),
-            actor: by.clone(),
-            subject,
-            level: None,
-            data,
-        },
-    )
-    .await?;
+    append_event(tx, NewEvent::typed(now, by.clone(), subject, None, data)?).await?;
     Ok(())
 }

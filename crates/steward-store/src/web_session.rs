@@ -11,7 +11,7 @@
 //! - Opening and ending a session are audited (`web.session_opened`,
 //!   `web.session_ended`) in the transaction that writes the row.
 
-use serde_json::json;
+use steward_audit::event::{WebSessionEnded, WebSessionOpened};
 use steward_audit::{Actor, Subject};
 
 use crate::audit::{NewEvent, append_event};
@@ -82,17 +82,16 @@ impl Store {
         });
         append_event(
             &mut tx,
-            NewEvent {
-                ts_ms: new.now_ms,
-                event_type: "web.session_opened".into(),
-                actor: by.clone(),
-                subject: Subject::default(),
-                level: None,
-                data: json!({
-                    "token_id": new.token_id,
-                    "expires_at_ms": new.expires_at_ms,
-                }),
-            },
+            NewEvent::typed(
+                new.now_ms,
+                by.clone(),
+                Subject::default(),
+                None,
+                WebSessionOpened {
+                    token_id: new.token_id.clone(),
+                    expires_at_ms: new.expires_at_ms,
+                },
+            )?,
         )
         .await?;
         tx.commit().await
@@ -178,18 +177,18 @@ impl Store {
         }
         append_event(
             &mut tx,
-            NewEvent {
-                ts_ms: now_ms,
-                event_type: "web.session_ended".into(),
-                actor: by.clone(),
-                subject: Subject::default(),
-                level: None,
-                data: json!({
-                    "why": match why {
+            NewEvent::typed(
+                now_ms,
+                by.clone(),
+                Subject::default(),
+                None,
+                WebSessionEnded {
+                    why: match why {
                         WebSessionEnd::SignedOut => "signed_out",
-                    },
-                }),
-            },
+                    }
+                    .to_owned(),
+                },
+            )?,
         )
         .await?;
         tx.commit().await?;

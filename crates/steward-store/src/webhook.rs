@@ -32,6 +32,8 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::types::Json;
 
+use steward_audit::event::{WebhookCreated, WebhookDeleted};
+
 use crate::audit::append_event;
 use crate::error::StoreError;
 use crate::principal::Principal;
@@ -403,19 +405,18 @@ impl Store {
         let mut tx = self.begin().await?;
         let entry = append_event(
             &mut tx,
-            NewEvent {
-                ts_ms: now_ms,
-                event_type: "webhook.created".into(),
-                actor: by.actor(),
-                subject: Subject::default(),
-                level: None,
-                data: json!({
-                    "webhook_id": id,
-                    "origin": url_origin(&new.url),
-                    "event_types": new.event_types,
-                    "format": new.format,
-                }),
-            },
+            NewEvent::typed(
+                now_ms,
+                by.actor(),
+                Subject::default(),
+                None,
+                WebhookCreated {
+                    webhook_id: id.clone(),
+                    origin: url_origin(&new.url),
+                    event_types: new.event_types.clone(),
+                    format: json!(new.format),
+                },
+            )?,
         )
         .await?;
         let cursor = i64::try_from(entry.seq)
@@ -509,14 +510,15 @@ impl Store {
         if changed == 1 {
             append_event(
                 &mut tx,
-                NewEvent {
-                    ts_ms: now_ms,
-                    event_type: "webhook.deleted".into(),
-                    actor: by.actor(),
-                    subject: Subject::default(),
-                    level: None,
-                    data: json!({"webhook_id": id}),
-                },
+                NewEvent::typed(
+                    now_ms,
+                    by.actor(),
+                    Subject::default(),
+                    None,
+                    WebhookDeleted {
+                        webhook_id: id.to_owned(),
+                    },
+                )?,
             )
             .await?;
         }

@@ -20,8 +20,8 @@ mod row;
 mod status;
 mod timers;
 
-use serde_json::json;
-use steward_audit::{Actor, Subject};
+use steward_audit::event::WorkerRegistered;
+use steward_audit::{Actor, EventPayload, Subject};
 use steward_permits::{
     ApprovalRefusal, CertAction, CertTransitionError, Eligibility, OperationStats, OutcomeRefusal,
     Recertification, Timestamp, WorkerRecord, recertification,
@@ -301,20 +301,19 @@ impl Store {
         }
         append_event(
             &mut tx,
-            worker_event(
+            typed_worker_event(
                 by,
                 now_ms,
-                "worker.registered",
                 &worker,
-                json!({
-                    "display_name": worker.display_name,
-                    "owner_id": worker.owner_id,
-                    "principal_id": worker.principal_id,
-                    "domains": worker.domains,
-                    "level": worker.level.value(),
-                    "status": worker.status.as_str(),
-                }),
-            ),
+                WorkerRegistered {
+                    display_name: worker.display_name.clone(),
+                    owner_id: worker.owner_id.clone(),
+                    principal_id: worker.principal_id.clone(),
+                    domains: worker.domains.clone(),
+                    level: worker.level.value(),
+                    status: worker.status.as_str().to_owned(),
+                },
+            )?,
         )
         .await?;
         tx.commit().await?;
@@ -371,6 +370,25 @@ impl Store {
         });
         rows.into_iter().map(row::decode).collect()
     }
+}
+
+/// A typed audit event about `worker`, at its level.
+fn typed_worker_event(
+    by: &Actor,
+    now_ms: i64,
+    worker: &Worker,
+    payload: impl EventPayload,
+) -> Result<NewEvent, StoreError> {
+    NewEvent::typed(
+        now_ms,
+        by.clone(),
+        Subject {
+            worker_id: Some(worker.id.clone()),
+            ..Subject::default()
+        },
+        Some(worker.level),
+        payload,
+    )
 }
 
 /// An audit event about `worker`, at its level.

@@ -13,12 +13,17 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 
 use super::Framework;
 use super::when::{ReportZone, When};
 use crate::entry::AuditEntry;
+use crate::event::{
+    EmergencyApproved, EmergencyEnded, EmergencyRenewed, EmergencyResolved, EventPayload,
+    EventType, PermitApprovalRecorded, PermitCompleted, PermitIssued, PermitRenewed,
+    PermitRequested, PermitRevoked, RollbackCompleted, RollbackOpened, Transition,
+};
 
 /// One permit of the period in the report's scope.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -163,17 +168,14 @@ pub(super) struct Tracks {
     order: Vec<String>,
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+/// A read text member: `None` when the event left it out (read as empty).
+fn text(value: String) -> Option<String> {
+    Some(value).filter(|text| !text.is_empty())
+}
+
+/// `data` as the payload of its catalogued type (its defaults where it cannot be read).
+fn read<P: EventPayload + Default>(data: &Value) -> P {
+    P::from_data(data).unwrap_or_default()
 }
 
 impl Tracks {
@@ -195,8 +197,7 @@ impl Tracks {
             }
         };
         let data = &entry.data;
-        let text = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
-        let ms = |key: &str| data.get(key).and_then(Value::as_i64);
+        let kind = EventType::of(&entry.event_type);
         if in_period && track.first_in_period.is_none() {
             track.first_in_period = Some(entry.seq);
         }
@@ -209,42 +210,48 @@ impl Tracks {
         if entry.level.is_some() {
             track.level = entry.level;
         }
-        if let Some(to) = text("to") {
-            track.state = Some(to);
+        if kind.is_some_and(EventType::is_permit_transition)
+            && let Ok(transition) = Transition::deserialize(data)
+            && let Some(to) = transition.to_state()
+        {
+            track.state = Some(to.to_owned());
         }
         let quiet = matches!(
-            entry.event_type.as_str(),
-            "authorize.allowed" | "telemetry.recorded"
+            kind,
+            Some(EventType::AuthorizeAllowed | EventType::TelemetryRecorded)
         );
         if !quiet {
             track
                 .events
                 .push((entry.seq, entry.event_type.clone(), entry.ts_ms));
         }
-        match entry.event_type.as_str() {
-            "permit.requested" => {
+        let Some(kind) = kind else {
+            return;
+        };
+        match kind {
+            EventType::PermitRequested => {
+                let request: PermitRequested = read(data);
                 track.requested = true;
                 track.requester = Some(entry.actor.id.clone());
                 track.requested_ms = Some(entry.ts_ms);
                 track.worker_level = worker_level;
-                track.permit_type = text("permit_type");
-                track.evidence = strings(data.get("evidence"));
-                if let Some(task) = data.get("task") {
-                    let field = |key: &str| task.get(key).and_then(Value::as_str);
-                    track.summary = field("summary").map(str::to_owned);
-                    track.environment = field("environment").map(str::to_owned);
-                    track.frameworks = strings(task.get("compliance_frameworks"));
-                    track.sensitive = strings(task.get("sensitive_data"));
-                    track.operations = strings(task.get("risky_operations"));
+                track.permit_type = text(request.permit_type);
+                track.evidence = request.evidence.unwrap_or_default();
+                if let Some(task) = request.task {
+                    track.summary = task.summary;
+                    track.environment = task.environment.as_str().map(str::to_owned);
+                    track.frameworks = task.compliance_frameworks;
+                    track.sensitive = task.sensitive_data;
+                    track.operations = task.risky_operations;
                 }
             }
-            "permit.approval_recorded" => track.approvals.push((
+            EventType::PermitApprovalRecorded => track.approvals.push((
                 entry.actor.id.clone(),
-                text("role").unwrap_or_default(),
+                read::<PermitApprovalRecorded>(data).role,
                 entry.ts_ms,
                 entry.seq,
             )),
-            "permit.cab_signed_off" => track.approvals.push((
+            EventType::PermitCabSignedOff => track.approvals.push((
                 entry.actor.id.clone(),
                 "change_advisory_board".to_owned(),
                 entry.ts_ms,
@@ -252,58 +259,77 @@ impl Tracks {
             )),
             // A resubmission starts a new round: earlier approvals no longer count (their
             // events stay in the change's events).
-            "permit.resubmitted" => {
+            EventType::PermitResubmitted => {
                 track.approvals.clear();
                 track.approved = false;
             }
-            "permit.approved" => track.approved = true,
-            "permit.issued" => {
-                track.valid_from_ms = ms("valid_from_ms");
-                track.expires_at_ms = ms("expires_at_ms");
+            EventType::PermitApproved => track.approved = true,
+            EventType::PermitIssued => {
+                let issued: PermitIssued = read(data);
+                track.valid_from_ms = issued.valid_from_ms;
+                track.expires_at_ms = issued.expires_at_ms;
             }
-            "permit.renewed" | "emergency.approved" | "emergency.renewed" => {
-                if let Some(until) = ms("expires_at_ms") {
+            EventType::PermitRenewed
+            | EventType::EmergencyApproved
+            | EventType::EmergencyRenewed => {
+                let until = match kind {
+                    EventType::PermitRenewed => read::<PermitRenewed>(data).expires_at_ms,
+                    EventType::EmergencyApproved => read::<EmergencyApproved>(data).expires_at_ms,
+                    _ => read::<EmergencyRenewed>(data).expires_at_ms,
+                };
+                if let Some(until) = until {
                     track.expires_at_ms = Some(until);
                 }
             }
-            "permit.completed" => track.completion = text("outcome"),
-            "permit.revoked" => track.revocation = text("reason"),
-            "rollback.opened" | "rollback.opened_late" => {
+            EventType::PermitCompleted => {
+                track.completion = text(read::<PermitCompleted>(data).outcome);
+            }
+            EventType::PermitRevoked => track.revocation = text(read::<PermitRevoked>(data).reason),
+            EventType::RollbackOpened => {
+                let opened: RollbackOpened = read(data);
                 track.rollback = Some(RollbackTrack {
-                    id: text("rollback_id"),
-                    trigger: text("trigger"),
+                    id: text(opened.rollback_id),
+                    trigger: text(opened.trigger),
                     opened_ms: entry.ts_ms,
-                    due_ms: ms("due_at_ms"),
+                    due_ms: opened.due_at_ms,
                     seqs: vec![entry.seq],
                     ..RollbackTrack::default()
                 });
             }
-            "rollback.completed" | "rollback.escalated" => {
+            EventType::RollbackEscalated => {
                 if let Some(rollback) = &mut track.rollback {
                     rollback.seqs.push(entry.seq);
-                    if entry.event_type == "rollback.escalated" {
-                        rollback.escalated = true;
-                    } else {
-                        rollback.completed_ms = ms("completed_at_ms").or(Some(entry.ts_ms));
-                        rollback.outcome = text("outcome");
-                    }
+                    rollback.escalated = true;
                 }
             }
-            "emergency.declared" => {
+            EventType::RollbackCompleted => {
+                if let Some(rollback) = &mut track.rollback {
+                    let completed: RollbackCompleted = read(data);
+                    rollback.seqs.push(entry.seq);
+                    rollback.completed_ms = completed.completed_at_ms.or(Some(entry.ts_ms));
+                    rollback.outcome = text(completed.outcome);
+                }
+            }
+            EventType::EmergencyDeclared => {
                 track.emergency = Some(EmergencyTrack {
                     declared_seq: entry.seq,
                     ..EmergencyTrack::default()
                 });
             }
-            "emergency.ended" | "emergency.resolved" => {
+            EventType::EmergencyEnded | EventType::EmergencyResolved => {
+                let due = if kind == EventType::EmergencyEnded {
+                    read::<EmergencyEnded>(data).review_due_at_ms
+                } else {
+                    read::<EmergencyResolved>(data).review_due_at_ms
+                };
                 if let Some(emergency) = &mut track.emergency
-                    && let Some(due) = ms("review_due_at_ms")
+                    && let Some(due) = due
                 {
                     emergency.ended_seq = Some(entry.seq);
                     emergency.review_due_ms = Some(due);
                 }
             }
-            "emergency.review_filed" => {
+            EventType::EmergencyReviewFiled => {
                 if let Some(emergency) = &mut track.emergency {
                     emergency.reviewed = true;
                 }

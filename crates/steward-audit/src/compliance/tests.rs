@@ -795,3 +795,27 @@ fn a_resubmission_leaves_only_the_last_rounds_approvers() {
         "the first round's events stay listed"
     );
 }
+
+#[test]
+fn every_control_names_catalogued_event_types() {
+    for framework in [
+        Framework::Soc2,
+        Framework::Hipaa,
+        Framework::PciDss,
+        Framework::Gdpr,
+        Framework::Sox,
+    ] {
+        for spec in controls(framework) {
+            for pattern in spec.evidence {
+                let known = match pattern.strip_suffix('*') {
+                    Some("") => true,
+                    Some(family) => EventType::ALL
+                        .iter()
+                        .any(|kind| kind.as_str().starts_with(family)),
+                    None => EventType::of(pattern).is_some(),
+                };
+                assert!(known, "{framework} {}: `{pattern}`", spec.id);
+            }
+        }
+    }
+}

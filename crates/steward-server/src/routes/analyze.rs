@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde_json::json;
+use steward_audit::event::TaskAnalyzed;
 use steward_policy::{Analysis, Task, analyze};
 use steward_store::{Channel, NewEvent, Subject};
 
@@ -43,26 +44,32 @@ pub async fn analyze_via(
     let decision = &analysis.certification_decision;
     state
         .store
-        .record_event(NewEvent {
-            ts_ms: state.clock.now().millis(),
-            event_type: "task.analyzed".into(),
-            actor: caller.principal().actor_via(channel),
-            subject: Subject {
-                task_id: analysis.task_id.clone(),
-                worker_id: None,
-                permit_id: None,
-            },
-            level: Some(decision.certification_level_required),
-            data: json!({
-                "policy_version": analysis.policy_version,
-                "environment": analysis.environment_detected,
-                "total_risk_score": analysis.risk_assessment.total_risk_score,
-                "risk_level": analysis.risk_assessment.risk_level,
-                "worker_type": decision.worker_type,
-                "permit_type": analysis.approval_requirements.permit_type,
-                "floors_applied": decision.floors_applied.iter().map(|f| f.rule).collect::<Vec<_>>(),
-            }),
-        })
+        .record_event(
+            NewEvent::typed(
+                state.clock.now().millis(),
+                caller.principal().actor_via(channel),
+                Subject {
+                    task_id: analysis.task_id.clone(),
+                    worker_id: None,
+                    permit_id: None,
+                },
+                Some(decision.certification_level_required),
+                TaskAnalyzed {
+                    policy_version: analysis.policy_version.clone(),
+                    environment: json!(analysis.environment_detected),
+                    total_risk_score: analysis.risk_assessment.total_risk_score,
+                    risk_level: json!(analysis.risk_assessment.risk_level),
+                    worker_type: json!(decision.worker_type),
+                    permit_type: json!(analysis.approval_requirements.permit_type),
+                    floors_applied: decision
+                        .floors_applied
+                        .iter()
+                        .map(|f| json!(f.rule))
+                        .collect(),
+                },
+            )
+            .map_err(ApiError::internal)?,
+        )
         .await
         .map_err(ApiError::internal)?;
     Ok(analysis)

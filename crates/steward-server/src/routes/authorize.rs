@@ -11,7 +11,10 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
+use steward_audit::event::{
+    AuthorizeDecided, AuthorizeScope, Operation as AuditedOperation, PermitRevoked,
+};
 use steward_permits::{Operation, RevocationReason, Rule, Verdict, authorize};
 use steward_policy::{
     Action, Environment, PermitType, Refusal, Role, action_requirement, classify_action,
@@ -217,7 +220,7 @@ pub async fn authorize_via(
         && body.tokens > 0
         && let Some((p, _)) = permit
     {
-        let event = record.event(&verdict, now.millis());
+        let event = record.event(&verdict, now.millis())?;
         match state
             .store
             .spend_tokens(&p.id, body.tokens, p.token_budget, event)
@@ -297,11 +300,13 @@ async fn revoke(
         .revoke_permit_by_system(
             &permit.id,
             reason,
-            json!({
-                "rule": Rule::ScopeViolation.as_str(),
-                "operation": record.operation(),
-                "scope": record.violation_json(),
-            }),
+            serde_json::to_value(PermitRevoked {
+                rule: Some(Rule::ScopeViolation.as_str().to_owned()),
+                operation: Some(json!(record.operation())),
+                scope: Some(json!(record.scope())),
+                ..PermitRevoked::new(reason.as_str())
+            })
+            .map_err(ApiError::internal)?,
             now_ms,
         )
         .await;
@@ -335,76 +340,67 @@ struct Record<'a> {
 }
 
 impl Record<'_> {
-    fn violation_json(&self) -> Value {
-        match &self.violation {
-            None => Value::Null,
-            Some(v) => json!({
-                "miss": v.scope,
-                "action_class": v.action_class,
-                "action_classes": self.action.classes().names(),
-                "permit_type": v.permit_type,
-                "permit_type_needed": v.permit_type_needed,
-            }),
-        }
-    }
-
-    fn operation(&self) -> Value {
-        let b = self.body;
-        json!({
-            "environment": b.environment,
-            "action": b.action,
-            "service": b.service,
-            "region": b.region,
-            "method": b.method,
-            "read_only": b.read_only,
-            "critical": b.critical,
-            "data_touched": b.data_touched,
-            "sensitive_data": self.sensitive,
-            "tokens": b.tokens,
+    fn scope(&self) -> Option<AuthorizeScope> {
+        self.violation.as_ref().map(|v| AuthorizeScope {
+            miss: v.scope.to_owned(),
+            action_class: v.action_class.to_owned(),
+            action_classes: self
+                .action
+                .classes()
+                .names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            permit_type: v.permit_type.map(str::to_owned),
+            permit_type_needed: v.permit_type_needed.map(str::to_owned),
         })
     }
 
-    fn event(&self, verdict: &Verdict, now_ms: i64) -> NewEvent {
-        let mut event = self.event_without_scope(verdict, now_ms);
-        if self.violation.is_some()
-            && let Value::Object(data) = &mut event.data
-        {
-            data.insert("scope".into(), self.violation_json());
+    fn operation(&self) -> AuditedOperation {
+        let b = self.body;
+        AuditedOperation {
+            environment: json!(b.environment),
+            action: b.action.clone(),
+            service: b.service.clone(),
+            region: b.region.clone(),
+            method: b.method.clone(),
+            read_only: b.read_only,
+            critical: b.critical,
+            data_touched: b.data_touched.clone(),
+            sensitive_data: self.sensitive,
+            tokens: b.tokens,
         }
-        event
     }
 
-    fn event_without_scope(&self, verdict: &Verdict, now_ms: i64) -> NewEvent {
-        NewEvent {
-            ts_ms: now_ms,
-            event_type: if verdict.allow {
-                "authorize.allowed"
-            } else {
-                "authorize.denied"
-            }
-            .into(),
-            actor: self.caller.principal().actor_via(self.channel),
-            subject: Subject {
+    /// The decision's `authorize.allowed` or `authorize.denied` event.
+    fn event(&self, verdict: &Verdict, now_ms: i64) -> Result<NewEvent, ApiError> {
+        NewEvent::typed(
+            now_ms,
+            self.caller.principal().actor_via(self.channel),
+            Subject {
                 task_id: self.permit.map(|p| p.task_id.clone()),
                 worker_id: Some(self.worker.id.clone()),
                 permit_id: self.body.permit_id.clone(),
             },
-            level: Some(self.permit.map_or(self.worker.level, |p| p.level)),
-            data: json!({
-                "allow": verdict.allow,
-                "rule": verdict.rule.as_str(),
-                "worker_level": self.worker.level,
-                "permit_id": self.body.permit_id,
-                "operation": self.operation(),
-            }),
-        }
+            Some(self.permit.map_or(self.worker.level, |p| p.level)),
+            AuthorizeDecided {
+                allow: verdict.allow,
+                rule: verdict.rule.as_str().to_owned(),
+                worker_level: self.worker.level.value(),
+                permit_id: self.body.permit_id.clone(),
+                operation: self.operation(),
+                scope: self.scope(),
+                tokens_used: None,
+            },
+        )
+        .map_err(ApiError::internal)
     }
 
     /// Appends the decision's event and returns its `seq`.
     async fn write(&self, verdict: &Verdict, now_ms: i64) -> Result<u64, ApiError> {
         self.state
             .store
-            .record_event(self.event(verdict, now_ms))
+            .record_event(self.event(verdict, now_ms)?)
             .await
             .map(|e| e.seq)
             .map_err(ApiError::internal)

@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use steward_audit::EventType;
 use steward_policy::Role;
 use steward_store::{Count, Histogram, MetricsSnapshot};
 
@@ -52,13 +53,13 @@ pub fn render(s: &MetricsSnapshot) -> String {
         "counter",
     );
     for c in &s.decisions {
-        let (kind, decision) = match c.event_type.as_str() {
-            "task.analyzed" => ("analysis", "scored"),
-            "authorize.allowed" => ("authorize", "allowed"),
-            "authorize.denied" => ("authorize", "denied"),
-            "permit.approved" => ("permit", "approved"),
-            "permit.rejected" => ("permit", "rejected"),
-            "permit.changes_requested" => ("permit", "changes_requested"),
+        let (kind, decision) = match EventType::of(&c.event_type) {
+            Some(EventType::TaskAnalyzed) => ("analysis", "scored"),
+            Some(EventType::AuthorizeAllowed) => ("authorize", "allowed"),
+            Some(EventType::AuthorizeDenied) => ("authorize", "denied"),
+            Some(EventType::PermitApproved) => ("permit", "approved"),
+            Some(EventType::PermitRejected) => ("permit", "rejected"),
+            Some(EventType::PermitChangesRequested) => ("permit", "changes_requested"),
             _ => continue,
         };
         let level = level(c.level);
@@ -119,8 +120,8 @@ pub fn render(s: &MetricsSnapshot) -> String {
         "counter",
     );
     for c in &s.hard_blocks {
-        let source = match c.event_type.as_str() {
-            "permit.hard_blocked" => "permit_request",
+        let source = match EventType::of(&c.event_type) {
+            Some(EventType::PermitHardBlocked) => "permit_request",
             _ => "authorize",
         };
         let level = level(c.level);
@@ -145,15 +146,19 @@ pub fn render(s: &MetricsSnapshot) -> String {
         );
     }
 
-    let by_type = |name: &'static str| s.events.iter().filter(move |c| c.event_type == name);
+    let by_type = |kind: EventType| {
+        s.events
+            .iter()
+            .filter(move |c| c.event_type == kind.as_str())
+    };
     out.family(
         "steward_sla_breaches_total",
         "Missed SLAs: approvals escalated (kind approval) and rollbacks escalated (kind rollback), by level.",
         "counter",
     );
     for (kind, event_type) in [
-        ("approval", "permit.escalated"),
-        ("rollback", "rollback.escalated"),
+        ("approval", EventType::PermitEscalated),
+        ("rollback", EventType::RollbackEscalated),
     ] {
         for c in by_type(event_type) {
             let level = level(c.level);
@@ -169,13 +174,13 @@ pub fn render(s: &MetricsSnapshot) -> String {
         &mut out,
         "steward_permits_expired_total",
         "Permits expired (window ended, or no quorum within twice the SLA), by level.",
-        by_type("permit.expired"),
+        by_type(EventType::PermitExpired),
     );
     simple(
         &mut out,
         "steward_telemetry_breaches_total",
         "Telemetry reports that breached a permit's constraints, by level.",
-        by_type("telemetry.breach"),
+        by_type(EventType::TelemetryBreach),
     );
 
     out.family(
@@ -184,8 +189,8 @@ pub fn render(s: &MetricsSnapshot) -> String {
         "counter",
     );
     for (status, event_type) in [
-        ("opened", "rollback.opened"),
-        ("completed", "rollback.completed"),
+        ("opened", EventType::RollbackOpened),
+        ("completed", EventType::RollbackCompleted),
     ] {
         for c in by_type(event_type) {
             let level = level(c.level);

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use steward_audit::event::PermitHardBlocked;
 use steward_permits::{
     Channel, Decision, Outcome, PermitState, PermitTimes, RevocationReason, Timestamp, review_clock,
 };
@@ -258,22 +259,24 @@ async fn record_hard_block(
     let rules: Vec<&str> = blocks.iter().map(|b| b.rule.as_str()).collect();
     state
         .store
-        .record_event(NewEvent {
-            ts_ms: now(state),
-            event_type: "permit.hard_blocked".into(),
-            actor,
-            subject: Subject {
-                task_id: subject.task_id,
-                worker_id: Some(subject.worker_id),
-                permit_id: None,
-            },
-            level: Some(subject.level),
-            data: json!({
-                "rule": rules.first(),
-                "rules": rules,
-                "worker_type": subject.worker_type,
-            }),
-        })
+        .record_event(
+            NewEvent::typed(
+                now(state),
+                actor,
+                Subject {
+                    task_id: subject.task_id,
+                    worker_id: Some(subject.worker_id),
+                    permit_id: None,
+                },
+                Some(subject.level),
+                PermitHardBlocked {
+                    rule: rules.first().map(|rule| (*rule).to_owned()),
+                    rules: rules.iter().map(|rule| (*rule).to_owned()).collect(),
+                    worker_type: subject.worker_type,
+                },
+            )
+            .map_err(ApiError::internal)?,
+        )
         .await
         .map_err(ApiError::internal)?;
     Ok(())
