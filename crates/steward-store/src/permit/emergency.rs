@@ -22,13 +22,13 @@ use serde_json::{Value, json};
 use sqlx::types::Json;
 use steward_audit::Subject;
 use steward_permits::{
-    ApprovalRefusal, Channel, Decision, EmergencyError, EmergencyStatus, PermitEvent,
-    PermitEventKind, PermitState, ReviewStatus, RevocationReason, SweepAction, SweepView,
-    Timestamp, TransitionError, approval_deadline, check_approval_window, check_approver,
-    check_declared_minutes, check_emergency_renewal, emergency_status, review_due, review_status,
-    sweep_action,
+    ApprovalRefusal, Channel, ConstraintChoices, Decision, EmergencyError, EmergencyMark,
+    EmergencyStatus, PermitConstraints, PermitEvent, PermitEventKind, PermitState, ReviewStatus,
+    RevocationReason, SweepAction, SweepView, Timestamp, TransitionError, approval_deadline,
+    check_approval_window, check_approver, check_declared_minutes, check_emergency_renewal,
+    emergency_status, review_due, review_status, sweep_action,
 };
-use steward_policy::{Analysis, ApprovalRequirements, Level, PermitType, Policy, Role};
+use steward_policy::{Analysis, ApprovalRequirements, Level, PermitType, Policy, Role, Task};
 
 use super::{
     ApprovalRecord, Permit, PermitError, candidate, certification_in_force, event, parties, row,
@@ -52,7 +52,9 @@ pub struct NewEmergency {
     pub minutes: i64,
     pub scope: Value,
     pub analysis: Analysis,
-    pub constraints: Value,
+    /// The scope parsed: the permit's constraints come from it (SPEC §6.4, the defaults
+    /// for everything a scope does not say).
+    pub task: Task,
 }
 
 /// An emergency with its permit, and its status and review status as of the read.
@@ -274,13 +276,18 @@ impl Store {
             evidence_required: Vec::new(),
         };
         let emergency_id = new_id();
-        let mut constraints = match &new.constraints {
-            Value::Object(map) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        constraints.insert("enhanced_audit".into(), json!(true));
-        constraints.insert("emergency_id".into(), json!(emergency_id));
-        constraints.insert("incident_id".into(), json!(new.incident_id));
+        let constraints = PermitConstraints::for_task(
+            policy,
+            &new.task,
+            &new.analysis,
+            &new.worker_id,
+            spec.level,
+            ConstraintChoices::default(),
+        )
+        .for_emergency(EmergencyMark {
+            emergency_id: emergency_id.clone(),
+            incident_id: new.incident_id.clone(),
+        });
         let deadline = approval_deadline(spec, Timestamp(now_ms)).millis();
         let mut permit = Permit {
             id: new_id(),
@@ -296,7 +303,7 @@ impl Store {
             policy_version: analysis.policy_version.clone(),
             requirements: analysis.approval_requirements.clone(),
             evidence: json!({}),
-            constraints: Value::Object(constraints),
+            constraints,
             requested_window_start_ms: None,
             valid_from_ms: None,
             expires_at_ms: None,
@@ -363,7 +370,7 @@ impl Store {
                 "policy_version": analysis.policy_version,
                 "hours": permit.total_hours,
                 "emergency_id": emergency_id,
-                "task": super::task_facts(&new.scope, &analysis),
+                "task": steward_permits::task_facts(&new.scope, &analysis),
             }),
             now_ms,
         )
@@ -1019,25 +1026,15 @@ impl Store {
 /// Refuses to decide or renew an emergency permit through the general permit workflow:
 /// its approval window, approver record and renewal rules live on the emergency path
 /// (`/v1/emergencies/{id}/approve`, `/renew`), which the general path would bypass.
-pub(super) fn not_through_the_permit_path(
-    permit: &Permit,
-    action: &str,
-) -> Result<(), PermitError> {
-    if permit.permit_type != PermitType::Emergency {
-        return Ok(());
-    }
-    let emergency = permit
-        .constraints
-        .get("emergency_id")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    Err(PermitError::not_allowed(
+pub(super) fn through_the_emergency_path(permit: &Permit, action: &str) -> PermitError {
+    let emergency = permit.constraints.emergency_id.as_deref().unwrap_or("?");
+    PermitError::not_allowed(
         "emergency_path",
         format!(
             "permit `{}` is an emergency permit: it is {action} through emergency `{emergency}` (`/v1/emergencies/{emergency}`), not the permit workflow",
             permit.id
         ),
-    ))
+    )
 }
 
 /// A sweep skips an emergency another request or instance changed under it (the next run
