@@ -58,10 +58,11 @@ pub use certification::{
 };
 pub use constraints::{ConstraintChoices, EmergencyMark, PermitConstraints};
 pub use emergency::{
-    EMERGENCY_APPROVER_ROLES, EmergencyError, EmergencyStatus, MAX_DECLARED_MINUTES,
-    REVIEW_DUE_HOURS, ReviewStatus, SweepAction, SweepView, approval_deadline,
-    check_approval_window, check_declared_minutes, check_emergency_renewal, emergency_status,
-    review_due, review_status, sweep_action,
+    DECLARER_ROLES, EMERGENCY_APPROVER_ROLES, EmergencyError, EmergencyStatus,
+    MAX_DECLARED_MINUTES, REVIEW_DUE_HOURS, ReviewStatus, SweepAction, SweepView,
+    approval_deadline, check_approval_window, check_declared_minutes, check_declarer,
+    check_emergency_renewal, check_incident_role, check_review_filer, emergency_end,
+    emergency_status, review_due, review_status, sweep_action,
 };
 pub use evidence::{is_provided, missing_evidence, provided_evidence};
 pub use initial::{

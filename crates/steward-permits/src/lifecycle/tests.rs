@@ -8,6 +8,27 @@ use super::*;
 
 const H: i64 = 3_600_000;
 
+/// `value` as compact JSON with sorted keys, whatever order the build's `serde_json`
+/// keeps (feature unification may turn on `preserve_order`).
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by(|a, b| a.0.cmp(b.0));
+            let inner: Vec<String> = members
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), canonical(v)))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
+        other => other.to_string(),
+    }
+}
+
 fn life(state: PermitState) -> Lifecycle {
     Lifecycle {
         state,
@@ -405,7 +426,12 @@ fn check_renewal_plan(
                 plan.pending.map(|p| (p.hours, p.approvals.len())),
             );
             for e in plan.events {
-                out.push_str(&format!("{:?} {} {}\n", e.by, e.event_type, e.data));
+                out.push_str(&format!(
+                    "{:?} {} {}\n",
+                    e.by,
+                    e.event_type,
+                    canonical(&e.data)
+                ));
             }
             out
         }
@@ -551,7 +577,12 @@ fn start_needs_an_active_permit_in_its_window_and_a_certification_in_force() {
     active.expires_at = Some(Timestamp(4 * H));
     let start = |life: Lifecycle, status, now| match plan_start(life, status, "p1", Timestamp(now))
     {
-        Ok((life, event)) => format!("{} {} {}", life.state, event.event_type, event.data),
+        Ok((life, event)) => format!(
+            "{} {} {}",
+            life.state,
+            event.event_type,
+            canonical(&event.data)
+        ),
         Err(refusal) => format!("refused: {refusal:?}"),
     };
     let ok = CertificationStatus::Probationary;
@@ -635,7 +666,7 @@ fn close_summarises_and_verifies_the_quorum() {
     let (life, summary, event) = plan_close(&snap, json!("fine"), Some(Level::BASIC)).unwrap();
     assert_eq!(life.state, PermitState::Closed);
     expect![[r#"{"approvals":[{"at_ms":10,"principal_id":"tl","role":"tech_lead"},{"at_ms":20,"principal_id":"em","role":"engineering_manager"}],"approvals_verified":true,"cab_signed_off":false,"constraints_met":true,"notes":"fine","operations_performed":["deploy"],"outcome":"success"}"#]]
-        .assert_eq(&summary.to_string());
+        .assert_eq(&canonical(&summary));
     assert_eq!(event.data["certification_feedback"], "over_certified");
     assert_eq!(event.data["actual_level"], 1);
     let open = CloseSnapshot {
@@ -679,7 +710,7 @@ fn revocation_by_party_and_idempotent() {
     expect![[
         r#"{"from":"executing","reason":"scope_expansion","rule":"scope_violation","to":"revoked"}"#
     ]]
-    .assert_eq(&event.data.to_string());
+    .assert_eq(&canonical(&event.data));
     assert_eq!(event.revocation, Some(RevocationReason::ScopeExpansion));
     assert_eq!(
         plan_revoke(

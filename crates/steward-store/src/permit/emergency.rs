@@ -23,10 +23,11 @@ use sqlx::types::Json;
 use steward_audit::Subject;
 use steward_permits::{
     ApprovalRefusal, Channel, ConstraintChoices, Decision, EmergencyError, EmergencyMark,
-    EmergencyStatus, PermitConstraints, PermitEvent, PermitEventKind, PermitState, ReviewStatus,
-    RevocationReason, SweepAction, SweepView, Timestamp, TransitionError, approval_deadline,
-    check_approval_window, check_approver, check_declared_minutes, check_emergency_renewal,
-    emergency_status, review_due, review_status, sweep_action,
+    EmergencyStatus, PermitConstraints, PermitEvent, PermitState, ReviewStatus, RevocationReason,
+    SweepAction, SweepView, Timestamp, TransitionError, apply, approval_deadline,
+    check_approval_window, check_approver, check_declared_minutes, check_declarer,
+    check_emergency_renewal, check_incident_role, check_review_filer, emergency_end,
+    emergency_status, renewed_expiry, review_due, review_status, sweep_action,
 };
 use steward_policy::{Analysis, ApprovalRequirements, Level, PermitType, Policy, Role, Task};
 
@@ -37,12 +38,12 @@ use super::{
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::{PersonalText, PersonalValues, with_personal};
-use crate::principal::{Principal, PrincipalKind};
+use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// An emergency as the server hands it over. `scope` is a task (SPEC §2) naming what the
-/// worker may do; `analysis` is Steward's own analysis of it; `constraints` are the
-/// permit's constraints built from the scope (the store adds the emergency's own).
+/// worker may do (`task` is it parsed); `analysis` is Steward's own analysis of it; the
+/// permit's constraints are built from them (`PermitConstraints::for_emergency`).
 #[derive(Debug, Clone)]
 pub struct NewEmergency {
     pub incident_id: String,
@@ -209,20 +210,7 @@ fn state_error(rule: &'static str, message: impl Into<String>) -> EmergencyActio
     }
 }
 
-fn not_allowed(rule: &'static str, message: impl Into<String>) -> EmergencyActionError {
-    EmergencyActionError::Permit(PermitError::not_allowed(rule, message))
-}
-
-const MINUTE_MS: i64 = 60_000;
-
 /// The roles that may declare an emergency besides the worker's owner.
-const DECLARER_ROLES: [Role; 4] = [
-    Role::Master,
-    Role::IncidentCommander,
-    Role::OnCallLead,
-    Role::Admin,
-];
-
 impl Store {
     /// Declares an emergency: creates its level-3 `emergency` permit (under review, waiting
     /// for an incident commander or on-call lead) and its record. The worker's owner, a
@@ -254,13 +242,7 @@ impl Store {
         let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
         let worker = row::worker_parties(&mut tx, &new.worker_id, true).await?;
-        let may = by.id == worker.owner_id || DECLARER_ROLES.iter().any(|r| by.has_role(*r));
-        if !may {
-            return Err(not_allowed(
-                "not_a_declarer",
-                "an emergency is declared by the worker's owner, a master, an incident_commander, an on_call_lead or an admin",
-            ));
-        }
+        check_declarer(&candidate(by), &worker.owner_id).map_err(PermitError::from)?;
         certification_in_force(&worker)?;
 
         let mut analysis = new.analysis.clone();
@@ -430,13 +412,7 @@ impl Store {
                 format!("emergency `{}` is resolved: nothing to approve", e.id),
             ));
         }
-        if permit.state != PermitState::UnderReview {
-            return Err(TransitionError {
-                from: permit.state,
-                event: PermitEventKind::QuorumMet,
-            }
-            .into());
-        }
+        apply(permit.state, &PermitEvent::QuorumMet)?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
         check_approver(
             &permit.requirements,
@@ -486,20 +462,9 @@ impl Store {
             now_ms,
         )
         .await?;
-        let until = now_ms + e.minutes * MINUTE_MS;
-        permit.valid_from_ms = Some(now_ms);
-        permit.expires_at_ms = Some(until);
-        let issued = json!({"valid_from_ms": now_ms, "expires_at_ms": until,
-                            "hours": permit.total_hours, "constraints": permit.constraints});
-        transition(
-            &mut tx,
-            &mut permit,
-            &system_actor(),
-            &PermitEvent::Issue,
-            issued,
-            now_ms,
-        )
-        .await?;
+        // Issued at once, for the declared minutes (its total hours so far).
+        super::issue_if_due(&mut tx, &mut permit, &system_actor(), now_ms).await?;
+        let until = permit.expires_at_ms;
         emergency_event(
             &mut tx,
             &actor,
@@ -550,7 +515,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
         super::same_actor(by, actor)?;
-        require_incident_role(by, "resolve an emergency")?;
+        check_incident_role(&candidate(by), "resolve an emergency").map_err(PermitError::from)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         if e.resolved_at_ms.is_some() {
@@ -561,10 +526,8 @@ impl Store {
         }
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
         let actor = actor.clone();
-        let awaiting = matches!(
-            permit.state,
-            PermitState::Requested | PermitState::UnderReview | PermitState::ChangesRequested
-        );
+        // A request still awaiting approval expires with the resolution.
+        let awaiting = apply(permit.state, &PermitEvent::Expire).is_ok();
         if awaiting {
             transition(
                 &mut tx,
@@ -645,7 +608,7 @@ impl Store {
             ));
         }
         let expired = permit.expires_at_ms.is_some_and(|until| now_ms >= until);
-        if !matches!(permit.state, PermitState::Active | PermitState::Executing) || expired {
+        if apply(permit.state, &PermitEvent::Renew).is_err() || expired {
             return Err(state_error(
                 "not_live",
                 format!(
@@ -674,7 +637,12 @@ impl Store {
             Role::IncidentCommander,
             &[],
         )?;
-        let until = permit.expires_at_ms.unwrap_or(now_ms) + minutes * MINUTE_MS;
+        let until = renewed_expiry(
+            permit.expires_at_ms.map(Timestamp),
+            minutes as f64 / 60.0,
+            Timestamp(now_ms),
+        )
+        .millis();
         permit.expires_at_ms = Some(until);
         permit.renewals += 1;
         permit.total_hours = (total_minutes + minutes) as f64 / 60.0;
@@ -731,20 +699,13 @@ impl Store {
         super::same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
-        let may = by.id == e.declared_by
-            || e.approved_by.as_deref() == Some(by.id.as_str())
-            || [Role::IncidentCommander, Role::OnCallLead, Role::Admin]
-                .iter()
-                .any(|r| by.has_role(*r));
-        if !may {
-            return Err(not_allowed(
-                "not_a_party",
-                format!(
-                    "the review of emergency `{}` is filed by its declarer, its approver, an incident_commander, an on_call_lead or an admin",
-                    e.id
-                ),
-            ));
-        }
+        check_review_filer(
+            &candidate(by),
+            &e.declared_by,
+            e.approved_by.as_deref(),
+            &e.id,
+        )
+        .map_err(PermitError::from)?;
         if e.review_filed_at_ms.is_some() {
             return Err(state_error(
                 "review_already_filed",
@@ -990,21 +951,17 @@ impl Store {
             return Ok(false);
         }
         let permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
-        if permit.state.is_live() {
+        let Some((ended_at, reason)) = emergency_end(
+            permit.state,
+            permit.revocation_reason,
+            permit.expires_at_ms.map(Timestamp),
+            Timestamp(now_ms),
+        ) else {
             return Ok(false);
-        }
-        let (ended_at, reason) = match permit.revocation_reason {
-            Some(RevocationReason::TimeExpiration) => (
-                permit
-                    .expires_at_ms
-                    .map_or(now_ms, |until| until.min(now_ms)),
-                "time_expiration".to_owned(),
-            ),
-            Some(other) => (now_ms, other.as_str().to_owned()),
-            None => (now_ms, permit.state.as_str().to_owned()),
         };
+        let ended_at = ended_at.millis();
         e.ended_at_ms = Some(ended_at);
-        e.end_reason = Some(reason.clone());
+        e.end_reason = Some(reason.to_owned());
         e.review_due_at_ms =
             review_due(Timestamp(ended_at), e.approved_at_ms.is_some()).map(Timestamp::millis);
         emergency_event(
@@ -1044,20 +1001,6 @@ fn skip_or_fail(e: PermitError) -> Result<(), StoreError> {
         PermitError::Store(StoreError::Conflict { .. }) => Ok(()),
         PermitError::Store(other) => Err(other),
         _ => Ok(()),
-    }
-}
-
-fn require_incident_role(by: &Principal, action: &str) -> Result<(), EmergencyActionError> {
-    let holds = [Role::IncidentCommander, Role::OnCallLead]
-        .iter()
-        .any(|r| by.has_role(*r));
-    if by.kind == PrincipalKind::Human && holds {
-        Ok(())
-    } else {
-        Err(not_allowed(
-            "role_not_eligible",
-            format!("only a human incident_commander or on_call_lead may {action}"),
-        ))
     }
 }
 
