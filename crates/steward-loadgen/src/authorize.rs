@@ -474,6 +474,7 @@ pub fn inproc(decisions: usize, seed: u64) -> anyhow::Result<()> {
                 allowed_methods: None,
                 forbidden_methods: vec!["DELETE".into()],
                 token_budget: budget,
+                enhanced_audit: false,
                 version: 1,
             });
             (id, used)

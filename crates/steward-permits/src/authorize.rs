@@ -173,12 +173,7 @@ pub fn authorize(
 ) -> Verdict {
     use Verdict as D;
     // 1. Certification status.
-    if matches!(
-        worker.status,
-        CertificationStatus::Suspended
-            | CertificationStatus::Expired
-            | CertificationStatus::Revoked
-    ) {
+    if !worker.status.in_force() {
         return D::deny(Rule::CertificationNotInForce);
     }
     // 2. Access matrix (SPEC §4).

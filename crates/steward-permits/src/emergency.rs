@@ -10,9 +10,11 @@
 //! open emergency and carries out what it answers, so expiry and resolution are applied
 //! whenever a sweep runs, including the first one after a restart.
 
-use steward_policy::{PermitTypeSpec, Role};
+use steward_policy::{PermitTypeSpec, Refusal, Role};
 
+use crate::approval::Candidate;
 use crate::names::string_enum;
+use crate::plan::PermitRefusal;
 use crate::state::{PermitState, RevocationReason};
 use crate::time::Timestamp;
 use crate::window::{WindowError, check_renewal};
@@ -25,6 +27,93 @@ pub const REVIEW_DUE_HOURS: i64 = 24;
 
 /// The roles that approve (and resolve) an emergency. Renewal needs the first.
 pub const EMERGENCY_APPROVER_ROLES: [Role; 2] = [Role::IncidentCommander, Role::OnCallLead];
+
+/// The roles that may declare an emergency for any worker (its owner may too).
+pub const DECLARER_ROLES: [Role; 4] = [
+    Role::Master,
+    Role::IncidentCommander,
+    Role::OnCallLead,
+    Role::Admin,
+];
+
+/// Whether `who` may declare an emergency for a worker owned by `owner_id`.
+pub fn check_declarer(who: &Candidate, owner_id: &str) -> Result<(), PermitRefusal> {
+    if who.principal_id == owner_id || DECLARER_ROLES.iter().any(|r| who.roles.contains(r)) {
+        Ok(())
+    } else {
+        Err(PermitRefusal::NotAllowed {
+            rule: Refusal::NotADeclarer,
+            message: "an emergency is declared by the worker's owner, a master, an incident_commander, an on_call_lead or an admin".to_owned(),
+        })
+    }
+}
+
+/// Whether `who` may `action` (resolve) an emergency: a human holding one of
+/// [`EMERGENCY_APPROVER_ROLES`].
+pub fn check_incident_role(who: &Candidate, action: &str) -> Result<(), PermitRefusal> {
+    if who.human
+        && EMERGENCY_APPROVER_ROLES
+            .iter()
+            .any(|r| who.roles.contains(r))
+    {
+        Ok(())
+    } else {
+        Err(PermitRefusal::NotAllowed {
+            rule: Refusal::RoleNotEligible,
+            message: format!("only a human incident_commander or on_call_lead may {action}"),
+        })
+    }
+}
+
+/// Whether `who` may file the review of emergency `emergency_id`: its declarer, its
+/// approver, an incident commander, an on-call lead or an admin.
+pub fn check_review_filer(
+    who: &Candidate,
+    declared_by: &str,
+    approved_by: Option<&str>,
+    emergency_id: &str,
+) -> Result<(), PermitRefusal> {
+    let may = who.principal_id == declared_by
+        || approved_by == Some(who.principal_id.as_str())
+        || EMERGENCY_APPROVER_ROLES
+            .iter()
+            .chain(&[Role::Admin])
+            .any(|r| who.roles.contains(r));
+    if may {
+        Ok(())
+    } else {
+        Err(PermitRefusal::NotAllowed {
+            rule: Refusal::NotAParty,
+            message: format!(
+                "the review of emergency `{emergency_id}` is filed by its declarer, its approver, an incident_commander, an on_call_lead or an admin"
+            ),
+        })
+    }
+}
+
+/// When and why an emergency whose permit is in `state` ended, once its permit no longer
+/// authorizes work (`None` while it is live). An expiry ends at the permit's `expires_at`
+/// (never later than now), not when a sweep noticed, so a restart does not move the
+/// review deadline; another revocation ends now with its reason; any other end now with
+/// the permit's state.
+pub fn emergency_end(
+    state: PermitState,
+    revocation_reason: Option<RevocationReason>,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Option<(Timestamp, &'static str)> {
+    if state.is_live() {
+        return None;
+    }
+    Some(match revocation_reason {
+        Some(RevocationReason::TimeExpiration) => (
+            expires_at.map_or(now, |until| until.min(now)),
+            RevocationReason::TimeExpiration.as_str(),
+        ),
+        Some(other) => (now, other.as_str()),
+        None => (now, state.as_str()),
+    })
+}
 
 /// An emergency request or act the emergency rules refuse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

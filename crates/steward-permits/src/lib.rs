@@ -26,13 +26,17 @@
 mod approval;
 mod authorize;
 mod certification;
+mod constraints;
 mod emergency;
 mod evidence;
 mod initial;
+mod lifecycle;
 mod monitor;
 mod names;
 mod outcome;
+mod plan;
 mod report;
+mod request;
 mod rollback_plan;
 mod scope;
 mod state;
@@ -52,16 +56,25 @@ pub use certification::{
     WorkerRecord, apply_cert_action, check_promotion, eligibility, probation_days, promote,
     promotion_approvals, recertification, recertification_due, record_outcome,
 };
+pub use constraints::{ConstraintChoices, EmergencyMark, PermitConstraints};
 pub use emergency::{
-    EMERGENCY_APPROVER_ROLES, EmergencyError, EmergencyStatus, MAX_DECLARED_MINUTES,
-    REVIEW_DUE_HOURS, ReviewStatus, SweepAction, SweepView, approval_deadline,
-    check_approval_window, check_declared_minutes, check_emergency_renewal, emergency_status,
-    review_due, review_status, sweep_action,
+    DECLARER_ROLES, EMERGENCY_APPROVER_ROLES, EmergencyError, EmergencyStatus,
+    MAX_DECLARED_MINUTES, REVIEW_DUE_HOURS, ReviewStatus, SweepAction, SweepView,
+    approval_deadline, check_approval_window, check_declared_minutes, check_declarer,
+    check_emergency_renewal, check_incident_role, check_review_filer, emergency_end,
+    emergency_status, review_due, review_status, sweep_action,
 };
-pub use evidence::missing_evidence;
+pub use evidence::{is_provided, missing_evidence, provided_evidence};
 pub use initial::{
     InitialCertification, InitialCertificationError, MIN_JUSTIFICATION_CHARS, PriorRecord,
     certify_initially, check_initial_certification, initial_certification_approvals,
+};
+pub use lifecycle::{
+    CAB_ROLES, CastDecision, CloseSnapshot, PendingRenewal, REVOKER_ROLES, RenewalApprovalRecord,
+    RenewalPlan, RenewalSnapshot, ReviewPlan, ReviewSnapshot, certification_feedback,
+    certification_in_force, check_cab_role, executor_or_requester, may_revoke, plan_cab_sign_off,
+    plan_close, plan_complete, plan_decision, plan_renewal, plan_revoke, plan_start,
+    requester_or_admin,
 };
 pub use monitor::{
     Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,
@@ -72,9 +85,17 @@ pub use outcome::{
     DecisionSeen, OUTCOME_COUNTING_RULE, OutcomeBasis, OutcomeParties, OutcomeRefusal,
     OutcomeReport, PermitSeen, SeenWork, check_outcome,
 };
+pub use plan::{
+    By, Lifecycle, PermitRefusal, PlannedEvent, event_type, issue_if_due, issue_window,
+    renewed_expiry, transition,
+};
 pub use report::{
     LEVEL_1_FIELDS, LEVEL_2_FIELDS, LEVEL_3_FIELDS, LEVEL_4_FIELDS, ROLLBACK_FIELDS,
     missing_report_fields,
+};
+pub use request::{
+    Admitted, RequestFacts, RequestPlan, RequestSnapshot, admit_request, auto_approves,
+    check_rollback_plan, plan_request, task_facts,
 };
 pub use rollback_plan::{PlanProblem, validate_rollback_plan};
 pub use scope::{ScopeField, missing_scope};

@@ -21,7 +21,6 @@
 //! healthy samples never fire (property-tested).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use steward_policy::{Level, Role};
 
 use crate::names::string_enum;
@@ -103,37 +102,6 @@ impl TriggerConfig {
             return err("health_check_failure_limit", "must be 1 to 100");
         }
         Ok(())
-    }
-
-    /// The thresholds a permit's constraints carry; a missing or unusable field takes its
-    /// default (the server validated them when the permit was requested).
-    pub fn from_constraints(constraints: &Value) -> TriggerConfig {
-        let d = TriggerConfig::default();
-        let f = |key: &str, default: f64| {
-            constraints
-                .get(key)
-                .and_then(Value::as_f64)
-                .filter(|v| v.is_finite() && *v > 0.0)
-                .unwrap_or(default)
-        };
-        let u = |key: &str, default: u32| {
-            constraints
-                .get(key)
-                .and_then(Value::as_u64)
-                .and_then(|v| u32::try_from(v).ok())
-                .filter(|v| *v > 0)
-                .unwrap_or(default)
-        };
-        TriggerConfig {
-            max_error_rate: f("max_error_rate", d.max_error_rate),
-            error_rate_window_seconds: u("error_rate_window_seconds", d.error_rate_window_seconds),
-            max_latency_p99_ms: f("max_latency_p99_ms", d.max_latency_p99_ms),
-            latency_window_seconds: u("latency_window_seconds", d.latency_window_seconds),
-            health_check_failure_limit: u(
-                "health_check_failure_limit",
-                d.health_check_failure_limit,
-            ),
-        }
     }
 }
 

@@ -99,6 +99,8 @@ pub enum PermitEvent {
     Complete { outcome: Outcome },
     /// The audit summary is recorded.
     Close,
+    /// The window is extended; the permit stays where it is (active or executing).
+    Renew,
     /// The permit is withdrawn. Expiry of an active or executing permit is
     /// `Revoke { reason: TimeExpiration }`.
     Revoke { reason: RevocationReason },
@@ -120,6 +122,7 @@ string_enum! {
         Start = "start",
         Complete = "complete",
         Close = "close",
+        Renew = "renew",
         Revoke = "revoke",
         Expire = "expire",
         Archive = "archive",
@@ -138,6 +141,7 @@ impl PermitEvent {
             PermitEvent::Start => PermitEventKind::Start,
             PermitEvent::Complete { .. } => PermitEventKind::Complete,
             PermitEvent::Close => PermitEventKind::Close,
+            PermitEvent::Renew => PermitEventKind::Renew,
             PermitEvent::Revoke { .. } => PermitEventKind::Revoke,
             PermitEvent::Expire => PermitEventKind::Expire,
             PermitEvent::Archive => PermitEventKind::Archive,
@@ -206,6 +210,9 @@ pub fn apply(state: PermitState, event: &PermitEvent) -> Result<PermitState, Tra
         (S::Active, E::Start) => Ok(S::Executing),
         (S::Executing, E::Complete { .. }) => Ok(S::Completed),
         (S::Completed, E::Close) => Ok(S::Closed),
+        // Renewal extends a live window in place.
+        (S::Active, E::Renew) => Ok(S::Active),
+        (S::Executing, E::Renew) => Ok(S::Executing),
         // Revocation: from any live state, and idempotent once revoked.
         (S::Approved | S::Active | S::Executing | S::Revoked, E::Revoke { .. }) => Ok(S::Revoked),
         // Archival of every finished permit.

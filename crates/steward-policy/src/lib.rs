@@ -43,4 +43,6 @@ pub use policy::{
 pub use refusal::Refusal;
 pub use score::{ComplianceSet, Facts, Score, score};
 pub use task::{Task, TaskError, json_kind};
-pub use worker::{CertificationStatus, WorkerStanding, hard_blocks_for_worker};
+pub use worker::{
+    CertificationStatus, WorkerStanding, certification_block, hard_blocks_for_worker,
+};

@@ -24,6 +24,28 @@ pub struct WorkerStanding {
     pub status: CertificationStatus,
 }
 
+impl CertificationStatus {
+    /// Active or probationary: the certification lets its worker work. Suspended, expired
+    /// and revoked do not (SPEC §4 hard block); the one rule every check reads.
+    pub fn in_force(self) -> bool {
+        match self {
+            CertificationStatus::Active | CertificationStatus::Probationary => true,
+            CertificationStatus::Suspended
+            | CertificationStatus::Expired
+            | CertificationStatus::Revoked => false,
+        }
+    }
+}
+
+/// The hard block a certification not in force raises (`certification_<status>`), or
+/// `None` when it is in force.
+pub fn certification_block(status: CertificationStatus) -> Option<Block> {
+    (!status.in_force()).then(|| Block {
+        rule: format!("certification_{status}"),
+        message: format!("the worker's certification is {status}"),
+    })
+}
+
 /// Adds to `analysis.safety_checks` every hard block and warning that `worker` triggers.
 pub fn hard_blocks_for_worker(analysis: &mut Analysis, worker: WorkerStanding) {
     let checks = &mut analysis.safety_checks;
@@ -33,16 +55,8 @@ pub fn hard_blocks_for_worker(analysis: &mut Analysis, worker: WorkerStanding) {
             message,
         });
     };
-    match worker.status {
-        CertificationStatus::Suspended
-        | CertificationStatus::Expired
-        | CertificationStatus::Revoked => {
-            block(
-                &format!("certification_{}", worker.status),
-                format!("the worker's certification is {}", worker.status),
-            );
-        }
-        CertificationStatus::Active | CertificationStatus::Probationary => {}
+    if let Some(refused) = certification_block(worker.status) {
+        block(&refused.rule, refused.message);
     }
     let env = analysis.environment_detected;
     if worker.level == Level::NON_UNION

@@ -195,6 +195,7 @@ fn permit(id: &str, worker_id: &str) -> CachedPermit {
         allowed_methods: None,
         forbidden_methods: strings(&["DELETE"]),
         token_budget: 10_000,
+        enhanced_audit: false,
         version: 3,
     }
 }

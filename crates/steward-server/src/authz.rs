@@ -19,7 +19,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use serde_json::Value;
 use steward_permits::{PermitState, PermitView, RevocationReason, Timestamp, WorkerView};
 use steward_policy::{
     ActionClass, ActionClasses, CertificationStatus, Environment, Level, ListedOperation,
@@ -97,48 +96,35 @@ pub struct CachedPermit {
     pub allowed_methods: Option<Vec<String>>,
     pub forbidden_methods: Vec<String>,
     pub token_budget: u64,
+    /// Every decision under this permit is audited (an emergency permit's).
+    pub enhanced_audit: bool,
     pub version: i64,
 }
 
 impl CachedPermit {
     /// Decodes the constraints the server wrote at request time. A permit that was never
     /// issued has no window: it gets an empty one (`valid_from == expires_at == 0`), which
-    /// authorize refuses on its state anyway. Constraints that do not decode give `None`:
-    /// reading a missing list as "anything" would allow too much, so such a permit is
-    /// refused outright (fail closed). The listed operations are classified under `policy`
+    /// authorize refuses on its state anyway. Constraints without an environment (stored
+    /// ones that did not decode read so, `PermitConstraints::from_stored`) or with a class
+    /// that does not parse give `None`: reading them as "anything" would allow too much,
+    /// so such a permit is refused outright (fail closed). The listed operations are classified under `policy`
     /// here, once, so a decision only classifies its own action. A permit issued before
     /// constraints carried `allowed_classes` covers the classes of its listed operations.
     pub fn from_permit(p: &Permit, policy: &Policy) -> Option<CachedPermit> {
         let c = &p.constraints;
-        let list = |key: &str| -> Option<Vec<String>> {
-            match c.get(key) {
-                None | Some(Value::Null) => Some(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                Some(_) => None,
-            }
-        };
-        let environment = c.get("environment")?.as_str()?.parse().ok()?;
-        let allowed_methods = match c.get("allowed_methods") {
-            None | Some(Value::Null) => None,
-            Some(_) => Some(list("allowed_methods")?),
-        };
-        let listed_operations: Vec<ListedOperation> = list("allowed_operations")?
+        let environment = c.environment?;
+        let listed_operations: Vec<ListedOperation> = c
+            .allowed_operations
             .iter()
             .map(|op| ListedOperation::new(policy, op))
             .collect();
-        let allowed_classes = match c.get("allowed_classes") {
-            None | Some(Value::Null) => listed_operations
+        let allowed_classes = match &c.allowed_classes {
+            None => listed_operations
                 .iter()
                 .fold(ActionClasses::EMPTY.with(ActionClass::Read), |set, op| {
                     set.union(op.classes())
                 }),
-            Some(Value::Array(items)) => {
-                ActionClasses::parse(items.iter().map(|v| v.as_str().unwrap_or("")))?
-            }
-            Some(_) => return None,
+            Some(names) => ActionClasses::parse(names.iter().map(String::as_str))?,
         };
         Some(CachedPermit {
             id: p.id.clone(),
@@ -153,11 +139,12 @@ impl CachedPermit {
             environment,
             listed_operations,
             allowed_classes,
-            allowed_services: list("allowed_services")?,
-            allowed_regions: list("allowed_regions")?,
-            allowed_methods,
-            forbidden_methods: list("forbidden_methods")?,
-            token_budget: c.get("token_budget").and_then(Value::as_u64).unwrap_or(0),
+            allowed_services: c.allowed_services.clone(),
+            allowed_regions: c.allowed_regions.clone(),
+            allowed_methods: c.allowed_methods.clone(),
+            forbidden_methods: c.forbidden_methods.clone(),
+            token_budget: c.token_budget,
+            enhanced_audit: c.enhanced_audit,
             version: p.version(),
         })
     }

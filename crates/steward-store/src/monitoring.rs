@@ -30,8 +30,8 @@ use steward_audit::event::{
 };
 use steward_audit::{EventPayload, Personal, Subject};
 use steward_permits::{
-    Breach, MonitorState, PermitState, RevocationReason, RollbackOutcome, Sample, SampleError,
-    Timestamp, TriggerConfig, TriggerKind, observe, rollback_escalation_roles,
+    Breach, MonitorState, PermitConstraints, PermitState, RevocationReason, RollbackOutcome,
+    Sample, SampleError, Timestamp, TriggerConfig, TriggerKind, observe, rollback_escalation_roles,
     rollback_sla_minutes, rollback_within_sla,
 };
 use steward_policy::{Level, Refusal, Role};
@@ -136,7 +136,7 @@ struct PermitFacts {
     requester_id: String,
     level: Level,
     state: PermitState,
-    constraints: Value,
+    constraints: PermitConstraints,
     worker_principal: Option<String>,
     worker_owner: String,
 }
@@ -291,7 +291,7 @@ async fn load_permit(tx: &mut Tx<'_>, permit_id: &str) -> Result<PermitFacts, St
             .state
             .parse::<PermitState>()
             .map_err(|e| corrupt(e.to_string()))?,
-        constraints: serde_json::from_str(&row.constraints).map_err(|e| corrupt(e.to_string()))?,
+        constraints: PermitConstraints::from_stored(&row.constraints),
         worker_principal: row.principal_id,
         worker_owner: row.owner_id,
         id,
@@ -403,7 +403,7 @@ impl Store {
                 state: permit.state,
             });
         }
-        let triggers = TriggerConfig::from_constraints(&permit.constraints);
+        let triggers = permit.constraints.triggers();
         let (mut monitor, count) = load_monitor(&mut tx, permit_id).await?.unwrap_or_default();
         let breaches = observe(&triggers, &mut monitor, &sample);
         let seq = count + 1;

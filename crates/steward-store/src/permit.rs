@@ -8,23 +8,26 @@
 //! row with an optimistic version check, and appends its audit events in the same
 //! transaction. A refusal writes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use steward_audit::{Actor, ActorKind, Subject};
 use steward_permits::{
-    ApprovalRefusal, Candidate, Channel, Decision, Outcome, Parties, PermitEvent, PermitState,
-    RecordedApproval, RenewalApproval, RevocationReason, ScopeField, TransitionError, WindowError,
-    apply, check_approver, check_renewal, missing_evidence, missing_report_fields, missing_scope,
-    quorum, validity,
+    ApprovalRefusal, By, Candidate, CastDecision, Channel, CloseSnapshot, Decision, Lifecycle,
+    Outcome, Parties, PermitEvent, PermitRefusal, PermitState, PlannedEvent, RecordedApproval,
+    RenewalSnapshot, RequestFacts, RequestSnapshot, ReviewPlan, ReviewSnapshot, RevocationReason,
+    ScopeField, TransitionError, WindowError, admit_request, apply, check_approver, check_cab_role,
+    executor_or_requester, may_revoke, missing_evidence, plan_cab_sign_off, plan_close,
+    plan_complete, plan_decision, plan_renewal, plan_request, plan_revoke, plan_start,
+    provided_evidence, requester_or_admin,
 };
 use steward_permits::{
-    PermitTimes, PlanProblem, Timestamp, approval_overdue, validate_rollback_plan,
+    ConstraintChoices, PermitConstraints, PermitTimes, PlanProblem, Timestamp, approval_overdue,
 };
 use steward_policy::{
-    Analysis, ApprovalRequirements, Block, CertificationStatus, Evidence, Level, PermitType,
-    Policy, Refusal, Role, WorkerStanding, hard_blocks_for_worker,
+    Analysis, ApprovalRequirements, Block, Evidence, Level, PermitType, Policy, Refusal, Role,
+    Task, WorkerStanding,
 };
 
 use crate::audit::{NewEvent, append_event};
@@ -56,12 +59,12 @@ pub struct NewPermit {
     pub requested_hours: Option<f64>,
     /// A later start for the window; the permit is issued at once when `None` or past.
     pub window_start_ms: Option<i64>,
-    /// The constraints the permit carries (SPEC §6.4), as built by the server.
-    pub constraints: Value,
-    /// The task's `operations` and `services_affected`: from level 2 up each must name
-    /// something (`steward_permits::missing_scope`).
-    pub operations: Vec<String>,
-    pub services: Vec<String>,
+    /// The task parsed: its operations and services (from level 2 up each must name
+    /// something, `steward_permits::missing_scope`) and the rest of the permit's scope.
+    pub scope: Task,
+    /// What the requester chose of the permit's constraints (SPEC §6.4); the request's
+    /// plan builds them.
+    pub choices: ConstraintChoices,
 }
 
 /// One approver's decision.
@@ -88,7 +91,7 @@ pub struct Permit {
     pub policy_version: String,
     pub requirements: ApprovalRequirements,
     pub evidence: Value,
-    pub constraints: Value,
+    pub constraints: PermitConstraints,
     pub requested_window_start_ms: Option<i64>,
     pub valid_from_ms: Option<i64>,
     pub expires_at_ms: Option<i64>,
@@ -161,19 +164,7 @@ impl PermitRevocation {
     }
 }
 
-/// A renewal collecting its approvals (types renewed "with one approval" or "with the
-/// same quorum").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PendingRenewal {
-    pub hours: f64,
-    pub approvals: Vec<RenewalApprovalRecord>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RenewalApprovalRecord {
-    pub principal_id: String,
-    pub role: Role,
-}
+pub use steward_permits::{PendingRenewal, RenewalApprovalRecord};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApprovalRecord {
@@ -253,6 +244,63 @@ pub enum PermitError {
     IncompleteReport { level: Level, missing: Vec<String> },
 }
 
+impl Permit {
+    /// The parts of the permit its lifecycle changes, as the pure plans take them.
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            state: self.state,
+            valid_from: self.valid_from_ms.map(Timestamp),
+            expires_at: self.expires_at_ms.map(Timestamp),
+            renewals: self.renewals,
+            total_hours: self.total_hours,
+        }
+    }
+
+    /// Takes a plan's lifecycle.
+    pub(crate) fn set_lifecycle(&mut self, life: Lifecycle) {
+        self.state = life.state;
+        self.valid_from_ms = life.valid_from.map(Timestamp::millis);
+        self.expires_at_ms = life.expires_at.map(Timestamp::millis);
+        self.renewals = life.renewals;
+        self.total_hours = life.total_hours;
+    }
+}
+
+impl From<PermitRefusal> for PermitError {
+    fn from(refusal: PermitRefusal) -> Self {
+        match refusal {
+            PermitRefusal::NotRequired { level, environment } => PermitError::NotRequired {
+                level,
+                environment: environment.to_string(),
+            },
+            PermitRefusal::Window(e) => PermitError::Window(e),
+            PermitRefusal::MissingEvidence { level, missing } => {
+                PermitError::MissingEvidence { level, missing }
+            }
+            PermitRefusal::MissingScope { level, missing } => {
+                PermitError::MissingScope { level, missing }
+            }
+            PermitRefusal::InvalidRollbackPlan { level, problems } => {
+                PermitError::InvalidRollbackPlan { level, problems }
+            }
+            PermitRefusal::HardBlocks(blocks) => PermitError::HardBlocks(blocks),
+            PermitRefusal::Transition(e) => PermitError::Transition(e),
+            PermitRefusal::Approval(e) => PermitError::Approval(e),
+            PermitRefusal::EmergencyPath => PermitError::not_allowed(
+                Refusal::EmergencyPath,
+                "an emergency permit is decided and renewed through its emergency, not the permit workflow",
+            ),
+            PermitRefusal::NotAllowed { rule, message } => {
+                PermitError::NotAllowed { rule, message }
+            }
+            PermitRefusal::OutsideWindow { message } => PermitError::OutsideWindow { message },
+            PermitRefusal::IncompleteReport { level, missing } => {
+                PermitError::IncompleteReport { level, missing }
+            }
+        }
+    }
+}
+
 fn names(list: &[Evidence]) -> String {
     list.iter()
         .map(|e| e.as_str())
@@ -279,25 +327,12 @@ pub(crate) async fn revoke_by_system_in(
     now_ms: i64,
 ) -> Result<Permit, PermitError> {
     let mut permit = row::load_permit(tx, permit_id, true).await?;
-    if permit.state == PermitState::Revoked {
+    let Some((life, revoked)) = plan_revoke(permit.lifecycle(), reason, By::System, data)? else {
         return Ok(permit);
-    }
-    let mut event = json!({"reason": reason});
-    if let (Value::Object(event), Value::Object(extra)) = (&mut event, data) {
-        for (key, value) in extra {
-            event.entry(key).or_insert(value);
-        }
-    }
+    };
+    permit.set_lifecycle(life);
     permit.revocation_reason = Some(reason);
-    transition(
-        tx,
-        &mut permit,
-        &system_actor(),
-        &PermitEvent::Revoke { reason },
-        event,
-        now_ms,
-    )
-    .await?;
+    write_events(tx, &mut permit, &system_actor(), vec![revoked], now_ms).await?;
     row::update_permit(tx, &mut permit, now_ms).await?;
     Ok(permit)
 }
@@ -326,8 +361,6 @@ pub(crate) fn system_actor() -> Actor {
     }
 }
 
-const HOUR_MS: f64 = 3_600_000.0;
-
 impl Store {
     /// Requests a permit: refuses hard blocks, tasks that need none, missing evidence,
     /// and (from level 2) a task that names no operations or no services;
@@ -342,49 +375,33 @@ impl Store {
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let analysis = &new.analysis;
-        let decision = &analysis.certification_decision;
-        let Some(permit_type) = analysis.approval_requirements.permit_type else {
-            return Err(PermitError::NotRequired {
-                level: decision.certification_level_required,
-                environment: analysis.environment_detected.to_string(),
-            });
-        };
-        let spec = policy.permit_type(permit_type);
-        let hours = validity(spec, new.requested_hours)?;
-        let required = &analysis.approval_requirements.evidence_required;
-        let provided: BTreeSet<Evidence> = new
-            .evidence
-            .iter()
-            .filter(|(_, v)| !is_empty_evidence(v))
-            .map(|(k, _)| *k)
-            .collect();
-        let missing = missing_evidence(required, &provided);
-        if !missing.is_empty() {
-            return Err(PermitError::MissingEvidence {
-                level: decision.certification_level_required,
-                missing,
-            });
-        }
-        let level = decision.certification_level_required.max(spec.level);
-        let missing = missing_scope(level, &new.operations, &new.services);
-        if !missing.is_empty() {
-            return Err(PermitError::MissingScope { level, missing });
-        }
-        check_rollback_plan(level, &new.evidence, now_ms)?;
+        let admitted = admit_request(&RequestFacts {
+            policy,
+            analysis,
+            evidence: &new.evidence,
+            requested_hours: new.requested_hours,
+            operations: new.scope.operations(),
+            services: &new.scope.services_affected,
+            now: Timestamp(now_ms),
+        })?;
 
         let mut tx = self.begin().await?;
         let worker = row::worker_parties(&mut tx, &new.worker_id, true).await?;
-        let mut checked = analysis.clone();
-        hard_blocks_for_worker(
-            &mut checked,
-            WorkerStanding {
+        let plan = plan_request(&RequestSnapshot {
+            admitted: &admitted,
+            analysis,
+            task: &new.task,
+            scope: &new.scope,
+            policy,
+            worker_id: &new.worker_id,
+            worker: WorkerStanding {
                 level: worker.level,
                 status: worker.status,
             },
-        );
-        if !checked.safety_checks.hard_blocks.is_empty() {
-            return Err(PermitError::HardBlocks(checked.safety_checks.hard_blocks));
-        }
+            window_start: new.window_start_ms.map(Timestamp),
+            choices: &new.choices,
+            now: Timestamp(now_ms),
+        })?;
 
         let task_id = analysis
             .task_id
@@ -393,20 +410,20 @@ impl Store {
         let mut permit = Permit {
             id: new_id(),
             task_id,
-            permit_type,
-            level,
+            permit_type: admitted.permit_type,
+            level: admitted.level,
             worker_id: new.worker_id.clone(),
             requester_id: by.id.clone(),
             state: PermitState::Requested,
             policy_version: analysis.policy_version.clone(),
             requirements: analysis.approval_requirements.clone(),
             evidence: serde_json::to_value(&new.evidence).unwrap_or(Value::Null),
-            constraints: new.constraints.clone(),
+            constraints: plan.constraints,
             requested_window_start_ms: new.window_start_ms,
             valid_from_ms: None,
             expires_at_ms: None,
             renewals: 0,
-            total_hours: hours,
+            total_hours: admitted.hours,
             outcome: None,
             revocation_reason: None,
             revocation: None,
@@ -422,49 +439,15 @@ impl Store {
             analysis: Some(std::sync::Arc::new(new.analysis.clone())),
         };
         row::insert_permit(&mut tx, &permit, &new.analysis).await?;
-        let actor = by.actor_via(channel);
-        event(
-            &mut tx,
-            &actor,
-            "permit.requested",
-            &permit,
-            json!({
-                "permit_type": permit_type,
-                "level": permit.level,
-                "total_risk_score": analysis.risk_assessment.total_risk_score,
-                "policy_version": analysis.policy_version,
-                "evidence": provided.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-                "hours": hours,
-                "window_start_ms": new.window_start_ms,
-                "task": task_facts(&new.task, analysis),
-            }),
-            now_ms,
-        )
-        .await?;
-        transition(
+        permit.set_lifecycle(plan.lifecycle);
+        write_events(
             &mut tx,
             &mut permit,
-            &actor,
-            &PermitEvent::StartReview,
-            json!({}),
+            &by.actor_via(channel),
+            plan.events,
             now_ms,
         )
         .await?;
-
-        let auto = permit.requirements.auto_approve && worker.level >= Level::BASIC;
-        if auto {
-            let system = system_actor();
-            transition(
-                &mut tx,
-                &mut permit,
-                &system,
-                &PermitEvent::QuorumMet,
-                json!({"auto_approved": true, "reason": "read-only access, no sensitive data, worker holds level 1 or more"}),
-                now_ms,
-            )
-            .await?;
-            issue_if_due(&mut tx, &mut permit, &system, now_ms).await?;
-        }
         save(tx, permit, now_ms).await
     }
 
@@ -495,35 +478,34 @@ impl Store {
         same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        emergency::not_through_the_permit_path(&permit, "decided")?;
+        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
         let action = match decision.decision {
             Decision::Approve => "approve",
             Decision::Reject => "reject",
             Decision::RequestChanges => "request_changes",
         };
-        if permit.state != PermitState::UnderReview {
-            return Err(PermitError::Transition(TransitionError {
-                from: permit.state,
-                event: match decision.decision {
-                    Decision::Approve => steward_permits::PermitEventKind::QuorumMet,
-                    Decision::Reject => steward_permits::PermitEventKind::Reject,
-                    Decision::RequestChanges => steward_permits::PermitEventKind::RequestChanges,
-                },
-            }));
-        }
-        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        if decision.decision == Decision::Approve {
-            // A certification suspended, expired or revoked after the request blocks it.
-            certification_in_force(&worker)?;
-        }
-        let existing = recorded(&permit);
-        check_approver(
-            &permit.requirements,
-            &parties(&permit, &worker),
+        // The comment is the approver's free text: personal data, stored encrypted for them.
+        let data = with_personal(
+            json!({
+                "decision": action,
+                "role": decision.role,
+                "channel": decision.channel,
+                "conditions": decision.conditions,
+                "round": permit.round,
+            }),
+            &by.id,
+            PersonalValues::new().text("comment", decision.comment.as_ref()),
+        );
+        let parties = parties(&permit, &worker);
+        let cast = cast_decisions(&permit);
+        let plan = plan_decision(
+            &review_snapshot(&permit, &parties, &worker, &cast, now_ms),
             &candidate(by),
+            decision.decision,
             decision.role,
-            &existing,
-        )?;
+            data,
+        )
+        .map_err(|r| refused(&permit, "decided", r))?;
         let record = ApprovalRecord {
             id: new_id(),
             principal_id: by.id.clone(),
@@ -537,54 +519,7 @@ impl Store {
         };
         row::insert_approval(&mut tx, &permit.id, &record).await?;
         permit.approvals.push(record);
-        // The comment is the approver's free text: personal data, stored encrypted for them.
-        let data = with_personal(
-            json!({
-                "decision": action,
-                "role": decision.role,
-                "channel": decision.channel,
-                "conditions": decision.conditions,
-                "round": permit.round,
-            }),
-            &by.id,
-            PersonalValues::new().text("comment", decision.comment.as_ref()),
-        );
-        match decision.decision {
-            Decision::Approve => {
-                event(
-                    &mut tx,
-                    actor,
-                    "permit.approval_recorded",
-                    &permit,
-                    data,
-                    now_ms,
-                )
-                .await?;
-                approve_if_quorum(&mut tx, &mut permit, actor, now_ms).await?;
-            }
-            Decision::Reject => {
-                transition(
-                    &mut tx,
-                    &mut permit,
-                    actor,
-                    &PermitEvent::Reject,
-                    data,
-                    now_ms,
-                )
-                .await?;
-            }
-            Decision::RequestChanges => {
-                transition(
-                    &mut tx,
-                    &mut permit,
-                    actor,
-                    &PermitEvent::RequestChanges,
-                    data,
-                    now_ms,
-                )
-                .await?;
-            }
-        }
+        write_review(&mut tx, &mut permit, actor, plan, now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -609,54 +544,23 @@ impl Store {
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         same_actor(by, actor)?;
-        const CAB_ROLES: [Role; 5] = [
-            Role::Admin,
-            Role::VpEngineering,
-            Role::Cto,
-            Role::Ciso,
-            Role::Coo,
-        ];
-        if by.kind != PrincipalKind::Human || !CAB_ROLES.iter().any(|r| by.has_role(*r)) {
-            return Err(PermitError::not_allowed(
-                Refusal::RoleNotEligible,
-                "a change-advisory-board sign-off is recorded by a human admin, vp_engineering, cto, ciso or coo",
-            ));
-        }
+        let who = candidate(by);
+        check_cab_role(&who)?;
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        if !permit.requirements.change_advisory_board_required {
-            return Err(PermitError::not_allowed(
-                Refusal::CabNotRequired,
-                format!(
-                    "permit `{}` needs no change-advisory-board sign-off",
-                    permit.id
-                ),
-            ));
-        }
-        if permit.state != PermitState::UnderReview {
-            return Err(PermitError::Transition(TransitionError {
-                from: permit.state,
-                event: steward_permits::PermitEventKind::QuorumMet,
-            }));
-        }
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        segregation(by, &permit, &worker)?;
-        if !permit.cab_signed_off {
-            permit.cab_signed_off = true;
-            event(
-                &mut tx,
-                actor,
-                "permit.cab_signed_off",
-                &permit,
-                json!({}),
-                now_ms,
-            )
-            .await?;
-            approve_if_quorum(&mut tx, &mut permit, actor, now_ms).await?;
-            row::update_permit(&mut tx, &mut permit, now_ms).await?;
+        let parties = parties(&permit, &worker);
+        let cast = cast_decisions(&permit);
+        let plan = plan_cab_sign_off(
+            &review_snapshot(&permit, &parties, &worker, &cast, now_ms),
+            &who,
+            &permit.id,
+        )?;
+        if plan.events.is_empty() {
+            return Ok(permit);
         }
-        tx.commit().await?;
-        Ok(permit)
+        write_review(&mut tx, &mut permit, actor, plan, now_ms).await?;
+        save(tx, permit, now_ms).await
     }
 
     /// Resubmits a permit whose changes were requested: new evidence, a new round, and
@@ -670,21 +574,9 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        if by.id != permit.requester_id && !by.has_role(Role::Admin) {
-            return Err(PermitError::not_allowed(
-                Refusal::NotRequester,
-                format!(
-                    "only the requester of permit `{}` (or an admin) may resubmit it",
-                    permit.id
-                ),
-            ));
-        }
+        requester_or_admin(&permit.requester_id, &candidate(by), &permit.id, "resubmit")?;
         let next = apply(permit.state, &PermitEvent::Resubmit)?;
-        let provided: BTreeSet<Evidence> = evidence
-            .iter()
-            .filter(|(_, v)| !is_empty_evidence(v))
-            .map(|(k, _)| *k)
-            .collect();
+        let provided = provided_evidence(&evidence);
         let missing = missing_evidence(&permit.requirements.evidence_required, &provided);
         if !missing.is_empty() {
             return Err(PermitError::MissingEvidence {
@@ -722,39 +614,21 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        executor_or_requester(by, &permit, &worker, "start")?;
-        let next = apply(permit.state, &PermitEvent::Start)?;
-        certification_in_force(&worker)?;
-        match (permit.valid_from_ms, permit.expires_at_ms) {
-            (Some(from), _) if now_ms < from => {
-                return Err(PermitError::OutsideWindow {
-                    message: format!(
-                        "permit `{}` is valid from {from} (unix ms); it is {now_ms}",
-                        permit.id
-                    ),
-                });
-            }
-            (_, Some(until)) if now_ms >= until => {
-                return Err(PermitError::OutsideWindow {
-                    message: format!(
-                        "permit `{}` expired at {until} (unix ms); it is {now_ms}",
-                        permit.id
-                    ),
-                });
-            }
-            _ => {}
-        }
-        let from = permit.state;
-        permit.state = next;
-        event(
-            &mut tx,
-            &by.actor(),
-            "permit.started",
-            &permit,
-            json!({"from": from}),
-            now_ms,
-        )
-        .await?;
+        executor_or_requester(
+            &parties(&permit, &worker),
+            &permit.requester_id,
+            &candidate(by),
+            &permit.id,
+            "start",
+        )?;
+        let (life, started) = plan_start(
+            permit.lifecycle(),
+            worker.status,
+            &permit.id,
+            Timestamp(now_ms),
+        )?;
+        permit.set_lifecycle(life);
+        write_events(&mut tx, &mut permit, &by.actor(), vec![started], now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -770,17 +644,13 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        executor_or_requester(by, &permit, &worker, "complete")?;
-        // Reject before any write: a completed operation without its level's report
-        // would leave a gap in the audit trail.
-        let missing = missing_report_fields(permit.level, outcome, &report);
-        if !missing.is_empty() && permit.state == PermitState::Executing {
-            return Err(PermitError::IncompleteReport {
-                level: permit.level,
-                missing,
-            });
-        }
-        permit.outcome = Some(outcome);
+        executor_or_requester(
+            &parties(&permit, &worker),
+            &permit.requester_id,
+            &candidate(by),
+            &permit.id,
+            "complete",
+        )?;
         // Steward adds what it knows itself to the worker's report.
         let approvers: Vec<Value> = permit
             .approvals
@@ -797,15 +667,11 @@ impl Store {
             "started_at_ms": permit.updated_at_ms,
             "completed_at_ms": now_ms,
         });
-        transition(
-            &mut tx,
-            &mut permit,
-            &by.actor(),
-            &PermitEvent::Complete { outcome },
-            data,
-            now_ms,
-        )
-        .await?;
+        let (life, completed) =
+            plan_complete(permit.lifecycle(), permit.level, outcome, &report, data)?;
+        permit.set_lifecycle(life);
+        permit.outcome = Some(outcome);
+        write_events(&mut tx, &mut permit, &by.actor(), vec![completed], now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -836,47 +702,30 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        requester_or_admin(by, &permit, "close")?;
-        let approvals: Vec<Value> = permit
+        requester_or_admin(&permit.requester_id, &candidate(by), &permit.id, "close")?;
+        let decisions: Vec<(CastDecision, i64)> = permit
             .approvals
             .iter()
-            .filter(|a| a.decision == Decision::Approve)
-            .map(|a| json!({"principal_id": a.principal_id, "role": a.role, "at_ms": a.created_at_ms}))
+            .map(|a| (cast_decision(a), a.created_at_ms))
             .collect();
-        let status = quorum(
-            &permit.requirements,
-            &recorded(&permit),
-            permit.cab_signed_off,
-        );
-        let summary = json!({
-            "operations_performed": permit.task.get("operations").cloned().unwrap_or(json!([])),
-            "outcome": permit.outcome,
-            "constraints_met": permit.revocation_reason.is_none(),
-            "approvals_verified": status.met,
-            "approvals": approvals,
-            "cab_signed_off": permit.cab_signed_off,
-            "notes": notes,
-        });
-        permit.audit_summary = Some(summary.clone());
-        let mut data = json!({"audit_summary": summary});
-        if let Some(actual) = actual_level {
-            let verdict = match actual.cmp(&permit.level) {
-                std::cmp::Ordering::Less => "over_certified",
-                std::cmp::Ordering::Equal => "matched",
-                std::cmp::Ordering::Greater => "under_certified",
-            };
-            data["actual_level"] = json!(actual);
-            data["certification_feedback"] = json!(verdict);
-        }
-        transition(
-            &mut tx,
-            &mut permit,
-            &by.actor(),
-            &PermitEvent::Close,
-            data,
-            now_ms,
-        )
-        .await?;
+        let operations = permit.task.get("operations").cloned().unwrap_or(json!([]));
+        let (life, summary, closed) = plan_close(
+            &CloseSnapshot {
+                life: permit.lifecycle(),
+                level: permit.level,
+                requirements: &permit.requirements,
+                decisions: &decisions,
+                cab_signed_off: permit.cab_signed_off,
+                operations: &operations,
+                outcome: permit.outcome,
+                revoked: permit.revocation_reason.is_some(),
+            },
+            notes,
+            actual_level,
+        )?;
+        permit.set_lifecycle(life);
+        permit.audit_summary = Some(summary);
+        write_events(&mut tx, &mut permit, &by.actor(), vec![closed], now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -907,38 +756,25 @@ impl Store {
         same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        let may = by.id == permit.requester_id
-            || [Role::Admin, Role::SecurityLead, Role::IncidentCommander]
-                .iter()
-                .any(|r| by.has_role(*r))
-            || permit.approvals.iter().any(|a| a.principal_id == by.id);
-        if !may {
-            return Err(PermitError::not_allowed(
-                Refusal::NotAParty,
-                format!(
-                    "only the requester, an approver of permit `{}`, an admin, a security_lead or an incident_commander may revoke it",
-                    permit.id
-                ),
-            ));
-        }
-        if permit.state == PermitState::Revoked {
+        let approvers: Vec<&str> = permit
+            .approvals
+            .iter()
+            .map(|a| a.principal_id.as_str())
+            .collect();
+        may_revoke(&candidate(by), &permit.requester_id, &approvers, &permit.id)?;
+        // The comment is the revoker's free text: stored encrypted for them.
+        let data = with_personal(
+            json!({}),
+            &by.id,
+            PersonalValues::new().text("comment", comment.as_ref()),
+        );
+        let Some((life, revoked)) = plan_revoke(permit.lifecycle(), reason, By::Caller, data)?
+        else {
             return Ok(permit);
-        }
+        };
+        permit.set_lifecycle(life);
         permit.revocation_reason = Some(reason);
-        transition(
-            &mut tx,
-            &mut permit,
-            actor,
-            &PermitEvent::Revoke { reason },
-            // The comment is the revoker's free text: stored encrypted for them.
-            with_personal(
-                json!({"reason": reason}),
-                &by.id,
-                PersonalValues::new().text("comment", comment.as_ref()),
-            ),
-            now_ms,
-        )
-        .await?;
+        write_events(&mut tx, &mut permit, actor, vec![revoked], now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -976,104 +812,27 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        emergency::not_through_the_permit_path(&permit, "renewed")?;
-        if !matches!(permit.state, PermitState::Active | PermitState::Executing) {
-            return Err(PermitError::not_allowed(
-                Refusal::PermitNotLive,
-                format!(
-                    "cannot renew a permit in state `{}`: only active or executing permits are renewed",
-                    permit.state
-                ),
-            ));
-        }
-        let spec = policy.permit_type(permit.permit_type);
-        let needs = check_renewal(spec, permit.renewals, permit.total_hours, hours)?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        let actor = by.actor();
-        let ready = match needs {
-            RenewalApproval::Automatic => {
-                executor_or_requester(by, &permit, &worker, "renew")?;
-                true
-            }
-            RenewalApproval::OneApproval
-            | RenewalApproval::SameQuorum
-            | RenewalApproval::IncidentCommander => {
-                let role = role.ok_or_else(|| {
-                    PermitError::not_allowed(
-                        Refusal::RoleRequired,
-                        "renewing this permit is an approval: name the `role` you approve under",
-                    )
-                })?;
-                let mut pending = match permit.pending_renewal.take() {
-                    Some(p) if (p.hours - hours).abs() < f64::EPSILON => p,
-                    _ => PendingRenewal {
-                        hours,
-                        approvals: Vec::new(),
-                    },
-                };
-                let existing: Vec<RecordedApproval> = pending
-                    .approvals
-                    .iter()
-                    .map(|a| RecordedApproval {
-                        principal_id: a.principal_id.clone(),
-                        role: a.role,
-                    })
-                    .collect();
-                let mut req = permit.requirements.clone();
-                if needs == RenewalApproval::OneApproval {
-                    req.approvers_required = 1;
-                    req.required_roles.clear();
-                }
-                check_approver(
-                    &req,
-                    &parties(&permit, &worker),
-                    &candidate(by),
-                    role,
-                    &existing,
-                )?;
-                pending.approvals.push(RenewalApprovalRecord {
-                    principal_id: by.id.clone(),
-                    role,
-                });
-                let all: Vec<RecordedApproval> = existing
-                    .into_iter()
-                    .chain(std::iter::once(RecordedApproval {
-                        principal_id: by.id.clone(),
-                        role,
-                    }))
-                    .collect();
-                let met = quorum(&req, &all, true).met;
-                event(
-                    &mut tx,
-                    &actor,
-                    "permit.renewal_approval_recorded",
-                    &permit,
-                    json!({"role": role, "hours": hours, "quorum_met": met}),
-                    now_ms,
-                )
-                .await?;
-                if !met {
-                    permit.pending_renewal = Some(pending);
-                }
-                met
-            }
-        };
-        if ready {
-            let until = permit.expires_at_ms.unwrap_or(now_ms).max(now_ms);
-            permit.expires_at_ms = Some(until + (hours * HOUR_MS) as i64);
-            permit.renewals += 1;
-            permit.total_hours += hours;
-            permit.pending_renewal = None;
-            event(
-                &mut tx,
-                &actor,
-                "permit.renewed",
-                &permit,
-                json!({"hours": hours, "renewals": permit.renewals, "total_hours": permit.total_hours, "expires_at_ms": permit.expires_at_ms}),
-                now_ms,
-            )
-            .await?;
-        }
+        let parties = parties(&permit, &worker);
+        let plan = plan_renewal(
+            &RenewalSnapshot {
+                permit_id: &permit.id,
+                life: permit.lifecycle(),
+                spec: policy.permit_type(permit.permit_type),
+                requirements: &permit.requirements,
+                parties: &parties,
+                requester_id: &permit.requester_id,
+                pending: permit.pending_renewal.as_ref(),
+                now: Timestamp(now_ms),
+            },
+            &candidate(by),
+            hours,
+            role,
+        )
+        .map_err(|r| refused(&permit, "renewed", r))?;
+        permit.set_lifecycle(plan.life);
+        permit.pending_renewal = plan.pending;
+        write_events(&mut tx, &mut permit, &by.actor(), plan.events, now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -1086,7 +845,7 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        requester_or_admin(by, &permit, "archive")?;
+        requester_or_admin(&permit.requester_id, &candidate(by), &permit.id, "archive")?;
         transition(
             &mut tx,
             &mut permit,
@@ -1112,9 +871,6 @@ impl Store {
                 Err(PermitError::Store(e)) => return Err(e),
                 Err(_) => continue,
             };
-            if permit.state != PermitState::Approved {
-                continue;
-            }
             match issue_if_due(&mut tx, &mut permit, &system_actor(), now_ms).await {
                 Ok(true) => {
                     row::update_permit(&mut tx, &mut permit, now_ms)
@@ -1281,18 +1037,9 @@ async fn save(mut tx: Tx<'_>, mut permit: Permit, now_ms: i64) -> Result<Permit,
     Ok(permit)
 }
 
-/// Refuses when the worker's certification is suspended, expired or revoked (SPEC §4 hard
-/// block).
+/// Refuses when the worker's certification is not in force (SPEC §4 hard block).
 fn certification_in_force(worker: &WorkerParties) -> Result<(), PermitError> {
-    match worker.status {
-        CertificationStatus::Suspended
-        | CertificationStatus::Expired
-        | CertificationStatus::Revoked => Err(PermitError::HardBlocks(vec![Block {
-            rule: format!("certification_{}", worker.status),
-            message: format!("the worker's certification is {}", worker.status),
-        }])),
-        CertificationStatus::Active | CertificationStatus::Probationary => Ok(()),
-    }
+    Ok(steward_permits::certification_in_force(worker.status)?)
 }
 
 /// Refuses a request whose rollback plan does not meet its level (`validate_rollback_plan`).
@@ -1301,23 +1048,11 @@ fn check_rollback_plan(
     evidence: &BTreeMap<Evidence, Value>,
     now_ms: i64,
 ) -> Result<(), PermitError> {
-    let problems = validate_rollback_plan(level, evidence, Timestamp(now_ms));
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(PermitError::InvalidRollbackPlan { level, problems })
-    }
-}
-
-fn is_empty_evidence(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::String(s) => s.trim().is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        Value::Number(_) => false,
-    }
+    Ok(steward_permits::check_rollback_plan(
+        level,
+        evidence,
+        Timestamp(now_ms),
+    )?)
 }
 
 fn recorded(permit: &Permit) -> Vec<RecordedApproval> {
@@ -1325,18 +1060,6 @@ fn recorded(permit: &Permit) -> Vec<RecordedApproval> {
         .approvals
         .iter()
         .filter(|a| a.round == permit.round)
-        .map(|a| RecordedApproval {
-            principal_id: a.principal_id.clone(),
-            role: a.role,
-        })
-        .collect()
-}
-
-fn approved_only(permit: &Permit) -> Vec<RecordedApproval> {
-    permit
-        .approvals
-        .iter()
-        .filter(|a| a.round == permit.round && a.decision == Decision::Approve)
         .map(|a| RecordedApproval {
             principal_id: a.principal_id.clone(),
             role: a.role,
@@ -1363,86 +1086,67 @@ fn candidate(by: &Principal) -> Candidate {
     }
 }
 
-/// Segregation of duties for acts other than decisions (the CAB sign-off).
-fn segregation(by: &Principal, permit: &Permit, worker: &WorkerParties) -> Result<(), PermitError> {
-    let p = parties(permit, worker);
-    let principal = by.id.clone();
-    if by.id == p.requester {
-        return Err(ApprovalRefusal::Requester { principal }.into());
-    }
-    if by.id == p.worker_owner {
-        return Err(ApprovalRefusal::WorkerOwner { principal }.into());
-    }
-    if by.id == p.worker_id {
-        return Err(ApprovalRefusal::Executor { principal }.into());
-    }
-    Ok(())
+/// The current round's decisions as the pure rules take them.
+fn cast_decisions(permit: &Permit) -> Vec<CastDecision> {
+    permit
+        .approvals
+        .iter()
+        .filter(|a| a.round == permit.round)
+        .map(cast_decision)
+        .collect()
 }
 
-fn executor_or_requester(
-    by: &Principal,
-    permit: &Permit,
+fn cast_decision(a: &ApprovalRecord) -> CastDecision {
+    CastDecision {
+        principal_id: a.principal_id.clone(),
+        role: a.role,
+        decision: a.decision,
+    }
+}
+
+/// What the review decisions read of `permit`.
+fn review_snapshot<'a>(
+    permit: &'a Permit,
+    parties: &'a Parties,
     worker: &WorkerParties,
-    action: &str,
-) -> Result<(), PermitError> {
-    let executor = worker.principal_id.as_deref() == Some(by.id.as_str());
-    if executor || by.id == permit.requester_id {
-        Ok(())
-    } else {
-        Err(PermitError::not_allowed(
-            Refusal::NotExecutor,
-            format!(
-                "only the worker holding permit `{}` or its requester may {action} it",
-                permit.id
-            ),
-        ))
+    decisions: &'a [CastDecision],
+    now_ms: i64,
+) -> ReviewSnapshot<'a> {
+    ReviewSnapshot {
+        life: permit.lifecycle(),
+        permit_type: permit.permit_type,
+        requirements: &permit.requirements,
+        parties,
+        worker_status: worker.status,
+        decisions,
+        cab_signed_off: permit.cab_signed_off,
+        round: permit.round,
+        requested_start: permit.requested_window_start_ms.map(Timestamp),
+        constraints: &permit.constraints,
+        now: Timestamp(now_ms),
     }
 }
 
-fn requester_or_admin(by: &Principal, permit: &Permit, action: &str) -> Result<(), PermitError> {
-    if by.id == permit.requester_id || by.has_role(Role::Admin) {
-        Ok(())
-    } else {
-        Err(PermitError::not_allowed(
-            Refusal::NotRequester,
-            format!(
-                "only the requester of permit `{}` (or an admin) may {action} it",
-                permit.id
-            ),
-        ))
-    }
-}
-
-/// Approves when the quorum of the current round is met, then issues if the window began.
-async fn approve_if_quorum(
+/// Writes a review plan: the lifecycle, the sign-off, the events.
+async fn write_review(
     tx: &mut Tx<'_>,
     permit: &mut Permit,
     actor: &Actor,
+    plan: ReviewPlan,
     now_ms: i64,
 ) -> Result<(), PermitError> {
-    let status = quorum(
-        &permit.requirements,
-        &approved_only(permit),
-        permit.cab_signed_off,
-    );
-    if !status.met {
-        return Ok(());
+    permit.set_lifecycle(plan.life);
+    permit.cab_signed_off = plan.cab_signed_off;
+    write_events(tx, permit, actor, plan.events, now_ms).await
+}
+
+/// A refusal of a use case on `permit` (`action` names it for the emergency path's
+/// message) as the store's error.
+fn refused(permit: &Permit, action: &str, refusal: PermitRefusal) -> PermitError {
+    match refusal {
+        PermitRefusal::EmergencyPath => emergency::through_the_emergency_path(permit, action),
+        other => other.into(),
     }
-    let approvers: Vec<Value> = approved_only(permit)
-        .iter()
-        .map(|a| json!({"principal_id": a.principal_id, "role": a.role}))
-        .collect();
-    transition(
-        tx,
-        permit,
-        actor,
-        &PermitEvent::QuorumMet,
-        json!({"approvers": approvers, "cab_signed_off": permit.cab_signed_off}),
-        now_ms,
-    )
-    .await?;
-    issue_if_due(tx, permit, &system_actor(), now_ms).await?;
-    Ok(())
 }
 
 /// Issues an approved permit when its window has begun. Returns whether it issued.
@@ -1452,93 +1156,59 @@ async fn issue_if_due(
     actor: &Actor,
     now_ms: i64,
 ) -> Result<bool, PermitError> {
-    if permit
-        .requested_window_start_ms
-        .is_some_and(|start| start > now_ms)
-    {
+    let mut life = permit.lifecycle();
+    let issued = steward_permits::issue_if_due(
+        &mut life,
+        permit.requested_window_start_ms.map(Timestamp),
+        &permit.constraints,
+        Timestamp(now_ms),
+    )?;
+    let Some(issued) = issued else {
         return Ok(false);
-    }
-    let from = permit
-        .requested_window_start_ms
-        .unwrap_or(now_ms)
-        .max(now_ms);
-    let until = from + (permit.total_hours * HOUR_MS) as i64;
-    permit.valid_from_ms = Some(from);
-    permit.expires_at_ms = Some(until);
-    transition(
-        tx,
-        permit,
-        actor,
-        &PermitEvent::Issue,
-        json!({"valid_from_ms": from, "expires_at_ms": until, "hours": permit.total_hours, "constraints": permit.constraints}),
-        now_ms,
-    )
-    .await?;
+    };
+    permit.set_lifecycle(life);
+    write_events(tx, permit, actor, vec![issued], now_ms).await?;
     Ok(true)
 }
 
-/// Applies one state change through the one transition function and records it.
+/// Applies one state change through the one transition function and records it as
+/// `actor`.
 async fn transition(
     tx: &mut Tx<'_>,
     permit: &mut Permit,
     actor: &Actor,
     change: &PermitEvent,
-    mut data: Value,
+    data: Value,
     now_ms: i64,
 ) -> Result<(), PermitError> {
-    let from = permit.state;
-    let to = apply(from, change)?;
-    permit.state = to;
-    if let Value::Object(map) = &mut data {
-        map.insert("from".into(), json!(from));
-        map.insert("to".into(), json!(to));
-    }
-    let event_type = match change {
-        PermitEvent::StartReview => "permit.review_started",
-        PermitEvent::QuorumMet => "permit.approved",
-        PermitEvent::Reject => "permit.rejected",
-        PermitEvent::RequestChanges => "permit.changes_requested",
-        PermitEvent::Resubmit => "permit.resubmitted",
-        PermitEvent::Issue => "permit.issued",
-        PermitEvent::Start => "permit.started",
-        PermitEvent::Complete { .. } => "permit.completed",
-        PermitEvent::Close => "permit.closed",
-        PermitEvent::Revoke { .. } => "permit.revoked",
-        PermitEvent::Expire => "permit.expired",
-        PermitEvent::Archive => "permit.archived",
-    };
-    let revoked = match change {
-        PermitEvent::Revoke { reason } if from != PermitState::Revoked => {
-            Some((*reason, data.clone()))
-        }
-        _ => None,
-    };
-    let seq = event(tx, actor, event_type, permit, data, now_ms).await?;
-    if let Some((reason, data)) = revoked {
-        permit.revocation = Some(PermitRevocation::recorded(
-            reason, actor, &data, seq, now_ms,
-        ));
-    }
-    Ok(())
+    let planned = steward_permits::transition(&mut permit.state, *change, By::Caller, data)?;
+    write_events(tx, permit, actor, vec![planned], now_ms).await
 }
 
-/// What a compliance report needs to know of a permit's task, recorded with its request
-/// (`permit.requested`'s `data.task`): its description and the scope facts of its
-/// analysis (frameworks named, sensitive data kinds, risky operations, environment). The
-/// task is operational text (SPEC §2), shown to approvers already; no personal value.
-pub(crate) fn task_facts(task: &Value, analysis: &Analysis) -> Value {
-    const SUMMARY_CHARS: usize = 200;
-    let summary = task
-        .get("description")
-        .and_then(Value::as_str)
-        .map(|text| text.chars().take(SUMMARY_CHARS).collect::<String>());
-    json!({
-        "summary": summary,
-        "environment": analysis.environment_detected,
-        "compliance_frameworks": analysis.signals.compliance_frameworks,
-        "sensitive_data": analysis.signals.sensitive_data,
-        "risky_operations": analysis.signals.risky_operations,
-    })
+/// Appends a plan's events about `permit`, in order: [`By::Caller`] as `actor`,
+/// [`By::System`] as Steward. A revoking event leaves its record on the permit.
+async fn write_events(
+    tx: &mut Tx<'_>,
+    permit: &mut Permit,
+    actor: &Actor,
+    events: Vec<PlannedEvent>,
+    now_ms: i64,
+) -> Result<(), PermitError> {
+    let system = system_actor();
+    for planned in events {
+        let by = match planned.by {
+            By::Caller => actor,
+            By::System => &system,
+        };
+        let revocation = planned
+            .revocation
+            .map(|reason| (reason, planned.data.clone()));
+        let seq = event(tx, by, planned.event_type, permit, planned.data, now_ms).await?;
+        if let Some((reason, data)) = revocation {
+            permit.revocation = Some(PermitRevocation::recorded(reason, by, &data, seq, now_ms));
+        }
+    }
+    Ok(())
 }
 
 /// Appends an event about `permit`; returns its `seq`.
@@ -1581,20 +1251,5 @@ impl Store {
             _writer: None,
             rehearsal: self.is_rehearsal(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_evidence_does_not_count() {
-        assert!(is_empty_evidence(&json!(null)));
-        assert!(is_empty_evidence(&json!("  ")));
-        assert!(is_empty_evidence(&json!({})));
-        assert!(is_empty_evidence(&json!(false)));
-        assert!(!is_empty_evidence(&json!("https://ci.example.com/run/42")));
-        assert!(!is_empty_evidence(&json!({"steps": ["revert"]})));
     }
 }

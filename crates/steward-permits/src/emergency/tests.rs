@@ -184,3 +184,84 @@ fn sweep_decisions() {
         SweepAction::RecordEnd
     );
 }
+
+#[test]
+fn an_emergency_ends_when_its_permit_stops_authorizing() {
+    use PermitState as S;
+    use RevocationReason as R;
+    let now = Timestamp(10_000);
+    for (state, reason, expires_at, end) in [
+        (S::Active, None, Some(5_000), None),
+        (S::Executing, None, None, None),
+        // An expiry ends at `expires_at`, whenever the sweep saw it.
+        (
+            S::Revoked,
+            Some(R::TimeExpiration),
+            Some(5_000),
+            Some((5_000, "time_expiration")),
+        ),
+        (
+            S::Revoked,
+            Some(R::TimeExpiration),
+            Some(20_000),
+            Some((10_000, "time_expiration")),
+        ),
+        (
+            S::Revoked,
+            Some(R::TimeExpiration),
+            None,
+            Some((10_000, "time_expiration")),
+        ),
+        (
+            S::Revoked,
+            Some(R::IncidentResolved),
+            Some(5_000),
+            Some((10_000, "incident_resolved")),
+        ),
+        (S::Expired, None, None, Some((10_000, "expired"))),
+        (S::Closed, None, Some(5_000), Some((10_000, "closed"))),
+    ] {
+        assert_eq!(
+            emergency_end(state, reason, expires_at.map(Timestamp), now),
+            end.map(|(at, why)| (Timestamp(at), why)),
+            "{state} {reason:?}"
+        );
+    }
+}
+
+#[test]
+fn who_declares_resolves_and_files_the_review() {
+    let who = |id: &str, human: bool, roles: &[Role]| Candidate {
+        principal_id: id.into(),
+        human,
+        roles: roles.to_vec(),
+    };
+    assert!(check_declarer(&who("owner", true, &[]), "owner").is_ok());
+    assert!(check_declarer(&who("m", false, &[Role::Master]), "owner").is_ok());
+    assert!(check_declarer(&who("tl", true, &[Role::TechLead]), "owner").is_err());
+
+    assert!(check_incident_role(&who("ic", true, &[Role::IncidentCommander]), "resolve").is_ok());
+    assert!(check_incident_role(&who("oc", true, &[Role::OnCallLead]), "resolve").is_ok());
+    assert!(
+        check_incident_role(&who("bot", false, &[Role::IncidentCommander]), "resolve").is_err()
+    );
+    expect![[r#"
+        Err(
+            NotAllowed {
+                rule: "role_not_eligible",
+                message: "only a human incident_commander or on_call_lead may resolve an emergency",
+            },
+        )
+    "#]]
+    .assert_debug_eq(&check_incident_role(
+        &who("admin", true, &[Role::Admin]),
+        "resolve an emergency",
+    ));
+
+    let filer = |c: Candidate| check_review_filer(&c, "declarer", Some("approver"), "em-1").is_ok();
+    assert!(filer(who("declarer", true, &[])));
+    assert!(filer(who("approver", true, &[])));
+    assert!(filer(who("a", true, &[Role::Admin])));
+    assert!(filer(who("oc", true, &[Role::OnCallLead])));
+    assert!(!filer(who("tl", true, &[Role::TechLead])));
+}

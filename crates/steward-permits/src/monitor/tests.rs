@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::constraints::PermitConstraints;
 
 const T0: i64 = 1_000_000;
 
@@ -117,10 +118,11 @@ fn an_earlier_stamp_counts_as_the_latest_time() {
 
 #[test]
 fn settings_come_from_the_permit_constraints() {
-    let c = TriggerConfig::from_constraints(&json!({
+    let stored = json!({
         "max_error_rate": 0.05, "max_latency_p99_ms": 250, "health_check_failure_limit": 5,
         "error_rate_window_seconds": 30, "latency_window_seconds": 60,
-    }));
+    });
+    let c = PermitConstraints::from_stored(&stored.to_string()).triggers();
     assert_eq!(
         c,
         TriggerConfig {
@@ -135,9 +137,10 @@ fn settings_come_from_the_permit_constraints() {
     assert!(evaluate(&c, &[err(0, 0.06), err(30, 0.06)]).is_some());
     // Absent or unusable settings take the defaults.
     assert_eq!(
-        TriggerConfig::from_constraints(
-            &json!({"max_error_rate": "high", "health_check_failure_limit": 0})
-        ),
+        PermitConstraints::from_stored(
+            &json!({"max_error_rate": "high", "health_check_failure_limit": 0}).to_string()
+        )
+        .triggers(),
         TriggerConfig::default()
     );
 }

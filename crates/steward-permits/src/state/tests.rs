@@ -25,6 +25,8 @@ const LEGAL: &[(PermitState, PermitEventKind, PermitState)] = &[
     (S::Executing, K::Complete, S::Completed),
     (S::Executing, K::Revoke, S::Revoked),
     (S::Completed, K::Close, S::Closed),
+    (S::Active, K::Renew, S::Active),
+    (S::Executing, K::Renew, S::Executing),
     (S::Revoked, K::Revoke, S::Revoked),
     (S::Rejected, K::Archive, S::Archived),
     (S::Expired, K::Archive, S::Archived),
@@ -54,6 +56,7 @@ fn events_of(kind: PermitEventKind) -> Vec<PermitEvent> {
             .map(|&outcome| PermitEvent::Complete { outcome })
             .collect(),
         K::Close => vec![PermitEvent::Close],
+        K::Renew => vec![PermitEvent::Renew],
         K::Revoke => RevocationReason::ALL
             .iter()
             .map(|&reason| PermitEvent::Revoke { reason })
@@ -111,8 +114,8 @@ fn transition_table_reads_like_the_spec() {
         under_review: quorum_met->approved reject->rejected request_changes->changes_requested expire->expired
         changes_requested: resubmit->under_review expire->expired
         approved (live): issue->active revoke->revoked
-        active (live): start->executing revoke->revoked
-        executing (live): complete->completed revoke->revoked
+        active (live): start->executing renew->active revoke->revoked
+        executing (live): complete->completed renew->executing revoke->revoked
         completed: close->closed
         closed (terminal): archive->archived
         rejected (terminal): archive->archived

@@ -249,7 +249,7 @@ pub async fn authorize_via(
         }
     }
 
-    let emergency = permit.is_some_and(|(p, _)| p.permit_type == PermitType::Emergency);
+    let emergency = permit.is_some_and(|(p, _)| p.enhanced_audit);
     if verdict.audit || emergency || body.record {
         response.audit_seq = Some(record.write(&verdict, now.millis()).await?);
     }

@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_permits::{Channel, EmergencyError};
-use steward_policy::{Refusal, Role, analyze, permit_classes};
+use steward_policy::{Refusal, Role, analyze};
 use steward_store::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
     NewEmergency, PersonalText,
@@ -164,21 +164,6 @@ pub async fn declare_as(
     required_text(&body.worker_id, "worker_id", 200)?;
     let task = parse_task(body.scope.clone(), "scope.")?;
     let analysis = analyze(&task, &state.policy);
-    let constraints = json!({
-        "worker_id": body.worker_id,
-        "environment": analysis.environment_detected,
-        "allowed_operations": task.operations(),
-        "allowed_classes": permit_classes(&state.policy, &task, &analysis).names(),
-        "allowed_services": task.services_affected,
-        "allowed_regions": task.regions,
-        "allowed_methods": Value::Null,
-        "forbidden_methods": [],
-        "max_error_rate": 0.01,
-        "max_latency_p99_ms": 500,
-        "health_check_failure_limit": 3,
-        "auto_rollback": true,
-        "token_budget": analysis.resource_limits.token_allocation,
-    });
     let new = NewEmergency {
         incident_id: body.incident_id.trim().to_owned(),
         worker_id: body.worker_id,
@@ -186,7 +171,7 @@ pub async fn declare_as(
         minutes: body.minutes,
         scope: body.scope,
         analysis,
-        constraints,
+        task,
     };
     state
         .store

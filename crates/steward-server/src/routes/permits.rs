@@ -14,9 +14,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_audit::event::PermitHardBlocked;
 use steward_permits::{
-    Channel, Decision, Outcome, PermitState, PermitTimes, RevocationReason, Timestamp, review_clock,
+    Channel, ConstraintChoices, Decision, Outcome, PermitState, PermitTimes, RevocationReason,
+    Timestamp, review_clock,
 };
-use steward_policy::{Analysis, Evidence, Level, Refusal, Role, Task, analyze, permit_classes};
+use steward_policy::{Evidence, Level, Refusal, Role, analyze};
 use steward_store::{
     NewDecision, NewEvent, NewPermit, Permit, PermitError, PermitFilter, PersonalText, ReviewQueue,
     StoreError, Subject,
@@ -202,7 +203,6 @@ pub async fn request_via(
     let task = parse_task(body.task.clone(), "task.")?;
     let analysis = analyze(&task, &state.policy);
     let triggers = crate::routes::monitoring::triggers(&body)?;
-    let constraints = constraints(state, &task, &analysis, &body, &triggers);
     let refused = HardBlockSubject {
         task_id: analysis.task_id.clone(),
         worker_id: body.worker_id.clone(),
@@ -216,9 +216,12 @@ pub async fn request_via(
         evidence: body.evidence,
         requested_hours: body.hours,
         window_start_ms: body.window_start_ms,
-        constraints,
-        operations: task.operations().to_vec(),
-        services: task.services_affected.clone(),
+        scope: task,
+        choices: ConstraintChoices {
+            allowed_methods: body.allowed_methods,
+            forbidden_methods: body.forbidden_methods,
+            triggers,
+        },
     };
     match state
         .store
@@ -280,45 +283,6 @@ async fn record_hard_block(
         .await
         .map_err(ApiError::internal)?;
     Ok(())
-}
-
-/// The constraints a permit carries (SPEC §6.4), from the task and the request.
-/// `allowed_classes` are the classes of operation the analysis found (issue 9): with the
-/// listed operations, they bound what authorize lets in.
-fn constraints(
-    state: &AppState,
-    task: &Task,
-    analysis: &Analysis,
-    body: &PermitRequest,
-    triggers: &steward_permits::TriggerConfig,
-) -> Value {
-    let level = analysis.certification_decision.certification_level_required;
-    let budget = task
-        .estimated_tokens
-        .unwrap_or(analysis.resource_limits.token_allocation)
-        .min(
-            analysis
-                .resource_limits
-                .token_allocation_extended
-                .unwrap_or(analysis.resource_limits.token_allocation),
-        );
-    json!({
-        "worker_id": body.worker_id,
-        "environment": analysis.environment_detected,
-        "allowed_operations": task.operations(),
-        "allowed_classes": permit_classes(&state.policy, task, analysis).names(),
-        "allowed_services": task.services_affected,
-        "allowed_regions": task.regions,
-        "allowed_methods": body.allowed_methods,
-        "forbidden_methods": body.forbidden_methods,
-        "max_error_rate": triggers.max_error_rate,
-        "max_latency_p99_ms": body.max_latency_p99_ms.unwrap_or(500),
-        "health_check_failure_limit": triggers.health_check_failure_limit,
-        "error_rate_window_seconds": triggers.error_rate_window_seconds,
-        "latency_window_seconds": triggers.latency_window_seconds,
-        "auto_rollback": level.value() >= 2,
-        "token_budget": budget,
-    })
 }
 
 /// Approves, rejects or requests changes (humans holding an eligible role; never the

@@ -22,13 +22,16 @@ use serde_json::{Value, json};
 use sqlx::types::Json;
 use steward_audit::Subject;
 use steward_permits::{
-    ApprovalRefusal, Channel, Decision, EmergencyError, EmergencyStatus, PermitEvent,
-    PermitEventKind, PermitState, ReviewStatus, RevocationReason, SweepAction, SweepView,
-    Timestamp, TransitionError, approval_deadline, check_approval_window, check_approver,
-    check_declared_minutes, check_emergency_renewal, emergency_status, review_due, review_status,
-    sweep_action,
+    ApprovalRefusal, Channel, ConstraintChoices, Decision, EmergencyError, EmergencyMark,
+    EmergencyStatus, PermitConstraints, PermitEvent, PermitState, ReviewStatus, RevocationReason,
+    SweepAction, SweepView, Timestamp, TransitionError, apply, approval_deadline,
+    check_approval_window, check_approver, check_declared_minutes, check_declarer,
+    check_emergency_renewal, check_incident_role, check_review_filer, emergency_end,
+    emergency_status, renewed_expiry, review_due, review_status, sweep_action,
 };
-use steward_policy::{Analysis, ApprovalRequirements, Level, PermitType, Policy, Refusal, Role};
+use steward_policy::{
+    Analysis, ApprovalRequirements, Level, PermitType, Policy, Refusal, Role, Task,
+};
 
 use super::{
     ApprovalRecord, Permit, PermitError, candidate, certification_in_force, event, parties, row,
@@ -37,12 +40,12 @@ use super::{
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::personal::{PersonalText, PersonalValues, with_personal};
-use crate::principal::{Principal, PrincipalKind};
+use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// An emergency as the server hands it over. `scope` is a task (SPEC §2) naming what the
-/// worker may do; `analysis` is Steward's own analysis of it; `constraints` are the
-/// permit's constraints built from the scope (the store adds the emergency's own).
+/// worker may do (`task` is it parsed); `analysis` is Steward's own analysis of it; the
+/// permit's constraints are built from them (`PermitConstraints::for_emergency`).
 #[derive(Debug, Clone)]
 pub struct NewEmergency {
     pub incident_id: String,
@@ -52,7 +55,9 @@ pub struct NewEmergency {
     pub minutes: i64,
     pub scope: Value,
     pub analysis: Analysis,
-    pub constraints: Value,
+    /// The scope parsed: the permit's constraints come from it (SPEC §6.4, the defaults
+    /// for everything a scope does not say).
+    pub task: Task,
 }
 
 /// An emergency with its permit, and its status and review status as of the read.
@@ -207,20 +212,7 @@ fn state_error(rule: Refusal, message: impl Into<String>) -> EmergencyActionErro
     }
 }
 
-fn not_allowed(rule: Refusal, message: impl Into<String>) -> EmergencyActionError {
-    EmergencyActionError::Permit(PermitError::not_allowed(rule, message))
-}
-
-const MINUTE_MS: i64 = 60_000;
-
 /// The roles that may declare an emergency besides the worker's owner.
-const DECLARER_ROLES: [Role; 4] = [
-    Role::Master,
-    Role::IncidentCommander,
-    Role::OnCallLead,
-    Role::Admin,
-];
-
 impl Store {
     /// Declares an emergency: creates its level-3 `emergency` permit (under review, waiting
     /// for an incident commander or on-call lead) and its record. The worker's owner, a
@@ -252,13 +244,7 @@ impl Store {
         let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
         let worker = row::worker_parties(&mut tx, &new.worker_id, true).await?;
-        let may = by.id == worker.owner_id || DECLARER_ROLES.iter().any(|r| by.has_role(*r));
-        if !may {
-            return Err(not_allowed(
-                Refusal::NotADeclarer,
-                "an emergency is declared by the worker's owner, a master, an incident_commander, an on_call_lead or an admin",
-            ));
-        }
+        check_declarer(&candidate(by), &worker.owner_id).map_err(PermitError::from)?;
         certification_in_force(&worker)?;
 
         let mut analysis = new.analysis.clone();
@@ -274,13 +260,18 @@ impl Store {
             evidence_required: Vec::new(),
         };
         let emergency_id = new_id();
-        let mut constraints = match &new.constraints {
-            Value::Object(map) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        constraints.insert("enhanced_audit".into(), json!(true));
-        constraints.insert("emergency_id".into(), json!(emergency_id));
-        constraints.insert("incident_id".into(), json!(new.incident_id));
+        let constraints = PermitConstraints::for_task(
+            policy,
+            &new.task,
+            &new.analysis,
+            &new.worker_id,
+            spec.level,
+            ConstraintChoices::default(),
+        )
+        .for_emergency(EmergencyMark {
+            emergency_id: emergency_id.clone(),
+            incident_id: new.incident_id.clone(),
+        });
         let deadline = approval_deadline(spec, Timestamp(now_ms)).millis();
         let mut permit = Permit {
             id: new_id(),
@@ -296,7 +287,7 @@ impl Store {
             policy_version: analysis.policy_version.clone(),
             requirements: analysis.approval_requirements.clone(),
             evidence: json!({}),
-            constraints: Value::Object(constraints),
+            constraints,
             requested_window_start_ms: None,
             valid_from_ms: None,
             expires_at_ms: None,
@@ -363,7 +354,7 @@ impl Store {
                 "policy_version": analysis.policy_version,
                 "hours": permit.total_hours,
                 "emergency_id": emergency_id,
-                "task": super::task_facts(&new.scope, &analysis),
+                "task": steward_permits::task_facts(&new.scope, &analysis),
             }),
             now_ms,
         )
@@ -423,13 +414,7 @@ impl Store {
                 format!("emergency `{}` is resolved: nothing to approve", e.id),
             ));
         }
-        if permit.state != PermitState::UnderReview {
-            return Err(TransitionError {
-                from: permit.state,
-                event: PermitEventKind::QuorumMet,
-            }
-            .into());
-        }
+        apply(permit.state, &PermitEvent::QuorumMet)?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
         check_approver(
             &permit.requirements,
@@ -479,20 +464,9 @@ impl Store {
             now_ms,
         )
         .await?;
-        let until = now_ms + e.minutes * MINUTE_MS;
-        permit.valid_from_ms = Some(now_ms);
-        permit.expires_at_ms = Some(until);
-        let issued = json!({"valid_from_ms": now_ms, "expires_at_ms": until,
-                            "hours": permit.total_hours, "constraints": permit.constraints});
-        transition(
-            &mut tx,
-            &mut permit,
-            &system_actor(),
-            &PermitEvent::Issue,
-            issued,
-            now_ms,
-        )
-        .await?;
+        // Issued at once, for the declared minutes (its total hours so far).
+        super::issue_if_due(&mut tx, &mut permit, &system_actor(), now_ms).await?;
+        let until = permit.expires_at_ms;
         emergency_event(
             &mut tx,
             &actor,
@@ -543,7 +517,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
         super::same_actor(by, actor)?;
-        require_incident_role(by, "resolve an emergency")?;
+        check_incident_role(&candidate(by), "resolve an emergency").map_err(PermitError::from)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         if e.resolved_at_ms.is_some() {
@@ -554,10 +528,8 @@ impl Store {
         }
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
         let actor = actor.clone();
-        let awaiting = matches!(
-            permit.state,
-            PermitState::Requested | PermitState::UnderReview | PermitState::ChangesRequested
-        );
+        // A request still awaiting approval expires with the resolution.
+        let awaiting = apply(permit.state, &PermitEvent::Expire).is_ok();
         if awaiting {
             transition(
                 &mut tx,
@@ -638,7 +610,7 @@ impl Store {
             ));
         }
         let expired = permit.expires_at_ms.is_some_and(|until| now_ms >= until);
-        if !matches!(permit.state, PermitState::Active | PermitState::Executing) || expired {
+        if apply(permit.state, &PermitEvent::Renew).is_err() || expired {
             return Err(state_error(
                 Refusal::PermitNotLive,
                 format!(
@@ -667,7 +639,12 @@ impl Store {
             Role::IncidentCommander,
             &[],
         )?;
-        let until = permit.expires_at_ms.unwrap_or(now_ms) + minutes * MINUTE_MS;
+        let until = renewed_expiry(
+            permit.expires_at_ms.map(Timestamp),
+            minutes as f64 / 60.0,
+            Timestamp(now_ms),
+        )
+        .millis();
         permit.expires_at_ms = Some(until);
         permit.renewals += 1;
         permit.total_hours = (total_minutes + minutes) as f64 / 60.0;
@@ -724,20 +701,13 @@ impl Store {
         super::same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
-        let may = by.id == e.declared_by
-            || e.approved_by.as_deref() == Some(by.id.as_str())
-            || [Role::IncidentCommander, Role::OnCallLead, Role::Admin]
-                .iter()
-                .any(|r| by.has_role(*r));
-        if !may {
-            return Err(not_allowed(
-                Refusal::NotAParty,
-                format!(
-                    "the review of emergency `{}` is filed by its declarer, its approver, an incident_commander, an on_call_lead or an admin",
-                    e.id
-                ),
-            ));
-        }
+        check_review_filer(
+            &candidate(by),
+            &e.declared_by,
+            e.approved_by.as_deref(),
+            &e.id,
+        )
+        .map_err(PermitError::from)?;
         if e.review_filed_at_ms.is_some() {
             return Err(state_error(
                 Refusal::ReviewAlreadyFiled,
@@ -983,21 +953,17 @@ impl Store {
             return Ok(false);
         }
         let permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
-        if permit.state.is_live() {
+        let Some((ended_at, reason)) = emergency_end(
+            permit.state,
+            permit.revocation_reason,
+            permit.expires_at_ms.map(Timestamp),
+            Timestamp(now_ms),
+        ) else {
             return Ok(false);
-        }
-        let (ended_at, reason) = match permit.revocation_reason {
-            Some(RevocationReason::TimeExpiration) => (
-                permit
-                    .expires_at_ms
-                    .map_or(now_ms, |until| until.min(now_ms)),
-                "time_expiration".to_owned(),
-            ),
-            Some(other) => (now_ms, other.as_str().to_owned()),
-            None => (now_ms, permit.state.as_str().to_owned()),
         };
+        let ended_at = ended_at.millis();
         e.ended_at_ms = Some(ended_at);
-        e.end_reason = Some(reason.clone());
+        e.end_reason = Some(reason.to_owned());
         e.review_due_at_ms =
             review_due(Timestamp(ended_at), e.approved_at_ms.is_some()).map(Timestamp::millis);
         emergency_event(
@@ -1019,25 +985,15 @@ impl Store {
 /// Refuses to decide or renew an emergency permit through the general permit workflow:
 /// its approval window, approver record and renewal rules live on the emergency path
 /// (`/v1/emergencies/{id}/approve`, `/renew`), which the general path would bypass.
-pub(super) fn not_through_the_permit_path(
-    permit: &Permit,
-    action: &str,
-) -> Result<(), PermitError> {
-    if permit.permit_type != PermitType::Emergency {
-        return Ok(());
-    }
-    let emergency = permit
-        .constraints
-        .get("emergency_id")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    Err(PermitError::not_allowed(
+pub(super) fn through_the_emergency_path(permit: &Permit, action: &str) -> PermitError {
+    let emergency = permit.constraints.emergency_id.as_deref().unwrap_or("?");
+    PermitError::not_allowed(
         Refusal::EmergencyPath,
         format!(
             "permit `{}` is an emergency permit: it is {action} through emergency `{emergency}` (`/v1/emergencies/{emergency}`), not the permit workflow",
             permit.id
         ),
-    ))
+    )
 }
 
 /// A sweep skips an emergency another request or instance changed under it (the next run
@@ -1047,20 +1003,6 @@ fn skip_or_fail(e: PermitError) -> Result<(), StoreError> {
         PermitError::Store(StoreError::Conflict { .. }) => Ok(()),
         PermitError::Store(other) => Err(other),
         _ => Ok(()),
-    }
-}
-
-fn require_incident_role(by: &Principal, action: &str) -> Result<(), EmergencyActionError> {
-    let holds = [Role::IncidentCommander, Role::OnCallLead]
-        .iter()
-        .any(|r| by.has_role(*r));
-    if by.kind == PrincipalKind::Human && holds {
-        Ok(())
-    } else {
-        Err(not_allowed(
-            Refusal::RoleNotEligible,
-            format!("only a human incident_commander or on_call_lead may {action}"),
-        ))
     }
 }
 

@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 use sqlx::types::Json;
-use steward_permits::{Channel, Decision, Outcome, PermitState, RevocationReason};
+use steward_permits::{
+    Channel, Decision, Outcome, PermitConstraints, PermitState, RevocationReason,
+};
 use steward_policy::{
     Analysis, ApprovalRequirements, CertificationStatus, Level, PermitType, Role,
 };
@@ -101,7 +103,7 @@ pub(super) fn decode(row: PermitRow) -> Result<Permit, StoreError> {
         policy_version: row.policy_version,
         requirements,
         evidence: json_text(&id, &row.evidence)?,
-        constraints: json_text(&id, &row.constraints)?,
+        constraints: PermitConstraints::from_stored(&row.constraints),
         requested_window_start_ms: row.requested_window_start,
         valid_from_ms: row.valid_from,
         expires_at_ms: row.expires_at,

@@ -102,7 +102,7 @@ async fn fragment(state: &AppState, session: &Session) -> Result<String, WebErro
             let full = page.len() == 200;
             after = page.last().map(|p| p.id.clone());
             for p in page {
-                let limit = p.constraints.get("max_error_rate").and_then(Value::as_f64);
+                let limit = Some(p.constraints.max_error_rate);
                 let latest = state
                     .store
                     .latest_telemetry(&p.id)

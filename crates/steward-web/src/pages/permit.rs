@@ -376,14 +376,10 @@ fn json_name(value: &impl serde::Serialize) -> String {
 
 fn constraints(permit: &Permit, tokens_used: u64, now: i64) -> Vec<(String, String)> {
     let c = &permit.constraints;
-    let list = |key: &str| match c.get(key) {
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Some(Value::Array(_)) => "none".to_owned(),
-        _ => "any".to_owned(),
+    let list = |items: Option<&Vec<String>>| match items {
+        Some(items) if !items.is_empty() => items.join(", "),
+        Some(_) => "none".to_owned(),
+        None => "any".to_owned(),
     };
     let mut out = vec![(
         "Window".to_owned(),
@@ -410,35 +406,33 @@ fn constraints(permit: &Permit, tokens_used: u64, now: i64) -> Vec<(String, Stri
     )];
     out.push((
         "Environment".to_owned(),
-        c.get("environment")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_owned(),
+        c.environment
+            .map_or_else(|| "unknown".to_owned(), |env| env.to_string()),
     ));
-    out.push(("Operations".to_owned(), list("allowed_operations")));
-    out.push(("Services".to_owned(), list("allowed_services")));
-    out.push(("Regions".to_owned(), list("allowed_regions")));
-    out.push(("Allowed methods".to_owned(), list("allowed_methods")));
-    out.push(("Forbidden methods".to_owned(), list("forbidden_methods")));
-    if let Some(rate) = c.get("max_error_rate").and_then(Value::as_f64) {
-        out.push((
-            "Error rate limit".to_owned(),
-            format!(
-                "{:.1}% over {}",
-                rate * 100.0,
-                view::duration(
-                    c.get("error_rate_window_seconds")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(120)
-                        * 1000
-                )
-            ),
-        ));
-    }
-    if let Some(p99) = c.get("max_latency_p99_ms").and_then(Value::as_i64) {
-        out.push(("Latency limit (p99)".to_owned(), format!("{p99} ms")));
-    }
-    let budget = c.get("token_budget").and_then(Value::as_u64).unwrap_or(0);
+    out.push(("Operations".to_owned(), list(Some(&c.allowed_operations))));
+    out.push(("Services".to_owned(), list(Some(&c.allowed_services))));
+    out.push(("Regions".to_owned(), list(Some(&c.allowed_regions))));
+    out.push((
+        "Allowed methods".to_owned(),
+        list(c.allowed_methods.as_ref()),
+    ));
+    out.push((
+        "Forbidden methods".to_owned(),
+        list(Some(&c.forbidden_methods)),
+    ));
+    out.push((
+        "Error rate limit".to_owned(),
+        format!(
+            "{:.1}% over {}",
+            c.max_error_rate * 100.0,
+            view::duration(i64::from(c.error_rate_window_seconds) * 1000)
+        ),
+    ));
+    out.push((
+        "Latency limit (p99)".to_owned(),
+        format!("{} ms", c.max_latency_p99_ms),
+    ));
+    let budget = c.token_budget;
     out.push((
         "Token budget".to_owned(),
         format!("{tokens_used} of {budget} used"),
