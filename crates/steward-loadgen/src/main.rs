@@ -14,6 +14,7 @@
 
 mod append;
 mod authorize;
+mod count;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -54,6 +55,10 @@ enum Command {
         /// Server worker threads.
         #[arg(long, default_value_t = 2)]
         server_threads: usize,
+        /// Also count the SQL statements the server runs per lifecycle (sqlx's
+        /// `sqlx::query` events; slows the run, so measure throughput without it).
+        #[arg(long)]
+        count_statements: bool,
     },
     /// Durable audit appends per second: one transaction per event, then group commit.
     Append {
@@ -120,7 +125,19 @@ fn main() -> anyhow::Result<()> {
             clients,
             seconds,
             server_threads,
-        } => lifecycles(&database, clients, seconds, server_threads),
+            count_statements,
+        } => {
+            if count_statements {
+                count::install()?;
+            }
+            lifecycles(
+                &database,
+                clients,
+                seconds,
+                server_threads,
+                count_statements,
+            )
+        }
         Command::Append {
             database,
             producers,
@@ -162,6 +179,7 @@ fn lifecycles(
     clients: usize,
     seconds: u64,
     server_threads: usize,
+    count_statements: bool,
 ) -> anyhow::Result<()> {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(server_threads)
@@ -195,6 +213,7 @@ fn lifecycles(
 
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
+    let statements_before = count::statements();
     let results = client_rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..clients {
@@ -219,6 +238,7 @@ fn lifecycles(
         anyhow::Ok((total, all))
     })?;
     let elapsed = started.elapsed().as_secs_f64();
+    let statements = count::statements() - statements_before;
     let (total, mut latencies) = results;
     latencies.sort_unstable();
     let pct = |p: f64| {
@@ -244,6 +264,13 @@ fn lifecycles(
         pct(0.99),
         pct(1.0)
     )?;
+    if count_statements {
+        writeln!(
+            out,
+            "  {statements} SQL statements = {:.1} per lifecycle (sqlx query events, maintenance included)",
+            statements as f64 / total.max(1) as f64
+        )?;
+    }
     Ok(())
 }
 
