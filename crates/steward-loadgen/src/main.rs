@@ -106,6 +106,10 @@ enum Command {
         /// starts, or `off`, to measure what the limits cost.
         #[arg(long, value_enum, default_value_t = authorize::Limits::Default)]
         rate_limits: authorize::Limits,
+        /// Do not measure: write a `wrk` Lua script posting the unaudited decision to
+        /// this file and serve for `--seconds` (for `wrk`, from outside).
+        #[arg(long)]
+        wrk_script: Option<std::path::PathBuf>,
     },
     /// Steward's side of `scripts/bench-agt.sh`: the 11-rule check in process with a warm
     /// cache, each decision timed on its own; prints decisions/s and p50/p99 in µs.
@@ -152,6 +156,7 @@ fn main() -> anyhow::Result<()> {
             client_threads,
             audited_percent,
             rate_limits,
+            wrk_script,
         } => authorize::http(&authorize::HttpOptions {
             database,
             server,
@@ -161,6 +166,7 @@ fn main() -> anyhow::Result<()> {
             client_threads,
             audited_percent,
             rate_limits,
+            wrk_script,
         }),
         Command::AuthorizeInproc { decisions, seed } => authorize::inproc(decisions, seed),
     }

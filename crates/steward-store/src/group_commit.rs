@@ -10,9 +10,10 @@
 //! answer. The committer takes whatever is queued, up to [`MAX_BATCH`] events, without
 //! waiting for more: an idle store commits a lone event at once, a busy one commits large
 //! batches. For each batch it opens one transaction with [`Store::begin`] (SQLite: the
-//! in-process writer queue and `BEGIN IMMEDIATE`; PostgreSQL: `audit_head … FOR UPDATE`),
-//! reads the head, chains the events in arrival order, inserts them with multi-row
-//! INSERTs, advances the head once and commits; then it answers every caller with its
+//! in-process writer queue and `BEGIN IMMEDIATE`, the head from memory; PostgreSQL:
+//! `audit_head … FOR UPDATE`), takes the head, chains the events in arrival order, inserts
+//! them with multi-row INSERTs ([`insert`], which also writes every use case's events at
+//! its commit), advances the head once and commits; then it answers every caller with its
 //! sealed entry.
 //!
 //! # Invariants
