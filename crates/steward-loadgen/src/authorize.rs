@@ -41,6 +41,10 @@ pub struct HttpOptions {
     pub client_threads: usize,
     pub audited_percent: u32,
     pub rate_limits: Limits,
+    /// Instead of measuring: write a `wrk` script for the unaudited decision here, then
+    /// serve for `seconds` (for `wrk -s FILE URL/v1/authorize`, and `URL/nope` for the
+    /// server's 404 ceiling).
+    pub wrk_script: Option<std::path::PathBuf>,
 }
 
 /// The rate limits of a server started here.
@@ -87,6 +91,28 @@ pub fn http(o: &HttpOptions) -> anyhow::Result<()> {
         .build()?;
     let (store, db_label, _keep) = server_rt.block_on(open(&o.database))?;
     let target = server_rt.block_on(setup(store.clone(), o.server.as_deref(), o.rate_limits))?;
+    if let Some(path) = &o.wrk_script {
+        let lua = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
+        std::fs::write(
+            path,
+            format!(
+                "wrk.method = \"POST\"\nwrk.body = \"{}\"\n\
+                 wrk.headers[\"Content-Type\"] = \"application/json\"\n\
+                 wrk.headers[\"Authorization\"] = \"Bearer {}\"\n",
+                lua(&target.unaudited.to_string()),
+                lua(&target.l1_token)
+            ),
+        )?;
+        writeln!(
+            std::io::stdout().lock(),
+            "serving {} for {} s; wrk script {}",
+            target.url,
+            o.seconds,
+            path.display()
+        )?;
+        std::thread::sleep(Duration::from_secs(o.seconds));
+        return Ok(());
+    }
     let head_before = server_rt.block_on(store.audit_head())?.seq;
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(o.client_threads)

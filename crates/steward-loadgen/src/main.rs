@@ -14,6 +14,7 @@
 
 mod append;
 mod authorize;
+mod count;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -54,6 +55,10 @@ enum Command {
         /// Server worker threads.
         #[arg(long, default_value_t = 2)]
         server_threads: usize,
+        /// Also count the SQL statements the server runs per lifecycle (sqlx's
+        /// `sqlx::query` events; slows the run, so measure throughput without it).
+        #[arg(long)]
+        count_statements: bool,
     },
     /// Durable audit appends per second: one transaction per event, then group commit.
     Append {
@@ -101,6 +106,10 @@ enum Command {
         /// starts, or `off`, to measure what the limits cost.
         #[arg(long, value_enum, default_value_t = authorize::Limits::Default)]
         rate_limits: authorize::Limits,
+        /// Do not measure: write a `wrk` Lua script posting the unaudited decision to
+        /// this file and serve for `--seconds` (for `wrk`, from outside).
+        #[arg(long)]
+        wrk_script: Option<std::path::PathBuf>,
     },
     /// Steward's side of `scripts/bench-agt.sh`: the 11-rule check in process with a warm
     /// cache, each decision timed on its own; prints decisions/s and p50/p99 in µs.
@@ -120,7 +129,19 @@ fn main() -> anyhow::Result<()> {
             clients,
             seconds,
             server_threads,
-        } => lifecycles(&database, clients, seconds, server_threads),
+            count_statements,
+        } => {
+            if count_statements {
+                count::install()?;
+            }
+            lifecycles(
+                &database,
+                clients,
+                seconds,
+                server_threads,
+                count_statements,
+            )
+        }
         Command::Append {
             database,
             producers,
@@ -135,6 +156,7 @@ fn main() -> anyhow::Result<()> {
             client_threads,
             audited_percent,
             rate_limits,
+            wrk_script,
         } => authorize::http(&authorize::HttpOptions {
             database,
             server,
@@ -144,6 +166,7 @@ fn main() -> anyhow::Result<()> {
             client_threads,
             audited_percent,
             rate_limits,
+            wrk_script,
         }),
         Command::AuthorizeInproc { decisions, seed } => authorize::inproc(decisions, seed),
     }
@@ -162,6 +185,7 @@ fn lifecycles(
     clients: usize,
     seconds: u64,
     server_threads: usize,
+    count_statements: bool,
 ) -> anyhow::Result<()> {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(server_threads)
@@ -195,6 +219,7 @@ fn lifecycles(
 
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
+    let statements_before = count::statements();
     let results = client_rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..clients {
@@ -219,6 +244,7 @@ fn lifecycles(
         anyhow::Ok((total, all))
     })?;
     let elapsed = started.elapsed().as_secs_f64();
+    let statements = count::statements() - statements_before;
     let (total, mut latencies) = results;
     latencies.sort_unstable();
     let pct = |p: f64| {
@@ -244,6 +270,13 @@ fn lifecycles(
         pct(0.99),
         pct(1.0)
     )?;
+    if count_statements {
+        writeln!(
+            out,
+            "  {statements} SQL statements = {:.1} per lifecycle (sqlx query events, maintenance included)",
+            statements as f64 / total.max(1) as f64
+        )?;
+    }
     Ok(())
 }
 

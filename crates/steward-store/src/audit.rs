@@ -2,11 +2,11 @@
 //! own transaction, reading events back, and verifying the stored chain.
 
 use serde_json::Value;
-use sqlx::types::Json;
-use steward_audit::{Actor, ActorKind, AuditEntry, EntryBody, EventPayload, Hash, Subject};
+use steward_audit::{Actor, ActorKind, AuditEntry, EventPayload, Hash, Subject};
 use steward_policy::Level;
 
 use crate::error::StoreError;
+use crate::group_commit::{Link, Prepared};
 use crate::store::{Backend, Store, Tx, TxConn, now_ms, on_pool, on_tx};
 
 /// An audit event to append. The store assigns `seq` and the hashes.
@@ -96,79 +96,176 @@ pub struct AuditHead {
 /// A `"personal"` member of `event.data` (built with [`personal()`](crate::personal())) is stored
 /// encrypted for its subject, and the returned entry holds that stored form.
 ///
-/// The entry becomes visible, and the head advances, only when `tx` commits; if `tx`
-/// rolls back, so does the append, and the next append reuses the `seq`. That is how
-/// `seq` stays gap-free.
+/// The entry's `seq` and hash are assigned now; its row is written when `tx` commits,
+/// with every other event of the transaction in one multi-row insert and one head
+/// update. If `tx` rolls back, so does the append, and the next append reuses the `seq`.
+/// That is how `seq` stays gap-free.
 pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditEntry, StoreError> {
-    // INVARIANT: between reading the head and committing, no other transaction can
-    // append. SQLite: the transaction began with BEGIN IMMEDIATE (Store::begin is the
-    // only way to get a Tx), so it holds the database write lock. PostgreSQL: FOR UPDATE
-    // locks the head row until commit; a waiting appender then re-reads the new head.
-    let head = read_head(tx).await?;
-    let seq = head.seq + 1;
+    // INVARIANT: between taking the head and committing, no other transaction can
+    // append. SQLite: the transaction holds the in-process writer queue and SQLite's write
+    // lock (BEGIN IMMEDIATE; Store::begin is the only way to get a Tx), and the head is
+    // the one this process last committed. PostgreSQL: the first append of the
+    // transaction reads the head row FOR UPDATE, locked until commit; a waiting appender
+    // then reads the new head.
+    let head = pending(tx).await?.head;
     record_channel(&mut event);
     if tx.rehearsal {
         record_run_mode(&mut event);
     }
-    let level = event.level.map(u8::from);
     // Personal values are encrypted for their subject before anything is hashed or
     // written (see `personal`): the trail never holds them in plaintext. Lock order:
     // audit head, then the subject's key.
     crate::personal::seal(tx, &mut event.data, event.ts_ms).await?;
-    let data_text = steward_audit::canonical_json(&event.data);
-    let body = EntryBody {
+    let prepared = Prepared::encode(event);
+    let seq = head.seq + 1;
+    let link = Link {
         seq,
-        ts_ms: event.ts_ms,
-        event_type: &event.event_type,
-        actor: &event.actor,
-        subject: &event.subject,
-        level,
-        data: &event.data,
-    };
-    let hash = body.hash_after(&head.hash);
-    let seq_i64 = i64::try_from(seq).map_err(|_| {
-        StoreError::corrupt(
-            "audit head",
-            seq,
-            "seq does not fit a 64-bit signed integer",
-        )
-    })?;
-
-    let sql = format!(
-        "{INSERT_EVENTS} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11{}, $12, $13)",
-        data_cast(tx)
-    );
-    on_tx!(tx, |conn| {
-        sqlx::query(&sql)
-            .bind(seq_i64)
-            .bind(event.ts_ms)
-            .bind(&event.event_type)
-            .bind(event.actor.kind.as_str())
-            .bind(&event.actor.id)
-            .bind(Json(&event.actor.roles))
-            .bind(&event.subject.task_id)
-            .bind(&event.subject.worker_id)
-            .bind(&event.subject.permit_id)
-            .bind(level.map(i64::from))
-            .bind(&data_text)
-            .bind(head.hash.as_bytes().as_slice())
-            .bind(hash.as_bytes().as_slice())
-            .execute(&mut **conn)
-            .await?;
-    });
-    write_head(tx, seq_i64, &hash).await?;
-
-    Ok(AuditEntry {
-        seq,
-        ts_ms: event.ts_ms,
-        event_type: event.event_type,
-        actor: event.actor,
-        subject: event.subject,
-        level,
-        data: event.data,
         prev_hash: head.hash,
-        hash,
-    })
+        hash: prepared.body.hash_at(seq, &head.hash),
+    };
+    seq_i64(seq)?;
+    let entry = prepared.entry(link);
+    pending(tx).await?.push(prepared, link);
+    Ok(entry)
+}
+
+/// The audit events a transaction appended and has not written yet, and the heads they
+/// chain from.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The head as the `audit_head` row holds it inside the transaction.
+    written: AuditHead,
+    /// The head after the last event appended.
+    head: AuditHead,
+    events: Vec<Prepared>,
+    links: Vec<Link>,
+}
+
+impl Pending {
+    /// The head after the transaction's last event.
+    pub(crate) fn head(&self) -> AuditHead {
+        self.head
+    }
+
+    fn push(&mut self, event: Prepared, link: Link) {
+        self.head = AuditHead {
+            seq: link.seq,
+            hash: link.hash,
+        };
+        self.events.push(event);
+        self.links.push(link);
+    }
+}
+
+/// The transaction's pending appends, taking the head on the first call: SQLite's from
+/// memory when this process knows it, otherwise (PostgreSQL, or SQLite after a restart
+/// or a failed write) read from the database, locked until the transaction ends.
+async fn pending<'t>(tx: &'t mut Tx<'_>) -> Result<&'t mut Pending, StoreError> {
+    let head = match &tx._writer {
+        None => return Err(read_only()),
+        Some(writer) if writer.audit.is_some() => None,
+        Some(writer) => Some(match writer.cached_head() {
+            Some(head) => head,
+            None => read_head(tx).await?,
+        }),
+    };
+    let writer = tx._writer.as_mut().ok_or_else(read_only)?;
+    if let Some(head) = head {
+        return Ok(writer.audit.insert(Pending {
+            written: head,
+            head,
+            events: Vec::new(),
+            links: Vec::new(),
+        }));
+    }
+    writer.audit.as_mut().ok_or_else(read_only)
+}
+
+fn read_only() -> StoreError {
+    StoreError::corrupt(
+        "transaction",
+        "read",
+        "audit events are appended only in a write transaction",
+    )
+}
+
+/// The transaction's head, taken as for [`append_event`] (the group committer's first
+/// step).
+pub(crate) async fn take_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> {
+    Ok(pending(tx).await?.head)
+}
+
+/// Appends events already encoded (the group committer) and writes them now, after any
+/// the transaction appended before; returns where each landed.
+pub(crate) async fn append_prepared(
+    tx: &mut Tx<'_>,
+    events: &[&Prepared],
+) -> Result<Vec<Link>, StoreError> {
+    flush(tx).await?;
+    let head = pending(tx).await?.head;
+    let mut links = Vec::with_capacity(events.len());
+    let mut prev_hash = head.hash;
+    for (offset, event) in (1u64..).zip(events) {
+        let seq = head.seq + offset;
+        let hash = event.body.hash_at(seq, &prev_hash);
+        links.push(Link {
+            seq,
+            prev_hash,
+            hash,
+        });
+        prev_hash = hash;
+    }
+    write(tx, head, events, &links).await?;
+    if let (Some(pending), Some(last)) = (pending_mut(tx), links.last()) {
+        let last = AuditHead {
+            seq: last.seq,
+            hash: last.hash,
+        };
+        pending.written = last;
+        pending.head = last;
+    }
+    Ok(links)
+}
+
+/// Writes the events the transaction appended and not yet written (called by
+/// [`Tx::commit`]).
+pub(crate) async fn flush(tx: &mut Tx<'_>) -> Result<(), StoreError> {
+    let Some(pending) = pending_mut(tx) else {
+        return Ok(());
+    };
+    if pending.events.is_empty() {
+        return Ok(());
+    }
+    let from = pending.written;
+    let events = std::mem::take(&mut pending.events);
+    let links = std::mem::take(&mut pending.links);
+    let refs: Vec<&Prepared> = events.iter().collect();
+    write(tx, from, &refs, &links).await?;
+    if let Some(pending) = pending_mut(tx) {
+        pending.written = pending.head;
+    }
+    Ok(())
+}
+
+fn pending_mut<'t>(tx: &'t mut Tx<'_>) -> Option<&'t mut Pending> {
+    tx._writer.as_mut().and_then(|writer| writer.audit.as_mut())
+}
+
+/// The rows of `events` at `links` and the head moved from `from` to the last of them;
+/// a failure makes SQLite read the head from the database next time.
+async fn write(
+    tx: &mut Tx<'_>,
+    from: AuditHead,
+    events: &[&Prepared],
+    links: &[Link],
+) -> Result<(), StoreError> {
+    let result = crate::group_commit::insert(tx, from, events, links).await;
+    if result.is_err()
+        && let Some(writer) = &tx._writer
+    {
+        writer.forget_head();
+    }
+    result
 }
 
 impl Store {
@@ -207,13 +304,18 @@ impl Store {
     }
 
     /// The head of the trail: the last committed entry's `seq` and `hash`.
+    ///
+    /// On SQLite a head other than the one this process last committed (a write from
+    /// another process) makes the next write transaction read the head again.
     pub async fn audit_head(&self) -> Result<AuditHead, StoreError> {
-        on_pool!(self.pool, |pool| {
+        let head = on_pool!(self.pool, |pool| {
             sqlx::query_as::<_, HeadRow>(SELECT_HEAD)
                 .fetch_one(pool)
                 .await?
         })
-        .decode()
+        .decode()?;
+        self.shared.observe_head(head);
+        Ok(head)
     }
 
     /// Up to `limit` entries with `seq >= from_seq`, in `seq` order.
@@ -450,16 +552,47 @@ pub(crate) async fn read_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> 
     .decode()
 }
 
-/// Moves the head to `seq` and `hash`, inside `tx`.
-pub(crate) async fn write_head(tx: &mut Tx<'_>, seq: i64, hash: &Hash) -> Result<(), StoreError> {
-    on_tx!(tx, |conn| {
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(hash.as_bytes().as_slice())
-            .execute(&mut **conn)
-            .await?;
+/// Moves the head from `from` to `seq` and `hash`, inside `tx`. The row must still hold
+/// `from`: otherwise something wrote past this process's writer (another process on the
+/// SQLite file), the events were chained to a stale head, and the transaction fails
+/// rather than break the chain.
+pub(crate) async fn write_head(
+    tx: &mut Tx<'_>,
+    from: AuditHead,
+    seq: i64,
+    hash: &Hash,
+) -> Result<(), StoreError> {
+    let from_seq = seq_i64(from.seq)?;
+    let moved = on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4",
+        )
+        .bind(seq)
+        .bind(hash.as_bytes().as_slice())
+        .bind(from_seq)
+        .bind(from.hash.as_bytes().as_slice())
+        .execute(&mut **conn)
+        .await?
+        .rows_affected()
     });
+    if moved != 1 {
+        return Err(StoreError::corrupt(
+            "audit head",
+            from.seq,
+            "the head moved outside this process's writer; nothing was appended",
+        ));
+    }
     Ok(())
+}
+
+pub(crate) fn seq_i64(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| {
+        StoreError::corrupt(
+            "audit head",
+            seq,
+            "seq does not fit a 64-bit signed integer",
+        )
+    })
 }
 
 /// One `audit_events` row as [`SELECT_EVENTS`] reads it.

@@ -10,6 +10,14 @@
 //! [`Store::authz_versions`] reads both in one indexed query, so a cache that compares them
 //! with the versions it loaded sees any change committed before the read began, on this
 //! instance or any other sharing the database.
+//!
+//! On SQLite, where this process makes every write, the answer is kept in memory at the
+//! write epoch it was read at ([`VersionCache`]): every write transaction but the audit
+//! group committer's moves the epoch before its use case returns, so a kept answer is
+//! used only while nothing can have changed, and a decision costs no statement.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
@@ -31,6 +39,55 @@ pub struct PermitVersion {
     pub tokens_used: u64,
 }
 
+/// `authz_versions` answers kept on SQLite, by worker and permit, each with the write
+/// epoch it was read at.
+#[derive(Debug, Default)]
+pub(crate) struct VersionCache(Mutex<VersionMap>);
+
+type VersionMap = HashMap<(String, Option<String>), (u64, Option<AuthzVersions>)>;
+
+/// The most answers kept; past it, answers of older epochs go, then all.
+const VERSION_CACHE_CAPACITY: usize = 4096;
+
+impl VersionCache {
+    fn map(&self) -> std::sync::MutexGuard<'_, VersionMap> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(
+        &self,
+        worker_id: &str,
+        permit_id: Option<&str>,
+        epoch: u64,
+    ) -> Option<Option<AuthzVersions>> {
+        let key = (worker_id.to_owned(), permit_id.map(str::to_owned));
+        match self.map().get(&key) {
+            Some(&(at, versions)) if at == epoch => Some(versions),
+            _ => None,
+        }
+    }
+
+    fn put(
+        &self,
+        worker_id: &str,
+        permit_id: Option<&str>,
+        epoch: u64,
+        versions: Option<AuthzVersions>,
+    ) {
+        let mut map = self.map();
+        if map.len() >= VERSION_CACHE_CAPACITY {
+            map.retain(|_, (at, _)| *at == epoch);
+            if map.len() >= VERSION_CACHE_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(
+            (worker_id.to_owned(), permit_id.map(str::to_owned)),
+            (epoch, versions),
+        );
+    }
+}
+
 impl Permit {
     /// The optimistic-lock version of the row this permit was read from: it moves on with
     /// every change, so a copy with an older version is stale.
@@ -40,9 +97,28 @@ impl Permit {
 }
 
 impl Store {
-    /// The versions of worker `worker_id` and permit `permit_id` (one indexed query), or
-    /// `None` when the worker does not exist.
+    /// The versions of worker `worker_id` and permit `permit_id` (one indexed query, or
+    /// on SQLite none while the write epoch has not moved since the last read), or `None`
+    /// when the worker does not exist.
     pub async fn authz_versions(
+        &self,
+        worker_id: &str,
+        permit_id: Option<&str>,
+    ) -> Result<Option<AuthzVersions>, StoreError> {
+        let cache = self.cache_answers().then_some(&self.shared.versions);
+        // Read before the database, as for authentication.
+        let epoch = self.shared.epoch();
+        if let Some(versions) = cache.and_then(|cache| cache.get(worker_id, permit_id, epoch)) {
+            return Ok(versions);
+        }
+        let versions = self.read_authz_versions(worker_id, permit_id).await?;
+        if let Some(cache) = cache {
+            cache.put(worker_id, permit_id, epoch, versions);
+        }
+        Ok(versions)
+    }
+
+    async fn read_authz_versions(
         &self,
         worker_id: &str,
         permit_id: Option<&str>,

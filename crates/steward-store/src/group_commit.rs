@@ -10,9 +10,10 @@
 //! answer. The committer takes whatever is queued, up to [`MAX_BATCH`] events, without
 //! waiting for more: an idle store commits a lone event at once, a busy one commits large
 //! batches. For each batch it opens one transaction with [`Store::begin`] (SQLite: the
-//! in-process writer queue and `BEGIN IMMEDIATE`; PostgreSQL: `audit_head … FOR UPDATE`),
-//! reads the head, chains the events in arrival order, inserts them with multi-row
-//! INSERTs, advances the head once and commits; then it answers every caller with its
+//! in-process writer queue and `BEGIN IMMEDIATE`, the head from memory; PostgreSQL:
+//! `audit_head … FOR UPDATE`), takes the head, chains the events in arrival order, inserts
+//! them with multi-row INSERTs ([`insert`], which also writes every use case's events at
+//! its commit), advances the head once and commits; then it answers every caller with its
 //! sealed entry.
 //!
 //! # Invariants
@@ -36,7 +37,9 @@ use sqlx::types::Json;
 use steward_audit::{AuditEntry, Hash, PreparedBody};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::{INSERT_EVENTS, NewEvent, data_cast, read_head, write_head};
+use crate::audit::{
+    AuditHead, INSERT_EVENTS, NewEvent, append_prepared, data_cast, seq_i64, take_head, write_head,
+};
 use crate::error::StoreError;
 use crate::store::{Store, Tx, on_tx};
 
@@ -74,19 +77,19 @@ struct Request {
 
 /// An event with everything computed that does not depend on its place in the chain.
 #[derive(Debug)]
-struct Prepared {
+pub(crate) struct Prepared {
     event: NewEvent,
     level: Option<u8>,
     data_text: String,
-    body: PreparedBody,
+    pub(crate) body: PreparedBody,
 }
 
-/// Where each event of a committed batch landed.
+/// Where an event landed in the chain.
 #[derive(Debug, Clone, Copy)]
-struct Link {
-    seq: u64,
-    prev_hash: Hash,
-    hash: Hash,
+pub(crate) struct Link {
+    pub(crate) seq: u64,
+    pub(crate) prev_hash: Hash,
+    pub(crate) hash: Hash,
 }
 
 /// A batch's failure, by the step that failed.
@@ -106,6 +109,12 @@ impl Prepared {
         if rehearsal {
             crate::audit::record_run_mode(&mut event);
         }
+        Prepared::encode(event)
+    }
+
+    /// Encodes an event whose channel, run mode and personal values are already
+    /// recorded in its data.
+    pub(crate) fn encode(event: NewEvent) -> Prepared {
         let level = event.level.map(u8::from);
         let data_text = steward_audit::canonical_json(&event.data);
         let body = PreparedBody::new(
@@ -121,6 +130,21 @@ impl Prepared {
             level,
             data_text,
             body,
+        }
+    }
+
+    /// The entry this event is at `link`, leaving the event to be written.
+    pub(crate) fn entry(&self, link: Link) -> AuditEntry {
+        AuditEntry {
+            seq: link.seq,
+            ts_ms: self.event.ts_ms,
+            event_type: self.event.event_type.clone(),
+            actor: self.event.actor.clone(),
+            subject: self.event.subject.clone(),
+            level: self.level,
+            data: self.event.data.clone(),
+            prev_hash: link.prev_hash,
+            hash: link.hash,
         }
     }
 
@@ -164,6 +188,7 @@ impl Committer {
             writer: store.writer.clone(),
             committer: Arc::default(),
             rehearsal: store.rehearsal.clone(),
+            shared: store.shared.clone(),
         };
         tokio::spawn(run(task_store, receiver, alive));
         sender
@@ -261,28 +286,24 @@ async fn commit_and_answer(store: &Store, batch: Vec<Request>) {
 /// Appends `events`, in order, in one transaction; returns where each landed.
 async fn commit_batch(store: &Store, events: &[&Prepared]) -> Result<Vec<Link>, BatchError> {
     let mut tx = store.begin().await.map_err(BatchError::Begin)?;
-    let head = read_head(&mut tx).await.map_err(BatchError::Begin)?;
-    let mut links = Vec::with_capacity(events.len());
-    let mut prev_hash = head.hash;
-    for (offset, event) in (1u64..).zip(events) {
-        let seq = head.seq + offset;
-        let hash = event.body.hash_at(seq, &prev_hash);
-        links.push(Link {
-            seq,
-            prev_hash,
-            hash,
-        });
-        prev_hash = hash;
-    }
-    insert(&mut tx, events, &links)
+    tx.audit_only();
+    take_head(&mut tx).await.map_err(BatchError::Begin)?;
+    let links = append_prepared(&mut tx, events)
         .await
         .map_err(BatchError::Statement)?;
     tx.commit().await.map_err(BatchError::Commit)?;
     Ok(links)
 }
 
-/// The rows of `events` at `links`, in [`CHUNKS`]-sized INSERTs, then the head update.
-async fn insert(tx: &mut Tx<'_>, events: &[&Prepared], links: &[Link]) -> Result<(), StoreError> {
+/// The rows of `events` at `links`, in [`CHUNKS`]-sized INSERTs, then the head update
+/// from `from` to the last link. Every audit write goes through here: the group
+/// committer's batches and the events a use case's transaction appended.
+pub(crate) async fn insert(
+    tx: &mut Tx<'_>,
+    from: AuditHead,
+    events: &[&Prepared],
+    links: &[Link],
+) -> Result<(), StoreError> {
     let last = match links.last() {
         Some(last) => *last,
         None => return Ok(()),
@@ -328,16 +349,6 @@ async fn insert(tx: &mut Tx<'_>, events: &[&Prepared], links: &[Link]) -> Result
         });
         start += size;
     }
-    write_head(tx, last_seq, &last.hash).await?;
+    write_head(tx, from, last_seq, &last.hash).await?;
     Ok(())
-}
-
-fn seq_i64(seq: u64) -> Result<i64, StoreError> {
-    i64::try_from(seq).map_err(|_| {
-        StoreError::corrupt(
-            "audit head",
-            seq,
-            "seq does not fit a 64-bit signed integer",
-        )
-    })
 }

@@ -36,11 +36,13 @@
 //! - The public API is use-case shaped: one method, one transaction. A use case that
 //!   changes state appends its audit event in the same transaction (SPEC §9: no change
 //!   without its event), so both commit or neither does.
-//! - Audit `seq` is gap-free and the chain unbroken under any concurrency: every append
-//!   reads and advances the single `audit_head` row while holding the database's write
-//!   lock (SQLite: every write transaction is `BEGIN IMMEDIATE`) or that row's lock
-//!   (PostgreSQL: `SELECT … FOR UPDATE`). The only way to get a [`Tx`] is
-//!   [`Store::begin`], which guarantees this.
+//! - Audit `seq` is gap-free and the chain unbroken under any concurrency: a transaction
+//!   takes the head once and advances the single `audit_head` row at commit while holding
+//!   the database's write lock (SQLite: every write transaction is `BEGIN IMMEDIATE`, and
+//!   the head is kept in memory by the writer) or that row's lock (PostgreSQL: `SELECT …
+//!   FOR UPDATE` at the first append). The only way to get a [`Tx`] is [`Store::begin`],
+//!   which guarantees this. A transaction's events are written at its commit, in one
+//!   multi-row insert.
 //! - Both dialects have the same tables and columns and the same CHECK lists, so a
 //!   statement is written once and `on_pool!`/`on_tx!` run it on either backend; code
 //!   differs per backend only where the databases do (`BEGIN IMMEDIATE`, row-lock

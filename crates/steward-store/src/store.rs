@@ -1,8 +1,11 @@
 //! `Store`: the cheap-clone handle over one SQLite or PostgreSQL pool. Connecting, the
 //! embedded migrations, and write transactions (`Tx`).
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::Migrator;
@@ -12,6 +15,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, Sqlite, Transaction};
 
+use crate::audit::{AuditHead, Pending};
 use crate::error::StoreError;
 
 /// A handle to Steward's database. Cloning is shallow: every clone shares one pool.
@@ -20,8 +24,9 @@ pub struct Store {
     pub(crate) pool: Pool,
     /// SQLite allows one writer at a time. Writers of this process queue here, in order,
     /// instead of polling the file lock with SQLite's busy handler (which sleeps with
-    /// growing back-off and gives long tail latencies under load). Other processes on the
-    /// same file still meet the busy timeout. Unused on PostgreSQL.
+    /// growing back-off and gives long tail latencies under load); every store of the
+    /// process on the same file shares one queue. Other processes on the same file still
+    /// meet the busy timeout. Unused on PostgreSQL.
     pub(crate) writer: Arc<tokio::sync::Mutex<()>>,
     /// The group committer of [`Store::record_event`], shared by every clone; its task
     /// ends when the last clone is dropped.
@@ -29,6 +34,81 @@ pub struct Store {
     /// Set once by `serve --rehearsal` ([`Store::set_rehearsal`]): every event this
     /// store appends then records `data.run_mode: "rehearsal"`.
     pub(crate) rehearsal: Arc<std::sync::atomic::AtomicBool>,
+    /// What this process knows exactly because it makes every write (SQLite), shared by
+    /// every clone and by the write transactions.
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// State kept exact by the writer, for SQLite, where one process makes every write: the
+/// audit head (so an append reads no head) and the write epoch (so authentication and
+/// authorize's version read can be answered from memory). Unused on PostgreSQL, where
+/// other instances write too.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// The committed audit head, or `None` until the next write transaction reads it
+    /// from the database. Only a transaction holding the writer queue reads it or sets
+    /// it, and it sets it only after its commit (see [`Tx::commit`]).
+    audit_head: Mutex<Option<AuditHead>>,
+    /// Advanced after every write transaction that may have changed something besides
+    /// the audit trail (every one but the group committer's), committed or not. A cached
+    /// answer made at an epoch is exact while the epoch has not moved: it was read from
+    /// the database after the epoch was read, and every change since moved the epoch
+    /// before its use case returned.
+    epoch: AtomicU64,
+    /// Authentication answers by secret hash, valid at their epoch.
+    pub(crate) tokens: crate::token::AuthCache,
+    /// `authz_versions` answers, valid at their epoch.
+    pub(crate) versions: crate::authorize::VersionCache,
+}
+
+impl Shared {
+    /// The current write epoch; read it before the database read whose answer is cached.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    fn advance_epoch(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn cached_head(&self) -> Option<AuditHead> {
+        *self
+            .audit_head
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_head(&self, head: Option<AuditHead>) {
+        *self
+            .audit_head
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = head;
+    }
+
+    /// Forgets every cached answer: the next write transaction reads the audit head from
+    /// the database, and cached authentications and versions are stale. For writes this
+    /// process did not make through a [`Tx`] (tests' raw SQL).
+    #[cfg(feature = "test-support")]
+    pub(crate) fn forget(&self) {
+        self.set_head(None);
+        self.advance_epoch();
+    }
+
+    /// A read of the committed head (outside any transaction) found `head`: when the
+    /// cached head is another, something may have written outside this process, so the
+    /// head is read again under the writer queue. A read racing a commit can find the
+    /// head just before it; forgetting then costs one read and is harmless.
+    pub(crate) fn observe_head(&self, head: AuditHead) {
+        let mut cached = self
+            .audit_head
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cached.is_some_and(|cached| cached != head) {
+            *cached = None;
+            drop(cached);
+            self.advance_epoch();
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,13 +137,41 @@ impl Backend {
 ///
 /// The backend's transaction is private so that `Store::begin` is the only way to make
 /// one: on SQLite that guarantees `BEGIN IMMEDIATE`, which `append_event` relies on.
+///
+/// Audit events appended in the transaction are chained at once (their `seq` and hash
+/// are known) but written at commit, in one multi-row insert with one head update.
 #[derive(Debug)]
 pub struct Tx<'c> {
     pub(crate) conn: TxConn<'c>,
-    /// Held until the transaction ends (SQLite writers only).
-    pub(crate) _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// What a write transaction holds until it ends; `None` for a read transaction
+    /// (`begin_read`), which cannot append.
+    pub(crate) _writer: Option<Writer>,
     /// Events appended in this transaction are made under a rehearsal.
     pub(crate) rehearsal: bool,
+}
+
+/// The write side of a [`Tx`].
+#[derive(Debug)]
+pub(crate) struct Writer {
+    /// SQLite: the in-process writer queue's guard, held until the transaction ends.
+    queue: Option<tokio::sync::OwnedMutexGuard<()>>,
+    shared: Arc<Shared>,
+    /// The audit events this transaction appended, from its first append on.
+    pub(crate) audit: Option<Pending>,
+    /// Only audit events are written (the group committer): the epoch stays.
+    audit_only: bool,
+}
+
+impl Writer {
+    /// SQLite (the writer queue is held): the committed head this process knows.
+    pub(crate) fn cached_head(&self) -> Option<AuditHead> {
+        self.queue.as_ref().and_then(|_| self.shared.cached_head())
+    }
+
+    /// After a failed audit write: the head is read from the database next time.
+    pub(crate) fn forget_head(&self) {
+        self.shared.set_head(None);
+    }
 }
 
 #[derive(Debug)]
@@ -104,6 +212,29 @@ macro_rules! on_tx {
     };
 }
 pub(crate) use on_tx;
+
+/// The writer queue and writer state of every SQLite file open in this process, so that
+/// stores opened on one file (a second instance in tests) queue together and share one
+/// exact audit head and write epoch. Entries die with the last store of their file.
+type FileWriters = HashMap<PathBuf, (Weak<tokio::sync::Mutex<()>>, Weak<Shared>)>;
+static FILE_WRITERS: Mutex<Option<FileWriters>> = Mutex::new(None);
+
+/// The writer queue and state of the SQLite file at `path` (created by now), shared with
+/// every other store of this process on the same file.
+fn file_writer(path: &Path) -> (Arc<tokio::sync::Mutex<()>>, Arc<Shared>) {
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut files = FILE_WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let files = files.get_or_insert_with(HashMap::new);
+    files.retain(|_, (writer, shared)| writer.strong_count() > 0 && shared.strong_count() > 0);
+    if let Some((writer, shared)) = files.get(&key)
+        && let (Some(writer), Some(shared)) = (writer.upgrade(), shared.upgrade())
+    {
+        return (writer, shared);
+    }
+    let (writer, shared) = (Arc::default(), Arc::default());
+    files.insert(key, (Arc::downgrade(&writer), Arc::downgrade(&shared)));
+    (writer, shared)
+}
 
 /// How long a SQLite writer waits for the write lock before failing with "database is
 /// locked".
@@ -158,6 +289,7 @@ impl Store {
                 SqliteDurability::Normal => SqliteSynchronous::Normal,
                 SqliteDurability::Full => SqliteSynchronous::Full,
             });
+        let filename = options.get_filename().to_path_buf();
         let pool = if in_memory {
             // Every connection to `:memory:` is its own database, so keep exactly one,
             // forever.
@@ -177,11 +309,17 @@ impl Store {
                 .connect_with(options.journal_mode(SqliteJournalMode::Wal))
                 .await?
         };
+        let (writer, shared) = if in_memory {
+            (Arc::default(), Arc::default())
+        } else {
+            file_writer(&filename)
+        };
         Ok(Store {
             pool: Pool::Sqlite(pool),
-            writer: Arc::default(),
+            writer,
             committer: Arc::default(),
             rehearsal: Arc::default(),
+            shared,
         })
     }
 
@@ -199,6 +337,7 @@ impl Store {
             writer: Arc::default(),
             committer: Arc::default(),
             rehearsal: Arc::default(),
+            shared: Arc::default(),
         })
     }
 
@@ -207,6 +346,13 @@ impl Store {
             Pool::Sqlite(_) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// Whether answers that only writes change may be kept in memory at the write epoch:
+    /// on SQLite, where this process makes every write (through [`Store::begin`]);
+    /// never on PostgreSQL, where other instances write too.
+    pub(crate) fn cache_answers(&self) -> bool {
+        matches!(self.pool, Pool::Sqlite(_))
     }
 
     /// Checks that the database answers (`SELECT 1`).
@@ -227,19 +373,28 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(pool) => {
-                let writer = self.writer.clone().lock_owned().await;
+                let queue = self.writer.clone().lock_owned().await;
                 Tx {
                     conn: TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-                    _writer: Some(writer),
+                    _writer: Some(self.writer_state(Some(queue))),
                     rehearsal: self.is_rehearsal(),
                 }
             }
             Pool::Postgres(pool) => Tx {
                 conn: TxConn::Postgres(pool.begin().await?),
-                _writer: None,
+                _writer: Some(self.writer_state(None)),
                 rehearsal: self.is_rehearsal(),
             },
         })
+    }
+
+    fn writer_state(&self, queue: Option<tokio::sync::OwnedMutexGuard<()>>) -> Writer {
+        Writer {
+            queue,
+            shared: self.shared.clone(),
+            audit: None,
+            audit_only: false,
+        }
     }
 
     /// Waits for checked-out connections to come back and closes the pool. Other clones
@@ -308,12 +463,38 @@ impl Tx<'_> {
         }
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
-        match self.conn {
-            TxConn::Sqlite(tx) => tx.commit().await?,
-            TxConn::Postgres(tx) => tx.commit().await?,
+    /// Marks a transaction that writes audit events only (the group committer), so
+    /// its commit leaves the write epoch where it is.
+    pub(crate) fn audit_only(&mut self) {
+        if let Some(writer) = &mut self._writer {
+            writer.audit_only = true;
         }
-        Ok(())
+    }
+
+    /// Writes the audit events appended in this transaction (one multi-row insert, one
+    /// head update), then commits. SQLite: after the commit, and before the writer queue
+    /// is released, the in-memory head becomes the transaction's last event, and the
+    /// write epoch advances (also when the commit failed: it may have changed rows).
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        crate::audit::flush(&mut self).await?;
+        let Tx { conn, _writer, .. } = self;
+        let result = match conn {
+            TxConn::Sqlite(tx) => tx.commit().await,
+            TxConn::Postgres(tx) => tx.commit().await,
+        };
+        if let Some(writer) = _writer {
+            if writer.queue.is_some() {
+                match (&result, &writer.audit) {
+                    (Ok(()), Some(pending)) => writer.shared.set_head(Some(pending.head())),
+                    (Ok(()), None) => {}
+                    (Err(_), _) => writer.shared.set_head(None),
+                }
+            }
+            if !writer.audit_only {
+                writer.shared.advance_epoch();
+            }
+        }
+        Ok(result?)
     }
 
     pub async fn rollback(self) -> Result<(), StoreError> {

@@ -166,10 +166,18 @@ pub fn postgres_required() -> bool {
 
 /// Runs `sql` (one or more statements) directly, bypassing the store's use cases: for
 /// tests that tamper with rows or set up states no use case makes. Returns rows affected.
+/// What this store keeps in memory about the database (the audit head, cached
+/// authentications and versions on SQLite) is forgotten afterwards, as the write did not
+/// go through a transaction of the store.
 pub async fn execute(store: &Store, sql: &str) -> Result<u64, StoreError> {
-    Ok(on_pool!(store.pool, |pool| {
-        sqlx::raw_sql(sql).execute(pool).await?.rows_affected()
-    }))
+    let result = on_pool!(store.pool, |pool| {
+        sqlx::raw_sql(sql)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+    });
+    store.shared.forget();
+    Ok(result?)
 }
 
 /// The attack a witnessed checkpoint exists to catch (issue 9, item 6): past the delete
@@ -177,28 +185,46 @@ pub async fn execute(store: &Store, sql: &str) -> Result<u64, StoreError> {
 /// every checkpoint of a larger tree, and rewinds the audit and Merkle heads, so that the
 /// trail, its tree and its checkpoints verify clean on their own.
 pub async fn truncate_audit_trail(store: &Store, keep: u64) -> Result<(), StoreError> {
+    execute(store, &truncate_sql(store.backend(), keep)).await?;
+    Ok(())
+}
+
+/// The statements of [`truncate_audit_trail`], to run elsewhere ([`execute_outside`]).
+pub fn truncate_sql(backend: crate::Backend, keep: u64) -> String {
     // PostgreSQL's DROP TRIGGER names the table the trigger is on; SQLite's has no ON.
-    let drop_trigger = match store.backend() {
+    let drop_trigger = match backend {
         crate::Backend::Sqlite => "DROP TRIGGER IF EXISTS audit_events_no_delete;",
         crate::Backend::Postgres => {
             "DROP TRIGGER IF EXISTS audit_events_no_delete ON audit_events;"
         }
     };
-    execute(
-        store,
-        &format!(
-            "{drop_trigger} \
-             DELETE FROM audit_events WHERE seq > {keep}; \
-             DELETE FROM audit_merkle_nodes \
-             WHERE (idx + 1) * (CAST(1 AS BIGINT) << CAST(level AS INTEGER)) > {keep}; \
-             DELETE FROM audit_checkpoints WHERE tree_size > {keep}; \
-             UPDATE audit_merkle_head SET tree_size = {keep} WHERE id = 1; \
-             UPDATE audit_head SET seq = {keep}, \
-             hash = (SELECT hash FROM audit_events WHERE seq = {keep}) WHERE id = 1;"
-        ),
+    format!(
+        "{drop_trigger} \
+         DELETE FROM audit_events WHERE seq > {keep}; \
+         DELETE FROM audit_merkle_nodes \
+         WHERE (idx + 1) * (CAST(1 AS BIGINT) << CAST(level AS INTEGER)) > {keep}; \
+         DELETE FROM audit_checkpoints WHERE tree_size > {keep}; \
+         UPDATE audit_merkle_head SET tree_size = {keep} WHERE id = 1; \
+         UPDATE audit_head SET seq = {keep}, \
+         hash = (SELECT hash FROM audit_events WHERE seq = {keep}) WHERE id = 1;"
     )
-    .await?;
-    Ok(())
+}
+
+/// Runs `sql` on the database at `url` over a connection of its own, as another process
+/// would: unlike [`execute`], no store of this process learns of it.
+pub async fn execute_outside(url: &str, sql: &str) -> Result<u64, StoreError> {
+    let rows = if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        let rows = sqlx::raw_sql(sql).execute(&mut conn).await?.rows_affected();
+        conn.close().await?;
+        rows
+    } else {
+        let mut conn = PgConnection::connect(url).await?;
+        let rows = sqlx::raw_sql(sql).execute(&mut conn).await?.rows_affected();
+        conn.close().await?;
+        rows
+    };
+    Ok(rows)
 }
 
 /// Runs one query and returns every cell as text. Each selected column must be TEXT or

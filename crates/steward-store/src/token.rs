@@ -24,6 +24,9 @@
 //! system's randomness through `rand`'s thread-local CSPRNG. It is shown to its owner
 //! once, by the caller of [`generate`]; the store only ever sees [`hash`] of it.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -59,6 +62,54 @@ pub fn generate() -> (String, [u8; 32]) {
 /// to brute-force, and authentication stays one hash and one indexed lookup.
 pub fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Authentication answers kept in memory on SQLite, where this process makes every
+/// write: an answer is used only at the write epoch it was read at (any write
+/// transaction since, a revocation, a disabled principal, moves the epoch) and while its
+/// token has not expired. Unknown secrets are never kept.
+#[derive(Debug, Default)]
+pub(crate) struct AuthCache(Mutex<HashMap<[u8; 32], CachedAuth>>);
+
+/// The most answers kept; past it, answers of older epochs go, then all.
+const AUTH_CACHE_CAPACITY: usize = 4096;
+
+#[derive(Debug, Clone)]
+struct CachedAuth {
+    epoch: u64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    found: AuthenticatedPrincipal,
+}
+
+impl AuthCache {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], CachedAuth>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, secret_hash: &[u8; 32], epoch: u64, now: i64) -> Option<CachedAuth> {
+        self.map()
+            .get(secret_hash)
+            .filter(|hit| hit.epoch == epoch && hit.expires_at.is_none_or(|at| at > now))
+            .cloned()
+    }
+
+    fn put(&self, secret_hash: [u8; 32], answer: CachedAuth) {
+        let mut map = self.map();
+        if map.len() >= AUTH_CACHE_CAPACITY && !map.contains_key(&secret_hash) {
+            map.retain(|_, kept| kept.epoch == answer.epoch);
+            if map.len() >= AUTH_CACHE_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(secret_hash, answer);
+    }
+
+    fn touched(&self, secret_hash: &[u8; 32], at: i64) {
+        if let Some(kept) = self.map().get_mut(secret_hash) {
+            kept.last_used_at = Some(at);
+        }
+    }
 }
 
 /// A token to store. The caller made the secret with [`generate`] and keeps it.
@@ -175,7 +226,10 @@ impl Store {
     /// its token is revoked or expired, or its principal is disabled. The answer does not
     /// say which, so a caller cannot leak it.
     ///
-    /// One indexed read by the secret's hash. `last_used_at` is written only when it is
+    /// One indexed read by the secret's hash; none on SQLite when the answer is in memory
+    /// from an earlier read at the current write epoch (see [`AuthCache`]: any write
+    /// transaction of this process, such as a revocation, makes every kept answer
+    /// stale). `last_used_at` is written only when it is
     /// older than [`LAST_USED_GRANULARITY_MS`], in its own statement, best effort: a
     /// failure to record use is logged and does not fail authentication. So at most one
     /// call per token per minute writes (and, on SQLite, may wait for the write lock);
@@ -187,8 +241,23 @@ impl Store {
     ) -> Result<Option<AuthenticatedPrincipal>, StoreError> {
         let now = now_ms();
         let secret_hash = hash(secret);
-        const SQL: &str = "SELECT t.id AS token_id, t.last_used_at, p.id, p.kind, p.name, \
-             CAST(p.roles AS TEXT) AS roles, p.created_at, p.disabled_at \
+        let cache = self.cache_answers().then_some(&self.shared.tokens);
+        // Read before the database: an answer read after a change committed is tagged
+        // with an epoch at or before that change's, so it is never used after it.
+        let epoch = self.shared.epoch();
+        if let Some(hit) = cache.and_then(|cache| cache.get(&secret_hash, epoch, now)) {
+            self.touch_if_due(
+                cache,
+                &secret_hash,
+                &hit.found.token_id,
+                hit.last_used_at,
+                now,
+            )
+            .await;
+            return Ok(Some(hit.found));
+        }
+        const SQL: &str = "SELECT t.id AS token_id, t.last_used_at, t.expires_at, p.id, p.kind, \
+             p.name, CAST(p.roles AS TEXT) AS roles, p.created_at, p.disabled_at \
              FROM tokens t JOIN principals p ON p.id = t.principal_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > $2) AND p.disabled_at IS NULL";
@@ -202,21 +271,53 @@ impl Store {
         let Some(AuthRow {
             token_id,
             last_used_at,
+            expires_at,
             principal,
         }) = row
         else {
             return Ok(None);
         };
-        let principal = decode_principal(principal)?;
-        if last_used_at.is_none_or(|last| now - last >= LAST_USED_GRANULARITY_MS)
-            && let Err(error) = self.touch_token(&token_id, now).await
-        {
-            tracing::warn!(token_id, %error, "could not record token use");
-        }
-        Ok(Some(AuthenticatedPrincipal {
+        let found = AuthenticatedPrincipal {
             token_id,
-            principal,
-        }))
+            principal: decode_principal(principal)?,
+        };
+        if let Some(cache) = cache {
+            cache.put(
+                secret_hash,
+                CachedAuth {
+                    epoch,
+                    expires_at,
+                    last_used_at,
+                    found: found.clone(),
+                },
+            );
+        }
+        self.touch_if_due(cache, &secret_hash, &found.token_id, last_used_at, now)
+            .await;
+        Ok(Some(found))
+    }
+
+    /// Records use of a token last used at `last_used_at`, when that is more than
+    /// [`LAST_USED_GRANULARITY_MS`] ago (best effort: a failure is logged).
+    async fn touch_if_due(
+        &self,
+        cache: Option<&AuthCache>,
+        secret_hash: &[u8; 32],
+        token_id: &str,
+        last_used_at: Option<i64>,
+        now: i64,
+    ) {
+        if last_used_at.is_some_and(|last| now - last < LAST_USED_GRANULARITY_MS) {
+            return;
+        }
+        match self.touch_token(token_id, now).await {
+            Ok(()) => {
+                if let Some(cache) = cache {
+                    cache.touched(secret_hash, now);
+                }
+            }
+            Err(error) => tracing::warn!(token_id, %error, "could not record token use"),
+        }
     }
 
     /// Revokes a token and every token minted with it, transitively, in one
@@ -289,6 +390,7 @@ impl Store {
 struct AuthRow {
     token_id: String,
     last_used_at: Option<i64>,
+    expires_at: Option<i64>,
     #[sqlx(flatten)]
     principal: PrincipalRow,
 }

@@ -362,3 +362,137 @@ store_test!(
         assert_eq!(store.verify_audit_chain().await.expect("verify").seq, 3);
     }
 );
+
+store_test!(
+    a_transactions_events_are_chained_at_once_and_written_at_its_commit,
+    |store: Store| async move {
+        let first = store.record_event(event("before", 0)).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let mut appended = Vec::new();
+        for n in 1..=3 {
+            appended.push(append_event(&mut tx, event("tx", n)).await.unwrap());
+        }
+        let seqs: Vec<u64> = appended.iter().map(|entry| entry.seq).collect();
+        assert_eq!(seqs, [2, 3, 4]);
+        assert_eq!(appended[0].prev_hash, first.hash);
+        assert_eq!(appended[2].prev_hash, appended[1].hash);
+        assert!(appended.iter().all(|e| e.computed_hash() == e.hash));
+        // Nothing is visible before the commit.
+        assert_eq!(store.audit_head().await.unwrap().seq, 1);
+        assert_eq!(store.events(2, 10).await.unwrap(), []);
+        tx.commit().await.unwrap();
+        assert_eq!(store.events(2, 10).await.unwrap(), appended);
+        let head = store.verify_audit_chain().await.unwrap();
+        assert_eq!((head.seq, head.hash), (4, appended[2].hash));
+    }
+);
+
+store_test!(
+    a_failed_transaction_moves_nothing_and_the_next_append_continues,
+    |store: Store| async move {
+        let first = store.record_event(event("before", 0)).await.unwrap();
+        // Rolled back, explicitly and by drop.
+        let mut tx = store.begin().await.unwrap();
+        append_event(&mut tx, event("ghost", 1)).await.unwrap();
+        append_event(&mut tx, event("ghost", 2)).await.unwrap();
+        tx.rollback().await.unwrap();
+        {
+            let mut tx = store.begin().await.unwrap();
+            append_event(&mut tx, event("ghost", 3)).await.unwrap();
+        }
+        // A commit whose audit rows the database refuses (an empty type breaks a CHECK)
+        // fails whole.
+        let mut tx = store.begin().await.unwrap();
+        let good = append_event(&mut tx, event("refused", 4)).await.unwrap();
+        let mut bad = event("refused", 5);
+        bad.event_type = String::new();
+        append_event(&mut tx, bad).await.unwrap();
+        assert_eq!(good.seq, 2);
+        assert!(tx.commit().await.is_err());
+        assert_eq!(store.events(2, 10).await.unwrap(), []);
+
+        // The next use case continues right after the last committed event.
+        let mut tx = store.begin().await.unwrap();
+        let next = append_event(&mut tx, event("real", 6)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!((next.seq, next.prev_hash), (2, first.hash));
+        let grouped = store.record_event(event("grouped", 7)).await.unwrap();
+        assert_eq!((grouped.seq, grouped.prev_hash), (3, next.hash));
+        assert_eq!(store.verify_audit_chain().await.unwrap().seq, 3);
+    }
+);
+
+/// SQLite keeps the audit head in memory; a head moved by another process (here a
+/// truncation) is never chained to: the one transaction that meets it fails, and the
+/// head is read again. A read of the head that finds it moved has the same effect
+/// without the failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_moved_outside_the_process_fails_one_transaction_and_never_the_chain() {
+    let db = steward_store::testing::sqlite_store().await;
+    let store = db.store().clone();
+    let first = store.record_event(event("a", 1)).await.unwrap();
+    for n in 2..=3 {
+        store.record_event(event("a", n)).await.unwrap();
+    }
+    // The truncation rewinds the Merkle tree too, so it must have been extended.
+    store.extend_merkle(None).await.unwrap();
+    let truncate = steward_store::testing::truncate_sql(Backend::Sqlite, 1);
+    steward_store::testing::execute_outside(db.url(), &truncate)
+        .await
+        .unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let stale = append_event(&mut tx, event("b", 4)).await.unwrap();
+    assert_eq!(stale.seq, 4, "chained to the head this process committed");
+    assert!(tx.commit().await.is_err());
+    let mut tx = store.begin().await.unwrap();
+    let next = append_event(&mut tx, event("b", 5)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((next.seq, next.prev_hash), (2, first.hash));
+    assert_eq!(store.verify_audit_chain().await.unwrap().seq, 2);
+
+    // Moved again; this time a read of the head notices first.
+    store.extend_merkle(None).await.unwrap();
+    steward_store::testing::execute_outside(db.url(), &truncate)
+        .await
+        .unwrap();
+    assert_eq!(store.audit_head().await.unwrap().seq, 1);
+    let again = store.record_event(event("c", 6)).await.unwrap();
+    assert_eq!((again.seq, again.prev_hash), (2, first.hash));
+    assert_eq!(store.verify_audit_chain().await.unwrap().seq, 2);
+}
+
+/// Two stores of one process on one SQLite file (a second instance) share the writer
+/// queue and the in-memory head: their appends interleave gap-free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_sqlite_file_share_the_head() {
+    let db = steward_store::testing::sqlite_store().await;
+    let a = db.store().clone();
+    let b = Store::connect(db.url()).await.unwrap();
+    let mut tasks = Vec::new();
+    for (i, store) in [a.clone(), b.clone(), a.clone(), b].into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for n in 0..25 {
+                if n % 2 == 0 {
+                    store
+                        .record_event(event(&format!("s{i}"), n))
+                        .await
+                        .unwrap();
+                } else {
+                    let mut tx = store.begin().await.unwrap();
+                    append_event(&mut tx, event(&format!("s{i}"), n))
+                        .await
+                        .unwrap();
+                    append_event(&mut tx, event(&format!("s{i}"), n))
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(a.verify_audit_chain().await.unwrap().seq, 4 * (13 + 2 * 12));
+}

@@ -227,3 +227,73 @@ store_test!(token_errors, |store: Store| async move {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+// Authentication answers from memory on SQLite once a token has authenticated; any
+// write transaction (a revocation, a disabled principal) makes the very next
+// authentication read the database again, and a kept answer ends with its token's expiry.
+store_test!(
+    the_authentication_after_a_revocation_refuses,
+    |store: Store| async move {
+        let bot = agent(&store, "bot").await;
+        let token_for = |label: &str, expires_at_ms: Option<i64>| {
+            let (secret, secret_hash) = token::generate();
+            let new = NewToken {
+                principal_id: bot.id.clone(),
+                label: label.to_owned(),
+                expires_at_ms,
+                secret_hash,
+            };
+            (secret, new)
+        };
+        let (secret, new) = token_for("hot", None);
+        let hot = store.create_token(&admin(), new).await.unwrap();
+        for _ in 0..3 {
+            assert!(store.authenticate(&secret).await.unwrap().is_some());
+        }
+        store.revoke_token(&admin(), &hot.id).await.unwrap();
+        assert_eq!(store.authenticate(&secret).await.unwrap(), None);
+
+        let (brief, new) = token_for("brief", Some(now_ms() + 300));
+        store.create_token(&admin(), new).await.unwrap();
+        assert!(store.authenticate(&brief).await.unwrap().is_some());
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert_eq!(store.authenticate(&brief).await.unwrap(), None);
+
+        let (other, new) = token_for("other", None);
+        store.create_token(&admin(), new).await.unwrap();
+        assert!(store.authenticate(&other).await.unwrap().is_some());
+        assert!(store.authenticate(&other).await.unwrap().is_some());
+        store.disable_principal(&admin(), &bot.id).await.unwrap();
+        assert_eq!(store.authenticate(&other).await.unwrap(), None);
+    }
+);
+
+/// The SQLite cache is exact only because this process makes every write: a revocation
+/// written by another process is seen at the next write transaction of this one (this
+/// test shows that the answer really comes from memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_authentication_is_answered_from_memory_until_a_write() {
+    let db = steward_store::testing::sqlite_store().await;
+    let store = db.store().clone();
+    let bot = agent(&store, "bot").await;
+    let (secret, secret_hash) = token::generate();
+    let new = NewToken {
+        principal_id: bot.id.clone(),
+        label: "hot".to_owned(),
+        expires_at_ms: None,
+        secret_hash,
+    };
+    let hot = store.create_token(&admin(), new).await.unwrap();
+    assert!(store.authenticate(&secret).await.unwrap().is_some());
+    let revoke = format!(
+        "UPDATE tokens SET revoked_at = {} WHERE id = '{}'",
+        now_ms(),
+        hot.id
+    );
+    steward_store::testing::execute_outside(db.url(), &revoke)
+        .await
+        .unwrap();
+    assert!(store.authenticate(&secret).await.unwrap().is_some());
+    agent(&store, "another write").await;
+    assert_eq!(store.authenticate(&secret).await.unwrap(), None);
+}
