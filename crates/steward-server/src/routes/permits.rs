@@ -31,6 +31,7 @@ use crate::json::ApiJson;
 use crate::routes::analyze::parse_task;
 use crate::state::AppState;
 
+pub mod schema;
 pub mod wait;
 
 /// A permit request. `evidence` maps evidence kinds (`rollback_plan`, `test_results`,
@@ -176,7 +177,7 @@ fn now(state: &AppState) -> i64 {
 /// Requests a permit for a task and a worker (masters and admins).
 #[utoipa::path(post, path = "/v1/permits", tag = "permits", request_body = PermitRequest,
     responses(
-        (status = 201, description = "requested (and, for auto-approved read-only work, issued)", body = Object),
+        (status = 201, description = "requested (and, for auto-approved read-only work, issued)", body = schema::PermitView),
         (status = 400, description = "invalid body; the problem names the field"),
         (status = 403, description = "the caller is not a master or admin"),
         (status = 404, description = "unknown worker"),
@@ -290,7 +291,7 @@ async fn record_hard_block(
 #[utoipa::path(post, path = "/v1/permits/{id}/approvals", tag = "permits", request_body = DecisionRequest,
     params(("id" = String, Path, description = "permit id")),
     responses(
-        (status = 200, description = "recorded; the permit as it now is", body = Object),
+        (status = 200, description = "recorded; the permit as it now is", body = schema::PermitView),
         (status = 403, description = "role not eligible, or segregation of duties"),
         (status = 409, description = "the permit is not under review, or this person already decided"),
     ), security(("bearer" = [])))]
@@ -318,7 +319,7 @@ pub async fn decide(
 /// Records the change-advisory-board sign-off of a level-4 permit.
 #[utoipa::path(post, path = "/v1/permits/{id}/cab-signoff", tag = "permits",
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "signed off", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "signed off", body = schema::PermitView)), security(("bearer" = [])))]
 pub async fn cab_signoff(
     State(state): State<AppState>,
     caller: Caller,
@@ -335,7 +336,7 @@ pub async fn cab_signoff(
 /// Resubmits a permit whose changes were requested; every approval resets.
 #[utoipa::path(post, path = "/v1/permits/{id}/resubmit", tag = "permits", request_body = ResubmitRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "back under review", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "back under review", body = schema::PermitView)), security(("bearer" = [])))]
 pub async fn resubmit(
     State(state): State<AppState>,
     caller: Caller,
@@ -353,7 +354,7 @@ pub async fn resubmit(
 /// Starts executing an active permit (its worker, or its requester).
 #[utoipa::path(post, path = "/v1/permits/{id}/start", tag = "permits",
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "executing", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "executing", body = schema::PermitView)), security(("bearer" = [])))]
 pub async fn start(
     State(state): State<AppState>,
     caller: Caller,
@@ -370,7 +371,7 @@ pub async fn start(
 /// Completes an executing permit with its outcome.
 #[utoipa::path(post, path = "/v1/permits/{id}/complete", tag = "permits", request_body = CompleteRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "completed", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "completed", body = schema::PermitView)), security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
     caller: Caller,
@@ -394,7 +395,7 @@ pub async fn complete(
 /// Closes a completed permit; the response carries its audit summary.
 #[utoipa::path(post, path = "/v1/permits/{id}/close", tag = "permits", request_body = CloseRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "closed", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "closed", body = schema::PermitView)), security(("bearer" = [])))]
 pub async fn close(
     State(state): State<AppState>,
     caller: Caller,
@@ -418,7 +419,7 @@ pub async fn close(
 /// Revokes a live permit with a reason from the closed set (idempotent).
 #[utoipa::path(post, path = "/v1/permits/{id}/revoke", tag = "permits", request_body = RevokeRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "revoked", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "revoked", body = schema::PermitView)), security(("bearer" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -442,7 +443,7 @@ pub async fn revoke(
 /// Renews an active permit as its type allows.
 #[utoipa::path(post, path = "/v1/permits/{id}/renew", tag = "permits", request_body = RenewRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "renewed, or the renewal approval recorded", body = Object)),
+    responses((status = 200, description = "renewed, or the renewal approval recorded", body = schema::PermitView)),
     security(("bearer" = [])))]
 pub async fn renew(
     State(state): State<AppState>,
@@ -468,7 +469,7 @@ pub async fn renew(
 /// Archives a permit in a terminal state.
 #[utoipa::path(post, path = "/v1/permits/{id}/archive", tag = "permits",
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "archived", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "archived", body = schema::PermitView)), security(("bearer" = [])))]
 pub async fn archive(
     State(state): State<AppState>,
     caller: Caller,
@@ -485,7 +486,7 @@ pub async fn archive(
 /// One permit with the approvals of its current round.
 #[utoipa::path(get, path = "/v1/permits/{id}", tag = "permits",
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "the permit", body = Object), (status = 404, description = "unknown")),
+    responses((status = 200, description = "the permit", body = schema::PermitView), (status = 404, description = "unknown")),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
@@ -576,7 +577,7 @@ pub async fn own_worker_only(
 
 /// Lists permits, oldest first, `limit` at a time; pass `next` as `after` for the next page.
 #[utoipa::path(get, path = "/v1/permits", tag = "permits", params(ListQuery),
-    responses((status = 200, description = "`{items, next}`", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "a page of permits, each with its review clock", body = schema::PermitPageView)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,

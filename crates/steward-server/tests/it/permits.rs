@@ -1240,3 +1240,86 @@ server_test!(
         );
     }
 );
+
+server_test!(every_permit_response_is_documented_by_its_schema, |s| {
+    // Issue 10, item 4: permits are documented field by field, not as a bare object.
+    let (_, doc) = s.get("/openapi.json", &s.admin).await;
+    let view = json!({"$ref": "#/components/schemas/PermitView"});
+    let documented =
+        |value: &Value, path: &str| crate::reports::assert_documented(&doc, value, &view, path);
+    let c = cast(s, 2).await;
+    let p = request(s, &c, standard_task()).await;
+    documented(&p, "requested");
+    let id = p["id"].as_str().expect("id").to_owned();
+    // While it waits for a decision, a reader sees its review clock.
+    let (status, waiting) = s.get(&format!("/v1/permits/{id}"), &c.master).await;
+    assert_eq!(status, StatusCode::OK, "{waiting}");
+    assert!(waiting["review"].is_object(), "{waiting}");
+    documented(&waiting, "waiting");
+    let (_, tl) = s.human("tl", &[Role::TechLead]).await;
+    let (_, approved) = approve(s, &tl, &id, "tech_lead").await;
+    assert_eq!(approved["state"], "active", "{approved}");
+    documented(&approved, "approved");
+    // A renewal waiting for its approval, then done.
+    let (_, em) = s.human("em", &[Role::EngineeringManager]).await;
+    let (status, renewed) = s
+        .post(
+            &format!("/v1/permits/{id}/renew"),
+            &em,
+            json!({"hours": 4, "role": "engineering_manager"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renewed}");
+    documented(&renewed, "renewed");
+    let (status, shown) = s.get(&format!("/v1/permits/{id}"), &c.master).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["approvals"][0]["principal_name"], "tl", "{shown}");
+    documented(&shown, "shown");
+    let (status, page) = s.get("/v1/permits?limit=5", &c.master).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    crate::reports::assert_documented(
+        &doc,
+        &page,
+        &json!({"$ref": "#/components/schemas/PermitPageView"}),
+        "page",
+    );
+    // Started, completed with a report, closed with its summary.
+    for (step, token, body) in [
+        ("start", &c.worker_token, json!({})),
+        (
+            "complete",
+            &c.worker_token,
+            json!({"outcome": "success", "report": full_report()}),
+        ),
+        ("close", &c.master, json!({})),
+    ] {
+        let (status, after) = s
+            .post(&format!("/v1/permits/{id}/{step}"), token, body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{step}: {after}");
+        documented(&after, step);
+    }
+    // A revoked permit carries how it was revoked.
+    let other = request_id(s, &c, standard_task()).await;
+    approve(s, &tl, &other, "tech_lead").await;
+    let (status, revoked) = s
+        .post(
+            &format!("/v1/permits/{other}/revoke"),
+            &c.master,
+            json!({"reason": "manual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert!(revoked["revocation"].is_object(), "{revoked}");
+    documented(&revoked, "revoked");
+    // The schema's required members are ones a permit always has.
+    let schema = &doc["components"]["schemas"]["PermitView"];
+    for member in schema["required"].as_array().expect("required") {
+        let name = member.as_str().expect("name");
+        assert!(
+            p.get(name).is_some(),
+            "`{name}` is required but a requested permit lacks it"
+        );
+    }
+});

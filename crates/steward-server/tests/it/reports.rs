@@ -525,7 +525,7 @@ server_test!(
 
 /// Fails unless every object member of `value` is a property of `schema` (following
 /// `$ref`, `oneOf`, `anyOf`, `items` and `additionalProperties`).
-fn assert_documented(doc: &Value, value: &Value, schema: &Value, path: &str) {
+pub(crate) fn assert_documented(doc: &Value, value: &Value, schema: &Value, path: &str) {
     if let Some(target) = schema["$ref"].as_str() {
         let name = target.trim_start_matches("#/components/schemas/");
         let resolved = &doc["components"]["schemas"][name];
