@@ -248,7 +248,7 @@ fn who_declares_resolves_and_files_the_review() {
     expect![[r#"
         Err(
             NotAllowed {
-                rule: "role_not_eligible",
+                rule: RoleNotEligible,
                 message: "only a human incident_commander or on_call_lead may resolve an emergency",
             },
         )

@@ -357,7 +357,7 @@ fn the_cab_sign_off_completes_a_met_quorum() {
         },
         coo(),
         expect![[
-            r#"refused: NotAllowed { rule: "cab_not_required", message: "permit `p1` needs no change-advisory-board sign-off" }"#
+            r#"refused: NotAllowed { rule: CabNotRequired, message: "permit `p1` needs no change-advisory-board sign-off" }"#
         ]],
     );
     check_cab(
@@ -367,7 +367,7 @@ fn the_cab_sign_off_completes_a_met_quorum() {
         },
         human("tl", &[Role::TechLead]),
         expect![[
-            r#"refused: NotAllowed { rule: "role_not_eligible", message: "a change-advisory-board sign-off is recorded by a human admin, vp_engineering, cto, ciso or coo" }"#
+            r#"refused: NotAllowed { rule: RoleNotEligible, message: "a change-advisory-board sign-off is recorded by a human admin, vp_engineering, cto, ciso or coo" }"#
         ]],
     );
     check_cab(
@@ -464,7 +464,7 @@ fn renewal_follows_the_permit_type() {
         1.0,
         None,
         expect![[
-            r#"refused: NotAllowed { rule: "not_executor", message: "only the worker holding permit `p1` or its requester may renew it" }"#
+            r#"refused: NotAllowed { rule: NotExecutor, message: "only the worker holding permit `p1` or its requester may renew it" }"#
         ]],
     );
     // standard_production: one approval, under a named role.
@@ -476,7 +476,7 @@ fn renewal_follows_the_permit_type() {
         1.0,
         None,
         expect![[
-            r#"refused: NotAllowed { rule: "role_required", message: "renewing this permit is an approval: name the `role` you approve under" }"#
+            r#"refused: NotAllowed { rule: RoleRequired, message: "renewing this permit is an approval: name the `role` you approve under" }"#
         ]],
     );
     check_renewal_plan(
@@ -556,7 +556,7 @@ fn renewal_follows_the_permit_type() {
         1.0,
         None,
         expect![[
-            r#"refused: NotAllowed { rule: "not_live", message: "cannot renew a permit in state `approved`: only active or executing permits are renewed" }"#
+            r#"refused: NotAllowed { rule: PermitNotLive, message: "cannot renew a permit in state `approved`: only active or executing permits are renewed" }"#
         ]],
     );
     check_renewal_plan(
@@ -691,7 +691,7 @@ fn revocation_by_party_and_idempotent() {
     expect![[r#"
         Err(
             NotAllowed {
-                rule: "not_a_party",
+                rule: NotAParty,
                 message: "only the requester, an approver of permit `p1`, an admin, a security_lead or an incident_commander may revoke it",
             },
         )
