@@ -147,6 +147,10 @@ async fn run_server(args: ServeArgs, policy: steward_policy::Policy) -> anyhow::
     // shutdown rather than the default "terminate now".
     let signals = Signals::install()?;
     let store = open_store(&args.store).await?;
+    // Held until the server stops: on SQLite this process must be the database's only
+    // writer (its caches are kept exact by its own writes). Taken once `open_store` has
+    // created the data directory (0700), before this instance writes anything.
+    let _sole_writer = sole_writer(&args.store.database_url())?;
     let mode = if args.rehearsal {
         // Before anything is written, so every event of this instance says so.
         store.set_rehearsal();
@@ -461,6 +465,41 @@ impl Signals {
         {
             let _ = tokio::signal::ctrl_c().await;
             "Ctrl-C"
+        }
+    }
+}
+
+/// On a SQLite database, an exclusive lock on `<database>.serve-lock` held for the life of
+/// the process, so a second `steward serve` on the same file refuses to start (exit 2):
+/// the instance answers authentication and authorize's version check from memory, kept
+/// exact by its own writes, which is only right while no other process writes the file.
+/// The operating system releases the lock when the process ends, however it ends.
+/// PostgreSQL takes any number of instances: `None`.
+fn sole_writer(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(None);
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.serve-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening the lock file `{lock_path}`"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(invalid(format!(
+            "another `steward serve` is running on the SQLite database `{path}` (it holds \
+             `{lock_path}`): on SQLite one process serves a database; stop it first, or run \
+             several instances on PostgreSQL (`--database postgres://…`)"
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::new(e).context(format!("locking `{lock_path}`")))
         }
     }
 }

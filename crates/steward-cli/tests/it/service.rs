@@ -718,6 +718,31 @@ fn audit_checkpoint_and_prove_verify_locally() {
 }
 
 #[test]
+fn a_second_serve_on_one_sqlite_database_refuses_to_start() {
+    // Issue 10: on SQLite an instance answers authentication from memory, exact only while
+    // it is the database's one writer, so a second process must not serve the file.
+    let dir = scratch_dir("sole-writer");
+    let first = Served::start(&dir);
+    let second = serve_refused(&dir, None, &[], &[]);
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("another `steward serve` is running on the SQLite database"),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("PostgreSQL"), "{}", second.stderr);
+    // The first one still answers; once it stops, the database can be served again.
+    let token = first.token.clone().expect("admin token");
+    let listed = first.run(&["principal", "list"], &token);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(first.terminate().success());
+    let again = Served::start(&dir);
+    assert!(again.terminate().success());
+}
+
+#[test]
 fn serve_refuses_a_malformed_signing_key() {
     let dir = scratch_dir("bad-key");
     std::fs::create_dir_all(&dir).expect("data dir");
