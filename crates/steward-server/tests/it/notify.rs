@@ -20,7 +20,7 @@ use steward_store::{Actor, ActorKind, NewEvent, PrincipalKind, Subject};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-use crate::support::{TestServer, server_test};
+use crate::support::{TestServer, full_report, server_test};
 
 const SECRET: &str = "whsec-0123456789abcdef";
 
@@ -741,21 +741,6 @@ async fn approve(s: &TestServer, token: &str, id: &str) -> (StatusCode, Value) {
     .await
 }
 
-fn full_report() -> Value {
-    let mut report = serde_json::Map::new();
-    for field in steward_permits::LEVEL_1_FIELDS
-        .iter()
-        .chain(steward_permits::LEVEL_2_FIELDS)
-        .chain(steward_permits::LEVEL_3_FIELDS)
-        .chain(steward_permits::LEVEL_4_FIELDS)
-    {
-        report.insert((*field).to_owned(), json!([]));
-    }
-    report.insert("operation_type".into(), json!("deploy"));
-    report.insert("duration_seconds".into(), json!(42));
-    Value::Object(report)
-}
-
 /// start → complete with `outcome` → close with `actual_level`.
 async fn run_and_close(s: &TestServer, c: &Cast, id: &str, outcome: &str, actual_level: u8) {
     let (status, body) = s
@@ -770,7 +755,7 @@ async fn run_and_close(s: &TestServer, c: &Cast, id: &str, outcome: &str, actual
         .post(
             &format!("/v1/permits/{id}/complete"),
             &c.worker_token,
-            json!({"outcome": outcome, "report": full_report()}),
+            json!({"outcome": outcome, "report": full_report("deploy")}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -7,7 +7,7 @@ use steward_policy::Role;
 use steward_store::PrincipalKind;
 use steward_store::testing::execute;
 
-use crate::support::{TestServer, server_test};
+use crate::support::{TestServer, full_report, server_test};
 
 /// The cast of a permit story: a master who requests, a worker (agent) with its owner.
 struct Cast {
@@ -83,22 +83,6 @@ fn all_evidence() -> Value {
     })
 }
 
-/// A completed-operation report with every field any level asks for.
-fn full_report() -> Value {
-    let mut report = serde_json::Map::new();
-    for field in steward_permits::LEVEL_1_FIELDS
-        .iter()
-        .chain(steward_permits::LEVEL_2_FIELDS)
-        .chain(steward_permits::LEVEL_3_FIELDS)
-        .chain(steward_permits::LEVEL_4_FIELDS)
-    {
-        report.insert((*field).to_owned(), json!([]));
-    }
-    report.insert("operation_type".into(), json!("deploy"));
-    report.insert("duration_seconds".into(), json!(42));
-    Value::Object(report)
-}
-
 fn standard_task() -> Value {
     json!({"id": "deploy-api", "description": "deploy api", "environment": "production",
            "operations": ["deploy"], "services_affected": ["api"]})
@@ -149,7 +133,7 @@ async fn execute_and_close(s: &TestServer, c: &Cast, id: &str) {
         .post(
             &format!("/v1/permits/{id}/complete"),
             &c.worker_token,
-            json!({"outcome": "success", "report": full_report()}),
+            json!({"outcome": "success", "report": full_report("deploy")}),
         )
         .await;
     assert_eq!(
@@ -1142,7 +1126,7 @@ server_test!(a_completed_operation_without_its_report_is_refused, |s| {
         .post(
             &format!("/v1/permits/{id}/complete"),
             &c.worker_token,
-            json!({"outcome": "rolled_back", "report": full_report()}),
+            json!({"outcome": "rolled_back", "report": full_report("deploy")}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -1152,7 +1136,7 @@ server_test!(a_completed_operation_without_its_report_is_refused, |s| {
         .post(
             &format!("/v1/permits/{id}/complete"),
             &c.worker_token,
-            json!({"outcome": "success", "report": full_report()}),
+            json!({"outcome": "success", "report": full_report("deploy")}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -1290,7 +1274,7 @@ server_test!(every_permit_response_is_documented_by_its_schema, |s| {
         (
             "complete",
             &c.worker_token,
-            json!({"outcome": "success", "report": full_report()}),
+            json!({"outcome": "success", "report": full_report("deploy")}),
         ),
         ("close", &c.master, json!({})),
     ] {

@@ -12,7 +12,7 @@ use steward_server::Clock;
 use steward_store::testing::execute;
 use steward_store::{NewEvent, PrincipalKind, Subject};
 
-use crate::support::{TestServer, seeder, server_test};
+use crate::support::{TestServer, full_report, seeder, server_test};
 
 /// 2026-03-10 12:00 UTC, inside March 2026.
 const IN_MARCH: i64 = 1_773_144_000_000;
@@ -181,22 +181,6 @@ fn evidence() -> Value {
     })
 }
 
-/// A completed-operation report with every field any level asks for.
-fn full_report() -> Value {
-    let mut report = serde_json::Map::new();
-    for field in steward_permits::LEVEL_1_FIELDS
-        .iter()
-        .chain(steward_permits::LEVEL_2_FIELDS)
-        .chain(steward_permits::LEVEL_3_FIELDS)
-        .chain(steward_permits::LEVEL_4_FIELDS)
-    {
-        report.insert((*field).to_owned(), json!([]));
-    }
-    report.insert("operation_type".into(), json!("schema_migration"));
-    report.insert("duration_seconds".into(), json!(42));
-    Value::Object(report)
-}
-
 fn pii_task(id: &str) -> Value {
     json!({"id": id, "description": "migrate the customers table: hash the email column (personal data)",
            "environment": "production", "operations": ["ALTER TABLE customers ADD COLUMN email_hash text"],
@@ -282,7 +266,7 @@ server_test!(
             .post(
                 &format!("/v1/permits/{pii_id}/complete"),
                 &worker,
-                json!({"outcome": "success", "report": full_report()}),
+                json!({"outcome": "success", "report": full_report("schema_migration")}),
             )
             .await;
         assert_eq!(

@@ -59,6 +59,23 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// A completed-operation report of an `operation_type` with every field any level asks
+/// for.
+pub fn full_report(operation_type: &str) -> Value {
+    let mut report = serde_json::Map::new();
+    for field in steward_permits::LEVEL_1_FIELDS
+        .iter()
+        .chain(steward_permits::LEVEL_2_FIELDS)
+        .chain(steward_permits::LEVEL_3_FIELDS)
+        .chain(steward_permits::LEVEL_4_FIELDS)
+    {
+        report.insert((*field).to_owned(), Value::from(Vec::<Value>::new()));
+    }
+    report.insert("operation_type".into(), Value::from(operation_type));
+    report.insert("duration_seconds".into(), Value::from(42));
+    Value::Object(report)
+}
+
 /// The system actor used to seed principals in tests.
 pub fn seeder() -> Actor {
     Actor {

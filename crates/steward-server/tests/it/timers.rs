@@ -14,7 +14,7 @@ use steward_server::{AppState, Clock, run_maintenance};
 use steward_store::testing::execute;
 use steward_store::{PrincipalKind, Store, TimerSubject};
 
-use crate::support::{TestServer, server_test};
+use crate::support::{TestServer, full_report, server_test};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -166,20 +166,6 @@ async fn events_of(store: &Store, event: &str, permit_id: &str) -> Vec<Value> {
         .filter(|e| e.event_type == event && e.subject.permit_id.as_deref() == Some(permit_id))
         .map(|e| e.data)
         .collect()
-}
-
-/// A completed-operation report with every field any level asks for.
-fn full_report() -> Value {
-    let mut report = serde_json::Map::new();
-    for field in steward_permits::LEVEL_1_FIELDS
-        .iter()
-        .chain(steward_permits::LEVEL_2_FIELDS)
-    {
-        report.insert((*field).to_owned(), json!([]));
-    }
-    report.insert("operation_type".into(), json!("read"));
-    report.insert("duration_seconds".into(), json!(42));
-    Value::Object(report)
 }
 
 server_test!(
@@ -380,7 +366,7 @@ server_test!(
             .post(
                 &format!("/v1/permits/{a}/complete"),
                 &c.worker_token,
-                json!({"outcome": "success", "report": full_report()}),
+                json!({"outcome": "success", "report": full_report("read")}),
             )
             .await;
         assert_eq!(
@@ -416,7 +402,7 @@ server_test!(
             .post(
                 &format!("/v1/permits/{b}/complete"),
                 &c.worker_token,
-                json!({"outcome": "success", "report": full_report()}),
+                json!({"outcome": "success", "report": full_report("read")}),
             )
             .await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");

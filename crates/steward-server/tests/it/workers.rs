@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use steward_policy::Role;
 use steward_store::{PrincipalKind, testing};
 
-use crate::support::{TestServer, server_test};
+use crate::support::{TestServer, full_report, server_test};
 
 const DAY_MINUTES: i64 = 24 * 60;
 
@@ -540,20 +540,6 @@ server_test!(outcome_reporting_checks_who_reports, |s| {
     assert_eq!(s.audit_len().await, len);
 });
 
-/// A level-2 report of a completed operation: every field the levels ask for.
-fn full_report() -> Value {
-    let mut report = serde_json::Map::new();
-    for field in steward_permits::LEVEL_1_FIELDS
-        .iter()
-        .chain(steward_permits::LEVEL_2_FIELDS)
-    {
-        report.insert((*field).to_owned(), json!([]));
-    }
-    report.insert("operation_type".into(), json!("deploy"));
-    report.insert("duration_seconds".into(), json!(42));
-    Value::Object(report)
-}
-
 /// The worker's row and the audit head: what a refused report must leave as it was.
 async fn record_of(s: &TestServer, id: &str) -> (Value, u64) {
     let (status, worker) = s.get(&format!("/v1/workers/{id}"), &s.admin).await;
@@ -772,7 +758,7 @@ server_test!(
             .post(
                 &permit_path("complete"),
                 &c.worker_token,
-                json!({"outcome": "success", "report": full_report()}),
+                json!({"outcome": "success", "report": full_report("deploy")}),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
