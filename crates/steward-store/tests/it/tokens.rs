@@ -139,22 +139,12 @@ store_test!(
     expired_revoked_and_disabled_do_not_authenticate,
     |store: Store| async move {
         let bot = agent(&store, "bot").await;
-        let make = |label: &str, expires_at_ms: Option<i64>| {
-            let (secret, secret_hash) = token::generate();
-            let new = NewToken {
-                principal_id: bot.id.clone(),
-                label: label.to_owned(),
-                expires_at_ms,
-                secret_hash,
-            };
-            (secret, new)
-        };
 
-        let (expired, new) = make("expired", Some(now_ms() - 1_000));
+        let (expired, new) = new_token(&bot.id, "expired", Some(now_ms() - 1_000));
         store.create_token(&admin(), new).await.unwrap();
         assert_eq!(store.authenticate(&expired).await.unwrap(), None);
 
-        let (live, new) = make("live", Some(now_ms() + 3_600_000));
+        let (live, new) = new_token(&bot.id, "live", Some(now_ms() + 3_600_000));
         let live_token = store.create_token(&admin(), new).await.unwrap();
         assert!(store.authenticate(&live).await.unwrap().is_some());
 
@@ -166,7 +156,7 @@ store_test!(
         let again = store.revoke_token(&admin(), &live_token.id).await.unwrap();
         assert_eq!(again.token.revoked_at_ms, Some(revoked_at));
 
-        let (forever, new) = make("forever", None);
+        let (forever, new) = new_token(&bot.id, "forever", None);
         store.create_token(&admin(), new).await.unwrap();
         assert!(store.authenticate(&forever).await.unwrap().is_some());
         store.disable_principal(&admin(), &bot.id).await.unwrap();
@@ -235,17 +225,7 @@ store_test!(
     the_authentication_after_a_revocation_refuses,
     |store: Store| async move {
         let bot = agent(&store, "bot").await;
-        let token_for = |label: &str, expires_at_ms: Option<i64>| {
-            let (secret, secret_hash) = token::generate();
-            let new = NewToken {
-                principal_id: bot.id.clone(),
-                label: label.to_owned(),
-                expires_at_ms,
-                secret_hash,
-            };
-            (secret, new)
-        };
-        let (secret, new) = token_for("hot", None);
+        let (secret, new) = new_token(&bot.id, "hot", None);
         let hot = store.create_token(&admin(), new).await.unwrap();
         for _ in 0..3 {
             assert!(store.authenticate(&secret).await.unwrap().is_some());
@@ -253,13 +233,13 @@ store_test!(
         store.revoke_token(&admin(), &hot.id).await.unwrap();
         assert_eq!(store.authenticate(&secret).await.unwrap(), None);
 
-        let (brief, new) = token_for("brief", Some(now_ms() + 300));
+        let (brief, new) = new_token(&bot.id, "brief", Some(now_ms() + 300));
         store.create_token(&admin(), new).await.unwrap();
         assert!(store.authenticate(&brief).await.unwrap().is_some());
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         assert_eq!(store.authenticate(&brief).await.unwrap(), None);
 
-        let (other, new) = token_for("other", None);
+        let (other, new) = new_token(&bot.id, "other", None);
         store.create_token(&admin(), new).await.unwrap();
         assert!(store.authenticate(&other).await.unwrap().is_some());
         assert!(store.authenticate(&other).await.unwrap().is_some());
@@ -296,4 +276,16 @@ async fn sqlite_authentication_is_answered_from_memory_until_a_write() {
     assert!(store.authenticate(&secret).await.unwrap().is_some());
     agent(&store, "another write").await;
     assert_eq!(store.authenticate(&secret).await.unwrap(), None);
+}
+
+/// A fresh token for `principal_id`: its secret and the row to create.
+fn new_token(principal_id: &str, label: &str, expires_at_ms: Option<i64>) -> (String, NewToken) {
+    let (secret, secret_hash) = token::generate();
+    let new = NewToken {
+        principal_id: principal_id.to_owned(),
+        label: label.to_owned(),
+        expires_at_ms,
+        secret_hash,
+    };
+    (secret, new)
 }
