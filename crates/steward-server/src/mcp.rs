@@ -445,7 +445,7 @@ impl StewardMcp {
             "awaiting_people": awaiting_people,
             "link": link,
             "message": message,
-            "permit": permit,
+            "permit": crate::routes::permits::PermitView::new(&permit, self.state.clock.now().millis()),
         })
     }
 }

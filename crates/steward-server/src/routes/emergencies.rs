@@ -20,7 +20,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use steward_permits::{Channel, EmergencyError};
 use steward_policy::{Refusal, Role, analyze};
 use steward_store::{
@@ -36,6 +36,10 @@ use crate::json::ApiJson;
 use crate::routes::analyze::parse_task;
 use crate::routes::permits::permit_error;
 use crate::state::AppState;
+
+pub mod view;
+
+pub use view::EmergencyView;
 
 /// A declaration: the incident, the worker, the scope, the reason and the duration.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -136,7 +140,7 @@ fn required_text(value: &str, field: &str, max: usize) -> Result<(), ApiError> {
 /// incident commander or on-call lead.
 #[utoipa::path(post, path = "/v1/emergencies", tag = "emergencies", request_body = DeclareRequest,
     responses(
-        (status = 201, description = "declared; awaiting approval", body = Object),
+        (status = 201, description = "declared; awaiting approval", body = view::EmergencyView),
         (status = 400, description = "invalid body; the problem names the field"),
         (status = 403, description = "the caller may not declare for this worker"),
         (status = 404, description = "unknown worker"),
@@ -146,9 +150,9 @@ pub async fn declare(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<DeclareRequest>,
-) -> Result<(StatusCode, Json<Emergency>), ApiError> {
+) -> Result<(StatusCode, Json<EmergencyView>), ApiError> {
     let emergency = declare_as(&state, &caller, &caller.actor(), body).await?;
-    Ok((StatusCode::CREATED, Json(emergency)))
+    Ok((StatusCode::CREATED, Json(EmergencyView::new(&emergency, now(&state)))))
 }
 
 /// The use case behind `POST /v1/emergencies`, audited as `actor` (the caller through
@@ -186,7 +190,7 @@ pub async fn declare_as(
 #[utoipa::path(post, path = "/v1/emergencies/{id}/approve", tag = "emergencies", request_body = ApproveRequest,
     params(("id" = String, Path, description = "emergency id")),
     responses(
-        (status = 200, description = "approved; the permit is active", body = Object),
+        (status = 200, description = "approved; the permit is active", body = view::EmergencyView),
         (status = 403, description = "role not eligible, or segregation of duties"),
         (status = 409, description = "approval window closed (`approval_window_closed`), resolved, or not awaiting approval"),
     ), security(("bearer" = [])))]
@@ -195,10 +199,10 @@ pub async fn approve(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveRequest>,
-) -> Result<Json<Emergency>, ApiError> {
+) -> Result<Json<EmergencyView>, ApiError> {
     approve_as(&state, &caller, &caller.actor(), &id, body)
         .await
-        .map(Json)
+        .map(|e| Json(EmergencyView::new(&e, now(&state))))
 }
 
 /// The use case behind `POST /v1/emergencies/{id}/approve`, audited as `actor`.
@@ -232,7 +236,7 @@ pub async fn approve_as(
 #[utoipa::path(post, path = "/v1/emergencies/{id}/resolve", tag = "emergencies", request_body = ResolveRequest,
     params(("id" = String, Path, description = "emergency id")),
     responses(
-        (status = 200, description = "resolved", body = Object),
+        (status = 200, description = "resolved", body = view::EmergencyView),
         (status = 403, description = "not a human incident commander or on-call lead"),
         (status = 409, description = "already resolved"),
     ), security(("bearer" = [])))]
@@ -241,10 +245,10 @@ pub async fn resolve(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResolveRequest>,
-) -> Result<Json<Emergency>, ApiError> {
+) -> Result<Json<EmergencyView>, ApiError> {
     resolve_as(&state, &caller, &caller.actor(), &id, body)
         .await
-        .map(Json)
+        .map(|e| Json(EmergencyView::new(&e, now(&state))))
 }
 
 /// The use case behind `POST /v1/emergencies/{id}/resolve`, audited as `actor`.
@@ -267,7 +271,7 @@ pub async fn resolve_as(
 #[utoipa::path(post, path = "/v1/emergencies/{id}/renew", tag = "emergencies", request_body = EmergencyRenewRequest,
     params(("id" = String, Path, description = "emergency id")),
     responses(
-        (status = 200, description = "renewed", body = Object),
+        (status = 200, description = "renewed", body = view::EmergencyView),
         (status = 403, description = "not an incident commander, or segregation of duties"),
         (status = 409, description = "no live permit, or resolved"),
         (status = 422, description = "too many renewals, beyond 4 h in total, or a bad `minutes`"),
@@ -277,7 +281,7 @@ pub async fn renew(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<EmergencyRenewRequest>,
-) -> Result<Json<Emergency>, ApiError> {
+) -> Result<Json<EmergencyView>, ApiError> {
     state
         .store
         .renew_emergency(
@@ -288,7 +292,7 @@ pub async fn renew(
             now(&state),
         )
         .await
-        .map(Json)
+        .map(|e| Json(EmergencyView::new(&e, now(&state))))
         .map_err(emergency_error)
 }
 
@@ -296,7 +300,7 @@ pub async fn renew(
 #[utoipa::path(post, path = "/v1/emergencies/{id}/review", tag = "emergencies", request_body = ReviewRequest,
     params(("id" = String, Path, description = "emergency id")),
     responses(
-        (status = 200, description = "filed", body = Object),
+        (status = 200, description = "filed", body = view::EmergencyView),
         (status = 400, description = "empty `summary`"),
         (status = 403, description = "not a party to the emergency"),
         (status = 409, description = "not due yet (`review_not_due`) or already filed"),
@@ -306,10 +310,10 @@ pub async fn review(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewRequest>,
-) -> Result<Json<Emergency>, ApiError> {
+) -> Result<Json<EmergencyView>, ApiError> {
     review_as(&state, &caller, &caller.actor(), &id, body)
         .await
-        .map(Json)
+        .map(|e| Json(EmergencyView::new(&e, now(&state))))
 }
 
 /// The use case behind `POST /v1/emergencies/{id}/review`, audited as `actor`.
@@ -347,31 +351,31 @@ pub fn require_reader(caller: &Caller) -> Result<(), ApiError> {
 /// One emergency with its permit, status and review status.
 #[utoipa::path(get, path = "/v1/emergencies/{id}", tag = "emergencies",
     params(("id" = String, Path, description = "emergency id")),
-    responses((status = 200, description = "the emergency", body = Object), (status = 404, description = "unknown")),
+    responses((status = 200, description = "the emergency", body = view::EmergencyView), (status = 404, description = "unknown")),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Emergency>, ApiError> {
+) -> Result<Json<EmergencyView>, ApiError> {
     require_reader(&caller)?;
     state
         .store
         .emergency(&id, now(&state))
         .await
-        .map(Json)
+        .map(|e| Json(EmergencyView::new(&e, now(&state))))
         .map_err(|e| emergency_error(EmergencyActionError::from(e)))
 }
 
 /// Lists emergencies, oldest first; `overdue=true` lists those whose post-incident review
 /// is overdue.
 #[utoipa::path(get, path = "/v1/emergencies", tag = "emergencies", params(EmergencyListQuery),
-    responses((status = 200, description = "`{items, next}`", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "a page of emergencies", body = view::EmergencyPageView)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<EmergencyListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<view::EmergencyPageView>, ApiError> {
     require_reader(&caller)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -393,7 +397,9 @@ pub async fn list(
     let next = (items.len() == limit as usize)
         .then(|| items.last().map(|e| e.id.clone()))
         .flatten();
-    Ok(Json(json!({"items": items, "next": next})))
+    let now_ms = now(&state);
+    let items = items.iter().map(|e| EmergencyView::new(e, now_ms)).collect();
+    Ok(Json(view::EmergencyPageView { items, next }))
 }
 
 /// Maps an emergency refusal to its problem; permit refusals map as for permits.

@@ -14,8 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use steward_audit::event::PermitHardBlocked;
 use steward_permits::{
-    Channel, ConstraintChoices, Decision, Outcome, PermitState, PermitTimes, RevocationReason,
-    Timestamp, review_clock,
+    Channel, ConstraintChoices, Decision, Outcome, PermitState, RevocationReason,
 };
 use steward_policy::{Evidence, Level, Refusal, Role, analyze};
 use steward_store::{
@@ -31,8 +30,10 @@ use crate::json::ApiJson;
 use crate::routes::analyze::parse_task;
 use crate::state::AppState;
 
-pub mod schema;
+pub mod view;
 pub mod wait;
+
+pub use view::PermitView;
 
 /// A permit request. `evidence` maps evidence kinds (`rollback_plan`, `test_results`,
 /// `code_review`, …) to their content: a link, a document, a rollback plan object.
@@ -177,7 +178,7 @@ fn now(state: &AppState) -> i64 {
 /// Requests a permit for a task and a worker (masters and admins).
 #[utoipa::path(post, path = "/v1/permits", tag = "permits", request_body = PermitRequest,
     responses(
-        (status = 201, description = "requested (and, for auto-approved read-only work, issued)", body = schema::PermitView),
+        (status = 201, description = "requested (and, for auto-approved read-only work, issued)", body = view::PermitView),
         (status = 400, description = "invalid body; the problem names the field"),
         (status = 403, description = "the caller is not a master or admin"),
         (status = 404, description = "unknown worker"),
@@ -187,9 +188,9 @@ pub async fn request(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<PermitRequest>,
-) -> Result<(StatusCode, Json<Permit>), ApiError> {
+) -> Result<(StatusCode, Json<PermitView>), ApiError> {
     let permit = request_via(&state, &caller, None, body).await?;
-    Ok((StatusCode::CREATED, Json(permit)))
+    Ok((StatusCode::CREATED, Json(PermitView::new(&permit, now(&state)))))
 }
 
 /// The use case behind `POST /v1/permits` and the MCP tool `request_permit`, acting
@@ -291,7 +292,7 @@ async fn record_hard_block(
 #[utoipa::path(post, path = "/v1/permits/{id}/approvals", tag = "permits", request_body = DecisionRequest,
     params(("id" = String, Path, description = "permit id")),
     responses(
-        (status = 200, description = "recorded; the permit as it now is", body = schema::PermitView),
+        (status = 200, description = "recorded; the permit as it now is", body = view::PermitView),
         (status = 403, description = "role not eligible, or segregation of duties"),
         (status = 409, description = "the permit is not under review, or this person already decided"),
     ), security(("bearer" = [])))]
@@ -300,7 +301,7 @@ pub async fn decide(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DecisionRequest>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     let decision = NewDecision {
         decision: body.decision,
         role: body.role,
@@ -312,72 +313,72 @@ pub async fn decide(
         .store
         .decide_permit(caller.principal(), &id, decision, now(&state))
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// Records the change-advisory-board sign-off of a level-4 permit.
 #[utoipa::path(post, path = "/v1/permits/{id}/cab-signoff", tag = "permits",
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "signed off", body = schema::PermitView)), security(("bearer" = [])))]
+    responses((status = 200, description = "signed off", body = view::PermitView)), security(("bearer" = [])))]
 pub async fn cab_signoff(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     state
         .store
         .cab_sign_off(caller.principal(), &id, now(&state))
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// Resubmits a permit whose changes were requested; every approval resets.
 #[utoipa::path(post, path = "/v1/permits/{id}/resubmit", tag = "permits", request_body = ResubmitRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "back under review", body = schema::PermitView)), security(("bearer" = [])))]
+    responses((status = 200, description = "back under review", body = view::PermitView)), security(("bearer" = [])))]
 pub async fn resubmit(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResubmitRequest>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     state
         .store
         .resubmit_permit(caller.principal(), &id, body.evidence, now(&state))
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// Starts executing an active permit (its worker, or its requester).
 #[utoipa::path(post, path = "/v1/permits/{id}/start", tag = "permits",
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "executing", body = schema::PermitView)), security(("bearer" = [])))]
+    responses((status = 200, description = "executing", body = view::PermitView)), security(("bearer" = [])))]
 pub async fn start(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     state
         .store
         .start_permit(caller.principal(), &id, now(&state))
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// Completes an executing permit with its outcome.
 #[utoipa::path(post, path = "/v1/permits/{id}/complete", tag = "permits", request_body = CompleteRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "completed", body = schema::PermitView)), security(("bearer" = [])))]
+    responses((status = 200, description = "completed", body = view::PermitView)), security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CompleteRequest>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     state
         .store
         .complete_permit(
@@ -388,20 +389,20 @@ pub async fn complete(
             now(&state),
         )
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// Closes a completed permit; the response carries its audit summary.
 #[utoipa::path(post, path = "/v1/permits/{id}/close", tag = "permits", request_body = CloseRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "closed", body = schema::PermitView)), security(("bearer" = [])))]
+    responses((status = 200, description = "closed", body = view::PermitView)), security(("bearer" = [])))]
 pub async fn close(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<CloseRequest>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     state
         .store
         .close_permit_with_feedback(
@@ -412,20 +413,20 @@ pub async fn close(
             now(&state),
         )
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// Revokes a live permit with a reason from the closed set (idempotent).
 #[utoipa::path(post, path = "/v1/permits/{id}/revoke", tag = "permits", request_body = RevokeRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "revoked", body = schema::PermitView)), security(("bearer" = [])))]
+    responses((status = 200, description = "revoked", body = view::PermitView)), security(("bearer" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RevokeRequest>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     state
         .store
         .revoke_permit(
@@ -436,21 +437,21 @@ pub async fn revoke(
             now(&state),
         )
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// Renews an active permit as its type allows.
 #[utoipa::path(post, path = "/v1/permits/{id}/renew", tag = "permits", request_body = RenewRequest,
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "renewed, or the renewal approval recorded", body = schema::PermitView)),
+    responses((status = 200, description = "renewed, or the renewal approval recorded", body = view::PermitView)),
     security(("bearer" = [])))]
 pub async fn renew(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RenewRequest>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     state
         .store
         .renew_permit(
@@ -462,77 +463,48 @@ pub async fn renew(
             now(&state),
         )
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// Archives a permit in a terminal state.
 #[utoipa::path(post, path = "/v1/permits/{id}/archive", tag = "permits",
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "archived", body = schema::PermitView)), security(("bearer" = [])))]
+    responses((status = 200, description = "archived", body = view::PermitView)), security(("bearer" = [])))]
 pub async fn archive(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Permit>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     state
         .store
         .archive_permit(caller.principal(), &id, now(&state))
         .await
-        .map(Json)
+        .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
 }
 
 /// One permit with the approvals of its current round.
 #[utoipa::path(get, path = "/v1/permits/{id}", tag = "permits",
     params(("id" = String, Path, description = "permit id")),
-    responses((status = 200, description = "the permit", body = schema::PermitView), (status = 404, description = "unknown")),
+    responses((status = 200, description = "the permit", body = view::PermitView), (status = 404, description = "unknown")),
     security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PermitView>, ApiError> {
     let permit = visible_permit(&state, &caller, &id).await?;
-    let mut view = permit_view(&permit, now(&state));
+    let mut view = PermitView::new(&permit, now(&state));
     // People by name where one is known, next to their ids.
     let name = async |id: &str| -> Option<String> {
         state.store.principal_by_id(id).await.ok().map(|p| p.name)
     };
-    view["requester_name"] = json!(name(&permit.requester_id).await);
-    if let Some(approvals) = view["approvals"].as_array_mut() {
-        for approval in approvals {
-            let id = approval["principal_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            approval["principal_name"] = json!(name(&id).await);
-        }
+    view.requester_name = Some(name(&permit.requester_id).await);
+    for approval in &mut view.approvals {
+        approval.principal_name = Some(name(&approval.principal_id).await);
     }
     Ok(Json(view))
-}
-
-/// A permit as readers see it: the stored permit plus, while it waits for a decision,
-/// its `review` clock (when approvals are due, when the request expires, whether it is
-/// overdue and to which roles it was escalated).
-pub(crate) fn permit_view(permit: &Permit, now_ms: i64) -> Value {
-    let mut view = json!(permit);
-    let times = PermitTimes {
-        state: permit.state,
-        requested_at: Timestamp(permit.created_at_ms),
-        approval_sla_hours: permit.requirements.max_approval_time_hours,
-        expires_at: permit.expires_at_ms.map(Timestamp),
-    };
-    view["review"] = match review_clock(&times, permit.level, Timestamp(now_ms)) {
-        Some(clock) => json!({
-            "approval_due_at_ms": clock.approval_due.millis(),
-            "expires_at_ms": clock.expires_at.millis(),
-            "overdue": clock.overdue,
-            "escalated_to": clock.escalated_to,
-        }),
-        None => Value::Null,
-    };
-    view
 }
 
 /// Permit `id`, if `caller` may read it (see [`own_worker_only`]).
@@ -577,12 +549,12 @@ pub async fn own_worker_only(
 
 /// Lists permits, oldest first, `limit` at a time; pass `next` as `after` for the next page.
 #[utoipa::path(get, path = "/v1/permits", tag = "permits", params(ListQuery),
-    responses((status = 200, description = "a page of permits, each with its review clock", body = schema::PermitPageView)), security(("bearer" = [])))]
+    responses((status = 200, description = "a page of permits, each with its review clock", body = view::PermitPageView)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<view::PermitPageView>, ApiError> {
     let own = own_worker_only(&state, &caller).await?;
     if let (Some(own), Some(asked)) = (&own, &q.worker_id)
         && own != asked
@@ -638,8 +610,8 @@ pub async fn list(
     let next = (items.len() == limit as usize)
         .then(|| items.last().map(|p| p.id.clone()))
         .flatten();
-    let items: Vec<Value> = items.iter().map(|p| permit_view(p, now_ms)).collect();
-    Ok(Json(json!({"items": items, "next": next})))
+    let items = items.iter().map(|p| PermitView::new(p, now_ms)).collect();
+    Ok(Json(view::PermitPageView { items, next }))
 }
 
 /// Maps a permit refusal to its problem: the status and `rule` say which rule refused.

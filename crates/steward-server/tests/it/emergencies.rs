@@ -676,3 +676,62 @@ server_test!(emergency_sweeps_racing_on_two_instances_revoke_once, |s| {
         assert!(doc["paths"][path]["post"].is_object(), "{path}");
     }
 });
+
+server_test!(every_emergency_response_is_documented_by_its_schema, |s| {
+    // Issue 10, item 4: an emergency is documented field by field (its permit too), not
+    // as a bare object.
+    let (_, doc) = s.get("/openapi.json", &s.admin).await;
+    let view = json!({"$ref": "#/components/schemas/EmergencyView"});
+    let documented =
+        |value: &Value, path: &str| crate::reports::assert_documented(&doc, value, &view, path);
+    let c = cast(s).await;
+    let declared = declare(s, &c, 30).await;
+    assert_eq!(declared["status"], "awaiting_approval", "{declared}");
+    documented(&declared, "declared");
+    let id = declared["id"].as_str().expect("id").to_owned();
+    let (status, approved) = approve(s, &c.ic, &id, "incident_commander").await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["permit"]["constraints"]["enhanced_audit"], true);
+    documented(&approved, "approved");
+    let (status, renewed) = s
+        .post(
+            &format!("/v1/emergencies/{id}/renew"),
+            &c.ic,
+            json!({"minutes": 10}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renewed}");
+    documented(&renewed, "renewed");
+    let (status, resolved) = s
+        .post(
+            &format!("/v1/emergencies/{id}/resolve"),
+            &c.lead,
+            json!({"resolution": "restarted"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert!(resolved["permit"]["revocation"].is_object(), "{resolved}");
+    documented(&resolved, "resolved");
+    let (status, filed) = s
+        .post(
+            &format!("/v1/emergencies/{id}/review"),
+            &c.ic,
+            json!({"summary": "bad deploy", "root_cause": "config", "actions": ["canary"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{filed}");
+    assert!(filed["review"].is_object(), "{filed}");
+    documented(&filed, "filed");
+    let (status, shown) = s.get(&format!("/v1/emergencies/{id}"), &c.ic).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    documented(&shown, "shown");
+    let (status, page) = s.get("/v1/emergencies?limit=5", &c.ic).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    crate::reports::assert_documented(
+        &doc,
+        &page,
+        &json!({"$ref": "#/components/schemas/EmergencyPageView"}),
+        "page",
+    );
+});
