@@ -1,6 +1,7 @@
 //! Tidy checks: module docs, banned attributes, `mod.rs`, the purity of the core crates
 //! (they must not depend on IO, async, or clock crates), and that personal values leave
-//! their sealed type only in the audit append.
+//! their sealed type only in the audit append, and that no two OpenAPI schemas share a
+//! name (utoipa keeps one of them silently).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,7 @@ pub fn repo_root() -> PathBuf {
 
 pub fn check(root: &Path) -> Vec<String> {
     let mut problems = Vec::new();
+    let mut schemas: std::collections::BTreeMap<String, String> = Default::default();
     let mut files = Vec::new();
     collect_rs(&root.join("crates"), &mut files);
     collect_rs(&root.join("xtask"), &mut files);
@@ -47,6 +49,14 @@ pub fn check(root: &Path) -> Vec<String> {
             problems.push(format!(
                 "{rel}: must start with a `//!` line saying what it is for"
             ));
+        }
+        for (name, line) in schema_names(&text) {
+            let at = format!("{rel}:{line}");
+            if let Some(first) = schemas.insert(name.clone(), at.clone()) {
+                problems.push(format!(
+                    "{at}: the OpenAPI schema `{name}` is also defined at {first}; give one another name (`#[schema(as = …)]`)"
+                ));
+            }
         }
         let unsealer = UNSEALERS.iter().any(|allowed| rel.starts_with(allowed));
         for (i, line) in text.lines().enumerate() {
@@ -101,6 +111,37 @@ pub fn check(root: &Path) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The OpenAPI schema names a file defines, with their lines: each type deriving
+/// `ToSchema`, by its `#[schema(as = …)]` name or else its own.
+fn schema_names(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut names = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let line = line.trim_start();
+        if !(line.starts_with("#[derive(") && line.contains("ToSchema")) {
+            continue;
+        }
+        let mut alias = None;
+        for next in lines.iter().skip(i + 1).take(12).map(|l| l.trim_start()) {
+            if let Some(rest) = next.strip_prefix("#[schema(as = ") {
+                alias = rest.split([')', ',']).next().map(str::trim).map(str::to_owned);
+            }
+            let item = ["pub struct ", "pub enum ", "struct ", "enum ", "pub(crate) struct "]
+                .iter()
+                .find_map(|kw| next.strip_prefix(kw));
+            if let Some(item) = item {
+                let own: String = item
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                names.push((alias.unwrap_or(own), i + 1));
+                break;
+            }
+        }
+    }
+    names
 }
 
 fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -159,14 +200,18 @@ mod tests {
             ),
         )
         .unwrap();
+        let twice = "//! x\n#[derive(Serialize, ToSchema)]\npub struct RollbackView {}\n";
+        std::fs::write(server.join("a.rs"), twice).unwrap();
+        std::fs::write(server.join("b.rs"), twice).unwrap();
         let problems = check(&dir);
-        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert_eq!(problems.len(), 6, "{problems:#?}");
         for expected in [
             "unsealed only by the audit append",
             "mod.rs",
             "`//!`",
             "expect(lint",
             "depends on `tokio`",
+            "the OpenAPI schema `RollbackView` is also defined",
         ] {
             assert!(
                 problems.iter().any(|p| p.contains(expected)),

@@ -403,7 +403,10 @@ impl StewardMcp {
         let sample = parse(&Value::Object(sample))?;
         let outcome =
             routes::monitoring::telemetry_via(&self.state, caller, MCP, &permit_id, sample).await?;
-        serde_json::to_value(outcome).map_err(ApiError::internal)
+        serde_json::to_value(routes::monitoring::view::TelemetryOutcomeView::from(
+            &outcome,
+        ))
+        .map_err(ApiError::internal)
     }
 
     async fn emergency(&self, caller: &Caller, arguments: Value) -> Result<Value, ApiError> {
@@ -416,7 +419,9 @@ impl StewardMcp {
         )
         .await?;
         let link = self.state.permit_link(&emergency.permit_id);
-        let mut value = serde_json::to_value(emergency).map_err(ApiError::internal)?;
+        let view =
+            routes::emergencies::EmergencyView::new(&emergency, self.state.clock.now().millis());
+        let mut value = serde_json::to_value(view).map_err(ApiError::internal)?;
         if let Some(object) = value.as_object_mut() {
             object.insert("link".into(), json!(link));
         }

@@ -152,7 +152,10 @@ pub async fn declare(
     ApiJson(body): ApiJson<DeclareRequest>,
 ) -> Result<(StatusCode, Json<EmergencyView>), ApiError> {
     let emergency = declare_as(&state, &caller, &caller.actor(), body).await?;
-    Ok((StatusCode::CREATED, Json(EmergencyView::new(&emergency, now(&state)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(EmergencyView::new(&emergency, now(&state))),
+    ))
 }
 
 /// The use case behind `POST /v1/emergencies`, audited as `actor` (the caller through
@@ -398,7 +401,10 @@ pub async fn list(
         .then(|| items.last().map(|e| e.id.clone()))
         .flatten();
     let now_ms = now(&state);
-    let items = items.iter().map(|e| EmergencyView::new(e, now_ms)).collect();
+    let items = items
+        .iter()
+        .map(|e| EmergencyView::new(e, now_ms))
+        .collect();
     Ok(Json(view::EmergencyPageView { items, next }))
 }
 

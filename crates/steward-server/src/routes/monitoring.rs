@@ -10,11 +10,10 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use steward_permits::{RollbackOutcome, TriggerConfig};
 use steward_policy::Refusal;
 use steward_policy::Role;
-use steward_store::{MonitoringError, Rollback, RollbackFilter, TelemetryInput, TelemetryOutcome};
+use steward_store::{MonitoringError, RollbackFilter, TelemetryInput, TelemetryOutcome};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -22,6 +21,10 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::json::ApiJson;
 use crate::state::AppState;
+
+pub mod view;
+
+use view::{RollbackPageView, RollbackRecordView, TelemetryOutcomeView};
 
 /// A health-check result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -81,7 +84,7 @@ fn now(state: &AppState) -> i64 {
 #[utoipa::path(post, path = "/v1/permits/{id}/telemetry", tag = "monitoring", request_body = TelemetryRequest,
     params(("id" = String, Path, description = "permit id")),
     responses(
-        (status = 200, description = "recorded: `{fired, breaches, monitor, triggers, permit_state, rollback}`", body = Object),
+        (status = 200, description = "recorded: whether a trigger fired, the breaches, the monitor and the rollback it opened", body = view::TelemetryOutcomeView),
         (status = 400, description = "a value out of range, or an empty sample; the problem names the field"),
         (status = 403, description = "the caller is not this permit's worker, owner, requester or an admin"),
         (status = 404, description = "unknown permit"),
@@ -92,10 +95,10 @@ pub async fn telemetry(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<TelemetryRequest>,
-) -> Result<Json<TelemetryOutcome>, ApiError> {
+) -> Result<Json<TelemetryOutcomeView>, ApiError> {
     telemetry_via(&state, &caller, None, &id, body)
         .await
-        .map(Json)
+        .map(|outcome| Json(TelemetryOutcomeView::from(&outcome)))
 }
 
 /// The use case behind `POST /v1/permits/{id}/telemetry` and the MCP tool
@@ -124,7 +127,7 @@ pub async fn telemetry_via(
 #[utoipa::path(post, path = "/v1/permits/{id}/rollback", tag = "monitoring", request_body = RollbackReport,
     params(("id" = String, Path, description = "permit id")),
     responses(
-        (status = 200, description = "the rollback as it now is", body = Object),
+        (status = 200, description = "the rollback as it now is", body = view::RollbackRecordView),
         (status = 403, description = "the caller is not this permit's worker, owner or requester"),
         (status = 404, description = "unknown permit, or no trigger fired for it"),
         (status = 409, description = "the rollback was already reported"),
@@ -134,7 +137,7 @@ pub async fn report_rollback(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RollbackReport>,
-) -> Result<Json<Rollback>, ApiError> {
+) -> Result<Json<RollbackRecordView>, ApiError> {
     state
         .store
         .complete_rollback(
@@ -145,7 +148,7 @@ pub async fn report_rollback(
             now(&state),
         )
         .await
-        .map(Json)
+        .map(|rollback| Json(RollbackRecordView::from(&rollback)))
         .map_err(monitoring_error)
 }
 
@@ -153,33 +156,33 @@ pub async fn report_rollback(
 #[utoipa::path(get, path = "/v1/permits/{id}/rollback", tag = "monitoring",
     params(("id" = String, Path, description = "permit id")),
     responses(
-        (status = 200, description = "the rollback", body = Object),
+        (status = 200, description = "the rollback", body = view::RollbackRecordView),
         (status = 404, description = "no trigger fired for this permit"),
     ), security(("bearer" = [])))]
 pub async fn show_rollback(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Rollback>, ApiError> {
+) -> Result<Json<RollbackRecordView>, ApiError> {
     operator(&caller)?;
     state
         .store
         .rollback_of(&id)
         .await
         .map_err(ApiError::internal)?
-        .map(Json)
+        .map(|rollback| Json(RollbackRecordView::from(&rollback)))
         .ok_or_else(|| ApiError::NotFound(format!("permit `{id}` has no rollback")))
 }
 
 /// Lists rollbacks, newest first (operators: any role but `worker` alone). `overdue`:
 /// open past their SLA.
 #[utoipa::path(get, path = "/v1/rollbacks", tag = "monitoring", params(RollbackQuery),
-    responses((status = 200, description = "`{items, next}`", body = Object)), security(("bearer" = [])))]
+    responses((status = 200, description = "a page of rollbacks", body = view::RollbackPageView)), security(("bearer" = [])))]
 pub async fn list_rollbacks(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<RollbackQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RollbackPageView>, ApiError> {
     operator(&caller)?;
     let filter = match q.status.as_deref() {
         None | Some("all") => RollbackFilter::All,
@@ -207,7 +210,8 @@ pub async fn list_rollbacks(
     let next = (items.len() == limit as usize)
         .then(|| items.last().map(|r| r.id.clone()))
         .flatten();
-    Ok(Json(json!({"items": items, "next": next})))
+    let items = items.iter().map(RollbackRecordView::from).collect();
+    Ok(Json(RollbackPageView { items, next }))
 }
 
 /// The trigger settings a permit request asks for (SPEC §6.4 defaults for the rest),

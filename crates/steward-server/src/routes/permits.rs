@@ -190,7 +190,10 @@ pub async fn request(
     ApiJson(body): ApiJson<PermitRequest>,
 ) -> Result<(StatusCode, Json<PermitView>), ApiError> {
     let permit = request_via(&state, &caller, None, body).await?;
-    Ok((StatusCode::CREATED, Json(PermitView::new(&permit, now(&state)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(PermitView::new(&permit, now(&state))),
+    ))
 }
 
 /// The use case behind `POST /v1/permits` and the MCP tool `request_permit`, acting

@@ -679,3 +679,47 @@ server_test!(
         assert_eq!(s.audit_len().await, before);
     }
 );
+
+server_test!(every_monitoring_response_is_documented_by_its_schema, |s| {
+    // Issue 10, item 4: telemetry outcomes and rollbacks are documented field by field.
+    let (_, doc) = s.get("/openapi.json", &s.admin).await;
+    let documented = |value: &Value, schema: &str, path: &str| {
+        let schema = json!({"$ref": format!("#/components/schemas/{schema}")});
+        crate::reports::assert_documented(&doc, value, &schema, path);
+    };
+    let c = cast(s, 2).await;
+    let id = executing(s, &c, json!({})).await;
+    let (status, quiet) = telemetry(s, &c.worker_token, &id, json!({"health": "fail"})).await;
+    assert_eq!(status, StatusCode::OK, "{quiet}");
+    assert_eq!(quiet["fired"], false, "{quiet}");
+    documented(&quiet, "TelemetryOutcomeView", "quiet");
+    fired(s, &c, &id, json!({"health": "fail"})).await;
+    let (status, fire) = telemetry(s, &c.worker_token, &id, json!({"health": "fail"})).await;
+    assert_eq!(status, StatusCode::OK, "{fire}");
+    assert_eq!(fire["fired"], true, "{fire}");
+    assert!(fire["rollback"].is_object(), "{fire}");
+    assert!(!fire["breaches"].as_array().expect("breaches").is_empty());
+    documented(&fire, "TelemetryOutcomeView", "fired");
+    // Past the SLA the sweep escalates; the rollback then names whom.
+    s.clock.advance_minutes(31);
+    let now = s.clock.now().millis();
+    assert_eq!(s.store().sweep_rollbacks(now).await.unwrap().len(), 1);
+    let (status, rollback) = s.get(&format!("/v1/permits/{id}/rollback"), &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "{rollback}");
+    assert!(rollback["escalated_to"].is_object(), "{rollback}");
+    documented(&rollback, "RollbackRecordView", "shown");
+    let (status, page) = s.get("/v1/rollbacks?limit=5", &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    documented(&page, "RollbackPageView", "page");
+    let (status, done) = s
+        .post(
+            &format!("/v1/permits/{id}/rollback"),
+            &c.worker_token,
+            json!({"outcome": "succeeded", "notes": "undone"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["status"], "succeeded", "{done}");
+    documented(&done, "RollbackRecordView", "reported");
+});

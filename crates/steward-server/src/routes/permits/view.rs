@@ -78,14 +78,13 @@ impl PermitView {
             approval_sla_hours: permit.requirements.max_approval_time_hours,
             expires_at: permit.expires_at_ms.map(Timestamp),
         };
-        let review = review_clock(&times, permit.level, Timestamp(now_ms)).map(|clock| {
-            ReviewClockView {
+        let review =
+            review_clock(&times, permit.level, Timestamp(now_ms)).map(|clock| ReviewClockView {
                 approval_due_at_ms: clock.approval_due.millis(),
                 expires_at_ms: clock.expires_at.millis(),
                 overdue: clock.overdue,
                 escalated_to: clock.escalated_to.to_vec(),
-            }
-        });
+            });
         PermitView {
             id: permit.id.clone(),
             task_id: permit.task_id.clone(),
@@ -109,8 +108,15 @@ impl PermitView {
             audit_summary: permit.audit_summary.clone(),
             cab_signed_off: permit.cab_signed_off,
             round: permit.round,
-            pending_renewal: permit.pending_renewal.as_ref().map(PendingRenewalView::from),
-            approvals: permit.approvals.iter().map(ApprovalRecordView::from).collect(),
+            pending_renewal: permit
+                .pending_renewal
+                .as_ref()
+                .map(PendingRenewalView::from),
+            approvals: permit
+                .approvals
+                .iter()
+                .map(ApprovalRecordView::from)
+                .collect(),
             task: permit.task.clone(),
             created_at_ms: permit.created_at_ms,
             updated_at_ms: permit.updated_at_ms,
