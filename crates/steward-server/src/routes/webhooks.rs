@@ -60,19 +60,91 @@ pub struct CreateWebhook {
     pub secret: Option<String>,
 }
 
+/// A subscription, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    /// The event type patterns it delivers.
+    pub event_types: Vec<String>,
+    /// `json` or `slack`.
+    #[schema(value_type = String)]
+    pub format: WebhookFormat,
+    /// The last audit seq fanned out into deliveries.
+    pub cursor_seq: i64,
+    /// The admin who created it.
+    pub created_by: String,
+    pub created_at_ms: i64,
+    /// Set once deleted.
+    pub deleted_at_ms: Option<i64>,
+}
+
+impl From<&Webhook> for WebhookView {
+    fn from(w: &Webhook) -> Self {
+        WebhookView {
+            id: w.id.clone(),
+            url: w.url.clone(),
+            event_types: w.event_types.clone(),
+            format: w.format,
+            cursor_seq: w.cursor_seq,
+            created_by: w.created_by.clone(),
+            created_at_ms: w.created_at_ms,
+            deleted_at_ms: w.deleted_at_ms,
+        }
+    }
+}
+
 /// The created subscription; `secret` only when Steward generated it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedWebhook {
     #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub webhook: Webhook,
+    pub webhook: WebhookView,
+    /// The generated HMAC key, shown in this response only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
     pub secret: Option<String>,
+}
+
+/// One row of a subscription's delivery log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub webhook_id: String,
+    /// The audit event's seq; also the idempotency id the receiver sees.
+    pub seq: i64,
+    pub event_type: String,
+    /// `pending`, `delivered`, `failed` (attempts exhausted, or the destination refused)
+    /// or `cancelled` (the subscription was deleted first).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+}
+
+impl From<&Delivery> for DeliveryView {
+    fn from(d: &Delivery) -> Self {
+        DeliveryView {
+            webhook_id: d.webhook_id.clone(),
+            seq: d.seq,
+            event_type: d.event_type.clone(),
+            status: d.status.clone(),
+            attempts: d.attempts,
+            next_attempt_at_ms: d.next_attempt_at_ms,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error.clone(),
+            created_at_ms: d.created_at_ms,
+            updated_at_ms: d.updated_at_ms,
+            delivered_at_ms: d.delivered_at_ms,
+        }
+    }
 }
 
 /// Subscribes a URL to audit events (admin).
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
-    responses((status = 201, description = "created", body = Object),
+    responses((status = 201, description = "created", body = CreatedWebhook),
         (status = 400, description = "invalid url, event_types, format or secret"),
         (status = 422, description = "`private_webhook_target` or `metadata_webhook_target`: the url reaches an internal address or a cloud metadata service"),
         (status = 403, description = "not an admin")),
@@ -112,7 +184,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(CreatedWebhook {
-            webhook,
+            webhook: WebhookView::from(&webhook),
             secret: generated.then_some(secret),
         }),
     ))
@@ -120,38 +192,38 @@ pub async fn create(
 
 /// The live subscriptions (admin), without secrets.
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
-    responses((status = 200, description = "subscriptions", body = [Object])),
+    responses((status = 200, description = "subscriptions", body = [WebhookView])),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<Webhook>>, ApiError> {
+) -> Result<Json<Vec<WebhookView>>, ApiError> {
     caller.require_any(&[Role::Admin], "managing webhooks")?;
     state
         .store
         .list_webhooks()
         .await
-        .map(Json)
+        .map(|hooks| Json(hooks.iter().map(WebhookView::from).collect()))
         .map_err(store_error)
 }
 
 /// Deletes a subscription (admin): its pending deliveries are cancelled. Idempotent.
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "webhook id")),
-    responses((status = 200, description = "deleted", body = Object),
+    responses((status = 200, description = "deleted", body = WebhookView),
         (status = 404, description = "no such webhook")),
     security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Webhook>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     caller.require_any(&[Role::Admin], "managing webhooks")?;
     state
         .store
         .delete_webhook(caller.principal(), &id, state.clock.now().millis())
         .await
-        .map(Json)
+        .map(|hook| Json(WebhookView::from(&hook)))
         .map_err(store_error)
 }
 
@@ -161,7 +233,7 @@ pub async fn remove(
     params(("id" = String, Path, description = "webhook id"),
         ("after_seq" = Option<i64>, Query, description = "rows after this audit seq"),
         ("limit" = Option<u32>, Query, description = "1 to 1000, default 100")),
-    responses((status = 200, description = "delivery log", body = [Object]),
+    responses((status = 200, description = "delivery log", body = [DeliveryView]),
         (status = 404, description = "no such webhook")),
     security(("bearer" = [])))]
 pub async fn deliveries(
@@ -169,7 +241,7 @@ pub async fn deliveries(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<Vec<Delivery>>, ApiError> {
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Auditor], "reading webhook deliveries")?;
     let mut after_seq = 0i64;
     let mut limit = 100u32;
@@ -199,7 +271,7 @@ pub async fn deliveries(
         .store
         .webhook_deliveries(&id, after_seq, limit)
         .await
-        .map(Json)
+        .map(|rows| Json(rows.iter().map(DeliveryView::from).collect()))
         .map_err(store_error)
 }
 

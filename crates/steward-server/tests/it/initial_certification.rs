@@ -135,6 +135,15 @@ server_test!(
         assert_eq!(body["worker"]["level"], 3);
         assert_eq!(body["worker"]["status"], "probationary");
         assert_eq!(body["worker"]["probation_until_ms"], now + 60 * DAY_MS);
+        // Issue 10, item 4: both answers are documented field by field.
+        let (_, doc) = s.get("/openapi.json", &s.admin).await;
+        let view = json!({"$ref": "#/components/schemas/InitialCertificationView"});
+        crate::reports::assert_documented(&doc, &body, &view, "approved");
+        let (status, record) = s.get(&path, &owner).await;
+        assert_eq!(status, StatusCode::OK, "{record}");
+        assert_eq!(record["approvals"].as_array().map(Vec::len), Some(2));
+        let view = json!({"$ref": "#/components/schemas/InitialCertificationRecordView"});
+        crate::reports::assert_documented(&doc, &record, &view, "shown");
 
         let certified = events_of(s, "worker.certified_initially", &worker).await;
         assert_eq!(certified.len(), 1, "{certified:?}");

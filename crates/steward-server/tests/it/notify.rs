@@ -1173,3 +1173,52 @@ server_test!(
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 );
+
+server_test!(
+    every_webhook_response_is_documented_by_its_schema,
+    configure = allow_private,
+    |s| {
+        // Issue 10, item 4: subscriptions and deliveries are documented field by field.
+        let (_, doc) = s.get("/openapi.json", &s.admin).await;
+        let documented = |value: &Value, schema: &str, path: &str| {
+            let schema = json!({"$ref": format!("#/components/schemas/{schema}")});
+            crate::reports::assert_documented(&doc, value, &schema, path);
+        };
+        let receiver = Receiver::start(0, false).await;
+        let (status, created) = s
+            .post(
+                "/v1/webhooks",
+                &s.admin,
+                json!({"url": receiver.url, "event_types": ["principal.*"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert!(
+            created["secret"].is_string(),
+            "generated, shown once: {created}"
+        );
+        documented(&created, "CreatedWebhook", "created");
+        let id = created["id"].as_str().expect("id").to_owned();
+        make_principal(s, "bob").await;
+        dispatcher(s).run_once().await.expect("dispatch");
+        let (status, listing) = s.get("/v1/webhooks", &s.admin).await;
+        assert_eq!(status, StatusCode::OK, "{listing}");
+        for hook in listing.as_array().expect("a list") {
+            documented(hook, "WebhookView", "listed");
+        }
+        let log = deliveries(s, &id).await;
+        assert_eq!(log.len(), 1, "{log:?}");
+        documented(&log[0], "DeliveryView", "delivery");
+        let (status, deleted) = s
+            .request(
+                reqwest::Method::DELETE,
+                &format!("/v1/webhooks/{id}"),
+                Some(&s.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{deleted}");
+        assert!(deleted["deleted_at_ms"].is_i64(), "{deleted}");
+        documented(&deleted, "WebhookView", "deleted");
+    }
+);

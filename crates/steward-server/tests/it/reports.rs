@@ -508,7 +508,7 @@ server_test!(
 );
 
 /// Fails unless every object member of `value` is a property of `schema` (following
-/// `$ref`, `oneOf`, `anyOf`, `items` and `additionalProperties`).
+/// `$ref`, `oneOf`, `anyOf`, `allOf`, `items` and `additionalProperties`).
 pub(crate) fn assert_documented(doc: &Value, value: &Value, schema: &Value, path: &str) {
     if let Some(target) = schema["$ref"].as_str() {
         let name = target.trim_start_matches("#/components/schemas/");
@@ -519,7 +519,24 @@ pub(crate) fn assert_documented(doc: &Value, value: &Value, schema: &Value, path
         );
         return assert_documented(doc, value, resolved, path);
     }
-    for key in ["oneOf", "anyOf", "allOf"] {
+    if let Some(parts) = schema["allOf"].as_array() {
+        // Every part holds: the object's members are the union of the parts' properties
+        // (how `#[serde(flatten)]` is documented).
+        let mut properties = serde_json::Map::new();
+        for part in parts {
+            let part = match part["$ref"].as_str() {
+                Some(target) => &doc["components"]["schemas"]
+                    [target.trim_start_matches("#/components/schemas/")],
+                None => part,
+            };
+            if let Some(own) = part["properties"].as_object() {
+                properties.extend(own.clone());
+            }
+        }
+        let merged = serde_json::json!({"type": "object", "properties": properties});
+        return assert_documented(doc, value, &merged, path);
+    }
+    for key in ["oneOf", "anyOf"] {
         if let Some(options) = schema[key].as_array() {
             if value.is_null() {
                 return;

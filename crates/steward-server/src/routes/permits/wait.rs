@@ -46,8 +46,7 @@ pub struct WaitAnswer {
     pub until: WaitUntil,
     /// The permit as it is now; a revoked one carries its `revocation` (reason, time,
     /// revoker, audit seq and, for a scope violation, the operation).
-    #[schema(value_type = Object)]
-    pub permit: Permit,
+    pub permit: super::PermitView,
     /// Where people review and decide the permit.
     pub link: String,
 }
@@ -114,7 +113,7 @@ pub async fn wait(
         outcome,
         until,
         link: state.permit_link(&permit.id),
-        permit,
+        permit: super::PermitView::new(&permit, state.clock.now().millis()),
     }))
 }
 

@@ -61,12 +61,76 @@ pub struct InitialApprovalRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InitialCertificationView {
     pub worker: WorkerView,
-    #[schema(value_type = Object)]
-    pub request: InitialCertificationRecord,
+    pub request: InitialCertificationRecordView,
     /// Whether the worker is certified (the approvals met the quorum).
     pub certified: bool,
     /// What the approvals still lack.
     pub missing: MissingView,
+}
+
+/// An initial certification as asked: what, by whom, and who approved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InitialCertificationRecordView {
+    pub worker_id: String,
+    /// The level asked for (1–4).
+    pub target_level: u8,
+    pub justification: String,
+    pub prior_record: PriorRecordRecordView,
+    /// The principal who asked.
+    pub requested_by: String,
+    pub requested_at_ms: i64,
+    /// Approvals so far; their comments are in the audit events.
+    pub approvals: Vec<InitialApprovalView>,
+    /// Set when the approvals met the quorum and the worker was certified.
+    pub certified_at_ms: Option<i64>,
+}
+
+/// The evidence of the prior record, as given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriorRecordRecordView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub document: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub link: Option<String>,
+    pub prior_operations: u32,
+}
+
+/// One approval of an initial certification.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InitialApprovalView {
+    pub principal_id: String,
+    #[schema(value_type = String)]
+    pub role: Role,
+    pub created_at_ms: i64,
+}
+
+impl From<&InitialCertificationRecord> for InitialCertificationRecordView {
+    fn from(r: &InitialCertificationRecord) -> Self {
+        InitialCertificationRecordView {
+            worker_id: r.worker_id.clone(),
+            target_level: r.target_level.value(),
+            justification: r.justification.clone(),
+            prior_record: PriorRecordRecordView {
+                document: r.prior_record.document.clone(),
+                link: r.prior_record.link.clone(),
+                prior_operations: r.prior_record.prior_operations,
+            },
+            requested_by: r.requested_by.clone(),
+            requested_at_ms: r.requested_at_ms,
+            approvals: r
+                .approvals
+                .iter()
+                .map(|a| InitialApprovalView {
+                    principal_id: a.principal_id.clone(),
+                    role: a.role,
+                    created_at_ms: a.created_at_ms,
+                })
+                .collect(),
+            certified_at_ms: r.certified_at_ms,
+        }
+    }
 }
 
 fn state_view(state: InitialCertificationState, now_ms: i64) -> InitialCertificationView {
@@ -77,7 +141,7 @@ fn state_view(state: InitialCertificationState, now_ms: i64) -> InitialCertifica
             approvals: state.quorum.approvals_missing,
             roles: role_names(&state.quorum.roles_missing),
         },
-        request: state.request,
+        request: InitialCertificationRecordView::from(&state.request),
     }
 }
 
@@ -167,7 +231,7 @@ pub async fn approve(
 #[utoipa::path(get, path = "/v1/workers/{id}/initial-certification", tag = "workers",
     params(("id" = String, Path, description = "worker id")),
     responses(
-        (status = 200, description = "the request and its approvals", body = Object),
+        (status = 200, description = "the request and its approvals", body = InitialCertificationRecordView),
         (status = 404, description = "none asked for this worker"),
     ),
     security(("bearer" = [])))]
@@ -175,9 +239,9 @@ pub async fn show(
     State(state): State<AppState>,
     _caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<InitialCertificationRecord>, ApiError> {
+) -> Result<Json<InitialCertificationRecordView>, ApiError> {
     match state.store.initial_certification(&id).await {
-        Ok(Some(record)) => Ok(Json(record)),
+        Ok(Some(record)) => Ok(Json(InitialCertificationRecordView::from(&record))),
         Ok(None) => Err(ApiError::NotFound(format!(
             "no initial certification was asked for worker `{id}`"
         ))),
