@@ -364,7 +364,8 @@ impl StewardMcp {
     async fn analyze(&self, caller: &Caller, arguments: Value) -> Result<Value, ApiError> {
         let args: TaskArgs = parse(&arguments)?;
         let analysis = routes::analyze::analyze_via(&self.state, caller, MCP, args.task).await?;
-        serde_json::to_value(analysis).map_err(ApiError::internal)
+        serde_json::to_value(routes::analyze::AnalysisView::from(&analysis))
+            .map_err(ApiError::internal)
     }
 
     async fn request_permit(&self, caller: &Caller, arguments: Value) -> Result<Value, ApiError> {

@@ -12,11 +12,15 @@ use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
+pub mod view;
+
+pub use view::AnalysisView;
+
 /// Analyses a task: factor scores with evidence, required level, approvals, permit type.
 #[utoipa::path(post, path = "/v1/analyze", tag = "analysis",
     request_body(content = Object, description = "a task (SPEC §2)"),
     responses(
-        (status = 200, description = "the analysis (SPEC §3.5)", body = Object),
+        (status = 200, description = "the analysis (SPEC §3.5)", body = AnalysisView),
         (status = 400, description = "invalid task: the problem names the field"),
         (status = 401, description = "missing or invalid token"),
     ),
@@ -25,8 +29,10 @@ pub async fn analyze_task(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(value): ApiJson<serde_json::Value>,
-) -> Result<Json<Analysis>, ApiError> {
-    analyze_via(&state, &caller, None, value).await.map(Json)
+) -> Result<Json<AnalysisView>, ApiError> {
+    analyze_via(&state, &caller, None, value)
+        .await
+        .map(|analysis| Json(AnalysisView::from(&analysis)))
 }
 
 /// The use case behind `POST /v1/analyze` and the MCP tool `analyze_task`: parse, analyse,

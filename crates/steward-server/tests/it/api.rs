@@ -210,3 +210,36 @@ server_test!(every_analysis_served_is_audited, |s| {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(s.audit_len().await, before + 1);
 });
+
+server_test!(
+    the_analysis_is_the_policys_answer_documented_field_by_field,
+    |s| {
+        // Issue 10, item 4: the server answers with its own type, and that type keeps the
+        // contract (SPEC §3.5) member for member.
+        let task = json!({
+            "id": "pii-migration", "description": "migrate the customers table",
+            "environment": "production", "operations": ["migration", "delete"],
+            "services_affected": ["billing", "checkout"], "regions": ["eu-west-1", "us-east-1"],
+            "data_types": ["pii"], "compliance_frameworks": ["GDPR"], "customer_facing": true,
+        });
+        let (status, body) = s.post("/v1/analyze", &s.admin, task.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let parsed = steward_policy::Task::from_json_str(&task.to_string()).expect("a task");
+        let expected = steward_policy::analyze(&parsed, &steward_policy::Policy::builtin());
+        assert_eq!(body, serde_json::to_value(&expected).expect("json"));
+        assert!(
+            !body["certification_decision"]["floors_applied"]
+                .as_array()
+                .expect("floors")
+                .is_empty(),
+            "{body}"
+        );
+        let (_, doc) = s.get("/openapi.json", &s.admin).await;
+        crate::reports::assert_documented(
+            &doc,
+            &body,
+            &json!({"$ref": "#/components/schemas/AnalysisView"}),
+            "analysis",
+        );
+    }
+);

@@ -525,8 +525,10 @@ pub(crate) fn assert_documented(doc: &Value, value: &Value, schema: &Value, path
         let mut properties = serde_json::Map::new();
         for part in parts {
             let part = match part["$ref"].as_str() {
-                Some(target) => &doc["components"]["schemas"]
-                    [target.trim_start_matches("#/components/schemas/")],
+                Some(target) => {
+                    &doc["components"]["schemas"]
+                        [target.trim_start_matches("#/components/schemas/")]
+                }
                 None => part,
             };
             if let Some(own) = part["properties"].as_object() {
