@@ -14,12 +14,13 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use steward_permits::PermitState;
 use steward_policy::{Environment, Task, analyze};
 use steward_store::{Channel, Permit, PermitFilter};
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -62,7 +63,7 @@ pub struct HookEvent {
     params(HookQuery),
     request_body(content = Object, description = "a Claude Code hook event (PreToolUse, PermissionRequest, PostToolUse, PostToolUseFailure)"),
     responses(
-        (status = 200, description = "the hook output in Claude Code's shape", body = Object),
+        (status = 200, description = "the hook output in Claude Code's shape", body = HookOutput),
         (status = 400, description = "not a hook event Steward answers; the problem names the field"),
         (status = 401, description = "missing or invalid token"),
     ), security(("bearer" = [])))]
@@ -71,7 +72,7 @@ pub async fn claude_code(
     caller: Caller,
     Query(query): Query<HookQuery>,
     ApiJson(event): ApiJson<HookEvent>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HookOutput>, ApiError> {
     let name = event.hook_event_name.as_str();
     let tool = || {
         event
@@ -97,15 +98,21 @@ pub async fn claude_code(
             // the person answering the prompt, unless Steward refuses it outright.
             let op = Op::of(tool()?, &input, &query, &state)?;
             match decide(&state, &caller, &query, &event, &op).await? {
-                Decision::Allow(_) => json!({"hookSpecificOutput": {
-                    "hookEventName": "PermissionRequest",
-                    "decision": {"behavior": "allow"},
-                }}),
-                Decision::Deny(reason) => json!({"hookSpecificOutput": {
-                    "hookEventName": "PermissionRequest",
-                    "decision": {"behavior": "deny", "message": reason},
-                }}),
-                Decision::Pending { .. } => json!({}),
+                Decision::Allow(_) => HookOutput::specific(HookSpecificOutput {
+                    decision: Some(PermissionDecision {
+                        behavior: "allow",
+                        message: None,
+                    }),
+                    ..HookSpecificOutput::of("PermissionRequest")
+                }),
+                Decision::Deny(reason) => HookOutput::specific(HookSpecificOutput {
+                    decision: Some(PermissionDecision {
+                        behavior: "deny",
+                        message: Some(reason),
+                    }),
+                    ..HookSpecificOutput::of("PermissionRequest")
+                }),
+                Decision::Pending { .. } => HookOutput::default(),
             }
         }
         "PostToolUse" | "PostToolUseFailure" => {
@@ -124,12 +131,87 @@ pub async fn claude_code(
     Ok(Json(answer))
 }
 
-fn pre_tool_use(decision: &str, reason: &str) -> Value {
-    json!({"hookSpecificOutput": {
-        "hookEventName": "PreToolUse",
-        "permissionDecision": decision,
-        "permissionDecisionReason": reason,
-    }})
+/// A hook's answer, in Claude Code's shape: `{}` leaves the call to Claude Code.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct HookOutput {
+    #[serde(rename = "hookSpecificOutput", skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub hook_specific_output: Option<HookSpecificOutput>,
+    /// `block` after a tool call that fired a monitoring trigger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub decision: Option<&'static str>,
+    /// Why it blocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub reason: Option<String>,
+}
+
+impl HookOutput {
+    fn specific(output: HookSpecificOutput) -> HookOutput {
+        HookOutput {
+            hook_specific_output: Some(output),
+            ..HookOutput::default()
+        }
+    }
+}
+
+/// The event-specific part of a hook's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookSpecificOutput {
+    /// The event answered: `PreToolUse`, `PermissionRequest`, `PostToolUse` or
+    /// `PostToolUseFailure`.
+    #[serde(rename = "hookEventName")]
+    pub hook_event_name: String,
+    /// `PreToolUse`: `allow`, `deny` or `defer` (headless, waiting for people).
+    #[serde(rename = "permissionDecision", skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub permission_decision: Option<&'static str>,
+    #[serde(
+        rename = "permissionDecisionReason",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(required = false)]
+    pub permission_decision_reason: Option<String>,
+    /// `PermissionRequest`: allow or deny, without asking the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub decision: Option<PermissionDecision>,
+    /// `PostToolUse`: what Steward recorded, for the model to read.
+    #[serde(rename = "additionalContext", skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub additional_context: Option<String>,
+}
+
+impl HookSpecificOutput {
+    fn of(event: &str) -> HookSpecificOutput {
+        HookSpecificOutput {
+            hook_event_name: event.to_owned(),
+            permission_decision: None,
+            permission_decision_reason: None,
+            decision: None,
+            additional_context: None,
+        }
+    }
+}
+
+/// A `PermissionRequest` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionDecision {
+    /// `allow` or `deny`.
+    pub behavior: &'static str,
+    /// Why it is denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub message: Option<String>,
+}
+
+fn pre_tool_use(decision: &'static str, reason: &str) -> HookOutput {
+    HookOutput::specific(HookSpecificOutput {
+        permission_decision: Some(decision),
+        permission_decision_reason: Some(reason.to_owned()),
+        ..HookSpecificOutput::of("PreToolUse")
+    })
 }
 
 const HOOK: Option<Channel> = Some(Channel::Hook);
@@ -433,7 +515,7 @@ async fn report(
     event: &HookEvent,
     op: &Op,
     succeeded: bool,
-) -> Result<Value, ApiError> {
+) -> Result<HookOutput, ApiError> {
     let mut permit_id = query.permit_id.clone();
     if permit_id.is_none() && op.permit_required {
         let task_id = session_task_id(event.session_id.as_deref(), op);
@@ -443,25 +525,25 @@ async fn report(
             .map(|p| p.id);
     }
     let Some(permit_id) = permit_id else {
-        return Ok(json!({}));
+        return Ok(HookOutput::default());
     };
     let sample = serde_json::from_value(json!({"health": if succeeded { "ok" } else { "fail" }}))
         .map_err(ApiError::internal)?;
     match routes::monitoring::telemetry_via(state, caller, HOOK, &permit_id, sample).await {
-        Ok(outcome) if outcome.fired => Ok(json!({
-            "decision": "block",
-            "reason": format!("Steward: a monitoring trigger fired; permit {permit_id} is revoked and a rollback is open"),
+        Ok(outcome) if outcome.fired => Ok(HookOutput {
+            decision: Some("block"),
+            reason: Some(format!(
+                "Steward: a monitoring trigger fired; permit {permit_id} is revoked and a rollback is open"
+            )),
+            ..HookOutput::default()
+        }),
+        Ok(_) => Ok(HookOutput::specific(HookSpecificOutput {
+            additional_context: Some(format!("Steward: outcome recorded for permit {permit_id}")),
+            ..HookSpecificOutput::of(&event.hook_event_name)
         })),
-        Ok(_) => Ok(json!({"hookSpecificOutput": {
-            "hookEventName": event.hook_event_name,
-            "additionalContext": format!("Steward: outcome recorded for permit {permit_id}"),
-        }})),
-        Err(error) => {
-            let reason = refusal(error)?;
-            Ok(json!({"hookSpecificOutput": {
-                "hookEventName": event.hook_event_name,
-                "additionalContext": reason,
-            }}))
-        }
+        Err(error) => Ok(HookOutput::specific(HookSpecificOutput {
+            additional_context: Some(refusal(error)?),
+            ..HookSpecificOutput::of(&event.hook_event_name)
+        })),
     }
 }

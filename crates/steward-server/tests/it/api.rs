@@ -243,3 +243,50 @@ server_test!(
         );
     }
 );
+
+server_test!(hook_answers_are_documented_field_by_field, |s| {
+    // Issue 10, item 4: the hook's answers in Claude Code's shape are the server's own
+    // type, documented.
+    let (owner_id, _) = s.human("hook-owner", &[Role::EngineeringManager]).await;
+    let (status, worker) = s
+        .post(
+            "/v1/workers",
+            &s.admin,
+            json!({"display_name": "coder", "owner_id": owner_id, "domains": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{worker}");
+    let id = worker["id"].as_str().expect("id");
+    let (_, doc) = s.get("/openapi.json", &s.admin).await;
+    let view = json!({"$ref": "#/components/schemas/HookOutput"});
+    for (event, tool, input) in [
+        ("PreToolUse", "Read", json!({"file_path": "README.md"})),
+        (
+            "PreToolUse",
+            "Bash",
+            json!({"command": "kubectl delete ns prod"}),
+        ),
+        (
+            "PermissionRequest",
+            "Read",
+            json!({"file_path": "README.md"}),
+        ),
+        ("PostToolUse", "Read", json!({"file_path": "README.md"})),
+    ] {
+        let (status, answer) = s
+            .post(
+                &format!("/v1/hooks/claude-code?worker_id={id}"),
+                &s.admin,
+                json!({"hook_event_name": event, "session_id": "s1", "tool_name": tool,
+                       "tool_input": input}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{event} {tool}: {answer}");
+        assert!(answer.is_object(), "{answer}");
+        crate::reports::assert_documented(&doc, &answer, &view, event);
+        if event == "PreToolUse" {
+            let decision = &answer["hookSpecificOutput"]["permissionDecision"];
+            assert!(decision.is_string(), "{answer}");
+        }
+    }
+});
