@@ -33,7 +33,7 @@ pub const MAX_LIMIT: u32 = 1000;
 pub struct EventPage {
     /// Entries in `seq` order, in the JSON Lines export form (SPEC §9): `seq`, `ts_ms`,
     /// `type`, `actor`, `subject`, `level`, `data`, `prev_hash`, `hash`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<AuditEntrySchema>)]
     pub items: Vec<AuditEntry>,
     /// Where the next page starts: pass it as `from_seq`. A page shorter than `limit`
     /// ends the trail for now; polling from here later returns what was appended since.
@@ -44,6 +44,64 @@ pub struct EventPage {
     /// still hash to their `hash`.
     #[schema(value_type = Object)]
     pub personal: std::collections::BTreeMap<u64, serde_json::Value>,
+}
+
+/// One audit event in the export form (SPEC §9). The server returns the entry exactly as
+/// `steward_audit` encodes it for hashing (its `data` keys sorted), so this type only
+/// documents it; a test checks real entries against it.
+#[derive(Debug, ToSchema)]
+#[schema(as = AuditEntry)]
+#[expect(
+    dead_code,
+    reason = "documentation of steward_audit's export form, never built"
+)]
+pub struct AuditEntrySchema {
+    /// Position in the trail: 1 for the first entry, then gap-free.
+    seq: u64,
+    /// Unix time in milliseconds, as stamped by the writer.
+    ts_ms: i64,
+    /// The dotted event type, such as `permit.approved`.
+    #[schema(rename = "type")]
+    event_type: String,
+    actor: AuditActorSchema,
+    subject: AuditSubjectSchema,
+    /// The certification level the event concerns, when it concerns one.
+    level: Option<u8>,
+    /// The type's payload; personal values sit encrypted under `personal`.
+    #[schema(value_type = Object)]
+    data: (),
+    /// The `hash` of the entry before (hex; zeros for the first).
+    prev_hash: String,
+    /// SHA-256 over `prev_hash` and the entry's canonical body (hex).
+    hash: String,
+}
+
+/// Who acted.
+#[derive(Debug, ToSchema)]
+#[schema(as = AuditActor)]
+#[expect(
+    dead_code,
+    reason = "documentation of steward_audit's export form, never built"
+)]
+struct AuditActorSchema {
+    /// `human`, `agent` or `system`.
+    kind: String,
+    id: String,
+    /// The roles the actor held when acting.
+    roles: Vec<String>,
+}
+
+/// The ids an event is about.
+#[derive(Debug, ToSchema)]
+#[schema(as = AuditSubject)]
+#[expect(
+    dead_code,
+    reason = "documentation of steward_audit's export form, never built"
+)]
+struct AuditSubjectSchema {
+    task_id: Option<String>,
+    worker_id: Option<String>,
+    permit_id: Option<String>,
 }
 
 /// The result of checking the stored hash chain.

@@ -290,3 +290,31 @@ server_test!(hook_answers_are_documented_field_by_field, |s| {
         }
     }
 });
+
+server_test!(audit_event_pages_are_documented_field_by_field, |s| {
+    // Issue 10, item 4: the export form of an event is documented, not a bare object.
+    s.human("page-reader", &[Role::Auditor]).await;
+    let (status, page) = s.get("/v1/audit/events?limit=50", &s.admin).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "{page}");
+    let (_, doc) = s.get("/openapi.json", &s.admin).await;
+    crate::reports::assert_documented(
+        &doc,
+        &page,
+        &json!({"$ref": "#/components/schemas/EventPage"}),
+        "page",
+    );
+    let entry = &doc["components"]["schemas"]["AuditEntry"];
+    for member in [
+        "seq",
+        "type",
+        "actor",
+        "subject",
+        "data",
+        "prev_hash",
+        "hash",
+    ] {
+        assert!(entry["properties"][member].is_object(), "{member}: {entry}");
+    }
+});
