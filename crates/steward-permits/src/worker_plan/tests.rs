@@ -1,12 +1,12 @@
 //! The worker use cases' decisions, as tables: each case a snapshot and a call, each
 //! answer the plan (record, rows, events as their stored data) or the refusal.
 
-use expect_test::{Expect, expect};
+use expect_test::expect;
 use steward_audit::canonical_json;
 use steward_policy::CertificationStatus;
 
 use super::*;
-use crate::certification::OperationStats;
+use crate::certification::{OperationResult, OperationStats};
 use crate::outcome::PermitSeen;
 use crate::state::Outcome;
 
@@ -116,23 +116,65 @@ fn registration() {
     let not_worker = principal("agent", false, &[Role::Master]);
     let domains = ["infra".to_owned()];
     let blank = [" ".to_owned()];
-    let cases: [(&str, &str, Option<&PrincipalFacts>, Option<(&str, Option<&PrincipalFacts>)>, &[String]); 12] = [
+    let cases: [(
+        &str,
+        &str,
+        Option<&PrincipalFacts>,
+        Option<(&str, Option<&PrincipalFacts>)>,
+        &[String],
+    ); 12] = [
         ("human owner", " Deployer ", Some(&human), None, &domains),
-        ("master owner, identity", "Deployer", Some(&master), Some(("agent", Some(&agent))), &[]),
+        (
+            "master owner, identity",
+            "Deployer",
+            Some(&master),
+            Some(("agent", Some(&agent))),
+            &[],
+        ),
         ("blank name", "  ", Some(&human), None, &domains),
         ("blank domain", "Deployer", Some(&human), None, &blank),
         ("no owner", "Deployer", None, None, &[]),
         ("disabled owner", "Deployer", Some(&disabled), None, &[]),
         ("agent owner", "Deployer", Some(&bare_agent), None, &[]),
-        ("owns itself", "Deployer", Some(&master), Some(("owner", Some(&master))), &[]),
-        ("no identity", "Deployer", Some(&human), Some(("agent", None)), &[]),
-        ("human identity", "Deployer", Some(&human), Some(("agent", Some(&person))), &[]),
-        ("identity not a worker", "Deployer", Some(&human), Some(("agent", Some(&not_worker))), &[]),
+        (
+            "owns itself",
+            "Deployer",
+            Some(&master),
+            Some(("owner", Some(&master))),
+            &[],
+        ),
+        (
+            "no identity",
+            "Deployer",
+            Some(&human),
+            Some(("agent", None)),
+            &[],
+        ),
+        (
+            "human identity",
+            "Deployer",
+            Some(&human),
+            Some(("agent", Some(&person))),
+            &[],
+        ),
+        (
+            "identity not a worker",
+            "Deployer",
+            Some(&human),
+            Some(("agent", Some(&not_worker))),
+            &[],
+        ),
         (
             "disabled identity",
             "Deployer",
             Some(&human),
-            Some(("agent", Some(&PrincipalFacts { disabled: true, ..agent.clone() }))),
+            Some((
+                "agent",
+                Some(&PrincipalFacts {
+                    disabled: true,
+                    ..agent.clone()
+                }),
+            )),
             &[],
         ),
     ];
@@ -312,7 +354,13 @@ fn initial_certification_approval() {
             now,
         })
     };
-    let first = approve(Some(asked.clone()), &director, Role::EngineeringDirector, T0).unwrap();
+    let first = approve(
+        Some(asked.clone()),
+        &director,
+        Role::EngineeringDirector,
+        T0,
+    )
+    .unwrap();
     let last = approve(
         Some(first.record.clone()),
         &security,
@@ -412,7 +460,7 @@ fn promotion_approval() {
         approved PromotionApproval { id: "ap2", principal_id: "mgr", role: EngineeringManager, comment: None, created_at_ms: 89856000000 }, 1 open, met true: level 2 probationary granted 89856000000 recertify Some(121392000000) probation Some(92448000000)
         Caller@1 worker.promotion_approved {"approval_id":"ap2","principal_id":"mgr","role":"engineering_manager","target_level":2} Personal { subject: "mgr", fields: ["comment"] }
         Caller@2 worker.promoted {"approvals":[{"approval_id":"ap2","principal_id":"mgr","role":"engineering_manager"}],"from_level":1,"probation_until":92448000000,"recertify_by":121392000000,"status":"probationary","to_level":2}
-        NotEligible to 2: 30+ days at a lower level (has 0 days at level 1); 20+ successful operations that Steward saw (has 0)
+        NotEligible to 2: 20+ successful operations that Steward saw (has 0)
         Approver { target: Level(2), refusal: WorkerOwner { principal: "owner" } }
         Approver { target: Level(2), refusal: AlreadyApproved { principal: "mgr", role: EngineeringManager } }
     "#]]
@@ -459,17 +507,94 @@ fn status_changes() {
             level: None,
         },
     ];
-    let cases: [(&str, WorkerRecord, CertAction, Option<&str>, &[LivePermit], i64); 10] = [
-        ("suspend", record(2, S::Active), CertAction::Suspend, Some("checks"), &[], 0),
-        ("suspend again", record(2, S::Suspended), CertAction::Suspend, Some("checks"), &[], 0),
-        ("reinstate", record(2, S::Suspended), CertAction::Reinstate, Some("ok"), &[], 0),
-        ("reinstate active", record(2, S::Active), CertAction::Reinstate, Some("ok"), &[], 0),
-        ("revoke with permits", record(2, S::Active), CertAction::Revoke, Some("done"), &live, 0),
-        ("revoke again", record(2, S::Revoked), CertAction::Revoke, Some("done"), &[], 0),
-        ("recertify", record(2, S::Expired), CertAction::Recertify, Some("yearly"), &[], 0),
-        ("recertify level 0", record(0, S::Active), CertAction::Recertify, Some("yearly"), &[], 0),
-        ("end probation early", probation.clone(), CertAction::EndProbation, None, &[], 29),
-        ("end probation", probation.clone(), CertAction::EndProbation, None, &[], 30),
+    let cases: [(
+        &str,
+        WorkerRecord,
+        CertAction,
+        Option<&str>,
+        &[LivePermit],
+        i64,
+    ); 10] = [
+        (
+            "suspend",
+            record(2, S::Active),
+            CertAction::Suspend,
+            Some("checks"),
+            &[],
+            0,
+        ),
+        (
+            "suspend again",
+            record(2, S::Suspended),
+            CertAction::Suspend,
+            Some("checks"),
+            &[],
+            0,
+        ),
+        (
+            "reinstate",
+            record(2, S::Suspended),
+            CertAction::Reinstate,
+            Some("ok"),
+            &[],
+            0,
+        ),
+        (
+            "reinstate active",
+            record(2, S::Active),
+            CertAction::Reinstate,
+            Some("ok"),
+            &[],
+            0,
+        ),
+        (
+            "revoke with permits",
+            record(2, S::Active),
+            CertAction::Revoke,
+            Some("done"),
+            &live,
+            0,
+        ),
+        (
+            "revoke again",
+            record(2, S::Revoked),
+            CertAction::Revoke,
+            Some("done"),
+            &[],
+            0,
+        ),
+        (
+            "recertify",
+            record(2, S::Expired),
+            CertAction::Recertify,
+            Some("yearly"),
+            &[],
+            0,
+        ),
+        (
+            "recertify level 0",
+            record(0, S::Active),
+            CertAction::Recertify,
+            Some("yearly"),
+            &[],
+            0,
+        ),
+        (
+            "end probation early",
+            probation.clone(),
+            CertAction::EndProbation,
+            None,
+            &[],
+            29,
+        ),
+        (
+            "end probation",
+            probation.clone(),
+            CertAction::EndProbation,
+            None,
+            &[],
+            30,
+        ),
     ];
     let mut out = String::new();
     for (name, before, action, reason, live_permits, days) in cases {
@@ -556,16 +681,26 @@ fn expiry_and_certification_timers() {
     for (name, before, timer) in [
         ("grace", &due, timer(TimerKind::CertificationGrace, 365)),
         ("expiry", &due, timer(TimerKind::CertificationExpiry, 379)),
-        ("probation end", &probation, timer(TimerKind::ProbationEnd, 30)),
-        ("probation end of an active worker", &due, timer(TimerKind::ProbationEnd, 30)),
-        ("a permit's timer", &due, timer(TimerKind::ApprovalOverdue, 1)),
+        (
+            "probation end",
+            &probation,
+            timer(TimerKind::ProbationEnd, 30),
+        ),
+        (
+            "probation end of an active worker",
+            &due,
+            timer(TimerKind::ProbationEnd, 30),
+        ),
+        (
+            "a permit's timer",
+            &due,
+            timer(TimerKind::ApprovalOverdue, 1),
+        ),
     ] {
         out.push_str(&match plan_timer("w1", before, timer) {
-            Ok((after, event)) => format!(
-                "{name}: {}\n  {}",
-                status(after.as_ref()),
-                events(&[event])
-            ),
+            Ok((after, event)) => {
+                format!("{name}: {}\n  {}", status(after.as_ref()), events(&[event]))
+            }
             Err(e) => format!("{name}: {}\n", refusal(&e)),
         });
     }
@@ -602,11 +737,46 @@ fn outcomes() {
         level: level.map(self::level),
     };
     let cases = [
-        ("closed permit", record(2, S::Active), "agent", report(OperationResult::Success, None), &closed, Some("pm1")),
-        ("third failure", failing, "owner", report(OperationResult::Failure, Some(2)), &SeenWork::Nothing, None),
-        ("safety violation", record(2, S::Active), "owner", report(OperationResult::SafetyViolation, Some(1)), &SeenWork::Nothing, None),
-        ("violation when suspended", record(2, S::Suspended), "owner", report(OperationResult::SafetyViolation, Some(1)), &SeenWork::Nothing, None),
-        ("by a stranger", record(2, S::Active), "eve", report(OperationResult::Success, Some(1)), &SeenWork::Nothing, None),
+        (
+            "closed permit",
+            record(2, S::Active),
+            "agent",
+            report(OperationResult::Success, None),
+            &closed,
+            Some("pm1"),
+        ),
+        (
+            "third failure",
+            failing,
+            "owner",
+            report(OperationResult::Failure, Some(2)),
+            &SeenWork::Nothing,
+            None,
+        ),
+        (
+            "safety violation",
+            record(2, S::Active),
+            "owner",
+            report(OperationResult::SafetyViolation, Some(1)),
+            &SeenWork::Nothing,
+            None,
+        ),
+        (
+            "violation when suspended",
+            record(2, S::Suspended),
+            "owner",
+            report(OperationResult::SafetyViolation, Some(1)),
+            &SeenWork::Nothing,
+            None,
+        ),
+        (
+            "by a stranger",
+            record(2, S::Active),
+            "eve",
+            report(OperationResult::Success, Some(1)),
+            &SeenWork::Nothing,
+            None,
+        ),
     ];
     let mut out = String::new();
     for (name, before, reporter_id, report, seen, permit_id) in cases {
@@ -633,6 +803,17 @@ fn outcomes() {
         });
     }
     expect![[r#"
+        closed permit: 2 level 2 active granted 86400000000 recertify None probation None suspension None
+        Caller@2 worker.outcome_recorded {"authorize_seq":null,"basis":"closed_permit","consecutive_union_failures":0,"counts_towards_promotion":true,"operation_level":2,"outcome_id":"o1","permit_id":"pm1","result":"success","status":"active"}
+        third failure: 2 level 2 suspended granted 86400000000 recertify None probation None suspension Some(ConsecutiveUnionFailures { count: 3 })
+        Caller@2 worker.outcome_recorded {"authorize_seq":null,"basis":"reported","consecutive_union_failures":0,"counts_towards_promotion":false,"operation_level":2,"outcome_id":"o1","permit_id":null,"result":"failure","status":"suspended"}
+        System@2 worker.suspended {"automatic":true,"cause":"consecutive_union_failures","count":3,"from_status":"active","reason":"suspended automatically: 3 consecutive failed union operations","reported_by":"owner","to_status":"suspended"}
+        safety violation: 1 level 2 suspended granted 86400000000 recertify None probation None suspension Some(SafetyViolation)
+        Caller@1 worker.outcome_recorded {"authorize_seq":null,"basis":"reported","consecutive_union_failures":0,"counts_towards_promotion":false,"operation_level":1,"outcome_id":"o1","permit_id":null,"result":"safety_violation","status":"suspended"}
+        System@2 worker.suspended {"automatic":true,"cause":"safety_violation","count":null,"from_status":"active","reason":"suspended automatically: a safety violation","reported_by":"owner","to_status":"suspended"}
+        violation when suspended: 1 level 2 suspended granted 86400000000 recertify None probation None suspension None
+        Caller@1 worker.outcome_recorded {"authorize_seq":null,"basis":"reported","consecutive_union_failures":1,"counts_towards_promotion":false,"operation_level":1,"outcome_id":"o1","permit_id":null,"result":"safety_violation","status":"suspended"}
+        by a stranger: Outcome(NotAReporter { principal: "eve", worker: "w1" })
     "#]]
     .assert_eq(&out);
 }
