@@ -8,21 +8,17 @@
 //! records the result in `worker_outcomes`, whose unique indexes let each permit and each
 //! decision back one outcome only, even when reports race.
 
-use serde_json::json;
 use steward_permits::{
     AutoSuspension, DecisionSeen, OperationOutcome, OperationResult, OutcomeReport,
     OutcomeSnapshot, PermitSeen, PermitState, SeenWork, Timestamp, plan_outcome,
 };
-use steward_policy::{Environment, Level};
+use steward_policy::Level;
 
 use super::promotion::{ClosedBy, close_open_approvals};
 use super::{Worker, WorkerError, append_events, row};
 use crate::error::StoreError;
 use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
-
-/// The type of the audit event an authorize decision that allowed is recorded as.
-const AUTHORIZE_ALLOWED: &str = "authorize.allowed";
 
 /// The work Steward saw that an outcome report names as its evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,28 +185,12 @@ impl Store {
         }))
     }
 
-    /// The audit event at `seq` as outcome evidence: an allowed authorize decision names
-    /// its worker, its operation's environment and, under a permit, the permit's level
-    /// (the event's level).
+    /// The audit event at `seq` as outcome evidence (`DecisionSeen::of`).
     async fn decision_seen(&self, seq: u64) -> Result<SeenWork, StoreError> {
         let Some(entry) = self.events(seq, 1).await?.pop().filter(|e| e.seq == seq) else {
             return Ok(SeenWork::Missing);
         };
-        let allowed = entry.event_type == AUTHORIZE_ALLOWED && entry.data["allow"] == json!(true);
-        let environment = entry.data["operation"]["environment"]
-            .as_str()
-            .and_then(|e| e.parse::<Environment>().ok());
-        let permit_level = if entry.data["permit_id"].is_string() {
-            entry.level.and_then(Level::new)
-        } else {
-            None
-        };
-        Ok(SeenWork::Decision(DecisionSeen {
-            allowed,
-            worker_id: entry.subject.worker_id,
-            environment,
-            permit_level,
-        }))
+        Ok(SeenWork::Decision(DecisionSeen::of(&entry)))
     }
 }
 
