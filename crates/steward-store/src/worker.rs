@@ -5,9 +5,11 @@
 //!
 //! Each public method is one use case and one transaction. It loads the worker under a
 //! lock (PostgreSQL `SELECT … FOR UPDATE`; on SQLite every write transaction already holds
-//! the database write lock), asks `steward_permits`' certification rules what may happen,
-//! saves what they return with an optimistic check on `workers.version`, and appends its
-//! audit events in the same transaction. A refusal writes nothing.
+//! the database write lock) with what else the decision reads, and asks one pure function
+//! of `steward_permits` (`plan_*`, module `worker_plan`) for a plan or a refusal. It saves
+//! the plan's record with an optimistic check on `workers.version`, writes the plan's
+//! rows, and appends its typed audit events in the same transaction. A refusal writes
+//! nothing.
 //!
 //! Time comes in as `now_ms` from the caller's clock (the server's injectable one), never
 //! from this crate's, so that a test can step over the 30/90/180-day thresholds.

@@ -102,6 +102,15 @@ fn refusal(refusal: &WorkerRefusal) -> String {
     }
 }
 
+/// A name, the display name, the owner as read, the identity named and as read, domains.
+type RegistrationCase<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a PrincipalFacts>,
+    Option<(&'a str, Option<&'a PrincipalFacts>)>,
+    &'a [String],
+);
+
 #[test]
 fn registration() {
     let human = principal("owner", true, &[]);
@@ -116,13 +125,7 @@ fn registration() {
     let not_worker = principal("agent", false, &[Role::Master]);
     let domains = ["infra".to_owned()];
     let blank = [" ".to_owned()];
-    let cases: [(
-        &str,
-        &str,
-        Option<&PrincipalFacts>,
-        Option<(&str, Option<&PrincipalFacts>)>,
-        &[String],
-    ); 12] = [
+    let cases: [RegistrationCase<'_>; 12] = [
         ("human owner", " Deployer ", Some(&human), None, &domains),
         (
             "master owner, identity",
@@ -490,6 +493,16 @@ fn status_requests() {
     .assert_eq(&out);
 }
 
+/// A name, the worker's record, the change, its reason, the live permits, days after T0.
+type StatusCase<'a> = (
+    &'a str,
+    WorkerRecord,
+    CertAction,
+    Option<&'a str>,
+    &'a [LivePermit],
+    i64,
+);
+
 #[test]
 fn status_changes() {
     use CertificationStatus as S;
@@ -507,14 +520,7 @@ fn status_changes() {
             level: None,
         },
     ];
-    let cases: [(
-        &str,
-        WorkerRecord,
-        CertAction,
-        Option<&str>,
-        &[LivePermit],
-        i64,
-    ); 10] = [
+    let cases: [StatusCase<'_>; 10] = [
         (
             "suspend",
             record(2, S::Active),

@@ -2,8 +2,8 @@
 //! or an admin asks for level 1–4 with a justification and evidence of the prior record;
 //! human approvers approve as for a promotion to that level; when the approvals meet the
 //! quorum the worker is certified (`worker.certified_initially`) and starts the level's
-//! probation. The rules are `steward_permits::{check_initial_certification,
-//! check_approver, certify_initially}`; this module loads, locks and writes.
+//! probation. The decisions are `steward_permits::{plan_initial_request,
+//! plan_initial_approval}`; this module loads, locks and writes.
 
 use serde_json::json;
 use sqlx::types::Json;

@@ -2,11 +2,11 @@
 //! suspends its certification automatically on a safety violation or the third
 //! consecutive failed union operation (SPEC §5).
 //!
-//! Who may report, and whether a success counts towards promotion, is
-//! `steward_permits::check_outcome`'s decision: this module loads what the report names
-//! (the permit, or the audit event of an authorize decision) into its snapshot, and
-//! records the result in `worker_outcomes`, whose unique indexes let each permit and each
-//! decision back one outcome only, even when reports race.
+//! Who may report, whether a success counts towards promotion and what the outcome does
+//! to the certification is `steward_permits::plan_outcome`'s decision: this module loads
+//! what the report names (the permit, or the audit event of an authorize decision) into
+//! its snapshot, and records the result in `worker_outcomes`, whose unique indexes let
+//! each permit and each decision back one outcome only, even when reports race.
 
 use steward_permits::{
     AutoSuspension, DecisionSeen, OperationOutcome, OperationResult, OutcomeReport,

@@ -1,4 +1,5 @@
-//! Certification status changes (SPEC §5), each through `apply_cert_action`: suspend,
+//! Certification status changes (SPEC §5), each planned by
+//! `steward_permits::plan_status_change` through `apply_cert_action`: suspend,
 //! reinstate, revoke (which revokes the worker's live permits in the same transaction),
 //! recertify, end of probation, and expiry past the recertification grace period.
 

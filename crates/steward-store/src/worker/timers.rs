@@ -7,8 +7,9 @@
 //! | `certification_expiry` | `expire` → `expired` (a hard block) | `worker.expired` {automatic} |
 //! | `probation_end` | `end_probation` → `active` | `worker.probation_ended` {automatic} |
 //!
-//! The status changes go through `apply_cert_action` and `row::save` (optimistic version
-//! check), like the human use cases in `status.rs`, and record the same event types.
+//! `steward_permits::plan_timer` decides each (status changes through `apply_cert_action`);
+//! `row::save` writes them with the optimistic version check, like the human use cases in
+//! `status.rs`, and they record the same event types.
 
 use steward_permits::{DueTimer, Timestamp, certification_timers, plan_timer};
 
