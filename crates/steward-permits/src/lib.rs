@@ -115,7 +115,7 @@ pub use window::{RenewalApproval, WindowError, check_renewal, validity};
 pub use worker_plan::{
     CascadeRevocation, InitialApproval, InitialApprovalPlan, InitialApprovalSnapshot,
     InitialCertificationRecord, InitialRequestPlan, InitialRequestSnapshot, LivePermit,
-    OutcomePlan, OutcomeSnapshot, PayloadSink, PrincipalFacts, PriorRecordView, PromotionApproval,
+    OutcomePlan, OutcomeSnapshot, PrincipalFacts, PriorRecordView, PromotionApproval,
     PromotionPlan, PromotionSnapshot, RegistrationPlan, RegistrationSnapshot, StatusPlan,
     StatusSnapshot, WorkerEvent, WorkerFacts, WorkerPayload, WorkerRefusal, check_status_request,
     check_token_revocation, identity_name, identity_of, may_manage, plan_expiry, plan_identity,

@@ -11,14 +11,15 @@
 //! recorded as ([`By`]) and at which level. Every status change goes through
 //! [`apply_cert_action`], the one certification gate.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::json;
 use steward_audit::event::{
-    ApprovalsNeeded, EventPayload, InitialApprovalRef, PermitRevoked, Personal, PersonalText,
-    PromotionApprovalRef, WorkerCertificationGrace, WorkerCertifiedInitially, WorkerExpired,
-    WorkerIdentityCreated, WorkerInitialCertificationApproved, WorkerInitialCertificationRequested,
-    WorkerOutcomeRecorded, WorkerProbationEnded, WorkerPromoted, WorkerPromotionApproved,
-    WorkerRecertified, WorkerRegistered, WorkerReinstated, WorkerRevoked, WorkerSuspended,
+    ApprovalsNeeded, EventPayload, EventType, InitialApprovalRef, PermitRevoked, Personal,
+    PersonalText, PromotionApprovalRef, WorkerCertificationGrace, WorkerCertifiedInitially,
+    WorkerExpired, WorkerIdentityCreated, WorkerInitialCertificationApproved,
+    WorkerInitialCertificationRequested, WorkerOutcomeRecorded, WorkerProbationEnded,
+    WorkerPromoted, WorkerPromotionApproved, WorkerRecertified, WorkerRegistered, WorkerReinstated,
+    WorkerRevoked, WorkerSuspended,
 };
 use steward_policy::{Level, Role};
 
@@ -112,54 +113,75 @@ pub enum WorkerRefusal {
     },
 }
 
-/// Declares [`WorkerPayload`], the closed set of payloads a worker plan appends.
+/// Declares [`WorkerPayload`] over the payload structs, with a `From` for each.
 macro_rules! worker_payloads {
-    ($($payload:ident,)*) => {
-        /// The payload of one event a worker plan appends.
+    ($($variant:ident($payload:ident),)*) => {
+        /// The data of one event a worker plan appends: one of the closed set of payloads
+        /// of `steward_audit::event`, written through `NewEvent::typed` as its own type.
         #[derive(Debug, Clone, PartialEq)]
         pub enum WorkerPayload {
-            $($payload($payload),)*
-        }
-
-        impl WorkerPayload {
-            /// Hands the payload, as its own type, to `sink`.
-            pub fn send<S: PayloadSink>(self, sink: S) -> S::Output {
-                match self {
-                    $(WorkerPayload::$payload(payload) => sink.payload(payload),)*
-                }
-            }
+            $($variant($payload),)*
         }
 
         $(impl From<$payload> for WorkerPayload {
             fn from(payload: $payload) -> WorkerPayload {
-                WorkerPayload::$payload(payload)
+                WorkerPayload::$variant(payload)
             }
         })*
+
+        impl Serialize for WorkerPayload {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(WorkerPayload::$variant(payload) => payload.serialize(serializer),)*
+                }
+            }
+        }
+
+        impl EventPayload for WorkerPayload {
+            /// Meaningless for the union: [`EventPayload::event_type`] names the type.
+            const TYPE: EventType = EventType::WorkerRegistered;
+
+            fn event_type(&self) -> EventType {
+                match self {
+                    $(WorkerPayload::$variant(payload) => payload.event_type(),)*
+                }
+            }
+
+            fn take_personal(&mut self) -> Option<Personal> {
+                match self {
+                    $(WorkerPayload::$variant(payload) => payload.take_personal(),)*
+                }
+            }
+        }
     };
 }
 
 worker_payloads! {
-    WorkerRegistered,
-    WorkerIdentityCreated,
-    WorkerOutcomeRecorded,
-    WorkerPromotionApproved,
-    WorkerPromoted,
-    WorkerInitialCertificationRequested,
-    WorkerInitialCertificationApproved,
-    WorkerCertifiedInitially,
-    WorkerCertificationGrace,
-    WorkerSuspended,
-    WorkerReinstated,
-    WorkerRevoked,
-    WorkerExpired,
-    WorkerProbationEnded,
-    WorkerRecertified,
+    Registered(WorkerRegistered),
+    IdentityCreated(WorkerIdentityCreated),
+    OutcomeRecorded(WorkerOutcomeRecorded),
+    PromotionApproved(WorkerPromotionApproved),
+    Promoted(WorkerPromoted),
+    InitialCertificationRequested(WorkerInitialCertificationRequested),
+    InitialCertificationApproved(WorkerInitialCertificationApproved),
+    CertifiedInitially(WorkerCertifiedInitially),
+    CertificationGrace(WorkerCertificationGrace),
+    Suspended(WorkerSuspended),
+    Reinstated(WorkerReinstated),
+    Revoked(WorkerRevoked),
+    Expired(WorkerExpired),
+    ProbationEnded(WorkerProbationEnded),
+    Recertified(WorkerRecertified),
 }
 
-/// Takes a payload of any type: the store's append, or a test's reader.
-pub trait PayloadSink {
-    type Output;
-    fn payload<P: EventPayload>(self, payload: P) -> Self::Output;
+/// A plan's events are written, never read as the union: a reader knows the event type
+/// and reads that type's payload.
+impl<'de> Deserialize<'de> for WorkerPayload {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<WorkerPayload, D::Error> {
+        Err(serde::de::Error::custom(
+            "a worker event is read as the payload of its own type",
+        ))
+    }
 }
 
 /// One audit event a worker plan appends about its worker.

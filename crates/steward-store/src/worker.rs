@@ -22,11 +22,11 @@ mod row;
 mod status;
 mod timers;
 
-use steward_audit::{Actor, EventPayload, Subject};
+use steward_audit::{Actor, Subject};
 use steward_permits::{
     ApprovalRefusal, By, CertAction, CertTransitionError, Eligibility, OperationStats,
-    OutcomeRefusal, PayloadSink, PrincipalFacts, Recertification, RegistrationSnapshot, Timestamp,
-    WorkerEvent, WorkerFacts, WorkerRecord, WorkerRefusal, plan_registration, recertification,
+    OutcomeRefusal, PrincipalFacts, Recertification, RegistrationSnapshot, Timestamp, WorkerEvent,
+    WorkerFacts, WorkerRecord, WorkerRefusal, plan_registration, recertification,
 };
 use steward_policy::{CertificationStatus, Level, WorkerStanding};
 
@@ -432,35 +432,8 @@ async fn append_events(
             worker_id: Some(worker_id.to_owned()),
             ..Subject::default()
         };
-        let typed = event.payload.send(Typed {
-            now_ms,
-            actor,
-            about,
-            level: event.level,
-        })?;
+        let typed = NewEvent::typed(now_ms, actor, about, Some(event.level), event.payload)?;
         append_event(tx, typed).await?;
     }
     Ok(())
-}
-
-/// Makes a plan's payload, of whichever type, into the event to append.
-struct Typed {
-    now_ms: i64,
-    actor: Actor,
-    about: Subject,
-    level: Level,
-}
-
-impl PayloadSink for Typed {
-    type Output = Result<NewEvent, StoreError>;
-
-    fn payload<P: EventPayload>(self, payload: P) -> Self::Output {
-        NewEvent::typed(
-            self.now_ms,
-            self.actor,
-            self.about,
-            Some(self.level),
-            payload,
-        )
-    }
 }

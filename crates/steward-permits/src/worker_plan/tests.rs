@@ -46,30 +46,22 @@ fn principal(id: &str, human: bool, roles: &[Role]) -> PrincipalFacts {
     }
 }
 
-/// One event as `kind by level data [personal fields]`, the data as it is hashed.
-struct Render;
-
-impl PayloadSink for Render {
-    type Output = String;
-
-    fn payload<P: EventPayload>(self, mut payload: P) -> String {
-        let personal = payload.take_personal();
-        let data = serde_json::to_value(&payload).expect("serializes");
-        let personal = personal.map_or(String::new(), |p| format!(" {p:?}"));
-        format!(
-            "{} {}{personal}",
-            payload.event_type(),
-            canonical_json(&data)
-        )
-    }
-}
-
+/// Each event as `by@level kind data [personal fields]`, the data as it is hashed.
 fn events(events: &[WorkerEvent]) -> String {
     events
         .iter()
         .map(|e| {
-            let by = format!("{:?}", e.by);
-            format!("{by}@{} {}\n", e.level, e.payload.clone().send(Render))
+            let mut payload = e.payload.clone();
+            let personal = payload.take_personal();
+            let data = serde_json::to_value(&payload).expect("serializes");
+            let personal = personal.map_or(String::new(), |p| format!(" {p:?}"));
+            format!(
+                "{:?}@{} {} {}{personal}\n",
+                e.by,
+                e.level,
+                payload.event_type(),
+                canonical_json(&data)
+            )
         })
         .collect()
 }
