@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use steward_policy::{ApprovalRequirements, Role};
+use steward_policy::{ApprovalRequirements, Level, Role};
 
 use crate::names::string_enum;
 
@@ -66,6 +66,36 @@ pub enum ApprovalRefusal {
     Executor { principal: String },
     #[error("one vote per person: `{principal}` already approved this permit as `{role}`")]
     AlreadyApproved { principal: String, role: Role },
+}
+
+impl ApprovalRefusal {
+    /// The refusal as said of a promotion (or an initial certification) to `target`: the
+    /// same rules, in the words of a promotion rather than a permit.
+    pub fn promotion_message(&self, target: Level) -> String {
+        match self {
+            ApprovalRefusal::NotHuman { principal } => {
+                format!("only humans approve a promotion: `{principal}` is not a human")
+            }
+            ApprovalRefusal::RoleNotHeld { principal, role } => {
+                format!("role not held: `{principal}` does not hold the role `{role}`")
+            }
+            ApprovalRefusal::RoleNotEligible { role } => format!(
+                "role not eligible: the role `{role}` may not approve a promotion to level {target}"
+            ),
+            ApprovalRefusal::Requester { principal } => format!(
+                "segregation of duties: `{principal}` asked for this certification and may not approve it"
+            ),
+            ApprovalRefusal::WorkerOwner { principal } => format!(
+                "segregation of duties: `{principal}` owns the worker and may not approve its promotion"
+            ),
+            ApprovalRefusal::Executor { principal } => format!(
+                "segregation of duties: `{principal}` is the worker and may not approve its own promotion"
+            ),
+            ApprovalRefusal::AlreadyApproved { principal, role } => format!(
+                "one vote per person: `{principal}` already approved this promotion as `{role}`"
+            ),
+        }
+    }
 }
 
 /// Whether `candidate` may decide on a permit with requirements `req`, acting as `role`,

@@ -44,6 +44,7 @@ mod time;
 mod timers;
 mod wait;
 mod window;
+mod worker_plan;
 
 pub use approval::{
     ApprovalRefusal, Candidate, Channel, Decision, Parties, QuorumStatus, RecordedApproval,
@@ -111,3 +112,13 @@ pub use timers::{
 };
 pub use wait::{WaitFacts, WaitOutcome, WaitUntil, wait_outcome};
 pub use window::{RenewalApproval, WindowError, check_renewal, validity};
+pub use worker_plan::{
+    CascadeRevocation, InitialApproval, InitialApprovalPlan, InitialApprovalSnapshot,
+    InitialCertificationRecord, InitialRequestPlan, InitialRequestSnapshot, LivePermit,
+    OutcomePlan, OutcomeSnapshot, PrincipalFacts, PriorRecordView, PromotionApproval,
+    PromotionPlan, PromotionSnapshot, RegistrationPlan, RegistrationSnapshot, StatusPlan,
+    StatusSnapshot, WorkerEvent, WorkerFacts, WorkerPayload, WorkerRefusal, check_status_request,
+    check_token_revocation, identity_name, identity_of, may_manage, plan_expiry, plan_identity,
+    plan_initial_approval, plan_initial_request, plan_outcome, plan_promotion_approval,
+    plan_registration, plan_status_change, plan_timer,
+};

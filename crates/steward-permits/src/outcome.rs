@@ -11,6 +11,8 @@
 //! success rate, "no incident", "no violation ever"), but a success does not count towards
 //! promotion: an unverifiable report may lower a worker's standing, never raise it.
 
+use serde_json::Value;
+use steward_audit::{AuditEntry, EventType};
 use steward_policy::{Environment, Level};
 
 use crate::certification::{OperationOutcome, OperationResult};
@@ -96,6 +98,31 @@ pub struct DecisionSeen {
     pub environment: Option<Environment>,
     /// The level of the permit the operation was authorized under, if any.
     pub permit_level: Option<Level>,
+}
+
+impl DecisionSeen {
+    /// The audit entry a report names by `seq`, as evidence: an allowed authorize decision
+    /// names its worker, its operation's environment and, under a permit, the permit's
+    /// level (the entry's level). Any other entry is not `allowed`.
+    pub fn of(entry: &AuditEntry) -> DecisionSeen {
+        let data = &entry.data;
+        let allowed = entry.event_type == EventType::AuthorizeAllowed.as_str()
+            && data["allow"] == Value::Bool(true);
+        let environment = data["operation"]["environment"]
+            .as_str()
+            .and_then(|e| e.parse::<Environment>().ok());
+        let permit_level = if data["permit_id"].is_string() {
+            entry.level.and_then(Level::new)
+        } else {
+            None
+        };
+        DecisionSeen {
+            allowed,
+            worker_id: entry.subject.worker_id.clone(),
+            environment,
+            permit_level,
+        }
+    }
 }
 
 /// Why a report is refused. Nothing is recorded.

@@ -5,9 +5,11 @@
 //!
 //! Each public method is one use case and one transaction. It loads the worker under a
 //! lock (PostgreSQL `SELECT … FOR UPDATE`; on SQLite every write transaction already holds
-//! the database write lock), asks `steward_permits`' certification rules what may happen,
-//! saves what they return with an optimistic check on `workers.version`, and appends its
-//! audit events in the same transaction. A refusal writes nothing.
+//! the database write lock) with what else the decision reads, and asks one pure function
+//! of `steward_permits` (`plan_*`, module `worker_plan`) for a plan or a refusal. It saves
+//! the plan's record with an optimistic check on `workers.version`, writes the plan's
+//! rows, and appends its typed audit events in the same transaction. A refusal writes
+//! nothing.
 //!
 //! Time comes in as `now_ms` from the caller's clock (the server's injectable one), never
 //! from this crate's, so that a test can step over the 30/90/180-day thresholds.
@@ -20,26 +22,27 @@ mod row;
 mod status;
 mod timers;
 
-use steward_audit::event::WorkerRegistered;
-use steward_audit::{Actor, EventPayload, Subject};
+use steward_audit::{Actor, Subject};
 use steward_permits::{
-    ApprovalRefusal, CertAction, CertTransitionError, Eligibility, OperationStats, OutcomeRefusal,
-    Recertification, Timestamp, WorkerRecord, recertification,
+    ApprovalRefusal, By, CertAction, CertTransitionError, Eligibility, OperationStats,
+    OutcomeRefusal, PrincipalFacts, Recertification, RegistrationSnapshot, Timestamp, WorkerEvent,
+    WorkerFacts, WorkerRecord, WorkerRefusal, plan_registration, recertification,
 };
-use steward_policy::{CertificationStatus, Level, Role, WorkerStanding};
+use steward_policy::{CertificationStatus, Level, WorkerStanding};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalKind};
-use crate::store::{Store, new_id, on_pool};
+use crate::store::{Store, Tx, new_id, on_pool};
 
 pub use identity::NewWorkerToken;
-pub use initial::{
-    InitialApproval, InitialCertificationRecord, InitialCertificationState, PriorRecordView,
-};
+pub use initial::InitialCertificationState;
 pub use outcome::{NewOutcome, OutcomeEvidence, OutcomeRecord};
-pub use promotion::{PromotionApproval, PromotionState};
+pub use promotion::PromotionState;
 pub use status::Revocation;
+pub use steward_permits::{
+    InitialApproval, InitialCertificationRecord, PriorRecordView, PromotionApproval,
+};
 
 /// The most workers [`Store::list_workers`] returns at once.
 pub const MAX_WORKER_PAGE: u32 = 200;
@@ -111,6 +114,16 @@ impl Worker {
         }
     }
 
+    /// The worker as the pure rules' snapshots see it.
+    pub fn facts(&self) -> WorkerFacts<'_> {
+        WorkerFacts {
+            id: &self.id,
+            owner_id: &self.owner_id,
+            principal_id: self.principal_id.as_deref(),
+            record: self.record(),
+        }
+    }
+
     /// This worker with `record`'s certification fields.
     fn with_record(&self, record: &WorkerRecord) -> Worker {
         Worker {
@@ -173,7 +186,7 @@ pub enum WorkerError {
     },
     /// The approver may not approve this promotion (role, segregation of duties, one vote
     /// per person).
-    #[error("{}", approver_refusal_message(refusal, *target))]
+    #[error("{}", refusal.promotion_message(*target))]
     ApproverRefused {
         target: Level,
         refusal: ApprovalRefusal,
@@ -224,6 +237,54 @@ pub enum WorkerError {
     EvidenceAlreadyUsed { message: String },
 }
 
+impl From<WorkerRefusal> for WorkerError {
+    fn from(refusal: WorkerRefusal) -> WorkerError {
+        use WorkerRefusal as R;
+        match refusal {
+            R::Invalid { field, message } => WorkerError::Invalid { field, message },
+            R::BadReference { field, message } => WorkerError::BadReference { field, message },
+            R::NotOwner { worker_id, action } => WorkerError::NotOwner { worker_id, action },
+            R::IdentityExists {
+                worker_id,
+                principal_id,
+            } => WorkerError::IdentityExists {
+                worker_id,
+                principal_id,
+            },
+            R::NoIdentity { worker_id } => WorkerError::NoIdentity { worker_id },
+            R::NotEligible {
+                worker_id,
+                target,
+                eligibility,
+            } => WorkerError::NotEligible {
+                worker_id,
+                target,
+                eligibility,
+            },
+            R::Approver { target, refusal } => WorkerError::ApproverRefused { target, refusal },
+            R::InitialCertification(error) => WorkerError::InitialCertification(error),
+            R::IllegalTransition { worker_id, error } => {
+                WorkerError::IllegalTransition { worker_id, error }
+            }
+            R::HumanOnly { action } => WorkerError::HumanOnly { action },
+            R::RecertificationNotRequired { worker_id } => {
+                WorkerError::RecertificationNotRequired { worker_id }
+            }
+            R::ProbationNotOver {
+                worker_id,
+                until_ms,
+            } => WorkerError::ProbationNotOver {
+                worker_id,
+                until_ms,
+            },
+            R::Outcome(refusal) => WorkerError::OutcomeRefused(refusal),
+            R::NotFound { what, id } => StoreError::NotFound { what, id }.into(),
+            R::Conflict { message } => StoreError::Conflict { message }.into(),
+            R::Corrupt { what, id, problem } => StoreError::corrupt(what, id, problem).into(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for WorkerError {
     fn from(error: sqlx::Error) -> WorkerError {
         WorkerError::Store(error.into())
@@ -243,50 +304,37 @@ impl Store {
         new: NewWorker,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        let display_name = new.display_name.trim().to_owned();
-        if display_name.is_empty() {
-            return Err(WorkerError::Invalid {
-                field: "display_name",
-                message: "must not be empty".to_owned(),
-            });
-        }
-        if let Some(i) = new.domains.iter().position(|d| d.trim().is_empty()) {
-            return Err(WorkerError::Invalid {
-                field: "domains",
-                message: format!("domain {i} is empty"),
-            });
-        }
-        let record = WorkerRecord::registered(Timestamp(now_ms));
+        let mut tx = self.begin().await?;
+        let owner = row::principal(&mut tx, &new.owner_id).await?;
+        let identity = match &new.principal_id {
+            Some(id) => row::principal(&mut tx, id).await?,
+            None => None,
+        };
+        let plan = plan_registration(&RegistrationSnapshot {
+            display_name: &new.display_name,
+            owner_id: &new.owner_id,
+            owner: owner.as_ref().map(principal_facts).as_ref(),
+            principal_id: new.principal_id.as_deref(),
+            identity: identity.as_ref().map(principal_facts).as_ref(),
+            domains: &new.domains,
+            now: Timestamp(now_ms),
+        })?;
         let worker = Worker {
             id: new_id(),
-            display_name,
+            display_name: plan.display_name,
             owner_id: new.owner_id,
             principal_id: new.principal_id,
-            level: record.level,
-            status: record.status,
+            level: plan.record.level,
+            status: plan.record.status,
             domains: new.domains,
             level_granted_at_ms: now_ms,
             recertify_by_ms: None,
             probation_until_ms: None,
-            stats: record.stats,
+            stats: plan.record.stats,
             version: 1,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
         };
-
-        let mut tx = self.begin().await?;
-        let owner = row::principal(&mut tx, &worker.owner_id).await?;
-        check_owner(owner.as_ref(), &worker.owner_id)?;
-        if let Some(identity) = &worker.principal_id {
-            if *identity == worker.owner_id {
-                return Err(WorkerError::BadReference {
-                    field: "principal_id",
-                    message: "a worker cannot own itself".to_owned(),
-                });
-            }
-            let principal = row::principal(&mut tx, identity).await?;
-            check_identity(principal.as_ref(), identity)?;
-        }
         match row::insert(&mut tx, &worker).await {
             Err(error) if error.is_conflict() => {
                 return Err(StoreError::Conflict {
@@ -299,23 +347,7 @@ impl Store {
             }
             other => other?,
         }
-        append_event(
-            &mut tx,
-            typed_worker_event(
-                by,
-                now_ms,
-                &worker,
-                WorkerRegistered {
-                    display_name: worker.display_name.clone(),
-                    owner_id: worker.owner_id.clone(),
-                    principal_id: worker.principal_id.clone(),
-                    domains: worker.domains.clone(),
-                    level: worker.level.value(),
-                    status: worker.status.as_str().to_owned(),
-                },
-            )?,
-        )
-        .await?;
+        append_events(&mut tx, by, &worker.id, vec![plan.event], now_ms).await?;
         tx.commit().await?;
         Ok(worker)
     }
@@ -372,110 +404,36 @@ impl Store {
     }
 }
 
-/// A typed audit event about `worker`, at its level.
-fn typed_worker_event(
+/// A principal as the pure rules' snapshots see it.
+fn principal_facts(principal: &Principal) -> PrincipalFacts {
+    PrincipalFacts {
+        id: principal.id.clone(),
+        human: principal.kind == PrincipalKind::Human,
+        roles: principal.roles.clone(),
+        disabled: principal.disabled_at_ms.is_some(),
+    }
+}
+
+/// Appends a plan's events about worker `worker_id`, in order: [`By::Caller`] as `by`,
+/// [`By::System`] as Steward.
+async fn append_events(
+    tx: &mut Tx<'_>,
     by: &Actor,
+    worker_id: &str,
+    events: Vec<WorkerEvent>,
     now_ms: i64,
-    worker: &Worker,
-    payload: impl EventPayload,
-) -> Result<NewEvent, StoreError> {
-    NewEvent::typed(
-        now_ms,
-        by.clone(),
-        Subject {
-            worker_id: Some(worker.id.clone()),
+) -> Result<(), StoreError> {
+    for event in events {
+        let actor = match event.by {
+            By::Caller => by.clone(),
+            By::System => crate::permit::system_actor(),
+        };
+        let about = Subject {
+            worker_id: Some(worker_id.to_owned()),
             ..Subject::default()
-        },
-        Some(worker.level),
-        payload,
-    )
-}
-
-/// An audit event about `worker`, at its level.
-fn worker_event(
-    by: &Actor,
-    now_ms: i64,
-    event_type: &str,
-    worker: &Worker,
-    data: serde_json::Value,
-) -> NewEvent {
-    NewEvent {
-        ts_ms: now_ms,
-        event_type: event_type.to_owned(),
-        actor: by.clone(),
-        subject: Subject {
-            worker_id: Some(worker.id.clone()),
-            ..Subject::default()
-        },
-        level: Some(worker.level),
-        data,
+        };
+        let typed = NewEvent::typed(now_ms, actor, about, Some(event.level), event.payload)?;
+        append_event(tx, typed).await?;
     }
-}
-
-fn check_owner(owner: Option<&Principal>, id: &str) -> Result<(), WorkerError> {
-    let problem = match owner {
-        None => Some(format!("no principal `{id}`")),
-        Some(p) if p.disabled_at_ms.is_some() => Some(format!("principal `{id}` is disabled")),
-        Some(p) if p.kind == PrincipalKind::Agent && !p.has_role(Role::Master) => Some(format!(
-            "principal `{id}` is an agent without the role `master`; an owner is a human or a master"
-        )),
-        Some(_) => None,
-    };
-    match problem {
-        Some(message) => Err(WorkerError::BadReference {
-            field: "owner_id",
-            message,
-        }),
-        None => Ok(()),
-    }
-}
-
-fn check_identity(identity: Option<&Principal>, id: &str) -> Result<(), WorkerError> {
-    let problem = match identity {
-        None => Some(format!("no principal `{id}`")),
-        Some(p) if p.disabled_at_ms.is_some() => Some(format!("principal `{id}` is disabled")),
-        Some(p) if p.kind != PrincipalKind::Agent => {
-            Some(format!("principal `{id}` is not an agent"))
-        }
-        Some(p) if !p.has_role(Role::Worker) => {
-            Some(format!("principal `{id}` does not hold the role `worker`"))
-        }
-        Some(_) => None,
-    };
-    match problem {
-        Some(message) => Err(WorkerError::BadReference {
-            field: "principal_id",
-            message,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// `ApprovalRefusal`'s messages speak of permits; these speak of promotions.
-fn approver_refusal_message(refusal: &ApprovalRefusal, target: Level) -> String {
-    match refusal {
-        ApprovalRefusal::NotHuman { principal } => {
-            format!("only humans approve a promotion: `{principal}` is not a human")
-        }
-        ApprovalRefusal::RoleNotHeld { principal, role } => {
-            format!("role not held: `{principal}` does not hold the role `{role}`")
-        }
-        ApprovalRefusal::RoleNotEligible { role } => format!(
-            "role not eligible: the role `{role}` may not approve a promotion to level {target}"
-        ),
-        ApprovalRefusal::Requester { principal } => format!(
-            "segregation of duties: `{principal}` asked for this certification and may not approve it"
-        ),
-        ApprovalRefusal::WorkerOwner { principal } => {
-            format!(
-                "segregation of duties: `{principal}` owns the worker and may not approve its promotion"
-            )
-        }
-        ApprovalRefusal::Executor { principal } => format!(
-            "segregation of duties: `{principal}` is the worker and may not approve its own promotion"
-        ),
-        ApprovalRefusal::AlreadyApproved { principal, role } => format!(
-            "one vote per person: `{principal}` already approved this promotion as `{role}`"
-        ),
-    }
+    Ok(())
 }

@@ -439,3 +439,38 @@ proptest! {
         prop_assert_eq!(ids.len(), accepted.len());
     }
 }
+
+#[test]
+fn refusals_of_a_promotion_speak_of_the_promotion() {
+    let who = || "eve".to_owned();
+    let refusals = [
+        ApprovalRefusal::NotHuman { principal: who() },
+        ApprovalRefusal::RoleNotHeld {
+            principal: who(),
+            role: Role::Cto,
+        },
+        ApprovalRefusal::RoleNotEligible { role: Role::Cto },
+        ApprovalRefusal::Requester { principal: who() },
+        ApprovalRefusal::WorkerOwner { principal: who() },
+        ApprovalRefusal::Executor { principal: who() },
+        ApprovalRefusal::AlreadyApproved {
+            principal: who(),
+            role: Role::Cto,
+        },
+    ];
+    let target = Level::new(3).unwrap();
+    let out: String = refusals
+        .iter()
+        .map(|r| format!("{}\n", r.promotion_message(target)))
+        .collect();
+    expect![[r#"
+        only humans approve a promotion: `eve` is not a human
+        role not held: `eve` does not hold the role `cto`
+        role not eligible: the role `cto` may not approve a promotion to level 3
+        segregation of duties: `eve` asked for this certification and may not approve it
+        segregation of duties: `eve` owns the worker and may not approve its promotion
+        segregation of duties: `eve` is the worker and may not approve its own promotion
+        one vote per person: `eve` already approved this promotion as `cto`
+    "#]]
+    .assert_eq(&out);
+}

@@ -272,3 +272,71 @@ fn a_decision_counts_when_it_allowed_this_worker() {
         expect!["refused: the audit event named is not an allowed authorize decision"],
     );
 }
+
+#[test]
+fn an_audit_entry_as_decision_evidence() {
+    use serde_json::json;
+    use steward_audit::{Actor, ActorKind, AuditEntry, Hash, Subject};
+
+    let entry = |event_type: &str, level: Option<u8>, data| AuditEntry {
+        seq: 7,
+        ts_ms: 0,
+        event_type: event_type.into(),
+        actor: Actor {
+            kind: ActorKind::Agent,
+            id: IDENTITY.into(),
+            roles: Vec::new(),
+            channel: None,
+        },
+        subject: Subject {
+            worker_id: Some(WORKER.into()),
+            ..Subject::default()
+        },
+        level,
+        data,
+        prev_hash: Hash::ZERO,
+        hash: Hash::ZERO,
+    };
+    let allowed =
+        json!({"allow": true, "permit_id": "pm1", "operation": {"environment": "production"}});
+    let cases = [
+        (
+            "allowed, under a permit",
+            entry("authorize.allowed", Some(3), allowed.clone()),
+        ),
+        (
+            "allowed, no permit",
+            entry(
+                "authorize.allowed",
+                Some(3),
+                json!({"allow": true, "permit_id": null,
+                  "operation": {"environment": "staging"}}),
+            ),
+        ),
+        (
+            "denied",
+            entry("authorize.denied", Some(3), json!({"allow": false})),
+        ),
+        ("another type", entry("permit.requested", Some(3), allowed)),
+        (
+            "unknown environment",
+            entry(
+                "authorize.allowed",
+                None,
+                json!({"allow": true, "operation": {"environment": "moon"}}),
+            ),
+        ),
+    ];
+    let out: String = cases
+        .iter()
+        .map(|(name, entry)| format!("{name}: {:?}\n", DecisionSeen::of(entry)))
+        .collect();
+    expect![[r#"
+        allowed, under a permit: DecisionSeen { allowed: true, worker_id: Some("w-1"), environment: Some(Production), permit_level: Some(Level(3)) }
+        allowed, no permit: DecisionSeen { allowed: true, worker_id: Some("w-1"), environment: Some(Staging), permit_level: None }
+        denied: DecisionSeen { allowed: false, worker_id: Some("w-1"), environment: None, permit_level: None }
+        another type: DecisionSeen { allowed: false, worker_id: Some("w-1"), environment: Some(Production), permit_level: Some(Level(3)) }
+        unknown environment: DecisionSeen { allowed: true, worker_id: Some("w-1"), environment: None, permit_level: None }
+    "#]]
+    .assert_eq(&out);
+}

@@ -6,13 +6,13 @@
 //! roles, so an owner can mint no other kind of principal; and a token is only ever
 //! minted for the identity bound to a worker the caller owns.
 
-use serde_json::json;
 use steward_audit::Subject;
+use steward_permits::{
+    check_token_revocation, identity_name, identity_of, may_manage, plan_identity,
+};
 use steward_policy::Role;
 
-use super::{Worker, WorkerError, row, worker_event};
-use crate::audit::append_event;
-use crate::error::StoreError;
+use super::{Worker, WorkerError, append_events, principal_facts, row};
 use crate::principal::{Principal, PrincipalKind, insert_principal};
 use crate::store::{self, Store, new_id};
 use crate::token::{NewToken, TokenInfo, TokenRevocation, mint_in, revoke_in};
@@ -41,25 +41,9 @@ impl Store {
         name: Option<String>,
         now_ms: i64,
     ) -> Result<(Worker, Principal), WorkerError> {
-        let name = match name.as_deref().map(str::trim) {
-            None => format!("worker:{worker_id}"),
-            Some("") => {
-                return Err(WorkerError::Invalid {
-                    field: "name",
-                    message: "must not be empty".to_owned(),
-                });
-            }
-            Some(name) => name.to_owned(),
-        };
+        let name = identity_name(worker_id, name.as_deref())?;
         let mut tx = self.begin().await?;
         let worker = row::lock(&mut tx, worker_id).await?;
-        check_manager(by, &worker, "create its identity")?;
-        if let Some(bound) = &worker.principal_id {
-            return Err(WorkerError::IdentityExists {
-                worker_id: worker.id.clone(),
-                principal_id: bound.clone(),
-            });
-        }
         let identity = Principal {
             id: new_id(),
             kind: PrincipalKind::Agent,
@@ -68,24 +52,11 @@ impl Store {
             created_at_ms: store::now_ms(),
             disabled_at_ms: None,
         };
-        let about_worker = Subject {
-            worker_id: Some(worker.id.clone()),
-            ..Subject::default()
-        };
+        let event = plan_identity(&principal_facts(by), &worker.facts(), &identity.id)?;
         let actor = by.actor();
-        insert_principal(&mut tx, &actor, &identity, about_worker).await?;
+        insert_principal(&mut tx, &actor, &identity, about(&worker)).await?;
         let bound = row::bind_identity(&mut tx, &worker, &identity.id, now_ms).await?;
-        append_event(
-            &mut tx,
-            worker_event(
-                &actor,
-                now_ms,
-                "worker.identity_created",
-                &bound,
-                json!({ "principal_id": identity.id }),
-            ),
-        )
-        .await?;
+        append_events(&mut tx, &actor, &bound.id, vec![event], now_ms).await?;
         tx.commit().await?;
         Ok((bound, identity))
     }
@@ -103,8 +74,9 @@ impl Store {
     ) -> Result<TokenInfo, WorkerError> {
         let mut tx = self.begin().await?;
         let worker = row::lock(&mut tx, worker_id).await?;
-        check_manager(by, &worker, "mint tokens for it")?;
-        let identity = identity_of(&worker)?.to_owned();
+        let facts = worker.facts();
+        may_manage(&principal_facts(by), &facts, "mint tokens for it")?;
+        let identity = identity_of(&facts)?.to_owned();
         let token = mint_in(
             &mut tx,
             &by.actor(),
@@ -130,7 +102,7 @@ impl Store {
         worker_id: &str,
     ) -> Result<Vec<TokenInfo>, WorkerError> {
         let worker = self.worker(worker_id).await?;
-        check_manager(by, &worker, "list its tokens")?;
+        may_manage(&principal_facts(by), &worker.facts(), "list its tokens")?;
         match &worker.principal_id {
             Some(identity) => Ok(self.list_tokens(identity).await?),
             None => Ok(Vec::new()),
@@ -151,15 +123,8 @@ impl Store {
         let token = self.token_by_id(token_id).await?;
         let mut tx = self.begin().await?;
         let worker = row::lock(&mut tx, worker_id).await?;
-        check_manager(by, &worker, "revoke its tokens")?;
-        if worker.principal_id.as_deref() != Some(token.principal_id.as_str()) {
-            // Not 403: whose token it is stays unsaid.
-            return Err(StoreError::NotFound {
-                what: "token of this worker",
-                id: token_id.to_owned(),
-            }
-            .into());
-        }
+        let caller = principal_facts(by);
+        check_token_revocation(&caller, &worker.facts(), token_id, &token.principal_id)?;
         let (changed, cascaded) = revoke_in(
             &mut tx,
             &by.actor(),
@@ -178,26 +143,6 @@ impl Store {
             cascaded,
         })
     }
-}
-
-/// The owner of `worker`, or an admin, may manage its identity; nobody else.
-fn check_manager(by: &Principal, worker: &Worker, action: &'static str) -> Result<(), WorkerError> {
-    if by.id == worker.owner_id || by.has_role(Role::Admin) {
-        return Ok(());
-    }
-    Err(WorkerError::NotOwner {
-        worker_id: worker.id.clone(),
-        action,
-    })
-}
-
-fn identity_of(worker: &Worker) -> Result<&str, WorkerError> {
-    worker
-        .principal_id
-        .as_deref()
-        .ok_or_else(|| WorkerError::NoIdentity {
-            worker_id: worker.id.clone(),
-        })
 }
 
 fn about(worker: &Worker) -> Subject {

@@ -2,29 +2,23 @@
 //! suspends its certification automatically on a safety violation or the third
 //! consecutive failed union operation (SPEC §5).
 //!
-//! Who may report, and whether a success counts towards promotion, is
-//! `steward_permits::check_outcome`'s decision: this module loads what the report names
-//! (the permit, or the audit event of an authorize decision) into its snapshot, and
-//! records the result in `worker_outcomes`, whose unique indexes let each permit and each
-//! decision back one outcome only, even when reports race.
+//! Who may report, whether a success counts towards promotion and what the outcome does
+//! to the certification is `steward_permits::plan_outcome`'s decision: this module loads
+//! what the report names (the permit, or the audit event of an authorize decision) into
+//! its snapshot, and records the result in `worker_outcomes`, whose unique indexes let
+//! each permit and each decision back one outcome only, even when reports race.
 
-use serde_json::json;
-use steward_audit::{Actor, ActorKind};
 use steward_permits::{
-    AutoSuspension, DecisionSeen, OperationOutcome, OperationResult, OutcomeParties, OutcomeReport,
-    PermitSeen, PermitState, SeenWork, Timestamp, check_outcome, record_outcome,
+    AutoSuspension, DecisionSeen, OperationOutcome, OperationResult, OutcomeReport,
+    OutcomeSnapshot, PermitSeen, PermitState, SeenWork, Timestamp, plan_outcome,
 };
-use steward_policy::{Environment, Level};
+use steward_policy::Level;
 
 use super::promotion::{ClosedBy, close_open_approvals};
-use super::{Worker, WorkerError, row, worker_event};
-use crate::audit::append_event;
+use super::{Worker, WorkerError, append_events, row};
 use crate::error::StoreError;
 use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
-
-/// The type of the audit event an authorize decision that allowed is recorded as.
-const AUTHORIZE_ALLOWED: &str = "authorize.allowed";
 
 /// The work Steward saw that an outcome report names as its evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,16 +50,6 @@ pub struct OutcomeRecord {
     pub worker: Worker,
     /// Why the outcome suspended the worker, if it did.
     pub suspension: Option<AutoSuspension>,
-}
-
-/// The actor of automatic acts: Steward itself.
-fn steward() -> Actor {
-    Actor {
-        kind: ActorKind::System,
-        id: "steward".to_owned(),
-        roles: Vec::new(),
-        channel: None,
-    }
 }
 
 impl Store {
@@ -103,25 +87,33 @@ impl Store {
         };
         let mut tx = self.begin().await?;
         let before = row::lock(&mut tx, worker_id).await?;
-        let parties = OutcomeParties {
-            worker_id: &before.id,
-            owner_id: &before.owner_id,
-            identity_id: before.principal_id.as_deref(),
-        };
-        let report = OutcomeReport {
-            result: new.result,
-            level: new.level,
-        };
-        let outcome =
-            check_outcome(&parties, &by.id, &report, &seen).map_err(WorkerError::OutcomeRefused)?;
         let id = new_id();
+        let (permit_id, authorize_seq) = match &new.evidence {
+            Some(OutcomeEvidence::Permit(id)) => (Some(id.as_str()), None),
+            Some(OutcomeEvidence::Decision(seq)) => (None, Some(*seq)),
+            None => (None, None),
+        };
+        let plan = plan_outcome(&OutcomeSnapshot {
+            worker: &before.facts(),
+            reporter_id: &by.id,
+            report: OutcomeReport {
+                result: new.result,
+                level: new.level,
+            },
+            seen: &seen,
+            outcome_id: &id,
+            permit_id,
+            authorize_seq,
+            now: Timestamp(now_ms),
+        })?;
+        let (outcome, by_id) = (&plan.outcome, &by.id);
         insert_outcome(
             &mut tx,
             &id,
             &before.id,
-            &outcome,
+            outcome,
             &new.evidence,
-            &by.id,
+            by_id,
             now_ms,
         )
         .await
@@ -129,67 +121,18 @@ impl Store {
             StoreError::Conflict { message } => WorkerError::EvidenceAlreadyUsed { message },
             other => other.into(),
         })?;
-        let (record, suspension) = record_outcome(before.record(), outcome, Timestamp(now_ms));
-        let after = row::save(&mut tx, &before, &record, now_ms).await?;
-        let (permit_id, authorize_seq) = match &new.evidence {
-            Some(OutcomeEvidence::Permit(id)) => (Some(id.as_str()), None),
-            Some(OutcomeEvidence::Decision(seq)) => (None, Some(*seq)),
-            None => (None, None),
-        };
-        let mut event = worker_event(
-            &by.actor(),
-            now_ms,
-            "worker.outcome_recorded",
-            &after,
-            json!({
-                "outcome_id": id,
-                "result": outcome.result.as_str(),
-                "operation_level": outcome.level.value(),
-                "basis": outcome.basis.as_str(),
-                "counts_towards_promotion": outcome.basis.counts(),
-                "permit_id": permit_id,
-                "authorize_seq": authorize_seq,
-                "status": after.status.as_str(),
-                "consecutive_union_failures": after.stats.consecutive_union_failures,
-            }),
-        );
-        event.level = Some(outcome.level);
-        append_event(&mut tx, event).await?;
-        if let Some(cause) = suspension {
+        let after = row::save(&mut tx, &before, &plan.record, now_ms).await?;
+        if plan.suspension.is_some() {
             close_open_approvals(&mut tx, &after.id, ClosedBy::Voided, now_ms).await?;
-            let (name, count) = match cause {
-                AutoSuspension::SafetyViolation => ("safety_violation", None),
-                AutoSuspension::ConsecutiveUnionFailures { count } => {
-                    ("consecutive_union_failures", Some(count))
-                }
-            };
-            append_event(
-                &mut tx,
-                worker_event(
-                    &steward(),
-                    now_ms,
-                    "worker.suspended",
-                    &after,
-                    json!({
-                        "automatic": true,
-                        "cause": name,
-                        "count": count,
-                        "reason": cause.to_string(),
-                        "from_status": before.status.as_str(),
-                        "to_status": after.status.as_str(),
-                        "reported_by": by.id,
-                    }),
-                ),
-            )
-            .await?;
         }
+        append_events(&mut tx, &by.actor(), &after.id, plan.events, now_ms).await?;
         tx.commit().await?;
         Ok(OutcomeRecord {
             id,
-            outcome,
+            outcome: plan.outcome,
             evidence: new.evidence,
             worker: after,
-            suspension,
+            suspension: plan.suspension,
         })
     }
 
@@ -242,28 +185,12 @@ impl Store {
         }))
     }
 
-    /// The audit event at `seq` as outcome evidence: an allowed authorize decision names
-    /// its worker, its operation's environment and, under a permit, the permit's level
-    /// (the event's level).
+    /// The audit event at `seq` as outcome evidence (`DecisionSeen::of`).
     async fn decision_seen(&self, seq: u64) -> Result<SeenWork, StoreError> {
         let Some(entry) = self.events(seq, 1).await?.pop().filter(|e| e.seq == seq) else {
             return Ok(SeenWork::Missing);
         };
-        let allowed = entry.event_type == AUTHORIZE_ALLOWED && entry.data["allow"] == json!(true);
-        let environment = entry.data["operation"]["environment"]
-            .as_str()
-            .and_then(|e| e.parse::<Environment>().ok());
-        let permit_level = if entry.data["permit_id"].is_string() {
-            entry.level.and_then(Level::new)
-        } else {
-            None
-        };
-        Ok(SeenWork::Decision(DecisionSeen {
-            allowed,
-            worker_id: entry.subject.worker_id,
-            environment,
-            permit_level,
-        }))
+        Ok(SeenWork::Decision(DecisionSeen::of(&entry)))
     }
 }
 

@@ -2,30 +2,18 @@
 //! under segregation of duties, and the promotion itself once the approvals meet the
 //! quorum. Steward never promotes on its own.
 
-use serde_json::json;
 use steward_audit::Actor;
 use steward_permits::{
-    Candidate, Eligibility, Parties, PromotionError, QuorumStatus, RecordedApproval, Timestamp,
-    check_approver, check_promotion, eligibility, promote, promotion_approvals,
+    Eligibility, PromotionApproval, PromotionSnapshot, QuorumStatus, Timestamp, eligibility,
+    plan_promotion_approval,
 };
 use steward_policy::{Level, Role};
 
-use super::{Worker, WorkerError, row, worker_event};
-use crate::audit::append_event;
+use super::{Worker, WorkerError, append_events, principal_facts, row};
 use crate::error::StoreError;
-use crate::personal::{PersonalText, PersonalValues, with_personal};
-use crate::principal::{Principal, PrincipalKind};
+use crate::personal::PersonalText;
+use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_tx};
-
-/// One human's approval of a promotion, still counting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PromotionApproval {
-    pub id: String,
-    pub principal_id: String,
-    pub role: Role,
-    pub comment: Option<String>,
-    pub created_at_ms: i64,
-}
 
 /// Where a promotion stands after an approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,144 +105,37 @@ impl Store {
         comment: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<PromotionState, WorkerError> {
-        let now = Timestamp(now_ms);
         let mut tx = self.begin().await?;
         let before = row::lock(&mut tx, worker_id).await?;
-        let record = before.record();
-
-        let verdict = eligibility(&record, target, now);
-        if !verdict.eligible {
-            return Err(WorkerError::NotEligible {
-                worker_id: before.id,
-                target,
-                eligibility: verdict,
-            });
-        }
-
-        let rules = promotion_approvals(target);
-        let mut approvals = open_approvals(&mut tx, &before.id, Some(target)).await?;
-        let parties = Parties {
-            requester: String::new(),
-            worker_id: before
-                .principal_id
-                .clone()
-                .unwrap_or_else(|| before.id.clone()),
-            worker_owner: before.owner_id.clone(),
-        };
-        let candidate = Candidate {
-            principal_id: by_principal.id.clone(),
-            human: by_principal.kind == PrincipalKind::Human,
-            roles: by_principal.roles.clone(),
-        };
-        check_approver(
-            &rules.requirements(),
-            &parties,
-            &candidate,
+        let plan = plan_promotion_approval(PromotionSnapshot {
+            worker: &before.facts(),
+            target,
+            approver: &principal_facts(by_principal),
             role,
-            &recorded(&approvals),
-        )
-        .map_err(|refusal| WorkerError::ApproverRefused { target, refusal })?;
-
-        let approval = PromotionApproval {
-            id: new_id(),
-            principal_id: by_principal.id.clone(),
-            role,
-            comment: comment.clone().map(PersonalText::into_column),
-            created_at_ms: now_ms,
-        };
-        insert_approval(&mut tx, &before.id, target, &approval).await?;
-        append_event(
-            &mut tx,
-            worker_event(
-                by,
-                now_ms,
-                "worker.promotion_approved",
-                &before,
-                // The comment is the approver's free text: stored encrypted for them.
-                with_personal(
-                    json!({
-                        "approval_id": approval.id,
-                        "target_level": target.value(),
-                        "principal_id": approval.principal_id,
-                        "role": role.as_str(),
-                    }),
-                    &approval.principal_id,
-                    PersonalValues::new().text("comment", comment.as_ref()),
-                ),
-            ),
-        )
-        .await?;
-        approvals.push(approval);
-
-        let counted = recorded(&approvals);
-        let quorum = check_promotion(&rules, &counted);
-        let promoted = if quorum.met {
-            match promote(&record, target, &counted, now) {
-                Ok(promoted) => Some(promoted),
-                // Eligibility was checked above on the same record and instant.
-                Err(PromotionError::NotEligible { .. }) => {
-                    return Err(WorkerError::NotEligible {
-                        worker_id: before.id,
-                        target,
-                        eligibility: verdict,
-                    });
-                }
-                // Cannot happen (the same quorum rule just said met); fail closed.
-                Err(PromotionError::ApprovalsMissing { .. }) => None,
-            }
-        } else {
-            None
-        };
-
-        let worker = match promoted {
+            comment: comment.as_ref(),
+            open: open_approvals(&mut tx, &before.id, Some(target)).await?,
+            approval_id: new_id(),
+            now: Timestamp(now_ms),
+        })?;
+        insert_approval(&mut tx, &before.id, target, &plan.approval).await?;
+        let worker = match &plan.promoted {
             Some(promoted) => {
-                let after = row::save(&mut tx, &before, &promoted, now_ms).await?;
+                let after = row::save(&mut tx, &before, promoted, now_ms).await?;
                 close_open_approvals(&mut tx, &after.id, ClosedBy::Promoted, now_ms).await?;
-                append_event(
-                    &mut tx,
-                    worker_event(
-                        by,
-                        now_ms,
-                        "worker.promoted",
-                        &after,
-                        json!({
-                            "from_level": before.level.value(),
-                            "to_level": after.level.value(),
-                            "status": after.status.as_str(),
-                            "probation_until": after.probation_until_ms,
-                            "recertify_by": after.recertify_by_ms,
-                            "approvals": approvals.iter().map(|a| json!({
-                                "approval_id": a.id,
-                                "principal_id": a.principal_id,
-                                "role": a.role.as_str(),
-                            })).collect::<Vec<_>>(),
-                        }),
-                    ),
-                )
-                .await?;
                 after
             }
             None => before,
         };
+        append_events(&mut tx, by, &worker.id, plan.events, now_ms).await?;
         tx.commit().await?;
         Ok(PromotionState {
             promoted: worker.level == target,
             worker,
             target,
-            approvals,
-            quorum,
+            approvals: plan.approvals,
+            quorum: plan.quorum,
         })
     }
-}
-
-fn recorded(approvals: &[PromotionApproval]) -> Vec<RecordedApproval> {
-    approvals
-        .iter()
-        .map(|a| RecordedApproval {
-            principal_id: a.principal_id.clone(),
-            role: a.role,
-        })
-        .collect()
 }
 
 /// One `promotion_approvals` row.

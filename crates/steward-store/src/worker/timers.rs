@@ -7,30 +7,17 @@
 //! | `certification_expiry` | `expire` → `expired` (a hard block) | `worker.expired` {automatic} |
 //! | `probation_end` | `end_probation` → `active` | `worker.probation_ended` {automatic} |
 //!
-//! The status changes go through `apply_cert_action` and `row::save` (optimistic version
-//! check), like the human use cases in `status.rs`, and record the same event types.
+//! `steward_permits::plan_timer` decides each (status changes through `apply_cert_action`);
+//! `row::save` writes them with the optimistic version check, like the human use cases in
+//! `status.rs`, and they record the same event types.
 
-use serde_json::json;
-use steward_audit::{Actor, ActorKind};
-use steward_permits::{
-    CertAction, DueTimer, TimerKind, Timestamp, WorkerRecord, apply_cert_action,
-    certification_grace_end, certification_timers,
-};
+use steward_permits::{DueTimer, Timestamp, certification_timers, plan_timer};
 
-use super::{Worker, WorkerError, row, worker_event};
-use crate::audit::append_event;
+use super::{Worker, WorkerError, append_events, row};
 use crate::error::StoreError;
+use crate::permit::system_actor;
 use crate::store::{Store, Tx, on_pool};
 use crate::timers::{FiredTimer, TimerReport, TimerSubject, already_fired, claim, has_unfired};
-
-fn steward() -> Actor {
-    Actor {
-        kind: ActorKind::System,
-        id: "steward".into(),
-        roles: Vec::new(),
-        channel: None,
-    }
-}
 
 impl Store {
     pub(crate) async fn run_worker_timers(
@@ -89,74 +76,20 @@ impl Store {
     }
 }
 
-/// Applies one claimed certification timer and appends its event; returns the worker as
-/// it now stands.
+/// Applies one claimed certification timer as `plan_timer` plans and appends its event;
+/// returns the worker as it now stands.
 async fn apply_timer(
     tx: &mut Tx<'_>,
     before: Worker,
     timer: DueTimer,
     now_ms: i64,
 ) -> Result<Worker, WorkerError> {
-    let by = steward();
-    let (action, event_type) = match timer.kind {
-        TimerKind::CertificationGrace => {
-            let grace_until =
-                certification_grace_end(before.level, timer.due_at).map(Timestamp::millis);
-            append_event(
-                tx,
-                worker_event(
-                    &by,
-                    now_ms,
-                    "worker.certification_grace",
-                    &before,
-                    json!({
-                        "status": before.status.as_str(),
-                        "recertify_by_ms": timer.due_at.millis(),
-                        "grace_until_ms": grace_until,
-                    }),
-                ),
-            )
-            .await?;
-            return Ok(before);
-        }
-        TimerKind::CertificationExpiry => (CertAction::Expire, "worker.expired"),
-        TimerKind::ProbationEnd => (CertAction::EndProbation, "worker.probation_ended"),
-        other => {
-            return Err(StoreError::Conflict {
-                message: format!("`{other}` is not a certification timer"),
-            }
-            .into());
-        }
+    let (record, event) = plan_timer(&before.id, &before.record(), timer)?;
+    let after = match record {
+        Some(record) => row::save(tx, &before, &record, now_ms).await?,
+        None => before,
     };
-    let status = apply_cert_action(before.status, action).map_err(|error| {
-        WorkerError::IllegalTransition {
-            worker_id: before.id.clone(),
-            error,
-        }
-    })?;
-    let record = WorkerRecord {
-        status,
-        ..before.record()
-    };
-    let after = row::save(tx, &before, &record, now_ms).await?;
-    append_event(
-        tx,
-        worker_event(
-            &by,
-            now_ms,
-            event_type,
-            &after,
-            json!({
-                "automatic": true,
-                "from_status": before.status.as_str(),
-                "to_status": after.status.as_str(),
-                "due_at_ms": timer.due_at.millis(),
-                "recertify_by": before.recertify_by_ms,
-                "probation_until": before.probation_until_ms,
-            }),
-        ),
-    )
-    .await?;
+    append_events(tx, &system_actor(), &after.id, vec![event], now_ms).await?;
     Ok(after)
 }
 
