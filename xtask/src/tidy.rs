@@ -126,11 +126,21 @@ fn schema_names(text: &str) -> Vec<(String, usize)> {
         let mut alias = None;
         for next in lines.iter().skip(i + 1).take(12).map(|l| l.trim_start()) {
             if let Some(rest) = next.strip_prefix("#[schema(as = ") {
-                alias = rest.split([')', ',']).next().map(str::trim).map(str::to_owned);
+                alias = rest
+                    .split([')', ','])
+                    .next()
+                    .map(str::trim)
+                    .map(str::to_owned);
             }
-            let item = ["pub struct ", "pub enum ", "struct ", "enum ", "pub(crate) struct "]
-                .iter()
-                .find_map(|kw| next.strip_prefix(kw));
+            let item = [
+                "pub struct ",
+                "pub enum ",
+                "struct ",
+                "enum ",
+                "pub(crate) struct ",
+            ]
+            .iter()
+            .find_map(|kw| next.strip_prefix(kw));
             if let Some(item) = item {
                 let own: String = item
                     .chars()
