@@ -2,6 +2,7 @@
 //! call, each answer the plan's lifecycle and events or the refusal.
 
 use expect_test::{Expect, expect};
+use serde_json::json;
 use steward_policy::Policy;
 
 use super::*;
@@ -94,7 +95,7 @@ fn show(result: Result<ReviewPlan, PermitRefusal>) -> String {
                 plan.life.expires_at.map(|t| t.0),
             );
             for e in plan.events {
-                out.push_str(&format!("{:?} {}\n", e.by, e.event_type));
+                out.push_str(&format!("{:?} {}\n", e.by, e.event_type()));
             }
             out
         }
@@ -141,7 +142,12 @@ fn check_decision(case: Case<'_>, who: Candidate, decision: Decision, role: Role
         constraints: &none,
         now: Timestamp(H),
     };
-    expect.assert_eq(&show(plan_decision(&snap, &who, decision, role, json!({}))));
+    let note = DecisionNote {
+        channel: Channel::Api,
+        conditions: &json!({}),
+        comment: None,
+    };
+    expect.assert_eq(&show(plan_decision(&snap, &who, decision, role, note)));
 }
 
 #[test]
@@ -429,8 +435,8 @@ fn check_renewal_plan(
                 out.push_str(&format!(
                     "{:?} {} {}\n",
                     e.by,
-                    e.event_type,
-                    canonical(&e.data)
+                    e.event_type(),
+                    canonical(&e.data())
                 ));
             }
             out
@@ -580,8 +586,8 @@ fn start_needs_an_active_permit_in_its_window_and_a_certification_in_force() {
         Ok((life, event)) => format!(
             "{} {} {}",
             life.state,
-            event.event_type,
-            canonical(&event.data)
+            event.event_type(),
+            canonical(&event.data())
         ),
         Err(refusal) => format!("refused: {refusal:?}"),
     };
@@ -608,9 +614,14 @@ fn completion_needs_the_levels_report_only_when_it_may_complete() {
         Level::STANDARD,
         Outcome::Success,
         &report,
-        json!({}),
+        Completion {
+            worker_id: "w1",
+            decisions: &[],
+            started_at: Timestamp(0),
+            now: Timestamp(0),
+        },
     ) {
-        Ok((life, event)) => format!("{} {}", life.state, event.event_type),
+        Ok((life, event)) => format!("{} {}", life.state, event.event_type()),
         Err(refusal) => format!("refused: {refusal:?}"),
     };
     let full: serde_json::Map<String, Value> = crate::report::LEVEL_1_FIELDS
@@ -667,8 +678,8 @@ fn close_summarises_and_verifies_the_quorum() {
     assert_eq!(life.state, PermitState::Closed);
     expect![[r#"{"approvals":[{"at_ms":10,"principal_id":"tl","role":"tech_lead"},{"at_ms":20,"principal_id":"em","role":"engineering_manager"}],"approvals_verified":true,"cab_signed_off":false,"constraints_met":true,"notes":"fine","operations_performed":["deploy"],"outcome":"success"}"#]]
         .assert_eq(&canonical(&summary));
-    assert_eq!(event.data["certification_feedback"], "over_certified");
-    assert_eq!(event.data["actual_level"], 1);
+    assert_eq!(event.data()["certification_feedback"], "over_certified");
+    assert_eq!(event.data()["actual_level"], 1);
     let open = CloseSnapshot {
         life: life_of(PermitState::Executing),
         ..snap
@@ -702,7 +713,10 @@ fn revocation_by_party_and_idempotent() {
         life(PermitState::Executing),
         RevocationReason::ScopeExpansion,
         By::System,
-        json!({"rule": "scope_violation", "reason": "ignored"}),
+        PermitRevoked {
+            rule: Some("scope_violation".into()),
+            ..PermitRevoked::new("ignored")
+        },
     )
     .unwrap()
     .unwrap();
@@ -710,14 +724,14 @@ fn revocation_by_party_and_idempotent() {
     expect![[
         r#"{"from":"executing","reason":"scope_expansion","rule":"scope_violation","to":"revoked"}"#
     ]]
-    .assert_eq(&canonical(&event.data));
+    .assert_eq(&canonical(&event.data()));
     assert_eq!(event.revocation, Some(RevocationReason::ScopeExpansion));
     assert_eq!(
         plan_revoke(
             life(PermitState::Revoked),
             RevocationReason::Manual,
             By::Caller,
-            json!({})
+            PermitRevoked::default()
         ),
         Ok(None)
     );
@@ -726,7 +740,7 @@ fn revocation_by_party_and_idempotent() {
             life(PermitState::Closed),
             RevocationReason::Manual,
             By::Caller,
-            json!({})
+            PermitRevoked::default()
         )
         .is_err()
     );

@@ -77,9 +77,13 @@ fn outcome(
                 life.expires_at.map(|t| t.0 - NOW),
             );
             for e in plan.events {
+                let data = e.data();
                 out.push_str(&format!(
                     "{:?} {} {} -> {}\n",
-                    e.by, e.event_type, e.data["from"], e.data["to"]
+                    e.by,
+                    e.event_type(),
+                    data["from"],
+                    data["to"]
                 ));
             }
             out
