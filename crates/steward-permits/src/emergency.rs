@@ -542,14 +542,14 @@ pub fn plan_approve(
     };
     let mut events = vec![
         PlannedEvent::record(By::Caller, recorded),
-        transition(&mut life.state, PermitEvent::QuorumMet, By::Caller, approved)?,
+        transition(
+            &mut life.state,
+            PermitEvent::QuorumMet,
+            By::Caller,
+            approved,
+        )?,
     ];
-    events.extend(issue_if_due(
-        &mut life,
-        None,
-        snap.constraints,
-        snap.now,
-    )?);
+    events.extend(issue_if_due(&mut life, None, snap.constraints, snap.now)?);
     let emergency_approved = EmergencyApproved {
         emergency_id: snap.emergency.id.to_owned(),
         incident_id: snap.emergency.incident_id.to_owned(),

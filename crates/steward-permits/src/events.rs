@@ -25,6 +25,10 @@ macro_rules! permit_payloads {
     ($($variant:ident($payload:ident),)*) => {
         /// The data of one event a plan appends about its permit.
         #[derive(Debug, Clone, PartialEq)]
+        #[expect(
+            clippy::large_enum_variant,
+            reason = "a plan holds a few events for one use case; boxing buys nothing"
+        )]
         pub enum PermitPayload {
             $($variant($payload),)*
         }

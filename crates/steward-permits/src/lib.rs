@@ -59,13 +59,13 @@ pub use certification::{
 };
 pub use constraints::{ConstraintChoices, EmergencyMark, PermitConstraints};
 pub use emergency::{
-    ApproveSnapshot, DECLARER_ROLES, DeclarePlan, Declaration, EMERGENCY_APPROVER_ROLES,
+    ApproveSnapshot, DECLARER_ROLES, Declaration, DeclarePlan, EMERGENCY_APPROVER_ROLES,
     EmergencyEnd, EmergencyError, EmergencyRef, EmergencyReview, EmergencyStatus,
     MAX_DECLARED_MINUTES, REVIEW_DUE_HOURS, ResolvePlan, ResolveSnapshot, ReviewStatus,
     SweepAction, SweepView, approval_deadline, check_approval_window, check_declared_minutes,
     check_declarer, check_emergency_renewal, check_incident_role, check_review_filer,
-    emergency_end, emergency_status, plan_approve, plan_declare, plan_emergency_renewal,
-    plan_end, plan_lapse, plan_resolve, plan_review, review_due, review_status, sweep_action,
+    emergency_end, emergency_status, plan_approve, plan_declare, plan_emergency_renewal, plan_end,
+    plan_lapse, plan_resolve, plan_review, review_due, review_status, sweep_action,
 };
 pub use events::PermitPayload;
 pub use evidence::{is_provided, missing_evidence, provided_evidence};
@@ -77,9 +77,9 @@ pub use lifecycle::{
     CAB_ROLES, CastDecision, CloseSnapshot, Completion, DecisionNote, PendingRenewal,
     REVOKER_ROLES, RenewalApprovalRecord, RenewalPlan, RenewalSnapshot, ResubmitSnapshot,
     ReviewPlan, ReviewSnapshot, certification_feedback, certification_in_force, check_cab_role,
-    executor_or_requester, may_revoke, plan_archive, plan_cab_sign_off, plan_close,
-    plan_complete, plan_decision, plan_renewal, plan_resubmit, plan_revoke, plan_start,
-    requester_or_admin, revocation_by,
+    executor_or_requester, may_revoke, plan_archive, plan_cab_sign_off, plan_close, plan_complete,
+    plan_decision, plan_renewal, plan_resubmit, plan_revoke, plan_start, requester_or_admin,
+    revocation_by,
 };
 pub use monitor::{
     Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,

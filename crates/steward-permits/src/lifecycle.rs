@@ -19,8 +19,8 @@ use steward_audit::event::{
 };
 use steward_audit::{Personal, PersonalText};
 use steward_policy::{
-    ApprovalRequirements, CertificationStatus, Evidence, Level, PermitType, PermitTypeSpec, Refusal, Role,
-    certification_block,
+    ApprovalRequirements, CertificationStatus, Evidence, Level, PermitType, PermitTypeSpec,
+    Refusal, Role, certification_block,
 };
 
 use crate::approval::{
@@ -28,10 +28,10 @@ use crate::approval::{
     quorum,
 };
 use crate::constraints::PermitConstraints;
+use crate::evidence::{missing_evidence, provided_evidence};
 use crate::plan::{
     By, Lifecycle, PermitRefusal, PlannedEvent, issue_if_due, renewed_expiry, transition,
 };
-use crate::evidence::{missing_evidence, provided_evidence};
 use crate::report::missing_report_fields;
 use crate::request::check_rollback_plan;
 use crate::state::{Outcome, PermitEvent, PermitState, RevocationReason, apply};

@@ -217,9 +217,21 @@ pub fn task_facts(task: &Value, analysis: &Analysis) -> TaskFacts {
     TaskFacts {
         summary,
         environment: Value::from(analysis.environment_detected.as_str()),
-        compliance_frameworks: signals.compliance_frameworks.iter().map(|f| f.to_string()).collect(),
-        sensitive_data: signals.sensitive_data.iter().map(|k| k.to_string()).collect(),
-        risky_operations: signals.risky_operations.iter().map(|o| o.to_string()).collect(),
+        compliance_frameworks: signals
+            .compliance_frameworks
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
+        sensitive_data: signals
+            .sensitive_data
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
+        risky_operations: signals
+            .risky_operations
+            .iter()
+            .map(|o| o.to_string())
+            .collect(),
     }
 }
 

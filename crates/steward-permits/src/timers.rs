@@ -237,7 +237,8 @@ pub fn plan_timer(
     let due_at_ms = timer.due_at.millis();
     let sla_hours = facts.approval_sla_hours;
     let names = |roles: &[Role]| roles.iter().map(|r| r.to_string()).collect::<Vec<_>>();
-    let record = |payload: crate::events::PermitPayload| vec![PlannedEvent::record(By::System, payload)];
+    let record =
+        |payload: crate::events::PermitPayload| vec![PlannedEvent::record(By::System, payload)];
     Ok(match timer.kind {
         TimerKind::ApprovalOverdue => vec![
             PlannedEvent::record(
@@ -268,7 +269,12 @@ pub fn plan_timer(
                 due_at_ms: Some(due_at_ms),
                 ..PermitExpired::default()
             };
-            vec![transition(&mut life.state, PermitEvent::Expire, By::System, expired)?]
+            vec![transition(
+                &mut life.state,
+                PermitEvent::Expire,
+                By::System,
+                expired,
+            )?]
         }
         TimerKind::ExpiryWarning30 | TimerKind::ExpiryWarning15 | TimerKind::ExpiryWarning5 => {
             record(

@@ -17,11 +17,11 @@ use steward_audit::{Actor, ActorKind, Subject};
 use steward_permits::{
     ApprovalRefusal, By, Candidate, CastDecision, Channel, CloseSnapshot, Completion, Decision,
     DecisionNote, Lifecycle, Outcome, Parties, PermitRefusal, PermitState, PlannedEvent,
-    RecordedApproval, RenewalSnapshot, RequestFacts, RequestSnapshot, ResubmitSnapshot,
-    ReviewPlan, ReviewSnapshot, RevocationReason, ScopeField, TransitionError, WindowError,
-    admit_request, check_approver, check_cab_role, executor_or_requester, may_revoke,
-    plan_archive, plan_cab_sign_off, plan_close, plan_complete, plan_decision, plan_renewal,
-    plan_request, plan_resubmit, plan_revoke, plan_start, requester_or_admin, revocation_by,
+    RecordedApproval, RenewalSnapshot, RequestFacts, RequestSnapshot, ResubmitSnapshot, ReviewPlan,
+    ReviewSnapshot, RevocationReason, ScopeField, TransitionError, WindowError, admit_request,
+    check_approver, check_cab_role, executor_or_requester, may_revoke, plan_archive,
+    plan_cab_sign_off, plan_close, plan_complete, plan_decision, plan_renewal, plan_request,
+    plan_resubmit, plan_revoke, plan_start, requester_or_admin, revocation_by,
 };
 use steward_permits::{
     ConstraintChoices, PermitConstraints, PermitTimes, PlanProblem, Timestamp, approval_overdue,

@@ -21,9 +21,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::types::Json;
 use steward_permits::{
-    ApprovalRefusal, ApproveSnapshot, Channel, Decision, Declaration, EmergencyEnd,
-    EmergencyError, EmergencyRef, EmergencyStatus, PermitEvent, PermitState, ResolveSnapshot,
-    ReviewStatus, RevocationReason, SweepAction, SweepView, Timestamp, TransitionError, apply,
+    ApprovalRefusal, ApproveSnapshot, Channel, Decision, Declaration, EmergencyEnd, EmergencyError,
+    EmergencyRef, EmergencyStatus, PermitEvent, PermitState, ResolveSnapshot, ReviewStatus,
+    RevocationReason, SweepAction, SweepView, Timestamp, TransitionError, apply,
     check_approval_window, check_approver, check_declared_minutes, check_declarer,
     check_emergency_renewal, check_incident_role, check_review_filer, emergency_status,
     plan_approve, plan_declare, plan_emergency_renewal, plan_end, plan_lapse, plan_resolve,
@@ -751,7 +751,8 @@ impl Store {
         if sweep_action(&view, Timestamp(now_ms)) != SweepAction::ExpireRequest {
             return Ok(false);
         }
-        let (life, events, end) = plan_lapse(e.as_ref(), permit.lifecycle(), &view, Timestamp(now_ms))?;
+        let (life, events, end) =
+            plan_lapse(e.as_ref(), permit.lifecycle(), &view, Timestamp(now_ms))?;
         permit.set_lifecycle(life);
         write_events(&mut tx, &mut permit, &system_actor(), events, now_ms).await?;
         if let Some(end) = end {
