@@ -745,3 +745,135 @@ fn revocation_by_party_and_idempotent() {
         .is_err()
     );
 }
+
+/// Each plan's events: who, the type, the stored data and what is sealed for whom.
+fn data_of(events: Vec<PlannedEvent>) -> String {
+    use steward_audit::EventPayload;
+    let mut out = String::new();
+    for mut e in events {
+        let sealed = e.payload.take_personal();
+        out.push_str(&format!(
+            "{:?} {} {}\n",
+            e.by,
+            e.event_type(),
+            canonical(&e.data())
+        ));
+        if let Some(sealed) = sealed {
+            out.push_str(&format!("  sealed: {sealed:?}\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_decision_records_its_note_and_seals_the_comment_for_the_approver() {
+    let req = requirements(false);
+    let parties = parties();
+    let none = PermitConstraints::default();
+    let snap = ReviewSnapshot {
+        life: life(PermitState::UnderReview),
+        permit_type: PermitType::StandardProduction,
+        requirements: &req,
+        parties: &parties,
+        worker_status: CertificationStatus::Active,
+        decisions: &[],
+        cab_signed_off: false,
+        round: 2,
+        requested_start: None,
+        constraints: &none,
+        now: Timestamp(H),
+    };
+    let comment = steward_audit::PersonalText::from("needs a rollback drill");
+    let decide = |decision| {
+        let note = DecisionNote {
+            channel: Channel::Web,
+            conditions: &json!({"max_rows": 10}),
+            comment: Some(&comment),
+        };
+        let plan = plan_decision(
+            &snap,
+            &human("tl", &[Role::TechLead]),
+            decision,
+            Role::TechLead,
+            note,
+        );
+        data_of(plan.unwrap().events)
+    };
+    expect![[r#"
+        Caller permit.approval_recorded {"channel":"web","conditions":{"max_rows":10},"decision":"approve","role":"tech_lead","round":2}
+          sealed: Personal { subject: "tl", fields: ["comment"] }
+    "#]]
+    .assert_eq(&decide(Decision::Approve));
+    expect![[r#"
+        Caller permit.rejected {"channel":"web","conditions":{"max_rows":10},"decision":"reject","from":"under_review","role":"tech_lead","round":2,"to":"rejected"}
+          sealed: Personal { subject: "tl", fields: ["comment"] }
+    "#]]
+    .assert_eq(&decide(Decision::Reject));
+    expect![[r#"
+        Caller permit.changes_requested {"channel":"web","conditions":{"max_rows":10},"decision":"request_changes","from":"under_review","role":"tech_lead","round":2,"to":"changes_requested"}
+          sealed: Personal { subject: "tl", fields: ["comment"] }
+    "#]]
+    .assert_eq(&decide(Decision::RequestChanges));
+}
+
+#[test]
+fn a_resubmission_starts_the_next_round_with_complete_evidence() {
+    let mut req = requirements(false);
+    req.evidence_required = vec![Evidence::TestResults];
+    let snap = ResubmitSnapshot {
+        permit_id: "p1",
+        life: life(PermitState::ChangesRequested),
+        // Level 1: no rollback plan needed (that rule has its own tests).
+        level: Level::BASIC,
+        requirements: &req,
+        requester_id: "master",
+        round: 1,
+        now: Timestamp(H),
+    };
+    let evidence: BTreeMap<Evidence, Value> =
+        serde_json::from_value(json!({"test_results": "https://ci.example.com/1"})).unwrap();
+    let resubmit = |snap: &ResubmitSnapshot<'_>, who: &Candidate, evidence: &BTreeMap<_, _>| {
+        match plan_resubmit(snap, who, evidence) {
+            Ok((life, event)) => format!("{}\n{}", life.state, data_of(vec![event])),
+            Err(refusal) => format!("refused: {refusal:?}"),
+        }
+    };
+    let master = human("master", &[]);
+    expect![[r#"
+        under_review
+        Caller permit.resubmitted {"evidence":["test_results"],"from":"changes_requested","round":2,"to":"under_review"}
+    "#]]
+    .assert_eq(&resubmit(&snap, &master, &evidence));
+    expect!["refused: MissingEvidence { level: Level(1), missing: [TestResults] }"]
+        .assert_eq(&resubmit(&snap, &master, &BTreeMap::new()));
+    expect![[r#"refused: NotAllowed { rule: NotRequester, message: "only the requester of permit `p1` (or an admin) may resubmit it" }"#]]
+        .assert_eq(&resubmit(&snap, &human("x", &[]), &evidence));
+    let reviewing = ResubmitSnapshot {
+        life: life(PermitState::UnderReview),
+        ..snap
+    };
+    expect![[r#"refused: Transition(TransitionError { from: UnderReview, event: Resubmit })"#]]
+        .assert_eq(&resubmit(&reviewing, &master, &evidence));
+}
+
+#[test]
+fn a_person_revokes_with_a_sealed_comment_and_archives_a_terminal_permit() {
+    let comment = steward_audit::PersonalText::from("wrong cluster");
+    let (_, revoked) = plan_revoke(
+        life(PermitState::Active),
+        RevocationReason::Manual,
+        By::Caller,
+        revocation_by("sec", Some(&comment)),
+    )
+    .unwrap()
+    .unwrap();
+    let (archived_life, archived) = plan_archive(life(PermitState::Revoked)).unwrap();
+    assert_eq!(archived_life.state, PermitState::Archived);
+    expect![[r#"
+        Caller permit.revoked {"from":"active","reason":"manual","to":"revoked"}
+          sealed: Personal { subject: "sec", fields: ["comment"] }
+        Caller permit.archived {"from":"revoked","to":"archived"}
+    "#]]
+    .assert_eq(&data_of(vec![revoked, archived]));
+    assert!(plan_archive(life(PermitState::Active)).is_err());
+}
