@@ -21,12 +21,15 @@ use steward_audit::event::{
 };
 use steward_audit::{Personal, PersonalText};
 use steward_policy::{
-    Analysis, ApprovalRequirements, PermitType, PermitTypeSpec, Policy, Refusal, Role, Task,
+    Analysis, ApprovalRequirements, CertificationStatus, PermitType, PermitTypeSpec, Policy,
+    Refusal, Role, Task,
 };
 
-use crate::approval::{Candidate, Channel, RecordedApproval};
+use crate::approval::{
+    ApprovalRefusal, Candidate, Channel, Parties, RecordedApproval, check_approver,
+};
 use crate::constraints::{ConstraintChoices, EmergencyMark, PermitConstraints};
-use crate::lifecycle::approver_refs;
+use crate::lifecycle::{approver_refs, certification_in_force};
 use crate::names::string_enum;
 use crate::plan::{
     By, Lifecycle, PermitRefusal, PlannedEvent, issue_if_due, renewed_expiry, transition,
@@ -156,6 +159,48 @@ pub enum EmergencyError {
     NotIncidentCommander { principal: String },
     #[error(transparent)]
     Renewal(#[from] WindowError),
+}
+
+/// Why an emergency act is refused: nothing is written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmergencyRefusal {
+    /// A permit rule (roles, segregation of duties, state, certification).
+    Permit(PermitRefusal),
+    /// An emergency rule (approval window, renewal limits).
+    Rule(EmergencyError),
+    /// The emergency is not in a state that allows the act (resolved, no live permit,
+    /// review not due or already filed); `rule` names which.
+    State { rule: Refusal, message: String },
+}
+
+impl EmergencyRefusal {
+    fn state(rule: Refusal, message: String) -> EmergencyRefusal {
+        EmergencyRefusal::State { rule, message }
+    }
+}
+
+impl From<PermitRefusal> for EmergencyRefusal {
+    fn from(e: PermitRefusal) -> Self {
+        EmergencyRefusal::Permit(e)
+    }
+}
+
+impl From<EmergencyError> for EmergencyRefusal {
+    fn from(e: EmergencyError) -> Self {
+        EmergencyRefusal::Rule(e)
+    }
+}
+
+impl From<TransitionError> for EmergencyRefusal {
+    fn from(e: TransitionError) -> Self {
+        EmergencyRefusal::Permit(PermitRefusal::Transition(e))
+    }
+}
+
+impl From<ApprovalRefusal> for EmergencyRefusal {
+    fn from(e: ApprovalRefusal) -> Self {
+        EmergencyRefusal::Permit(PermitRefusal::Approval(e))
+    }
 }
 
 /// Whether `minutes` is a duration an emergency may be declared for.
@@ -499,29 +544,52 @@ pub fn plan_declare(d: &Declaration<'_>) -> Result<DeclarePlan, TransitionError>
     })
 }
 
-/// What an approval needs to know of the emergency's permit, checked (not resolved, the
-/// approver eligible, inside the approval window, the worker's certification in force).
+/// What an approval needs to know of an emergency and its permit, read under their locks.
 #[derive(Debug, Clone, Copy)]
 pub struct ApproveSnapshot<'a> {
     pub emergency: EmergencyRef<'a>,
+    pub resolved: bool,
+    pub declared_at: Timestamp,
+    /// The `emergency` permit type (its approval window).
+    pub spec: &'a PermitTypeSpec,
     pub life: Lifecycle,
+    pub requirements: &'a ApprovalRequirements,
+    pub parties: &'a Parties,
+    pub worker_status: CertificationStatus,
     pub round: u32,
     /// Recorded with `permit.issued`.
     pub constraints: &'a PermitConstraints,
     pub now: Timestamp,
 }
 
-/// An approval by `approver` under `role`: the permit is approved and issued at once for
+/// An approval by `who` under `role`: the emergency is not resolved, its permit awaits
+/// approval ([`apply`]), `who` may approve it ([`check_approver`]: a human holding the
+/// role, not its declarer, the worker's owner or the worker), inside the approval window,
+/// the worker's certification in force. The permit is approved and issued at once for
 /// the declared minutes (its total hours so far). Events: `permit.approval_recorded`,
 /// `permit.approved`, `permit.issued` (as Steward), `emergency.approved`; the comment is
 /// the approver's free text, sealed for them.
 pub fn plan_approve(
     snap: &ApproveSnapshot<'_>,
-    approver: &str,
+    who: &Candidate,
     role: Role,
     channel: Channel,
     comment: Option<&PersonalText>,
-) -> Result<(Lifecycle, Vec<PlannedEvent>), TransitionError> {
+) -> Result<(Lifecycle, Vec<PlannedEvent>), EmergencyRefusal> {
+    if snap.resolved {
+        return Err(EmergencyRefusal::state(
+            Refusal::EmergencyResolved,
+            format!(
+                "emergency `{}` is resolved: nothing to approve",
+                snap.emergency.id
+            ),
+        ));
+    }
+    apply(snap.life.state, &PermitEvent::QuorumMet)?;
+    check_approver(snap.requirements, snap.parties, who, role, &[])?;
+    check_approval_window(snap.spec, snap.declared_at, snap.now)?;
+    certification_in_force(snap.worker_status)?;
+    let approver = who.principal_id.as_str();
     let personal = || Some(Personal::of(approver).text("comment", comment));
     let mut life = snap.life;
     let recorded = PermitApprovalRecorded {
@@ -564,11 +632,12 @@ pub fn plan_approve(
     Ok((life, events))
 }
 
-/// What a resolution needs to know of the emergency, checked (a human incident commander
-/// or on-call lead; not resolved yet).
+/// What a resolution needs to know of the emergency, read under its lock (the resolver
+/// checked already: a human incident commander or on-call lead).
 #[derive(Debug, Clone, Copy)]
 pub struct ResolveSnapshot<'a> {
     pub emergency: EmergencyRef<'a>,
+    pub resolved: bool,
     pub life: Lifecycle,
     /// Its permit was granted (approved).
     pub approved: bool,
@@ -590,7 +659,7 @@ pub struct ResolvePlan {
     pub revoke: bool,
 }
 
-/// The incident is resolved by `resolver`: a request still awaiting approval expires,
+/// The incident is resolved by `resolver` (once): a request still awaiting approval expires,
 /// the emergency ends now (unless it already had) with its review due 24 h later if its
 /// permit was granted. Events: `permit.expired` (a request), `emergency.resolved` (the
 /// resolution is the resolver's free text, sealed for them).
@@ -598,7 +667,13 @@ pub fn plan_resolve(
     snap: &ResolveSnapshot<'_>,
     resolver: &str,
     resolution: Option<&PersonalText>,
-) -> Result<ResolvePlan, TransitionError> {
+) -> Result<ResolvePlan, EmergencyRefusal> {
+    if snap.resolved {
+        return Err(EmergencyRefusal::state(
+            Refusal::EmergencyResolved,
+            format!("emergency `{}` is already resolved", snap.emergency.id),
+        ));
+    }
     let mut life = snap.life;
     let mut events = Vec::new();
     if apply(life.state, &PermitEvent::Expire).is_ok() {
@@ -636,15 +711,69 @@ pub fn plan_resolve(
     })
 }
 
-/// A renewal of a live emergency permit by `minutes`, checked
-/// ([`check_emergency_renewal`], the renewer eligible): the extension runs from the
-/// current end ([`renewed_expiry`]). Events: `permit.renewed`, `emergency.renewed`.
+/// What a renewal needs to know of an emergency and its permit, read under their locks.
+#[derive(Debug, Clone, Copy)]
+pub struct RenewSnapshot<'a> {
+    pub emergency: EmergencyRef<'a>,
+    pub resolved: bool,
+    pub permit_id: &'a str,
+    pub life: Lifecycle,
+    /// The `emergency` permit type (its renewal limits).
+    pub spec: &'a PermitTypeSpec,
+    pub requirements: &'a ApprovalRequirements,
+    pub parties: &'a Parties,
+    pub now: Timestamp,
+}
+
+/// A renewal of an emergency permit by `minutes`: the emergency is not resolved, its
+/// permit is live ([`apply`]) and not past its end, `who` is an incident commander within
+/// the type's limits ([`check_emergency_renewal`]) who may approve it ([`check_approver`]).
+/// The extension runs from the current end ([`renewed_expiry`]). Events:
+/// `permit.renewed`, `emergency.renewed`.
 pub fn plan_emergency_renewal(
-    emergency: EmergencyRef<'_>,
-    life: Lifecycle,
+    snap: &RenewSnapshot<'_>,
+    who: &Candidate,
     minutes: i64,
-    now: Timestamp,
-) -> (Lifecycle, Vec<PlannedEvent>) {
+) -> Result<(Lifecycle, Vec<PlannedEvent>), EmergencyRefusal> {
+    let (emergency, life, now) = (snap.emergency, snap.life, snap.now);
+    if snap.resolved {
+        return Err(EmergencyRefusal::state(
+            Refusal::EmergencyResolved,
+            format!(
+                "emergency `{}` is resolved: it cannot be renewed",
+                emergency.id
+            ),
+        ));
+    }
+    let expired = life.expires_at.is_some_and(|until| now >= until);
+    if apply(life.state, &PermitEvent::Renew).is_err() || expired {
+        return Err(EmergencyRefusal::state(
+            Refusal::PermitNotLive,
+            format!(
+                "emergency `{}` has no live permit to renew (permit `{}` is {}{})",
+                emergency.id,
+                snap.permit_id,
+                life.state,
+                if expired { ", past its expiry" } else { "" }
+            ),
+        ));
+    }
+    let so_far = (life.total_hours * 60.0).round() as i64;
+    check_emergency_renewal(
+        snap.spec,
+        &who.principal_id,
+        &who.roles,
+        life.renewals,
+        so_far,
+        minutes,
+    )?;
+    check_approver(
+        snap.requirements,
+        snap.parties,
+        who,
+        Role::IncidentCommander,
+        &[],
+    )?;
     let total_minutes = (life.total_hours * 60.0).round() as i64 + minutes;
     let hours = minutes as f64 / 60.0;
     let until = renewed_expiry(life.expires_at, hours, now);
@@ -672,7 +801,7 @@ pub fn plan_emergency_renewal(
         PlannedEvent::record(By::Caller, permit_renewed),
         PlannedEvent::record(By::Caller, emergency_renewed),
     ];
-    (renewed, events)
+    Ok((renewed, events))
 }
 
 /// A post-incident review: the filer's free text, personal and sealed in its event.
@@ -683,18 +812,48 @@ pub struct EmergencyReview {
     pub actions: Vec<PersonalText>,
 }
 
-/// The review of an emergency whose review was due at `due`, filed by `filer` at `now`
-/// (checked: a party to the emergency, due, not yet filed) under its own id: the
-/// `emergency.review_filed` event, `late` from the due instant on.
+/// What filing a review needs to know of the emergency, read under its lock.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewFiling<'a> {
+    pub emergency: EmergencyRef<'a>,
+    pub declared_by: &'a str,
+    pub approved_by: Option<&'a str>,
+    pub filed: bool,
+    /// Set once the emergency ended with its permit granted.
+    pub review_due: Option<Timestamp>,
+    pub now: Timestamp,
+}
+
+/// The review of an emergency, filed by `who` under its own id: a party to it
+/// ([`check_review_filer`]), once, when one is due. The `emergency.review_filed` event is
+/// `late` from the due instant on.
 pub fn plan_review(
-    emergency: EmergencyRef<'_>,
-    filer: &str,
+    filing: &ReviewFiling<'_>,
+    who: &Candidate,
     review_id: &str,
     review: &EmergencyReview,
-    due: Timestamp,
-    now: Timestamp,
-) -> PlannedEvent {
-    let personal = Personal::of(filer)
+) -> Result<PlannedEvent, EmergencyRefusal> {
+    let emergency = filing.emergency;
+    check_review_filer(who, filing.declared_by, filing.approved_by, emergency.id)?;
+    if filing.filed {
+        return Err(EmergencyRefusal::state(
+            Refusal::ReviewAlreadyFiled,
+            format!(
+                "the review of emergency `{}` is already filed",
+                emergency.id
+            ),
+        ));
+    }
+    let Some(due) = filing.review_due else {
+        return Err(EmergencyRefusal::state(
+            Refusal::ReviewNotDue,
+            format!(
+                "emergency `{}` needs no review yet: it is still running, or its permit was never granted",
+                emergency.id
+            ),
+        ));
+    };
+    let personal = Personal::of(&who.principal_id)
         .text("summary", Some(&review.summary))
         .text("root_cause", review.root_cause.as_ref())
         .texts("actions", &review.actions);
@@ -703,10 +862,10 @@ pub fn plan_review(
         incident_id: emergency.incident_id.to_owned(),
         post_incident_review_id: review_id.to_owned(),
         review_due_at_ms: due.millis(),
-        late: now >= due,
+        late: filing.now >= due,
         personal: Some(personal),
     };
-    PlannedEvent::record(By::Caller, filed)
+    Ok(PlannedEvent::record(By::Caller, filed))
 }
 
 /// The sweep's [`SweepAction::ExpireRequest`]: the request expires as Steward (the

@@ -60,12 +60,13 @@ pub use certification::{
 pub use constraints::{ConstraintChoices, EmergencyMark, PermitConstraints};
 pub use emergency::{
     ApproveSnapshot, DECLARER_ROLES, Declaration, DeclarePlan, EMERGENCY_APPROVER_ROLES,
-    EmergencyEnd, EmergencyError, EmergencyRef, EmergencyReview, EmergencyStatus,
-    MAX_DECLARED_MINUTES, REVIEW_DUE_HOURS, ResolvePlan, ResolveSnapshot, ReviewStatus,
-    SweepAction, SweepView, approval_deadline, check_approval_window, check_declared_minutes,
-    check_declarer, check_emergency_renewal, check_incident_role, check_review_filer,
-    emergency_end, emergency_status, plan_approve, plan_declare, plan_emergency_renewal, plan_end,
-    plan_lapse, plan_resolve, plan_review, review_due, review_status, sweep_action,
+    EmergencyEnd, EmergencyError, EmergencyRef, EmergencyRefusal, EmergencyReview, EmergencyStatus,
+    MAX_DECLARED_MINUTES, REVIEW_DUE_HOURS, RenewSnapshot, ResolvePlan, ResolveSnapshot,
+    ReviewFiling, ReviewStatus, SweepAction, SweepView, approval_deadline, check_approval_window,
+    check_declared_minutes, check_declarer, check_emergency_renewal, check_incident_role,
+    check_review_filer, emergency_end, emergency_status, plan_approve, plan_declare,
+    plan_emergency_renewal, plan_end, plan_lapse, plan_resolve, plan_review, review_due,
+    review_status, sweep_action,
 };
 pub use events::PermitPayload;
 pub use evidence::{is_provided, missing_evidence, provided_evidence};

@@ -3,7 +3,7 @@
 
 use expect_test::{Expect, expect};
 use serde_json::json;
-use steward_policy::{PermitType, Policy};
+use steward_policy::{CertificationStatus, PermitType, Policy};
 
 use super::*;
 
@@ -286,6 +286,44 @@ fn show(events: Vec<PlannedEvent>) -> String {
     out
 }
 
+fn parties() -> Parties {
+    Parties {
+        requester: "oncall".into(),
+        worker_id: "agent".into(),
+        worker_owner: "owner".into(),
+    }
+}
+
+fn person(id: &str, roles: &[Role]) -> Candidate {
+    Candidate {
+        principal_id: id.into(),
+        human: true,
+        roles: roles.to_vec(),
+    }
+}
+
+/// The requirements of an emergency permit (what `plan_declare` writes).
+fn requirements() -> ApprovalRequirements {
+    let spec = spec();
+    ApprovalRequirements {
+        approvers_required: spec.approvers_required,
+        approver_roles: spec.approver_roles.clone(),
+        required_roles: spec.required_roles.clone(),
+        max_approval_time_hours: spec.approval_sla_hours,
+        change_advisory_board_required: false,
+        permit_type: Some(PermitType::Emergency),
+        auto_approve: false,
+        evidence_required: Vec::new(),
+    }
+}
+
+fn refused<T: std::fmt::Debug>(result: Result<T, EmergencyRefusal>) -> String {
+    match result {
+        Ok(plan) => format!("planned: {plan:?}"),
+        Err(refusal) => format!("{refusal:?}"),
+    }
+}
+
 const INCIDENT: EmergencyRef<'static> = EmergencyRef {
     id: "em-1",
     incident_id: "INC-7",
@@ -349,17 +387,25 @@ fn a_declaration_plans_a_level_3_request_under_review_and_seals_the_reason() {
 #[test]
 fn an_approval_approves_and_issues_at_once_for_the_declared_minutes() {
     let constraints = PermitConstraints::default();
+    let (spec, req, parties) = (spec(), requirements(), parties());
     let snap = ApproveSnapshot {
         emergency: INCIDENT,
+        resolved: false,
+        declared_at: T0.plus_minutes(-5),
+        spec: &spec,
         life: life(PermitState::UnderReview, 30),
+        requirements: &req,
+        parties: &parties,
+        worker_status: CertificationStatus::Active,
         round: 1,
         constraints: &constraints,
         now: T0,
     };
+    let ic = person("ic", &[Role::IncidentCommander]);
     let comment = PersonalText::from("go");
     let (approved, events) = plan_approve(
         &snap,
-        "ic",
+        &ic,
         Role::IncidentCommander,
         Channel::Web,
         Some(&comment),
@@ -377,12 +423,43 @@ fn an_approval_approves_and_issues_at_once_for_the_declared_minutes() {
         Caller emergency.approved {"approval_timestamp_ms":1800000000000,"authorized_by":"ic","channel":"web","emergency_id":"em-1","expires_at_ms":1800001800000,"incident_id":"INC-7","role":"incident_commander"}
           sealed: Personal { subject: "ic", fields: ["comment"] }
     "#]].assert_eq(&show(events));
-    // Only from review: an expired request is not approved.
+    // Refused, in this order: resolved, not awaiting approval, not an eligible approver
+    // (the declarer), the window closed, the worker's certification not in force.
+    let approve = |snap: &ApproveSnapshot<'_>, who: &Candidate| {
+        refused(plan_approve(
+            snap,
+            who,
+            Role::IncidentCommander,
+            Channel::Api,
+            None,
+        ))
+    };
+    let resolved = ApproveSnapshot {
+        resolved: true,
+        ..snap
+    };
+    expect![[r#"State { rule: EmergencyResolved, message: "emergency `em-1` is resolved: nothing to approve" }"#]].assert_eq(&approve(&resolved, &ic));
     let lapsed = ApproveSnapshot {
         life: life(PermitState::Expired, 30),
         ..snap
     };
-    assert!(plan_approve(&lapsed, "ic", Role::OnCallLead, Channel::Api, None).is_err());
+    expect!["Permit(Transition(TransitionError { from: Expired, event: QuorumMet }))"]
+        .assert_eq(&approve(&lapsed, &ic));
+    expect![[r#"Permit(Approval(Requester { principal: "oncall" }))"#]].assert_eq(&approve(
+        &snap,
+        &person("oncall", &[Role::IncidentCommander]),
+    ));
+    let late = ApproveSnapshot {
+        now: T0.plus_minutes(10),
+        ..snap
+    };
+    expect!["Rule(ApprovalWindowClosed { closed_at_ms: 1800000600000, window_minutes: 15 })"]
+        .assert_eq(&approve(&late, &ic));
+    let suspended = ApproveSnapshot {
+        worker_status: CertificationStatus::Suspended,
+        ..snap
+    };
+    expect![[r#"Permit(HardBlocks([Block { rule: "certification_suspended", message: "the worker's certification is suspended" }]))"#]].assert_eq(&approve(&suspended, &ic));
 }
 
 #[test]
@@ -390,6 +467,7 @@ fn a_resolution_expires_a_request_ends_the_emergency_and_revokes_a_live_permit()
     let resolve = |state, approved, ended: Option<i64>| {
         let snap = ResolveSnapshot {
             emergency: INCIDENT,
+            resolved: false,
             life: life(state, 30),
             approved,
             ended: ended.is_some(),
@@ -420,6 +498,19 @@ fn a_resolution_expires_a_request_ends_the_emergency_and_revokes_a_live_permit()
         Caller emergency.resolved {"emergency_id":"em-1","incident_id":"INC-7","review_due_at_ms":1800086400000}
           sealed: Personal { subject: "ic", fields: ["resolution"] }
     "#]].assert_eq(&resolve(PermitState::Active, true, None));
+    let again = ResolveSnapshot {
+        emergency: INCIDENT,
+        resolved: true,
+        life: life(PermitState::Revoked, 30),
+        approved: true,
+        ended: true,
+        review_due: None,
+        now: T0,
+    };
+    expect![[
+        r#"State { rule: EmergencyResolved, message: "emergency `em-1` is already resolved" }"#
+    ]]
+    .assert_eq(&refused(plan_resolve(&again, "ic", None)));
     expect![[r#"
         revoked revoke=false end=None
         Caller emergency.resolved {"emergency_id":"em-1","incident_id":"INC-7","review_due_at_ms":1800000000005}
@@ -431,11 +522,40 @@ fn a_resolution_expires_a_request_ends_the_emergency_and_revokes_a_live_permit()
 fn a_renewal_extends_from_the_current_end_and_counts_minutes() {
     let mut active = life(PermitState::Active, 30);
     active.expires_at = Some(T0.plus_minutes(10));
-    let (renewed, events) = plan_emergency_renewal(INCIDENT, active, 15, T0);
+    let (spec, req, parties) = (spec(), requirements(), parties());
+    let snap = RenewSnapshot {
+        emergency: INCIDENT,
+        resolved: false,
+        permit_id: "p1",
+        life: active,
+        spec: &spec,
+        requirements: &req,
+        parties: &parties,
+        now: T0,
+    };
+    let ic = person("ic", &[Role::IncidentCommander]);
+    let (renewed, events) = plan_emergency_renewal(&snap, &ic, 15).unwrap();
     assert_eq!(
         (renewed.expires_at, renewed.renewals, renewed.total_hours),
         (Some(T0.plus_minutes(25)), 1, 0.75)
     );
+    // Refused: resolved, past its end, not an incident commander, the worker's owner.
+    let renew =
+        |snap: &RenewSnapshot<'_>, who: &Candidate| refused(plan_emergency_renewal(snap, who, 15));
+    let resolved = RenewSnapshot {
+        resolved: true,
+        ..snap
+    };
+    expect![[r#"State { rule: EmergencyResolved, message: "emergency `em-1` is resolved: it cannot be renewed" }"#]].assert_eq(&renew(&resolved, &ic));
+    let ended = RenewSnapshot {
+        now: T0.plus_minutes(10),
+        ..snap
+    };
+    expect![[r#"State { rule: PermitNotLive, message: "emergency `em-1` has no live permit to renew (permit `p1` is active, past its expiry)" }"#]].assert_eq(&renew(&ended, &ic));
+    expect![[r#"Rule(NotIncidentCommander { principal: "lead" })"#]]
+        .assert_eq(&renew(&snap, &person("lead", &[Role::OnCallLead])));
+    expect![[r#"Permit(Approval(WorkerOwner { principal: "owner" }))"#]]
+        .assert_eq(&renew(&snap, &person("owner", &[Role::IncidentCommander])));
     expect![[r#"
         Caller permit.renewed {"expires_at_ms":1800001500000,"hours":0.25,"renewals":1,"total_hours":0.75}
         Caller emergency.renewed {"emergency_id":"em-1","expires_at_ms":1800001500000,"incident_id":"INC-7","minutes":15,"renewals":1,"total_minutes":45}
@@ -449,11 +569,38 @@ fn a_review_is_late_from_its_due_instant_and_its_texts_are_sealed() {
         root_cause: None,
         actions: vec!["add alert".into(), "drill".into()],
     };
-    let file = |now| show(vec![plan_review(INCIDENT, "ic", "rv-1", &review, T0, now)]);
+    let filing = ReviewFiling {
+        emergency: INCIDENT,
+        declared_by: "oncall",
+        approved_by: Some("ic"),
+        filed: false,
+        review_due: Some(T0),
+        now: T0,
+    };
+    let ic = person("ic", &[]);
+    let file = |now| {
+        let filing = ReviewFiling { now, ..filing };
+        show(vec![plan_review(&filing, &ic, "rv-1", &review).unwrap()])
+    };
     expect![[r#"
         Caller emergency.review_filed {"emergency_id":"em-1","incident_id":"INC-7","late":false,"post_incident_review_id":"rv-1","review_due_at_ms":1800000000000}
           sealed: Personal { subject: "ic", fields: ["actions", "root_cause", "summary"] }
     "#]].assert_eq(&file(Timestamp(T0.millis() - 1)));
+    // Refused: not a party, filed already, not due.
+    let file_as = |filing: &ReviewFiling<'_>, who: &Candidate| {
+        refused(plan_review(filing, who, "rv-1", &review))
+    };
+    expect![[r#"Permit(NotAllowed { rule: NotAParty, message: "the review of emergency `em-1` is filed by its declarer, its approver, an incident_commander, an on_call_lead or an admin" })"#]].assert_eq(&file_as(&filing, &person("x", &[Role::TechLead])));
+    let filed = ReviewFiling {
+        filed: true,
+        ..filing
+    };
+    expect![[r#"State { rule: ReviewAlreadyFiled, message: "the review of emergency `em-1` is already filed" }"#]].assert_eq(&file_as(&filed, &person("oncall", &[])));
+    let running = ReviewFiling {
+        review_due: None,
+        ..filing
+    };
+    expect![[r#"State { rule: ReviewNotDue, message: "emergency `em-1` needs no review yet: it is still running, or its permit was never granted" }"#]].assert_eq(&file_as(&running, &person("x", &[Role::Admin])));
     expect![[r#"
         Caller emergency.review_filed {"emergency_id":"em-1","incident_id":"INC-7","late":true,"post_incident_review_id":"rv-1","review_due_at_ms":1800000000000}
           sealed: Personal { subject: "ic", fields: ["actions", "root_cause", "summary"] }

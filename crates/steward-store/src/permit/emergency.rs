@@ -21,13 +21,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::types::Json;
 use steward_permits::{
-    ApprovalRefusal, ApproveSnapshot, Channel, Decision, Declaration, EmergencyEnd, EmergencyError,
-    EmergencyRef, EmergencyStatus, PermitEvent, PermitState, ResolveSnapshot, ReviewStatus,
-    RevocationReason, SweepAction, SweepView, Timestamp, TransitionError, apply,
-    check_approval_window, check_approver, check_declared_minutes, check_declarer,
-    check_emergency_renewal, check_incident_role, check_review_filer, emergency_status,
-    plan_approve, plan_declare, plan_emergency_renewal, plan_end, plan_lapse, plan_resolve,
-    plan_review, review_status, sweep_action,
+    ApproveSnapshot, Channel, Decision, Declaration, EmergencyEnd, EmergencyError, EmergencyRef,
+    EmergencyRefusal, EmergencyStatus, PermitState, RenewSnapshot, ResolveSnapshot, ReviewFiling,
+    ReviewStatus, RevocationReason, SweepAction, SweepView, Timestamp, TransitionError,
+    check_declared_minutes, check_declarer, check_incident_role, emergency_status, plan_approve,
+    plan_declare, plan_emergency_renewal, plan_end, plan_lapse, plan_resolve, plan_review,
+    review_status, sweep_action,
 };
 use steward_policy::{Analysis, PermitType, Policy, Refusal, Role, Task};
 
@@ -190,20 +189,18 @@ impl From<TransitionError> for EmergencyActionError {
     }
 }
 
-impl From<ApprovalRefusal> for EmergencyActionError {
-    fn from(e: ApprovalRefusal) -> Self {
-        EmergencyActionError::Permit(PermitError::Approval(e))
+impl From<EmergencyRefusal> for EmergencyActionError {
+    fn from(refusal: EmergencyRefusal) -> Self {
+        match refusal {
+            EmergencyRefusal::Permit(r) => EmergencyActionError::Permit(r.into()),
+            EmergencyRefusal::Rule(e) => EmergencyActionError::Rule(e),
+            EmergencyRefusal::State { rule, message } => {
+                EmergencyActionError::State { rule, message }
+            }
+        }
     }
 }
 
-fn state_error(rule: Refusal, message: impl Into<String>) -> EmergencyActionError {
-    EmergencyActionError::State {
-        rule,
-        message: message.into(),
-    }
-}
-
-/// The roles that may declare an emergency besides the worker's owner.
 impl Store {
     /// Declares an emergency: creates its level-3 `emergency` permit (under review, waiting
     /// for an incident commander or on-call lead) and its record. The worker's owner, a
@@ -339,36 +336,24 @@ impl Store {
             comment,
             channel,
         } = approval;
-        let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        if e.resolved_at_ms.is_some() {
-            return Err(state_error(
-                Refusal::EmergencyResolved,
-                format!("emergency `{}` is resolved: nothing to approve", e.id),
-            ));
-        }
-        apply(permit.state, &PermitEvent::QuorumMet)?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        check_approver(
-            &permit.requirements,
-            &parties(&permit, &worker),
-            &candidate(by),
-            role,
-            &[],
-        )?;
-        check_approval_window(spec, Timestamp(e.declared_at_ms), Timestamp(now_ms))?;
-        certification_in_force(&worker)?;
-
         let snap = ApproveSnapshot {
             emergency: e.as_ref(),
+            resolved: e.resolved_at_ms.is_some(),
+            declared_at: Timestamp(e.declared_at_ms),
+            spec: policy.permit_type(PermitType::Emergency),
             life: permit.lifecycle(),
+            requirements: &permit.requirements,
+            parties: &parties(&permit, &worker),
+            worker_status: worker.status,
             round: permit.round,
             constraints: &permit.constraints,
             now: Timestamp(now_ms),
         };
-        let (life, events) = plan_approve(&snap, &by.id, role, channel, comment.as_ref())?;
+        let (life, events) = plan_approve(&snap, &candidate(by), role, channel, comment.as_ref())?;
         let record = ApprovalRecord {
             id: new_id(),
             principal_id: by.id.clone(),
@@ -422,16 +407,11 @@ impl Store {
         check_incident_role(&candidate(by), "resolve an emergency").map_err(PermitError::from)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
-        if e.resolved_at_ms.is_some() {
-            return Err(state_error(
-                Refusal::EmergencyResolved,
-                format!("emergency `{}` is already resolved", e.id),
-            ));
-        }
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
         let plan = plan_resolve(
             &ResolveSnapshot {
                 emergency: e.as_ref(),
+                resolved: e.resolved_at_ms.is_some(),
                 life: permit.lifecycle(),
                 approved: e.approved_at_ms.is_some(),
                 ended: e.ended_at_ms.is_some(),
@@ -483,48 +463,21 @@ impl Store {
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        if e.resolved_at_ms.is_some() {
-            return Err(state_error(
-                Refusal::EmergencyResolved,
-                format!("emergency `{}` is resolved: it cannot be renewed", e.id),
-            ));
-        }
-        let expired = permit.expires_at_ms.is_some_and(|until| now_ms >= until);
-        if apply(permit.state, &PermitEvent::Renew).is_err() || expired {
-            return Err(state_error(
-                Refusal::PermitNotLive,
-                format!(
-                    "emergency `{}` has no live permit to renew (permit `{}` is {}{})",
-                    e.id,
-                    permit.id,
-                    permit.state,
-                    if expired { ", past its expiry" } else { "" }
-                ),
-            ));
-        }
-        let total_minutes = (permit.total_hours * 60.0).round() as i64;
-        check_emergency_renewal(
-            spec,
-            &by.id,
-            &by.roles,
-            permit.renewals,
-            total_minutes,
-            minutes,
-        )?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        check_approver(
-            &permit.requirements,
-            &parties(&permit, &worker),
-            &candidate(by),
-            Role::IncidentCommander,
-            &[],
-        )?;
-        let (life, events) =
-            plan_emergency_renewal(e.as_ref(), permit.lifecycle(), minutes, Timestamp(now_ms));
+        let snap = RenewSnapshot {
+            emergency: e.as_ref(),
+            resolved: e.resolved_at_ms.is_some(),
+            permit_id: &permit.id,
+            life: permit.lifecycle(),
+            spec: policy.permit_type(PermitType::Emergency),
+            requirements: &permit.requirements,
+            parties: &parties(&permit, &worker),
+            now: Timestamp(now_ms),
+        };
+        let (life, events) = plan_emergency_renewal(&snap, &candidate(by), minutes)?;
         permit.set_lifecycle(life);
         write_events(&mut tx, &mut permit, &by.actor(), events, now_ms).await?;
         update_emergency(&mut tx, &mut e, now_ms).await?;
@@ -558,40 +511,19 @@ impl Store {
         super::same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
-        check_review_filer(
-            &candidate(by),
-            &e.declared_by,
-            e.approved_by.as_deref(),
-            &e.id,
-        )
-        .map_err(PermitError::from)?;
-        if e.review_filed_at_ms.is_some() {
-            return Err(state_error(
-                Refusal::ReviewAlreadyFiled,
-                format!("the review of emergency `{}` is already filed", e.id),
-            ));
-        }
-        let Some(due) = e.review_due_at_ms else {
-            return Err(state_error(
-                Refusal::ReviewNotDue,
-                format!(
-                    "emergency `{}` needs no review yet: it is still running, or its permit was never granted",
-                    e.id
-                ),
-            ));
-        };
-        let mut permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
         // The review gets its own id, which the audit catalog's emergency items name
         // (`post_incident_review_id`).
         let review_id = new_id();
-        let filed = plan_review(
-            e.as_ref(),
-            &by.id,
-            &review_id,
-            &review,
-            Timestamp(due),
-            Timestamp(now_ms),
-        );
+        let filing = ReviewFiling {
+            emergency: e.as_ref(),
+            declared_by: &e.declared_by,
+            approved_by: e.approved_by.as_deref(),
+            filed: e.review_filed_at_ms.is_some(),
+            review_due: e.review_due_at_ms.map(Timestamp),
+            now: Timestamp(now_ms),
+        };
+        let filed = plan_review(&filing, &candidate(by), &review_id, &review)?;
+        let mut permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
         write_events(&mut tx, &mut permit, actor, vec![filed], now_ms).await?;
         // The stored copy (erased with its filer) keeps the review's shape.
         let EmergencyReview {
