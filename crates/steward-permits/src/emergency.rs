@@ -8,14 +8,34 @@
 //!
 //! Everything here is a decision over values: the store calls [`sweep_action`] for each
 //! open emergency and carries out what it answers, so expiry and resolution are applied
-//! whenever a sweep runs, including the first one after a restart.
+//! whenever a sweep runs, including the first one after a restart. Each act's plan
+//! ([`plan_declare`], [`plan_approve`], [`plan_resolve`], [`plan_emergency_renewal`],
+//! [`plan_review`], and the sweep's [`plan_lapse`] and [`plan_end`]) carries its typed
+//! events, `emergency.*` and the permit's own, in the order they are appended.
 
-use steward_policy::{PermitTypeSpec, Refusal, Role};
+use serde_json::{Value, json};
+use steward_audit::event::{
+    EmergencyApproved, EmergencyDeclared, EmergencyEnded, EmergencyRenewed, EmergencyResolved,
+    EmergencyReviewFiled, PermitApprovalRecorded, PermitApproved, PermitExpired, PermitRenewed,
+    PermitRequested, PermitReviewStarted, PermitRevoked,
+};
+use steward_audit::{Personal, PersonalText};
+use steward_policy::{
+    Analysis, ApprovalRequirements, CertificationStatus, PermitType, PermitTypeSpec, Policy,
+    Refusal, Role, Task,
+};
 
-use crate::approval::Candidate;
+use crate::approval::{
+    ApprovalRefusal, Candidate, Channel, Parties, RecordedApproval, check_approver,
+};
+use crate::constraints::{ConstraintChoices, EmergencyMark, PermitConstraints};
+use crate::lifecycle::{approver_refs, certification_in_force};
 use crate::names::string_enum;
-use crate::plan::PermitRefusal;
-use crate::state::{PermitState, RevocationReason};
+use crate::plan::{
+    By, Lifecycle, PermitRefusal, PlannedEvent, issue_if_due, renewed_expiry, transition,
+};
+use crate::request::task_facts;
+use crate::state::{PermitEvent, PermitState, RevocationReason, TransitionError, apply};
 use crate::time::Timestamp;
 use crate::window::{WindowError, check_renewal};
 
@@ -139,6 +159,48 @@ pub enum EmergencyError {
     NotIncidentCommander { principal: String },
     #[error(transparent)]
     Renewal(#[from] WindowError),
+}
+
+/// Why an emergency act is refused: nothing is written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmergencyRefusal {
+    /// A permit rule (roles, segregation of duties, state, certification).
+    Permit(PermitRefusal),
+    /// An emergency rule (approval window, renewal limits).
+    Rule(EmergencyError),
+    /// The emergency is not in a state that allows the act (resolved, no live permit,
+    /// review not due or already filed); `rule` names which.
+    State { rule: Refusal, message: String },
+}
+
+impl EmergencyRefusal {
+    fn state(rule: Refusal, message: String) -> EmergencyRefusal {
+        EmergencyRefusal::State { rule, message }
+    }
+}
+
+impl From<PermitRefusal> for EmergencyRefusal {
+    fn from(e: PermitRefusal) -> Self {
+        EmergencyRefusal::Permit(e)
+    }
+}
+
+impl From<EmergencyError> for EmergencyRefusal {
+    fn from(e: EmergencyError) -> Self {
+        EmergencyRefusal::Rule(e)
+    }
+}
+
+impl From<TransitionError> for EmergencyRefusal {
+    fn from(e: TransitionError) -> Self {
+        EmergencyRefusal::Permit(PermitRefusal::Transition(e))
+    }
+}
+
+impl From<ApprovalRefusal> for EmergencyRefusal {
+    fn from(e: ApprovalRefusal) -> Self {
+        EmergencyRefusal::Permit(PermitRefusal::Approval(e))
+    }
 }
 
 /// Whether `minutes` is a duration an emergency may be declared for.
@@ -329,6 +391,540 @@ pub fn sweep_action(view: &SweepView, now: Timestamp) -> SweepAction {
             }
         }
     }
+}
+
+/// The emergency an act is about, as its events name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmergencyRef<'a> {
+    pub id: &'a str,
+    pub incident_id: &'a str,
+}
+
+impl EmergencyRef<'_> {
+    /// The evidence of the revocation that ends this emergency's permit (expiry or
+    /// resolution, on Steward's authority).
+    pub fn revocation(self) -> PermitRevoked {
+        PermitRevoked {
+            emergency_id: Some(self.id.to_owned()),
+            incident_id: Some(self.incident_id.to_owned()),
+            ..PermitRevoked::default()
+        }
+    }
+
+    fn ended(self, end: &EmergencyEnd, at: Option<Timestamp>) -> EmergencyEnded {
+        EmergencyEnded {
+            emergency_id: self.id.to_owned(),
+            incident_id: self.incident_id.to_owned(),
+            reason: end.reason.to_owned(),
+            ended_at_ms: at.map(Timestamp::millis),
+            review_due_at_ms: end.review_due.map(Timestamp::millis),
+        }
+    }
+}
+
+/// An emergency's end as its record keeps it: when, why, and when its review is due.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmergencyEnd {
+    pub at: Timestamp,
+    pub reason: &'static str,
+    pub review_due: Option<Timestamp>,
+}
+
+/// A declaration, checked (duration, declarer, the worker's certification).
+#[derive(Debug, Clone, Copy)]
+pub struct Declaration<'a> {
+    pub emergency: EmergencyRef<'a>,
+    pub declared_by: &'a str,
+    /// The declarer's free text: sealed for them, twice (`reason`,
+    /// `emergency_justification`).
+    pub reason: &'a PersonalText,
+    pub minutes: i64,
+    pub worker_id: &'a str,
+    /// The scope as declared (a task, SPEC §2), and parsed.
+    pub scope: &'a Value,
+    pub task: &'a Task,
+    /// Steward's analysis of the scope.
+    pub analysis: &'a Analysis,
+    pub policy: &'a Policy,
+    pub now: Timestamp,
+}
+
+/// A declaration's plan: the permit to insert (requested, with this analysis and these
+/// constraints), its lifecycle after the declaration, and the events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeclarePlan {
+    /// The scope's analysis with the `emergency` type's approval requirements.
+    pub analysis: Analysis,
+    pub constraints: PermitConstraints,
+    pub approval_deadline: Timestamp,
+    pub life: Lifecycle,
+    pub events: Vec<PlannedEvent>,
+}
+
+/// Declares an emergency: a level-3 `emergency` permit for the declared minutes, under
+/// review until an incident commander or on-call lead approves it, whose constraints
+/// carry `enhanced_audit` (SPEC §8). Events: `emergency.declared`, `permit.requested`,
+/// `permit.review_started`.
+pub fn plan_declare(d: &Declaration<'_>) -> Result<DeclarePlan, TransitionError> {
+    let spec = d.policy.permit_type(PermitType::Emergency);
+    let mut analysis = d.analysis.clone();
+    analysis.approval_requirements = ApprovalRequirements {
+        approvers_required: spec.approvers_required,
+        approver_roles: spec.approver_roles.clone(),
+        required_roles: spec.required_roles.clone(),
+        max_approval_time_hours: spec.approval_sla_hours,
+        change_advisory_board_required: false,
+        permit_type: Some(PermitType::Emergency),
+        auto_approve: false,
+        evidence_required: Vec::new(),
+    };
+    let constraints = PermitConstraints::for_task(
+        d.policy,
+        d.task,
+        d.analysis,
+        d.worker_id,
+        spec.level,
+        ConstraintChoices::default(),
+    )
+    .for_emergency(EmergencyMark {
+        emergency_id: d.emergency.id.to_owned(),
+        incident_id: d.emergency.incident_id.to_owned(),
+    });
+    let deadline = approval_deadline(spec, d.now);
+    let mut life = Lifecycle {
+        state: PermitState::Requested,
+        valid_from: None,
+        expires_at: None,
+        renewals: 0,
+        total_hours: d.minutes as f64 / 60.0,
+    };
+    let declared = EmergencyDeclared {
+        emergency_id: d.emergency.id.to_owned(),
+        incident_id: d.emergency.incident_id.to_owned(),
+        minutes: d.minutes,
+        approval_deadline_ms: deadline.millis(),
+        scope_required_level: d
+            .analysis
+            .certification_decision
+            .certification_level_required
+            .value(),
+        enhanced_audit: true,
+        personal: Some(
+            Personal::of(d.declared_by)
+                .text("reason", Some(d.reason))
+                .text("emergency_justification", Some(d.reason)),
+        ),
+    };
+    let requested = PermitRequested {
+        permit_type: PermitType::Emergency.to_string(),
+        level: spec.level.value(),
+        total_risk_score: analysis.risk_assessment.total_risk_score,
+        policy_version: analysis.policy_version.clone(),
+        hours: life.total_hours,
+        emergency_id: Some(d.emergency.id.to_owned()),
+        task: Some(task_facts(d.scope, &analysis)),
+        ..PermitRequested::default()
+    };
+    let events = vec![
+        PlannedEvent::record(By::Caller, declared),
+        PlannedEvent::record(By::Caller, requested),
+        transition(
+            &mut life.state,
+            PermitEvent::StartReview,
+            By::Caller,
+            PermitReviewStarted::default(),
+        )?,
+    ];
+    Ok(DeclarePlan {
+        analysis,
+        constraints,
+        approval_deadline: deadline,
+        life,
+        events,
+    })
+}
+
+/// What an approval needs to know of an emergency and its permit, read under their locks.
+#[derive(Debug, Clone, Copy)]
+pub struct ApproveSnapshot<'a> {
+    pub emergency: EmergencyRef<'a>,
+    pub resolved: bool,
+    pub declared_at: Timestamp,
+    /// The `emergency` permit type (its approval window).
+    pub spec: &'a PermitTypeSpec,
+    pub life: Lifecycle,
+    pub requirements: &'a ApprovalRequirements,
+    pub parties: &'a Parties,
+    pub worker_status: CertificationStatus,
+    pub round: u32,
+    /// Recorded with `permit.issued`.
+    pub constraints: &'a PermitConstraints,
+    pub now: Timestamp,
+}
+
+/// An approval by `who` under `role`: the emergency is not resolved, its permit awaits
+/// approval ([`apply`]), `who` may approve it ([`check_approver`]: a human holding the
+/// role, not its declarer, the worker's owner or the worker), inside the approval window,
+/// the worker's certification in force. The permit is approved and issued at once for
+/// the declared minutes (its total hours so far). Events: `permit.approval_recorded`,
+/// `permit.approved`, `permit.issued` (as Steward), `emergency.approved`; the comment is
+/// the approver's free text, sealed for them.
+pub fn plan_approve(
+    snap: &ApproveSnapshot<'_>,
+    who: &Candidate,
+    role: Role,
+    channel: Channel,
+    comment: Option<&PersonalText>,
+) -> Result<(Lifecycle, Vec<PlannedEvent>), EmergencyRefusal> {
+    if snap.resolved {
+        return Err(EmergencyRefusal::state(
+            Refusal::EmergencyResolved,
+            format!(
+                "emergency `{}` is resolved: nothing to approve",
+                snap.emergency.id
+            ),
+        ));
+    }
+    apply(snap.life.state, &PermitEvent::QuorumMet)?;
+    check_approver(snap.requirements, snap.parties, who, role, &[])?;
+    check_approval_window(snap.spec, snap.declared_at, snap.now)?;
+    certification_in_force(snap.worker_status)?;
+    let approver = who.principal_id.as_str();
+    let personal = || Some(Personal::of(approver).text("comment", comment));
+    let mut life = snap.life;
+    let recorded = PermitApprovalRecorded {
+        decision: "approve".to_owned(),
+        role: role.to_string(),
+        channel: Value::from(channel.as_str()),
+        conditions: json!({}),
+        round: snap.round,
+        personal: personal(),
+    };
+    let approved = PermitApproved {
+        approvers: Some(approver_refs(&[RecordedApproval {
+            principal_id: approver.to_owned(),
+            role,
+        }])),
+        emergency: Some(true),
+        ..PermitApproved::default()
+    };
+    let mut events = vec![
+        PlannedEvent::record(By::Caller, recorded),
+        transition(
+            &mut life.state,
+            PermitEvent::QuorumMet,
+            By::Caller,
+            approved,
+        )?,
+    ];
+    events.extend(issue_if_due(&mut life, None, snap.constraints, snap.now)?);
+    let emergency_approved = EmergencyApproved {
+        emergency_id: snap.emergency.id.to_owned(),
+        incident_id: snap.emergency.incident_id.to_owned(),
+        role: role.to_string(),
+        authorized_by: approver.to_owned(),
+        approval_timestamp_ms: snap.now.millis(),
+        channel: Value::from(channel.as_str()),
+        expires_at_ms: life.expires_at.map(Timestamp::millis),
+        personal: personal(),
+    };
+    events.push(PlannedEvent::record(By::Caller, emergency_approved));
+    Ok((life, events))
+}
+
+/// What a resolution needs to know of the emergency, read under its lock (the resolver
+/// checked already: a human incident commander or on-call lead).
+#[derive(Debug, Clone, Copy)]
+pub struct ResolveSnapshot<'a> {
+    pub emergency: EmergencyRef<'a>,
+    pub resolved: bool,
+    pub life: Lifecycle,
+    /// Its permit was granted (approved).
+    pub approved: bool,
+    /// Its end is already recorded (with this review deadline).
+    pub ended: bool,
+    pub review_due: Option<Timestamp>,
+    pub now: Timestamp,
+}
+
+/// A resolution's plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvePlan {
+    pub life: Lifecycle,
+    pub events: Vec<PlannedEvent>,
+    /// The end to record, unless one was.
+    pub end: Option<EmergencyEnd>,
+    /// The permit is live: Steward revokes it (`incident_resolved`) once the resolution
+    /// is committed.
+    pub revoke: bool,
+}
+
+/// The incident is resolved by `resolver` (once): a request still awaiting approval expires,
+/// the emergency ends now (unless it already had) with its review due 24 h later if its
+/// permit was granted. Events: `permit.expired` (a request), `emergency.resolved` (the
+/// resolution is the resolver's free text, sealed for them).
+pub fn plan_resolve(
+    snap: &ResolveSnapshot<'_>,
+    resolver: &str,
+    resolution: Option<&PersonalText>,
+) -> Result<ResolvePlan, EmergencyRefusal> {
+    if snap.resolved {
+        return Err(EmergencyRefusal::state(
+            Refusal::EmergencyResolved,
+            format!("emergency `{}` is already resolved", snap.emergency.id),
+        ));
+    }
+    let mut life = snap.life;
+    let mut events = Vec::new();
+    if apply(life.state, &PermitEvent::Expire).is_ok() {
+        let expired = PermitExpired {
+            reason: RevocationReason::IncidentResolved.to_string(),
+            emergency_id: Some(snap.emergency.id.to_owned()),
+            ..PermitExpired::default()
+        };
+        events.push(transition(
+            &mut life.state,
+            PermitEvent::Expire,
+            By::Caller,
+            expired,
+        )?);
+    }
+    let end = (!snap.ended).then(|| EmergencyEnd {
+        at: snap.now,
+        reason: RevocationReason::IncidentResolved.as_str(),
+        review_due: review_due(snap.now, snap.approved),
+    });
+    let resolved = EmergencyResolved {
+        emergency_id: snap.emergency.id.to_owned(),
+        incident_id: snap.emergency.incident_id.to_owned(),
+        review_due_at_ms: end
+            .map_or(snap.review_due, |end| end.review_due)
+            .map(Timestamp::millis),
+        personal: Some(Personal::of(resolver).text("resolution", resolution)),
+    };
+    events.push(PlannedEvent::record(By::Caller, resolved));
+    Ok(ResolvePlan {
+        revoke: life.state.is_live(),
+        life,
+        events,
+        end,
+    })
+}
+
+/// What a renewal needs to know of an emergency and its permit, read under their locks.
+#[derive(Debug, Clone, Copy)]
+pub struct RenewSnapshot<'a> {
+    pub emergency: EmergencyRef<'a>,
+    pub resolved: bool,
+    pub permit_id: &'a str,
+    pub life: Lifecycle,
+    /// The `emergency` permit type (its renewal limits).
+    pub spec: &'a PermitTypeSpec,
+    pub requirements: &'a ApprovalRequirements,
+    pub parties: &'a Parties,
+    pub now: Timestamp,
+}
+
+/// A renewal of an emergency permit by `minutes`: the emergency is not resolved, its
+/// permit is live ([`apply`]) and not past its end, `who` is an incident commander within
+/// the type's limits ([`check_emergency_renewal`]) who may approve it ([`check_approver`]).
+/// The extension runs from the current end ([`renewed_expiry`]). Events:
+/// `permit.renewed`, `emergency.renewed`.
+pub fn plan_emergency_renewal(
+    snap: &RenewSnapshot<'_>,
+    who: &Candidate,
+    minutes: i64,
+) -> Result<(Lifecycle, Vec<PlannedEvent>), EmergencyRefusal> {
+    let (emergency, life, now) = (snap.emergency, snap.life, snap.now);
+    if snap.resolved {
+        return Err(EmergencyRefusal::state(
+            Refusal::EmergencyResolved,
+            format!(
+                "emergency `{}` is resolved: it cannot be renewed",
+                emergency.id
+            ),
+        ));
+    }
+    let expired = life.expires_at.is_some_and(|until| now >= until);
+    if apply(life.state, &PermitEvent::Renew).is_err() || expired {
+        return Err(EmergencyRefusal::state(
+            Refusal::PermitNotLive,
+            format!(
+                "emergency `{}` has no live permit to renew (permit `{}` is {}{})",
+                emergency.id,
+                snap.permit_id,
+                life.state,
+                if expired { ", past its expiry" } else { "" }
+            ),
+        ));
+    }
+    let so_far = (life.total_hours * 60.0).round() as i64;
+    check_emergency_renewal(
+        snap.spec,
+        &who.principal_id,
+        &who.roles,
+        life.renewals,
+        so_far,
+        minutes,
+    )?;
+    check_approver(
+        snap.requirements,
+        snap.parties,
+        who,
+        Role::IncidentCommander,
+        &[],
+    )?;
+    let total_minutes = (life.total_hours * 60.0).round() as i64 + minutes;
+    let hours = minutes as f64 / 60.0;
+    let until = renewed_expiry(life.expires_at, hours, now);
+    let renewed = Lifecycle {
+        expires_at: Some(until),
+        renewals: life.renewals + 1,
+        total_hours: total_minutes as f64 / 60.0,
+        ..life
+    };
+    let permit_renewed = PermitRenewed {
+        hours,
+        renewals: renewed.renewals,
+        total_hours: renewed.total_hours,
+        expires_at_ms: Some(until.millis()),
+    };
+    let emergency_renewed = EmergencyRenewed {
+        emergency_id: emergency.id.to_owned(),
+        incident_id: emergency.incident_id.to_owned(),
+        minutes,
+        renewals: renewed.renewals,
+        total_minutes,
+        expires_at_ms: Some(until.millis()),
+    };
+    let events = vec![
+        PlannedEvent::record(By::Caller, permit_renewed),
+        PlannedEvent::record(By::Caller, emergency_renewed),
+    ];
+    Ok((renewed, events))
+}
+
+/// A post-incident review: the filer's free text, personal and sealed in its event.
+#[derive(Debug, Clone)]
+pub struct EmergencyReview {
+    pub summary: PersonalText,
+    pub root_cause: Option<PersonalText>,
+    pub actions: Vec<PersonalText>,
+}
+
+/// What filing a review needs to know of the emergency, read under its lock.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewFiling<'a> {
+    pub emergency: EmergencyRef<'a>,
+    pub declared_by: &'a str,
+    pub approved_by: Option<&'a str>,
+    pub filed: bool,
+    /// Set once the emergency ended with its permit granted.
+    pub review_due: Option<Timestamp>,
+    pub now: Timestamp,
+}
+
+/// The review of an emergency, filed by `who` under its own id: a party to it
+/// ([`check_review_filer`]), once, when one is due. The `emergency.review_filed` event is
+/// `late` from the due instant on.
+pub fn plan_review(
+    filing: &ReviewFiling<'_>,
+    who: &Candidate,
+    review_id: &str,
+    review: &EmergencyReview,
+) -> Result<PlannedEvent, EmergencyRefusal> {
+    let emergency = filing.emergency;
+    check_review_filer(who, filing.declared_by, filing.approved_by, emergency.id)?;
+    if filing.filed {
+        return Err(EmergencyRefusal::state(
+            Refusal::ReviewAlreadyFiled,
+            format!(
+                "the review of emergency `{}` is already filed",
+                emergency.id
+            ),
+        ));
+    }
+    let Some(due) = filing.review_due else {
+        return Err(EmergencyRefusal::state(
+            Refusal::ReviewNotDue,
+            format!(
+                "emergency `{}` needs no review yet: it is still running, or its permit was never granted",
+                emergency.id
+            ),
+        ));
+    };
+    let personal = Personal::of(&who.principal_id)
+        .text("summary", Some(&review.summary))
+        .text("root_cause", review.root_cause.as_ref())
+        .texts("actions", &review.actions);
+    let filed = EmergencyReviewFiled {
+        emergency_id: emergency.id.to_owned(),
+        incident_id: emergency.incident_id.to_owned(),
+        post_incident_review_id: review_id.to_owned(),
+        review_due_at_ms: due.millis(),
+        late: filing.now >= due,
+        personal: Some(personal),
+    };
+    Ok(PlannedEvent::record(By::Caller, filed))
+}
+
+/// The sweep's [`SweepAction::ExpireRequest`]: the request expires as Steward (the
+/// incident was resolved first, or the approval window closed) and, unless it was, the
+/// emergency's end is recorded (no review: the permit was never granted).
+pub fn plan_lapse(
+    emergency: EmergencyRef<'_>,
+    life: Lifecycle,
+    view: &SweepView,
+    now: Timestamp,
+) -> Result<(Lifecycle, Vec<PlannedEvent>, Option<EmergencyEnd>), TransitionError> {
+    let reason = if view.resolved {
+        RevocationReason::IncidentResolved.as_str()
+    } else {
+        "approval_window_closed"
+    };
+    let mut life = life;
+    let expired = PermitExpired {
+        reason: reason.to_owned(),
+        emergency_id: Some(emergency.id.to_owned()),
+        approval_deadline_ms: Some(view.approval_deadline.millis()),
+        ..PermitExpired::default()
+    };
+    let mut events = vec![transition(
+        &mut life.state,
+        PermitEvent::Expire,
+        By::System,
+        expired,
+    )?];
+    let end = (!view.ended).then_some(EmergencyEnd {
+        at: now,
+        reason,
+        review_due: None,
+    });
+    if let Some(end) = &end {
+        events.push(PlannedEvent::record(By::System, emergency.ended(end, None)));
+    }
+    Ok((life, events, end))
+}
+
+/// The end of an emergency whose permit no longer authorizes work ([`emergency_end`]),
+/// with its review deadline, and its `emergency.ended` event as Steward; `None` while the
+/// permit is live.
+pub fn plan_end(
+    emergency: EmergencyRef<'_>,
+    permit_state: PermitState,
+    revocation_reason: Option<RevocationReason>,
+    expires_at: Option<Timestamp>,
+    approved: bool,
+    now: Timestamp,
+) -> Option<(EmergencyEnd, PlannedEvent)> {
+    let (at, reason) = emergency_end(permit_state, revocation_reason, expires_at, now)?;
+    let end = EmergencyEnd {
+        at,
+        reason,
+        review_due: review_due(at, approved),
+    };
+    let event = PlannedEvent::record(By::System, emergency.ended(&end, Some(at)));
+    Some((end, event))
 }
 
 #[cfg(test)]

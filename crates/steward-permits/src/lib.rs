@@ -28,6 +28,7 @@ mod authorize;
 mod certification;
 mod constraints;
 mod emergency;
+mod events;
 mod evidence;
 mod initial;
 mod lifecycle;
@@ -59,23 +60,28 @@ pub use certification::{
 };
 pub use constraints::{ConstraintChoices, EmergencyMark, PermitConstraints};
 pub use emergency::{
-    DECLARER_ROLES, EMERGENCY_APPROVER_ROLES, EmergencyError, EmergencyStatus,
-    MAX_DECLARED_MINUTES, REVIEW_DUE_HOURS, ReviewStatus, SweepAction, SweepView,
-    approval_deadline, check_approval_window, check_declared_minutes, check_declarer,
-    check_emergency_renewal, check_incident_role, check_review_filer, emergency_end,
-    emergency_status, review_due, review_status, sweep_action,
+    ApproveSnapshot, DECLARER_ROLES, Declaration, DeclarePlan, EMERGENCY_APPROVER_ROLES,
+    EmergencyEnd, EmergencyError, EmergencyRef, EmergencyRefusal, EmergencyReview, EmergencyStatus,
+    MAX_DECLARED_MINUTES, REVIEW_DUE_HOURS, RenewSnapshot, ResolvePlan, ResolveSnapshot,
+    ReviewFiling, ReviewStatus, SweepAction, SweepView, approval_deadline, check_approval_window,
+    check_declared_minutes, check_declarer, check_emergency_renewal, check_incident_role,
+    check_review_filer, emergency_end, emergency_status, plan_approve, plan_declare,
+    plan_emergency_renewal, plan_end, plan_lapse, plan_resolve, plan_review, review_due,
+    review_status, sweep_action,
 };
+pub use events::PermitPayload;
 pub use evidence::{is_provided, missing_evidence, provided_evidence};
 pub use initial::{
     InitialCertification, InitialCertificationError, MIN_JUSTIFICATION_CHARS, PriorRecord,
     certify_initially, check_initial_certification, initial_certification_approvals,
 };
 pub use lifecycle::{
-    CAB_ROLES, CastDecision, CloseSnapshot, PendingRenewal, REVOKER_ROLES, RenewalApprovalRecord,
-    RenewalPlan, RenewalSnapshot, ReviewPlan, ReviewSnapshot, certification_feedback,
-    certification_in_force, check_cab_role, executor_or_requester, may_revoke, plan_cab_sign_off,
-    plan_close, plan_complete, plan_decision, plan_renewal, plan_revoke, plan_start,
-    requester_or_admin,
+    CAB_ROLES, CastDecision, CloseSnapshot, Completion, DecisionNote, PendingRenewal,
+    REVOKER_ROLES, RenewalApprovalRecord, RenewalPlan, RenewalSnapshot, ResubmitSnapshot,
+    ReviewPlan, ReviewSnapshot, certification_feedback, certification_in_force, check_cab_role,
+    executor_or_requester, may_revoke, plan_archive, plan_cab_sign_off, plan_close, plan_complete,
+    plan_decision, plan_renewal, plan_resubmit, plan_revoke, plan_start, requester_or_admin,
+    revocation_by,
 };
 pub use monitor::{
     Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,
@@ -106,8 +112,8 @@ pub use state::{
 pub use time::Timestamp;
 pub use timers::{
     DueTimer, EXPIRY_WARNING_MINUTES, ExpiryPhase, IN_FLIGHT_GRACE_MINUTES, PermitTimes,
-    ReviewClock, TimerKind, approval_due, approval_overdue, certification_grace_end,
-    certification_timers, escalation_roles, expiry_phase, grace_end, permit_timers,
+    ReviewClock, TimerFacts, TimerKind, approval_due, approval_overdue, certification_grace_end,
+    certification_timers, escalation_roles, expiry_phase, grace_end, permit_timers, plan_timer,
     request_expiry_due, review_clock,
 };
 pub use wait::{WaitFacts, WaitOutcome, WaitUntil, wait_outcome};

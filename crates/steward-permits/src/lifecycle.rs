@@ -7,22 +7,33 @@
 //! without moving).
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use steward_audit::event::{
+    ApproverRef, AuditSummary, CompletionApproval, PermitApprovalRecorded, PermitApproved,
+    PermitArchived, PermitCabSignedOff, PermitChangesRequested, PermitClosed, PermitCompleted,
+    PermitRejected, PermitRenewalApprovalRecorded, PermitRenewed, PermitResubmitted, PermitRevoked,
+    PermitStarted, SummaryApproval,
+};
+use steward_audit::{Personal, PersonalText};
 use steward_policy::{
-    ApprovalRequirements, CertificationStatus, Level, PermitType, PermitTypeSpec, Refusal, Role,
-    certification_block,
+    ApprovalRequirements, CertificationStatus, Evidence, Level, PermitType, PermitTypeSpec,
+    Refusal, Role, certification_block,
 };
 
 use crate::approval::{
-    ApprovalRefusal, Candidate, Decision, Parties, RecordedApproval, check_approver, quorum,
+    ApprovalRefusal, Candidate, Channel, Decision, Parties, RecordedApproval, check_approver,
+    quorum,
 };
 use crate::constraints::PermitConstraints;
+use crate::evidence::{missing_evidence, provided_evidence};
 use crate::plan::{
     By, Lifecycle, PermitRefusal, PlannedEvent, issue_if_due, renewed_expiry, transition,
 };
 use crate::report::missing_report_fields;
+use crate::request::check_rollback_plan;
 use crate::state::{Outcome, PermitEvent, PermitState, RevocationReason, apply};
 use crate::time::Timestamp;
 use crate::window::{RenewalApproval, check_renewal};
@@ -111,8 +122,16 @@ fn decision_event(decision: Decision) -> PermitEvent {
     }
 }
 
-/// An approver's decision (`data` is the event's data as the store seals it): the
-/// permit is not an emergency, its state allows the decision, an approval needs the
+/// What an approver adds to a decision, recorded with its event: the channel, any
+/// conditions and a comment (the approver's free text: sealed for them).
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionNote<'a> {
+    pub channel: Channel,
+    pub conditions: &'a Value,
+    pub comment: Option<&'a PersonalText>,
+}
+
+/// An approver's decision: the permit is not an emergency, its state allows the decision, an approval needs the
 /// worker's certification in force, the candidate may decide ([`check_approver`] against
 /// every decision of the round). The store records the decision as an approval row; an
 /// approval is `permit.approval_recorded` and approves (and issues, at the window's
@@ -123,7 +142,7 @@ pub fn plan_decision(
     who: &Candidate,
     decision: Decision,
     role: Role,
-    data: Value,
+    note: DecisionNote<'_>,
 ) -> Result<ReviewPlan, PermitRefusal> {
     not_emergency(snap.permit_type)?;
     let event = decision_event(decision);
@@ -141,13 +160,20 @@ pub fn plan_decision(
     )?;
     let mut life = snap.life;
     let mut events = Vec::new();
+    let personal = Some(Personal::of(&who.principal_id).text("comment", note.comment));
+    let (decided, role_name) = (decision.to_string(), role.to_string());
+    let (channel, conditions) = (Value::from(note.channel.as_str()), note.conditions.clone());
     match decision {
         Decision::Approve => {
-            events.push(PlannedEvent::record(
-                By::Caller,
-                "permit.approval_recorded",
-                data,
-            ));
+            let recorded = PermitApprovalRecorded {
+                decision: decided,
+                role: role_name,
+                channel,
+                conditions,
+                round: snap.round,
+                personal,
+            };
+            events.push(PlannedEvent::record(By::Caller, recorded));
             let mut decisions = snap.decisions.to_vec();
             decisions.push(CastDecision {
                 principal_id: who.principal_id.clone(),
@@ -162,8 +188,29 @@ pub fn plan_decision(
                 &mut events,
             )?;
         }
-        Decision::Reject | Decision::RequestChanges => {
-            events.push(transition(&mut life.state, event, By::Caller, data)?);
+        Decision::Reject => {
+            let rejected = PermitRejected {
+                decision: decided,
+                role: role_name,
+                channel,
+                conditions,
+                round: snap.round,
+                personal,
+                ..PermitRejected::default()
+            };
+            events.push(transition(&mut life.state, event, By::Caller, rejected)?);
+        }
+        Decision::RequestChanges => {
+            let changes = PermitChangesRequested {
+                decision: decided,
+                role: role_name,
+                channel,
+                conditions,
+                round: snap.round,
+                personal,
+                ..PermitChangesRequested::default()
+            };
+            events.push(transition(&mut life.state, event, By::Caller, changes)?);
         }
     }
     Ok(ReviewPlan {
@@ -193,11 +240,7 @@ pub fn plan_cab_sign_off(
     let mut life = snap.life;
     let mut events = Vec::new();
     if !snap.cab_signed_off {
-        events.push(PlannedEvent::record(
-            By::Caller,
-            "permit.cab_signed_off",
-            json!({}),
-        ));
+        events.push(PlannedEvent::record(By::Caller, PermitCabSignedOff {}));
         approve_if_quorum(snap, snap.decisions, true, &mut life, &mut events)?;
     }
     Ok(ReviewPlan {
@@ -247,15 +290,16 @@ fn approve_if_quorum(
     if !quorum(snap.requirements, &approved, cab_signed_off).met {
         return Ok(());
     }
-    let approvers: Vec<Value> = approved
-        .iter()
-        .map(|a| json!({"principal_id": a.principal_id, "role": a.role}))
-        .collect();
+    let quorum_met = PermitApproved {
+        approvers: Some(approver_refs(&approved)),
+        cab_signed_off: Some(cab_signed_off),
+        ..PermitApproved::default()
+    };
     events.push(transition(
         &mut life.state,
         PermitEvent::QuorumMet,
         By::Caller,
-        json!({"approvers": approvers, "cab_signed_off": cab_signed_off}),
+        quorum_met,
     )?);
     events.extend(issue_if_due(
         life,
@@ -264,6 +308,17 @@ fn approve_if_quorum(
         snap.now,
     )?);
     Ok(())
+}
+
+/// The approvers a `permit.approved` event names.
+pub(crate) fn approver_refs(approved: &[RecordedApproval]) -> Vec<ApproverRef> {
+    approved
+        .iter()
+        .map(|a| ApproverRef {
+            principal_id: a.principal_id.clone(),
+            role: a.role.to_string(),
+        })
+        .collect()
 }
 
 /// A renewal collecting its approvals (types renewed "with one approval" or "with the
@@ -379,11 +434,12 @@ pub fn plan_renewal(
                 }))
                 .collect();
             let met = quorum(&req, &all, true).met;
-            events.push(PlannedEvent::record(
-                By::Caller,
-                "permit.renewal_approval_recorded",
-                json!({"role": role, "hours": hours, "quorum_met": met}),
-            ));
+            let recorded = PermitRenewalApprovalRecorded {
+                role: role.to_string(),
+                hours,
+                quorum_met: met,
+            };
+            events.push(PlannedEvent::record(By::Caller, recorded));
             if !met {
                 pending = Some(collecting);
             }
@@ -395,18 +451,66 @@ pub fn plan_renewal(
         life.expires_at = Some(renewed_expiry(life.expires_at, hours, snap.now));
         life.renewals += 1;
         life.total_hours += hours;
-        events.push(PlannedEvent::record(
-            By::Caller,
-            "permit.renewed",
-            json!({"hours": hours, "renewals": life.renewals, "total_hours": life.total_hours,
-                   "expires_at_ms": life.expires_at}),
-        ));
+        let renewed = PermitRenewed {
+            hours,
+            renewals: life.renewals,
+            total_hours: life.total_hours,
+            expires_at_ms: life.expires_at.map(Timestamp::millis),
+        };
+        events.push(PlannedEvent::record(By::Caller, renewed));
     }
     Ok(RenewalPlan {
         life,
         pending,
         events,
     })
+}
+
+/// A resubmission after changes were requested, by the requester (or an admin): the new
+/// evidence must be complete and its rollback plan meet the level. The event names the
+/// new round (`round`, the next one) and the evidence provided.
+pub fn plan_resubmit(
+    snap: &ResubmitSnapshot<'_>,
+    who: &Candidate,
+    evidence: &BTreeMap<Evidence, Value>,
+) -> Result<(Lifecycle, PlannedEvent), PermitRefusal> {
+    requester_or_admin(snap.requester_id, who, snap.permit_id, "resubmit")?;
+    apply(snap.life.state, &PermitEvent::Resubmit)?;
+    let provided = provided_evidence(evidence);
+    let missing = missing_evidence(&snap.requirements.evidence_required, &provided);
+    if !missing.is_empty() {
+        return Err(PermitRefusal::MissingEvidence {
+            level: snap.level,
+            missing,
+        });
+    }
+    check_rollback_plan(snap.level, evidence, snap.now)?;
+    let resubmitted = PermitResubmitted {
+        round: snap.round + 1,
+        evidence: provided.iter().map(|e| e.to_string()).collect(),
+        ..PermitResubmitted::default()
+    };
+    let mut life = snap.life;
+    let event = transition(
+        &mut life.state,
+        PermitEvent::Resubmit,
+        By::Caller,
+        resubmitted,
+    )?;
+    Ok((life, event))
+}
+
+/// What a resubmission needs to know of a permit.
+#[derive(Debug, Clone, Copy)]
+pub struct ResubmitSnapshot<'a> {
+    pub permit_id: &'a str,
+    pub life: Lifecycle,
+    pub level: Level,
+    pub requirements: &'a ApprovalRequirements,
+    pub requester_id: &'a str,
+    /// The round that asked for changes.
+    pub round: u32,
+    pub now: Timestamp,
 }
 
 /// Only the worker holding the permit (its agent identity) or its requester may act.
@@ -455,7 +559,8 @@ pub fn plan_start(
     now: Timestamp,
 ) -> Result<(Lifecycle, PlannedEvent), PermitRefusal> {
     let mut next = life;
-    let event = transition(&mut next.state, PermitEvent::Start, By::Caller, json!({}))?;
+    let started = PermitStarted::default();
+    let event = transition(&mut next.state, PermitEvent::Start, By::Caller, started)?;
     certification_in_force(worker_status)?;
     let now_ms = now.millis();
     match (life.valid_from, life.expires_at) {
@@ -480,15 +585,26 @@ pub fn plan_start(
     Ok((next, event))
 }
 
+/// What Steward adds to a worker's completion report in `permit.completed`.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion<'a> {
+    pub worker_id: &'a str,
+    /// The permit's decisions with when they were cast (unix ms); its approvals are named.
+    pub decisions: &'a [(CastDecision, i64)],
+    /// When execution started.
+    pub started_at: Timestamp,
+    pub now: Timestamp,
+}
+
 /// An execution's end: from `executing` the report must carry its level's fields
 /// (refused before any write: a completed operation without its report would leave a gap
-/// in the trail). `data` is the event's data (the report and what Steward adds).
+/// in the trail). The event records the report and what Steward adds ([`Completion`]).
 pub fn plan_complete(
     life: Lifecycle,
     level: Level,
     outcome: Outcome,
     report: &Value,
-    data: Value,
+    done: Completion<'_>,
 ) -> Result<(Lifecycle, PlannedEvent), PermitRefusal> {
     let change = PermitEvent::Complete { outcome };
     if apply(life.state, &change).is_ok() {
@@ -497,9 +613,33 @@ pub fn plan_complete(
             return Err(PermitRefusal::IncompleteReport { level, missing });
         }
     }
+    let completed = PermitCompleted {
+        outcome: outcome.to_string(),
+        report: report.clone(),
+        worker_id: done.worker_id.to_owned(),
+        certification_level: level.value(),
+        approvals: approvals(done.decisions)
+            .map(|(d, at)| CompletionApproval {
+                approver_id: d.principal_id.clone(),
+                role: d.role.to_string(),
+                approval_timestamp_ms: at,
+            })
+            .collect(),
+        started_at_ms: done.started_at.millis(),
+        completed_at_ms: done.now.millis(),
+        ..PermitCompleted::default()
+    };
     let mut next = life;
-    let event = transition(&mut next.state, change, By::Caller, data)?;
+    let event = transition(&mut next.state, change, By::Caller, completed)?;
     Ok((next, event))
+}
+
+/// The approvals among `decisions`, with when they were cast.
+fn approvals(decisions: &[(CastDecision, i64)]) -> impl Iterator<Item = (&CastDecision, i64)> {
+    decisions
+        .iter()
+        .filter(|(d, _)| d.decision == Decision::Approve)
+        .map(|(d, at)| (d, *at))
 }
 
 /// The closer's outcome feedback (SPEC §10): `over_certified` when the risk observed is
@@ -535,34 +675,37 @@ pub fn plan_close(
     notes: Value,
     actual_level: Option<Level>,
 ) -> Result<(Lifecycle, Value, PlannedEvent), PermitRefusal> {
-    let approvals: Vec<Value> = snap
-        .decisions
-        .iter()
-        .filter(|(d, _)| d.decision == Decision::Approve)
-        .map(|(d, at)| json!({"principal_id": d.principal_id, "role": d.role, "at_ms": at}))
-        .collect();
     let cast: Vec<CastDecision> = snap.decisions.iter().map(|(d, _)| d.clone()).collect();
     let status = quorum(
         snap.requirements,
         &recorded(&cast, false),
         snap.cab_signed_off,
     );
-    let summary = json!({
-        "operations_performed": snap.operations,
-        "outcome": snap.outcome,
-        "constraints_met": !snap.revoked,
-        "approvals_verified": status.met,
-        "approvals": approvals,
-        "cab_signed_off": snap.cab_signed_off,
-        "notes": notes,
-    });
-    let mut data = json!({"audit_summary": summary});
-    if let Some(actual) = actual_level {
-        data["actual_level"] = json!(actual);
-        data["certification_feedback"] = json!(certification_feedback(actual, snap.level));
-    }
+    let summary = AuditSummary {
+        operations_performed: snap.operations.clone(),
+        outcome: snap.outcome.map(|o| o.to_string()),
+        constraints_met: !snap.revoked,
+        approvals_verified: status.met,
+        approvals: approvals(snap.decisions)
+            .map(|(d, at)| SummaryApproval {
+                principal_id: d.principal_id.clone(),
+                role: d.role.to_string(),
+                at_ms: at,
+            })
+            .collect(),
+        cab_signed_off: snap.cab_signed_off,
+        notes,
+    };
+    let closed = PermitClosed {
+        audit_summary: summary,
+        actual_level: actual_level.map(Level::value),
+        certification_feedback: actual_level
+            .map(|actual| certification_feedback(actual, snap.level).to_owned()),
+        ..PermitClosed::default()
+    };
+    let summary = serde_json::to_value(&closed.audit_summary).unwrap_or(Value::Null);
     let mut life = snap.life;
-    let event = transition(&mut life.state, PermitEvent::Close, By::Caller, data)?;
+    let event = transition(&mut life.state, PermitEvent::Close, By::Caller, closed)?;
     Ok((life, summary, event))
 }
 
@@ -589,31 +732,45 @@ pub fn may_revoke(
     }
 }
 
-/// Revokes a live permit with `reason`; `data` (an object) is the event's data, to which
-/// the reason is added. Idempotent: a revoked permit gives no event (`None`).
+/// Revokes a live permit with `reason`; `evidence` is the event's payload (what the
+/// revoker knew, a person's comment sealed), whose `reason` is set to `reason`.
+/// Idempotent: a revoked permit gives no event (`None`).
 pub fn plan_revoke(
     life: Lifecycle,
     reason: RevocationReason,
     by: By,
-    data: Value,
+    evidence: PermitRevoked,
 ) -> Result<Option<(Lifecycle, PlannedEvent)>, PermitRefusal> {
     if life.state == PermitState::Revoked {
         return Ok(None);
     }
-    let mut event_data = json!({"reason": reason});
-    if let (Value::Object(event), Value::Object(extra)) = (&mut event_data, data) {
-        for (key, value) in extra {
-            event.entry(key).or_insert(value);
-        }
+    let revoked = PermitRevoked {
+        reason: reason.to_string(),
+        ..evidence
+    };
+    let mut next = life;
+    let event = transition(&mut next.state, PermitEvent::Revoke { reason }, by, revoked)?;
+    Ok(Some((next, event)))
+}
+
+/// A person's revocation: their comment (free text) sealed for them.
+pub fn revocation_by(revoker: &str, comment: Option<&PersonalText>) -> PermitRevoked {
+    PermitRevoked {
+        personal: Some(Personal::of(revoker).text("comment", comment)),
+        ..PermitRevoked::default()
     }
+}
+
+/// Archives a permit in a terminal state.
+pub fn plan_archive(life: Lifecycle) -> Result<(Lifecycle, PlannedEvent), PermitRefusal> {
     let mut next = life;
     let event = transition(
         &mut next.state,
-        PermitEvent::Revoke { reason },
-        by,
-        event_data,
+        PermitEvent::Archive,
+        By::Caller,
+        PermitArchived::default(),
     )?;
-    Ok(Some((next, event)))
+    Ok((next, event))
 }
 
 #[cfg(test)]

@@ -6,11 +6,15 @@
 //! [`Lifecycle`] plus the audit events to append, in order, each naming who it is recorded
 //! as ([`By`]). Every state change in a plan went through [`apply`], the one state gate.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use steward_audit::EventPayload;
+use steward_audit::EventType;
+use steward_audit::event::PermitIssued;
 use steward_policy::{Block, Environment, Evidence, Level, Refusal};
 
 use crate::approval::ApprovalRefusal;
 use crate::constraints::PermitConstraints;
+use crate::events::PermitPayload;
 use crate::rollback_plan::PlanProblem;
 use crate::scope::ScopeField;
 use crate::state::{PermitEvent, PermitState, RevocationReason, TransitionError, apply};
@@ -103,8 +107,7 @@ pub enum By {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedEvent {
     pub by: By,
-    pub event_type: &'static str,
-    pub data: Value,
+    pub payload: PermitPayload,
     /// Set when this event revokes the permit (it was not revoked before): the store
     /// keeps how, with the event's `seq`, on the permit.
     pub revocation: Option<RevocationReason>,
@@ -112,13 +115,21 @@ pub struct PlannedEvent {
 
 impl PlannedEvent {
     /// An event that changes no state.
-    pub fn record(by: By, event_type: &'static str, data: Value) -> PlannedEvent {
+    pub fn record(by: By, payload: impl Into<PermitPayload>) -> PlannedEvent {
         PlannedEvent {
             by,
-            event_type,
-            data,
+            payload: payload.into(),
             revocation: None,
         }
+    }
+
+    pub fn event_type(&self) -> EventType {
+        self.payload.event_type()
+    }
+
+    /// The event's data as stored, without its personal values.
+    pub fn data(&self) -> Value {
+        self.payload.data()
     }
 }
 
@@ -133,47 +144,45 @@ pub struct Lifecycle {
 }
 
 /// The event type that records `change`.
-pub fn event_type(change: &PermitEvent) -> &'static str {
+pub fn event_type(change: &PermitEvent) -> EventType {
     match change {
-        PermitEvent::StartReview => "permit.review_started",
-        PermitEvent::QuorumMet => "permit.approved",
-        PermitEvent::Reject => "permit.rejected",
-        PermitEvent::RequestChanges => "permit.changes_requested",
-        PermitEvent::Resubmit => "permit.resubmitted",
-        PermitEvent::Issue => "permit.issued",
-        PermitEvent::Start => "permit.started",
-        PermitEvent::Complete { .. } => "permit.completed",
-        PermitEvent::Close => "permit.closed",
-        PermitEvent::Renew => "permit.renewed",
-        PermitEvent::Revoke { .. } => "permit.revoked",
-        PermitEvent::Expire => "permit.expired",
-        PermitEvent::Archive => "permit.archived",
+        PermitEvent::StartReview => EventType::PermitReviewStarted,
+        PermitEvent::QuorumMet => EventType::PermitApproved,
+        PermitEvent::Reject => EventType::PermitRejected,
+        PermitEvent::RequestChanges => EventType::PermitChangesRequested,
+        PermitEvent::Resubmit => EventType::PermitResubmitted,
+        PermitEvent::Issue => EventType::PermitIssued,
+        PermitEvent::Start => EventType::PermitStarted,
+        PermitEvent::Complete { .. } => EventType::PermitCompleted,
+        PermitEvent::Close => EventType::PermitClosed,
+        PermitEvent::Renew => EventType::PermitRenewed,
+        PermitEvent::Revoke { .. } => EventType::PermitRevoked,
+        PermitEvent::Expire => EventType::PermitExpired,
+        PermitEvent::Archive => EventType::PermitArchived,
     }
 }
 
-/// Moves `state` by `change` through [`apply`] and returns the event recording it: `data`
-/// (an object) with `from` and `to` added.
+/// Moves `state` by `change` through [`apply`] and returns the event recording it: the
+/// payload of `change`'s type ([`event_type`]) with `from` and `to` filled in.
 pub fn transition(
     state: &mut PermitState,
     change: PermitEvent,
     by: By,
-    mut data: Value,
+    payload: impl Into<PermitPayload>,
 ) -> Result<PlannedEvent, TransitionError> {
     let from = *state;
     let to = apply(from, &change)?;
+    let mut payload = payload.into();
+    debug_assert_eq!(payload.event_type(), event_type(&change), "{change:?}");
     *state = to;
-    if let Value::Object(map) = &mut data {
-        map.insert("from".into(), json!(from));
-        map.insert("to".into(), json!(to));
-    }
+    payload.moved(from, to);
     let revocation = match change {
         PermitEvent::Revoke { reason } if from != PermitState::Revoked => Some(reason),
         _ => None,
     };
     Ok(PlannedEvent {
         by,
-        event_type: event_type(&change),
-        data,
+        payload,
         revocation,
     })
 }
@@ -210,13 +219,14 @@ pub fn issue_if_due(
     let Some((from, until)) = issue_window(requested_start, life.total_hours, now) else {
         return Ok(None);
     };
-    let event = transition(
-        &mut life.state,
-        PermitEvent::Issue,
-        By::System,
-        json!({"valid_from_ms": from, "expires_at_ms": until, "hours": life.total_hours,
-               "constraints": constraints}),
-    )?;
+    let issued = PermitIssued {
+        valid_from_ms: Some(from.millis()),
+        expires_at_ms: Some(until.millis()),
+        hours: life.total_hours,
+        constraints: serde_json::to_value(constraints).unwrap_or(Value::Null),
+        ..PermitIssued::default()
+    };
+    let event = transition(&mut life.state, PermitEvent::Issue, By::System, issued)?;
     life.valid_from = Some(from);
     life.expires_at = Some(until);
     Ok(Some(event))

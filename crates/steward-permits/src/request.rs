@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use steward_audit::event::{PermitApproved, PermitRequested, PermitReviewStarted, TaskFacts};
 use steward_policy::{
     Analysis, Evidence, Level, PermitType, Policy, Task, WorkerStanding, hard_blocks_for_worker,
 };
@@ -156,32 +157,37 @@ pub fn plan_request(snapshot: &RequestSnapshot<'_>) -> Result<RequestPlan, Permi
         renewals: 0,
         total_hours: admitted.hours,
     };
-    let mut events = vec![PlannedEvent::record(
-        By::Caller,
-        "permit.requested",
-        json!({
-            "permit_type": admitted.permit_type,
-            "level": admitted.level,
-            "total_risk_score": analysis.risk_assessment.total_risk_score,
-            "policy_version": analysis.policy_version,
-            "evidence": admitted.provided.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-            "hours": admitted.hours,
-            "window_start_ms": snapshot.window_start,
-            "task": task_facts(snapshot.task, analysis),
-        }),
-    )];
+    let requested = PermitRequested {
+        permit_type: admitted.permit_type.to_string(),
+        level: admitted.level.value(),
+        total_risk_score: analysis.risk_assessment.total_risk_score,
+        policy_version: analysis.policy_version.clone(),
+        evidence: Some(admitted.provided.iter().map(|e| e.to_string()).collect()),
+        hours: admitted.hours,
+        window_start_ms: Some(snapshot.window_start.map(Timestamp::millis)),
+        emergency_id: None,
+        task: Some(task_facts(snapshot.task, analysis)),
+    };
+    let mut events = vec![PlannedEvent::record(By::Caller, requested)];
     events.push(transition(
         &mut life.state,
         PermitEvent::StartReview,
         By::Caller,
-        json!({}),
+        PermitReviewStarted::default(),
     )?);
     if auto_approves(analysis.approval_requirements.auto_approve, snapshot.worker) {
+        let approved = PermitApproved {
+            auto_approved: Some(true),
+            reason: Some(
+                "read-only access, no sensitive data, worker holds level 1 or more".to_owned(),
+            ),
+            ..PermitApproved::default()
+        };
         events.push(transition(
             &mut life.state,
             PermitEvent::QuorumMet,
             By::System,
-            json!({"auto_approved": true, "reason": "read-only access, no sensitive data, worker holds level 1 or more"}),
+            approved,
         )?);
         events.extend(issue_if_due(
             &mut life,
@@ -201,19 +207,32 @@ pub fn plan_request(snapshot: &RequestSnapshot<'_>) -> Result<RequestPlan, Permi
 /// (`permit.requested`'s `data.task`): its description and the scope facts of its
 /// analysis (frameworks named, sensitive data kinds, risky operations, environment). The
 /// task is operational text (SPEC §2), shown to approvers already; no personal value.
-pub fn task_facts(task: &Value, analysis: &Analysis) -> Value {
+pub fn task_facts(task: &Value, analysis: &Analysis) -> TaskFacts {
     const SUMMARY_CHARS: usize = 200;
     let summary = task
         .get("description")
         .and_then(Value::as_str)
         .map(|text| text.chars().take(SUMMARY_CHARS).collect::<String>());
-    json!({
-        "summary": summary,
-        "environment": analysis.environment_detected,
-        "compliance_frameworks": analysis.signals.compliance_frameworks,
-        "sensitive_data": analysis.signals.sensitive_data,
-        "risky_operations": analysis.signals.risky_operations,
-    })
+    let signals = &analysis.signals;
+    TaskFacts {
+        summary,
+        environment: Value::from(analysis.environment_detected.as_str()),
+        compliance_frameworks: signals
+            .compliance_frameworks
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
+        sensitive_data: signals
+            .sensitive_data
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
+        risky_operations: signals
+            .risky_operations
+            .iter()
+            .map(|o| o.to_string())
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -10,11 +10,16 @@
 //! that nothing is due before its time and that a stale timer (a warning overtaken by a
 //! later one, an overdue flag overtaken by the request's expiry) is not offered at all.
 
+use steward_audit::event::{
+    PermitApprovalOverdue, PermitEscalated, PermitExpired, PermitExpiryGraceStarted,
+    PermitExpiryWarning, PermitRevoked,
+};
 use steward_policy::{CertificationStatus, Level, Role};
 
 use crate::certification::{Recertification, WorkerRecord, recert_rules, recertification};
 use crate::names::string_enum;
-use crate::state::PermitState;
+use crate::plan::{By, Lifecycle, PlannedEvent, transition};
+use crate::state::{PermitEvent, PermitState, RevocationReason, TransitionError};
 use crate::time::Timestamp;
 
 /// Minutes before `expires_at` at which an active or executing permit's holder and
@@ -210,6 +215,100 @@ pub fn escalation_roles(level: Level) -> &'static [Role] {
         2 => LEVEL_3,
         _ => LEVEL_4,
     }
+}
+
+/// What firing a permit's timer needs to know of the permit besides its lifecycle.
+#[derive(Debug, Clone, Copy)]
+pub struct TimerFacts<'a> {
+    pub level: Level,
+    pub requested_at: Timestamp,
+    pub approval_sla_hours: f64,
+    pub approver_roles: &'a [Role],
+}
+
+/// Fires one due permit timer (SPEC §6.2, §6.3): the events it records, all as Steward,
+/// and the state change it makes in `life` (a request expired, a permit revoked with
+/// `time_expiration`). Certification timers are not a permit's: nothing.
+pub fn plan_timer(
+    life: &mut Lifecycle,
+    facts: &TimerFacts<'_>,
+    timer: DueTimer,
+) -> Result<Vec<PlannedEvent>, TransitionError> {
+    let due_at_ms = timer.due_at.millis();
+    let sla_hours = facts.approval_sla_hours;
+    let names = |roles: &[Role]| roles.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    let record =
+        |payload: crate::events::PermitPayload| vec![PlannedEvent::record(By::System, payload)];
+    Ok(match timer.kind {
+        TimerKind::ApprovalOverdue => vec![
+            PlannedEvent::record(
+                By::System,
+                PermitApprovalOverdue {
+                    state: life.state.to_string(),
+                    sla_hours,
+                    requested_at_ms: facts.requested_at.millis(),
+                    due_at_ms,
+                    expires_at_ms: request_expiry_due(facts.requested_at, sla_hours)
+                        .map(Timestamp::millis),
+                },
+            ),
+            PlannedEvent::record(
+                By::System,
+                PermitEscalated {
+                    reason: "approval_sla".to_owned(),
+                    roles: names(escalation_roles(facts.level)),
+                    approver_roles: names(facts.approver_roles),
+                    due_at_ms,
+                },
+            ),
+        ],
+        TimerKind::RequestExpiry => {
+            let expired = PermitExpired {
+                reason: "no_quorum_within_twice_the_sla".to_owned(),
+                sla_hours: Some(sla_hours),
+                due_at_ms: Some(due_at_ms),
+                ..PermitExpired::default()
+            };
+            vec![transition(
+                &mut life.state,
+                PermitEvent::Expire,
+                By::System,
+                expired,
+            )?]
+        }
+        TimerKind::ExpiryWarning30 | TimerKind::ExpiryWarning15 | TimerKind::ExpiryWarning5 => {
+            record(
+                PermitExpiryWarning {
+                    minutes: timer.kind.warning_minutes(),
+                    expires_at_ms: life.expires_at.map(Timestamp::millis),
+                    state: life.state.to_string(),
+                }
+                .into(),
+            )
+        }
+        TimerKind::GraceStart => record(
+            PermitExpiryGraceStarted {
+                expires_at_ms: life.expires_at.map(Timestamp::millis),
+                grace_until_ms: grace_end(timer.due_at).millis(),
+            }
+            .into(),
+        ),
+        TimerKind::PermitExpiry | TimerKind::GraceEnd => {
+            let reason = RevocationReason::TimeExpiration;
+            let grace_ended = timer.kind == TimerKind::GraceEnd;
+            let revoked = PermitRevoked {
+                expires_at_ms: Some(life.expires_at.map(Timestamp::millis)),
+                in_flight_grace_ended: grace_ended.then_some(true),
+                grace_until_ms: grace_ended.then_some(due_at_ms),
+                ..PermitRevoked::new(reason.as_str())
+            };
+            let change = PermitEvent::Revoke { reason };
+            vec![transition(&mut life.state, change, By::System, revoked)?]
+        }
+        TimerKind::CertificationGrace
+        | TimerKind::CertificationExpiry
+        | TimerKind::ProbationEnd => Vec::new(),
+    })
 }
 
 /// The permit timers due at `now`, in the order to fire them.

@@ -860,9 +860,7 @@ async fn revoke_for_breach(
         rollback_id: Some(rollback.id.clone()),
         ..PermitRevoked::new(reason.as_str())
     };
-    let data = serde_json::to_value(&evidence)
-        .map_err(|e| StoreError::corrupt("audit event payload", &rollback.id, e))?;
-    match revoke_by_system_in(tx, &rollback.permit_id, reason, data, now_ms).await {
+    match revoke_by_system_in(tx, &rollback.permit_id, reason, evidence, now_ms).await {
         Ok(p) => Ok(Some(p.state)),
         Err(crate::PermitError::Store(e)) => Err(e),
         Err(other) => {

@@ -12,15 +12,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use steward_audit::event::PermitRevoked;
 use steward_audit::{Actor, ActorKind, Subject};
 use steward_permits::{
-    ApprovalRefusal, By, Candidate, CastDecision, Channel, CloseSnapshot, Decision, Lifecycle,
-    Outcome, Parties, PermitEvent, PermitRefusal, PermitState, PlannedEvent, RecordedApproval,
-    RenewalSnapshot, RequestFacts, RequestSnapshot, ReviewPlan, ReviewSnapshot, RevocationReason,
-    ScopeField, TransitionError, WindowError, admit_request, apply, check_approver, check_cab_role,
-    executor_or_requester, may_revoke, missing_evidence, plan_cab_sign_off, plan_close,
-    plan_complete, plan_decision, plan_renewal, plan_request, plan_revoke, plan_start,
-    provided_evidence, requester_or_admin,
+    ApprovalRefusal, By, Candidate, CastDecision, Channel, CloseSnapshot, Completion, Decision,
+    DecisionNote, Lifecycle, Outcome, Parties, PermitRefusal, PermitState, PlannedEvent,
+    RecordedApproval, RenewalSnapshot, RequestFacts, RequestSnapshot, ResubmitSnapshot, ReviewPlan,
+    ReviewSnapshot, RevocationReason, ScopeField, TransitionError, WindowError, admit_request,
+    check_approver, check_cab_role, executor_or_requester, may_revoke, plan_archive,
+    plan_cab_sign_off, plan_close, plan_complete, plan_decision, plan_renewal, plan_request,
+    plan_resubmit, plan_revoke, plan_start, requester_or_admin, revocation_by,
 };
 use steward_permits::{
     ConstraintChoices, PermitConstraints, PermitTimes, PlanProblem, Timestamp, approval_overdue,
@@ -32,7 +33,7 @@ use steward_policy::{
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::personal::{PersonalText, PersonalValues, with_personal};
+use crate::personal::PersonalText;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id, on_pool};
 
@@ -323,15 +324,15 @@ pub(crate) async fn revoke_by_system_in(
     tx: &mut Tx<'_>,
     permit_id: &str,
     reason: RevocationReason,
-    data: Value,
+    evidence: PermitRevoked,
     now_ms: i64,
 ) -> Result<Permit, PermitError> {
     let mut permit = row::load_permit(tx, permit_id, true).await?;
-    let Some((life, revoked)) = plan_revoke(permit.lifecycle(), reason, By::System, data)? else {
+    let Some((life, revoked)) = plan_revoke(permit.lifecycle(), reason, By::System, evidence)?
+    else {
         return Ok(permit);
     };
     permit.set_lifecycle(life);
-    permit.revocation_reason = Some(reason);
     write_events(tx, &mut permit, &system_actor(), vec![revoked], now_ms).await?;
     row::update_permit(tx, &mut permit, now_ms).await?;
     Ok(permit)
@@ -479,23 +480,6 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        let action = match decision.decision {
-            Decision::Approve => "approve",
-            Decision::Reject => "reject",
-            Decision::RequestChanges => "request_changes",
-        };
-        // The comment is the approver's free text: personal data, stored encrypted for them.
-        let data = with_personal(
-            json!({
-                "decision": action,
-                "role": decision.role,
-                "channel": decision.channel,
-                "conditions": decision.conditions,
-                "round": permit.round,
-            }),
-            &by.id,
-            PersonalValues::new().text("comment", decision.comment.as_ref()),
-        );
         let parties = parties(&permit, &worker);
         let cast = cast_decisions(&permit);
         let plan = plan_decision(
@@ -503,7 +487,11 @@ impl Store {
             &candidate(by),
             decision.decision,
             decision.role,
-            data,
+            DecisionNote {
+                channel: decision.channel,
+                conditions: &decision.conditions,
+                comment: decision.comment.as_ref(),
+            },
         )
         .map_err(|r| refused(&permit, "decided", r))?;
         let record = ApprovalRecord {
@@ -574,33 +562,22 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        requester_or_admin(&permit.requester_id, &candidate(by), &permit.id, "resubmit")?;
-        let next = apply(permit.state, &PermitEvent::Resubmit)?;
-        let provided = provided_evidence(&evidence);
-        let missing = missing_evidence(&permit.requirements.evidence_required, &provided);
-        if !missing.is_empty() {
-            return Err(PermitError::MissingEvidence {
-                level: permit.level,
-                missing,
-            });
-        }
-        check_rollback_plan(permit.level, &evidence, now_ms)?;
+        let snap = ResubmitSnapshot {
+            permit_id: &permit.id,
+            life: permit.lifecycle(),
+            level: permit.level,
+            requirements: &permit.requirements,
+            requester_id: &permit.requester_id,
+            round: permit.round,
+            now: Timestamp(now_ms),
+        };
+        let (life, resubmitted) = plan_resubmit(&snap, &candidate(by), &evidence)?;
+        permit.set_lifecycle(life);
         permit.evidence = serde_json::to_value(&evidence).unwrap_or(Value::Null);
         permit.round += 1;
         permit.cab_signed_off = false;
         permit.approvals.clear();
-        let from = permit.state;
-        permit.state = next;
-        event(
-            &mut tx,
-            &by.actor(),
-            "permit.resubmitted",
-            &permit,
-            json!({"from": from, "to": next, "round": permit.round,
-                   "evidence": provided.iter().map(|e| e.as_str()).collect::<Vec<_>>()}),
-            now_ms,
-        )
-        .await?;
+        write_events(&mut tx, &mut permit, &by.actor(), vec![resubmitted], now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -652,23 +629,14 @@ impl Store {
             "complete",
         )?;
         // Steward adds what it knows itself to the worker's report.
-        let approvers: Vec<Value> = permit
-            .approvals
-            .iter()
-            .filter(|a| a.decision == Decision::Approve)
-            .map(|a| json!({"approver_id": a.principal_id, "role": a.role, "approval_timestamp_ms": a.created_at_ms}))
-            .collect();
-        let data = json!({
-            "outcome": outcome,
-            "report": report,
-            "worker_id": permit.worker_id,
-            "certification_level": permit.level,
-            "approvals": approvers,
-            "started_at_ms": permit.updated_at_ms,
-            "completed_at_ms": now_ms,
-        });
+        let done = Completion {
+            worker_id: &permit.worker_id,
+            decisions: &timed_decisions(&permit),
+            started_at: Timestamp(permit.updated_at_ms),
+            now: Timestamp(now_ms),
+        };
         let (life, completed) =
-            plan_complete(permit.lifecycle(), permit.level, outcome, &report, data)?;
+            plan_complete(permit.lifecycle(), permit.level, outcome, &report, done)?;
         permit.set_lifecycle(life);
         permit.outcome = Some(outcome);
         write_events(&mut tx, &mut permit, &by.actor(), vec![completed], now_ms).await?;
@@ -703,11 +671,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         requester_or_admin(&permit.requester_id, &candidate(by), &permit.id, "close")?;
-        let decisions: Vec<(CastDecision, i64)> = permit
-            .approvals
-            .iter()
-            .map(|a| (cast_decision(a), a.created_at_ms))
-            .collect();
+        let decisions = timed_decisions(&permit);
         let operations = permit.task.get("operations").cloned().unwrap_or(json!([]));
         let (life, summary, closed) = plan_close(
             &CloseSnapshot {
@@ -762,18 +726,13 @@ impl Store {
             .map(|a| a.principal_id.as_str())
             .collect();
         may_revoke(&candidate(by), &permit.requester_id, &approvers, &permit.id)?;
-        // The comment is the revoker's free text: stored encrypted for them.
-        let data = with_personal(
-            json!({}),
-            &by.id,
-            PersonalValues::new().text("comment", comment.as_ref()),
-        );
-        let Some((life, revoked)) = plan_revoke(permit.lifecycle(), reason, By::Caller, data)?
+        // The comment is the revoker's free text: sealed for them.
+        let evidence = revocation_by(&by.id, comment.as_ref());
+        let Some((life, revoked)) = plan_revoke(permit.lifecycle(), reason, By::Caller, evidence)?
         else {
             return Ok(permit);
         };
         permit.set_lifecycle(life);
-        permit.revocation_reason = Some(reason);
         write_events(&mut tx, &mut permit, actor, vec![revoked], now_ms).await?;
         save(tx, permit, now_ms).await
     }
@@ -781,19 +740,19 @@ impl Store {
     /// Revokes a live permit on Steward's own authority: an authorize that found a scope
     /// violation (`scope_expansion`), a monitoring trigger (`constraint_breach`), an
     /// emergency permit's expiry or its incident's resolution (`time_expiration`). The
-    /// event's actor is the system principal `steward`; `data` (an object) adds the
-    /// evidence to the `permit.revoked` event. Idempotent like [`Store::revoke_permit`]:
+    /// event's actor is the system principal `steward`; `evidence` is the `permit.revoked`
+    /// event's payload (its reason set to `reason`). Idempotent like [`Store::revoke_permit`]:
     /// a permit already revoked is returned unchanged and nothing is recorded; a permit
     /// in any other terminal state is a transition error.
     pub async fn revoke_permit_by_system(
         &self,
         permit_id: &str,
         reason: RevocationReason,
-        data: Value,
+        evidence: PermitRevoked,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
-        let permit = revoke_by_system_in(&mut tx, permit_id, reason, data, now_ms).await?;
+        let permit = revoke_by_system_in(&mut tx, permit_id, reason, evidence, now_ms).await?;
         tx.commit().await?;
         Ok(permit)
     }
@@ -846,15 +805,9 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         requester_or_admin(&permit.requester_id, &candidate(by), &permit.id, "archive")?;
-        transition(
-            &mut tx,
-            &mut permit,
-            &by.actor(),
-            &PermitEvent::Archive,
-            json!({}),
-            now_ms,
-        )
-        .await?;
+        let (life, archived) = plan_archive(permit.lifecycle())?;
+        permit.set_lifecycle(life);
+        write_events(&mut tx, &mut permit, &by.actor(), vec![archived], now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -1042,19 +995,6 @@ fn certification_in_force(worker: &WorkerParties) -> Result<(), PermitError> {
     Ok(steward_permits::certification_in_force(worker.status)?)
 }
 
-/// Refuses a request whose rollback plan does not meet its level (`validate_rollback_plan`).
-fn check_rollback_plan(
-    level: Level,
-    evidence: &BTreeMap<Evidence, Value>,
-    now_ms: i64,
-) -> Result<(), PermitError> {
-    Ok(steward_permits::check_rollback_plan(
-        level,
-        evidence,
-        Timestamp(now_ms),
-    )?)
-}
-
 fn recorded(permit: &Permit) -> Vec<RecordedApproval> {
     permit
         .approvals
@@ -1102,6 +1042,15 @@ fn cast_decision(a: &ApprovalRecord) -> CastDecision {
         role: a.role,
         decision: a.decision,
     }
+}
+
+/// Every decision on `permit`, with when it was cast.
+fn timed_decisions(permit: &Permit) -> Vec<(CastDecision, i64)> {
+    permit
+        .approvals
+        .iter()
+        .map(|a| (cast_decision(a), a.created_at_ms))
+        .collect()
 }
 
 /// What the review decisions read of `permit`.
@@ -1171,20 +1120,6 @@ async fn issue_if_due(
     Ok(true)
 }
 
-/// Applies one state change through the one transition function and records it as
-/// `actor`.
-async fn transition(
-    tx: &mut Tx<'_>,
-    permit: &mut Permit,
-    actor: &Actor,
-    change: &PermitEvent,
-    data: Value,
-    now_ms: i64,
-) -> Result<(), PermitError> {
-    let planned = steward_permits::transition(&mut permit.state, *change, By::Caller, data)?;
-    write_events(tx, permit, actor, vec![planned], now_ms).await
-}
-
 /// Appends a plan's events about `permit`, in order: [`By::Caller`] as `actor`,
 /// [`By::System`] as Steward. A revoking event leaves its record on the permit.
 async fn write_events(
@@ -1200,43 +1135,21 @@ async fn write_events(
             By::Caller => actor,
             By::System => &system,
         };
-        let revocation = planned
-            .revocation
-            .map(|reason| (reason, planned.data.clone()));
-        let seq = event(tx, by, planned.event_type, permit, planned.data, now_ms).await?;
+        let revocation = planned.revocation.map(|reason| (reason, planned.data()));
+        let subject = Subject {
+            task_id: Some(permit.task_id.clone()),
+            worker_id: Some(permit.worker_id.clone()),
+            permit_id: Some(permit.id.clone()),
+        };
+        let level = Some(planned.payload.level(permit.level));
+        let event = NewEvent::typed(now_ms, by.clone(), subject, level, planned.payload)?;
+        let seq = append_event(tx, event).await?.seq;
         if let Some((reason, data)) = revocation {
+            permit.revocation_reason = Some(reason);
             permit.revocation = Some(PermitRevocation::recorded(reason, by, &data, seq, now_ms));
         }
     }
     Ok(())
-}
-
-/// Appends an event about `permit`; returns its `seq`.
-async fn event(
-    tx: &mut Tx<'_>,
-    actor: &Actor,
-    event_type: &str,
-    permit: &Permit,
-    data: Value,
-    now_ms: i64,
-) -> Result<u64, StoreError> {
-    let entry = append_event(
-        tx,
-        NewEvent {
-            ts_ms: now_ms,
-            event_type: event_type.to_owned(),
-            actor: actor.clone(),
-            subject: Subject {
-                task_id: Some(permit.task_id.clone()),
-                worker_id: Some(permit.worker_id.clone()),
-                permit_id: Some(permit.id.clone()),
-            },
-            level: Some(permit.level),
-            data,
-        },
-    )
-    .await?;
-    Ok(entry.seq)
 }
 
 impl Store {

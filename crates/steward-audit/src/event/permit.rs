@@ -176,11 +176,15 @@ pub struct PermitIssued {
 }
 payload!(PermitIssued => PermitIssued);
 
-/// `permit.started`: execution began (from the state it left).
+/// `permit.started`: execution began (from the state it left, to `executing`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PermitStarted {
     pub from: String,
+    /// Written since the permit plans record every transition's `from` and `to`; absent
+    /// from earlier events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 payload!(PermitStarted => PermitStarted);
 

@@ -281,9 +281,18 @@ fn permit_payloads_are_byte_identical_to_their_literals() {
     golden(
         PermitStarted {
             from: "active".into(),
+            to: None,
         },
         EventType::PermitStarted,
         json!({"from": "active"}),
+    );
+    golden(
+        PermitStarted {
+            from: "active".into(),
+            to: Some("executing".into()),
+        },
+        EventType::PermitStarted,
+        json!({"from": "active", "to": "executing"}),
     );
     golden(
         PermitCompleted {

@@ -2,6 +2,7 @@
 //! call, each answer the plan's lifecycle and events or the refusal.
 
 use expect_test::{Expect, expect};
+use serde_json::json;
 use steward_policy::Policy;
 
 use super::*;
@@ -94,7 +95,7 @@ fn show(result: Result<ReviewPlan, PermitRefusal>) -> String {
                 plan.life.expires_at.map(|t| t.0),
             );
             for e in plan.events {
-                out.push_str(&format!("{:?} {}\n", e.by, e.event_type));
+                out.push_str(&format!("{:?} {}\n", e.by, e.event_type()));
             }
             out
         }
@@ -141,7 +142,12 @@ fn check_decision(case: Case<'_>, who: Candidate, decision: Decision, role: Role
         constraints: &none,
         now: Timestamp(H),
     };
-    expect.assert_eq(&show(plan_decision(&snap, &who, decision, role, json!({}))));
+    let note = DecisionNote {
+        channel: Channel::Api,
+        conditions: &json!({}),
+        comment: None,
+    };
+    expect.assert_eq(&show(plan_decision(&snap, &who, decision, role, note)));
 }
 
 #[test]
@@ -429,8 +435,8 @@ fn check_renewal_plan(
                 out.push_str(&format!(
                     "{:?} {} {}\n",
                     e.by,
-                    e.event_type,
-                    canonical(&e.data)
+                    e.event_type(),
+                    canonical(&e.data())
                 ));
             }
             out
@@ -580,8 +586,8 @@ fn start_needs_an_active_permit_in_its_window_and_a_certification_in_force() {
         Ok((life, event)) => format!(
             "{} {} {}",
             life.state,
-            event.event_type,
-            canonical(&event.data)
+            event.event_type(),
+            canonical(&event.data())
         ),
         Err(refusal) => format!("refused: {refusal:?}"),
     };
@@ -608,9 +614,14 @@ fn completion_needs_the_levels_report_only_when_it_may_complete() {
         Level::STANDARD,
         Outcome::Success,
         &report,
-        json!({}),
+        Completion {
+            worker_id: "w1",
+            decisions: &[],
+            started_at: Timestamp(0),
+            now: Timestamp(0),
+        },
     ) {
-        Ok((life, event)) => format!("{} {}", life.state, event.event_type),
+        Ok((life, event)) => format!("{} {}", life.state, event.event_type()),
         Err(refusal) => format!("refused: {refusal:?}"),
     };
     let full: serde_json::Map<String, Value> = crate::report::LEVEL_1_FIELDS
@@ -667,8 +678,8 @@ fn close_summarises_and_verifies_the_quorum() {
     assert_eq!(life.state, PermitState::Closed);
     expect![[r#"{"approvals":[{"at_ms":10,"principal_id":"tl","role":"tech_lead"},{"at_ms":20,"principal_id":"em","role":"engineering_manager"}],"approvals_verified":true,"cab_signed_off":false,"constraints_met":true,"notes":"fine","operations_performed":["deploy"],"outcome":"success"}"#]]
         .assert_eq(&canonical(&summary));
-    assert_eq!(event.data["certification_feedback"], "over_certified");
-    assert_eq!(event.data["actual_level"], 1);
+    assert_eq!(event.data()["certification_feedback"], "over_certified");
+    assert_eq!(event.data()["actual_level"], 1);
     let open = CloseSnapshot {
         life: life_of(PermitState::Executing),
         ..snap
@@ -702,7 +713,10 @@ fn revocation_by_party_and_idempotent() {
         life(PermitState::Executing),
         RevocationReason::ScopeExpansion,
         By::System,
-        json!({"rule": "scope_violation", "reason": "ignored"}),
+        PermitRevoked {
+            rule: Some("scope_violation".into()),
+            ..PermitRevoked::new("ignored")
+        },
     )
     .unwrap()
     .unwrap();
@@ -710,14 +724,14 @@ fn revocation_by_party_and_idempotent() {
     expect![[
         r#"{"from":"executing","reason":"scope_expansion","rule":"scope_violation","to":"revoked"}"#
     ]]
-    .assert_eq(&canonical(&event.data));
+    .assert_eq(&canonical(&event.data()));
     assert_eq!(event.revocation, Some(RevocationReason::ScopeExpansion));
     assert_eq!(
         plan_revoke(
             life(PermitState::Revoked),
             RevocationReason::Manual,
             By::Caller,
-            json!({})
+            PermitRevoked::default()
         ),
         Ok(None)
     );
@@ -726,8 +740,140 @@ fn revocation_by_party_and_idempotent() {
             life(PermitState::Closed),
             RevocationReason::Manual,
             By::Caller,
-            json!({})
+            PermitRevoked::default()
         )
         .is_err()
     );
+}
+
+/// Each plan's events: who, the type, the stored data and what is sealed for whom.
+fn data_of(events: Vec<PlannedEvent>) -> String {
+    use steward_audit::EventPayload;
+    let mut out = String::new();
+    for mut e in events {
+        let sealed = e.payload.take_personal();
+        out.push_str(&format!(
+            "{:?} {} {}\n",
+            e.by,
+            e.event_type(),
+            canonical(&e.data())
+        ));
+        if let Some(sealed) = sealed {
+            out.push_str(&format!("  sealed: {sealed:?}\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_decision_records_its_note_and_seals_the_comment_for_the_approver() {
+    let req = requirements(false);
+    let parties = parties();
+    let none = PermitConstraints::default();
+    let snap = ReviewSnapshot {
+        life: life(PermitState::UnderReview),
+        permit_type: PermitType::StandardProduction,
+        requirements: &req,
+        parties: &parties,
+        worker_status: CertificationStatus::Active,
+        decisions: &[],
+        cab_signed_off: false,
+        round: 2,
+        requested_start: None,
+        constraints: &none,
+        now: Timestamp(H),
+    };
+    let comment = steward_audit::PersonalText::from("needs a rollback drill");
+    let decide = |decision| {
+        let note = DecisionNote {
+            channel: Channel::Web,
+            conditions: &json!({"max_rows": 10}),
+            comment: Some(&comment),
+        };
+        let plan = plan_decision(
+            &snap,
+            &human("tl", &[Role::TechLead]),
+            decision,
+            Role::TechLead,
+            note,
+        );
+        data_of(plan.unwrap().events)
+    };
+    expect![[r#"
+        Caller permit.approval_recorded {"channel":"web","conditions":{"max_rows":10},"decision":"approve","role":"tech_lead","round":2}
+          sealed: Personal { subject: "tl", fields: ["comment"] }
+    "#]]
+    .assert_eq(&decide(Decision::Approve));
+    expect![[r#"
+        Caller permit.rejected {"channel":"web","conditions":{"max_rows":10},"decision":"reject","from":"under_review","role":"tech_lead","round":2,"to":"rejected"}
+          sealed: Personal { subject: "tl", fields: ["comment"] }
+    "#]]
+    .assert_eq(&decide(Decision::Reject));
+    expect![[r#"
+        Caller permit.changes_requested {"channel":"web","conditions":{"max_rows":10},"decision":"request_changes","from":"under_review","role":"tech_lead","round":2,"to":"changes_requested"}
+          sealed: Personal { subject: "tl", fields: ["comment"] }
+    "#]]
+    .assert_eq(&decide(Decision::RequestChanges));
+}
+
+#[test]
+fn a_resubmission_starts_the_next_round_with_complete_evidence() {
+    let mut req = requirements(false);
+    req.evidence_required = vec![Evidence::TestResults];
+    let snap = ResubmitSnapshot {
+        permit_id: "p1",
+        life: life(PermitState::ChangesRequested),
+        // Level 1: no rollback plan needed (that rule has its own tests).
+        level: Level::BASIC,
+        requirements: &req,
+        requester_id: "master",
+        round: 1,
+        now: Timestamp(H),
+    };
+    let evidence: BTreeMap<Evidence, Value> =
+        serde_json::from_value(json!({"test_results": "https://ci.example.com/1"})).unwrap();
+    let resubmit = |snap: &ResubmitSnapshot<'_>, who: &Candidate, evidence: &BTreeMap<_, _>| {
+        match plan_resubmit(snap, who, evidence) {
+            Ok((life, event)) => format!("{}\n{}", life.state, data_of(vec![event])),
+            Err(refusal) => format!("refused: {refusal:?}"),
+        }
+    };
+    let master = human("master", &[]);
+    expect![[r#"
+        under_review
+        Caller permit.resubmitted {"evidence":["test_results"],"from":"changes_requested","round":2,"to":"under_review"}
+    "#]]
+    .assert_eq(&resubmit(&snap, &master, &evidence));
+    expect!["refused: MissingEvidence { level: Level(1), missing: [TestResults] }"]
+        .assert_eq(&resubmit(&snap, &master, &BTreeMap::new()));
+    expect![[r#"refused: NotAllowed { rule: NotRequester, message: "only the requester of permit `p1` (or an admin) may resubmit it" }"#]]
+        .assert_eq(&resubmit(&snap, &human("x", &[]), &evidence));
+    let reviewing = ResubmitSnapshot {
+        life: life(PermitState::UnderReview),
+        ..snap
+    };
+    expect![[r#"refused: Transition(TransitionError { from: UnderReview, event: Resubmit })"#]]
+        .assert_eq(&resubmit(&reviewing, &master, &evidence));
+}
+
+#[test]
+fn a_person_revokes_with_a_sealed_comment_and_archives_a_terminal_permit() {
+    let comment = steward_audit::PersonalText::from("wrong cluster");
+    let (_, revoked) = plan_revoke(
+        life(PermitState::Active),
+        RevocationReason::Manual,
+        By::Caller,
+        revocation_by("sec", Some(&comment)),
+    )
+    .unwrap()
+    .unwrap();
+    let (archived_life, archived) = plan_archive(life(PermitState::Revoked)).unwrap();
+    assert_eq!(archived_life.state, PermitState::Archived);
+    expect![[r#"
+        Caller permit.revoked {"from":"active","reason":"manual","to":"revoked"}
+          sealed: Personal { subject: "sec", fields: ["comment"] }
+        Caller permit.archived {"from":"revoked","to":"archived"}
+    "#]]
+    .assert_eq(&data_of(vec![revoked, archived]));
+    assert!(plan_archive(life(PermitState::Active)).is_err());
 }

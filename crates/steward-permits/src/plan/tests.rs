@@ -3,6 +3,9 @@
 
 use expect_test::{Expect, expect};
 
+use serde_json::json;
+use steward_audit::event::{PermitRevoked, PermitStarted};
+
 use super::*;
 use crate::constraints::PermitConstraints;
 use crate::state::RevocationReason;
@@ -109,16 +112,20 @@ fn a_transition_goes_through_apply_and_records_from_and_to() {
             reason: RevocationReason::Manual,
         },
         By::Caller,
-        json!({"reason": "manual"}),
+        PermitRevoked::new("manual"),
     )
     .unwrap();
     assert_eq!(state, PermitState::Revoked);
     assert_eq!(
-        (event.by, event.event_type, event.revocation),
-        (By::Caller, "permit.revoked", Some(RevocationReason::Manual))
+        (event.by, event.event_type(), event.revocation),
+        (
+            By::Caller,
+            EventType::PermitRevoked,
+            Some(RevocationReason::Manual)
+        )
     );
     assert_eq!(
-        event.data,
+        event.data(),
         json!({"from": "active", "reason": "manual", "to": "revoked"})
     );
     // Revoking again changes nothing and is no new revocation.
@@ -128,13 +135,14 @@ fn a_transition_goes_through_apply_and_records_from_and_to() {
             reason: RevocationReason::Manual,
         },
         By::Caller,
-        json!({}),
+        PermitRevoked::default(),
     )
     .unwrap();
     assert_eq!(again.revocation, None);
     // An illegal pair is refused and leaves the state alone.
     let mut closed = PermitState::Closed;
-    assert!(transition(&mut closed, PermitEvent::Start, By::Caller, json!({})).is_err());
+    let started = PermitStarted::default();
+    assert!(transition(&mut closed, PermitEvent::Start, By::Caller, started).is_err());
     assert_eq!(closed, PermitState::Closed);
 }
 
@@ -169,10 +177,10 @@ fn issue_if_due_sets_the_window_with_the_issue() {
         )
     );
     assert_eq!(
-        (issued.by, issued.event_type),
-        (By::System, "permit.issued")
+        (issued.by, issued.event_type()),
+        (By::System, EventType::PermitIssued)
     );
-    assert_eq!(issued.data["constraints"]["token_budget"], 7);
+    assert_eq!(issued.data()["constraints"]["token_budget"], 7);
     // Only an approved permit is issued.
     assert!(issue_if_due(&mut life, None, &none, Timestamp(H)).is_err());
 }

@@ -77,9 +77,13 @@ fn outcome(
                 life.expires_at.map(|t| t.0 - NOW),
             );
             for e in plan.events {
+                let data = e.data();
                 out.push_str(&format!(
                     "{:?} {} {} -> {}\n",
-                    e.by, e.event_type, e.data["from"], e.data["to"]
+                    e.by,
+                    e.event_type(),
+                    data["from"],
+                    data["to"]
                 ));
             }
             out
@@ -264,4 +268,55 @@ fn auto_approval_needs_the_flag_and_level_one() {
     ] {
         assert_eq!(auto_approves(flag, standing(level)), auto, "{flag} {level}");
     }
+}
+
+/// The stored data of each event of a request's plan (`permit.issued`'s constraints
+/// left out: `constraints.rs` has their tests).
+#[test]
+fn a_requests_events_record_the_request_and_its_task() {
+    let policy = Policy::builtin();
+    let task = read_logs();
+    let parsed = Task::from_json_str(&task.to_string()).unwrap();
+    let analysis = analyze(&parsed, &policy);
+    let admitted = admit_request(&RequestFacts {
+        policy: &policy,
+        analysis: &analysis,
+        evidence: &BTreeMap::new(),
+        requested_hours: None,
+        operations: parsed.operations(),
+        services: &parsed.services_affected,
+        now: Timestamp(NOW),
+    })
+    .unwrap();
+    let plan = plan_request(&RequestSnapshot {
+        admitted: &admitted,
+        analysis: &analysis,
+        task: &task,
+        scope: &parsed,
+        policy: &policy,
+        worker_id: "wk-1",
+        choices: &ConstraintChoices::default(),
+        worker: WorkerStanding {
+            level: Level::BASIC,
+            status: CertificationStatus::Active,
+        },
+        window_start: None,
+        now: Timestamp(NOW),
+    })
+    .unwrap();
+    let mut out = String::new();
+    for e in plan.events {
+        let mut data = e.data();
+        if let Some(constraints) = data.get_mut("constraints") {
+            *constraints = json!("…");
+        }
+        let line = steward_audit::canonical_json(&data);
+        out.push_str(&format!("{:?} {} {line}\n", e.by, e.event_type()));
+    }
+    expect![[r#"
+        Caller permit.requested {"evidence":[],"hours":168.0,"level":1,"permit_type":"read_only","policy_version":"spec-2026.11+sha256:0ac8695550c537da","task":{"compliance_frameworks":[],"environment":"production","risky_operations":[],"sensitive_data":[],"summary":"read production logs"},"total_risk_score":11,"window_start_ms":null}
+        Caller permit.review_started {"from":"requested","to":"under_review"}
+        System permit.approved {"auto_approved":true,"from":"under_review","reason":"read-only access, no sensitive data, worker holds level 1 or more","to":"approved"}
+        System permit.issued {"constraints":"…","expires_at_ms":1800604800000,"from":"approved","hours":168.0,"to":"active","valid_from_ms":1800000000000}
+    "#]].assert_eq(&out);
 }

@@ -515,3 +515,74 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_fired_timer_plans_its_events_as_steward() {
+    let fire = |state, kind, due_in: i64| {
+        let mut life = Lifecycle {
+            state,
+            valid_from: Some(T0),
+            expires_at: Some(at(2 * HOUR)),
+            renewals: 0,
+            total_hours: 2.0,
+        };
+        let facts = TimerFacts {
+            level: Level::STANDARD,
+            requested_at: T0,
+            approval_sla_hours: 4.0,
+            approver_roles: &[Role::TechLead],
+        };
+        let timer = DueTimer {
+            kind,
+            due_at: at(due_in),
+        };
+        let events = plan_timer(&mut life, &facts, timer).unwrap();
+        let mut out = format!("{}\n", life.state);
+        for e in events {
+            out.push_str(&format!(
+                "{:?} {} {} {:?}\n",
+                e.by,
+                e.event_type(),
+                steward_audit::canonical_json(&e.data()),
+                e.revocation
+            ));
+        }
+        out
+    };
+    expect_test::expect![[r#"
+        under_review
+        System permit.approval_overdue {"due_at_ms":1800014400000,"expires_at_ms":1800028800000,"requested_at_ms":1800000000000,"sla_hours":4.0,"state":"under_review"} None
+        System permit.escalated {"approver_roles":["tech_lead"],"due_at_ms":1800014400000,"reason":"approval_sla","roles":["engineering_director","security_lead","architecture_lead"]} None
+    "#]]
+    .assert_eq(&fire(PermitState::UnderReview, TimerKind::ApprovalOverdue, 4 * HOUR));
+    expect_test::expect![[r#"
+        expired
+        System permit.expired {"due_at_ms":1800028800000,"from":"requested","reason":"no_quorum_within_twice_the_sla","sla_hours":4.0,"to":"expired"} None
+    "#]]
+    .assert_eq(&fire(PermitState::Requested, TimerKind::RequestExpiry, 8 * HOUR));
+    expect_test::expect![[r#"
+        executing
+        System permit.expiry_warning {"expires_at_ms":1800007200000,"minutes":15,"state":"executing"} None
+    "#]]
+    .assert_eq(&fire(PermitState::Executing, TimerKind::ExpiryWarning15, 105 * MINUTE));
+    expect_test::expect![[r#"
+        executing
+        System permit.expiry_grace_started {"expires_at_ms":1800007200000,"grace_until_ms":1800008100000} None
+    "#]]
+    .assert_eq(&fire(PermitState::Executing, TimerKind::GraceStart, 2 * HOUR));
+    expect_test::expect![[r#"
+        revoked
+        System permit.revoked {"expires_at_ms":1800007200000,"from":"active","reason":"time_expiration","to":"revoked"} Some(TimeExpiration)
+    "#]]
+    .assert_eq(&fire(PermitState::Active, TimerKind::PermitExpiry, 2 * HOUR));
+    expect_test::expect![[r#"
+        revoked
+        System permit.revoked {"expires_at_ms":1800007200000,"from":"executing","grace_until_ms":1800008100000,"in_flight_grace_ended":true,"reason":"time_expiration","to":"revoked"} Some(TimeExpiration)
+    "#]]
+    .assert_eq(&fire(PermitState::Executing, TimerKind::GraceEnd, 2 * HOUR + 15 * MINUTE));
+    // Certification timers are not a permit's.
+    expect_test::expect![[r#"
+        active
+    "#]]
+    .assert_eq(&fire(PermitState::Active, TimerKind::ProbationEnd, 0));
+}

@@ -300,13 +300,12 @@ async fn revoke(
         .revoke_permit_by_system(
             &permit.id,
             reason,
-            serde_json::to_value(PermitRevoked {
+            PermitRevoked {
                 rule: Some(Rule::ScopeViolation.as_str().to_owned()),
                 operation: Some(json!(record.operation())),
                 scope: Some(json!(record.scope())),
                 ..PermitRevoked::new(reason.as_str())
-            })
-            .map_err(ApiError::internal)?,
+            },
             now_ms,
         )
         .await;

@@ -20,26 +20,24 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::types::Json;
-use steward_audit::Subject;
 use steward_permits::{
-    ApprovalRefusal, Channel, ConstraintChoices, Decision, EmergencyError, EmergencyMark,
-    EmergencyStatus, PermitConstraints, PermitEvent, PermitState, ReviewStatus, RevocationReason,
-    SweepAction, SweepView, Timestamp, TransitionError, apply, approval_deadline,
-    check_approval_window, check_approver, check_declared_minutes, check_declarer,
-    check_emergency_renewal, check_incident_role, check_review_filer, emergency_end,
-    emergency_status, renewed_expiry, review_due, review_status, sweep_action,
+    ApproveSnapshot, Channel, Decision, Declaration, EmergencyEnd, EmergencyError, EmergencyRef,
+    EmergencyRefusal, EmergencyStatus, PermitState, RenewSnapshot, ResolveSnapshot, ReviewFiling,
+    ReviewStatus, RevocationReason, SweepAction, SweepView, Timestamp, TransitionError,
+    check_declared_minutes, check_declarer, check_incident_role, emergency_status, plan_approve,
+    plan_declare, plan_emergency_renewal, plan_end, plan_lapse, plan_resolve, plan_review,
+    review_status, sweep_action,
 };
-use steward_policy::{
-    Analysis, ApprovalRequirements, Level, PermitType, Policy, Refusal, Role, Task,
-};
+use steward_policy::{Analysis, PermitType, Policy, Refusal, Role, Task};
+
+pub use steward_permits::EmergencyReview;
 
 use super::{
-    ApprovalRecord, Permit, PermitError, candidate, certification_in_force, event, parties, row,
-    save, system_actor, transition,
+    ApprovalRecord, Permit, PermitError, candidate, certification_in_force, parties, row, save,
+    system_actor, write_events,
 };
-use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
-use crate::personal::{PersonalText, PersonalValues, with_personal};
+use crate::personal::PersonalText;
 use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
@@ -133,14 +131,6 @@ pub struct EmergencyApproval {
     pub channel: Channel,
 }
 
-/// A post-incident review: the filer's free text, personal and sealed in the event.
-#[derive(Debug, Clone)]
-pub struct EmergencyReview {
-    pub summary: PersonalText,
-    pub root_cause: Option<PersonalText>,
-    pub actions: Vec<PersonalText>,
-}
-
 /// Filters for listing emergencies; every field narrows.
 #[derive(Debug, Clone, Default)]
 pub struct EmergencyFilter {
@@ -199,20 +189,18 @@ impl From<TransitionError> for EmergencyActionError {
     }
 }
 
-impl From<ApprovalRefusal> for EmergencyActionError {
-    fn from(e: ApprovalRefusal) -> Self {
-        EmergencyActionError::Permit(PermitError::Approval(e))
+impl From<EmergencyRefusal> for EmergencyActionError {
+    fn from(refusal: EmergencyRefusal) -> Self {
+        match refusal {
+            EmergencyRefusal::Permit(r) => EmergencyActionError::Permit(r.into()),
+            EmergencyRefusal::Rule(e) => EmergencyActionError::Rule(e),
+            EmergencyRefusal::State { rule, message } => {
+                EmergencyActionError::State { rule, message }
+            }
+        }
     }
 }
 
-fn state_error(rule: Refusal, message: impl Into<String>) -> EmergencyActionError {
-    EmergencyActionError::State {
-        rule,
-        message: message.into(),
-    }
-}
-
-/// The roles that may declare an emergency besides the worker's owner.
 impl Store {
     /// Declares an emergency: creates its level-3 `emergency` permit (under review, waiting
     /// for an incident commander or on-call lead) and its record. The worker's owner, a
@@ -247,32 +235,23 @@ impl Store {
         check_declarer(&candidate(by), &worker.owner_id).map_err(PermitError::from)?;
         certification_in_force(&worker)?;
 
-        let mut analysis = new.analysis.clone();
-        let scope_level = analysis.certification_decision.certification_level_required;
-        analysis.approval_requirements = ApprovalRequirements {
-            approvers_required: spec.approvers_required,
-            approver_roles: spec.approver_roles.clone(),
-            required_roles: spec.required_roles.clone(),
-            max_approval_time_hours: spec.approval_sla_hours,
-            change_advisory_board_required: false,
-            permit_type: Some(PermitType::Emergency),
-            auto_approve: false,
-            evidence_required: Vec::new(),
-        };
         let emergency_id = new_id();
-        let constraints = PermitConstraints::for_task(
+        let plan = plan_declare(&Declaration {
+            emergency: EmergencyRef {
+                id: &emergency_id,
+                incident_id: &new.incident_id,
+            },
+            declared_by: &by.id,
+            reason: &new.reason,
+            minutes: new.minutes,
+            worker_id: &new.worker_id,
+            scope: &new.scope,
+            task: &new.task,
+            analysis: &new.analysis,
             policy,
-            &new.task,
-            &new.analysis,
-            &new.worker_id,
-            spec.level,
-            ConstraintChoices::default(),
-        )
-        .for_emergency(EmergencyMark {
-            emergency_id: emergency_id.clone(),
-            incident_id: new.incident_id.clone(),
-        });
-        let deadline = approval_deadline(spec, Timestamp(now_ms)).millis();
+            now: Timestamp(now_ms),
+        })?;
+        let analysis = plan.analysis;
         let mut permit = Permit {
             id: new_id(),
             task_id: analysis
@@ -287,12 +266,12 @@ impl Store {
             policy_version: analysis.policy_version.clone(),
             requirements: analysis.approval_requirements.clone(),
             evidence: json!({}),
-            constraints,
+            constraints: plan.constraints,
             requested_window_start_ms: None,
             valid_from_ms: None,
             expires_at_ms: None,
             renewals: 0,
-            total_hours: new.minutes as f64 / 60.0,
+            total_hours: plan.life.total_hours,
             outcome: None,
             revocation_reason: None,
             revocation: None,
@@ -308,6 +287,7 @@ impl Store {
             analysis: Some(std::sync::Arc::new(analysis.clone())),
         };
         row::insert_permit(&mut tx, &permit, &analysis).await?;
+        let deadline = plan.approval_deadline.millis();
         insert_emergency(
             &mut tx,
             &emergency_id,
@@ -318,56 +298,8 @@ impl Store {
             now_ms,
         )
         .await?;
-        let actor = actor.clone();
-        emergency_event(
-            &mut tx,
-            &actor.clone(),
-            "emergency.declared",
-            &permit,
-            // The reason is the declarer's free text: stored encrypted for them.
-            with_personal(
-                json!({
-                    "emergency_id": emergency_id,
-                    "incident_id": new.incident_id,
-                    "minutes": new.minutes,
-                    "approval_deadline_ms": deadline,
-                    "scope_required_level": scope_level,
-                    "enhanced_audit": true,
-                }),
-                &by.id,
-                PersonalValues::new()
-                    .text("reason", Some(&new.reason))
-                    .text("emergency_justification", Some(&new.reason)),
-            ),
-            now_ms,
-        )
-        .await?;
-        event(
-            &mut tx,
-            &actor,
-            "permit.requested",
-            &permit,
-            json!({
-                "permit_type": PermitType::Emergency,
-                "level": permit.level,
-                "total_risk_score": analysis.risk_assessment.total_risk_score,
-                "policy_version": analysis.policy_version,
-                "hours": permit.total_hours,
-                "emergency_id": emergency_id,
-                "task": steward_permits::task_facts(&new.scope, &analysis),
-            }),
-            now_ms,
-        )
-        .await?;
-        transition(
-            &mut tx,
-            &mut permit,
-            &actor,
-            &PermitEvent::StartReview,
-            json!({}),
-            now_ms,
-        )
-        .await?;
+        permit.set_lifecycle(plan.life);
+        write_events(&mut tx, &mut permit, actor, plan.events, now_ms).await?;
         save(tx, permit, now_ms).await?;
         Ok(self.emergency(&emergency_id, now_ms).await?)
     }
@@ -404,84 +336,39 @@ impl Store {
             comment,
             channel,
         } = approval;
-        let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        if e.resolved_at_ms.is_some() {
-            return Err(state_error(
-                Refusal::EmergencyResolved,
-                format!("emergency `{}` is resolved: nothing to approve", e.id),
-            ));
-        }
-        apply(permit.state, &PermitEvent::QuorumMet)?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        check_approver(
-            &permit.requirements,
-            &parties(&permit, &worker),
-            &candidate(by),
-            role,
-            &[],
-        )?;
-        check_approval_window(spec, Timestamp(e.declared_at_ms), Timestamp(now_ms))?;
-        certification_in_force(&worker)?;
-
+        let snap = ApproveSnapshot {
+            emergency: e.as_ref(),
+            resolved: e.resolved_at_ms.is_some(),
+            declared_at: Timestamp(e.declared_at_ms),
+            spec: policy.permit_type(PermitType::Emergency),
+            life: permit.lifecycle(),
+            requirements: &permit.requirements,
+            parties: &parties(&permit, &worker),
+            worker_status: worker.status,
+            round: permit.round,
+            constraints: &permit.constraints,
+            now: Timestamp(now_ms),
+        };
+        let (life, events) = plan_approve(&snap, &candidate(by), role, channel, comment.as_ref())?;
         let record = ApprovalRecord {
             id: new_id(),
             principal_id: by.id.clone(),
             role,
             decision: Decision::Approve,
             channel,
-            comment: comment.clone().map(PersonalText::into_column),
+            comment: comment.map(PersonalText::into_column),
             conditions: json!({}),
             round: permit.round,
             created_at_ms: now_ms,
         };
         row::insert_approval(&mut tx, &permit.id, &record).await?;
         permit.approvals.push(record);
-        let actor = actor.clone();
-        event(
-            &mut tx,
-            &actor,
-            "permit.approval_recorded",
-            &permit,
-            // The comment is the approver's free text: stored encrypted for them.
-            with_personal(
-                json!({"decision": "approve", "role": role, "channel": channel,
-                       "conditions": {}, "round": permit.round}),
-                &by.id,
-                PersonalValues::new().text("comment", comment.as_ref()),
-            ),
-            now_ms,
-        )
-        .await?;
-        transition(
-            &mut tx,
-            &mut permit,
-            &actor,
-            &PermitEvent::QuorumMet,
-            json!({"approvers": [{"principal_id": by.id, "role": role}], "emergency": true}),
-            now_ms,
-        )
-        .await?;
-        // Issued at once, for the declared minutes (its total hours so far).
-        super::issue_if_due(&mut tx, &mut permit, &system_actor(), now_ms).await?;
-        let until = permit.expires_at_ms;
-        emergency_event(
-            &mut tx,
-            &actor,
-            "emergency.approved",
-            &permit,
-            with_personal(
-                json!({"emergency_id": e.id, "incident_id": e.incident_id, "role": role,
-                       "authorized_by": by.id, "approval_timestamp_ms": now_ms,
-                       "channel": channel, "expires_at_ms": until}),
-                &by.id,
-                PersonalValues::new().text("comment", comment.as_ref()),
-            ),
-            now_ms,
-        )
-        .await?;
+        permit.set_lifecycle(life);
+        write_events(&mut tx, &mut permit, actor, events, now_ms).await?;
         e.approved_by = Some(by.id.clone());
         e.approved_role = Some(role);
         e.approved_at_ms = Some(now_ms);
@@ -520,59 +407,36 @@ impl Store {
         check_incident_role(&candidate(by), "resolve an emergency").map_err(PermitError::from)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
-        if e.resolved_at_ms.is_some() {
-            return Err(state_error(
-                Refusal::EmergencyResolved,
-                format!("emergency `{}` is already resolved", e.id),
-            ));
-        }
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        let actor = actor.clone();
-        // A request still awaiting approval expires with the resolution.
-        let awaiting = apply(permit.state, &PermitEvent::Expire).is_ok();
-        if awaiting {
-            transition(
-                &mut tx,
-                &mut permit,
-                &actor,
-                &PermitEvent::Expire,
-                json!({"reason": "incident_resolved", "emergency_id": e.id}),
-                now_ms,
-            )
-            .await?;
-        }
+        let plan = plan_resolve(
+            &ResolveSnapshot {
+                emergency: e.as_ref(),
+                resolved: e.resolved_at_ms.is_some(),
+                life: permit.lifecycle(),
+                approved: e.approved_at_ms.is_some(),
+                ended: e.ended_at_ms.is_some(),
+                review_due: e.review_due_at_ms.map(Timestamp),
+                now: Timestamp(now_ms),
+            },
+            &by.id,
+            resolution.as_ref(),
+        )?;
         e.resolved_by = Some(by.id.clone());
         e.resolved_at_ms = Some(now_ms);
-        e.resolution = resolution.clone().map(PersonalText::into_column);
-        if e.ended_at_ms.is_none() {
-            e.ended_at_ms = Some(now_ms);
-            e.end_reason = Some("incident_resolved".to_owned());
-            e.review_due_at_ms =
-                review_due(Timestamp(now_ms), e.approved_at_ms.is_some()).map(Timestamp::millis);
+        e.resolution = resolution.map(PersonalText::into_column);
+        if let Some(end) = plan.end {
+            e.end(end);
         }
-        emergency_event(
-            &mut tx,
-            &actor,
-            "emergency.resolved",
-            &permit,
-            // The resolution is the resolver's free text: stored encrypted for them.
-            with_personal(
-                json!({"emergency_id": e.id, "incident_id": e.incident_id,
-                       "review_due_at_ms": e.review_due_at_ms}),
-                &by.id,
-                PersonalValues::new().text("resolution", resolution.as_ref()),
-            ),
-            now_ms,
-        )
-        .await?;
+        let changed = plan.life != permit.lifecycle();
+        permit.set_lifecycle(plan.life);
+        write_events(&mut tx, &mut permit, actor, plan.events, now_ms).await?;
         update_emergency(&mut tx, &mut e, now_ms).await?;
-        let live = permit.state.is_live();
-        if awaiting {
+        if changed {
             save(tx, permit, now_ms).await?;
         } else {
             tx.commit().await?;
         }
-        if live {
+        if plan.revoke {
             // The resolution is committed; the revocation follows on Steward's authority.
             // A failure here is retried by the sweep, which revokes every live permit of a
             // resolved emergency, so it is not the caller's error.
@@ -580,7 +444,7 @@ impl Store {
                 .revoke_permit_by_system(
                     &e.permit_id,
                     RevocationReason::IncidentResolved,
-                    json!({"emergency_id": e.id, "incident_id": e.incident_id}),
+                    e.as_ref().revocation(),
                     now_ms,
                 )
                 .await;
@@ -599,77 +463,23 @@ impl Store {
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        if e.resolved_at_ms.is_some() {
-            return Err(state_error(
-                Refusal::EmergencyResolved,
-                format!("emergency `{}` is resolved: it cannot be renewed", e.id),
-            ));
-        }
-        let expired = permit.expires_at_ms.is_some_and(|until| now_ms >= until);
-        if apply(permit.state, &PermitEvent::Renew).is_err() || expired {
-            return Err(state_error(
-                Refusal::PermitNotLive,
-                format!(
-                    "emergency `{}` has no live permit to renew (permit `{}` is {}{})",
-                    e.id,
-                    permit.id,
-                    permit.state,
-                    if expired { ", past its expiry" } else { "" }
-                ),
-            ));
-        }
-        let total_minutes = (permit.total_hours * 60.0).round() as i64;
-        check_emergency_renewal(
-            spec,
-            &by.id,
-            &by.roles,
-            permit.renewals,
-            total_minutes,
-            minutes,
-        )?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
-        check_approver(
-            &permit.requirements,
-            &parties(&permit, &worker),
-            &candidate(by),
-            Role::IncidentCommander,
-            &[],
-        )?;
-        let until = renewed_expiry(
-            permit.expires_at_ms.map(Timestamp),
-            minutes as f64 / 60.0,
-            Timestamp(now_ms),
-        )
-        .millis();
-        permit.expires_at_ms = Some(until);
-        permit.renewals += 1;
-        permit.total_hours = (total_minutes + minutes) as f64 / 60.0;
-        let actor = by.actor();
-        event(
-            &mut tx,
-            &actor,
-            "permit.renewed",
-            &permit,
-            json!({"hours": minutes as f64 / 60.0, "renewals": permit.renewals,
-                   "total_hours": permit.total_hours, "expires_at_ms": until}),
-            now_ms,
-        )
-        .await?;
-        emergency_event(
-            &mut tx,
-            &actor,
-            "emergency.renewed",
-            &permit,
-            json!({"emergency_id": e.id, "incident_id": e.incident_id, "minutes": minutes,
-                   "renewals": permit.renewals, "total_minutes": total_minutes + minutes,
-                   "expires_at_ms": until}),
-            now_ms,
-        )
-        .await?;
+        let snap = RenewSnapshot {
+            emergency: e.as_ref(),
+            resolved: e.resolved_at_ms.is_some(),
+            permit_id: &permit.id,
+            life: permit.lifecycle(),
+            spec: policy.permit_type(PermitType::Emergency),
+            requirements: &permit.requirements,
+            parties: &parties(&permit, &worker),
+            now: Timestamp(now_ms),
+        };
+        let (life, events) = plan_emergency_renewal(&snap, &candidate(by), minutes)?;
+        permit.set_lifecycle(life);
+        write_events(&mut tx, &mut permit, &by.actor(), events, now_ms).await?;
         update_emergency(&mut tx, &mut e, now_ms).await?;
         save(tx, permit, now_ms).await?;
         Ok(self.emergency(emergency_id, now_ms).await?)
@@ -701,67 +511,34 @@ impl Store {
         super::same_actor(by, actor)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
-        check_review_filer(
-            &candidate(by),
-            &e.declared_by,
-            e.approved_by.as_deref(),
-            &e.id,
-        )
-        .map_err(PermitError::from)?;
-        if e.review_filed_at_ms.is_some() {
-            return Err(state_error(
-                Refusal::ReviewAlreadyFiled,
-                format!("the review of emergency `{}` is already filed", e.id),
-            ));
-        }
-        let Some(due) = e.review_due_at_ms else {
-            return Err(state_error(
-                Refusal::ReviewNotDue,
-                format!(
-                    "emergency `{}` needs no review yet: it is still running, or its permit was never granted",
-                    e.id
-                ),
-            ));
-        };
-        let permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
         // The review gets its own id, which the audit catalog's emergency items name
         // (`post_incident_review_id`).
         let review_id = new_id();
-        let personal = PersonalValues::new()
-            .text("summary", Some(&review.summary))
-            .text("root_cause", review.root_cause.as_ref())
-            .texts("actions", &review.actions);
+        let filing = ReviewFiling {
+            emergency: e.as_ref(),
+            declared_by: &e.declared_by,
+            approved_by: e.approved_by.as_deref(),
+            filed: e.review_filed_at_ms.is_some(),
+            review_due: e.review_due_at_ms.map(Timestamp),
+            now: Timestamp(now_ms),
+        };
+        let filed = plan_review(&filing, &candidate(by), &review_id, &review)?;
+        let mut permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
+        write_events(&mut tx, &mut permit, actor, vec![filed], now_ms).await?;
         // The stored copy (erased with its filer) keeps the review's shape.
         let EmergencyReview {
             summary,
             root_cause,
             actions,
         } = review;
-        let stored = json!({
+        e.review = Some(json!({
             "summary": summary.into_column(),
             "root_cause": root_cause.map(PersonalText::into_column),
             "actions": actions.into_iter().map(PersonalText::into_column).collect::<Vec<_>>(),
             "id": review_id,
-        });
+        }));
         e.review_filed_by = Some(by.id.clone());
         e.review_filed_at_ms = Some(now_ms);
-        e.review = Some(stored);
-        emergency_event(
-            &mut tx,
-            &actor.clone(),
-            "emergency.review_filed",
-            &permit,
-            // The review is the filer's free text: stored encrypted for them.
-            with_personal(
-                json!({"emergency_id": e.id, "incident_id": e.incident_id,
-                       "post_incident_review_id": review_id,
-                       "review_due_at_ms": due, "late": now_ms >= due}),
-                &by.id,
-                personal,
-            ),
-            now_ms,
-        )
-        .await?;
         update_emergency(&mut tx, &mut e, now_ms).await?;
         tx.commit().await?;
         Ok(self.emergency(emergency_id, now_ms).await?)
@@ -798,7 +575,11 @@ impl Store {
                         .revoke_permit_by_system(
                             &c.permit_id,
                             reason,
-                            json!({"emergency_id": c.emergency_id, "incident_id": c.incident_id}),
+                            EmergencyRef {
+                                id: &c.emergency_id,
+                                incident_id: &c.incident_id,
+                            }
+                            .revocation(),
                             now_ms,
                         )
                         .await;
@@ -902,36 +683,12 @@ impl Store {
         if sweep_action(&view, Timestamp(now_ms)) != SweepAction::ExpireRequest {
             return Ok(false);
         }
-        let system = system_actor();
-        let reason = if e.resolved_at_ms.is_some() {
-            "incident_resolved"
-        } else {
-            "approval_window_closed"
-        };
-        transition(
-            &mut tx,
-            &mut permit,
-            &system,
-            &PermitEvent::Expire,
-            json!({"reason": reason, "emergency_id": e.id,
-                   "approval_deadline_ms": e.approval_deadline_ms}),
-            now_ms,
-        )
-        .await?;
-        let newly_ended = e.ended_at_ms.is_none();
-        if newly_ended {
-            e.ended_at_ms = Some(now_ms);
-            e.end_reason = Some(reason.to_owned());
-            emergency_event(
-                &mut tx,
-                &system,
-                "emergency.ended",
-                &permit,
-                json!({"emergency_id": e.id, "incident_id": e.incident_id, "reason": reason,
-                       "review_due_at_ms": null}),
-                now_ms,
-            )
-            .await?;
+        let (life, events, end) =
+            plan_lapse(e.as_ref(), permit.lifecycle(), &view, Timestamp(now_ms))?;
+        permit.set_lifecycle(life);
+        write_events(&mut tx, &mut permit, &system_actor(), events, now_ms).await?;
+        if let Some(end) = end {
+            e.end(end);
             update_emergency(&mut tx, &mut e, now_ms).await?;
         }
         save(tx, permit, now_ms).await?;
@@ -952,30 +709,19 @@ impl Store {
         if e.ended_at_ms.is_some() {
             return Ok(false);
         }
-        let permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
-        let Some((ended_at, reason)) = emergency_end(
+        let mut permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
+        let Some((end, ended)) = plan_end(
+            e.as_ref(),
             permit.state,
             permit.revocation_reason,
             permit.expires_at_ms.map(Timestamp),
+            e.approved_at_ms.is_some(),
             Timestamp(now_ms),
         ) else {
             return Ok(false);
         };
-        let ended_at = ended_at.millis();
-        e.ended_at_ms = Some(ended_at);
-        e.end_reason = Some(reason.to_owned());
-        e.review_due_at_ms =
-            review_due(Timestamp(ended_at), e.approved_at_ms.is_some()).map(Timestamp::millis);
-        emergency_event(
-            &mut tx,
-            &system_actor(),
-            "emergency.ended",
-            &permit,
-            json!({"emergency_id": e.id, "incident_id": e.incident_id, "reason": reason,
-                   "ended_at_ms": ended_at, "review_due_at_ms": e.review_due_at_ms}),
-            now_ms,
-        )
-        .await?;
+        e.end(end);
+        write_events(&mut tx, &mut permit, &system_actor(), vec![ended], now_ms).await?;
         update_emergency(&mut tx, &mut e, now_ms).await?;
         tx.commit().await?;
         Ok(true)
@@ -1006,33 +752,21 @@ fn skip_or_fail(e: PermitError) -> Result<(), StoreError> {
     }
 }
 
-/// Appends an `emergency.*` event: level 4, so it is kept as long as the longest
-/// retention (SPEC §9), with the permit's subject.
-async fn emergency_event(
-    tx: &mut Tx<'_>,
-    actor: &steward_audit::Actor,
-    event_type: &str,
-    permit: &Permit,
-    data: Value,
-    now_ms: i64,
-) -> Result<(), StoreError> {
-    append_event(
-        tx,
-        NewEvent {
-            ts_ms: now_ms,
-            event_type: event_type.to_owned(),
-            actor: actor.clone(),
-            subject: Subject {
-                task_id: Some(permit.task_id.clone()),
-                worker_id: Some(permit.worker_id.clone()),
-                permit_id: Some(permit.id.clone()),
-            },
-            level: Some(Level::MASTER),
-            data,
-        },
-    )
-    .await?;
-    Ok(())
+impl Record {
+    /// How its events name it.
+    fn as_ref(&self) -> EmergencyRef<'_> {
+        EmergencyRef {
+            id: &self.id,
+            incident_id: &self.incident_id,
+        }
+    }
+
+    /// Records its end.
+    fn end(&mut self, end: EmergencyEnd) {
+        self.ended_at_ms = Some(end.at.millis());
+        self.end_reason = Some(end.reason.to_owned());
+        self.review_due_at_ms = end.review_due.map(Timestamp::millis);
+    }
 }
 
 fn view_of(e: &Record, permit: &Permit) -> SweepView {

@@ -12,14 +12,13 @@
 //! | `grace_start` (executing) | none: the in-flight operation may complete, `authorize` already refuses new ones past `expires_at` | `permit.expiry_grace_started` {grace_until_ms} |
 //! | `grace_end` (still executing) | `revoke` (`time_expiration`) → `revoked` | `permit.revoked` {in_flight_grace_ended} |
 
-use serde_json::json;
 use steward_permits::{
-    DueTimer, EXPIRY_WARNING_MINUTES, PermitEvent, PermitState, PermitTimes, RevocationReason,
-    TimerKind, Timestamp, escalation_roles, grace_end, permit_timers,
+    EXPIRY_WARNING_MINUTES, PermitState, PermitTimes, TimerFacts, Timestamp, permit_timers,
+    plan_timer,
 };
 use steward_policy::PermitType;
 
-use super::{Permit, PermitError, event, row, system_actor, transition};
+use super::{PermitError, row, system_actor, write_events};
 use crate::error::StoreError;
 use crate::store::{Backend, Store, on_pool};
 use crate::timers::{FiredTimer, TimerReport, TimerSubject, already_fired, claim, has_unfired};
@@ -109,7 +108,16 @@ impl Store {
             if !claim(&mut tx, TimerSubject::Permit, id, timer, now_ms).await? {
                 continue;
             }
-            apply_timer(&mut tx, &mut permit, timer, now_ms).await?;
+            let facts = TimerFacts {
+                level: permit.level,
+                requested_at: Timestamp(permit.created_at_ms),
+                approval_sla_hours: permit.requirements.max_approval_time_hours,
+                approver_roles: &permit.requirements.approver_roles,
+            };
+            let mut life = permit.lifecycle();
+            let events = plan_timer(&mut life, &facts, timer)?;
+            permit.set_lifecycle(life);
+            write_events(&mut tx, &mut permit, &system_actor(), events, now_ms).await?;
             fired.push(FiredTimer {
                 subject: TimerSubject::Permit,
                 subject_id: id.to_owned(),
@@ -123,123 +131,6 @@ impl Store {
         tx.commit().await?;
         Ok(fired)
     }
-}
-
-/// Applies one claimed timer to `permit` and appends its audit events.
-async fn apply_timer(
-    tx: &mut crate::store::Tx<'_>,
-    permit: &mut Permit,
-    timer: DueTimer,
-    now_ms: i64,
-) -> Result<(), PermitError> {
-    let system = system_actor();
-    let due_at_ms = timer.due_at.millis();
-    let sla_hours = permit.requirements.max_approval_time_hours;
-    match timer.kind {
-        TimerKind::ApprovalOverdue => {
-            event(
-                tx,
-                &system,
-                "permit.approval_overdue",
-                permit,
-                json!({
-                    "state": permit.state,
-                    "sla_hours": sla_hours,
-                    "requested_at_ms": permit.created_at_ms,
-                    "due_at_ms": due_at_ms,
-                    "expires_at_ms": steward_permits::request_expiry_due(
-                        Timestamp(permit.created_at_ms), sla_hours).map(Timestamp::millis),
-                }),
-                now_ms,
-            )
-            .await?;
-            event(
-                tx,
-                &system,
-                "permit.escalated",
-                permit,
-                json!({
-                    "reason": "approval_sla",
-                    "roles": escalation_roles(permit.level),
-                    "approver_roles": permit.requirements.approver_roles,
-                    "due_at_ms": due_at_ms,
-                }),
-                now_ms,
-            )
-            .await?;
-        }
-        TimerKind::RequestExpiry => {
-            transition(
-                tx,
-                permit,
-                &system,
-                &PermitEvent::Expire,
-                json!({
-                    "reason": "no_quorum_within_twice_the_sla",
-                    "sla_hours": sla_hours,
-                    "due_at_ms": due_at_ms,
-                }),
-                now_ms,
-            )
-            .await?;
-        }
-        TimerKind::ExpiryWarning30 | TimerKind::ExpiryWarning15 | TimerKind::ExpiryWarning5 => {
-            event(
-                tx,
-                &system,
-                "permit.expiry_warning",
-                permit,
-                json!({
-                    "minutes": timer.kind.warning_minutes(),
-                    "expires_at_ms": permit.expires_at_ms,
-                    "state": permit.state,
-                }),
-                now_ms,
-            )
-            .await?;
-        }
-        TimerKind::GraceStart => {
-            event(
-                tx,
-                &system,
-                "permit.expiry_grace_started",
-                permit,
-                json!({
-                    "expires_at_ms": permit.expires_at_ms,
-                    "grace_until_ms": grace_end(timer.due_at).millis(),
-                }),
-                now_ms,
-            )
-            .await?;
-        }
-        TimerKind::PermitExpiry | TimerKind::GraceEnd => {
-            let reason = RevocationReason::TimeExpiration;
-            permit.revocation_reason = Some(reason);
-            let mut data = json!({"reason": reason, "expires_at_ms": permit.expires_at_ms});
-            if timer.kind == TimerKind::GraceEnd {
-                data["in_flight_grace_ended"] = json!(true);
-                data["grace_until_ms"] = json!(due_at_ms);
-            }
-            transition(
-                tx,
-                permit,
-                &system,
-                &PermitEvent::Revoke { reason },
-                data,
-                now_ms,
-            )
-            .await?;
-        }
-        TimerKind::CertificationGrace
-        | TimerKind::CertificationExpiry
-        | TimerKind::ProbationEnd => {
-            return Err(StoreError::Conflict {
-                message: format!("`{}` is not a permit timer", timer.kind),
-            }
-            .into());
-        }
-    }
-    Ok(())
 }
 
 /// Permits that may have a timer due at `now_ms`: every request waiting for approval (its
