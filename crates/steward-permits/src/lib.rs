@@ -124,7 +124,7 @@ pub use worker_plan::{
     OutcomePlan, OutcomeSnapshot, PrincipalFacts, PriorRecordView, PromotionApproval,
     PromotionPlan, PromotionSnapshot, RegistrationPlan, RegistrationSnapshot, StatusPlan,
     StatusSnapshot, WorkerEvent, WorkerFacts, WorkerPayload, WorkerRefusal, check_status_request,
-    check_token_revocation, identity_name, identity_of, may_manage, plan_expiry, plan_identity,
-    plan_initial_approval, plan_initial_request, plan_outcome, plan_promotion_approval,
-    plan_registration, plan_status_change, plan_timer,
+    check_token_revocation, identity_name, identity_of, may_manage, plan_certification_timer,
+    plan_expiry, plan_identity, plan_initial_approval, plan_initial_request, plan_outcome,
+    plan_promotion_approval, plan_registration, plan_status_change,
 };

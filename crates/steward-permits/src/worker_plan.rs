@@ -999,7 +999,7 @@ pub fn plan_expiry(before: &WorkerRecord, now: Timestamp) -> Option<(WorkerRecor
 /// One claimed certification timer of worker `worker_id`, recorded as Steward: the grace
 /// warning changes nothing; expiry and the end of probation change the status through
 /// [`apply_cert_action`]. Answers the new record (`None` when unchanged) and the event.
-pub fn plan_timer(
+pub fn plan_certification_timer(
     worker_id: &str,
     before: &WorkerRecord,
     timer: DueTimer,

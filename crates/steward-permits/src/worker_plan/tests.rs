@@ -695,7 +695,7 @@ fn expiry_and_certification_timers() {
             timer(TimerKind::ApprovalOverdue, 1),
         ),
     ] {
-        out.push_str(&match plan_timer("w1", before, timer) {
+        out.push_str(&match plan_certification_timer("w1", before, timer) {
             Ok((after, event)) => {
                 format!("{name}: {}\n  {}", status(after.as_ref()), events(&[event]))
             }

@@ -7,11 +7,11 @@
 //! | `certification_expiry` | `expire` → `expired` (a hard block) | `worker.expired` {automatic} |
 //! | `probation_end` | `end_probation` → `active` | `worker.probation_ended` {automatic} |
 //!
-//! `steward_permits::plan_timer` decides each (status changes through `apply_cert_action`);
+//! `steward_permits::plan_certification_timer` decides each (status changes through `apply_cert_action`);
 //! `row::save` writes them with the optimistic version check, like the human use cases in
 //! `status.rs`, and they record the same event types.
 
-use steward_permits::{DueTimer, Timestamp, certification_timers, plan_timer};
+use steward_permits::{DueTimer, Timestamp, certification_timers, plan_certification_timer};
 
 use super::{Worker, WorkerError, append_events, row};
 use crate::error::StoreError;
@@ -76,7 +76,7 @@ impl Store {
     }
 }
 
-/// Applies one claimed certification timer as `plan_timer` plans and appends its event;
+/// Applies one claimed certification timer as `plan_certification_timer` plans and appends its event;
 /// returns the worker as it now stands.
 async fn apply_timer(
     tx: &mut Tx<'_>,
@@ -84,7 +84,7 @@ async fn apply_timer(
     timer: DueTimer,
     now_ms: i64,
 ) -> Result<Worker, WorkerError> {
-    let (record, event) = plan_timer(&before.id, &before.record(), timer)?;
+    let (record, event) = plan_certification_timer(&before.id, &before.record(), timer)?;
     let after = match record {
         Some(record) => row::save(tx, &before, &record, now_ms).await?,
         None => before,
