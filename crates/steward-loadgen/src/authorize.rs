@@ -26,7 +26,7 @@ use steward_policy::{
 use steward_server::authz::{CachedPermit, CachedWorker};
 use steward_server::{AppState, AuthzCache, Clock, RateLimitConfig, router, serve};
 use steward_store::testing::{execute, fetch_text};
-use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
+use steward_store::{Caller, NewPrincipal, NewToken, PrincipalKind, Store, token};
 
 use crate::open;
 
@@ -272,12 +272,7 @@ async fn one(
 /// the API two workers and a permit; serves the router here unless `server` is given.
 /// Returns the authorize target.
 async fn setup(store: Store, server: Option<&str>, rate_limits: Limits) -> anyhow::Result<Target> {
-    let setup = Actor {
-        kind: ActorKind::System,
-        id: "loadgen".into(),
-        roles: Vec::new(),
-        channel: None,
-    };
+    let setup = Caller::system("loadgen");
     let tag = format!("{:x}", rand_tag());
     let mut tokens = Vec::new();
     let mut ids = Vec::new();

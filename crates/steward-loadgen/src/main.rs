@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use steward_policy::{Policy, Role};
 use steward_server::{AppState, Clock, router, serve};
 use steward_store::testing::execute;
-use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
+use steward_store::{Caller, NewPrincipal, NewToken, PrincipalKind, Store, token};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -307,12 +307,7 @@ async fn open(
 }
 
 async fn start(store: Store) -> anyhow::Result<Fixture> {
-    let setup = Actor {
-        kind: ActorKind::System,
-        id: "loadgen".into(),
-        roles: Vec::new(),
-        channel: None,
-    };
+    let setup = Caller::system("loadgen");
     let mut tokens = Vec::new();
     let mut ids = Vec::new();
     for (name, kind, roles) in [

@@ -67,7 +67,6 @@ refusals! {
     OneVotePerPerson = "one_vote_per_person", 409, "This person already decided.";
     RoleNotEligible = "role_not_eligible", 403, "The role is not held, or cannot decide here.";
     HumanOnly = "human_only", 403, "Only a human principal may do this.";
-    ActorMismatch = "actor_mismatch", 403, "The actor recorded must be the acting principal.";
     NotAParty = "not_a_party", 403, "The caller plays no part in this permit, worker or emergency.";
     NotRequester = "not_requester", 403, "Only the requester (or an admin) may do this.";
     NotExecutor = "not_executor", 403, "Only the permit's worker or its owner may do this.";

@@ -27,18 +27,24 @@ impl Caller {
         &self.0.principal
     }
 
-    /// The caller as an audit actor.
-    pub fn actor(&self) -> Actor {
-        self.0.principal.actor()
+    /// The caller of a store use case, through the JSON API.
+    pub fn by(&self) -> steward_store::Caller {
+        self.0.principal.caller()
     }
 
-    /// The caller as an audit actor acting through `channel` (the dashboard, the MCP
-    /// server, a hook): every event the use case appends records it as `data.channel`.
-    pub fn actor_via(&self, channel: Channel) -> Actor {
-        Actor {
-            channel: Some(channel),
-            ..self.actor()
+    /// The caller of a store use case acting through `channel` (the dashboard, the MCP
+    /// server, a hook; `None`: the JSON API): every event the use case appends records
+    /// it as `data.channel`.
+    pub fn by_via(&self, channel: Option<Channel>) -> steward_store::Caller {
+        steward_store::Caller {
+            channel,
+            ..self.by()
         }
+    }
+
+    /// The caller as an audit actor.
+    pub fn actor(&self) -> Actor {
+        self.by().actor()
     }
 
     pub fn has(&self, role: Role) -> bool {

@@ -312,13 +312,8 @@ async fn sweep_emergencies(state: &AppState, now_ms: i64) {
 /// Signs a checkpoint for the maintenance loop (publishing it to the sink, see
 /// [`witness`]), logging the outcome.
 async fn sign_checkpoint(state: &AppState, key: &AuditKey, now_ms: i64) {
-    let actor = steward_store::Actor {
-        kind: steward_store::ActorKind::System,
-        id: "steward".to_owned(),
-        roles: Vec::new(),
-        channel: None,
-    };
-    match witness::sign_checkpoint(state, &actor, key, now_ms).await {
+    let steward = steward_store::Caller::system("steward");
+    match witness::sign_checkpoint(state, &steward, key, now_ms).await {
         Ok(steward_store::CheckpointOutcome::Signed(signed)) => tracing::info!(
             tree_size = signed.checkpoint.tree_size,
             root_hash = %signed.checkpoint.root_hash,

@@ -2,7 +2,7 @@
 //! `steward mcp` bridges to stdio for agent hosts that spawn their servers.
 //!
 //! Six tools, each calling the same use case as its JSON route (`analyze_via`,
-//! `request_via`, `visible_permit`, `authorize_via`, `telemetry_via`, `declare_as`) with
+//! `request_via`, `visible_permit`, `authorize_via`, `telemetry_via`, `declare_via`) with
 //! the channel `mcp`, so every event a call appends records `data.channel: "mcp"`. No rule
 //! is checked here: a refusal is the route's problem document, returned as a tool error.
 //! Nothing waits for a person: a permit that needs approval is answered at once with its
@@ -412,13 +412,7 @@ impl StewardMcp {
 
     async fn emergency(&self, caller: &Caller, arguments: Value) -> Result<Value, ApiError> {
         let body = parse(&arguments)?;
-        let emergency = routes::emergencies::declare_as(
-            &self.state,
-            caller,
-            &caller.actor_via(Channel::Mcp),
-            body,
-        )
-        .await?;
+        let emergency = routes::emergencies::declare_via(&self.state, caller, MCP, body).await?;
         let link = self.state.permit_link(&emergency.permit_id);
         let view =
             routes::emergencies::EmergencyView::new(&emergency, self.state.clock.now().millis());

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use steward_audit::{PublishedCheckpoint, WitnessError};
-use steward_store::{Actor, CheckpointOutcome, SignedCheckpoint, StoreError};
+use steward_store::{CheckpointOutcome, SignedCheckpoint, StoreError};
 
 use crate::routes::audit::checkpoints::CheckpointView;
 use crate::state::{AppState, AuditKey};
@@ -225,7 +225,7 @@ impl Target {
 /// ([`LastSigned`]) and refuses ([`SignError::Inconsistent`]) when it does not extend it.
 pub async fn sign_checkpoint(
     state: &AppState,
-    by: &Actor,
+    by: &steward_store::Caller,
     key: &AuditKey,
     now_ms: i64,
 ) -> Result<CheckpointOutcome, SignError> {

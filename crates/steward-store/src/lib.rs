@@ -70,6 +70,7 @@
 
 mod audit;
 mod authorize;
+mod caller;
 mod error;
 mod group_commit;
 mod merkle;
@@ -95,6 +96,7 @@ pub mod testing;
 
 pub use audit::{AuditHead, EventQuery, NewEvent, TypeFilter, append_event};
 pub use authorize::{AuthzVersions, PermitVersion};
+pub use caller::Caller;
 pub use error::StoreError;
 pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
 pub use merkle::{

@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 
 use steward_audit::{
-    Actor, Checkpoint, EventType, Hash, NodeId, ProofError, PublishedCheckpoint, SignedCheckpoint,
+    Checkpoint, EventType, Hash, NodeId, ProofError, PublishedCheckpoint, SignedCheckpoint,
     Subject, append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
     inclusion_proof_nodes, leaf_hash, root_from_nodes, root_nodes, sign_checkpoint,
 };
@@ -36,6 +36,7 @@ use steward_audit::{
 use steward_audit::event::CheckpointCreated;
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, Tx, on_pool, on_tx};
 
@@ -143,7 +144,7 @@ impl Store {
     /// of the two happened.
     pub async fn create_checkpoint(
         &self,
-        by: &Actor,
+        by: &Caller,
         signing_key: &[u8; 32],
         now_ms: i64,
     ) -> Result<SignedCheckpoint, StoreError> {
@@ -158,7 +159,7 @@ impl Store {
     /// ([`CheckpointOutcome::Unchanged`], with the latest one).
     pub async fn sign_checkpoint(
         &self,
-        by: &Actor,
+        by: &Caller,
         signing_key: &[u8; 32],
         now_ms: i64,
     ) -> Result<CheckpointOutcome, StoreError> {
@@ -189,7 +190,7 @@ impl Store {
             &mut tx,
             NewEvent::typed(
                 now_ms,
-                by.clone(),
+                by.actor(),
                 Subject::default(),
                 None,
                 CheckpointCreated::from(PublishedCheckpoint::from(&signed)),

@@ -28,7 +28,7 @@ use steward_audit::event::{
     EscalationTargets, PermitRevoked, RollbackCompleted, RollbackEscalated, RollbackNotify,
     RollbackOpened, TelemetryBreach, TelemetryRecorded,
 };
-use steward_audit::{EventPayload, Personal, Subject};
+use steward_audit::{Actor, EventPayload, Personal, Subject};
 use steward_permits::{
     Breach, MonitorState, PermitConstraints, PermitState, RevocationReason, RollbackOutcome,
     Sample, SampleError, Timestamp, TriggerConfig, TriggerKind, observe, rollback_escalation_roles,
@@ -37,10 +37,10 @@ use steward_permits::{
 use steward_policy::{Level, Refusal, Role};
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::permit::revoke_by_system_in;
 use crate::permit::system_actor;
-use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// Samples kept per permit; older ones are pruned (the audit trail keeps every one).
@@ -151,7 +151,7 @@ impl PermitFacts {
     }
 
     /// The worker's own principal, its owner, or the permit's requester (a master).
-    fn is_worker_side(&self, by: &Principal) -> bool {
+    fn is_worker_side(&self, by: &Caller) -> bool {
         self.worker_principal.as_deref() == Some(by.id.as_str())
             || by.id == self.worker_owner
             || by.id == self.requester_id
@@ -374,8 +374,7 @@ impl Store {
     /// principal, its owner, the permit's requester, and admins.
     pub async fn record_telemetry(
         &self,
-        by: &Principal,
-        channel: Option<steward_audit::Channel>,
+        by: &Caller,
         permit_id: &str,
         input: TelemetryInput,
         now_ms: i64,
@@ -452,7 +451,7 @@ impl Store {
         });
         event(
             &mut tx,
-            by.actor_via(channel),
+            by.actor(),
             &permit,
             TelemetryRecorded {
                 error_rate: input.error_rate,
@@ -474,7 +473,7 @@ impl Store {
         let first = breaches.first().copied();
         let opened = match (first, &rollback) {
             (Some(breach), None) => {
-                let opened = open_rollback(&mut tx, by, &permit, &breach, now_ms).await?;
+                let opened = open_rollback(&mut tx, &by.actor(), &permit, &breach, now_ms).await?;
                 rollback = Some(opened);
                 true
             }
@@ -506,7 +505,7 @@ impl Store {
     /// A report past the SLA escalates too, unless the sweep already did.
     pub async fn complete_rollback(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         outcome: RollbackOutcome,
         notes: Option<String>,
@@ -709,7 +708,7 @@ pub struct LatestTelemetry {
 /// (which names the parties to notify).
 async fn open_rollback(
     tx: &mut Tx<'_>,
-    by: &Principal,
+    by: &Actor,
     permit: &PermitFacts,
     breach: &Breach,
     now_ms: i64,

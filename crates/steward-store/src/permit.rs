@@ -32,9 +32,9 @@ use steward_policy::{
 };
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
-use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Pool, Store, Tx, TxConn, new_id, on_pool};
 
 mod emergency;
@@ -338,19 +338,6 @@ pub(crate) async fn revoke_by_system_in(
     Ok(permit)
 }
 
-/// Refuses an audit actor that is not the principal acting (a use case `…_as` records
-/// `by` through a channel, never someone else).
-pub(crate) fn same_actor(by: &Principal, actor: &Actor) -> Result<(), PermitError> {
-    if actor.id == by.id {
-        Ok(())
-    } else {
-        Err(PermitError::not_allowed(
-            Refusal::ActorMismatch,
-            format!("`{}` may not act as `{}`", by.id, actor.id),
-        ))
-    }
-}
-
 /// Steward itself, for automatic steps (auto-approval, issue at window start, system
 /// revocations).
 pub(crate) fn system_actor() -> Actor {
@@ -369,8 +356,7 @@ impl Store {
     /// holding level ≥ 1 is approved and issued at once (SPEC §3.4).
     pub async fn request_permit(
         &self,
-        by: &Principal,
-        channel: Option<steward_audit::Channel>,
+        by: &Caller,
         new: NewPermit,
         policy: &Policy,
         now_ms: i64,
@@ -441,14 +427,7 @@ impl Store {
         };
         row::insert_permit(&mut tx, &permit, &new.analysis).await?;
         permit.set_lifecycle(plan.lifecycle);
-        write_events(
-            &mut tx,
-            &mut permit,
-            &by.actor_via(channel),
-            plan.events,
-            now_ms,
-        )
-        .await?;
+        write_events(&mut tx, &mut permit, &by.actor(), plan.events, now_ms).await?;
         save(tx, permit, now_ms).await
     }
 
@@ -457,26 +436,12 @@ impl Store {
     /// request changes sends it back to the requester.
     pub async fn decide_permit(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         decision: NewDecision,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
-        self.decide_permit_as(by, &by.actor(), permit_id, decision, now_ms)
-            .await
-    }
-
-    /// [`Store::decide_permit`] audited as `actor`: `by` acting through another door
-    /// (the dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
-    pub async fn decide_permit_as(
-        &self,
-        by: &Principal,
-        actor: &Actor,
-        permit_id: &str,
-        decision: NewDecision,
-        now_ms: i64,
-    ) -> Result<Permit, PermitError> {
-        same_actor(by, actor)?;
+        let actor = &by.actor();
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
@@ -515,23 +480,11 @@ impl Store {
     /// permit if that completes its quorum.
     pub async fn cab_sign_off(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
-        self.cab_sign_off_as(by, &by.actor(), permit_id, now_ms)
-            .await
-    }
-
-    /// [`Store::cab_sign_off`] audited as `actor` (see [`Store::decide_permit_as`]).
-    pub async fn cab_sign_off_as(
-        &self,
-        by: &Principal,
-        actor: &Actor,
-        permit_id: &str,
-        now_ms: i64,
-    ) -> Result<Permit, PermitError> {
-        same_actor(by, actor)?;
+        let actor = &by.actor();
         let who = candidate(by);
         check_cab_role(&who)?;
         let mut tx = self.begin().await?;
@@ -555,7 +508,7 @@ impl Store {
     /// every approval (and the CAB sign-off) reset.
     pub async fn resubmit_permit(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         evidence: BTreeMap<Evidence, Value>,
         now_ms: i64,
@@ -584,7 +537,7 @@ impl Store {
     /// The worker (or its requester) starts executing an active permit inside its window.
     pub async fn start_permit(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
@@ -612,7 +565,7 @@ impl Store {
     /// Records how the execution ended.
     pub async fn complete_permit(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         outcome: Outcome,
         report: Value,
@@ -647,7 +600,7 @@ impl Store {
     /// constraints held, and the approvals verified against the quorum.
     pub async fn close_permit(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         notes: Value,
         now_ms: i64,
@@ -662,7 +615,7 @@ impl Store {
     /// `under_certified` (above) or `matched`; `/metrics` counts these.
     pub async fn close_permit_with_feedback(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         notes: Value,
         actual_level: Option<Level>,
@@ -697,27 +650,13 @@ impl Store {
     /// nothing and records nothing).
     pub async fn revoke_permit(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         reason: RevocationReason,
         comment: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
-        self.revoke_permit_as(by, &by.actor(), permit_id, reason, comment, now_ms)
-            .await
-    }
-
-    /// [`Store::revoke_permit`] audited as `actor` (see [`Store::decide_permit_as`]).
-    pub async fn revoke_permit_as(
-        &self,
-        by: &Principal,
-        actor: &Actor,
-        permit_id: &str,
-        reason: RevocationReason,
-        comment: Option<PersonalText>,
-        now_ms: i64,
-    ) -> Result<Permit, PermitError> {
-        same_actor(by, actor)?;
+        let actor = &by.actor();
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         let approvers: Vec<&str> = permit
@@ -762,7 +701,7 @@ impl Store {
     /// once the original quorum has approved the renewal; others never.
     pub async fn renew_permit(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         hours: f64,
         role: Option<Role>,
@@ -798,7 +737,7 @@ impl Store {
     /// Archives a permit in a terminal state.
     pub async fn archive_permit(
         &self,
-        by: &Principal,
+        by: &Caller,
         permit_id: &str,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
@@ -976,7 +915,7 @@ impl Store {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReviewQueue<'a> {
     /// Only requests this principal may decide now.
-    pub awaiting: Option<&'a Principal>,
+    pub awaiting: Option<&'a Caller>,
     /// Only requests past their approval SLA at this time (Unix ms).
     pub overdue_at: Option<i64>,
     /// Only requests for this worker.
@@ -1018,10 +957,10 @@ fn parties(permit: &Permit, worker: &WorkerParties) -> Parties {
     }
 }
 
-fn candidate(by: &Principal) -> Candidate {
+fn candidate(by: &Caller) -> Candidate {
     Candidate {
         principal_id: by.id.clone(),
-        human: by.kind == PrincipalKind::Human,
+        human: by.is_human(),
         roles: by.roles.clone(),
     }
 }

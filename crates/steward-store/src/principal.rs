@@ -6,10 +6,11 @@ use std::str::FromStr;
 use serde_json::json;
 use sqlx::types::Json;
 use steward_audit::event::{PrincipalCreated, PrincipalDisabled};
-use steward_audit::{Actor, ActorKind, Channel, Personal, Subject};
+use steward_audit::{Actor, Personal, Subject};
 use steward_policy::{Role, UnknownValueError};
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
 
@@ -46,7 +47,7 @@ impl Store {
     /// A taken name is a [`StoreError::Conflict`].
     pub async fn create_principal(
         &self,
-        by: &Actor,
+        by: &Caller,
         new: NewPrincipal,
     ) -> Result<Principal, StoreError> {
         let now = now_ms();
@@ -59,7 +60,7 @@ impl Store {
             disabled_at_ms: None,
         };
         let mut tx = self.begin().await?;
-        insert_principal(&mut tx, by, &principal, Subject::default()).await?;
+        insert_principal(&mut tx, &by.actor(), &principal, Subject::default()).await?;
         tx.commit().await?;
         Ok(principal)
     }
@@ -67,7 +68,7 @@ impl Store {
     /// Disables a principal, so none of its tokens authenticate any more, and records
     /// `principal.disabled`. Disabling a disabled principal changes nothing and records
     /// nothing.
-    pub async fn disable_principal(&self, by: &Actor, id: &str) -> Result<Principal, StoreError> {
+    pub async fn disable_principal(&self, by: &Caller, id: &str) -> Result<Principal, StoreError> {
         let now = now_ms();
         let mut tx = self.begin().await?;
         const SQL: &str =
@@ -85,7 +86,7 @@ impl Store {
                 &mut tx,
                 NewEvent::typed(
                     now,
-                    by.clone(),
+                    by.actor(),
                     Subject::default(),
                     None,
                     PrincipalDisabled {
@@ -197,29 +198,9 @@ pub(crate) async fn insert_principal(
 }
 
 impl Principal {
-    /// This principal as the actor of an audit event.
+    /// This principal as the actor of an audit event, through the JSON API.
     pub fn actor(&self) -> Actor {
-        Actor {
-            kind: match self.kind {
-                PrincipalKind::Human => ActorKind::Human,
-                PrincipalKind::Agent => ActorKind::Agent,
-            },
-            id: self.id.clone(),
-            roles: role_names(&self.roles)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-            channel: None,
-        }
-    }
-
-    /// The principal as an audit actor acting through `channel` (`None`: the JSON API):
-    /// the events a use case appends for it record the channel as `data.channel`.
-    pub fn actor_via(&self, channel: Option<Channel>) -> Actor {
-        Actor {
-            channel,
-            ..self.actor()
-        }
+        self.caller().actor()
     }
 
     pub fn has_role(&self, role: Role) -> bool {

@@ -37,6 +37,7 @@ use steward_audit::{
 use steward_audit::event::{HoldCreated, HoldReleased, Pruned};
 
 use crate::audit::{AuditHead, EventRow, NewEvent, SELECT_EVENTS, append_event, decode_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::merkle::{lock_merkle_head, missing_node, read_latest_checkpoint, tx_nodes};
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
@@ -182,12 +183,18 @@ impl Store {
     /// what was pruned and where it stopped; a run with nothing to prune writes nothing.
     pub async fn prune_audit(
         &self,
-        by: &Actor,
+        by: &Caller,
         signing_key: &[u8; 32],
         now_ms: i64,
     ) -> Result<PruneReport, StoreError> {
-        self.run_prune(Mode::Prune { by, signing_key }, now_ms)
-            .await
+        self.run_prune(
+            Mode::Prune {
+                by: &by.actor(),
+                signing_key,
+            },
+            now_ms,
+        )
+        .await
     }
 
     /// What [`Store::prune_audit`] would prune at `now_ms`, writing nothing.
@@ -302,7 +309,7 @@ impl Store {
     /// permit hold must name an existing worker or permit ([`StoreError::NotFound`]).
     pub async fn create_legal_hold(
         &self,
-        by: &Actor,
+        by: &Caller,
         hold: NewLegalHold,
         now_ms: i64,
     ) -> Result<LegalHold, StoreError> {
@@ -325,7 +332,7 @@ impl Store {
             &mut tx,
             NewEvent::typed(
                 now_ms,
-                by.clone(),
+                by.actor(),
                 hold_subject(&created.scope),
                 None,
                 HoldCreated {
@@ -346,7 +353,7 @@ impl Store {
     /// released.
     pub async fn release_legal_hold(
         &self,
-        by: &Actor,
+        by: &Caller,
         id: &str,
         reason: &str,
         now_ms: i64,
@@ -390,7 +397,7 @@ impl Store {
             &mut tx,
             NewEvent::typed(
                 now_ms,
-                by.clone(),
+                by.actor(),
                 hold_subject(&hold.scope),
                 None,
                 HoldReleased {

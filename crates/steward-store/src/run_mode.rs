@@ -5,10 +5,11 @@
 //! reverse. A rehearsal's advance of the clock is kept in the row, so a restart resumes
 //! the rehearsal's time.
 
+use steward_audit::Subject;
 use steward_audit::event::{ClockAdvanced, RunModeRecorded};
-use steward_audit::{Actor, Subject};
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::permit::system_actor;
 use crate::store::{Store, on_tx};
@@ -165,7 +166,7 @@ impl Store {
     /// time rules can be rehearsed; returns the new total offset. Refused in production.
     pub async fn advance_rehearsal_clock(
         &self,
-        by: &Actor,
+        by: &Caller,
         by_ms: i64,
         now_ms: i64,
     ) -> Result<i64, StoreError> {
@@ -193,7 +194,7 @@ impl Store {
             NewEvent::typed(
                 // The event is stamped at the new time: what follows happens after it.
                 now_ms + by_ms,
-                by.clone(),
+                by.actor(),
                 Subject::default(),
                 None,
                 ClockAdvanced {

@@ -8,9 +8,10 @@
 //! refuse update and delete): a different key is refused, never recorded over it.
 
 use steward_audit::event::SigningKeyRecorded;
-use steward_audit::{Actor, EventType, Subject, format_public_key, key_id};
+use steward_audit::{EventType, Subject, format_public_key, key_id};
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, on_pool, on_tx};
 
@@ -53,7 +54,7 @@ impl Store {
     /// possible id, and the loser compares with the winner's key.
     pub async fn claim_signing_key(
         &self,
-        by: &Actor,
+        by: &Caller,
         public_key: &[u8; 32],
         now_ms: i64,
     ) -> Result<KeyClaim, StoreError> {
@@ -102,7 +103,7 @@ impl Store {
             &mut tx,
             NewEvent::typed(
                 now_ms,
-                by.clone(),
+                by.actor(),
                 Subject::default(),
                 None,
                 SigningKeyRecorded {

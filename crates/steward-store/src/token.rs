@@ -36,6 +36,7 @@ use steward_audit::event::{TokenCreated, TokenRevoked};
 use steward_audit::{Actor, Personal, Subject};
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalRow, decode_principal, principal_in};
 use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
@@ -183,7 +184,7 @@ impl Store {
     /// Stores a root token (one that no token minted: `steward init`'s first admin
     /// token, or one seeded outside the API) for an existing principal and records
     /// `token.created` (with the token's id and label, never its hash).
-    pub async fn create_token(&self, by: &Actor, new: NewToken) -> Result<TokenInfo, StoreError> {
+    pub async fn create_token(&self, by: &Caller, new: NewToken) -> Result<TokenInfo, StoreError> {
         let now = now_ms();
         // Read first for a clear NotFound; the foreign key still guards the insert.
         self.principal_by_id(&new.principal_id).await?;
@@ -198,7 +199,14 @@ impl Store {
             last_used_at_ms: None,
         };
         let mut tx = self.begin().await?;
-        insert_token(&mut tx, by, &token, &new.secret_hash, Subject::default()).await?;
+        insert_token(
+            &mut tx,
+            &by.actor(),
+            &token,
+            &new.secret_hash,
+            Subject::default(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -212,12 +220,19 @@ impl Store {
     /// the parent's expiry, a later one is [`TokenError::OutlivesParent`].
     pub async fn mint_token(
         &self,
-        by: &Actor,
+        by: &Caller,
         parent_token_id: &str,
         new: NewToken,
     ) -> Result<TokenInfo, TokenError> {
         let mut tx = self.begin().await?;
-        let token = mint_in(&mut tx, by, parent_token_id, new, Subject::default()).await?;
+        let token = mint_in(
+            &mut tx,
+            &by.actor(),
+            parent_token_id,
+            new,
+            Subject::default(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -327,12 +342,12 @@ impl Store {
     /// as it is.
     pub async fn revoke_token(
         &self,
-        by: &Actor,
+        by: &Caller,
         token_id: &str,
     ) -> Result<TokenRevocation, StoreError> {
         let mut tx = self.begin().await?;
         let (changed, cascaded) =
-            revoke_in(&mut tx, by, token_id, Subject::default(), now_ms()).await?;
+            revoke_in(&mut tx, &by.actor(), token_id, Subject::default(), now_ms()).await?;
         if changed {
             tx.commit().await?;
         } else {

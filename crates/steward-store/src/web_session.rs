@@ -11,10 +11,11 @@
 //! - Opening and ending a session are audited (`web.session_opened`,
 //!   `web.session_ended`) in the transaction that writes the row.
 
+use steward_audit::Subject;
 use steward_audit::event::{WebSessionEnded, WebSessionOpened};
-use steward_audit::{Actor, Subject};
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalRow, decode_principal};
 use crate::store::{Store, on_pool, on_tx};
@@ -59,7 +60,11 @@ impl Store {
     /// Opens a session (sign-in) and records `web.session_opened` by `by` (the signed-in
     /// principal acting through the dashboard). Deletes rows that ended or expired more
     /// than a week ago on the way.
-    pub async fn open_web_session(&self, by: &Actor, new: NewWebSession) -> Result<(), StoreError> {
+    pub async fn open_web_session(
+        &self,
+        by: &Caller,
+        new: NewWebSession,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let old = new.now_ms - KEEP_ENDED_MS;
         on_tx!(tx, |conn| {
@@ -84,7 +89,7 @@ impl Store {
             &mut tx,
             NewEvent::typed(
                 new.now_ms,
-                by.clone(),
+                by.actor(),
                 Subject::default(),
                 None,
                 WebSessionOpened {
@@ -155,7 +160,7 @@ impl Store {
     /// ended or unknown session changes nothing and returns `false`.
     pub async fn end_web_session(
         &self,
-        by: &Actor,
+        by: &Caller,
         id_hash: &[u8; 32],
         why: WebSessionEnd,
         now_ms: i64,
@@ -179,7 +184,7 @@ impl Store {
             &mut tx,
             NewEvent::typed(
                 now_ms,
-                by.clone(),
+                by.actor(),
                 Subject::default(),
                 None,
                 WebSessionEnded {

@@ -35,8 +35,8 @@ use sqlx::types::Json;
 use steward_audit::event::{WebhookCreated, WebhookDeleted};
 
 use crate::audit::append_event;
+use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::principal::Principal;
 use crate::store::{Store, Tx, TxConn, new_id, on_pool, on_tx};
 use crate::{CHECKPOINT_EVENT, NewEvent, Subject};
 
@@ -397,7 +397,7 @@ impl Store {
     /// receives events appended after it exists.
     pub async fn create_webhook(
         &self,
-        by: &Principal,
+        by: &Caller,
         new: NewWebhook,
         now_ms: i64,
     ) -> Result<Webhook, StoreError> {
@@ -484,7 +484,7 @@ impl Store {
     /// Idempotent: deleting a deleted subscription records nothing.
     pub async fn delete_webhook(
         &self,
-        by: &Principal,
+        by: &Caller,
         id: &str,
         now_ms: i64,
     ) -> Result<Webhook, StoreError> {

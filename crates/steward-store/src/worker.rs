@@ -31,6 +31,7 @@ use steward_permits::{
 use steward_policy::{CertificationStatus, Level, WorkerStanding};
 
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalKind};
 use crate::store::{Store, Tx, new_id, on_pool};
@@ -300,7 +301,7 @@ impl Store {
     /// bound to a worker (a [`StoreError::Conflict`]).
     pub async fn register_worker(
         &self,
-        by: &Actor,
+        by: &Caller,
         new: NewWorker,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
@@ -347,7 +348,7 @@ impl Store {
             }
             other => other?,
         }
-        append_events(&mut tx, by, &worker.id, vec![plan.event], now_ms).await?;
+        append_events(&mut tx, &by.actor(), &worker.id, vec![plan.event], now_ms).await?;
         tx.commit().await?;
         Ok(worker)
     }
@@ -401,6 +402,17 @@ impl Store {
             q.build_query_as::<row::WorkerRow>().fetch_all(pool).await?
         });
         rows.into_iter().map(row::decode).collect()
+    }
+}
+
+/// A use case's caller as the pure rules' snapshots see it: an authenticated principal,
+/// so never a disabled one.
+fn caller_facts(by: &Caller) -> PrincipalFacts {
+    PrincipalFacts {
+        id: by.id.clone(),
+        human: by.is_human(),
+        roles: by.roles.clone(),
+        disabled: false,
     }
 }
 

@@ -11,7 +11,7 @@
 //! - `view`: human dates (with the time zone) and durations in words.
 //! - `svg`: server-rendered SVG bar charts (title, desc, no script) for the reports page.
 //! - `pages`: one module per page; each action calls the same `Store` use case as the
-//!   JSON route, audited as `Caller::actor_via(Channel::Web)`.
+//!   JSON route, audited as `Session::by` (the caller through `Channel::Web`).
 //!
 //! # Invariants
 //!

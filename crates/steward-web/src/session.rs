@@ -51,9 +51,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// The session's principal as an audit actor acting through the dashboard.
-    pub fn actor(&self) -> steward_store::Actor {
-        self.caller.actor_via(Channel::Web)
+    /// The session's principal as the caller of a use case, acting through the
+    /// dashboard.
+    pub fn by(&self) -> steward_store::Caller {
+        self.caller.by_via(Some(Channel::Web))
     }
 
     pub fn id_hash(&self) -> &[u8; 32] {

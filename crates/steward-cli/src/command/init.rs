@@ -14,9 +14,7 @@ use anyhow::Context as _;
 use clap::Args;
 use rand::RngCore as _;
 use steward_policy::Role;
-use steward_store::{
-    Actor, ActorKind, KeyClaim, NewPrincipal, NewToken, PrincipalKind, Store, token,
-};
+use steward_store::{Caller, KeyClaim, NewPrincipal, NewToken, PrincipalKind, Store, token};
 
 use crate::failure::invalid;
 use crate::output::print;
@@ -197,13 +195,8 @@ async fn record_key(store: &Store, public: &[u8; 32]) -> anyhow::Result<()> {
     }
 }
 
-fn init_actor() -> Actor {
-    Actor {
-        kind: ActorKind::System,
-        id: "steward-init".to_owned(),
-        roles: Vec::new(),
-        channel: None,
-    }
+fn init_actor() -> Caller {
+    Caller::system("steward-init")
 }
 
 /// The text `init` (and a first `serve`) prints: where things are and the token, once.

@@ -17,7 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Args;
 use steward_server::{AppState, AuditKey, CheckpointSink, Clock, RateLimitConfig, serve};
-use steward_store::{Actor, ActorKind, KeyClaim, RunMode, RunModeError, Store};
+use steward_store::{Caller, KeyClaim, RunMode, RunModeError, Store};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -330,12 +330,7 @@ async fn instance_key(
             ),
         }));
     };
-    let actor = Actor {
-        kind: ActorKind::System,
-        id: "steward".to_owned(),
-        roles: Vec::new(),
-        channel: None,
-    };
+    let actor = Caller::system("steward");
     let now = Clock::System.now().millis();
     match store
         .claim_signing_key(&actor, key.public_key(), now)

@@ -53,7 +53,7 @@ pub async fn analyze_via(
         .record_event(
             NewEvent::typed(
                 state.clock.now().millis(),
-                caller.principal().actor_via(channel),
+                caller.by_via(channel).actor(),
                 Subject {
                     task_id: analysis.task_id.clone(),
                     worker_id: None,

@@ -375,7 +375,7 @@ impl Record<'_> {
     fn event(&self, verdict: &Verdict, now_ms: i64) -> Result<NewEvent, ApiError> {
         NewEvent::typed(
             now_ms,
-            self.caller.principal().actor_via(self.channel),
+            self.caller.by_via(self.channel).actor(),
             Subject {
                 task_id: self.permit.map(|p| p.task_id.clone()),
                 worker_id: Some(self.worker.id.clone()),

@@ -81,7 +81,7 @@ pub async fn advance(
     let now = state.clock.now().millis();
     state
         .store
-        .advance_rehearsal_clock(&caller.actor(), by_ms, now)
+        .advance_rehearsal_clock(&caller.by(), by_ms, now)
         .await
         .map_err(ApiError::internal)?;
     state.clock.advance_ms(by_ms);

@@ -151,19 +151,19 @@ pub async fn declare(
     caller: Caller,
     ApiJson(body): ApiJson<DeclareRequest>,
 ) -> Result<(StatusCode, Json<EmergencyView>), ApiError> {
-    let emergency = declare_as(&state, &caller, &caller.actor(), body).await?;
+    let emergency = declare_via(&state, &caller, None, body).await?;
     Ok((
         StatusCode::CREATED,
         Json(EmergencyView::new(&emergency, now(&state))),
     ))
 }
 
-/// The use case behind `POST /v1/emergencies`, audited as `actor` (the caller through
-/// some door: the dashboard passes `Caller::actor_via(Channel::Web)`).
-pub async fn declare_as(
+/// The use case behind `POST /v1/emergencies`, for the caller coming through `door`
+/// (`None`: the JSON API; the dashboard passes `Some(Channel::Web)`).
+pub async fn declare_via(
     state: &AppState,
     caller: &Caller,
-    actor: &steward_store::Actor,
+    door: Option<steward_store::Channel>,
     body: DeclareRequest,
 ) -> Result<Emergency, ApiError> {
     required_text(&body.incident_id, "incident_id", 200)?;
@@ -182,7 +182,7 @@ pub async fn declare_as(
     };
     state
         .store
-        .declare_emergency_as(caller.principal(), actor, new, &state.policy, now(state))
+        .declare_emergency(&caller.by_via(door), new, &state.policy, now(state))
         .await
         .map_err(emergency_error)
 }
@@ -203,24 +203,23 @@ pub async fn approve(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveRequest>,
 ) -> Result<Json<EmergencyView>, ApiError> {
-    approve_as(&state, &caller, &caller.actor(), &id, body)
+    approve_via(&state, &caller, None, &id, body)
         .await
         .map(|e| Json(EmergencyView::new(&e, now(&state))))
 }
 
-/// The use case behind `POST /v1/emergencies/{id}/approve`, audited as `actor`.
-pub async fn approve_as(
+/// The use case behind `POST /v1/emergencies/{id}/approve`, for the caller coming through `door`.
+pub async fn approve_via(
     state: &AppState,
     caller: &Caller,
-    actor: &steward_store::Actor,
+    door: Option<steward_store::Channel>,
     id: &str,
     body: ApproveRequest,
 ) -> Result<Emergency, ApiError> {
     state
         .store
-        .approve_emergency_as(
-            caller.principal(),
-            actor,
+        .approve_emergency(
+            &caller.by_via(door),
             id,
             EmergencyApproval {
                 role: body.role,
@@ -249,22 +248,22 @@ pub async fn resolve(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResolveRequest>,
 ) -> Result<Json<EmergencyView>, ApiError> {
-    resolve_as(&state, &caller, &caller.actor(), &id, body)
+    resolve_via(&state, &caller, None, &id, body)
         .await
         .map(|e| Json(EmergencyView::new(&e, now(&state))))
 }
 
-/// The use case behind `POST /v1/emergencies/{id}/resolve`, audited as `actor`.
-pub async fn resolve_as(
+/// The use case behind `POST /v1/emergencies/{id}/resolve`, for the caller coming through `door`.
+pub async fn resolve_via(
     state: &AppState,
     caller: &Caller,
-    actor: &steward_store::Actor,
+    door: Option<steward_store::Channel>,
     id: &str,
     body: ResolveRequest,
 ) -> Result<Emergency, ApiError> {
     state
         .store
-        .resolve_emergency_as(caller.principal(), actor, id, body.resolution, now(state))
+        .resolve_emergency(&caller.by_via(door), id, body.resolution, now(state))
         .await
         .map_err(emergency_error)
 }
@@ -287,13 +286,7 @@ pub async fn renew(
 ) -> Result<Json<EmergencyView>, ApiError> {
     state
         .store
-        .renew_emergency(
-            caller.principal(),
-            &id,
-            body.minutes,
-            &state.policy,
-            now(&state),
-        )
+        .renew_emergency(&caller.by(), &id, body.minutes, &state.policy, now(&state))
         .await
         .map(|e| Json(EmergencyView::new(&e, now(&state))))
         .map_err(emergency_error)
@@ -314,16 +307,16 @@ pub async fn review(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewRequest>,
 ) -> Result<Json<EmergencyView>, ApiError> {
-    review_as(&state, &caller, &caller.actor(), &id, body)
+    review_via(&state, &caller, None, &id, body)
         .await
         .map(|e| Json(EmergencyView::new(&e, now(&state))))
 }
 
-/// The use case behind `POST /v1/emergencies/{id}/review`, audited as `actor`.
-pub async fn review_as(
+/// The use case behind `POST /v1/emergencies/{id}/review`, for the caller coming through `door`.
+pub async fn review_via(
     state: &AppState,
     caller: &Caller,
-    actor: &steward_store::Actor,
+    door: Option<steward_store::Channel>,
     id: &str,
     body: ReviewRequest,
 ) -> Result<Emergency, ApiError> {
@@ -335,7 +328,7 @@ pub async fn review_as(
     };
     state
         .store
-        .file_emergency_review_as(caller.principal(), actor, id, review, now(state))
+        .file_emergency_review(&caller.by_via(door), id, review, now(state))
         .await
         .map_err(emergency_error)
 }

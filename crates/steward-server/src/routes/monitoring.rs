@@ -117,7 +117,7 @@ pub async fn telemetry_via(
     };
     state
         .store
-        .record_telemetry(caller.principal(), channel, id, input, now(state))
+        .record_telemetry(&caller.by_via(channel), id, input, now(state))
         .await
         .map_err(monitoring_error)
 }
@@ -140,13 +140,7 @@ pub async fn report_rollback(
 ) -> Result<Json<RollbackRecordView>, ApiError> {
     state
         .store
-        .complete_rollback(
-            caller.principal(),
-            &id,
-            body.outcome,
-            body.notes,
-            now(&state),
-        )
+        .complete_rollback(&caller.by(), &id, body.outcome, body.notes, now(&state))
         .await
         .map(|rollback| Json(RollbackRecordView::from(&rollback)))
         .map_err(monitoring_error)

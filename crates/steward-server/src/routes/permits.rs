@@ -230,18 +230,12 @@ pub async fn request_via(
     };
     match state
         .store
-        .request_permit(caller.principal(), channel, new, &state.policy, now(state))
+        .request_permit(&caller.by_via(channel), new, &state.policy, now(state))
         .await
     {
         Ok(permit) => Ok(permit),
         Err(PermitError::HardBlocks(blocks)) => {
-            record_hard_block(
-                state,
-                caller.principal().actor_via(channel),
-                refused,
-                &blocks,
-            )
-            .await?;
+            record_hard_block(state, caller.by_via(channel).actor(), refused, &blocks).await?;
             Err(permit_error(PermitError::HardBlocks(blocks)))
         }
         Err(error) => Err(permit_error(error)),
@@ -314,7 +308,7 @@ pub async fn decide(
     };
     state
         .store
-        .decide_permit(caller.principal(), &id, decision, now(&state))
+        .decide_permit(&caller.by(), &id, decision, now(&state))
         .await
         .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
@@ -331,7 +325,7 @@ pub async fn cab_signoff(
 ) -> Result<Json<PermitView>, ApiError> {
     state
         .store
-        .cab_sign_off(caller.principal(), &id, now(&state))
+        .cab_sign_off(&caller.by(), &id, now(&state))
         .await
         .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
@@ -349,7 +343,7 @@ pub async fn resubmit(
 ) -> Result<Json<PermitView>, ApiError> {
     state
         .store
-        .resubmit_permit(caller.principal(), &id, body.evidence, now(&state))
+        .resubmit_permit(&caller.by(), &id, body.evidence, now(&state))
         .await
         .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
@@ -366,7 +360,7 @@ pub async fn start(
 ) -> Result<Json<PermitView>, ApiError> {
     state
         .store
-        .start_permit(caller.principal(), &id, now(&state))
+        .start_permit(&caller.by(), &id, now(&state))
         .await
         .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
@@ -385,7 +379,7 @@ pub async fn complete(
     state
         .store
         .complete_permit(
-            caller.principal(),
+            &caller.by(),
             &id,
             body.outcome,
             body.report.unwrap_or_else(|| json!({})),
@@ -409,7 +403,7 @@ pub async fn close(
     state
         .store
         .close_permit_with_feedback(
-            caller.principal(),
+            &caller.by(),
             &id,
             body.notes.unwrap_or(Value::Null),
             body.actual_level,
@@ -432,13 +426,7 @@ pub async fn revoke(
 ) -> Result<Json<PermitView>, ApiError> {
     state
         .store
-        .revoke_permit(
-            caller.principal(),
-            &id,
-            body.reason,
-            body.comment,
-            now(&state),
-        )
+        .revoke_permit(&caller.by(), &id, body.reason, body.comment, now(&state))
         .await
         .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
@@ -458,7 +446,7 @@ pub async fn renew(
     state
         .store
         .renew_permit(
-            caller.principal(),
+            &caller.by(),
             &id,
             body.hours,
             body.role,
@@ -481,7 +469,7 @@ pub async fn archive(
 ) -> Result<Json<PermitView>, ApiError> {
     state
         .store
-        .archive_permit(caller.principal(), &id, now(&state))
+        .archive_permit(&caller.by(), &id, now(&state))
         .await
         .map(|permit| Json(PermitView::new(&permit, now(&state))))
         .map_err(permit_error)
@@ -587,6 +575,7 @@ pub async fn list(
     let now_ms = now(&state);
     let awaiting_me = q.awaiting_me == Some(true);
     let overdue = q.overdue == Some(true);
+    let by = caller.by();
     let items = if awaiting_me || overdue {
         if filter.state.is_some() || filter.requester_id.is_some() {
             return Err(ApiError::bad_request(
@@ -595,7 +584,7 @@ pub async fn list(
             ));
         }
         let queue = ReviewQueue {
-            awaiting: awaiting_me.then(|| caller.principal()),
+            awaiting: awaiting_me.then_some(&by),
             overdue_at: overdue.then_some(now_ms),
             worker_id: filter.worker_id.as_deref(),
         };

@@ -86,7 +86,7 @@ pub async fn create_principal(
     }
     let principal = state
         .store
-        .create_principal(&caller.actor(), NewPrincipal { kind, name, roles })
+        .create_principal(&caller.by(), NewPrincipal { kind, name, roles })
         .await
         .map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(PrincipalView::from(&principal))))
@@ -138,7 +138,7 @@ pub async fn disable_principal(
     }
     let principal = state
         .store
-        .disable_principal(&caller.actor(), &id)
+        .disable_principal(&caller.by(), &id)
         .await
         .map_err(store_error)?;
     Ok(Json(PrincipalView::from(&principal)))

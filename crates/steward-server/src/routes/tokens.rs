@@ -134,7 +134,7 @@ pub async fn create_token(
     let info = state
         .store
         .mint_token(
-            &caller.actor(),
+            &caller.by(),
             &caller.0.token_id,
             NewToken {
                 principal_id,
@@ -247,7 +247,7 @@ pub async fn revoke_token(
     }
     let revoked = state
         .store
-        .revoke_token(&caller.actor(), &id)
+        .revoke_token(&caller.by(), &id)
         .await
         .map_err(store_error)?;
     Ok(Json(RevokedTokenView {

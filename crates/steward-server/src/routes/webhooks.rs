@@ -170,7 +170,7 @@ pub async fn create(
     let webhook = state
         .store
         .create_webhook(
-            caller.principal(),
+            &caller.by(),
             NewWebhook {
                 url,
                 event_types,
@@ -221,7 +221,7 @@ pub async fn remove(
     caller.require_any(&[Role::Admin], "managing webhooks")?;
     state
         .store
-        .delete_webhook(caller.principal(), &id, state.clock.now().millis())
+        .delete_webhook(&caller.by(), &id, state.clock.now().millis())
         .await
         .map(|hook| Json(WebhookView::from(&hook)))
         .map_err(store_error)

@@ -360,7 +360,7 @@ pub async fn register(
     let now = now(&state);
     let worker = state
         .store
-        .register_worker(&caller.actor(), new, now)
+        .register_worker(&caller.by(), new, now)
         .await
         .map_err(worker_error)?;
     Ok((StatusCode::CREATED, Json(view(&worker, now))))
@@ -530,15 +530,7 @@ pub async fn approve_promotion(
     let now = now(&state);
     let promotion = state
         .store
-        .approve_promotion(
-            &caller.actor(),
-            caller.principal(),
-            &id,
-            target,
-            role,
-            body.comment,
-            now,
-        )
+        .approve_promotion(&caller.by(), &id, target, role, body.comment, now)
         .await
         .map_err(worker_error)?;
     Ok(Json(PromotionView {
@@ -579,7 +571,7 @@ pub async fn suspend(
     let now = now(&state);
     let worker = state
         .store
-        .suspend(&caller.actor(), &id, reason, now)
+        .suspend(&caller.by(), &id, reason, now)
         .await
         .map_err(worker_error)?;
     Ok(Json(view(&worker, now)))
@@ -609,7 +601,7 @@ pub async fn reinstate(
     let now = now(&state);
     let worker = state
         .store
-        .reinstate(&caller.actor(), &id, reason, now)
+        .reinstate(&caller.by(), &id, reason, now)
         .await
         .map_err(worker_error)?;
     Ok(Json(view(&worker, now)))
@@ -641,7 +633,7 @@ pub async fn revoke(
     let now = now(&state);
     let revocation = state
         .store
-        .revoke(&caller.actor(), &id, reason, now)
+        .revoke(&caller.by(), &id, reason, now)
         .await
         .map_err(worker_error)?;
     Ok(Json(RevocationView {
@@ -677,7 +669,7 @@ pub async fn recertify(
     let now = now(&state);
     let worker = state
         .store
-        .recertify(&caller.actor(), &id, reason, now)
+        .recertify(&caller.by(), &id, reason, now)
         .await
         .map_err(worker_error)?;
     Ok(Json(view(&worker, now)))
@@ -704,7 +696,7 @@ pub async fn end_probation(
     let now = now(&state);
     let worker = state
         .store
-        .end_probation(&caller.actor(), &id, now)
+        .end_probation(&caller.by(), &id, now)
         .await
         .map_err(worker_error)?;
     Ok(Json(view(&worker, now)))
@@ -756,7 +748,7 @@ pub async fn record_outcome(
     let recorded = state
         .store
         .record_outcome(
-            caller.principal(),
+            &caller.by(),
             &id,
             NewOutcome {
                 result,

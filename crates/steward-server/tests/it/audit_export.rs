@@ -176,7 +176,7 @@ async fn append_many(s: &TestServer, count: usize) {
     for n in 0..count {
         let event = NewEvent {
             data: json!({ "n": n }),
-            ..NewEvent::now("test.bulk", seeder())
+            ..NewEvent::now("test.bulk", seeder().actor())
         };
         append_event(&mut tx, event).await.expect("append");
     }

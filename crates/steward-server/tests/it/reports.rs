@@ -30,7 +30,7 @@ async fn record(s: &TestServer, ts_ms: i64, event_type: &str, data: Value) -> u6
                 permit_id: Some("p-report".to_owned()),
             },
             data,
-            ..NewEvent::now(event_type, seeder())
+            ..NewEvent::now(event_type, seeder().actor())
         })
         .await
         .expect("record");

@@ -9,7 +9,7 @@ use steward_permits::Timestamp;
 use steward_policy::{Policy, Role};
 use steward_server::{AppState, AuditKey, Clock, router, serve};
 use steward_store::testing::{self, TestDb};
-use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
+use steward_store::{Caller, NewPrincipal, NewToken, PrincipalKind, Store, token};
 use tokio::sync::oneshot;
 
 /// The audit signing key (Ed25519 seed) of every test server.
@@ -77,13 +77,8 @@ pub fn full_report(operation_type: &str) -> Value {
 }
 
 /// The system actor used to seed principals in tests.
-pub fn seeder() -> Actor {
-    Actor {
-        kind: ActorKind::System,
-        id: "test-setup".into(),
-        roles: Vec::new(),
-        channel: None,
-    }
+pub fn seeder() -> Caller {
+    Caller::system("test-setup")
 }
 
 impl TestServer {

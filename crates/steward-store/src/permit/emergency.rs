@@ -36,9 +36,9 @@ use super::{
     ApprovalRecord, Permit, PermitError, candidate, certification_in_force, parties, row, save,
     system_actor, write_events,
 };
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
-use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// An emergency as the server hands it over. `scope` is a task (SPEC §2) naming what the
@@ -208,26 +208,12 @@ impl Store {
     /// certification must be in force (suspended, expired and revoked workers get none).
     pub async fn declare_emergency(
         &self,
-        by: &Principal,
+        by: &Caller,
         new: NewEmergency,
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        self.declare_emergency_as(by, &by.actor(), new, policy, now_ms)
-            .await
-    }
-
-    /// [`Store::declare_emergency`] audited as `actor`: `by` acting through another door (the
-    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
-    pub async fn declare_emergency_as(
-        &self,
-        by: &Principal,
-        actor: &steward_audit::Actor,
-        new: NewEmergency,
-        policy: &Policy,
-        now_ms: i64,
-    ) -> Result<Emergency, EmergencyActionError> {
-        super::same_actor(by, actor)?;
+        let actor = &by.actor();
         check_declared_minutes(new.minutes)?;
         let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
@@ -309,28 +295,13 @@ impl Store {
     /// approval window. The permit is approved and issued at once for the declared minutes.
     pub async fn approve_emergency(
         &self,
-        by: &Principal,
+        by: &Caller,
         emergency_id: &str,
         approval: EmergencyApproval,
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        self.approve_emergency_as(by, &by.actor(), emergency_id, approval, policy, now_ms)
-            .await
-    }
-
-    /// [`Store::approve_emergency`] audited as `actor`: `by` acting through another door (the
-    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
-    pub async fn approve_emergency_as(
-        &self,
-        by: &Principal,
-        actor: &steward_audit::Actor,
-        emergency_id: &str,
-        approval: EmergencyApproval,
-        policy: &Policy,
-        now_ms: i64,
-    ) -> Result<Emergency, EmergencyActionError> {
-        super::same_actor(by, actor)?;
+        let actor = &by.actor();
         let EmergencyApproval {
             role,
             comment,
@@ -384,26 +355,12 @@ impl Store {
     /// crash, a racing write), the next sweep does it.
     pub async fn resolve_emergency(
         &self,
-        by: &Principal,
+        by: &Caller,
         emergency_id: &str,
         resolution: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        self.resolve_emergency_as(by, &by.actor(), emergency_id, resolution, now_ms)
-            .await
-    }
-
-    /// [`Store::resolve_emergency`] audited as `actor`: `by` acting through another door (the
-    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
-    pub async fn resolve_emergency_as(
-        &self,
-        by: &Principal,
-        actor: &steward_audit::Actor,
-        emergency_id: &str,
-        resolution: Option<PersonalText>,
-        now_ms: i64,
-    ) -> Result<Emergency, EmergencyActionError> {
-        super::same_actor(by, actor)?;
+        let actor = &by.actor();
         check_incident_role(&candidate(by), "resolve an emergency").map_err(PermitError::from)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
@@ -457,7 +414,7 @@ impl Store {
     /// beyond `max_total_hours` in total (3 and 4 h in the built-in policy).
     pub async fn renew_emergency(
         &self,
-        by: &Principal,
+        by: &Caller,
         emergency_id: &str,
         minutes: i64,
         policy: &Policy,
@@ -489,26 +446,12 @@ impl Store {
     /// its approver, an incident commander, an on-call lead or an admin may file it.
     pub async fn file_emergency_review(
         &self,
-        by: &Principal,
+        by: &Caller,
         emergency_id: &str,
         review: EmergencyReview,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        self.file_emergency_review_as(by, &by.actor(), emergency_id, review, now_ms)
-            .await
-    }
-
-    /// [`Store::file_emergency_review`] audited as `actor`: `by` acting through another door (the
-    /// dashboard passes `Caller::actor_via(Channel::Web)`). `actor` must be `by`.
-    pub async fn file_emergency_review_as(
-        &self,
-        by: &Principal,
-        actor: &steward_audit::Actor,
-        emergency_id: &str,
-        review: EmergencyReview,
-        now_ms: i64,
-    ) -> Result<Emergency, EmergencyActionError> {
-        super::same_actor(by, actor)?;
+        let actor = &by.actor();
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         // The review gets its own id, which the audit catalog's emergency items name

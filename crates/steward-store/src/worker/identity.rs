@@ -12,7 +12,8 @@ use steward_permits::{
 };
 use steward_policy::Role;
 
-use super::{Worker, WorkerError, append_events, principal_facts, row};
+use super::{Worker, WorkerError, append_events, caller_facts, row};
+use crate::caller::Caller;
 use crate::principal::{Principal, PrincipalKind, insert_principal};
 use crate::store::{self, Store, new_id};
 use crate::token::{NewToken, TokenInfo, TokenRevocation, mint_in, revoke_in};
@@ -36,7 +37,7 @@ impl Store {
     /// Only the worker's owner or an admin; a worker has at most one identity.
     pub async fn create_worker_identity(
         &self,
-        by: &Principal,
+        by: &Caller,
         worker_id: &str,
         name: Option<String>,
         now_ms: i64,
@@ -52,7 +53,7 @@ impl Store {
             created_at_ms: store::now_ms(),
             disabled_at_ms: None,
         };
-        let event = plan_identity(&principal_facts(by), &worker.facts(), &identity.id)?;
+        let event = plan_identity(&caller_facts(by), &worker.facts(), &identity.id)?;
         let actor = by.actor();
         insert_principal(&mut tx, &actor, &identity, about(&worker)).await?;
         let bound = row::bind_identity(&mut tx, &worker, &identity.id, now_ms).await?;
@@ -67,7 +68,7 @@ impl Store {
     /// expires no later than its parent and is revoked with it.
     pub async fn create_worker_token(
         &self,
-        by: &Principal,
+        by: &Caller,
         parent_token_id: &str,
         worker_id: &str,
         new: NewWorkerToken,
@@ -75,7 +76,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let worker = row::lock(&mut tx, worker_id).await?;
         let facts = worker.facts();
-        may_manage(&principal_facts(by), &facts, "mint tokens for it")?;
+        may_manage(&caller_facts(by), &facts, "mint tokens for it")?;
         let identity = identity_of(&facts)?.to_owned();
         let token = mint_in(
             &mut tx,
@@ -98,11 +99,11 @@ impl Store {
     /// oldest first (empty without an identity). Only the worker's owner or an admin.
     pub async fn worker_tokens(
         &self,
-        by: &Principal,
+        by: &Caller,
         worker_id: &str,
     ) -> Result<Vec<TokenInfo>, WorkerError> {
         let worker = self.worker(worker_id).await?;
-        may_manage(&principal_facts(by), &worker.facts(), "list its tokens")?;
+        may_manage(&caller_facts(by), &worker.facts(), "list its tokens")?;
         match &worker.principal_id {
             Some(identity) => Ok(self.list_tokens(identity).await?),
             None => Ok(Vec::new()),
@@ -115,7 +116,7 @@ impl Store {
     /// identity (any other is `NotFound`).
     pub async fn revoke_worker_token(
         &self,
-        by: &Principal,
+        by: &Caller,
         worker_id: &str,
         token_id: &str,
     ) -> Result<TokenRevocation, WorkerError> {
@@ -123,7 +124,7 @@ impl Store {
         let token = self.token_by_id(token_id).await?;
         let mut tx = self.begin().await?;
         let worker = row::lock(&mut tx, worker_id).await?;
-        let caller = principal_facts(by);
+        let caller = caller_facts(by);
         check_token_revocation(&caller, &worker.facts(), token_id, &token.principal_id)?;
         let (changed, cascaded) = revoke_in(
             &mut tx,

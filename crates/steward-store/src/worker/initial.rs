@@ -7,17 +7,16 @@
 
 use serde_json::json;
 use sqlx::types::Json;
-use steward_audit::Actor;
 use steward_permits::{
     InitialApprovalSnapshot, InitialCertification, InitialCertificationRecord,
     InitialRequestSnapshot, QuorumStatus, Timestamp, plan_initial_approval, plan_initial_request,
 };
 use steward_policy::{Level, Role};
 
-use super::{Worker, WorkerError, append_events, principal_facts, promotion, row};
+use super::{Worker, WorkerError, append_events, caller_facts, promotion, row};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
-use crate::principal::Principal;
 use crate::store::{Store, Tx, on_tx};
 
 /// Where an initial certification stands after a request or an approval.
@@ -37,8 +36,7 @@ impl Store {
     /// a request was already made for it. Appends `worker.initial_certification_requested`.
     pub async fn request_initial_certification(
         &self,
-        by: &Actor,
-        by_principal: &Principal,
+        by: &Caller,
         worker_id: &str,
         request: &InitialCertification,
         now_ms: i64,
@@ -47,14 +45,14 @@ impl Store {
         let worker = row::lock(&mut tx, worker_id).await?;
         let asked_before = load(&mut tx, &worker.id).await?.is_some();
         let plan = plan_initial_request(&InitialRequestSnapshot {
-            caller: &principal_facts(by_principal),
+            caller: &caller_facts(by),
             worker: &worker.facts(),
             request,
             asked_before,
             now: Timestamp(now_ms),
         })?;
         insert(&mut tx, &plan.record).await?;
-        append_events(&mut tx, by, &worker.id, vec![plan.event], now_ms).await?;
+        append_events(&mut tx, &by.actor(), &worker.id, vec![plan.event], now_ms).await?;
         tx.commit().await?;
         Ok(InitialCertificationState {
             worker,
@@ -64,7 +62,7 @@ impl Store {
         })
     }
 
-    /// Records `by_principal`'s approval, as `role`, of the initial certification asked
+    /// Records `by`'s approval, as `role`, of the initial certification asked
     /// for worker `worker_id`, and certifies the worker when the approvals meet the
     /// quorum of a promotion to that level. The approver must pass `check_approver`
     /// (a human with an eligible role; neither whoever asked, nor the owner, nor the
@@ -72,8 +70,7 @@ impl Store {
     /// the last approval, `worker.certified_initially`.
     pub async fn approve_initial_certification(
         &self,
-        by: &Actor,
-        by_principal: &Principal,
+        by: &Caller,
         worker_id: &str,
         role: Role,
         comment: Option<PersonalText>,
@@ -84,7 +81,7 @@ impl Store {
         let plan = plan_initial_approval(InitialApprovalSnapshot {
             worker: &before.facts(),
             record: load(&mut tx, &before.id).await?,
-            approver: &principal_facts(by_principal),
+            approver: &caller_facts(by),
             role,
             comment: comment.as_ref(),
             now: Timestamp(now_ms),
@@ -100,7 +97,7 @@ impl Store {
             None => before,
         };
         save(&mut tx, &plan.record).await?;
-        append_events(&mut tx, by, &worker.id, plan.events, now_ms).await?;
+        append_events(&mut tx, &by.actor(), &worker.id, plan.events, now_ms).await?;
         tx.commit().await?;
         Ok(InitialCertificationState {
             certified: plan.record.certified_at_ms.is_some(),

@@ -16,8 +16,8 @@ use steward_policy::Level;
 
 use super::promotion::{ClosedBy, close_open_approvals};
 use super::{Worker, WorkerError, append_events, row};
+use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_pool, on_tx};
 
 /// The work Steward saw that an outcome report names as its evidence.
@@ -73,7 +73,7 @@ impl Store {
     /// status does not change.
     pub async fn record_outcome(
         &self,
-        by: &Principal,
+        by: &Caller,
         worker_id: &str,
         new: NewOutcome,
         now_ms: i64,

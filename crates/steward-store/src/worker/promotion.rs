@@ -2,17 +2,16 @@
 //! under segregation of duties, and the promotion itself once the approvals meet the
 //! quorum. Steward never promotes on its own.
 
-use steward_audit::Actor;
 use steward_permits::{
     Eligibility, PromotionApproval, PromotionSnapshot, QuorumStatus, Timestamp, eligibility,
     plan_promotion_approval,
 };
 use steward_policy::{Level, Role};
 
-use super::{Worker, WorkerError, append_events, principal_facts, row};
+use super::{Worker, WorkerError, append_events, caller_facts, row};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
-use crate::principal::Principal;
 use crate::store::{Store, Tx, new_id, on_tx};
 
 /// Where a promotion stands after an approval.
@@ -74,7 +73,7 @@ impl Store {
         Ok(approvals)
     }
 
-    /// Records `by_principal`'s approval, as `role`, of promoting worker `worker_id` to
+    /// Records `by`'s approval, as `role`, of promoting worker `worker_id` to
     /// `target`, and promotes the worker when the approvals meet the quorum.
     ///
     /// In order, each refusal writing nothing:
@@ -91,14 +90,9 @@ impl Store {
     /// (`worker.promoted`): new level from now, probation where it applies, a
     /// recertification date, and every open approval closed, so none counts towards a
     /// later promotion.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one use case, every input a value"
-    )]
     pub async fn approve_promotion(
         &self,
-        by: &Actor,
-        by_principal: &Principal,
+        by: &Caller,
         worker_id: &str,
         target: Level,
         role: Role,
@@ -110,7 +104,7 @@ impl Store {
         let plan = plan_promotion_approval(PromotionSnapshot {
             worker: &before.facts(),
             target,
-            approver: &principal_facts(by_principal),
+            approver: &caller_facts(by),
             role,
             comment: comment.as_ref(),
             open: open_approvals(&mut tx, &before.id, Some(target)).await?,
@@ -126,7 +120,7 @@ impl Store {
             }
             None => before,
         };
-        append_events(&mut tx, by, &worker.id, plan.events, now_ms).await?;
+        append_events(&mut tx, &by.actor(), &worker.id, plan.events, now_ms).await?;
         tx.commit().await?;
         Ok(PromotionState {
             promoted: worker.level == target,

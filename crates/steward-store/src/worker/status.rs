@@ -14,6 +14,7 @@ use steward_policy::Level;
 use super::promotion::{ClosedBy, close_open_approvals};
 use super::{Worker, WorkerError, append_events, row};
 use crate::audit::{NewEvent, append_event};
+use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::permit::PermitRevocation;
 use crate::store::{Store, Tx, on_tx};
@@ -31,27 +32,39 @@ impl Store {
     /// promotion approvals. Suspending a suspended worker changes and records nothing.
     pub async fn suspend(
         &self,
-        by: &Actor,
+        by: &Caller,
         worker_id: &str,
         reason: &str,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        self.change_status(by, worker_id, CertAction::Suspend, Some(reason), now_ms)
-            .await
-            .map(|done| done.worker)
+        self.change_status(
+            &by.actor(),
+            worker_id,
+            CertAction::Suspend,
+            Some(reason),
+            now_ms,
+        )
+        .await
+        .map(|done| done.worker)
     }
 
     /// Reinstates a suspended worker to `active` (`worker.reinstated`).
     pub async fn reinstate(
         &self,
-        by: &Actor,
+        by: &Caller,
         worker_id: &str,
         reason: &str,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        self.change_status(by, worker_id, CertAction::Reinstate, Some(reason), now_ms)
-            .await
-            .map(|done| done.worker)
+        self.change_status(
+            &by.actor(),
+            worker_id,
+            CertAction::Reinstate,
+            Some(reason),
+            now_ms,
+        )
+        .await
+        .map(|done| done.worker)
     }
 
     /// Revokes the worker's certification (`worker.revoked`), voids its pending
@@ -63,13 +76,19 @@ impl Store {
     /// nothing; one that somehow still has a live permit gets it revoked.
     pub async fn revoke(
         &self,
-        by: &Actor,
+        by: &Caller,
         worker_id: &str,
         reason: &str,
         now_ms: i64,
     ) -> Result<Revocation, WorkerError> {
-        self.change_status(by, worker_id, CertAction::Revoke, Some(reason), now_ms)
-            .await
+        self.change_status(
+            &by.actor(),
+            worker_id,
+            CertAction::Revoke,
+            Some(reason),
+            now_ms,
+        )
+        .await
     }
 
     /// Recertifies the worker, a human act (`worker.recertified`): the next
@@ -78,27 +97,39 @@ impl Store {
     /// recertified.
     pub async fn recertify(
         &self,
-        by: &Actor,
+        by: &Caller,
         worker_id: &str,
         reason: &str,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        self.change_status(by, worker_id, CertAction::Recertify, Some(reason), now_ms)
-            .await
-            .map(|done| done.worker)
+        self.change_status(
+            &by.actor(),
+            worker_id,
+            CertAction::Recertify,
+            Some(reason),
+            now_ms,
+        )
+        .await
+        .map(|done| done.worker)
     }
 
     /// Ends a probation whose period is over (`worker.probation_ended`): the worker
     /// becomes `active`. Before `probation_until` it is [`WorkerError::ProbationNotOver`].
     pub async fn end_probation(
         &self,
-        by: &Actor,
+        by: &Caller,
         worker_id: &str,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        self.change_status(by, worker_id, CertAction::EndProbation, None, now_ms)
-            .await
-            .map(|done| done.worker)
+        self.change_status(
+            &by.actor(),
+            worker_id,
+            CertAction::EndProbation,
+            None,
+            now_ms,
+        )
+        .await
+        .map(|done| done.worker)
     }
 
     /// Expires every `active` or `probationary` certification past its recertification
@@ -106,7 +137,7 @@ impl Store {
     /// the expired workers. For a timer; `by` is normally the system actor.
     pub async fn expire_overdue_certifications(
         &self,
-        by: &Actor,
+        by: &Caller,
         now_ms: i64,
     ) -> Result<Vec<Worker>, StoreError> {
         let mut tx = self.begin().await?;
@@ -116,7 +147,7 @@ impl Store {
                 continue;
             };
             let after = row::save(&mut tx, &before, &record, now_ms).await?;
-            append_events(&mut tx, by, &after.id, vec![event], now_ms).await?;
+            append_events(&mut tx, &by.actor(), &after.id, vec![event], now_ms).await?;
             expired.push(after);
         }
         tx.commit().await?;

@@ -28,7 +28,10 @@ async fn sqlite_file_is_created_migrated_and_reopened() {
     let store = Store::connect(&url).await.unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     let entry = store
-        .record_event(steward_store::NewEvent::now("steward.initialized", admin()))
+        .record_event(steward_store::NewEvent::now(
+            "steward.initialized",
+            admin().actor(),
+        ))
         .await
         .unwrap();
     store.close().await;
@@ -48,7 +51,10 @@ async fn sqlite_file_is_created_migrated_and_reopened() {
 async fn sqlite_in_memory_works_on_one_connection() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     let entry = store
-        .record_event(steward_store::NewEvent::now("steward.initialized", admin()))
+        .record_event(steward_store::NewEvent::now(
+            "steward.initialized",
+            admin().actor(),
+        ))
         .await
         .unwrap();
     assert_eq!(entry.seq, 1);

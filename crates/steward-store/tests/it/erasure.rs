@@ -97,7 +97,7 @@ store_test!(
         assert_eq!(shown[&3]["values"]["comment"], COMMENT);
 
         let erasure = store
-            .erase_principal(&admin(), &zelda.id, 1_000)
+            .erase_principal(&admin().actor(), &zelda.id, 1_000)
             .await
             .unwrap();
         assert!(erasure.erased_now);
@@ -125,7 +125,7 @@ store_test!(
 
         // A second erasure changes and records nothing.
         let again = store
-            .erase_principal(&admin(), &zelda.id, 2_000)
+            .erase_principal(&admin().actor(), &zelda.id, 2_000)
             .await
             .unwrap();
         assert!(!again.erased_now);
@@ -140,7 +140,7 @@ store_test!(
                     &zelda.id,
                     PersonalValues::new().plain("comment", json!("after erasure")),
                 ),
-                ..NewEvent::now("test.noted", admin())
+                ..NewEvent::now("test.noted", admin().actor())
             })
             .await
             .unwrap();
@@ -162,7 +162,7 @@ store_test!(
     erasing_an_unknown_principal_is_not_found,
     |store: Store| async move {
         let error = store
-            .erase_principal(&admin(), "nobody", 1)
+            .erase_principal(&admin().actor(), "nobody", 1)
             .await
             .unwrap_err();
         assert!(
@@ -185,7 +185,7 @@ store_test!(
         let error = store
             .record_event(NewEvent {
                 data: json!({"personal": {"subject": "p-1", "name": "plain"}}),
-                ..NewEvent::now("test.noted", admin())
+                ..NewEvent::now("test.noted", admin().actor())
             })
             .await
             .unwrap_err();

@@ -135,7 +135,7 @@ store_test!(
         assert_eq!(head.seq, 11);
         let recorded = store.events(11, 1).await.unwrap().remove(0);
         assert_eq!(recorded.event_type, CHECKPOINT_EVENT);
-        assert_eq!(recorded.actor, admin());
+        assert_eq!(recorded.actor, admin().actor());
         assert_eq!(
             recorded.data,
             // The whole signed checkpoint, in its published form (issue 9, item 6).

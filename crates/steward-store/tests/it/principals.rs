@@ -46,7 +46,7 @@ store_test!(
         let events = store.events(1, 10).await.unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].event_type, "principal.created");
-        assert_eq!(events[0].actor, admin());
+        assert_eq!(events[0].actor, admin().actor());
         assert_eq!(events[0].data["principal_id"], created.id.as_str());
         assert_eq!(
             events[0].data["roles"],

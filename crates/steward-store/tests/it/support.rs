@@ -3,8 +3,9 @@
 //! PostgreSQL store. The databases come from `steward_store::testing`, which the crates
 //! above reuse through the `test-support` feature.
 
+use steward_policy::Role;
 pub use steward_store::testing::{execute, fetch_text, postgres_store, sqlite_store};
-use steward_store::{Actor, ActorKind};
+use steward_store::{ActorKind, Caller};
 
 /// `store_test!(name, |store: Store| async move { ... });` defines the test `name`, which
 /// runs the body on SQLite, then on PostgreSQL. Each run gets its own database, deleted
@@ -26,11 +27,11 @@ macro_rules! store_test {
 pub(crate) use store_test;
 
 /// An admin acting through the API, for use cases that record who acted.
-pub fn admin() -> Actor {
-    Actor {
+pub fn admin() -> Caller {
+    Caller {
         kind: ActorKind::Human,
         id: "admin-1".to_owned(),
-        roles: vec!["admin".to_owned()],
+        roles: vec![Role::Admin],
         channel: None,
     }
 }

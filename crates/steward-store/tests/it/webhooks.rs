@@ -28,7 +28,7 @@ async fn person(store: &Store, name: &str) -> Principal {
 async fn subscribe(store: &Store, by: &Principal, types: &[&str]) -> String {
     store
         .create_webhook(
-            by,
+            &by.caller(),
             NewWebhook {
                 url: "http://127.0.0.1:9/hook".into(),
                 event_types: types.iter().map(|t| (*t).to_owned()).collect(),

@@ -9,7 +9,7 @@ use steward_permits::{
 };
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
-    Actor, ActorKind, NewEvent, NewOutcome, NewPrincipal, NewWorker, OutcomeEvidence, Principal,
+    ActorKind, Caller, NewEvent, NewOutcome, NewPrincipal, NewWorker, OutcomeEvidence, Principal,
     PrincipalKind, Store, StoreError, Subject, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 
@@ -73,11 +73,11 @@ async fn register(store: &Store, cast: &Cast, now: i64) -> Worker {
         .expect("register worker")
 }
 
-fn master() -> Actor {
-    Actor {
+fn master() -> Caller {
+    Caller {
         kind: ActorKind::Agent,
         id: "master-1".to_owned(),
-        roles: vec!["master".to_owned()],
+        roles: vec![Role::Master],
         channel: None,
     }
 }
@@ -101,7 +101,7 @@ async fn allowed_decision(store: &Store, id: &str, level: u8, at: i64) -> u64 {
         .record_event(NewEvent {
             ts_ms: at,
             event_type: "authorize.allowed".to_owned(),
-            actor: master(),
+            actor: master().actor(),
             subject: Subject {
                 worker_id: Some(id.to_owned()),
                 ..Subject::default()
@@ -142,7 +142,7 @@ async fn outcomes(
             }
         };
         let recorded = store
-            .record_outcome(by, id, new, at)
+            .record_outcome(&by.caller(), id, new, at)
             .await
             .expect("record outcome");
         assert_eq!(recorded.outcome.level.value(), level);
@@ -185,8 +185,7 @@ async fn level_two(store: &Store, cast: &Cast) -> (Worker, i64) {
     let now = T0 + 30 * DAY;
     let state = store
         .approve_promotion(
-            &cast.manager.actor(),
-            &cast.manager,
+            &cast.manager.caller(),
             &worker.id,
             Level::STANDARD,
             Role::EngineeringManager,
@@ -230,7 +229,7 @@ store_test!(
         let events = store.events(1, 100).await.unwrap();
         let registered = events.last().unwrap();
         assert_eq!(registered.event_type, "worker.registered");
-        assert_eq!(registered.actor, admin());
+        assert_eq!(registered.actor, admin().actor());
         assert_eq!(registered.ts_ms, T0);
         assert_eq!(
             registered.subject.worker_id.as_deref(),
@@ -469,15 +468,7 @@ store_test!(
             let id = worker.id.clone();
             async move {
                 store
-                    .approve_promotion(
-                        &who.actor(),
-                        &who,
-                        &id,
-                        target,
-                        role,
-                        Some("ok".into()),
-                        now,
-                    )
+                    .approve_promotion(&who.caller(), &id, target, role, Some("ok".into()), now)
                     .await
             }
         };
@@ -726,8 +717,7 @@ store_test!(
         let later = now + 90 * DAY;
         store
             .approve_promotion(
-                &cast.director.actor(),
-                &cast.director,
+                &cast.director.caller(),
                 &worker.id,
                 Level::ADVANCED,
                 Role::EngineeringDirector,
@@ -747,8 +737,7 @@ store_test!(
         // The director's approval was voided; the security lead alone is not a quorum.
         let state = store
             .approve_promotion(
-                &cast.security.actor(),
-                &cast.security,
+                &cast.security.caller(),
                 &worker.id,
                 Level::ADVANCED,
                 Role::SecurityLead,
@@ -771,7 +760,7 @@ store_test!(
         let head = store.audit_head().await.unwrap();
         let recorded = store
             .record_outcome(
-                &cast.owner,
+                &cast.owner.caller(),
                 &worker.id,
                 unbacked(OperationResult::SafetyViolation, 0),
                 T0 + 5,
@@ -799,7 +788,7 @@ store_test!(
         // A further outcome is still recorded, and suspends nothing again.
         let again = store
             .record_outcome(
-                &cast.owner,
+                &cast.owner.caller(),
                 &worker.id,
                 unbacked(OperationResult::SafetyViolation, 0),
                 T0 + 6,
@@ -822,8 +811,7 @@ store_test!(
         // To level 1: one engineering manager, no probation.
         let state = store
             .approve_promotion(
-                &cast.manager.actor(),
-                &cast.manager,
+                &cast.manager.caller(),
                 &worker.id,
                 Level::BASIC,
                 Role::EngineeringManager,
@@ -843,7 +831,7 @@ store_test!(
             let identity = cast.identity.clone();
             async move {
                 let recorded = store
-                    .record_outcome(&identity, &id, outcome, T0 + 1)
+                    .record_outcome(&identity.caller(), &id, outcome, T0 + 1)
                     .await
                     .unwrap();
                 (recorded.worker, recorded.suspension)
@@ -1094,8 +1082,7 @@ store_test!(
         let worker = register(&store, &cast, T0).await;
         let level_one = store
             .approve_promotion(
-                &cast.manager.actor(),
-                &cast.manager,
+                &cast.manager.caller(),
                 &worker.id,
                 Level::BASIC,
                 Role::EngineeringManager,
@@ -1112,12 +1099,7 @@ store_test!(
         );
 
         // Inside grace nothing expires.
-        let system = Actor {
-            kind: ActorKind::System,
-            id: "timer".to_owned(),
-            roles: vec![],
-            channel: None,
-        };
+        let system = Caller::system("timer");
         let expired = store
             .expire_overdue_certifications(&system, T0 + 370 * DAY)
             .await
@@ -1132,7 +1114,7 @@ store_test!(
         assert_eq!(expired[0].status, CertificationStatus::Expired);
         let last = store.events(1, 1000).await.unwrap().pop().unwrap();
         assert_eq!(last.event_type, "worker.expired");
-        assert_eq!(last.actor, system);
+        assert_eq!(last.actor, system.actor());
 
         // An expired certification cannot be promoted, and recertification renews it.
         let (_, eligibility) = store
@@ -1141,7 +1123,7 @@ store_test!(
             .unwrap();
         assert!(!eligibility.eligible);
         let renewed = store
-            .recertify(&cast.manager.actor(), &worker.id, "reviewed", past_grace)
+            .recertify(&cast.manager.caller(), &worker.id, "reviewed", past_grace)
             .await
             .unwrap();
         assert_eq!(renewed.status, CertificationStatus::Active);
@@ -1200,7 +1182,7 @@ store_test!(
             let id = worker.id.clone();
             async move {
                 store
-                    .approve_promotion(&who.actor(), &who, &id, Level::ADVANCED, role, None, later)
+                    .approve_promotion(&who.caller(), &id, Level::ADVANCED, role, None, later)
                     .await
             }
         };
@@ -1278,7 +1260,7 @@ store_test!(
         // Nobody but the owner and the worker; the worker only success or failure.
         let error = store
             .record_outcome(
-                &cast.manager,
+                &cast.manager.caller(),
                 &worker.id,
                 unbacked(OperationResult::SafetyViolation, 0),
                 T0,
@@ -1291,7 +1273,7 @@ store_test!(
         ));
         let error = store
             .record_outcome(
-                &cast.identity,
+                &cast.identity.caller(),
                 &worker.id,
                 unbacked(OperationResult::Incident, 1),
                 T0,
@@ -1322,7 +1304,12 @@ store_test!(
             ),
         ] {
             let error = store
-                .record_outcome(&cast.identity, &worker.id, success(Some(evidence)), T0)
+                .record_outcome(
+                    &cast.identity.caller(),
+                    &worker.id,
+                    success(Some(evidence)),
+                    T0,
+                )
                 .await
                 .unwrap_err();
             assert!(refused(error).to_string().contains(expected));
@@ -1330,7 +1317,7 @@ store_test!(
         insert_permit(&store, "p-live", &worker.id, &cast.owner.id, "active").await;
         let error = store
             .record_outcome(
-                &cast.owner,
+                &cast.owner.caller(),
                 &worker.id,
                 success(Some(OutcomeEvidence::Permit("p-live".into()))),
                 T0,
@@ -1351,7 +1338,7 @@ store_test!(
         // A success without evidence is recorded but does not count.
         let recorded = store
             .record_outcome(
-                &cast.identity,
+                &cast.identity.caller(),
                 &worker.id,
                 unbacked(OperationResult::Success, 0),
                 T0,
@@ -1365,7 +1352,7 @@ store_test!(
         // A decision backs one outcome, at its level.
         let recorded = store
             .record_outcome(
-                &cast.identity,
+                &cast.identity.caller(),
                 &worker.id,
                 success(Some(OutcomeEvidence::Decision(mine))),
                 T0,
@@ -1376,7 +1363,7 @@ store_test!(
         assert_eq!(recorded.worker.stats.successes_by_level, [1, 0, 0, 0, 0]);
         let again = store
             .record_outcome(
-                &cast.owner,
+                &cast.owner.caller(),
                 &worker.id,
                 success(Some(OutcomeEvidence::Decision(mine))),
                 T0,
@@ -1398,7 +1385,7 @@ store_test!(
         .unwrap();
         let recorded = store
             .record_outcome(
-                &cast.owner,
+                &cast.owner.caller(),
                 &worker.id,
                 success(Some(OutcomeEvidence::Permit("p-done".into()))),
                 T0,

@@ -28,6 +28,9 @@ use crate::view;
 /// Emergencies listed at most.
 const LISTED: u32 = 200;
 
+/// Every use case of these pages acts through the dashboard.
+const WEB: Option<steward_store::Channel> = Some(steward_store::Channel::Web);
+
 #[derive(Template)]
 #[template(path = "emergencies.html")]
 struct ListPage {
@@ -205,7 +208,7 @@ pub async fn declare(
         reason: form.reason.clone().into(),
         minutes,
     };
-    match api::declare_as(&state, &session.caller, &session.actor(), body).await {
+    match api::declare_via(&state, &session.caller, WEB, body).await {
         Ok(e) => Ok(Redirect::to(&format!("/emergencies/{}", e.id)).into_response()),
         Err(e) if e.status().is_server_error() => Err(WebError::api(e)),
         Err(e) => list_page(&state, &session, Some(e.to_string()), form, e.status()).await,
@@ -358,7 +361,6 @@ pub async fn act(
     posted: Posted<ActionForm>,
 ) -> Result<Response, WebError> {
     let Posted { session, form } = posted;
-    let actor = session.actor();
     let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
     let result = match action.as_str() {
         "approve" => {
@@ -378,10 +380,10 @@ pub async fn act(
                 )
                 .await;
             };
-            api::approve_as(
+            api::approve_via(
                 &state,
                 &session.caller,
-                &actor,
+                WEB,
                 &id,
                 ApproveRequest {
                     role,
@@ -392,10 +394,10 @@ pub async fn act(
             .await
         }
         "resolve" => {
-            api::resolve_as(
+            api::resolve_via(
                 &state,
                 &session.caller,
-                &actor,
+                WEB,
                 &id,
                 ResolveRequest {
                     resolution: text(&form.resolution).map(PersonalText::from),
@@ -404,10 +406,10 @@ pub async fn act(
             .await
         }
         "review" => {
-            api::review_as(
+            api::review_via(
                 &state,
                 &session.caller,
-                &actor,
+                WEB,
                 &id,
                 ReviewRequest {
                     summary: form.summary.clone().into(),

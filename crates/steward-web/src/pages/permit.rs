@@ -585,9 +585,8 @@ pub async fn decide(
     }
     let result = state
         .store
-        .decide_permit_as(
-            session.caller.principal(),
-            &session.actor(),
+        .decide_permit(
+            &session.by(),
             &id,
             NewDecision {
                 decision,
@@ -620,12 +619,7 @@ pub async fn cab_signoff(
     }
     let result = state
         .store
-        .cab_sign_off_as(
-            session.caller.principal(),
-            &session.actor(),
-            &id,
-            now(&state),
-        )
+        .cab_sign_off(&session.by(), &id, now(&state))
         .await;
     done(&state, &session, &id, result).await
 }
@@ -660,9 +654,8 @@ pub async fn revoke(
         .filter(|c| !c.is_empty());
     let result = state
         .store
-        .revoke_permit_as(
-            session.caller.principal(),
-            &session.actor(),
+        .revoke_permit(
+            &session.by(),
             &id,
             reason,
             comment.map(PersonalText::from),

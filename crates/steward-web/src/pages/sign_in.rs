@@ -110,7 +110,7 @@ pub async fn sign_in(
     state
         .store
         .open_web_session(
-            &caller.actor_via(Channel::Web),
+            &caller.by_via(Some(Channel::Web)),
             NewWebSession {
                 id_hash,
                 principal_id: caller.id().to_owned(),
@@ -143,7 +143,7 @@ pub async fn sign_out(
     state
         .store
         .end_web_session(
-            &session.actor(),
+            &session.by(),
             session.id_hash(),
             WebSessionEnd::SignedOut,
             now(&state),

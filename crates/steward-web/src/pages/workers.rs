@@ -334,7 +334,7 @@ pub async fn act(
 ) -> Result<Response, WebError> {
     let Posted { session, form } = posted;
     let reason = form.reason.trim();
-    let actor = session.actor();
+    let by = session.by();
     let now = now(&state);
     let refused = |status: StatusCode, message: String| (status, message);
     let outcome: Result<String, (StatusCode, String)> = match action.as_str() {
@@ -356,9 +356,9 @@ pub async fn act(
                 ))
             } else {
                 let result = match action.as_str() {
-                    "suspend" => state.store.suspend(&actor, &id, reason, now).await,
-                    "reinstate" => state.store.reinstate(&actor, &id, reason, now).await,
-                    _ => state.store.recertify(&actor, &id, reason, now).await,
+                    "suspend" => state.store.suspend(&by, &id, reason, now).await,
+                    "reinstate" => state.store.reinstate(&by, &id, reason, now).await,
+                    _ => state.store.recertify(&by, &id, reason, now).await,
                 };
                 match result {
                     Ok(_) => Ok(match action.as_str() {
@@ -401,15 +401,7 @@ pub async fn act(
                         .map(PersonalText::from);
                     match state
                         .store
-                        .approve_promotion(
-                            &actor,
-                            session.caller.principal(),
-                            &id,
-                            target,
-                            role,
-                            comment,
-                            now,
-                        )
+                        .approve_promotion(&by, &id, target, role, comment, now)
                         .await
                     {
                         Ok(p) if p.promoted => Ok("promoted".to_owned()),

@@ -9,7 +9,7 @@ use steward_permits::Timestamp;
 use steward_policy::{Policy, Role};
 use steward_server::{AppState, AuditKey, Clock, serve};
 use steward_store::testing::execute;
-use steward_store::{Actor, ActorKind, NewPrincipal, NewToken, PrincipalKind, Store, token};
+use steward_store::{Caller, NewPrincipal, NewToken, PrincipalKind, Store, token};
 use tokio::sync::oneshot;
 
 /// A server instance; stops when dropped.
@@ -76,13 +76,8 @@ pub fn clock() -> Clock {
     Clock::manual(Timestamp(1_800_000_000_000))
 }
 
-pub fn seeder() -> Actor {
-    Actor {
-        kind: ActorKind::System,
-        id: "test-setup".into(),
-        roles: Vec::new(),
-        channel: None,
-    }
+pub fn seeder() -> Caller {
+    Caller::system("test-setup")
 }
 
 /// Creates a principal with a token; returns (principal id, token secret).

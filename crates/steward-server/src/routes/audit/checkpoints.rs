@@ -105,8 +105,7 @@ pub async fn create_checkpoint(
         ));
     };
     let outcome =
-        match witness::sign_checkpoint(&state, &caller.actor(), key, state.clock.now().millis())
-            .await
+        match witness::sign_checkpoint(&state, &caller.by(), key, state.clock.now().millis()).await
         {
             Ok(outcome) => outcome,
             Err(SignError::Store(error)) => return Err(store_error(error)),

@@ -278,7 +278,7 @@ pub async fn prune(
     };
     let report = state
         .store
-        .prune_audit(&caller.actor(), key.secret(), now)
+        .prune_audit(&caller.by(), key.secret(), now)
         .await
         .map_err(store_error)?;
     Ok(Json(prune_view(&report, false)))
@@ -286,13 +286,12 @@ pub async fn prune(
 
 /// The daily pruning of the maintenance loop, by the system actor, logging the outcome.
 pub async fn scheduled_prune(state: &AppState, key: &AuditKey, now_ms: i64) {
-    let actor = steward_store::Actor {
-        kind: steward_store::ActorKind::System,
-        id: "steward".to_owned(),
-        roles: Vec::new(),
-        channel: None,
-    };
-    match state.store.prune_audit(&actor, key.secret(), now_ms).await {
+    let steward = steward_store::Caller::system("steward");
+    match state
+        .store
+        .prune_audit(&steward, key.secret(), now_ms)
+        .await
+    {
         Ok(report) if !report.ranges.is_empty() => tracing::info!(
             events = report.event_count(),
             manifests = report.manifests.len(),
@@ -381,7 +380,7 @@ pub async fn create_hold(
     let hold = state
         .store
         .create_legal_hold(
-            &caller.actor(),
+            &caller.by(),
             NewLegalHold { scope, reason },
             state.clock.now().millis(),
         )
@@ -460,7 +459,7 @@ pub async fn release_hold(
     let reason = parse_reason(&body.reason)?;
     let hold = state
         .store
-        .release_legal_hold(&caller.actor(), &id, &reason, state.clock.now().millis())
+        .release_legal_hold(&caller.by(), &id, &reason, state.clock.now().millis())
         .await
         .map_err(store_error)?;
     Ok(Json(HoldView::from(&hold)))

@@ -78,7 +78,7 @@ pub async fn create_identity(
     let now = now(&state);
     let (worker, principal) = state
         .store
-        .create_worker_identity(caller.principal(), &id, name, now)
+        .create_worker_identity(&caller.by(), &id, name, now)
         .await
         .map_err(worker_error)?;
     Ok((
@@ -118,7 +118,7 @@ pub async fn create_token(
     let info = state
         .store
         .create_worker_token(
-            caller.principal(),
+            &caller.by(),
             &caller.0.token_id,
             &id,
             NewWorkerToken {
@@ -159,7 +159,7 @@ pub async fn list_tokens(
 ) -> Result<Json<TokenList>, ApiError> {
     let tokens = state
         .store
-        .worker_tokens(caller.principal(), &id)
+        .worker_tokens(&caller.by(), &id)
         .await
         .map_err(worker_error)?;
     let now = wall_clock_ms();
@@ -188,7 +188,7 @@ pub async fn revoke_token(
 ) -> Result<Json<RevokedTokenView>, ApiError> {
     let revoked = state
         .store
-        .revoke_worker_token(caller.principal(), &id, &token_id)
+        .revoke_worker_token(&caller.by(), &id, &token_id)
         .await
         .map_err(worker_error)?;
     Ok(Json(RevokedTokenView {

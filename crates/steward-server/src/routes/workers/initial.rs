@@ -179,7 +179,7 @@ pub async fn request(
     let now = now(&state);
     let done = state
         .store
-        .request_initial_certification(&caller.actor(), caller.principal(), &id, &request, now)
+        .request_initial_certification(&caller.by(), &id, &request, now)
         .await
         .map_err(worker_error)?;
     Ok((StatusCode::CREATED, Json(state_view(done, now))))
@@ -214,14 +214,7 @@ pub async fn approve(
     let now = now(&state);
     let done = state
         .store
-        .approve_initial_certification(
-            &caller.actor(),
-            caller.principal(),
-            &id,
-            role,
-            body.comment,
-            now,
-        )
+        .approve_initial_certification(&caller.by(), &id, role, body.comment, now)
         .await
         .map_err(worker_error)?;
     Ok(Json(state_view(done, now)))

@@ -139,7 +139,7 @@ server_test!(
         let hook = s
             .store()
             .create_webhook(
-                &admin,
+                &admin.caller(),
                 NewWebhook {
                     url,
                     event_types: vec!["*".into()],

@@ -6,8 +6,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use steward_policy::Role;
+use steward_store::Backend;
 use steward_store::testing::execute;
-use steward_store::{Actor, ActorKind, Backend};
 
 use steward_audit::Damage;
 
@@ -30,12 +30,7 @@ async fn verification(s: &TestServer) -> Value {
 server_test!(attack_tampering_updates_and_deletes_are_refused, |s| {
     some_history(s).await;
     let public = steward_audit::public_key(&TEST_AUDIT_KEY);
-    let system = Actor {
-        kind: ActorKind::System,
-        id: "steward".into(),
-        roles: Vec::new(),
-        channel: None,
-    };
+    let system = steward_store::Caller::system("steward");
     s.store()
         .claim_signing_key(&system, &public, 0)
         .await
