@@ -114,10 +114,14 @@ impl Personal {
 
 impl std::fmt::Debug for Personal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Debug output ends up in logs: the fields' names, never their values.
+        // Debug output ends up in logs: the fields' names, never their values; sorted, so
+        // the output does not depend on whether `serde_json` keeps insertion order (a
+        // feature another crate of the build may switch on).
+        let mut fields: Vec<&String> = self.values.keys().collect();
+        fields.sort();
         f.debug_struct("Personal")
             .field("subject", &self.subject)
-            .field("fields", &self.values.keys().collect::<Vec<_>>())
+            .field("fields", &fields)
             .finish()
     }
 }
