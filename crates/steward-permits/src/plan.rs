@@ -232,5 +232,26 @@ pub fn issue_if_due(
     Ok(Some(event))
 }
 
+/// A plan's events for snapshot tests: who, the type, the stored data (canonical JSON)
+/// and what is sealed for whom.
+#[cfg(test)]
+pub(crate) fn describe(events: Vec<PlannedEvent>) -> String {
+    use steward_audit::EventPayload;
+    let mut out = String::new();
+    for mut e in events {
+        let sealed = e.payload.take_personal();
+        out.push_str(&format!(
+            "{:?} {} {}\n",
+            e.by,
+            e.event_type(),
+            steward_audit::canonical_json(&e.data())
+        ));
+        if let Some(sealed) = sealed {
+            out.push_str(&format!("  sealed: {sealed:?}\n"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

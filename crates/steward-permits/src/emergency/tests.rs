@@ -267,25 +267,6 @@ fn who_declares_resolves_and_files_the_review() {
     assert!(!filer(who("tl", true, &[Role::TechLead])));
 }
 
-/// A plan's events: who, the type, the stored data (canonical) and what is sealed.
-fn show(events: Vec<PlannedEvent>) -> String {
-    use steward_audit::EventPayload;
-    let mut out = String::new();
-    for mut e in events {
-        let sealed = e.payload.take_personal();
-        out.push_str(&format!(
-            "{:?} {} {}\n",
-            e.by,
-            e.event_type(),
-            steward_audit::canonical_json(&e.data())
-        ));
-        if let Some(sealed) = sealed {
-            out.push_str(&format!("  sealed: {sealed:?}\n"));
-        }
-    }
-    out
-}
-
 fn parties() -> Parties {
     Parties {
         requester: "oncall".into(),
@@ -380,7 +361,7 @@ fn a_declaration_plans_a_level_3_request_under_review_and_seals_the_reason() {
         plan.constraints.enhanced_audit,
         plan.constraints.emergency_id.as_deref().unwrap_or("-"),
         plan.constraints.incident_id.as_deref().unwrap_or("-"),
-        show(plan.events)
+        crate::plan::describe(plan.events)
     ));
 }
 
@@ -422,7 +403,7 @@ fn an_approval_approves_and_issues_at_once_for_the_declared_minutes() {
         System permit.issued {"constraints":{"allowed_methods":null,"allowed_operations":[],"allowed_regions":[],"allowed_services":[],"auto_rollback":false,"environment":null,"error_rate_window_seconds":120,"forbidden_methods":[],"health_check_failure_limit":3,"latency_window_seconds":300,"max_error_rate":0.01,"max_latency_p99_ms":500,"token_budget":0,"worker_id":""},"expires_at_ms":1800001800000,"from":"approved","hours":0.5,"to":"active","valid_from_ms":1800000000000}
         Caller emergency.approved {"approval_timestamp_ms":1800000000000,"authorized_by":"ic","channel":"web","emergency_id":"em-1","expires_at_ms":1800001800000,"incident_id":"INC-7","role":"incident_commander"}
           sealed: Personal { subject: "ic", fields: ["comment"] }
-    "#]].assert_eq(&show(events));
+    "#]].assert_eq(&crate::plan::describe(events));
     // Refused, in this order: resolved, not awaiting approval, not an eligible approver
     // (the declarer), the window closed, the worker's certification not in force.
     let approve = |snap: &ApproveSnapshot<'_>, who: &Candidate| {
@@ -484,7 +465,7 @@ fn a_resolution_expires_a_request_ends_the_emergency_and_revokes_a_live_permit()
                 e.reason,
                 e.review_due.map(|t| t.millis() - T0.millis())
             )),
-            show(plan.events)
+            crate::plan::describe(plan.events)
         )
     };
     expect![[r#"
@@ -559,7 +540,7 @@ fn a_renewal_extends_from_the_current_end_and_counts_minutes() {
     expect![[r#"
         Caller permit.renewed {"expires_at_ms":1800001500000,"hours":0.25,"renewals":1,"total_hours":0.75}
         Caller emergency.renewed {"emergency_id":"em-1","expires_at_ms":1800001500000,"incident_id":"INC-7","minutes":15,"renewals":1,"total_minutes":45}
-    "#]].assert_eq(&show(events));
+    "#]].assert_eq(&crate::plan::describe(events));
 }
 
 #[test]
@@ -580,7 +561,7 @@ fn a_review_is_late_from_its_due_instant_and_its_texts_are_sealed() {
     let ic = person("ic", &[]);
     let file = |now| {
         let filing = ReviewFiling { now, ..filing };
-        show(vec![plan_review(&filing, &ic, "rv-1", &review).unwrap()])
+        crate::plan::describe(vec![plan_review(&filing, &ic, "rv-1", &review).unwrap()])
     };
     expect![[r#"
         Caller emergency.review_filed {"emergency_id":"em-1","incident_id":"INC-7","late":false,"post_incident_review_id":"rv-1","review_due_at_ms":1800000000000}
@@ -619,7 +600,12 @@ fn the_sweep_expires_an_unapproved_request_and_records_ends() {
         };
         let (after, events, end) =
             plan_lapse(INCIDENT, life(PermitState::UnderReview, 30), &view, T0).unwrap();
-        format!("{} {:?}\n{}", after.state, end, show(events))
+        format!(
+            "{} {:?}\n{}",
+            after.state,
+            end,
+            crate::plan::describe(events)
+        )
     };
     expect![[r#"
         expired Some(EmergencyEnd { at: Timestamp(1800000000000), reason: "approval_window_closed", review_due: None })
@@ -635,7 +621,7 @@ fn the_sweep_expires_an_unapproved_request_and_records_ends() {
         let until = Some(T0.plus_minutes(-3));
         match plan_end(INCIDENT, state, reason, until, approved, T0) {
             None => "live: no end\n".to_owned(),
-            Some((end, event)) => format!("{end:?}\n{}", show(vec![event])),
+            Some((end, event)) => format!("{end:?}\n{}", crate::plan::describe(vec![event])),
         }
     };
     let expiry = Some(RevocationReason::TimeExpiration);

@@ -746,25 +746,6 @@ fn revocation_by_party_and_idempotent() {
     );
 }
 
-/// Each plan's events: who, the type, the stored data and what is sealed for whom.
-fn data_of(events: Vec<PlannedEvent>) -> String {
-    use steward_audit::EventPayload;
-    let mut out = String::new();
-    for mut e in events {
-        let sealed = e.payload.take_personal();
-        out.push_str(&format!(
-            "{:?} {} {}\n",
-            e.by,
-            e.event_type(),
-            canonical(&e.data())
-        ));
-        if let Some(sealed) = sealed {
-            out.push_str(&format!("  sealed: {sealed:?}\n"));
-        }
-    }
-    out
-}
-
 #[test]
 fn a_decision_records_its_note_and_seals_the_comment_for_the_approver() {
     let req = requirements(false);
@@ -797,7 +778,7 @@ fn a_decision_records_its_note_and_seals_the_comment_for_the_approver() {
             Role::TechLead,
             note,
         );
-        data_of(plan.unwrap().events)
+        crate::plan::describe(plan.unwrap().events)
     };
     expect![[r#"
         Caller permit.approval_recorded {"channel":"web","conditions":{"max_rows":10},"decision":"approve","role":"tech_lead","round":2}
@@ -834,7 +815,7 @@ fn a_resubmission_starts_the_next_round_with_complete_evidence() {
         serde_json::from_value(json!({"test_results": "https://ci.example.com/1"})).unwrap();
     let resubmit = |snap: &ResubmitSnapshot<'_>, who: &Candidate, evidence: &BTreeMap<_, _>| {
         match plan_resubmit(snap, who, evidence) {
-            Ok((life, event)) => format!("{}\n{}", life.state, data_of(vec![event])),
+            Ok((life, event)) => format!("{}\n{}", life.state, crate::plan::describe(vec![event])),
             Err(refusal) => format!("refused: {refusal:?}"),
         }
     };
@@ -874,6 +855,6 @@ fn a_person_revokes_with_a_sealed_comment_and_archives_a_terminal_permit() {
           sealed: Personal { subject: "sec", fields: ["comment"] }
         Caller permit.archived {"from":"revoked","to":"archived"}
     "#]]
-    .assert_eq(&data_of(vec![revoked, archived]));
+    .assert_eq(&crate::plan::describe(vec![revoked, archived]));
     assert!(plan_archive(life(PermitState::Active)).is_err());
 }
