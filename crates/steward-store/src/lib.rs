@@ -115,7 +115,7 @@ pub use permit::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
     EmergencySweep, NewEmergency,
 };
-pub use personal::{Erasure, PERSONAL, PersonalText, PersonalValues, personal, with_personal};
+pub use personal::{Erasure, PERSONAL, PersonalText};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use retention::{
     HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,
