@@ -147,6 +147,7 @@ mod hash;
 mod merkle;
 mod prepared;
 mod retention;
+pub mod webhook;
 mod witness;
 
 pub use canonical::{ENTRY_DOMAIN, canonical_body, canonical_json, entry_hash};
