@@ -145,6 +145,7 @@ pub mod event;
 mod export;
 mod hash;
 mod merkle;
+pub mod metrics;
 mod prepared;
 mod retention;
 pub mod webhook;

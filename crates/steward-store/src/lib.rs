@@ -102,7 +102,6 @@ pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
 pub use merkle::{
     CHECKPOINT_EVENT, CheckpointOutcome, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE,
 };
-pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use monitoring::{
     LatestTelemetry, MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput,
     TelemetryOutcome,
@@ -123,6 +122,7 @@ pub use retention::{
 };
 pub use run_mode::{RunMode, RunModeError};
 pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};
+pub use steward_audit::metrics::{Count, Histogram, MetricsSnapshot};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};
