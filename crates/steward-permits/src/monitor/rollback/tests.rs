@@ -53,7 +53,7 @@ fn telemetry_is_taken_from_the_worker_side_or_an_admin_for_a_live_permit() {
         (&live, "someone", false, Some("not_allowed")),
         (&permit(2, PermitState::Executing), "worker", false, None),
         (
-            &permit(2, PermitState::Issued),
+            &permit(2, PermitState::Approved),
             "worker",
             false,
             Some("not_live"),
