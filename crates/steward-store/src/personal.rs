@@ -103,7 +103,7 @@ pub(crate) async fn seal(tx: &mut Tx<'_>, data: &mut Value, now_ms: i64) -> Resu
             json!({
                 "subject": subject,
                 "alg": ALG,
-                "nonce": hex_encode(&nonce),
+                "nonce": hex::encode(nonce),
                 "ciphertext": BASE64.encode(ciphertext),
             })
         }
@@ -249,7 +249,10 @@ fn open(
     else {
         return Err(bad("personal envelope lacks nonce or ciphertext"));
     };
-    let nonce = hex_decode_24(nonce).ok_or_else(|| bad("personal nonce is not 24 hex bytes"))?;
+    let nonce = hex::decode(nonce)
+        .ok()
+        .and_then(|bytes| <[u8; 24]>::try_from(bytes).ok())
+        .ok_or_else(|| bad("personal nonce is not 24 hex bytes"))?;
     let ciphertext = BASE64
         .decode(ciphertext)
         .map_err(|_| bad("personal ciphertext is not base64"))?;
@@ -265,31 +268,6 @@ fn open(
     serde_json::from_slice(&plaintext)
         .map(Some)
         .map_err(|_| bad("personal plaintext is not JSON"))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
-}
-
-fn hex_decode_24(text: &str) -> Option<[u8; 24]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 48 {
-        return None;
-    }
-    let mut out = [0u8; 24];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let digit = |b: u8| char::from(b).to_digit(16);
-        let high = digit(pair[0])?;
-        let low = digit(pair[1])?;
-        out[i] = u8::try_from(high * 16 + low).ok()?;
-    }
-    Some(out)
 }
 
 /// The outcome of [`Store::erase_principal`].

@@ -79,8 +79,8 @@ pub struct Webhook {
     pub deleted_at_ms: Option<i64>,
 }
 
-/// One row of a subscription's delivery log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One row of a subscription's delivery log (`webhook_deliveries`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Delivery {
     pub webhook_id: String,
     /// The audit event's seq; also the idempotency id the receiver sees.
@@ -142,22 +142,6 @@ struct WebhookRow {
     deleted_at: Option<i64>,
 }
 
-/// One `webhook_deliveries` row, as [`DELIVERY_COLUMNS`] reads it.
-#[derive(sqlx::FromRow)]
-struct DeliveryRow {
-    webhook_id: String,
-    seq: i64,
-    event_type: String,
-    status: String,
-    attempts: i64,
-    next_attempt_at: i64,
-    last_status_code: Option<i64>,
-    last_error: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    delivered_at: Option<i64>,
-}
-
 /// A live subscription as fan-out reads it.
 #[derive(sqlx::FromRow)]
 struct FanOutRow {
@@ -189,8 +173,9 @@ struct DueRow {
 /// SQLite, where it is TEXT.
 const WEBHOOK_COLUMNS: &str = "id, url, CAST(event_types AS TEXT) AS event_types, format, \
      cursor_seq, created_by, created_at, deleted_at";
-const DELIVERY_COLUMNS: &str = "webhook_id, seq, event_type, status, attempts, next_attempt_at, \
-     last_status_code, last_error, created_at, updated_at, delivered_at";
+const DELIVERY_COLUMNS: &str = "webhook_id, seq, event_type, status, attempts, \
+     next_attempt_at AS next_attempt_at_ms, last_status_code, last_error, \
+     created_at AS created_at_ms, updated_at AS updated_at_ms, delivered_at AS delivered_at_ms";
 
 /// Events read per subscription per fan-out.
 const FAN_OUT_PAGE: i64 = 500;
@@ -225,35 +210,6 @@ fn decode_webhook(row: WebhookRow) -> Result<Webhook, StoreError> {
         created_at_ms,
         deleted_at_ms,
     })
-}
-
-fn decode_delivery(row: DeliveryRow) -> Delivery {
-    let DeliveryRow {
-        webhook_id,
-        seq,
-        event_type,
-        status,
-        attempts,
-        next_attempt_at: next_attempt_at_ms,
-        last_status_code,
-        last_error,
-        created_at: created_at_ms,
-        updated_at: updated_at_ms,
-        delivered_at: delivered_at_ms,
-    } = row;
-    Delivery {
-        webhook_id,
-        seq,
-        event_type,
-        status,
-        attempts,
-        next_attempt_at_ms,
-        last_status_code,
-        last_error,
-        created_at_ms,
-        updated_at_ms,
-        delivered_at_ms,
-    }
 }
 
 /// ` SKIP LOCKED` after a row lock on PostgreSQL, where several instances claim rows at once
@@ -409,7 +365,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, DeliveryRow>(&format!(
+            sqlx::query_as::<_, Delivery>(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
                  WHERE webhook_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
             ))
@@ -419,7 +375,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(decode_delivery).collect())
+        Ok(rows)
     }
 
     /// Moves every live subscription's cursor over up to 500 new audit events, creating a

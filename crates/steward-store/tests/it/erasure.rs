@@ -26,7 +26,7 @@ fn noted(by: Actor, subject: &str, comment: &str) -> NewEvent {
         ..HoldCreated::default()
     };
     let now = NewEvent::now("", by.clone()).ts_ms;
-    NewEvent::typed(now, by, Subject::default(), None, payload).unwrap()
+    NewEvent::typed(now, by, Subject::default(), None, payload).expect("a typed event")
 }
 
 store_test!(
