@@ -1,3 +1,5 @@
+//! Table tests of the metrics fold: counters per event, histogram buckets, the snapshot.
+
 use super::*;
 
 fn event<'a>(event_type: &'a str, level: Option<i64>, data: &'a str) -> FoldEvent<'a> {

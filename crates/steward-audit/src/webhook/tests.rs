@@ -1,3 +1,5 @@
+//! Table tests of the webhook rules: patterns, delivery names, retries, attempt outcomes.
+
 use super::*;
 
 #[test]

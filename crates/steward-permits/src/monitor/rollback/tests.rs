@@ -1,3 +1,6 @@
+//! Table tests of the monitor plans: who may post telemetry, opening, revoking,
+//! completing and escalating a rollback.
+
 use serde_json::json;
 use steward_policy::{Level, Refusal};
 
