@@ -145,8 +145,10 @@ pub mod event;
 mod export;
 mod hash;
 mod merkle;
+pub mod metrics;
 mod prepared;
 mod retention;
+pub mod webhook;
 mod witness;
 
 pub use canonical::{ENTRY_DOMAIN, canonical_body, canonical_json, entry_hash};

@@ -84,9 +84,11 @@ pub use lifecycle::{
     revocation_by,
 };
 pub use monitor::{
-    Breach, ConfigError, MonitorState, RollbackOutcome, Sample, SampleError, TriggerConfig,
-    TriggerKind, evaluate, observe, rollback_escalation_roles, rollback_sla_minutes,
-    rollback_within_sla,
+    Breach, ConfigError, MonitorRefusal, MonitorState, MonitoredPermit, OpenRollbackPlan, Rollback,
+    RollbackCompletionPlan, RollbackOutcome, Sample, SampleError, SamplePlan, TriggerConfig,
+    TriggerKind, breach_revocation, evaluate, observe, opening_breach, plan_open_rollback,
+    plan_rollback_completion, plan_rollback_escalation, plan_sample, rollback_escalation_roles,
+    rollback_sla_minutes, rollback_within_sla,
 };
 pub use outcome::{
     DecisionSeen, OUTCOME_COUNTING_RULE, OutcomeBasis, OutcomeParties, OutcomeRefusal,

@@ -26,6 +26,14 @@ use steward_policy::{Level, Role};
 use crate::names::string_enum;
 use crate::time::Timestamp;
 
+mod rollback;
+
+pub use rollback::{
+    MonitorRefusal, MonitoredPermit, OpenRollbackPlan, Rollback, RollbackCompletionPlan,
+    SamplePlan, breach_revocation, opening_breach, plan_open_rollback, plan_rollback_completion,
+    plan_rollback_escalation, plan_sample,
+};
+
 /// The SPEC §6.4 default: an error rate above 1 % breaches.
 pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.01;
 /// The SPEC §6.4 default: a p99 latency above 500 ms breaches.

@@ -102,7 +102,6 @@ pub use group_commit::MAX_BATCH as MAX_GROUP_COMMIT_BATCH;
 pub use merkle::{
     CHECKPOINT_EVENT, CheckpointOutcome, ConsistencyProof, InclusionProof, MAX_CHECKPOINT_PAGE,
 };
-pub use metrics::{Count, Histogram, MetricsSnapshot};
 pub use monitoring::{
     LatestTelemetry, MonitoringError, Rollback, RollbackFilter, SAMPLES_KEPT, TelemetryInput,
     TelemetryOutcome,
@@ -115,7 +114,7 @@ pub use permit::{
     Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
     EmergencySweep, NewEmergency,
 };
-pub use personal::{Erasure, PERSONAL, PersonalText, PersonalValues, personal, with_personal};
+pub use personal::{Erasure, PERSONAL, PersonalText};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use retention::{
     HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,
@@ -123,6 +122,7 @@ pub use retention::{
 };
 pub use run_mode::{RunMode, RunModeError};
 pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};
+pub use steward_audit::metrics::{Count, Histogram, MetricsSnapshot};
 pub use store::{Backend, SqliteDurability, Store, Tx};
 pub use timers::{FiredTimer, TimerReport, TimerSubject};
 pub use token::{AuthenticatedPrincipal, NewToken, TokenError, TokenInfo, TokenRevocation};

@@ -1,6 +1,7 @@
 //! The aggregates behind `/metrics` (SPEC §10), kept in the database as counters that
 //! [`Store::fold_metrics`] advances incrementally from the audit trail, so every instance
-//! on one database reports the same.
+//! on one database reports the same. What each event adds is
+//! `steward_audit::metrics::fold_event`; this module keeps the cursor and the SQL.
 //!
 //! # Cost
 //!
@@ -12,55 +13,14 @@
 //! grow with the trail. Counters never go down, also when pruning removes the events they
 //! counted. The maintenance loop folds every few seconds, so a scrape finds little to do.
 
-use std::collections::{BTreeMap, HashMap};
-
-use serde_json::Value;
 use steward_audit::EventType;
-use steward_audit::event::{
-    AuthorizeDecided, EventPayload as _, PermitClosed, PermitCompleted, PermitHardBlocked,
-    TaskAnalyzed,
+use steward_audit::metrics::{
+    BucketRow, CountRow, DECISION_TYPES, FoldEvent, MetricDelta, MetricsSnapshot, ends_rollback,
+    fold_event, folded_types, snapshot,
 };
 
 use crate::error::StoreError;
 use crate::store::{Store, Tx, on_pool, on_tx};
-
-/// Upper bounds (seconds) of the approval-time histogram: request → issued.
-pub const APPROVAL_BUCKETS_S: &[f64] = &[
-    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 172800.0,
-];
-
-/// Upper bounds (seconds) of the rollback-duration histogram: opened → completed.
-pub const ROLLBACK_BUCKETS_S: &[f64] = &[30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0];
-
-/// Event types counted as decisions: analyses, run-time authorize decisions, permit
-/// decisions.
-pub const DECISION_TYPES: &[EventType] = &[
-    EventType::TaskAnalyzed,
-    EventType::AuthorizeAllowed,
-    EventType::AuthorizeDenied,
-    EventType::PermitApproved,
-    EventType::PermitRejected,
-    EventType::PermitChangesRequested,
-];
-
-/// Event types counted by type and level only: SLA breaches, expiries, rollbacks,
-/// telemetry breaches.
-pub const COUNTED_TYPES: &[EventType] = &[
-    EventType::PermitEscalated,
-    EventType::PermitExpired,
-    EventType::RollbackOpened,
-    EventType::RollbackCompleted,
-    EventType::RollbackEscalated,
-    EventType::TelemetryBreach,
-];
-
-/// Event types folded for what their data says, beyond their count.
-const READ_TYPES: &[EventType] = &[
-    EventType::PermitCompleted,
-    EventType::PermitClosed,
-    EventType::PermitHardBlocked,
-    EventType::PermitIssued,
-];
 
 /// `types` as an SQL list of their names.
 fn sql_list(types: &[EventType]) -> String {
@@ -71,68 +31,11 @@ fn sql_list(types: &[EventType]) -> String {
         .join(", ")
 }
 
-/// A count of events (or permits) of one type, level and label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Count {
-    pub event_type: String,
-    /// The event's (permit's) level, when it has one.
-    pub level: Option<i64>,
-    /// What the count is split by beyond type and level: the worker type for decisions,
-    /// the outcome for completions, the actual level for close feedback, the rule for
-    /// authorize denials, the state for emergency permits; empty otherwise.
-    pub label: String,
-    pub count: i64,
-}
-
-/// One histogram series: cumulative counts per upper bound (`le`), sum and count.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Histogram {
-    pub level: Option<i64>,
-    /// `(upper bound in seconds, observations <= it)`; `+Inf` is `count`.
-    pub buckets: Vec<(f64, i64)>,
-    pub sum_seconds: f64,
-    pub count: i64,
-}
-
-/// Everything `/metrics` renders.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MetricsSnapshot {
-    /// [`DECISION_TYPES`] by level and worker type (label).
-    pub decisions: Vec<Count>,
-    /// `permit.completed` by level and outcome (label).
-    pub outcomes: Vec<Count>,
-    /// `permit.closed` carrying `actual_level` (label), by required level.
-    pub feedback: Vec<Count>,
-    /// [`COUNTED_TYPES`] by type and level.
-    pub events: Vec<Count>,
-    /// Hard blocks: permit requests refused by one (`permit.hard_blocked`, by its first
-    /// rule) and `authorize.denied` events by the rule that refused (label). (An analysis
-    /// without a named worker never has hard blocks, so `task.analyzed` is not scanned.)
-    pub hard_blocks: Vec<Count>,
-    /// Emergency permits (`permit_type = 'emergency'`) by level and state (label).
-    pub emergency_permits: Vec<Count>,
-    pub approval_time: Vec<Histogram>,
-    pub rollback_time: Vec<Histogram>,
-}
-
 /// Events read per query while folding.
 const FOLD_PAGE: i64 = 1000;
 
 /// The most of the trail (in `seq`) one fold transaction covers.
 const FOLD_CHUNK: i64 = 10_000;
-
-/// The level stored for an event without one.
-const NO_LEVEL: i64 = -1;
-
-/// Counter families, as stored in `metric_counts.family`.
-const DECISIONS: &str = "decisions";
-const OUTCOMES: &str = "outcomes";
-const FEEDBACK: &str = "feedback";
-const EVENTS: &str = "events";
-const HARD_BLOCKS: &str = "hard_blocks";
-/// Histogram families, as stored in `metric_histograms.family`.
-const APPROVAL: &str = "approval";
-const ROLLBACK: &str = "rollback";
 
 /// One event as the fold reads it: the permit's analysis only for decisions (their worker
 /// type may live there).
@@ -150,61 +53,12 @@ struct FoldRow {
     requested_at: Option<i64>,
 }
 
-/// What a fold adds: counts by `(family, type, level, label)`, histogram observations
-/// by `(family, level, bucket)` as `(count, sum_ms)`.
-#[derive(Default)]
-struct Delta {
-    counts: HashMap<(&'static str, String, i64, String), i64>,
-    histograms: HashMap<(&'static str, i64, i64), (i64, i64)>,
-}
-
-impl Delta {
-    fn count(&mut self, family: &'static str, row: &FoldRow, label: String) {
-        let key = (
-            family,
-            row.event_type.clone(),
-            row.level.unwrap_or(NO_LEVEL),
-            label,
-        );
-        *self.counts.entry(key).or_default() += 1;
-    }
-
-    fn observe(&mut self, family: &'static str, level: Option<i64>, bounds: &[f64], ms: i64) {
-        let bucket = bounds
-            .iter()
-            .position(|bound| ms <= (bound * 1000.0) as i64)
-            .unwrap_or(bounds.len());
-        let entry = self
-            .histograms
-            .entry((family, level.unwrap_or(NO_LEVEL), bucket as i64))
-            .or_default();
-        entry.0 += 1;
-        entry.1 += ms;
-    }
-}
-
-/// A member of an event's data as a label: a string as it is, another value as its JSON
-/// text; `None` when absent or null.
-fn member(data: &Value, name: &str) -> Option<String> {
-    label(data.get(name)?)
-}
-
-/// A value as a label: a string as it is, another value as JSON, `None` for `null`.
-fn label(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(text) => Some(text.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
 impl Store {
     /// Every aggregate `/metrics` shows: folds the events appended since the last fold,
     /// then reads the counters (see the module docs on cost).
     pub async fn metrics_snapshot(&self) -> Result<MetricsSnapshot, StoreError> {
         self.fold_metrics().await?;
-        let mut snapshot = MetricsSnapshot::default();
-        let counts: Vec<(String, String, i64, String, i64)> = on_pool!(self.pool, |pool| {
+        let counts: Vec<CountRow> = on_pool!(self.pool, |pool| {
             sqlx::query_as(
                 "SELECT family, event_type, CAST(level AS BIGINT), label, CAST(count AS BIGINT) \
                  FROM metric_counts",
@@ -212,33 +66,6 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        for (family, event_type, level, label, count) in counts {
-            let list = match family.as_str() {
-                DECISIONS => &mut snapshot.decisions,
-                OUTCOMES => &mut snapshot.outcomes,
-                FEEDBACK => &mut snapshot.feedback,
-                EVENTS => &mut snapshot.events,
-                HARD_BLOCKS => &mut snapshot.hard_blocks,
-                _ => continue,
-            };
-            list.push(Count {
-                event_type,
-                level: (level != NO_LEVEL).then_some(level),
-                label,
-                count,
-            });
-        }
-        for list in [
-            &mut snapshot.decisions,
-            &mut snapshot.outcomes,
-            &mut snapshot.feedback,
-            &mut snapshot.events,
-            &mut snapshot.hard_blocks,
-        ] {
-            list.sort_by(|a, b| {
-                (&a.event_type, a.level, &a.label).cmp(&(&b.event_type, b.level, &b.label))
-            });
-        }
         let emergencies: Vec<(i64, String, i64)> = on_pool!(self.pool, |pool| {
             sqlx::query_as(
                 "SELECT CAST(level AS BIGINT), state, CAST(COUNT(*) AS BIGINT) FROM permits \
@@ -247,16 +74,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        snapshot.emergency_permits = emergencies
-            .into_iter()
-            .map(|(level, state, count)| Count {
-                event_type: "permit".to_owned(),
-                level: Some(level),
-                label: state,
-                count,
-            })
-            .collect();
-        let rows: Vec<(String, i64, i64, i64, i64)> = on_pool!(self.pool, |pool| {
+        let buckets: Vec<BucketRow> = on_pool!(self.pool, |pool| {
             sqlx::query_as(
                 "SELECT family, CAST(level AS BIGINT), CAST(bucket AS BIGINT), \
                  CAST(count AS BIGINT), CAST(sum_ms AS BIGINT) FROM metric_histograms",
@@ -264,9 +82,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        snapshot.approval_time = histograms(&rows, APPROVAL, APPROVAL_BUCKETS_S);
-        snapshot.rollback_time = histograms(&rows, ROLLBACK, ROLLBACK_BUCKETS_S);
-        Ok(snapshot)
+        Ok(snapshot(counts, emergencies, &buckets))
     }
 
     /// Folds the events appended since the last fold into the counters, in transactions
@@ -316,7 +132,7 @@ impl Store {
         });
         let head = head_now.min(at.saturating_add(FOLD_CHUNK));
         let read_from = at;
-        let types = folded_types();
+        let types = sql_list(&folded_types());
         let decisions = sql_list(DECISION_TYPES);
         let issued = EventType::PermitIssued.as_str();
         let select_events = format!(
@@ -327,7 +143,7 @@ impl Store {
              FROM audit_events e LEFT JOIN permits p ON p.id = e.permit_id \
              WHERE e.seq > $1 AND e.seq <= $2 AND e.type IN ({types}) ORDER BY e.seq LIMIT $3"
         );
-        let mut delta = Delta::default();
+        let mut delta = MetricDelta::default();
         while at < head {
             let rows: Vec<FoldRow> = on_tx!(tx, |conn| {
                 sqlx::query_as(&select_events)
@@ -341,7 +157,7 @@ impl Store {
                 break;
             };
             for row in &rows {
-                fold_event(&mut tx, &mut delta, row).await?;
+                fold_row(&mut tx, &mut delta, row).await?;
             }
             at = last;
             if rows.len() < FOLD_PAGE as usize {
@@ -364,83 +180,21 @@ impl Store {
     }
 }
 
-/// Every event type some figure counts, as an SQL list.
-fn folded_types() -> String {
-    let mut types: Vec<EventType> = DECISION_TYPES.to_vec();
-    types.extend_from_slice(COUNTED_TYPES);
-    types.extend_from_slice(READ_TYPES);
-    types.sort_unstable_by_key(|t| t.as_str());
-    types.dedup();
-    sql_list(&types)
-}
-
-/// Adds one event's contributions to `delta` (the histograms look up the event that
-/// starts the duration).
-async fn fold_event(tx: &mut Tx<'_>, delta: &mut Delta, row: &FoldRow) -> Result<(), StoreError> {
-    let data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
-    let Some(kind) = EventType::of(&row.event_type) else {
-        return Ok(());
-    };
-    let known = |text: Option<String>| {
-        text.filter(|text| !text.is_empty())
-            .unwrap_or_else(|| "unknown".to_owned())
-    };
-    if DECISION_TYPES.contains(&kind) {
-        let from_analysis = || {
-            let analysis: Value = serde_json::from_str(row.analysis.as_deref()?).ok()?;
-            member(analysis.get("certification_decision")?, "worker_type")
-        };
-        // Of the decisions Steward writes, only an analysis records the worker type; the
-        // others are about a permit, whose analysis has it (one that does record it, an
-        // older version's or a fixture's, is counted under it).
-        let recorded = match kind {
-            EventType::TaskAnalyzed => TaskAnalyzed::from_data(&data)
-                .ok()
-                .and_then(|analyzed| label(&analyzed.worker_type)),
-            _ => member(&data, "worker_type"),
-        };
-        let worker_type = known(recorded.or_else(from_analysis));
-        delta.count(DECISIONS, row, worker_type);
-    }
-    if COUNTED_TYPES.contains(&kind) {
-        delta.count(EVENTS, row, String::new());
-    }
-    match kind {
-        EventType::PermitCompleted => {
-            let outcome = PermitCompleted::from_data(&data).ok().map(|c| c.outcome);
-            delta.count(OUTCOMES, row, known(outcome));
-        }
-        EventType::PermitClosed => {
-            let closed = PermitClosed::from_data(&data).ok();
-            if let Some(actual) = closed.and_then(|c| c.actual_level) {
-                delta.count(FEEDBACK, row, actual.to_string());
-            }
-        }
-        EventType::AuthorizeDenied => {
-            let rule = AuthorizeDecided::from_data(&data).ok().map(|d| d.rule);
-            delta.count(HARD_BLOCKS, row, known(rule));
-        }
-        EventType::PermitHardBlocked => {
-            let rule = PermitHardBlocked::from_data(&data)
-                .ok()
-                .and_then(|b| b.rule);
-            delta.count(HARD_BLOCKS, row, known(rule));
-        }
-        EventType::PermitIssued => {
-            if let Some(requested) = row.requested_at {
-                delta.observe(APPROVAL, row.level, APPROVAL_BUCKETS_S, row.ts - requested);
-            }
-        }
-        _ => {}
-    }
-    if kind == EventType::RollbackCompleted
+/// Adds one event's contributions to `delta`, looking up the rollback a
+/// `rollback.completed` ends: the latest one opened before it, unless an earlier
+/// completion ended that one already.
+async fn fold_row(
+    tx: &mut Tx<'_>,
+    delta: &mut MetricDelta,
+    row: &FoldRow,
+) -> Result<(), StoreError> {
+    let mut rollback_opened = None;
+    if ends_rollback(&row.event_type)
         && let Some(permit) = &row.permit_id
     {
-        // The rollback this completion ends: the latest one opened before it, unless an
-        // earlier completion ended that one already.
-        let opened: Option<(i64, i64, Option<i64>)> = on_tx!(tx, |conn| {
+        let opened: Option<(i64, Option<i64>)> = on_tx!(tx, |conn| {
             sqlx::query_as(
-                "SELECT o.seq, o.ts, CAST(o.level AS BIGINT) FROM audit_events o \
+                "SELECT o.ts, CAST(o.level AS BIGINT) FROM audit_events o \
                  WHERE o.permit_id = $1 AND o.type = $3 AND o.seq < $2 \
                  AND NOT EXISTS (SELECT 1 FROM audit_events c WHERE c.permit_id = $1 \
                  AND c.type = $4 AND c.seq > o.seq AND c.seq < $2) \
@@ -453,15 +207,25 @@ async fn fold_event(tx: &mut Tx<'_>, delta: &mut Delta, row: &FoldRow) -> Result
             .fetch_optional(&mut **conn)
             .await?
         });
-        if let Some((_, opened_ts, level)) = opened {
-            delta.observe(ROLLBACK, level, ROLLBACK_BUCKETS_S, row.ts - opened_ts);
-        }
+        rollback_opened = opened;
     }
+    fold_event(
+        delta,
+        &FoldEvent {
+            ts_ms: row.ts,
+            event_type: &row.event_type,
+            level: row.level,
+            data: &row.data,
+            analysis: row.analysis.as_deref(),
+            requested_at_ms: row.requested_at,
+            rollback_opened,
+        },
+    );
     Ok(())
 }
 
 /// Adds `delta` to the counter tables.
-async fn write_delta(tx: &mut Tx<'_>, delta: &Delta) -> Result<(), StoreError> {
+async fn write_delta(tx: &mut Tx<'_>, delta: &MetricDelta) -> Result<(), StoreError> {
     for ((family, event_type, level, label), count) in &delta.counts {
         on_tx!(tx, |conn| {
             sqlx::query(
@@ -498,38 +262,4 @@ async fn write_delta(tx: &mut Tx<'_>, delta: &Delta) -> Result<(), StoreError> {
         });
     }
     Ok(())
-}
-
-/// The histograms of one family by level, cumulative per bound, from the stored
-/// per-bucket rows `(family, level, bucket, count, sum_ms)`.
-fn histograms(
-    rows: &[(String, i64, i64, i64, i64)],
-    family: &str,
-    bounds: &[f64],
-) -> Vec<Histogram> {
-    let mut by_level: BTreeMap<i64, (Vec<i64>, i64, i64)> = BTreeMap::new();
-    for (_, level, bucket, count, sum_ms) in rows.iter().filter(|row| row.0 == family) {
-        let entry = by_level
-            .entry(*level)
-            .or_insert_with(|| (vec![0; bounds.len()], 0, 0));
-        // Bucket b counts in every cumulative bound from b on.
-        for cumulative in entry
-            .0
-            .iter_mut()
-            .skip(usize::try_from(*bucket).unwrap_or(usize::MAX))
-        {
-            *cumulative += count;
-        }
-        entry.1 += count;
-        entry.2 += sum_ms;
-    }
-    by_level
-        .into_iter()
-        .map(|(level, (cumulative, count, sum_ms))| Histogram {
-            level: (level != NO_LEVEL).then_some(level),
-            buckets: bounds.iter().copied().zip(cumulative).collect(),
-            sum_seconds: sum_ms as f64 / 1000.0,
-            count,
-        })
-        .collect()
 }

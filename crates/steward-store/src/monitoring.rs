@@ -1,8 +1,9 @@
 //! Monitoring of live permits (SPEC §7): telemetry samples, the trigger state of each
 //! permit, and the rollbacks a fired trigger opens, tracked against their level's SLA.
 //!
-//! The rules are `steward_permits::{observe, rollback_sla_minutes, …}`; this module keeps
-//! their state and writes the audit trail:
+//! The rules are `steward_permits`' monitor plans (`plan_sample`, `plan_open_rollback`,
+//! `plan_rollback_completion`, `plan_rollback_escalation`, `breach_revocation`); this module keeps their state
+//! and writes what they plan:
 //!
 //! - [`Store::record_telemetry`]: one transaction stores the sample (the latest
 //!   [`SAMPLES_KEPT`] per permit), advances the permit's monitor and appends
@@ -22,19 +23,17 @@
 //! evidence that led to a revocation, not only the verdict.
 
 use serde::Serialize;
-use serde_json::{Value, json};
 use sqlx::types::Json;
-use steward_audit::event::{
-    EscalationTargets, PermitRevoked, RollbackCompleted, RollbackEscalated, RollbackNotify,
-    RollbackOpened, TelemetryBreach, TelemetryRecorded,
-};
-use steward_audit::{Actor, EventPayload, Personal, Subject};
+use steward_audit::{Actor, EventPayload};
 use steward_permits::{
-    Breach, MonitorState, PermitConstraints, PermitState, RevocationReason, RollbackOutcome,
-    Sample, SampleError, Timestamp, TriggerConfig, TriggerKind, observe, rollback_escalation_roles,
-    rollback_sla_minutes, rollback_within_sla,
+    Breach, MonitorRefusal, MonitorState, MonitoredPermit, PermitConstraints, PermitState,
+    RollbackOutcome, Sample, SampleError, Timestamp, TriggerConfig, TriggerKind, breach_revocation,
+    opening_breach, plan_open_rollback, plan_rollback_completion, plan_rollback_escalation,
+    plan_sample,
 };
-use steward_policy::{Level, Refusal, Role};
+use steward_policy::{Level, Role};
+
+pub use steward_permits::Rollback;
 
 use crate::audit::{NewEvent, append_event};
 use crate::caller::Caller;
@@ -68,31 +67,6 @@ pub struct TelemetryOutcome {
     pub rollback: Option<Rollback>,
 }
 
-/// A rollback opened by a fired trigger.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rollback {
-    pub id: String,
-    pub permit_id: String,
-    pub worker_id: String,
-    pub level: Level,
-    pub trigger: TriggerKind,
-    /// The breach that fired: observed value, limit, window.
-    pub breach: Value,
-    pub sla_minutes: u32,
-    pub opened_at_ms: i64,
-    pub due_at_ms: i64,
-    /// `open`, `succeeded` or `failed`.
-    pub status: String,
-    pub completed_at_ms: Option<i64>,
-    pub completed_by: Option<String>,
-    pub duration_ms: Option<i64>,
-    pub within_sla: Option<bool>,
-    pub notes: Option<String>,
-    pub escalated_at_ms: Option<i64>,
-    /// Whom the missed SLA was escalated to: `{"roles": [...], "principals": [...]}`.
-    pub escalated_to: Option<Value>,
-}
-
 /// Which rollbacks to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RollbackFilter {
@@ -111,51 +85,9 @@ pub enum MonitoringError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sample(#[from] SampleError),
-    /// The caller plays no part that allows this here.
-    #[error("{message}")]
-    NotAllowed { rule: Refusal, message: String },
-    /// Telemetry is taken only for an active or executing permit.
-    #[error(
-        "permit `{permit_id}` is {state}: telemetry is taken only while it is active or executing"
-    )]
-    NotLive {
-        permit_id: String,
-        state: PermitState,
-    },
-    #[error("permit `{permit_id}` has no rollback: no trigger fired")]
-    NoRollback { permit_id: String },
-    #[error("the rollback of permit `{permit_id}` was already reported as {status}")]
-    RollbackClosed { permit_id: String, status: String },
-}
-
-/// The permit columns monitoring needs, with its worker's parties.
-struct PermitFacts {
-    id: String,
-    task_id: String,
-    worker_id: String,
-    requester_id: String,
-    level: Level,
-    state: PermitState,
-    constraints: PermitConstraints,
-    worker_principal: Option<String>,
-    worker_owner: String,
-}
-
-impl PermitFacts {
-    fn subject(&self) -> Subject {
-        Subject {
-            task_id: Some(self.task_id.clone()),
-            worker_id: Some(self.worker_id.clone()),
-            permit_id: Some(self.id.clone()),
-        }
-    }
-
-    /// The worker's own principal, its owner, or the permit's requester (a master).
-    fn is_worker_side(&self, by: &Caller) -> bool {
-        self.worker_principal.as_deref() == Some(by.id.as_str())
-            || by.id == self.worker_owner
-            || by.id == self.requester_id
-    }
+    /// The monitor plans' refusal (`steward_permits::MonitorRefusal`).
+    #[error(transparent)]
+    Refused(#[from] MonitorRefusal),
 }
 
 /// The `rollbacks` columns, in [`RollbackRow`]'s names; JSONB columns read as text.
@@ -232,8 +164,8 @@ fn ms(t: Option<Timestamp>) -> Option<i64> {
 /// Appends an event about `permit`, at its level.
 async fn event(
     tx: &mut Tx<'_>,
-    actor: steward_audit::Actor,
-    permit: &PermitFacts,
+    actor: Actor,
+    permit: &MonitoredPermit,
     payload: impl EventPayload,
     now_ms: i64,
 ) -> Result<(), StoreError> {
@@ -247,7 +179,7 @@ async fn event(
 
 /// Loads the permit facts, locking the permit row on PostgreSQL (SQLite's write
 /// transaction already holds the database lock).
-async fn load_permit(tx: &mut Tx<'_>, permit_id: &str) -> Result<PermitFacts, StoreError> {
+async fn load_permit(tx: &mut Tx<'_>, permit_id: &str) -> Result<MonitoredPermit, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         id: String,
@@ -279,7 +211,7 @@ async fn load_permit(tx: &mut Tx<'_>, permit_id: &str) -> Result<PermitFacts, St
     let id = row.id;
     let level = row.level;
     let corrupt = |p: String| StoreError::corrupt("permit", &id, p);
-    Ok(PermitFacts {
+    Ok(MonitoredPermit {
         task_id: row.task_id,
         worker_id: row.worker_id,
         requester_id: row.requester_id,
@@ -342,29 +274,16 @@ async fn load_rollback(tx: &mut Tx<'_>, permit_id: &str) -> Result<Option<Rollba
     row.map(decode_rollback).transpose()
 }
 
-/// Whom a missed SLA escalates to: the level's roles, and the permit's requester, the
-/// worker's owner and the approvers of the permit by principal id.
-async fn escalation_targets(
-    tx: &mut Tx<'_>,
-    permit: &PermitFacts,
-) -> Result<EscalationTargets, StoreError> {
+/// The permit's approvers, by principal id: notified of its rollback, escalated to.
+async fn approvers(tx: &mut Tx<'_>, permit_id: &str) -> Result<Vec<String>, StoreError> {
     const SQL: &str = "SELECT DISTINCT principal_id FROM approvals WHERE permit_id = $1 \
          AND decision = 'approve' ORDER BY principal_id";
-    let approvers = on_tx!(tx, |conn| {
+    Ok(on_tx!(tx, |conn| {
         sqlx::query_scalar::<_, String>(SQL)
-            .bind(&permit.id)
+            .bind(permit_id)
             .fetch_all(&mut **conn)
             .await?
-    });
-    Ok(EscalationTargets {
-        roles: rollback_escalation_roles(permit.level)
-            .iter()
-            .map(|r: &Role| r.as_str().to_owned())
-            .collect(),
-        requester_id: permit.requester_id.clone(),
-        worker_owner_id: permit.worker_owner.clone(),
-        approver_ids: approvers,
-    })
+    }))
 }
 
 impl Store {
@@ -388,24 +307,9 @@ impl Store {
         sample.validate()?;
         let mut tx = self.begin().await?;
         let permit = load_permit(&mut tx, permit_id).await?;
-        if !permit.is_worker_side(by) && !by.has_role(Role::Admin) {
-            return Err(MonitoringError::NotAllowed {
-                rule: Refusal::NotExecutor,
-                message: format!(
-                    "only the worker of permit `{permit_id}`, its owner, the permit's requester or an admin may post its telemetry"
-                ),
-            });
-        }
-        if !matches!(permit.state, PermitState::Active | PermitState::Executing) {
-            return Err(MonitoringError::NotLive {
-                permit_id: permit_id.to_owned(),
-                state: permit.state,
-            });
-        }
-        let triggers = permit.constraints.triggers();
-        let (mut monitor, count) = load_monitor(&mut tx, permit_id).await?.unwrap_or_default();
-        let breaches = observe(&triggers, &mut monitor, &sample);
-        let seq = count + 1;
+        let monitor = load_monitor(&mut tx, permit_id).await?.unwrap_or_default();
+        let plan = plan_sample(&permit, &by.id, by.has_role(Role::Admin), monitor, &sample)?;
+        let (monitor, seq) = (plan.monitor, plan.seq);
         on_tx!(tx, |conn| {
             sqlx::query(
                 "INSERT INTO permit_monitors (permit_id, error_breach_since, \
@@ -449,40 +353,17 @@ impl Store {
                 .await
                 .map_err(StoreError::from)?;
         });
-        event(
-            &mut tx,
-            by.actor(),
-            &permit,
-            TelemetryRecorded {
-                error_rate: input.error_rate,
-                p99_ms: input.latency_p99_ms,
-                health: input
-                    .health_ok
-                    .map(|ok| if ok { "ok" } else { "fail" }.to_owned()),
-                seq,
-                fired: breaches
-                    .iter()
-                    .map(|b| b.trigger.as_str().to_owned())
-                    .collect(),
-            },
-            now_ms,
-        )
-        .await?;
+        event(&mut tx, by.actor(), &permit, plan.recorded, now_ms).await?;
 
         let mut rollback = load_rollback(&mut tx, permit_id).await?;
-        let first = breaches.first().copied();
-        let opened = match (first, &rollback) {
-            (Some(breach), None) => {
-                let opened = open_rollback(&mut tx, &by.actor(), &permit, &breach, now_ms).await?;
-                rollback = Some(opened);
-                true
-            }
-            _ => false,
-        };
+        let opening = opening_breach(&plan.breaches, rollback.as_ref());
+        if let Some(breach) = &opening {
+            rollback = Some(open_rollback(&mut tx, &by.actor(), &permit, breach, now_ms).await?);
+        }
         // A live permit with an open rollback is revoked in the same transaction, so no
         // authorize between the breach and the revocation can allow.
         let mut permit_state = permit.state;
-        if let Some(r) = rollback.as_ref().filter(|r| r.status == "open") {
+        if let Some(r) = &rollback {
             // The permit was checked live under its lock above, so it can be revoked.
             permit_state = revoke_for_breach(&mut tx, r, now_ms)
                 .await?
@@ -491,10 +372,10 @@ impl Store {
         tx.commit().await?;
         Ok(TelemetryOutcome {
             permit_id: permit_id.to_owned(),
-            fired: opened,
-            breaches,
+            fired: opening.is_some(),
+            breaches: plan.breaches,
             monitor,
-            triggers,
+            triggers: plan.triggers,
             permit_state,
             rollback,
         })
@@ -513,27 +394,19 @@ impl Store {
     ) -> Result<Rollback, MonitoringError> {
         let mut tx = self.begin().await?;
         let permit = load_permit(&mut tx, permit_id).await?;
-        if !permit.is_worker_side(by) {
-            return Err(MonitoringError::NotAllowed {
-                rule: Refusal::NotExecutor,
-                message: format!(
-                    "only the worker of permit `{permit_id}`, its owner or the permit's requester may report its rollback"
-                ),
-            });
-        }
-        let Some(rollback) = load_rollback(&mut tx, permit_id).await? else {
-            return Err(MonitoringError::NoRollback {
-                permit_id: permit_id.to_owned(),
-            });
-        };
-        if rollback.status != "open" {
-            return Err(MonitoringError::RollbackClosed {
-                permit_id: permit_id.to_owned(),
-                status: rollback.status,
-            });
-        }
-        let duration_ms = (now_ms - rollback.opened_at_ms).max(0);
-        let within = rollback_within_sla(rollback.level, duration_ms);
+        let rollback = load_rollback(&mut tx, permit_id).await?;
+        let plan = plan_rollback_completion(
+            &permit,
+            &by.id,
+            rollback.as_ref(),
+            outcome,
+            notes.as_deref(),
+            now_ms,
+        )?;
+        let rollback = rollback.ok_or_else(|| StoreError::NotFound {
+            what: "rollback",
+            id: permit_id.to_owned(),
+        })?;
         on_tx!(tx, |conn| {
             sqlx::query(
                 "UPDATE rollbacks SET status = $1, completed_at = $2, completed_by = $3, \
@@ -542,34 +415,16 @@ impl Store {
             .bind(outcome.as_str())
             .bind(now_ms)
             .bind(&by.id)
-            .bind(duration_ms)
-            .bind(i64::from(within))
+            .bind(plan.duration_ms)
+            .bind(i64::from(plan.within_sla))
             .bind(notes.as_deref())
             .bind(&rollback.id)
             .execute(&mut **conn)
             .await
             .map_err(StoreError::from)?;
         });
-        event(
-            &mut tx,
-            by.actor(),
-            &permit,
-            RollbackCompleted {
-                rollback_id: rollback.id.clone(),
-                outcome: outcome.as_str().to_owned(),
-                opened_at_ms: rollback.opened_at_ms,
-                completed_at_ms: Some(now_ms),
-                duration_seconds: duration_ms as f64 / 1000.0,
-                sla_minutes: rollback.sla_minutes,
-                within_sla: within,
-                sla_buffer_seconds: (rollback.due_at_ms - now_ms) as f64 / 1000.0,
-                // The notes are the reporter's free text: stored encrypted for them.
-                personal: Some(Personal::of(&by.id).plain("notes", json!(notes))),
-            },
-            now_ms,
-        )
-        .await?;
-        if !within {
+        event(&mut tx, by.actor(), &permit, plan.completed, now_ms).await?;
+        if plan.escalate {
             escalate(&mut tx, &permit, &rollback, outcome.as_str(), now_ms).await?;
         }
         let done =
@@ -625,9 +480,7 @@ impl Store {
             let Some(rollback) = load_rollback(&mut tx, &permit_id).await? else {
                 continue;
             };
-            if rollback.status == "open"
-                && escalate(&mut tx, &permit, &rollback, "open", now_ms).await?
-            {
+            if rollback.is_open() && escalate(&mut tx, &permit, &rollback, "open", now_ms).await? {
                 tx.commit().await?;
                 escalated.push(rollback.id);
             }
@@ -704,59 +557,19 @@ pub struct LatestTelemetry {
     pub latency_p99_ms: Option<f64>,
 }
 
-/// Opens the permit's rollback for `breach`: `telemetry.breach`, the row, `rollback.opened`
-/// (which names the parties to notify).
+/// Opens the permit's rollback for `breach` as [`plan_open_rollback`] plans it:
+/// `telemetry.breach`, the row, `rollback.opened` (which names the parties to notify).
 async fn open_rollback(
     tx: &mut Tx<'_>,
     by: &Actor,
-    permit: &PermitFacts,
+    permit: &MonitoredPermit,
     breach: &Breach,
     now_ms: i64,
 ) -> Result<Rollback, StoreError> {
-    let sla_minutes = rollback_sla_minutes(permit.level);
-    let breach_json = json!({
-        "trigger": breach.trigger,
-        "observed": breach.observed,
-        "limit": breach.limit,
-        "window_seconds": breach.window_seconds,
-        "since_ms": breach.since.millis(),
-        "sustained_seconds": breach.sustained_ms as f64 / 1000.0,
-    });
-    let rollback = Rollback {
-        id: new_id(),
-        permit_id: permit.id.clone(),
-        worker_id: permit.worker_id.clone(),
-        level: permit.level,
-        trigger: breach.trigger,
-        breach: breach_json.clone(),
-        sla_minutes,
-        opened_at_ms: now_ms,
-        due_at_ms: now_ms + i64::from(sla_minutes) * 60_000,
-        status: "open".to_owned(),
-        completed_at_ms: None,
-        completed_by: None,
-        duration_ms: None,
-        within_sla: None,
-        notes: None,
-        escalated_at_ms: None,
-        escalated_to: None,
-    };
-    event(
-        tx,
-        system_actor(),
-        permit,
-        TelemetryBreach {
-            trigger: breach.trigger.as_str().to_owned(),
-            observed: breach.observed,
-            limit: breach.limit,
-            window_seconds: breach.window_seconds,
-            since_ms: breach.since.millis(),
-            sustained_seconds: breach.sustained_ms as f64 / 1000.0,
-            reported_by: by.id.clone(),
-        },
-        now_ms,
-    )
-    .await?;
+    let approver_ids = approvers(tx, &permit.id).await?;
+    let plan = plan_open_rollback(permit, breach, &by.id, new_id(), approver_ids, now_ms);
+    let rollback = plan.rollback;
+    event(tx, system_actor(), permit, plan.breach, now_ms).await?;
     on_tx!(tx, |conn| {
         sqlx::query(
             "INSERT INTO rollbacks (id, permit_id, worker_id, level, trigger_kind, breach, \
@@ -768,53 +581,36 @@ async fn open_rollback(
         .bind(&rollback.worker_id)
         .bind(i64::from(rollback.level.value()))
         .bind(rollback.trigger.as_str())
-        .bind(Json(&breach_json))
-        .bind(i64::from(sla_minutes))
+        .bind(Json(&rollback.breach))
+        .bind(i64::from(rollback.sla_minutes))
         .bind(now_ms)
         .bind(rollback.due_at_ms)
         .execute(&mut **conn)
         .await?;
     });
-    let approvers = escalation_targets(tx, permit).await?;
-    event(
-        tx,
-        system_actor(),
-        permit,
-        RollbackOpened {
-            rollback_id: rollback.id.clone(),
-            trigger: rollback.trigger.as_str().to_owned(),
-            breach: breach_json,
-            sla_minutes,
-            due_at_ms: Some(rollback.due_at_ms),
-            notify: RollbackNotify {
-                requester_id: permit.requester_id.clone(),
-                worker_owner_id: permit.worker_owner.clone(),
-                approver_ids: approvers.approver_ids,
-            },
-        },
-        now_ms,
-    )
-    .await?;
+    event(tx, system_actor(), permit, plan.opened, now_ms).await?;
     Ok(rollback)
 }
 
-/// Claims the escalation of a rollback past its SLA and appends `rollback.escalated`;
-/// `false` when another run already claimed it (then nothing is written).
+/// Claims the escalation of a rollback past its SLA and appends `rollback.escalated`
+/// ([`plan_rollback_escalation`]); `false` when another run already claimed it (then nothing is
+/// written).
 async fn escalate(
     tx: &mut Tx<'_>,
-    permit: &PermitFacts,
+    permit: &MonitoredPermit,
     rollback: &Rollback,
     status: &str,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
-    let targets = escalation_targets(tx, permit).await?;
+    let approver_ids = approvers(tx, &permit.id).await?;
+    let escalated = plan_rollback_escalation(permit, rollback, status, approver_ids, now_ms);
     let claimed = on_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE rollbacks SET escalated_at = $1, escalated_to = $2 \
              WHERE id = $3 AND escalated_at IS NULL",
         )
         .bind(now_ms)
-        .bind(Json(&targets))
+        .bind(Json(&escalated.escalated_to))
         .bind(&rollback.id)
         .execute(&mut **conn)
         .await?
@@ -823,41 +619,21 @@ async fn escalate(
     if claimed != 1 {
         return Ok(false);
     }
-    event(
-        tx,
-        system_actor(),
-        permit,
-        RollbackEscalated {
-            rollback_id: rollback.id.clone(),
-            sla_minutes: rollback.sla_minutes,
-            due_at_ms: rollback.due_at_ms,
-            overdue_seconds: (now_ms - rollback.due_at_ms) as f64 / 1000.0,
-            status: status.to_owned(),
-            escalated_to: targets,
-        },
-        now_ms,
-    )
-    .await?;
+    event(tx, system_actor(), permit, escalated, now_ms).await?;
     Ok(true)
 }
 
-/// Revokes the permit of an open rollback with `constraint_breach`, inside `tx`
-/// (idempotent), and returns the permit's state after it; `None` when the permit ended
-/// otherwise meanwhile (completed, say) and there is nothing to revoke.
+/// Revokes the permit of an open rollback as [`breach_revocation`] says, inside `tx`
+/// (idempotent), and returns the permit's state after it; `None` when the rollback is
+/// reported, or the permit ended otherwise meanwhile (completed, say) and there is
+/// nothing to revoke.
 async fn revoke_for_breach(
     tx: &mut Tx<'_>,
     rollback: &Rollback,
     now_ms: i64,
 ) -> Result<Option<PermitState>, StoreError> {
-    let reason = RevocationReason::ConstraintBreach;
-    let breach = |member: &str| Some(rollback.breach.get(member).cloned().unwrap_or_default());
-    let evidence = PermitRevoked {
-        trigger: Some(rollback.trigger.as_str().to_owned()),
-        observed: breach("observed"),
-        limit: breach("limit"),
-        window_seconds: breach("window_seconds"),
-        rollback_id: Some(rollback.id.clone()),
-        ..PermitRevoked::new(reason.as_str())
+    let Some((reason, evidence)) = breach_revocation(rollback) else {
+        return Ok(None);
     };
     match revoke_by_system_in(tx, &rollback.permit_id, reason, evidence, now_ms).await {
         Ok(p) => Ok(Some(p.state)),

@@ -4,8 +4,8 @@
 //! # The convention
 //!
 //! A use case that records personal data (a principal's name, a token label, the free
-//! text of a comment) puts it under the top-level `"personal"` member of the event's
-//! `data`, built with [`personal`]:
+//! text of a comment) gives its typed payload a `steward_audit::Personal`, which
+//! `NewEvent::typed` puts under the top-level `"personal"` member of the event's `data`:
 //!
 //! ```json
 //! {"principal_id": "…", "personal": {"subject": "<principal id>", "values": {"name": "Alice"}}}
@@ -56,63 +56,6 @@ const ALG: &str = "xchacha20poly1305";
 /// (`steward_audit::PersonalText`), re-exported here for request bodies and columns.
 pub use steward_audit::PersonalText;
 
-/// The personal values of one event, built field by field; only [`with_personal`] turns
-/// them into event data, under the `personal` member that `append_event` seals.
-#[derive(Debug, Default)]
-pub struct PersonalValues(Map<String, Value>);
-
-impl PersonalValues {
-    /// No values yet.
-    pub fn new() -> PersonalValues {
-        PersonalValues::default()
-    }
-
-    /// Adds a person's free text (`null` when absent).
-    #[must_use]
-    pub fn text(mut self, field: &str, text: Option<&PersonalText>) -> PersonalValues {
-        let value = text.map_or(Value::Null, |t| Value::String(t.inspect().to_owned()));
-        self.0.insert(field.to_owned(), value);
-        self
-    }
-
-    /// Adds a list of a person's free texts.
-    #[must_use]
-    pub fn texts(mut self, field: &str, texts: &[PersonalText]) -> PersonalValues {
-        let values = texts
-            .iter()
-            .map(|t| Value::String(t.inspect().to_owned()))
-            .collect();
-        self.0.insert(field.to_owned(), Value::Array(values));
-        self
-    }
-
-    /// Adds a personal value the store already holds as plain data (a principal's name,
-    /// a token label).
-    #[must_use]
-    pub fn plain(mut self, field: &str, value: Value) -> PersonalValues {
-        self.0.insert(field.to_owned(), value);
-        self
-    }
-}
-
-/// The `personal` member for `values` (an object of field name → value) that belong to
-/// `subject` (a principal id). Put it under [`PERSONAL`] in an event's `data`.
-pub fn personal(subject: &str, values: Value) -> Value {
-    json!({ "subject": subject, "values": values })
-}
-
-/// `data` with `values` added under [`PERSONAL`] for `subject`. `data` must be an object;
-/// anything else is returned unchanged.
-pub fn with_personal(mut data: Value, subject: &str, values: PersonalValues) -> Value {
-    if let Value::Object(map) = &mut data {
-        map.insert(
-            PERSONAL.to_owned(),
-            personal(subject, Value::Object(values.0)),
-        );
-    }
-    data
-}
-
 /// A subject's key, or `None` once the subject is erased.
 type SubjectKey = Option<[u8; 32]>;
 
@@ -134,12 +77,12 @@ pub(crate) async fn seal(tx: &mut Tx<'_>, data: &mut Value, now_ms: i64) -> Resu
             };
             let Some(values @ Value::Object(_)) = fields.get("values") else {
                 return Err(bad(
-                    "`values` must be an object (use steward_store::personal)",
+                    "`values` must be an object (use steward_audit::Personal)",
                 ));
             };
             (subject.clone(), values)
         }
-        _ => return Err(bad("must be an object made by steward_store::personal")),
+        _ => return Err(bad("must be an object made by steward_audit::Personal")),
     };
     let plaintext = steward_audit::canonical_json(values);
     let envelope = match subject_key_for_write(tx, &subject, now_ms).await? {
@@ -160,7 +103,7 @@ pub(crate) async fn seal(tx: &mut Tx<'_>, data: &mut Value, now_ms: i64) -> Resu
             json!({
                 "subject": subject,
                 "alg": ALG,
-                "nonce": hex_encode(&nonce),
+                "nonce": hex::encode(nonce),
                 "ciphertext": BASE64.encode(ciphertext),
             })
         }
@@ -306,7 +249,10 @@ fn open(
     else {
         return Err(bad("personal envelope lacks nonce or ciphertext"));
     };
-    let nonce = hex_decode_24(nonce).ok_or_else(|| bad("personal nonce is not 24 hex bytes"))?;
+    let nonce = hex::decode(nonce)
+        .ok()
+        .and_then(|bytes| <[u8; 24]>::try_from(bytes).ok())
+        .ok_or_else(|| bad("personal nonce is not 24 hex bytes"))?;
     let ciphertext = BASE64
         .decode(ciphertext)
         .map_err(|_| bad("personal ciphertext is not base64"))?;
@@ -322,31 +268,6 @@ fn open(
     serde_json::from_slice(&plaintext)
         .map(Some)
         .map_err(|_| bad("personal plaintext is not JSON"))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
-}
-
-fn hex_decode_24(text: &str) -> Option<[u8; 24]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 48 {
-        return None;
-    }
-    let mut out = [0u8; 24];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let digit = |b: u8| char::from(b).to_digit(16);
-        let high = digit(pair[0])?;
-        let low = digit(pair[1])?;
-        out[i] = u8::try_from(high * 16 + low).ok()?;
-    }
-    Some(out)
 }
 
 /// The outcome of [`Store::erase_principal`].

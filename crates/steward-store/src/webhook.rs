@@ -33,120 +33,18 @@ use serde_json::json;
 use sqlx::types::Json;
 
 use steward_audit::event::{WebhookCreated, WebhookDeleted};
+use steward_audit::webhook::{delivery_type, finish, parse_patterns, url_origin};
 
 use crate::audit::append_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, Tx, TxConn, new_id, on_pool, on_tx};
-use crate::{CHECKPOINT_EVENT, NewEvent, Subject};
+use crate::{NewEvent, Subject};
 
-/// Attempts before a delivery is given up as `failed`.
-pub const MAX_ATTEMPTS: u32 = 10;
-
-/// The wait after the first failed attempt; it doubles with each further failure.
-pub const RETRY_BASE_MS: i64 = 30_000;
-
-/// The longest wait between two attempts.
-pub const RETRY_CAP_MS: i64 = 3_600_000;
-
-/// How long a claimed delivery stays out of other instances' reach while it is sent. Far
-/// above the HTTP timeout, so a lease only lapses when the sender died.
-pub const CLAIM_LEASE_MS: i64 = 120_000;
-
-/// The wait after failed attempt number `attempt` (1-based), or `None` when that was the
-/// last one: 30 s, 1 min, 2 min, … capped at 1 h; ten attempts span about 3 h (11 010 s of waiting).
-pub fn retry_delay_ms(attempt: u32) -> Option<i64> {
-    if attempt >= MAX_ATTEMPTS {
-        return None;
-    }
-    let doublings = attempt.saturating_sub(1).min(20);
-    Some((RETRY_BASE_MS << doublings).min(RETRY_CAP_MS))
-}
-
-/// The subscribable name of checkpoint publication: a subscription listing it receives
-/// each signed checkpoint (`audit.checkpoint_created` events) in its published form, the
-/// JSON `GET /v1/audit/checkpoints/latest` returns, under this event name.
-pub const CHECKPOINT_PUBLICATION: &str = "audit.checkpoint";
-
-/// One entry of a subscription's `event_types`: `*` (every event), `permit.*` (every type
-/// under a dotted prefix), an exact type such as `rollback.opened`, or
-/// [`CHECKPOINT_PUBLICATION`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventPattern {
-    All,
-    /// [`CHECKPOINT_PUBLICATION`]: every signed checkpoint, in its published form.
-    Checkpoint,
-    /// The prefix with its dot: `permit.`.
-    Prefix(String),
-    Exact(String),
-}
-
-impl EventPattern {
-    /// Parses one pattern: dotted segments of lower-case letters, digits and `_`, the
-    /// last of which may be `*`.
-    pub fn parse(text: &str) -> Result<EventPattern, String> {
-        if text == "*" {
-            return Ok(EventPattern::All);
-        }
-        if text == CHECKPOINT_PUBLICATION {
-            return Ok(EventPattern::Checkpoint);
-        }
-        let (body, prefix) = match text.strip_suffix(".*") {
-            Some(body) => (body, true),
-            None => (text, false),
-        };
-        let valid_segment = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        };
-        if body.is_empty() || !body.split('.').all(valid_segment) {
-            return Err(format!(
-                "`{text}` is not an event type pattern: expected `*`, `permit.*` or a type such as `rollback.opened` (lower-case letters, digits, `_`, dots)"
-            ));
-        }
-        Ok(if prefix {
-            EventPattern::Prefix(format!("{body}."))
-        } else {
-            EventPattern::Exact(body.to_owned())
-        })
-    }
-
-    pub fn matches(&self, event_type: &str) -> bool {
-        match self {
-            EventPattern::All => true,
-            EventPattern::Checkpoint => event_type == CHECKPOINT_EVENT,
-            EventPattern::Prefix(prefix) => event_type.starts_with(prefix.as_str()),
-            EventPattern::Exact(name) => event_type == name,
-        }
-    }
-}
-
-/// The body a subscription receives: Steward's event JSON, or a Slack-compatible
-/// `{"text", "blocks"}` message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookFormat {
-    Json,
-    Slack,
-}
-
-impl WebhookFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebhookFormat::Json => "json",
-            WebhookFormat::Slack => "slack",
-        }
-    }
-
-    fn parse(text: &str) -> Option<WebhookFormat> {
-        match text {
-            "json" => Some(WebhookFormat::Json),
-            "slack" => Some(WebhookFormat::Slack),
-            _ => None,
-        }
-    }
-}
+pub use steward_audit::webhook::{
+    AttemptResult, CHECKPOINT_PUBLICATION, CLAIM_LEASE_MS, EventPattern, MAX_ATTEMPTS,
+    RETRY_BASE_MS, RETRY_CAP_MS, WebhookFormat, retry_delay_ms,
+};
 
 /// A subscription to create. The caller validated `url` and `event_types`.
 #[derive(Clone)]
@@ -181,8 +79,8 @@ pub struct Webhook {
     pub deleted_at_ms: Option<i64>,
 }
 
-/// One row of a subscription's delivery log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One row of a subscription's delivery log (`webhook_deliveries`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Delivery {
     pub webhook_id: String,
     /// The audit event's seq; also the idempotency id the receiver sees.
@@ -230,22 +128,6 @@ impl fmt::Debug for ClaimedDelivery {
     }
 }
 
-/// How one attempt went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptResult {
-    /// The receiver answered 2xx.
-    Delivered { status_code: u16 },
-    /// A non-2xx answer (`status_code`) or no answer (`None`: refused, timed out).
-    Failed {
-        status_code: Option<u16>,
-        error: String,
-    },
-    /// Not sent, and never to be: the destination is refused (an internal address, a
-    /// cloud metadata service). The delivery is `failed` at once, with `error` as the
-    /// reason; retrying would only repeat the refusal.
-    Refused { error: String },
-}
-
 /// One `webhooks` row, as [`WEBHOOK_COLUMNS`] reads it (never the secret).
 #[derive(sqlx::FromRow)]
 struct WebhookRow {
@@ -258,22 +140,6 @@ struct WebhookRow {
     created_by: String,
     created_at: i64,
     deleted_at: Option<i64>,
-}
-
-/// One `webhook_deliveries` row, as [`DELIVERY_COLUMNS`] reads it.
-#[derive(sqlx::FromRow)]
-struct DeliveryRow {
-    webhook_id: String,
-    seq: i64,
-    event_type: String,
-    status: String,
-    attempts: i64,
-    next_attempt_at: i64,
-    last_status_code: Option<i64>,
-    last_error: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    delivered_at: Option<i64>,
 }
 
 /// A live subscription as fan-out reads it.
@@ -307,8 +173,9 @@ struct DueRow {
 /// SQLite, where it is TEXT.
 const WEBHOOK_COLUMNS: &str = "id, url, CAST(event_types AS TEXT) AS event_types, format, \
      cursor_seq, created_by, created_at, deleted_at";
-const DELIVERY_COLUMNS: &str = "webhook_id, seq, event_type, status, attempts, next_attempt_at, \
-     last_status_code, last_error, created_at, updated_at, delivered_at";
+const DELIVERY_COLUMNS: &str = "webhook_id, seq, event_type, status, attempts, \
+     next_attempt_at AS next_attempt_at_ms, last_status_code, last_error, \
+     created_at AS created_at_ms, updated_at AS updated_at_ms, delivered_at AS delivered_at_ms";
 
 /// Events read per subscription per fan-out.
 const FAN_OUT_PAGE: i64 = 500;
@@ -345,35 +212,6 @@ fn decode_webhook(row: WebhookRow) -> Result<Webhook, StoreError> {
     })
 }
 
-fn decode_delivery(row: DeliveryRow) -> Delivery {
-    let DeliveryRow {
-        webhook_id,
-        seq,
-        event_type,
-        status,
-        attempts,
-        next_attempt_at: next_attempt_at_ms,
-        last_status_code,
-        last_error,
-        created_at: created_at_ms,
-        updated_at: updated_at_ms,
-        delivered_at: delivered_at_ms,
-    } = row;
-    Delivery {
-        webhook_id,
-        seq,
-        event_type,
-        status,
-        attempts,
-        next_attempt_at_ms,
-        last_status_code,
-        last_error,
-        created_at_ms,
-        updated_at_ms,
-        delivered_at_ms,
-    }
-}
-
 /// ` SKIP LOCKED` after a row lock on PostgreSQL, where several instances claim rows at once
 /// and one must pass over rows another holds; nothing on SQLite, which has no row locks
 /// (its write transaction already excludes every other writer).
@@ -382,14 +220,6 @@ fn skip_locked(tx: &Tx<'_>) -> &'static str {
         TxConn::Sqlite(_) => "",
         TxConn::Postgres(_) => " SKIP LOCKED",
     }
-}
-
-/// The scheme and host of `url`, for the audit trail (a path may be a credential).
-fn url_origin(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host.rsplit('@').next().unwrap_or_default();
-    format!("{scheme}://{host}")
 }
 
 impl Store {
@@ -535,7 +365,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, DeliveryRow>(&format!(
+            sqlx::query_as::<_, Delivery>(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
                  WHERE webhook_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
             ))
@@ -545,7 +375,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows.into_iter().map(decode_delivery).collect())
+        Ok(rows)
     }
 
     /// Moves every live subscription's cursor over up to 500 new audit events, creating a
@@ -582,11 +412,10 @@ impl Store {
             cursor_seq: cursor,
         } in hooks
         {
-            let patterns: Vec<EventPattern> = serde_json::from_str::<Vec<String>>(&event_types)
-                .map_err(|e| StoreError::corrupt("webhook", &id, e.to_string()))?
-                .iter()
-                .filter_map(|p| EventPattern::parse(p).ok())
-                .collect();
+            let patterns = parse_patterns(
+                &serde_json::from_str::<Vec<String>>(&event_types)
+                    .map_err(|e| StoreError::corrupt("webhook", &id, e.to_string()))?,
+            );
             let events = on_tx!(tx, |conn| {
                 sqlx::query_as::<_, EventTypeRow>(
                     "SELECT seq, type FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -599,17 +428,9 @@ impl Store {
             let Some(last) = events.last().map(|event| event.seq) else {
                 continue;
             };
-            let publishes = patterns.contains(&EventPattern::Checkpoint);
             for EventTypeRow { seq, event_type } in &events {
-                if !patterns.iter().any(|p| p.matches(event_type)) {
+                let Some(event_type) = delivery_type(&patterns, event_type) else {
                     continue;
-                }
-                // A subscription to checkpoint publication gets checkpoints under that
-                // name (and in that form), even when another pattern matches too.
-                let event_type = if publishes && event_type == CHECKPOINT_EVENT {
-                    CHECKPOINT_PUBLICATION
-                } else {
-                    event_type.as_str()
                 };
                 created += on_tx!(tx, |conn| {
                     sqlx::query(
@@ -714,10 +535,7 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records how a claimed attempt went: `delivered`; or `pending` again after
-    /// [`retry_delay_ms`]; or `failed` once [`MAX_ATTEMPTS`] are spent, or at once when the
-    /// destination was refused ([`AttemptResult::Refused`]). Returns the new
-    /// status, or `None` when the claim was no longer current (its lease lapsed and
+    /// Records how a claimed attempt went, as [`finish`] decides. Returns the new status, or `None` when the claim was no longer current (its lease lapsed and
     /// another attempt began, or the subscription was deleted): then nothing changes.
     pub async fn finish_webhook_delivery(
         &self,
@@ -725,41 +543,7 @@ impl Store {
         result: &AttemptResult,
         now_ms: i64,
     ) -> Result<Option<&'static str>, StoreError> {
-        let (status, next, code, error, delivered_at) = match result {
-            AttemptResult::Delivered { status_code } => (
-                "delivered",
-                now_ms,
-                Some(i64::from(*status_code)),
-                None,
-                Some(now_ms),
-            ),
-            AttemptResult::Failed { status_code, error } => {
-                let error: String = error.chars().take(500).collect();
-                match retry_delay_ms(claim.attempt) {
-                    Some(delay) => (
-                        "pending",
-                        now_ms.saturating_add(delay),
-                        status_code.map(i64::from),
-                        Some(error),
-                        None,
-                    ),
-                    None => (
-                        "failed",
-                        now_ms,
-                        status_code.map(i64::from),
-                        Some(error),
-                        None,
-                    ),
-                }
-            }
-            AttemptResult::Refused { error } => (
-                "failed",
-                now_ms,
-                None,
-                Some(error.chars().take(500).collect()),
-                None,
-            ),
-        };
+        let done = finish(claim.attempt, result, now_ms);
         let mut tx = self.begin().await?;
         let changed = on_tx!(tx, |conn| {
             sqlx::query(
@@ -767,12 +551,12 @@ impl Store {
                  last_status_code = $3, last_error = $4, updated_at = $5, delivered_at = $6 \
                  WHERE webhook_id = $7 AND seq = $8 AND attempts = $9 AND status = 'pending'",
             )
-            .bind(status)
-            .bind(next)
-            .bind(code)
-            .bind(&error)
+            .bind(done.status)
+            .bind(done.next_attempt_at_ms)
+            .bind(done.last_status_code)
+            .bind(&done.last_error)
             .bind(now_ms)
-            .bind(delivered_at)
+            .bind(done.delivered_at_ms)
             .bind(&claim.webhook_id)
             .bind(claim.seq)
             .bind(i64::from(claim.attempt))
@@ -781,65 +565,6 @@ impl Store {
             .rows_affected()
         });
         tx.commit().await?;
-        Ok((changed == 1).then_some(status))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patterns_parse_and_match() {
-        let all = EventPattern::parse("*").expect("all");
-        let permits = EventPattern::parse("permit.*").expect("prefix");
-        let opened = EventPattern::parse("rollback.opened").expect("exact");
-        assert!(all.matches("anything.at_all"));
-        assert!(permits.matches("permit.approved"));
-        assert!(!permits.matches("permits.approved"));
-        assert!(!permits.matches("permit"));
-        assert!(opened.matches("rollback.opened"));
-        assert!(!opened.matches("rollback.opened_late"));
-        // Checkpoint publication is a name of its own for the checkpoint event.
-        let published = EventPattern::parse("audit.checkpoint").expect("publication");
-        assert_eq!(published, EventPattern::Checkpoint);
-        assert!(published.matches("audit.checkpoint_created"));
-        assert!(!published.matches("audit.checkpoint"));
-        assert!(!published.matches("audit.pruned"));
-        for bad in [
-            "",
-            ".",
-            "permit.",
-            "Permit.*",
-            "permit.**",
-            "*.approved",
-            "a b",
-            ".*",
-        ] {
-            assert!(
-                EventPattern::parse(bad).is_err(),
-                "{bad:?} should be refused"
-            );
-        }
-    }
-
-    #[test]
-    fn retries_back_off_exponentially_and_stop() {
-        let delays: Vec<Option<i64>> = (1..=MAX_ATTEMPTS).map(retry_delay_ms).collect();
-        assert_eq!(delays[0], Some(30_000));
-        assert_eq!(delays[1], Some(60_000));
-        assert_eq!(delays[2], Some(120_000));
-        assert_eq!(delays[7], Some(RETRY_CAP_MS));
-        assert_eq!(delays[8], Some(RETRY_CAP_MS));
-        assert_eq!(delays[9], None, "the tenth attempt is the last");
-    }
-
-    #[test]
-    fn the_audit_trail_sees_only_the_origin() {
-        assert_eq!(
-            url_origin("https://user:pw@hooks.slack.com/services/T0/B0/XYZ?x=1"),
-            "https://hooks.slack.com"
-        );
-        assert_eq!(url_origin("http://127.0.0.1:9/x"), "http://127.0.0.1:9");
+        Ok((changed == 1).then_some(done.status))
     }
 }

@@ -10,6 +10,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
+use steward_permits::MonitorRefusal;
 use steward_permits::{RollbackOutcome, TriggerConfig};
 use steward_policy::Refusal;
 use steward_policy::Role;
@@ -250,7 +251,9 @@ pub fn monitoring_error(err: MonitoringError) -> ApiError {
     let message = err.to_string();
     match err {
         MonitoringError::Store(steward_store::StoreError::NotFound { .. })
-        | MonitoringError::NoRollback { .. } => ApiError::NotFound(message),
+        | MonitoringError::Refused(MonitorRefusal::NoRollback { .. }) => {
+            ApiError::NotFound(message)
+        }
         MonitoringError::Store(other) => ApiError::internal(other),
         MonitoringError::Sample(e) => {
             let field = match e {
@@ -260,11 +263,13 @@ pub fn monitoring_error(err: MonitoringError) -> ApiError {
             };
             ApiError::bad_request(message, field)
         }
-        MonitoringError::NotAllowed { rule, .. } => ApiError::refused(rule, message),
-        MonitoringError::NotLive { state, .. } => {
+        MonitoringError::Refused(MonitorRefusal::NotAllowed { rule, .. }) => {
+            ApiError::refused(rule, message)
+        }
+        MonitoringError::Refused(MonitorRefusal::NotLive { state, .. }) => {
             ApiError::refused(Refusal::PermitNotLive, message).with("current_state", state.as_str())
         }
-        MonitoringError::RollbackClosed { status, .. } => {
+        MonitoringError::Refused(MonitorRefusal::RollbackClosed { status, .. }) => {
             ApiError::refused(Refusal::RollbackReported, message).with("status", status)
         }
     }

@@ -3,11 +3,12 @@
 //! still verifiable) once it is erased.
 
 use serde_json::json;
+use steward_audit::Personal;
+use steward_audit::event::HoldCreated;
 use steward_policy::Role;
 use steward_store::testing::find_plaintext;
 use steward_store::{
-    Backend, NewEvent, NewPrincipal, NewToken, PersonalValues, PrincipalKind, Store, StoreError,
-    with_personal,
+    Actor, Backend, NewEvent, NewPrincipal, NewToken, PrincipalKind, Store, StoreError, Subject,
 };
 
 use crate::support::{admin, store_test};
@@ -15,6 +16,18 @@ use crate::support::{admin, store_test};
 const NAME: &str = "Zelda Quixote-Erasure";
 const LABEL: &str = "zelda-laptop-label";
 const COMMENT: &str = "zelda wrote this comment";
+
+/// A typed event carrying `comment` as `subject`'s personal value (every producer of
+/// personal values goes through `steward_audit::Personal`).
+fn noted(by: Actor, subject: &str, comment: &str) -> NewEvent {
+    let payload = HoldCreated {
+        hold_id: "note".to_owned(),
+        personal: Some(Personal::of(subject).plain("comment", json!(comment))),
+        ..HoldCreated::default()
+    };
+    let now = NewEvent::now("", by.clone()).ts_ms;
+    NewEvent::typed(now, by, Subject::default(), None, payload).expect("a typed event")
+}
 
 store_test!(
     erasure_destroys_personal_data_and_keeps_the_chain_verifiable,
@@ -43,14 +56,7 @@ store_test!(
             .await
             .unwrap();
         store
-            .record_event(NewEvent {
-                data: with_personal(
-                    json!({"kind": "note"}),
-                    &zelda.id,
-                    PersonalValues::new().plain("comment", json!(COMMENT)),
-                ),
-                ..NewEvent::now("test.noted", zelda.actor())
-            })
+            .record_event(noted(zelda.actor(), &zelda.id, COMMENT))
             .await
             .unwrap();
 
@@ -134,14 +140,7 @@ store_test!(
 
         // Personal values recorded after erasure are stored as the erased marker only.
         let late = store
-            .record_event(NewEvent {
-                data: with_personal(
-                    json!({}),
-                    &zelda.id,
-                    PersonalValues::new().plain("comment", json!("after erasure")),
-                ),
-                ..NewEvent::now("test.noted", admin().actor())
-            })
+            .record_event(noted(admin().actor(), &zelda.id, "after erasure"))
             .await
             .unwrap();
         assert_eq!(
