@@ -89,6 +89,14 @@
 //! event (retained, under a legal hold, or not yet under a signed checkpoint), and
 //! [`check_manifest`] is the one rule by which a [`SignedManifest`] stands in for a pruned
 //! range, used by the store's online verification and by [`ExportVerifier`] alike.
+//! [`PruneScan`] takes a store's events one by one and says where the next prunable range
+//! ends ([`PendingRange`], whose [`PendingRange::manifest`] the store signs).
+//!
+//! # The stored trail's check
+//!
+//! [`TrailCheck`], [`compare_nodes`] and [`check_manifest_root`] are the rules of a
+//! store's online verification of its trail (manifests, chain, checkpoints, Merkle
+//! nodes), each damage a [`TrailDamage`] naming the first affected `seq`.
 //!
 //! # Audit export and verification
 //!
@@ -147,6 +155,7 @@ mod hash;
 mod merkle;
 mod prepared;
 mod retention;
+mod trail;
 mod witness;
 
 pub use canonical::{ENTRY_DOMAIN, canonical_body, canonical_json, entry_hash};
@@ -178,7 +187,9 @@ pub use merkle::{
 };
 pub use prepared::PreparedBody;
 pub use retention::{
-    DAY_MS, HoldScope, KeepReason, ManifestErrorKind, RetainedEvent, UNLEVELLED_RETENTION_DAYS,
-    check_manifest, keep_reason, prunable_from_ms, retention_days,
+    DAY_MS, HoldScope, KeepReason, MAX_RANGE_EVENTS, ManifestErrorKind, PendingRange, PruneRange,
+    PruneReport, PruneScan, PruneScanError, PruneStop, RetainedEvent, ScanEnd,
+    UNLEVELLED_RETENTION_DAYS, check_manifest, keep_reason, prunable_from_ms, retention_days,
 };
+pub use trail::{TrailCheck, TrailDamage, check_manifest_root, compare_nodes, manifest_damage_seq};
 pub use witness::{PublishedCheckpoint, WitnessError, WitnessKind, check_witnessed};
