@@ -28,9 +28,10 @@
 use std::collections::HashMap;
 
 use steward_audit::{
-    Checkpoint, EventType, Hash, NodeId, ProofError, PublishedCheckpoint, SignedCheckpoint,
-    Subject, append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
-    inclusion_proof_nodes, leaf_hash, root_from_nodes, root_nodes, sign_checkpoint,
+    Checkpoint, EventType, ExtendError, Hash, NodeId, ProofError, PublishedCheckpoint,
+    SignedCheckpoint, Subject, consistency_proof, consistency_proof_nodes, extend_nodes,
+    inclusion_proof, inclusion_proof_nodes, leaf_hash, root_from_nodes, root_nodes,
+    sign_checkpoint,
 };
 
 use steward_audit::event::CheckpointCreated;
@@ -368,29 +369,14 @@ async fn extend_page(tx: &mut Tx<'_>, target: u64) -> Result<u64, StoreError> {
     let end = target.min(size.saturating_add(LEAVES_PER_PAGE));
     let events = event_hashes(tx, size, end).await?;
     let mut nodes = tx_nodes(tx, &root_nodes(size)).await?;
-    let mut created = Vec::new();
-    let mut leaves = size;
-    for (seq, hash) in events {
-        if seq != leaves + 1 {
-            return Err(StoreError::corrupt(
-                "audit event",
-                leaves + 1,
-                "missing from the trail while building the merkle tree",
-            ));
-        }
-        for (id, node) in append_nodes(&nodes, leaves, leaf_hash(&hash)).map_err(missing_node)? {
-            nodes.insert(id, node);
-            created.push((id, node));
-        }
-        leaves += 1;
-    }
-    if leaves != end {
-        return Err(StoreError::corrupt(
+    let created = extend_nodes(&mut nodes, size, end, &events).map_err(|error| match error {
+        ExtendError::MissingEvent { seq } => StoreError::corrupt(
             "audit event",
-            leaves + 1,
+            seq,
             "missing from the trail while building the merkle tree",
-        ));
-    }
+        ),
+        ExtendError::MissingNode(missing) => missing_node(missing),
+    })?;
     insert_nodes(tx, &created).await?;
     set_merkle_head(tx, end).await?;
     Ok(end)

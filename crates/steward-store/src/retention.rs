@@ -29,10 +29,11 @@ use std::collections::HashSet;
 
 use serde_json::json;
 use steward_audit::{
-    Actor, AuditEntry, EventType, Frontier, Hash, HoldScope, KeepReason, Personal, RangeManifest,
-    RetainedEvent, SignedManifest, Subject, keep_reason, leaf_hash, root_from_nodes, root_nodes,
-    sign_manifest, verify_chain,
+    Actor, AuditEntry, EventType, Frontier, Hash, HoldScope, PendingRange, Personal, PruneScan,
+    PruneScanError, RangeManifest, ScanEnd, SignedManifest, Subject, root_from_nodes, root_nodes,
+    sign_manifest,
 };
+pub use steward_audit::{MAX_RANGE_EVENTS, PruneRange, PruneReport, PruneStop};
 
 use steward_audit::event::{HoldCreated, HoldReleased, Pruned};
 
@@ -48,10 +49,6 @@ pub const PRUNED_EVENT: &str = EventType::AuditPruned.as_str();
 pub const HOLD_CREATED_EVENT: &str = EventType::AuditHoldCreated.as_str();
 /// The type of the audit event that records a released legal hold.
 pub const HOLD_RELEASED_EVENT: &str = EventType::AuditHoldReleased.as_str();
-
-/// The most events one manifest covers (one transaction of pruning). Bounds how long
-/// pruning holds the write lock.
-pub const MAX_RANGE_EVENTS: u64 = 10_000;
 
 /// The most manifests one [`Store::list_manifests`] call returns.
 pub const MAX_MANIFEST_PAGE: u32 = 1000;
@@ -92,79 +89,6 @@ pub struct NewLegalHold {
 pub enum HoldFilter {
     Active,
     All,
-}
-
-/// A range of `seq` that pruning removed, or would remove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PruneRange {
-    pub first_seq: u64,
-    pub last_seq: u64,
-}
-
-/// Where pruning stopped, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PruneStop {
-    /// The first event that stays.
-    pub seq: u64,
-    pub reason: KeepReason,
-}
-
-/// What a pruning run did (or, from [`Store::plan_prune`], would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PruneReport {
-    /// The ranges, in order; one manifest each.
-    pub ranges: Vec<PruneRange>,
-    /// The signed manifests written (empty for a plan).
-    pub manifests: Vec<SignedManifest>,
-    /// The first event kept and why, or `None` when pruning reached the head.
-    pub stop: Option<PruneStop>,
-    /// The last pruned `seq` before this run (0 when nothing was ever pruned).
-    pub pruned_before: u64,
-}
-
-impl PruneRange {
-    pub fn event_count(&self) -> u64 {
-        self.last_seq - self.first_seq + 1
-    }
-}
-
-impl PruneReport {
-    /// Records how a scan ended; `true` when the run is over.
-    fn finish(&mut self, end: ScanEnd) -> bool {
-        match end {
-            ScanEnd::Cap => false,
-            ScanEnd::Head => true,
-            ScanEnd::Kept(stop) => {
-                self.stop = Some(stop);
-                true
-            }
-        }
-    }
-
-    /// How many events the run removed (or would remove).
-    pub fn event_count(&self) -> u64 {
-        self.ranges.iter().map(PruneRange::event_count).sum()
-    }
-}
-
-/// How a scan for prunable events ended.
-enum ScanEnd {
-    /// At the head of the trail: every stored event may go.
-    Head,
-    /// At [`MAX_RANGE_EVENTS`]; more may follow.
-    Cap,
-    /// At an event that must stay.
-    Kept(PruneStop),
-}
-
-/// A range being collected: its ends and hashes, and the Merkle tree of its own leaves.
-struct RangeBuild {
-    first_seq: u64,
-    last_seq: u64,
-    prev_hash: Hash,
-    first_hash: Hash,
-    last_hash: Hash,
-    leaves: Frontier,
 }
 
 /// What [`Store::run_prune`] does with each range.
@@ -214,10 +138,7 @@ impl Store {
                 loop {
                     let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
                     if let Some(range) = range {
-                        report.ranges.push(PruneRange {
-                            first_seq: range.first_seq,
-                            last_seq: range.last_seq,
-                        });
+                        report.ranges.push(range.range());
                         start = AuditHead {
                             seq: range.last_seq,
                             hash: range.last_hash,
@@ -241,10 +162,7 @@ impl Store {
                 let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
                 if let Some(range) = range {
                     let signed = write_range(&mut tx, &range, by, signing_key, now_ms).await?;
-                    report.ranges.push(PruneRange {
-                        first_seq: range.first_seq,
-                        last_seq: range.last_seq,
-                    });
+                    report.ranges.push(range.range());
                     report.manifests.push(signed);
                 }
                 tx.commit().await?;
@@ -293,16 +211,9 @@ impl Store {
     /// The right-edge Merkle nodes of the tree at `tree_size` (see
     /// `steward_audit::Frontier`), for an export's manifest line.
     pub async fn merkle_frontier(&self, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
-        let ids = Frontier::node_ids(tree_size);
-        let nodes = self.pool_nodes(&ids).await?;
-        ids.into_iter()
-            .map(|id| {
-                nodes
-                    .get(&id)
-                    .copied()
-                    .ok_or_else(|| missing_node(steward_audit::MissingNodeError(id)))
-            })
-            .collect()
+        let nodes = self.pool_nodes(&Frontier::node_ids(tree_size)).await?;
+        let frontier = Frontier::from_source(tree_size, &nodes).map_err(missing_node)?;
+        Ok(frontier.nodes().to_vec())
     }
 
     /// Places a legal hold, recording an `audit.hold_created` event by `by`. A worker or
@@ -333,11 +244,11 @@ impl Store {
             NewEvent::typed(
                 now_ms,
                 by.actor(),
-                hold_subject(&created.scope),
+                created.scope.subject(),
                 None,
                 HoldCreated {
                     hold_id: created.id.clone(),
-                    scope: scope_json(&created.scope),
+                    scope: created.scope.to_json(),
                     // The reason is the auditor's free text: stored encrypted for them.
                     personal: Some(Personal::of(&by.id).plain("reason", json!(created.reason))),
                 },
@@ -398,11 +309,11 @@ impl Store {
             NewEvent::typed(
                 now_ms,
                 by.actor(),
-                hold_subject(&hold.scope),
+                hold.scope.subject(),
                 None,
                 HoldReleased {
                     hold_id: hold.id.clone(),
-                    scope: scope_json(&hold.scope),
+                    scope: hold.scope.to_json(),
                     personal: Some(Personal::of(&by.id).plain("reason", json!(reason))),
                 },
             )?,
@@ -442,106 +353,48 @@ async fn prune_context(
 }
 
 /// Scans the stored events after `start` for the longest prunable run, up to
-/// [`MAX_RANGE_EVENTS`], re-verifying each event it takes.
+/// [`MAX_RANGE_EVENTS`] (`steward_audit::PruneScan` decides; this reads the pages).
 async fn scan(
     tx: &mut Tx<'_>,
     start: AuditHead,
     signed_size: u64,
     holds: &[(String, HoldScope)],
     now_ms: i64,
-) -> Result<(Option<RangeBuild>, ScanEnd), StoreError> {
-    let mut range: Option<RangeBuild> = None;
-    let mut after = start;
-    loop {
-        let page = read_events(tx, after.seq).await?;
+) -> Result<(Option<PendingRange>, ScanEnd), StoreError> {
+    let mut scan = PruneScan::new(start.seq, start.hash, signed_size, holds, now_ms);
+    let end = 'pages: loop {
+        let page = read_events(tx, scan.after_seq()).await?;
         let Some(last) = page.last().map(|entry| entry.seq) else {
-            return Ok((range, ScanEnd::Head));
+            break ScanEnd::Head;
         };
-        let emergency = emergency_seqs(tx, after.seq, last).await?;
+        let emergency = emergency_seqs(tx, scan.after_seq(), last).await?;
         for entry in page {
-            if entry.seq != after.seq + 1 {
-                return Err(StoreError::corrupt(
-                    "audit event",
-                    after.seq + 1,
-                    "missing from the trail: pruning refuses a broken chain",
-                ));
-            }
-            let retained = RetainedEvent {
-                seq: entry.seq,
-                ts_ms: entry.ts_ms,
-                level: entry.level,
-                emergency: emergency.contains(&entry.seq)
-                    || entry.event_type.starts_with("emergency."),
-                worker_id: entry.subject.worker_id.as_deref(),
-                permit_id: entry.subject.permit_id.as_deref(),
-            };
-            if let Some(reason) = keep_reason(&retained, now_ms, signed_size, holds) {
-                let stop = PruneStop {
-                    seq: entry.seq,
-                    reason,
-                };
-                return Ok((range, ScanEnd::Kept(stop)));
-            }
-            // A damaged event is never pruned: its manifest would vouch for it.
-            verify_chain(std::slice::from_ref(&entry), after.hash)?;
-            let range = range.get_or_insert_with(|| RangeBuild {
-                first_seq: entry.seq,
-                last_seq: entry.seq,
-                prev_hash: entry.prev_hash,
-                first_hash: entry.hash,
-                last_hash: entry.hash,
-                leaves: Frontier::default(),
-            });
-            range.last_seq = entry.seq;
-            range.last_hash = entry.hash;
-            range.leaves.push(leaf_hash(&entry.hash));
-            after = AuditHead {
-                seq: entry.seq,
-                hash: entry.hash,
-            };
-            if range.leaves.size() >= MAX_RANGE_EVENTS {
-                return Ok((Some(take(range)), ScanEnd::Cap));
+            let end = scan.push(&entry, emergency.contains(&entry.seq));
+            match end {
+                Ok(None) => {}
+                Ok(Some(end)) => break 'pages end,
+                Err(error @ PruneScanError::Missing { seq }) => {
+                    return Err(StoreError::corrupt("audit event", seq, error));
+                }
+                Err(PruneScanError::Chain(error)) => return Err(error.into()),
             }
         }
-    }
-}
-
-fn take(range: &mut RangeBuild) -> RangeBuild {
-    RangeBuild {
-        first_seq: range.first_seq,
-        last_seq: range.last_seq,
-        prev_hash: range.prev_hash,
-        first_hash: range.first_hash,
-        last_hash: range.last_hash,
-        leaves: std::mem::take(&mut range.leaves),
-    }
+    };
+    Ok((scan.into_range(), end))
 }
 
 /// Signs and stores the manifest of `range`, deletes its events and records the
 /// `audit.pruned` event, inside `tx`.
 async fn write_range(
     tx: &mut Tx<'_>,
-    range: &RangeBuild,
+    range: &PendingRange,
     by: &Actor,
     signing_key: &[u8; 32],
     now_ms: i64,
 ) -> Result<SignedManifest, StoreError> {
     let nodes = tx_nodes(tx, &root_nodes(range.last_seq)).await?;
     let tree_root = root_from_nodes(range.last_seq, &nodes).map_err(missing_node)?;
-    let signed = sign_manifest(
-        RangeManifest {
-            first_seq: range.first_seq,
-            last_seq: range.last_seq,
-            prev_hash: range.prev_hash,
-            first_hash: range.first_hash,
-            last_hash: range.last_hash,
-            range_root: range.leaves.root(),
-            tree_size: range.last_seq,
-            tree_root,
-            ts_ms: now_ms,
-        },
-        signing_key,
-    );
+    let signed = sign_manifest(range.manifest(tree_root, now_ms), signing_key);
     insert_manifest(tx, &signed).await?;
     let (first, last) = (seq_i64(range.first_seq)?, seq_i64(range.last_seq)?);
     on_tx!(tx, |conn| {
@@ -551,7 +404,6 @@ async fn write_range(
             .execute(&mut **conn)
             .await?;
     });
-    let manifest = &signed.manifest;
     append_event(
         tx,
         NewEvent::typed(
@@ -559,10 +411,7 @@ async fn write_range(
             by.clone(),
             Subject::default(),
             None,
-            Pruned {
-                event_count: manifest.last_seq - manifest.first_seq + 1,
-                manifest: signed.clone(),
-            },
+            Pruned::from(signed.clone()),
         )?,
     )
     .await?;
@@ -741,34 +590,6 @@ async fn insert_manifest(tx: &mut Tx<'_>, signed: &SignedManifest) -> Result<(),
         .await?;
     });
     Ok(())
-}
-
-/// The subject of a hold's audit events: the worker or permit it names.
-fn hold_subject(scope: &HoldScope) -> Subject {
-    match scope {
-        HoldScope::Worker(id) => Subject {
-            worker_id: Some(id.clone()),
-            ..Subject::default()
-        },
-        HoldScope::Permit(id) => Subject {
-            permit_id: Some(id.clone()),
-            ..Subject::default()
-        },
-        HoldScope::Range { .. } => Subject::default(),
-    }
-}
-
-/// A hold's scope as JSON: `{"worker_id": …}`, `{"permit_id": …}` or
-/// `{"first_seq": …, "last_seq": …}`.
-pub fn scope_json(scope: &HoldScope) -> serde_json::Value {
-    match scope {
-        HoldScope::Worker(id) => json!({ "worker_id": id }),
-        HoldScope::Permit(id) => json!({ "permit_id": id }),
-        HoldScope::Range {
-            first_seq,
-            last_seq,
-        } => json!({ "first_seq": first_seq, "last_seq": last_seq }),
-    }
 }
 
 const SELECT_PRUNED_HEAD: &str =

@@ -688,6 +688,48 @@ fn append_nodes_reads_only_the_root_nodes() {
 }
 
 #[test]
+fn extend_nodes_appends_a_run_of_events_from_the_stored_right_edge() {
+    // Leaf `i` is the event with `seq == i + 1`, whose entry hash is `entry(seq)`.
+    let entry = |seq: u64| Hash::from_bytes(Sha256::digest(seq.to_be_bytes()).into());
+    let all: Vec<Hash> = (1..=23).map(|seq| leaf_hash(&entry(seq))).collect();
+    let stored = store_nodes(&all);
+    let events: Vec<(u64, Hash)> = (6..=23).map(|seq| (seq, entry(seq))).collect();
+    let edge: HashMap<NodeId, Hash> = root_nodes(5)
+        .into_iter()
+        .map(|id| (id, stored[&id]))
+        .collect();
+    let mut nodes = edge.clone();
+    let created = extend_nodes(&mut nodes, 5, 23, &events).expect("extended");
+    let expected: Vec<(NodeId, Hash)> = stored
+        .iter()
+        .filter(|(id, _)| id.first_leaf() + id.leaf_count() > 5)
+        .map(|(id, hash)| (*id, *hash))
+        .collect();
+    let mut sorted = created.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected);
+    assert_eq!(root_from_nodes(23, &nodes), Ok(merkle_root(&all)));
+    // A missing event, at the start, inside or at the end, is named by its seq.
+    let outcomes: Vec<_> = [&events[1..], &[events[0], events[2]][..], &events[..3]]
+        .into_iter()
+        .map(|run| extend_nodes(&mut edge.clone(), 5, 23, run))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Err(ExtendError::MissingEvent { seq: 6 }),
+            Err(ExtendError::MissingEvent { seq: 7 }),
+            Err(ExtendError::MissingEvent { seq: 9 }),
+        ]
+    );
+    // Without the stored right edge, the first left sibling needed is missing.
+    assert_eq!(
+        extend_nodes(&mut HashMap::new(), 5, 23, &events),
+        Err(ExtendError::MissingNode(MissingNodeError(NodeId::leaf(4))))
+    );
+}
+
+#[test]
 fn append_nodes_names_the_missing_left_sibling() {
     let nodes: BTreeMap<NodeId, Hash> = BTreeMap::new();
     assert_eq!(
