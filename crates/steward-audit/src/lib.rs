@@ -191,5 +191,7 @@ pub use retention::{
     PruneReport, PruneScan, PruneScanError, PruneStop, RetainedEvent, ScanEnd,
     UNLEVELLED_RETENTION_DAYS, check_manifest, keep_reason, prunable_from_ms, retention_days,
 };
-pub use trail::{TrailCheck, TrailDamage, check_manifest_root, compare_nodes, manifest_damage_seq};
+pub use trail::{
+    ChainPages, TrailCheck, TrailDamage, check_manifest_root, compare_nodes, manifest_damage_seq,
+};
 pub use witness::{PublishedCheckpoint, WitnessError, WitnessKind, check_witnessed};

@@ -6,8 +6,8 @@
 //!
 //! 1. Each manifest of pruned history stands in for its range ([`check_manifest`], then
 //!    [`check_manifest_root`]: it signs the stored tree's root at its `last_seq`).
-//! 2. The events past pruned history chain (`verify_chain`, the caller's), and each
-//!    goes into a [`TrailCheck`] ([`TrailCheck::leaf`]).
+//! 2. The events past pruned history chain, read a page at a time ([`ChainPages`]), and
+//!    each goes into a [`TrailCheck`] ([`TrailCheck::leaf`]).
 //! 3. Each checkpoint, when the events reach its tree size, is signed by the key (when
 //!    one is given) and signs the root the events make ([`TrailCheck::checkpoint`]);
 //!    damage it reveals lies after the last checkpoint found good.
@@ -18,8 +18,10 @@
 //!
 //! [`check_manifest`]: crate::check_manifest
 
+use crate::chain::{ChainError, verify_chain};
 use crate::checkpoint::{RangeManifest, SignedCheckpoint, verify_checkpoint};
 use crate::damage::Damage;
+use crate::entry::AuditEntry;
 use crate::hash::Hash;
 use crate::merkle::{Frontier, MissingNodeError, NodeId, NodeSource, leaf_hash};
 use crate::retention::ManifestErrorKind;
@@ -54,6 +56,63 @@ impl TrailDamage {
                 id.level, id.index
             ),
         }
+    }
+}
+
+/// [`verify_chain`] over a trail read a page at a time: the last entry of each page is
+/// carried into the next check, so links and `seq` continuity across pages are checked
+/// too, and a [`ChainError`]'s `index` counts from the first entry after the start.
+#[derive(Debug, Clone)]
+pub struct ChainPages {
+    start_seq: u64,
+    start_hash: Hash,
+    carried: Option<AuditEntry>,
+    checked: usize,
+}
+
+impl ChainPages {
+    /// Pages following the entry (or pruned range) `start_seq` whose hash is
+    /// `start_hash` (`seq` 0 and [`Hash::ZERO`] for the whole trail).
+    pub fn new(start_seq: u64, start_hash: Hash) -> ChainPages {
+        ChainPages {
+            start_seq,
+            start_hash,
+            carried: None,
+            checked: 0,
+        }
+    }
+
+    /// The `seq` and `hash` of the last entry checked (the start before any).
+    pub fn last(&self) -> (u64, Hash) {
+        self.carried
+            .as_ref()
+            .map_or((self.start_seq, self.start_hash), |entry| {
+                (entry.seq, entry.hash)
+            })
+    }
+
+    /// Checks the next page, the entries right after [`ChainPages::last`], and gives it
+    /// back.
+    pub fn check(&mut self, page: Vec<AuditEntry>) -> Result<Vec<AuditEntry>, ChainError> {
+        let mut window = Vec::with_capacity(page.len() + 1);
+        let first_prev = match self.carried.take() {
+            Some(entry) => {
+                let prev = entry.prev_hash;
+                window.push(entry);
+                prev
+            }
+            None => self.start_hash,
+        };
+        let offset = window.len();
+        window.extend(page);
+        verify_chain(&window, first_prev).map_err(|mut error| {
+            error.index = self.checked + error.index.saturating_sub(offset);
+            error
+        })?;
+        self.checked += window.len() - offset;
+        self.carried = window.last().cloned();
+        window.drain(..offset);
+        Ok(window)
     }
 }
 

@@ -7,9 +7,8 @@
 use std::collections::VecDeque;
 
 use steward_audit::{
-    AuditEntry, Frontier, Hash, NodeId, SignedCheckpoint, TrailCheck, TrailDamage, check_manifest,
+    ChainPages, Frontier, Hash, NodeId, SignedCheckpoint, TrailCheck, TrailDamage, check_manifest,
     check_manifest_root, compare_nodes, manifest_damage_seq, root_from_nodes, root_nodes,
-    verify_chain,
 };
 
 use crate::audit::AuditHead;
@@ -54,32 +53,13 @@ impl Store {
         let mut trail = TrailCheck::new(tree, merkle_size, public_key);
         let mut checkpoints = Checkpoints::new(start.seq);
 
-        // The last entry of the previous page is carried into the next one, so links and
-        // seq continuity across page boundaries are checked by verify_chain itself.
-        let mut carried: Option<AuditEntry> = None;
-        let mut checked_before = 0usize;
+        let mut chain = ChainPages::new(start.seq, start.hash);
         loop {
-            let after = carried.as_ref().map_or(start.seq, |entry| entry.seq);
-            let page = self.events_in(after, head.seq, PAGE).await?;
+            let page = self.events_in(chain.last().0, head.seq, PAGE).await?;
             if page.is_empty() {
                 break;
             }
-            let mut window = Vec::with_capacity(page.len() + 1);
-            let first_prev = match carried.take() {
-                Some(entry) => {
-                    let prev = entry.prev_hash;
-                    window.push(entry);
-                    prev
-                }
-                None => start.hash,
-            };
-            let offset = window.len();
-            window.extend(page);
-            verify_chain(&window, first_prev).map_err(|mut error| {
-                error.index = checked_before + error.index.saturating_sub(offset);
-                error
-            })?;
-            for entry in &window[offset..] {
+            for entry in &chain.check(page)? {
                 trail.leaf(&entry.hash);
                 while let Some(signed) = checkpoints.next_at_most(self, entry.seq).await? {
                     trail.checkpoint(&signed, entry.seq)?;
@@ -89,11 +69,8 @@ impl Store {
                 let ids: Vec<NodeId> = made.iter().map(|(id, _)| *id).collect();
                 compare_nodes(made, &self.pool_nodes(&ids).await?)?;
             }
-            checked_before += window.len() - offset;
-            carried = window.pop();
         }
-        let (last_seq, last_hash) =
-            carried.map_or((start.seq, start.hash), |entry| (entry.seq, entry.hash));
+        let (last_seq, last_hash) = chain.last();
         if last_seq != head.seq || last_hash != head.hash {
             return Err(StoreError::AuditHeadMismatch {
                 head_seq: head.seq,

@@ -263,3 +263,77 @@ fn manifests() {
     ]
     .assert_eq(&damage.to_string());
 }
+
+#[test]
+fn chain_pages_check_links_across_pages() {
+    use crate::entry::{Actor, ActorKind, EntryBody, Subject};
+    let actor = Actor {
+        kind: ActorKind::System,
+        id: "steward".to_owned(),
+        roles: Vec::new(),
+        channel: None,
+    };
+    let mut prev = Hash::ZERO;
+    let events: Vec<AuditEntry> = (1..=7)
+        .map(|seq| {
+            let entry = AuditEntry::seal(
+                EntryBody {
+                    seq,
+                    ts_ms: 0,
+                    event_type: "worker.updated",
+                    actor: &actor,
+                    subject: &Subject::default(),
+                    level: None,
+                    data: &serde_json::Value::Null,
+                },
+                prev,
+            );
+            prev = entry.hash;
+            entry
+        })
+        .collect();
+    // Honest, from the start and from past pruned history.
+    let mut pages = ChainPages::new(0, Hash::ZERO);
+    assert_eq!(pages.last(), (0, Hash::ZERO));
+    assert_eq!(pages.check(events[..3].to_vec()), Ok(events[..3].to_vec()));
+    assert_eq!(pages.check(events[3..].to_vec()), Ok(events[3..].to_vec()));
+    assert_eq!(pages.last(), (7, events[6].hash));
+    let mut pages = ChainPages::new(2, events[1].hash);
+    assert_eq!(pages.check(events[2..].to_vec()), Ok(events[2..].to_vec()));
+    // A gap and a broken link between pages, an edit inside one: each named by its seq
+    // and its index from the start.
+    let outcome = |first: &[AuditEntry], second: &[AuditEntry]| {
+        let mut pages = ChainPages::new(0, Hash::ZERO);
+        pages.check(first.to_vec()).expect("first page");
+        pages
+            .check(second.to_vec())
+            .map(|_| ())
+            .map_err(|e| format!("{} at index {}", e, e.index))
+    };
+    let mut edited = events.clone();
+    edited[5].ts_ms = 1;
+    let mut relinked = events.clone();
+    relinked[3] = AuditEntry::seal(events[3].body(), Hash::ZERO);
+    let table = [
+        outcome(&events[..3], &events[4..]),
+        outcome(&events[..3], &events[3..]),
+        outcome(&edited[..3], &edited[3..]),
+        outcome(&relinked[..3], &relinked[3..]),
+    ];
+    expect![[r#"
+        [
+            Err(
+                "audit chain broken at seq 5: seq gap after the previous entry at index 3",
+            ),
+            Ok(
+                (),
+            ),
+            Err(
+                "audit chain broken at seq 6: hash mismatch (entry altered) at index 5",
+            ),
+            Err(
+                "audit chain broken at seq 4: prev_hash does not match the previous entry (entry removed, inserted or moved) at index 3",
+            ),
+        ]
+    "#]].assert_debug_eq(&table);
+}
