@@ -187,9 +187,10 @@ pub use merkle::{
 };
 pub use prepared::PreparedBody;
 pub use retention::{
-    DAY_MS, HoldScope, KeepReason, MAX_RANGE_EVENTS, ManifestErrorKind, PendingRange, PruneRange,
-    PruneReport, PruneScan, PruneScanError, PruneStop, RetainedEvent, ScanEnd,
-    UNLEVELLED_RETENTION_DAYS, check_manifest, keep_reason, prunable_from_ms, retention_days,
+    DAY_MS, HoldRelease, HoldReleasedError, HoldScope, KeepReason, LegalHold, MAX_RANGE_EVENTS,
+    ManifestErrorKind, NewLegalHold, PendingRange, PruneRange, PruneReport, PruneScan,
+    PruneScanError, PruneStop, RetainedEvent, ScanEnd, UNLEVELLED_RETENTION_DAYS, check_manifest,
+    keep_reason, prunable_from_ms, retention_days,
 };
 pub use trail::{
     ChainPages, TrailCheck, TrailDamage, check_manifest_root, compare_nodes, manifest_damage_seq,

@@ -29,8 +29,10 @@ use crate::checkpoint::{CheckpointError, SignedManifest, verify_manifest};
 use crate::entry::Subject;
 use crate::hash::Hash;
 
+mod hold;
 mod prune;
 
+pub use hold::{HoldRelease, HoldReleasedError, LegalHold, NewLegalHold};
 pub use prune::{
     MAX_RANGE_EVENTS, PendingRange, PruneRange, PruneReport, PruneScan, PruneScanError, PruneStop,
     ScanEnd,

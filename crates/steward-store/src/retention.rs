@@ -27,15 +27,16 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
 use steward_audit::{
-    Actor, AuditEntry, EventType, Frontier, Hash, HoldScope, PendingRange, Personal, PruneScan,
-    PruneScanError, RangeManifest, ScanEnd, SignedManifest, Subject, root_from_nodes, root_nodes,
-    sign_manifest,
+    Actor, AuditEntry, EventType, Frontier, Hash, HoldReleasedError, HoldScope, PendingRange,
+    PruneScan, PruneScanError, RangeManifest, ScanEnd, SignedManifest, Subject, root_from_nodes,
+    root_nodes, sign_manifest,
 };
-pub use steward_audit::{MAX_RANGE_EVENTS, PruneRange, PruneReport, PruneStop};
+pub use steward_audit::{
+    HoldRelease, LegalHold, MAX_RANGE_EVENTS, NewLegalHold, PruneRange, PruneReport, PruneStop,
+};
 
-use steward_audit::event::{HoldCreated, HoldReleased, Pruned};
+use steward_audit::event::Pruned;
 
 use crate::audit::{AuditHead, EventRow, NewEvent, SELECT_EVENTS, append_event, decode_event};
 use crate::caller::Caller;
@@ -55,34 +56,6 @@ pub const MAX_MANIFEST_PAGE: u32 = 1000;
 
 /// Events read per query while scanning for what to prune.
 const SCAN_PAGE: i64 = 1000;
-
-/// A legal hold: while active, pruning keeps every event it covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LegalHold {
-    pub id: String,
-    pub scope: HoldScope,
-    pub reason: String,
-    /// The principal (or system actor) id that created it.
-    pub created_by: String,
-    pub created_at_ms: i64,
-    /// Set once released; a released hold stops nothing.
-    pub released: Option<HoldRelease>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HoldRelease {
-    pub by: String,
-    pub at_ms: i64,
-    pub reason: String,
-}
-
-/// A legal hold to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewLegalHold {
-    pub scope: HoldScope,
-    /// Why (a case or matter reference): required, recorded in the audit event.
-    pub reason: String,
-}
 
 /// Which holds [`Store::list_legal_holds`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,29 +203,12 @@ impl Store {
             HoldScope::Permit(id) => require_row(&mut tx, "permit", "permits", id).await?,
             HoldScope::Range { .. } => {}
         }
-        let created = LegalHold {
-            id: new_id(),
-            scope: hold.scope,
-            reason: hold.reason,
-            created_by: by.id.clone(),
-            created_at_ms: now_ms,
-            released: None,
-        };
+        let (created, event) = LegalHold::place(new_id(), hold, &by.id, now_ms);
         insert_hold(&mut tx, &created).await?;
+        let subject = created.scope.subject();
         append_event(
             &mut tx,
-            NewEvent::typed(
-                now_ms,
-                by.actor(),
-                created.scope.subject(),
-                None,
-                HoldCreated {
-                    hold_id: created.id.clone(),
-                    scope: created.scope.to_json(),
-                    // The reason is the auditor's free text: stored encrypted for them.
-                    personal: Some(Personal::of(&by.id).plain("reason", json!(created.reason))),
-                },
-            )?,
+            NewEvent::typed(now_ms, by.actor(), subject, None, event)?,
         )
         .await?;
         tx.commit().await?;
@@ -276,11 +232,10 @@ impl Store {
                 what: "legal hold",
                 id: id.to_owned(),
             })?;
-        if hold.released.is_some() {
-            return Err(StoreError::Conflict {
-                message: format!("legal hold `{id}` is already released"),
-            });
-        }
+        let conflict = |error: HoldReleasedError| StoreError::Conflict {
+            message: error.to_string(),
+        };
+        let event = hold.release(&by.id, now_ms, reason).map_err(conflict)?;
         let released = on_tx!(tx, |conn| {
             sqlx::query(
                 "UPDATE audit_legal_holds SET released_by = $1, released_at = $2, \
@@ -295,28 +250,12 @@ impl Store {
             .rows_affected()
         });
         if released != 1 {
-            return Err(StoreError::Conflict {
-                message: format!("legal hold `{id}` is already released"),
-            });
+            return Err(conflict(hold.released_error()));
         }
-        hold.released = Some(HoldRelease {
-            by: by.id.clone(),
-            at_ms: now_ms,
-            reason: reason.to_owned(),
-        });
+        let subject = hold.scope.subject();
         append_event(
             &mut tx,
-            NewEvent::typed(
-                now_ms,
-                by.actor(),
-                hold.scope.subject(),
-                None,
-                HoldReleased {
-                    hold_id: hold.id.clone(),
-                    scope: hold.scope.to_json(),
-                    personal: Some(Personal::of(&by.id).plain("reason", json!(reason))),
-                },
-            )?,
+            NewEvent::typed(now_ms, by.actor(), subject, None, event)?,
         )
         .await?;
         tx.commit().await?;
