@@ -180,10 +180,10 @@ pub use export::{
 };
 pub use hash::{Hash, HashParseError};
 pub use merkle::{
-    EMPTY_ROOT, ExtendError, Frontier, MemoryTree, MissingNodeError, NodeId, NodeSource,
-    ProofError, append_nodes, consistency_proof, consistency_proof_nodes, extend_nodes,
-    inclusion_proof, inclusion_proof_nodes, leaf_hash, merkle_root, node_hash, root_from_nodes,
-    root_nodes, verify_consistency, verify_inclusion,
+    ConsistencyProof, EMPTY_ROOT, ExtendError, Frontier, InclusionProof, MemoryTree,
+    MissingNodeError, NodeId, NodeSource, ProofError, append_nodes, consistency_proof,
+    consistency_proof_nodes, extend_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash,
+    merkle_root, node_hash, root_from_nodes, root_nodes, verify_consistency, verify_inclusion,
 };
 pub use prepared::PreparedBody;
 pub use retention::{

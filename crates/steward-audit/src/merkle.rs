@@ -27,8 +27,8 @@ mod proof;
 pub use frontier::Frontier;
 pub use memory::MemoryTree;
 pub use proof::{
-    ProofError, consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes,
-    verify_consistency, verify_inclusion,
+    ConsistencyProof, InclusionProof, ProofError, consistency_proof, consistency_proof_nodes,
+    inclusion_proof, inclusion_proof_nodes, verify_consistency, verify_inclusion,
 };
 
 /// The root of the empty tree: SHA-256 of the empty string (RFC 9162 §2.1.1).

@@ -817,6 +817,54 @@ fn proofs_need_only_the_listed_nodes() {
 }
 
 #[test]
+fn a_served_proof_is_of_event_seq_and_verifies() {
+    // Leaf `i` is the event with `seq == i + 1`, whose entry hash is `entry(seq)`.
+    let entry = |seq: u64| Hash::from_bytes(Sha256::digest(seq.to_be_bytes()).into());
+    let leaves: Vec<Hash> = (1..=13).map(|seq| leaf_hash(&entry(seq))).collect();
+    let all = store_nodes(&leaves);
+    let fetch = |ids: Vec<NodeId>| -> BTreeMap<NodeId, Hash> {
+        ids.into_iter().map(|id| (id, all[&id])).collect()
+    };
+    let root = merkle_root(&leaves[..11]);
+    for seq in 1..=11 {
+        let nodes = fetch(InclusionProof::node_ids(seq, 11).unwrap());
+        let served = InclusionProof::from_nodes(seq, 11, entry(seq), &nodes).unwrap();
+        assert_eq!(
+            (served.leaf_index, served.leaf_hash),
+            (seq - 1, leaves[seq as usize - 1])
+        );
+        assert_eq!(
+            verify_inclusion(
+                &served.leaf_hash,
+                served.leaf_index,
+                11,
+                &served.proof,
+                &root
+            ),
+            Ok(())
+        );
+    }
+    assert_eq!(
+        InclusionProof::node_ids(0, 11),
+        Err(ProofError::IndexOutOfRange {
+            index: u64::MAX,
+            tree_size: 11
+        })
+    );
+    let nodes = fetch(consistency_proof_nodes(4, 13).unwrap());
+    let served = ConsistencyProof::from_nodes(4, 13, &nodes).unwrap();
+    let (old_root, new_root) = (merkle_root(&leaves[..4]), merkle_root(&leaves));
+    assert_eq!(
+        verify_consistency(4, 13, &old_root, &new_root, &served.proof),
+        Ok(())
+    );
+    assert_eq!(
+        ConsistencyProof::from_nodes(4, 13, &BTreeMap::new()).map(|_| ()),
+        Err(ProofError::MissingNode(MissingNodeError(NodeId::new(2, 1))))
+    );
+}
+
+#[test]
 fn proof_sizes_stay_logarithmic_at_ten_million() {
     let size = 10_000_000;
     let most_nodes = (0..size)

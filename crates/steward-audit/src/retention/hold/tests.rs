@@ -43,7 +43,8 @@ fn a_hold_is_placed_and_released_once() {
                 ),
             },
         )
-    "#]].assert_debug_eq(&(&hold, &created));
+    "#]]
+    .assert_debug_eq(&(&hold, &created));
     let released = hold.release("lead", 2_000, "closed").expect("active");
     expect![[r#"
         (
@@ -69,7 +70,8 @@ fn a_hold_is_placed_and_released_once() {
                 ),
             },
         )
-    "#]].assert_debug_eq(&(&hold.released, &released));
+    "#]]
+    .assert_debug_eq(&(&hold.released, &released));
     let before = hold.clone();
     assert_eq!(
         hold.release("lead", 3_000, "again").map(|_| ()),
