@@ -89,6 +89,14 @@
 //! event (retained, under a legal hold, or not yet under a signed checkpoint), and
 //! [`check_manifest`] is the one rule by which a [`SignedManifest`] stands in for a pruned
 //! range, used by the store's online verification and by [`ExportVerifier`] alike.
+//! [`PruneScan`] takes a store's events one by one and says where the next prunable range
+//! ends ([`PendingRange`], whose [`PendingRange::manifest`] the store signs).
+//!
+//! # The stored trail's check
+//!
+//! [`TrailCheck`], [`compare_nodes`] and [`check_manifest_root`] are the rules of a
+//! store's online verification of its trail (manifests, chain, checkpoints, Merkle
+//! nodes), each damage a [`TrailDamage`] naming the first affected `seq`.
 //!
 //! # Audit export and verification
 //!
@@ -148,6 +156,7 @@ mod merkle;
 pub mod metrics;
 mod prepared;
 mod retention;
+mod trail;
 pub mod webhook;
 mod witness;
 
@@ -173,14 +182,19 @@ pub use export::{
 };
 pub use hash::{Hash, HashParseError};
 pub use merkle::{
-    EMPTY_ROOT, Frontier, MemoryTree, MissingNodeError, NodeId, NodeSource, ProofError,
-    append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
-    inclusion_proof_nodes, leaf_hash, merkle_root, node_hash, root_from_nodes, root_nodes,
-    verify_consistency, verify_inclusion,
+    ConsistencyProof, EMPTY_ROOT, ExtendError, Frontier, InclusionProof, MemoryTree,
+    MissingNodeError, NodeId, NodeSource, ProofError, append_nodes, consistency_proof,
+    consistency_proof_nodes, extend_nodes, inclusion_proof, inclusion_proof_nodes, leaf_hash,
+    merkle_root, node_hash, root_from_nodes, root_nodes, verify_consistency, verify_inclusion,
 };
 pub use prepared::PreparedBody;
 pub use retention::{
-    DAY_MS, HoldScope, KeepReason, ManifestErrorKind, RetainedEvent, UNLEVELLED_RETENTION_DAYS,
-    check_manifest, keep_reason, prunable_from_ms, retention_days,
+    DAY_MS, HoldRelease, HoldReleasedError, HoldScope, KeepReason, LegalHold, MAX_RANGE_EVENTS,
+    ManifestErrorKind, NewLegalHold, PendingRange, PruneRange, PruneReport, PruneScan,
+    PruneScanError, PruneStop, RetainedEvent, ScanEnd, UNLEVELLED_RETENTION_DAYS, check_manifest,
+    keep_reason, prunable_from_ms, retention_days,
+};
+pub use trail::{
+    ChainPages, TrailCheck, TrailDamage, check_manifest_root, compare_nodes, manifest_damage_seq,
 };
 pub use witness::{PublishedCheckpoint, WitnessError, WitnessKind, check_witnessed};

@@ -27,8 +27,8 @@ mod proof;
 pub use frontier::Frontier;
 pub use memory::MemoryTree;
 pub use proof::{
-    ProofError, consistency_proof, consistency_proof_nodes, inclusion_proof, inclusion_proof_nodes,
-    verify_consistency, verify_inclusion,
+    ConsistencyProof, InclusionProof, ProofError, consistency_proof, consistency_proof_nodes,
+    inclusion_proof, inclusion_proof_nodes, verify_consistency, verify_inclusion,
 };
 
 /// The root of the empty tree: SHA-256 of the empty string (RFC 9162 §2.1.1).
@@ -149,6 +149,45 @@ pub fn append_nodes(
         hash = node_hash(&left_hash, &hash);
         id = NodeId::new(id.level + 1, id.index >> 1);
         created.push((id, hash));
+    }
+    Ok(created)
+}
+
+/// Why the nodes of a run of events cannot be appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ExtendError {
+    /// The event `seq` was not among those given.
+    #[error("event {seq} is missing")]
+    MissingEvent { seq: u64 },
+    /// A left sibling the new nodes need is not in the source.
+    #[error(transparent)]
+    MissingNode(#[from] MissingNodeError),
+}
+
+/// Appends the leaves of the events `size + 1 ..= end` (leaf `i` is the event with
+/// `seq == i + 1`), given as `(seq, entry hash)` in `seq` order, to the tree of `size`
+/// leaves whose [`root_nodes`] `nodes` holds. Returns every perfect node created, in
+/// order, and adds each to `nodes` as it goes: what a store writes.
+pub fn extend_nodes<S: BuildHasher>(
+    nodes: &mut HashMap<NodeId, Hash, S>,
+    size: u64,
+    end: u64,
+    events: &[(u64, Hash)],
+) -> Result<Vec<(NodeId, Hash)>, ExtendError> {
+    let mut created = Vec::new();
+    let mut leaves = size;
+    for &(seq, hash) in events {
+        if seq != leaves + 1 {
+            return Err(ExtendError::MissingEvent { seq: leaves + 1 });
+        }
+        for (id, node) in append_nodes(&*nodes, leaves, leaf_hash(&hash))? {
+            nodes.insert(id, node);
+            created.push((id, node));
+        }
+        leaves += 1;
+    }
+    if leaves != end {
+        return Err(ExtendError::MissingEvent { seq: leaves + 1 });
     }
     Ok(created)
 }

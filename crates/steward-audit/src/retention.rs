@@ -23,8 +23,20 @@
 //! checkpoint. So the trail is always one pruned prefix (a run of manifests) followed by
 //! the stored events, and every verifier checks it the same way ([`check_manifest`]).
 
+use serde_json::{Value, json};
+
 use crate::checkpoint::{CheckpointError, SignedManifest, verify_manifest};
+use crate::entry::Subject;
 use crate::hash::Hash;
+
+mod hold;
+mod prune;
+
+pub use hold::{HoldRelease, HoldReleasedError, LegalHold, NewLegalHold};
+pub use prune::{
+    MAX_RANGE_EVENTS, PendingRange, PruneRange, PruneReport, PruneScan, PruneScanError, PruneStop,
+    ScanEnd,
+};
 
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
@@ -97,6 +109,34 @@ impl HoldScope {
                 first_seq,
                 last_seq,
             } => (*first_seq..=*last_seq).contains(&event.seq),
+        }
+    }
+
+    /// The subject of a hold's audit events: the worker or permit it names.
+    pub fn subject(&self) -> Subject {
+        match self {
+            HoldScope::Worker(id) => Subject {
+                worker_id: Some(id.clone()),
+                ..Subject::default()
+            },
+            HoldScope::Permit(id) => Subject {
+                permit_id: Some(id.clone()),
+                ..Subject::default()
+            },
+            HoldScope::Range { .. } => Subject::default(),
+        }
+    }
+
+    /// The scope as its audit events record it: `{"worker_id": …}`, `{"permit_id": …}`
+    /// or `{"first_seq": …, "last_seq": …}`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            HoldScope::Worker(id) => json!({ "worker_id": id }),
+            HoldScope::Permit(id) => json!({ "permit_id": id }),
+            HoldScope::Range {
+                first_seq,
+                last_seq,
+            } => json!({ "first_seq": first_seq, "last_seq": last_seq }),
         }
     }
 }

@@ -71,6 +71,58 @@ impl WitnessKind {
     }
 }
 
+impl WitnessError {
+    /// The trail ends at `head`, but its Merkle tree covers `tree_size` events (more):
+    /// events were removed from its end, a truncation when the witnessed tree reaches
+    /// past `head`.
+    pub fn cut_end(witnessed: &Checkpoint, head: u64, tree_size: u64) -> WitnessError {
+        WitnessError {
+            kind: if head < witnessed.tree_size {
+                WitnessKind::Truncated
+            } else {
+                WitnessKind::Inconsistent
+            },
+            first_bad_seq: head + 1,
+            problem: format!(
+                "the Merkle tree covers {tree_size} events, but the trail ends at seq {head}: \
+                 events {} to {tree_size} were removed",
+                head + 1
+            ),
+        }
+    }
+
+    /// The current tree cannot be read (a node or an event it needs is missing), from
+    /// `first_bad_seq`: a truncation when the part read, `readable_size` leaves, is
+    /// smaller than the witnessed tree, an inconsistency otherwise.
+    pub fn unreadable(
+        witnessed: &Checkpoint,
+        readable_size: u64,
+        first_bad_seq: u64,
+        problem: &str,
+    ) -> WitnessError {
+        let truncated = readable_size != 0 && readable_size < witnessed.tree_size;
+        WitnessError {
+            kind: if truncated {
+                WitnessKind::Truncated
+            } else {
+                WitnessKind::Inconsistent
+            },
+            first_bad_seq,
+            problem: format!("the tree cannot be read: {problem}"),
+        }
+    }
+
+    /// Raises an inconsistency's first bad seq past `vouched`, the size of a signed
+    /// checkpoint no later than the witnessed one whose root the current tree still has.
+    pub fn vouched_up_to(&mut self, vouched: u64) {
+        self.first_bad_seq = vouched + 1;
+        self.problem.push_str(&format!(
+            "; events 1 to {vouched} match the signed checkpoint of that size, signed no \
+             later than the witnessed one"
+        ));
+    }
+}
+
 impl std::fmt::Display for WitnessKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -1,6 +1,6 @@
 //! `StoreError`: what a store operation can fail with.
 
-use steward_audit::{ChainError, Damage};
+use steward_audit::{ChainError, Damage, TrailDamage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,6 +84,12 @@ impl From<sqlx::Error> for StoreError {
             },
             _ => StoreError::Database(error),
         }
+    }
+}
+
+impl From<TrailDamage> for StoreError {
+    fn from(TrailDamage { seq, kind, problem }: TrailDamage) -> StoreError {
+        StoreError::AuditDamaged { seq, kind, problem }
     }
 }
 

@@ -118,7 +118,7 @@ pub use personal::{Erasure, PERSONAL, PersonalText};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};
 pub use retention::{
     HOLD_CREATED_EVENT, HOLD_RELEASED_EVENT, HoldFilter, HoldRelease, LegalHold, MAX_MANIFEST_PAGE,
-    MAX_RANGE_EVENTS, NewLegalHold, PRUNED_EVENT, PruneRange, PruneReport, PruneStop, scope_json,
+    MAX_RANGE_EVENTS, NewLegalHold, PRUNED_EVENT, PruneRange, PruneReport, PruneStop,
 };
 pub use run_mode::{RunMode, RunModeError};
 pub use signing::{KeyClaim, SIGNING_KEY_RECORDED_EVENT};

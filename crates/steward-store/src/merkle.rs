@@ -28,10 +28,11 @@
 use std::collections::HashMap;
 
 use steward_audit::{
-    Checkpoint, EventType, Hash, NodeId, ProofError, PublishedCheckpoint, SignedCheckpoint,
-    Subject, append_nodes, consistency_proof, consistency_proof_nodes, inclusion_proof,
-    inclusion_proof_nodes, leaf_hash, root_from_nodes, root_nodes, sign_checkpoint,
+    Checkpoint, EventType, ExtendError, Hash, NodeId, ProofError, PublishedCheckpoint,
+    SignedCheckpoint, Subject, consistency_proof_nodes, extend_nodes, root_from_nodes, root_nodes,
+    sign_checkpoint,
 };
+pub use steward_audit::{ConsistencyProof, InclusionProof};
 
 use steward_audit::event::CheckpointCreated;
 
@@ -71,30 +72,6 @@ impl CheckpointOutcome {
             CheckpointOutcome::Signed(signed) | CheckpointOutcome::Unchanged(signed) => signed,
         }
     }
-}
-
-/// The proof that the event `seq` is leaf `leaf_index` of the tree of `tree_size` leaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InclusionProof {
-    pub seq: u64,
-    /// `seq - 1`.
-    pub leaf_index: u64,
-    pub tree_size: u64,
-    /// The event's `hash` as stored now.
-    pub entry_hash: Hash,
-    /// `leaf_hash(&entry_hash)`: what `steward_audit::verify_inclusion` checks.
-    pub leaf_hash: Hash,
-    /// The audit path, lowest level first (RFC 9162 §2.1.3.1).
-    pub proof: Vec<Hash>,
-}
-
-/// The proof that the tree of `old_size` leaves is a prefix of the tree of `new_size`
-/// leaves (RFC 9162 §2.1.4.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsistencyProof {
-    pub old_size: u64,
-    pub new_size: u64,
-    pub proof: Vec<Hash>,
 }
 
 impl Store {
@@ -268,19 +245,10 @@ impl Store {
             return Err(StoreError::SeqNotInTree { seq, tree_size });
         }
         self.check_within_tree(tree_size).await?;
-        let leaf_index = seq - 1;
         let entry_hash = self.event_hash(seq).await?;
-        let ids = inclusion_proof_nodes(leaf_index, tree_size).map_err(proof_error)?;
+        let ids = InclusionProof::node_ids(seq, tree_size).map_err(proof_error)?;
         let nodes = self.pool_nodes(&ids).await?;
-        let proof = inclusion_proof(leaf_index, tree_size, &nodes).map_err(proof_error)?;
-        Ok(InclusionProof {
-            seq,
-            leaf_index,
-            tree_size,
-            entry_hash,
-            leaf_hash: leaf_hash(&entry_hash),
-            proof,
-        })
+        InclusionProof::from_nodes(seq, tree_size, entry_hash, &nodes).map_err(proof_error)
     }
 
     /// The proof that the tree of `old_size` leaves is a prefix of the tree of `new_size`
@@ -293,12 +261,7 @@ impl Store {
         let ids = consistency_proof_nodes(old_size, new_size).map_err(proof_error)?;
         self.check_within_tree(new_size).await?;
         let nodes = self.pool_nodes(&ids).await?;
-        let proof = consistency_proof(old_size, new_size, &nodes).map_err(proof_error)?;
-        Ok(ConsistencyProof {
-            old_size,
-            new_size,
-            proof,
-        })
+        ConsistencyProof::from_nodes(old_size, new_size, &nodes).map_err(proof_error)
     }
 
     /// The root of the stored tree of `tree_size` leaves, which must not be beyond the
@@ -368,29 +331,14 @@ async fn extend_page(tx: &mut Tx<'_>, target: u64) -> Result<u64, StoreError> {
     let end = target.min(size.saturating_add(LEAVES_PER_PAGE));
     let events = event_hashes(tx, size, end).await?;
     let mut nodes = tx_nodes(tx, &root_nodes(size)).await?;
-    let mut created = Vec::new();
-    let mut leaves = size;
-    for (seq, hash) in events {
-        if seq != leaves + 1 {
-            return Err(StoreError::corrupt(
-                "audit event",
-                leaves + 1,
-                "missing from the trail while building the merkle tree",
-            ));
-        }
-        for (id, node) in append_nodes(&nodes, leaves, leaf_hash(&hash)).map_err(missing_node)? {
-            nodes.insert(id, node);
-            created.push((id, node));
-        }
-        leaves += 1;
-    }
-    if leaves != end {
-        return Err(StoreError::corrupt(
+    let created = extend_nodes(&mut nodes, size, end, &events).map_err(|error| match error {
+        ExtendError::MissingEvent { seq } => StoreError::corrupt(
             "audit event",
-            leaves + 1,
+            seq,
             "missing from the trail while building the merkle tree",
-        ));
-    }
+        ),
+        ExtendError::MissingNode(missing) => missing_node(missing),
+    })?;
     insert_nodes(tx, &created).await?;
     set_merkle_head(tx, end).await?;
     Ok(end)

@@ -27,14 +27,16 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
 use steward_audit::{
-    Actor, AuditEntry, EventType, Frontier, Hash, HoldScope, KeepReason, Personal, RangeManifest,
-    RetainedEvent, SignedManifest, Subject, keep_reason, leaf_hash, root_from_nodes, root_nodes,
-    sign_manifest, verify_chain,
+    Actor, AuditEntry, EventType, Frontier, Hash, HoldReleasedError, HoldScope, PendingRange,
+    PruneScan, PruneScanError, RangeManifest, ScanEnd, SignedManifest, Subject, root_from_nodes,
+    root_nodes, sign_manifest,
+};
+pub use steward_audit::{
+    HoldRelease, LegalHold, MAX_RANGE_EVENTS, NewLegalHold, PruneRange, PruneReport, PruneStop,
 };
 
-use steward_audit::event::{HoldCreated, HoldReleased, Pruned};
+use steward_audit::event::Pruned;
 
 use crate::audit::{AuditHead, EventRow, NewEvent, SELECT_EVENTS, append_event, decode_event};
 use crate::caller::Caller;
@@ -49,122 +51,17 @@ pub const HOLD_CREATED_EVENT: &str = EventType::AuditHoldCreated.as_str();
 /// The type of the audit event that records a released legal hold.
 pub const HOLD_RELEASED_EVENT: &str = EventType::AuditHoldReleased.as_str();
 
-/// The most events one manifest covers (one transaction of pruning). Bounds how long
-/// pruning holds the write lock.
-pub const MAX_RANGE_EVENTS: u64 = 10_000;
-
 /// The most manifests one [`Store::list_manifests`] call returns.
 pub const MAX_MANIFEST_PAGE: u32 = 1000;
 
 /// Events read per query while scanning for what to prune.
 const SCAN_PAGE: i64 = 1000;
 
-/// A legal hold: while active, pruning keeps every event it covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LegalHold {
-    pub id: String,
-    pub scope: HoldScope,
-    pub reason: String,
-    /// The principal (or system actor) id that created it.
-    pub created_by: String,
-    pub created_at_ms: i64,
-    /// Set once released; a released hold stops nothing.
-    pub released: Option<HoldRelease>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HoldRelease {
-    pub by: String,
-    pub at_ms: i64,
-    pub reason: String,
-}
-
-/// A legal hold to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewLegalHold {
-    pub scope: HoldScope,
-    /// Why (a case or matter reference): required, recorded in the audit event.
-    pub reason: String,
-}
-
 /// Which holds [`Store::list_legal_holds`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldFilter {
     Active,
     All,
-}
-
-/// A range of `seq` that pruning removed, or would remove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PruneRange {
-    pub first_seq: u64,
-    pub last_seq: u64,
-}
-
-/// Where pruning stopped, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PruneStop {
-    /// The first event that stays.
-    pub seq: u64,
-    pub reason: KeepReason,
-}
-
-/// What a pruning run did (or, from [`Store::plan_prune`], would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PruneReport {
-    /// The ranges, in order; one manifest each.
-    pub ranges: Vec<PruneRange>,
-    /// The signed manifests written (empty for a plan).
-    pub manifests: Vec<SignedManifest>,
-    /// The first event kept and why, or `None` when pruning reached the head.
-    pub stop: Option<PruneStop>,
-    /// The last pruned `seq` before this run (0 when nothing was ever pruned).
-    pub pruned_before: u64,
-}
-
-impl PruneRange {
-    pub fn event_count(&self) -> u64 {
-        self.last_seq - self.first_seq + 1
-    }
-}
-
-impl PruneReport {
-    /// Records how a scan ended; `true` when the run is over.
-    fn finish(&mut self, end: ScanEnd) -> bool {
-        match end {
-            ScanEnd::Cap => false,
-            ScanEnd::Head => true,
-            ScanEnd::Kept(stop) => {
-                self.stop = Some(stop);
-                true
-            }
-        }
-    }
-
-    /// How many events the run removed (or would remove).
-    pub fn event_count(&self) -> u64 {
-        self.ranges.iter().map(PruneRange::event_count).sum()
-    }
-}
-
-/// How a scan for prunable events ended.
-enum ScanEnd {
-    /// At the head of the trail: every stored event may go.
-    Head,
-    /// At [`MAX_RANGE_EVENTS`]; more may follow.
-    Cap,
-    /// At an event that must stay.
-    Kept(PruneStop),
-}
-
-/// A range being collected: its ends and hashes, and the Merkle tree of its own leaves.
-struct RangeBuild {
-    first_seq: u64,
-    last_seq: u64,
-    prev_hash: Hash,
-    first_hash: Hash,
-    last_hash: Hash,
-    leaves: Frontier,
 }
 
 /// What [`Store::run_prune`] does with each range.
@@ -214,10 +111,7 @@ impl Store {
                 loop {
                     let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
                     if let Some(range) = range {
-                        report.ranges.push(PruneRange {
-                            first_seq: range.first_seq,
-                            last_seq: range.last_seq,
-                        });
+                        report.ranges.push(range.range());
                         start = AuditHead {
                             seq: range.last_seq,
                             hash: range.last_hash,
@@ -241,10 +135,7 @@ impl Store {
                 let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
                 if let Some(range) = range {
                     let signed = write_range(&mut tx, &range, by, signing_key, now_ms).await?;
-                    report.ranges.push(PruneRange {
-                        first_seq: range.first_seq,
-                        last_seq: range.last_seq,
-                    });
+                    report.ranges.push(range.range());
                     report.manifests.push(signed);
                 }
                 tx.commit().await?;
@@ -293,16 +184,9 @@ impl Store {
     /// The right-edge Merkle nodes of the tree at `tree_size` (see
     /// `steward_audit::Frontier`), for an export's manifest line.
     pub async fn merkle_frontier(&self, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
-        let ids = Frontier::node_ids(tree_size);
-        let nodes = self.pool_nodes(&ids).await?;
-        ids.into_iter()
-            .map(|id| {
-                nodes
-                    .get(&id)
-                    .copied()
-                    .ok_or_else(|| missing_node(steward_audit::MissingNodeError(id)))
-            })
-            .collect()
+        let nodes = self.pool_nodes(&Frontier::node_ids(tree_size)).await?;
+        let frontier = Frontier::from_source(tree_size, &nodes).map_err(missing_node)?;
+        Ok(frontier.nodes().to_vec())
     }
 
     /// Places a legal hold, recording an `audit.hold_created` event by `by`. A worker or
@@ -319,29 +203,12 @@ impl Store {
             HoldScope::Permit(id) => require_row(&mut tx, "permit", "permits", id).await?,
             HoldScope::Range { .. } => {}
         }
-        let created = LegalHold {
-            id: new_id(),
-            scope: hold.scope,
-            reason: hold.reason,
-            created_by: by.id.clone(),
-            created_at_ms: now_ms,
-            released: None,
-        };
+        let (created, event) = LegalHold::place(new_id(), hold, &by.id, now_ms);
         insert_hold(&mut tx, &created).await?;
+        let subject = created.scope.subject();
         append_event(
             &mut tx,
-            NewEvent::typed(
-                now_ms,
-                by.actor(),
-                hold_subject(&created.scope),
-                None,
-                HoldCreated {
-                    hold_id: created.id.clone(),
-                    scope: scope_json(&created.scope),
-                    // The reason is the auditor's free text: stored encrypted for them.
-                    personal: Some(Personal::of(&by.id).plain("reason", json!(created.reason))),
-                },
-            )?,
+            NewEvent::typed(now_ms, by.actor(), subject, None, event)?,
         )
         .await?;
         tx.commit().await?;
@@ -365,11 +232,10 @@ impl Store {
                 what: "legal hold",
                 id: id.to_owned(),
             })?;
-        if hold.released.is_some() {
-            return Err(StoreError::Conflict {
-                message: format!("legal hold `{id}` is already released"),
-            });
-        }
+        let conflict = |error: HoldReleasedError| StoreError::Conflict {
+            message: error.to_string(),
+        };
+        let event = hold.release(&by.id, now_ms, reason).map_err(conflict)?;
         let released = on_tx!(tx, |conn| {
             sqlx::query(
                 "UPDATE audit_legal_holds SET released_by = $1, released_at = $2, \
@@ -384,28 +250,12 @@ impl Store {
             .rows_affected()
         });
         if released != 1 {
-            return Err(StoreError::Conflict {
-                message: format!("legal hold `{id}` is already released"),
-            });
+            return Err(conflict(hold.released_error()));
         }
-        hold.released = Some(HoldRelease {
-            by: by.id.clone(),
-            at_ms: now_ms,
-            reason: reason.to_owned(),
-        });
+        let subject = hold.scope.subject();
         append_event(
             &mut tx,
-            NewEvent::typed(
-                now_ms,
-                by.actor(),
-                hold_subject(&hold.scope),
-                None,
-                HoldReleased {
-                    hold_id: hold.id.clone(),
-                    scope: scope_json(&hold.scope),
-                    personal: Some(Personal::of(&by.id).plain("reason", json!(reason))),
-                },
-            )?,
+            NewEvent::typed(now_ms, by.actor(), subject, None, event)?,
         )
         .await?;
         tx.commit().await?;
@@ -442,106 +292,48 @@ async fn prune_context(
 }
 
 /// Scans the stored events after `start` for the longest prunable run, up to
-/// [`MAX_RANGE_EVENTS`], re-verifying each event it takes.
+/// [`MAX_RANGE_EVENTS`] (`steward_audit::PruneScan` decides; this reads the pages).
 async fn scan(
     tx: &mut Tx<'_>,
     start: AuditHead,
     signed_size: u64,
     holds: &[(String, HoldScope)],
     now_ms: i64,
-) -> Result<(Option<RangeBuild>, ScanEnd), StoreError> {
-    let mut range: Option<RangeBuild> = None;
-    let mut after = start;
-    loop {
-        let page = read_events(tx, after.seq).await?;
+) -> Result<(Option<PendingRange>, ScanEnd), StoreError> {
+    let mut scan = PruneScan::new(start.seq, start.hash, signed_size, holds, now_ms);
+    let end = 'pages: loop {
+        let page = read_events(tx, scan.after_seq()).await?;
         let Some(last) = page.last().map(|entry| entry.seq) else {
-            return Ok((range, ScanEnd::Head));
+            break ScanEnd::Head;
         };
-        let emergency = emergency_seqs(tx, after.seq, last).await?;
+        let emergency = emergency_seqs(tx, scan.after_seq(), last).await?;
         for entry in page {
-            if entry.seq != after.seq + 1 {
-                return Err(StoreError::corrupt(
-                    "audit event",
-                    after.seq + 1,
-                    "missing from the trail: pruning refuses a broken chain",
-                ));
-            }
-            let retained = RetainedEvent {
-                seq: entry.seq,
-                ts_ms: entry.ts_ms,
-                level: entry.level,
-                emergency: emergency.contains(&entry.seq)
-                    || entry.event_type.starts_with("emergency."),
-                worker_id: entry.subject.worker_id.as_deref(),
-                permit_id: entry.subject.permit_id.as_deref(),
-            };
-            if let Some(reason) = keep_reason(&retained, now_ms, signed_size, holds) {
-                let stop = PruneStop {
-                    seq: entry.seq,
-                    reason,
-                };
-                return Ok((range, ScanEnd::Kept(stop)));
-            }
-            // A damaged event is never pruned: its manifest would vouch for it.
-            verify_chain(std::slice::from_ref(&entry), after.hash)?;
-            let range = range.get_or_insert_with(|| RangeBuild {
-                first_seq: entry.seq,
-                last_seq: entry.seq,
-                prev_hash: entry.prev_hash,
-                first_hash: entry.hash,
-                last_hash: entry.hash,
-                leaves: Frontier::default(),
-            });
-            range.last_seq = entry.seq;
-            range.last_hash = entry.hash;
-            range.leaves.push(leaf_hash(&entry.hash));
-            after = AuditHead {
-                seq: entry.seq,
-                hash: entry.hash,
-            };
-            if range.leaves.size() >= MAX_RANGE_EVENTS {
-                return Ok((Some(take(range)), ScanEnd::Cap));
+            let end = scan.push(&entry, emergency.contains(&entry.seq));
+            match end {
+                Ok(None) => {}
+                Ok(Some(end)) => break 'pages end,
+                Err(error @ PruneScanError::Missing { seq }) => {
+                    return Err(StoreError::corrupt("audit event", seq, error));
+                }
+                Err(PruneScanError::Chain(error)) => return Err(error.into()),
             }
         }
-    }
-}
-
-fn take(range: &mut RangeBuild) -> RangeBuild {
-    RangeBuild {
-        first_seq: range.first_seq,
-        last_seq: range.last_seq,
-        prev_hash: range.prev_hash,
-        first_hash: range.first_hash,
-        last_hash: range.last_hash,
-        leaves: std::mem::take(&mut range.leaves),
-    }
+    };
+    Ok((scan.into_range(), end))
 }
 
 /// Signs and stores the manifest of `range`, deletes its events and records the
 /// `audit.pruned` event, inside `tx`.
 async fn write_range(
     tx: &mut Tx<'_>,
-    range: &RangeBuild,
+    range: &PendingRange,
     by: &Actor,
     signing_key: &[u8; 32],
     now_ms: i64,
 ) -> Result<SignedManifest, StoreError> {
     let nodes = tx_nodes(tx, &root_nodes(range.last_seq)).await?;
     let tree_root = root_from_nodes(range.last_seq, &nodes).map_err(missing_node)?;
-    let signed = sign_manifest(
-        RangeManifest {
-            first_seq: range.first_seq,
-            last_seq: range.last_seq,
-            prev_hash: range.prev_hash,
-            first_hash: range.first_hash,
-            last_hash: range.last_hash,
-            range_root: range.leaves.root(),
-            tree_size: range.last_seq,
-            tree_root,
-            ts_ms: now_ms,
-        },
-        signing_key,
-    );
+    let signed = sign_manifest(range.manifest(tree_root, now_ms), signing_key);
     insert_manifest(tx, &signed).await?;
     let (first, last) = (seq_i64(range.first_seq)?, seq_i64(range.last_seq)?);
     on_tx!(tx, |conn| {
@@ -551,7 +343,6 @@ async fn write_range(
             .execute(&mut **conn)
             .await?;
     });
-    let manifest = &signed.manifest;
     append_event(
         tx,
         NewEvent::typed(
@@ -559,10 +350,7 @@ async fn write_range(
             by.clone(),
             Subject::default(),
             None,
-            Pruned {
-                event_count: manifest.last_seq - manifest.first_seq + 1,
-                manifest: signed.clone(),
-            },
+            Pruned::from(signed.clone()),
         )?,
     )
     .await?;
@@ -741,34 +529,6 @@ async fn insert_manifest(tx: &mut Tx<'_>, signed: &SignedManifest) -> Result<(),
         .await?;
     });
     Ok(())
-}
-
-/// The subject of a hold's audit events: the worker or permit it names.
-fn hold_subject(scope: &HoldScope) -> Subject {
-    match scope {
-        HoldScope::Worker(id) => Subject {
-            worker_id: Some(id.clone()),
-            ..Subject::default()
-        },
-        HoldScope::Permit(id) => Subject {
-            permit_id: Some(id.clone()),
-            ..Subject::default()
-        },
-        HoldScope::Range { .. } => Subject::default(),
-    }
-}
-
-/// A hold's scope as JSON: `{"worker_id": …}`, `{"permit_id": …}` or
-/// `{"first_seq": …, "last_seq": …}`.
-pub fn scope_json(scope: &HoldScope) -> serde_json::Value {
-    match scope {
-        HoldScope::Worker(id) => json!({ "worker_id": id }),
-        HoldScope::Permit(id) => json!({ "permit_id": id }),
-        HoldScope::Range {
-            first_seq,
-            last_seq,
-        } => json!({ "first_seq": first_seq, "last_seq": last_seq }),
-    }
 }
 
 const SELECT_PRUNED_HEAD: &str =

@@ -66,20 +66,7 @@ impl Store {
         let head = self.audit_head().await?.seq;
         if head < size {
             report.current_size = head;
-            let kind = if head < claimed.tree_size {
-                WitnessKind::Truncated
-            } else {
-                WitnessKind::Inconsistent
-            };
-            report.outcome = Err(WitnessError {
-                kind,
-                first_bad_seq: head + 1,
-                problem: format!(
-                    "the Merkle tree covers {size} events, but the trail ends at seq {head}: \
-                     events {} to {size} were removed",
-                    head + 1
-                ),
-            });
+            report.outcome = Err(WitnessError::cut_end(claimed, head, size));
             return Ok(report);
         }
         let root = match self.merkle_root(size).await {
@@ -98,11 +85,7 @@ impl Store {
             && error.kind == WitnessKind::Inconsistent
             && let Some(vouched) = self.vouched_prefix(claimed, public_key).await?
         {
-            error.first_bad_seq = vouched + 1;
-            error.problem.push_str(&format!(
-                "; events 1 to {vouched} match the signed checkpoint of that size, signed no \
-                 later than the witnessed one"
-            ));
+            error.vouched_up_to(vouched);
         }
         Ok(report)
     }
@@ -164,15 +147,12 @@ fn damaged(
         "audit event" => id.parse().unwrap_or(1),
         _ => 1,
     };
-    let kind = if report.current_size != 0 && report.current_size < witnessed.tree_size {
-        WitnessKind::Truncated
-    } else {
-        WitnessKind::Inconsistent
-    };
-    report.outcome = Err(WitnessError {
-        kind,
+    let problem = format!("{what} `{id}`: {problem}");
+    report.outcome = Err(WitnessError::unreadable(
+        witnessed,
+        report.current_size,
         first_bad_seq,
-        problem: format!("the tree cannot be read: {what} `{id}`: {problem}"),
-    });
+        &problem,
+    ));
     Ok(report)
 }

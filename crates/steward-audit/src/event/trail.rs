@@ -47,6 +47,16 @@ pub struct Pruned {
 }
 payload!(Pruned => AuditPruned);
 
+impl From<SignedManifest> for Pruned {
+    fn from(manifest: SignedManifest) -> Pruned {
+        let range = &manifest.manifest;
+        Pruned {
+            event_count: range.last_seq - range.first_seq + 1,
+            manifest,
+        }
+    }
+}
+
 /// `audit.hold_created` (the reason is personal, the auditor's).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]

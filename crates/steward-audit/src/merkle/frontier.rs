@@ -2,7 +2,7 @@
 //! enough to append leaves and compute the root without holding the leaves before it.
 
 use crate::hash::Hash;
-use crate::merkle::{EMPTY_ROOT, NodeId, node_hash};
+use crate::merkle::{EMPTY_ROOT, MissingNodeError, NodeId, NodeSource, node_hash};
 
 /// The perfect nodes along the right edge of a tree of `size` leaves, largest (leftmost)
 /// first: exactly the nodes [`crate::root_nodes`]`(size)` names, and all that appending
@@ -28,6 +28,17 @@ impl Frontier {
         (nodes.len() == size.count_ones() as usize).then_some(Frontier { size, nodes })
     }
 
+    /// The frontier of a tree of `size` leaves, its right-edge nodes taken from `nodes`
+    /// (a store's fetch of [`Frontier::node_ids`]); the first one missing, largest first,
+    /// is the error.
+    pub fn from_source(size: u64, nodes: &impl NodeSource) -> Result<Frontier, MissingNodeError> {
+        let nodes = Frontier::node_ids(size)
+            .into_iter()
+            .map(|id| nodes.node(id).ok_or(MissingNodeError(id)))
+            .collect::<Result<_, _>>()?;
+        Ok(Frontier { size, nodes })
+    }
+
     /// The ids of the right-edge nodes of a tree of `size` leaves, largest first: what a
     /// store fetches to build a frontier.
     pub fn node_ids(size: u64) -> Vec<NodeId> {
@@ -49,16 +60,25 @@ impl Frontier {
 
     /// Appends a leaf hash (see [`crate::leaf_hash`]).
     pub fn push(&mut self, leaf_hash: Hash) {
+        self.push_with(leaf_hash, |_, _| {});
+    }
+
+    /// Appends a leaf hash, calling `made` with each perfect node it completes, lowest
+    /// level first: the leaf, then one parent per pair it closes (what
+    /// [`crate::append_nodes`] returns for the same leaf).
+    pub fn push_with(&mut self, leaf_hash: Hash, mut made: impl FnMut(NodeId, Hash)) {
+        let mut id = NodeId::leaf(self.size);
         let mut hash = leaf_hash;
-        let mut size = self.size;
+        made(id, hash);
         // Each trailing one bit of the size is a complete left sibling that the new node
         // closes into its parent, as in a binary counter's carry.
-        while size & 1 == 1 {
+        while id.index & 1 == 1 {
             let Some(left) = self.nodes.pop() else {
                 break;
             };
             hash = node_hash(&left, &hash);
-            size >>= 1;
+            id = NodeId::new(id.level + 1, id.index >> 1);
+            made(id, hash);
         }
         self.nodes.push(hash);
         self.size = self.size.saturating_add(1);

@@ -3,9 +3,77 @@
 
 use crate::hash::Hash;
 use crate::merkle::{
-    EMPTY_ROOT, MissingNodeError, NodeId, NodeSource, node_hash, range_hash, range_nodes,
-    split_point,
+    EMPTY_ROOT, MissingNodeError, NodeId, NodeSource, leaf_hash, node_hash, range_hash,
+    range_nodes, split_point,
 };
+
+/// The proof that the event `seq` is leaf `leaf_index` of the tree of `tree_size` leaves,
+/// as a store serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    pub seq: u64,
+    /// `seq - 1`.
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    /// The event's `hash` as stored now.
+    pub entry_hash: Hash,
+    /// `leaf_hash(&entry_hash)`: what [`verify_inclusion`] checks.
+    pub leaf_hash: Hash,
+    /// The audit path, lowest level first (RFC 9162 §2.1.3.1).
+    pub proof: Vec<Hash>,
+}
+
+/// The proof that the tree of `old_size` leaves is a prefix of the tree of `new_size`
+/// leaves (RFC 9162 §2.1.4.1), as a store serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    pub proof: Vec<Hash>,
+}
+
+impl InclusionProof {
+    /// The perfect nodes the proof of event `seq` in the tree of `tree_size` leaves reads
+    /// (`seq` 0 is in no tree).
+    pub fn node_ids(seq: u64, tree_size: u64) -> Result<Vec<NodeId>, ProofError> {
+        inclusion_proof_nodes(seq.wrapping_sub(1), tree_size)
+    }
+
+    /// The proof of event `seq`, whose stored hash is `entry_hash`, in the tree of
+    /// `tree_size` leaves, from `nodes` (a fetch of [`InclusionProof::node_ids`]).
+    pub fn from_nodes(
+        seq: u64,
+        tree_size: u64,
+        entry_hash: Hash,
+        nodes: &impl NodeSource,
+    ) -> Result<InclusionProof, ProofError> {
+        let leaf_index = seq.wrapping_sub(1);
+        Ok(InclusionProof {
+            proof: inclusion_proof(leaf_index, tree_size, nodes)?,
+            seq,
+            leaf_index,
+            tree_size,
+            entry_hash,
+            leaf_hash: leaf_hash(&entry_hash),
+        })
+    }
+}
+
+impl ConsistencyProof {
+    /// The proof from `old_size` to `new_size` leaves, from `nodes` (a fetch of
+    /// [`consistency_proof_nodes`]).
+    pub fn from_nodes(
+        old_size: u64,
+        new_size: u64,
+        nodes: &impl NodeSource,
+    ) -> Result<ConsistencyProof, ProofError> {
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            proof: consistency_proof(old_size, new_size, nodes)?,
+        })
+    }
+}
 
 /// Why a proof could not be produced, or did not verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -688,6 +688,48 @@ fn append_nodes_reads_only_the_root_nodes() {
 }
 
 #[test]
+fn extend_nodes_appends_a_run_of_events_from_the_stored_right_edge() {
+    // Leaf `i` is the event with `seq == i + 1`, whose entry hash is `entry(seq)`.
+    let entry = |seq: u64| Hash::from_bytes(Sha256::digest(seq.to_be_bytes()).into());
+    let all: Vec<Hash> = (1..=23).map(|seq| leaf_hash(&entry(seq))).collect();
+    let stored = store_nodes(&all);
+    let events: Vec<(u64, Hash)> = (6..=23).map(|seq| (seq, entry(seq))).collect();
+    let edge: HashMap<NodeId, Hash> = root_nodes(5)
+        .into_iter()
+        .map(|id| (id, stored[&id]))
+        .collect();
+    let mut nodes = edge.clone();
+    let created = extend_nodes(&mut nodes, 5, 23, &events).expect("extended");
+    let expected: Vec<(NodeId, Hash)> = stored
+        .iter()
+        .filter(|(id, _)| id.first_leaf() + id.leaf_count() > 5)
+        .map(|(id, hash)| (*id, *hash))
+        .collect();
+    let mut sorted = created.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected);
+    assert_eq!(root_from_nodes(23, &nodes), Ok(merkle_root(&all)));
+    // A missing event, at the start, inside or at the end, is named by its seq.
+    let outcomes: Vec<_> = [&events[1..], &[events[0], events[2]][..], &events[..3]]
+        .into_iter()
+        .map(|run| extend_nodes(&mut edge.clone(), 5, 23, run))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Err(ExtendError::MissingEvent { seq: 6 }),
+            Err(ExtendError::MissingEvent { seq: 7 }),
+            Err(ExtendError::MissingEvent { seq: 9 }),
+        ]
+    );
+    // Without the stored right edge, the first left sibling needed is missing.
+    assert_eq!(
+        extend_nodes(&mut HashMap::new(), 5, 23, &events),
+        Err(ExtendError::MissingNode(MissingNodeError(NodeId::leaf(4))))
+    );
+}
+
+#[test]
 fn append_nodes_names_the_missing_left_sibling() {
     let nodes: BTreeMap<NodeId, Hash> = BTreeMap::new();
     assert_eq!(
@@ -772,6 +814,54 @@ fn proofs_need_only_the_listed_nodes() {
             );
         }
     }
+}
+
+#[test]
+fn a_served_proof_is_of_event_seq_and_verifies() {
+    // Leaf `i` is the event with `seq == i + 1`, whose entry hash is `entry(seq)`.
+    let entry = |seq: u64| Hash::from_bytes(Sha256::digest(seq.to_be_bytes()).into());
+    let leaves: Vec<Hash> = (1..=13).map(|seq| leaf_hash(&entry(seq))).collect();
+    let all = store_nodes(&leaves);
+    let fetch = |ids: Vec<NodeId>| -> BTreeMap<NodeId, Hash> {
+        ids.into_iter().map(|id| (id, all[&id])).collect()
+    };
+    let root = merkle_root(&leaves[..11]);
+    for seq in 1..=11 {
+        let nodes = fetch(InclusionProof::node_ids(seq, 11).unwrap());
+        let served = InclusionProof::from_nodes(seq, 11, entry(seq), &nodes).unwrap();
+        assert_eq!(
+            (served.leaf_index, served.leaf_hash),
+            (seq - 1, leaves[seq as usize - 1])
+        );
+        assert_eq!(
+            verify_inclusion(
+                &served.leaf_hash,
+                served.leaf_index,
+                11,
+                &served.proof,
+                &root
+            ),
+            Ok(())
+        );
+    }
+    assert_eq!(
+        InclusionProof::node_ids(0, 11),
+        Err(ProofError::IndexOutOfRange {
+            index: u64::MAX,
+            tree_size: 11
+        })
+    );
+    let nodes = fetch(consistency_proof_nodes(4, 13).unwrap());
+    let served = ConsistencyProof::from_nodes(4, 13, &nodes).unwrap();
+    let (old_root, new_root) = (merkle_root(&leaves[..4]), merkle_root(&leaves));
+    assert_eq!(
+        verify_consistency(4, 13, &old_root, &new_root, &served.proof),
+        Ok(())
+    );
+    assert_eq!(
+        ConsistencyProof::from_nodes(4, 13, &BTreeMap::new()).map(|_| ()),
+        Err(ProofError::MissingNode(MissingNodeError(NodeId::new(2, 1))))
+    );
 }
 
 #[test]

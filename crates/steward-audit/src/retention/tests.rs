@@ -194,3 +194,51 @@ fn a_frontier_grows_like_the_whole_tree() {
     }
     assert_eq!(Frontier::from_nodes(3, vec![Hash::ZERO]), None);
 }
+
+#[test]
+fn a_frontier_names_the_nodes_it_makes_and_loads_from_a_store() {
+    let mut tree = MemoryTree::default();
+    let mut frontier = Frontier::default();
+    let mut made = std::collections::BTreeMap::new();
+    for i in 0..70u8 {
+        let leaf = leaf_hash(&Hash::from_bytes([i; 32]));
+        let expected = crate::merkle::append_nodes(&tree, tree.size(), leaf).expect("nodes");
+        tree.push(leaf);
+        let mut nodes = Vec::new();
+        frontier.push_with(leaf, |id, hash| nodes.push((id, hash)));
+        assert_eq!(nodes, expected, "leaf {i}");
+        made.extend(nodes);
+        assert_eq!(
+            Frontier::from_source(tree.size(), &made).as_ref(),
+            Ok(&frontier)
+        );
+    }
+    let first = Frontier::node_ids(70)[0];
+    made.remove(&first);
+    assert_eq!(
+        Frontier::from_source(70, &made),
+        Err(crate::merkle::MissingNodeError(first))
+    );
+}
+
+#[test]
+fn a_hold_names_its_subject_and_scope() {
+    let table: Vec<String> = [
+        HoldScope::Worker("w-1".to_owned()),
+        HoldScope::Permit("p-1".to_owned()),
+        HoldScope::Range {
+            first_seq: 2,
+            last_seq: 9,
+        },
+    ]
+    .iter()
+    .map(|scope| format!("{} {:?}", scope.to_json(), scope.subject()))
+    .collect();
+    expect![[r#"
+        [
+            "{\"worker_id\":\"w-1\"} Subject { task_id: None, worker_id: Some(\"w-1\"), permit_id: None }",
+            "{\"permit_id\":\"p-1\"} Subject { task_id: None, worker_id: None, permit_id: Some(\"p-1\") }",
+            "{\"first_seq\":2,\"last_seq\":9} Subject { task_id: None, worker_id: None, permit_id: None }",
+        ]
+    "#]].assert_debug_eq(&table);
+}

@@ -98,3 +98,41 @@ fn the_published_form_is_flat_and_round_trips() {
     let extra = text.replace("\"ts_ms\"", "\"extra\":1,\"ts_ms\"");
     assert!(serde_json::from_str::<PublishedCheckpoint>(&extra).is_err());
 }
+
+#[test]
+fn a_damaged_store_is_named_against_the_witness() {
+    let witnessed = Checkpoint {
+        tree_size: 8,
+        root_hash: Hash::ZERO,
+        ts_ms: 0,
+    };
+    let render = |error: WitnessError| format!("{error}");
+    let mut vouched = WitnessError::unreadable(&witnessed, 9, 1, "audit merkle node `0/3`: gone");
+    vouched.vouched_up_to(4);
+    let table = [
+        render(WitnessError::cut_end(&witnessed, 5, 10)),
+        render(WitnessError::cut_end(&witnessed, 9, 10)),
+        render(WitnessError::unreadable(
+            &witnessed,
+            6,
+            7,
+            "audit event `7`: missing",
+        )),
+        render(WitnessError::unreadable(
+            &witnessed,
+            0,
+            1,
+            "audit merkle node `0/0`: gone",
+        )),
+        render(vouched),
+    ];
+    expect![[r#"
+        [
+            "truncated from seq 6: the Merkle tree covers 10 events, but the trail ends at seq 5: events 6 to 10 were removed",
+            "inconsistent from seq 10: the Merkle tree covers 10 events, but the trail ends at seq 9: events 10 to 10 were removed",
+            "truncated from seq 7: the tree cannot be read: audit event `7`: missing",
+            "inconsistent from seq 1: the tree cannot be read: audit merkle node `0/0`: gone",
+            "inconsistent from seq 5: the tree cannot be read: audit merkle node `0/3`: gone; events 1 to 4 match the signed checkpoint of that size, signed no later than the witnessed one",
+        ]
+    "#]].assert_debug_eq(&table);
+}
