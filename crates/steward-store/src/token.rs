@@ -244,7 +244,7 @@ impl Store {
         let cache = self.cache_answers().then_some(&self.shared.tokens);
         // Read before the database: an answer read after a change committed is tagged
         // with an epoch at or before that change's, so it is never used after it.
-        let epoch = self.shared.epoch();
+        let epoch = self.shared.auth_epoch();
         if let Some(hit) = cache.and_then(|cache| cache.get(&secret_hash, epoch, now)) {
             self.touch_if_due(
                 cache,
