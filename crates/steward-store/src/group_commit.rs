@@ -323,7 +323,7 @@ pub(crate) async fn insert(
     let last_seq = seq_i64(last.seq)?;
     if let TxConn::SqliteWriter(writer) = &mut tx.conn {
         let from_seq = seq_i64(from.seq)?;
-        let mut written = 0;
+        let (mut written, mut counted_twice) = (0u64, 0u64);
         let mut start = 0;
         while start < events.len() {
             let size = chunk(events.len() - start);
@@ -351,7 +351,7 @@ pub(crate) async fn insert(
             query.push_values(rows, |mut row, ((event, link), seq)| {
                 bind_event(&mut row, event, link, *seq, "");
                 if std::mem::take(&mut guard) {
-                    row.push_unseparated("CASE WHEN changes() = 1 THEN ")
+                    row.push("CASE WHEN changes() = 1 THEN ")
                         .push_bind_unseparated(link.hash.as_bytes().as_slice())
                         .push_unseparated(" END");
                 } else {
@@ -360,6 +360,8 @@ pub(crate) async fn insert(
             });
             if end && commit {
                 query.push("; COMMIT");
+                // SQLite reports for a COMMIT the changes of the last INSERT before it.
+                counted_twice = size as u64;
             }
             written += match query.build().execute(&mut **writer).await {
                 Ok(done) => done.rows_affected(),
@@ -376,7 +378,7 @@ pub(crate) async fn insert(
         if commit {
             writer.open = false;
         }
-        let expected = u64::try_from(events.len()).map_or(u64::MAX, |n| n + 1);
+        let expected = (events.len() as u64 + 1).saturating_add(counted_twice);
         if written != expected {
             return Err(head_moved(from));
         }
