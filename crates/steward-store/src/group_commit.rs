@@ -32,8 +32,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use sqlx::{QueryBuilder, Sqlite};
 use sqlx::types::Json;
+use sqlx::{QueryBuilder, Sqlite};
 use steward_audit::{AuditEntry, Hash, PreparedBody};
 use tokio::sync::{mpsc, oneshot};
 

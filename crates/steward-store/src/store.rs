@@ -505,8 +505,7 @@ impl Store {
                 if slot.conn.is_none() {
                     slot.conn = Some(self.open_writer(&slot).await?);
                 }
-                let Ok(mut conn) = OwnedMutexGuard::try_map(slot, |slot| slot.conn.as_mut())
-                else {
+                let Ok(mut conn) = OwnedMutexGuard::try_map(slot, |slot| slot.conn.as_mut()) else {
                     return Err(sqlx::Error::PoolClosed.into());
                 };
                 roll_back_if_left_open(&mut conn, &self.shared).await;

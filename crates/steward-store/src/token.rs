@@ -65,9 +65,10 @@ pub fn hash(secret: &str) -> [u8; 32] {
 }
 
 /// Authentication answers kept in memory on SQLite, where this process makes every
-/// write: an answer is used only at the write epoch it was read at (any write
-/// transaction since, a revocation, a disabled principal, moves the epoch) and while its
-/// token has not expired. Unknown secrets are never kept.
+/// write: an answer is used only at the authentication epoch it was read at (any write
+/// transaction since that changed `tokens` or `principals`, such as a revocation or a
+/// disabled principal, moves it) and while its token has not expired. Unknown secrets
+/// are never kept.
 #[derive(Debug, Default)]
 pub(crate) struct AuthCache(Mutex<HashMap<[u8; 32], CachedAuth>>);
 
@@ -227,9 +228,9 @@ impl Store {
     /// say which, so a caller cannot leak it.
     ///
     /// One indexed read by the secret's hash; none on SQLite when the answer is in memory
-    /// from an earlier read at the current write epoch (see [`AuthCache`]: any write
-    /// transaction of this process, such as a revocation, makes every kept answer
-    /// stale). `last_used_at` is written only when it is
+    /// from an earlier read at the current authentication epoch (see [`AuthCache`]: any
+    /// write transaction of this process that changes a token or a principal, such as a
+    /// revocation, makes every kept answer stale). `last_used_at` is written only when it is
     /// older than [`LAST_USED_GRANULARITY_MS`], in its own statement, best effort: a
     /// failure to record use is logged and does not fail authentication. So at most one
     /// call per token per minute writes (and, on SQLite, may wait for the write lock);
