@@ -42,7 +42,7 @@ use crate::audit::{
     write_head,
 };
 use crate::error::StoreError;
-use crate::store::{Store, Tx, TxConn, on_tx};
+use crate::store::{Store, Tx, TxConn, WriterTx, on_tx};
 
 /// The most events one transaction commits. Also bounds the work a caller waits behind.
 pub const MAX_BATCH: usize = 1024;
@@ -322,6 +322,9 @@ pub(crate) async fn insert(
         .collect::<Result<Vec<_>, _>>()?;
     let last_seq = seq_i64(last.seq)?;
     if let TxConn::SqliteWriter(writer) = &mut tx.conn {
+        // A writer is queued: begin its transaction in this round trip (it takes the
+        // connection over in `Store::begin`).
+        let begin_next = commit && writer.writers_queued();
         let from_seq = seq_i64(from.seq)?;
         let (mut written, mut counted_twice) = (0u64, 0u64);
         let mut start = 0;
@@ -360,23 +363,29 @@ pub(crate) async fn insert(
             });
             if end && commit {
                 query.push("; COMMIT");
-                // SQLite reports for a COMMIT the changes of the last INSERT before it.
+                // SQLite reports for a COMMIT (and a BEGIN) the changes of the last INSERT
+                // before it.
                 counted_twice = size as u64;
-            }
-            written += match query.build().execute(&mut **writer).await {
-                Ok(done) => done.rows_affected(),
-                // The guard's NULL hash: the update found another head.
-                Err(sqlx::Error::Database(error))
-                    if first && error.message().contains("audit_events.hash") =>
-                {
-                    return Err(head_moved(from));
+                if begin_next {
+                    query.push("; BEGIN IMMEDIATE");
+                    counted_twice *= 2;
                 }
-                Err(error) => return Err(error.into()),
+            }
+            let result = query.build().execute(&mut **writer).await;
+            written += match result {
+                Ok(done) => done.rows_affected(),
+                Err(error) if end && begin_next => {
+                    return committed_anyway(writer, error, last_seq, &last.hash, from).await;
+                }
+                Err(error) => return Err(audit_write_error(error, first, from)),
             };
             start += size;
         }
         if commit {
             writer.open = false;
+            if begin_next {
+                writer.begun_next();
+            }
         }
         let expected = (events.len() as u64 + 1).saturating_add(counted_twice);
         if written != expected {
@@ -406,6 +415,42 @@ pub(crate) async fn insert(
     }
     write_head(tx, from, last_seq, &last.hash).await?;
     Ok(false)
+}
+
+/// An audit write's failure: the guard's `NULL` hash (in the first statement) means the
+/// head update found another head.
+fn audit_write_error(error: sqlx::Error, first: bool, from: AuditHead) -> StoreError {
+    match error {
+        sqlx::Error::Database(error) if first && error.message().contains("audit_events.hash") => {
+            head_moved(from)
+        }
+        error => error.into(),
+    }
+}
+
+/// `…; COMMIT; BEGIN IMMEDIATE` failed: which statement did? Still in the transaction
+/// (a `ROLLBACK` succeeds, and ends it), the commit did not happen. Otherwise either the
+/// commit happened and only the next `BEGIN` failed, or SQLite rolled back on its own:
+/// the head row says which, since only this transaction moves it to `(seq, hash)`.
+async fn committed_anyway(
+    writer: &mut WriterTx,
+    error: sqlx::Error,
+    seq: i64,
+    hash: &Hash,
+    from: AuditHead,
+) -> Result<bool, StoreError> {
+    writer.open = false;
+    if sqlx::query("ROLLBACK").execute(&mut **writer).await.is_ok() {
+        return Err(audit_write_error(error, true, from));
+    }
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut **writer)
+            .await?;
+    match head {
+        Some((at, at_hash)) if at == seq && at_hash == hash.as_bytes() => Ok(true),
+        _ => Err(audit_write_error(error, true, from)),
+    }
 }
 
 /// The size of the next INSERT for `remaining` rows: the largest of [`CHUNKS`] that fits.

@@ -67,6 +67,12 @@ pub(crate) struct Shared {
     /// A write transaction on the writer connection was dropped open: the next holder
     /// of the writer queue rolls it back first.
     writer_open: AtomicBool,
+    /// The last write transaction committed with `COMMIT; BEGIN IMMEDIATE` because a
+    /// writer was queued: the writer connection is in a fresh transaction, which the next
+    /// holder of the writer queue takes over (or, if none comes, rolls back).
+    writer_begun: AtomicBool,
+    /// Callers of [`Store::begin`] queued for the writer queue.
+    writers_queued: std::sync::atomic::AtomicUsize,
     /// Authentication answers by secret hash, valid at their `auth_epoch`.
     pub(crate) tokens: crate::token::AuthCache,
     /// `authz_versions` answers, valid at their epoch.
@@ -246,6 +252,16 @@ impl std::ops::DerefMut for WriterTx {
 }
 
 impl WriterTx {
+    /// Whether another writer is queued for the writer queue now.
+    pub(crate) fn writers_queued(&self) -> bool {
+        self.shared.writers_queued.load(Ordering::SeqCst) > 0
+    }
+
+    /// This transaction committed and began the next one in the same round trip.
+    pub(crate) fn begun_next(&self) {
+        self.shared.writer_begun.store(true, Ordering::SeqCst);
+    }
+
     async fn finish(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
         self.conn.execute(statement).await?;
         self.open = false;
@@ -278,6 +294,46 @@ async fn roll_back_if_left_open(conn: &mut SqliteConnection, shared: &Shared) {
     if shared.writer_open.swap(false, Ordering::SeqCst) {
         // Fails only if SQLite rolled back already (after an I/O error).
         let _ = conn.execute("ROLLBACK").await;
+    }
+}
+
+/// A caller of [`Store::begin`] waiting for the writer queue. One that stops waiting
+/// (its future dropped) may leave a transaction begun for it: a task then takes the
+/// queue and ends that transaction unless a later writer took it over.
+struct Queued {
+    shared: Arc<Shared>,
+    queue: Arc<tokio::sync::Mutex<WriterSlot>>,
+    acquired: bool,
+}
+
+impl Queued {
+    fn new(shared: &Arc<Shared>, queue: &Arc<tokio::sync::Mutex<WriterSlot>>) -> Queued {
+        shared.writers_queued.fetch_add(1, Ordering::SeqCst);
+        Queued {
+            shared: shared.clone(),
+            queue: queue.clone(),
+            acquired: false,
+        }
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.shared.writers_queued.fetch_sub(1, Ordering::SeqCst);
+        if self.acquired {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (queue, shared) = (self.queue.clone(), self.shared.clone());
+            runtime.spawn(async move {
+                let mut slot = queue.lock_owned().await;
+                if let Some(conn) = slot.conn.as_mut()
+                    && shared.writer_begun.swap(false, Ordering::SeqCst)
+                {
+                    let _ = conn.execute("ROLLBACK").await;
+                }
+            });
+        }
     }
 }
 
@@ -491,7 +547,10 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(pool) => {
+                let mut queued = Queued::new(&self.shared, &self.writer);
                 let mut slot = self.writer.clone().lock_owned().await;
+                queued.acquired = true;
+                drop(queued);
                 if slot.options.is_none() {
                     return Ok(Tx {
                         conn: TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
@@ -503,6 +562,8 @@ impl Store {
                     return Err(sqlx::Error::PoolClosed.into());
                 }
                 if slot.conn.is_none() {
+                    self.shared.writer_begun.store(false, Ordering::SeqCst);
+                    self.shared.writer_open.store(false, Ordering::SeqCst);
                     slot.conn = Some(self.open_writer(&slot).await?);
                 }
                 let Ok(mut conn) = OwnedMutexGuard::try_map(slot, |slot| slot.conn.as_mut()) else {
@@ -510,7 +571,9 @@ impl Store {
                 };
                 roll_back_if_left_open(&mut conn, &self.shared).await;
                 self.shared.auth_touched.store(false, Ordering::SeqCst);
-                conn.execute("BEGIN IMMEDIATE").await?;
+                if !self.shared.writer_begun.swap(false, Ordering::SeqCst) {
+                    conn.execute("BEGIN IMMEDIATE").await?;
+                }
                 let writer = WriterTx {
                     conn,
                     open: true,
