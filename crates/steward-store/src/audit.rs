@@ -201,7 +201,7 @@ pub(crate) async fn append_prepared(
     tx: &mut Tx<'_>,
     events: &[&Prepared],
 ) -> Result<Vec<Link>, StoreError> {
-    flush(tx).await?;
+    flush(tx, false).await?;
     let head = pending(tx).await?.head;
     let mut links = Vec::with_capacity(events.len());
     let mut prev_hash = head.hash;
@@ -215,7 +215,7 @@ pub(crate) async fn append_prepared(
         });
         prev_hash = hash;
     }
-    write(tx, head, events, &links).await?;
+    write(tx, head, events, &links, false).await?;
     if let (Some(pending), Some(last)) = (pending_mut(tx), links.last()) {
         let last = AuditHead {
             seq: last.seq,
@@ -228,23 +228,24 @@ pub(crate) async fn append_prepared(
 }
 
 /// Writes the events the transaction appended and not yet written (called by
-/// [`Tx::commit`]).
-pub(crate) async fn flush(tx: &mut Tx<'_>) -> Result<(), StoreError> {
+/// [`Tx::commit`], with `commit`: on SQLite's writer connection the same round trip
+/// then commits). Returns whether it committed.
+pub(crate) async fn flush(tx: &mut Tx<'_>, commit: bool) -> Result<bool, StoreError> {
     let Some(pending) = pending_mut(tx) else {
-        return Ok(());
+        return Ok(false);
     };
     if pending.events.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let from = pending.written;
     let events = std::mem::take(&mut pending.events);
     let links = std::mem::take(&mut pending.links);
     let refs: Vec<&Prepared> = events.iter().collect();
-    write(tx, from, &refs, &links).await?;
+    let committed = write(tx, from, &refs, &links, commit).await?;
     if let Some(pending) = pending_mut(tx) {
         pending.written = pending.head;
     }
-    Ok(())
+    Ok(committed)
 }
 
 fn pending_mut<'t>(tx: &'t mut Tx<'_>) -> Option<&'t mut Pending> {
@@ -258,8 +259,9 @@ async fn write(
     from: AuditHead,
     events: &[&Prepared],
     links: &[Link],
-) -> Result<(), StoreError> {
-    let result = crate::group_commit::insert(tx, from, events, links).await;
+    commit: bool,
+) -> Result<bool, StoreError> {
+    let result = crate::group_commit::insert(tx, from, events, links, commit).await;
     if result.is_err()
         && let Some(writer) = &tx._writer
     {
@@ -535,7 +537,7 @@ const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 /// parameter becomes `json` only by a cast); nothing on SQLite, where it is TEXT.
 pub(crate) fn data_cast(tx: &Tx<'_>) -> &'static str {
     match tx.conn {
-        TxConn::Sqlite(_) => "",
+        TxConn::Sqlite(_) | TxConn::SqliteWriter(_) => "",
         TxConn::Postgres(_) => "::json",
     }
 }
@@ -576,13 +578,18 @@ pub(crate) async fn write_head(
         .rows_affected()
     });
     if moved != 1 {
-        return Err(StoreError::corrupt(
-            "audit head",
-            from.seq,
-            "the head moved outside this process's writer; nothing was appended",
-        ));
+        return Err(head_moved(from));
     }
     Ok(())
+}
+
+/// The head is no longer `from`: something outside this process's writer appended.
+pub(crate) fn head_moved(from: AuditHead) -> StoreError {
+    StoreError::corrupt(
+        "audit head",
+        from.seq,
+        "the head moved outside this process's writer; nothing was appended",
+    )
 }
 
 pub(crate) fn seq_i64(seq: u64) -> Result<i64, StoreError> {

@@ -32,16 +32,17 @@
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use sqlx::QueryBuilder;
 use sqlx::types::Json;
+use sqlx::{QueryBuilder, Sqlite};
 use steward_audit::{AuditEntry, Hash, PreparedBody};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{
-    AuditHead, INSERT_EVENTS, NewEvent, append_prepared, data_cast, seq_i64, take_head, write_head,
+    AuditHead, INSERT_EVENTS, NewEvent, append_prepared, data_cast, head_moved, seq_i64, take_head,
+    write_head,
 };
 use crate::error::StoreError;
-use crate::store::{Store, Tx, on_tx};
+use crate::store::{Store, Tx, TxConn, WriterTx, on_tx};
 
 /// The most events one transaction commits. Also bounds the work a caller waits behind.
 pub const MAX_BATCH: usize = 1024;
@@ -298,29 +299,104 @@ async fn commit_batch(store: &Store, events: &[&Prepared]) -> Result<Vec<Link>, 
 /// The rows of `events` at `links`, in [`CHUNKS`]-sized INSERTs, then the head update
 /// from `from` to the last link. Every audit write goes through here: the group
 /// committer's batches and the events a use case's transaction appended.
+///
+/// On SQLite's writer connection the statements go in as few round trips as there are
+/// chunks: the head update leads the first chunk (whose first row's hash is `NULL`, which
+/// the table refuses, unless the update moved the head: the guard aborts before anything
+/// is written), and with `commit` the last chunk ends with `COMMIT`. Returns whether it
+/// committed.
 pub(crate) async fn insert(
     tx: &mut Tx<'_>,
     from: AuditHead,
     events: &[&Prepared],
     links: &[Link],
-) -> Result<(), StoreError> {
+    commit: bool,
+) -> Result<bool, StoreError> {
     let last = match links.last() {
         Some(last) => *last,
-        None => return Ok(()),
+        None => return Ok(false),
     };
     let seqs = links
         .iter()
         .map(|link| seq_i64(link.seq))
         .collect::<Result<Vec<_>, _>>()?;
     let last_seq = seq_i64(last.seq)?;
+    if let TxConn::SqliteWriter(writer) = &mut tx.conn {
+        // A writer is queued: begin its transaction in this round trip (it takes the
+        // connection over in `Store::begin`).
+        let begin_next = commit && writer.writers_queued();
+        let from_seq = seq_i64(from.seq)?;
+        let (mut written, mut counted_twice) = (0u64, 0u64);
+        let mut start = 0;
+        while start < events.len() {
+            let size = chunk(events.len() - start);
+            let (first, end) = (start == 0, start + size == events.len());
+            let mut query = QueryBuilder::<Sqlite>::new("");
+            if first {
+                query.push("UPDATE audit_head SET seq = ");
+                query.push_bind(last_seq);
+                query.push(", hash = ");
+                query.push_bind(last.hash.as_bytes().as_slice());
+                query.push(" WHERE id = 1 AND seq = ");
+                query.push_bind(from_seq);
+                query.push(" AND hash = ");
+                query.push_bind(from.hash.as_bytes().as_slice());
+                query.push("; ");
+            }
+            query.push(INSERT_EVENTS);
+            query.push(" ");
+            let range = start..start + size;
+            let rows = events[range.clone()]
+                .iter()
+                .zip(&links[range.clone()])
+                .zip(&seqs[range]);
+            let mut guard = first;
+            query.push_values(rows, |mut row, ((event, link), seq)| {
+                bind_event(&mut row, event, link, *seq, "");
+                if std::mem::take(&mut guard) {
+                    row.push("CASE WHEN changes() = 1 THEN ")
+                        .push_bind_unseparated(link.hash.as_bytes().as_slice())
+                        .push_unseparated(" END");
+                } else {
+                    row.push_bind(link.hash.as_bytes().as_slice());
+                }
+            });
+            if end && commit {
+                query.push("; COMMIT");
+                // SQLite reports for a COMMIT (and a BEGIN) the changes of the last INSERT
+                // before it.
+                counted_twice = size as u64;
+                if begin_next {
+                    query.push("; BEGIN IMMEDIATE");
+                    counted_twice *= 2;
+                }
+            }
+            let result = query.build().execute(&mut **writer).await;
+            written += match result {
+                Ok(done) => done.rows_affected(),
+                Err(error) if end && begin_next => {
+                    return committed_anyway(writer, error, last_seq, &last.hash, from).await;
+                }
+                Err(error) => return Err(audit_write_error(error, first, from)),
+            };
+            start += size;
+        }
+        if commit {
+            writer.open = false;
+            if begin_next {
+                writer.begun_next();
+            }
+        }
+        let expected = (events.len() as u64 + 1).saturating_add(counted_twice);
+        if written != expected {
+            return Err(head_moved(from));
+        }
+        return Ok(commit);
+    }
     let data_cast = data_cast(tx);
     let mut start = 0;
     while start < events.len() {
-        let remaining = events.len() - start;
-        let size = CHUNKS
-            .into_iter()
-            .find(|&size| size <= remaining)
-            .unwrap_or(1);
+        let size = chunk(events.len() - start);
         let range = start..start + size;
         let rows = events[range.clone()]
             .iter()
@@ -330,25 +406,88 @@ pub(crate) async fn insert(
             let mut query = QueryBuilder::new(INSERT_EVENTS);
             query.push(" ");
             query.push_values(rows, |mut row, ((event, link), seq)| {
-                row.push_bind(*seq)
-                    .push_bind(event.event.ts_ms)
-                    .push_bind(event.event.event_type.as_str())
-                    .push_bind(event.event.actor.kind.as_str())
-                    .push_bind(event.event.actor.id.as_str())
-                    .push_bind(Json(&event.event.actor.roles))
-                    .push_bind(event.event.subject.task_id.as_deref())
-                    .push_bind(event.event.subject.worker_id.as_deref())
-                    .push_bind(event.event.subject.permit_id.as_deref())
-                    .push_bind(event.level.map(i64::from))
-                    .push_bind(event.data_text.as_str())
-                    .push_unseparated(data_cast)
-                    .push_bind(link.prev_hash.as_bytes().as_slice())
-                    .push_bind(link.hash.as_bytes().as_slice());
+                bind_event(&mut row, event, link, *seq, data_cast);
+                row.push_bind(link.hash.as_bytes().as_slice());
             });
             query.build().execute(&mut **conn).await?;
         });
         start += size;
     }
     write_head(tx, from, last_seq, &last.hash).await?;
-    Ok(())
+    Ok(false)
+}
+
+/// An audit write's failure: the guard's `NULL` hash (in the first statement) means the
+/// head update found another head.
+fn audit_write_error(error: sqlx::Error, first: bool, from: AuditHead) -> StoreError {
+    match error {
+        sqlx::Error::Database(error) if first && error.message().contains("audit_events.hash") => {
+            head_moved(from)
+        }
+        error => error.into(),
+    }
+}
+
+/// `…; COMMIT; BEGIN IMMEDIATE` failed: which statement did? Still in the transaction
+/// (a `ROLLBACK` succeeds, and ends it), the commit did not happen. Otherwise either the
+/// commit happened and only the next `BEGIN` failed, or SQLite rolled back on its own:
+/// the head row says which, since only this transaction moves it to `(seq, hash)`.
+async fn committed_anyway(
+    writer: &mut WriterTx,
+    error: sqlx::Error,
+    seq: i64,
+    hash: &Hash,
+    from: AuditHead,
+) -> Result<bool, StoreError> {
+    writer.open = false;
+    if sqlx::query("ROLLBACK").execute(&mut **writer).await.is_ok() {
+        return Err(audit_write_error(error, true, from));
+    }
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut **writer)
+            .await?;
+    match head {
+        Some((at, at_hash)) if at == seq && at_hash == hash.as_bytes() => Ok(true),
+        _ => Err(audit_write_error(error, true, from)),
+    }
+}
+
+/// The size of the next INSERT for `remaining` rows: the largest of [`CHUNKS`] that fits.
+fn chunk(remaining: usize) -> usize {
+    CHUNKS
+        .into_iter()
+        .find(|&size| size <= remaining)
+        .unwrap_or(1)
+}
+
+/// Binds an event's columns up to `prev_hash`; the caller binds `hash`.
+fn bind_event<'q, DB>(
+    row: &mut sqlx::query_builder::Separated<'_, 'q, DB, &'static str>,
+    event: &'q Prepared,
+    link: &'q Link,
+    seq: i64,
+    data_cast: &'static str,
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Json<&'q Vec<String>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    row.push_bind(seq)
+        .push_bind(event.event.ts_ms)
+        .push_bind(event.event.event_type.as_str())
+        .push_bind(event.event.actor.kind.as_str())
+        .push_bind(event.event.actor.id.as_str())
+        .push_bind(Json(&event.event.actor.roles))
+        .push_bind(event.event.subject.task_id.as_deref())
+        .push_bind(event.event.subject.worker_id.as_deref())
+        .push_bind(event.event.subject.permit_id.as_deref())
+        .push_bind(event.level.map(i64::from))
+        .push_bind(event.data_text.as_str())
+        .push_unseparated(data_cast)
+        .push_bind(link.prev_hash.as_bytes().as_slice());
 }

@@ -43,7 +43,7 @@ use rand::RngCore;
 use serde_json::{Map, Value, json};
 
 use crate::error::StoreError;
-use crate::store::{Backend, Store, Tx, TxConn, on_pool, on_tx};
+use crate::store::{Backend, Store, Tx, on_pool, on_tx};
 use steward_audit::AuditEntry;
 
 /// The member of an event's `data` that holds personal values.
@@ -311,12 +311,14 @@ impl Store {
         }
         let erased_now = erase_subject(&mut tx, id, now_ms).await?;
         if erased_now {
-            if let TxConn::Sqlite(tx) = &mut tx.conn {
+            if self.backend() == Backend::Sqlite {
                 // SQLite only (a pragma PostgreSQL lacks): overwritten names and labels
                 // must not linger in the file's free space.
-                sqlx::query("PRAGMA secure_delete = ON")
-                    .execute(&mut **tx)
-                    .await?;
+                on_tx!(tx, |conn| {
+                    sqlx::query("PRAGMA secure_delete = ON")
+                        .execute(&mut **conn)
+                        .await?;
+                });
             }
             let placeholder = format!("erased:{id}");
             // The databases' JSON builders differ; the review keeps only its id.

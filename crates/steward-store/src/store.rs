@@ -4,16 +4,18 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{ConnectOptions as _, Connection as _, Executor as _, Postgres, Sqlite, Transaction};
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::audit::{AuditHead, Pending};
 use crate::error::StoreError;
@@ -26,8 +28,9 @@ pub struct Store {
     /// instead of polling the file lock with SQLite's busy handler (which sleeps with
     /// growing back-off and gives long tail latencies under load); every store of the
     /// process on the same file shares one queue. Other processes on the same file still
-    /// meet the busy timeout. Unused on PostgreSQL.
-    pub(crate) writer: Arc<tokio::sync::Mutex<()>>,
+    /// meet the busy timeout. The queue holds the file's writer connection. Unused on
+    /// PostgreSQL.
+    pub(crate) writer: Arc<tokio::sync::Mutex<WriterSlot>>,
     /// The group committer of [`Store::record_event`], shared by every clone; its task
     /// ends when the last clone is dropped.
     pub(crate) committer: Arc<crate::group_commit::Committer>,
@@ -55,7 +58,22 @@ pub(crate) struct Shared {
     /// the database after the epoch was read, and every change since moved the epoch
     /// before its use case returned.
     epoch: AtomicU64,
-    /// Authentication answers by secret hash, valid at their epoch.
+    /// Advanced like `epoch`, but only after a write transaction that may have changed
+    /// `tokens` or `principals` (what authentication reads): the writer connection's
+    /// update hook sets `auth_touched` for each row it changes in those tables; a
+    /// transaction on any other connection counts as touching them.
+    auth_epoch: AtomicU64,
+    auth_touched: Arc<AtomicBool>,
+    /// A write transaction on the writer connection was dropped open: the next holder
+    /// of the writer queue rolls it back first.
+    writer_open: AtomicBool,
+    /// The last write transaction committed with `COMMIT; BEGIN IMMEDIATE` because a
+    /// writer was queued: the writer connection is in a fresh transaction, which the next
+    /// holder of the writer queue takes over (or, if none comes, rolls back).
+    writer_begun: AtomicBool,
+    /// Callers of [`Store::begin`] queued for the writer queue.
+    writers_queued: std::sync::atomic::AtomicUsize,
+    /// Authentication answers by secret hash, valid at their `auth_epoch`.
     pub(crate) tokens: crate::token::AuthCache,
     /// `authz_versions` answers, valid at their epoch.
     pub(crate) versions: crate::authorize::VersionCache,
@@ -67,7 +85,17 @@ impl Shared {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    fn advance_epoch(&self) {
+    /// The current epoch of what authentication reads; read it as [`Shared::epoch`].
+    pub(crate) fn auth_epoch(&self) -> u64 {
+        self.auth_epoch.load(Ordering::SeqCst)
+    }
+
+    /// After a write transaction: `touched_auth` when it may have changed `tokens` or
+    /// `principals`.
+    fn advance_epoch(&self, touched_auth: bool) {
+        if touched_auth {
+            self.auth_epoch.fetch_add(1, Ordering::SeqCst);
+        }
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -91,7 +119,7 @@ impl Shared {
     #[cfg(feature = "test-support")]
     pub(crate) fn forget(&self) {
         self.set_head(None);
-        self.advance_epoch();
+        self.advance_epoch(true);
     }
 
     /// A read of the committed head (outside any transaction) found `head`: when the
@@ -106,7 +134,7 @@ impl Shared {
         if cached.is_some_and(|cached| cached != head) {
             *cached = None;
             drop(cached);
-            self.advance_epoch();
+            self.advance_epoch(true);
         }
     }
 }
@@ -153,8 +181,14 @@ pub struct Tx<'c> {
 /// The write side of a [`Tx`].
 #[derive(Debug)]
 pub(crate) struct Writer {
-    /// SQLite: the in-process writer queue's guard, held until the transaction ends.
-    queue: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// SQLite on the pool (an in-memory database): the in-process writer queue's guard,
+    /// held until the transaction ends. On a file, [`WriterTx`] holds it.
+    _queue: Option<OwnedMutexGuard<WriterSlot>>,
+    /// SQLite, where this process knows the head and the epoch exactly.
+    sqlite: bool,
+    /// The transaction runs on the writer connection, whose update hook tells whether it
+    /// touched what authentication reads.
+    hooked: bool,
     shared: Arc<Shared>,
     /// The audit events this transaction appended, from its first append on.
     pub(crate) audit: Option<Pending>,
@@ -165,7 +199,11 @@ pub(crate) struct Writer {
 impl Writer {
     /// SQLite (the writer queue is held): the committed head this process knows.
     pub(crate) fn cached_head(&self) -> Option<AuditHead> {
-        self.queue.as_ref().and_then(|_| self.shared.cached_head())
+        if self.sqlite {
+            self.shared.cached_head()
+        } else {
+            None
+        }
     }
 
     /// After a failed audit write: the head is read from the database next time.
@@ -174,9 +212,136 @@ impl Writer {
     }
 }
 
+/// What the writer queue of a SQLite file guards: the one connection every write
+/// transaction of this process runs on, opened on first use.
+///
+/// Not a pooled connection: a pool pings a connection's thread each time it is returned
+/// and hands out whichever connection is idle; the writer keeps one connection (one
+/// thread, its statement cache warm) and pays one round trip for `BEGIN IMMEDIATE`
+/// and one for `COMMIT` (BENCHMARKS.md, "The write path").
+#[derive(Debug, Default)]
+pub(crate) struct WriterSlot {
+    /// How to open the connection; `None` for an in-memory database, whose only
+    /// connection is the pool's.
+    options: Option<SqliteConnectOptions>,
+    conn: Option<SqliteConnection>,
+}
+
+/// A write transaction on the writer connection, holding the writer queue. Dropped
+/// while open, it is rolled back before the next write transaction begins.
+#[derive(Debug)]
+pub(crate) struct WriterTx {
+    conn: OwnedMappedMutexGuard<WriterSlot, SqliteConnection>,
+    /// `BEGIN IMMEDIATE` ran and neither `COMMIT` nor `ROLLBACK` has succeeded.
+    pub(crate) open: bool,
+    queue: Arc<tokio::sync::Mutex<WriterSlot>>,
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for WriterTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriterTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl WriterTx {
+    /// Whether another writer is queued for the writer queue now.
+    pub(crate) fn writers_queued(&self) -> bool {
+        self.shared.writers_queued.load(Ordering::SeqCst) > 0
+    }
+
+    /// This transaction committed and began the next one in the same round trip.
+    pub(crate) fn begun_next(&self) {
+        self.shared.writer_begun.store(true, Ordering::SeqCst);
+    }
+
+    async fn finish(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
+        self.conn.execute(statement).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for WriterTx {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        // Whoever takes the queue next rolls back first: a task spawned now, so that the
+        // write lock is not kept until the next write, or the next write transaction.
+        self.shared.writer_open.store(true, Ordering::SeqCst);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (queue, shared) = (self.queue.clone(), self.shared.clone());
+            runtime.spawn(async move {
+                let mut slot = queue.lock_owned().await;
+                if let Some(conn) = slot.conn.as_mut() {
+                    roll_back_if_left_open(conn, &shared).await;
+                }
+            });
+        }
+    }
+}
+
+/// Rolls back the transaction a dropped [`WriterTx`] left open on `conn`, if any.
+async fn roll_back_if_left_open(conn: &mut SqliteConnection, shared: &Shared) {
+    if shared.writer_open.swap(false, Ordering::SeqCst) {
+        // Fails only if SQLite rolled back already (after an I/O error).
+        let _ = conn.execute("ROLLBACK").await;
+    }
+}
+
+/// A caller of [`Store::begin`] waiting for the writer queue. One that stops waiting
+/// (its future dropped) may leave a transaction begun for it: a task then takes the
+/// queue and ends that transaction unless a later writer took it over.
+struct Queued {
+    shared: Arc<Shared>,
+    queue: Arc<tokio::sync::Mutex<WriterSlot>>,
+    acquired: bool,
+}
+
+impl Queued {
+    fn new(shared: &Arc<Shared>, queue: &Arc<tokio::sync::Mutex<WriterSlot>>) -> Queued {
+        shared.writers_queued.fetch_add(1, Ordering::SeqCst);
+        Queued {
+            shared: shared.clone(),
+            queue: queue.clone(),
+            acquired: false,
+        }
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.shared.writers_queued.fetch_sub(1, Ordering::SeqCst);
+        if self.acquired {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (queue, shared) = (self.queue.clone(), self.shared.clone());
+            runtime.spawn(async move {
+                let mut slot = queue.lock_owned().await;
+                if let Some(conn) = slot.conn.as_mut()
+                    && shared.writer_begun.swap(false, Ordering::SeqCst)
+                {
+                    let _ = conn.execute("ROLLBACK").await;
+                }
+            });
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum TxConn<'c> {
     Sqlite(Transaction<'c, Sqlite>),
+    /// SQLite on a file: a write transaction on the writer connection.
+    SqliteWriter(WriterTx),
     Postgres(Transaction<'c, Postgres>),
 }
 
@@ -207,6 +372,7 @@ macro_rules! on_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
         match &mut $tx.conn {
             $crate::store::TxConn::Sqlite($c) => $body,
+            $crate::store::TxConn::SqliteWriter($c) => $body,
             $crate::store::TxConn::Postgres($c) => $body,
         }
     };
@@ -216,12 +382,16 @@ pub(crate) use on_tx;
 /// The writer queue and writer state of every SQLite file open in this process, so that
 /// stores opened on one file (a second instance in tests) queue together and share one
 /// exact audit head and write epoch. Entries die with the last store of their file.
-type FileWriters = HashMap<PathBuf, (Weak<tokio::sync::Mutex<()>>, Weak<Shared>)>;
+type FileWriters = HashMap<PathBuf, (Weak<tokio::sync::Mutex<WriterSlot>>, Weak<Shared>)>;
 static FILE_WRITERS: Mutex<Option<FileWriters>> = Mutex::new(None);
 
 /// The writer queue and state of the SQLite file at `path` (created by now), shared with
-/// every other store of this process on the same file.
-fn file_writer(path: &Path) -> (Arc<tokio::sync::Mutex<()>>, Arc<Shared>) {
+/// every other store of this process on the same file; a new queue opens its writer
+/// connection with `options`.
+fn file_writer(
+    path: &Path,
+    options: &SqliteConnectOptions,
+) -> (Arc<tokio::sync::Mutex<WriterSlot>>, Arc<Shared>) {
     let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let mut files = FILE_WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
     let files = files.get_or_insert_with(HashMap::new);
@@ -231,7 +401,11 @@ fn file_writer(path: &Path) -> (Arc<tokio::sync::Mutex<()>>, Arc<Shared>) {
     {
         return (writer, shared);
     }
-    let (writer, shared) = (Arc::default(), Arc::default());
+    let writer = Arc::new(tokio::sync::Mutex::new(WriterSlot {
+        options: Some(options.clone()),
+        conn: None,
+    }));
+    let shared = Arc::<Shared>::default();
     files.insert(key, (Arc::downgrade(&writer), Arc::downgrade(&shared)));
     (writer, shared)
 }
@@ -298,7 +472,7 @@ impl Store {
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?
         } else {
             // No ping before each acquire: a file connection cannot drop like a socket, and
@@ -306,13 +480,13 @@ impl Store {
             // read (without it `POST /v1/authorize` serves 18 % more, BENCHMARKS.md).
             SqlitePoolOptions::new()
                 .test_before_acquire(false)
-                .connect_with(options.journal_mode(SqliteJournalMode::Wal))
+                .connect_with(options.clone().journal_mode(SqliteJournalMode::Wal))
                 .await?
         };
         let (writer, shared) = if in_memory {
             (Arc::default(), Arc::default())
         } else {
-            file_writer(&filename)
+            file_writer(&filename, &options.journal_mode(SqliteJournalMode::Wal))
         };
         Ok(Store {
             pool: Pool::Sqlite(pool),
@@ -373,24 +547,74 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(pool) => {
-                let queue = self.writer.clone().lock_owned().await;
+                let mut queued = Queued::new(&self.shared, &self.writer);
+                let mut slot = self.writer.clone().lock_owned().await;
+                queued.acquired = true;
+                drop(queued);
+                if slot.options.is_none() {
+                    return Ok(Tx {
+                        conn: TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+                        _writer: Some(self.writer_state(Some(slot), false)),
+                        rehearsal: self.is_rehearsal(),
+                    });
+                }
+                if pool.is_closed() {
+                    return Err(sqlx::Error::PoolClosed.into());
+                }
+                if slot.conn.is_none() {
+                    self.shared.writer_begun.store(false, Ordering::SeqCst);
+                    self.shared.writer_open.store(false, Ordering::SeqCst);
+                    slot.conn = Some(self.open_writer(&slot).await?);
+                }
+                let Ok(mut conn) = OwnedMutexGuard::try_map(slot, |slot| slot.conn.as_mut()) else {
+                    return Err(sqlx::Error::PoolClosed.into());
+                };
+                roll_back_if_left_open(&mut conn, &self.shared).await;
+                self.shared.auth_touched.store(false, Ordering::SeqCst);
+                if !self.shared.writer_begun.swap(false, Ordering::SeqCst) {
+                    conn.execute("BEGIN IMMEDIATE").await?;
+                }
+                let writer = WriterTx {
+                    conn,
+                    open: true,
+                    queue: self.writer.clone(),
+                    shared: self.shared.clone(),
+                };
                 Tx {
-                    conn: TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-                    _writer: Some(self.writer_state(Some(queue))),
+                    conn: TxConn::SqliteWriter(writer),
+                    _writer: Some(self.writer_state(None, true)),
                     rehearsal: self.is_rehearsal(),
                 }
             }
             Pool::Postgres(pool) => Tx {
                 conn: TxConn::Postgres(pool.begin().await?),
-                _writer: Some(self.writer_state(None)),
+                _writer: Some(self.writer_state(None, false)),
                 rehearsal: self.is_rehearsal(),
             },
         })
     }
 
-    fn writer_state(&self, queue: Option<tokio::sync::OwnedMutexGuard<()>>) -> Writer {
+    /// Opens the writer connection of a SQLite file, with an update hook that records
+    /// whether a transaction changed what authentication reads.
+    async fn open_writer(&self, slot: &WriterSlot) -> Result<SqliteConnection, StoreError> {
+        let Some(options) = &slot.options else {
+            return Err(sqlx::Error::PoolClosed.into());
+        };
+        let mut conn = options.connect().await?;
+        let touched = self.shared.auth_touched.clone();
+        conn.lock_handle().await?.set_update_hook(move |change| {
+            if matches!(change.table, "tokens" | "principals") {
+                touched.store(true, Ordering::SeqCst);
+            }
+        });
+        Ok(conn)
+    }
+
+    fn writer_state(&self, queue: Option<OwnedMutexGuard<WriterSlot>>, hooked: bool) -> Writer {
         Writer {
-            queue,
+            sqlite: queue.is_some() || hooked,
+            _queue: queue,
+            hooked,
             shared: self.shared.clone(),
             audit: None,
             audit_only: false,
@@ -400,7 +624,14 @@ impl Store {
     /// Waits for checked-out connections to come back and closes the pool. Other clones
     /// of this store stop working too.
     pub async fn close(&self) {
-        on_pool!(self.pool, |pool| pool.close().await)
+        on_pool!(self.pool, |pool| pool.close().await);
+        if let Pool::Sqlite(_) = &self.pool {
+            let conn = self.writer.lock().await.conn.take();
+            if let Some(conn) = conn {
+                // Closing only checkpoints and frees; nothing is left to fail.
+                let _ = conn.close().await;
+            }
+        }
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -439,7 +670,7 @@ impl Tx<'_> {
     /// the write transaction already holds the database's write lock (`BEGIN IMMEDIATE`).
     pub(crate) fn for_update(&self) -> &'static str {
         match self.conn {
-            TxConn::Sqlite(_) => "",
+            TxConn::Sqlite(_) | TxConn::SqliteWriter(_) => "",
             TxConn::Postgres(_) => " FOR UPDATE",
         }
     }
@@ -449,7 +680,7 @@ impl Tx<'_> {
     /// [`Tx::for_update`].
     pub(crate) fn for_share(&self) -> &'static str {
         match self.conn {
-            TxConn::Sqlite(_) => "",
+            TxConn::Sqlite(_) | TxConn::SqliteWriter(_) => "",
             TxConn::Postgres(_) => " FOR SHARE",
         }
     }
@@ -458,7 +689,7 @@ impl Tx<'_> {
     /// only the rows of one of its tables; nothing on SQLite.
     pub(crate) fn for_update_of(&self, alias: &str) -> String {
         match self.conn {
-            TxConn::Sqlite(_) => String::new(),
+            TxConn::Sqlite(_) | TxConn::SqliteWriter(_) => String::new(),
             TxConn::Postgres(_) => format!(" FOR UPDATE OF {alias}"),
         }
     }
@@ -472,18 +703,23 @@ impl Tx<'_> {
     }
 
     /// Writes the audit events appended in this transaction (one multi-row insert, one
-    /// head update), then commits. SQLite: after the commit, and before the writer queue
+    /// head update; on SQLite's writer connection in the commit's round trip), then
+    /// commits. SQLite: after the commit, and before the writer queue
     /// is released, the in-memory head becomes the transaction's last event, and the
     /// write epoch advances (also when the commit failed: it may have changed rows).
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        crate::audit::flush(&mut self).await?;
+        let committed = crate::audit::flush(&mut self, true).await?;
         let Tx { conn, _writer, .. } = self;
-        let result = match conn {
-            TxConn::Sqlite(tx) => tx.commit().await,
-            TxConn::Postgres(tx) => tx.commit().await,
+        // The writer connection goes back to the queue only after the head and the epoch
+        // are updated (when `_on_writer` drops).
+        let (result, _on_writer) = match conn {
+            TxConn::Sqlite(tx) => (tx.commit().await, None),
+            TxConn::SqliteWriter(writer) if committed => (Ok(()), Some(writer)),
+            TxConn::SqliteWriter(mut writer) => (writer.finish("COMMIT").await, Some(writer)),
+            TxConn::Postgres(tx) => (tx.commit().await, None),
         };
         if let Some(writer) = _writer {
-            if writer.queue.is_some() {
+            if writer.sqlite {
                 match (&result, &writer.audit) {
                     (Ok(()), Some(pending)) => writer.shared.set_head(Some(pending.head())),
                     (Ok(()), None) => {}
@@ -491,7 +727,9 @@ impl Tx<'_> {
                 }
             }
             if !writer.audit_only {
-                writer.shared.advance_epoch();
+                let touched_auth =
+                    !writer.hooked || writer.shared.auth_touched.load(Ordering::SeqCst);
+                writer.shared.advance_epoch(touched_auth);
             }
         }
         Ok(result?)
@@ -500,6 +738,7 @@ impl Tx<'_> {
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self.conn {
             TxConn::Sqlite(tx) => tx.rollback().await?,
+            TxConn::SqliteWriter(mut writer) => writer.finish("ROLLBACK").await?,
             TxConn::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())

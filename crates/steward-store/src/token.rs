@@ -66,9 +66,10 @@ pub fn hash(secret: &str) -> [u8; 32] {
 }
 
 /// Authentication answers kept in memory on SQLite, where this process makes every
-/// write: an answer is used only at the write epoch it was read at (any write
-/// transaction since, a revocation, a disabled principal, moves the epoch) and while its
-/// token has not expired. Unknown secrets are never kept.
+/// write: an answer is used only at the authentication epoch it was read at (any write
+/// transaction since that changed `tokens` or `principals`, such as a revocation or a
+/// disabled principal, moves it) and while its token has not expired. Unknown secrets
+/// are never kept.
 #[derive(Debug, Default)]
 pub(crate) struct AuthCache(Mutex<HashMap<[u8; 32], CachedAuth>>);
 
@@ -242,9 +243,9 @@ impl Store {
     /// say which, so a caller cannot leak it.
     ///
     /// One indexed read by the secret's hash; none on SQLite when the answer is in memory
-    /// from an earlier read at the current write epoch (see [`AuthCache`]: any write
-    /// transaction of this process, such as a revocation, makes every kept answer
-    /// stale). `last_used_at` is written only when it is
+    /// from an earlier read at the current authentication epoch (see [`AuthCache`]: any
+    /// write transaction of this process that changes a token or a principal, such as a
+    /// revocation, makes every kept answer stale). `last_used_at` is written only when it is
     /// older than [`LAST_USED_GRANULARITY_MS`], in its own statement, best effort: a
     /// failure to record use is logged and does not fail authentication. So at most one
     /// call per token per minute writes (and, on SQLite, may wait for the write lock);
@@ -259,7 +260,7 @@ impl Store {
         let cache = self.cache_answers().then_some(&self.shared.tokens);
         // Read before the database: an answer read after a change committed is tagged
         // with an epoch at or before that change's, so it is never used after it.
-        let epoch = self.shared.epoch();
+        let epoch = self.shared.auth_epoch();
         if let Some(hit) = cache.and_then(|cache| cache.get(&secret_hash, epoch, now)) {
             self.touch_if_due(
                 cache,

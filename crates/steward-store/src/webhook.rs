@@ -217,7 +217,7 @@ fn decode_webhook(row: WebhookRow) -> Result<Webhook, StoreError> {
 /// (its write transaction already excludes every other writer).
 fn skip_locked(tx: &Tx<'_>) -> &'static str {
     match tx.conn {
-        TxConn::Sqlite(_) => "",
+        TxConn::Sqlite(_) | TxConn::SqliteWriter(_) => "",
         TxConn::Postgres(_) => " SKIP LOCKED",
     }
 }

@@ -278,6 +278,39 @@ async fn sqlite_authentication_is_answered_from_memory_until_a_write() {
     assert_eq!(store.authenticate(&secret).await.unwrap(), None);
 }
 
+/// On SQLite a write that changes neither `tokens` nor `principals` leaves the kept
+/// authentication answers in place (the writer connection's update hook says what each
+/// transaction changed); one that changes a principal refreshes them.
+#[tokio::test]
+async fn sqlite_authentication_is_kept_across_writes_to_other_tables() {
+    let db = steward_store::testing::sqlite_store().await;
+    let store = db.store().clone();
+    let bot = agent(&store, "bot").await;
+    let (secret, new) = new_token(&bot.id, "hot", None);
+    let hot = store.create_token(&admin(), new).await.unwrap();
+    assert!(store.authenticate(&secret).await.unwrap().is_some());
+    let revoke = format!(
+        "UPDATE tokens SET revoked_at = {} WHERE id = '{}'",
+        now_ms(),
+        hot.id
+    );
+    steward_store::testing::execute_outside(db.url(), &revoke)
+        .await
+        .unwrap();
+    let event = steward_store::NewEvent {
+        ts_ms: now_ms(),
+        event_type: "test.other_write".to_owned(),
+        actor: admin(),
+        subject: steward_store::Subject::default(),
+        level: None,
+        data: serde_json::json!({}),
+    };
+    store.record_event_unbatched(event).await.unwrap();
+    assert!(store.authenticate(&secret).await.unwrap().is_some());
+    agent(&store, "a principal write").await;
+    assert_eq!(store.authenticate(&secret).await.unwrap(), None);
+}
+
 /// A fresh token for `principal_id`: its secret and the row to create.
 fn new_token(principal_id: &str, label: &str, expires_at_ms: Option<i64>) -> (String, NewToken) {
     let (secret, secret_hash) = token::generate();
