@@ -93,7 +93,7 @@ pub struct AuditHead {
 
 /// Appends `event` to the trail inside `tx` and returns the sealed entry.
 ///
-/// A `"personal"` member of `event.data` (built with [`personal()`](crate::personal())) is stored
+/// A `"personal"` member of `event.data` (a typed payload's `steward_audit::Personal`) is stored
 /// encrypted for its subject, and the returned entry holds that stored form.
 ///
 /// The entry's `seq` and hash are assigned now; its row is written when `tx` commits,

@@ -300,7 +300,7 @@ async fn sqlite_authentication_is_kept_across_writes_to_other_tables() {
     let event = steward_store::NewEvent {
         ts_ms: now_ms(),
         event_type: "test.other_write".to_owned(),
-        actor: admin(),
+        actor: admin().actor(),
         subject: steward_store::Subject::default(),
         level: None,
         data: serde_json::json!({}),
