@@ -164,6 +164,37 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits until the address (path and query) contains `needle`: a click that submits a
+    /// form returns before the next page loads, and the old page's text would answer.
+    pub async fn wait_for_url(&self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let url = self.client.current_url().await.expect("current url");
+            if url.as_str().contains(needle) {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("the address never held `{needle}`; it is {url}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the page is no longer at `path` (a submitted form's answer loaded).
+    pub async fn wait_to_leave(&self, path: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let now = self.path().await;
+            if now != path {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("the page never left `{path}`");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until the text of `css` contains `needle` (live updates arrive by themselves).
     pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;

@@ -116,6 +116,7 @@ async fn auditors_search_prove_verify_and_export_the_trail_and_see_tampering() {
     ada.goto(&format!("{base}/audit")).await;
     ada.fill("#a-permit", &permit).await;
     ada.click("form.search button[type=submit]").await;
+    ada.wait_for_url(&permit).await;
     let found = ada.wait_for_text("table.audit", "permit.requested").await;
     assert!(!found.contains("principal.created"), "filtered: {found}");
     assert!(found.contains("UTC"), "{found}");
@@ -192,7 +193,10 @@ async fn auditors_search_prove_verify_and_export_the_trail_and_see_tampering() {
     .await
     .expect("tamper");
     ada.click("#verify-trail").await;
-    let broken = ada.text("#verification").await;
+    // The click returns before the new answer loads: wait for it, not the old one.
+    let broken = ada
+        .wait_for_text("#verification", "Verification failed")
+        .await;
     assert!(
         broken.starts_with(&format!("Verification failed at seq {}", requested.seq)),
         "{broken}"
@@ -309,7 +313,8 @@ async fn a_director_suspends_a_worker_from_its_page_audited_as_web() {
     bot.goto(&format!("{base}/sign-in")).await;
     bot.fill("#token", &agent).await;
     bot.click("form[action='/sign-in'] button").await;
-    bot.find("main").await;
+    // The sign-in page has a `main` too: wait for its answer.
+    bot.wait_to_leave("/sign-in").await;
     assert_forbidden(&bot, &base, "/workers").await;
     assert_forbidden(&bot, &base, &format!("/workers/{}", cast.worker_id)).await;
     for b in [dana, tess, bot] {
@@ -458,7 +463,8 @@ async fn an_emergency_is_declared_approved_with_step_up_resolved_and_reviewed() 
     bot.goto(&format!("{base}/sign-in")).await;
     bot.fill("#token", &agent).await;
     bot.click("form[action='/sign-in'] button").await;
-    bot.find("main").await;
+    // The sign-in page has a `main` too: wait for its answer.
+    bot.wait_to_leave("/sign-in").await;
     assert_forbidden(&bot, &base, "/emergencies").await;
     assert_forbidden(&bot, &base, &format!("/emergencies/{id}")).await;
     for b in [rita, ian, bot] {
