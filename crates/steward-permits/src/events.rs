@@ -5,8 +5,9 @@
 //! in one place (the payload struct, pinned by steward-audit's golden tests) and a
 //! person's free text can only travel sealed, as the payload's [`Personal`].
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use steward_audit::EventPayload;
 use steward_audit::event::{
     EmergencyApproved, EmergencyDeclared, EmergencyEnded, EmergencyRenewed, EmergencyResolved,
     EmergencyReviewFiled, PermitApprovalOverdue, PermitApprovalRecorded, PermitApproved,
@@ -15,58 +16,62 @@ use steward_audit::event::{
     PermitRejected, PermitRenewalApprovalRecorded, PermitRenewed, PermitRequested,
     PermitResubmitted, PermitReviewStarted, PermitRevoked, PermitStarted,
 };
-use steward_audit::{EventPayload, EventType, Personal};
 use steward_policy::Level;
 
 use crate::state::PermitState;
 
-/// Declares [`PermitPayload`] over the payload structs, with a `From` for each.
-macro_rules! permit_payloads {
-    ($($variant:ident($payload:ident),)*) => {
-        /// The data of one event a plan appends about its permit.
+/// Declares a union of event payloads (`$name`) over payload structs, with a `From` for
+/// each: it serializes as the payload it holds and names that payload's type, so a store
+/// appends it through `NewEvent::typed` as if it were the payload itself. Never read back.
+macro_rules! payload_union {
+    ($(#[$meta:meta])* $name:ident, $placeholder:ident { $($variant:ident($payload:ident),)* }) => {
+        $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
-        #[expect(
-            clippy::large_enum_variant,
-            reason = "a plan holds a few events for one use case; boxing buys nothing"
-        )]
-        pub enum PermitPayload {
+        pub enum $name {
             $($variant($payload),)*
         }
 
-        $(impl From<$payload> for PermitPayload {
-            fn from(payload: $payload) -> PermitPayload {
-                PermitPayload::$variant(payload)
+        $(impl From<$payload> for $name {
+            fn from(payload: $payload) -> $name {
+                $name::$variant(payload)
             }
         })*
 
-        impl Serialize for PermitPayload {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 match self {
-                    $(PermitPayload::$variant(payload) => payload.serialize(serializer),)*
+                    $($name::$variant(payload) => serde::Serialize::serialize(payload, serializer),)*
                 }
             }
         }
 
-        impl EventPayload for PermitPayload {
+        impl steward_audit::EventPayload for $name {
             /// Meaningless for the union: [`EventPayload::event_type`] names the type.
-            const TYPE: EventType = EventType::PermitRequested;
+            const TYPE: steward_audit::EventType = steward_audit::EventType::$placeholder;
 
-            fn event_type(&self) -> EventType {
+            fn event_type(&self) -> steward_audit::EventType {
                 match self {
-                    $(PermitPayload::$variant(payload) => payload.event_type(),)*
+                    $($name::$variant(payload) => steward_audit::EventPayload::event_type(payload),)*
                 }
             }
 
-            fn take_personal(&mut self) -> Option<Personal> {
+            fn take_personal(&mut self) -> Option<steward_audit::Personal> {
                 match self {
-                    $(PermitPayload::$variant(payload) => payload.take_personal(),)*
+                    $($name::$variant(payload) => steward_audit::EventPayload::take_personal(payload),)*
                 }
             }
         }
     };
 }
+pub(crate) use payload_union;
 
-permit_payloads! {
+payload_union! {
+    /// The data of one event a plan appends about its permit.
+    #[expect(
+        clippy::large_enum_variant,
+        reason = "a plan holds a few events for one use case; boxing buys nothing"
+    )]
+    PermitPayload, PermitRequested {
     Requested(PermitRequested),
     ReviewStarted(PermitReviewStarted),
     ApprovalRecorded(PermitApprovalRecorded),
@@ -94,7 +99,7 @@ permit_payloads! {
     EmergencyResolved(EmergencyResolved),
     EmergencyEnded(EmergencyEnded),
     EmergencyReviewFiled(EmergencyReviewFiled),
-}
+}}
 
 /// A plan's events are written, never read as the union: a reader knows the event type
 /// and reads that type's payload.

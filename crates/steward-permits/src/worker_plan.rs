@@ -11,15 +11,14 @@
 //! recorded as ([`By`]) and at which level. Every status change goes through
 //! [`apply_cert_action`], the one certification gate.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use steward_audit::event::{
-    ApprovalsNeeded, EventPayload, EventType, InitialApprovalRef, PermitRevoked, Personal,
-    PersonalText, PromotionApprovalRef, WorkerCertificationGrace, WorkerCertifiedInitially,
-    WorkerExpired, WorkerIdentityCreated, WorkerInitialCertificationApproved,
-    WorkerInitialCertificationRequested, WorkerOutcomeRecorded, WorkerProbationEnded,
-    WorkerPromoted, WorkerPromotionApproved, WorkerRecertified, WorkerRegistered, WorkerReinstated,
-    WorkerRevoked, WorkerSuspended,
+    ApprovalsNeeded, InitialApprovalRef, PermitRevoked, Personal, PersonalText,
+    PromotionApprovalRef, WorkerCertificationGrace, WorkerCertifiedInitially, WorkerExpired,
+    WorkerIdentityCreated, WorkerInitialCertificationApproved, WorkerInitialCertificationRequested,
+    WorkerOutcomeRecorded, WorkerProbationEnded, WorkerPromoted, WorkerPromotionApproved,
+    WorkerRecertified, WorkerRegistered, WorkerReinstated, WorkerRevoked, WorkerSuspended,
 };
 use steward_policy::{Level, Role};
 
@@ -113,50 +112,10 @@ pub enum WorkerRefusal {
     },
 }
 
-/// Declares [`WorkerPayload`] over the payload structs, with a `From` for each.
-macro_rules! worker_payloads {
-    ($($variant:ident($payload:ident),)*) => {
-        /// The data of one event a worker plan appends: one of the closed set of payloads
-        /// of `steward_audit::event`, written through `NewEvent::typed` as its own type.
-        #[derive(Debug, Clone, PartialEq)]
-        pub enum WorkerPayload {
-            $($variant($payload),)*
-        }
-
-        $(impl From<$payload> for WorkerPayload {
-            fn from(payload: $payload) -> WorkerPayload {
-                WorkerPayload::$variant(payload)
-            }
-        })*
-
-        impl Serialize for WorkerPayload {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                match self {
-                    $(WorkerPayload::$variant(payload) => payload.serialize(serializer),)*
-                }
-            }
-        }
-
-        impl EventPayload for WorkerPayload {
-            /// Meaningless for the union: [`EventPayload::event_type`] names the type.
-            const TYPE: EventType = EventType::WorkerRegistered;
-
-            fn event_type(&self) -> EventType {
-                match self {
-                    $(WorkerPayload::$variant(payload) => payload.event_type(),)*
-                }
-            }
-
-            fn take_personal(&mut self) -> Option<Personal> {
-                match self {
-                    $(WorkerPayload::$variant(payload) => payload.take_personal(),)*
-                }
-            }
-        }
-    };
-}
-
-worker_payloads! {
+crate::events::payload_union! {
+    /// The data of one event a worker plan appends: one of the closed set of payloads
+    /// of `steward_audit::event`, written through `NewEvent::typed` as its own type.
+    WorkerPayload, WorkerRegistered {
     Registered(WorkerRegistered),
     IdentityCreated(WorkerIdentityCreated),
     OutcomeRecorded(WorkerOutcomeRecorded),
@@ -172,7 +131,7 @@ worker_payloads! {
     Expired(WorkerExpired),
     ProbationEnded(WorkerProbationEnded),
     Recertified(WorkerRecertified),
-}
+}}
 
 /// A plan's events are written, never read as the union: a reader knows the event type
 /// and reads that type's payload.

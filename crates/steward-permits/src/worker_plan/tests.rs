@@ -2,7 +2,7 @@
 //! answer the plan (record, rows, events as their stored data) or the refusal.
 
 use expect_test::expect;
-use steward_audit::canonical_json;
+use steward_audit::{EventPayload, canonical_json};
 use steward_policy::CertificationStatus;
 
 use super::*;
