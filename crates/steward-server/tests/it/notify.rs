@@ -497,12 +497,7 @@ server_test!(
         );
         in_flight.abort();
         let (status, _) = s
-            .request(
-                reqwest::Method::DELETE,
-                &format!("/v1/webhooks/{hanging_id}"),
-                Some(&s.admin),
-                None,
-            )
+            .delete(&format!("/v1/webhooks/{hanging_id}"), &s.admin)
             .await;
         assert_eq!(status, StatusCode::OK);
 
@@ -565,14 +560,7 @@ server_test!(
         dispatcher(s).run_once().await.expect("dispatch");
         assert_eq!(receiver.hits().await.len(), 1, "one failed attempt");
 
-        let (status, body) = s
-            .request(
-                reqwest::Method::DELETE,
-                &format!("/v1/webhooks/{id}"),
-                Some(&s.admin),
-                None,
-            )
-            .await;
+        let (status, body) = s.delete(&format!("/v1/webhooks/{id}"), &s.admin).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body["deleted_at_ms"].as_i64().is_some());
         make_principal(s, "frank").await;
@@ -598,14 +586,7 @@ server_test!(
             .iter()
             .filter(|e| e.event_type == "webhook.deleted")
             .count();
-        let (status, _) = s
-            .request(
-                reqwest::Method::DELETE,
-                &format!("/v1/webhooks/{id}"),
-                Some(&s.admin),
-                None,
-            )
-            .await;
+        let (status, _) = s.delete(&format!("/v1/webhooks/{id}"), &s.admin).await;
         assert_eq!(status, StatusCode::OK, "deleting again is idempotent");
         let again = s.store().events(1, 10_000).await.expect("events");
         assert_eq!(
@@ -618,14 +599,7 @@ server_test!(
             ),
             (1, 1)
         );
-        let (status, _) = s
-            .request(
-                reqwest::Method::DELETE,
-                "/v1/webhooks/nope",
-                Some(&s.admin),
-                None,
-            )
-            .await;
+        let (status, _) = s.delete("/v1/webhooks/nope", &s.admin).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 );
@@ -1209,14 +1183,7 @@ server_test!(
         let log = deliveries(s, &id).await;
         assert_eq!(log.len(), 1, "{log:?}");
         documented(&log[0], "DeliveryView", "delivery");
-        let (status, deleted) = s
-            .request(
-                reqwest::Method::DELETE,
-                &format!("/v1/webhooks/{id}"),
-                Some(&s.admin),
-                None,
-            )
-            .await;
+        let (status, deleted) = s.delete(&format!("/v1/webhooks/{id}"), &s.admin).await;
         assert_eq!(status, StatusCode::OK, "{deleted}");
         assert!(deleted["deleted_at_ms"].is_i64(), "{deleted}");
         documented(&deleted, "WebhookView", "deleted");

@@ -208,6 +208,11 @@ impl TestServer {
             .await
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.request(reqwest::Method::DELETE, path, Some(token), None)
+            .await
+    }
+
     /// A GET whose body is returned as bytes, with the content type.
     pub async fn get_raw(&self, path: &str, token: &str) -> (StatusCode, Option<String>, Vec<u8>) {
         let resp = self
