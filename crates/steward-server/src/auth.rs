@@ -44,7 +44,7 @@ impl Caller {
 
     /// The caller as an audit actor.
     pub fn actor(&self) -> Actor {
-        self.by().actor()
+        self.by().into_actor()
     }
 
     pub fn has(&self, role: Role) -> bool {

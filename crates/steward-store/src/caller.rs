@@ -29,19 +29,16 @@ impl Caller {
         }
     }
 
-    /// The same caller coming through `channel`.
-    pub fn via(&self, channel: Channel) -> Caller {
-        Caller {
-            channel: Some(channel),
-            ..self.clone()
-        }
-    }
-
     /// The caller as the actor of an audit event.
     pub fn actor(&self) -> Actor {
+        self.clone().into_actor()
+    }
+
+    /// [`Caller::actor`], consuming the caller (no copy of its id).
+    pub fn into_actor(self) -> Actor {
         Actor {
             kind: self.kind,
-            id: self.id.clone(),
+            id: self.id,
             roles: self.roles.iter().map(|r| r.as_str().to_owned()).collect(),
             channel: self.channel,
         }

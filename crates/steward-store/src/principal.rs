@@ -200,7 +200,7 @@ pub(crate) async fn insert_principal(
 impl Principal {
     /// This principal as the actor of an audit event, through the JSON API.
     pub fn actor(&self) -> Actor {
-        self.caller().actor()
+        self.caller().into_actor()
     }
 
     pub fn has_role(&self, role: Role) -> bool {

@@ -53,7 +53,7 @@ pub async fn analyze_via(
         .record_event(
             NewEvent::typed(
                 state.clock.now().millis(),
-                caller.by_via(channel).actor(),
+                caller.by_via(channel).into_actor(),
                 Subject {
                     task_id: analysis.task_id.clone(),
                     worker_id: None,

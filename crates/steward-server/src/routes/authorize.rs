@@ -375,7 +375,7 @@ impl Record<'_> {
     fn event(&self, verdict: &Verdict, now_ms: i64) -> Result<NewEvent, ApiError> {
         NewEvent::typed(
             now_ms,
-            self.caller.by_via(self.channel).actor(),
+            self.caller.by_via(self.channel).into_actor(),
             Subject {
                 task_id: self.permit.map(|p| p.task_id.clone()),
                 worker_id: Some(self.worker.id.clone()),

@@ -235,7 +235,7 @@ pub async fn request_via(
     {
         Ok(permit) => Ok(permit),
         Err(PermitError::HardBlocks(blocks)) => {
-            record_hard_block(state, caller.by_via(channel).actor(), refused, &blocks).await?;
+            record_hard_block(state, caller.by_via(channel).into_actor(), refused, &blocks).await?;
             Err(permit_error(PermitError::HardBlocks(blocks)))
         }
         Err(error) => Err(permit_error(error)),

@@ -256,13 +256,7 @@ async fn sqlite_authentication_is_answered_from_memory_until_a_write() {
     let db = steward_store::testing::sqlite_store().await;
     let store = db.store().clone();
     let bot = agent(&store, "bot").await;
-    let (secret, secret_hash) = token::generate();
-    let new = NewToken {
-        principal_id: bot.id.clone(),
-        label: "hot".to_owned(),
-        expires_at_ms: None,
-        secret_hash,
-    };
+    let (secret, new) = new_token(&bot.id, "hot", None);
     let hot = store.create_token(&admin(), new).await.unwrap();
     assert!(store.authenticate(&secret).await.unwrap().is_some());
     let revoke = format!(
