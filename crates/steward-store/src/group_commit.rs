@@ -393,27 +393,59 @@ pub(crate) async fn insert(
         }
         return Ok(commit);
     }
+    // PostgreSQL moves the head in the first insert's round trip, inside the audit head's
+    // row lock that every writer waits for: a data-modifying `WITH` guards the first
+    // row's hash as SQLite's `changes()` does above. SQLite's in-memory database (no
+    // writer connection, no such `WITH`) moves it in a statement of its own.
+    let in_insert = matches!(tx.conn, TxConn::Postgres(_));
     let data_cast = data_cast(tx);
+    let from_seq = seq_i64(from.seq)?;
     let mut start = 0;
     while start < events.len() {
         let size = chunk(events.len() - start);
+        let first = start == 0;
         let range = start..start + size;
         let rows = events[range.clone()]
             .iter()
             .zip(&links[range.clone()])
             .zip(&seqs[range]);
         on_tx!(tx, |conn| {
-            let mut query = QueryBuilder::new(INSERT_EVENTS);
+            let mut query = QueryBuilder::new("");
+            let mut guard = first && in_insert;
+            if guard {
+                query.push("WITH moved AS (UPDATE audit_head SET seq = ");
+                query.push_bind(last_seq);
+                query.push(", hash = ");
+                query.push_bind(last.hash.as_bytes().as_slice());
+                query.push(" WHERE id = 1 AND seq = ");
+                query.push_bind(from_seq);
+                query.push(" AND hash = ");
+                query.push_bind(from.hash.as_bytes().as_slice());
+                query.push(" RETURNING 1) ");
+            }
+            query.push(INSERT_EVENTS);
             query.push(" ");
             query.push_values(rows, |mut row, ((event, link), seq)| {
                 bind_event(&mut row, event, link, *seq, data_cast);
-                row.push_bind(link.hash.as_bytes().as_slice());
+                if std::mem::take(&mut guard) {
+                    row.push("CASE WHEN EXISTS (SELECT 1 FROM moved) THEN ")
+                        .push_bind_unseparated(link.hash.as_bytes().as_slice())
+                        .push_unseparated(" END");
+                } else {
+                    row.push_bind(link.hash.as_bytes().as_slice());
+                }
             });
-            query.build().execute(&mut **conn).await?;
+            query
+                .build()
+                .execute(&mut **conn)
+                .await
+                .map_err(|error| audit_write_error(error, first && in_insert, from))?;
         });
         start += size;
     }
-    write_head(tx, from, last_seq, &last.hash).await?;
+    if !in_insert {
+        write_head(tx, from, last_seq, &last.hash).await?;
+    }
     Ok(false)
 }
 
@@ -421,7 +453,11 @@ pub(crate) async fn insert(
 /// head update found another head.
 fn audit_write_error(error: sqlx::Error, first: bool, from: AuditHead) -> StoreError {
     match error {
-        sqlx::Error::Database(error) if first && error.message().contains("audit_events.hash") => {
+        sqlx::Error::Database(error)
+            if first
+                && error.kind() == sqlx::error::ErrorKind::NotNullViolation
+                && error.message().contains("hash") =>
+        {
             head_moved(from)
         }
         error => error.into(),

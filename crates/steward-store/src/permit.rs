@@ -427,8 +427,7 @@ impl Store {
         };
         row::insert_permit(&mut tx, &permit, &new.analysis).await?;
         permit.set_lifecycle(plan.lifecycle);
-        write_events(&mut tx, &mut permit, &by.actor(), plan.events, now_ms).await?;
-        save(tx, permit, now_ms).await
+        save_events(tx, permit, &by.actor(), plan.events, now_ms).await
     }
 
     /// Records an approver's decision. Approve counts towards the quorum and, when it is
@@ -472,8 +471,8 @@ impl Store {
         };
         row::insert_approval(&mut tx, &permit.id, &record).await?;
         permit.approvals.push(record);
-        write_review(&mut tx, &mut permit, actor, plan, now_ms).await?;
-        save(tx, permit, now_ms).await
+        let events = review(&mut permit, plan);
+        save_events(tx, permit, actor, events, now_ms).await
     }
 
     /// Records the change-advisory-board sign-off a level-4 permit needs, then issues the
@@ -500,8 +499,8 @@ impl Store {
         if plan.events.is_empty() {
             return Ok(permit);
         }
-        write_review(&mut tx, &mut permit, actor, plan, now_ms).await?;
-        save(tx, permit, now_ms).await
+        let events = review(&mut permit, plan);
+        save_events(tx, permit, actor, events, now_ms).await
     }
 
     /// Resubmits a permit whose changes were requested: new evidence, a new round, and
@@ -530,8 +529,7 @@ impl Store {
         permit.round += 1;
         permit.cab_signed_off = false;
         permit.approvals.clear();
-        write_events(&mut tx, &mut permit, &by.actor(), vec![resubmitted], now_ms).await?;
-        save(tx, permit, now_ms).await
+        save_events(tx, permit, &by.actor(), vec![resubmitted], now_ms).await
     }
 
     /// The worker (or its requester) starts executing an active permit inside its window.
@@ -558,8 +556,7 @@ impl Store {
             Timestamp(now_ms),
         )?;
         permit.set_lifecycle(life);
-        write_events(&mut tx, &mut permit, &by.actor(), vec![started], now_ms).await?;
-        save(tx, permit, now_ms).await
+        save_events(tx, permit, &by.actor(), vec![started], now_ms).await
     }
 
     /// Records how the execution ended.
@@ -592,8 +589,7 @@ impl Store {
             plan_complete(permit.lifecycle(), permit.level, outcome, &report, done)?;
         permit.set_lifecycle(life);
         permit.outcome = Some(outcome);
-        write_events(&mut tx, &mut permit, &by.actor(), vec![completed], now_ms).await?;
-        save(tx, permit, now_ms).await
+        save_events(tx, permit, &by.actor(), vec![completed], now_ms).await
     }
 
     /// Closes a completed permit with its audit summary: what was performed, whether the
@@ -642,8 +638,7 @@ impl Store {
         )?;
         permit.set_lifecycle(life);
         permit.audit_summary = Some(summary);
-        write_events(&mut tx, &mut permit, &by.actor(), vec![closed], now_ms).await?;
-        save(tx, permit, now_ms).await
+        save_events(tx, permit, &by.actor(), vec![closed], now_ms).await
     }
 
     /// Revokes a live permit (terminal, idempotent: revoking a revoked permit changes
@@ -672,8 +667,7 @@ impl Store {
             return Ok(permit);
         };
         permit.set_lifecycle(life);
-        write_events(&mut tx, &mut permit, actor, vec![revoked], now_ms).await?;
-        save(tx, permit, now_ms).await
+        save_events(tx, permit, actor, vec![revoked], now_ms).await
     }
 
     /// Revokes a live permit on Steward's own authority: an authorize that found a scope
@@ -730,8 +724,7 @@ impl Store {
         .map_err(|r| refused(&permit, "renewed", r))?;
         permit.set_lifecycle(plan.life);
         permit.pending_renewal = plan.pending;
-        write_events(&mut tx, &mut permit, &by.actor(), plan.events, now_ms).await?;
-        save(tx, permit, now_ms).await
+        save_events(tx, permit, &by.actor(), plan.events, now_ms).await
     }
 
     /// Archives a permit in a terminal state.
@@ -746,8 +739,7 @@ impl Store {
         requester_or_admin(&permit.requester_id, &candidate(by), &permit.id, "archive")?;
         let (life, archived) = plan_archive(permit.lifecycle())?;
         permit.set_lifecycle(life);
-        write_events(&mut tx, &mut permit, &by.actor(), vec![archived], now_ms).await?;
-        save(tx, permit, now_ms).await
+        save_events(tx, permit, &by.actor(), vec![archived], now_ms).await
     }
 
     /// Issues every approved permit whose requested window has begun. Returns their ids.
@@ -929,6 +921,28 @@ async fn save(mut tx: Tx<'_>, mut permit: Permit, now_ms: i64) -> Result<Permit,
     Ok(permit)
 }
 
+/// Writes the permit's new state and a plan's events about it, then commits.
+///
+/// The row goes first: on PostgreSQL the first append locks the audit head until the
+/// commit, and every writer waits for that lock, so a transaction takes it last. A
+/// revoking event leaves its `seq` on the permit, so then the row follows the events.
+async fn save_events(
+    mut tx: Tx<'_>,
+    mut permit: Permit,
+    actor: &Actor,
+    events: Vec<PlannedEvent>,
+    now_ms: i64,
+) -> Result<Permit, PermitError> {
+    if events.iter().any(|event| event.revocation.is_some()) {
+        write_events(&mut tx, &mut permit, actor, events, now_ms).await?;
+        return save(tx, permit, now_ms).await;
+    }
+    row::update_permit(&mut tx, &mut permit, now_ms).await?;
+    write_events(&mut tx, &mut permit, actor, events, now_ms).await?;
+    tx.commit().await?;
+    Ok(permit)
+}
+
 /// Refuses when the worker's certification is not in force (SPEC §4 hard block).
 fn certification_in_force(worker: &WorkerParties) -> Result<(), PermitError> {
     Ok(steward_permits::certification_in_force(worker.status)?)
@@ -1015,17 +1029,11 @@ fn review_snapshot<'a>(
     }
 }
 
-/// Writes a review plan: the lifecycle, the sign-off, the events.
-async fn write_review(
-    tx: &mut Tx<'_>,
-    permit: &mut Permit,
-    actor: &Actor,
-    plan: ReviewPlan,
-    now_ms: i64,
-) -> Result<(), PermitError> {
+/// Takes a review plan's lifecycle and sign-off into `permit`; returns its events.
+fn review(permit: &mut Permit, plan: ReviewPlan) -> Vec<PlannedEvent> {
     permit.set_lifecycle(plan.life);
     permit.cab_signed_off = plan.cab_signed_off;
-    write_events(tx, permit, actor, plan.events, now_ms).await
+    plan.events
 }
 
 /// A refusal of a use case on `permit` (`action` names it for the emergency path's

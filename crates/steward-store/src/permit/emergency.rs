@@ -34,7 +34,7 @@ pub use steward_permits::EmergencyReview;
 
 use super::{
     ApprovalRecord, Permit, PermitError, candidate, certification_in_force, parties, row, save,
-    system_actor, write_events,
+    save_events, system_actor, write_events,
 };
 use crate::caller::Caller;
 use crate::error::StoreError;
@@ -285,8 +285,7 @@ impl Store {
         )
         .await?;
         permit.set_lifecycle(plan.life);
-        write_events(&mut tx, &mut permit, actor, plan.events, now_ms).await?;
-        save(tx, permit, now_ms).await?;
+        save_events(tx, permit, actor, plan.events, now_ms).await?;
         Ok(self.emergency(&emergency_id, now_ms).await?)
     }
 
