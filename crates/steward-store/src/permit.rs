@@ -442,8 +442,7 @@ impl Store {
     ) -> Result<Permit, PermitError> {
         let actor = &by.actor();
         let mut tx = self.begin().await?;
-        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        let (mut permit, worker) = row::load_with_worker(&mut tx, permit_id, true).await?;
         let parties = parties(&permit, &worker);
         let cast = cast_decisions(&permit);
         let plan = plan_decision(
@@ -487,8 +486,7 @@ impl Store {
         let who = candidate(by);
         check_cab_role(&who)?;
         let mut tx = self.begin().await?;
-        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        let (mut permit, worker) = row::load_with_worker(&mut tx, permit_id, true).await?;
         let parties = parties(&permit, &worker);
         let cast = cast_decisions(&permit);
         let plan = plan_cab_sign_off(
@@ -540,8 +538,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
-        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        let (mut permit, worker) = row::load_with_worker(&mut tx, permit_id, true).await?;
         executor_or_requester(
             &parties(&permit, &worker),
             &permit.requester_id,
@@ -569,8 +566,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
-        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        let (mut permit, worker) = row::load_with_worker(&mut tx, permit_id, true).await?;
         executor_or_requester(
             &parties(&permit, &worker),
             &permit.requester_id,
@@ -703,8 +699,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
-        let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        let (mut permit, worker) = row::load_with_worker(&mut tx, permit_id, true).await?;
         let parties = parties(&permit, &worker);
         let plan = plan_renewal(
             &RenewalSnapshot {

@@ -116,30 +116,43 @@ fn erased_marker(subject: &str) -> Value {
     json!({ "subject": subject, "erased": true })
 }
 
-/// The subject's key inside a writing transaction, created if the subject has none yet.
+/// A subject's key: no row when it has none yet, a `NULL` key once erased.
+const READ_KEY: &str = "SELECT key FROM subject_keys WHERE subject = $1";
+
+/// The subject's key inside a writing transaction, created if the subject has none yet:
+/// one read when it has one (the common case), else an insert and a read.
 async fn subject_key_for_write(
     tx: &mut Tx<'_>,
     subject: &str,
     now_ms: i64,
 ) -> Result<SubjectKey, StoreError> {
-    let mut fresh = [0u8; 32];
-    rand::rng().fill_bytes(&mut fresh);
-    // ON CONFLICT DO NOTHING keeps an existing (or erased) key; two racing first uses
-    // agree on whichever row committed first.
     let key = on_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO subject_keys (subject, key, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (subject) DO NOTHING",
-        )
-        .bind(subject)
-        .bind(fresh.as_slice())
-        .bind(now_ms)
-        .execute(&mut **conn)
-        .await?;
-        sqlx::query_scalar::<_, Option<Vec<u8>>>("SELECT key FROM subject_keys WHERE subject = $1")
+        let stored = sqlx::query_scalar::<_, Option<Vec<u8>>>(READ_KEY)
             .bind(subject)
-            .fetch_one(&mut **conn)
-            .await?
+            .fetch_optional(&mut **conn)
+            .await?;
+        match stored {
+            Some(key) => key,
+            None => {
+                let mut fresh = [0u8; 32];
+                rand::rng().fill_bytes(&mut fresh);
+                // ON CONFLICT DO NOTHING keeps a key (or an erasure) that another
+                // transaction committed meanwhile: both then read the same row.
+                sqlx::query(
+                    "INSERT INTO subject_keys (subject, key, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (subject) DO NOTHING",
+                )
+                .bind(subject)
+                .bind(fresh.as_slice())
+                .bind(now_ms)
+                .execute(&mut **conn)
+                .await?;
+                sqlx::query_scalar::<_, Option<Vec<u8>>>(READ_KEY)
+                    .bind(subject)
+                    .fetch_one(&mut **conn)
+                    .await?
+            }
+        }
     });
     decode_key(subject, key)
 }
@@ -221,12 +234,10 @@ impl Store {
     /// A subject's key: `None` when erased or never created.
     async fn subject_key(&self, subject: &str) -> Result<SubjectKey, StoreError> {
         let key = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar::<_, Option<Vec<u8>>>(
-                "SELECT key FROM subject_keys WHERE subject = $1",
-            )
-            .bind(subject)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_scalar::<_, Option<Vec<u8>>>(READ_KEY)
+                .bind(subject)
+                .fetch_optional(pool)
+                .await?
         });
         decode_key(subject, key.flatten())
     }

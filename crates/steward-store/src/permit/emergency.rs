@@ -308,8 +308,7 @@ impl Store {
         } = approval;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
-        let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        let (mut permit, worker) = row::load_with_worker(&mut tx, &e.permit_id, true).await?;
         let snap = ApproveSnapshot {
             emergency: e.as_ref(),
             resolved: e.resolved_at_ms.is_some(),
@@ -421,8 +420,7 @@ impl Store {
     ) -> Result<Emergency, EmergencyActionError> {
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
-        let mut permit = row::load_permit(&mut tx, &e.permit_id, true).await?;
-        let worker = row::worker_parties(&mut tx, &permit.worker_id, false).await?;
+        let (mut permit, worker) = row::load_with_worker(&mut tx, &e.permit_id, true).await?;
         let snap = RenewSnapshot {
             emergency: e.as_ref(),
             resolved: e.resolved_at_ms.is_some(),

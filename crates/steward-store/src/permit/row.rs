@@ -23,16 +23,37 @@ pub(super) struct WorkerParties {
     pub status: CertificationStatus,
 }
 
-/// The permit columns, in [`PermitRow`]'s names. JSONB columns are read as text on
-/// PostgreSQL (`CAST(… AS TEXT)` is a no-op on SQLite, where they are TEXT).
-const SELECT: &str = "SELECT id, task_id, CAST(task AS TEXT) AS task, \
-     CAST(analysis AS TEXT) AS analysis, permit_type, level, worker_id, requester_id, state, \
-     CAST(evidence AS TEXT) AS evidence, CAST(constraints AS TEXT) AS constraints, \
-     requested_window_start, valid_from, expires_at, renewals, total_hours, outcome, \
-     revocation_reason, CAST(revocation AS TEXT) AS revocation, \
-     CAST(audit_summary AS TEXT) AS audit_summary, cab_signed_off, version, created_at, \
-     updated_at, round, CAST(pending_renewal AS TEXT) AS pending_renewal, policy_version \
-     FROM permits";
+/// The permit columns of `permits p`, in [`PermitRow`]'s names. JSONB columns are read
+/// as text on PostgreSQL (`CAST(… AS TEXT)` is a no-op on SQLite, where they are TEXT).
+macro_rules! permit_columns {
+    () => {
+        "SELECT p.id, p.task_id, CAST(p.task AS TEXT) AS task, \
+         CAST(p.analysis AS TEXT) AS analysis, p.permit_type, p.level, p.worker_id, \
+         p.requester_id, p.state, CAST(p.evidence AS TEXT) AS evidence, \
+         CAST(p.constraints AS TEXT) AS constraints, p.requested_window_start, p.valid_from, \
+         p.expires_at, p.renewals, p.total_hours, p.outcome, p.revocation_reason, \
+         CAST(p.revocation AS TEXT) AS revocation, CAST(p.audit_summary AS TEXT) AS audit_summary, \
+         p.cab_signed_off, p.version, p.created_at, p.updated_at, p.round, \
+         CAST(p.pending_renewal AS TEXT) AS pending_renewal, p.policy_version"
+    };
+}
+
+/// Permit rows, to be followed by `WHERE`.
+const SELECT: &str = concat!(permit_columns!(), " FROM permits p");
+
+/// One permit with its worker and the approvals of its current round: a row per approval
+/// (one row with `NULL` approval columns when there is none), in the order they were cast.
+/// One round trip where a use case would otherwise make three.
+const LOAD: &str = concat!(
+    permit_columns!(),
+    ", w.owner_id AS w_owner_id, w.principal_id AS w_principal_id, w.level AS w_level, \
+     w.status AS w_status, a.id AS a_id, a.principal_id AS a_principal_id, a.role AS a_role, \
+     a.decision AS a_decision, a.channel AS a_channel, a.comment AS a_comment, \
+     CAST(a.conditions AS TEXT) AS a_conditions, a.round AS a_round, \
+     a.created_at AS a_created_at FROM permits p JOIN workers w ON w.id = p.worker_id \
+     LEFT JOIN approvals a ON a.permit_id = p.id AND a.round = p.round WHERE p.id = $1 \
+     ORDER BY a.created_at, a.id"
+);
 
 fn corrupt(id: &str, problem: impl ToString) -> StoreError {
     StoreError::corrupt("permit", id, problem)
@@ -169,24 +190,104 @@ pub(super) async fn load_permit(
     id: &str,
     lock: bool,
 ) -> Result<Permit, PermitError> {
-    let sql = format!(
-        "{SELECT} WHERE id = $1{}",
-        if lock { tx.for_update() } else { "" }
-    );
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, PermitRow>(&sql)
+    Ok(load_with_worker(tx, id, lock).await?.0)
+}
+
+/// [`load_permit`] with the permit's worker, in one statement ([`LOAD`]).
+pub(super) async fn load_with_worker(
+    tx: &mut Tx<'_>,
+    id: &str,
+    lock: bool,
+) -> Result<(Permit, WorkerParties), StoreError> {
+    let lock = if lock {
+        tx.for_update_of("p")
+    } else {
+        String::new()
+    };
+    let sql = format!("{LOAD}{lock}");
+    let rows = on_tx!(tx, |conn| {
+        sqlx::query_as::<_, Loaded>(&sql)
             .bind(id)
-            .fetch_optional(&mut **conn)
-            .await
-            .map_err(StoreError::from)?
-    })
-    .ok_or_else(|| StoreError::NotFound {
-        what: "permit",
-        id: id.to_owned(),
-    })?;
-    let mut permit = decode(row)?;
-    permit.approvals = load_approvals(tx, &permit.id, permit.round).await?;
-    Ok(permit)
+            .fetch_all(&mut **conn)
+            .await?
+    });
+    let mut rows = rows.into_iter();
+    let Some(first) = rows.next() else {
+        return Err(StoreError::NotFound {
+            what: "permit",
+            id: id.to_owned(),
+        });
+    };
+    let mut approvals = Vec::new();
+    let Loaded {
+        permit,
+        worker,
+        approval,
+    } = first;
+    approvals.extend(approval.row());
+    approvals.extend(rows.filter_map(|row| row.approval.row()));
+    let mut permit = decode(permit)?;
+    let worker = worker_of(
+        permit.worker_id.clone(),
+        worker.w_owner_id,
+        worker.w_principal_id,
+        worker.w_level,
+        &worker.w_status,
+    )?;
+    permit.approvals = approvals
+        .into_iter()
+        .map(|row| decode_approval(row, &permit.id))
+        .collect::<Result<_, _>>()?;
+    Ok((permit, worker))
+}
+
+/// A row of [`LOAD`].
+#[derive(sqlx::FromRow)]
+struct Loaded {
+    #[sqlx(flatten)]
+    permit: PermitRow,
+    #[sqlx(flatten)]
+    worker: LoadedWorker,
+    #[sqlx(flatten)]
+    approval: LoadedApproval,
+}
+
+#[derive(sqlx::FromRow)]
+struct LoadedWorker {
+    w_owner_id: String,
+    w_principal_id: Option<String>,
+    w_level: i64,
+    w_status: String,
+}
+
+/// The approval columns of a [`LOAD`] row: all `NULL` when the round has no approval.
+#[derive(sqlx::FromRow)]
+struct LoadedApproval {
+    a_id: Option<String>,
+    a_principal_id: Option<String>,
+    a_role: Option<String>,
+    a_decision: Option<String>,
+    a_channel: Option<String>,
+    a_comment: Option<String>,
+    a_conditions: Option<String>,
+    a_round: Option<i64>,
+    a_created_at: Option<i64>,
+}
+
+impl LoadedApproval {
+    fn row(self) -> Option<ApprovalRow> {
+        Some(ApprovalRow {
+            id: self.a_id?,
+            principal_id: self.a_principal_id?,
+            role: self.a_role?,
+            decision: self.a_decision?,
+            channel: self.a_channel?,
+            comment: self.a_comment,
+            conditions: self.a_conditions?,
+            round: self.a_round?,
+            created_at: self.a_created_at?,
+        })
+    }
 }
 
 async fn load_approvals(
@@ -240,13 +341,22 @@ pub(super) async fn worker_parties(
         what: "worker",
         id: worker_id.to_owned(),
     })?;
-    let Row {
-        id,
-        owner_id,
-        principal_id,
-        level,
-        status,
-    } = row;
+    worker_of(
+        row.id,
+        row.owner_id,
+        row.principal_id,
+        row.level,
+        &row.status,
+    )
+}
+
+fn worker_of(
+    id: String,
+    owner_id: String,
+    principal_id: Option<String>,
+    level: i64,
+    status: &str,
+) -> Result<WorkerParties, StoreError> {
     Ok(WorkerParties {
         level: u8::try_from(level)
             .ok()
