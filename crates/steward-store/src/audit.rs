@@ -566,16 +566,9 @@ pub(crate) async fn write_head(
 ) -> Result<(), StoreError> {
     let from_seq = seq_i64(from.seq)?;
     let moved = on_tx!(tx, |conn| {
-        sqlx::query(
-            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4",
-        )
-        .bind(seq)
-        .bind(hash.as_bytes().as_slice())
-        .bind(from_seq)
-        .bind(from.hash.as_bytes().as_slice())
-        .execute(&mut **conn)
-        .await?
-        .rows_affected()
+        let mut query = sqlx::QueryBuilder::new("");
+        crate::group_commit::push_head_move(&mut query, (seq, hash), (from_seq, &from.hash));
+        query.build().execute(&mut **conn).await?.rows_affected()
     });
     if moved != 1 {
         return Err(head_moved(from));

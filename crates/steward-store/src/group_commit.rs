@@ -333,14 +333,7 @@ pub(crate) async fn insert(
             let (first, end) = (start == 0, start + size == events.len());
             let mut query = QueryBuilder::<Sqlite>::new("");
             if first {
-                query.push("UPDATE audit_head SET seq = ");
-                query.push_bind(last_seq);
-                query.push(", hash = ");
-                query.push_bind(last.hash.as_bytes().as_slice());
-                query.push(" WHERE id = 1 AND seq = ");
-                query.push_bind(from_seq);
-                query.push(" AND hash = ");
-                query.push_bind(from.hash.as_bytes().as_slice());
+                push_head_move(&mut query, (last_seq, &last.hash), (from_seq, &from.hash));
                 query.push("; ");
             }
             query.push(INSERT_EVENTS);
@@ -413,14 +406,8 @@ pub(crate) async fn insert(
             let mut query = QueryBuilder::new("");
             let mut guard = first && in_insert;
             if guard {
-                query.push("WITH moved AS (UPDATE audit_head SET seq = ");
-                query.push_bind(last_seq);
-                query.push(", hash = ");
-                query.push_bind(last.hash.as_bytes().as_slice());
-                query.push(" WHERE id = 1 AND seq = ");
-                query.push_bind(from_seq);
-                query.push(" AND hash = ");
-                query.push_bind(from.hash.as_bytes().as_slice());
+                query.push("WITH moved AS (");
+                push_head_move(&mut query, (last_seq, &last.hash), (from_seq, &from.hash));
                 query.push(" RETURNING 1) ");
             }
             query.push(INSERT_EVENTS);
@@ -447,6 +434,27 @@ pub(crate) async fn insert(
         write_head(tx, from, last_seq, &last.hash).await?;
     }
     Ok(false)
+}
+
+/// The guarded head move: `UPDATE audit_head` to `to`, only where it still holds `from`.
+pub(crate) fn push_head_move<'q, DB>(
+    query: &mut QueryBuilder<'q, DB>,
+    (to_seq, to_hash): (i64, &'q Hash),
+    (from_seq, from_hash): (i64, &'q Hash),
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query
+        .push("UPDATE audit_head SET seq = ")
+        .push_bind(to_seq)
+        .push(", hash = ")
+        .push_bind(to_hash.as_bytes().as_slice())
+        .push(" WHERE id = 1 AND seq = ")
+        .push_bind(from_seq)
+        .push(" AND hash = ")
+        .push_bind(from_hash.as_bytes().as_slice());
 }
 
 /// An audit write's failure: the guard's `NULL` hash (in the first statement) means the
