@@ -425,9 +425,12 @@ impl Store {
             version: 1,
             analysis: Some(std::sync::Arc::new(new.analysis.clone())),
         };
-        row::insert_permit(&mut tx, &permit, &new.analysis).await?;
+        // Inserted as the plan leaves it: a new permit is written once.
         permit.set_lifecycle(plan.lifecycle);
-        save_events(tx, permit, &by.actor(), plan.events, now_ms).await
+        row::insert_permit(&mut tx, &permit, &new.analysis).await?;
+        write_events(&mut tx, &mut permit, &by.actor(), plan.events, now_ms).await?;
+        tx.commit().await?;
+        Ok(permit)
     }
 
     /// Records an approver's decision. Approve counts towards the quorum and, when it is

@@ -378,8 +378,9 @@ pub(super) async fn insert_permit(
 ) -> Result<(), StoreError> {
     const SQL: &str = "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, \
          worker_id, requester_id, state, evidence, constraints, requested_window_start, \
-         total_hours, round, policy_version, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+         total_hours, round, policy_version, version, created_at, updated_at, valid_from, \
+         expires_at, renewals) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18, $19, $20, $21)";
     on_tx!(tx, |conn| {
         sqlx::query(SQL)
             .bind(&p.id)
@@ -400,6 +401,9 @@ pub(super) async fn insert_permit(
             .bind(p.version)
             .bind(p.created_at_ms)
             .bind(p.updated_at_ms)
+            .bind(p.valid_from_ms)
+            .bind(p.expires_at_ms)
+            .bind(i64::from(p.renewals))
             .execute(&mut **conn)
             .await?;
     });
