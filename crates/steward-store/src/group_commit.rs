@@ -321,6 +321,15 @@ pub(crate) async fn insert(
         .map(|link| seq_i64(link.seq))
         .collect::<Result<Vec<_>, _>>()?;
     let last_seq = seq_i64(last.seq)?;
+    // A row write held for the commit goes first in its round trip.
+    let (mut deferred, mut conflict) = match (&tx.conn, tx._writer.as_mut()) {
+        (TxConn::SqliteWriter(_), Some(writer)) if commit => match writer.deferred.take() {
+            Some(held) => (Some(held.write), Some(held.conflict)),
+            None => (None, None),
+        },
+        _ => (None, None),
+    };
+    let deferring = deferred.is_some();
     if let TxConn::SqliteWriter(writer) = &mut tx.conn {
         // A writer is queued: begin its transaction in this round trip (it takes the
         // connection over in `Store::begin`).
@@ -333,7 +342,14 @@ pub(crate) async fn insert(
             let (first, end) = (start == 0, start + size == events.len());
             let mut query = QueryBuilder::<Sqlite>::new("");
             if first {
+                let guarded = deferred.take().map(|write| write(&mut query)).is_some();
+                if guarded {
+                    query.push("; ");
+                }
                 push_head_move(&mut query, (last_seq, &last.hash), (from_seq, &from.hash));
+                if guarded {
+                    query.push(" AND changes() = 1");
+                }
                 query.push("; ");
             }
             query.push(INSERT_EVENTS);
@@ -368,9 +384,15 @@ pub(crate) async fn insert(
             written += match result {
                 Ok(done) => done.rows_affected(),
                 Err(error) if end && begin_next => {
-                    return committed_anyway(writer, error, last_seq, &last.hash, from).await;
+                    let guard = first && guard_failed(&error);
+                    let result = committed_anyway(writer, error, last_seq, &last.hash, from).await;
+                    return blame(writer, result, guard, conflict.take(), from).await;
                 }
-                Err(error) => return Err(audit_write_error(error, first, from)),
+                Err(error) => {
+                    let guard = first && guard_failed(&error);
+                    let result = Err(audit_write_error(error, first, from));
+                    return blame(writer, result, guard, conflict.take(), from).await;
+                }
             };
             start += size;
         }
@@ -380,7 +402,8 @@ pub(crate) async fn insert(
                 writer.begun_next();
             }
         }
-        let expected = (events.len() as u64 + 1).saturating_add(counted_twice);
+        let expected =
+            (events.len() as u64 + 1 + u64::from(deferring)).saturating_add(counted_twice);
         if written != expected {
             return Err(head_moved(from));
         }
@@ -460,16 +483,17 @@ pub(crate) fn push_head_move<'q, DB>(
 /// An audit write's failure: the guard's `NULL` hash (in the first statement) means the
 /// head update found another head.
 fn audit_write_error(error: sqlx::Error, first: bool, from: AuditHead) -> StoreError {
-    match error {
-        sqlx::Error::Database(error)
-            if first
-                && error.kind() == sqlx::error::ErrorKind::NotNullViolation
-                && error.message().contains("hash") =>
-        {
-            head_moved(from)
-        }
-        error => error.into(),
+    if first && guard_failed(&error) {
+        return head_moved(from);
     }
+    error.into()
+}
+
+/// The error is the head guard's: the first event row's `NULL` hash.
+fn guard_failed(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error)
+        if error.kind() == sqlx::error::ErrorKind::NotNullViolation
+            && error.message().contains("hash"))
 }
 
 /// `…; COMMIT; BEGIN IMMEDIATE` failed: which statement did? Still in the transaction
@@ -494,6 +518,31 @@ async fn committed_anyway(
     match head {
         Some((at, at_hash)) if at == seq && at_hash == hash.as_bytes() => Ok(true),
         _ => Err(audit_write_error(error, true, from)),
+    }
+}
+
+/// A failed audit write whose head guard failed (`guard`) while it carried a deferred
+/// row write: when the head is still `from`, the guard failed because that write changed
+/// no row, and the transaction fails with the write's `conflict`, not "head moved".
+async fn blame(
+    writer: &mut WriterTx,
+    result: Result<bool, StoreError>,
+    guard: bool,
+    conflict: Option<StoreError>,
+    from: AuditHead,
+) -> Result<bool, StoreError> {
+    let Some(conflict) = conflict.filter(|_| guard && result.is_err()) else {
+        return result;
+    };
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&mut **writer)
+            .await?;
+    match head {
+        Some((seq, hash)) if seq_i64(from.seq)? == seq && hash == from.hash.as_bytes() => {
+            Err(conflict)
+        }
+        _ => result,
     }
 }
 

@@ -914,7 +914,7 @@ pub struct ReviewQueue<'a> {
 
 /// Writes the permit's new state (version-checked) and commits the use case.
 async fn save(mut tx: Tx<'_>, mut permit: Permit, now_ms: i64) -> Result<Permit, PermitError> {
-    row::update_permit(&mut tx, &mut permit, now_ms).await?;
+    row::update_permit_at_commit(&mut tx, &mut permit, now_ms).await?;
     tx.commit().await?;
     Ok(permit)
 }
@@ -923,7 +923,8 @@ async fn save(mut tx: Tx<'_>, mut permit: Permit, now_ms: i64) -> Result<Permit,
 ///
 /// The row goes first: on PostgreSQL the first append locks the audit head until the
 /// commit, and every writer waits for that lock, so a transaction takes it last. A
-/// revoking event leaves its `seq` on the permit, so then the row follows the events.
+/// revoking event leaves its `seq` on the permit, so then the row follows the events. On
+/// SQLite the row's `UPDATE` goes in the commit's round trip either way.
 async fn save_events(
     mut tx: Tx<'_>,
     mut permit: Permit,
@@ -935,7 +936,7 @@ async fn save_events(
         write_events(&mut tx, &mut permit, actor, events, now_ms).await?;
         return save(tx, permit, now_ms).await;
     }
-    row::update_permit(&mut tx, &mut permit, now_ms).await?;
+    row::update_permit_at_commit(&mut tx, &mut permit, now_ms).await?;
     write_events(&mut tx, &mut permit, actor, events, now_ms).await?;
     tx.commit().await?;
     Ok(permit)

@@ -194,6 +194,26 @@ pub(crate) struct Writer {
     pub(crate) audit: Option<Pending>,
     /// Only audit events are written (the group committer): the epoch stays.
     audit_only: bool,
+    /// A row write waiting for the commit's round trip ([`Tx::defer_write`]).
+    pub(crate) deferred: Option<Deferred>,
+}
+
+/// A row write that goes in the commit's round trip on SQLite's writer connection: it
+/// pushes one statement that must change exactly one row, else the transaction fails with
+/// `conflict`.
+pub(crate) struct Deferred {
+    pub(crate) write: DeferredWrite,
+    pub(crate) conflict: StoreError,
+}
+
+pub(crate) type DeferredWrite = Box<dyn for<'q> FnOnce(&mut sqlx::QueryBuilder<'q, Sqlite>) + Send>;
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("conflict", &self.conflict)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Writer {
@@ -618,6 +638,7 @@ impl Store {
             shared: self.shared.clone(),
             audit: None,
             audit_only: false,
+            deferred: None,
         }
     }
 
@@ -694,6 +715,47 @@ impl Tx<'_> {
         }
     }
 
+    /// Holds `write` for the commit's round trip, on SQLite's writer connection: the
+    /// statement then goes just before the audit head's update, which moves only if the
+    /// statement changed exactly one row (`changes() = 1`); otherwise the transaction
+    /// fails with `conflict`. A round trip fewer per use case. Gives `write` back
+    /// elsewhere, or when one is held already: the caller then writes now. Nothing in the
+    /// transaction sees the row change before the commit.
+    pub(crate) fn defer_write(
+        &mut self,
+        write: DeferredWrite,
+        conflict: StoreError,
+    ) -> Result<(), DeferredWrite> {
+        match (&self.conn, &mut self._writer) {
+            (TxConn::SqliteWriter(_), Some(writer)) if writer.deferred.is_none() => {
+                writer.deferred = Some(Deferred { write, conflict });
+                Ok(())
+            }
+            _ => Err(write),
+        }
+    }
+
+    /// Runs the deferred write now (the transaction appended no event to carry it).
+    async fn write_deferred(&mut self) -> Result<(), StoreError> {
+        let Some(Deferred { write, conflict }) = self
+            ._writer
+            .as_mut()
+            .and_then(|writer| writer.deferred.take())
+        else {
+            return Ok(());
+        };
+        let mut query = sqlx::QueryBuilder::new("");
+        write(&mut query);
+        let changed = match &mut self.conn {
+            TxConn::SqliteWriter(writer) => query.build().execute(&mut **writer).await?,
+            _ => return Err(conflict),
+        };
+        if changed.rows_affected() != 1 {
+            return Err(conflict);
+        }
+        Ok(())
+    }
+
     /// Marks a transaction that writes audit events only (the group committer), so
     /// its commit leaves the write epoch where it is.
     pub(crate) fn audit_only(&mut self) {
@@ -709,6 +771,9 @@ impl Tx<'_> {
     /// write epoch advances (also when the commit failed: it may have changed rows).
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let committed = crate::audit::flush(&mut self, true).await?;
+        if !committed {
+            self.write_deferred().await?;
+        }
         let Tx { conn, _writer, .. } = self;
         // The writer connection goes back to the queue only after the head and the epoch
         // are updated (when `_on_writer` drops).

@@ -1,6 +1,7 @@
 //! Permit rows: the SQL, written once for both backends, and decoding rows into `Permit`.
 
 use serde_json::Value;
+use sqlx::QueryBuilder;
 use sqlx::types::Json;
 use steward_permits::{
     Channel, Decision, Outcome, PermitConstraints, PermitState, RevocationReason,
@@ -420,44 +421,140 @@ pub(super) async fn update_permit(
     p: &mut Permit,
     now_ms: i64,
 ) -> Result<(), PermitError> {
-    const SQL: &str = "UPDATE permits SET state = $1, evidence = $2, valid_from = $3, \
-         expires_at = $4, renewals = $5, total_hours = $6, outcome = $7, revocation_reason = $8, \
-         audit_summary = $9, cab_signed_off = $10, round = $11, pending_renewal = $12, \
-         updated_at = $13, revocation = $14, version = version + 1 WHERE id = $15 AND version = $16";
-    let outcome = p.outcome.map(|o| o.as_str());
-    let reason = p.revocation_reason.map(|r| r.as_str());
+    let write = PermitWrite::of(p, now_ms);
     let affected = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(p.state.as_str())
-            .bind(Json(&p.evidence))
-            .bind(p.valid_from_ms)
-            .bind(p.expires_at_ms)
-            .bind(i64::from(p.renewals))
-            .bind(p.total_hours)
-            .bind(outcome)
-            .bind(reason)
-            .bind(p.audit_summary.as_ref().map(Json))
-            .bind(p.cab_signed_off)
-            .bind(i64::from(p.round))
-            .bind(p.pending_renewal.as_ref().map(Json))
-            .bind(now_ms)
-            .bind(p.revocation.as_ref().map(Json))
-            .bind(&p.id)
-            .bind(p.version)
+        let mut query = QueryBuilder::new("");
+        write.push(&mut query);
+        query
+            .build()
             .execute(&mut **conn)
             .await
             .map_err(StoreError::from)?
             .rows_affected()
     });
     if affected != 1 {
-        return Err(StoreError::Conflict {
-            message: format!("permit `{}` was changed by another request; retry", p.id),
-        }
-        .into());
+        return Err(conflict(&p.id).into());
     }
     p.version += 1;
     p.updated_at_ms = now_ms;
     Ok(())
+}
+
+/// [`update_permit`] as the last write before the commit: on SQLite's writer connection
+/// the `UPDATE` waits and goes in the commit's round trip ([`Tx::defer_write`]), its
+/// version guard checked there; elsewhere it runs now. Nothing in the transaction may read
+/// the row after this.
+pub(super) async fn update_permit_at_commit(
+    tx: &mut Tx<'_>,
+    p: &mut Permit,
+    now_ms: i64,
+) -> Result<(), PermitError> {
+    let write = PermitWrite::of(p, now_ms);
+    let conflict = conflict(&p.id);
+    if tx
+        .defer_write(Box::new(move |query| write.push(query)), conflict)
+        .is_err()
+    {
+        return update_permit(tx, p, now_ms).await;
+    }
+    p.version += 1;
+    p.updated_at_ms = now_ms;
+    Ok(())
+}
+
+fn conflict(id: &str) -> StoreError {
+    StoreError::Conflict {
+        message: format!("permit `{id}` was changed by another request; retry"),
+    }
+}
+
+/// The values [`update_permit`] writes, owned, so that the write can wait for the commit.
+struct PermitWrite {
+    state: String,
+    evidence: Json<Value>,
+    valid_from: Option<i64>,
+    expires_at: Option<i64>,
+    renewals: i64,
+    total_hours: f64,
+    outcome: Option<String>,
+    reason: Option<String>,
+    audit_summary: Option<Json<Value>>,
+    cab_signed_off: bool,
+    round: i64,
+    pending_renewal: Option<Json<PendingRenewal>>,
+    updated_at: i64,
+    revocation: Option<Json<PermitRevocation>>,
+    id: String,
+    version: i64,
+}
+
+impl PermitWrite {
+    fn of(p: &Permit, now_ms: i64) -> PermitWrite {
+        PermitWrite {
+            state: p.state.as_str().to_owned(),
+            evidence: Json(p.evidence.clone()),
+            valid_from: p.valid_from_ms,
+            expires_at: p.expires_at_ms,
+            renewals: i64::from(p.renewals),
+            total_hours: p.total_hours,
+            outcome: p.outcome.map(|o| o.as_str().to_owned()),
+            reason: p.revocation_reason.map(|r| r.as_str().to_owned()),
+            audit_summary: p.audit_summary.clone().map(Json),
+            cab_signed_off: p.cab_signed_off,
+            round: i64::from(p.round),
+            pending_renewal: p.pending_renewal.clone().map(Json),
+            updated_at: now_ms,
+            revocation: p.revocation.clone().map(Json),
+            id: p.id.clone(),
+            version: p.version,
+        }
+    }
+
+    fn push<'q, DB>(self, query: &mut QueryBuilder<'q, DB>)
+    where
+        DB: sqlx::Database,
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Json<Value>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<Json<Value>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<Json<PendingRenewal>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<Json<PermitRevocation>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        let mut set = query.push("UPDATE permits SET ").separated(", ");
+        set.push("state = ").push_bind_unseparated(self.state);
+        set.push("evidence = ").push_bind_unseparated(self.evidence);
+        set.push("valid_from = ")
+            .push_bind_unseparated(self.valid_from);
+        set.push("expires_at = ")
+            .push_bind_unseparated(self.expires_at);
+        set.push("renewals = ").push_bind_unseparated(self.renewals);
+        set.push("total_hours = ")
+            .push_bind_unseparated(self.total_hours);
+        set.push("outcome = ").push_bind_unseparated(self.outcome);
+        set.push("revocation_reason = ")
+            .push_bind_unseparated(self.reason);
+        set.push("audit_summary = ")
+            .push_bind_unseparated(self.audit_summary);
+        set.push("cab_signed_off = ")
+            .push_bind_unseparated(self.cab_signed_off);
+        set.push("round = ").push_bind_unseparated(self.round);
+        set.push("pending_renewal = ")
+            .push_bind_unseparated(self.pending_renewal);
+        set.push("updated_at = ")
+            .push_bind_unseparated(self.updated_at);
+        set.push("revocation = ")
+            .push_bind_unseparated(self.revocation);
+        set.push("version = version + 1");
+        query
+            .push(" WHERE id = ")
+            .push_bind(self.id)
+            .push(" AND version = ")
+            .push_bind(self.version);
+    }
 }
 
 pub(super) async fn insert_approval(

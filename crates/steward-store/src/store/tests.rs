@@ -40,3 +40,113 @@ fn sqlite_and_postgres_migrations_are_in_step() {
     assert!(sqlite.len() > 1, "{sqlite:?}");
     assert!(sqlite.windows(2).all(|w| w[0].0 < w[1].0), "{sqlite:?}");
 }
+
+/// A row write held for the commit (`Tx::defer_write`) on SQLite's writer connection: the
+/// row changes with the commit when it changes exactly one row; otherwise the transaction
+/// fails with the write's own conflict (not "head moved"), with or without audit events to
+/// carry it and with or without a writer queued behind it, and the trail stays as it was.
+#[tokio::test]
+async fn a_deferred_write_commits_with_its_transaction_or_fails_it_with_its_conflict() {
+    use crate::{Caller, NewEvent, NewPrincipal, PrincipalKind};
+
+    let db = crate::testing::sqlite_store().await;
+    let store = db.store().clone();
+    let setup = Caller::system("test");
+    let principal = store
+        .create_principal(
+            &setup,
+            NewPrincipal {
+                kind: PrincipalKind::Human,
+                name: "before".into(),
+                roles: vec![],
+            },
+        )
+        .await
+        .expect("principal");
+    let rename = |id: &str, name: &'static str| -> DeferredWrite {
+        let id = id.to_owned();
+        Box::new(move |query: &mut sqlx::QueryBuilder<'_, Sqlite>| {
+            query
+                .push("UPDATE principals SET name = ")
+                .push_bind(name)
+                .push(" WHERE id = ")
+                .push_bind(id);
+        })
+    };
+    let conflict = || StoreError::Conflict {
+        message: "changed meanwhile".into(),
+    };
+    let event = || NewEvent::now("test.deferred", setup.actor());
+    let head = store.audit_head().await.expect("head");
+
+    // Carried by the audit rows' round trip.
+    let mut tx = store.begin().await.expect("begin");
+    assert!(
+        tx.defer_write(rename(&principal.id, "after"), conflict())
+            .is_ok()
+    );
+    assert!(
+        tx.defer_write(rename(&principal.id, "twice"), conflict())
+            .is_err(),
+        "one deferred write at a time: the second is given back"
+    );
+    crate::append_event(&mut tx, event()).await.expect("append");
+    tx.commit().await.expect("commit");
+    let renamed = store.principal_by_id(&principal.id).await.expect("read");
+    assert_eq!(renamed.name, "after");
+    assert_eq!(store.audit_head().await.expect("head").seq, head.seq + 1);
+
+    // A write that changes no row fails the transaction: with events, without, and with
+    // a writer queued (whose transaction the failed round trip would have begun).
+    for (events, queued) in [(true, false), (false, false), (true, true)] {
+        let before = store.audit_head().await.expect("head");
+        let mut tx = store.begin().await.expect("begin");
+        assert!(tx.defer_write(rename("nobody", "x"), conflict()).is_ok());
+        if events {
+            crate::append_event(&mut tx, event()).await.expect("append");
+        }
+        let next = queued.then(|| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await.expect("queued begin");
+                let entry = crate::append_event(
+                    &mut tx,
+                    NewEvent::now("test.next", Caller::system("test").actor()),
+                )
+                .await
+                .expect("queued append");
+                tx.commit().await.expect("queued commit");
+                entry.seq
+            })
+        });
+        if queued {
+            while store.shared.writers_queued.load(Ordering::SeqCst) == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let error = tx.commit().await.expect_err("nothing to update");
+        assert!(
+            matches!(&error, StoreError::Conflict { message } if message == "changed meanwhile"),
+            "events {events}, queued {queued}: {error}"
+        );
+        let mut expected = before.seq;
+        if let Some(next) = next {
+            expected += 1;
+            assert_eq!(
+                next.await.expect("queued task"),
+                expected,
+                "the queued writer goes on"
+            );
+        }
+        assert_eq!(store.audit_head().await.expect("head").seq, expected);
+    }
+    store.verify_audit_chain().await.expect("chain intact");
+    assert_eq!(
+        store
+            .principal_by_id(&principal.id)
+            .await
+            .expect("read")
+            .name,
+        "after"
+    );
+}
