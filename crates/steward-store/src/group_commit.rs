@@ -42,7 +42,7 @@ use crate::audit::{
     write_head,
 };
 use crate::error::StoreError;
-use crate::store::{Store, Tx, TxConn, WriterTx, on_tx};
+use crate::store::{Deferred, Store, Tx, TxConn, WriterTx, on_tx};
 
 /// The most events one transaction commits. Also bounds the work a caller waits behind.
 pub const MAX_BATCH: usize = 1024;
@@ -322,14 +322,14 @@ pub(crate) async fn insert(
         .collect::<Result<Vec<_>, _>>()?;
     let last_seq = seq_i64(last.seq)?;
     // A row write held for the commit goes first in its round trip.
-    let (mut deferred, mut conflict) = match (&tx.conn, tx._writer.as_mut()) {
-        (TxConn::SqliteWriter(_), Some(writer)) if commit => match writer.deferred.take() {
-            Some(held) => (Some(held.write), Some(held.conflict)),
-            None => (None, None),
-        },
-        _ => (None, None),
+    let Deferred {
+        writes: mut deferred,
+        mut conflict,
+    } = match (&tx.conn, tx._writer.as_mut()) {
+        (TxConn::SqliteWriter(_), Some(writer)) if commit => std::mem::take(&mut writer.deferred),
+        _ => Deferred::default(),
     };
-    let deferring = deferred.is_some();
+    let deferred_rows = deferred.len() as u64;
     if let TxConn::SqliteWriter(writer) = &mut tx.conn {
         // A writer is queued: begin its transaction in this round trip (it takes the
         // connection over in `Store::begin`).
@@ -342,12 +342,12 @@ pub(crate) async fn insert(
             let (first, end) = (start == 0, start + size == events.len());
             let mut query = QueryBuilder::<Sqlite>::new("");
             if first {
-                let guarded = deferred.take().map(|write| write(&mut query)).is_some();
-                if guarded {
+                for write in deferred.drain(..) {
+                    write(&mut query);
                     query.push("; ");
                 }
                 push_head_move(&mut query, (last_seq, &last.hash), (from_seq, &from.hash));
-                if guarded {
+                if conflict.is_some() {
                     query.push(" AND changes() = 1");
                 }
                 query.push("; ");
@@ -402,8 +402,7 @@ pub(crate) async fn insert(
                 writer.begun_next();
             }
         }
-        let expected =
-            (events.len() as u64 + 1 + u64::from(deferring)).saturating_add(counted_twice);
+        let expected = (events.len() as u64 + 1 + deferred_rows).saturating_add(counted_twice);
         if written != expected {
             return Err(head_moved(from));
         }

@@ -427,7 +427,7 @@ impl Store {
         };
         // Inserted as the plan leaves it: a new permit is written once.
         permit.set_lifecycle(plan.lifecycle);
-        row::insert_permit(&mut tx, &permit, &new.analysis).await?;
+        row::insert_permit(&mut tx, &permit, &new.analysis, true).await?;
         write_events(&mut tx, &mut permit, &by.actor(), plan.events, now_ms).await?;
         tx.commit().await?;
         Ok(permit)
@@ -471,7 +471,7 @@ impl Store {
             round: permit.round,
             created_at_ms: now_ms,
         };
-        row::insert_approval(&mut tx, &permit.id, &record).await?;
+        row::insert_approval(&mut tx, &permit.id, &record, true).await?;
         permit.approvals.push(record);
         let events = review(&mut permit, plan);
         save_events(tx, permit, actor, events, now_ms).await

@@ -194,16 +194,17 @@ pub(crate) struct Writer {
     pub(crate) audit: Option<Pending>,
     /// Only audit events are written (the group committer): the epoch stays.
     audit_only: bool,
-    /// A row write waiting for the commit's round trip ([`Tx::defer_write`]).
-    pub(crate) deferred: Option<Deferred>,
+    /// Row writes waiting for the commit's round trip ([`Tx::defer_write`]).
+    pub(crate) deferred: Deferred,
 }
 
-/// A row write that goes in the commit's round trip on SQLite's writer connection: it
-/// pushes one statement that must change exactly one row, else the transaction fails with
-/// `conflict`.
+/// Row writes that go in the commit's round trip on SQLite's writer connection, in order:
+/// each pushes one statement that changes one row. The last may be guarded: it must change
+/// exactly one row, else the transaction fails with `conflict`.
+#[derive(Default)]
 pub(crate) struct Deferred {
-    pub(crate) write: DeferredWrite,
-    pub(crate) conflict: StoreError,
+    pub(crate) writes: Vec<DeferredWrite>,
+    pub(crate) conflict: Option<StoreError>,
 }
 
 pub(crate) type DeferredWrite = Box<dyn for<'q> FnOnce(&mut sqlx::QueryBuilder<'q, Sqlite>) + Send>;
@@ -211,8 +212,9 @@ pub(crate) type DeferredWrite = Box<dyn for<'q> FnOnce(&mut sqlx::QueryBuilder<'
 impl std::fmt::Debug for Deferred {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deferred")
+            .field("writes", &self.writes.len())
             .field("conflict", &self.conflict)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -638,7 +640,7 @@ impl Store {
             shared: self.shared.clone(),
             audit: None,
             audit_only: false,
-            deferred: None,
+            deferred: Deferred::default(),
         }
     }
 
@@ -716,42 +718,49 @@ impl Tx<'_> {
     }
 
     /// Holds `write` for the commit's round trip, on SQLite's writer connection: the
-    /// statement then goes just before the audit head's update, which moves only if the
-    /// statement changed exactly one row (`changes() = 1`); otherwise the transaction
-    /// fails with `conflict`. A round trip fewer per use case. Gives `write` back
-    /// elsewhere, or when one is held already: the caller then writes now. Nothing in the
-    /// transaction sees the row change before the commit.
+    /// statement then goes just before the audit head's update, a round trip fewer per use
+    /// case. A `conflict` guards it: the head moves only if the statement changed exactly
+    /// one row (`changes() = 1`), otherwise the transaction fails with `conflict`; a
+    /// guarded write is the last one held. Gives `write` back elsewhere, or after a guarded
+    /// write: the caller then writes now. Nothing in the transaction sees a held write
+    /// before the commit.
     pub(crate) fn defer_write(
         &mut self,
         write: DeferredWrite,
-        conflict: StoreError,
+        conflict: Option<StoreError>,
     ) -> Result<(), DeferredWrite> {
         match (&self.conn, &mut self._writer) {
-            (TxConn::SqliteWriter(_), Some(writer)) if writer.deferred.is_none() => {
-                writer.deferred = Some(Deferred { write, conflict });
+            (TxConn::SqliteWriter(_), Some(writer)) if writer.deferred.conflict.is_none() => {
+                writer.deferred.writes.push(write);
+                writer.deferred.conflict = conflict;
                 Ok(())
             }
             _ => Err(write),
         }
     }
 
-    /// Runs the deferred write now (the transaction appended no event to carry it).
+    /// Runs the held writes now (the transaction appended no event to carry them).
     async fn write_deferred(&mut self) -> Result<(), StoreError> {
-        let Some(Deferred { write, conflict }) = self
+        let Deferred { writes, conflict } = self
             ._writer
             .as_mut()
-            .and_then(|writer| writer.deferred.take())
-        else {
+            .map(|writer| std::mem::take(&mut writer.deferred))
+            .unwrap_or_default();
+        let TxConn::SqliteWriter(writer) = &mut self.conn else {
             return Ok(());
         };
-        let mut query = sqlx::QueryBuilder::new("");
-        write(&mut query);
-        let changed = match &mut self.conn {
-            TxConn::SqliteWriter(writer) => query.build().execute(&mut **writer).await?,
-            _ => return Err(conflict),
-        };
-        if changed.rows_affected() != 1 {
-            return Err(conflict);
+        let last = writes.len().saturating_sub(1);
+        let mut conflict = conflict;
+        for (at, write) in writes.into_iter().enumerate() {
+            let mut query = sqlx::QueryBuilder::new("");
+            write(&mut query);
+            let changed = query.build().execute(&mut **writer).await?.rows_affected();
+            if at == last
+                && changed != 1
+                && let Some(conflict) = conflict.take()
+            {
+                return Err(conflict);
+            }
         }
         Ok(())
     }

@@ -272,7 +272,7 @@ impl Store {
             version: 1,
             analysis: Some(std::sync::Arc::new(analysis.clone())),
         };
-        row::insert_permit(&mut tx, &permit, &analysis).await?;
+        row::insert_permit(&mut tx, &permit, &analysis, false).await?;
         let deadline = plan.approval_deadline.millis();
         insert_emergency(
             &mut tx,
@@ -334,7 +334,7 @@ impl Store {
             round: permit.round,
             created_at_ms: now_ms,
         };
-        row::insert_approval(&mut tx, &permit.id, &record).await?;
+        row::insert_approval(&mut tx, &permit.id, &record, false).await?;
         permit.approvals.push(record);
         permit.set_lifecycle(life);
         write_events(&mut tx, &mut permit, actor, events, now_ms).await?;

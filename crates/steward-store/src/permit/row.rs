@@ -372,43 +372,127 @@ fn worker_of(
     })
 }
 
+/// Inserts a new permit; `at_commit` holds the INSERT for the commit's round trip on
+/// SQLite's writer ([`Tx::defer_write`]): nothing in the transaction may read or refer to
+/// the row after this.
 pub(super) async fn insert_permit(
     tx: &mut Tx<'_>,
     p: &Permit,
     analysis: &Analysis,
+    at_commit: bool,
 ) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, \
-         worker_id, requester_id, state, evidence, constraints, requested_window_start, \
-         total_hours, round, policy_version, version, created_at, updated_at, valid_from, \
-         expires_at, renewals) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20, $21)";
+    if at_commit {
+        let write = PermitInsert::of(p, analysis);
+        if tx
+            .defer_write(Box::new(move |query| write.push(query)), None)
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    let write = PermitInsert::of(p, analysis);
     on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(&p.id)
-            .bind(&p.task_id)
-            .bind(Json(&p.task))
-            .bind(Json(analysis))
-            .bind(p.permit_type.as_str())
-            .bind(i64::from(p.level.value()))
-            .bind(&p.worker_id)
-            .bind(&p.requester_id)
-            .bind(p.state.as_str())
-            .bind(Json(&p.evidence))
-            .bind(Json(&p.constraints))
-            .bind(p.requested_window_start_ms)
-            .bind(p.total_hours)
-            .bind(i64::from(p.round))
-            .bind(&p.policy_version)
-            .bind(p.version)
-            .bind(p.created_at_ms)
-            .bind(p.updated_at_ms)
-            .bind(p.valid_from_ms)
-            .bind(p.expires_at_ms)
-            .bind(i64::from(p.renewals))
-            .execute(&mut **conn)
-            .await?;
+        let mut query = QueryBuilder::new("");
+        write.push(&mut query);
+        query.build().execute(&mut **conn).await?;
     });
     Ok(())
+}
+
+/// A new permit row, owned.
+struct PermitInsert {
+    id: String,
+    task_id: String,
+    task: Json<Value>,
+    analysis: Json<Analysis>,
+    permit_type: String,
+    level: i64,
+    worker_id: String,
+    requester_id: String,
+    state: String,
+    evidence: Json<Value>,
+    constraints: Json<PermitConstraints>,
+    requested_window_start: Option<i64>,
+    total_hours: f64,
+    round: i64,
+    policy_version: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+    valid_from: Option<i64>,
+    expires_at: Option<i64>,
+    renewals: i64,
+}
+
+impl PermitInsert {
+    fn of(p: &Permit, analysis: &Analysis) -> PermitInsert {
+        PermitInsert {
+            id: p.id.clone(),
+            task_id: p.task_id.clone(),
+            task: Json(p.task.clone()),
+            analysis: Json(analysis.clone()),
+            permit_type: p.permit_type.as_str().to_owned(),
+            level: i64::from(p.level.value()),
+            worker_id: p.worker_id.clone(),
+            requester_id: p.requester_id.clone(),
+            state: p.state.as_str().to_owned(),
+            evidence: Json(p.evidence.clone()),
+            constraints: Json(p.constraints.clone()),
+            requested_window_start: p.requested_window_start_ms,
+            total_hours: p.total_hours,
+            round: i64::from(p.round),
+            policy_version: p.policy_version.clone(),
+            version: p.version,
+            created_at: p.created_at_ms,
+            updated_at: p.updated_at_ms,
+            valid_from: p.valid_from_ms,
+            expires_at: p.expires_at_ms,
+            renewals: i64::from(p.renewals),
+        }
+    }
+
+    fn push<'q, DB>(self, query: &mut QueryBuilder<'q, DB>)
+    where
+        DB: sqlx::Database,
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Json<Value>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Json<Analysis>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Json<PermitConstraints>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        query.push(
+            "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, worker_id, \
+             requester_id, state, evidence, constraints, requested_window_start, total_hours, \
+             round, policy_version, version, created_at, updated_at, valid_from, expires_at, \
+             renewals) VALUES (",
+        );
+        let mut values = query.separated(", ");
+        values
+            .push_bind(self.id)
+            .push_bind(self.task_id)
+            .push_bind(self.task)
+            .push_bind(self.analysis)
+            .push_bind(self.permit_type)
+            .push_bind(self.level)
+            .push_bind(self.worker_id)
+            .push_bind(self.requester_id)
+            .push_bind(self.state)
+            .push_bind(self.evidence)
+            .push_bind(self.constraints)
+            .push_bind(self.requested_window_start)
+            .push_bind(self.total_hours)
+            .push_bind(self.round)
+            .push_bind(self.policy_version)
+            .push_bind(self.version)
+            .push_bind(self.created_at)
+            .push_bind(self.updated_at)
+            .push_bind(self.valid_from)
+            .push_bind(self.expires_at)
+            .push_bind(self.renewals);
+        query.push(")");
+    }
 }
 
 /// Writes every mutable column, guarded by the version read with the row.
@@ -452,7 +536,7 @@ pub(super) async fn update_permit_at_commit(
     let write = PermitWrite::of(p, now_ms);
     let conflict = conflict(&p.id);
     if tx
-        .defer_write(Box::new(move |query| write.push(query)), conflict)
+        .defer_write(Box::new(move |query| write.push(query)), Some(conflict))
         .is_err()
     {
         return update_permit(tx, p, now_ms).await;
@@ -557,30 +641,87 @@ impl PermitWrite {
     }
 }
 
+/// Inserts an approval of the current round; `at_commit` as for [`insert_permit`].
 pub(super) async fn insert_approval(
     tx: &mut Tx<'_>,
     permit_id: &str,
     a: &ApprovalRecord,
+    at_commit: bool,
 ) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO approvals (id, permit_id, principal_id, role, decision, \
-         channel, comment, conditions, round, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    if at_commit {
+        let write = ApprovalInsert::of(permit_id, a);
+        if tx
+            .defer_write(Box::new(move |query| write.push(query)), None)
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    let write = ApprovalInsert::of(permit_id, a);
     on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(&a.id)
-            .bind(permit_id)
-            .bind(&a.principal_id)
-            .bind(a.role.as_str())
-            .bind(a.decision.as_str())
-            .bind(a.channel.as_str())
-            .bind(&a.comment)
-            .bind(Json(&a.conditions))
-            .bind(i64::from(a.round))
-            .bind(a.created_at_ms)
-            .execute(&mut **conn)
-            .await?;
+        let mut query = QueryBuilder::new("");
+        write.push(&mut query);
+        query.build().execute(&mut **conn).await?;
     });
     Ok(())
+}
+
+/// A new approval row, owned.
+struct ApprovalInsert {
+    id: String,
+    permit_id: String,
+    principal_id: String,
+    role: String,
+    decision: String,
+    channel: String,
+    comment: Option<String>,
+    conditions: Json<Value>,
+    round: i64,
+    created_at: i64,
+}
+
+impl ApprovalInsert {
+    fn of(permit_id: &str, a: &ApprovalRecord) -> ApprovalInsert {
+        ApprovalInsert {
+            id: a.id.clone(),
+            permit_id: permit_id.to_owned(),
+            principal_id: a.principal_id.clone(),
+            role: a.role.as_str().to_owned(),
+            decision: a.decision.as_str().to_owned(),
+            channel: a.channel.as_str().to_owned(),
+            comment: a.comment.clone(),
+            conditions: Json(a.conditions.clone()),
+            round: i64::from(a.round),
+            created_at: a.created_at_ms,
+        }
+    }
+
+    fn push<'q, DB>(self, query: &mut QueryBuilder<'q, DB>)
+    where
+        DB: sqlx::Database,
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Json<Value>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        query.push(
+            "INSERT INTO approvals (id, permit_id, principal_id, role, decision, channel, \
+             comment, conditions, round, created_at) VALUES (",
+        );
+        query
+            .separated(", ")
+            .push_bind(self.id)
+            .push_bind(self.permit_id)
+            .push_bind(self.principal_id)
+            .push_bind(self.role)
+            .push_bind(self.decision)
+            .push_bind(self.channel)
+            .push_bind(self.comment)
+            .push_bind(self.conditions)
+            .push_bind(self.round)
+            .push_bind(self.created_at);
+        query.push(")");
+    }
 }
 
 /// Ids of approved permits whose requested window has begun.

@@ -41,10 +41,11 @@ fn sqlite_and_postgres_migrations_are_in_step() {
     assert!(sqlite.windows(2).all(|w| w[0].0 < w[1].0), "{sqlite:?}");
 }
 
-/// A row write held for the commit (`Tx::defer_write`) on SQLite's writer connection: the
-/// row changes with the commit when it changes exactly one row; otherwise the transaction
-/// fails with the write's own conflict (not "head moved"), with or without audit events to
-/// carry it and with or without a writer queued behind it, and the trail stays as it was.
+/// Row writes held for the commit (`Tx::defer_write`) on SQLite's writer connection land
+/// with the commit, in order. When the guarded one (the last) changes no row, the
+/// transaction fails with the write's own conflict (not "head moved"), with or without
+/// audit events to carry it and with or without a writer queued behind it; every held
+/// write is undone and the trail stays as it was.
 #[tokio::test]
 async fn a_deferred_write_commits_with_its_transaction_or_fails_it_with_its_conflict() {
     use crate::{Caller, NewEvent, NewPrincipal, PrincipalKind};
@@ -77,23 +78,35 @@ async fn a_deferred_write_commits_with_its_transaction_or_fails_it_with_its_conf
         message: "changed meanwhile".into(),
     };
     let event = || NewEvent::now("test.deferred", setup.actor());
+    let other = store
+        .create_principal(
+            &setup,
+            NewPrincipal {
+                kind: PrincipalKind::Human,
+                name: "other".into(),
+                roles: vec![],
+            },
+        )
+        .await
+        .expect("principal");
     let head = store.audit_head().await.expect("head");
 
-    // Carried by the audit rows' round trip.
+    // Carried by the audit rows' round trip, in order, the guarded one last.
     let mut tx = store.begin().await.expect("begin");
+    assert!(tx.defer_write(rename(&other.id, "unguarded"), None).is_ok());
+    let guarded = tx.defer_write(rename(&principal.id, "after"), Some(conflict()));
+    assert!(guarded.is_ok());
     assert!(
-        tx.defer_write(rename(&principal.id, "after"), conflict())
-            .is_ok()
-    );
-    assert!(
-        tx.defer_write(rename(&principal.id, "twice"), conflict())
+        tx.defer_write(rename(&principal.id, "twice"), None)
             .is_err(),
-        "one deferred write at a time: the second is given back"
+        "a guarded write is the last one held: a later one is given back"
     );
     crate::append_event(&mut tx, event()).await.expect("append");
     tx.commit().await.expect("commit");
     let renamed = store.principal_by_id(&principal.id).await.expect("read");
     assert_eq!(renamed.name, "after");
+    let renamed = store.principal_by_id(&other.id).await.expect("read");
+    assert_eq!(renamed.name, "unguarded");
     assert_eq!(store.audit_head().await.expect("head").seq, head.seq + 1);
 
     // A write that changes no row fails the transaction: with events, without, and with
@@ -101,7 +114,9 @@ async fn a_deferred_write_commits_with_its_transaction_or_fails_it_with_its_conf
     for (events, queued) in [(true, false), (false, false), (true, true)] {
         let before = store.audit_head().await.expect("head");
         let mut tx = store.begin().await.expect("begin");
-        assert!(tx.defer_write(rename("nobody", "x"), conflict()).is_ok());
+        assert!(tx.defer_write(rename(&other.id, "never"), None).is_ok());
+        let guarded = tx.defer_write(rename("nobody", "x"), Some(conflict()));
+        assert!(guarded.is_ok());
         if events {
             crate::append_event(&mut tx, event()).await.expect("append");
         }
@@ -148,5 +163,10 @@ async fn a_deferred_write_commits_with_its_transaction_or_fails_it_with_its_conf
             .expect("read")
             .name,
         "after"
+    );
+    assert_eq!(
+        store.principal_by_id(&other.id).await.expect("read").name,
+        "unguarded",
+        "a failed transaction's held writes are rolled back with it"
     );
 }
