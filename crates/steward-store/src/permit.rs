@@ -334,7 +334,7 @@ pub(crate) async fn revoke_by_system_in(
     };
     permit.set_lifecycle(life);
     write_events(tx, &mut permit, &system_actor(), vec![revoked], now_ms).await?;
-    row::update_permit(tx, &mut permit, now_ms).await?;
+    row::update_permit(tx, &mut permit, now_ms, false).await?;
     Ok(permit)
 }
 
@@ -755,7 +755,7 @@ impl Store {
             };
             match issue_if_due(&mut tx, &mut permit, &system_actor(), now_ms).await {
                 Ok(true) => {
-                    row::update_permit(&mut tx, &mut permit, now_ms)
+                    row::update_permit(&mut tx, &mut permit, now_ms, false)
                         .await
                         .map_err(|e| match e {
                             PermitError::Store(e) => e,
@@ -914,7 +914,7 @@ pub struct ReviewQueue<'a> {
 
 /// Writes the permit's new state (version-checked) and commits the use case.
 async fn save(mut tx: Tx<'_>, mut permit: Permit, now_ms: i64) -> Result<Permit, PermitError> {
-    row::update_permit_at_commit(&mut tx, &mut permit, now_ms).await?;
+    row::update_permit(&mut tx, &mut permit, now_ms, true).await?;
     tx.commit().await?;
     Ok(permit)
 }
@@ -936,7 +936,7 @@ async fn save_events(
         write_events(&mut tx, &mut permit, actor, events, now_ms).await?;
         return save(tx, permit, now_ms).await;
     }
-    row::update_permit_at_commit(&mut tx, &mut permit, now_ms).await?;
+    row::update_permit(&mut tx, &mut permit, now_ms, true).await?;
     write_events(&mut tx, &mut permit, actor, events, now_ms).await?;
     tx.commit().await?;
     Ok(permit)

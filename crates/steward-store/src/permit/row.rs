@@ -381,21 +381,7 @@ pub(super) async fn insert_permit(
     analysis: &Analysis,
     at_commit: bool,
 ) -> Result<(), StoreError> {
-    if at_commit {
-        let write = PermitInsert::of(p, analysis);
-        if tx
-            .defer_write(Box::new(move |query| write.push(query)), None)
-            .is_ok()
-        {
-            return Ok(());
-        }
-    }
-    let write = PermitInsert::of(p, analysis);
-    on_tx!(tx, |conn| {
-        let mut query = QueryBuilder::new("");
-        write.push(&mut query);
-        query.build().execute(&mut **conn).await?;
-    });
+    held_or_now!(tx, at_commit, None, PermitInsert::of(p, analysis));
     Ok(())
 }
 
@@ -495,7 +481,38 @@ impl PermitInsert {
     }
 }
 
-/// Writes every mutable column, guarded by the version read with the row.
+/// Runs a row write (a type with `of` and `push`, `$write` building it) now, or with
+/// `$held` holds it for the commit's round trip on SQLite's writer ([`Tx::defer_write`],
+/// guarded by `$conflict`). Evaluates to the rows it changed when it ran now.
+macro_rules! held_or_now {
+    ($tx:expr, $held:expr, $conflict:expr, $write:expr) => {{
+        let held = $held && {
+            let write = $write;
+            $tx.defer_write(Box::new(move |query| write.push(query)), $conflict)
+                .is_ok()
+        };
+        if held {
+            None
+        } else {
+            let write = $write;
+            Some(on_tx!($tx, |conn| {
+                let mut query = QueryBuilder::new("");
+                write.push(&mut query);
+                query
+                    .build()
+                    .execute(&mut **conn)
+                    .await
+                    .map_err(StoreError::from)?
+                    .rows_affected()
+            }))
+        }
+    }};
+}
+use held_or_now;
+
+/// Writes every mutable column, guarded by the version read with the row. `at_commit`:
+/// the last write of the transaction, held for the commit's round trip on SQLite's writer
+/// (nothing in the transaction may read the row after this).
 ///
 /// INVARIANT: a permit row changes only here, and only when its version is the one this
 /// transaction read; the version then moves on by one. Two racing use cases can never
@@ -504,42 +521,16 @@ pub(super) async fn update_permit(
     tx: &mut Tx<'_>,
     p: &mut Permit,
     now_ms: i64,
+    at_commit: bool,
 ) -> Result<(), PermitError> {
-    let write = PermitWrite::of(p, now_ms);
-    let affected = on_tx!(tx, |conn| {
-        let mut query = QueryBuilder::new("");
-        write.push(&mut query);
-        query
-            .build()
-            .execute(&mut **conn)
-            .await
-            .map_err(StoreError::from)?
-            .rows_affected()
-    });
-    if affected != 1 {
+    let changed = held_or_now!(
+        tx,
+        at_commit,
+        Some(conflict(&p.id)),
+        PermitWrite::of(p, now_ms)
+    );
+    if changed.is_some_and(|rows| rows != 1) {
         return Err(conflict(&p.id).into());
-    }
-    p.version += 1;
-    p.updated_at_ms = now_ms;
-    Ok(())
-}
-
-/// [`update_permit`] as the last write before the commit: on SQLite's writer connection
-/// the `UPDATE` waits and goes in the commit's round trip ([`Tx::defer_write`]), its
-/// version guard checked there; elsewhere it runs now. Nothing in the transaction may read
-/// the row after this.
-pub(super) async fn update_permit_at_commit(
-    tx: &mut Tx<'_>,
-    p: &mut Permit,
-    now_ms: i64,
-) -> Result<(), PermitError> {
-    let write = PermitWrite::of(p, now_ms);
-    let conflict = conflict(&p.id);
-    if tx
-        .defer_write(Box::new(move |query| write.push(query)), Some(conflict))
-        .is_err()
-    {
-        return update_permit(tx, p, now_ms).await;
     }
     p.version += 1;
     p.updated_at_ms = now_ms;
@@ -648,21 +639,7 @@ pub(super) async fn insert_approval(
     a: &ApprovalRecord,
     at_commit: bool,
 ) -> Result<(), StoreError> {
-    if at_commit {
-        let write = ApprovalInsert::of(permit_id, a);
-        if tx
-            .defer_write(Box::new(move |query| write.push(query)), None)
-            .is_ok()
-        {
-            return Ok(());
-        }
-    }
-    let write = ApprovalInsert::of(permit_id, a);
-    on_tx!(tx, |conn| {
-        let mut query = QueryBuilder::new("");
-        write.push(&mut query);
-        query.build().execute(&mut **conn).await?;
-    });
+    held_or_now!(tx, at_commit, None, ApprovalInsert::of(permit_id, a));
     Ok(())
 }
 

@@ -126,7 +126,7 @@ impl Store {
             });
         }
         if permit.state != before {
-            row::update_permit(&mut tx, &mut permit, now_ms).await?;
+            row::update_permit(&mut tx, &mut permit, now_ms, false).await?;
         }
         tx.commit().await?;
         Ok(fired)
