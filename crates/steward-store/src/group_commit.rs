@@ -321,7 +321,7 @@ pub(crate) async fn insert(
         .map(|link| seq_i64(link.seq))
         .collect::<Result<Vec<_>, _>>()?;
     let last_seq = seq_i64(last.seq)?;
-    // A row write held for the commit goes first in its round trip.
+    // The row writes held for the commit go first in its round trip, in order.
     let Deferred {
         writes: mut deferred,
         mut conflict,
