@@ -530,7 +530,7 @@ pub(crate) const SELECT_EVENTS: &str = "SELECT seq, ts, type, actor_kind, actor_
      CAST(actor_roles AS TEXT) AS actor_roles, task_id, worker_id, permit_id, level, \
      CAST(data AS TEXT) AS data, prev_hash, hash FROM audit_events";
 
-const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 
 /// What follows the `data` parameter of an `audit_events` insert: `::json` on PostgreSQL,
 /// whose `data` column is `json` (it keeps the canonical text byte for byte, and a text
@@ -552,28 +552,6 @@ pub(crate) async fn read_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> 
             .await?
     })
     .decode()
-}
-
-/// Moves the head from `from` to `seq` and `hash`, inside `tx`. The row must still hold
-/// `from`: otherwise something wrote past this process's writer (another process on the
-/// SQLite file), the events were chained to a stale head, and the transaction fails
-/// rather than break the chain.
-pub(crate) async fn write_head(
-    tx: &mut Tx<'_>,
-    from: AuditHead,
-    seq: i64,
-    hash: &Hash,
-) -> Result<(), StoreError> {
-    let from_seq = seq_i64(from.seq)?;
-    let moved = on_tx!(tx, |conn| {
-        let mut query = sqlx::QueryBuilder::new("");
-        crate::group_commit::push_head_move(&mut query, (seq, hash), (from_seq, &from.hash));
-        query.build().execute(&mut **conn).await?.rows_affected()
-    });
-    if moved != 1 {
-        return Err(head_moved(from));
-    }
-    Ok(())
 }
 
 /// The head is no longer `from`: something outside this process's writer appended.

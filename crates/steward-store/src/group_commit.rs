@@ -38,8 +38,8 @@ use steward_audit::{AuditEntry, Hash, PreparedBody};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{
-    AuditHead, INSERT_EVENTS, NewEvent, append_prepared, data_cast, head_moved, seq_i64, take_head,
-    write_head,
+    AuditHead, INSERT_EVENTS, NewEvent, SELECT_HEAD, append_prepared, data_cast, head_moved,
+    seq_i64, take_head,
 };
 use crate::error::StoreError;
 use crate::store::{Deferred, Store, Tx, TxConn, WriterTx, on_tx};
@@ -296,15 +296,15 @@ async fn commit_batch(store: &Store, events: &[&Prepared]) -> Result<Vec<Link>, 
     Ok(links)
 }
 
-/// The rows of `events` at `links`, in [`CHUNKS`]-sized INSERTs, then the head update
+/// The rows of `events` at `links`, in [`CHUNKS`]-sized INSERTs, and the head update
 /// from `from` to the last link. Every audit write goes through here: the group
 /// committer's batches and the events a use case's transaction appended.
 ///
-/// On SQLite's writer connection the statements go in as few round trips as there are
-/// chunks: the head update leads the first chunk (whose first row's hash is `NULL`, which
-/// the table refuses, unless the update moved the head: the guard aborts before anything
-/// is written), and with `commit` the last chunk ends with `COMMIT`. Returns whether it
-/// committed.
+/// The head update goes in the first INSERT's round trip ([`HeadGuard`]), whose first
+/// row's hash is `NULL`, which the table refuses, unless the update moved the head: the
+/// guard aborts before anything is written. On SQLite's writer connection the row writes
+/// the use case held come first, and with `commit` the last chunk ends with `COMMIT`.
+/// Returns whether it committed.
 pub(crate) async fn insert(
     tx: &mut Tx<'_>,
     from: AuditHead,
@@ -330,11 +330,12 @@ pub(crate) async fn insert(
         _ => Deferred::default(),
     };
     let deferred_rows = deferred.len() as u64;
+    let guard = HeadGuard::of(&tx.conn);
+    let from_seq = seq_i64(from.seq)?;
     if let TxConn::SqliteWriter(writer) = &mut tx.conn {
         // A writer is queued: begin its transaction in this round trip (it takes the
         // connection over in `Store::begin`).
         let begin_next = commit && writer.writers_queued();
-        let from_seq = seq_i64(from.seq)?;
         let (mut written, mut counted_twice) = (0u64, 0u64);
         let mut start = 0;
         while start < events.len() {
@@ -346,30 +347,28 @@ pub(crate) async fn insert(
                     write(&mut query);
                     query.push("; ");
                 }
-                push_head_move(&mut query, (last_seq, &last.hash), (from_seq, &from.hash));
-                if conflict.is_some() {
-                    query.push(" AND changes() = 1");
-                }
-                query.push("; ");
-            }
-            query.push(INSERT_EVENTS);
-            query.push(" ");
-            let range = start..start + size;
-            let rows = events[range.clone()]
-                .iter()
-                .zip(&links[range.clone()])
-                .zip(&seqs[range]);
-            let mut guard = first;
-            query.push_values(rows, |mut row, ((event, link), seq)| {
-                bind_event(&mut row, event, link, *seq, "");
-                if std::mem::take(&mut guard) {
-                    row.push("CASE WHEN changes() = 1 THEN ")
-                        .push_bind_unseparated(link.hash.as_bytes().as_slice())
-                        .push_unseparated(" END");
+                // A guarded held write (the last) must have changed its one row too.
+                let also = if conflict.is_some() {
+                    " AND changes() = 1"
                 } else {
-                    row.push_bind(link.hash.as_bytes().as_slice());
-                }
-            });
+                    ""
+                };
+                guard.push_move(
+                    &mut query,
+                    (last_seq, &last.hash),
+                    (from_seq, &from.hash),
+                    also,
+                );
+            }
+            let range = start..start + size;
+            push_rows(
+                &mut query,
+                &events[range.clone()],
+                &links[range.clone()],
+                &seqs[range],
+                "",
+                first.then_some(&guard),
+            );
             if end && commit {
                 query.push("; COMMIT");
                 // SQLite reports for a COMMIT (and a BEGIN) the changes of the last INSERT
@@ -408,58 +407,130 @@ pub(crate) async fn insert(
         }
         return Ok(commit);
     }
-    // PostgreSQL moves the head in the first insert's round trip, inside the audit head's
-    // row lock that every writer waits for: a data-modifying `WITH` guards the first
-    // row's hash as SQLite's `changes()` does above. SQLite's in-memory database (no
-    // writer connection, no such `WITH`) moves it in a statement of its own.
-    let in_insert = matches!(tx.conn, TxConn::Postgres(_));
+    // Elsewhere (PostgreSQL, SQLite's in-memory database) one statement per chunk, the
+    // head moved by the first, guarded the same way.
     let data_cast = data_cast(tx);
-    let from_seq = seq_i64(from.seq)?;
     let mut start = 0;
     while start < events.len() {
         let size = chunk(events.len() - start);
         let first = start == 0;
         let range = start..start + size;
-        let rows = events[range.clone()]
-            .iter()
-            .zip(&links[range.clone()])
-            .zip(&seqs[range]);
         on_tx!(tx, |conn| {
             let mut query = QueryBuilder::new("");
-            let mut guard = first && in_insert;
-            if guard {
-                query.push("WITH moved AS (");
-                push_head_move(&mut query, (last_seq, &last.hash), (from_seq, &from.hash));
-                query.push(" RETURNING 1) ");
+            if first {
+                guard.push_move(
+                    &mut query,
+                    (last_seq, &last.hash),
+                    (from_seq, &from.hash),
+                    "",
+                );
             }
-            query.push(INSERT_EVENTS);
-            query.push(" ");
-            query.push_values(rows, |mut row, ((event, link), seq)| {
-                bind_event(&mut row, event, link, *seq, data_cast);
-                if std::mem::take(&mut guard) {
-                    row.push("CASE WHEN EXISTS (SELECT 1 FROM moved) THEN ")
-                        .push_bind_unseparated(link.hash.as_bytes().as_slice())
-                        .push_unseparated(" END");
-                } else {
-                    row.push_bind(link.hash.as_bytes().as_slice());
-                }
-            });
+            push_rows(
+                &mut query,
+                &events[range.clone()],
+                &links[range.clone()],
+                &seqs[range],
+                data_cast,
+                first.then_some(&guard),
+            );
             query
                 .build()
                 .execute(&mut **conn)
                 .await
-                .map_err(|error| audit_write_error(error, first && in_insert, from))?;
+                .map_err(|error| audit_write_error(error, first, from))?;
         });
         start += size;
-    }
-    if !in_insert {
-        write_head(tx, from, last_seq, &last.hash).await?;
     }
     Ok(false)
 }
 
+/// How a write's first INSERT moves the audit head in its own round trip: the one place
+/// the backends differ. SQLite runs the guarded `UPDATE` as a statement before the INSERT
+/// and reads `changes()`; PostgreSQL, one statement per round trip with parameters, makes
+/// it a data-modifying `WITH`. Either way the INSERT's first row gets a `NULL` hash, which
+/// the table refuses, unless the head moved.
+struct HeadGuard {
+    open: &'static str,
+    close: &'static str,
+    moved: &'static str,
+}
+
+impl HeadGuard {
+    fn of(conn: &TxConn<'_>) -> HeadGuard {
+        match conn {
+            TxConn::Postgres(_) => HeadGuard {
+                open: "WITH moved AS (",
+                close: " RETURNING 1) ",
+                moved: "EXISTS (SELECT 1 FROM moved)",
+            },
+            TxConn::Sqlite(_) | TxConn::SqliteWriter(_) => HeadGuard {
+                open: "",
+                close: "; ",
+                moved: "changes() = 1",
+            },
+        }
+    }
+
+    /// The head move, with `also` added to its `WHERE`.
+    fn push_move<'q, DB>(
+        &self,
+        query: &mut QueryBuilder<'q, DB>,
+        to: (i64, &'q Hash),
+        from: (i64, &'q Hash),
+        also: &str,
+    ) where
+        DB: sqlx::Database,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        query.push(self.open);
+        push_head_move(query, to, from);
+        query.push(also).push(self.close);
+    }
+}
+
+/// The INSERT of `events` at `links`; with `guard`, the first row's hash is `NULL` unless
+/// the head moved.
+fn push_rows<'q, DB>(
+    query: &mut QueryBuilder<'q, DB>,
+    events: &[&'q Prepared],
+    links: &'q [Link],
+    seqs: &'q [i64],
+    data_cast: &'static str,
+    guard: Option<&HeadGuard>,
+) where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Json<&'q Vec<String>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query.push(INSERT_EVENTS);
+    query.push(" ");
+    let mut guard = guard.map(|guard| guard.moved);
+    let rows = events.iter().zip(links).zip(seqs);
+    query.push_values(rows, |mut row, ((event, link), seq)| {
+        bind_event(&mut row, event, link, *seq, data_cast);
+        let hash = link.hash.as_bytes().as_slice();
+        match guard.take() {
+            Some(moved) => {
+                row.push("CASE WHEN ")
+                    .push_unseparated(moved)
+                    .push_unseparated(" THEN ")
+                    .push_bind_unseparated(hash)
+                    .push_unseparated(" END");
+            }
+            None => {
+                row.push_bind(hash);
+            }
+        }
+    });
+}
+
 /// The guarded head move: `UPDATE audit_head` to `to`, only where it still holds `from`.
-pub(crate) fn push_head_move<'q, DB>(
+fn push_head_move<'q, DB>(
     query: &mut QueryBuilder<'q, DB>,
     (to_seq, to_hash): (i64, &'q Hash),
     (from_seq, from_hash): (i64, &'q Hash),
@@ -510,10 +581,9 @@ async fn committed_anyway(
     if sqlx::query("ROLLBACK").execute(&mut **writer).await.is_ok() {
         return Err(audit_write_error(error, true, from));
     }
-    let head: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&mut **writer)
-            .await?;
+    let head: Option<(i64, Vec<u8>)> = sqlx::query_as(SELECT_HEAD)
+        .fetch_optional(&mut **writer)
+        .await?;
     match head {
         Some((at, at_hash)) if at == seq && at_hash == hash.as_bytes() => Ok(true),
         _ => Err(audit_write_error(error, true, from)),
@@ -533,10 +603,9 @@ async fn blame(
     let Some(conflict) = conflict.filter(|_| guard && result.is_err()) else {
         return result;
     };
-    let head: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_optional(&mut **writer)
-            .await?;
+    let head: Option<(i64, Vec<u8>)> = sqlx::query_as(SELECT_HEAD)
+        .fetch_optional(&mut **writer)
+        .await?;
     match head {
         Some((seq, hash)) if seq_i64(from.seq)? == seq && hash == from.hash.as_bytes() => {
             Err(conflict)
