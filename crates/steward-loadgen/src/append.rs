@@ -74,9 +74,17 @@ impl Drop for Opened {
     }
 }
 
-pub(crate) fn run(database: &str, producers: usize, seconds: u64) -> anyhow::Result<()> {
+pub(crate) fn run(
+    database: &str,
+    producers: usize,
+    workers: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
     if producers == 0 {
         bail!("`--producers` must be at least 1");
+    }
+    if workers == 0 {
+        bail!("`--workers` must be at least 1");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -89,7 +97,7 @@ pub(crate) fn run(database: &str, producers: usize, seconds: u64) -> anyhow::Res
         let figures = runtime.block_on(async {
             let opened = open(database, index).await?;
             label = opened.label.clone();
-            let figures = measure(&opened.store, mode, producers, duration).await?;
+            let figures = measure(&opened.store, mode, (producers, workers), duration).await?;
             let head = opened
                 .store
                 .verify_audit_chain()
@@ -104,7 +112,7 @@ pub(crate) fn run(database: &str, producers: usize, seconds: u64) -> anyhow::Res
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "append: database {label}, {producers} producers, {seconds} s per mode"
+        "append: database {label}, {producers} producers, {workers} workers, {seconds} s per mode"
     )?;
     for (mode, (figures, chain)) in &results {
         writeln!(
@@ -181,7 +189,7 @@ async fn open(database: &str, index: usize) -> anyhow::Result<Opened> {
 async fn measure(
     store: &Store,
     mode: Mode,
-    producers: usize,
+    (producers, workers): (usize, usize),
     duration: Duration,
 ) -> anyhow::Result<Figures> {
     // Warm-up: one event per producer, not measured (connections, prepared statements).
@@ -189,7 +197,9 @@ async fn measure(
     for producer in 0..producers {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            append(&store, mode, producer, 0).await.map(drop)
+            append(&store, mode, (producer, producer % workers), 0)
+                .await
+                .map(drop)
         }));
     }
     for task in tasks {
@@ -207,7 +217,7 @@ async fn measure(
             let mut n = 1;
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                append(&store, mode, producer, n).await?;
+                append(&store, mode, (producer, producer % workers), n).await?;
                 latencies.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
                 n += 1;
             }
@@ -231,13 +241,19 @@ async fn measure(
     })
 }
 
-/// Appends the `n`th event of `producer`: an authorize decision, as the server records it.
-async fn append(store: &Store, mode: Mode, producer: usize, n: u64) -> anyhow::Result<()> {
+/// Appends the `n`th event of `producer`, for `worker`: an authorize decision, as the
+/// server records it.
+async fn append(
+    store: &Store,
+    mode: Mode,
+    (producer, worker): (usize, usize),
+    n: u64,
+) -> anyhow::Result<()> {
     let event = NewEvent {
         event_type: "authorize.allowed".to_owned(),
         subject: Subject {
             task_id: Some(format!("task-{producer}-{n}")),
-            worker_id: Some(format!("worker-{producer}")),
+            worker_id: Some(format!("worker-{worker}")),
             permit_id: None,
         },
         data: json!({

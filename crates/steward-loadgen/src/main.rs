@@ -70,6 +70,12 @@ enum Command {
         /// Concurrent producers, each appending one event at a time and waiting for it.
         #[arg(long, default_value_t = 512)]
         producers: usize,
+        /// How many distinct workers the events name (the fleet's size): producer `p`
+        /// appends for worker `p mod workers`. Default: one worker per producer. Each
+        /// distinct worker in a batch is another page of the per-worker event index
+        /// written.
+        #[arg(long)]
+        workers: Option<usize>,
         /// How long to run each of the two modes, in seconds.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
@@ -145,8 +151,9 @@ fn main() -> anyhow::Result<()> {
         Command::Append {
             database,
             producers,
+            workers,
             seconds,
-        } => append::run(&database, producers, seconds),
+        } => append::run(&database, producers, workers.unwrap_or(producers), seconds),
         Command::Authorize {
             database,
             server,
