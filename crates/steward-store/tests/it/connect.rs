@@ -1,8 +1,14 @@
 //! Connecting by URL: schemes, migrations on open, reopening an existing file.
 
-use steward_store::{Backend, Store, StoreError};
+use steward_store::{AuditEntry, Backend, NewEvent, Store, StoreError};
 
 use crate::support::admin;
+
+/// Records a `steward.initialized` event by [`admin`], now.
+async fn record_initialized(store: &Store) -> AuditEntry {
+    let event = NewEvent::now("steward.initialized", admin().actor());
+    store.record_event(event).await.expect("record event")
+}
 
 #[tokio::test]
 async fn unknown_scheme_is_refused_without_echoing_the_url() {
@@ -27,13 +33,7 @@ async fn sqlite_file_is_created_migrated_and_reopened() {
 
     let store = Store::connect(&url).await.unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
-    let entry = store
-        .record_event(steward_store::NewEvent::now(
-            "steward.initialized",
-            admin().actor(),
-        ))
-        .await
-        .unwrap();
+    let entry = record_initialized(&store).await;
     store.close().await;
 
     // Reopening runs the migrations again (a no-op) and keeps the trail.
@@ -50,13 +50,7 @@ async fn sqlite_file_is_created_migrated_and_reopened() {
 #[tokio::test]
 async fn sqlite_in_memory_works_on_one_connection() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
-    let entry = store
-        .record_event(steward_store::NewEvent::now(
-            "steward.initialized",
-            admin().actor(),
-        ))
-        .await
-        .unwrap();
+    let entry = record_initialized(&store).await;
     assert_eq!(entry.seq, 1);
     assert_eq!(store.verify_audit_chain().await.unwrap().seq, 1);
 }

@@ -8,10 +8,10 @@ use steward_audit::event::HoldCreated;
 use steward_policy::Role;
 use steward_store::testing::find_plaintext;
 use steward_store::{
-    Actor, Backend, NewEvent, NewPrincipal, NewToken, PrincipalKind, Store, StoreError, Subject,
+    Actor, Backend, NewEvent, NewToken, PrincipalKind, Store, StoreError, Subject,
 };
 
-use crate::support::{admin, store_test};
+use crate::support::{admin, principal, store_test};
 
 const NAME: &str = "Zelda Quixote-Erasure";
 const LABEL: &str = "zelda-laptop-label";
@@ -32,17 +32,7 @@ fn noted(by: Actor, subject: &str, comment: &str) -> NewEvent {
 store_test!(
     erasure_destroys_personal_data_and_keeps_the_chain_verifiable,
     |store: Store| async move {
-        let zelda = store
-            .create_principal(
-                &admin(),
-                NewPrincipal {
-                    kind: PrincipalKind::Human,
-                    name: NAME.to_owned(),
-                    roles: vec![Role::TechLead],
-                },
-            )
-            .await
-            .unwrap();
+        let zelda = principal(&store, NAME, PrincipalKind::Human, &[Role::TechLead]).await;
         store
             .create_token(
                 &admin(),

@@ -10,8 +10,8 @@ use steward_audit::{
     verify_inclusion,
 };
 use steward_store::{
-    Actor, ActorKind, Backend, CHECKPOINT_EVENT, Hash, NewEvent, Store, StoreError, Subject,
-    append_event,
+    Actor, ActorKind, Backend, CHECKPOINT_EVENT, Hash, NewEvent, SignedCheckpoint, Store,
+    StoreError, Subject, append_event,
 };
 
 use crate::support::{admin, execute, store_test};
@@ -59,6 +59,14 @@ async fn leaves(store: &Store, size: u64) -> Vec<Hash> {
     out
 }
 
+/// A checkpoint of the tree as it is, signed with `KEY` by [`admin`] at `at`.
+async fn signed_checkpoint(store: &Store, at: i64) -> SignedCheckpoint {
+    store
+        .create_checkpoint(&admin(), &KEY, at)
+        .await
+        .expect("checkpoint")
+}
+
 fn flip(hash: &Hash) -> Hash {
     let mut bytes = hash.to_bytes();
     bytes[0] ^= 1;
@@ -72,10 +80,7 @@ store_test!(
         let size = 1000 + rand::rng().random_range(1..300);
         append(&store, size).await;
 
-        let signed = store
-            .create_checkpoint(&admin(), &KEY, NOW_MS)
-            .await
-            .unwrap();
+        let signed = signed_checkpoint(&store, NOW_MS).await;
         assert_eq!(signed.checkpoint.tree_size, size);
         assert_eq!(signed.checkpoint.ts_ms, NOW_MS);
         verify_checkpoint(&signed, &public_key(&KEY)).unwrap();
@@ -124,10 +129,7 @@ store_test!(
     checkpoint_records_its_event_and_is_idempotent,
     |store: Store| async move {
         append(&store, 10).await;
-        let first = store
-            .create_checkpoint(&admin(), &KEY, NOW_MS)
-            .await
-            .unwrap();
+        let first = signed_checkpoint(&store, NOW_MS).await;
         assert_eq!(first.checkpoint.tree_size, 10);
 
         // The checkpoint's own event comes after the tree it signs.
@@ -149,18 +151,12 @@ store_test!(
         );
 
         // Nothing new but the checkpoint event: the same checkpoint, nothing written.
-        let again = store
-            .create_checkpoint(&admin(), &KEY, NOW_MS + 60_000)
-            .await
-            .unwrap();
+        let again = signed_checkpoint(&store, NOW_MS + 60_000).await;
         assert_eq!(again, first);
         assert_eq!(store.audit_head().await.unwrap().seq, 11);
 
         append(&store, 3).await;
-        let second = store
-            .create_checkpoint(&admin(), &KEY, NOW_MS + 120_000)
-            .await
-            .unwrap();
+        let second = signed_checkpoint(&store, NOW_MS + 120_000).await;
         assert_eq!(
             second.checkpoint.tree_size, 14,
             "covers the first checkpoint's event"
@@ -205,15 +201,9 @@ store_test!(
     consistency_proofs_between_checkpoints_verify,
     |store: Store| async move {
         append(&store, 7).await;
-        let old = store
-            .create_checkpoint(&admin(), &KEY, NOW_MS)
-            .await
-            .unwrap();
+        let old = signed_checkpoint(&store, NOW_MS).await;
         append(&store, 21).await;
-        let new = store
-            .create_checkpoint(&admin(), &KEY, NOW_MS)
-            .await
-            .unwrap();
+        let new = signed_checkpoint(&store, NOW_MS).await;
         let (old_size, new_size) = (old.checkpoint.tree_size, new.checkpoint.tree_size);
         assert_eq!((old_size, new_size), (7, 29));
         let (old_root, new_root) = (old.checkpoint.root_hash, new.checkpoint.root_hash);
@@ -257,10 +247,7 @@ store_test!(
     tampered_event_fails_its_inclusion_proof,
     |store: Store| async move {
         append(&store, 12).await;
-        let signed = store
-            .create_checkpoint(&admin(), &KEY, NOW_MS)
-            .await
-            .unwrap();
+        let signed = signed_checkpoint(&store, NOW_MS).await;
         let root = signed.checkpoint.root_hash;
         let sql = match store.backend() {
             Backend::Sqlite => {
@@ -305,10 +292,7 @@ store_test!(extend_merkle_is_incremental, |store: Store| async move {
         "never shrinks"
     );
 
-    let signed = store
-        .create_checkpoint(&admin(), &KEY, NOW_MS)
-        .await
-        .unwrap();
+    let signed = signed_checkpoint(&store, NOW_MS).await;
     assert_eq!(signed.checkpoint.tree_size, 101);
     assert_eq!(
         signed.checkpoint.root_hash,
@@ -344,20 +328,14 @@ store_test!(
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..10 {
-                    store
-                        .create_checkpoint(&admin(), &KEY, NOW_MS)
-                        .await
-                        .unwrap();
+                    signed_checkpoint(&store, NOW_MS).await;
                 }
             }));
         }
         for task in tasks {
             task.await.unwrap();
         }
-        let signed = store
-            .create_checkpoint(&admin(), &KEY, NOW_MS)
-            .await
-            .unwrap();
+        let signed = signed_checkpoint(&store, NOW_MS).await;
         let size = signed.checkpoint.tree_size;
         assert!(size >= 40, "all appends are covered: {size}");
         let leaves = leaves(&store, size).await;

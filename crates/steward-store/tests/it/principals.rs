@@ -3,7 +3,7 @@
 use steward_policy::Role;
 use steward_store::{NewPrincipal, PrincipalKind, Store, StoreError};
 
-use crate::support::{admin, store_test};
+use crate::support::{admin, event_types, principal, store_test};
 
 fn alice() -> NewPrincipal {
     NewPrincipal {
@@ -23,17 +23,7 @@ store_test!(
 
         assert_eq!(store.principal_by_id(&created.id).await.unwrap(), created);
         assert_eq!(store.principal_by_name("alice").await.unwrap(), created);
-        let bot = store
-            .create_principal(
-                &admin(),
-                NewPrincipal {
-                    kind: PrincipalKind::Agent,
-                    name: "bot".to_owned(),
-                    roles: vec![Role::Master],
-                },
-            )
-            .await
-            .unwrap();
+        let bot = principal(&store, "bot", PrincipalKind::Agent, &[Role::Master]).await;
         let names: Vec<String> = store
             .list_principals()
             .await
@@ -92,12 +82,8 @@ store_test!(disabling_is_recorded_once, |store: Store| async move {
     let again = store.disable_principal(&admin(), &alice.id).await.unwrap();
     assert_eq!(again.disabled_at_ms, Some(at));
 
-    let types: Vec<String> = store
-        .events(1, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
-    assert_eq!(types, ["principal.created", "principal.disabled"]);
+    assert_eq!(
+        event_types(&store, 1).await,
+        ["principal.created", "principal.disabled"]
+    );
 });

@@ -5,7 +5,7 @@
 
 use steward_policy::Role;
 pub use steward_store::testing::{execute, fetch_text, postgres_store, sqlite_store};
-use steward_store::{ActorKind, Caller};
+use steward_store::{ActorKind, Caller, NewPrincipal, Principal, PrincipalKind, Store};
 
 /// `store_test!(name, |store: Store| async move { ... });` defines the test `name`, which
 /// runs the body on SQLite, then on PostgreSQL. Each run gets its own database, deleted
@@ -34,4 +34,28 @@ pub fn admin() -> Caller {
         roles: vec![Role::Admin],
         channel: None,
     }
+}
+
+/// A principal `name` of `kind` with `roles`, created by [`admin`].
+pub async fn principal(
+    store: &Store,
+    name: &str,
+    kind: PrincipalKind,
+    roles: &[Role],
+) -> Principal {
+    let new = NewPrincipal {
+        kind,
+        name: name.to_owned(),
+        roles: roles.to_vec(),
+    };
+    store
+        .create_principal(&admin(), new)
+        .await
+        .expect("create principal")
+}
+
+/// The types of the events from `from_seq` on, in order.
+pub async fn event_types(store: &Store, from_seq: u64) -> Vec<String> {
+    let events = store.events(from_seq, 1000).await.expect("events");
+    events.into_iter().map(|e| e.event_type).collect()
 }

@@ -4,34 +4,27 @@
 
 use steward_permits::TimerKind;
 use steward_policy::{CertificationStatus, Role};
-use steward_store::{NewPrincipal, PrincipalKind, Store, TimerSubject};
+use steward_store::{FiredTimer, PrincipalKind, Store, TimerSubject};
 
-use crate::support::{admin, execute, store_test};
+use crate::support::{admin, execute, principal, store_test};
 
 const T0: i64 = 1_800_000_000_000;
 const DAY: i64 = 86_400_000;
 
-/// Inserts a worker row with the given certification, owned by a fresh human.
+/// Inserts a worker row with the given certification, owned by a fresh human; its
+/// recertification and probation end, when it has them, are that many days after `T0`.
 async fn worker(
     store: &Store,
     id: &str,
     level: u8,
     status: &str,
-    recertify_by: Option<i64>,
-    probation_until: Option<i64>,
+    recertify_by_day: Option<i64>,
+    probation_until_day: Option<i64>,
 ) {
-    let owner = store
-        .create_principal(
-            &admin(),
-            NewPrincipal {
-                kind: PrincipalKind::Human,
-                name: format!("owner-of-{id}"),
-                roles: vec![Role::EngineeringManager],
-            },
-        )
-        .await
-        .expect("owner");
-    let sql = |v: Option<i64>| v.map_or("NULL".to_owned(), |v| v.to_string());
+    let owner_name = format!("owner-of-{id}");
+    let roles = [Role::EngineeringManager];
+    let owner = principal(store, &owner_name, PrincipalKind::Human, &roles).await;
+    let sql = |day: Option<i64>| day.map_or("NULL".to_owned(), |day| (T0 + day * DAY).to_string());
     execute(
         store,
         &format!(
@@ -42,12 +35,22 @@ async fn worker(
              \"last_incident_at\":null,\"safety_violations\":0,\"consecutive_union_failures\":0}}', \
              1, {T0}, {T0})",
             owner.id,
-            sql(recertify_by),
-            sql(probation_until),
+            sql(recertify_by_day),
+            sql(probation_until_day),
         ),
     )
     .await
     .expect("insert worker");
+}
+
+/// Runs the timers at `now` and returns the ones that fired.
+async fn fired(store: &Store, now: i64) -> Vec<FiredTimer> {
+    store.run_timers(now).await.expect("run timers").fired
+}
+
+/// Worker `id`'s certification status.
+async fn status(store: &Store, id: &str) -> CertificationStatus {
+    store.worker(id).await.expect("worker").status
 }
 
 /// The event types recorded about worker `id`, in order.
@@ -65,16 +68,9 @@ async fn trail(store: &Store, id: &str) -> Vec<String> {
 store_test!(
     recertification_grace_then_expiry_fire_once_each,
     |store: Store| async move {
-        worker(&store, "wk-2", 2, "active", Some(T0 + 365 * DAY), None).await;
+        worker(&store, "wk-2", 2, "active", Some(365), None).await;
 
-        assert!(
-            store
-                .run_timers(T0 + 365 * DAY - 1)
-                .await
-                .unwrap()
-                .fired
-                .is_empty()
-        );
+        assert!(fired(&store, T0 + 365 * DAY - 1).await.is_empty());
         for now in [365, 365, 370, 378] {
             store.run_timers(T0 + now * DAY).await.unwrap();
         }
@@ -84,18 +80,14 @@ store_test!(
         assert_eq!(grace.data["grace_until_ms"], T0 + 379 * DAY);
         assert_eq!(grace.actor.id, "steward");
         // Inside the grace the certification is still in force.
-        assert_eq!(
-            store.worker("wk-2").await.unwrap().status,
-            CertificationStatus::Active
-        );
+        assert_eq!(status(&store, "wk-2").await, CertificationStatus::Active);
 
         // Past the 14-day grace: expired, a hard block, once.
         let report = store.run_timers(T0 + 379 * DAY).await.unwrap();
         assert_eq!(report.fired.len(), 1, "{report:?}");
         assert_eq!(report.fired[0].timer, TimerKind::CertificationExpiry);
         store.run_timers(T0 + 400 * DAY).await.unwrap();
-        let w = store.worker("wk-2").await.unwrap();
-        assert_eq!(w.status, CertificationStatus::Expired);
+        assert_eq!(status(&store, "wk-2").await, CertificationStatus::Expired);
         assert_eq!(
             trail(&store, "wk-2").await,
             ["worker.certification_grace", "worker.expired"]
@@ -128,14 +120,7 @@ store_test!(
             .await
             .unwrap();
         assert_eq!(renewed.status, CertificationStatus::Active);
-        assert!(
-            store
-                .run_timers(T0 + 400 * DAY)
-                .await
-                .unwrap()
-                .fired
-                .is_empty()
-        );
+        assert!(fired(&store, T0 + 400 * DAY).await.is_empty());
         let report = store.run_timers(T0 + 765 * DAY).await.unwrap();
         assert_eq!(report.fired.len(), 1);
         assert_eq!(report.fired[0].due_at_ms, T0 + 765 * DAY);
@@ -146,27 +131,11 @@ store_test!(
 store_test!(
     probation_ends_once_and_levels_three_and_four_expire_after_seven_days,
     |store: Store| async move {
-        worker(
-            &store,
-            "wk-3",
-            3,
-            "probationary",
-            Some(T0 + 90 * DAY),
-            Some(T0 + 60 * DAY),
-        )
-        .await;
-        assert!(
-            store
-                .run_timers(T0 + 60 * DAY - 1)
-                .await
-                .unwrap()
-                .fired
-                .is_empty()
-        );
+        worker(&store, "wk-3", 3, "probationary", Some(90), Some(60)).await;
+        assert!(fired(&store, T0 + 60 * DAY - 1).await.is_empty());
         store.run_timers(T0 + 60 * DAY).await.unwrap();
         store.run_timers(T0 + 61 * DAY).await.unwrap();
-        let w = store.worker("wk-3").await.unwrap();
-        assert_eq!(w.status, CertificationStatus::Active);
+        assert_eq!(status(&store, "wk-3").await, CertificationStatus::Active);
         assert_eq!(trail(&store, "wk-3").await, ["worker.probation_ended"]);
         let ended = store.events(1, 10_000).await.unwrap().pop().unwrap();
         assert_eq!(ended.data["from_status"], "probationary");
@@ -174,15 +143,9 @@ store_test!(
 
         store.run_timers(T0 + 90 * DAY).await.unwrap();
         store.run_timers(T0 + 97 * DAY - 1).await.unwrap();
-        assert_eq!(
-            store.worker("wk-3").await.unwrap().status,
-            CertificationStatus::Active
-        );
+        assert_eq!(status(&store, "wk-3").await, CertificationStatus::Active);
         store.run_timers(T0 + 97 * DAY).await.unwrap();
-        assert_eq!(
-            store.worker("wk-3").await.unwrap().status,
-            CertificationStatus::Expired
-        );
+        assert_eq!(status(&store, "wk-3").await, CertificationStatus::Expired);
         assert_eq!(
             trail(&store, "wk-3").await,
             [
@@ -197,17 +160,14 @@ store_test!(
 store_test!(
     certifications_out_of_force_and_level_zero_have_no_timers,
     |store: Store| async move {
-        worker(&store, "wk-s", 2, "suspended", Some(T0), Some(T0)).await;
-        worker(&store, "wk-r", 3, "revoked", Some(T0), None).await;
+        worker(&store, "wk-s", 2, "suspended", Some(0), Some(0)).await;
+        worker(&store, "wk-r", 3, "revoked", Some(0), None).await;
         worker(&store, "wk-0", 0, "active", None, None).await;
         let head = store.audit_head().await.unwrap();
         let report = store.run_timers(T0 + 1000 * DAY).await.unwrap();
         assert_eq!(report, Default::default());
         assert_eq!(store.audit_head().await.unwrap(), head);
-        assert_eq!(
-            store.worker("wk-s").await.unwrap().status,
-            CertificationStatus::Suspended
-        );
+        assert_eq!(status(&store, "wk-s").await, CertificationStatus::Suspended);
     }
 );
 
@@ -215,28 +175,13 @@ store_test!(
     a_worker_changed_by_hand_is_not_fired_twice_or_wrongly,
     |store: Store| async move {
         // Probation over, but a human ended it before the timer ran: nothing left to do.
-        worker(
-            &store,
-            "wk-h",
-            2,
-            "probationary",
-            Some(T0 + 365 * DAY),
-            Some(T0 + 30 * DAY),
-        )
-        .await;
+        worker(&store, "wk-h", 2, "probationary", Some(365), Some(30)).await;
         store
             .end_probation(&admin(), "wk-h", T0 + 30 * DAY)
             .await
             .unwrap();
         let head = store.audit_head().await.unwrap();
-        assert!(
-            store
-                .run_timers(T0 + 31 * DAY)
-                .await
-                .unwrap()
-                .fired
-                .is_empty()
-        );
+        assert!(fired(&store, T0 + 31 * DAY).await.is_empty());
         assert_eq!(store.audit_head().await.unwrap(), head);
         // Two handles on one database running the timers at once: one expiry.
         let other = store.clone();

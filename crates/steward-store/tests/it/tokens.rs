@@ -2,23 +2,15 @@
 
 use sha2::{Digest, Sha256};
 use steward_policy::Role;
+use steward_store::testing::TestDb;
 use steward_store::token::{self, SECRET_PREFIX};
-use steward_store::{Backend, NewPrincipal, NewToken, Principal, PrincipalKind, Store, StoreError};
+use steward_store::{Backend, NewToken, Principal, PrincipalKind, Store, StoreError};
 
-use crate::support::{admin, fetch_text, store_test};
+use crate::support::{admin, event_types, fetch_text, principal, store_test};
 
+/// An agent `name` with the `master` role.
 async fn agent(store: &Store, name: &str) -> Principal {
-    store
-        .create_principal(
-            &admin(),
-            NewPrincipal {
-                kind: PrincipalKind::Agent,
-                name: name.to_owned(),
-                roles: vec![Role::Master],
-            },
-        )
-        .await
-        .expect("create principal")
+    principal(store, name, PrincipalKind::Agent, &[Role::Master]).await
 }
 
 fn now_ms() -> i64 {
@@ -48,19 +40,8 @@ fn generated_secrets_are_prefixed_long_and_distinct() {
 
 store_test!(token_round_trip, |store: Store| async move {
     let bot = agent(&store, "bot").await;
-    let (secret, secret_hash) = token::generate();
-    let created = store
-        .create_token(
-            &admin(),
-            NewToken {
-                principal_id: bot.id.clone(),
-                label: "ci".to_owned(),
-                expires_at_ms: None,
-                secret_hash,
-            },
-        )
-        .await
-        .unwrap();
+    let (secret, new) = new_token(&bot.id, "ci", None);
+    let created = store.create_token(&admin(), new).await.unwrap();
 
     let authed = store
         .authenticate(&secret)
@@ -78,31 +59,17 @@ store_test!(token_round_trip, |store: Store| async move {
     assert!(listed[0].last_used_at_ms.is_some());
     assert_eq!(listed[0].label, "ci");
 
-    let types: Vec<String> = store
-        .events(1, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
-    assert_eq!(types, ["principal.created", "token.created"]);
+    assert_eq!(
+        event_types(&store, 1).await,
+        ["principal.created", "token.created"]
+    );
 });
 
 store_test!(only_the_hash_is_stored, |store: Store| async move {
     let bot = agent(&store, "bot").await;
-    let (secret, secret_hash) = token::generate();
-    store
-        .create_token(
-            &admin(),
-            NewToken {
-                principal_id: bot.id.clone(),
-                label: "ci".to_owned(),
-                expires_at_ms: Some(now_ms() + 60_000),
-                secret_hash,
-            },
-        )
-        .await
-        .unwrap();
+    let (secret, new) = new_token(&bot.id, "ci", Some(now_ms() + 60_000));
+    let secret_hash = new.secret_hash;
+    store.create_token(&admin(), new).await.unwrap();
 
     let sql = match store.backend() {
         Backend::Sqlite => {
@@ -170,25 +137,14 @@ store_test!(
             .map(|t| t.label)
             .collect();
         assert_eq!(labels, ["expired", "live", "forever"]);
-        let revocations = store
-            .events(1, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.event_type == "token.revoked")
-            .count();
+        let types = event_types(&store, 1).await;
+        let revocations = types.iter().filter(|t| *t == "token.revoked").count();
         assert_eq!(revocations, 1);
     }
 );
 
 store_test!(token_errors, |store: Store| async move {
-    let (_, secret_hash) = token::generate();
-    let new = NewToken {
-        principal_id: "nobody".to_owned(),
-        label: "x".to_owned(),
-        expires_at_ms: None,
-        secret_hash,
-    };
+    let (_, new) = new_token("nobody", "x", None);
     let error = store.create_token(&admin(), new.clone()).await.unwrap_err();
     assert!(
         matches!(
@@ -254,19 +210,7 @@ store_test!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_authentication_is_answered_from_memory_until_a_write() {
     let db = steward_store::testing::sqlite_store().await;
-    let store = db.store().clone();
-    let bot = agent(&store, "bot").await;
-    let (secret, new) = new_token(&bot.id, "hot", None);
-    let hot = store.create_token(&admin(), new).await.unwrap();
-    assert!(store.authenticate(&secret).await.unwrap().is_some());
-    let revoke = format!(
-        "UPDATE tokens SET revoked_at = {} WHERE id = '{}'",
-        now_ms(),
-        hot.id
-    );
-    steward_store::testing::execute_outside(db.url(), &revoke)
-        .await
-        .unwrap();
+    let (store, secret) = revoked_by_another_process(&db).await;
     assert!(store.authenticate(&secret).await.unwrap().is_some());
     agent(&store, "another write").await;
     assert_eq!(store.authenticate(&secret).await.unwrap(), None);
@@ -278,19 +222,7 @@ async fn sqlite_authentication_is_answered_from_memory_until_a_write() {
 #[tokio::test]
 async fn sqlite_authentication_is_kept_across_writes_to_other_tables() {
     let db = steward_store::testing::sqlite_store().await;
-    let store = db.store().clone();
-    let bot = agent(&store, "bot").await;
-    let (secret, new) = new_token(&bot.id, "hot", None);
-    let hot = store.create_token(&admin(), new).await.unwrap();
-    assert!(store.authenticate(&secret).await.unwrap().is_some());
-    let revoke = format!(
-        "UPDATE tokens SET revoked_at = {} WHERE id = '{}'",
-        now_ms(),
-        hot.id
-    );
-    steward_store::testing::execute_outside(db.url(), &revoke)
-        .await
-        .unwrap();
+    let (store, secret) = revoked_by_another_process(&db).await;
     let event = steward_store::NewEvent {
         ts_ms: now_ms(),
         event_type: "test.other_write".to_owned(),
@@ -303,6 +235,29 @@ async fn sqlite_authentication_is_kept_across_writes_to_other_tables() {
     assert!(store.authenticate(&secret).await.unwrap().is_some());
     agent(&store, "a principal write").await;
     assert_eq!(store.authenticate(&secret).await.unwrap(), None);
+}
+
+/// `db`'s store and the secret of a token that authenticated once through it and was then
+/// revoked by another process: the store itself made no write since.
+async fn revoked_by_another_process(db: &TestDb) -> (Store, String) {
+    let store = db.store().clone();
+    let bot = agent(&store, "bot").await;
+    let (secret, new) = new_token(&bot.id, "hot", None);
+    let hot = store
+        .create_token(&admin(), new)
+        .await
+        .expect("create token");
+    let authed = store.authenticate(&secret).await.expect("authenticate");
+    assert!(authed.is_some());
+    let revoke = format!(
+        "UPDATE tokens SET revoked_at = {} WHERE id = '{}'",
+        now_ms(),
+        hot.id
+    );
+    steward_store::testing::execute_outside(db.url(), &revoke)
+        .await
+        .expect("revoke outside");
+    (store, secret)
 }
 
 /// A fresh token for `principal_id`: its secret and the row to create.

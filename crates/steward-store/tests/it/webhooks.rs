@@ -5,24 +5,15 @@ use steward_policy::Role;
 use steward_store::webhook::{
     AttemptResult, CLAIM_LEASE_MS, MAX_ATTEMPTS, NewWebhook, WebhookFormat,
 };
-use steward_store::{NewPrincipal, Principal, PrincipalKind, Store};
+use steward_store::{Principal, PrincipalKind, Store};
 
-use crate::support::{admin, store_test};
+use crate::support::{principal, store_test};
 
 const T0: i64 = 1_800_000_000_000;
 
+/// A human `name` with the `admin` role.
 async fn person(store: &Store, name: &str) -> Principal {
-    store
-        .create_principal(
-            &admin(),
-            NewPrincipal {
-                kind: PrincipalKind::Human,
-                name: name.to_owned(),
-                roles: vec![Role::Admin],
-            },
-        )
-        .await
-        .expect("create principal")
+    principal(store, name, PrincipalKind::Human, &[Role::Admin]).await
 }
 
 async fn subscribe(store: &Store, by: &Principal, types: &[&str]) -> String {

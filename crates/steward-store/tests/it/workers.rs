@@ -9,36 +9,23 @@ use steward_permits::{
 };
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
-    ActorKind, Caller, NewEvent, NewOutcome, NewPrincipal, NewWorker, OutcomeEvidence, Principal,
-    PrincipalKind, Store, StoreError, Subject, Worker, WorkerError, WorkerFilter, WorkerPage,
+    ActorKind, Caller, NewEvent, NewOutcome, NewWorker, OutcomeEvidence, Principal, PrincipalKind,
+    PromotionState, Store, StoreError, Subject, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 
-use crate::support::{admin, execute, fetch_text, store_test};
+use crate::support::{admin, event_types, execute, fetch_text, principal, store_test};
 
 /// A fixed start, so no test depends on the wall clock.
 const T0: i64 = 1_800_000_000_000;
 const DAY: i64 = 86_400_000;
-
-async fn principal(store: &Store, name: &str, kind: PrincipalKind, roles: &[Role]) -> Principal {
-    store
-        .create_principal(
-            &admin(),
-            NewPrincipal {
-                kind,
-                name: name.to_owned(),
-                roles: roles.to_vec(),
-            },
-        )
-        .await
-        .expect("create principal")
-}
 
 async fn human(store: &Store, name: &str, roles: &[Role]) -> Principal {
     principal(store, name, PrincipalKind::Human, roles).await
 }
 
 /// The people of a promotion story: an owner (who is also an engineering manager, to
-/// show that owning beats the role), a manager, a director, a security lead.
+/// show that owning beats the role), a manager, a director, a security lead, each
+/// approving in their first role; and the worker's own agent identity.
 struct Cast {
     owner: Principal,
     manager: Principal,
@@ -69,6 +56,20 @@ async fn register(store: &Store, cast: &Cast, now: i64) -> Worker {
             },
             now,
         )
+        .await
+        .expect("register worker")
+}
+
+/// A worker `name` of `owner`, registered at `at`, with no identity of its own.
+async fn register_unowned(store: &Store, owner: &Principal, name: &str, at: i64) -> Worker {
+    let new = NewWorker {
+        display_name: name.to_owned(),
+        owner_id: owner.id.clone(),
+        principal_id: None,
+        domains: vec![],
+    };
+    store
+        .register_worker(&admin(), new, at)
         .await
         .expect("register worker")
 }
@@ -114,32 +115,16 @@ async fn allowed_decision(store: &Store, id: &str, level: u8, at: i64) -> u64 {
         .seq
 }
 
-/// `n` outcomes of worker `id`, reported by its owner `by`: each success backed by an
-/// allowed decision of its own at `level`, each other result without evidence.
-async fn outcomes(
-    store: &Store,
-    by: &Principal,
-    id: &str,
-    result: OperationResult,
-    level: u8,
-    n: u32,
-    at: i64,
-) {
+/// `n` successes of worker `id` at `level`, reported by its owner `by`, each backed by an
+/// allowed decision of its own.
+async fn successes(store: &Store, by: &Principal, id: &str, level: u8, n: u32, at: i64) {
     for _ in 0..n {
-        let new = if result == OperationResult::Success {
-            NewOutcome {
-                result,
-                level: None,
-                evidence: Some(OutcomeEvidence::Decision(
-                    allowed_decision(store, id, level, at).await,
-                )),
-            }
-        } else {
-            NewOutcome {
-                result,
-                level: Level::new(level),
-                evidence: None,
-            }
+        let new = NewOutcome {
+            result: OperationResult::Success,
+            level: None,
+            evidence: Some(OutcomeEvidence::Decision(
+                allowed_decision(store, id, level, at).await,
+            )),
         };
         let recorded = store
             .record_outcome(&by.caller(), id, new, at)
@@ -158,44 +143,59 @@ fn unbacked(result: OperationResult, level: u8) -> NewOutcome {
     }
 }
 
-async fn event_types(store: &Store, from_seq: u64) -> Vec<String> {
-    store
-        .events(from_seq, 1000)
-        .await
-        .expect("events")
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect()
-}
-
 /// Promotes a fresh worker to level 2 the shortest legal way: 20 successes, 30 days, one
 /// engineering manager who is not the owner.
 async fn level_two(store: &Store, cast: &Cast) -> (Worker, i64) {
     let worker = register(store, cast, T0).await;
-    outcomes(
-        store,
-        &cast.owner,
-        &worker.id,
-        OperationResult::Success,
-        0,
-        20,
-        T0 + DAY,
-    )
-    .await;
+    successes(store, &cast.owner, &worker.id, 0, 20, T0 + DAY).await;
     let now = T0 + 30 * DAY;
-    let state = store
-        .approve_promotion(
-            &cast.manager.caller(),
-            &worker.id,
-            Level::STANDARD,
-            Role::EngineeringManager,
-            None,
-            now,
-        )
+    let state = approve(store, &cast.manager, &worker.id, Level::STANDARD, now)
         .await
         .expect("promote to level 2");
     assert!(state.promoted);
     (state.worker, now)
+}
+
+/// A level-2 worker (from [`level_two`]) out of probation, with the 25 level-2
+/// successes level 3 needs; returns it as promoted and the time, 90 days after its
+/// promotion, from which it is eligible for level 3.
+async fn eligible_for_level_three(store: &Store, cast: &Cast) -> (Worker, i64) {
+    let (worker, now) = level_two(store, cast).await;
+    store
+        .end_probation(&admin(), &worker.id, now + 30 * DAY)
+        .await
+        .expect("end probation");
+    successes(store, &cast.owner, &worker.id, 2, 25, now + 31 * DAY).await;
+    (worker, now + 90 * DAY)
+}
+
+/// `by` approves worker `id`'s promotion to `target` at `at`, in the first of their roles
+/// and without a comment.
+async fn approve(
+    store: &Store,
+    by: &Principal,
+    id: &str,
+    target: Level,
+    at: i64,
+) -> Result<PromotionState, WorkerError> {
+    store
+        .approve_promotion(&by.caller(), id, target, by.roles[0], None, at)
+        .await
+}
+
+/// Registers `new` as [`admin`] at `T0`, which must be refused, and returns the refusal.
+async fn refused_registration(store: &Store, new: NewWorker) -> WorkerError {
+    let result = store.register_worker(&admin(), new, T0).await;
+    result.expect_err("registration refused")
+}
+
+/// Asserts that `error` refuses the principal named in `field`.
+#[track_caller]
+fn assert_bad_reference(error: &WorkerError, field: &str) {
+    assert!(
+        matches!(error, WorkerError::BadReference { field: f, .. } if *f == field),
+        "{error:?}"
+    );
 }
 
 store_test!(
@@ -255,83 +255,34 @@ store_test!(
             domains: vec![],
         };
         let head = store.audit_head().await.unwrap();
-        let error = store
-            .register_worker(&admin(), ghost_owner.clone(), T0)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                &error,
-                WorkerError::BadReference {
-                    field: "owner_id",
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        let error = refused_registration(&store, ghost_owner.clone()).await;
+        assert_bad_reference(&error, "owner_id");
         assert_eq!(error.to_string(), "`owner_id`: no principal `nobody`");
 
         // An owner that is an agent without `master`.
-        let error = store
-            .register_worker(
-                &admin(),
-                NewWorker {
-                    owner_id: cast.identity.id.clone(),
-                    ..ghost_owner.clone()
-                },
-                T0,
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                &error,
-                WorkerError::BadReference {
-                    field: "owner_id",
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        let agent_owner = NewWorker {
+            owner_id: cast.identity.id.clone(),
+            ..ghost_owner.clone()
+        };
+        assert_bad_reference(&refused_registration(&store, agent_owner).await, "owner_id");
 
         // An identity that is a human, or an agent without `worker`.
         let master = principal(&store, "m", PrincipalKind::Agent, &[Role::Master]).await;
         for identity in [&cast.manager.id, &master.id] {
-            let error = store
-                .register_worker(
-                    &admin(),
-                    NewWorker {
-                        owner_id: cast.owner.id.clone(),
-                        principal_id: Some(identity.clone()),
-                        ..ghost_owner.clone()
-                    },
-                    T0,
-                )
-                .await
-                .unwrap_err();
-            assert!(
-                matches!(
-                    &error,
-                    WorkerError::BadReference {
-                        field: "principal_id",
-                        ..
-                    }
-                ),
-                "{error:?}"
-            );
+            let bad_identity = NewWorker {
+                owner_id: cast.owner.id.clone(),
+                principal_id: Some(identity.clone()),
+                ..ghost_owner.clone()
+            };
+            let error = refused_registration(&store, bad_identity).await;
+            assert_bad_reference(&error, "principal_id");
         }
-        let error = store
-            .register_worker(
-                &admin(),
-                NewWorker {
-                    display_name: " ".to_owned(),
-                    owner_id: cast.owner.id.clone(),
-                    ..ghost_owner.clone()
-                },
-                T0,
-            )
-            .await
-            .unwrap_err();
+        let blank_name = NewWorker {
+            display_name: " ".to_owned(),
+            owner_id: cast.owner.id.clone(),
+            ..ghost_owner.clone()
+        };
+        let error = refused_registration(&store, blank_name).await;
         assert_eq!(error.to_string(), "`display_name`: must not be empty");
         let head_after_refusals = store.audit_head().await.unwrap();
         // Only the `m` principal was created in between.
@@ -340,18 +291,12 @@ store_test!(
         // One worker per identity.
         register(&store, &cast, T0).await;
         let head = store.audit_head().await.unwrap();
-        let error = store
-            .register_worker(
-                &admin(),
-                NewWorker {
-                    owner_id: master.id.clone(),
-                    principal_id: Some(cast.identity.id.clone()),
-                    ..ghost_owner
-                },
-                T0,
-            )
-            .await
-            .unwrap_err();
+        let taken_identity = NewWorker {
+            owner_id: master.id.clone(),
+            principal_id: Some(cast.identity.id.clone()),
+            ..ghost_owner
+        };
+        let error = refused_registration(&store, taken_identity).await;
         assert!(
             matches!(&error, WorkerError::Store(StoreError::Conflict { message })
                 if message.contains("already the identity of a worker")),
@@ -378,19 +323,7 @@ store_test!(list_filters_and_pages_by_id, |store: Store| async move {
         } else {
             &cast.manager
         };
-        let worker = store
-            .register_worker(
-                &admin(),
-                NewWorker {
-                    display_name: format!("w{n}"),
-                    owner_id: owner.id.clone(),
-                    principal_id: None,
-                    domains: vec![],
-                },
-                T0 + n,
-            )
-            .await
-            .unwrap();
+        let worker = register_unowned(&store, owner, &format!("w{n}"), T0 + n).await;
         ids.push(worker.id);
     }
     store
@@ -498,16 +431,7 @@ store_test!(
                 .is_empty()
         );
 
-        outcomes(
-            &store,
-            &cast.owner,
-            &worker.id,
-            OperationResult::Success,
-            0,
-            20,
-            T0 + DAY,
-        )
-        .await;
+        successes(&store, &cast.owner, &worker.id, 0, 20, T0 + DAY).await;
         let now = T0 + 30 * DAY;
         let (_, eligibility) = store
             .eligibility(&worker.id, Level::STANDARD, now)
@@ -622,16 +546,7 @@ store_test!(
             .await
             .unwrap();
         assert_eq!(active.status, CertificationStatus::Active);
-        outcomes(
-            &store,
-            &cast.owner,
-            &worker.id,
-            OperationResult::Success,
-            2,
-            25,
-            now + 31 * DAY,
-        )
-        .await;
+        successes(&store, &cast.owner, &worker.id, 2, 25, now + 31 * DAY).await;
         let later = now + 90 * DAY;
 
         let first = approve(
@@ -699,31 +614,8 @@ store_test!(
     suspension_voids_pending_promotion_approvals,
     |store: Store| async move {
         let cast = cast(&store).await;
-        let (worker, now) = level_two(&store, &cast).await;
-        store
-            .end_probation(&admin(), &worker.id, now + 30 * DAY)
-            .await
-            .unwrap();
-        outcomes(
-            &store,
-            &cast.owner,
-            &worker.id,
-            OperationResult::Success,
-            2,
-            25,
-            now + 31 * DAY,
-        )
-        .await;
-        let later = now + 90 * DAY;
-        store
-            .approve_promotion(
-                &cast.director.caller(),
-                &worker.id,
-                Level::ADVANCED,
-                Role::EngineeringDirector,
-                None,
-                later,
-            )
+        let (worker, later) = eligible_for_level_three(&store, &cast).await;
+        approve(&store, &cast.director, &worker.id, Level::ADVANCED, later)
             .await
             .unwrap();
         store
@@ -735,15 +627,7 @@ store_test!(
             .await
             .unwrap();
         // The director's approval was voided; the security lead alone is not a quorum.
-        let state = store
-            .approve_promotion(
-                &cast.security.caller(),
-                &worker.id,
-                Level::ADVANCED,
-                Role::SecurityLead,
-                None,
-                later,
-            )
+        let state = approve(&store, &cast.security, &worker.id, Level::ADVANCED, later)
             .await
             .unwrap();
         assert!(!state.promoted);
@@ -809,15 +693,7 @@ store_test!(
         let cast = cast(&store).await;
         let worker = register(&store, &cast, T0).await;
         // To level 1: one engineering manager, no probation.
-        let state = store
-            .approve_promotion(
-                &cast.manager.caller(),
-                &worker.id,
-                Level::BASIC,
-                Role::EngineeringManager,
-                None,
-                T0,
-            )
+        let state = approve(&store, &cast.manager, &worker.id, Level::BASIC, T0)
             .await
             .unwrap();
         assert!(state.promoted);
@@ -876,19 +752,7 @@ store_test!(
     |store: Store| async move {
         let cast = cast(&store).await;
         let worker = register(&store, &cast, T0).await;
-        let other = store
-            .register_worker(
-                &admin(),
-                NewWorker {
-                    display_name: "other".to_owned(),
-                    owner_id: cast.owner.id.clone(),
-                    principal_id: None,
-                    domains: vec![],
-                },
-                T0,
-            )
-            .await
-            .unwrap();
+        let other = register_unowned(&store, &cast.owner, "other", T0).await;
         let r = &cast.owner.id;
         for (id, state) in [
             ("p-approved", "approved"),
@@ -1080,15 +944,7 @@ store_test!(
     |store: Store| async move {
         let cast = cast(&store).await;
         let worker = register(&store, &cast, T0).await;
-        let level_one = store
-            .approve_promotion(
-                &cast.manager.caller(),
-                &worker.id,
-                Level::BASIC,
-                Role::EngineeringManager,
-                None,
-                T0,
-            )
+        let level_one = approve(&store, &cast.manager, &worker.id, Level::BASIC, T0)
             .await
             .unwrap()
             .worker;
@@ -1161,22 +1017,7 @@ store_test!(
     racing_approvals_promote_exactly_once,
     |store: Store| async move {
         let cast = cast(&store).await;
-        let (worker, now) = level_two(&store, &cast).await;
-        store
-            .end_probation(&admin(), &worker.id, now + 30 * DAY)
-            .await
-            .unwrap();
-        outcomes(
-            &store,
-            &cast.owner,
-            &worker.id,
-            OperationResult::Success,
-            2,
-            25,
-            now + 31 * DAY,
-        )
-        .await;
-        let later = now + 90 * DAY;
+        let (worker, later) = eligible_for_level_three(&store, &cast).await;
         let approve = |who: Principal, role: Role| {
             let store = store.clone();
             let id = worker.id.clone();
@@ -1233,19 +1074,7 @@ store_test!(
     |store: Store| async move {
         let cast = cast(&store).await;
         let worker = register(&store, &cast, T0).await;
-        let other = store
-            .register_worker(
-                &admin(),
-                NewWorker {
-                    display_name: "other".to_owned(),
-                    owner_id: cast.owner.id.clone(),
-                    principal_id: None,
-                    domains: vec![],
-                },
-                T0,
-            )
-            .await
-            .unwrap();
+        let other = register_unowned(&store, &cast.owner, "other", T0).await;
         let refused = |error: WorkerError| match error {
             WorkerError::OutcomeRefused(refusal) => refusal,
             other => panic!("{other:?}"),
@@ -1254,30 +1083,23 @@ store_test!(
         let success = |evidence| NewOutcome {
             result: OperationResult::Success,
             level: None,
-            evidence,
+            evidence: Some(evidence),
+        };
+        // Every report here is about `worker`, at `T0`.
+        let report = |by: &Principal, outcome: NewOutcome| {
+            let (store, by, id) = (store.clone(), by.caller(), worker.id.clone());
+            async move { store.record_outcome(&by, &id, outcome, T0).await }
         };
 
         // Nobody but the owner and the worker; the worker only success or failure.
-        let error = store
-            .record_outcome(
-                &cast.manager.caller(),
-                &worker.id,
-                unbacked(OperationResult::SafetyViolation, 0),
-                T0,
-            )
+        let error = report(&cast.manager, unbacked(OperationResult::SafetyViolation, 0))
             .await
             .unwrap_err();
         assert!(matches!(
             refused(error),
             OutcomeRefusal::NotAReporter { .. }
         ));
-        let error = store
-            .record_outcome(
-                &cast.identity.caller(),
-                &worker.id,
-                unbacked(OperationResult::Incident, 1),
-                T0,
-            )
+        let error = report(&cast.identity, unbacked(OperationResult::Incident, 1))
             .await
             .unwrap_err();
         assert!(matches!(
@@ -1303,27 +1125,16 @@ store_test!(
                 "does not exist",
             ),
         ] {
-            let error = store
-                .record_outcome(
-                    &cast.identity.caller(),
-                    &worker.id,
-                    success(Some(evidence)),
-                    T0,
-                )
-                .await
-                .unwrap_err();
+            let error = report(&cast.identity, success(evidence)).await.unwrap_err();
             assert!(refused(error).to_string().contains(expected));
         }
         insert_permit(&store, "p-live", &worker.id, &cast.owner.id, "active").await;
-        let error = store
-            .record_outcome(
-                &cast.owner.caller(),
-                &worker.id,
-                success(Some(OutcomeEvidence::Permit("p-live".into()))),
-                T0,
-            )
-            .await
-            .unwrap_err();
+        let error = report(
+            &cast.owner,
+            success(OutcomeEvidence::Permit("p-live".into())),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(
             refused(error),
             OutcomeRefusal::PermitNotClosed { .. }
@@ -1336,13 +1147,7 @@ store_test!(
         );
 
         // A success without evidence is recorded but does not count.
-        let recorded = store
-            .record_outcome(
-                &cast.identity.caller(),
-                &worker.id,
-                unbacked(OperationResult::Success, 0),
-                T0,
-            )
+        let recorded = report(&cast.identity, unbacked(OperationResult::Success, 0))
             .await
             .unwrap();
         assert_eq!(recorded.outcome.basis, OutcomeBasis::Reported);
@@ -1350,24 +1155,12 @@ store_test!(
         assert_eq!(recorded.worker.stats.successes_by_level, [0; 5]);
 
         // A decision backs one outcome, at its level.
-        let recorded = store
-            .record_outcome(
-                &cast.identity.caller(),
-                &worker.id,
-                success(Some(OutcomeEvidence::Decision(mine))),
-                T0,
-            )
+        let recorded = report(&cast.identity, success(OutcomeEvidence::Decision(mine)))
             .await
             .unwrap();
         assert_eq!(recorded.outcome.basis, OutcomeBasis::AuthorizedOperation);
         assert_eq!(recorded.worker.stats.successes_by_level, [1, 0, 0, 0, 0]);
-        let again = store
-            .record_outcome(
-                &cast.owner.caller(),
-                &worker.id,
-                success(Some(OutcomeEvidence::Decision(mine))),
-                T0,
-            )
+        let again = report(&cast.owner, success(OutcomeEvidence::Decision(mine)))
             .await
             .unwrap_err();
         assert!(
@@ -1383,15 +1176,12 @@ store_test!(
         )
         .await
         .unwrap();
-        let recorded = store
-            .record_outcome(
-                &cast.owner.caller(),
-                &worker.id,
-                success(Some(OutcomeEvidence::Permit("p-done".into()))),
-                T0,
-            )
-            .await
-            .unwrap();
+        let recorded = report(
+            &cast.owner,
+            success(OutcomeEvidence::Permit("p-done".into())),
+        )
+        .await
+        .unwrap();
         assert_eq!(recorded.outcome.level, Level::STANDARD);
         assert_eq!(recorded.outcome.basis, OutcomeBasis::ClosedPermit);
         assert_eq!(recorded.worker.stats.successes_by_level, [1, 0, 1, 0, 0]);
