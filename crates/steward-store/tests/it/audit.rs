@@ -5,8 +5,8 @@ use serde_json::json;
 use steward_audit::{ChainError, ChainErrorKind};
 use steward_policy::Level;
 use steward_store::{
-    Actor, ActorKind, Backend, EventQuery, Hash, NewEvent, Store, StoreError, Subject, TypeFilter,
-    append_event,
+    Actor, ActorKind, AuditEntry, Backend, EventQuery, Hash, NewEvent, Store, StoreError, Subject,
+    TypeFilter, append_event,
 };
 
 use crate::support::{execute, store_test};
@@ -40,6 +40,14 @@ async fn append_many(store: &Store, count: u64) {
             .expect("append");
     }
     tx.commit().await.expect("commit");
+}
+
+/// Appends `event` in a transaction of its own, as a use case does, and commits.
+async fn append_committed(store: &Store, event: NewEvent) -> AuditEntry {
+    let mut tx = store.begin().await.expect("begin");
+    let appended = append_event(&mut tx, event).await.expect("append");
+    tx.commit().await.expect("commit");
+    appended
 }
 
 fn no_update_sql(store: &Store, seq: u64) -> String {
@@ -342,9 +350,7 @@ store_test!(
     |store: Store| async move {
         let mut through_web = event("approver", 1);
         through_web.actor.channel = Some(steward_store::Channel::Web);
-        let mut tx = store.begin().await.expect("begin");
-        let appended = append_event(&mut tx, through_web).await.expect("append");
-        tx.commit().await.expect("commit");
+        let appended = append_committed(&store, through_web).await;
         // The group-committed path records it too.
         let mut through_mcp = event("agent", 2);
         through_mcp.actor.channel = Some(steward_store::Channel::Mcp);
@@ -412,9 +418,7 @@ store_test!(
         assert_eq!(store.events(2, 10).await.unwrap(), []);
 
         // The next use case continues right after the last committed event.
-        let mut tx = store.begin().await.unwrap();
-        let next = append_event(&mut tx, event("real", 6)).await.unwrap();
-        tx.commit().await.unwrap();
+        let next = append_committed(&store, event("real", 6)).await;
         assert_eq!((next.seq, next.prev_hash), (2, first.hash));
         let grouped = store.record_event(event("grouped", 7)).await.unwrap();
         assert_eq!((grouped.seq, grouped.prev_hash), (3, next.hash));
@@ -445,9 +449,7 @@ async fn a_head_moved_outside_the_process_fails_one_transaction_and_never_the_ch
     let stale = append_event(&mut tx, event("b", 4)).await.unwrap();
     assert_eq!(stale.seq, 4, "chained to the head this process committed");
     assert!(tx.commit().await.is_err());
-    let mut tx = store.begin().await.unwrap();
-    let next = append_event(&mut tx, event("b", 5)).await.unwrap();
-    tx.commit().await.unwrap();
+    let next = append_committed(&store, event("b", 5)).await;
     assert_eq!((next.seq, next.prev_hash), (2, first.hash));
     assert_eq!(store.verify_audit_chain().await.unwrap().seq, 2);
 
@@ -480,12 +482,11 @@ async fn two_stores_on_one_sqlite_file_share_the_head() {
                         .unwrap();
                 } else {
                     let mut tx = store.begin().await.unwrap();
-                    append_event(&mut tx, event(&format!("s{i}"), n))
-                        .await
-                        .unwrap();
-                    append_event(&mut tx, event(&format!("s{i}"), n))
-                        .await
-                        .unwrap();
+                    for _ in 0..2 {
+                        append_event(&mut tx, event(&format!("s{i}"), n))
+                            .await
+                            .unwrap();
+                    }
                     tx.commit().await.unwrap();
                 }
             }

@@ -10,7 +10,8 @@ use steward_permits::{
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
     ActorKind, Caller, NewEvent, NewOutcome, NewWorker, OutcomeEvidence, Principal, PrincipalKind,
-    PromotionState, Store, StoreError, Subject, Worker, WorkerError, WorkerFilter, WorkerPage,
+    PromotionApproval, PromotionState, Store, StoreError, Subject, Worker, WorkerError,
+    WorkerFilter, WorkerPage,
 };
 
 use crate::support::{admin, event_types, execute, fetch_text, principal, store_test};
@@ -181,6 +182,12 @@ async fn approve(
     store
         .approve_promotion(&by.caller(), id, target, by.roles[0], None, at)
         .await
+}
+
+/// The open approvals of worker `id`'s promotion to `target`.
+async fn open_approvals(store: &Store, id: &str, target: Level) -> Vec<PromotionApproval> {
+    let approvals = store.promotion_approvals(id, target).await;
+    approvals.expect("promotion approvals")
 }
 
 /// Registers `new` as [`admin`] at `T0`, which must be refused, and returns the refusal.
@@ -405,6 +412,16 @@ store_test!(
                     .await
             }
         };
+        // An approval that must be refused: why it was.
+        let refused = |who: &Principal, role: Role, target: Level, now: i64| {
+            let approval = approve(who, role, target, now);
+            async move {
+                match approval.await {
+                    Err(WorkerError::ApproverRefused { refusal, .. }) => refusal,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
 
         // Not eligible: no approval is recorded, nothing is written.
         let head = store.audit_head().await.unwrap();
@@ -424,10 +441,8 @@ store_test!(
         );
         assert_eq!(store.audit_head().await.unwrap(), head);
         assert!(
-            store
-                .promotion_approvals(&worker.id, Level::STANDARD)
+            open_approvals(&store, &worker.id, Level::STANDARD)
                 .await
-                .unwrap()
                 .is_empty()
         );
 
@@ -441,24 +456,12 @@ store_test!(
 
         // Refusals by the rules of who may approve; each writes nothing.
         let head = store.audit_head().await.unwrap();
-        let refused = |error: WorkerError| match error {
-            WorkerError::ApproverRefused { refusal, .. } => refusal,
-            other => panic!("{other:?}"),
-        };
-        let owner = refused(
-            approve(&cast.owner, Role::EngineeringManager, Level::STANDARD, now)
-                .await
-                .unwrap_err(),
-        );
+        let owner = refused(&cast.owner, Role::EngineeringManager, Level::STANDARD, now).await;
         assert!(
             matches!(owner, ApprovalRefusal::WorkerOwner { .. }),
             "{owner:?}"
         );
-        let wrong_role = refused(
-            approve(&cast.security, Role::SecurityLead, Level::STANDARD, now)
-                .await
-                .unwrap_err(),
-        );
+        let wrong_role = refused(&cast.security, Role::SecurityLead, Level::STANDARD, now).await;
         assert_eq!(
             wrong_role,
             ApprovalRefusal::RoleNotEligible {
@@ -466,21 +469,14 @@ store_test!(
             }
         );
         let not_held = refused(
-            approve(
-                &cast.security,
-                Role::EngineeringManager,
-                Level::STANDARD,
-                now,
-            )
-            .await
-            .unwrap_err(),
-        );
+            &cast.security,
+            Role::EngineeringManager,
+            Level::STANDARD,
+            now,
+        )
+        .await;
         assert!(matches!(not_held, ApprovalRefusal::RoleNotHeld { .. }));
-        let agent = refused(
-            approve(&cast.identity, Role::Worker, Level::STANDARD, now)
-                .await
-                .unwrap_err(),
-        );
+        let agent = refused(&cast.identity, Role::Worker, Level::STANDARD, now).await;
         assert!(matches!(agent, ApprovalRefusal::NotHuman { .. }));
         assert_eq!(store.audit_head().await.unwrap(), head);
 
@@ -517,10 +513,8 @@ store_test!(
         );
         // Used approvals are closed.
         assert!(
-            store
-                .promotion_approvals(&worker.id, Level::STANDARD)
+            open_approvals(&store, &worker.id, Level::STANDARD)
                 .await
-                .unwrap()
                 .is_empty()
         );
 
@@ -565,25 +559,18 @@ store_test!(
         // Another role the director holds is not eligible for level 3, and the same
         // person may not approve twice.
         let head = store.audit_head().await.unwrap();
-        let twice = refused(
-            approve(&cast.director, Role::TechLead, Level::ADVANCED, later)
-                .await
-                .unwrap_err(),
-        );
+        let twice = refused(&cast.director, Role::TechLead, Level::ADVANCED, later).await;
         assert!(
             matches!(twice, ApprovalRefusal::RoleNotEligible { .. }),
             "tech_lead may not approve level 3: {twice:?}"
         );
         let twice = refused(
-            approve(
-                &cast.director,
-                Role::EngineeringDirector,
-                Level::ADVANCED,
-                later,
-            )
-            .await
-            .unwrap_err(),
-        );
+            &cast.director,
+            Role::EngineeringDirector,
+            Level::ADVANCED,
+            later,
+        )
+        .await;
         assert!(
             matches!(twice, ApprovalRefusal::AlreadyApproved { .. }),
             "{twice:?}"
@@ -600,10 +587,8 @@ store_test!(
         assert_eq!(second.worker.probation_until_ms, Some(later + 60 * DAY));
         assert_eq!(second.worker.recertify_by_ms, Some(later + 90 * DAY));
         assert!(
-            store
-                .promotion_approvals(&worker.id, Level::ADVANCED)
+            open_approvals(&store, &worker.id, Level::ADVANCED)
                 .await
-                .unwrap()
                 .is_empty()
         );
         store.verify_audit_chain().await.unwrap();
