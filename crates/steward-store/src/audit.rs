@@ -28,17 +28,7 @@ pub(crate) fn record_channel(event: &mut NewEvent) {
     let Some(channel) = event.actor.channel.take() else {
         return;
     };
-    let channel = Value::from(channel.as_str());
-    match &mut event.data {
-        Value::Object(data) => {
-            data.insert("channel".to_owned(), channel);
-        }
-        Value::Null => event.data = serde_json::json!({ "channel": channel }),
-        other => {
-            let data = std::mem::take(other);
-            event.data = serde_json::json!({ "channel": channel, "value": data });
-        }
-    }
+    insert_data_member(&mut event.data, "channel", Value::from(channel.as_str()));
 }
 
 /// Marks an event made under a rehearsal (`steward serve --rehearsal`) with
@@ -46,14 +36,20 @@ pub(crate) fn record_channel(event: &mut NewEvent) {
 /// never pass for production ones.
 pub(crate) fn record_run_mode(event: &mut NewEvent) {
     let mode = Value::from(crate::run_mode::RunMode::Rehearsal.as_str());
-    match &mut event.data {
-        Value::Object(data) => {
-            data.insert("run_mode".to_owned(), mode);
+    insert_data_member(&mut event.data, "run_mode", mode);
+}
+
+/// Sets member `key` of an event's `data` to `value`. Data that is not an object becomes
+/// one: `null` gives `{key: value}`, any other value moves under `"value"`.
+fn insert_data_member(data: &mut Value, key: &str, value: Value) {
+    match data {
+        Value::Object(map) => {
+            map.insert(key.to_owned(), value);
         }
-        Value::Null => event.data = serde_json::json!({ "run_mode": mode }),
-        other => {
-            let data = std::mem::take(other);
-            event.data = serde_json::json!({ "run_mode": mode, "value": data });
+        Value::Null => *data = serde_json::json!({ key: value }),
+        _ => {
+            let old = std::mem::take(data);
+            *data = serde_json::json!({ key: value, "value": old });
         }
     }
 }
@@ -127,6 +123,19 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
     let entry = prepared.entry(link);
     pending(tx).await?.push(prepared, link);
     Ok(entry)
+}
+
+/// Appends an event of `payload`'s type about no permit or worker and with no risk level
+/// (an act on Steward itself: a key, a checkpoint, a principal, a session, a webhook, the
+/// run mode, a prune) to the trail inside `tx`, as [`append_event`] does.
+pub(crate) async fn append_unscoped_event<P: EventPayload>(
+    tx: &mut Tx<'_>,
+    ts_ms: i64,
+    actor: Actor,
+    payload: P,
+) -> Result<AuditEntry, StoreError> {
+    let event = NewEvent::typed(ts_ms, actor, Subject::default(), None, payload)?;
+    append_event(tx, event).await
 }
 
 /// The audit events a transaction appended and has not written yet, and the heads they

@@ -29,14 +29,14 @@ use std::collections::HashMap;
 
 use steward_audit::{
     Checkpoint, EventType, ExtendError, Hash, NodeId, ProofError, PublishedCheckpoint,
-    SignedCheckpoint, Subject, consistency_proof_nodes, extend_nodes, root_from_nodes, root_nodes,
+    SignedCheckpoint, consistency_proof_nodes, extend_nodes, root_from_nodes, root_nodes,
     sign_checkpoint,
 };
 pub use steward_audit::{ConsistencyProof, InclusionProof};
 
 use steward_audit::event::CheckpointCreated;
 
-use crate::audit::{NewEvent, append_event};
+use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, Tx, on_pool, on_tx};
@@ -163,15 +163,11 @@ impl Store {
             signing_key,
         );
         insert_checkpoint(&mut tx, &signed).await?;
-        append_event(
+        append_unscoped_event(
             &mut tx,
-            NewEvent::typed(
-                now_ms,
-                by.actor(),
-                Subject::default(),
-                None,
-                CheckpointCreated::from(PublishedCheckpoint::from(&signed)),
-            )?,
+            now_ms,
+            by.actor(),
+            CheckpointCreated::from(PublishedCheckpoint::from(&signed)),
         )
         .await?;
         tx.commit().await?;

@@ -393,17 +393,13 @@ impl Store {
                     query.execute(&mut **conn).await?;
                 });
             }
-            crate::append_event(
+            crate::audit::append_unscoped_event(
                 &mut tx,
-                crate::NewEvent::typed(
-                    now_ms,
-                    by.clone(),
-                    steward_audit::Subject::default(),
-                    None,
-                    steward_audit::event::PrincipalErased {
-                        principal_id: id.to_owned(),
-                    },
-                )?,
+                now_ms,
+                by.clone(),
+                steward_audit::event::PrincipalErased {
+                    principal_id: id.to_owned(),
+                },
             )
             .await?;
             tx.commit().await?;

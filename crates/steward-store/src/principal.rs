@@ -9,7 +9,7 @@ use steward_audit::event::{PrincipalCreated, PrincipalDisabled};
 use steward_audit::{Actor, Personal, Subject};
 use steward_policy::{Role, UnknownValueError};
 
-use crate::audit::{NewEvent, append_event};
+use crate::audit::{NewEvent, append_event, append_unscoped_event};
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
@@ -82,17 +82,13 @@ impl Store {
                 .rows_affected()
         });
         if changed == 1 {
-            append_event(
+            append_unscoped_event(
                 &mut tx,
-                NewEvent::typed(
-                    now,
-                    by.actor(),
-                    Subject::default(),
-                    None,
-                    PrincipalDisabled {
-                        principal_id: id.to_owned(),
-                    },
-                )?,
+                now,
+                by.actor(),
+                PrincipalDisabled {
+                    principal_id: id.to_owned(),
+                },
             )
             .await?;
             tx.commit().await?;

@@ -29,8 +29,8 @@ use std::collections::HashSet;
 
 use steward_audit::{
     Actor, AuditEntry, EventType, Frontier, Hash, HoldReleasedError, HoldScope, PendingRange,
-    PruneScan, PruneScanError, RangeManifest, ScanEnd, SignedManifest, Subject, root_from_nodes,
-    root_nodes, sign_manifest,
+    PruneScan, PruneScanError, RangeManifest, ScanEnd, SignedManifest, root_from_nodes, root_nodes,
+    sign_manifest,
 };
 pub use steward_audit::{
     HoldRelease, LegalHold, MAX_RANGE_EVENTS, NewLegalHold, PruneRange, PruneReport, PruneStop,
@@ -38,7 +38,9 @@ pub use steward_audit::{
 
 use steward_audit::event::Pruned;
 
-use crate::audit::{AuditHead, EventRow, NewEvent, SELECT_EVENTS, append_event, decode_event};
+use crate::audit::{
+    AuditHead, EventRow, NewEvent, SELECT_EVENTS, append_event, append_unscoped_event, decode_event,
+};
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::merkle::{lock_merkle_head, missing_node, read_latest_checkpoint, tx_nodes};
@@ -343,17 +345,7 @@ async fn write_range(
             .execute(&mut **conn)
             .await?;
     });
-    append_event(
-        tx,
-        NewEvent::typed(
-            now_ms,
-            by.clone(),
-            Subject::default(),
-            None,
-            Pruned::from(signed.clone()),
-        )?,
-    )
-    .await?;
+    append_unscoped_event(tx, now_ms, by.clone(), Pruned::from(signed.clone())).await?;
     Ok(signed)
 }
 

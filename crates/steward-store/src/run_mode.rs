@@ -5,10 +5,9 @@
 //! reverse. A rehearsal's advance of the clock is kept in the row, so a restart resumes
 //! the rehearsal's time.
 
-use steward_audit::Subject;
 use steward_audit::event::{ClockAdvanced, RunModeRecorded};
 
-use crate::audit::{NewEvent, append_event};
+use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::permit::system_actor;
@@ -130,17 +129,13 @@ impl Store {
                 // the absence of `data.run_mode` on events already says; a rehearsal is
                 // recorded in the trail too.
                 if recorded == mode && mode == RunMode::Rehearsal {
-                    append_event(
+                    append_unscoped_event(
                         &mut tx,
-                        NewEvent::typed(
-                            now_ms,
-                            system_actor(),
-                            Subject::default(),
-                            None,
-                            RunModeRecorded {
-                                mode: recorded.as_str().to_owned(),
-                            },
-                        )?,
+                        now_ms,
+                        system_actor(),
+                        RunModeRecorded {
+                            mode: recorded.as_str().to_owned(),
+                        },
                     )
                     .await?;
                 }
@@ -189,19 +184,15 @@ impl Store {
                 message: "this database is not run as a rehearsal".to_owned(),
             });
         };
-        append_event(
+        append_unscoped_event(
             &mut tx,
-            NewEvent::typed(
-                // The event is stamped at the new time: what follows happens after it.
-                now_ms + by_ms,
-                by.actor(),
-                Subject::default(),
-                None,
-                ClockAdvanced {
-                    by_ms,
-                    offset_ms: offset,
-                },
-            )?,
+            // The event is stamped at the new time: what follows happens after it.
+            now_ms + by_ms,
+            by.actor(),
+            ClockAdvanced {
+                by_ms,
+                offset_ms: offset,
+            },
         )
         .await?;
         tx.commit().await?;

@@ -8,9 +8,9 @@
 //! refuse update and delete): a different key is refused, never recorded over it.
 
 use steward_audit::event::SigningKeyRecorded;
-use steward_audit::{EventType, Subject, format_public_key, key_id};
+use steward_audit::{EventType, format_public_key, key_id};
 
-use crate::audit::{NewEvent, append_event};
+use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, on_pool, on_tx};
@@ -99,18 +99,14 @@ impl Store {
             tx.rollback().await?;
             return Box::pin(self.claim_signing_key(by, public_key, now_ms)).await;
         }
-        append_event(
+        append_unscoped_event(
             &mut tx,
-            NewEvent::typed(
-                now_ms,
-                by.actor(),
-                Subject::default(),
-                None,
-                SigningKeyRecorded {
-                    public_key: format_public_key(public_key),
-                    key_id: given,
-                },
-            )?,
+            now_ms,
+            by.actor(),
+            SigningKeyRecorded {
+                public_key: format_public_key(public_key),
+                key_id: given,
+            },
         )
         .await?;
         tx.commit().await?;

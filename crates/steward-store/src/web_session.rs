@@ -11,10 +11,9 @@
 //! - Opening and ending a session are audited (`web.session_opened`,
 //!   `web.session_ended`) in the transaction that writes the row.
 
-use steward_audit::Subject;
 use steward_audit::event::{WebSessionEnded, WebSessionOpened};
 
-use crate::audit::{NewEvent, append_event};
+use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalRow, decode_principal};
@@ -85,18 +84,14 @@ impl Store {
             .execute(&mut **conn)
             .await?;
         });
-        append_event(
+        append_unscoped_event(
             &mut tx,
-            NewEvent::typed(
-                new.now_ms,
-                by.actor(),
-                Subject::default(),
-                None,
-                WebSessionOpened {
-                    token_id: new.token_id.clone(),
-                    expires_at_ms: new.expires_at_ms,
-                },
-            )?,
+            new.now_ms,
+            by.actor(),
+            WebSessionOpened {
+                token_id: new.token_id.clone(),
+                expires_at_ms: new.expires_at_ms,
+            },
         )
         .await?;
         tx.commit().await
@@ -180,20 +175,16 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        append_event(
+        append_unscoped_event(
             &mut tx,
-            NewEvent::typed(
-                now_ms,
-                by.actor(),
-                Subject::default(),
-                None,
-                WebSessionEnded {
-                    why: match why {
-                        WebSessionEnd::SignedOut => "signed_out",
-                    }
-                    .to_owned(),
-                },
-            )?,
+            now_ms,
+            by.actor(),
+            WebSessionEnded {
+                why: match why {
+                    WebSessionEnd::SignedOut => "signed_out",
+                }
+                .to_owned(),
+            },
         )
         .await?;
         tx.commit().await?;

@@ -35,11 +35,10 @@ use sqlx::types::Json;
 use steward_audit::event::{WebhookCreated, WebhookDeleted};
 use steward_audit::webhook::{delivery_type, finish, parse_patterns, url_origin};
 
-use crate::audit::append_event;
+use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, Tx, TxConn, new_id, on_pool, on_tx};
-use crate::{NewEvent, Subject};
 
 pub use steward_audit::webhook::{
     AttemptResult, CHECKPOINT_PUBLICATION, CLAIM_LEASE_MS, EventPattern, MAX_ATTEMPTS,
@@ -233,20 +232,16 @@ impl Store {
     ) -> Result<Webhook, StoreError> {
         let id = new_id();
         let mut tx = self.begin().await?;
-        let entry = append_event(
+        let entry = append_unscoped_event(
             &mut tx,
-            NewEvent::typed(
-                now_ms,
-                by.actor(),
-                Subject::default(),
-                None,
-                WebhookCreated {
-                    webhook_id: id.clone(),
-                    origin: url_origin(&new.url),
-                    event_types: new.event_types.clone(),
-                    format: json!(new.format),
-                },
-            )?,
+            now_ms,
+            by.actor(),
+            WebhookCreated {
+                webhook_id: id.clone(),
+                origin: url_origin(&new.url),
+                event_types: new.event_types.clone(),
+                format: json!(new.format),
+            },
         )
         .await?;
         let cursor = i64::try_from(entry.seq)
@@ -338,17 +333,13 @@ impl Store {
             .await?;
         });
         if changed == 1 {
-            append_event(
+            append_unscoped_event(
                 &mut tx,
-                NewEvent::typed(
-                    now_ms,
-                    by.actor(),
-                    Subject::default(),
-                    None,
-                    WebhookDeleted {
-                        webhook_id: id.to_owned(),
-                    },
-                )?,
+                now_ms,
+                by.actor(),
+                WebhookDeleted {
+                    webhook_id: id.to_owned(),
+                },
             )
             .await?;
         }
