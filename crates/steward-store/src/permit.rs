@@ -257,6 +257,17 @@ impl Permit {
         }
     }
 
+    /// The stored times its timers are due from, as `steward_permits::permit_timers` and
+    /// `approval_overdue` take them.
+    pub(crate) fn times(&self) -> PermitTimes {
+        PermitTimes {
+            state: self.state,
+            requested_at: Timestamp(self.created_at_ms),
+            approval_sla_hours: self.requirements.max_approval_time_hours,
+            expires_at: self.expires_at_ms.map(Timestamp),
+        }
+    }
+
     /// Takes a plan's lifecycle.
     pub(crate) fn set_lifecycle(&mut self, life: Lifecycle) {
         self.state = life.state;
@@ -871,16 +882,10 @@ impl Store {
     }
 
     async fn in_queue(&self, queue: &ReviewQueue<'_>, permit: &Permit) -> Result<bool, StoreError> {
-        if let Some(now_ms) = queue.overdue_at {
-            let times = PermitTimes {
-                state: permit.state,
-                requested_at: Timestamp(permit.created_at_ms),
-                approval_sla_hours: permit.requirements.max_approval_time_hours,
-                expires_at: permit.expires_at_ms.map(Timestamp),
-            };
-            if !approval_overdue(&times, Timestamp(now_ms)) {
-                return Ok(false);
-            }
+        if let Some(now_ms) = queue.overdue_at
+            && !approval_overdue(&permit.times(), Timestamp(now_ms))
+        {
+            return Ok(false);
         }
         let Some(by) = queue.awaiting else {
             return Ok(true);

@@ -117,9 +117,25 @@ impl Store {
     }
 }
 
-/// The `(subject_id, timer, due_at)` keys already fired among `ids`, so that a run opens
-/// no write transaction for a subject with nothing new.
-pub(crate) async fn already_fired(
+/// The subjects of `due` (each with the timers due now) that have a timer not yet fired,
+/// in `due`'s order, so that a run opens no write transaction for a subject with nothing
+/// new.
+pub(crate) async fn with_unfired(
+    store: &Store,
+    subject: TimerSubject,
+    due: Vec<(String, Vec<DueTimer>)>,
+) -> Result<Vec<String>, StoreError> {
+    let ids: Vec<&str> = due.iter().map(|(id, _)| id.as_str()).collect();
+    let fired = already_fired(store, subject, &ids).await?;
+    Ok(due
+        .into_iter()
+        .filter(|(id, timers)| has_unfired(&fired, id, timers))
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// The `(subject_id, timer, due_at)` keys already fired among `ids`.
+async fn already_fired(
     store: &Store,
     subject: TimerSubject,
     ids: &[&str],
@@ -164,25 +180,22 @@ pub(crate) async fn already_fired(
 }
 
 /// Whether `due` has timers of `id` not in `fired`.
-pub(crate) fn has_unfired(
-    fired: &BTreeSet<(String, String, i64)>,
-    id: &str,
-    due: &[DueTimer],
-) -> bool {
+fn has_unfired(fired: &BTreeSet<(String, String, i64)>, id: &str, due: &[DueTimer]) -> bool {
     due.iter()
         .any(|t| !fired.contains(&(id.to_owned(), t.kind.as_str().to_owned(), t.due_at.millis())))
 }
 
-/// Claims `timer` of `subject_id` inside `tx`: true when this transaction recorded it
-/// (and so must apply it), false when it had fired already. On PostgreSQL a concurrent
-/// claim of the same key waits for the other transaction and then finds the row.
+/// Claims `timer` of `subject_id` inside `tx`: the timer as fired when this transaction
+/// recorded it (and so must apply it), `None` when it had fired already. On PostgreSQL a
+/// concurrent claim of the same key waits for the other transaction and then finds the
+/// row.
 pub(crate) async fn claim(
     tx: &mut Tx<'_>,
     subject: TimerSubject,
     subject_id: &str,
     timer: DueTimer,
     now_ms: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<FiredTimer>, StoreError> {
     const SQL: &str = "INSERT INTO timer_firings (subject_kind, subject_id, timer, due_at, \
          fired_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
     let inserted = on_tx!(tx, |conn| {
@@ -196,5 +209,10 @@ pub(crate) async fn claim(
             .await?
             .rows_affected()
     });
-    Ok(inserted == 1)
+    Ok((inserted == 1).then(|| FiredTimer {
+        subject,
+        subject_id: subject_id.to_owned(),
+        timer: timer.kind,
+        due_at_ms: timer.due_at.millis(),
+    }))
 }

@@ -21,7 +21,7 @@ use steward_policy::PermitType;
 use super::{PermitError, row, system_actor, write_events};
 use crate::error::StoreError;
 use crate::store::{Backend, Store, on_pool};
-use crate::timers::{FiredTimer, TimerReport, TimerSubject, already_fired, claim, has_unfired};
+use crate::timers::{FiredTimer, TimerReport, TimerSubject, claim, with_unfired};
 
 /// A permit as the timers see it, from the candidate scan.
 /// A permit that may have a timer due.
@@ -66,17 +66,12 @@ impl Store {
                 due.push((id, timers));
             }
         }
-        let ids: Vec<&str> = due.iter().map(|(id, _)| id.as_str()).collect();
-        let fired = already_fired(self, TimerSubject::Permit, &ids).await?;
-        for (id, timers) in &due {
-            if !has_unfired(&fired, id, timers) {
-                continue;
-            }
-            match self.fire_permit_timers(id, now_ms).await {
+        for id in with_unfired(self, TimerSubject::Permit, due).await? {
+            match self.fire_permit_timers(&id, now_ms).await {
                 Ok(done) => report.fired.extend(done),
                 Err(error) => {
                     tracing::warn!(permit = %id, %error, "permit timer failed; retrying next run");
-                    report.failed.push((TimerSubject::Permit, id.clone()));
+                    report.failed.push((TimerSubject::Permit, id));
                 }
             }
         }
@@ -96,18 +91,13 @@ impl Store {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        let times = PermitTimes {
-            state: permit.state,
-            requested_at: Timestamp(permit.created_at_ms),
-            approval_sla_hours: permit.requirements.max_approval_time_hours,
-            expires_at: permit.expires_at_ms.map(Timestamp),
-        };
         let mut fired = Vec::new();
         let before = permit.state;
-        for timer in permit_timers(&times, Timestamp(now_ms)) {
-            if !claim(&mut tx, TimerSubject::Permit, id, timer, now_ms).await? {
+        for timer in permit_timers(&permit.times(), Timestamp(now_ms)) {
+            let Some(claimed) = claim(&mut tx, TimerSubject::Permit, id, timer, now_ms).await?
+            else {
                 continue;
-            }
+            };
             let facts = TimerFacts {
                 level: permit.level,
                 requested_at: Timestamp(permit.created_at_ms),
@@ -118,12 +108,7 @@ impl Store {
             let events = plan_timer(&mut life, &facts, timer)?;
             permit.set_lifecycle(life);
             write_events(&mut tx, &mut permit, &system_actor(), events, now_ms).await?;
-            fired.push(FiredTimer {
-                subject: TimerSubject::Permit,
-                subject_id: id.to_owned(),
-                timer: timer.kind,
-                due_at_ms: timer.due_at.millis(),
-            });
+            fired.push(claimed);
         }
         if permit.state != before {
             row::update_permit(&mut tx, &mut permit, now_ms, false).await?;

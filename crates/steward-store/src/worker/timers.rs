@@ -17,7 +17,7 @@ use super::{Worker, WorkerError, append_events, row};
 use crate::error::StoreError;
 use crate::permit::system_actor;
 use crate::store::{Store, Tx, on_pool};
-use crate::timers::{FiredTimer, TimerReport, TimerSubject, already_fired, claim, has_unfired};
+use crate::timers::{FiredTimer, TimerReport, TimerSubject, claim, with_unfired};
 
 impl Store {
     pub(crate) async fn run_worker_timers(
@@ -33,17 +33,12 @@ impl Store {
                 due.push((worker.id, timers));
             }
         }
-        let ids: Vec<&str> = due.iter().map(|(id, _)| id.as_str()).collect();
-        let fired = already_fired(self, TimerSubject::Worker, &ids).await?;
-        for (id, timers) in &due {
-            if !has_unfired(&fired, id, timers) {
-                continue;
-            }
-            match self.fire_worker_timers(id, now_ms).await {
+        for id in with_unfired(self, TimerSubject::Worker, due).await? {
+            match self.fire_worker_timers(&id, now_ms).await {
                 Ok(done) => report.fired.extend(done),
                 Err(error) => {
                     tracing::warn!(worker = %id, %error, "certification timer failed; retrying next run");
-                    report.failed.push((TimerSubject::Worker, id.clone()));
+                    report.failed.push((TimerSubject::Worker, id));
                 }
             }
         }
@@ -60,16 +55,12 @@ impl Store {
         let mut worker = row::lock(&mut tx, id).await?;
         let mut fired = Vec::new();
         for timer in certification_timers(&worker.record(), Timestamp(now_ms)) {
-            if !claim(&mut tx, TimerSubject::Worker, id, timer, now_ms).await? {
+            let Some(claimed) = claim(&mut tx, TimerSubject::Worker, id, timer, now_ms).await?
+            else {
                 continue;
-            }
+            };
             worker = apply_timer(&mut tx, worker, timer, now_ms).await?;
-            fired.push(FiredTimer {
-                subject: TimerSubject::Worker,
-                subject_id: id.to_owned(),
-                timer: timer.kind,
-                due_at_ms: timer.due_at.millis(),
-            });
+            fired.push(claimed);
         }
         tx.commit().await?;
         Ok(fired)
