@@ -157,14 +157,7 @@ pub(super) async fn save(
             .await?
             .rows_affected()
     });
-    if changed != 1 {
-        return Err(StoreError::Conflict {
-            message: format!(
-                "worker `{}` changed while this request was handled (version {} is stale); retry",
-                before.id, before.version
-            ),
-        });
-    }
+    expect_one_change(changed, before)?;
     Ok(after)
 }
 
@@ -189,6 +182,19 @@ pub(super) async fn bind_identity(
             .await?
             .rows_affected()
     });
+    expect_one_change(changed, before)?;
+    Ok(Worker {
+        principal_id: Some(principal_id.to_owned()),
+        version: before.version + 1,
+        updated_at_ms: now_ms,
+        ..before.clone()
+    })
+}
+
+/// The optimistic version check of an update of `before`'s row: it must have changed
+/// exactly one row, or the row no longer has `before.version` and the update is a
+/// [`StoreError::Conflict`].
+fn expect_one_change(changed: u64, before: &Worker) -> Result<(), StoreError> {
     if changed != 1 {
         return Err(StoreError::Conflict {
             message: format!(
@@ -197,12 +203,7 @@ pub(super) async fn bind_identity(
             ),
         });
     }
-    Ok(Worker {
-        principal_id: Some(principal_id.to_owned()),
-        version: before.version + 1,
-        updated_at_ms: now_ms,
-        ..before.clone()
-    })
+    Ok(())
 }
 
 /// The principal `id` read inside `tx`, if it exists.

@@ -37,15 +37,8 @@ impl Store {
         reason: &str,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        self.change_status(
-            &by.actor(),
-            worker_id,
-            CertAction::Suspend,
-            Some(reason),
-            now_ms,
-        )
-        .await
-        .map(|done| done.worker)
+        self.change_worker_status(by, worker_id, CertAction::Suspend, Some(reason), now_ms)
+            .await
     }
 
     /// Reinstates a suspended worker to `active` (`worker.reinstated`).
@@ -56,15 +49,8 @@ impl Store {
         reason: &str,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        self.change_status(
-            &by.actor(),
-            worker_id,
-            CertAction::Reinstate,
-            Some(reason),
-            now_ms,
-        )
-        .await
-        .map(|done| done.worker)
+        self.change_worker_status(by, worker_id, CertAction::Reinstate, Some(reason), now_ms)
+            .await
     }
 
     /// Revokes the worker's certification (`worker.revoked`), voids its pending
@@ -102,15 +88,8 @@ impl Store {
         reason: &str,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        self.change_status(
-            &by.actor(),
-            worker_id,
-            CertAction::Recertify,
-            Some(reason),
-            now_ms,
-        )
-        .await
-        .map(|done| done.worker)
+        self.change_worker_status(by, worker_id, CertAction::Recertify, Some(reason), now_ms)
+            .await
     }
 
     /// Ends a probation whose period is over (`worker.probation_ended`): the worker
@@ -121,15 +100,8 @@ impl Store {
         worker_id: &str,
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
-        self.change_status(
-            &by.actor(),
-            worker_id,
-            CertAction::EndProbation,
-            None,
-            now_ms,
-        )
-        .await
-        .map(|done| done.worker)
+        self.change_worker_status(by, worker_id, CertAction::EndProbation, None, now_ms)
+            .await
     }
 
     /// Expires every `active` or `probationary` certification past its recertification
@@ -152,6 +124,21 @@ impl Store {
         }
         tx.commit().await?;
         Ok(expired)
+    }
+
+    /// [`Self::change_status`] for an action that revokes no permit: the worker as the
+    /// change left it.
+    async fn change_worker_status(
+        &self,
+        by: &Caller,
+        worker_id: &str,
+        action: CertAction,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Worker, WorkerError> {
+        self.change_status(&by.actor(), worker_id, action, reason, now_ms)
+            .await
+            .map(|done| done.worker)
     }
 
     /// One status change, `reason` a person's (checked by `check_status_request`),
