@@ -552,14 +552,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
-        let (mut permit, worker) = row::load_with_worker(&mut tx, permit_id, true).await?;
-        executor_or_requester(
-            &parties(&permit, &worker),
-            &permit.requester_id,
-            &candidate(by),
-            &permit.id,
-            "start",
-        )?;
+        let (mut permit, worker) = load_for_executor(&mut tx, by, permit_id, "start").await?;
         let (life, started) = plan_start(
             permit.lifecycle(),
             worker.status,
@@ -580,14 +573,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
         let mut tx = self.begin().await?;
-        let (mut permit, worker) = row::load_with_worker(&mut tx, permit_id, true).await?;
-        executor_or_requester(
-            &parties(&permit, &worker),
-            &permit.requester_id,
-            &candidate(by),
-            &permit.id,
-            "complete",
-        )?;
+        let (mut permit, _) = load_for_executor(&mut tx, by, permit_id, "complete").await?;
         // Steward adds what it knows itself to the worker's report.
         let done = Completion {
             worker_id: &permit.worker_id,
@@ -973,6 +959,25 @@ fn parties(permit: &Permit, worker: &WorkerParties) -> Parties {
             .unwrap_or_else(|| worker.id.clone()),
         worker_owner: worker.owner_id.clone(),
     }
+}
+
+/// Loads and locks permit `permit_id` with its worker, if `by` may `action` it as the
+/// one executing it: the worker holding the permit (its agent identity) or its requester.
+async fn load_for_executor(
+    tx: &mut Tx<'_>,
+    by: &Caller,
+    permit_id: &str,
+    action: &str,
+) -> Result<(Permit, WorkerParties), PermitError> {
+    let (permit, worker) = row::load_with_worker(tx, permit_id, true).await?;
+    executor_or_requester(
+        &parties(&permit, &worker),
+        &permit.requester_id,
+        &candidate(by),
+        &permit.id,
+        action,
+    )?;
+    Ok((permit, worker))
 }
 
 fn candidate(by: &Caller) -> Candidate {
