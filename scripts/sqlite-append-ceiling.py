@@ -3,7 +3,7 @@
 session"). Run from the repository root:
 
     python3 scripts/sqlite-append-ceiling.py --workers 1024
-    python3 scripts/sqlite-append-ceiling.py --workers 1024 --drop-index audit_events_worker
+    python3 scripts/sqlite-append-ceiling.py --workers 1024 --up-to 25   # the schema before 0026
 
 Builds a fresh database in the temp directory from the SQLite migrations as they are
 (crates/steward-store/migrations/sqlite, in order), then commits batches of audit rows the
@@ -49,6 +49,10 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1024, help="events per transaction (default 1024)")
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to run (default 5)")
     parser.add_argument(
+        "--up-to", type=int, metavar="VERSION",
+        help="apply the migrations only up to this version (e.g. 25: with audit_events_worker)",
+    )
+    parser.add_argument(
         "--drop-index", action="append", default=[], metavar="NAME",
         help="drop this index after the migrations (repeatable), to see what it costs",
     )
@@ -64,7 +68,9 @@ def main() -> int:
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
         for migration in sorted(MIGRATIONS.glob("*.sql")):
-            db.executescript(migration.read_text())
+            version = int(migration.name.split("_", 1)[0])
+            if args.up_to is None or version <= args.up_to:
+                db.executescript(migration.read_text())
         for index in args.drop_index:
             db.execute(f'DROP INDEX "{index}"')
         statement = f"INSERT INTO audit_events ({COLUMNS}) VALUES " + ",".join(
@@ -99,6 +105,8 @@ def main() -> int:
         db.close()
 
     dropped = ", without " + ", ".join(args.drop_index) if args.drop_index else ""
+    if args.up_to is not None:
+        dropped += f", migrations up to {args.up_to}"
     print(
         f"sqlite {sqlite3.sqlite_version}, {args.workers} workers, "
         f"{CHUNK * max(1, args.batch // CHUNK)} events per transaction{dropped}: "

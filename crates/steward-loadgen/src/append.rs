@@ -39,11 +39,19 @@ struct Figures {
     /// the platform tells (`/proc/self/stat`). On a shared machine, events per CPU-second
     /// say more than events per second.
     cpu_seconds: Option<f64>,
+    /// How long folding the run's events took afterwards (`Store::fold_metrics`: the
+    /// `/metrics` counters and the per-worker index, which appends leave to the fold).
+    fold_seconds: f64,
 }
 
 impl Figures {
     fn per_second(&self) -> f64 {
         self.events as f64 / self.seconds
+    }
+
+    /// Events per second counting the fold's time too.
+    fn folded_per_second(&self) -> f64 {
+        self.events as f64 / (self.seconds + self.fold_seconds)
     }
 
     fn percentile_ms(&self, p: f64) -> f64 {
@@ -123,6 +131,13 @@ pub(crate) fn run(
             figures.percentile_ms(0.50),
             figures.percentile_ms(0.99),
             figures.events,
+        )?;
+        writeln!(
+            out,
+            "  {:<38} {:>9.0} events/s counting the fold after the run ({:.2} s)",
+            "",
+            figures.folded_per_second(),
+            figures.fold_seconds,
         )?;
         if let Some(cpu) = figures.cpu_seconds.filter(|&cpu| cpu > 0.0) {
             writeln!(
@@ -232,12 +247,20 @@ async fn measure(
     let cpu_seconds = process_cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
+    // What the appends left to the fold (the server's maintenance folds every 5 s).
+    let folding = Instant::now();
+    store
+        .fold_metrics()
+        .await
+        .context("folding the run's events")?;
+    let fold_seconds = folding.elapsed().as_secs_f64();
     latencies.sort_unstable();
     Ok(Figures {
         events: latencies.len() as u64,
         seconds,
         latencies,
         cpu_seconds,
+        fold_seconds,
     })
 }
 

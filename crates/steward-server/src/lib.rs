@@ -222,7 +222,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// audit Merkle tree up with the trail (`Store::extend_merkle`), every
 /// [`CHECKPOINT_INTERVAL`] signing a checkpoint, and every [`PRUNE_INTERVAL`] pruning the
 /// audit trail past its retention; every minute it forgets idle rate-limit keys, and every
-/// five seconds it folds new events into the `/metrics` counters (`Store::fold_metrics`).
+/// five seconds it folds new events into the `/metrics` counters and the per-worker event
+/// index (`Store::fold_metrics`).
 /// Safe on several instances at once: each permit is issued under its row lock, and the
 /// Merkle head row serialises tree extension and checkpoints (an instance that finds
 /// nothing new signs nothing); timers, sweeps and pruning claim their rows in the database.

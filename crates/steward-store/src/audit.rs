@@ -337,8 +337,10 @@ impl Store {
 
     /// Up to `limit` entries with `seq >= from_seq` that match `query`, in `seq` order.
     ///
-    /// Each filter becomes one condition; the type, worker, permit and time filters can
-    /// use their indexes (`audit_events_type`, `_worker`, `_permit`, `_ts`). The SQL is
+    /// Each filter becomes one condition; the type, permit and time filters can use their
+    /// indexes (`audit_events_type`, `_permit`, `_ts`). A worker filter first folds what
+    /// is new ([`Store::fold_metrics`], a write transaction when there is), then walks that
+    /// worker's entries of the folded index `audit_worker_events`. The SQL is
     /// the same for both backends but for the type prefix: SQLite compares TEXT bytewise,
     /// so a prefix is a range on the index; PostgreSQL's collation need not be bytewise,
     /// so it uses `starts_with`.
@@ -358,49 +360,59 @@ impl Store {
             binds.push(value);
             format!("${}", binds.len())
         };
-        conditions.push(format!("seq >= {}", bind(Bind::Int(from_seq))));
+        // By worker: the folded index, walked in `seq` order, after folding what is new
+        // (see `SELECT_WORKER_EVENTS`). Otherwise the events themselves.
+        let (select, seq) = match &query.worker_id {
+            Some(worker) => {
+                self.fold_metrics().await?;
+                let worker = bind(Bind::Text(worker.clone()));
+                conditions.push(format!("e.seq = w.seq AND w.worker_id = {worker}"));
+                (SELECT_WORKER_EVENTS, "w.seq")
+            }
+            None => (SELECT_EVENTS, "e.seq"),
+        };
+        conditions.push(format!("{seq} >= {}", bind(Bind::Int(from_seq))));
         for (column, value) in [
-            ("worker_id", &query.worker_id),
             ("permit_id", &query.permit_id),
             ("task_id", &query.task_id),
             ("actor_id", &query.actor_id),
         ] {
             if let Some(value) = value {
-                conditions.push(format!("{column} = {}", bind(Bind::Text(value.clone()))));
+                conditions.push(format!("e.{column} = {}", bind(Bind::Text(value.clone()))));
             }
         }
         match (&query.event_type, self.backend()) {
             (None, _) => {}
             (Some(TypeFilter::Exact(name)), _) => {
-                conditions.push(format!("type = {}", bind(Bind::Text(name.clone()))));
+                conditions.push(format!("e.type = {}", bind(Bind::Text(name.clone()))));
             }
             (Some(TypeFilter::Prefix(prefix)), Backend::Sqlite) => {
                 // Every type with the prefix sorts between the prefix and the prefix with
                 // its last byte (a dot) raised by one (a slash).
                 let from = bind(Bind::Text(prefix.clone()));
                 let to = bind(Bind::Text(prefix_upper_bound(prefix)));
-                conditions.push(format!("type >= {from} AND type < {to}"));
+                conditions.push(format!("e.type >= {from} AND e.type < {to}"));
             }
             (Some(TypeFilter::Prefix(prefix)), Backend::Postgres) => {
                 conditions.push(format!(
-                    "starts_with(type, {})",
+                    "starts_with(e.type, {})",
                     bind(Bind::Text(prefix.clone()))
                 ));
             }
         }
         if let Some(level) = query.level {
             let level = Bind::Int(i64::from(u8::from(level)));
-            conditions.push(format!("level = {}", bind(level)));
+            conditions.push(format!("e.level = {}", bind(level)));
         }
         if let Some(from) = query.from_ts_ms {
-            conditions.push(format!("ts >= {}", bind(Bind::Int(from))));
+            conditions.push(format!("e.ts >= {}", bind(Bind::Int(from))));
         }
         if let Some(to) = query.to_ts_ms {
-            conditions.push(format!("ts < {}", bind(Bind::Int(to))));
+            conditions.push(format!("e.ts < {}", bind(Bind::Int(to))));
         }
         let limit = bind(Bind::Int(i64::from(limit)));
         let sql = format!(
-            "{SELECT_EVENTS} WHERE {} ORDER BY seq LIMIT {limit}",
+            "{select} WHERE {} ORDER BY {seq} LIMIT {limit}",
             conditions.join(" AND ")
         );
         let rows = on_pool!(self.pool, |pool| {
@@ -534,10 +546,27 @@ fn prefix_upper_bound(prefix: &str) -> String {
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO audit_events (seq, ts, type, actor_kind, \
      actor_id, actor_roles, task_id, worker_id, permit_id, level, data, prev_hash, hash)";
 
-/// Reads `audit_events` rows as [`EventRow`]; the JSON columns are read as text.
-pub(crate) const SELECT_EVENTS: &str = "SELECT seq, ts, type, actor_kind, actor_id, \
-     CAST(actor_roles AS TEXT) AS actor_roles, task_id, worker_id, permit_id, level, \
-     CAST(data AS TEXT) AS data, prev_hash, hash FROM audit_events";
+/// The columns of an [`EventRow`] from `audit_events e`; the JSON columns as text.
+macro_rules! event_columns {
+    () => {
+        "SELECT e.seq, e.ts, e.type, e.actor_kind, e.actor_id, \
+         CAST(e.actor_roles AS TEXT) AS actor_roles, e.task_id, e.worker_id, e.permit_id, \
+         e.level, CAST(e.data AS TEXT) AS data, e.prev_hash, e.hash"
+    };
+}
+
+/// Reads `audit_events` rows (as `e`) as [`EventRow`].
+pub(crate) const SELECT_EVENTS: &str = concat!(event_columns!(), " FROM audit_events e");
+
+/// Reads the events of one worker through the folded index `audit_worker_events` (as `w`),
+/// joined on `e.seq = w.seq`, filtered on `w.worker_id` and `w.seq`, ordered by `w.seq`.
+/// `CROSS JOIN` keeps
+/// the index the outer loop on SQLite, so a page of a worker's events reads that page's
+/// entries, not every event after the first; PostgreSQL plans it as an inner join.
+const SELECT_WORKER_EVENTS: &str = concat!(
+    event_columns!(),
+    " FROM audit_worker_events w CROSS JOIN audit_events e"
+);
 
 pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 

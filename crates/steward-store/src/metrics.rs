@@ -7,7 +7,9 @@
 //!
 //! A fold reads only the events appended since the last one (a cursor over the trail, in
 //! `metric_fold`), adds their counts to `metric_counts` and `metric_histograms`, and moves
-//! the cursor, all in one transaction under the cursor's lock: each event counts once
+//! the cursor, all in one transaction under the cursor's lock (the same transaction adds
+//! the new events' `(worker_id, seq)` pairs to `audit_worker_events`, the index a query
+//! by worker reads, so appends do not maintain it): each event counts once
 //! across instances and restarts. A scrape folds what is new, then reads the counter
 //! tables (a few hundred rows) and the emergency permits by state, so its cost does not
 //! grow with the trail. Counters never go down, also when pruning removes the events they
@@ -85,11 +87,11 @@ impl Store {
         Ok(snapshot(counts, emergencies, &buckets))
     }
 
-    /// Folds the events appended since the last fold into the counters, in transactions
-    /// of at most [`FOLD_CHUNK`] events each under the fold cursor's lock (so a long
-    /// backlog, such as a large trail's first fold, never holds the write lock for long);
-    /// returns how far the cursor moved. Cheap when nothing is new (two point reads, no
-    /// write lock).
+    /// Folds the events appended since the last fold into the counters and into the
+    /// per-worker event index (`audit_worker_events`), in transactions of at most
+    /// [`FOLD_CHUNK`] events each under the fold cursor's lock (so a long backlog, such as
+    /// a large trail's first fold, never holds the write lock for long); returns how far
+    /// the cursor moved. Cheap when nothing is new (two point reads, no write lock).
     pub async fn fold_metrics(&self) -> Result<u64, StoreError> {
         let folded: i64 = on_pool!(self.pool, |pool| {
             sqlx::query_scalar("SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1")
@@ -165,6 +167,18 @@ impl Store {
             }
         }
         write_delta(&mut tx, &delta).await?;
+        // The per-worker event index moves with the same cursor (migration 0026).
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "INSERT INTO audit_worker_events (worker_id, seq) SELECT worker_id, seq \
+                 FROM audit_events WHERE seq > $1 AND seq <= $2 AND worker_id IS NOT NULL",
+            )
+            .bind(read_from)
+            .bind(head)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()
+        });
         on_tx!(tx, |conn| {
             sqlx::query("UPDATE metric_fold SET seq = $1 WHERE id = 1")
                 .bind(head)

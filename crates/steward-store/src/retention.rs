@@ -345,6 +345,14 @@ async fn write_range(
             .execute(&mut **conn)
             .await?;
     });
+    // Their entries in the per-worker index go too (a scan of that table: pruning is rare).
+    on_tx!(tx, |conn| {
+        sqlx::query("DELETE FROM audit_worker_events WHERE seq >= $1 AND seq <= $2")
+            .bind(first)
+            .bind(last)
+            .execute(&mut **conn)
+            .await?;
+    });
     append_unscoped_event(tx, now_ms, by.clone(), Pruned::from(signed.clone())).await?;
     Ok(signed)
 }

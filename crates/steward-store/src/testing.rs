@@ -182,8 +182,9 @@ pub async fn execute(store: &Store, sql: &str) -> Result<u64, StoreError> {
 
 /// The attack a witnessed checkpoint exists to catch (issue 9, item 6): past the delete
 /// trigger, removes the events after `keep`, the Merkle nodes covering any of them and
-/// every checkpoint of a larger tree, and rewinds the audit and Merkle heads, so that the
-/// trail, its tree and its checkpoints verify clean on their own.
+/// every checkpoint of a larger tree, and rewinds the audit and Merkle heads (and the
+/// fold cursor, with the per-worker index past `keep`), so that the trail, its tree and
+/// its checkpoints verify clean on their own.
 pub async fn truncate_audit_trail(store: &Store, keep: u64) -> Result<(), StoreError> {
     execute(store, &truncate_sql(store.backend(), keep)).await?;
     Ok(())
@@ -201,6 +202,8 @@ pub fn truncate_sql(backend: crate::Backend, keep: u64) -> String {
     format!(
         "{drop_trigger} \
          DELETE FROM audit_events WHERE seq > {keep}; \
+         DELETE FROM audit_worker_events WHERE seq > {keep}; \
+         UPDATE metric_fold SET seq = {keep} WHERE id = 1 AND seq > {keep}; \
          DELETE FROM audit_merkle_nodes \
          WHERE (idx + 1) * (CAST(1 AS BIGINT) << CAST(level AS INTEGER)) > {keep}; \
          DELETE FROM audit_checkpoints WHERE tree_size > {keep}; \

@@ -9,7 +9,7 @@ use steward_store::{
     TypeFilter, append_event,
 };
 
-use crate::support::{execute, store_test};
+use crate::support::{execute, fetch_text, store_test};
 
 fn event(actor: &str, n: u64) -> NewEvent {
     NewEvent {
@@ -345,6 +345,80 @@ store_test!(
     }
 );
 
+/// The index entries of `worker`, as `seq`s in order (the folded part only).
+async fn indexed(store: &Store, worker: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT CAST(seq AS TEXT) FROM audit_worker_events WHERE worker_id = '{worker}' \
+         ORDER BY seq"
+    );
+    let rows = fetch_text(store, &sql).await.expect("index entries");
+    rows.into_iter().flatten().flatten().collect()
+}
+
+store_test!(
+    a_query_by_worker_sees_every_event_up_to_the_head_folded_or_not,
+    |store: Store| async move {
+        let record = |worker: Option<&'static str>, ts: i64| {
+            let store = store.clone();
+            async move {
+                let event = typed("permit.requested", worker, 2, ts);
+                store.record_event(event).await.expect("record").seq
+            }
+        };
+        for (worker, ts) in [
+            (Some("w-1"), 1),
+            (Some("w-2"), 2),
+            (None, 3),
+            (Some("w-1"), 4),
+        ] {
+            record(worker, ts).await;
+        }
+        assert_eq!(store.fold_metrics().await.expect("fold"), 4);
+        assert_eq!(indexed(&store, "w-1").await, ["1", "4"]);
+        // Appends do not maintain the index: these wait for the next fold.
+        for (worker, ts) in [(Some("w-1"), 5), (Some("w-2"), 6), (Some("w-1"), 7)] {
+            record(worker, ts).await;
+        }
+        assert_eq!(indexed(&store, "w-1").await, ["1", "4"], "not folded yet");
+
+        let by_worker = |worker: &str, event_type: Option<&str>| EventQuery {
+            worker_id: Some(worker.to_owned()),
+            event_type: event_type.map(|t| TypeFilter::Exact(t.to_owned())),
+            ..EventQuery::default()
+        };
+        let seqs = |query: EventQuery, from_seq: u64, limit: u32| {
+            let store = store.clone();
+            async move {
+                let entries = store.query_events(&query, from_seq, limit).await;
+                entries
+                    .expect("query")
+                    .iter()
+                    .map(|e| e.seq)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(seqs(by_worker("w-1", None), 1, 100).await, [1, 4, 5, 7]);
+        assert_eq!(
+            indexed(&store, "w-1").await,
+            ["1", "4", "5", "7"],
+            "folded by the query"
+        );
+        assert_eq!(store.fold_metrics().await.expect("fold"), 0, "nothing left");
+        // Pages across what an earlier fold and the query's fold indexed, and filters.
+        assert_eq!(seqs(by_worker("w-1", None), 2, 2).await, [4, 5]);
+        assert_eq!(seqs(by_worker("w-1", None), 6, 2).await, [7]);
+        assert_eq!(seqs(by_worker("w-2", None), 1, 100).await, [2, 6]);
+        let requested = by_worker("w-2", Some("permit.requested"));
+        assert_eq!(seqs(requested, 3, 100).await, [6]);
+        let other_type = by_worker("w-2", Some("permit.approved"));
+        assert!(seqs(other_type, 1, 100).await.is_empty());
+        assert!(seqs(by_worker("w-3", None), 1, 100).await.is_empty());
+        // An event appended after the query's fold is found by the next query.
+        let late = record(Some("w-2"), 8).await;
+        assert_eq!(seqs(by_worker("w-2", None), 1, 100).await, [2, 6, late]);
+    }
+);
+
 store_test!(
     an_actors_channel_is_recorded_in_the_events_data_and_hashed,
     |store: Store| async move {
@@ -496,4 +570,44 @@ async fn two_stores_on_one_sqlite_file_share_the_head() {
         task.await.unwrap();
     }
     assert_eq!(a.verify_audit_chain().await.unwrap().seq, 4 * (13 + 2 * 12));
+}
+
+/// Migration 0026 for a trail made before it: the events the fold cursor had passed are
+/// indexed by worker at the upgrade, the rest by the next fold, so a query by worker
+/// finds every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trail_from_before_the_folded_worker_index_is_queried_whole_after_the_upgrade() {
+    use steward_store::testing::{postgres_store_at, sqlite_store_at};
+
+    let old = [Some(sqlite_store_at(25).await), postgres_store_at(25).await];
+    for db in old.into_iter().flatten() {
+        let events = [
+            (Some("w-1"), 1),
+            (Some("w-2"), 2),
+            (None, 3),
+            (Some("w-1"), 4),
+        ];
+        for (worker, ts) in events {
+            let event = typed("permit.requested", worker, 2, ts);
+            db.store().record_event(event).await.expect("record");
+        }
+        // An older Steward had folded the first two events into its counters.
+        execute(db.store(), "UPDATE metric_fold SET seq = 2 WHERE id = 1")
+            .await
+            .expect("cursor");
+        let store = Store::connect(db.url()).await.expect("upgrade");
+        assert_eq!(
+            indexed(&store, "w-1").await,
+            ["1"],
+            "what the cursor passed"
+        );
+        let by_worker = EventQuery {
+            worker_id: Some("w-1".to_owned()),
+            ..EventQuery::default()
+        };
+        let found = store.query_events(&by_worker, 1, 100).await.expect("query");
+        let seqs: Vec<u64> = found.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 4]);
+        store.close().await;
+    }
 }

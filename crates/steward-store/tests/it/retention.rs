@@ -10,11 +10,11 @@ use steward_audit::{
 };
 use steward_policy::Level;
 use steward_store::{
-    Actor, ActorKind, Backend, HoldFilter, NewEvent, NewLegalHold, PRUNED_EVENT, Store, StoreError,
-    Subject,
+    Actor, ActorKind, Backend, EventQuery, HoldFilter, NewEvent, NewLegalHold, PRUNED_EVENT, Store,
+    StoreError, Subject,
 };
 
-use crate::support::{admin, execute, store_test};
+use crate::support::{admin, execute, fetch_text, store_test};
 
 const KEY: [u8; 32] = [11; 32];
 const T0: i64 = 1_800_000_000_000;
@@ -86,6 +86,11 @@ store_test!(
             "a plan writes nothing"
         );
         let head_before = store.audit_head().await.expect("head").seq;
+        let indexed_pruned =
+            "SELECT CAST(COUNT(*) AS TEXT) FROM audit_worker_events WHERE seq <= 5";
+        store.fold_metrics().await.expect("fold");
+        let counted = fetch_text(&store, indexed_pruned).await.expect("count");
+        assert_eq!(counted, [[Some("5".to_owned())]], "indexed by worker");
 
         let report = store.prune_audit(&admin(), &KEY, now).await.expect("prune");
         assert_eq!(report.ranges, plan.ranges);
@@ -112,6 +117,19 @@ store_test!(
             (head_before + 1, PRUNED_EVENT)
         );
         assert_eq!(last.data["manifest"]["manifest"]["last_seq"], 5);
+        // So are their entries in the per-worker index.
+        let counted = fetch_text(&store, indexed_pruned).await.expect("count");
+        assert_eq!(
+            counted,
+            [[Some("0".to_owned())]],
+            "pruned from the worker index"
+        );
+        let by_worker = EventQuery {
+            worker_id: Some("worker-l2".to_owned()),
+            ..EventQuery::default()
+        };
+        let left = store.query_events(&by_worker, 1, 100).await.expect("query");
+        assert!(left.iter().all(|e| e.seq > 5), "{left:?}");
 
         // Online verification spans the pruned range, with and without the key.
         let verified = store.verify_audit_trail(Some(&key)).await.expect("intact");
