@@ -338,21 +338,18 @@ async fn write_range(
     let signed = sign_manifest(range.manifest(tree_root, now_ms), signing_key);
     insert_manifest(tx, &signed).await?;
     let (first, last) = (seq_i64(range.first_seq)?, seq_i64(range.last_seq)?);
-    on_tx!(tx, |conn| {
-        sqlx::query("DELETE FROM audit_events WHERE seq >= $1 AND seq <= $2")
-            .bind(first)
-            .bind(last)
-            .execute(&mut **conn)
-            .await?;
-    });
-    // Their entries in the per-worker index go too (a scan of that table: pruning is rare).
-    on_tx!(tx, |conn| {
-        sqlx::query("DELETE FROM audit_worker_events WHERE seq >= $1 AND seq <= $2")
-            .bind(first)
-            .bind(last)
-            .execute(&mut **conn)
-            .await?;
-    });
+    // The events, and their entries in the per-worker index (a scan of that table: pruning
+    // is rare).
+    for table in ["audit_events", "audit_worker_events"] {
+        let delete = format!("DELETE FROM {table} WHERE seq >= $1 AND seq <= $2");
+        on_tx!(tx, |conn| {
+            sqlx::query(&delete)
+                .bind(first)
+                .bind(last)
+                .execute(&mut **conn)
+                .await?;
+        });
+    }
     append_unscoped_event(tx, now_ms, by.clone(), Pruned::from(signed.clone())).await?;
     Ok(signed)
 }
