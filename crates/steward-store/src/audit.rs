@@ -546,8 +546,9 @@ fn prefix_upper_bound(prefix: &str) -> String {
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO audit_events (seq, ts, type, actor_kind, \
      actor_id, actor_roles, task_id, worker_id, permit_id, level, data, prev_hash, hash)";
 
-/// The columns of an [`EventRow`] from `audit_events e`; the JSON columns as text.
-macro_rules! event_columns {
+/// `SELECT` and the columns of an [`EventRow`] from `audit_events e`; the JSON columns as
+/// text.
+macro_rules! select_event_columns {
     () => {
         "SELECT e.seq, e.ts, e.type, e.actor_kind, e.actor_id, \
          CAST(e.actor_roles AS TEXT) AS actor_roles, e.task_id, e.worker_id, e.permit_id, \
@@ -556,15 +557,15 @@ macro_rules! event_columns {
 }
 
 /// Reads `audit_events` rows (as `e`) as [`EventRow`].
-pub(crate) const SELECT_EVENTS: &str = concat!(event_columns!(), " FROM audit_events e");
+pub(crate) const SELECT_EVENTS: &str = concat!(select_event_columns!(), " FROM audit_events e");
 
 /// Reads the events of one worker through the folded index `audit_worker_events` (as `w`),
 /// joined on `e.seq = w.seq`, filtered on `w.worker_id` and `w.seq`, ordered by `w.seq`.
-/// `CROSS JOIN` keeps
-/// the index the outer loop on SQLite, so a page of a worker's events reads that page's
-/// entries, not every event after the first; PostgreSQL plans it as an inner join.
+/// `CROSS JOIN` keeps the index the outer loop on SQLite, so a page of a worker's events
+/// reads that page's entries, not every event after the first; PostgreSQL plans it as an
+/// inner join.
 const SELECT_WORKER_EVENTS: &str = concat!(
-    event_columns!(),
+    select_event_columns!(),
     " FROM audit_worker_events w CROSS JOIN audit_events e"
 );
 
