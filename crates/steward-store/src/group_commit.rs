@@ -512,7 +512,20 @@ fn push_rows<'q, DB>(
     let mut guard = guard.map(|guard| guard.moved);
     let rows = events.iter().zip(links).zip(seqs);
     query.push_values(rows, |mut row, ((event, link), seq)| {
-        bind_event(&mut row, event, link, *seq, data_cast);
+        row.push_bind(*seq)
+            .push_bind(event.event.ts_ms)
+            .push_bind(event.event.event_type.as_str())
+            .push_bind(event.event.actor.kind.as_str())
+            .push_bind(event.event.actor.id.as_str())
+            .push_bind(Json(&event.event.actor.roles))
+            .push_bind(event.event.subject.task_id.as_deref())
+            .push_bind(event.event.subject.worker_id.as_deref())
+            .push_bind(event.event.subject.permit_id.as_deref())
+            .push_bind(event.level.map(i64::from))
+            .push_bind(event.data_text.as_str())
+            .push_unseparated(data_cast)
+            .push_bind(link.prev_hash.as_bytes().as_slice());
+        // The hash last: in the first row of a guarded INSERT, `NULL` unless the head moved.
         let hash = link.hash.as_bytes().as_slice();
         match guard.take() {
             Some(moved) => {
@@ -620,35 +633,4 @@ fn chunk(remaining: usize) -> usize {
         .into_iter()
         .find(|&size| size <= remaining)
         .unwrap_or(1)
-}
-
-/// Binds an event's columns up to `prev_hash`; the caller binds `hash`.
-fn bind_event<'q, DB>(
-    row: &mut sqlx::query_builder::Separated<'_, 'q, DB, &'static str>,
-    event: &'q Prepared,
-    link: &'q Link,
-    seq: i64,
-    data_cast: &'static str,
-) where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Json<&'q Vec<String>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    row.push_bind(seq)
-        .push_bind(event.event.ts_ms)
-        .push_bind(event.event.event_type.as_str())
-        .push_bind(event.event.actor.kind.as_str())
-        .push_bind(event.event.actor.id.as_str())
-        .push_bind(Json(&event.event.actor.roles))
-        .push_bind(event.event.subject.task_id.as_deref())
-        .push_bind(event.event.subject.worker_id.as_deref())
-        .push_bind(event.event.subject.permit_id.as_deref())
-        .push_bind(event.level.map(i64::from))
-        .push_bind(event.data_text.as_str())
-        .push_unseparated(data_cast)
-        .push_bind(link.prev_hash.as_bytes().as_slice());
 }
