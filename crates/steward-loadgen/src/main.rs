@@ -3,8 +3,9 @@
 //!
 //! `lifecycles`: each client loops over full permit lifecycles (request → approve (issues)
 //! → start → complete → close) for a fixed time, and the tool reports lifecycles per
-//! second and per-request latency percentiles. The server and the clients share this
-//! machine's cores, as a sidecar load generator would.
+//! second, per-request latency percentiles, and the CPU the server and the clients spent
+//! per lifecycle (`cpu.rs`). The server and the clients share this machine's cores, as a
+//! sidecar load generator would.
 //!
 //! `append`: durable audit appends straight on the store (no HTTP), the naive baseline
 //! (one transaction per event) and then group commit (`Store::record_event`), in one run;
@@ -15,6 +16,7 @@
 mod append;
 mod authorize;
 mod count;
+mod cpu;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -196,12 +198,14 @@ fn lifecycles(
 ) -> anyhow::Result<()> {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(server_threads)
+        .thread_name(cpu::SERVER_THREADS)
         .enable_all()
         .build()?;
     let (store, db_label, _keep) = server_rt.block_on(open(database))?;
     let fixture = server_rt.block_on(start(store))?;
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(cpu::CLIENT_THREADS)
         .enable_all()
         .build()?;
     let fixture = Arc::new(fixture);
@@ -227,6 +231,7 @@ fn lifecycles(
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let statements_before = count::statements();
+    let cpu_before = cpu::Sample::now();
     let results = client_rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..clients {
@@ -251,6 +256,7 @@ fn lifecycles(
         anyhow::Ok((total, all))
     })?;
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(cpu::Sample::now()).map(|(a, b)| b.since(&a));
     let statements = count::statements() - statements_before;
     let (total, mut latencies) = results;
     latencies.sort_unstable();
@@ -277,6 +283,22 @@ fn lifecycles(
         pct(0.99),
         pct(1.0)
     )?;
+    if let Some(cpu) = cpu {
+        let per = |seconds: f64| seconds * 1000.0 / total.max(1) as f64;
+        writeln!(
+            out,
+            "  CPU per lifecycle: server {:.2} ms (SQLite connection threads {:.2} ms), clients {:.2} ms; {:.2} cores busy{}",
+            per(cpu.server),
+            per(cpu.sqlite),
+            per(cpu.clients),
+            (cpu.server + cpu.clients) / elapsed,
+            if database.starts_with("postgres") {
+                " (this process only: PostgreSQL's own processes are not counted)"
+            } else {
+                ""
+            }
+        )?;
+    }
     if count_statements {
         writeln!(
             out,
