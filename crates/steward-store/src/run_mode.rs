@@ -5,6 +5,8 @@
 //! reverse. A rehearsal's advance of the clock is kept in the row, so a restart resumes
 //! the rehearsal's time.
 
+use std::sync::atomic::Ordering;
+
 use steward_audit::event::{ClockAdvanced, RunModeRecorded};
 
 use crate::audit::append_unscoped_event;
@@ -57,13 +59,12 @@ impl Store {
     /// `data.run_mode: "rehearsal"`. Called once by `serve --rehearsal`, before anything
     /// is written.
     pub fn set_rehearsal(&self) {
-        self.rehearsal
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.rehearsal.store(true, Ordering::SeqCst);
     }
 
     /// Whether this store runs a rehearsal.
     pub fn is_rehearsal(&self) -> bool {
-        self.rehearsal.load(std::sync::atomic::Ordering::SeqCst)
+        self.rehearsal.load(Ordering::SeqCst)
     }
 
     /// The mode of this store.
@@ -81,26 +82,18 @@ impl Store {
     /// was run before modes existed, on the wall clock: it is `production`.
     pub async fn claim_run_mode(&self, mode: RunMode, now_ms: i64) -> Result<i64, RunModeError> {
         let mut tx = self.begin().await?;
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            mode: String,
-            clock_offset_ms: i64,
-        }
         let sql = format!(
             "SELECT mode, clock_offset_ms FROM run_mode WHERE id = 1{}",
             tx.for_update()
         );
         let row = on_tx!(tx, |conn| {
-            sqlx::query_as::<_, Row>(&sql)
+            sqlx::query_as::<_, (String, i64)>(&sql)
                 .fetch_optional(&mut **conn)
                 .await
                 .map_err(StoreError::from)?
         });
         let (recorded, offset) = match row {
-            Some(Row {
-                mode: text,
-                clock_offset_ms: offset,
-            }) => (
+            Some((text, offset)) => (
                 RunMode::parse(&text)
                     .ok_or_else(|| StoreError::corrupt("run mode", 1, text.clone()))?,
                 offset,

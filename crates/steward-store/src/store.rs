@@ -99,18 +99,14 @@ impl Shared {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn cached_head(&self) -> Option<AuditHead> {
-        *self
-            .audit_head
+    fn head(&self) -> std::sync::MutexGuard<'_, Option<AuditHead>> {
+        self.audit_head
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn set_head(&self, head: Option<AuditHead>) {
-        *self
-            .audit_head
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = head;
+        *self.head() = head;
     }
 
     /// Forgets every cached answer: the next write transaction reads the audit head from
@@ -127,10 +123,7 @@ impl Shared {
     /// head is read again under the writer queue. A read racing a commit can find the
     /// head just before it; forgetting then costs one read and is harmless.
     pub(crate) fn observe_head(&self, head: AuditHead) {
-        let mut cached = self
-            .audit_head
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut cached = self.head();
         if cached.is_some_and(|cached| cached != head) {
             *cached = None;
             drop(cached);
@@ -222,7 +215,7 @@ impl Writer {
     /// SQLite (the writer queue is held): the committed head this process knows.
     pub(crate) fn cached_head(&self) -> Option<AuditHead> {
         if self.sqlite {
-            self.shared.cached_head()
+            *self.shared.head()
         } else {
             None
         }
@@ -446,27 +439,21 @@ impl Store {
     /// - `postgres://…` or `postgresql://…`: the database must exist.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
-        match scheme {
+        let store = match scheme {
             "sqlite" => {
                 let (url, durability) = take_synchronous(url)?;
                 let options = SqliteConnectOptions::from_str(&url)?;
-                Store::connect_sqlite(options, is_sqlite_memory(&url), durability).await
+                Store::open_sqlite(options, is_sqlite_memory(&url), durability).await?
             }
             "postgres" | "postgresql" => {
-                Store::connect_postgres(PgConnectOptions::from_str(url)?).await
+                Store::open_postgres(PgConnectOptions::from_str(url)?).await?
             }
-            _ => Err(StoreError::UnsupportedUrl {
-                scheme: scheme.to_owned(),
-            }),
-        }
-    }
-
-    pub(crate) async fn connect_sqlite(
-        options: SqliteConnectOptions,
-        in_memory: bool,
-        durability: SqliteDurability,
-    ) -> Result<Store, StoreError> {
-        let store = Store::open_sqlite(options, in_memory, durability).await?;
+            _ => {
+                return Err(StoreError::UnsupportedUrl {
+                    scheme: scheme.to_owned(),
+                });
+            }
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -519,12 +506,6 @@ impl Store {
         })
     }
 
-    pub(crate) async fn connect_postgres(options: PgConnectOptions) -> Result<Store, StoreError> {
-        let store = Store::open_postgres(options).await?;
-        store.migrate().await?;
-        Ok(store)
-    }
-
     /// A store on PostgreSQL whose schema is left as it is.
     pub(crate) async fn open_postgres(options: PgConnectOptions) -> Result<Store, StoreError> {
         let pool = PgPoolOptions::new().connect_with(options).await?;
@@ -574,11 +555,8 @@ impl Store {
                 queued.acquired = true;
                 drop(queued);
                 if slot.options.is_none() {
-                    return Ok(Tx {
-                        conn: TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-                        _writer: Some(self.writer_state(Some(slot), false)),
-                        rehearsal: self.is_rehearsal(),
-                    });
+                    let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                    return Ok(self.write_tx(TxConn::Sqlite(tx), Some(slot)));
                 }
                 if pool.is_closed() {
                     return Err(sqlx::Error::PoolClosed.into());
@@ -602,17 +580,9 @@ impl Store {
                     queue: self.writer.clone(),
                     shared: self.shared.clone(),
                 };
-                Tx {
-                    conn: TxConn::SqliteWriter(writer),
-                    _writer: Some(self.writer_state(None, true)),
-                    rehearsal: self.is_rehearsal(),
-                }
+                self.write_tx(TxConn::SqliteWriter(writer), None)
             }
-            Pool::Postgres(pool) => Tx {
-                conn: TxConn::Postgres(pool.begin().await?),
-                _writer: Some(self.writer_state(None, false)),
-                rehearsal: self.is_rehearsal(),
-            },
+            Pool::Postgres(pool) => self.write_tx(TxConn::Postgres(pool.begin().await?), None),
         })
     }
 
@@ -632,15 +602,26 @@ impl Store {
         Ok(conn)
     }
 
-    fn writer_state(&self, queue: Option<OwnedMutexGuard<WriterSlot>>, hooked: bool) -> Writer {
-        Writer {
-            sqlite: queue.is_some() || hooked,
+    /// A write transaction on `conn`; `queue` is the writer queue's guard when `conn` is
+    /// not the writer connection that holds it (SQLite in memory).
+    fn write_tx(
+        &self,
+        conn: TxConn<'static>,
+        queue: Option<OwnedMutexGuard<WriterSlot>>,
+    ) -> Tx<'static> {
+        let writer = Writer {
+            sqlite: !matches!(conn, TxConn::Postgres(_)),
             _queue: queue,
-            hooked,
+            hooked: matches!(conn, TxConn::SqliteWriter(_)),
             shared: self.shared.clone(),
             audit: None,
             audit_only: false,
             deferred: Deferred::default(),
+        };
+        Tx {
+            conn,
+            _writer: Some(writer),
+            rehearsal: self.is_rehearsal(),
         }
     }
 
@@ -657,7 +638,7 @@ impl Store {
         }
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pool {
             Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
@@ -847,9 +828,7 @@ pub enum SqliteDurability {
 /// Removes Steward's own `synchronous=normal|full` parameter from a SQLite URL (sqlx does
 /// not know it) and returns the rest of the URL with the durability it asked for.
 fn take_synchronous(url: &str) -> Result<(String, SqliteDurability), StoreError> {
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), SqliteDurability::default()));
-    };
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut durability = SqliteDurability::default();
     let mut rest = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {

@@ -78,14 +78,8 @@ async fn sqlite_store_migrated(up_to: Option<i64>) -> TestDb {
     let path = env::temp_dir().join(format!("steward-test-{}.db", Uuid::new_v4().simple()));
     let options = SqliteConnectOptions::new().filename(&path);
     let durability = crate::store::SqliteDurability::default();
-    let opened = match up_to {
-        None => Store::connect_sqlite(options, false, durability).await,
-        Some(version) => match Store::open_sqlite(options, false, durability).await {
-            Ok(store) => store.migrate_up_to(version).await.map(|()| store),
-            Err(error) => Err(error),
-        },
-    };
-    let store = match opened {
+    let opened = Store::open_sqlite(options, false, durability).await;
+    let store = match migrated(opened, up_to).await {
         Ok(store) => store,
         Err(error) => panic!("cannot open test database `{}`: {error}", path.display()),
     };
@@ -129,15 +123,8 @@ async fn postgres_store_migrated(up_to: Option<i64>) -> Option<TestDb> {
     }
     // Closing politely is a courtesy; the database exists either way.
     let _ = conn.close().await;
-    let options = admin.clone().database(&name);
-    let opened = match up_to {
-        None => Store::connect_postgres(options).await,
-        Some(version) => match Store::open_postgres(options).await {
-            Ok(store) => store.migrate_up_to(version).await.map(|()| store),
-            Err(error) => Err(error),
-        },
-    };
-    let store = match opened {
+    let opened = Store::open_postgres(admin.clone().database(&name)).await;
+    let store = match migrated(opened, up_to).await {
         Ok(store) => store,
         Err(error) => panic!("cannot open test database `{name}` at `{url}`: {error}"),
     };
@@ -149,6 +136,19 @@ async fn postgres_store_migrated(up_to: Option<i64>) -> Option<TestDb> {
             name,
         },
     })
+}
+
+/// `opened` with its schema brought up to date, or only up to `up_to`.
+async fn migrated(
+    opened: Result<Store, StoreError>,
+    up_to: Option<i64>,
+) -> Result<Store, StoreError> {
+    let store = opened?;
+    match up_to {
+        None => store.migrate().await?,
+        Some(version) => store.migrate_up_to(version).await?,
+    }
+    Ok(store)
 }
 
 /// The admin URL of the test PostgreSQL server.
@@ -265,20 +265,15 @@ impl TestDb {
 
 /// `admin_url` with its database name replaced by `name`.
 fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin_url, None),
-    };
+    // `query` is empty or starts with its `?`.
+    let (base, query) = admin_url.split_at(admin_url.find('?').unwrap_or(admin_url.len()));
     // The path starts after the authority (`scheme://authority/path`).
     let authority_start = base.find("://").map_or(0, |at| at + 3);
     let root = match base[authority_start..].find('/') {
         Some(slash) => &base[..authority_start + slash],
         None => base,
     };
-    match query {
-        Some(query) => format!("{root}/{name}?{query}"),
-        None => format!("{root}/{name}"),
-    }
+    format!("{root}/{name}{query}")
 }
 
 impl Deref for TestDb {

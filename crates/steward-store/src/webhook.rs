@@ -180,34 +180,20 @@ const DELIVERY_COLUMNS: &str = "webhook_id, seq, event_type, status, attempts, \
 const FAN_OUT_PAGE: i64 = 500;
 
 fn decode_webhook(row: WebhookRow) -> Result<Webhook, StoreError> {
-    let WebhookRow {
-        id,
-        url,
-        event_types,
-        format,
-        cursor_seq,
-        created_by,
-        created_at: created_at_ms,
-        deleted_at: deleted_at_ms,
-    } = row;
-    let event_types: Vec<String> = serde_json::from_str(&event_types).map_err(|e| {
-        StoreError::corrupt(
-            "webhook",
-            &id,
-            format!("event_types is not a JSON array: {e}"),
-        )
-    })?;
-    let format = WebhookFormat::parse(&format)
-        .ok_or_else(|| StoreError::corrupt("webhook", &id, "unknown format"))?;
+    let corrupt = |problem: String| StoreError::corrupt("webhook", &row.id, problem);
+    let event_types = serde_json::from_str(&row.event_types)
+        .map_err(|e| corrupt(format!("event_types is not a JSON array: {e}")))?;
+    let format =
+        WebhookFormat::parse(&row.format).ok_or_else(|| corrupt("unknown format".into()))?;
     Ok(Webhook {
-        id,
-        url,
+        id: row.id,
+        url: row.url,
         event_types,
         format,
-        cursor_seq,
-        created_by,
-        created_at_ms,
-        deleted_at_ms,
+        cursor_seq: row.cursor_seq,
+        created_by: row.created_by,
+        created_at_ms: row.created_at,
+        deleted_at_ms: row.deleted_at,
     })
 }
 
@@ -397,21 +383,16 @@ impl Store {
                 .await?
         });
         let mut created = 0;
-        for FanOutRow {
-            id,
-            event_types,
-            cursor_seq: cursor,
-        } in hooks
-        {
+        for hook in hooks {
             let patterns = parse_patterns(
-                &serde_json::from_str::<Vec<String>>(&event_types)
-                    .map_err(|e| StoreError::corrupt("webhook", &id, e.to_string()))?,
+                &serde_json::from_str::<Vec<String>>(&hook.event_types)
+                    .map_err(|e| StoreError::corrupt("webhook", &hook.id, e.to_string()))?,
             );
             let events = on_tx!(tx, |conn| {
                 sqlx::query_as::<_, EventTypeRow>(
                     "SELECT seq, type FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
-                .bind(cursor)
+                .bind(hook.cursor_seq)
                 .bind(FAN_OUT_PAGE)
                 .fetch_all(&mut **conn)
                 .await?
@@ -429,7 +410,7 @@ impl Store {
                          attempts, next_attempt_at, created_at, updated_at) \
                          VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT DO NOTHING",
                     )
-                    .bind(&id)
+                    .bind(&hook.id)
                     .bind(seq)
                     .bind(event_type)
                     .bind(now_ms)
@@ -441,7 +422,7 @@ impl Store {
             on_tx!(tx, |conn| {
                 sqlx::query("UPDATE webhooks SET cursor_seq = $1 WHERE id = $2")
                     .bind(last)
-                    .bind(&id)
+                    .bind(&hook.id)
                     .execute(&mut **conn)
                     .await?;
             });
@@ -488,15 +469,7 @@ impl Store {
                 .await?
         });
         let mut claimed = Vec::with_capacity(due.len());
-        for DueRow {
-            webhook_id,
-            seq,
-            event_type,
-            url,
-            format,
-            secret,
-        } in due
-        {
+        for row in due {
             let attempts = on_tx!(tx, |conn| {
                 sqlx::query_scalar::<_, i64>(
                     "UPDATE webhook_deliveries SET attempts = attempts + 1, \
@@ -505,21 +478,21 @@ impl Store {
                 )
                 .bind(lease)
                 .bind(now_ms)
-                .bind(&webhook_id)
-                .bind(seq)
+                .bind(&row.webhook_id)
+                .bind(row.seq)
                 .fetch_one(&mut **conn)
                 .await?
             });
-            let format = WebhookFormat::parse(&format)
-                .ok_or_else(|| StoreError::corrupt("webhook", &webhook_id, "unknown format"))?;
+            let format = WebhookFormat::parse(&row.format)
+                .ok_or_else(|| StoreError::corrupt("webhook", &row.webhook_id, "unknown format"))?;
             claimed.push(ClaimedDelivery {
-                webhook_id,
-                seq,
-                event_type,
+                webhook_id: row.webhook_id,
+                seq: row.seq,
+                event_type: row.event_type,
                 attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
-                url,
+                url: row.url,
                 format,
-                secret,
+                secret: row.secret,
             });
         }
         tx.commit().await?;

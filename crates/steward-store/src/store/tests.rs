@@ -53,17 +53,18 @@ async fn a_deferred_write_commits_with_its_transaction_or_fails_it_with_its_conf
     let db = crate::testing::sqlite_store().await;
     let store = db.store().clone();
     let setup = Caller::system("test");
-    let principal = store
-        .create_principal(
-            &setup,
-            NewPrincipal {
-                kind: PrincipalKind::Human,
-                name: "before".into(),
-                roles: vec![],
-            },
-        )
-        .await
-        .expect("principal");
+    let create = async |name: &str| {
+        let new = NewPrincipal {
+            kind: PrincipalKind::Human,
+            name: name.into(),
+            roles: vec![],
+        };
+        store
+            .create_principal(&setup, new)
+            .await
+            .expect("principal")
+    };
+    let principal = create("before").await;
     let rename = |id: &str, name: &'static str| -> DeferredWrite {
         let id = id.to_owned();
         Box::new(move |query: &mut sqlx::QueryBuilder<'_, Sqlite>| {
@@ -78,17 +79,7 @@ async fn a_deferred_write_commits_with_its_transaction_or_fails_it_with_its_conf
         message: "changed meanwhile".into(),
     };
     let event = || NewEvent::now("test.deferred", setup.actor());
-    let other = store
-        .create_principal(
-            &setup,
-            NewPrincipal {
-                kind: PrincipalKind::Human,
-                name: "other".into(),
-                roles: vec![],
-            },
-        )
-        .await
-        .expect("principal");
+    let other = create("other").await;
     let head = store.audit_head().await.expect("head");
 
     // Carried by the audit rows' round trip, in order, the guarded one last.

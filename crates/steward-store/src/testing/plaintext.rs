@@ -1,8 +1,6 @@
 //! `find_plaintext`: where a string sits in a test database, for erasure tests that must
 //! show personal data is gone from every table (and, on SQLite, from the file itself).
 
-use sqlx::Row;
-
 use crate::error::StoreError;
 use crate::store::{Pool, Store};
 
@@ -16,27 +14,26 @@ pub async fn find_plaintext(store: &Store, needle: &str) -> Result<Vec<String>, 
     // SQLite has a file whose bytes can be searched.
     match &store.pool {
         Pool::Sqlite(pool) => {
-            let tables: Vec<(String,)> = sqlx::query_as(
+            let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
             )
             .fetch_all(pool)
             .await?;
-            for (table,) in tables {
-                let columns: Vec<(String,)> =
-                    sqlx::query_as("SELECT name FROM pragma_table_info(?)")
+            for table in tables {
+                let columns: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
                         .bind(&table)
                         .fetch_all(pool)
                         .await?;
-                for (column,) in columns {
+                for column in columns {
                     let sql = format!(
                         "SELECT count(*) FROM \"{table}\" \
                          WHERE instr(CAST(\"{column}\" AS BLOB), CAST(? AS BLOB)) > 0"
                     );
-                    let count: i64 = sqlx::query(&sql)
+                    let count: i64 = sqlx::query_scalar(&sql)
                         .bind(needle)
                         .fetch_one(pool)
-                        .await?
-                        .try_get(0)?;
+                        .await?;
                     if count > 0 {
                         found.push(format!("{table}.{column}"));
                     }
@@ -45,13 +42,11 @@ pub async fn find_plaintext(store: &Store, needle: &str) -> Result<Vec<String>, 
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(pool)
                 .await?;
-            let (file,): (String,) =
-                sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            let file: String =
+                sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
                     .fetch_one(pool)
                     .await?;
-            let mut paths = vec![file.clone()];
-            paths.push(format!("{file}-wal"));
-            for path in paths {
+            for path in [file.clone(), format!("{file}-wal")] {
                 let bytes = std::fs::read(&path).unwrap_or_default();
                 if bytes
                     .windows(needle.len().max(1))
@@ -62,21 +57,20 @@ pub async fn find_plaintext(store: &Store, needle: &str) -> Result<Vec<String>, 
             }
         }
         Pool::Postgres(pool) => {
-            let tables: Vec<(String,)> = sqlx::query_as(
+            let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT table_name::text FROM information_schema.tables \
                  WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
             )
             .fetch_all(pool)
             .await?;
-            for (table,) in tables {
+            for table in tables {
                 // A row's text form holds every column's text form (bytea as hex).
                 let sql =
                     format!("SELECT count(*) FROM \"{table}\" AS t WHERE strpos(t::text, $1) > 0");
-                let count: i64 = sqlx::query(&sql)
+                let count: i64 = sqlx::query_scalar(&sql)
                     .bind(needle)
                     .fetch_one(pool)
-                    .await?
-                    .try_get(0)?;
+                    .await?;
                 if count > 0 {
                     found.push(table);
                 }
