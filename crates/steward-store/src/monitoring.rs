@@ -40,7 +40,7 @@ use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::permit::revoke_by_system_in;
 use crate::permit::system_actor;
-use crate::store::{Store, Tx, new_id, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx, new_id, on_tx};
 
 /// Samples kept per permit; older ones are pruned (the audit trail keeps every one).
 pub const SAMPLES_KEPT: i64 = 200;
@@ -198,12 +198,12 @@ async fn load_permit(tx: &mut Tx<'_>, permit_id: &str) -> Result<MonitoredPermit
          FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1{}",
         tx.for_update_of("p")
     );
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, Row>(&sql)
-            .bind(permit_id)
-            .fetch_optional(&mut **conn)
-            .await?
-    })
+    let row = in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_as::<_, Row>(&sql),
+        permit_id
+    )
     .ok_or_else(|| StoreError::NotFound {
         what: "permit",
         id: permit_id.to_owned(),
@@ -244,12 +244,7 @@ async fn load_monitor(
     }
     const SQL: &str = "SELECT error_breach_since, latency_breach_since, failed_health_checks, \
          last_sample_at, samples FROM permit_monitors WHERE permit_id = $1";
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, Row>(SQL)
-            .bind(permit_id)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
+    let row = in_tx!(tx, fetch_optional, sqlx::query_as::<_, Row>(SQL), permit_id);
     Ok(row.map(|row| {
         (
             MonitorState {
@@ -265,12 +260,12 @@ async fn load_monitor(
 
 async fn load_rollback(tx: &mut Tx<'_>, permit_id: &str) -> Result<Option<Rollback>, StoreError> {
     let sql = format!("SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE permit_id = $1");
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, RollbackRow>(&sql)
-            .bind(permit_id)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
+    let row = in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_as::<_, RollbackRow>(&sql),
+        permit_id
+    );
     row.map(decode_rollback).transpose()
 }
 
@@ -278,12 +273,7 @@ async fn load_rollback(tx: &mut Tx<'_>, permit_id: &str) -> Result<Option<Rollba
 async fn approvers(tx: &mut Tx<'_>, permit_id: &str) -> Result<Vec<String>, StoreError> {
     const SQL: &str = "SELECT DISTINCT principal_id FROM approvals WHERE permit_id = $1 \
          AND decision = 'approve' ORDER BY principal_id";
-    Ok(on_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, String>(SQL)
-            .bind(permit_id)
-            .fetch_all(&mut **conn)
-            .await?
-    }))
+    Ok(in_tx!(tx, fetch_all, sqlx::query_scalar(SQL), permit_id))
 }
 
 impl Store {
@@ -310,7 +300,9 @@ impl Store {
         let monitor = load_monitor(&mut tx, permit_id).await?.unwrap_or_default();
         let plan = plan_sample(&permit, &by.id, by.has_role(Role::Admin), monitor, &sample)?;
         let (monitor, seq) = (plan.monitor, plan.seq);
-        on_tx!(tx, |conn| {
+        in_tx!(
+            tx,
+            execute,
             sqlx::query(
                 "INSERT INTO permit_monitors (permit_id, error_breach_since, \
                  latency_breach_since, failed_health_checks, last_sample_at, samples, updated_at) \
@@ -321,38 +313,38 @@ impl Store {
                  failed_health_checks = excluded.failed_health_checks, \
                  last_sample_at = excluded.last_sample_at, samples = excluded.samples, \
                  updated_at = excluded.updated_at",
-            )
-            .bind(permit_id)
-            .bind(ms(monitor.error_breach_since))
-            .bind(ms(monitor.latency_breach_since))
-            .bind(i64::from(monitor.failed_health_checks))
-            .bind(ms(monitor.last_sample_at))
-            .bind(seq)
-            .bind(now_ms)
-            .execute(&mut **conn)
-            .await
-            .map_err(StoreError::from)?;
+            ),
+            permit_id,
+            ms(monitor.error_breach_since),
+            ms(monitor.latency_breach_since),
+            i64::from(monitor.failed_health_checks),
+            ms(monitor.last_sample_at),
+            seq,
+            now_ms,
+        );
+        in_tx!(
+            tx,
+            execute,
             sqlx::query(
                 "INSERT INTO telemetry_samples (permit_id, seq, ts, error_rate, latency_p99_ms, \
                  health_ok, reported_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(permit_id)
-            .bind(seq)
-            .bind(now_ms)
-            .bind(input.error_rate)
-            .bind(input.latency_p99_ms)
-            .bind(input.health_ok.map(i64::from))
-            .bind(&by.id)
-            .execute(&mut **conn)
-            .await
-            .map_err(StoreError::from)?;
-            sqlx::query("DELETE FROM telemetry_samples WHERE permit_id = $1 AND seq <= $2")
-                .bind(permit_id)
-                .bind(seq - SAMPLES_KEPT)
-                .execute(&mut **conn)
-                .await
-                .map_err(StoreError::from)?;
-        });
+            ),
+            permit_id,
+            seq,
+            now_ms,
+            input.error_rate,
+            input.latency_p99_ms,
+            input.health_ok.map(i64::from),
+            &by.id,
+        );
+        const PRUNE: &str = "DELETE FROM telemetry_samples WHERE permit_id = $1 AND seq <= $2";
+        in_tx!(
+            tx,
+            execute,
+            sqlx::query(PRUNE),
+            permit_id,
+            seq - SAMPLES_KEPT
+        );
         event(&mut tx, by.actor(), &permit, plan.recorded, now_ms).await?;
 
         let mut rollback = load_rollback(&mut tx, permit_id).await?;
@@ -407,22 +399,21 @@ impl Store {
             what: "rollback",
             id: permit_id.to_owned(),
         })?;
-        on_tx!(tx, |conn| {
+        in_tx!(
+            tx,
+            execute,
             sqlx::query(
                 "UPDATE rollbacks SET status = $1, completed_at = $2, completed_by = $3, \
                  duration_ms = $4, within_sla = $5, notes = $6 WHERE id = $7 AND status = 'open'",
-            )
-            .bind(outcome.as_str())
-            .bind(now_ms)
-            .bind(&by.id)
-            .bind(plan.duration_ms)
-            .bind(i64::from(plan.within_sla))
-            .bind(notes.as_deref())
-            .bind(&rollback.id)
-            .execute(&mut **conn)
-            .await
-            .map_err(StoreError::from)?;
-        });
+            ),
+            outcome.as_str(),
+            now_ms,
+            &by.id,
+            plan.duration_ms,
+            i64::from(plan.within_sla),
+            notes.as_deref(),
+            &rollback.id,
+        );
         event(&mut tx, by.actor(), &permit, plan.completed, now_ms).await?;
         if plan.escalate {
             escalate(&mut tx, &permit, &rollback, outcome.as_str(), now_ms).await?;
@@ -444,27 +435,22 @@ impl Store {
     /// Returns the ids of the rollbacks escalated now. Safe on several instances at once.
     pub async fn sweep_rollbacks(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
         let mut read = self.begin_read().await?;
-        let due = on_tx!(read, |conn| {
-            sqlx::query_scalar::<_, String>(
-                "SELECT permit_id FROM rollbacks WHERE status = 'open' AND due_at < $1 \
-                 AND escalated_at IS NULL ORDER BY due_at, id",
-            )
-            .bind(now_ms)
-            .fetch_all(&mut **conn)
-            .await?
-        });
+        const DUE: &str = "SELECT permit_id FROM rollbacks WHERE status = 'open' \
+             AND due_at < $1 AND escalated_at IS NULL ORDER BY due_at, id";
+        let due = in_tx!(
+            read,
+            fetch_all,
+            sqlx::query_scalar::<_, String>(DUE),
+            now_ms
+        );
         let sql = format!(
             "SELECT {ROLLBACK_COLUMNS} FROM rollbacks WHERE status = 'open' AND permit_id IN \
              (SELECT id FROM permits WHERE state IN ('active', 'executing'))"
         );
-        let unrevoked = on_tx!(read, |conn| {
-            sqlx::query_as::<_, RollbackRow>(&sql)
-                .fetch_all(&mut **conn)
-                .await?
-        })
-        .into_iter()
-        .map(decode_rollback)
-        .collect::<Result<Vec<_>, _>>()?;
+        let unrevoked = in_tx!(read, fetch_all, sqlx::query_as::<_, RollbackRow>(&sql))
+            .into_iter()
+            .map(decode_rollback)
+            .collect::<Result<Vec<_>, _>>()?;
         read.rollback().await?;
 
         for r in &unrevoked {
@@ -540,12 +526,13 @@ impl Store {
     ) -> Result<Option<LatestTelemetry>, StoreError> {
         const LATEST: &str = "SELECT ts AS ts_ms, error_rate, latency_p99_ms FROM telemetry_samples \
              WHERE permit_id = $1 ORDER BY seq DESC LIMIT 1";
-        Ok(on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, LatestTelemetry>(LATEST)
-                .bind(permit_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        let latest = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, LatestTelemetry>(LATEST),
+            permit_id
+        );
+        Ok(latest)
     }
 }
 
@@ -570,24 +557,24 @@ async fn open_rollback(
     let plan = plan_open_rollback(permit, breach, &by.id, new_id(), approver_ids, now_ms);
     let rollback = plan.rollback;
     event(tx, system_actor(), permit, plan.breach, now_ms).await?;
-    on_tx!(tx, |conn| {
+    in_tx!(
+        tx,
+        execute,
         sqlx::query(
             "INSERT INTO rollbacks (id, permit_id, worker_id, level, trigger_kind, breach, \
              sla_minutes, opened_at, due_at, status) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open')",
-        )
-        .bind(&rollback.id)
-        .bind(&rollback.permit_id)
-        .bind(&rollback.worker_id)
-        .bind(i64::from(rollback.level.value()))
-        .bind(rollback.trigger.as_str())
-        .bind(Json(&rollback.breach))
-        .bind(i64::from(rollback.sla_minutes))
-        .bind(now_ms)
-        .bind(rollback.due_at_ms)
-        .execute(&mut **conn)
-        .await?;
-    });
+        ),
+        &rollback.id,
+        &rollback.permit_id,
+        &rollback.worker_id,
+        i64::from(rollback.level.value()),
+        rollback.trigger.as_str(),
+        Json(&rollback.breach),
+        i64::from(rollback.sla_minutes),
+        now_ms,
+        rollback.due_at_ms,
+    );
     event(tx, system_actor(), permit, plan.opened, now_ms).await?;
     Ok(rollback)
 }
@@ -604,18 +591,10 @@ async fn escalate(
 ) -> Result<bool, StoreError> {
     let approver_ids = approvers(tx, &permit.id).await?;
     let escalated = plan_rollback_escalation(permit, rollback, status, approver_ids, now_ms);
-    let claimed = on_tx!(tx, |conn| {
-        sqlx::query(
-            "UPDATE rollbacks SET escalated_at = $1, escalated_to = $2 \
-             WHERE id = $3 AND escalated_at IS NULL",
-        )
-        .bind(now_ms)
-        .bind(Json(&escalated.escalated_to))
-        .bind(&rollback.id)
-        .execute(&mut **conn)
-        .await?
-        .rows_affected()
-    });
+    const CLAIM: &str = "UPDATE rollbacks SET escalated_at = $1, escalated_to = $2 \
+         WHERE id = $3 AND escalated_at IS NULL";
+    let to = Json(&escalated.escalated_to);
+    let claimed = in_tx!(tx, execute, sqlx::query(CLAIM), now_ms, to, &rollback.id);
     if claimed != 1 {
         return Ok(false);
     }

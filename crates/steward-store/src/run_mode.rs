@@ -13,7 +13,7 @@ use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::permit::system_actor;
-use crate::store::{Store, on_tx};
+use crate::store::{Store, in_tx};
 
 /// How a database is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,21 +77,17 @@ impl Store {
     }
 
     /// Checks that this database may be served in `mode`, recording the mode on the first
-    /// serve (a rehearsal also in the trail, `run_mode.recorded`), and returns how far a rehearsal's clock was advanced
-    /// (ms; 0 in production). A database with workers or permits but no recorded mode
-    /// was run before modes existed, on the wall clock: it is `production`.
+    /// serve (a rehearsal also in the trail, `run_mode.recorded`), and returns how far a
+    /// rehearsal's clock was advanced (ms; 0 in production). A database with workers or
+    /// permits but no recorded mode was run before modes existed, on the wall clock: it is
+    /// `production`.
     pub async fn claim_run_mode(&self, mode: RunMode, now_ms: i64) -> Result<i64, RunModeError> {
         let mut tx = self.begin().await?;
         let sql = format!(
             "SELECT mode, clock_offset_ms FROM run_mode WHERE id = 1{}",
             tx.for_update()
         );
-        let row = on_tx!(tx, |conn| {
-            sqlx::query_as::<_, (String, i64)>(&sql)
-                .fetch_optional(&mut **conn)
-                .await
-                .map_err(StoreError::from)?
-        });
+        let row = in_tx!(tx, fetch_optional, sqlx::query_as::<_, (String, i64)>(&sql));
         let (recorded, offset) = match row {
             Some((text, offset)) => (
                 RunMode::parse(&text)
@@ -101,23 +97,11 @@ impl Store {
             None => {
                 const USED: &str =
                     "SELECT (SELECT COUNT(*) FROM workers) + (SELECT COUNT(*) FROM permits)";
-                let used = on_tx!(tx, |conn| {
-                    sqlx::query_scalar::<_, i64>(USED)
-                        .fetch_one(&mut **conn)
-                        .await
-                        .map_err(StoreError::from)?
-                });
+                let used = in_tx!(tx, fetch_one, sqlx::query_scalar::<_, i64>(USED));
                 let recorded = if used > 0 { RunMode::Production } else { mode };
                 const INSERT: &str = "INSERT INTO run_mode (id, mode, recorded_at) \
                      VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING";
-                on_tx!(tx, |conn| {
-                    sqlx::query(INSERT)
-                        .bind(recorded.as_str())
-                        .bind(now_ms)
-                        .execute(&mut **conn)
-                        .await
-                        .map_err(StoreError::from)?;
-                });
+                in_tx!(tx, execute, sqlx::query(INSERT), recorded.as_str(), now_ms);
                 // Production is what every database was before modes existed, and what
                 // the absence of `data.run_mode` on events already says; a rehearsal is
                 // recorded in the trail too.
@@ -166,12 +150,12 @@ impl Store {
         let mut tx = self.begin().await?;
         const UPDATE: &str = "UPDATE run_mode SET clock_offset_ms = clock_offset_ms + $1 \
              WHERE id = 1 AND mode = 'rehearsal' RETURNING clock_offset_ms";
-        let offset = on_tx!(tx, |conn| {
-            sqlx::query_scalar::<_, i64>(UPDATE)
-                .bind(by_ms)
-                .fetch_optional(&mut **conn)
-                .await?
-        });
+        let offset = in_tx!(
+            tx,
+            fetch_optional,
+            sqlx::query_scalar::<_, i64>(UPDATE),
+            by_ms
+        );
         let Some(offset) = offset else {
             return Err(StoreError::Conflict {
                 message: "this database is not run as a rehearsal".to_owned(),

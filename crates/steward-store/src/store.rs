@@ -214,11 +214,7 @@ impl std::fmt::Debug for Deferred {
 impl Writer {
     /// SQLite (the writer queue is held): the committed head this process knows.
     pub(crate) fn cached_head(&self) -> Option<AuditHead> {
-        if self.sqlite {
-            *self.shared.head()
-        } else {
-            None
-        }
+        self.sqlite.then(|| *self.shared.head()).flatten()
     }
 
     /// After a failed audit write: the head is read from the database next time.
@@ -393,6 +389,39 @@ macro_rules! on_tx {
     };
 }
 pub(crate) use on_tx;
+
+/// One statement and its binds, in order, run by `$run` in a [`Tx`]:
+/// `in_tx!(tx, fetch_optional, sqlx::query_as::<_, Row>(SQL), a, b)` is `on_tx!(tx, |conn|
+/// sqlx::query_as::<_, Row>(SQL).bind(a).bind(b).fetch_optional(&mut **conn).await?)`.
+/// `execute` gives the rows affected (the backends' results differ in type). Errors become
+/// a [`StoreError`], which `?` then converts as the caller's error type needs.
+macro_rules! in_tx {
+    ($tx:expr, execute, $query:expr $(, $bind:expr)* $(,)?) => {
+        $crate::store::on_tx!($tx, |conn| $query$(.bind($bind))*
+            .execute(&mut **conn)
+            .await
+            .map_err($crate::error::StoreError::from)?
+            .rows_affected())
+    };
+    ($tx:expr, $run:ident, $query:expr $(, $bind:expr)* $(,)?) => {
+        $crate::store::on_tx!($tx, |conn| $query$(.bind($bind))*
+            .$run(&mut **conn)
+            .await
+            .map_err($crate::error::StoreError::from)?)
+    };
+}
+pub(crate) use in_tx;
+
+/// [`in_tx!`] on the store's pool, for reads: `in_pool!(self.pool, fetch_all, query, binds…)`.
+macro_rules! in_pool {
+    ($pool:expr, $run:ident, $query:expr $(, $bind:expr)* $(,)?) => {
+        $crate::store::on_pool!($pool, |pool| $query$(.bind($bind))*
+            .$run(pool)
+            .await
+            .map_err($crate::error::StoreError::from)?)
+    };
+}
+pub(crate) use in_pool;
 
 /// The writer queue and writer state of every SQLite file open in this process, so that
 /// stores opened on one file (a second instance in tests) queue together and share one

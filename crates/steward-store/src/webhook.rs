@@ -38,7 +38,7 @@ use steward_audit::webhook::{delivery_type, finish, parse_patterns, url_origin};
 use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::store::{Store, Tx, TxConn, new_id, on_pool, on_tx};
+use crate::store::{Store, Tx, TxConn, in_pool, in_tx, new_id};
 
 pub use steward_audit::webhook::{
     AttemptResult, CHECKPOINT_PUBLICATION, CLAIM_LEASE_MS, EventPattern, MAX_ATTEMPTS,
@@ -232,22 +232,22 @@ impl Store {
         .await?;
         let cursor = i64::try_from(entry.seq)
             .map_err(|_| StoreError::corrupt("audit event", entry.seq, "seq out of range"))?;
-        on_tx!(tx, |conn| {
+        in_tx!(
+            tx,
+            execute,
             sqlx::query(
                 "INSERT INTO webhooks (id, url, event_types, format, secret, cursor_seq, \
                  created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&id)
-            .bind(&new.url)
-            .bind(Json(&new.event_types))
-            .bind(new.format.as_str())
-            .bind(&new.secret)
-            .bind(cursor)
-            .bind(&by.id)
-            .bind(now_ms)
-            .execute(&mut **conn)
-            .await?;
-        });
+            ),
+            &id,
+            &new.url,
+            Json(&new.event_types),
+            new.format.as_str(),
+            &new.secret,
+            cursor,
+            &by.id,
+            now_ms,
+        );
         tx.commit().await?;
         Ok(Webhook {
             id,
@@ -263,27 +263,22 @@ impl Store {
 
     /// The subscriptions not deleted, oldest first.
     pub async fn list_webhooks(&self) -> Result<Vec<Webhook>, StoreError> {
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, WebhookRow>(&format!(
-                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE deleted_at IS NULL \
-                 ORDER BY created_at, id"
-            ))
-            .fetch_all(pool)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE deleted_at IS NULL ORDER BY created_at, id"
+        );
+        let rows = in_pool!(self.pool, fetch_all, sqlx::query_as::<_, WebhookRow>(&sql));
         rows.into_iter().map(decode_webhook).collect()
     }
 
     /// One subscription, deleted or not.
     pub async fn webhook(&self, id: &str) -> Result<Webhook, StoreError> {
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, WebhookRow>(&format!(
-                "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
-            ))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-        });
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
+        let row = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, WebhookRow>(&sql),
+            id
+        );
         let row = row.ok_or_else(|| StoreError::NotFound {
             what: "webhook",
             id: id.to_owned(),
@@ -300,24 +295,12 @@ impl Store {
         now_ms: i64,
     ) -> Result<Webhook, StoreError> {
         let mut tx = self.begin().await?;
-        let changed = on_tx!(tx, |conn| {
-            sqlx::query("UPDATE webhooks SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected()
-        });
-        on_tx!(tx, |conn| {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = 'cancelled', updated_at = $1 \
-                 WHERE webhook_id = $2 AND status = 'pending'",
-            )
-            .bind(now_ms)
-            .bind(id)
-            .execute(&mut **conn)
-            .await?;
-        });
+        const DELETE: &str =
+            "UPDATE webhooks SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL";
+        let changed = in_tx!(tx, execute, sqlx::query(DELETE), now_ms, id);
+        const CANCEL: &str = "UPDATE webhook_deliveries SET status = 'cancelled', \
+             updated_at = $1 WHERE webhook_id = $2 AND status = 'pending'";
+        in_tx!(tx, execute, sqlx::query(CANCEL), now_ms, id);
         if changed == 1 {
             append_unscoped_event(
                 &mut tx,
@@ -341,17 +324,19 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, Delivery>(&format!(
-                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
-                 WHERE webhook_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-            ))
-            .bind(id)
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries \
+             WHERE webhook_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        );
+        let limit = i64::from(limit);
+        let rows = in_pool!(
+            self.pool,
+            fetch_all,
+            sqlx::query_as::<_, Delivery>(&sql),
+            id,
+            after_seq,
+            limit
+        );
         Ok(rows)
     }
 
@@ -364,9 +349,7 @@ impl Store {
         // SQLite's write lock.
         let sql = "SELECT COUNT(*) FROM webhooks WHERE deleted_at IS NULL \
                    AND cursor_seq < (SELECT seq FROM audit_head WHERE id = 1)";
-        let behind = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await?
-        });
+        let behind = in_pool!(self.pool, fetch_one, sqlx::query_scalar::<_, i64>(sql));
         if behind == 0 {
             return Ok(0);
         }
@@ -377,26 +360,22 @@ impl Store {
             tx.for_update(),
             skip_locked(&tx)
         );
-        let hooks = on_tx!(tx, |conn| {
-            sqlx::query_as::<_, FanOutRow>(&sql)
-                .fetch_all(&mut **conn)
-                .await?
-        });
+        let hooks = in_tx!(tx, fetch_all, sqlx::query_as::<_, FanOutRow>(&sql));
         let mut created = 0;
         for hook in hooks {
             let patterns = parse_patterns(
                 &serde_json::from_str::<Vec<String>>(&hook.event_types)
                     .map_err(|e| StoreError::corrupt("webhook", &hook.id, e.to_string()))?,
             );
-            let events = on_tx!(tx, |conn| {
+            let events = in_tx!(
+                tx,
+                fetch_all,
                 sqlx::query_as::<_, EventTypeRow>(
                     "SELECT seq, type FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                )
-                .bind(hook.cursor_seq)
-                .bind(FAN_OUT_PAGE)
-                .fetch_all(&mut **conn)
-                .await?
-            });
+                ),
+                hook.cursor_seq,
+                FAN_OUT_PAGE,
+            );
             let Some(last) = events.last().map(|event| event.seq) else {
                 continue;
             };
@@ -404,28 +383,22 @@ impl Store {
                 let Some(event_type) = delivery_type(&patterns, event_type) else {
                     continue;
                 };
-                created += on_tx!(tx, |conn| {
+                created += in_tx!(
+                    tx,
+                    execute,
                     sqlx::query(
                         "INSERT INTO webhook_deliveries (webhook_id, seq, event_type, status, \
                          attempts, next_attempt_at, created_at, updated_at) \
                          VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&hook.id)
-                    .bind(seq)
-                    .bind(event_type)
-                    .bind(now_ms)
-                    .execute(&mut **conn)
-                    .await?
-                    .rows_affected()
-                });
+                    ),
+                    &hook.id,
+                    seq,
+                    event_type,
+                    now_ms,
+                );
             }
-            on_tx!(tx, |conn| {
-                sqlx::query("UPDATE webhooks SET cursor_seq = $1 WHERE id = $2")
-                    .bind(last)
-                    .bind(&hook.id)
-                    .execute(&mut **conn)
-                    .await?;
-            });
+            const ADVANCE: &str = "UPDATE webhooks SET cursor_seq = $1 WHERE id = $2";
+            in_tx!(tx, execute, sqlx::query(ADVANCE), last, &hook.id);
         }
         tx.commit().await?;
         Ok(created)
@@ -440,15 +413,14 @@ impl Store {
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let lease = now_ms.saturating_add(CLAIM_LEASE_MS);
         // As in fan-out: an idle tick costs one indexed read, no write lock.
-        let due = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT seq FROM webhook_deliveries \
-                 WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1",
-            )
-            .bind(now_ms)
-            .fetch_optional(pool)
-            .await?
-        });
+        const ANY_DUE: &str = "SELECT seq FROM webhook_deliveries \
+             WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1";
+        let due = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_scalar::<_, i64>(ANY_DUE),
+            now_ms
+        );
         if due.is_none() {
             return Ok(Vec::new());
         }
@@ -461,28 +433,29 @@ impl Store {
             tx.for_update_of("d"),
             skip_locked(&tx)
         );
-        let due = on_tx!(tx, |conn| {
-            sqlx::query_as::<_, DueRow>(&sql)
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(&mut **conn)
-                .await?
-        });
+        let limit = i64::from(limit);
+        let due = in_tx!(
+            tx,
+            fetch_all,
+            sqlx::query_as::<_, DueRow>(&sql),
+            now_ms,
+            limit
+        );
         let mut claimed = Vec::with_capacity(due.len());
         for row in due {
-            let attempts = on_tx!(tx, |conn| {
+            let attempts = in_tx!(
+                tx,
+                fetch_one,
                 sqlx::query_scalar::<_, i64>(
                     "UPDATE webhook_deliveries SET attempts = attempts + 1, \
                      next_attempt_at = $1, updated_at = $2 WHERE webhook_id = $3 AND seq = $4 \
                      RETURNING attempts",
-                )
-                .bind(lease)
-                .bind(now_ms)
-                .bind(&row.webhook_id)
-                .bind(row.seq)
-                .fetch_one(&mut **conn)
-                .await?
-            });
+                ),
+                lease,
+                now_ms,
+                &row.webhook_id,
+                row.seq,
+            );
             let format = WebhookFormat::parse(&row.format)
                 .ok_or_else(|| StoreError::corrupt("webhook", &row.webhook_id, "unknown format"))?;
             claimed.push(ClaimedDelivery {
@@ -499,8 +472,9 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records how a claimed attempt went, as [`finish`] decides. Returns the new status, or `None` when the claim was no longer current (its lease lapsed and
-    /// another attempt began, or the subscription was deleted): then nothing changes.
+    /// Records how a claimed attempt went, as [`finish`] decides. Returns the new status, or
+    /// `None` when the claim was no longer current (its lease lapsed and another attempt
+    /// began, or the subscription was deleted): then nothing changes.
     pub async fn finish_webhook_delivery(
         &self,
         claim: &ClaimedDelivery,
@@ -509,25 +483,24 @@ impl Store {
     ) -> Result<Option<&'static str>, StoreError> {
         let done = finish(claim.attempt, result, now_ms);
         let mut tx = self.begin().await?;
-        let changed = on_tx!(tx, |conn| {
+        let changed = in_tx!(
+            tx,
+            execute,
             sqlx::query(
                 "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, \
                  last_status_code = $3, last_error = $4, updated_at = $5, delivered_at = $6 \
                  WHERE webhook_id = $7 AND seq = $8 AND attempts = $9 AND status = 'pending'",
-            )
-            .bind(done.status)
-            .bind(done.next_attempt_at_ms)
-            .bind(done.last_status_code)
-            .bind(&done.last_error)
-            .bind(now_ms)
-            .bind(done.delivered_at_ms)
-            .bind(&claim.webhook_id)
-            .bind(claim.seq)
-            .bind(i64::from(claim.attempt))
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-        });
+            ),
+            done.status,
+            done.next_attempt_at_ms,
+            done.last_status_code,
+            &done.last_error,
+            now_ms,
+            done.delivered_at_ms,
+            &claim.webhook_id,
+            claim.seq,
+            i64::from(claim.attempt),
+        );
         tx.commit().await?;
         Ok((changed == 1).then_some(done.status))
     }

@@ -3,7 +3,7 @@
 
 use steward_policy::Role;
 use steward_store::webhook::{
-    AttemptResult, CLAIM_LEASE_MS, MAX_ATTEMPTS, NewWebhook, WebhookFormat,
+    AttemptResult, CLAIM_LEASE_MS, ClaimedDelivery, MAX_ATTEMPTS, NewWebhook, WebhookFormat,
 };
 use steward_store::{Principal, PrincipalKind, Store};
 
@@ -31,6 +31,14 @@ async fn subscribe(store: &Store, by: &Principal, types: &[&str]) -> String {
         .await
         .expect("create webhook")
         .id
+}
+
+/// Up to 10 deliveries due at `now`, claimed.
+async fn claim(store: &Store, now: i64) -> Vec<ClaimedDelivery> {
+    store
+        .claim_webhook_deliveries(now, 10)
+        .await
+        .expect("claim")
 }
 
 store_test!(
@@ -78,26 +86,16 @@ store_test!(
         person(&store, "p").await;
         store.fan_out_webhooks(T0).await.expect("fan out");
 
-        let first = store.claim_webhook_deliveries(T0, 10).await.expect("claim");
+        let first = claim(&store, T0).await;
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].attempt, 1);
         assert!(
             !format!("{:?}", first[0]).contains("whsec"),
             "Debug hides the secret"
         );
-        assert!(
-            store
-                .claim_webhook_deliveries(T0 + 1_000, 10)
-                .await
-                .expect("claim")
-                .is_empty(),
-            "leased"
-        );
+        assert!(claim(&store, T0 + 1_000).await.is_empty(), "leased");
         // The sender died: the lease lapses and another instance claims attempt 2.
-        let second = store
-            .claim_webhook_deliveries(T0 + CLAIM_LEASE_MS, 10)
-            .await
-            .expect("claim");
+        let second = claim(&store, T0 + CLAIM_LEASE_MS).await;
         assert_eq!(second[0].attempt, 2);
         let late = AttemptResult::Delivered { status_code: 200 };
         assert_eq!(
@@ -139,22 +137,13 @@ store_test!(
         let mut last = None;
         for _ in 2..MAX_ATTEMPTS {
             now += 3_600_000;
-            let claim = store
-                .claim_webhook_deliveries(now, 10)
-                .await
-                .expect("claim");
+            let claimed = claim(&store, now).await;
             last = store
-                .finish_webhook_delivery(&claim[0], &failed, now)
+                .finish_webhook_delivery(&claimed[0], &failed, now)
                 .await
                 .expect("finish");
         }
         assert_eq!(last, Some("failed"));
-        assert!(
-            store
-                .claim_webhook_deliveries(now + 86_400_000, 10)
-                .await
-                .expect("claim")
-                .is_empty()
-        );
+        assert!(claim(&store, now + 86_400_000).await.is_empty());
     }
 );
