@@ -153,14 +153,6 @@ fn decode_rollback(row: RollbackRow) -> Result<Rollback, StoreError> {
     })
 }
 
-fn ts(ms: Option<i64>) -> Option<Timestamp> {
-    ms.map(Timestamp)
-}
-
-fn ms(t: Option<Timestamp>) -> Option<i64> {
-    t.map(Timestamp::millis)
-}
-
 /// Appends an event about `permit`, at its level.
 async fn event(
     tx: &mut Tx<'_>,
@@ -248,10 +240,10 @@ async fn load_monitor(
     Ok(row.map(|row| {
         (
             MonitorState {
-                error_breach_since: ts(row.error_breach_since),
-                latency_breach_since: ts(row.latency_breach_since),
+                error_breach_since: row.error_breach_since.map(Timestamp),
+                latency_breach_since: row.latency_breach_since.map(Timestamp),
                 failed_health_checks: u32::try_from(row.failed_health_checks).unwrap_or(u32::MAX),
-                last_sample_at: ts(row.last_sample_at),
+                last_sample_at: row.last_sample_at.map(Timestamp),
             },
             row.samples,
         )
@@ -315,10 +307,10 @@ impl Store {
                  updated_at = excluded.updated_at",
             ),
             permit_id,
-            ms(monitor.error_breach_since),
-            ms(monitor.latency_breach_since),
+            monitor.error_breach_since.map(Timestamp::millis),
+            monitor.latency_breach_since.map(Timestamp::millis),
             i64::from(monitor.failed_health_checks),
-            ms(monitor.last_sample_at),
+            monitor.last_sample_at.map(Timestamp::millis),
             seq,
             now_ms,
         );

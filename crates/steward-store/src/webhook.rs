@@ -141,22 +141,6 @@ struct WebhookRow {
     deleted_at: Option<i64>,
 }
 
-/// A live subscription as fan-out reads it.
-#[derive(sqlx::FromRow)]
-struct FanOutRow {
-    id: String,
-    event_types: String,
-    cursor_seq: i64,
-}
-
-/// An audit event as fan-out matches it.
-#[derive(sqlx::FromRow)]
-struct EventTypeRow {
-    seq: i64,
-    #[sqlx(rename = "type")]
-    event_type: String,
-}
-
 /// A due delivery with its subscription's destination, as a claim reads it.
 #[derive(sqlx::FromRow)]
 struct DueRow {
@@ -360,26 +344,31 @@ impl Store {
             tx.for_update(),
             skip_locked(&tx)
         );
-        let hooks = in_tx!(tx, fetch_all, sqlx::query_as::<_, FanOutRow>(&sql));
+        // A live subscription: its id, its event types (JSON text) and its cursor.
+        let hooks = in_tx!(
+            tx,
+            fetch_all,
+            sqlx::query_as::<_, (String, String, i64)>(&sql)
+        );
         let mut created = 0;
-        for hook in hooks {
+        for (id, event_types, cursor) in hooks {
             let patterns = parse_patterns(
-                &serde_json::from_str::<Vec<String>>(&hook.event_types)
-                    .map_err(|e| StoreError::corrupt("webhook", &hook.id, e.to_string()))?,
+                &serde_json::from_str::<Vec<String>>(&event_types)
+                    .map_err(|e| StoreError::corrupt("webhook", &id, e.to_string()))?,
             );
             let events = in_tx!(
                 tx,
                 fetch_all,
-                sqlx::query_as::<_, EventTypeRow>(
+                sqlx::query_as::<_, (i64, String)>(
                     "SELECT seq, type FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 ),
-                hook.cursor_seq,
+                cursor,
                 FAN_OUT_PAGE,
             );
-            let Some(last) = events.last().map(|event| event.seq) else {
+            let Some(&(last, _)) = events.last() else {
                 continue;
             };
-            for EventTypeRow { seq, event_type } in &events {
+            for (seq, event_type) in &events {
                 let Some(event_type) = delivery_type(&patterns, event_type) else {
                     continue;
                 };
@@ -391,14 +380,14 @@ impl Store {
                          attempts, next_attempt_at, created_at, updated_at) \
                          VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT DO NOTHING",
                     ),
-                    &hook.id,
+                    &id,
                     seq,
                     event_type,
                     now_ms,
                 );
             }
             const ADVANCE: &str = "UPDATE webhooks SET cursor_seq = $1 WHERE id = $2";
-            in_tx!(tx, execute, sqlx::query(ADVANCE), last, &hook.id);
+            in_tx!(tx, execute, sqlx::query(ADVANCE), last, &id);
         }
         tx.commit().await?;
         Ok(created)
