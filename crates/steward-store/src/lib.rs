@@ -107,12 +107,9 @@ pub use monitoring::{
     TelemetryOutcome,
 };
 pub use permit::{
-    ApprovalRecord, NewDecision, NewPermit, PendingRenewal, Permit, PermitError, PermitFilter,
-    PermitParties, PermitRevocation, RenewalApprovalRecord, ReviewQueue,
-};
-pub use permit::{
-    Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter, EmergencyReview,
-    EmergencySweep, NewEmergency,
+    ApprovalRecord, Emergency, EmergencyActionError, EmergencyApproval, EmergencyFilter,
+    EmergencyReview, EmergencySweep, NewDecision, NewEmergency, NewPermit, PendingRenewal, Permit,
+    PermitError, PermitFilter, PermitParties, PermitRevocation, RenewalApprovalRecord, ReviewQueue,
 };
 pub use personal::{Erasure, PERSONAL, PersonalText};
 pub use principal::{NewPrincipal, Principal, PrincipalKind};

@@ -77,12 +77,10 @@ pub async fn sqlite_store_at(version: i64) -> TestDb {
 async fn sqlite_store_migrated(up_to: Option<i64>) -> TestDb {
     let path = env::temp_dir().join(format!("steward-test-{}.db", Uuid::new_v4().simple()));
     let options = SqliteConnectOptions::new().filename(&path);
-    let durability = crate::store::SqliteDurability::default();
-    let opened = Store::open_sqlite(options, false, durability).await;
-    let store = match migrated(opened, up_to).await {
-        Ok(store) => store,
-        Err(error) => panic!("cannot open test database `{}`: {error}", path.display()),
-    };
+    let opened = Store::open_sqlite(options, false, Default::default()).await;
+    let store = migrated(opened, up_to)
+        .await
+        .unwrap_or_else(|error| panic!("cannot open test database `{}`: {error}", path.display()));
     TestDb {
         store,
         url: format!("sqlite://{}", path.display()),
@@ -103,10 +101,9 @@ pub async fn postgres_store_at(version: i64) -> Option<TestDb> {
 
 async fn postgres_store_migrated(up_to: Option<i64>) -> Option<TestDb> {
     let url = postgres_admin_url();
-    let admin = match PgConnectOptions::from_str(&url) {
-        Ok(admin) => admin,
-        Err(error) => panic!("{POSTGRES_URL_VAR} `{url}` is not a PostgreSQL URL: {error}"),
-    };
+    let admin = PgConnectOptions::from_str(&url).unwrap_or_else(|error| {
+        panic!("{POSTGRES_URL_VAR} `{url}` is not a PostgreSQL URL: {error}")
+    });
     let mut conn = match PgConnection::connect_with(&admin).await {
         Ok(conn) => conn,
         Err(error) => {
@@ -124,10 +121,9 @@ async fn postgres_store_migrated(up_to: Option<i64>) -> Option<TestDb> {
     // Closing politely is a courtesy; the database exists either way.
     let _ = conn.close().await;
     let opened = Store::open_postgres(admin.clone().database(&name)).await;
-    let store = match migrated(opened, up_to).await {
-        Ok(store) => store,
-        Err(error) => panic!("cannot open test database `{name}` at `{url}`: {error}"),
-    };
+    let store = migrated(opened, up_to)
+        .await
+        .unwrap_or_else(|error| panic!("cannot open test database `{name}` at `{url}`: {error}"));
     Some(TestDb {
         store,
         url: database_url(&url, &name),
