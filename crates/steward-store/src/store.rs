@@ -462,8 +462,8 @@ impl Store {
     /// Opens the database at `url` and brings its schema up to date.
     ///
     /// - `sqlite://path/to/steward.db` (or `sqlite:path`): created if missing; WAL,
-    ///   `synchronous = FULL`, a 5 s busy timeout, foreign keys on (see the crate docs on
-    ///   durability). `sqlite::memory:` gives a private in-memory database on a single
+    ///   `synchronous = NORMAL` (`?synchronous=full` for an fsync per commit), a 5 s busy
+    ///   timeout, foreign keys on (see the crate docs on durability). `sqlite::memory:` gives a private in-memory database on a single
     ///   connection, for experiments.
     /// - `postgres://…` or `postgresql://…`: the database must exist.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
