@@ -324,7 +324,7 @@ impl Store {
                 .fetch_one(pool)
                 .await?
         })
-        .decode()?;
+        .decode_as("audit head", ["seq", "hash"])?;
         self.shared.observe_head(head);
         Ok(head)
     }
@@ -590,7 +590,7 @@ pub(crate) async fn read_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> 
             .fetch_one(&mut **conn)
             .await?
     })
-    .decode()
+    .decode_as("audit head", ["seq", "hash"])
 }
 
 /// The head is no longer `from`: something outside this process's writer appended.
@@ -603,12 +603,15 @@ pub(crate) fn head_moved(from: AuditHead) -> StoreError {
 }
 
 pub(crate) fn seq_i64(seq: u64) -> Result<i64, StoreError> {
-    i64::try_from(seq).map_err(|_| {
-        StoreError::corrupt(
-            "audit head",
-            seq,
-            "seq does not fit a 64-bit signed integer",
-        )
+    fit_i64(seq, "audit head", "seq")
+}
+
+/// `value` as the database stores it, or [`StoreError::Corrupt`] about `what` when it does
+/// not fit (`name` says which value).
+pub(crate) fn fit_i64(value: u64, what: &'static str, name: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| {
+        let problem = format!("{name} does not fit a 64-bit signed integer");
+        StoreError::corrupt(what, value, problem)
     })
 }
 
@@ -631,71 +634,63 @@ pub(crate) struct EventRow {
     hash: Vec<u8>,
 }
 
-/// The `audit_head` row.
+/// A `seq` and a hash as stored: the `audit_head` row, and what other statements read
+/// under these names (an event's, the last pruned event's).
 #[derive(sqlx::FromRow)]
-struct HeadRow {
+pub(crate) struct HeadRow {
     seq: i64,
     hash: Vec<u8>,
 }
 
 impl HeadRow {
-    fn decode(self) -> Result<AuditHead, StoreError> {
-        let bad = |problem| StoreError::corrupt("audit head", self.seq, problem);
+    /// The head it holds, or [`StoreError::Corrupt`] about `what` naming the bad column by
+    /// its stored name (`seq`, `hash`).
+    pub(crate) fn decode_as(
+        self,
+        what: &'static str,
+        [seq, hash]: [&str; 2],
+    ) -> Result<AuditHead, StoreError> {
+        let bad = |problem: String| StoreError::corrupt(what, self.seq, problem);
         Ok(AuditHead {
-            seq: u64::try_from(self.seq).map_err(|_| bad("negative seq"))?,
-            hash: Hash::from_slice(&self.hash).ok_or_else(|| bad("hash is not 32 bytes"))?,
+            seq: u64::try_from(self.seq).map_err(|_| bad(format!("negative {seq}")))?,
+            hash: Hash::from_slice(&self.hash)
+                .ok_or_else(|| bad(format!("{hash} is not 32 bytes")))?,
         })
     }
 }
 
+/// The entry `row` holds; the columns are checked in the order of [`AuditEntry`]'s fields.
 pub(crate) fn decode_event(row: EventRow) -> Result<AuditEntry, StoreError> {
-    let EventRow {
-        seq,
-        ts: ts_ms,
-        event_type,
-        actor_kind: kind,
-        actor_id,
-        actor_roles: roles,
-        task_id,
-        worker_id,
-        permit_id,
-        level,
-        data,
-        prev_hash,
-        hash,
-    } = row;
-    let bad = |problem: String| StoreError::corrupt("audit event", seq, problem);
-    let seq_u64 = u64::try_from(seq).map_err(|_| bad("negative seq".to_owned()))?;
-    let kind = kind.parse::<ActorKind>().map_err(|e| bad(e.to_string()))?;
-    let roles: Vec<String> = serde_json::from_str(&roles)
-        .map_err(|e| bad(format!("actor_roles is not a JSON array of strings: {e}")))?;
-    let level = level
-        .map(u8::try_from)
-        .transpose()
-        .map_err(|_| bad("level out of range".to_owned()))?;
-    let data: Value =
-        serde_json::from_str(&data).map_err(|e| bad(format!("data is not JSON: {e}")))?;
-    let prev_hash =
-        Hash::from_slice(&prev_hash).ok_or_else(|| bad("prev_hash is not 32 bytes".to_owned()))?;
-    let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes".to_owned()))?;
+    let bad = |problem: String| StoreError::corrupt("audit event", row.seq, problem);
+    let hash = |bytes: &[u8], name: &str| {
+        Hash::from_slice(bytes).ok_or_else(|| bad(format!("{name} is not 32 bytes")))
+    };
     Ok(AuditEntry {
-        seq: seq_u64,
-        ts_ms,
-        event_type,
+        seq: u64::try_from(row.seq).map_err(|_| bad("negative seq".to_owned()))?,
+        ts_ms: row.ts,
+        event_type: row.event_type,
         actor: Actor {
-            kind,
-            id: actor_id,
-            roles,
+            kind: row
+                .actor_kind
+                .parse::<ActorKind>()
+                .map_err(|e| bad(e.to_string()))?,
+            id: row.actor_id,
+            roles: serde_json::from_str(&row.actor_roles)
+                .map_err(|e| bad(format!("actor_roles is not a JSON array of strings: {e}")))?,
             channel: None,
         },
         subject: Subject {
-            task_id,
-            worker_id,
-            permit_id,
+            task_id: row.task_id,
+            worker_id: row.worker_id,
+            permit_id: row.permit_id,
         },
-        level,
-        data,
-        prev_hash,
-        hash,
+        level: row
+            .level
+            .map(u8::try_from)
+            .transpose()
+            .map_err(|_| bad("level out of range".to_owned()))?,
+        data: serde_json::from_str(&row.data).map_err(|e| bad(format!("data is not JSON: {e}")))?,
+        prev_hash: hash(&row.prev_hash, "prev_hash")?,
+        hash: hash(&row.hash, "hash")?,
     })
 }

@@ -93,15 +93,13 @@ pub(crate) struct Link {
     pub(crate) hash: Hash,
 }
 
-/// A batch's failure, by the step that failed.
+/// A batch's failure: `refused` when an INSERT or the head update failed (the database
+/// refused something in the batch), not beginning the transaction or reading the head
+/// (nothing was tried) or the commit itself.
 #[derive(Debug)]
-enum BatchError {
-    /// Beginning the transaction or reading the head: nothing was tried.
-    Begin(StoreError),
-    /// An INSERT or the head update: the database refused something in the batch.
-    Statement(StoreError),
-    /// The commit itself.
-    Commit(StoreError),
+struct BatchError {
+    refused: bool,
+    error: StoreError,
 }
 
 impl Prepared {
@@ -136,31 +134,26 @@ impl Prepared {
 
     /// The entry this event is at `link`, leaving the event to be written.
     pub(crate) fn entry(&self, link: Link) -> AuditEntry {
-        AuditEntry {
-            seq: link.seq,
-            ts_ms: self.event.ts_ms,
-            event_type: self.event.event_type.clone(),
-            actor: self.event.actor.clone(),
-            subject: self.event.subject.clone(),
-            level: self.level,
-            data: self.event.data.clone(),
-            prev_hash: link.prev_hash,
-            hash: link.hash,
-        }
+        sealed(self.event.clone(), self.level, link)
     }
 
     fn seal(self, link: Link) -> AuditEntry {
-        AuditEntry {
-            seq: link.seq,
-            ts_ms: self.event.ts_ms,
-            event_type: self.event.event_type,
-            actor: self.event.actor,
-            subject: self.event.subject,
-            level: self.level,
-            data: self.event.data,
-            prev_hash: link.prev_hash,
-            hash: link.hash,
-        }
+        sealed(self.event, self.level, link)
+    }
+}
+
+/// The entry `event` (of level `level`) is at `link`.
+fn sealed(event: NewEvent, level: Option<u8>, link: Link) -> AuditEntry {
+    AuditEntry {
+        seq: link.seq,
+        ts_ms: event.ts_ms,
+        event_type: event.event_type,
+        actor: event.actor,
+        subject: event.subject,
+        level,
+        data: event.data,
+        prev_hash: link.prev_hash,
+        hash: link.hash,
     }
 }
 
@@ -244,7 +237,7 @@ async fn commit_and_answer(store: &Store, batch: Vec<Request>) {
                 let _ = request.reply.send(Ok(request.event.seal(link)));
             }
         }
-        Err(BatchError::Statement(_)) if batch.len() > 1 => {
+        Err(BatchError { refused: true, .. }) if batch.len() > 1 => {
             // Something in the batch was refused; find out what by committing each event
             // on its own, so the other callers are not failed for it.
             for request in batch {
@@ -253,18 +246,12 @@ async fn commit_and_answer(store: &Store, batch: Vec<Request>) {
                         Some(&link) => Ok(request.event.seal(link)),
                         None => Err(StoreError::CommitterStopped),
                     },
-                    Err(
-                        BatchError::Begin(error)
-                        | BatchError::Statement(error)
-                        | BatchError::Commit(error),
-                    ) => Err(error),
+                    Err(failed) => Err(failed.error),
                 };
                 let _ = request.reply.send(result);
             }
         }
-        Err(
-            BatchError::Begin(error) | BatchError::Statement(error) | BatchError::Commit(error),
-        ) => {
+        Err(BatchError { error, .. }) => {
             let mut requests = batch.into_iter();
             if requests.len() == 1 {
                 if let Some(request) = requests.next() {
@@ -286,13 +273,14 @@ async fn commit_and_answer(store: &Store, batch: Vec<Request>) {
 
 /// Appends `events`, in order, in one transaction; returns where each landed.
 async fn commit_batch(store: &Store, events: &[&Prepared]) -> Result<Vec<Link>, BatchError> {
-    let mut tx = store.begin().await.map_err(BatchError::Begin)?;
+    let failed = |refused| move |error| BatchError { refused, error };
+    let mut tx = store.begin().await.map_err(failed(false))?;
     tx.audit_only();
-    take_head(&mut tx).await.map_err(BatchError::Begin)?;
+    take_head(&mut tx).await.map_err(failed(false))?;
     let links = append_prepared(&mut tx, events)
         .await
-        .map_err(BatchError::Statement)?;
-    tx.commit().await.map_err(BatchError::Commit)?;
+        .map_err(failed(true))?;
+    tx.commit().await.map_err(failed(false))?;
     Ok(links)
 }
 
@@ -316,10 +304,11 @@ pub(crate) async fn insert(
         Some(last) => *last,
         None => return Ok(false),
     };
-    let seqs = links
+    let rows = events
         .iter()
-        .map(|link| seq_i64(link.seq))
-        .collect::<Result<Vec<_>, _>>()?;
+        .zip(links)
+        .map(|(event, link)| Ok((*event, link, seq_i64(link.seq)?)))
+        .collect::<Result<Vec<Row<'_>>, StoreError>>()?;
     let last_seq = seq_i64(last.seq)?;
     // The row writes held for the commit go first in its round trip, in order.
     let Deferred {
@@ -337,10 +326,8 @@ pub(crate) async fn insert(
         // connection over in `Store::begin`).
         let begin_next = commit && writer.writers_queued();
         let (mut written, mut counted_twice) = (0u64, 0u64);
-        let mut start = 0;
-        while start < events.len() {
-            let size = chunk(events.len() - start);
-            let (first, end) = (start == 0, start + size == events.len());
+        for range in chunks(rows.len()) {
+            let (first, end) = (range.start == 0, range.end == rows.len());
             let mut query = QueryBuilder::<Sqlite>::new("");
             if first {
                 for write in deferred.drain(..) {
@@ -360,20 +347,13 @@ pub(crate) async fn insert(
                     also,
                 );
             }
-            let range = start..start + size;
-            push_rows(
-                &mut query,
-                &events[range.clone()],
-                &links[range.clone()],
-                &seqs[range],
-                "",
-                first.then_some(&guard),
-            );
+            let size = range.len() as u64;
+            push_rows(&mut query, &rows[range], "", first.then_some(&guard));
             if end && commit {
                 query.push("; COMMIT");
                 // SQLite reports for a COMMIT (and a BEGIN) the changes of the last INSERT
                 // before it.
-                counted_twice = size as u64;
+                counted_twice = size;
                 if begin_next {
                     query.push("; BEGIN IMMEDIATE");
                     counted_twice *= 2;
@@ -393,7 +373,6 @@ pub(crate) async fn insert(
                     return blame(writer, result, guard, conflict.take(), from).await;
                 }
             };
-            start += size;
         }
         if commit {
             writer.open = false;
@@ -410,11 +389,8 @@ pub(crate) async fn insert(
     // Elsewhere (PostgreSQL, SQLite's in-memory database) one statement per chunk, the
     // head moved by the first, guarded the same way.
     let data_cast = data_cast(tx);
-    let mut start = 0;
-    while start < events.len() {
-        let size = chunk(events.len() - start);
-        let first = start == 0;
-        let range = start..start + size;
+    for range in chunks(rows.len()) {
+        let first = range.start == 0;
         on_tx!(tx, |conn| {
             let mut query = QueryBuilder::new("");
             if first {
@@ -425,21 +401,13 @@ pub(crate) async fn insert(
                     "",
                 );
             }
-            push_rows(
-                &mut query,
-                &events[range.clone()],
-                &links[range.clone()],
-                &seqs[range],
-                data_cast,
-                first.then_some(&guard),
-            );
+            push_rows(&mut query, &rows[range], data_cast, first.then_some(&guard));
             query
                 .build()
                 .execute(&mut **conn)
                 .await
                 .map_err(|error| audit_write_error(error, first, from))?;
         });
-        start += size;
     }
     Ok(false)
 }
@@ -471,31 +439,41 @@ impl HeadGuard {
         }
     }
 
-    /// The head move, with `also` added to its `WHERE`.
+    /// The guarded head move: `UPDATE audit_head` to `to`, only where it still holds
+    /// `from`, with `also` added to its `WHERE`.
     fn push_move<'q, DB>(
         &self,
         query: &mut QueryBuilder<'q, DB>,
-        to: (i64, &'q Hash),
-        from: (i64, &'q Hash),
+        (to_seq, to_hash): (i64, &'q Hash),
+        (from_seq, from_hash): (i64, &'q Hash),
         also: &str,
     ) where
         DB: sqlx::Database,
         i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
         &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
-        query.push(self.open);
-        push_head_move(query, to, from);
-        query.push(also).push(self.close);
+        query
+            .push(self.open)
+            .push("UPDATE audit_head SET seq = ")
+            .push_bind(to_seq)
+            .push(", hash = ")
+            .push_bind(to_hash.as_bytes().as_slice())
+            .push(" WHERE id = 1 AND seq = ")
+            .push_bind(from_seq)
+            .push(" AND hash = ")
+            .push_bind(from_hash.as_bytes().as_slice())
+            .push(also)
+            .push(self.close);
     }
 }
 
-/// The INSERT of `events` at `links`; with `guard`, the first row's hash is `NULL` unless
-/// the head moved.
+/// An event to insert, at its link, with its `seq` as the database stores it.
+type Row<'q> = (&'q Prepared, &'q Link, i64);
+
+/// The INSERT of `rows`; with `guard`, the first row's hash is `NULL` unless the head moved.
 fn push_rows<'q, DB>(
     query: &mut QueryBuilder<'q, DB>,
-    events: &[&'q Prepared],
-    links: &'q [Link],
-    seqs: &'q [i64],
+    rows: &[Row<'q>],
     data_cast: &'static str,
     guard: Option<&HeadGuard>,
 ) where
@@ -510,9 +488,8 @@ fn push_rows<'q, DB>(
     query.push(INSERT_EVENTS);
     query.push(" ");
     let mut guard = guard.map(|guard| guard.moved);
-    let rows = events.iter().zip(links).zip(seqs);
-    query.push_values(rows, |mut row, ((event, link), seq)| {
-        row.push_bind(*seq)
+    query.push_values(rows, |mut row, &(event, link, seq)| {
+        row.push_bind(seq)
             .push_bind(event.event.ts_ms)
             .push_bind(event.event.event_type.as_str())
             .push_bind(event.event.actor.kind.as_str())
@@ -540,27 +517,6 @@ fn push_rows<'q, DB>(
             }
         }
     });
-}
-
-/// The guarded head move: `UPDATE audit_head` to `to`, only where it still holds `from`.
-fn push_head_move<'q, DB>(
-    query: &mut QueryBuilder<'q, DB>,
-    (to_seq, to_hash): (i64, &'q Hash),
-    (from_seq, from_hash): (i64, &'q Hash),
-) where
-    DB: sqlx::Database,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    query
-        .push("UPDATE audit_head SET seq = ")
-        .push_bind(to_seq)
-        .push(", hash = ")
-        .push_bind(to_hash.as_bytes().as_slice())
-        .push(" WHERE id = 1 AND seq = ")
-        .push_bind(from_seq)
-        .push(" AND hash = ")
-        .push_bind(from_hash.as_bytes().as_slice());
 }
 
 /// An audit write's failure: the guard's `NULL` hash (in the first statement) means the
@@ -591,16 +547,15 @@ async fn committed_anyway(
     from: AuditHead,
 ) -> Result<bool, StoreError> {
     writer.open = false;
-    if sqlx::query("ROLLBACK").execute(&mut **writer).await.is_ok() {
-        return Err(audit_write_error(error, true, from));
+    if sqlx::query("ROLLBACK")
+        .execute(&mut **writer)
+        .await
+        .is_err()
+        && head_is(writer, seq, hash).await?
+    {
+        return Ok(true);
     }
-    let head: Option<(i64, Vec<u8>)> = sqlx::query_as(SELECT_HEAD)
-        .fetch_optional(&mut **writer)
-        .await?;
-    match head {
-        Some((at, at_hash)) if at == seq && at_hash == hash.as_bytes() => Ok(true),
-        _ => Err(audit_write_error(error, true, from)),
-    }
+    Err(audit_write_error(error, true, from))
 }
 
 /// A failed audit write whose head guard failed (`guard`) while it carried a deferred
@@ -616,21 +571,27 @@ async fn blame(
     let Some(conflict) = conflict.filter(|_| guard && result.is_err()) else {
         return result;
     };
+    if head_is(writer, seq_i64(from.seq)?, &from.hash).await? {
+        return Err(conflict);
+    }
+    result
+}
+
+/// Whether the head row (read on the writer connection) is at `seq` with `hash`.
+async fn head_is(writer: &mut WriterTx, seq: i64, hash: &Hash) -> Result<bool, StoreError> {
     let head: Option<(i64, Vec<u8>)> = sqlx::query_as(SELECT_HEAD)
         .fetch_optional(&mut **writer)
         .await?;
-    match head {
-        Some((seq, hash)) if seq_i64(from.seq)? == seq && hash == from.hash.as_bytes() => {
-            Err(conflict)
-        }
-        _ => result,
-    }
+    Ok(head.is_some_and(|(at, at_hash)| at == seq && at_hash == hash.as_bytes()))
 }
 
-/// The size of the next INSERT for `remaining` rows: the largest of [`CHUNKS`] that fits.
-fn chunk(remaining: usize) -> usize {
-    CHUNKS
-        .into_iter()
-        .find(|&size| size <= remaining)
-        .unwrap_or(1)
+/// The row ranges of a write of `len` rows, one INSERT each: greedily the largest of
+/// [`CHUNKS`] that fits.
+fn chunks(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let size = CHUNKS.into_iter().find(|&size| size <= len - start)?;
+        start += size;
+        Some(start - size..start)
+    })
 }

@@ -27,6 +27,8 @@
 
 use std::collections::HashMap;
 
+use sqlx::QueryBuilder;
+
 use steward_audit::{
     Checkpoint, EventType, ExtendError, Hash, NodeId, ProofError, PublishedCheckpoint,
     SignedCheckpoint, consistency_proof_nodes, extend_nodes, root_from_nodes, root_nodes,
@@ -36,7 +38,7 @@ pub use steward_audit::{ConsistencyProof, InclusionProof};
 
 use steward_audit::event::CheckpointCreated;
 
-use crate::audit::append_unscoped_event;
+use crate::audit::{HeadRow, append_unscoped_event, fit_i64};
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::store::{Store, Tx, on_pool, on_tx};
@@ -307,11 +309,9 @@ impl Store {
             return Ok(HashMap::new());
         }
         let keys = node_keys(ids)?;
-        let sql = select_nodes_sql(keys.len());
         let rows = on_pool!(self.pool, |pool| {
-            bind_keys(sqlx::query_as::<_, NodeRow>(&sql), &keys)
-                .fetch_all(pool)
-                .await?
+            let mut query = select_nodes(&keys);
+            query.build_query_as().fetch_all(pool).await?
         });
         decode_nodes(rows)
     }
@@ -371,7 +371,7 @@ async fn event_hashes(
 ) -> Result<Vec<(u64, Hash)>, StoreError> {
     let (after, up_to) = (size_i64(after)?, size_i64(up_to)?);
     let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, EventHashRow>(
+        sqlx::query_as::<_, HeadRow>(
             "SELECT seq, hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
         )
         .bind(after)
@@ -380,11 +380,9 @@ async fn event_hashes(
         .await?
     });
     rows.into_iter()
-        .map(|EventHashRow { seq, hash }| {
-            let bad = |problem| StoreError::corrupt("audit event", seq, problem);
-            let seq = u64::try_from(seq).map_err(|_| bad("negative seq"))?;
-            let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes"))?;
-            Ok((seq, hash))
+        .map(|row| {
+            let event = row.decode_as("audit event", ["seq", "hash"])?;
+            Ok((event.seq, event.hash))
         })
         .collect()
 }
@@ -398,11 +396,9 @@ pub(crate) async fn tx_nodes(
         return Ok(HashMap::new());
     }
     let keys = node_keys(ids)?;
-    let sql = select_nodes_sql(keys.len());
     let rows = on_tx!(tx, |conn| {
-        bind_keys(sqlx::query_as::<_, NodeRow>(&sql), &keys)
-            .fetch_all(&mut **conn)
-            .await?
+        let mut query = select_nodes(&keys);
+        query.build_query_as().fetch_all(&mut **conn).await?
     });
     decode_nodes(rows)
 }
@@ -414,16 +410,14 @@ async fn insert_nodes(tx: &mut Tx<'_>, nodes: &[(NodeId, Hash)]) -> Result<(), S
             .iter()
             .map(|(id, hash)| Ok((i64::from(id.level), index_i64(id.index)?, hash)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let sql = insert_nodes_sql(rows.len());
         on_tx!(tx, |conn| {
-            let mut query = sqlx::query(&sql);
-            for (level, index, hash) in &rows {
-                query = query
-                    .bind(*level)
-                    .bind(*index)
-                    .bind(hash.as_bytes().as_slice());
-            }
-            query.execute(&mut **conn).await?;
+            let mut query = QueryBuilder::new("INSERT INTO audit_merkle_nodes (level, idx, hash) ");
+            query.push_values(&rows, |mut row, (level, index, hash)| {
+                row.push_bind(*level)
+                    .push_bind(*index)
+                    .push_bind(hash.as_bytes().as_slice());
+            });
+            query.build().execute(&mut **conn).await?;
         });
     }
     Ok(())
@@ -507,54 +501,32 @@ struct NodeRow {
     hash: Vec<u8>,
 }
 
-/// One event's `seq` and `hash`, as the tree's leaves are built from them.
-#[derive(sqlx::FromRow)]
-struct EventHashRow {
-    seq: i64,
-    hash: Vec<u8>,
-}
-
 pub(crate) fn decode_checkpoint(row: CheckpointRow) -> Result<SignedCheckpoint, StoreError> {
-    let CheckpointRow {
-        tree_size: size,
-        root_hash,
-        ts: ts_ms,
-        key_id,
-        signature,
-    } = row;
-    let bad = |problem| StoreError::corrupt("audit checkpoint", size, problem);
-    let tree_size = u64::try_from(size).map_err(|_| bad("negative tree_size"))?;
-    let root_hash = Hash::from_slice(&root_hash).ok_or_else(|| bad("root_hash is not 32 bytes"))?;
-    let signature =
-        <[u8; 64]>::try_from(signature.as_slice()).map_err(|_| bad("signature is not 64 bytes"))?;
+    let bad = |problem| StoreError::corrupt("audit checkpoint", row.tree_size, problem);
     Ok(SignedCheckpoint {
         checkpoint: Checkpoint {
-            tree_size,
-            root_hash,
-            ts_ms,
+            tree_size: u64::try_from(row.tree_size).map_err(|_| bad("negative tree_size"))?,
+            root_hash: Hash::from_slice(&row.root_hash)
+                .ok_or_else(|| bad("root_hash is not 32 bytes"))?,
+            ts_ms: row.ts,
         },
-        key_id,
-        signature,
+        key_id: row.key_id,
+        signature: <[u8; 64]>::try_from(row.signature.as_slice())
+            .map_err(|_| bad("signature is not 64 bytes"))?,
     })
 }
 
 fn decode_nodes(rows: Vec<NodeRow>) -> Result<HashMap<NodeId, Hash>, StoreError> {
     rows.into_iter()
-        .map(
-            |NodeRow {
-                 level,
-                 idx: index,
-                 hash,
-             }| {
-                let bad = |problem| {
-                    StoreError::corrupt("audit merkle node", format!("{level}/{index}"), problem)
-                };
-                let level = u8::try_from(level).map_err(|_| bad("level out of range"))?;
-                let index = u64::try_from(index).map_err(|_| bad("negative index"))?;
-                let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes"))?;
-                Ok((NodeId::new(level, index), hash))
-            },
-        )
+        .map(|NodeRow { level, idx, hash }| {
+            let bad = |problem| {
+                StoreError::corrupt("audit merkle node", format!("{level}/{idx}"), problem)
+            };
+            let level = u8::try_from(level).map_err(|_| bad("level out of range"))?;
+            let index = u64::try_from(idx).map_err(|_| bad("negative index"))?;
+            let hash = Hash::from_slice(&hash).ok_or_else(|| bad("hash is not 32 bytes"))?;
+            Ok((NodeId::new(level, index), hash))
+        })
         .collect()
 }
 
@@ -565,57 +537,22 @@ fn node_keys(ids: &[NodeId]) -> Result<Vec<(i64, i64)>, StoreError> {
         .collect()
 }
 
-fn bind_keys<'q, DB, O>(
-    mut query: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>,
-    keys: &'q [(i64, i64)],
-) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>
+/// `SELECT … WHERE (level, idx) IN (VALUES ($1, $2), …)` for the nodes at `keys`: a
+/// row-value `IN`, which both SQLite (≥ 3.15, with a `VALUES` list) and PostgreSQL answer
+/// from the primary key.
+fn select_nodes<'q, DB>(keys: &[(i64, i64)]) -> QueryBuilder<'q, DB>
 where
     DB: sqlx::Database,
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    for (level, index) in keys {
-        query = query.bind(*level).bind(*index);
-    }
+    let mut query = QueryBuilder::new(
+        "SELECT level, idx, hash FROM audit_merkle_nodes WHERE (level, idx) IN (",
+    );
+    query.push_values(keys, |mut row, &(level, index)| {
+        row.push_bind(level).push_bind(index);
+    });
+    query.push(")");
     query
-}
-
-/// `SELECT … WHERE (level, idx) IN (VALUES ($1, $2), …)` for `count` nodes: a row-value
-/// `IN`, which both SQLite (≥ 3.15, with a `VALUES` list) and PostgreSQL answer from the
-/// primary key.
-fn select_nodes_sql(count: usize) -> String {
-    format!(
-        "SELECT level, idx, hash FROM audit_merkle_nodes WHERE (level, idx) IN (VALUES {})",
-        placeholders(count, 2)
-    )
-}
-
-fn insert_nodes_sql(count: usize) -> String {
-    format!(
-        "INSERT INTO audit_merkle_nodes (level, idx, hash) VALUES {}",
-        placeholders(count, 3)
-    )
-}
-
-/// `($1, $2), ($3, $4)`: `rows` tuples of `columns` numbered parameters.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    let mut n = 0;
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                out.push_str(", ");
-            }
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        }
-        out.push(')');
-    }
-    out
 }
 
 fn decode_size(size: i64) -> Result<u64, StoreError> {
@@ -624,23 +561,11 @@ fn decode_size(size: i64) -> Result<u64, StoreError> {
 }
 
 fn size_i64(size: u64) -> Result<i64, StoreError> {
-    i64::try_from(size).map_err(|_| {
-        StoreError::corrupt(
-            "audit merkle head",
-            size,
-            "tree size does not fit a 64-bit signed integer",
-        )
-    })
+    fit_i64(size, "audit merkle head", "tree size")
 }
 
 fn index_i64(index: u64) -> Result<i64, StoreError> {
-    i64::try_from(index).map_err(|_| {
-        StoreError::corrupt(
-            "audit merkle node",
-            index,
-            "index does not fit a 64-bit signed integer",
-        )
-    })
+    fit_i64(index, "audit merkle node", "index")
 }
 
 /// A node the tree needed is not stored although the head covers it: the table was

@@ -344,47 +344,27 @@ impl Store {
                 }
             };
             // Every place outside the trail that holds this principal's personal data.
-            // Each statement binds the principal id first, then the replacement text.
-            let statements: [(&str, Option<&str>); 10] = [
-                (
-                    "UPDATE principals SET name = $2 WHERE id = $1",
-                    Some(placeholder.as_str()),
-                ),
-                (
-                    "UPDATE tokens SET label = $2 WHERE principal_id = $1",
-                    Some("erased"),
-                ),
-                (
-                    "UPDATE approvals SET comment = NULL WHERE principal_id = $1",
-                    None,
-                ),
-                (
-                    "UPDATE promotion_approvals SET comment = NULL WHERE principal_id = $1",
-                    None,
-                ),
-                (
-                    "UPDATE rollbacks SET notes = NULL WHERE completed_by = $1",
-                    None,
-                ),
-                (
-                    "UPDATE audit_legal_holds SET reason = $2 WHERE created_by = $1",
-                    Some("erased"),
-                ),
-                (
-                    "UPDATE audit_legal_holds SET release_reason = $2 WHERE released_by = $1",
-                    Some("erased"),
-                ),
-                (
-                    "UPDATE emergencies SET reason = $2 WHERE declared_by = $1",
-                    Some("erased"),
-                ),
-                (
-                    "UPDATE emergencies SET resolution = NULL WHERE resolved_by = $1",
-                    None,
-                ),
-                (erase_review, None),
+            // Each statement binds the principal id first, then the replacement text if any.
+            let renamed = (
+                "UPDATE principals SET name = $2 WHERE id = $1",
+                Some(placeholder.as_str()),
+            );
+            let marked = [
+                "UPDATE tokens SET label = $2 WHERE principal_id = $1",
+                "UPDATE audit_legal_holds SET reason = $2 WHERE created_by = $1",
+                "UPDATE audit_legal_holds SET release_reason = $2 WHERE released_by = $1",
+                "UPDATE emergencies SET reason = $2 WHERE declared_by = $1",
             ];
-            for (sql, text) in statements {
+            let cleared = [
+                "UPDATE approvals SET comment = NULL WHERE principal_id = $1",
+                "UPDATE promotion_approvals SET comment = NULL WHERE principal_id = $1",
+                "UPDATE rollbacks SET notes = NULL WHERE completed_by = $1",
+                "UPDATE emergencies SET resolution = NULL WHERE resolved_by = $1",
+                erase_review,
+            ];
+            let marked = marked.map(|sql| (sql, Some("erased")));
+            let cleared = cleared.map(|sql| (sql, None));
+            for (sql, text) in std::iter::once(renamed).chain(marked).chain(cleared) {
                 on_tx!(tx, |conn| {
                     let mut query = sqlx::query(sql).bind(id);
                     if let Some(text) = text {

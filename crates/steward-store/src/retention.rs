@@ -39,7 +39,8 @@ pub use steward_audit::{
 use steward_audit::event::Pruned;
 
 use crate::audit::{
-    AuditHead, EventRow, NewEvent, SELECT_EVENTS, append_event, append_unscoped_event, decode_event,
+    AuditHead, EventRow, HeadRow, NewEvent, SELECT_EVENTS, append_event, append_unscoped_event,
+    decode_event, fit_i64,
 };
 use crate::caller::Caller;
 use crate::error::StoreError;
@@ -153,7 +154,7 @@ impl Store {
     /// and zeros when nothing was pruned.
     pub async fn pruned_head(&self) -> Result<AuditHead, StoreError> {
         let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, PrunedHeadRow>(SELECT_PRUNED_HEAD)
+            sqlx::query_as::<_, HeadRow>(SELECT_PRUNED_HEAD)
                 .fetch_optional(pool)
                 .await?
         });
@@ -357,29 +358,21 @@ async fn write_range(
 /// The last pruned event, read inside `tx`.
 async fn pruned_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> {
     let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, PrunedHeadRow>(SELECT_PRUNED_HEAD)
+        sqlx::query_as::<_, HeadRow>(SELECT_PRUNED_HEAD)
             .fetch_optional(&mut **conn)
             .await?
     });
     decode_pruned_head(row)
 }
 
-fn decode_pruned_head(row: Option<PrunedHeadRow>) -> Result<AuditHead, StoreError> {
-    let Some(PrunedHeadRow {
-        last_seq: seq,
-        last_hash: hash,
-    }) = row
-    else {
+fn decode_pruned_head(row: Option<HeadRow>) -> Result<AuditHead, StoreError> {
+    let Some(row) = row else {
         return Ok(AuditHead {
             seq: 0,
             hash: Hash::ZERO,
         });
     };
-    let bad = |problem| StoreError::corrupt("audit manifest", seq, problem);
-    Ok(AuditHead {
-        seq: u64::try_from(seq).map_err(|_| bad("negative last_seq"))?,
-        hash: Hash::from_slice(&hash).ok_or_else(|| bad("last_hash is not 32 bytes"))?,
-    })
+    row.decode_as("audit manifest", ["last_seq", "last_hash"])
 }
 
 /// Up to [`SCAN_PAGE`] events after `after`, in order.
@@ -528,8 +521,9 @@ async fn insert_manifest(tx: &mut Tx<'_>, signed: &SignedManifest) -> Result<(),
     Ok(())
 }
 
-const SELECT_PRUNED_HEAD: &str =
-    "SELECT last_seq, last_hash FROM audit_manifests ORDER BY last_seq DESC LIMIT 1";
+/// The latest manifest's end, as a [`HeadRow`].
+const SELECT_PRUNED_HEAD: &str = "SELECT last_seq AS seq, last_hash AS hash FROM audit_manifests \
+     ORDER BY last_seq DESC LIMIT 1";
 
 const SELECT_MANIFESTS: &str = "SELECT first_seq, last_seq, prev_hash, first_hash, last_hash, \
      range_root, tree_size, tree_root, ts, key_id, signature FROM audit_manifests";
@@ -537,13 +531,6 @@ const SELECT_MANIFESTS: &str = "SELECT first_seq, last_seq, prev_hash, first_has
 const SELECT_HOLDS: &str = "SELECT id, scope, worker_id, permit_id, first_seq, last_seq, \
      reason, created_by, created_at, released_by, released_at, release_reason \
      FROM audit_legal_holds";
-
-/// The latest manifest's end, as [`SELECT_PRUNED_HEAD`] reads it.
-#[derive(sqlx::FromRow)]
-struct PrunedHeadRow {
-    last_seq: i64,
-    last_hash: Vec<u8>,
-}
 
 /// One `audit_manifests` row as [`SELECT_MANIFESTS`] reads it.
 #[derive(sqlx::FromRow)]
@@ -579,20 +566,7 @@ struct HoldRow {
 }
 
 fn decode_manifest(row: ManifestRow) -> Result<SignedManifest, StoreError> {
-    let ManifestRow {
-        first_seq,
-        last_seq,
-        prev_hash,
-        first_hash,
-        last_hash,
-        range_root,
-        tree_size,
-        tree_root,
-        ts: ts_ms,
-        key_id,
-        signature,
-    } = row;
-    let bad = |problem: &str| StoreError::corrupt("audit manifest", first_seq, problem);
+    let bad = |problem: &str| StoreError::corrupt("audit manifest", row.first_seq, problem);
     let seq =
         |value: i64, name: &str| u64::try_from(value).map_err(|_| bad(&format!("negative {name}")));
     let hash = |bytes: &[u8], name: &str| {
@@ -600,72 +574,53 @@ fn decode_manifest(row: ManifestRow) -> Result<SignedManifest, StoreError> {
     };
     Ok(SignedManifest {
         manifest: RangeManifest {
-            first_seq: seq(first_seq, "first_seq")?,
-            last_seq: seq(last_seq, "last_seq")?,
-            prev_hash: hash(&prev_hash, "prev_hash")?,
-            first_hash: hash(&first_hash, "first_hash")?,
-            last_hash: hash(&last_hash, "last_hash")?,
-            range_root: hash(&range_root, "range_root")?,
-            tree_size: seq(tree_size, "tree_size")?,
-            tree_root: hash(&tree_root, "tree_root")?,
-            ts_ms,
+            first_seq: seq(row.first_seq, "first_seq")?,
+            last_seq: seq(row.last_seq, "last_seq")?,
+            prev_hash: hash(&row.prev_hash, "prev_hash")?,
+            first_hash: hash(&row.first_hash, "first_hash")?,
+            last_hash: hash(&row.last_hash, "last_hash")?,
+            range_root: hash(&row.range_root, "range_root")?,
+            tree_size: seq(row.tree_size, "tree_size")?,
+            tree_root: hash(&row.tree_root, "tree_root")?,
+            ts_ms: row.ts,
         },
-        key_id,
-        signature: <[u8; 64]>::try_from(signature.as_slice())
+        key_id: row.key_id,
+        signature: <[u8; 64]>::try_from(row.signature.as_slice())
             .map_err(|_| bad("signature is not 64 bytes"))?,
     })
 }
 
 fn decode_hold(row: HoldRow) -> Result<LegalHold, StoreError> {
-    let HoldRow {
-        id,
-        scope,
-        worker_id,
-        permit_id,
-        first_seq,
-        last_seq,
-        reason,
-        created_by,
-        created_at: created_at_ms,
-        released_by,
-        released_at,
-        release_reason,
-    } = row;
-    let bad = |problem: &str| StoreError::corrupt("legal hold", &id, problem);
-    let scope = match (scope.as_str(), worker_id, permit_id, first_seq, last_seq) {
-        ("worker", Some(worker), None, None, None) => HoldScope::Worker(worker),
-        ("permit", None, Some(permit), None, None) => HoldScope::Permit(permit),
-        ("range", None, None, Some(first), Some(last)) => HoldScope::Range {
+    let bad = |problem: &str| StoreError::corrupt("legal hold", &row.id, problem);
+    let columns = (row.worker_id, row.permit_id, row.first_seq, row.last_seq);
+    let scope = match (row.scope.as_str(), columns) {
+        ("worker", (Some(worker), None, None, None)) => HoldScope::Worker(worker),
+        ("permit", (None, Some(permit), None, None)) => HoldScope::Permit(permit),
+        ("range", (None, None, Some(first), Some(last))) => HoldScope::Range {
             first_seq: u64::try_from(first).map_err(|_| bad("negative first_seq"))?,
             last_seq: u64::try_from(last).map_err(|_| bad("negative last_seq"))?,
         },
         _ => return Err(bad("scope does not match its columns")),
     };
-    let released = match (released_by, released_at) {
+    let released = match (row.released_by, row.released_at) {
         (Some(by), Some(at_ms)) => Some(HoldRelease {
             by,
             at_ms,
-            reason: release_reason.unwrap_or_default(),
+            reason: row.release_reason.unwrap_or_default(),
         }),
         (None, None) => None,
         _ => return Err(bad("half released")),
     };
     Ok(LegalHold {
-        id,
+        id: row.id,
         scope,
-        reason,
-        created_by,
-        created_at_ms,
+        reason: row.reason,
+        created_by: row.created_by,
+        created_at_ms: row.created_at,
         released,
     })
 }
 
 fn seq_i64(seq: u64) -> Result<i64, StoreError> {
-    i64::try_from(seq).map_err(|_| {
-        StoreError::corrupt(
-            "audit event",
-            seq,
-            "seq does not fit a 64-bit signed integer",
-        )
-    })
+    fit_i64(seq, "audit event", "seq")
 }

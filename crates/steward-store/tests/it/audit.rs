@@ -11,20 +11,33 @@ use steward_store::{
 
 use crate::support::{execute, fetch_text, store_test};
 
-fn event(actor: &str, n: u64) -> NewEvent {
+/// An actor of `kind` named `id` holding `roles`, with no channel (the JSON API).
+pub(crate) fn actor(kind: ActorKind, id: &str, roles: &[&str]) -> Actor {
+    Actor {
+        kind,
+        id: id.to_owned(),
+        roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        channel: None,
+    }
+}
+
+/// The SQL that lifts the `audit_events`-style guard trigger `{table}_no_{op}` (`op`:
+/// `update` or `delete`), as an attacker with database access would.
+pub(crate) fn unguarded(store: &Store, table: &str, op: &str) -> String {
+    match store.backend() {
+        Backend::Sqlite => format!("DROP TRIGGER {table}_no_{op};"),
+        Backend::Postgres => format!("DROP TRIGGER {table}_no_{op} ON {table};"),
+    }
+}
+
+fn event(actor_id: &str, n: u64) -> NewEvent {
     NewEvent {
         ts_ms: 1_767_225_600_000 + i64::try_from(n).expect("small n"),
         event_type: "test.appended".to_owned(),
-        actor: Actor {
-            kind: ActorKind::Agent,
-            id: actor.to_owned(),
-            roles: vec!["master".to_owned()],
-            channel: None,
-        },
+        actor: actor(ActorKind::Agent, actor_id, &["master"]),
         subject: Subject {
             task_id: Some(format!("task-{n}")),
-            worker_id: None,
-            permit_id: None,
+            ..Subject::default()
         },
         level: Level::new(2),
         data: json!({ "n": n, "ratio": 0.1 + n as f64 / 3.0, "nested": { "b": [1, "x"], "a": null } }),
@@ -51,19 +64,19 @@ async fn append_committed(store: &Store, event: NewEvent) -> AuditEntry {
 }
 
 fn no_update_sql(store: &Store, seq: u64) -> String {
-    let drop = match store.backend() {
-        Backend::Sqlite => "DROP TRIGGER audit_events_no_update;",
-        Backend::Postgres => "DROP TRIGGER audit_events_no_update ON audit_events;",
-    };
+    let drop = unguarded(store, "audit_events", "update");
     format!("{drop} UPDATE audit_events SET data = '{{\"n\":999}}' WHERE seq = {seq};")
 }
 
 fn delete_sql(store: &Store, seq: u64) -> String {
-    let drop = match store.backend() {
-        Backend::Sqlite => "DROP TRIGGER audit_events_no_delete;",
-        Backend::Postgres => "DROP TRIGGER audit_events_no_delete ON audit_events;",
-    };
+    let drop = unguarded(store, "audit_events", "delete");
     format!("{drop} DELETE FROM audit_events WHERE seq = {seq};")
+}
+
+/// The `seq`s of the entries `query_events` returns.
+async fn seqs(store: &Store, query: EventQuery, from_seq: u64, limit: u32) -> Vec<u64> {
+    let entries = store.query_events(&query, from_seq, limit).await;
+    entries.expect("query").iter().map(|e| e.seq).collect()
 }
 
 store_test!(empty_trail_verifies, |store: Store| async move {
@@ -260,12 +273,7 @@ fn typed(event_type: &str, worker: Option<&str>, level: u8, ts_ms: i64) -> NewEv
     NewEvent {
         ts_ms,
         event_type: event_type.to_owned(),
-        actor: Actor {
-            kind: ActorKind::Human,
-            id: format!("actor-{level}"),
-            roles: vec!["admin".to_owned()],
-            channel: None,
-        },
+        actor: actor(ActorKind::Human, &format!("actor-{level}"), &["admin"]),
         subject: Subject {
             task_id: Some(format!("task-{ts_ms}")),
             worker_id: worker.map(str::to_owned),
@@ -291,54 +299,45 @@ store_test!(
                 .await
                 .expect("record");
         }
-        let seqs = |query: EventQuery, from_seq: u64, limit: u32| {
-            let store = store.clone();
-            async move {
-                store
-                    .query_events(&query, from_seq, limit)
-                    .await
-                    .expect("query")
-                    .iter()
-                    .map(|e| e.seq)
-                    .collect::<Vec<_>>()
-            }
-        };
-        assert_eq!(seqs(EventQuery::default(), 1, 100).await, [1, 2, 3, 4, 5]);
+        assert_eq!(
+            seqs(&store, EventQuery::default(), 1, 100).await,
+            [1, 2, 3, 4, 5]
+        );
         let prefix = EventQuery {
             event_type: Some(TypeFilter::Prefix("permit.".to_owned())),
             ..EventQuery::default()
         };
         assert_eq!(
-            seqs(prefix.clone(), 1, 100).await,
+            seqs(&store, prefix.clone(), 1, 100).await,
             [1, 2, 5],
             "not `permits.`"
         );
-        assert_eq!(seqs(prefix, 2, 1).await, [2], "keyset pages");
+        assert_eq!(seqs(&store, prefix, 2, 1).await, [2], "keyset pages");
         let exact = EventQuery {
             event_type: Some(TypeFilter::Exact("permit.approved".to_owned())),
             worker_id: Some("w-1".to_owned()),
             ..EventQuery::default()
         };
-        assert_eq!(seqs(exact, 1, 100).await, [1]);
+        assert_eq!(seqs(&store, exact, 1, 100).await, [1]);
         let by_permit = EventQuery {
             permit_id: Some("permit-3".to_owned()),
             task_id: Some("task-1000".to_owned()),
             actor_id: Some("actor-3".to_owned()),
             ..EventQuery::default()
         };
-        assert_eq!(seqs(by_permit, 1, 100).await, [1]);
+        assert_eq!(seqs(&store, by_permit, 1, 100).await, [1]);
         let by_level = EventQuery {
             level: Level::new(4),
             ..EventQuery::default()
         };
-        assert_eq!(seqs(by_level, 1, 100).await, [5]);
+        assert_eq!(seqs(&store, by_level, 1, 100).await, [5]);
         let window = EventQuery {
             from_ts_ms: Some(2_000),
             to_ts_ms: Some(4_000),
             ..EventQuery::default()
         };
         assert_eq!(
-            seqs(window, 1, 100).await,
+            seqs(&store, window, 1, 100).await,
             [2, 3],
             "from inclusive, to exclusive"
         );
@@ -386,18 +385,10 @@ store_test!(
             event_type: event_type.map(|t| TypeFilter::Exact(t.to_owned())),
             ..EventQuery::default()
         };
-        let seqs = |query: EventQuery, from_seq: u64, limit: u32| {
-            let store = store.clone();
-            async move {
-                let entries = store.query_events(&query, from_seq, limit).await;
-                entries
-                    .expect("query")
-                    .iter()
-                    .map(|e| e.seq)
-                    .collect::<Vec<_>>()
-            }
-        };
-        assert_eq!(seqs(by_worker("w-1", None), 1, 100).await, [1, 4, 5, 7]);
+        assert_eq!(
+            seqs(&store, by_worker("w-1", None), 1, 100).await,
+            [1, 4, 5, 7]
+        );
         assert_eq!(
             indexed(&store, "w-1").await,
             ["1", "4", "5", "7"],
@@ -405,17 +396,24 @@ store_test!(
         );
         assert_eq!(store.fold_metrics().await.expect("fold"), 0, "nothing left");
         // Pages across what an earlier fold and the query's fold indexed, and filters.
-        assert_eq!(seqs(by_worker("w-1", None), 2, 2).await, [4, 5]);
-        assert_eq!(seqs(by_worker("w-1", None), 6, 2).await, [7]);
-        assert_eq!(seqs(by_worker("w-2", None), 1, 100).await, [2, 6]);
+        assert_eq!(seqs(&store, by_worker("w-1", None), 2, 2).await, [4, 5]);
+        assert_eq!(seqs(&store, by_worker("w-1", None), 6, 2).await, [7]);
+        assert_eq!(seqs(&store, by_worker("w-2", None), 1, 100).await, [2, 6]);
         let requested = by_worker("w-2", Some("permit.requested"));
-        assert_eq!(seqs(requested, 3, 100).await, [6]);
+        assert_eq!(seqs(&store, requested, 3, 100).await, [6]);
         let other_type = by_worker("w-2", Some("permit.approved"));
-        assert!(seqs(other_type, 1, 100).await.is_empty());
-        assert!(seqs(by_worker("w-3", None), 1, 100).await.is_empty());
+        assert!(seqs(&store, other_type, 1, 100).await.is_empty());
+        assert!(
+            seqs(&store, by_worker("w-3", None), 1, 100)
+                .await
+                .is_empty()
+        );
         // An event appended after the query's fold is found by the next query.
         let late = record(Some("w-2"), 8).await;
-        assert_eq!(seqs(by_worker("w-2", None), 1, 100).await, [2, 6, late]);
+        assert_eq!(
+            seqs(&store, by_worker("w-2", None), 1, 100).await,
+            [2, 6, late]
+        );
     }
 );
 
@@ -605,9 +603,7 @@ async fn a_trail_from_before_the_folded_worker_index_is_queried_whole_after_the_
             worker_id: Some("w-1".to_owned()),
             ..EventQuery::default()
         };
-        let found = store.query_events(&by_worker, 1, 100).await.expect("query");
-        let seqs: Vec<u64> = found.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, [1, 4]);
+        assert_eq!(seqs(&store, by_worker, 1, 100).await, [1, 4]);
         store.close().await;
     }
 }

@@ -9,10 +9,9 @@ use std::time::Duration;
 use serde_json::json;
 use steward_audit::{leaf_hash, merkle_root, public_key, verify_checkpoint, verify_inclusion};
 use steward_store::testing::{TestDb, committer_probe};
-use steward_store::{
-    Actor, ActorKind, AuditEntry, NewEvent, Store, StoreError, Subject, append_event,
-};
+use steward_store::{ActorKind, AuditEntry, NewEvent, Store, StoreError, Subject, append_event};
 
+use crate::audit::actor;
 use crate::support::{admin, postgres_store, sqlite_store, store_test};
 
 const NOW_MS: i64 = 1_800_000_000_000;
@@ -22,16 +21,11 @@ fn event(producer: usize, n: usize) -> NewEvent {
     NewEvent {
         ts_ms: NOW_MS + i64::try_from(n).expect("small n"),
         event_type: "authorize.allowed".to_owned(),
-        actor: Actor {
-            kind: ActorKind::Agent,
-            id: format!("agent-{producer}"),
-            roles: vec!["worker".to_owned()],
-            channel: None,
-        },
+        actor: actor(ActorKind::Agent, &format!("agent-{producer}"), &["worker"]),
         subject: Subject {
             task_id: Some(format!("task-{producer}-{n}")),
             worker_id: Some(format!("worker-{producer}")),
-            permit_id: None,
+            ..Subject::default()
         },
         level: None,
         data: json!({ "producer": producer, "n": n, "tool": "kubectl", "z": [1, {"b": 2, "a": 1}] }),

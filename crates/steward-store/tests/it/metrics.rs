@@ -3,20 +3,16 @@
 
 use serde_json::json;
 use steward_policy::Level;
-use steward_store::{Actor, ActorKind, Count, NewEvent, Store, Subject};
+use steward_store::{ActorKind, Count, NewEvent, Store, Subject};
 
+use crate::audit::actor;
 use crate::support::store_test;
 
 fn denial(rule: &str, n: i64) -> NewEvent {
     NewEvent {
         ts_ms: 1_767_225_600_000 + n,
         event_type: "authorize.denied".to_owned(),
-        actor: Actor {
-            kind: ActorKind::Agent,
-            id: "wk".to_owned(),
-            roles: vec!["worker".to_owned()],
-            channel: None,
-        },
+        actor: actor(ActorKind::Agent, "wk", &["worker"]),
         subject: Subject::default(),
         level: Level::new(2),
         data: json!({ "rule": rule, "worker_type": "union" }),

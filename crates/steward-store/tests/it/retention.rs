@@ -10,10 +10,11 @@ use steward_audit::{
 };
 use steward_policy::Level;
 use steward_store::{
-    Actor, ActorKind, Backend, EventQuery, HoldFilter, NewEvent, NewLegalHold, PRUNED_EVENT, Store,
-    StoreError, Subject,
+    ActorKind, Backend, EventQuery, HoldFilter, LegalHold, NewEvent, NewLegalHold, PRUNED_EVENT,
+    PruneReport, Store, StoreError, Subject,
 };
 
+use crate::audit::{actor, unguarded};
 use crate::support::{admin, execute, fetch_text, store_test};
 
 const KEY: [u8; 32] = [11; 32];
@@ -23,12 +24,7 @@ fn event(level: u8) -> NewEvent {
     NewEvent {
         ts_ms: T0,
         event_type: "test.operation".to_owned(),
-        actor: Actor {
-            kind: ActorKind::Agent,
-            id: "agent-1".to_owned(),
-            roles: Vec::new(),
-            channel: None,
-        },
+        actor: actor(ActorKind::Agent, "agent-1", &[]),
         subject: Subject {
             worker_id: Some(format!("worker-l{level}")),
             ..Subject::default()
@@ -36,6 +32,16 @@ fn event(level: u8) -> NewEvent {
         level: Level::new(level),
         data: json!({ "level": level }),
     }
+}
+
+/// The legal holds `filter` selects.
+async fn holds(store: &Store, filter: HoldFilter) -> Vec<LegalHold> {
+    store.list_legal_holds(filter).await.expect("list")
+}
+
+/// Prunes what is due at `now`, signing with `KEY` as [`admin`].
+async fn prune(store: &Store, now: i64) -> PruneReport {
+    store.prune_audit(&admin(), &KEY, now).await.expect("prune")
 }
 
 /// Seq 1–5 at level 2, 6–7 at level 4, 8–9 at level 2, all stamped `T0`; then a signed
@@ -92,7 +98,7 @@ store_test!(
         let counted = fetch_text(&store, indexed_pruned).await.expect("count");
         assert_eq!(counted, [[Some("5".to_owned())]], "indexed by worker");
 
-        let report = store.prune_audit(&admin(), &KEY, now).await.expect("prune");
+        let report = prune(&store, now).await;
         assert_eq!(report.ranges, plan.ranges);
         assert_eq!(report.stop, plan.stop);
         let [signed] = report.manifests.as_slice() else {
@@ -157,7 +163,7 @@ store_test!(
         ));
 
         // Nothing more is due: a second run writes nothing.
-        let again = store.prune_audit(&admin(), &KEY, now).await.expect("prune");
+        let again = prune(&store, now).await;
         assert!(again.ranges.is_empty());
         assert_eq!(store.audit_head().await.expect("head").seq, head_before + 1);
     }
@@ -167,10 +173,7 @@ store_test!(
     without_a_checkpoint_nothing_is_pruned,
     |store: Store| async move {
         store.record_event(event(0)).await.expect("append");
-        let report = store
-            .prune_audit(&admin(), &KEY, T0 + 4000 * DAY_MS)
-            .await
-            .expect("prune");
+        let report = prune(&store, T0 + 4000 * DAY_MS).await;
         assert!(report.ranges.is_empty());
         assert_eq!(
             report.stop,
@@ -191,10 +194,7 @@ store_test!(
             refused.is_err_and(|e| e.to_string().contains("append-only")),
             "a delete no manifest covers is refused"
         );
-        store
-            .prune_audit(&admin(), &KEY, T0 + 91 * DAY_MS)
-            .await
-            .expect("prune");
+        prune(&store, T0 + 91 * DAY_MS).await;
         let refused = execute(&store, "DELETE FROM audit_events WHERE seq = 6").await;
         assert!(refused.is_err_and(|e| e.to_string().contains("append-only")));
         let refused = execute(&store, "UPDATE audit_manifests SET ts = 0").await;
@@ -208,26 +208,19 @@ store_test!(
     a_tampered_manifest_row_is_damage_at_its_first_seq,
     |store: Store| async move {
         seed(&store).await;
-        store
-            .prune_audit(&admin(), &KEY, T0 + 91 * DAY_MS)
-            .await
-            .expect("prune");
+        prune(&store, T0 + 91 * DAY_MS).await;
         // Past the trigger, as an attacker with database access would: change one byte
         // of the manifest's last hash.
-        let sql = match store.backend() {
+        let flipped = match store.backend() {
             Backend::Sqlite => {
-                "DROP TRIGGER audit_manifests_no_update; \
-                 UPDATE audit_manifests SET last_hash = CAST(\
-                 substr(last_hash, 1, 31) || \
+                "CAST(substr(last_hash, 1, 31) || \
                  CASE WHEN substr(last_hash, 32, 1) = X'00' THEN X'01' ELSE X'00' END AS BLOB)"
             }
-            Backend::Postgres => {
-                "DROP TRIGGER audit_manifests_no_update ON audit_manifests; \
-                 UPDATE audit_manifests SET last_hash = \
-                 set_byte(last_hash, 0, get_byte(last_hash, 0) # 1)"
-            }
+            Backend::Postgres => "set_byte(last_hash, 0, get_byte(last_hash, 0) # 1)",
         };
-        execute(&store, sql).await.expect("tamper");
+        let drop = unguarded(&store, "audit_manifests", "update");
+        let sql = format!("{drop} UPDATE audit_manifests SET last_hash = {flipped}");
+        execute(&store, &sql).await.expect("tamper");
         let key = public_key(&KEY);
         let error = store
             .verify_audit_trail(Some(&key))
@@ -250,16 +243,9 @@ store_test!(
     a_gap_without_a_manifest_is_damage,
     |store: Store| async move {
         seed(&store).await;
-        let sql = match store.backend() {
-            Backend::Sqlite => {
-                "DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq <= 3"
-            }
-            Backend::Postgres => {
-                "DROP TRIGGER audit_events_no_delete ON audit_events; \
-                 DELETE FROM audit_events WHERE seq <= 3"
-            }
-        };
-        execute(&store, sql).await.expect("tamper");
+        let drop = unguarded(&store, "audit_events", "delete");
+        let sql = format!("{drop} DELETE FROM audit_events WHERE seq <= 3");
+        execute(&store, &sql).await.expect("tamper");
         let error = store.verify_audit_chain().await.expect_err("damaged");
         assert!(
             matches!(&error, StoreError::AuditChain(e) if e.seq == 4),
@@ -291,7 +277,7 @@ store_test!(
             )
             .await
             .expect("hold");
-        let held = store.prune_audit(&admin(), &KEY, now).await.expect("prune");
+        let held = prune(&store, now).await;
         assert_eq!(held.event_count(), 2, "1 and 2 go, 3 is held");
         assert_eq!(
             held.stop,
@@ -303,10 +289,7 @@ store_test!(
             })
         );
         assert_eq!(
-            store
-                .list_legal_holds(HoldFilter::Active)
-                .await
-                .expect("list"),
+            holds(&store, HoldFilter::Active).await,
             std::slice::from_ref(&hold)
         );
 
@@ -324,23 +307,10 @@ store_test!(
                 .await,
             Err(StoreError::Conflict { .. })
         ));
-        assert!(
-            store
-                .list_legal_holds(HoldFilter::Active)
-                .await
-                .expect("list")
-                .is_empty()
-        );
-        assert_eq!(
-            store
-                .list_legal_holds(HoldFilter::All)
-                .await
-                .expect("list")
-                .len(),
-            1
-        );
+        assert!(holds(&store, HoldFilter::Active).await.is_empty());
+        assert_eq!(holds(&store, HoldFilter::All).await.len(), 1);
 
-        let freed = store.prune_audit(&admin(), &KEY, now).await.expect("prune");
+        let freed = prune(&store, now).await;
         assert_eq!(
             freed.ranges,
             [steward_store::PruneRange {
