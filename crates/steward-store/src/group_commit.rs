@@ -178,11 +178,8 @@ impl Committer {
         // of its own, which it never fills: holding `self` would keep the queue open
         // forever.
         let task_store = Store {
-            pool: store.pool.clone(),
-            writer: store.writer.clone(),
             committer: Arc::default(),
-            rehearsal: store.rehearsal.clone(),
-            shared: store.shared.clone(),
+            ..store.clone()
         };
         tokio::spawn(run(task_store, receiver, alive));
         sender

@@ -30,7 +30,8 @@ pub(crate) fn unguarded(store: &Store, table: &str, op: &str) -> String {
     }
 }
 
-fn event(actor_id: &str, n: u64) -> NewEvent {
+/// Event `n` of a test sequence, recorded by `actor_id`.
+pub(crate) fn event(actor_id: &str, n: u64) -> NewEvent {
     NewEvent {
         ts_ms: 1_767_225_600_000 + i64::try_from(n).expect("small n"),
         event_type: "test.appended".to_owned(),
@@ -45,7 +46,7 @@ fn event(actor_id: &str, n: u64) -> NewEvent {
 }
 
 /// Appends `count` events in one transaction (one commit, so one fsync).
-async fn append_many(store: &Store, count: u64) {
+pub(crate) async fn append_many(store: &Store, count: u64) {
     let mut tx = store.begin().await.expect("begin");
     for n in 0..count {
         append_event(&mut tx, event("bulk", n))

@@ -9,36 +9,13 @@ use steward_audit::{
     ProofError, leaf_hash, merkle_root, public_key, verify_checkpoint, verify_consistency,
     verify_inclusion,
 };
-use steward_store::{
-    ActorKind, Backend, CHECKPOINT_EVENT, Hash, NewEvent, SignedCheckpoint, Store, StoreError,
-    Subject, append_event,
-};
+use steward_store::{Backend, CHECKPOINT_EVENT, Hash, SignedCheckpoint, Store, StoreError};
 
-use crate::audit::{actor, unguarded};
+use crate::audit::{append_many, event, unguarded};
 use crate::support::{admin, execute, store_test};
 
 const KEY: [u8; 32] = [7; 32];
 const NOW_MS: i64 = 1_800_000_000_000;
-
-fn event(n: u64) -> NewEvent {
-    NewEvent {
-        ts_ms: NOW_MS + i64::try_from(n).expect("small n"),
-        event_type: "test.appended".to_owned(),
-        actor: actor(ActorKind::Agent, "bulk", &["master"]),
-        subject: Subject::default(),
-        level: None,
-        data: json!({ "n": n }),
-    }
-}
-
-/// Appends `count` events in one transaction.
-async fn append(store: &Store, count: u64) {
-    let mut tx = store.begin().await.expect("begin");
-    for n in 0..count {
-        append_event(&mut tx, event(n)).await.expect("append");
-    }
-    tx.commit().await.expect("commit");
-}
 
 /// The leaf hashes of events `1..=size`, read back from the trail.
 async fn leaves(store: &Store, size: u64) -> Vec<Hash> {
@@ -74,7 +51,7 @@ store_test!(
     |store: Store| async move {
         // More than one page of 1 000 leaves, and a size that is not a power of two.
         let size = 1000 + rand::rng().random_range(1..300);
-        append(&store, size).await;
+        append_many(&store, size).await;
 
         let signed = signed_checkpoint(&store, NOW_MS).await;
         assert_eq!(signed.checkpoint.tree_size, size);
@@ -124,7 +101,7 @@ store_test!(
 store_test!(
     checkpoint_records_its_event_and_is_idempotent,
     |store: Store| async move {
-        append(&store, 10).await;
+        append_many(&store, 10).await;
         let first = signed_checkpoint(&store, NOW_MS).await;
         assert_eq!(first.checkpoint.tree_size, 10);
 
@@ -151,7 +128,7 @@ store_test!(
         assert_eq!(again, first);
         assert_eq!(store.audit_head().await.unwrap().seq, 11);
 
-        append(&store, 3).await;
+        append_many(&store, 3).await;
         let second = signed_checkpoint(&store, NOW_MS + 120_000).await;
         assert_eq!(
             second.checkpoint.tree_size, 14,
@@ -196,9 +173,9 @@ store_test!(
 store_test!(
     consistency_proofs_between_checkpoints_verify,
     |store: Store| async move {
-        append(&store, 7).await;
+        append_many(&store, 7).await;
         let old = signed_checkpoint(&store, NOW_MS).await;
-        append(&store, 21).await;
+        append_many(&store, 21).await;
         let new = signed_checkpoint(&store, NOW_MS).await;
         let (old_size, new_size) = (old.checkpoint.tree_size, new.checkpoint.tree_size);
         assert_eq!((old_size, new_size), (7, 29));
@@ -242,7 +219,7 @@ store_test!(
 store_test!(
     tampered_event_fails_its_inclusion_proof,
     |store: Store| async move {
-        append(&store, 12).await;
+        append_many(&store, 12).await;
         let signed = signed_checkpoint(&store, NOW_MS).await;
         let root = signed.checkpoint.root_hash;
         let zeros = match store.backend() {
@@ -271,11 +248,11 @@ store_test!(
 
 store_test!(extend_merkle_is_incremental, |store: Store| async move {
     assert_eq!(store.extend_merkle(None).await.unwrap(), 0);
-    append(&store, 37).await;
+    append_many(&store, 37).await;
     assert_eq!(store.extend_merkle(Some(20)).await.unwrap(), 20);
     assert_eq!(store.merkle_size().await.unwrap(), 20);
     assert_eq!(store.extend_merkle(None).await.unwrap(), 37);
-    append(&store, 64).await;
+    append_many(&store, 64).await;
     // Beyond the audit head is capped at the head.
     assert_eq!(store.extend_merkle(Some(1_000)).await.unwrap(), 101);
     assert_eq!(
@@ -301,7 +278,7 @@ store_test!(
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..20 {
-                    store.record_event(event(0)).await.unwrap();
+                    store.record_event(event("bulk", 0)).await.unwrap();
                     store.extend_merkle(None).await.unwrap();
                 }
             }));
@@ -342,7 +319,7 @@ store_test!(
 store_test!(
     proof_requests_outside_the_tree_are_refused,
     |store: Store| async move {
-        append(&store, 4).await;
+        append_many(&store, 4).await;
         let error = store.inclusion_proof(1, 4).await.unwrap_err();
         assert!(
             matches!(

@@ -34,6 +34,18 @@ fn event(level: u8) -> NewEvent {
     }
 }
 
+/// Places a legal hold on `scope` as [`admin`].
+async fn place_hold(
+    store: &Store,
+    scope: HoldScope,
+    reason: &str,
+    now: i64,
+) -> Result<LegalHold, StoreError> {
+    let reason = reason.to_owned();
+    let hold = NewLegalHold { scope, reason };
+    store.create_legal_hold(&admin(), hold, now).await
+}
+
 /// The legal holds `filter` selects.
 async fn holds(store: &Store, filter: HoldFilter) -> Vec<LegalHold> {
     store.list_legal_holds(filter).await.expect("list")
@@ -263,18 +275,11 @@ store_test!(
     |store: Store| async move {
         seed(&store).await;
         let now = T0 + 91 * DAY_MS;
-        let hold = store
-            .create_legal_hold(
-                &admin(),
-                NewLegalHold {
-                    scope: HoldScope::Range {
-                        first_seq: 3,
-                        last_seq: 4,
-                    },
-                    reason: "case 2027-14".to_owned(),
-                },
-                now,
-            )
+        let range = HoldScope::Range {
+            first_seq: 3,
+            last_seq: 4,
+        };
+        let hold = place_hold(&store, range, "case 2027-14", now)
             .await
             .expect("hold");
         let held = prune(&store, now).await;
@@ -327,16 +332,8 @@ store_test!(
             .await
             .expect("two manifests verify");
 
-        let unknown = store
-            .create_legal_hold(
-                &admin(),
-                NewLegalHold {
-                    scope: HoldScope::Worker("no-such-worker".to_owned()),
-                    reason: "typo".to_owned(),
-                },
-                now,
-            )
-            .await;
+        let worker = HoldScope::Worker("no-such-worker".to_owned());
+        let unknown = place_hold(&store, worker, "typo", now).await;
         assert!(matches!(
             unknown,
             Err(StoreError::NotFound { what: "worker", .. })
