@@ -22,21 +22,18 @@ pub struct NewEvent {
     pub data: Value,
 }
 
-/// Moves the actor's channel, when it has one, into the event's data as `"channel"`,
-/// where the hash covers it (the actor's encoding has no place for it).
-pub(crate) fn record_channel(event: &mut NewEvent) {
-    let Some(channel) = event.actor.channel.take() else {
-        return;
-    };
-    insert_data_member(&mut event.data, "channel", Value::from(channel.as_str()));
-}
-
-/// Marks an event made under a rehearsal (`steward serve --rehearsal`) with
-/// `data.run_mode: "rehearsal"`, where the hash covers it, so a rehearsal's events can
-/// never pass for production ones.
-pub(crate) fn record_run_mode(event: &mut NewEvent) {
-    let mode = Value::from(crate::run_mode::RunMode::Rehearsal.as_str());
-    insert_data_member(&mut event.data, "run_mode", mode);
+/// Records in the event's data, where the hash covers it: the actor's channel, when it has
+/// one, moved there as `"channel"` (the actor's encoding has no place for it); and for an
+/// event made under a rehearsal (`steward serve --rehearsal`), `"run_mode": "rehearsal"`,
+/// so a rehearsal's events can never pass for production ones.
+pub(crate) fn record_context(event: &mut NewEvent, rehearsal: bool) {
+    if let Some(channel) = event.actor.channel.take() {
+        insert_data_member(&mut event.data, "channel", Value::from(channel.as_str()));
+    }
+    if rehearsal {
+        let mode = Value::from(crate::run_mode::RunMode::Rehearsal.as_str());
+        insert_data_member(&mut event.data, "run_mode", mode);
+    }
 }
 
 /// Sets member `key` of an event's `data` to `value`. Data that is not an object becomes
@@ -104,10 +101,7 @@ pub async fn append_event(tx: &mut Tx<'_>, mut event: NewEvent) -> Result<AuditE
     // transaction reads the head row FOR UPDATE, locked until commit; a waiting appender
     // then reads the new head.
     let head = pending(tx).await?.head;
-    record_channel(&mut event);
-    if tx.rehearsal {
-        record_run_mode(&mut event);
-    }
+    record_context(&mut event, tx.rehearsal);
     // Personal values are encrypted for their subject before anything is hashed or
     // written (see `personal`): the trail never holds them in plaintext. Lock order:
     // audit head, then the subject's key.

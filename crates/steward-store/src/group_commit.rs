@@ -104,10 +104,7 @@ struct BatchError {
 
 impl Prepared {
     fn new(mut event: NewEvent, rehearsal: bool) -> Prepared {
-        crate::audit::record_channel(&mut event);
-        if rehearsal {
-            crate::audit::record_run_mode(&mut event);
-        }
+        crate::audit::record_context(&mut event, rehearsal);
         Prepared::encode(event)
     }
 
@@ -359,14 +356,13 @@ pub(crate) async fn insert(
             let result = query.build().execute(&mut **writer).await;
             written += match result {
                 Ok(done) => done.rows_affected(),
-                Err(error) if end && begin_next => {
-                    let guard = first && guard_failed(&error);
-                    let result = committed_anyway(writer, error, last_seq, &last.hash, from).await;
-                    return blame(writer, result, guard, conflict.take(), from).await;
-                }
                 Err(error) => {
                     let guard = first && guard_failed(&error);
-                    let result = Err(audit_write_error(error, first, from));
+                    let result = if end && begin_next {
+                        committed_anyway(writer, error, last_seq, &last.hash, from).await
+                    } else {
+                        Err(audit_write_error(error, first, from))
+                    };
                     return blame(writer, result, guard, conflict.take(), from).await;
                 }
             };

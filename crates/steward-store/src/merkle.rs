@@ -537,7 +537,7 @@ fn node_keys(ids: &[NodeId]) -> Result<Vec<(i64, i64)>, StoreError> {
         .collect()
 }
 
-/// `SELECT … WHERE (level, idx) IN (VALUES ($1, $2), …)` for the nodes at `keys`: a
+/// `SELECT … WHERE (level, idx) IN (VALUES (…, …), …)` for the nodes at `keys`: a
 /// row-value `IN`, which both SQLite (≥ 3.15, with a `VALUES` list) and PostgreSQL answer
 /// from the primary key.
 fn select_nodes<'q, DB>(keys: &[(i64, i64)]) -> QueryBuilder<'q, DB>

@@ -9,7 +9,9 @@ use steward_store::{
     TypeFilter, append_event,
 };
 
-use crate::support::{execute, fetch_text, store_test};
+use steward_store::testing::{execute_outside, postgres_store_at, sqlite_store_at, truncate_sql};
+
+use crate::support::{execute, fetch_text, sqlite_store, store_test};
 
 /// An actor of `kind` named `id` holding `roles`, with no channel (the JSON API).
 pub(crate) fn actor(kind: ActorKind, id: &str, roles: &[&str]) -> Actor {
@@ -505,7 +507,7 @@ store_test!(
 /// without the failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_moved_outside_the_process_fails_one_transaction_and_never_the_chain() {
-    let db = steward_store::testing::sqlite_store().await;
+    let db = sqlite_store().await;
     let store = db.store().clone();
     let first = store.record_event(event("a", 1)).await.unwrap();
     for n in 2..=3 {
@@ -513,10 +515,8 @@ async fn a_head_moved_outside_the_process_fails_one_transaction_and_never_the_ch
     }
     // The truncation rewinds the Merkle tree too, so it must have been extended.
     store.extend_merkle(None).await.unwrap();
-    let truncate = steward_store::testing::truncate_sql(Backend::Sqlite, 1);
-    steward_store::testing::execute_outside(db.url(), &truncate)
-        .await
-        .unwrap();
+    let truncate = truncate_sql(Backend::Sqlite, 1);
+    execute_outside(db.url(), &truncate).await.unwrap();
 
     let mut tx = store.begin().await.unwrap();
     let stale = append_event(&mut tx, event("b", 4)).await.unwrap();
@@ -528,9 +528,7 @@ async fn a_head_moved_outside_the_process_fails_one_transaction_and_never_the_ch
 
     // Moved again; this time a read of the head notices first.
     store.extend_merkle(None).await.unwrap();
-    steward_store::testing::execute_outside(db.url(), &truncate)
-        .await
-        .unwrap();
+    execute_outside(db.url(), &truncate).await.unwrap();
     assert_eq!(store.audit_head().await.unwrap().seq, 1);
     let again = store.record_event(event("c", 6)).await.unwrap();
     assert_eq!((again.seq, again.prev_hash), (2, first.hash));
@@ -541,7 +539,7 @@ async fn a_head_moved_outside_the_process_fails_one_transaction_and_never_the_ch
 /// queue and the in-memory head: their appends interleave gap-free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stores_on_one_sqlite_file_share_the_head() {
-    let db = steward_store::testing::sqlite_store().await;
+    let db = sqlite_store().await;
     let a = db.store().clone();
     let b = Store::connect(db.url()).await.unwrap();
     let mut tasks = Vec::new();
@@ -576,8 +574,6 @@ async fn two_stores_on_one_sqlite_file_share_the_head() {
 /// finds every one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trail_from_before_the_folded_worker_index_is_queried_whole_after_the_upgrade() {
-    use steward_store::testing::{postgres_store_at, sqlite_store_at};
-
     let old = [Some(sqlite_store_at(25).await), postgres_store_at(25).await];
     for db in old.into_iter().flatten() {
         let events = [
