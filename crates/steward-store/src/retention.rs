@@ -67,15 +67,6 @@ pub enum HoldFilter {
     All,
 }
 
-/// What [`Store::run_prune`] does with each range.
-enum Mode<'a> {
-    Plan,
-    Prune {
-        by: &'a Actor,
-        signing_key: &'a [u8; 32],
-    },
-}
-
 impl Store {
     /// Prunes every leading range of the trail that is past its retention, not held and
     /// covered by a signed checkpoint, signing a manifest for each with `signing_key` (an
@@ -87,66 +78,52 @@ impl Store {
         signing_key: &[u8; 32],
         now_ms: i64,
     ) -> Result<PruneReport, StoreError> {
-        self.run_prune(
-            Mode::Prune {
-                by: &by.actor(),
-                signing_key,
-            },
-            now_ms,
-        )
-        .await
+        let by = by.actor();
+        let mut report = PruneReport::default();
+        // One transaction per range, each starting from what is stored, so concurrent
+        // pruners on other instances (serialised on the Merkle head) never prune a range
+        // twice.
+        loop {
+            let mut tx = self.begin().await?;
+            let (start, signed_size, holds) = prune_context(&mut tx).await?;
+            if report.ranges.is_empty() {
+                report.pruned_before = start.seq;
+            }
+            let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
+            if let Some(range) = range {
+                let signed = write_range(&mut tx, &range, &by, signing_key, now_ms).await?;
+                report.ranges.push(range.range());
+                report.manifests.push(signed);
+            }
+            tx.commit().await?;
+            if report.finish(end) {
+                return Ok(report);
+            }
+        }
     }
 
     /// What [`Store::prune_audit`] would prune at `now_ms`, writing nothing.
     pub async fn plan_prune(&self, now_ms: i64) -> Result<PruneReport, StoreError> {
-        self.run_prune(Mode::Plan, now_ms).await
-    }
-
-    async fn run_prune(&self, mode: Mode<'_>, now_ms: i64) -> Result<PruneReport, StoreError> {
         let mut report = PruneReport::default();
-        match mode {
-            // A plan scans in one transaction that it never commits, carrying each
-            // range's end over as the next one's start.
-            Mode::Plan => {
-                let mut tx = self.begin().await?;
-                let (mut start, signed_size, holds) = prune_context(&mut tx).await?;
-                report.pruned_before = start.seq;
-                loop {
-                    let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
-                    if let Some(range) = range {
-                        report.ranges.push(range.range());
-                        start = AuditHead {
-                            seq: range.last_seq,
-                            hash: range.last_hash,
-                        };
-                    }
-                    if report.finish(end) {
-                        break;
-                    }
-                }
-                tx.rollback().await?;
+        // One transaction, never committed, carrying each range's end over as the next
+        // one's start.
+        let mut tx = self.begin().await?;
+        let (mut start, signed_size, holds) = prune_context(&mut tx).await?;
+        report.pruned_before = start.seq;
+        loop {
+            let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
+            if let Some(range) = range {
+                report.ranges.push(range.range());
+                start = AuditHead {
+                    seq: range.last_seq,
+                    hash: range.last_hash,
+                };
             }
-            // One transaction per range, each starting from what is stored, so
-            // concurrent pruners on other instances (serialised on the Merkle head)
-            // never prune a range twice.
-            Mode::Prune { by, signing_key } => loop {
-                let mut tx = self.begin().await?;
-                let (start, signed_size, holds) = prune_context(&mut tx).await?;
-                if report.ranges.is_empty() {
-                    report.pruned_before = start.seq;
-                }
-                let (range, end) = scan(&mut tx, start, signed_size, &holds, now_ms).await?;
-                if let Some(range) = range {
-                    let signed = write_range(&mut tx, &range, by, signing_key, now_ms).await?;
-                    report.ranges.push(range.range());
-                    report.manifests.push(signed);
-                }
-                tx.commit().await?;
-                if report.finish(end) {
-                    break;
-                }
-            },
+            if report.finish(end) {
+                break;
+            }
         }
+        tx.rollback().await?;
         Ok(report)
     }
 
