@@ -76,20 +76,16 @@ store_test!(
             let leaf = leaves[usize::try_from(seq - 1).unwrap()];
             assert_eq!(proof.leaf_hash, leaf);
             assert_eq!(leaf_hash(&proof.entry_hash), leaf);
-            verify_inclusion(&leaf, seq - 1, size, &proof.proof, &root)
-                .unwrap_or_else(|e| panic!("seq {seq}: {e}"));
+            let verify = |leaf: &Hash, root: &Hash| {
+                verify_inclusion(leaf, seq - 1, size, &proof.proof, root)
+            };
+            verify(&leaf, &root).unwrap_or_else(|e| panic!("seq {seq}: {e}"));
 
             // Another event's leaf, or another root, does not verify.
             let other = if seq == 1 { 2 } else { seq - 1 };
             let other_leaf = leaves[usize::try_from(other - 1).unwrap()];
-            assert_eq!(
-                verify_inclusion(&other_leaf, seq - 1, size, &proof.proof, &root),
-                Err(ProofError::RootMismatch)
-            );
-            assert_eq!(
-                verify_inclusion(&leaf, seq - 1, size, &proof.proof, &flip(&root)),
-                Err(ProofError::RootMismatch)
-            );
+            assert_eq!(verify(&other_leaf, &root), Err(ProofError::RootMismatch));
+            assert_eq!(verify(&leaf, &flip(&root)), Err(ProofError::RootMismatch));
         }
 
         // A proof within an older, smaller tree verifies against that tree's root.
@@ -183,25 +179,16 @@ store_test!(
 
         let proof = store.consistency_proof(old_size, new_size).await.unwrap();
         assert_eq!((proof.old_size, proof.new_size), (7, 29));
-        verify_consistency(old_size, new_size, &old_root, &new_root, &proof.proof).unwrap();
+        let verify = |old_root: &Hash, new_root: &Hash| {
+            verify_consistency(old_size, new_size, old_root, new_root, &proof.proof)
+        };
+        verify(&old_root, &new_root).unwrap();
         assert_eq!(
-            verify_consistency(
-                old_size,
-                new_size,
-                &flip(&old_root),
-                &new_root,
-                &proof.proof
-            ),
+            verify(&flip(&old_root), &new_root),
             Err(ProofError::OldRootMismatch)
         );
         assert_eq!(
-            verify_consistency(
-                old_size,
-                new_size,
-                &old_root,
-                &flip(&new_root),
-                &proof.proof
-            ),
+            verify(&old_root, &flip(&new_root)),
             Err(ProofError::NewRootMismatch)
         );
 
