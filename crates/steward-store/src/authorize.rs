@@ -17,7 +17,8 @@
 //! used only while nothing can have changed, and a decision costs no statement.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
@@ -41,50 +42,52 @@ pub struct PermitVersion {
 
 /// `authz_versions` answers kept on SQLite, by worker and permit, each with the write
 /// epoch it was read at.
-#[derive(Debug, Default)]
-pub(crate) struct VersionCache(Mutex<VersionMap>);
+pub(crate) type VersionCache = EpochCache<(String, Option<String>), Option<AuthzVersions>>;
 
-type VersionMap = HashMap<(String, Option<String>), (u64, Option<AuthzVersions>)>;
+/// Answers kept in memory on SQLite, where this process makes every write, each with the
+/// epoch it was read at: an answer is used only at that epoch.
+#[derive(Debug)]
+pub(crate) struct EpochCache<K, V>(Mutex<HashMap<K, (u64, V)>>);
 
-/// The most answers kept; past it, answers of older epochs go, then all.
-const VERSION_CACHE_CAPACITY: usize = 4096;
+impl<K, V> Default for EpochCache<K, V> {
+    fn default() -> Self {
+        EpochCache(Mutex::new(HashMap::new()))
+    }
+}
 
-impl VersionCache {
-    fn map(&self) -> std::sync::MutexGuard<'_, VersionMap> {
+/// The most answers an [`EpochCache`] keeps; past it, answers of older epochs go, then
+/// all.
+const EPOCH_CACHE_CAPACITY: usize = 4096;
+
+impl<K: Eq + Hash, V: Clone> EpochCache<K, V> {
+    fn map(&self) -> MutexGuard<'_, HashMap<K, (u64, V)>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(
-        &self,
-        worker_id: &str,
-        permit_id: Option<&str>,
-        epoch: u64,
-    ) -> Option<Option<AuthzVersions>> {
-        let key = (worker_id.to_owned(), permit_id.map(str::to_owned));
-        match self.map().get(&key) {
-            Some(&(at, versions)) if at == epoch => Some(versions),
+    /// The answer kept for `key`, if it was read at `epoch`.
+    pub(crate) fn get(&self, key: &K, epoch: u64) -> Option<V> {
+        match self.map().get(key) {
+            Some((at, value)) if *at == epoch => Some(value.clone()),
             _ => None,
         }
     }
 
-    fn put(
-        &self,
-        worker_id: &str,
-        permit_id: Option<&str>,
-        epoch: u64,
-        versions: Option<AuthzVersions>,
-    ) {
+    pub(crate) fn put(&self, key: K, epoch: u64, value: V) {
         let mut map = self.map();
-        if map.len() >= VERSION_CACHE_CAPACITY {
+        if map.len() >= EPOCH_CACHE_CAPACITY && !map.contains_key(&key) {
             map.retain(|_, (at, _)| *at == epoch);
-            if map.len() >= VERSION_CACHE_CAPACITY {
+            if map.len() >= EPOCH_CACHE_CAPACITY {
                 map.clear();
             }
         }
-        map.insert(
-            (worker_id.to_owned(), permit_id.map(str::to_owned)),
-            (epoch, versions),
-        );
+        map.insert(key, (epoch, value));
+    }
+
+    /// Changes the answer kept for `key`, if there is one.
+    pub(crate) fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
+        if let Some((_, value)) = self.map().get_mut(key) {
+            change(value);
+        }
     }
 }
 
@@ -108,12 +111,13 @@ impl Store {
         let cache = self.cache_answers().then_some(&self.shared.versions);
         // Read before the database, as for authentication.
         let epoch = self.shared.epoch();
-        if let Some(versions) = cache.and_then(|cache| cache.get(worker_id, permit_id, epoch)) {
+        let key = (worker_id.to_owned(), permit_id.map(str::to_owned));
+        if let Some(versions) = cache.and_then(|cache| cache.get(&key, epoch)) {
             return Ok(versions);
         }
         let versions = self.read_authz_versions(worker_id, permit_id).await?;
         if let Some(cache) = cache {
-            cache.put(worker_id, permit_id, epoch, versions);
+            cache.put(key, epoch, versions);
         }
         Ok(versions)
     }

@@ -270,26 +270,20 @@ pub(crate) struct PrincipalRow {
 }
 
 pub(crate) fn decode_principal(row: PrincipalRow) -> Result<Principal, StoreError> {
-    let PrincipalRow {
-        id,
-        kind,
-        name,
-        roles,
-        created_at: created_at_ms,
-        disabled_at: disabled_at_ms,
-    } = row;
-    let bad = |problem: String| StoreError::corrupt("principal", &id, problem);
-    let kind = kind
+    let bad = |problem: String| StoreError::corrupt("principal", &row.id, problem);
+    let kind = row
+        .kind
         .parse::<PrincipalKind>()
         .map_err(|e| bad(e.to_string()))?;
-    let roles: Vec<Role> = serde_json::from_str(&roles).map_err(|e| bad(format!("roles: {e}")))?;
+    let roles: Vec<Role> =
+        serde_json::from_str(&row.roles).map_err(|e| bad(format!("roles: {e}")))?;
     Ok(Principal {
-        id,
+        id: row.id,
         kind,
-        name,
+        name: row.name,
         roles,
-        created_at_ms,
-        disabled_at_ms,
+        created_at_ms: row.created_at,
+        disabled_at_ms: row.disabled_at,
     })
 }
 

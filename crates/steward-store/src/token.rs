@@ -24,9 +24,6 @@
 //! system's randomness through `rand`'s thread-local CSPRNG. It is shown to its owner
 //! once, by the caller of [`generate`]; the store only ever sees [`hash`] of it.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -36,6 +33,7 @@ use steward_audit::event::{TokenCreated, TokenRevoked};
 use steward_audit::{Actor, Personal, Subject};
 
 use crate::audit::{NewEvent, append_event};
+use crate::authorize::EpochCache;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalRow, decode_principal, principal_in};
@@ -70,48 +68,13 @@ pub fn hash(secret: &str) -> [u8; 32] {
 /// transaction since that changed `tokens` or `principals`, such as a revocation or a
 /// disabled principal, moves it) and while its token has not expired. Unknown secrets
 /// are never kept.
-#[derive(Debug, Default)]
-pub(crate) struct AuthCache(Mutex<HashMap<[u8; 32], CachedAuth>>);
-
-/// The most answers kept; past it, answers of older epochs go, then all.
-const AUTH_CACHE_CAPACITY: usize = 4096;
+pub(crate) type AuthCache = EpochCache<[u8; 32], CachedAuth>;
 
 #[derive(Debug, Clone)]
-struct CachedAuth {
-    epoch: u64,
+pub(crate) struct CachedAuth {
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
     found: AuthenticatedPrincipal,
-}
-
-impl AuthCache {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], CachedAuth>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn get(&self, secret_hash: &[u8; 32], epoch: u64, now: i64) -> Option<CachedAuth> {
-        self.map()
-            .get(secret_hash)
-            .filter(|hit| hit.epoch == epoch && hit.expires_at.is_none_or(|at| at > now))
-            .cloned()
-    }
-
-    fn put(&self, secret_hash: [u8; 32], answer: CachedAuth) {
-        let mut map = self.map();
-        if map.len() >= AUTH_CACHE_CAPACITY && !map.contains_key(&secret_hash) {
-            map.retain(|_, kept| kept.epoch == answer.epoch);
-            if map.len() >= AUTH_CACHE_CAPACITY {
-                map.clear();
-            }
-        }
-        map.insert(secret_hash, answer);
-    }
-
-    fn touched(&self, secret_hash: &[u8; 32], at: i64) {
-        if let Some(kept) = self.map().get_mut(secret_hash) {
-            kept.last_used_at = Some(at);
-        }
-    }
 }
 
 /// A token to store. The caller made the secret with [`generate`] and keeps it.
@@ -125,7 +88,7 @@ pub struct NewToken {
 }
 
 /// What the store tells about a token. Never the secret, nor its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TokenInfo {
     pub id: String,
     pub principal_id: String,
@@ -189,25 +152,8 @@ impl Store {
         let now = now_ms();
         // Read first for a clear NotFound; the foreign key still guards the insert.
         self.principal_by_id(&new.principal_id).await?;
-        let token = TokenInfo {
-            id: new_id(),
-            principal_id: new.principal_id,
-            label: new.label,
-            parent_token_id: None,
-            created_at_ms: now,
-            expires_at_ms: new.expires_at_ms,
-            revoked_at_ms: None,
-            last_used_at_ms: None,
-        };
         let mut tx = self.begin().await?;
-        insert_token(
-            &mut tx,
-            &by.actor(),
-            &token,
-            &new.secret_hash,
-            Subject::default(),
-        )
-        .await?;
+        let token = insert_token(&mut tx, &by.actor(), new, None, Subject::default(), now).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -261,7 +207,8 @@ impl Store {
         // Read before the database: an answer read after a change committed is tagged
         // with an epoch at or before that change's, so it is never used after it.
         let epoch = self.shared.auth_epoch();
-        if let Some(hit) = cache.and_then(|cache| cache.get(&secret_hash, epoch, now)) {
+        let kept = cache.and_then(|cache| cache.get(&secret_hash, epoch));
+        if let Some(hit) = kept.filter(|hit| hit.expires_at.is_none_or(|at| at > now)) {
             self.touch_if_due(
                 cache,
                 &secret_hash,
@@ -284,31 +231,22 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        let Some(AuthRow {
-            token_id,
-            last_used_at,
-            expires_at,
-            principal,
-        }) = row
-        else {
+        let Some(row) = row else {
             return Ok(None);
         };
         let found = AuthenticatedPrincipal {
-            token_id,
-            principal: decode_principal(principal)?,
+            token_id: row.token_id,
+            principal: decode_principal(row.principal)?,
         };
         if let Some(cache) = cache {
-            cache.put(
-                secret_hash,
-                CachedAuth {
-                    epoch,
-                    expires_at,
-                    last_used_at,
-                    found: found.clone(),
-                },
-            );
+            let kept = CachedAuth {
+                expires_at: row.expires_at,
+                last_used_at: row.last_used_at,
+                found: found.clone(),
+            };
+            cache.put(secret_hash, epoch, kept);
         }
-        self.touch_if_due(cache, &secret_hash, &found.token_id, last_used_at, now)
+        self.touch_if_due(cache, &secret_hash, &found.token_id, row.last_used_at, now)
             .await;
         Ok(Some(found))
     }
@@ -329,7 +267,7 @@ impl Store {
         match self.touch_token(token_id, now).await {
             Ok(()) => {
                 if let Some(cache) = cache {
-                    cache.touched(secret_hash, now);
+                    cache.update(secret_hash, |kept| kept.last_used_at = Some(now));
                 }
             }
             Err(error) => tracing::warn!(token_id, %error, "could not record token use"),
@@ -347,8 +285,19 @@ impl Store {
         token_id: &str,
     ) -> Result<TokenRevocation, StoreError> {
         let mut tx = self.begin().await?;
-        let (changed, cascaded) =
+        let revoked =
             revoke_in(&mut tx, &by.actor(), token_id, Subject::default(), now_ms()).await?;
+        self.settle_revocation(tx, token_id, revoked).await
+    }
+
+    /// Ends the transaction of [`revoke_in`], which returned `(changed, cascaded)`: it
+    /// commits only when something changed. Returns the token as it now is.
+    pub(crate) async fn settle_revocation(
+        &self,
+        tx: Tx<'_>,
+        token_id: &str,
+        (changed, cascaded): (bool, Vec<String>),
+    ) -> Result<TokenRevocation, StoreError> {
         if changed {
             tx.commit().await?;
         } else {
@@ -367,23 +316,23 @@ impl Store {
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE principal_id = $1 ORDER BY created_at, id"
         );
         let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, TokenRow>(&sql)
+            sqlx::query_as::<_, TokenInfo>(&sql)
                 .bind(principal_id)
                 .fetch_all(pool)
                 .await?
         });
-        Ok(rows.into_iter().map(decode_token).collect())
+        Ok(rows)
     }
 
     pub async fn token_by_id(&self, token_id: &str) -> Result<TokenInfo, StoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1");
         let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, TokenRow>(&sql)
+            sqlx::query_as::<_, TokenInfo>(&sql)
                 .bind(token_id)
                 .fetch_optional(pool)
                 .await?
         });
-        row.map(decode_token).ok_or_else(|| StoreError::NotFound {
+        row.ok_or_else(|| StoreError::NotFound {
             what: "token",
             id: token_id.to_owned(),
         })
@@ -411,45 +360,10 @@ struct AuthRow {
     principal: PrincipalRow,
 }
 
-/// The `tokens` columns of [`TokenRow`].
-const TOKEN_COLUMNS: &str = "id, principal_id, label, parent_token_id, created_at, expires_at, \
-     revoked_at, last_used_at";
-
-/// One `tokens` row as [`TOKEN_COLUMNS`] reads it.
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    id: String,
-    principal_id: String,
-    label: String,
-    parent_token_id: Option<String>,
-    created_at: i64,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-    last_used_at: Option<i64>,
-}
-
-fn decode_token(row: TokenRow) -> TokenInfo {
-    let TokenRow {
-        id,
-        principal_id,
-        label,
-        parent_token_id,
-        created_at: created_at_ms,
-        expires_at: expires_at_ms,
-        revoked_at: revoked_at_ms,
-        last_used_at: last_used_at_ms,
-    } = row;
-    TokenInfo {
-        id,
-        principal_id,
-        label,
-        parent_token_id,
-        created_at_ms,
-        expires_at_ms,
-        revoked_at_ms,
-        last_used_at_ms,
-    }
-}
+/// The `tokens` columns, in [`TokenInfo`]'s names.
+const TOKEN_COLUMNS: &str = "id, principal_id, label, parent_token_id, \
+     created_at AS created_at_ms, expires_at AS expires_at_ms, revoked_at AS revoked_at_ms, \
+     last_used_at AS last_used_at_ms";
 
 /// [`Store::mint_token`] inside `tx`, its `token.created` event about `subject`: for a
 /// use case that mints under a lock of its own (a worker's token, minted by its owner).
@@ -512,35 +426,40 @@ pub(crate) async fn mint_in(
         }
         Some(_) => {}
     }
+    let new = NewToken {
+        expires_at_ms,
+        ..new
+    };
+    Ok(insert_token(tx, by, new, Some(parent_token_id), subject, now).await?)
+}
+
+/// Inserts `new` as a token minted with `parent_token_id` (`None` for a root token) at
+/// `now`, and records `token.created`.
+async fn insert_token(
+    tx: &mut Tx<'_>,
+    by: &Actor,
+    new: NewToken,
+    parent_token_id: Option<&str>,
+    subject: Subject,
+    now: i64,
+) -> Result<TokenInfo, StoreError> {
     let token = TokenInfo {
         id: new_id(),
         principal_id: new.principal_id,
         label: new.label,
-        parent_token_id: Some(parent_token_id.to_owned()),
+        parent_token_id: parent_token_id.map(str::to_owned),
         created_at_ms: now,
-        expires_at_ms,
+        expires_at_ms: new.expires_at_ms,
         revoked_at_ms: None,
         last_used_at_ms: None,
     };
-    insert_token(tx, by, &token, &new.secret_hash, subject).await?;
-    Ok(token)
-}
-
-/// Inserts `token` and records `token.created`.
-async fn insert_token(
-    tx: &mut Tx<'_>,
-    by: &Actor,
-    token: &TokenInfo,
-    secret_hash: &[u8; 32],
-    subject: Subject,
-) -> Result<(), StoreError> {
     const SQL: &str = "INSERT INTO tokens (id, principal_id, token_hash, label, \
          parent_token_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     let inserted = on_tx!(tx, |conn| {
         sqlx::query(SQL)
             .bind(&token.id)
             .bind(&token.principal_id)
-            .bind(secret_hash.as_slice())
+            .bind(new.secret_hash.as_slice())
             .bind(&token.label)
             .bind(&token.parent_token_id)
             .bind(token.created_at_ms)
@@ -578,7 +497,7 @@ async fn insert_token(
         )?,
     )
     .await?;
-    Ok(())
+    Ok(token)
 }
 
 /// [`Store::revoke_token`] inside `tx`, its `token.revoked` events about `subject`;
@@ -604,11 +523,16 @@ pub(crate) async fn revoke_in(
     let mut cascaded = Vec::new();
     let mut frontier = vec![token_id.to_owned()];
     while let Some(parent) = frontier.pop() {
-        for Child {
-            id: child,
-            revoked_at,
-        } in children(tx, &parent).await?
-        {
+        // The tokens minted with `parent`, with their `revoked_at`.
+        const CHILDREN: &str =
+            "SELECT id, revoked_at FROM tokens WHERE parent_token_id = $1 ORDER BY id";
+        let children = on_tx!(tx, |conn| {
+            sqlx::query_as::<_, (String, Option<i64>)>(CHILDREN)
+                .bind(&parent)
+                .fetch_all(&mut **conn)
+                .await?
+        });
+        for (child, revoked_at) in children {
             if revoked_at.is_none() && set_revoked(tx, &child, now).await? {
                 events.push(TokenRevoked {
                     token_id: child.clone(),
@@ -625,7 +549,8 @@ pub(crate) async fn revoke_in(
     // deadlock with it (rows, then the head, as every use case does).
     let changed = !events.is_empty();
     for data in events {
-        revoked_event(tx, by, now, data, subject.clone()).await?;
+        let event = NewEvent::typed(now, by.clone(), subject.clone(), None, data)?;
+        append_event(tx, event).await?;
     }
     Ok((changed, cascaded))
 }
@@ -642,33 +567,4 @@ async fn set_revoked(tx: &mut Tx<'_>, token_id: &str, now: i64) -> Result<bool, 
             .rows_affected()
     });
     Ok(changed == 1)
-}
-
-/// A token minted with another.
-#[derive(sqlx::FromRow)]
-struct Child {
-    id: String,
-    revoked_at: Option<i64>,
-}
-
-/// The tokens minted with `parent`, with their `revoked_at`.
-async fn children(tx: &mut Tx<'_>, parent: &str) -> Result<Vec<Child>, StoreError> {
-    const SQL: &str = "SELECT id, revoked_at FROM tokens WHERE parent_token_id = $1 ORDER BY id";
-    Ok(on_tx!(tx, |conn| {
-        sqlx::query_as::<_, Child>(SQL)
-            .bind(parent)
-            .fetch_all(&mut **conn)
-            .await?
-    }))
-}
-
-async fn revoked_event(
-    tx: &mut Tx<'_>,
-    by: &Actor,
-    now: i64,
-    data: TokenRevoked,
-    subject: Subject,
-) -> Result<(), StoreError> {
-    append_event(tx, NewEvent::typed(now, by.clone(), subject, None, data)?).await?;
-    Ok(())
 }

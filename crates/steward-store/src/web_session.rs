@@ -126,28 +126,21 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        let Some(SessionRow {
-            token_id,
-            session_created_at: created_at_ms,
-            last_seen_at: last_seen_at_ms,
-            expires_at: expires_at_ms,
-            principal,
-        }) = row
-        else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let principal = decode_principal(principal)?;
-        if now_ms - last_seen_at_ms >= WEB_SESSION_TOUCH_MS
+        let principal = decode_principal(row.principal)?;
+        if now_ms - row.last_seen_at >= WEB_SESSION_TOUCH_MS
             && let Err(error) = self.touch_web_session(id_hash, now_ms).await
         {
             tracing::warn!(%error, "could not record web session use");
         }
         Ok(Some(WebSession {
-            token_id,
+            token_id: row.token_id,
             principal,
-            created_at_ms,
-            last_seen_at_ms,
-            expires_at_ms,
+            created_at_ms: row.session_created_at,
+            last_seen_at_ms: row.last_seen_at,
+            expires_at_ms: row.expires_at,
         }))
     }
 

@@ -33,7 +33,7 @@ use steward_policy::{CertificationStatus, Level, WorkerStanding};
 use crate::audit::{NewEvent, append_event};
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::principal::{Principal, PrincipalKind};
+use crate::principal::{Principal, PrincipalKind, principal_in};
 use crate::store::{Store, Tx, new_id, on_pool};
 
 pub use identity::NewWorkerToken;
@@ -306,9 +306,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<Worker, WorkerError> {
         let mut tx = self.begin().await?;
-        let owner = row::principal(&mut tx, &new.owner_id).await?;
+        let owner = principal_in(&mut tx, &new.owner_id).await?;
         let identity = match &new.principal_id {
-            Some(id) => row::principal(&mut tx, id).await?,
+            Some(id) => principal_in(&mut tx, id).await?,
             None => None,
         };
         let plan = plan_registration(&RegistrationSnapshot {
@@ -440,12 +440,17 @@ async fn append_events(
             By::Caller => by.clone(),
             By::System => crate::permit::system_actor(),
         };
-        let about = Subject {
-            worker_id: Some(worker_id.to_owned()),
-            ..Subject::default()
-        };
-        let typed = NewEvent::typed(now_ms, actor, about, Some(event.level), event.payload)?;
+        let subject = about(worker_id);
+        let typed = NewEvent::typed(now_ms, actor, subject, Some(event.level), event.payload)?;
         append_event(tx, typed).await?;
     }
     Ok(())
+}
+
+/// An event's subject: the worker `worker_id`.
+fn about(worker_id: &str) -> Subject {
+    Subject {
+        worker_id: Some(worker_id.to_owned()),
+        ..Subject::default()
+    }
 }

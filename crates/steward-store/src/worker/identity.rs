@@ -6,13 +6,12 @@
 //! roles, so an owner can mint no other kind of principal; and a token is only ever
 //! minted for the identity bound to a worker the caller owns.
 
-use steward_audit::Subject;
 use steward_permits::{
     check_token_revocation, identity_name, identity_of, may_manage, plan_identity,
 };
 use steward_policy::Role;
 
-use super::{Worker, WorkerError, append_events, caller_facts, row};
+use super::{Worker, WorkerError, about, append_events, caller_facts, row};
 use crate::caller::Caller;
 use crate::principal::{Principal, PrincipalKind, insert_principal};
 use crate::store::{self, Store, new_id};
@@ -55,7 +54,7 @@ impl Store {
         };
         let event = plan_identity(&caller_facts(by), &worker.facts(), &identity.id)?;
         let actor = by.actor();
-        insert_principal(&mut tx, &actor, &identity, about(&worker)).await?;
+        insert_principal(&mut tx, &actor, &identity, about(&worker.id)).await?;
         let bound = row::bind_identity(&mut tx, &worker, &identity.id, now_ms).await?;
         append_events(&mut tx, &actor, &bound.id, vec![event], now_ms).await?;
         tx.commit().await?;
@@ -88,7 +87,7 @@ impl Store {
                 expires_at_ms: new.expires_at_ms,
                 secret_hash: new.secret_hash,
             },
-            about(&worker),
+            about(&worker.id),
         )
         .await?;
         tx.commit().await?;
@@ -126,29 +125,14 @@ impl Store {
         let worker = row::lock(&mut tx, worker_id).await?;
         let caller = caller_facts(by);
         check_token_revocation(&caller, &worker.facts(), token_id, &token.principal_id)?;
-        let (changed, cascaded) = revoke_in(
+        let revoked = revoke_in(
             &mut tx,
             &by.actor(),
             token_id,
-            about(&worker),
+            about(&worker.id),
             store::now_ms(),
         )
         .await?;
-        if changed {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
-        Ok(TokenRevocation {
-            token: self.token_by_id(token_id).await?,
-            cascaded,
-        })
-    }
-}
-
-fn about(worker: &Worker) -> Subject {
-    Subject {
-        worker_id: Some(worker.id.clone()),
-        ..Subject::default()
+        Ok(self.settle_revocation(tx, token_id, revoked).await?)
     }
 }

@@ -149,16 +149,7 @@ async fn load(
             .fetch_optional(&mut **conn)
             .await?
     });
-    let Some(Row {
-        target_level: level,
-        justification,
-        prior_record: prior,
-        requested_by,
-        requested_at,
-        approvals,
-        certified_at: certified,
-    }) = row
-    else {
+    let Some(row) = row else {
         return Ok(None);
     };
     let bad = |what: &str, e: &dyn std::fmt::Display| {
@@ -166,16 +157,17 @@ async fn load(
     };
     Ok(Some(InitialCertificationRecord {
         worker_id: worker_id.to_owned(),
-        target_level: u8::try_from(level)
+        target_level: u8::try_from(row.target_level)
             .ok()
             .and_then(Level::new)
-            .ok_or_else(|| bad("target_level", &level))?,
-        justification,
-        prior_record: serde_json::from_str(&prior).map_err(|e| bad("prior_record", &e))?,
-        requested_by,
-        requested_at_ms: requested_at,
-        approvals: serde_json::from_str(&approvals).map_err(|e| bad("approvals", &e))?,
-        certified_at_ms: certified,
+            .ok_or_else(|| bad("target_level", &row.target_level))?,
+        justification: row.justification,
+        prior_record: serde_json::from_str(&row.prior_record)
+            .map_err(|e| bad("prior_record", &e))?,
+        requested_by: row.requested_by,
+        requested_at_ms: row.requested_at,
+        approvals: serde_json::from_str(&row.approvals).map_err(|e| bad("approvals", &e))?,
+        certified_at_ms: row.certified_at,
     }))
 }
 

@@ -18,7 +18,7 @@ use super::promotion::{ClosedBy, close_open_approvals};
 use super::{Worker, WorkerError, append_events, row};
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::store::{Store, Tx, new_id, on_pool, on_tx};
+use crate::store::{Store, new_id, on_pool, on_tx};
 
 /// The work Steward saw that an outcome report names as its evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,21 +106,41 @@ impl Store {
             authorize_seq,
             now: Timestamp(now_ms),
         })?;
-        let (outcome, by_id) = (&plan.outcome, &by.id);
-        insert_outcome(
-            &mut tx,
-            &id,
-            &before.id,
-            outcome,
-            &new.evidence,
-            by_id,
-            now_ms,
-        )
-        .await
-        .map_err(|error| match error {
-            StoreError::Conflict { message } => WorkerError::EvidenceAlreadyUsed { message },
-            other => other.into(),
-        })?;
+        // The unique indexes of `worker_outcomes` refuse a second outcome for the same
+        // permit or decision, also from a racing report.
+        const SQL: &str = "INSERT INTO worker_outcomes (id, worker_id, result, level, basis, \
+             permit_id, authorize_seq, reported_by, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let inserted = on_tx!(tx, |conn| {
+            sqlx::query(SQL)
+                .bind(&id)
+                .bind(&before.id)
+                .bind(plan.outcome.result.as_str())
+                .bind(i64::from(plan.outcome.level.value()))
+                .bind(plan.outcome.basis.as_str())
+                .bind(permit_id)
+                .bind(authorize_seq.and_then(|seq| i64::try_from(seq).ok()))
+                .bind(&by.id)
+                .bind(now_ms)
+                .execute(&mut **conn)
+                .await
+                .map(|_| ())
+        });
+        match inserted.map_err(StoreError::from) {
+            Err(StoreError::Conflict { .. }) => {
+                let message = match (permit_id, authorize_seq) {
+                    (Some(id), _) => format!(
+                        "permit `{id}` already backs an outcome; each piece of work counts once"
+                    ),
+                    (_, Some(seq)) => format!(
+                        "the decision at seq {seq} already backs an outcome; each piece of work counts once"
+                    ),
+                    _ => "the outcome was recorded twice".to_owned(),
+                };
+                return Err(WorkerError::EvidenceAlreadyUsed { message });
+            }
+            other => other?,
+        }
         let after = row::save(&mut tx, &before, &plan.record, now_ms).await?;
         if plan.suspension.is_some() {
             close_open_approvals(&mut tx, &after.id, ClosedBy::Voided, now_ms).await?;
@@ -155,33 +175,28 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        let Some(Row {
-            worker_id,
-            level,
-            state,
-            outcome,
-            closed,
-        }) = row
-        else {
+        let Some(row) = row else {
             return Ok(SeenWork::Missing);
         };
         let bad = |problem: String| StoreError::corrupt("permit", id, problem);
         Ok(SeenWork::Permit(PermitSeen {
-            worker_id,
-            level: u8::try_from(level)
+            worker_id: row.worker_id,
+            level: u8::try_from(row.level)
                 .ok()
                 .and_then(Level::new)
-                .ok_or_else(|| bad(format!("level {level} is not 0 to 4")))?,
-            state: state
+                .ok_or_else(|| bad(format!("level {} is not 0 to 4", row.level)))?,
+            state: row
+                .state
                 .parse::<PermitState>()
                 .map_err(|e| bad(e.to_string()))?,
-            outcome: outcome
+            outcome: row
+                .outcome
                 .map(|o| {
                     o.parse()
                         .map_err(|e: steward_policy::UnknownValueError| bad(e.to_string()))
                 })
                 .transpose()?,
-            closed,
+            closed: row.closed,
         }))
     }
 
@@ -191,57 +206,5 @@ impl Store {
             return Ok(SeenWork::Missing);
         };
         Ok(SeenWork::Decision(DecisionSeen::of(&entry)))
-    }
-}
-
-/// Inserts the `worker_outcomes` row. Its unique indexes refuse a second outcome for the
-/// same permit or decision, also from a racing report.
-async fn insert_outcome(
-    tx: &mut Tx<'_>,
-    id: &str,
-    worker_id: &str,
-    outcome: &OperationOutcome,
-    evidence: &Option<OutcomeEvidence>,
-    reported_by: &str,
-    now_ms: i64,
-) -> Result<(), StoreError> {
-    let (permit_id, seq) = match evidence {
-        Some(OutcomeEvidence::Permit(id)) => (Some(id.as_str()), None),
-        Some(OutcomeEvidence::Decision(seq)) => (None, i64::try_from(*seq).ok()),
-        None => (None, None),
-    };
-    const SQL: &str = "INSERT INTO worker_outcomes (id, worker_id, result, level, basis, \
-         permit_id, authorize_seq, reported_by, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    let inserted = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(id)
-            .bind(worker_id)
-            .bind(outcome.result.as_str())
-            .bind(i64::from(outcome.level.value()))
-            .bind(outcome.basis.as_str())
-            .bind(permit_id)
-            .bind(seq)
-            .bind(reported_by)
-            .bind(now_ms)
-            .execute(&mut **conn)
-            .await
-            .map(|_| ())
-    });
-    match inserted.map_err(StoreError::from) {
-        Err(StoreError::Conflict { .. }) => Err(StoreError::Conflict {
-            message: match evidence {
-                Some(OutcomeEvidence::Permit(id)) => {
-                    format!(
-                        "permit `{id}` already backs an outcome; each piece of work counts once"
-                    )
-                }
-                Some(OutcomeEvidence::Decision(seq)) => format!(
-                    "the decision at seq {seq} already backs an outcome; each piece of work counts once"
-                ),
-                None => "the outcome was recorded twice".to_owned(),
-            },
-        }),
-        other => other,
     }
 }

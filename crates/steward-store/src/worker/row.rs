@@ -8,7 +8,6 @@ use steward_policy::{CertificationStatus, Level};
 
 use super::Worker;
 use crate::error::StoreError;
-use crate::principal::Principal;
 use crate::store::{Store, Tx, on_pool, on_tx};
 
 /// The `workers` columns, in [`WorkerRow`]'s names. JSONB columns are read as text on
@@ -206,57 +205,37 @@ fn expect_one_change(changed: u64, before: &Worker) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The principal `id` read inside `tx`, if it exists.
-pub(super) async fn principal(tx: &mut Tx<'_>, id: &str) -> Result<Option<Principal>, StoreError> {
-    crate::principal::principal_in(tx, id).await
-}
-
 pub(super) fn decode(row: WorkerRow) -> Result<Worker, StoreError> {
-    let WorkerRow {
-        id,
-        display_name,
-        owner_id,
-        principal_id,
-        level,
-        status,
-        domains,
-        level_granted_at: level_granted_at_ms,
-        recertify_by: recertify_by_ms,
-        probation_until: probation_until_ms,
-        stats,
-        version,
-        created_at: created_at_ms,
-        updated_at: updated_at_ms,
-    } = row;
-    let bad = |problem: String| StoreError::corrupt("worker", &id, problem);
-    let level = u8::try_from(level)
+    let bad = |problem: String| StoreError::corrupt("worker", &row.id, problem);
+    let level = u8::try_from(row.level)
         .ok()
         .and_then(Level::new)
-        .ok_or_else(|| bad(format!("level {level} is not 0 to 4")))?;
-    let status = status
+        .ok_or_else(|| bad(format!("level {} is not 0 to 4", row.level)))?;
+    let status = row
+        .status
         .parse::<CertificationStatus>()
         .map_err(|e| bad(e.to_string()))?;
     let domains: Vec<String> =
-        serde_json::from_str(&domains).map_err(|e| bad(format!("domains: {e}")))?;
-    let stats = serde_json::from_str(&stats)
+        serde_json::from_str(&row.domains).map_err(|e| bad(format!("domains: {e}")))?;
+    let stats = serde_json::from_str(&row.stats)
         .map_err(|e| e.to_string())
         .and_then(|value| decode_stats(&value))
         .map_err(|e| bad(format!("stats: {e}")))?;
     Ok(Worker {
-        id,
-        display_name,
-        owner_id,
-        principal_id,
+        id: row.id,
+        display_name: row.display_name,
+        owner_id: row.owner_id,
+        principal_id: row.principal_id,
         level,
         status,
         domains,
-        level_granted_at_ms,
-        recertify_by_ms,
-        probation_until_ms,
+        level_granted_at_ms: row.level_granted_at,
+        recertify_by_ms: row.recertify_by,
+        probation_until_ms: row.probation_until,
         stats,
-        version,
-        created_at_ms,
-        updated_at_ms,
+        version: row.version,
+        created_at_ms: row.created_at,
+        updated_at_ms: row.updated_at,
     })
 }
 
@@ -275,25 +254,18 @@ pub(super) fn encode_stats(stats: &OperationStats) -> Value {
 }
 
 fn decode_stats(value: &Value) -> Result<OperationStats, String> {
+    let as_count = |n: &Value| n.as_u64().and_then(|n| u32::try_from(n).ok());
     let count = |name: &str| -> Result<u32, String> {
         value
             .get(name)
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
+            .and_then(as_count)
             .ok_or_else(|| format!("`{name}` is not a count"))
     };
-    let by_level: Vec<u32> = value
+    let successes_by_level: [u32; 5] = value
         .get("successes_by_level")
         .and_then(Value::as_array)
-        .map(|counts| {
-            counts
-                .iter()
-                .map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
-                .collect::<Option<Vec<u32>>>()
-        })
-        .and_then(|counts| counts)
-        .ok_or("`successes_by_level` is not an array of counts")?;
-    let successes_by_level: [u32; 5] = by_level
+        .and_then(|counts| counts.iter().map(as_count).collect::<Option<Vec<u32>>>())
+        .ok_or("`successes_by_level` is not an array of counts")?
         .try_into()
         .map_err(|_| "`successes_by_level` does not have 5 entries")?;
     let last_incident_at = match value.get("last_incident_at") {
