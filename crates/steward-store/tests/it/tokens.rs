@@ -71,19 +71,16 @@ store_test!(only_the_hash_is_stored, |store: Store| async move {
     let secret_hash = new.secret_hash;
     store.create_token(&admin(), new).await.unwrap();
 
-    let sql = match store.backend() {
-        Backend::Sqlite => {
-            "SELECT id, principal_id, lower(hex(token_hash)), label, CAST(created_at AS TEXT), \
-             CAST(expires_at AS TEXT), CAST(revoked_at AS TEXT), CAST(last_used_at AS TEXT) \
-             FROM tokens"
-        }
-        Backend::Postgres => {
-            "SELECT id, principal_id, encode(token_hash, 'hex'), label, CAST(created_at AS TEXT), \
-             CAST(expires_at AS TEXT), CAST(revoked_at AS TEXT), CAST(last_used_at AS TEXT) \
-             FROM tokens"
-        }
+    let hex_hash = match store.backend() {
+        Backend::Sqlite => "lower(hex(token_hash))",
+        Backend::Postgres => "encode(token_hash, 'hex')",
     };
-    let rows = fetch_text(&store, sql).await.unwrap();
+    let sql = format!(
+        "SELECT id, principal_id, {hex_hash}, label, CAST(created_at AS TEXT), \
+         CAST(expires_at AS TEXT), CAST(revoked_at AS TEXT), CAST(last_used_at AS TEXT) \
+         FROM tokens"
+    );
+    let rows = fetch_text(&store, &sql).await.unwrap();
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
     assert_eq!(

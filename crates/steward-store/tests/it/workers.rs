@@ -10,8 +10,7 @@ use steward_permits::{
 use steward_policy::{CertificationStatus, Level, Role};
 use steward_store::{
     ActorKind, Caller, NewEvent, NewOutcome, NewWorker, OutcomeEvidence, Principal, PrincipalKind,
-    PromotionApproval, PromotionState, Store, StoreError, Subject, Worker, WorkerError,
-    WorkerFilter, WorkerPage,
+    PromotionState, Store, StoreError, Subject, Worker, WorkerError, WorkerFilter, WorkerPage,
 };
 
 use crate::support::{admin, event_types, execute, fetch_text, principal, store_test};
@@ -184,10 +183,10 @@ async fn approve(
         .await
 }
 
-/// The open approvals of worker `id`'s promotion to `target`.
-async fn open_approvals(store: &Store, id: &str, target: Level) -> Vec<PromotionApproval> {
+/// Whether no approval of worker `id`'s promotion to `target` is open.
+async fn no_open_approvals(store: &Store, id: &str, target: Level) -> bool {
     let approvals = store.promotion_approvals(id, target).await;
-    approvals.expect("promotion approvals")
+    approvals.expect("promotion approvals").is_empty()
 }
 
 /// Registers `new` as [`admin`] at `T0`, which must be refused, and returns the refusal.
@@ -338,20 +337,18 @@ store_test!(list_filters_and_pages_by_id, |store: Store| async move {
         .await
         .unwrap();
 
-    let page = |after: Option<&String>, limit| WorkerPage {
-        after_id: after.cloned(),
-        limit,
+    let list = |filter: &WorkerFilter, after: Option<&String>, limit| {
+        let (store, filter) = (store.clone(), filter.clone());
+        let page = WorkerPage {
+            after_id: after.cloned(),
+            limit,
+        };
+        async move { store.list_workers(&filter, &page).await.unwrap() }
     };
     let all = WorkerFilter::default();
-    let first = store.list_workers(&all, &page(None, 2)).await.unwrap();
-    let second = store
-        .list_workers(&all, &page(Some(&first[1].id), 2))
-        .await
-        .unwrap();
-    let third = store
-        .list_workers(&all, &page(Some(&second[1].id), 2))
-        .await
-        .unwrap();
+    let first = list(&all, None, 2).await;
+    let second = list(&all, Some(&first[1].id), 2).await;
+    let third = list(&all, Some(&second[1].id), 2).await;
     let paged: Vec<&String> = first
         .iter()
         .chain(&second)
@@ -364,10 +361,8 @@ store_test!(list_filters_and_pages_by_id, |store: Store| async move {
         owner_id: Some(cast.owner.id.clone()),
         ..WorkerFilter::default()
     };
-    let names: Vec<String> = store
-        .list_workers(&owned, &page(None, 0))
+    let names: Vec<String> = list(&owned, None, 0)
         .await
-        .unwrap()
         .into_iter()
         .map(|w| w.display_name)
         .collect();
@@ -378,23 +373,14 @@ store_test!(list_filters_and_pages_by_id, |store: Store| async move {
         level: Some(Level::NON_UNION),
         ..WorkerFilter::default()
     };
-    let found = store
-        .list_workers(&suspended, &page(None, 0))
-        .await
-        .unwrap();
+    let found = list(&suspended, None, 0).await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, ids[3]);
     let none = WorkerFilter {
         level: Some(Level::STANDARD),
         ..WorkerFilter::default()
     };
-    assert!(
-        store
-            .list_workers(&none, &page(None, 0))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(list(&none, None, 0).await.is_empty());
 });
 
 store_test!(
@@ -440,11 +426,7 @@ store_test!(
             ]
         );
         assert_eq!(store.audit_head().await.unwrap(), head);
-        assert!(
-            open_approvals(&store, &worker.id, Level::STANDARD)
-                .await
-                .is_empty()
-        );
+        assert!(no_open_approvals(&store, &worker.id, Level::STANDARD).await);
 
         successes(&store, &cast.owner, &worker.id, 0, 20, T0 + DAY).await;
         let now = T0 + 30 * DAY;
@@ -512,11 +494,7 @@ store_test!(
             cast.manager.id.as_str()
         );
         // Used approvals are closed.
-        assert!(
-            open_approvals(&store, &worker.id, Level::STANDARD)
-                .await
-                .is_empty()
-        );
+        assert!(no_open_approvals(&store, &worker.id, Level::STANDARD).await);
 
         // Level 3: probation over, 90 days and 25 level-2 successes later.
         let error = approve(
@@ -586,11 +564,7 @@ store_test!(
         assert_eq!(second.worker.status, CertificationStatus::Probationary);
         assert_eq!(second.worker.probation_until_ms, Some(later + 60 * DAY));
         assert_eq!(second.worker.recertify_by_ms, Some(later + 90 * DAY));
-        assert!(
-            open_approvals(&store, &worker.id, Level::ADVANCED)
-                .await
-                .is_empty()
-        );
+        assert!(no_open_approvals(&store, &worker.id, Level::ADVANCED).await);
         store.verify_audit_chain().await.unwrap();
     }
 );
@@ -626,16 +600,16 @@ store_test!(
     |store: Store| async move {
         let cast = cast(&store).await;
         let worker = register(&store, &cast, T0).await;
+        // The owner reports a safety violation at `at`.
+        let violation = |at: i64| {
+            let (store, by, id) = (store.clone(), cast.owner.caller(), worker.id.clone());
+            async move {
+                let outcome = unbacked(OperationResult::SafetyViolation, 0);
+                store.record_outcome(&by, &id, outcome, at).await.unwrap()
+            }
+        };
         let head = store.audit_head().await.unwrap();
-        let recorded = store
-            .record_outcome(
-                &cast.owner.caller(),
-                &worker.id,
-                unbacked(OperationResult::SafetyViolation, 0),
-                T0 + 5,
-            )
-            .await
-            .unwrap();
+        let recorded = violation(T0 + 5).await;
         let (after, suspension) = (recorded.worker, recorded.suspension);
         assert_eq!(suspension, Some(AutoSuspension::SafetyViolation));
         assert_eq!(after.status, CertificationStatus::Suspended);
@@ -655,15 +629,7 @@ store_test!(
         assert_eq!(events[1].data["reported_by"], cast.owner.id.as_str());
 
         // A further outcome is still recorded, and suspends nothing again.
-        let again = store
-            .record_outcome(
-                &cast.owner.caller(),
-                &worker.id,
-                unbacked(OperationResult::SafetyViolation, 0),
-                T0 + 6,
-            )
-            .await
-            .unwrap();
+        let again = violation(T0 + 6).await;
         assert_eq!(again.suspension, None);
         assert_eq!(
             event_types(&store, head.seq + 3).await,
@@ -1003,23 +969,22 @@ store_test!(
     |store: Store| async move {
         let cast = cast(&store).await;
         let (worker, later) = eligible_for_level_three(&store, &cast).await;
-        let approve = |who: Principal, role: Role| {
-            let store = store.clone();
-            let id = worker.id.clone();
-            async move {
-                store
-                    .approve_promotion(&who.caller(), &id, Level::ADVANCED, role, None, later)
-                    .await
-            }
+        // `who` approves the promotion to level 3 as `role` twice at once: both results.
+        let twice = |who: &Principal, role: Role| {
+            let approve = || {
+                let (store, who, id) = (store.clone(), who.caller(), worker.id.clone());
+                tokio::spawn(async move {
+                    store
+                        .approve_promotion(&who, &id, Level::ADVANCED, role, None, later)
+                        .await
+                })
+            };
+            let (a, b) = (approve(), approve());
+            async move { [a.await.unwrap(), b.await.unwrap()] }
         };
 
         // The same person twice at once: exactly one vote counts.
-        let director = cast.director.clone();
-        let (a, b) = tokio::join!(
-            tokio::spawn(approve(director.clone(), Role::EngineeringDirector)),
-            tokio::spawn(approve(director, Role::EngineeringDirector)),
-        );
-        let results = [a.unwrap(), b.unwrap()];
+        let results = twice(&cast.director, Role::EngineeringDirector).await;
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
         let refused = results.into_iter().find_map(Result::err).unwrap();
         assert!(
@@ -1035,12 +1000,7 @@ store_test!(
 
         // The last approval and a duplicate of it at once: one promotion, one event.
         let head = store.audit_head().await.unwrap();
-        let security = cast.security.clone();
-        let (a, b) = tokio::join!(
-            tokio::spawn(approve(security.clone(), Role::SecurityLead)),
-            tokio::spawn(approve(security, Role::SecurityLead)),
-        );
-        let results = [a.unwrap(), b.unwrap()];
+        let results = twice(&cast.security, Role::SecurityLead).await;
         let promoted: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(promoted.len(), 1, "{results:?}");
         assert!(promoted[0].promoted);
@@ -1180,27 +1140,18 @@ store_test!(
         )
         .await
         .unwrap();
+        let row = |cells: [Option<&str>; 4]| cells.map(|c| c.map(str::to_owned)).to_vec();
+        let (identity, owner) = (
+            Some(cast.identity.id.as_str()),
+            Some(cast.owner.id.as_str()),
+        );
+        let mine = mine.to_string();
         assert_eq!(
             rows,
-            vec![
-                vec![
-                    Some("reported".to_owned()),
-                    None,
-                    None,
-                    Some(cast.identity.id.clone())
-                ],
-                vec![
-                    Some("authorized_operation".to_owned()),
-                    None,
-                    Some(mine.to_string()),
-                    Some(cast.identity.id.clone())
-                ],
-                vec![
-                    Some("closed_permit".to_owned()),
-                    Some("p-done".to_owned()),
-                    None,
-                    Some(cast.owner.id.clone())
-                ],
+            [
+                row([Some("reported"), None, None, identity]),
+                row([Some("authorized_operation"), None, Some(&mine), identity]),
+                row([Some("closed_permit"), Some("p-done"), None, owner]),
             ]
         );
     }
