@@ -68,7 +68,7 @@ impl Store {
         target: Level,
     ) -> Result<Vec<PromotionApproval>, StoreError> {
         let mut tx = self.begin().await?;
-        let approvals = open_approvals(&mut tx, worker_id, Some(target)).await?;
+        let approvals = open_approvals(&mut tx, worker_id, target).await?;
         tx.rollback().await?;
         Ok(approvals)
     }
@@ -107,7 +107,7 @@ impl Store {
             approver: &caller_facts(by),
             role,
             comment: comment.as_ref(),
-            open: open_approvals(&mut tx, &before.id, Some(target)).await?,
+            open: open_approvals(&mut tx, &before.id, target).await?,
             approval_id: new_id(),
             now: Timestamp(now_ms),
         })?;
@@ -142,22 +142,19 @@ struct ApprovalRow {
     created_at: i64,
 }
 
-/// The open approvals of `worker_id`, towards `target` or every target.
+/// The open approvals of `worker_id` towards `target`.
 async fn open_approvals(
     tx: &mut Tx<'_>,
     worker_id: &str,
-    target: Option<Level>,
+    target: Level,
 ) -> Result<Vec<PromotionApproval>, StoreError> {
-    // `CAST` gives PostgreSQL the type of a parameter only compared with NULL.
     const SQL: &str = "SELECT id, principal_id, role, comment, created_at \
-         FROM promotion_approvals WHERE worker_id = $1 \
-         AND (CAST($2 AS BIGINT) IS NULL OR target_level = $2) AND closed_at IS NULL \
-         ORDER BY created_at, id";
-    let target = target.map(|t| i64::from(t.value()));
+         FROM promotion_approvals WHERE worker_id = $1 AND target_level = $2 \
+         AND closed_at IS NULL ORDER BY created_at, id";
     let rows = on_tx!(tx, |conn| {
         sqlx::query_as::<_, ApprovalRow>(SQL)
             .bind(worker_id)
-            .bind(target)
+            .bind(i64::from(target.value()))
             .fetch_all(&mut **conn)
             .await?
     });

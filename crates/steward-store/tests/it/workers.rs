@@ -86,17 +86,9 @@ fn master() -> Caller {
 /// Appends the `authorize.allowed` event the server writes for an allowed, audited
 /// decision of worker `id`: in development for level 0, under a permit of `level` above.
 async fn allowed_decision(store: &Store, id: &str, level: u8, at: i64) -> u64 {
-    let (data, level) = match level {
-        0 => (
-            json!({"allow": true, "rule": "allowed", "permit_id": null,
-                   "operation": {"environment": "development"}}),
-            None,
-        ),
-        n => (
-            json!({"allow": true, "rule": "allowed", "permit_id": "p-1",
-                   "operation": {"environment": "production"}}),
-            Level::new(n),
-        ),
+    let (permit_id, environment) = match level {
+        0 => (None, "development"),
+        _ => (Some("p-1"), "production"),
     };
     store
         .record_event(NewEvent {
@@ -107,8 +99,9 @@ async fn allowed_decision(store: &Store, id: &str, level: u8, at: i64) -> u64 {
                 worker_id: Some(id.to_owned()),
                 ..Subject::default()
             },
-            level,
-            data,
+            level: Level::new(level).filter(|_| level > 0),
+            data: json!({"allow": true, "rule": "allowed", "permit_id": permit_id,
+                         "operation": {"environment": environment}}),
         })
         .await
         .expect("decision event")
