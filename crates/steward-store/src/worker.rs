@@ -286,12 +286,6 @@ impl From<WorkerRefusal> for WorkerError {
     }
 }
 
-impl From<sqlx::Error> for WorkerError {
-    fn from(error: sqlx::Error) -> WorkerError {
-        WorkerError::Store(error.into())
-    }
-}
-
 impl Store {
     /// Registers a worker at level 0, `active`, with no history, and records
     /// `worker.registered`.
