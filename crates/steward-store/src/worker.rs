@@ -28,7 +28,7 @@ use steward_permits::{
     OutcomeRefusal, PrincipalFacts, Recertification, RegistrationSnapshot, Timestamp, WorkerEvent,
     WorkerFacts, WorkerRecord, WorkerRefusal, plan_registration, recertification,
 };
-use steward_policy::{CertificationStatus, Level, WorkerStanding};
+use steward_policy::{CertificationStatus, Level};
 
 use crate::audit::{NewEvent, append_event};
 use crate::caller::Caller;
@@ -105,14 +105,6 @@ impl Worker {
     /// with time while the row does not.
     pub fn recertification(&self, now_ms: i64) -> Recertification {
         recertification(&self.record(), Timestamp(now_ms))
-    }
-
-    /// What the hard blocks of an analysis need to know about this worker.
-    pub fn standing(&self) -> WorkerStanding {
-        WorkerStanding {
-            level: self.level,
-            status: self.status,
-        }
     }
 
     /// The worker as the pure rules' snapshots see it.
