@@ -7,7 +7,7 @@ use steward_policy::Level;
 
 use crate::error::StoreError;
 use crate::group_commit::{Link, Prepared};
-use crate::store::{Backend, Store, Tx, TxConn, now_ms, on_pool, on_tx};
+use crate::store::{Backend, Store, Tx, TxConn, in_pool, in_tx, now_ms, on_pool};
 
 /// An audit event to append. The store assigns `seq` and the hashes.
 #[derive(Debug, Clone, PartialEq)]
@@ -313,11 +313,11 @@ impl Store {
     /// On SQLite a head other than the one this process last committed (a write from
     /// another process) makes the next write transaction read the head again.
     pub async fn audit_head(&self) -> Result<AuditHead, StoreError> {
-        let head = on_pool!(self.pool, |pool| {
+        let head = in_pool!(
+            self.pool,
+            fetch_one,
             sqlx::query_as::<_, HeadRow>(SELECT_HEAD)
-                .fetch_one(pool)
-                .await?
-        })
+        )
         .decode_as("audit head", ["seq", "hash"])?;
         self.shared.observe_head(head);
         Ok(head)
@@ -445,16 +445,15 @@ impl Store {
             return Ok(Vec::new());
         };
         let up_to = i64::try_from(up_to).unwrap_or(i64::MAX);
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, EventRow>(&format!(
-                "{SELECT_EVENTS} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
-            ))
-            .bind(after)
-            .bind(up_to)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?
-        });
+        let sql = format!("{SELECT_EVENTS} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3");
+        let rows = in_pool!(
+            self.pool,
+            fetch_all,
+            sqlx::query_as::<_, EventRow>(&sql),
+            after,
+            up_to,
+            i64::from(limit)
+        );
         rows.into_iter().map(decode_event).collect()
     }
 }
@@ -579,12 +578,8 @@ pub(crate) fn data_cast(tx: &Tx<'_>) -> &'static str {
 /// write lock already).
 pub(crate) async fn read_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> {
     let sql = format!("{SELECT_HEAD}{}", tx.for_update());
-    on_tx!(tx, |conn| {
-        sqlx::query_as::<_, HeadRow>(&sql)
-            .fetch_one(&mut **conn)
-            .await?
-    })
-    .decode_as("audit head", ["seq", "hash"])
+    in_tx!(tx, fetch_one, sqlx::query_as::<_, HeadRow>(&sql))
+        .decode_as("audit head", ["seq", "hash"])
 }
 
 /// The head is no longer `from`: something outside this process's writer appended.

@@ -41,7 +41,7 @@ use steward_audit::event::CheckpointCreated;
 use crate::audit::{HeadRow, append_unscoped_event, fit_i64};
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::store::{Store, Tx, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx, on_tx};
 
 /// The type of the audit event [`Store::create_checkpoint`] appends.
 pub const CHECKPOINT_EVENT: &str = EventType::AuditCheckpointCreated.as_str();
@@ -79,12 +79,11 @@ impl CheckpointOutcome {
 impl Store {
     /// How many leaves the stored Merkle tree covers (events `1..=size`).
     pub async fn merkle_size(&self) -> Result<u64, StoreError> {
-        let size = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar::<_, i64>(SELECT_MERKLE_HEAD)
-                .fetch_one(pool)
-                .await?
-        });
-        decode_size(size)
+        decode_size(in_pool!(
+            self.pool,
+            fetch_one,
+            sqlx::query_scalar(SELECT_MERKLE_HEAD)
+        ))
     }
 
     /// Stores the Merkle nodes of the events after the Merkle head, up to `up_to_seq` (or
@@ -178,11 +177,11 @@ impl Store {
 
     /// The checkpoint with the largest tree size, if any.
     pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
-        let row = on_pool!(self.pool, |pool| {
+        let row = in_pool!(
+            self.pool,
+            fetch_optional,
             sqlx::query_as::<_, CheckpointRow>(SELECT_LATEST_CHECKPOINT)
-                .fetch_optional(pool)
-                .await?
-        });
+        );
         row.map(decode_checkpoint).transpose()
     }
 
@@ -195,14 +194,13 @@ impl Store {
         let Ok(size) = i64::try_from(tree_size) else {
             return Err(not_found());
         };
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, CheckpointRow>(&format!(
-                "{SELECT_CHECKPOINTS} WHERE tree_size = $1"
-            ))
-            .bind(size)
-            .fetch_optional(pool)
-            .await?
-        });
+        let sql = format!("{SELECT_CHECKPOINTS} WHERE tree_size = $1");
+        let row = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, CheckpointRow>(&sql),
+            size
+        );
         row.map(decode_checkpoint)
             .transpose()?
             .ok_or_else(not_found)
@@ -219,15 +217,14 @@ impl Store {
             return Ok(Vec::new());
         };
         let limit = i64::from(limit.min(MAX_CHECKPOINT_PAGE));
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, CheckpointRow>(&format!(
-                "{SELECT_CHECKPOINTS} WHERE tree_size > $1 ORDER BY tree_size LIMIT $2"
-            ))
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
+        let sql = format!("{SELECT_CHECKPOINTS} WHERE tree_size > $1 ORDER BY tree_size LIMIT $2");
+        let rows = in_pool!(
+            self.pool,
+            fetch_all,
+            sqlx::query_as::<_, CheckpointRow>(&sql),
+            after,
+            limit
+        );
         rows.into_iter().map(decode_checkpoint).collect()
     }
 
@@ -288,12 +285,13 @@ impl Store {
             id: seq.to_string(),
         };
         let seq_i64 = i64::try_from(seq).map_err(|_| not_found())?;
-        let hash = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar::<_, Vec<u8>>("SELECT hash FROM audit_events WHERE seq = $1")
-                .bind(seq_i64)
-                .fetch_optional(pool)
-                .await?
-        });
+        const SQL: &str = "SELECT hash FROM audit_events WHERE seq = $1";
+        let hash = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_scalar::<_, Vec<u8>>(SQL),
+            seq_i64
+        );
         let hash = hash.ok_or_else(not_found)?;
         Hash::from_slice(&hash)
             .ok_or_else(|| StoreError::corrupt("audit event", seq, "hash is not 32 bytes"))
@@ -309,10 +307,7 @@ impl Store {
             return Ok(HashMap::new());
         }
         let keys = node_keys(ids)?;
-        let rows = on_pool!(self.pool, |pool| {
-            let mut query = select_nodes(&keys);
-            query.build_query_as().fetch_all(pool).await?
-        });
+        let rows = in_pool!(self.pool, fetch_all, select_nodes(&keys).build_query_as());
         decode_nodes(rows)
     }
 }
@@ -344,22 +339,13 @@ async fn extend_page(tx: &mut Tx<'_>, target: u64) -> Result<u64, StoreError> {
 /// holds the database write lock).
 pub(crate) async fn lock_merkle_head(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
     let sql = format!("{SELECT_MERKLE_HEAD}{}", tx.for_update());
-    let size = on_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, i64>(&sql)
-            .fetch_one(&mut **conn)
-            .await?
-    });
-    decode_size(size)
+    decode_size(in_tx!(tx, fetch_one, sqlx::query_scalar(&sql)))
 }
 
 async fn set_merkle_head(tx: &mut Tx<'_>, size: u64) -> Result<(), StoreError> {
     let size = size_i64(size)?;
-    on_tx!(tx, |conn| {
-        sqlx::query("UPDATE audit_merkle_head SET tree_size = $1 WHERE id = 1")
-            .bind(size)
-            .execute(&mut **conn)
-            .await?;
-    });
+    const SQL: &str = "UPDATE audit_merkle_head SET tree_size = $1 WHERE id = 1";
+    in_tx!(tx, execute, sqlx::query(SQL), size);
     Ok(())
 }
 
@@ -370,15 +356,15 @@ async fn event_hashes(
     up_to: u64,
 ) -> Result<Vec<(u64, Hash)>, StoreError> {
     let (after, up_to) = (size_i64(after)?, size_i64(up_to)?);
-    let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, HeadRow>(
-            "SELECT seq, hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq",
-        )
-        .bind(after)
-        .bind(up_to)
-        .fetch_all(&mut **conn)
-        .await?
-    });
+    const SQL: &str =
+        "SELECT seq, hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq";
+    let rows = in_tx!(
+        tx,
+        fetch_all,
+        sqlx::query_as::<_, HeadRow>(SQL),
+        after,
+        up_to
+    );
     rows.into_iter()
         .map(|row| {
             let event = row.decode_as("audit event", ["seq", "hash"])?;
@@ -396,10 +382,7 @@ pub(crate) async fn tx_nodes(
         return Ok(HashMap::new());
     }
     let keys = node_keys(ids)?;
-    let rows = on_tx!(tx, |conn| {
-        let mut query = select_nodes(&keys);
-        query.build_query_as().fetch_all(&mut **conn).await?
-    });
+    let rows = in_tx!(tx, fetch_all, select_nodes(&keys).build_query_as());
     decode_nodes(rows)
 }
 
@@ -426,11 +409,11 @@ async fn insert_nodes(tx: &mut Tx<'_>, nodes: &[(NodeId, Hash)]) -> Result<(), S
 pub(crate) async fn read_latest_checkpoint(
     tx: &mut Tx<'_>,
 ) -> Result<Option<SignedCheckpoint>, StoreError> {
-    let row = on_tx!(tx, |conn| {
+    let row = in_tx!(
+        tx,
+        fetch_optional,
         sqlx::query_as::<_, CheckpointRow>(SELECT_LATEST_CHECKPOINT)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
+    );
     row.map(decode_checkpoint).transpose()
 }
 
@@ -442,35 +425,35 @@ async fn has_events_besides_checkpoints(
     up_to: u64,
 ) -> Result<bool, StoreError> {
     let (after, up_to) = (size_i64(after)?, size_i64(up_to)?);
-    let found = on_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT seq FROM audit_events WHERE seq > $1 AND seq <= $2 AND type <> $3 LIMIT 1",
-        )
-        .bind(after)
-        .bind(up_to)
-        .bind(CHECKPOINT_EVENT)
-        .fetch_optional(&mut **conn)
-        .await?
-    });
+    const SQL: &str =
+        "SELECT seq FROM audit_events WHERE seq > $1 AND seq <= $2 AND type <> $3 LIMIT 1";
+    let found = in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_scalar::<_, i64>(SQL),
+        after,
+        up_to,
+        CHECKPOINT_EVENT
+    );
     Ok(found.is_some())
 }
 
 async fn insert_checkpoint(tx: &mut Tx<'_>, signed: &SignedCheckpoint) -> Result<(), StoreError> {
     let checkpoint = &signed.checkpoint;
     let size = size_i64(checkpoint.tree_size)?;
-    on_tx!(tx, |conn| {
+    in_tx!(
+        tx,
+        execute,
         sqlx::query(
             "INSERT INTO audit_checkpoints (tree_size, root_hash, ts, key_id, signature) \
              VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(size)
-        .bind(checkpoint.root_hash.as_bytes().as_slice())
-        .bind(checkpoint.ts_ms)
-        .bind(&signed.key_id)
-        .bind(signed.signature.as_slice())
-        .execute(&mut **conn)
-        .await?;
-    });
+        ),
+        size,
+        checkpoint.root_hash.as_bytes().as_slice(),
+        checkpoint.ts_ms,
+        &signed.key_id,
+        signed.signature.as_slice(),
+    );
     Ok(())
 }
 

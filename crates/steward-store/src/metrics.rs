@@ -22,7 +22,7 @@ use steward_audit::metrics::{
 };
 
 use crate::error::StoreError;
-use crate::store::{Store, Tx, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx};
 
 /// `types` as an SQL list of their names.
 fn sql_list(types: &[EventType]) -> String {
@@ -60,30 +60,16 @@ impl Store {
     /// then reads the counters (see the module docs on cost).
     pub async fn metrics_snapshot(&self) -> Result<MetricsSnapshot, StoreError> {
         self.fold_metrics().await?;
-        let counts: Vec<CountRow> = on_pool!(self.pool, |pool| {
-            sqlx::query_as(
-                "SELECT family, event_type, CAST(level AS BIGINT), label, CAST(count AS BIGINT) \
-                 FROM metric_counts",
-            )
-            .fetch_all(pool)
-            .await?
-        });
-        let emergencies: Vec<(i64, String, i64)> = on_pool!(self.pool, |pool| {
-            sqlx::query_as(
-                "SELECT CAST(level AS BIGINT), state, CAST(COUNT(*) AS BIGINT) FROM permits \
-                 WHERE permit_type = 'emergency' GROUP BY level, state ORDER BY 1, 2",
-            )
-            .fetch_all(pool)
-            .await?
-        });
-        let buckets: Vec<BucketRow> = on_pool!(self.pool, |pool| {
-            sqlx::query_as(
-                "SELECT family, CAST(level AS BIGINT), CAST(bucket AS BIGINT), \
-                 CAST(count AS BIGINT), CAST(sum_ms AS BIGINT) FROM metric_histograms",
-            )
-            .fetch_all(pool)
-            .await?
-        });
+        const COUNTS: &str = "SELECT family, event_type, CAST(level AS BIGINT), label, \
+             CAST(count AS BIGINT) FROM metric_counts";
+        const EMERGENCIES: &str = "SELECT CAST(level AS BIGINT), state, CAST(COUNT(*) AS BIGINT) \
+             FROM permits WHERE permit_type = 'emergency' GROUP BY level, state ORDER BY 1, 2";
+        const BUCKETS: &str = "SELECT family, CAST(level AS BIGINT), CAST(bucket AS BIGINT), \
+             CAST(count AS BIGINT), CAST(sum_ms AS BIGINT) FROM metric_histograms";
+        let counts: Vec<CountRow> = in_pool!(self.pool, fetch_all, sqlx::query_as(COUNTS));
+        let emergencies: Vec<(i64, String, i64)> =
+            in_pool!(self.pool, fetch_all, sqlx::query_as(EMERGENCIES));
+        let buckets: Vec<BucketRow> = in_pool!(self.pool, fetch_all, sqlx::query_as(BUCKETS));
         Ok(snapshot(counts, emergencies, &buckets))
     }
 
@@ -93,11 +79,8 @@ impl Store {
     /// a large trail's first fold, never holds the write lock for long); returns how far
     /// the cursor moved. Cheap when nothing is new (two point reads, no write lock).
     pub async fn fold_metrics(&self) -> Result<u64, StoreError> {
-        let folded: i64 = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar("SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1")
-                .fetch_one(pool)
-                .await?
-        });
+        const CURSOR: &str = "SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1";
+        let folded: i64 = in_pool!(self.pool, fetch_one, sqlx::query_scalar(CURSOR));
         let head = i64::try_from(self.audit_head().await?.seq).unwrap_or(i64::MAX);
         if folded >= head {
             return Ok(0);
@@ -120,18 +103,11 @@ impl Store {
             "SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1{}",
             tx.for_update()
         );
-        let mut at: i64 = on_tx!(tx, |conn| {
-            sqlx::query_scalar(&select_cursor)
-                .fetch_one(&mut **conn)
-                .await?
-        });
+        let mut at: i64 = in_tx!(tx, fetch_one, sqlx::query_scalar(&select_cursor));
         // Every event up to the head read now is committed: appends hold the head's lock
         // until they commit.
-        let head_now: i64 = on_tx!(tx, |conn| {
-            sqlx::query_scalar("SELECT CAST(seq AS BIGINT) FROM audit_head WHERE id = 1")
-                .fetch_one(&mut **conn)
-                .await?
-        });
+        const HEAD: &str = "SELECT CAST(seq AS BIGINT) FROM audit_head WHERE id = 1";
+        let head_now: i64 = in_tx!(tx, fetch_one, sqlx::query_scalar(HEAD));
         let head = head_now.min(at.saturating_add(FOLD_CHUNK));
         let read_from = at;
         let types = sql_list(&folded_types());
@@ -147,14 +123,14 @@ impl Store {
         );
         let mut delta = MetricDelta::default();
         while at < head {
-            let rows: Vec<FoldRow> = on_tx!(tx, |conn| {
-                sqlx::query_as(&select_events)
-                    .bind(at)
-                    .bind(head)
-                    .bind(FOLD_PAGE)
-                    .fetch_all(&mut **conn)
-                    .await?
-            });
+            let rows: Vec<FoldRow> = in_tx!(
+                tx,
+                fetch_all,
+                sqlx::query_as(&select_events),
+                at,
+                head,
+                FOLD_PAGE
+            );
             let Some(last) = rows.last().map(|row| row.seq) else {
                 break;
             };
@@ -168,24 +144,12 @@ impl Store {
         }
         write_delta(&mut tx, &delta).await?;
         // The per-worker event index moves with the same cursor (migration 0026).
-        on_tx!(tx, |conn| {
-            sqlx::query(
-                "INSERT INTO audit_worker_events (worker_id, seq) SELECT worker_id, seq \
-                 FROM audit_events WHERE seq > $1 AND seq <= $2 AND worker_id IS NOT NULL",
-            )
-            .bind(read_from)
-            .bind(head)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-        });
-        on_tx!(tx, |conn| {
-            sqlx::query("UPDATE metric_fold SET seq = $1 WHERE id = 1")
-                .bind(head)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected()
-        });
+        const INDEX: &str = "INSERT INTO audit_worker_events (worker_id, seq) \
+             SELECT worker_id, seq FROM audit_events \
+             WHERE seq > $1 AND seq <= $2 AND worker_id IS NOT NULL";
+        in_tx!(tx, execute, sqlx::query(INDEX), read_from, head);
+        const MOVE: &str = "UPDATE metric_fold SET seq = $1 WHERE id = 1";
+        in_tx!(tx, execute, sqlx::query(MOVE), head);
         tx.commit().await?;
         Ok((
             u64::try_from(head - read_from).unwrap_or(0),
@@ -206,22 +170,21 @@ async fn fold_row(
     if ends_rollback(&row.event_type)
         && let Some(permit) = &row.permit_id
     {
-        let opened: Option<(i64, Option<i64>)> = on_tx!(tx, |conn| {
+        rollback_opened = in_tx!(
+            tx,
+            fetch_optional,
             sqlx::query_as(
                 "SELECT o.ts, CAST(o.level AS BIGINT) FROM audit_events o \
                  WHERE o.permit_id = $1 AND o.type = $3 AND o.seq < $2 \
                  AND NOT EXISTS (SELECT 1 FROM audit_events c WHERE c.permit_id = $1 \
                  AND c.type = $4 AND c.seq > o.seq AND c.seq < $2) \
                  ORDER BY o.seq DESC LIMIT 1",
-            )
-            .bind(permit)
-            .bind(row.seq)
-            .bind(EventType::RollbackOpened.as_str())
-            .bind(EventType::RollbackCompleted.as_str())
-            .fetch_optional(&mut **conn)
-            .await?
-        });
-        rollback_opened = opened;
+            ),
+            permit,
+            row.seq,
+            EventType::RollbackOpened.as_str(),
+            EventType::RollbackCompleted.as_str(),
+        );
     }
     fold_event(
         delta,
@@ -241,39 +204,37 @@ async fn fold_row(
 /// Adds `delta` to the counter tables.
 async fn write_delta(tx: &mut Tx<'_>, delta: &MetricDelta) -> Result<(), StoreError> {
     for ((family, event_type, level, label), count) in &delta.counts {
-        on_tx!(tx, |conn| {
+        in_tx!(
+            tx,
+            execute,
             sqlx::query(
                 "INSERT INTO metric_counts (family, event_type, level, label, count) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (family, event_type, level, label) \
                  DO UPDATE SET count = metric_counts.count + excluded.count",
-            )
-            .bind(*family)
-            .bind(event_type)
-            .bind(level)
-            .bind(label)
-            .bind(count)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-        });
+            ),
+            *family,
+            event_type,
+            level,
+            label,
+            count,
+        );
     }
     for ((family, level, bucket), (count, sum_ms)) in &delta.histograms {
-        on_tx!(tx, |conn| {
+        in_tx!(
+            tx,
+            execute,
             sqlx::query(
                 "INSERT INTO metric_histograms (family, level, bucket, count, sum_ms) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (family, level, bucket) \
                  DO UPDATE SET count = metric_histograms.count + excluded.count, \
                  sum_ms = metric_histograms.sum_ms + excluded.sum_ms",
-            )
-            .bind(*family)
-            .bind(level)
-            .bind(bucket)
-            .bind(count)
-            .bind(sum_ms)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-        });
+            ),
+            *family,
+            level,
+            bucket,
+            count,
+            sum_ms,
+        );
     }
     Ok(())
 }

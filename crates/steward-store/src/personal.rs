@@ -43,7 +43,7 @@ use rand::RngCore;
 use serde_json::{Map, Value, json};
 
 use crate::error::StoreError;
-use crate::store::{Backend, Store, Tx, on_pool, on_tx};
+use crate::store::{Backend, Store, Tx, in_pool, in_tx, on_tx};
 use steward_audit::AuditEntry;
 
 /// The member of an event's `data` that holds personal values.
@@ -126,34 +126,27 @@ async fn subject_key_for_write(
     subject: &str,
     now_ms: i64,
 ) -> Result<SubjectKey, StoreError> {
-    let key = on_tx!(tx, |conn| {
-        let stored = sqlx::query_scalar::<_, Option<Vec<u8>>>(READ_KEY)
-            .bind(subject)
-            .fetch_optional(&mut **conn)
-            .await?;
-        match stored {
-            Some(key) => key,
-            None => {
-                let mut fresh = [0u8; 32];
-                rand::rng().fill_bytes(&mut fresh);
-                // ON CONFLICT DO NOTHING keeps a key (or an erasure) that another
-                // transaction committed meanwhile: both then read the same row.
-                sqlx::query(
-                    "INSERT INTO subject_keys (subject, key, created_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (subject) DO NOTHING",
-                )
-                .bind(subject)
-                .bind(fresh.as_slice())
-                .bind(now_ms)
-                .execute(&mut **conn)
-                .await?;
-                sqlx::query_scalar::<_, Option<Vec<u8>>>(READ_KEY)
-                    .bind(subject)
-                    .fetch_one(&mut **conn)
-                    .await?
-            }
+    let stored = in_tx!(tx, fetch_optional, sqlx::query_scalar(READ_KEY), subject);
+    let key = match stored {
+        Some(key) => key,
+        None => {
+            let mut fresh = [0u8; 32];
+            rand::rng().fill_bytes(&mut fresh);
+            // ON CONFLICT DO NOTHING keeps a key (or an erasure) that another transaction
+            // committed meanwhile: both then read the same row.
+            const INSERT: &str = "INSERT INTO subject_keys (subject, key, created_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (subject) DO NOTHING";
+            in_tx!(
+                tx,
+                execute,
+                sqlx::query(INSERT),
+                subject,
+                fresh.as_slice(),
+                now_ms
+            );
+            in_tx!(tx, fetch_one, sqlx::query_scalar(READ_KEY), subject)
         }
-    });
+    };
     decode_key(subject, key)
 }
 
@@ -177,16 +170,7 @@ pub(crate) async fn erase_subject(
          VALUES ($1, NULL, $2, $3) \
          ON CONFLICT (subject) DO UPDATE SET key = NULL, erased_at = excluded.erased_at \
          WHERE subject_keys.erased_at IS NULL";
-    let changed = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(subject)
-            .bind(now_ms)
-            .bind(now_ms)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-    });
-    Ok(changed > 0)
+    Ok(in_tx!(tx, execute, sqlx::query(SQL), subject, now_ms, now_ms) > 0)
 }
 
 impl Store {
@@ -233,12 +217,12 @@ impl Store {
 
     /// A subject's key: `None` when erased or never created.
     async fn subject_key(&self, subject: &str) -> Result<SubjectKey, StoreError> {
-        let key = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar::<_, Option<Vec<u8>>>(READ_KEY)
-                .bind(subject)
-                .fetch_optional(pool)
-                .await?
-        });
+        let key = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_scalar(READ_KEY),
+            subject
+        );
         decode_key(subject, key.flatten())
     }
 }
@@ -308,12 +292,12 @@ impl Store {
     ) -> Result<Erasure, StoreError> {
         let mut tx = self.begin().await?;
         let sql = format!("SELECT id FROM principals WHERE id = $1{}", tx.for_update());
-        let found = on_tx!(tx, |conn| {
-            sqlx::query_scalar::<_, String>(&sql)
-                .bind(id)
-                .fetch_optional(&mut **conn)
-                .await?
-        });
+        let found = in_tx!(
+            tx,
+            fetch_optional,
+            sqlx::query_scalar::<_, String>(&sql),
+            id
+        );
         if found.is_none() {
             return Err(StoreError::NotFound {
                 what: "principal",
@@ -325,11 +309,7 @@ impl Store {
             if self.backend() == Backend::Sqlite {
                 // SQLite only (a pragma PostgreSQL lacks): overwritten names and labels
                 // must not linger in the file's free space.
-                on_tx!(tx, |conn| {
-                    sqlx::query("PRAGMA secure_delete = ON")
-                        .execute(&mut **conn)
-                        .await?;
-                });
+                in_tx!(tx, execute, sqlx::query("PRAGMA secure_delete = ON"));
             }
             let placeholder = format!("erased:{id}");
             // The databases' JSON builders differ; the review keeps only its id.

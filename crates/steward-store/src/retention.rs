@@ -45,7 +45,7 @@ use crate::audit::{
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::merkle::{lock_merkle_head, missing_node, read_latest_checkpoint, tx_nodes};
-use crate::store::{Store, Tx, new_id, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx, new_id};
 
 /// The type of the audit event that records a pruned range and its manifest.
 pub const PRUNED_EVENT: &str = EventType::AuditPruned.as_str();
@@ -130,12 +130,11 @@ impl Store {
     /// The last pruned event's `seq` and `hash` (from the latest manifest), or `seq` 0
     /// and zeros when nothing was pruned.
     pub async fn pruned_head(&self) -> Result<AuditHead, StoreError> {
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, HeadRow>(SELECT_PRUNED_HEAD)
-                .fetch_optional(pool)
-                .await?
-        });
-        decode_pruned_head(row)
+        decode_pruned_head(in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as(SELECT_PRUNED_HEAD)
+        ))
     }
 
     /// Up to `limit` manifests (at most [`MAX_MANIFEST_PAGE`]) whose range starts after
@@ -149,15 +148,14 @@ impl Store {
             return Ok(Vec::new());
         };
         let limit = i64::from(limit.min(MAX_MANIFEST_PAGE));
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, ManifestRow>(&format!(
-                "{SELECT_MANIFESTS} WHERE first_seq > $1 ORDER BY first_seq LIMIT $2"
-            ))
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        });
+        let sql = format!("{SELECT_MANIFESTS} WHERE first_seq > $1 ORDER BY first_seq LIMIT $2");
+        let rows = in_pool!(
+            self.pool,
+            fetch_all,
+            sqlx::query_as::<_, ManifestRow>(&sql),
+            after,
+            limit
+        );
         rows.into_iter().map(decode_manifest).collect()
     }
 
@@ -216,19 +214,18 @@ impl Store {
             message: error.to_string(),
         };
         let event = hold.release(&by.id, now_ms, reason).map_err(conflict)?;
-        let released = on_tx!(tx, |conn| {
+        let released = in_tx!(
+            tx,
+            execute,
             sqlx::query(
                 "UPDATE audit_legal_holds SET released_by = $1, released_at = $2, \
                  release_reason = $3 WHERE id = $4 AND released_at IS NULL",
-            )
-            .bind(&by.id)
-            .bind(now_ms)
-            .bind(reason)
-            .bind(id)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-        });
+            ),
+            &by.id,
+            now_ms,
+            reason,
+            id,
+        );
         if released != 1 {
             return Err(conflict(hold.released_error()));
         }
@@ -249,9 +246,7 @@ impl Store {
             HoldFilter::All => "",
         };
         let sql = format!("{SELECT_HOLDS} {condition} ORDER BY created_at, id");
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, HoldRow>(&sql).fetch_all(pool).await?
-        });
+        let rows = in_pool!(self.pool, fetch_all, sqlx::query_as::<_, HoldRow>(&sql));
         rows.into_iter().map(decode_hold).collect()
     }
 }
@@ -320,13 +315,7 @@ async fn write_range(
     // is rare).
     for table in ["audit_events", "audit_worker_events"] {
         let delete = format!("DELETE FROM {table} WHERE seq >= $1 AND seq <= $2");
-        on_tx!(tx, |conn| {
-            sqlx::query(&delete)
-                .bind(first)
-                .bind(last)
-                .execute(&mut **conn)
-                .await?;
-        });
+        in_tx!(tx, execute, sqlx::query(&delete), first, last);
     }
     append_unscoped_event(tx, now_ms, by.clone(), Pruned::from(signed.clone())).await?;
     Ok(signed)
@@ -334,12 +323,11 @@ async fn write_range(
 
 /// The last pruned event, read inside `tx`.
 async fn pruned_head(tx: &mut Tx<'_>) -> Result<AuditHead, StoreError> {
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, HeadRow>(SELECT_PRUNED_HEAD)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
-    decode_pruned_head(row)
+    decode_pruned_head(in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_as(SELECT_PRUNED_HEAD)
+    ))
 }
 
 fn decode_pruned_head(row: Option<HeadRow>) -> Result<AuditHead, StoreError> {
@@ -355,15 +343,14 @@ fn decode_pruned_head(row: Option<HeadRow>) -> Result<AuditHead, StoreError> {
 /// Up to [`SCAN_PAGE`] events after `after`, in order.
 async fn read_events(tx: &mut Tx<'_>, after: u64) -> Result<Vec<AuditEntry>, StoreError> {
     let after = seq_i64(after)?;
-    let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, EventRow>(&format!(
-            "{SELECT_EVENTS} WHERE seq > $1 ORDER BY seq LIMIT $2"
-        ))
-        .bind(after)
-        .bind(SCAN_PAGE)
-        .fetch_all(&mut **conn)
-        .await?
-    });
+    let sql = format!("{SELECT_EVENTS} WHERE seq > $1 ORDER BY seq LIMIT $2");
+    let rows = in_tx!(
+        tx,
+        fetch_all,
+        sqlx::query_as::<_, EventRow>(&sql),
+        after,
+        SCAN_PAGE
+    );
     rows.into_iter().map(decode_event).collect()
 }
 
@@ -374,16 +361,15 @@ async fn emergency_seqs(
     up_to: u64,
 ) -> Result<HashSet<u64>, StoreError> {
     let (after, up_to) = (seq_i64(after)?, seq_i64(up_to)?);
-    let seqs = on_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT e.seq FROM audit_events e JOIN permits p ON p.id = e.permit_id \
-             WHERE e.seq > $1 AND e.seq <= $2 AND p.permit_type = 'emergency'",
-        )
-        .bind(after)
-        .bind(up_to)
-        .fetch_all(&mut **conn)
-        .await?
-    });
+    const SQL: &str = "SELECT e.seq FROM audit_events e JOIN permits p ON p.id = e.permit_id \
+         WHERE e.seq > $1 AND e.seq <= $2 AND p.permit_type = 'emergency'";
+    let seqs = in_tx!(
+        tx,
+        fetch_all,
+        sqlx::query_scalar::<_, i64>(SQL),
+        after,
+        up_to
+    );
     Ok(seqs
         .into_iter()
         .filter_map(|seq| u64::try_from(seq).ok())
@@ -393,11 +379,7 @@ async fn emergency_seqs(
 /// The active holds as `(id, scope)`, read inside `tx`.
 async fn active_holds(tx: &mut Tx<'_>) -> Result<Vec<(String, HoldScope)>, StoreError> {
     let sql = format!("{SELECT_HOLDS} WHERE released_at IS NULL");
-    let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, HoldRow>(&sql)
-            .fetch_all(&mut **conn)
-            .await?
-    });
+    let rows = in_tx!(tx, fetch_all, sqlx::query_as::<_, HoldRow>(&sql));
     rows.into_iter()
         .map(|row| decode_hold(row).map(|hold| (hold.id, hold.scope)))
         .collect()
@@ -405,12 +387,7 @@ async fn active_holds(tx: &mut Tx<'_>) -> Result<Vec<(String, HoldScope)>, Store
 
 async fn read_hold(tx: &mut Tx<'_>, id: &str) -> Result<Option<LegalHold>, StoreError> {
     let sql = format!("{SELECT_HOLDS} WHERE id = $1{}", tx.for_update());
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, HoldRow>(&sql)
-            .bind(id)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
+    let row = in_tx!(tx, fetch_optional, sqlx::query_as::<_, HoldRow>(&sql), id);
     row.map(decode_hold).transpose()
 }
 
@@ -421,12 +398,13 @@ async fn require_row(
     table: &'static str,
     id: &str,
 ) -> Result<(), StoreError> {
-    let found = on_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, String>(&format!("SELECT id FROM {table} WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
+    let sql = format!("SELECT id FROM {table} WHERE id = $1");
+    let found = in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_scalar::<_, String>(&sql),
+        id
+    );
     found.map(|_| ()).ok_or_else(|| StoreError::NotFound {
         what,
         id: id.to_owned(),
@@ -448,24 +426,24 @@ async fn insert_hold(tx: &mut Tx<'_>, hold: &LegalHold) -> Result<(), StoreError
             Some(seq_i64(*last_seq)?),
         ),
     };
-    on_tx!(tx, |conn| {
+    in_tx!(
+        tx,
+        execute,
         sqlx::query(
             "INSERT INTO audit_legal_holds (id, scope, worker_id, permit_id, first_seq, \
              last_seq, reason, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&hold.id)
-        .bind(scope)
-        .bind(worker_id)
-        .bind(permit_id)
-        .bind(first_seq)
-        .bind(last_seq)
-        .bind(&hold.reason)
-        .bind(&hold.created_by)
-        .bind(hold.created_at_ms)
-        .execute(&mut **conn)
-        .await?;
-    });
+        ),
+        &hold.id,
+        scope,
+        worker_id,
+        permit_id,
+        first_seq,
+        last_seq,
+        &hold.reason,
+        &hold.created_by,
+        hold.created_at_ms,
+    );
     Ok(())
 }
 
@@ -474,27 +452,27 @@ async fn insert_manifest(tx: &mut Tx<'_>, signed: &SignedManifest) -> Result<(),
     let (first, last) = (seq_i64(m.first_seq)?, seq_i64(m.last_seq)?);
     let count = last - first + 1;
     let tree_size = seq_i64(m.tree_size)?;
-    on_tx!(tx, |conn| {
+    in_tx!(
+        tx,
+        execute,
         sqlx::query(
             "INSERT INTO audit_manifests (first_seq, last_seq, event_count, prev_hash, \
              first_hash, last_hash, range_root, tree_size, tree_root, ts, key_id, signature) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(first)
-        .bind(last)
-        .bind(count)
-        .bind(m.prev_hash.as_bytes().as_slice())
-        .bind(m.first_hash.as_bytes().as_slice())
-        .bind(m.last_hash.as_bytes().as_slice())
-        .bind(m.range_root.as_bytes().as_slice())
-        .bind(tree_size)
-        .bind(m.tree_root.as_bytes().as_slice())
-        .bind(m.ts_ms)
-        .bind(&signed.key_id)
-        .bind(signed.signature.as_slice())
-        .execute(&mut **conn)
-        .await?;
-    });
+        ),
+        first,
+        last,
+        count,
+        m.prev_hash.as_bytes().as_slice(),
+        m.first_hash.as_bytes().as_slice(),
+        m.last_hash.as_bytes().as_slice(),
+        m.range_root.as_bytes().as_slice(),
+        tree_size,
+        m.tree_root.as_bytes().as_slice(),
+        m.ts_ms,
+        &signed.key_id,
+        signed.signature.as_slice(),
+    );
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use steward_audit::{EventType, format_public_key, key_id};
 use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::store::{Store, on_pool, on_tx};
+use crate::store::{Store, in_pool, in_tx};
 
 /// The event that records the key.
 pub const SIGNING_KEY_RECORDED_EVENT: &str = EventType::AuditSigningKeyRecorded.as_str();
@@ -33,13 +33,12 @@ pub enum KeyClaim {
 impl Store {
     /// The public key recorded for the audit trail, if any.
     pub async fn recorded_signing_key(&self) -> Result<Option<[u8; 32]>, StoreError> {
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_scalar::<_, Vec<u8>>(
-                "SELECT public_key FROM audit_signing_key WHERE id = 1",
-            )
-            .fetch_optional(pool)
-            .await?
-        });
+        const SQL: &str = "SELECT public_key FROM audit_signing_key WHERE id = 1";
+        let row = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_scalar::<_, Vec<u8>>(SQL)
+        );
         row.map(|bytes| {
             <[u8; 32]>::try_from(bytes.as_slice())
                 .map_err(|_| StoreError::corrupt("audit signing key", 1, "not 32 bytes"))
@@ -69,31 +68,18 @@ impl Store {
             });
         }
         let mut tx = self.begin().await?;
-        let latest = on_tx!(tx, |conn| {
-            sqlx::query_scalar::<_, String>(
-                "SELECT key_id FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
-            )
-            .fetch_optional(&mut **conn)
-            .await?
-        });
+        const LATEST: &str = "SELECT key_id FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1";
+        let latest = in_tx!(tx, fetch_optional, sqlx::query_scalar::<_, String>(LATEST));
         if let Some(signed_with) = latest.filter(|id| *id != given) {
             tx.rollback().await?;
             return Ok(KeyClaim::Differs {
                 key_id: signed_with,
             });
         }
-        let inserted = on_tx!(tx, |conn| {
-            sqlx::query(
-                "INSERT INTO audit_signing_key (id, public_key, key_id, recorded_at) \
-                 VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(public_key.as_slice())
-            .bind(&given)
-            .bind(now_ms)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-        });
+        const RECORD: &str = "INSERT INTO audit_signing_key (id, public_key, key_id, recorded_at) \
+             VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING";
+        let key = public_key.as_slice();
+        let inserted = in_tx!(tx, execute, sqlx::query(RECORD), key, &given, now_ms);
         if inserted == 0 {
             // Another instance recorded a key meanwhile.
             tx.rollback().await?;

@@ -14,7 +14,7 @@ use steward_audit::{
 
 use crate::error::StoreError;
 use crate::merkle::{CheckpointRow, SELECT_CHECKPOINTS, decode_checkpoint};
-use crate::store::{Store, on_pool};
+use crate::store::{Store, in_pool};
 
 /// Stored checkpoints [`Store::check_witnessed`] looks at, at most, to say from which seq
 /// an inconsistent trail may differ.
@@ -105,14 +105,14 @@ impl Store {
             "{SELECT_CHECKPOINTS} WHERE tree_size <= $1 AND ts <= $2 \
              ORDER BY tree_size DESC LIMIT $3"
         );
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, CheckpointRow>(&sql)
-                .bind(size)
-                .bind(witnessed.ts_ms)
-                .bind(VOUCHING_CHECKPOINTS)
-                .fetch_all(pool)
-                .await?
-        });
+        let rows = in_pool!(
+            self.pool,
+            fetch_all,
+            sqlx::query_as::<_, CheckpointRow>(&sql),
+            size,
+            witnessed.ts_ms,
+            VOUCHING_CHECKPOINTS
+        );
         for row in rows {
             // A row that does not decode or verify vouches for nothing.
             let Ok(stored) = decode_checkpoint(row) else {
