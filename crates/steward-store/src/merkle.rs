@@ -164,13 +164,8 @@ impl Store {
             signing_key,
         );
         insert_checkpoint(&mut tx, &signed).await?;
-        append_unscoped_event(
-            &mut tx,
-            now_ms,
-            by.actor(),
-            CheckpointCreated::from(PublishedCheckpoint::from(&signed)),
-        )
-        .await?;
+        let event = CheckpointCreated::from(PublishedCheckpoint::from(&signed));
+        append_unscoped_event(&mut tx, now_ms, by.actor(), event).await?;
         tx.commit().await?;
         Ok(CheckpointOutcome::Signed(signed))
     }

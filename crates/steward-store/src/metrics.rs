@@ -39,6 +39,9 @@ const FOLD_PAGE: i64 = 1000;
 /// The most of the trail (in `seq`) one fold transaction covers.
 const FOLD_CHUNK: i64 = 10_000;
 
+/// The fold cursor: the `seq` up to which events are folded.
+const SELECT_CURSOR: &str = "SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1";
+
 /// One event as the fold reads it: the permit's analysis only for decisions (their worker
 /// type may live there).
 #[derive(sqlx::FromRow)]
@@ -79,8 +82,7 @@ impl Store {
     /// a large trail's first fold, never holds the write lock for long); returns how far
     /// the cursor moved. Cheap when nothing is new (two point reads, no write lock).
     pub async fn fold_metrics(&self) -> Result<u64, StoreError> {
-        const CURSOR: &str = "SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1";
-        let folded: i64 = in_pool!(self.pool, fetch_one, sqlx::query_scalar(CURSOR));
+        let folded: i64 = in_pool!(self.pool, fetch_one, sqlx::query_scalar(SELECT_CURSOR));
         let head = i64::try_from(self.audit_head().await?.seq).unwrap_or(i64::MAX);
         if folded >= head {
             return Ok(0);
@@ -99,10 +101,7 @@ impl Store {
     /// it reached the head.
     async fn fold_chunk(&self) -> Result<(u64, bool), StoreError> {
         let mut tx = self.begin().await?;
-        let select_cursor = format!(
-            "SELECT CAST(seq AS BIGINT) FROM metric_fold WHERE id = 1{}",
-            tx.for_update()
-        );
+        let select_cursor = format!("{SELECT_CURSOR}{}", tx.for_update());
         let mut at: i64 = in_tx!(tx, fetch_one, sqlx::query_scalar(&select_cursor));
         // Every event up to the head read now is committed: appends hold the head's lock
         // until they commit.

@@ -183,12 +183,8 @@ impl Store {
         }
         let (created, event) = LegalHold::place(new_id(), hold, &by.id, now_ms);
         insert_hold(&mut tx, &created).await?;
-        let subject = created.scope.subject();
-        append_event(
-            &mut tx,
-            NewEvent::typed(now_ms, by.actor(), subject, None, event)?,
-        )
-        .await?;
+        let event = NewEvent::typed(now_ms, by.actor(), created.scope.subject(), None, event)?;
+        append_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -229,12 +225,8 @@ impl Store {
         if released != 1 {
             return Err(conflict(hold.released_error()));
         }
-        let subject = hold.scope.subject();
-        append_event(
-            &mut tx,
-            NewEvent::typed(now_ms, by.actor(), subject, None, event)?,
-        )
-        .await?;
+        let event = NewEvent::typed(now_ms, by.actor(), hold.scope.subject(), None, event)?;
+        append_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(hold)
     }
