@@ -181,7 +181,7 @@ pub struct ApprovalRecord {
 }
 
 /// Who has a part in a permit ([`Store::permit_parties`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PermitParties {
     pub requester_id: String,
     pub worker_id: String,
@@ -745,21 +745,10 @@ impl Store {
         let mut issued = Vec::new();
         for id in due {
             let mut tx = self.begin().await?;
-            let mut permit = match row::load_permit(&mut tx, &id, true).await {
-                Ok(p) => p,
-                Err(PermitError::Store(e)) => return Err(e),
-                Err(_) => continue,
-            };
+            let mut permit = row::load_permit(&mut tx, &id, true).await?;
             match issue_if_due(&mut tx, &mut permit, &system_actor(), now_ms).await {
                 Ok(true) => {
-                    row::update_permit(&mut tx, &mut permit, now_ms, false)
-                        .await
-                        .map_err(|e| match e {
-                            PermitError::Store(e) => e,
-                            other => StoreError::Conflict {
-                                message: other.to_string(),
-                            },
-                        })?;
+                    row::update_permit(&mut tx, &mut permit, now_ms, false).await?;
                     tx.commit().await?;
                     issued.push(id);
                 }
@@ -774,14 +763,7 @@ impl Store {
     /// One permit with the approvals of its current round.
     pub async fn permit(&self, permit_id: &str) -> Result<Permit, StoreError> {
         let mut tx = self.begin_read().await?;
-        let permit = row::load_permit(&mut tx, permit_id, false)
-            .await
-            .map_err(|e| match e {
-                PermitError::Store(e) => e,
-                other => StoreError::Conflict {
-                    message: other.to_string(),
-                },
-            })?;
+        let permit = row::load_permit(&mut tx, permit_id, false).await?;
         tx.rollback().await?;
         Ok(permit)
     }
@@ -794,26 +776,14 @@ impl Store {
         &self,
         permit_id: &str,
     ) -> Result<Option<PermitParties>, StoreError> {
-        const SQL: &str = "SELECT p.requester_id, p.worker_id, w.owner_id, w.principal_id \
+        const SQL: &str = "SELECT p.requester_id, p.worker_id, w.owner_id, \
+             w.principal_id AS worker_principal_id \
              FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1";
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            requester_id: String,
-            worker_id: String,
-            owner_id: String,
-            principal_id: Option<String>,
-        }
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, Row>(SQL)
+        Ok(on_pool!(self.pool, |pool| {
+            sqlx::query_as::<_, PermitParties>(SQL)
                 .bind(permit_id)
                 .fetch_optional(pool)
                 .await?
-        });
-        Ok(row.map(|row| PermitParties {
-            requester_id: row.requester_id,
-            worker_id: row.worker_id,
-            owner_id: row.owner_id,
-            worker_principal_id: row.principal_id,
         }))
     }
 

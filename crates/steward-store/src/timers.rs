@@ -101,18 +101,13 @@ impl Store {
                 .await?
         });
         rows.into_iter()
-            .map(
-                |Row {
-                     timer,
-                     due_at,
-                     fired_at,
-                 }| {
-                    let kind = timer
-                        .parse::<TimerKind>()
-                        .map_err(|e| StoreError::corrupt("timer firing", subject_id, e))?;
-                    Ok((kind, due_at, fired_at))
-                },
-            )
+            .map(|row| {
+                let kind = row
+                    .timer
+                    .parse::<TimerKind>()
+                    .map_err(|e| StoreError::corrupt("timer firing", subject_id, e))?;
+                Ok((kind, row.due_at, row.fired_at))
+            })
             .collect()
     }
 }

@@ -494,51 +494,40 @@ impl Store {
     pub async fn sweep_emergencies(&self, now_ms: i64) -> Result<EmergencySweep, StoreError> {
         let mut out = EmergencySweep::default();
         let now = Timestamp(now_ms);
-        for c in sweep_candidates(self).await? {
-            let action = sweep_action(&c.view, now);
-            let result = match action {
+        for (view, c) in sweep_candidates(self).await? {
+            let result = match sweep_action(&view, now) {
                 SweepAction::Nothing => continue,
                 SweepAction::ExpireRequest => {
-                    let lapsed = self.expire_emergency_request(&c.emergency_id, now_ms).await;
-                    match lapsed {
-                        Ok(true) => {
-                            out.lapsed.push(c.permit_id.clone());
-                            out.ended.push(c.emergency_id.clone());
-                        }
-                        Ok(false) => {}
-                        Err(e) => skip_or_fail(e)?,
+                    let lapsed = self.expire_emergency_request(&c.id, now_ms).await;
+                    if let Ok(true) = lapsed {
+                        out.lapsed.push(c.permit_id.clone());
                     }
-                    continue;
+                    lapsed
                 }
                 SweepAction::Revoke(reason) => {
-                    let revoked = self
-                        .revoke_permit_by_system(
-                            &c.permit_id,
-                            reason,
-                            EmergencyRef {
-                                id: &c.emergency_id,
-                                incident_id: &c.incident_id,
-                            }
-                            .revocation(),
-                            now_ms,
-                        )
-                        .await;
-                    match revoked {
-                        Ok(_) if reason == RevocationReason::IncidentResolved => {
-                            out.resolved.push(c.permit_id.clone());
-                        }
-                        Ok(_) => out.expired.push(c.permit_id.clone()),
-                        Err(e) => {
-                            skip_or_fail(e)?;
-                            continue;
-                        }
+                    let evidence = EmergencyRef {
+                        id: &c.id,
+                        incident_id: &c.incident_id,
                     }
-                    self.record_emergency_end(&c.emergency_id, now_ms).await
+                    .revocation();
+                    let revoked = self
+                        .revoke_permit_by_system(&c.permit_id, reason, evidence, now_ms)
+                        .await;
+                    if let Err(e) = revoked {
+                        skip_or_fail(e)?;
+                        continue;
+                    }
+                    match reason {
+                        RevocationReason::IncidentResolved => &mut out.resolved,
+                        _ => &mut out.expired,
+                    }
+                    .push(c.permit_id.clone());
+                    self.record_emergency_end(&c.id, now_ms).await
                 }
-                SweepAction::RecordEnd => self.record_emergency_end(&c.emergency_id, now_ms).await,
+                SweepAction::RecordEnd => self.record_emergency_end(&c.id, now_ms).await,
             };
             match result {
-                Ok(true) => out.ended.push(c.emergency_id),
+                Ok(true) => out.ended.push(c.id),
                 Ok(false) => {}
                 Err(e) => skip_or_fail(e)?,
             }
@@ -576,11 +565,10 @@ impl Store {
             Some(false) => 2,
         };
         const OVERDUE: &str =
-            "(review_filed_at IS NULL AND review_due_at IS NOT NULL AND review_due_at <= {now})";
-        let cond = OVERDUE.replace("{now}", "$1");
+            "(review_filed_at IS NULL AND review_due_at IS NOT NULL AND review_due_at <= $1)";
         // `CAST` gives PostgreSQL the type of a parameter only compared with NULL.
         let sql = format!(
-            "{SELECT} WHERE ($2 = 0 OR ($2 = 1 AND {cond}) OR ($2 = 2 AND NOT {cond})) \
+            "{SELECT} WHERE ($2 = 0 OR ($2 = 1 AND {OVERDUE}) OR ($2 = 2 AND NOT {OVERDUE})) \
              AND (CAST($3 AS TEXT) IS NULL OR worker_id = $3) \
              AND (CAST($4 AS TEXT) IS NULL OR incident_id = $4) \
              AND (CAST($5 AS TEXT) IS NULL OR id > $5) ORDER BY id LIMIT $6"
@@ -721,12 +709,7 @@ fn view_of(e: &Record, permit: &Permit) -> SweepView {
 
 /// The emergency as the API shows it: the record, its permit, and its statuses at `now_ms`.
 async fn present(tx: &mut Tx<'_>, r: Record, now_ms: i64) -> Result<Emergency, StoreError> {
-    let permit = row::load_permit(tx, &r.permit_id, false)
-        .await
-        .map_err(|err| match err {
-            PermitError::Store(s) => s,
-            other => StoreError::corrupt("emergency", &r.id, other),
-        })?;
+    let permit = row::load_permit(tx, &r.permit_id, false).await?;
     let review = review_status(
         r.review_due_at_ms.map(Timestamp),
         r.review_filed_at_ms.is_some(),
@@ -934,54 +917,43 @@ async fn update_emergency(tx: &mut Tx<'_>, r: &mut Record, now_ms: i64) -> Resul
     Ok(())
 }
 
-/// One emergency the sweep looks at.
+/// One emergency the sweep looks at, with its permit's state and expiry.
+#[derive(sqlx::FromRow)]
 struct Candidate {
-    emergency_id: String,
+    id: String,
     incident_id: String,
     permit_id: String,
-    view: SweepView,
+    state: String,
+    expires_at: Option<i64>,
+    approval_deadline: i64,
+    resolved_at: Option<i64>,
+    ended_at: Option<i64>,
 }
 
 /// Emergencies that may need the sweep: not yet ended, or ended with a live permit (a
 /// resolution whose revocation has not happened). At most 500 per run.
-async fn sweep_candidates(store: &Store) -> Result<Vec<Candidate>, StoreError> {
+async fn sweep_candidates(store: &Store) -> Result<Vec<(SweepView, Candidate)>, StoreError> {
     const SQL: &str = "SELECT e.id, e.incident_id, e.permit_id, p.state, p.expires_at, \
          e.approval_deadline, e.resolved_at, e.ended_at FROM emergencies e \
          JOIN permits p ON p.id = e.permit_id \
          WHERE e.ended_at IS NULL OR p.state IN ('approved', 'active', 'executing') \
          ORDER BY e.id LIMIT 500";
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: String,
-        incident_id: String,
-        permit_id: String,
-        state: String,
-        expires_at: Option<i64>,
-        approval_deadline: i64,
-        resolved_at: Option<i64>,
-        ended_at: Option<i64>,
-    }
     let rows = on_pool!(store.pool, |pool| {
-        sqlx::query_as::<_, Row>(SQL).fetch_all(pool).await?
+        sqlx::query_as::<_, Candidate>(SQL).fetch_all(pool).await?
     });
     rows.into_iter()
-        .map(|row| {
-            let permit_state = row
-                .state
-                .parse::<PermitState>()
-                .map_err(|err| StoreError::corrupt("permit", &row.permit_id, err))?;
-            Ok(Candidate {
-                view: SweepView {
-                    permit_state,
-                    expires_at: row.expires_at.map(Timestamp),
-                    approval_deadline: Timestamp(row.approval_deadline),
-                    resolved: row.resolved_at.is_some(),
-                    ended: row.ended_at.is_some(),
-                },
-                emergency_id: row.id,
-                incident_id: row.incident_id,
-                permit_id: row.permit_id,
-            })
+        .map(|c| {
+            let view = SweepView {
+                permit_state: c
+                    .state
+                    .parse::<PermitState>()
+                    .map_err(|err| StoreError::corrupt("permit", &c.permit_id, err))?,
+                expires_at: c.expires_at.map(Timestamp),
+                approval_deadline: Timestamp(c.approval_deadline),
+                resolved: c.resolved_at.is_some(),
+                ended: c.ended_at.is_some(),
+            };
+            Ok((view, c))
         })
         .collect()
 }

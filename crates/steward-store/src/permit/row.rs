@@ -1,16 +1,15 @@
 //! Permit rows: the SQL, written once for both backends, and decoding rows into `Permit`.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 use steward_permits::{
     Channel, Decision, Outcome, PermitConstraints, PermitState, RevocationReason,
 };
-use steward_policy::{
-    Analysis, ApprovalRequirements, CertificationStatus, Level, PermitType, Role,
-};
+use steward_policy::{Analysis, CertificationStatus, Level, PermitType, Role};
 
-use super::{ApprovalRecord, PendingRenewal, Permit, PermitError, PermitFilter, PermitRevocation};
+use super::{ApprovalRecord, PendingRenewal, Permit, PermitFilter, PermitRevocation};
 use crate::error::StoreError;
 use crate::store::{Store, Tx, on_pool, on_tx};
 
@@ -60,8 +59,16 @@ fn corrupt(id: &str, problem: impl ToString) -> StoreError {
     StoreError::corrupt("permit", id, problem)
 }
 
-fn json_text(id: &str, text: &str) -> Result<Value, StoreError> {
+fn json<T: DeserializeOwned>(id: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt(id, e))
+}
+
+/// A stored level of `what` `id`: 0 to 4.
+fn level(what: &'static str, id: &str, level: i64) -> Result<Level, StoreError> {
+    u8::try_from(level)
+        .ok()
+        .and_then(Level::new)
+        .ok_or_else(|| StoreError::corrupt(what, id, format!("level {level}")))
 }
 
 fn parse<T: std::str::FromStr>(id: &str, text: &str) -> Result<T, StoreError>
@@ -107,24 +114,18 @@ pub(super) struct PermitRow {
 /// Decodes one permit row (without approvals).
 pub(super) fn decode(row: PermitRow) -> Result<Permit, StoreError> {
     let id = row.id;
-    let analysis: Analysis =
-        serde_json::from_str::<Analysis>(&row.analysis).map_err(|e| corrupt(&id, e))?;
-    let requirements: ApprovalRequirements = analysis.approval_requirements.clone();
-    let level = row.level;
+    let analysis: Analysis = json(&id, &row.analysis)?;
     Ok(Permit {
         task_id: row.task_id,
-        task: json_text(&id, &row.task)?,
+        task: json(&id, &row.task)?,
         permit_type: parse::<PermitType>(&id, &row.permit_type)?,
-        level: u8::try_from(level)
-            .ok()
-            .and_then(Level::new)
-            .ok_or_else(|| corrupt(&id, format!("level {level}")))?,
+        level: level("permit", &id, row.level)?,
         worker_id: row.worker_id,
         requester_id: row.requester_id,
         state: parse::<PermitState>(&id, &row.state)?,
         policy_version: row.policy_version,
-        requirements,
-        evidence: json_text(&id, &row.evidence)?,
+        requirements: analysis.approval_requirements.clone(),
+        evidence: json(&id, &row.evidence)?,
         constraints: PermitConstraints::from_stored(&row.constraints),
         requested_window_start_ms: row.requested_window_start,
         valid_from_ms: row.valid_from,
@@ -136,17 +137,11 @@ pub(super) fn decode(row: PermitRow) -> Result<Permit, StoreError> {
             .revocation_reason
             .map(|r| parse::<RevocationReason>(&id, &r))
             .transpose()?,
-        revocation: row
-            .revocation
-            .map(|r| serde_json::from_str::<PermitRevocation>(&r).map_err(|e| corrupt(&id, e)))
-            .transpose()?,
-        audit_summary: row.audit_summary.map(|s| json_text(&id, &s)).transpose()?,
+        revocation: row.revocation.map(|r| json(&id, &r)).transpose()?,
+        audit_summary: row.audit_summary.map(|s| json(&id, &s)).transpose()?,
         cab_signed_off: row.cab_signed_off,
         round: u32::try_from(row.round).map_err(|e| corrupt(&id, e))?,
-        pending_renewal: row
-            .pending_renewal
-            .map(|p| serde_json::from_str::<PendingRenewal>(&p).map_err(|e| corrupt(&id, e)))
-            .transpose()?,
+        pending_renewal: row.pending_renewal.map(|p| json(&id, &p)).transpose()?,
         approvals: Vec::new(),
         created_at_ms: row.created_at,
         updated_at_ms: row.updated_at,
@@ -177,7 +172,7 @@ fn decode_approval(row: ApprovalRow, permit_id: &str) -> Result<ApprovalRecord, 
         decision: parse::<Decision>(permit_id, &row.decision)?,
         channel: parse::<Channel>(permit_id, &row.channel)?,
         comment: row.comment,
-        conditions: json_text(permit_id, &row.conditions)?,
+        conditions: json(permit_id, &row.conditions)?,
         round: u32::try_from(row.round).map_err(|e| corrupt(permit_id, e))?,
         created_at_ms: row.created_at,
         id: row.id,
@@ -190,7 +185,7 @@ pub(super) async fn load_permit(
     tx: &mut Tx<'_>,
     id: &str,
     lock: bool,
-) -> Result<Permit, PermitError> {
+) -> Result<Permit, StoreError> {
     Ok(load_with_worker(tx, id, lock).await?.0)
 }
 
@@ -213,30 +208,22 @@ pub(super) async fn load_with_worker(
             .await?
     });
     let mut rows = rows.into_iter();
-    let Some(first) = rows.next() else {
+    let Some(Loaded {
+        permit,
+        worker,
+        approval,
+    }) = rows.next()
+    else {
         return Err(StoreError::NotFound {
             what: "permit",
             id: id.to_owned(),
         });
     };
-    let mut approvals = Vec::new();
-    let Loaded {
-        permit,
-        worker,
-        approval,
-    } = first;
-    approvals.extend(approval.row());
-    approvals.extend(rows.filter_map(|row| row.approval.row()));
+    let approvals = approval.row().into_iter();
+    let approvals = approvals.chain(rows.filter_map(|row| row.approval.row()));
     let mut permit = decode(permit)?;
-    let worker = worker_of(
-        permit.worker_id.clone(),
-        worker.w_owner_id,
-        worker.w_principal_id,
-        worker.w_level,
-        &worker.w_status,
-    )?;
+    let worker = worker.decode(permit.worker_id.clone())?;
     permit.approvals = approvals
-        .into_iter()
         .map(|row| decode_approval(row, &permit.id))
         .collect::<Result<_, _>>()?;
     Ok((permit, worker))
@@ -248,17 +235,34 @@ struct Loaded {
     #[sqlx(flatten)]
     permit: PermitRow,
     #[sqlx(flatten)]
-    worker: LoadedWorker,
+    worker: WorkerRow,
     #[sqlx(flatten)]
     approval: LoadedApproval,
 }
 
+/// The worker columns of a [`LOAD`] row, and of [`worker_parties`]' (named alike).
 #[derive(sqlx::FromRow)]
-struct LoadedWorker {
+struct WorkerRow {
     w_owner_id: String,
     w_principal_id: Option<String>,
     w_level: i64,
     w_status: String,
+}
+
+impl WorkerRow {
+    /// Decodes the columns of worker `id`.
+    fn decode(self, id: String) -> Result<WorkerParties, StoreError> {
+        Ok(WorkerParties {
+            level: level("worker", &id, self.w_level)?,
+            status: self
+                .w_status
+                .parse::<CertificationStatus>()
+                .map_err(|e| StoreError::corrupt("worker", &id, e))?,
+            id,
+            owner_id: self.w_owner_id,
+            principal_id: self.w_principal_id,
+        })
+    }
 }
 
 /// The approval columns of a [`LOAD`] row: all `NULL` when the round has no approval.
@@ -320,20 +324,13 @@ pub(super) async fn worker_parties(
     worker_id: &str,
     share_lock: bool,
 ) -> Result<WorkerParties, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: String,
-        owner_id: String,
-        principal_id: Option<String>,
-        level: i64,
-        status: String,
-    }
     let sql = format!(
-        "SELECT id, owner_id, principal_id, level, status FROM workers WHERE id = $1{}",
+        "SELECT owner_id AS w_owner_id, principal_id AS w_principal_id, level AS w_level, \
+         status AS w_status FROM workers WHERE id = $1{}",
         if share_lock { tx.for_share() } else { "" }
     );
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, Row>(&sql)
+    on_tx!(tx, |conn| {
+        sqlx::query_as::<_, WorkerRow>(&sql)
             .bind(worker_id)
             .fetch_optional(&mut **conn)
             .await?
@@ -341,35 +338,61 @@ pub(super) async fn worker_parties(
     .ok_or_else(|| StoreError::NotFound {
         what: "worker",
         id: worker_id.to_owned(),
-    })?;
-    worker_of(
-        row.id,
-        row.owner_id,
-        row.principal_id,
-        row.level,
-        &row.status,
-    )
+    })?
+    .decode(worker_id.to_owned())
 }
 
-fn worker_of(
-    id: String,
-    owner_id: String,
-    principal_id: Option<String>,
-    level: i64,
-    status: &str,
-) -> Result<WorkerParties, StoreError> {
-    Ok(WorkerParties {
-        level: u8::try_from(level)
-            .ok()
-            .and_then(Level::new)
-            .ok_or_else(|| StoreError::corrupt("worker", &id, format!("level {level}")))?,
-        status: status
-            .parse::<CertificationStatus>()
-            .map_err(|e| StoreError::corrupt("worker", &id, e))?,
-        id,
-        owner_id,
-        principal_id,
-    })
+/// An owned row write, so that it can wait for the commit ([`held_or_now!`]): `$name`
+/// with a field per column, `of` filling them from its arguments, and `push`, which writes
+/// the statement on either backend. `INSERT INTO` binds every column; `UPDATE` sets every
+/// column and moves `version` on by one, where the columns after `WHERE` are as given.
+macro_rules! row_write {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $arg_ty:ty),*) INSERT INTO $table:literal {
+        $($col:ident: $ty:ty = $val:expr),* $(,)?
+    }) => {
+        row_write!(@type $(#[$doc])* $name($($arg: $arg_ty),*) { $($col: $ty = $val),* }
+            |row, query| {
+            query.push(concat!("INSERT INTO ", $table, " (", stringify!($($col),*), ") VALUES ("));
+            let mut values = query.separated(", ");
+            $(values.push_bind(row.$col);)*
+            query.push(")");
+        });
+    };
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $arg_ty:ty),*) UPDATE $table:literal {
+        $($col:ident: $ty:ty = $val:expr),* $(,)?
+    } WHERE { $($key:ident: $key_ty:ty = $key_val:expr),* $(,)? }) => {
+        row_write!(@type $(#[$doc])* $name($($arg: $arg_ty),*)
+            { $($col: $ty = $val,)* $($key: $key_ty = $key_val),* } |row, query| {
+            let mut set = query.push(concat!("UPDATE ", $table, " SET ")).separated(", ");
+            $(set.push(concat!(stringify!($col), " = ")).push_bind_unseparated(row.$col);)*
+            set.push("version = version + 1");
+            let mut guard = query.push(" WHERE ").separated(" AND ");
+            $(guard.push(concat!(stringify!($key), " = ")).push_bind_unseparated(row.$key);)*
+        });
+    };
+    (@type $(#[$doc:meta])* $name:ident($($arg:ident: $arg_ty:ty),*) {
+        $($col:ident: $ty:ty = $val:expr),* $(,)?
+    } |$row:ident, $query:ident| $push:block) => {
+        $(#[$doc])*
+        struct $name {
+            $($col: $ty),*
+        }
+
+        impl $name {
+            fn of($($arg: $arg_ty),*) -> $name {
+                $name { $($col: $val),* }
+            }
+
+            fn push<'q, DB>(self, $query: &mut QueryBuilder<'q, DB>)
+            where
+                DB: sqlx::Database,
+                $($ty: sqlx::Encode<'q, DB> + sqlx::Type<DB>,)*
+            {
+                let $row = self;
+                $push
+            }
+        }
+    };
 }
 
 /// Inserts a new permit; `at_commit` holds the INSERT for the commit's round trip on
@@ -385,99 +408,30 @@ pub(super) async fn insert_permit(
     Ok(())
 }
 
-/// A new permit row, owned.
-struct PermitInsert {
-    id: String,
-    task_id: String,
-    task: Json<Value>,
-    analysis: Json<Analysis>,
-    permit_type: String,
-    level: i64,
-    worker_id: String,
-    requester_id: String,
-    state: String,
-    evidence: Json<Value>,
-    constraints: Json<PermitConstraints>,
-    requested_window_start: Option<i64>,
-    total_hours: f64,
-    round: i64,
-    policy_version: String,
-    version: i64,
-    created_at: i64,
-    updated_at: i64,
-    valid_from: Option<i64>,
-    expires_at: Option<i64>,
-    renewals: i64,
-}
-
-impl PermitInsert {
-    fn of(p: &Permit, analysis: &Analysis) -> PermitInsert {
-        PermitInsert {
-            id: p.id.clone(),
-            task_id: p.task_id.clone(),
-            task: Json(p.task.clone()),
-            analysis: Json(analysis.clone()),
-            permit_type: p.permit_type.as_str().to_owned(),
-            level: i64::from(p.level.value()),
-            worker_id: p.worker_id.clone(),
-            requester_id: p.requester_id.clone(),
-            state: p.state.as_str().to_owned(),
-            evidence: Json(p.evidence.clone()),
-            constraints: Json(p.constraints.clone()),
-            requested_window_start: p.requested_window_start_ms,
-            total_hours: p.total_hours,
-            round: i64::from(p.round),
-            policy_version: p.policy_version.clone(),
-            version: p.version,
-            created_at: p.created_at_ms,
-            updated_at: p.updated_at_ms,
-            valid_from: p.valid_from_ms,
-            expires_at: p.expires_at_ms,
-            renewals: i64::from(p.renewals),
-        }
-    }
-
-    fn push<'q, DB>(self, query: &mut QueryBuilder<'q, DB>)
-    where
-        DB: sqlx::Database,
-        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Json<Value>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Json<Analysis>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Json<PermitConstraints>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        query.push(
-            "INSERT INTO permits (id, task_id, task, analysis, permit_type, level, worker_id, \
-             requester_id, state, evidence, constraints, requested_window_start, total_hours, \
-             round, policy_version, version, created_at, updated_at, valid_from, expires_at, \
-             renewals) VALUES (",
-        );
-        let mut values = query.separated(", ");
-        values
-            .push_bind(self.id)
-            .push_bind(self.task_id)
-            .push_bind(self.task)
-            .push_bind(self.analysis)
-            .push_bind(self.permit_type)
-            .push_bind(self.level)
-            .push_bind(self.worker_id)
-            .push_bind(self.requester_id)
-            .push_bind(self.state)
-            .push_bind(self.evidence)
-            .push_bind(self.constraints)
-            .push_bind(self.requested_window_start)
-            .push_bind(self.total_hours)
-            .push_bind(self.round)
-            .push_bind(self.policy_version)
-            .push_bind(self.version)
-            .push_bind(self.created_at)
-            .push_bind(self.updated_at)
-            .push_bind(self.valid_from)
-            .push_bind(self.expires_at)
-            .push_bind(self.renewals);
-        query.push(")");
+row_write! {
+    /// A new permit row, owned.
+    PermitInsert(p: &Permit, analysis: &Analysis) INSERT INTO "permits" {
+        id: String = p.id.clone(),
+        task_id: String = p.task_id.clone(),
+        task: Json<Value> = Json(p.task.clone()),
+        analysis: Json<Analysis> = Json(analysis.clone()),
+        permit_type: String = p.permit_type.as_str().to_owned(),
+        level: i64 = i64::from(p.level.value()),
+        worker_id: String = p.worker_id.clone(),
+        requester_id: String = p.requester_id.clone(),
+        state: String = p.state.as_str().to_owned(),
+        evidence: Json<Value> = Json(p.evidence.clone()),
+        constraints: Json<PermitConstraints> = Json(p.constraints.clone()),
+        requested_window_start: Option<i64> = p.requested_window_start_ms,
+        total_hours: f64 = p.total_hours,
+        round: i64 = i64::from(p.round),
+        policy_version: String = p.policy_version.clone(),
+        version: i64 = p.version,
+        created_at: i64 = p.created_at_ms,
+        updated_at: i64 = p.updated_at_ms,
+        valid_from: Option<i64> = p.valid_from_ms,
+        expires_at: Option<i64> = p.expires_at_ms,
+        renewals: i64 = i64::from(p.renewals),
     }
 }
 
@@ -522,7 +476,7 @@ pub(super) async fn update_permit(
     p: &mut Permit,
     now_ms: i64,
     at_commit: bool,
-) -> Result<(), PermitError> {
+) -> Result<(), StoreError> {
     let changed = held_or_now!(
         tx,
         at_commit,
@@ -530,7 +484,7 @@ pub(super) async fn update_permit(
         PermitWrite::of(p, now_ms)
     );
     if changed.is_some_and(|rows| rows != 1) {
-        return Err(conflict(&p.id).into());
+        return Err(conflict(&p.id));
     }
     p.version += 1;
     p.updated_at_ms = now_ms;
@@ -543,92 +497,26 @@ fn conflict(id: &str) -> StoreError {
     }
 }
 
-/// The values [`update_permit`] writes, owned, so that the write can wait for the commit.
-struct PermitWrite {
-    state: String,
-    evidence: Json<Value>,
-    valid_from: Option<i64>,
-    expires_at: Option<i64>,
-    renewals: i64,
-    total_hours: f64,
-    outcome: Option<String>,
-    reason: Option<String>,
-    audit_summary: Option<Json<Value>>,
-    cab_signed_off: bool,
-    round: i64,
-    pending_renewal: Option<Json<PendingRenewal>>,
-    updated_at: i64,
-    revocation: Option<Json<PermitRevocation>>,
-    id: String,
-    version: i64,
-}
-
-impl PermitWrite {
-    fn of(p: &Permit, now_ms: i64) -> PermitWrite {
-        PermitWrite {
-            state: p.state.as_str().to_owned(),
-            evidence: Json(p.evidence.clone()),
-            valid_from: p.valid_from_ms,
-            expires_at: p.expires_at_ms,
-            renewals: i64::from(p.renewals),
-            total_hours: p.total_hours,
-            outcome: p.outcome.map(|o| o.as_str().to_owned()),
-            reason: p.revocation_reason.map(|r| r.as_str().to_owned()),
-            audit_summary: p.audit_summary.clone().map(Json),
-            cab_signed_off: p.cab_signed_off,
-            round: i64::from(p.round),
-            pending_renewal: p.pending_renewal.clone().map(Json),
-            updated_at: now_ms,
-            revocation: p.revocation.clone().map(Json),
-            id: p.id.clone(),
-            version: p.version,
-        }
-    }
-
-    fn push<'q, DB>(self, query: &mut QueryBuilder<'q, DB>)
-    where
-        DB: sqlx::Database,
-        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Json<Value>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<Json<Value>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<Json<PendingRenewal>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<Json<PermitRevocation>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        let mut set = query.push("UPDATE permits SET ").separated(", ");
-        set.push("state = ").push_bind_unseparated(self.state);
-        set.push("evidence = ").push_bind_unseparated(self.evidence);
-        set.push("valid_from = ")
-            .push_bind_unseparated(self.valid_from);
-        set.push("expires_at = ")
-            .push_bind_unseparated(self.expires_at);
-        set.push("renewals = ").push_bind_unseparated(self.renewals);
-        set.push("total_hours = ")
-            .push_bind_unseparated(self.total_hours);
-        set.push("outcome = ").push_bind_unseparated(self.outcome);
-        set.push("revocation_reason = ")
-            .push_bind_unseparated(self.reason);
-        set.push("audit_summary = ")
-            .push_bind_unseparated(self.audit_summary);
-        set.push("cab_signed_off = ")
-            .push_bind_unseparated(self.cab_signed_off);
-        set.push("round = ").push_bind_unseparated(self.round);
-        set.push("pending_renewal = ")
-            .push_bind_unseparated(self.pending_renewal);
-        set.push("updated_at = ")
-            .push_bind_unseparated(self.updated_at);
-        set.push("revocation = ")
-            .push_bind_unseparated(self.revocation);
-        set.push("version = version + 1");
-        query
-            .push(" WHERE id = ")
-            .push_bind(self.id)
-            .push(" AND version = ")
-            .push_bind(self.version);
+row_write! {
+    /// The values [`update_permit`] writes, owned, so that the write can wait for the commit.
+    PermitWrite(p: &Permit, now_ms: i64) UPDATE "permits" {
+        state: String = p.state.as_str().to_owned(),
+        evidence: Json<Value> = Json(p.evidence.clone()),
+        valid_from: Option<i64> = p.valid_from_ms,
+        expires_at: Option<i64> = p.expires_at_ms,
+        renewals: i64 = i64::from(p.renewals),
+        total_hours: f64 = p.total_hours,
+        outcome: Option<String> = p.outcome.map(|o| o.as_str().to_owned()),
+        revocation_reason: Option<String> = p.revocation_reason.map(|r| r.as_str().to_owned()),
+        audit_summary: Option<Json<Value>> = p.audit_summary.clone().map(Json),
+        cab_signed_off: bool = p.cab_signed_off,
+        round: i64 = i64::from(p.round),
+        pending_renewal: Option<Json<PendingRenewal>> = p.pending_renewal.clone().map(Json),
+        updated_at: i64 = now_ms,
+        revocation: Option<Json<PermitRevocation>> = p.revocation.clone().map(Json),
+    } WHERE {
+        id: String = p.id.clone(),
+        version: i64 = p.version,
     }
 }
 
@@ -643,61 +531,19 @@ pub(super) async fn insert_approval(
     Ok(())
 }
 
-/// A new approval row, owned.
-struct ApprovalInsert {
-    id: String,
-    permit_id: String,
-    principal_id: String,
-    role: String,
-    decision: String,
-    channel: String,
-    comment: Option<String>,
-    conditions: Json<Value>,
-    round: i64,
-    created_at: i64,
-}
-
-impl ApprovalInsert {
-    fn of(permit_id: &str, a: &ApprovalRecord) -> ApprovalInsert {
-        ApprovalInsert {
-            id: a.id.clone(),
-            permit_id: permit_id.to_owned(),
-            principal_id: a.principal_id.clone(),
-            role: a.role.as_str().to_owned(),
-            decision: a.decision.as_str().to_owned(),
-            channel: a.channel.as_str().to_owned(),
-            comment: a.comment.clone(),
-            conditions: Json(a.conditions.clone()),
-            round: i64::from(a.round),
-            created_at: a.created_at_ms,
-        }
-    }
-
-    fn push<'q, DB>(self, query: &mut QueryBuilder<'q, DB>)
-    where
-        DB: sqlx::Database,
-        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Json<Value>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        query.push(
-            "INSERT INTO approvals (id, permit_id, principal_id, role, decision, channel, \
-             comment, conditions, round, created_at) VALUES (",
-        );
-        query
-            .separated(", ")
-            .push_bind(self.id)
-            .push_bind(self.permit_id)
-            .push_bind(self.principal_id)
-            .push_bind(self.role)
-            .push_bind(self.decision)
-            .push_bind(self.channel)
-            .push_bind(self.comment)
-            .push_bind(self.conditions)
-            .push_bind(self.round)
-            .push_bind(self.created_at);
-        query.push(")");
+row_write! {
+    /// A new approval row, owned.
+    ApprovalInsert(permit_id: &str, a: &ApprovalRecord) INSERT INTO "approvals" {
+        id: String = a.id.clone(),
+        permit_id: String = permit_id.to_owned(),
+        principal_id: String = a.principal_id.clone(),
+        role: String = a.role.as_str().to_owned(),
+        decision: String = a.decision.as_str().to_owned(),
+        channel: String = a.channel.as_str().to_owned(),
+        comment: Option<String> = a.comment.clone(),
+        conditions: Json<Value> = Json(a.conditions.clone()),
+        round: i64 = i64::from(a.round),
+        created_at: i64 = a.created_at_ms,
     }
 }
 

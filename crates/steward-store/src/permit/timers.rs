@@ -23,8 +23,7 @@ use crate::error::StoreError;
 use crate::store::{Backend, Store, on_pool};
 use crate::timers::{FiredTimer, TimerReport, TimerSubject, claim, with_unfired};
 
-/// A permit as the timers see it, from the candidate scan.
-/// A permit that may have a timer due.
+/// A permit that may have a timer due, as the candidate scan reads it.
 #[derive(sqlx::FromRow)]
 struct Candidate {
     id: String,
@@ -43,27 +42,20 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = Timestamp(now_ms);
         let mut due = Vec::new();
-        for Candidate {
-            id,
-            state,
-            created_at,
-            expires_at,
-            sla_hours,
-        } in candidates(self, now_ms).await?
-        {
-            let Ok(state) = state.parse::<PermitState>() else {
-                report.failed.push((TimerSubject::Permit, id));
+        for c in candidates(self, now_ms).await? {
+            let Ok(state) = c.state.parse::<PermitState>() else {
+                report.failed.push((TimerSubject::Permit, c.id));
                 continue;
             };
             let times = PermitTimes {
                 state,
-                requested_at: Timestamp(created_at),
-                approval_sla_hours: sla_hours.unwrap_or(0.0),
-                expires_at: expires_at.map(Timestamp),
+                requested_at: Timestamp(c.created_at),
+                approval_sla_hours: c.sla_hours.unwrap_or(0.0),
+                expires_at: c.expires_at.map(Timestamp),
             };
             let timers = permit_timers(&times, now);
             if !timers.is_empty() {
-                due.push((id, timers));
+                due.push((c.id, timers));
             }
         }
         for id in with_unfired(self, TimerSubject::Permit, due).await? {
