@@ -746,16 +746,22 @@ impl Store {
         for id in due {
             let mut tx = self.begin().await?;
             let mut permit = row::load_permit(&mut tx, &id, true).await?;
-            match issue_if_due(&mut tx, &mut permit, &system_actor(), now_ms).await {
-                Ok(true) => {
-                    row::update_permit(&mut tx, &mut permit, now_ms, false).await?;
-                    tx.commit().await?;
-                    issued.push(id);
-                }
-                Ok(false) => {}
-                Err(PermitError::Store(e)) => return Err(e),
-                Err(_) => {}
-            }
+            let mut life = permit.lifecycle();
+            let start = permit.requested_window_start_ms.map(Timestamp);
+            // Not due yet, or no longer approved: nothing to do.
+            let Ok(Some(event)) = steward_permits::issue_if_due(
+                &mut life,
+                start,
+                &permit.constraints,
+                Timestamp(now_ms),
+            ) else {
+                continue;
+            };
+            permit.set_lifecycle(life);
+            write_events(&mut tx, &mut permit, &system_actor(), vec![event], now_ms).await?;
+            row::update_permit(&mut tx, &mut permit, now_ms, false).await?;
+            tx.commit().await?;
+            issued.push(id);
         }
         Ok(issued)
     }
@@ -903,11 +909,6 @@ async fn save_events(
     Ok(permit)
 }
 
-/// Refuses when the worker's certification is not in force (SPEC §4 hard block).
-fn certification_in_force(worker: &WorkerParties) -> Result<(), PermitError> {
-    Ok(steward_permits::certification_in_force(worker.status)?)
-}
-
 fn recorded(permit: &Permit) -> Vec<RecordedApproval> {
     permit
         .approvals
@@ -1024,28 +1025,6 @@ fn refused(permit: &Permit, action: &str, refusal: PermitRefusal) -> PermitError
     }
 }
 
-/// Issues an approved permit when its window has begun. Returns whether it issued.
-async fn issue_if_due(
-    tx: &mut Tx<'_>,
-    permit: &mut Permit,
-    actor: &Actor,
-    now_ms: i64,
-) -> Result<bool, PermitError> {
-    let mut life = permit.lifecycle();
-    let issued = steward_permits::issue_if_due(
-        &mut life,
-        permit.requested_window_start_ms.map(Timestamp),
-        &permit.constraints,
-        Timestamp(now_ms),
-    )?;
-    let Some(issued) = issued else {
-        return Ok(false);
-    };
-    permit.set_lifecycle(life);
-    write_events(tx, permit, actor, vec![issued], now_ms).await?;
-    Ok(true)
-}
-
 /// Appends a plan's events about `permit`, in order: [`By::Caller`] as `actor`,
 /// [`By::System`] as Steward. A revoking event leaves its record on the permit.
 async fn write_events(
@@ -1054,7 +1033,7 @@ async fn write_events(
     actor: &Actor,
     events: Vec<PlannedEvent>,
     now_ms: i64,
-) -> Result<(), PermitError> {
+) -> Result<(), StoreError> {
     let system = system_actor();
     for planned in events {
         let by = match planned.by {

@@ -24,17 +24,17 @@ use steward_permits::{
     ApproveSnapshot, Channel, Decision, Declaration, EmergencyEnd, EmergencyError, EmergencyRef,
     EmergencyRefusal, EmergencyStatus, PermitState, RenewSnapshot, ResolveSnapshot, ReviewFiling,
     ReviewStatus, RevocationReason, SweepAction, SweepView, Timestamp, TransitionError,
-    check_declared_minutes, check_declarer, check_incident_role, emergency_status, plan_approve,
-    plan_declare, plan_emergency_renewal, plan_end, plan_lapse, plan_resolve, plan_review,
-    review_status, sweep_action,
+    certification_in_force, check_declared_minutes, check_declarer, check_incident_role,
+    emergency_status, plan_approve, plan_declare, plan_emergency_renewal, plan_end, plan_lapse,
+    plan_resolve, plan_review, review_status, sweep_action,
 };
 use steward_policy::{Analysis, PermitType, Policy, Refusal, Role, Task};
 
 pub use steward_permits::EmergencyReview;
 
 use super::{
-    ApprovalRecord, Permit, PermitError, candidate, certification_in_force, parties, row, save,
-    save_events, system_actor, write_events,
+    ApprovalRecord, Permit, PermitError, candidate, parties, row, save, save_events, system_actor,
+    write_events,
 };
 use crate::caller::Caller;
 use crate::error::StoreError;
@@ -219,7 +219,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let worker = row::worker_parties(&mut tx, &new.worker_id, true).await?;
         check_declarer(&candidate(by), &worker.owner_id).map_err(PermitError::from)?;
-        certification_in_force(&worker)?;
+        // SPEC §4: a certification not in force is a hard block.
+        certification_in_force(worker.status).map_err(PermitError::from)?;
 
         let emergency_id = new_id();
         let plan = plan_declare(&Declaration {
