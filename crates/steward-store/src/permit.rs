@@ -454,7 +454,6 @@ impl Store {
         decision: NewDecision,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
-        let actor = &by.actor();
         let mut tx = self.begin().await?;
         let (mut permit, worker) = row::load_with_worker(&mut tx, permit_id, true).await?;
         let parties = parties(&permit, &worker);
@@ -485,7 +484,7 @@ impl Store {
         row::insert_approval(&mut tx, &permit.id, &record, true).await?;
         permit.approvals.push(record);
         let events = review(&mut permit, plan);
-        save_events(tx, permit, actor, events, now_ms).await
+        save_events(tx, permit, &by.actor(), events, now_ms).await
     }
 
     /// Records the change-advisory-board sign-off a level-4 permit needs, then issues the
@@ -496,7 +495,6 @@ impl Store {
         permit_id: &str,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
-        let actor = &by.actor();
         let who = candidate(by);
         check_cab_role(&who)?;
         let mut tx = self.begin().await?;
@@ -512,7 +510,7 @@ impl Store {
             return Ok(permit);
         }
         let events = review(&mut permit, plan);
-        save_events(tx, permit, actor, events, now_ms).await
+        save_events(tx, permit, &by.actor(), events, now_ms).await
     }
 
     /// Resubmits a permit whose changes were requested: new evidence, a new round, and
@@ -647,7 +645,6 @@ impl Store {
         comment: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Permit, PermitError> {
-        let actor = &by.actor();
         let mut tx = self.begin().await?;
         let mut permit = row::load_permit(&mut tx, permit_id, true).await?;
         let approvers: Vec<&str> = permit
@@ -663,7 +660,7 @@ impl Store {
             return Ok(permit);
         };
         permit.set_lifecycle(life);
-        save_events(tx, permit, actor, vec![revoked], now_ms).await
+        save_events(tx, permit, &by.actor(), vec![revoked], now_ms).await
     }
 
     /// Revokes a live permit on Steward's own authority: an authorize that found a scope

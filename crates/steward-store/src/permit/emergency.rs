@@ -213,7 +213,6 @@ impl Store {
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        let actor = &by.actor();
         check_declared_minutes(new.minutes)?;
         let spec = policy.permit_type(PermitType::Emergency);
         let mut tx = self.begin().await?;
@@ -286,7 +285,7 @@ impl Store {
         )
         .await?;
         permit.set_lifecycle(plan.life);
-        save_events(tx, permit, actor, plan.events, now_ms).await?;
+        save_events(tx, permit, &by.actor(), plan.events, now_ms).await?;
         Ok(self.emergency(&emergency_id, now_ms).await?)
     }
 
@@ -301,7 +300,6 @@ impl Store {
         policy: &Policy,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        let actor = &by.actor();
         let EmergencyApproval {
             role,
             comment,
@@ -338,7 +336,7 @@ impl Store {
         row::insert_approval(&mut tx, &permit.id, &record, false).await?;
         permit.approvals.push(record);
         permit.set_lifecycle(life);
-        write_events(&mut tx, &mut permit, actor, events, now_ms).await?;
+        write_events(&mut tx, &mut permit, &by.actor(), events, now_ms).await?;
         e.approved_by = Some(by.id.clone());
         e.approved_role = Some(role);
         e.approved_at_ms = Some(now_ms);
@@ -359,7 +357,6 @@ impl Store {
         resolution: Option<PersonalText>,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        let actor = &by.actor();
         check_incident_role(&candidate(by), "resolve an emergency").map_err(PermitError::from)?;
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
@@ -385,7 +382,7 @@ impl Store {
         }
         let changed = plan.life != permit.lifecycle();
         permit.set_lifecycle(plan.life);
-        write_events(&mut tx, &mut permit, actor, plan.events, now_ms).await?;
+        write_events(&mut tx, &mut permit, &by.actor(), plan.events, now_ms).await?;
         update_emergency(&mut tx, &mut e, now_ms).await?;
         if changed {
             save(tx, permit, now_ms).await?;
@@ -449,7 +446,6 @@ impl Store {
         review: EmergencyReview,
         now_ms: i64,
     ) -> Result<Emergency, EmergencyActionError> {
-        let actor = &by.actor();
         let mut tx = self.begin().await?;
         let mut e = load_emergency(&mut tx, emergency_id, true).await?;
         // The review gets its own id, which the audit catalog's emergency items name
@@ -465,7 +461,7 @@ impl Store {
         };
         let filed = plan_review(&filing, &candidate(by), &review_id, &review)?;
         let mut permit = row::load_permit(&mut tx, &e.permit_id, false).await?;
-        write_events(&mut tx, &mut permit, actor, vec![filed], now_ms).await?;
+        write_events(&mut tx, &mut permit, &by.actor(), vec![filed], now_ms).await?;
         // The stored copy (erased with its filer) keeps the review's shape.
         let EmergencyReview {
             summary,
