@@ -17,6 +17,8 @@
 //! Each use case is one transaction that appends its events (`emergency.*` at level 4, for
 //! retention, plus the permit's own). Lock order: the emergency row, then its permit.
 
+use std::fmt::Display;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::types::Json;
@@ -92,8 +94,9 @@ pub struct Emergency {
     pub updated_at_ms: i64,
 }
 
-/// An `emergencies` row, as the use cases read and change it.
-#[derive(Debug, Clone)]
+/// An `emergencies` row, as the use cases read and change it ([`SELECT`] names its
+/// columns alike; [`decode`] parses the two it skips).
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct Record {
     id: String,
     incident_id: String,
@@ -105,6 +108,7 @@ struct Record {
     declared_at_ms: i64,
     approval_deadline_ms: i64,
     approved_by: Option<String>,
+    #[sqlx(skip)]
     approved_role: Option<Role>,
     approved_at_ms: Option<i64>,
     resolved_by: Option<String>,
@@ -115,6 +119,7 @@ struct Record {
     review_due_at_ms: Option<i64>,
     review_filed_by: Option<String>,
     review_filed_at_ms: Option<i64>,
+    #[sqlx(skip)]
     review: Option<Value>,
     created_at_ms: i64,
     updated_at_ms: i64,
@@ -746,79 +751,35 @@ async fn present(tx: &mut Tx<'_>, r: Record, now_ms: i64) -> Result<Emergency, S
 /// The `emergencies` columns, in [`EmergencyRow`]'s names; `review` (JSONB on
 /// PostgreSQL) is read as text.
 const SELECT: &str = "SELECT id, incident_id, permit_id, worker_id, declared_by, reason, \
-     minutes, declared_at, approval_deadline, approved_by, approved_role, approved_at, \
-     resolved_by, resolved_at, resolution, ended_at, end_reason, review_due_at, review_filed_by, \
-     review_filed_at, CAST(review AS TEXT) AS review, version, created_at, updated_at \
-     FROM emergencies";
+     minutes, declared_at AS declared_at_ms, approval_deadline AS approval_deadline_ms, \
+     approved_by, approved_role, approved_at AS approved_at_ms, resolved_by, \
+     resolved_at AS resolved_at_ms, resolution, ended_at AS ended_at_ms, end_reason, \
+     review_due_at AS review_due_at_ms, review_filed_by, review_filed_at AS review_filed_at_ms, \
+     CAST(review AS TEXT) AS review, version, created_at AS created_at_ms, \
+     updated_at AS updated_at_ms FROM emergencies";
 
-/// One `emergencies` row as [`SELECT`] reads it.
+/// One `emergencies` row as [`SELECT`] reads it: the record, and the approver's role and
+/// the review as stored.
 #[derive(sqlx::FromRow)]
 struct EmergencyRow {
-    id: String,
-    incident_id: String,
-    permit_id: String,
-    worker_id: String,
-    declared_by: String,
-    reason: String,
-    minutes: i64,
-    declared_at: i64,
-    approval_deadline: i64,
-    approved_by: Option<String>,
+    #[sqlx(flatten)]
+    record: Record,
     approved_role: Option<String>,
-    approved_at: Option<i64>,
-    resolved_by: Option<String>,
-    resolved_at: Option<i64>,
-    resolution: Option<String>,
-    ended_at: Option<i64>,
-    end_reason: Option<String>,
-    review_due_at: Option<i64>,
-    review_filed_by: Option<String>,
-    review_filed_at: Option<i64>,
     review: Option<String>,
-    version: i64,
-    created_at: i64,
-    updated_at: i64,
 }
 
 fn decode(row: EmergencyRow) -> Result<Record, StoreError> {
-    let id = row.id;
+    let corrupt = |e: &dyn Display| StoreError::corrupt("emergency", &row.record.id, e);
+    let role = row
+        .approved_role
+        .map(|r| r.parse::<Role>().map_err(|e| corrupt(&e)));
+    let review = row
+        .review
+        .map(|t| serde_json::from_str(&t).map_err(|e| corrupt(&e)));
     Ok(Record {
-        incident_id: row.incident_id,
-        permit_id: row.permit_id,
-        worker_id: row.worker_id,
-        declared_by: row.declared_by,
-        reason: row.reason,
-        minutes: row.minutes,
-        declared_at_ms: row.declared_at,
-        approval_deadline_ms: row.approval_deadline,
-        approved_by: row.approved_by,
-        approved_role: row
-            .approved_role
-            .map(|r| {
-                r.parse::<Role>()
-                    .map_err(|err| StoreError::corrupt("emergency", &id, err))
-            })
-            .transpose()?,
-        approved_at_ms: row.approved_at,
-        resolved_by: row.resolved_by,
-        resolved_at_ms: row.resolved_at,
-        resolution: row.resolution,
-        ended_at_ms: row.ended_at,
-        end_reason: row.end_reason,
-        review_due_at_ms: row.review_due_at,
-        review_filed_by: row.review_filed_by,
-        review_filed_at_ms: row.review_filed_at,
-        review: row
-            .review
-            .map(|t| {
-                serde_json::from_str::<Value>(&t)
-                    .map_err(|err| StoreError::corrupt("emergency", &id, err))
-            })
-            .transpose()?,
-        created_at_ms: row.created_at,
-        updated_at_ms: row.updated_at,
-        version: row.version,
-        id,
+        approved_role: role.transpose()?,
+        review: review.transpose()?,
+        ..row.record
     })
 }
 
