@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::audit::{NewEvent, append_event};
 use crate::error::StoreError;
 use crate::permit::Permit;
-use crate::store::{Store, on_pool, on_tx};
+use crate::store::{Store, in_pool, in_tx};
 
 /// The current versions of a worker and, when one was named, a permit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,13 +135,13 @@ impl Store {
         }
         const SQL: &str = "SELECT w.version AS worker_version, p.version AS permit_version, \
              p.tokens_used FROM workers w LEFT JOIN permits p ON p.id = $1 WHERE w.id = $2";
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, Row>(SQL)
-                .bind(permit_id)
-                .bind(worker_id)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, Row>(SQL),
+            permit_id,
+            worker_id
+        );
         Ok(row.map(|row| AuthzVersions {
             worker: row.worker_version,
             permit: row.permit_version.map(|version| PermitVersion {
@@ -173,14 +173,14 @@ impl Store {
         const SQL: &str = "UPDATE permits SET tokens_used = tokens_used + $1 WHERE id = $2 \
              AND tokens_used + $1 <= $3 AND state IN ('active', 'executing') \
              RETURNING tokens_used";
-        let spent = on_tx!(tx, |conn| {
-            sqlx::query_scalar::<_, i64>(SQL)
-                .bind(tokens)
-                .bind(permit_id)
-                .bind(budget)
-                .fetch_optional(&mut **conn)
-                .await?
-        });
+        let spent = in_tx!(
+            tx,
+            fetch_optional,
+            sqlx::query_scalar::<_, i64>(SQL),
+            tokens,
+            permit_id,
+            budget
+        );
         let Some(spent) = spent else {
             tx.rollback().await?;
             return Ok(None);

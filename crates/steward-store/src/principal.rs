@@ -12,7 +12,7 @@ use steward_policy::{Role, UnknownValueError};
 use crate::audit::{NewEvent, append_event, append_unscoped_event};
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx, new_id, now_ms, on_tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
@@ -73,15 +73,7 @@ impl Store {
         let mut tx = self.begin().await?;
         const SQL: &str =
             "UPDATE principals SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL";
-        let changed = on_tx!(tx, |conn| {
-            sqlx::query(SQL)
-                .bind(now)
-                .bind(id)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected()
-        });
-        if changed == 1 {
+        if in_tx!(tx, execute, sqlx::query(SQL), now, id) == 1 {
             append_unscoped_event(
                 &mut tx,
                 now,
@@ -109,11 +101,11 @@ impl Store {
     /// Every principal, disabled ones included, ordered by name.
     pub async fn list_principals(&self) -> Result<Vec<Principal>, StoreError> {
         let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals ORDER BY name");
-        let rows = on_pool!(self.pool, |pool| {
+        let rows = in_pool!(
+            self.pool,
+            fetch_all,
             sqlx::query_as::<_, PrincipalRow>(&sql)
-                .fetch_all(pool)
-                .await?
-        });
+        );
         rows.into_iter().map(decode_principal).collect()
     }
 
@@ -124,13 +116,12 @@ impl Store {
         value: &str,
     ) -> Result<Principal, StoreError> {
         let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals WHERE {column} = $1");
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, PrincipalRow>(&sql)
-                .bind(value)
-                .fetch_optional(pool)
-                .await?
-        });
-        match row {
+        match in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, PrincipalRow>(&sql),
+            value
+        ) {
             Some(row) => decode_principal(row),
             None => Err(StoreError::NotFound {
                 what: "principal",
@@ -243,12 +234,12 @@ pub(crate) async fn principal_in(
     id: &str,
 ) -> Result<Option<Principal>, StoreError> {
     let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals WHERE id = $1");
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, PrincipalRow>(&sql)
-            .bind(id)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
+    let row = in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_as::<_, PrincipalRow>(&sql),
+        id
+    );
     row.map(decode_principal).transpose()
 }
 

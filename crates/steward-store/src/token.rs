@@ -37,7 +37,7 @@ use crate::authorize::EpochCache;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalRow, decode_principal, principal_in};
-use crate::store::{Store, Tx, new_id, now_ms, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx, new_id, now_ms, on_pool, on_tx};
 
 /// The prefix of every secret [`generate`] makes, so leaked tokens are easy to grep for.
 pub const SECRET_PREFIX: &str = "stw_";
@@ -224,13 +224,13 @@ impl Store {
              FROM tokens t JOIN principals p ON p.id = t.principal_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > $2) AND p.disabled_at IS NULL";
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, AuthRow>(SQL)
-                .bind(secret_hash.as_slice())
-                .bind(now)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, AuthRow>(SQL),
+            secret_hash.as_slice(),
+            now
+        );
         let Some(row) = row else {
             return Ok(None);
         };
@@ -315,23 +315,22 @@ impl Store {
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE principal_id = $1 ORDER BY created_at, id"
         );
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, TokenInfo>(&sql)
-                .bind(principal_id)
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(rows)
+        Ok(in_pool!(
+            self.pool,
+            fetch_all,
+            sqlx::query_as::<_, TokenInfo>(&sql),
+            principal_id
+        ))
     }
 
     pub async fn token_by_id(&self, token_id: &str) -> Result<TokenInfo, StoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1");
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, TokenInfo>(&sql)
-                .bind(token_id)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, TokenInfo>(&sql),
+            token_id
+        );
         row.ok_or_else(|| StoreError::NotFound {
             what: "token",
             id: token_id.to_owned(),
@@ -384,12 +383,12 @@ pub(crate) async fn mint_in(
         "SELECT expires_at, revoked_at FROM tokens WHERE id = $1{}",
         tx.for_update()
     );
-    let parent = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, Parent>(&sql)
-            .bind(parent_token_id)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
+    let parent = in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_as::<_, Parent>(&sql),
+        parent_token_id
+    );
     let parent_expires_at = match parent {
         Some(Parent {
             expires_at,
@@ -526,12 +525,12 @@ pub(crate) async fn revoke_in(
         // The tokens minted with `parent`, with their `revoked_at`.
         const CHILDREN: &str =
             "SELECT id, revoked_at FROM tokens WHERE parent_token_id = $1 ORDER BY id";
-        let children = on_tx!(tx, |conn| {
-            sqlx::query_as::<_, (String, Option<i64>)>(CHILDREN)
-                .bind(&parent)
-                .fetch_all(&mut **conn)
-                .await?
-        });
+        let children = in_tx!(
+            tx,
+            fetch_all,
+            sqlx::query_as::<_, (String, Option<i64>)>(CHILDREN),
+            &parent
+        );
         for (child, revoked_at) in children {
             if revoked_at.is_none() && set_revoked(tx, &child, now).await? {
                 events.push(TokenRevoked {
@@ -558,13 +557,5 @@ pub(crate) async fn revoke_in(
 /// Sets `revoked_at` of a live token; whether it changed.
 async fn set_revoked(tx: &mut Tx<'_>, token_id: &str, now: i64) -> Result<bool, StoreError> {
     const SQL: &str = "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
-    let changed = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(now)
-            .bind(token_id)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-    });
-    Ok(changed == 1)
+    Ok(in_tx!(tx, execute, sqlx::query(SQL), now, token_id) == 1)
 }

@@ -17,7 +17,7 @@ use crate::audit::append_unscoped_event;
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::principal::{Principal, PrincipalRow, decode_principal};
-use crate::store::{Store, on_pool, on_tx};
+use crate::store::{Store, in_pool, in_tx, on_pool};
 
 /// How stale `last_seen_at` may get before a request writes it again: most requests of a
 /// session are pure reads.
@@ -66,24 +66,21 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let old = new.now_ms - KEEP_ENDED_MS;
-        on_tx!(tx, |conn| {
-            sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1 OR ended_at < $1")
-                .bind(old)
-                .execute(&mut **conn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO web_sessions (id_hash, principal_id, token_id, created_at, \
-                 last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(new.id_hash.as_slice())
-            .bind(&new.principal_id)
-            .bind(&new.token_id)
-            .bind(new.now_ms)
-            .bind(new.now_ms)
-            .bind(new.expires_at_ms)
-            .execute(&mut **conn)
-            .await?;
-        });
+        const DELETE_OLD: &str = "DELETE FROM web_sessions WHERE expires_at < $1 OR ended_at < $1";
+        in_tx!(tx, execute, sqlx::query(DELETE_OLD), old);
+        const INSERT: &str = "INSERT INTO web_sessions (id_hash, principal_id, token_id, \
+             created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+        in_tx!(
+            tx,
+            execute,
+            sqlx::query(INSERT),
+            new.id_hash.as_slice(),
+            &new.principal_id,
+            &new.token_id,
+            new.now_ms,
+            new.now_ms,
+            new.expires_at_ms,
+        );
         append_unscoped_event(
             &mut tx,
             new.now_ms,
@@ -118,14 +115,14 @@ impl Store {
              AND s.last_seen_at > $3 AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > $2) AND p.disabled_at IS NULL";
         let idle_since = now_ms.saturating_sub(idle_ms);
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, SessionRow>(SELECT)
-                .bind(id_hash.as_slice())
-                .bind(now_ms)
-                .bind(idle_since)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row = in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, SessionRow>(SELECT),
+            id_hash.as_slice(),
+            now_ms,
+            idle_since
+        );
         let Some(row) = row else {
             return Ok(None);
         };
@@ -156,15 +153,7 @@ impl Store {
         let mut tx = self.begin().await?;
         const END: &str =
             "UPDATE web_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL";
-        let changed = on_tx!(tx, |conn| {
-            sqlx::query(END)
-                .bind(now_ms)
-                .bind(id_hash.as_slice())
-                .execute(&mut **conn)
-                .await?
-                .rows_affected()
-        });
-        if changed == 0 {
+        if in_tx!(tx, execute, sqlx::query(END), now_ms, id_hash.as_slice()) == 0 {
             tx.rollback().await?;
             return Ok(false);
         }

@@ -17,7 +17,7 @@ use super::{Worker, WorkerError, append_events, caller_facts, promotion, row};
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
-use crate::store::{Store, Tx, on_tx};
+use crate::store::{Store, Tx, in_tx};
 
 /// Where an initial certification stands after a request or an approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,13 +143,12 @@ async fn load(
          FROM initial_certifications WHERE worker_id = $1{}",
         tx.for_update()
     );
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, Row>(&sql)
-            .bind(worker_id)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
-    let Some(row) = row else {
+    let Some(row) = in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_as::<_, Row>(&sql),
+        worker_id
+    ) else {
         return Ok(None);
     };
     let bad = |what: &str, e: &dyn std::fmt::Display| {
@@ -175,30 +174,30 @@ async fn insert(tx: &mut Tx<'_>, r: &InitialCertificationRecord) -> Result<(), S
     const SQL: &str = "INSERT INTO initial_certifications (worker_id, target_level, \
          justification, prior_record, requested_by, requested_at) \
          VALUES ($1, $2, $3, $4, $5, $6)";
-    on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(&r.worker_id)
-            .bind(i64::from(r.target_level.value()))
-            .bind(&r.justification)
-            .bind(Json(json!(r.prior_record)))
-            .bind(&r.requested_by)
-            .bind(r.requested_at_ms)
-            .execute(&mut **conn)
-            .await?;
-    });
+    in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        &r.worker_id,
+        i64::from(r.target_level.value()),
+        &r.justification,
+        Json(json!(r.prior_record)),
+        &r.requested_by,
+        r.requested_at_ms,
+    );
     Ok(())
 }
 
 async fn save(tx: &mut Tx<'_>, r: &InitialCertificationRecord) -> Result<(), StoreError> {
     const SQL: &str = "UPDATE initial_certifications SET approvals = $1, certified_at = $2 \
          WHERE worker_id = $3";
-    on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(Json(json!(r.approvals)))
-            .bind(r.certified_at_ms)
-            .bind(&r.worker_id)
-            .execute(&mut **conn)
-            .await?;
-    });
+    in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        Json(json!(r.approvals)),
+        r.certified_at_ms,
+        &r.worker_id,
+    );
     Ok(())
 }

@@ -18,7 +18,7 @@ use super::promotion::{ClosedBy, close_open_approvals};
 use super::{Worker, WorkerError, append_events, row};
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::store::{Store, new_id, on_pool, on_tx};
+use crate::store::{Store, in_pool, new_id, on_tx};
 
 /// The work Steward saw that an outcome report names as its evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,13 +169,8 @@ impl Store {
         }
         const SQL: &str = "SELECT worker_id, level, state, outcome, \
              audit_summary IS NOT NULL AS closed FROM permits WHERE id = $1";
-        let row = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, Row>(SQL)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
-        let Some(row) = row else {
+        let Some(row) = in_pool!(self.pool, fetch_optional, sqlx::query_as::<_, Row>(SQL), id)
+        else {
             return Ok(SeenWork::Missing);
         };
         let bad = |problem: String| StoreError::corrupt("permit", id, problem);

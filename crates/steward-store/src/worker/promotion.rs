@@ -12,7 +12,7 @@ use super::{Worker, WorkerError, append_events, caller_facts, row};
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
-use crate::store::{Store, Tx, new_id, on_tx};
+use crate::store::{Store, Tx, in_tx, new_id, on_tx};
 
 /// Where a promotion stands after an approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,13 +151,13 @@ async fn open_approvals(
     const SQL: &str = "SELECT id, principal_id, role, comment, created_at \
          FROM promotion_approvals WHERE worker_id = $1 AND target_level = $2 \
          AND closed_at IS NULL ORDER BY created_at, id";
-    let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, ApprovalRow>(SQL)
-            .bind(worker_id)
-            .bind(i64::from(target.value()))
-            .fetch_all(&mut **conn)
-            .await?
-    });
+    let rows = in_tx!(
+        tx,
+        fetch_all,
+        sqlx::query_as::<_, ApprovalRow>(SQL),
+        worker_id,
+        i64::from(target.value())
+    );
     rows.into_iter()
         .map(|row| {
             let role = row
@@ -217,14 +217,12 @@ pub(super) async fn close_open_approvals(
 ) -> Result<u64, StoreError> {
     const SQL: &str = "UPDATE promotion_approvals SET closed_at = $1, closed_by = $2 \
          WHERE worker_id = $3 AND closed_at IS NULL";
-    let closed = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(now_ms)
-            .bind(why.as_str())
-            .bind(worker_id)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-    });
-    Ok(closed)
+    Ok(in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        now_ms,
+        why.as_str(),
+        worker_id
+    ))
 }

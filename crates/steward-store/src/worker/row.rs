@@ -8,7 +8,7 @@ use steward_policy::{CertificationStatus, Level};
 
 use super::Worker;
 use crate::error::StoreError;
-use crate::store::{Store, Tx, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx};
 
 /// The `workers` columns, in [`WorkerRow`]'s names. JSONB columns are read as text on
 /// PostgreSQL (`CAST(… AS TEXT)` is a no-op on SQLite, where they are TEXT).
@@ -44,13 +44,7 @@ pub(super) async fn lock(tx: &mut Tx<'_>, id: &str) -> Result<Worker, StoreError
         "SELECT {COLUMNS} FROM workers WHERE id = $1{}",
         tx.for_update()
     );
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, WorkerRow>(&sql)
-            .bind(id)
-            .fetch_optional(&mut **conn)
-            .await?
-    });
-    match row {
+    match in_tx!(tx, fetch_optional, sqlx::query_as::<_, WorkerRow>(&sql), id) {
         Some(row) => decode(row),
         None => Err(StoreError::NotFound {
             what: "worker",
@@ -67,12 +61,7 @@ pub(super) async fn lock_overdue(tx: &mut Tx<'_>, due_ms: i64) -> Result<Vec<Wor
          AND coalesce(recertify_by, level_granted_at) <= $1 ORDER BY id{}",
         tx.for_update()
     );
-    let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, WorkerRow>(&sql)
-            .bind(due_ms)
-            .fetch_all(&mut **conn)
-            .await?
-    });
+    let rows = in_tx!(tx, fetch_all, sqlx::query_as::<_, WorkerRow>(&sql), due_ms);
     rows.into_iter().map(decode).collect()
 }
 
@@ -84,12 +73,12 @@ pub(super) async fn fetch_where(
     value: &str,
 ) -> Result<Option<Worker>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM workers WHERE {column} = $1");
-    let row = on_pool!(store.pool, |pool| {
-        sqlx::query_as::<_, WorkerRow>(&sql)
-            .bind(value)
-            .fetch_optional(pool)
-            .await?
-    });
+    let row = in_pool!(
+        store.pool,
+        fetch_optional,
+        sqlx::query_as::<_, WorkerRow>(&sql),
+        value
+    );
     row.map(decode).transpose()
 }
 
@@ -99,25 +88,25 @@ pub(super) async fn insert(tx: &mut Tx<'_>, worker: &Worker) -> Result<(), Store
          created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
     let stats = encode_stats(&worker.stats);
-    on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(&worker.id)
-            .bind(&worker.display_name)
-            .bind(&worker.owner_id)
-            .bind(&worker.principal_id)
-            .bind(i64::from(worker.level.value()))
-            .bind(worker.status.as_str())
-            .bind(Json(&worker.domains))
-            .bind(worker.level_granted_at_ms)
-            .bind(worker.recertify_by_ms)
-            .bind(worker.probation_until_ms)
-            .bind(Json(&stats))
-            .bind(worker.version)
-            .bind(worker.created_at_ms)
-            .bind(worker.updated_at_ms)
-            .execute(&mut **conn)
-            .await?;
-    });
+    in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        &worker.id,
+        &worker.display_name,
+        &worker.owner_id,
+        &worker.principal_id,
+        i64::from(worker.level.value()),
+        worker.status.as_str(),
+        Json(&worker.domains),
+        worker.level_granted_at_ms,
+        worker.recertify_by_ms,
+        worker.probation_until_ms,
+        Json(&stats),
+        worker.version,
+        worker.created_at_ms,
+        worker.updated_at_ms,
+    );
     Ok(())
 }
 
@@ -141,21 +130,20 @@ pub(super) async fn save(
         ..before.with_record(record)
     };
     let stats = encode_stats(&after.stats);
-    let changed = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(i64::from(after.level.value()))
-            .bind(after.status.as_str())
-            .bind(after.level_granted_at_ms)
-            .bind(after.recertify_by_ms)
-            .bind(after.probation_until_ms)
-            .bind(Json(&stats))
-            .bind(now_ms)
-            .bind(&before.id)
-            .bind(before.version)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-    });
+    let changed = in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        i64::from(after.level.value()),
+        after.status.as_str(),
+        after.level_granted_at_ms,
+        after.recertify_by_ms,
+        after.probation_until_ms,
+        Json(&stats),
+        now_ms,
+        &before.id,
+        before.version,
+    );
     expect_one_change(changed, before)?;
     Ok(after)
 }
@@ -171,16 +159,15 @@ pub(super) async fn bind_identity(
 ) -> Result<Worker, StoreError> {
     const SQL: &str = "UPDATE workers SET principal_id = $1, version = version + 1, \
          updated_at = $2 WHERE id = $3 AND version = $4 AND principal_id IS NULL";
-    let changed = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(principal_id)
-            .bind(now_ms)
-            .bind(&before.id)
-            .bind(before.version)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-    });
+    let changed = in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        principal_id,
+        now_ms,
+        &before.id,
+        before.version
+    );
     expect_one_change(changed, before)?;
     Ok(Worker {
         principal_id: Some(principal_id.to_owned()),

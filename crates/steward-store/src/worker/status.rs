@@ -17,7 +17,7 @@ use crate::audit::{NewEvent, append_event};
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::permit::PermitRevocation;
-use crate::store::{Store, Tx, on_tx};
+use crate::store::{Store, Tx, in_tx};
 
 /// What [`Store::revoke`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,12 +215,7 @@ async fn live_permits(tx: &mut Tx<'_>, worker_id: &str) -> Result<Vec<LivePermit
          ORDER BY id{}",
         tx.for_update()
     );
-    let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, Row>(&sql)
-            .bind(worker_id)
-            .fetch_all(&mut **conn)
-            .await?
-    });
+    let rows = in_tx!(tx, fetch_all, sqlx::query_as::<_, Row>(&sql), worker_id);
     rows.into_iter()
         .map(|Row { id, state, level }| {
             let state = state
@@ -264,18 +259,17 @@ async fn revoke_permit(
     // since (it cannot, under the lock) is left alone rather than revoked unrecorded.
     const SQL: &str = "UPDATE permits SET state = $1, revocation_reason = $2, revocation = $3, \
          updated_at = $4, version = version + 1 WHERE id = $5 AND state = $6";
-    let changed = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(to.as_str())
-            .bind(reason.as_str())
-            .bind(Json(&recorded))
-            .bind(now_ms)
-            .bind(permit_id)
-            .bind(from.as_str())
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-    });
+    let changed = in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        to.as_str(),
+        reason.as_str(),
+        Json(&recorded),
+        now_ms,
+        permit_id,
+        from.as_str(),
+    );
     if changed != 1 {
         return Err(StoreError::Conflict {
             message: format!(

@@ -16,7 +16,7 @@ use steward_permits::{DueTimer, Timestamp, certification_timers, plan_certificat
 use super::{Worker, WorkerError, append_events, row};
 use crate::error::StoreError;
 use crate::permit::system_actor;
-use crate::store::{Store, Tx, on_pool};
+use crate::store::{Store, Tx, in_pool};
 use crate::timers::{FiredTimer, TimerReport, TimerSubject, claim, with_unfired};
 
 impl Store {
@@ -94,11 +94,11 @@ async fn candidates(store: &Store, now_ms: i64) -> Result<Vec<Worker>, StoreErro
          OR (status = 'probationary' AND probation_until <= $1) ORDER BY id",
         row::COLUMNS
     );
-    let rows = on_pool!(store.pool, |pool| {
-        sqlx::query_as::<_, row::WorkerRow>(&sql)
-            .bind(now_ms)
-            .fetch_all(pool)
-            .await?
-    });
+    let rows = in_pool!(
+        store.pool,
+        fetch_all,
+        sqlx::query_as::<_, row::WorkerRow>(&sql),
+        now_ms
+    );
     rows.into_iter().map(row::decode).collect()
 }
