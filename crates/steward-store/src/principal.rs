@@ -151,16 +151,11 @@ pub(crate) async fn insert_principal(
             .bind(now)
             .execute(&mut **conn)
             .await
-            .map(|done| done.rows_affected())
+            .map(drop)
     });
-    match inserted.map_err(StoreError::from) {
-        Err(error) if error.is_conflict() => {
-            return Err(StoreError::Conflict {
-                message: format!("a principal named `{}` already exists", principal.name),
-            });
-        }
-        other => other?,
-    };
+    conflict_as(inserted, || {
+        format!("a principal named `{}` already exists", principal.name)
+    })?;
     append_event(
         tx,
         NewEvent::typed(
@@ -275,6 +270,18 @@ pub(crate) fn decode_principal(row: PrincipalRow) -> Result<Principal, StoreErro
         roles,
         created_at_ms: row.created_at,
         disabled_at_ms: row.disabled_at,
+    })
+}
+
+/// `result` with a unique violation (a [`StoreError::Conflict`]) told as `message()`: an
+/// insert's conflict in its use case's words.
+pub(crate) fn conflict_as<T, E: Into<StoreError>>(
+    result: Result<T, E>,
+    message: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
+    result.map_err(|error| match error.into() {
+        error if error.is_conflict() => StoreError::Conflict { message: message() },
+        error => error,
     })
 }
 

@@ -36,7 +36,7 @@ use crate::audit::{NewEvent, append_event};
 use crate::authorize::EpochCache;
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::principal::{Principal, PrincipalRow, decode_principal, principal_in};
+use crate::principal::{Principal, PrincipalRow, conflict_as, decode_principal, principal_in};
 use crate::store::{Store, Tx, in_pool, in_tx, new_id, now_ms, on_pool, on_tx};
 
 /// The prefix of every secret [`generate`] makes, so leaked tokens are easy to grep for.
@@ -129,12 +129,6 @@ pub enum TokenError {
     /// The principal the token is for is disabled.
     #[error("principal `{principal_id}` is disabled")]
     PrincipalDisabled { principal_id: String },
-}
-
-impl From<sqlx::Error> for TokenError {
-    fn from(error: sqlx::Error) -> TokenError {
-        TokenError::Store(error.into())
-    }
 }
 
 /// Who a valid secret belongs to.
@@ -465,16 +459,11 @@ async fn insert_token(
             .bind(token.expires_at_ms)
             .execute(&mut **conn)
             .await
-            .map(|done| done.rows_affected())
+            .map(drop)
     });
-    match inserted.map_err(StoreError::from) {
-        Err(error) if error.is_conflict() => {
-            return Err(StoreError::Conflict {
-                message: "a token with this secret already exists".to_owned(),
-            });
-        }
-        other => other?,
-    };
+    conflict_as(inserted, || {
+        "a token with this secret already exists".to_owned()
+    })?;
     append_event(
         tx,
         NewEvent::typed(

@@ -33,7 +33,7 @@ use steward_policy::{CertificationStatus, Level};
 use crate::audit::{NewEvent, append_event};
 use crate::caller::Caller;
 use crate::error::StoreError;
-use crate::principal::{Principal, PrincipalKind, principal_in};
+use crate::principal::{Principal, PrincipalKind, conflict_as, principal_in};
 use crate::store::{Store, Tx, new_id, on_pool};
 
 pub use identity::NewWorkerToken;
@@ -322,18 +322,12 @@ impl Store {
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
         };
-        match row::insert(&mut tx, &worker).await {
-            Err(error) if error.is_conflict() => {
-                return Err(StoreError::Conflict {
-                    message: format!(
-                        "principal `{}` is already the identity of a worker",
-                        worker.principal_id.as_deref().unwrap_or_default()
-                    ),
-                }
-                .into());
-            }
-            other => other?,
-        }
+        conflict_as(row::insert(&mut tx, &worker).await, || {
+            format!(
+                "principal `{}` is already the identity of a worker",
+                worker.principal_id.as_deref().unwrap_or_default()
+            )
+        })?;
         append_events(&mut tx, &by.actor(), &worker.id, vec![plan.event], now_ms).await?;
         tx.commit().await?;
         Ok(worker)

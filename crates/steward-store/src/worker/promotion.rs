@@ -12,6 +12,7 @@ use super::{Worker, WorkerError, append_events, caller_facts, row};
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
+use crate::principal::conflict_as;
 use crate::store::{Store, Tx, in_tx, new_id, on_tx};
 
 /// Where a promotion stands after an approval.
@@ -194,18 +195,15 @@ async fn insert_approval(
             .bind(approval.created_at_ms)
             .execute(&mut **conn)
             .await
-            .map(|_| ())
+            .map(drop)
     });
-    match inserted.map_err(StoreError::from) {
-        // The unique index on open approvals: a racing duplicate of this same approval.
-        Err(error) if error.is_conflict() => Err(StoreError::Conflict {
-            message: format!(
-                "`{}` already approved the promotion of worker `{worker_id}` to level {target}",
-                approval.principal_id
-            ),
-        }),
-        other => other,
-    }
+    // The unique index on open approvals: a racing duplicate of this same approval.
+    conflict_as(inserted, || {
+        format!(
+            "`{}` already approved the promotion of worker `{worker_id}` to level {target}",
+            approval.principal_id
+        )
+    })
 }
 
 /// Closes every open approval of `worker_id`, whatever its target.
