@@ -35,7 +35,7 @@ use crate::audit::{NewEvent, append_event};
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
-use crate::store::{Pool, Store, Tx, TxConn, new_id, on_pool};
+use crate::store::{Pool, Store, Tx, TxConn, in_pool, new_id};
 
 mod emergency;
 mod row;
@@ -782,12 +782,12 @@ impl Store {
         const SQL: &str = "SELECT p.requester_id, p.worker_id, w.owner_id, \
              w.principal_id AS worker_principal_id \
              FROM permits p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1";
-        Ok(on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, PermitParties>(SQL)
-                .bind(permit_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        Ok(in_pool!(
+            self.pool,
+            fetch_optional,
+            sqlx::query_as::<_, PermitParties>(SQL),
+            permit_id
+        ))
     }
 
     /// Permits matching `filter`, ordered by id (creation time), after `after_id`.

@@ -26,7 +26,7 @@ use serde_json::Value;
 use steward_permits::{DueTimer, TimerKind};
 
 use crate::error::StoreError;
-use crate::store::{Pool, Store, Tx, on_pool, on_tx};
+use crate::store::{Pool, Store, Tx, in_pool, in_tx};
 
 /// What a timer is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -93,13 +93,13 @@ impl Store {
         }
         const SQL: &str = "SELECT timer, due_at, fired_at FROM timer_firings \
              WHERE subject_kind = $1 AND subject_id = $2 ORDER BY fired_at, due_at, timer";
-        let rows = on_pool!(self.pool, |pool| {
-            sqlx::query_as::<_, Row>(SQL)
-                .bind(subject.as_str())
-                .bind(subject_id)
-                .fetch_all(pool)
-                .await?
-        });
+        let rows = in_pool!(
+            self.pool,
+            fetch_all,
+            sqlx::query_as::<_, Row>(SQL),
+            subject.as_str(),
+            subject_id
+        );
         rows.into_iter()
             .map(|row| {
                 let kind = row
@@ -193,17 +193,16 @@ pub(crate) async fn claim(
 ) -> Result<Option<FiredTimer>, StoreError> {
     const SQL: &str = "INSERT INTO timer_firings (subject_kind, subject_id, timer, due_at, \
          fired_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
-    let inserted = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(subject.as_str())
-            .bind(subject_id)
-            .bind(timer.kind.as_str())
-            .bind(timer.due_at.millis())
-            .bind(now_ms)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-    });
+    let inserted = in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        subject.as_str(),
+        subject_id,
+        timer.kind.as_str(),
+        timer.due_at.millis(),
+        now_ms
+    );
     Ok((inserted == 1).then(|| FiredTimer {
         subject,
         subject_id: subject_id.to_owned(),

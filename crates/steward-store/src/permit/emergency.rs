@@ -41,7 +41,7 @@ use super::{
 use crate::caller::Caller;
 use crate::error::StoreError;
 use crate::personal::PersonalText;
-use crate::store::{Store, Tx, new_id, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx, new_id};
 
 /// An emergency as the server hands it over. `scope` is a task (SPEC §2) naming what the
 /// worker may do (`task` is it parsed); `analysis` is Steward's own analysis of it; the
@@ -576,17 +576,17 @@ impl Store {
              AND (CAST($5 AS TEXT) IS NULL OR id > $5) ORDER BY id LIMIT $6"
         );
         let mut tx = self.begin_read().await?;
-        let list = on_tx!(tx, |conn| {
-            sqlx::query_as::<_, EmergencyRow>(&sql)
-                .bind(now_ms)
-                .bind(overdue)
-                .bind(&filter.worker_id)
-                .bind(&filter.incident_id)
-                .bind(after_id)
-                .bind(limit)
-                .fetch_all(&mut **conn)
-                .await?
-        })
+        let list = in_tx!(
+            tx,
+            fetch_all,
+            sqlx::query_as::<_, EmergencyRow>(&sql),
+            now_ms,
+            overdue,
+            &filter.worker_id,
+            &filter.incident_id,
+            after_id,
+            limit
+        )
         .into_iter()
         .map(decode)
         .collect::<Result<Vec<_>, _>>()?;
@@ -790,12 +790,12 @@ async fn load_emergency(tx: &mut Tx<'_>, id: &str, lock: bool) -> Result<Record,
         "{SELECT} WHERE id = $1{}",
         if lock { tx.for_update() } else { "" }
     );
-    let row = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, EmergencyRow>(&sql)
-            .bind(id)
-            .fetch_optional(&mut **conn)
-            .await?
-    })
+    let row = in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_as::<_, EmergencyRow>(&sql),
+        id
+    )
     .ok_or_else(|| StoreError::NotFound {
         what: "emergency",
         id: id.to_owned(),
@@ -815,22 +815,22 @@ async fn insert_emergency(
     const SQL: &str = "INSERT INTO emergencies (id, incident_id, permit_id, worker_id, \
          declared_by, reason, minutes, declared_at, approval_deadline, version, created_at, \
          updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)";
-    on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(id)
-            .bind(&new.incident_id)
-            .bind(permit_id)
-            .bind(&new.worker_id)
-            .bind(declared_by)
-            .bind(new.reason.as_column())
-            .bind(new.minutes)
-            .bind(now_ms)
-            .bind(deadline_ms)
-            .bind(now_ms)
-            .bind(now_ms)
-            .execute(&mut **conn)
-            .await?;
-    });
+    in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        id,
+        &new.incident_id,
+        permit_id,
+        &new.worker_id,
+        declared_by,
+        new.reason.as_column(),
+        new.minutes,
+        now_ms,
+        deadline_ms,
+        now_ms,
+        now_ms
+    );
     Ok(())
 }
 
@@ -844,27 +844,26 @@ async fn update_emergency(tx: &mut Tx<'_>, r: &mut Record, now_ms: i64) -> Resul
          end_reason = $8, review_due_at = $9, review_filed_by = $10, review_filed_at = $11, \
          review = $12, updated_at = $13, version = version + 1 WHERE id = $14 AND version = $15";
     let role = r.approved_role.map(|role| role.as_str());
-    let affected = on_tx!(tx, |conn| {
-        sqlx::query(SQL)
-            .bind(&r.approved_by)
-            .bind(role)
-            .bind(r.approved_at_ms)
-            .bind(&r.resolved_by)
-            .bind(r.resolved_at_ms)
-            .bind(&r.resolution)
-            .bind(r.ended_at_ms)
-            .bind(&r.end_reason)
-            .bind(r.review_due_at_ms)
-            .bind(&r.review_filed_by)
-            .bind(r.review_filed_at_ms)
-            .bind(r.review.as_ref().map(Json))
-            .bind(now_ms)
-            .bind(&r.id)
-            .bind(r.version)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected()
-    });
+    let affected = in_tx!(
+        tx,
+        execute,
+        sqlx::query(SQL),
+        &r.approved_by,
+        role,
+        r.approved_at_ms,
+        &r.resolved_by,
+        r.resolved_at_ms,
+        &r.resolution,
+        r.ended_at_ms,
+        &r.end_reason,
+        r.review_due_at_ms,
+        &r.review_filed_by,
+        r.review_filed_at_ms,
+        r.review.as_ref().map(Json),
+        now_ms,
+        &r.id,
+        r.version
+    );
     if affected != 1 {
         return Err(StoreError::Conflict {
             message: format!("emergency `{}` was changed by another request; retry", r.id),
@@ -896,9 +895,7 @@ async fn sweep_candidates(store: &Store) -> Result<Vec<(SweepView, Candidate)>, 
          JOIN permits p ON p.id = e.permit_id \
          WHERE e.ended_at IS NULL OR p.state IN ('approved', 'active', 'executing') \
          ORDER BY e.id LIMIT 500";
-    let rows = on_pool!(store.pool, |pool| {
-        sqlx::query_as::<_, Candidate>(SQL).fetch_all(pool).await?
-    });
+    let rows = in_pool!(store.pool, fetch_all, sqlx::query_as::<_, Candidate>(SQL));
     rows.into_iter()
         .map(|c| {
             let view = SweepView {

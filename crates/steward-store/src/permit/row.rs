@@ -11,7 +11,7 @@ use steward_policy::{Analysis, CertificationStatus, Level, PermitType, Role};
 
 use super::{ApprovalRecord, PendingRenewal, Permit, PermitFilter, PermitRevocation};
 use crate::error::StoreError;
-use crate::store::{Store, Tx, on_pool, on_tx};
+use crate::store::{Store, Tx, in_pool, in_tx, on_tx};
 
 /// What the workflow needs to know about the permit's worker.
 #[derive(Debug, Clone)]
@@ -201,12 +201,7 @@ pub(super) async fn load_with_worker(
         String::new()
     };
     let sql = format!("{LOAD}{lock}");
-    let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, Loaded>(&sql)
-            .bind(id)
-            .fetch_all(&mut **conn)
-            .await?
-    });
+    let rows = in_tx!(tx, fetch_all, sqlx::query_as::<_, Loaded>(&sql), id);
     let mut rows = rows.into_iter();
     let Some(Loaded {
         permit,
@@ -303,13 +298,13 @@ async fn load_approvals(
     const SQL: &str = "SELECT id, principal_id, role, decision, channel, comment, \
          CAST(conditions AS TEXT) AS conditions, round, created_at FROM approvals \
          WHERE permit_id = $1 AND round = $2 ORDER BY created_at, id";
-    let rows = on_tx!(tx, |conn| {
-        sqlx::query_as::<_, ApprovalRow>(SQL)
-            .bind(permit_id)
-            .bind(i64::from(round))
-            .fetch_all(&mut **conn)
-            .await?
-    });
+    let rows = in_tx!(
+        tx,
+        fetch_all,
+        sqlx::query_as::<_, ApprovalRow>(SQL),
+        permit_id,
+        i64::from(round)
+    );
     rows.into_iter()
         .map(|row| decode_approval(row, permit_id))
         .collect()
@@ -329,12 +324,12 @@ pub(super) async fn worker_parties(
          status AS w_status FROM workers WHERE id = $1{}",
         if share_lock { tx.for_share() } else { "" }
     );
-    on_tx!(tx, |conn| {
-        sqlx::query_as::<_, WorkerRow>(&sql)
-            .bind(worker_id)
-            .fetch_optional(&mut **conn)
-            .await?
-    })
+    in_tx!(
+        tx,
+        fetch_optional,
+        sqlx::query_as::<_, WorkerRow>(&sql),
+        worker_id
+    )
     .ok_or_else(|| StoreError::NotFound {
         what: "worker",
         id: worker_id.to_owned(),
@@ -552,12 +547,12 @@ pub(super) async fn approved_due(store: &Store, now_ms: i64) -> Result<Vec<Strin
     const SQL: &str = "SELECT id FROM permits WHERE state = 'approved' \
          AND (requested_window_start IS NULL OR requested_window_start <= $1) \
          ORDER BY id LIMIT 500";
-    Ok(on_pool!(store.pool, |pool| {
-        sqlx::query_scalar::<_, String>(SQL)
-            .bind(now_ms)
-            .fetch_all(pool)
-            .await?
-    }))
+    Ok(in_pool!(
+        store.pool,
+        fetch_all,
+        sqlx::query_scalar::<_, String>(SQL),
+        now_ms
+    ))
 }
 
 pub(super) async fn list_permits(
@@ -574,16 +569,16 @@ pub(super) async fn list_permits(
          AND (CAST($3 AS TEXT) IS NULL OR requester_id = $3) \
          AND (CAST($4 AS TEXT) IS NULL OR id > $4) ORDER BY id LIMIT $5"
     );
-    let rows = on_pool!(store.pool, |pool| {
-        sqlx::query_as::<_, PermitRow>(&sql)
-            .bind(f.state.map(|s| s.as_str()))
-            .bind(&f.worker_id)
-            .bind(&f.requester_id)
-            .bind(after_id)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?
-    });
+    let rows = in_pool!(
+        store.pool,
+        fetch_all,
+        sqlx::query_as::<_, PermitRow>(&sql),
+        f.state.map(|s| s.as_str()),
+        &f.worker_id,
+        &f.requester_id,
+        after_id,
+        i64::from(limit)
+    );
     let mut permits = rows
         .into_iter()
         .map(decode)

@@ -20,7 +20,7 @@ use steward_policy::PermitType;
 
 use super::{PermitError, row, system_actor, write_events};
 use crate::error::StoreError;
-use crate::store::{Backend, Store, on_pool};
+use crate::store::{Backend, Store, in_pool};
 use crate::timers::{FiredTimer, TimerReport, TimerSubject, claim, with_unfired};
 
 /// A permit that may have a timer due, as the candidate scan reads it.
@@ -133,10 +133,10 @@ async fn candidates(store: &Store, now_ms: i64) -> Result<Vec<Candidate>, StoreE
          'changes_requested') OR (state IN ('active', 'executing') AND expires_at <= $1)) \
          ORDER BY id"
     );
-    Ok(on_pool!(store.pool, |pool| {
-        sqlx::query_as::<_, Candidate>(&sql)
-            .bind(horizon)
-            .fetch_all(pool)
-            .await?
-    }))
+    Ok(in_pool!(
+        store.pool,
+        fetch_all,
+        sqlx::query_as::<_, Candidate>(&sql),
+        horizon
+    ))
 }
