@@ -587,22 +587,11 @@ impl Store {
     }
 
     /// Closes a completed permit with its audit summary: what was performed, whether the
-    /// constraints held, and the approvals verified against the quorum.
-    pub async fn close_permit(
-        &self,
-        by: &Caller,
-        permit_id: &str,
-        notes: Value,
-        now_ms: i64,
-    ) -> Result<Permit, PermitError> {
-        self.close_permit_with_feedback(by, permit_id, notes, None, now_ms)
-            .await
-    }
-
-    /// [`Store::close_permit`] with outcome feedback (SPEC §10): `actual_level` is the
-    /// risk the closer observed. The `permit.closed` event records it with the verdict
-    /// against the permit's level: `over_certified` (actual below the level required),
-    /// `under_certified` (above) or `matched`; `/metrics` counts these.
+    /// constraints held, and the approvals verified against the quorum. Outcome feedback
+    /// (SPEC §10): `actual_level` is the risk the closer observed, if given. The
+    /// `permit.closed` event records it with the verdict against the permit's level:
+    /// `over_certified` (actual below the level required), `under_certified` (above) or
+    /// `matched`; `/metrics` counts these.
     pub async fn close_permit_with_feedback(
         &self,
         by: &Caller,
