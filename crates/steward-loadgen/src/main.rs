@@ -285,18 +285,22 @@ fn lifecycles(
     )?;
     if let Some(cpu) = cpu {
         let per = |seconds: f64| seconds * 1000.0 / total.max(1) as f64;
+        let (inside, outside) = if database.starts_with("postgres") {
+            // PostgreSQL runs its statements in its own processes.
+            (
+                String::new(),
+                " (this process only: PostgreSQL's own processes are not counted)",
+            )
+        } else {
+            let sqlite = per(cpu.sqlite);
+            (format!(" (SQLite connection threads {sqlite:.2} ms)"), "")
+        };
         writeln!(
             out,
-            "  CPU per lifecycle: server {:.2} ms (SQLite connection threads {:.2} ms), clients {:.2} ms; {:.2} cores busy{}",
+            "  CPU per lifecycle: server {:.2} ms{inside}, clients {:.2} ms; {:.2} cores busy{outside}",
             per(cpu.server),
-            per(cpu.sqlite),
             per(cpu.clients),
             (cpu.server + cpu.clients) / elapsed,
-            if database.starts_with("postgres") {
-                " (this process only: PostgreSQL's own processes are not counted)"
-            } else {
-                ""
-            }
         )?;
     }
     if count_statements {
