@@ -129,10 +129,17 @@ impl StoreError {
             _ => None,
         }
     }
+}
 
-    /// Whether this is a unique-constraint violation, so a use case can replace the
-    /// database's message with one that names the field.
-    pub(crate) fn is_conflict(&self) -> bool {
-        matches!(self, StoreError::Conflict { .. })
-    }
+/// `result` with a unique violation (a [`StoreError::Conflict`]) told as `message()`: an
+/// insert's conflict in its use case's words, naming the field instead of the database's
+/// constraint.
+pub(crate) fn conflict_as<T, E: Into<StoreError>>(
+    result: Result<T, E>,
+    message: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
+    result.map_err(|error| match error.into() {
+        StoreError::Conflict { .. } => StoreError::Conflict { message: message() },
+        error => error,
+    })
 }

@@ -11,7 +11,7 @@ use steward_policy::{Role, UnknownValueError};
 
 use crate::audit::{NewEvent, append_event, append_unscoped_event};
 use crate::caller::Caller;
-use crate::error::StoreError;
+use crate::error::{StoreError, conflict_as};
 use crate::store::{Store, Tx, in_pool, in_tx, new_id, now_ms, on_tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -270,18 +270,6 @@ pub(crate) fn decode_principal(row: PrincipalRow) -> Result<Principal, StoreErro
         roles,
         created_at_ms: row.created_at,
         disabled_at_ms: row.disabled_at,
-    })
-}
-
-/// `result` with a unique violation (a [`StoreError::Conflict`]) told as `message()`: an
-/// insert's conflict in its use case's words.
-pub(crate) fn conflict_as<T, E: Into<StoreError>>(
-    result: Result<T, E>,
-    message: impl FnOnce() -> String,
-) -> Result<T, StoreError> {
-    result.map_err(|error| match error.into() {
-        error if error.is_conflict() => StoreError::Conflict { message: message() },
-        error => error,
     })
 }
 

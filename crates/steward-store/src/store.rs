@@ -463,8 +463,8 @@ impl Store {
     ///
     /// - `sqlite://path/to/steward.db` (or `sqlite:path`): created if missing; WAL,
     ///   `synchronous = NORMAL` (`?synchronous=full` for an fsync per commit), a 5 s busy
-    ///   timeout, foreign keys on (see the crate docs on durability). `sqlite::memory:` gives a private in-memory database on a single
-    ///   connection, for experiments.
+    ///   timeout, foreign keys on (see the crate docs on durability). `sqlite::memory:`
+    ///   gives a private in-memory database on a single connection, for experiments.
     /// - `postgres://…` or `postgresql://…`: the database must exist.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);

@@ -35,8 +35,8 @@ use steward_audit::{Actor, Personal, Subject};
 use crate::audit::{NewEvent, append_event};
 use crate::authorize::EpochCache;
 use crate::caller::Caller;
-use crate::error::StoreError;
-use crate::principal::{Principal, PrincipalRow, conflict_as, decode_principal, principal_in};
+use crate::error::{StoreError, conflict_as};
+use crate::principal::{Principal, PrincipalRow, decode_principal, principal_in};
 use crate::store::{Store, Tx, in_pool, in_tx, new_id, now_ms, on_pool, on_tx};
 
 /// The prefix of every secret [`generate`] makes, so leaked tokens are easy to grep for.

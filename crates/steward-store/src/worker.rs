@@ -32,8 +32,8 @@ use steward_policy::{CertificationStatus, Level};
 
 use crate::audit::{NewEvent, append_event};
 use crate::caller::Caller;
-use crate::error::StoreError;
-use crate::principal::{Principal, PrincipalKind, conflict_as, principal_in};
+use crate::error::{StoreError, conflict_as};
+use crate::principal::{Principal, PrincipalKind, principal_in};
 use crate::store::{Store, Tx, new_id, on_pool};
 
 pub use identity::NewWorkerToken;

@@ -10,9 +10,8 @@ use steward_policy::{Level, Role};
 
 use super::{Worker, WorkerError, append_events, caller_facts, row};
 use crate::caller::Caller;
-use crate::error::StoreError;
+use crate::error::{StoreError, conflict_as};
 use crate::personal::PersonalText;
-use crate::principal::conflict_as;
 use crate::store::{Store, Tx, in_tx, new_id, on_tx};
 
 /// Where a promotion stands after an approval.
